@@ -1,0 +1,28 @@
+"""A ``prefix`` lookup that an index can serve on both databases.
+
+Django's ``startswith`` becomes ``LIKE 'x%' ESCAPE '\\'`` on SQLite, which SQLite cannot answer from a
+BINARY index (its LIKE is case-insensitive), so it scans. Here SQLite gets the equivalent half-open
+range, which it answers from any index on the column; PostgreSQL gets ``LIKE`` served by the
+``varchar_pattern_ops`` indexes that the customers migration adds on PostgreSQL only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import CharField, Lookup
+
+
+@CharField.register_lookup
+class Prefix(Lookup):
+    lookup_name = "prefix"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        value = str(self.rhs)
+        if connection.vendor == "postgresql":
+            escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return f"{lhs} LIKE %s", [*lhs_params, escaped + "%"]
+        # The first string after every string with this prefix, in binary (code point) order.
+        upper = value[:-1] + chr(ord(value[-1]) + 1) if value else "\U0010ffff"
+        return f"({lhs} >= %s AND {lhs} < %s)", [*lhs_params, value, *lhs_params, upper]

@@ -1,0 +1,38 @@
+"""``kebu serve``: the web server (gunicorn) and, unless told otherwise, one background worker beside it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+from django.core.management import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve Kebu with gunicorn; also start a background worker unless --no-worker."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--bind", default=os.environ.get("KEBU_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("KEBU_WEB_WORKERS", "2")))
+        parser.add_argument("--no-worker", action="store_true", help="Run background jobs elsewhere.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker = None
+        if not options["no_worker"]:
+            worker = subprocess.Popen([sys.executable, "-m", "kebu.cli", "worker", "--workers", "1"])  # noqa: S603
+        self.stdout.write(f"Kebu is at http://{options['bind']}/  (Ctrl-C stops it)")
+        command = [
+            sys.executable, "-m", "gunicorn", "kebu.wsgi:application",
+            "--bind", options["bind"], "--workers", str(options["workers"]),
+            "--access-logfile", "-", "--graceful-timeout", "10",
+        ]
+        try:
+            subprocess.run(command, check=False)  # noqa: S603
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=15)

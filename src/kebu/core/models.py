@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Sequence(models.Model):
+    """A named counter, bumped inside the caller's transaction (readable numbers such as C000123)."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    value = models.BigIntegerField(_("last value"), default=0)
+
+    class Meta:
+        verbose_name = _("sequence")
+        verbose_name_plural = _("sequences")
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class IdempotencyKey(models.Model):
+    """A client-chosen key for one write: a double-clicked submit or a retried API call writes once."""
+
+    key = models.CharField(_("key"), max_length=80)
+    scope = models.CharField(_("scope"), max_length=50)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("actor"))
+    object_id = models.BigIntegerField(_("object id"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "scope", "key"], name="core_idempotency_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

@@ -1,0 +1,80 @@
+"""Phone numbers: one parser for forms, API, import and search, so a number is stored one way only."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from kebu.core.errors import ValidationFailed
+
+_SEPARATORS = re.compile(r"[\s\-()（）.·—_/]+")
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str  # "+8613812345678": the stored, normalised form
+    national: str  # "138 1234 5678" or "010 1234 5678": for display
+
+    @property
+    def digits(self) -> str:
+        """National significant number: what a merchant types and what the last-4 index is cut from."""
+        return str(phonenumbers.parse(self.e164).national_number)
+
+    @property
+    def last4(self) -> str:
+        return self.digits[-4:]
+
+    @property
+    def is_mobile(self) -> bool:
+        kind = phonenumbers.number_type(phonenumbers.parse(self.e164))
+        return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def clean_digits(raw: str) -> str:
+    """Full-width digits to ASCII, separators removed; ``+`` kept only in front."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    text = _SEPARATORS.sub("", text)
+    return text
+
+
+def parse_phone(raw: str, *, region: str | None = None) -> Phone:
+    """Parse what a person typed (+86, spaces, dashes, full-width digits) or raise ``ValidationFailed``."""
+    region = region or settings.KEBU["PHONE_REGION"]
+    text = clean_digits(raw)
+    if not text:
+        raise ValidationFailed(_("Enter a phone number."))
+    if not re.fullmatch(r"\+?\d{3,20}", text):
+        raise ValidationFailed(_("“%(value)s” is not a phone number: use digits only.") % {"value": raw[:40]})
+    if text.startswith("0086"):
+        text = "+86" + text[4:]
+    national = text[3:] if text.startswith("+86") else text
+    # China's mobile numbers are 11 digits starting with 1; say so plainly rather than "invalid".
+    chinese = text.startswith("+86") or (region == "CN" and not text.startswith("+"))
+    if chinese and national.startswith("1") and len(national) != 11:
+        raise ValidationFailed(
+            _("A mobile number has 11 digits; “%(value)s” has %(count)d.")
+            % {"value": raw[:40], "count": len(national)}
+        )
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(_("“%(value)s” is not a phone number.") % {"value": raw[:40]}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(_("“%(value)s” is not a valid phone number.") % {"value": raw[:40]})
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        national=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+    )
+
+
+def looks_like_phone_fragment(query: str) -> str | None:
+    """The digits of a search box entry that is only digits (and separators), else ``None``."""
+    text = clean_digits(query)
+    if text.startswith("+"):
+        text = text[1:]
+    return text if text.isdigit() else None

@@ -1,0 +1,56 @@
+"""Small write helpers every app's services share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import F
+
+from kebu.core.models import IdempotencyKey, Sequence
+
+M = TypeVar("M", bound=models.Model)
+
+
+def sequence_next(*, name: str, count: int = 1) -> int:
+    """Reserve ``count`` numbers from the named sequence and return the first.
+
+    Runs inside the caller's transaction: on PostgreSQL the row lock, on SQLite the IMMEDIATE
+    write lock, keeps two writers from taking the same number."""
+    Sequence.objects.get_or_create(name=name)
+    Sequence.objects.filter(name=name).update(value=F("value") + count)
+    last = Sequence.objects.values_list("value", flat=True).get(name=name)
+    return last - count + 1
+
+
+def sequence_ensure_at_least(*, name: str, value: int) -> None:
+    """Move the sequence past ``value`` (after numbers were assigned from outside, e.g. a bulk load)."""
+    Sequence.objects.get_or_create(name=name)
+    Sequence.objects.filter(name=name, value__lt=value).update(value=value)
+
+
+def idempotent(*, key: str | None, scope: str, actor: Any, model: type[M], create: Callable[[], M]) -> M:
+    """Run ``create`` once per (actor, scope, key); a repeat returns the first result.
+
+    Must run inside the caller's transaction. On SQLite the IMMEDIATE write lock serialises the two
+    requests; on PostgreSQL the unique constraint makes the slower of two racing requests fail whole
+    (IntegrityError, nothing written) rather than write twice."""
+    if not key:
+        return create()
+    existing = IdempotencyKey.objects.filter(actor=actor, scope=scope, key=key).first()
+    if existing:
+        return model._default_manager.get(pk=existing.object_id)
+    obj = create()
+    IdempotencyKey.objects.create(actor=actor, scope=scope, key=key, object_id=obj.pk)
+    return obj
+
+
+def model_update(*, instance: M, fields: Iterable[str], data: dict[str, Any]) -> list[str]:
+    """Set the whitelisted ``fields`` present in ``data``; return the names that changed (not saved)."""
+    changed = []
+    for field in fields:
+        if field in data and getattr(instance, field) != data[field]:
+            setattr(instance, field, data[field])
+            changed.append(field)
+    return changed

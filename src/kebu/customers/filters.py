@@ -1,0 +1,160 @@
+"""The customer list's filters, shared by the HTML list, the API and (later) exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
+from kebu.core.phone import looks_like_phone_fragment, parse_phone
+from kebu.core.errors import ValidationFailed
+from kebu.core.text import fold
+from kebu.customers.models import (
+    Customer,
+    CustomerPhone,
+    CustomerType,
+    CustomField,
+    CustomFieldType,
+    SocialAccount,
+    SourceChannel,
+    Stage,
+    Tag,
+)
+
+# Sort keys a user may choose -> the columns behind them (each ends on id so pages never overlap).
+ORDERINGS: dict[str, tuple[str, ...]] = {
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+    # Chinese names sort by their pinyin, as a merchant's address book does.
+    "name": ("name_pinyin", "id"),
+    "-name": ("-name_pinyin", "-id"),
+    "customer_no": ("customer_no",),
+    "-customer_no": ("-customer_no",),
+    "stage": ("stage", "-created_at", "-id"),
+    "-stage": ("-stage", "-created_at", "-id"),
+    "customer_type": ("customer_type", "-created_at", "-id"),
+    "-customer_type": ("-customer_type", "-created_at", "-id"),
+    "city": ("city", "-created_at", "-id"),
+    "-city": ("-city", "-created_at", "-id"),
+    "birthday": ("birthday", "id"),
+    "-birthday": ("-birthday", "-id"),
+    "owner": ("owner", "-created_at", "-id"),
+    "-owner": ("-owner", "-created_at", "-id"),
+    "source": ("source", "-created_at", "-id"),
+    "-source": ("-source", "-created_at", "-id"),
+}
+DEFAULT_ORDERING = "-created_at"
+
+
+def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """One box across name (also pinyin and initials), phone (full or last 4), customer number,
+    social IDs (WeChat and others) and email. Every branch is answered from an index."""
+    text = fold(query)[:100]
+    if not text:
+        return qs
+    condition = Q(customer_no__prefix=query.strip().upper()[:20])
+    digits = looks_like_phone_fragment(text)
+    if digits is not None:
+        if len(digits) == 4:
+            condition |= Q(pk__in=CustomerPhone.objects.filter(last4_lookup=phone_last4_lookup(digits)).values("customer_id"))
+        if len(digits) >= 7:
+            try:
+                phone = parse_phone(text)
+            except ValidationFailed:
+                pass
+            else:
+                condition |= Q(pk__in=CustomerPhone.objects.filter(number_lookup=phone_lookup(phone.e164)).values("customer_id"))
+        condition |= Q(customer_no__prefix=_customer_no_guess(digits))
+    else:
+        condition |= Q(name__prefix=query.strip()[:100])
+        compact = text.replace(" ", "")
+        if compact.isascii():
+            condition |= Q(name_pinyin__prefix=compact) | Q(name_initials__prefix=compact)
+        condition |= Q(email_lookup=text_lookup(text))
+    condition |= Q(pk__in=SocialAccount.objects.filter(handle_lookup=text_lookup(text)).values("customer_id"))
+    return qs.filter(condition)
+
+
+def _customer_no_guess(digits: str) -> str:
+    from kebu.customers.services import customer_no_format
+
+    return customer_no_format(int(digits)) if len(digits) <= 12 else digits
+
+
+class CustomerFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="filter_q")
+    customer_type = django_filters.MultipleChoiceFilter(label=_("Customer type"), choices=CustomerType.choices)
+    stage = django_filters.MultipleChoiceFilter(label=_("Lifecycle stage"), choices=Stage.choices)
+    source = django_filters.ModelMultipleChoiceFilter(label=_("Source channel"), queryset=SourceChannel.objects.all())
+    tag = django_filters.ModelMultipleChoiceFilter(
+        label=_("Tag"), field_name="tags", queryset=Tag.objects.all(), conjoined=False, distinct=False,
+        method="filter_tag",
+    )
+    owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=get_user_model().objects.all(), null_label=_("No owner"))
+    province = django_filters.CharFilter(label=_("Province"))
+    city = django_filters.CharFilter(label=_("City"))
+    created_after = django_filters.DateFilter(label=_("Created from"), field_name="created_at", lookup_expr="date__gte",
+                                              widget=forms.DateInput(attrs={"type": "date"}))
+    created_before = django_filters.DateFilter(label=_("Created until"), field_name="created_at", lookup_expr="date__lte",
+                                               widget=forms.DateInput(attrs={"type": "date"}))
+    archived = django_filters.BooleanFilter(label=_("Archived"), method="filter_archived")
+    sort = django_filters.ChoiceFilter(label=_("Sort"), choices=[(k, k) for k in ORDERINGS], method="filter_sort")
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.custom_fields = list(CustomField.objects.filter(is_active=True))
+        for definition in self.custom_fields:
+            self.filters[f"cf_{definition.key}"] = _custom_filter(definition)
+
+    def filter_q(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        return customer_search(qs, value)
+
+    def filter_tag(self, qs: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
+        if not value:
+            return qs
+        # A subquery, not a join: a customer with two chosen tags must not appear twice.
+        through = Customer.tags.through
+        return qs.filter(pk__in=through.objects.filter(tag__in=value).values("customer_id"))
+
+    def filter_archived(self, qs: QuerySet[Customer], name: str, value: bool | None) -> QuerySet[Customer]:
+        return qs  # applied in filter_queryset: active-only is the default, not an extra filter
+
+    def filter_sort(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        return qs
+
+    def filter_queryset(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+        archived = self.form.cleaned_data.get("archived")
+        queryset = queryset.archived() if archived else queryset.active()
+        queryset = super().filter_queryset(queryset)
+        sort = self.form.cleaned_data.get("sort") or DEFAULT_ORDERING
+        return queryset.order_by(*ORDERINGS[sort])
+
+
+def _custom_filter(definition: CustomField) -> django_filters.Filter:
+    path = f"custom__{definition.key}"
+    kind = definition.field_type
+    if kind in (CustomFieldType.CHOICE,):
+        return django_filters.ChoiceFilter(label=definition.label, field_name=path, choices=[(c, c) for c in definition.choices])
+    if kind == CustomFieldType.MULTI:
+        return django_filters.ChoiceFilter(
+            label=definition.label, field_name=path, lookup_expr="contains", choices=[(c, c) for c in definition.choices],
+            method=lambda qs, name, value: qs.filter(**{f"{path}__icontains": f'"{value}"'}) if value else qs,
+        )
+    if kind == CustomFieldType.BOOL:
+        return django_filters.BooleanFilter(label=definition.label, field_name=path)
+    if kind == CustomFieldType.NUMBER:
+        return django_filters.NumberFilter(label=definition.label, field_name=path)
+    if kind == CustomFieldType.DATE:
+        return django_filters.CharFilter(label=definition.label, field_name=path)
+    return django_filters.CharFilter(label=definition.label, field_name=path, lookup_expr="icontains")

@@ -1,0 +1,407 @@
+"""Customer profiles (客户档案). Tables, constraints and indexes; rules live in services.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+
+class Gender(models.TextChoices):
+    UNKNOWN = "", _("Unknown")
+    FEMALE = "f", _("Female")
+    MALE = "m", _("Male")
+
+
+class CustomerType(models.TextChoices):
+    INDIVIDUAL = "individual", _("Individual")
+    WHOLESALER = "wholesaler", _("Wholesaler")
+    RETAILER = "retailer", _("Retailer")
+    COMPANY = "company", _("Company")
+
+
+class Stage(models.TextChoices):
+    LEAD = "lead", _("Lead")
+    NEW = "new", _("New customer")
+    CONVERTED = "converted", _("Converted")
+    REPEAT = "repeat", _("Repeat buyer")
+    MEMBER = "member", _("Member")
+    VIP = "vip", _("VIP")
+    CHURNED = "churned", _("Churned")
+
+
+class SocialKind(models.TextChoices):
+    WECHAT = "wechat", _("WeChat ID")
+    QQ = "qq", _("QQ")
+    WEIBO = "weibo", _("Weibo")
+    DOUYIN = "douyin", _("Douyin")
+    XIAOHONGSHU = "xiaohongshu", _("Xiaohongshu")
+    TAOBAO = "taobao", _("Taobao / Wangwang nick")
+    OTHER = "other", _("Other")
+
+
+class ConsentChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    WECHAT = "wechat", pgettext_lazy("consent channel", "WeChat")
+
+
+class ConsentMethod(models.TextChoices):
+    VERBAL = "verbal", _("Told us (phone or in person)")
+    WRITTEN = "written", _("Written or signed form")
+    ONLINE = "online", _("Online form or checkbox")
+    CHAT = "chat", _("In a chat message")
+    IMPORT = "import", _("Imported from a sheet")
+    OTHER = "other", _("Other")
+
+
+class TagColor(models.TextChoices):
+    BLUE = "blue", _("Blue")
+    GREEN = "green", _("Green")
+    RED = "red", _("Red")
+    ORANGE = "orange", _("Orange")
+    PURPLE = "purple", _("Purple")
+    TEAL = "teal", _("Teal")
+    PINK = "pink", _("Pink")
+    GRAY = "gray", _("Gray")
+
+
+class SourceChannel(models.Model):
+    """Where customers come from. An editable list; the defaults are seeded by a migration."""
+
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("source channel")
+        verbose_name_plural = _("source channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=30, unique=True)
+    color = models.CharField(_("colour"), max_length=10, choices=TagColor.choices, default=TagColor.BLUE)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerQuerySet(models.QuerySet["Customer"]):
+    def active(self) -> CustomerQuerySet:
+        """Not archived."""
+        return self.filter(archived_at__isnull=True)
+
+    def archived(self) -> CustomerQuerySet:
+        return self.filter(archived_at__isnull=False)
+
+
+class Customer(models.Model):
+    customer_no = models.CharField(
+        _("customer number"), max_length=20, unique=True, help_text=_("Readable number such as C000123.")
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    name_pinyin = models.CharField(_("name in pinyin"), max_length=200, blank=True, editable=False)
+    name_initials = models.CharField(_("pinyin initials"), max_length=50, blank=True, editable=False)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True, default="")
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    birthday_is_lunar = models.BooleanField(
+        _("lunar birthday"), default=False, help_text=_("The birthday is kept by the lunar calendar.")
+    )
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    email_lookup = models.CharField(max_length=254, blank=True, editable=False, db_index=True)
+    customer_type = models.CharField(
+        _("customer type"), max_length=20, choices=CustomerType.choices, default=CustomerType.INDIVIDUAL
+    )
+    stage = models.CharField(_("lifecycle stage"), max_length=20, choices=Stage.choices, default=Stage.LEAD)
+    source = models.ForeignKey(
+        SourceChannel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customers",
+        verbose_name=_("source channel"),
+    )
+    referrer = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referred",
+        verbose_name=_("referred by"),
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+        verbose_name=_("owner"),
+    )
+    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(5000)])
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    # Derived from the default address by the services, so that filtering by region needs no join.
+    province = models.CharField(_("province"), max_length=30, blank=True, editable=False)
+    city = models.CharField(_("city"), max_length=30, blank=True, editable=False)
+    # Derived from the phones: the first one, for display in lists without a join.
+    primary_phone = models.CharField(_("phone"), max_length=32, blank=True, editable=False)
+
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True, editable=False)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        # Every sort and filter the list offers has an index behind it; archived_at leads so that the
+        # default "active customers" view walks the index in order.
+        indexes = [
+            models.Index(fields=["archived_at", "-created_at", "-id"], name="cust_active_created"),
+            models.Index(fields=["archived_at", "name_pinyin", "id"], name="cust_active_pinyin"),
+            models.Index(fields=["name"], name="cust_name"),
+            models.Index(fields=["name_pinyin"], name="cust_pinyin"),
+            models.Index(fields=["name_initials"], name="cust_initials"),
+            models.Index(fields=["archived_at", "-updated_at", "-id"], name="cust_active_updated"),
+            models.Index(fields=["archived_at", "customer_type", "-created_at"], name="cust_type"),
+            models.Index(fields=["archived_at", "stage", "-created_at"], name="cust_stage"),
+            models.Index(fields=["archived_at", "source", "-created_at"], name="cust_source"),
+            models.Index(fields=["archived_at", "owner", "-created_at"], name="cust_owner"),
+            models.Index(fields=["archived_at", "province", "city", "-created_at"], name="cust_region"),
+            models.Index(fields=["archived_at", "city", "-created_at"], name="cust_city"),
+            models.Index(fields=["archived_at", "birthday"], name="cust_birthday"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(version__gte=1), name="cust_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_no} {self.name}".strip()
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def age(self) -> int | None:
+        """Age in whole years from a solar birthday; for a lunar one, the year difference is close enough."""
+        if not self.birthday:
+            return None
+        today = timezone.localdate()
+        before_birthday = (today.month, today.day) < (self.birthday.month, self.birthday.day)
+        return today.year - self.birthday.year - (before_birthday and not self.birthday_is_lunar)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.primary_phone or self.customer_no
+
+
+class CustomerPhone(models.Model):
+    """One phone of a customer. ``number`` is for display; search goes through the lookup columns,
+    which the trust work turns into keyed blind indexes without changing any caller."""
+
+    class Label(models.TextChoices):
+        MOBILE = "mobile", _("Mobile")
+        HOME = "home", _("Home")
+        WORK = "work", _("Work")
+        OTHER = "other", _("Other")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(_("phone"), max_length=32, help_text=_("Normalised, e.g. +8613812345678."))
+    number_lookup = models.CharField(max_length=64, editable=False)
+    last4_lookup = models.CharField(max_length=64, editable=False)
+    label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.MOBILE)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("phone")
+        verbose_name_plural = _("phones")
+        indexes = [
+            models.Index(fields=["number_lookup"], name="phone_lookup"),
+            models.Index(fields=["last4_lookup"], name="phone_last4"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "number_lookup"], name="phone_unique_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Address(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    province = models.CharField(_("province"), max_length=30)
+    city = models.CharField(_("city"), max_length=30, blank=True)
+    district = models.CharField(_("district"), max_length=30, blank=True)
+    detail = models.CharField(_("street address"), max_length=200)
+    receiver = models.CharField(_("receiver"), max_length=50, blank=True)
+    receiver_phone = models.CharField(_("receiver phone"), max_length=32, blank=True)
+    is_default = models.BooleanField(_("default address"), default=False)
+
+    class Meta:
+        ordering = ["-is_default", "id"]
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_default=True), name="address_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.province}{self.city}{self.district}{self.detail}"
+
+
+class SocialAccount(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="socials")
+    kind = models.CharField(_("type"), max_length=20, choices=SocialKind.choices)
+    kind_label = models.CharField(_("type name"), max_length=30, blank=True, help_text=_("For “other”."))
+    handle = models.CharField(_("account"), max_length=100)
+    handle_lookup = models.CharField(max_length=128, editable=False)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        verbose_name = _("social account")
+        verbose_name_plural = _("social accounts")
+        indexes = [models.Index(fields=["kind", "handle_lookup"], name="social_lookup")]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "kind", "handle_lookup"], name="social_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.handle}"
+
+
+class Consent(models.Model):
+    """The current marketing consent of a customer on one channel; its history is in the timeline."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    granted = models.BooleanField(_("consented"))
+    method = models.CharField(_("how"), max_length=10, choices=ConsentMethod.choices)
+    recorded_at = models.DateTimeField(_("when"), default=timezone.now)
+    evidence = models.CharField(_("evidence"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("marketing consent")
+        verbose_name_plural = _("marketing consents")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "channel"], name="consent_unique_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}={self.granted}"
+
+
+class CustomFieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    DATE = "date", _("Date")
+    CHOICE = "choice", _("Single choice")
+    MULTI = "multi", _("Multiple choice")
+    BOOL = "bool", _("Yes / no")
+
+
+class CustomField(models.Model):
+    """A field an admin adds to every customer without code; values live in ``Customer.custom``."""
+
+    key = models.SlugField(
+        _("key"), max_length=40, unique=True, help_text=_("Letters, digits, underscores; never changes.")
+    )
+    label = models.CharField(_("label"), max_length=50)
+    field_type = models.CharField(_("type"), max_length=10, choices=CustomFieldType.choices)
+    choices = models.JSONField(_("choices"), default=list, blank=True, help_text=_("For choice fields."))
+    required = models.BooleanField(_("required"), default=False)
+    help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SavedView(models.Model):
+    """A named list view: filters, columns and sort; private to its owner or shared with the team."""
+
+    name = models.CharField(_("name"), max_length=50)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    shared = models.BooleanField(_("shared with the team"), default=False)
+    query = models.CharField(_("filters"), max_length=2000, blank=True)
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    ordering = models.CharField(_("sort"), max_length=40, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="savedview_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerEvent(models.Model):
+    """One line of a customer's timeline, written by ``customers.events`` in the same transaction."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("customer event")
+        verbose_name_plural = _("customer events")
+        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="custevent_timeline")]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+def birthday_bounds() -> tuple[date, date]:
+    today = timezone.localdate()
+    return date(today.year - 120, today.month, min(today.day, 28)), today

@@ -1,0 +1,590 @@
+"""Every write to customer profiles. Each public service owns its transaction, validates the whole
+input first (so nothing is half-written), keeps the derived columns, and writes the timeline event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kebu.core import divisions
+from kebu.core.errors import Conflict, DuplicateWarning, ValidationFailed
+from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
+from kebu.core.phone import parse_phone
+from kebu.core.services import idempotent, sequence_next
+from kebu.core.text import pinyin_keys
+from kebu.customers import events
+from kebu.customers.models import (
+    Address,
+    Consent,
+    ConsentChannel,
+    ConsentMethod,
+    Customer,
+    CustomerPhone,
+    CustomerType,
+    CustomField,
+    CustomFieldType,
+    Gender,
+    SocialAccount,
+    SocialKind,
+    SourceChannel,
+    Stage,
+    Tag,
+)
+
+CUSTOMER_NO_SEQUENCE = "customer_no"
+MAX_PHONES = 10
+MAX_ADDRESSES = 20
+MAX_SOCIALS = 20
+
+
+@dataclass
+class PhoneInput:
+    number: str
+    label: str = CustomerPhone.Label.MOBILE
+
+
+@dataclass
+class AddressInput:
+    province: str
+    detail: str
+    city: str = ""
+    district: str = ""
+    receiver: str = ""
+    receiver_phone: str = ""
+    is_default: bool = False
+
+
+@dataclass
+class SocialInput:
+    kind: str
+    handle: str
+    kind_label: str = ""
+
+
+@dataclass
+class ConsentInput:
+    channel: str
+    granted: bool
+    method: str
+    evidence: str = ""
+    recorded_at: datetime | None = None
+
+
+@dataclass
+class CustomerInput:
+    """Everything a profile form or API call may set. Owner-only and derived fields are absent."""
+
+    name: str = ""
+    gender: str = Gender.UNKNOWN
+    birthday: date | None = None
+    birthday_is_lunar: bool = False
+    email: str = ""
+    customer_type: str = CustomerType.INDIVIDUAL
+    stage: str = Stage.LEAD
+    source: SourceChannel | None = None
+    referrer: Customer | None = None
+    owner: Any = None
+    notes: str = ""
+    custom: dict[str, Any] = field(default_factory=dict)
+    tags: Sequence[Tag] = ()
+    phones: Sequence[PhoneInput] = ()
+    addresses: Sequence[AddressInput] = ()
+    socials: Sequence[SocialInput] = ()
+    consents: Sequence[ConsentInput] = ()
+
+
+_PROFILE_FIELDS = (
+    "name",
+    "gender",
+    "birthday",
+    "birthday_is_lunar",
+    "email",
+    "customer_type",
+    "stage",
+    "source",
+    "referrer",
+    "owner",
+    "notes",
+    "custom",
+)
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Clean:
+    phones: list[tuple[str, str, str, str]]  # (e164, label, lookup, last4)
+    email_lookup: str
+    custom: dict[str, Any]
+
+
+def _add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
+    errors.setdefault(key, []).append(message)
+
+
+def custom_values_clean(raw: dict[str, Any], *, errors: dict[str, list[Any]]) -> dict[str, Any]:
+    """Validate custom field values against their definitions; unknown keys are dropped."""
+    cleaned: dict[str, Any] = {}
+    for definition in CustomField.objects.filter(is_active=True):
+        value = raw.get(definition.key)
+        key = f"custom.{definition.key}"
+        if value in (None, "", []):
+            if definition.required:
+                _add(errors, key, _("“%(label)s” is required.") % {"label": definition.label})
+            continue
+        try:
+            cleaned[definition.key] = _custom_value(definition, value)
+        except ValueError:
+            _add(errors, key, _("“%(value)s” is not a valid %(label)s.") % {"value": str(value)[:40],
+                                                                             "label": definition.label})
+    return cleaned
+
+
+def _custom_value(definition: CustomField, value: Any) -> Any:
+    kind = definition.field_type
+    if kind == CustomFieldType.TEXT:
+        text = str(value).strip()
+        if len(text) > 500:
+            raise ValueError
+        return text
+    if kind == CustomFieldType.NUMBER:
+        try:
+            number = Decimal(str(value).replace(",", "").strip())
+        except InvalidOperation as exc:
+            raise ValueError from exc
+        if not number.is_finite():
+            raise ValueError
+        # JSON has no decimals: whole numbers stay ints, others keep their digits as a float.
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == CustomFieldType.DATE:
+        return (value if isinstance(value, date) else date.fromisoformat(str(value).strip())).isoformat()
+    if kind == CustomFieldType.BOOL:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on", "是", "y"}:
+            return True
+        if text in {"0", "false", "no", "off", "否", "n"}:
+            return False
+        raise ValueError
+    if kind == CustomFieldType.CHOICE:
+        if str(value) not in definition.choices:
+            raise ValueError
+        return str(value)
+    if kind == CustomFieldType.MULTI:
+        values = [str(v) for v in (value if isinstance(value, list | tuple) else [value])]
+        if any(v not in definition.choices for v in values):
+            raise ValueError
+        return values
+    raise ValueError
+
+
+def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
+    """Check the whole input; raise one ``ValidationFailed`` naming every bad field."""
+    errors: dict[str, list[Any]] = {}
+    if len(data.name) > 100:
+        _add(errors, "name", _("A name has at most 100 characters."))
+    if len(data.notes) > 5000:
+        _add(errors, "notes", _("Notes have at most 5,000 characters."))
+    if data.gender not in Gender.values:
+        _add(errors, "gender", _("Choose a gender from the list."))
+    if data.customer_type not in CustomerType.values:
+        _add(errors, "customer_type", _("Choose a customer type from the list."))
+    if data.stage not in Stage.values:
+        _add(errors, "stage", _("Choose a lifecycle stage from the list."))
+
+    if data.birthday:
+        today = timezone.localdate()
+        if data.birthday > today:
+            _add(errors, "birthday", _("A birthday cannot be in the future."))
+        elif today.year - data.birthday.year > 120:
+            _add(errors, "birthday", _("That would make the customer older than 120."))
+
+    email_lookup = ""
+    if data.email:
+        try:
+            validate_email(data.email.strip())
+        except ValidationError:
+            _add(errors, "email", _("“%(value)s” is not an email address.") % {"value": data.email[:60]})
+        else:
+            email_lookup = text_lookup(data.email)
+
+    phones: list[tuple[str, str, str, str]] = []
+    if len(data.phones) > MAX_PHONES:
+        _add(errors, "phones", _("At most %(n)d phones.") % {"n": MAX_PHONES})
+    for index, item in enumerate(data.phones[:MAX_PHONES]):
+        try:
+            parsed = parse_phone(item.number)
+        except ValidationFailed as exc:
+            _add(errors, f"phones.{index}.number", exc.message)
+            continue
+        if any(p[0] == parsed.e164 for p in phones):
+            continue  # the same number twice in one form is one number
+        label = item.label if item.label in CustomerPhone.Label.values else CustomerPhone.Label.OTHER
+        phones.append((parsed.e164, label, phone_lookup(parsed.e164), phone_last4_lookup(parsed.digits)))
+
+    if not data.name.strip() and not phones and not errors.get("phones.0.number"):
+        _add(errors, "name", _("Give the customer a name or a phone number."))
+
+    if len(data.addresses) > MAX_ADDRESSES:
+        _add(errors, "addresses", _("At most %(n)d addresses.") % {"n": MAX_ADDRESSES})
+    for index, address in enumerate(data.addresses):
+        if not divisions.is_valid(address.province, address.city, address.district):
+            _add(errors, f"addresses.{index}.province", _("Choose province, city and district from the list."))
+        if not address.detail.strip():
+            _add(errors, f"addresses.{index}.detail", _("Enter the street address."))
+        if len(address.detail) > 200 or len(address.receiver) > 50:
+            _add(errors, f"addresses.{index}.detail", _("The address is too long."))
+        if address.receiver_phone:
+            try:
+                parse_phone(address.receiver_phone)
+            except ValidationFailed as exc:
+                _add(errors, f"addresses.{index}.receiver_phone", exc.message)
+    if sum(1 for a in data.addresses if a.is_default) > 1:
+        _add(errors, "addresses", _("Only one address can be the default."))
+
+    if len(data.socials) > MAX_SOCIALS:
+        _add(errors, "socials", _("At most %(n)d social accounts.") % {"n": MAX_SOCIALS})
+    for index, social in enumerate(data.socials):
+        if social.kind not in SocialKind.values:
+            _add(errors, f"socials.{index}.kind", _("Choose an account type from the list."))
+        if not social.handle.strip() or len(social.handle) > 100:
+            _add(errors, f"socials.{index}.handle", _("Enter the account name (at most 100 characters)."))
+
+    for index, consent in enumerate(data.consents):
+        if consent.channel not in ConsentChannel.values:
+            _add(errors, f"consents.{index}.channel", _("Unknown consent channel."))
+        if consent.method not in ConsentMethod.values:
+            _add(errors, f"consents.{index}.method", _("Say how the consent was given."))
+
+    if customer is not None and data.referrer is not None and data.referrer.pk == customer.pk:
+        _add(errors, "referrer", _("A customer cannot refer themselves."))
+
+    custom = custom_values_clean(data.custom, errors=errors)
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), field_errors=errors)
+    return _Clean(phones=phones, email_lookup=email_lookup, custom=custom)
+
+
+def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None = None) -> list[Customer]:
+    """Active customers that already have one of these phone numbers."""
+    lookups = [phone_lookup(n) for n in e164_numbers]
+    if not lookups:
+        return []
+    qs = Customer.objects.active().filter(phones__number_lookup__in=lookups).distinct()
+    if exclude_customer_id:
+        qs = qs.exclude(pk=exclude_customer_id)
+    return list(qs.order_by("customer_no")[:5])
+
+
+def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool) -> None:
+    if allow:
+        return
+    others = phone_owners(
+        e164_numbers=[p[0] for p in clean.phones], exclude_customer_id=customer.pk if customer else None
+    )
+    if others:
+        names = "、".join(f"{c.customer_no} {c.name}".strip() for c in others)
+        raise DuplicateWarning(
+            _("This phone number already belongs to %(customers)s.") % {"customers": names},
+            field_errors={"phones": [_("Already used by %(customers)s.") % {"customers": names}]},
+        )
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def customer_no_format(number: int) -> str:
+    prefix = settings.KEBU["CUSTOMER_NO_PREFIX"]
+    return f"{prefix}{number:0{settings.KEBU['CUSTOMER_NO_DIGITS']}d}"
+
+
+def customer_no_next() -> str:
+    """The next free customer number; skips numbers already taken (e.g. kept from an imported sheet)."""
+    while True:
+        candidate = customer_no_format(sequence_next(name=CUSTOMER_NO_SEQUENCE))
+        if not Customer.objects.filter(customer_no=candidate).exists():
+            return candidate
+
+
+def _apply_profile(customer: Customer, data: CustomerInput, clean: _Clean) -> None:
+    for name in _PROFILE_FIELDS:
+        setattr(customer, name, getattr(data, name))
+    customer.name = data.name.strip()
+    customer.email = data.email.strip()
+    customer.email_lookup = clean.email_lookup
+    customer.custom = clean.custom
+    customer.name_pinyin, customer.name_initials = pinyin_keys(customer.name)
+    customer.primary_phone = clean.phones[0][0] if clean.phones else ""
+    default = next((a for a in data.addresses if a.is_default), data.addresses[0] if data.addresses else None)
+    customer.province = default.province if default else ""
+    customer.city = default.city if default else ""
+
+
+def _replace_children(customer: Customer, data: CustomerInput, clean: _Clean, actor: Any) -> None:
+    customer.phones.all().delete()
+    CustomerPhone.objects.bulk_create(
+        CustomerPhone(
+            customer=customer, number=e164, label=label, number_lookup=lookup, last4_lookup=last4, position=i
+        )
+        for i, (e164, label, lookup, last4) in enumerate(clean.phones)
+    )
+    customer.addresses.all().delete()
+    has_default = any(a.is_default for a in data.addresses)
+    Address.objects.bulk_create(
+        Address(
+            customer=customer,
+            province=a.province,
+            city=a.city,
+            district=a.district,
+            detail=a.detail.strip(),
+            receiver=a.receiver.strip(),
+            receiver_phone=parse_phone(a.receiver_phone).e164 if a.receiver_phone else "",
+            is_default=a.is_default or (not has_default and i == 0),
+        )
+        for i, a in enumerate(data.addresses)
+    )
+    customer.socials.all().delete()
+    seen: set[tuple[str, str]] = set()
+    socials = []
+    for s in data.socials:
+        key = (s.kind, text_lookup(s.handle))
+        if key not in seen:
+            seen.add(key)
+            socials.append(
+                SocialAccount(
+                    customer=customer,
+                    kind=s.kind,
+                    kind_label=s.kind_label.strip() if s.kind == SocialKind.OTHER else "",
+                    handle=s.handle.strip(),
+                    handle_lookup=key[1],
+                )
+            )
+    SocialAccount.objects.bulk_create(socials)
+    customer.tags.set(data.tags)
+    _apply_consents(customer, data.consents, actor)
+
+
+def _apply_consents(customer: Customer, consents: Sequence[ConsentInput], actor: Any) -> None:
+    """Keep one current row per channel; a change of mind moves the row and its time."""
+    current = {c.channel: c for c in customer.consents.all()}
+    for item in consents:
+        existing = current.get(item.channel)
+        if existing and existing.granted == item.granted:
+            continue
+        Consent.objects.update_or_create(
+            customer=customer,
+            channel=item.channel,
+            defaults={
+                "granted": item.granted,
+                "method": item.method,
+                "evidence": item.evidence[:200],
+                "recorded_at": item.recorded_at or timezone.now(),
+                "recorded_by": actor,
+            },
+        )
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: Any,
+    data: CustomerInput,
+    allow_duplicate_phone: bool = False,
+    idempotency_key: str | None = None,
+) -> Customer:
+    """Create a customer with its phones, addresses, accounts, tags and consents, all or nothing.
+
+    Raises ``ValidationFailed`` (field errors) or ``DuplicateWarning`` (a phone another customer has)
+    before anything is written. The same ``idempotency_key`` from the same actor creates one customer."""
+    clean = _validate(data, customer=None)
+
+    def create() -> Customer:
+        _check_duplicates(clean, customer=None, allow=allow_duplicate_phone)
+        now = timezone.now()
+        customer = Customer(
+            customer_no=customer_no_next(), created_by=actor, updated_by=actor, created_at=now, updated_at=now
+        )
+        _apply_profile(customer, data, clean)
+        customer.save()
+        _replace_children(customer, data, clean, actor)
+        events.customer_created_event(customer=customer, actor=actor)
+        return customer
+
+    return idempotent(key=idempotency_key, scope="customer_create", actor=actor, model=Customer, create=create)
+
+
+def _snapshot(customer: Customer) -> dict[str, Any]:
+    """What a person would call the customer's data, as strings, for the timeline's change list."""
+    snap = {
+        name: ("" if getattr(customer, name) is None else str(getattr(customer, name)))
+        for name in _PROFILE_FIELDS
+        if name != "custom"
+    }
+    snap["custom"] = str(dict(sorted(customer.custom.items())))
+    snap["phones"] = ", ".join(p.number for p in customer.phones.all())
+    snap["addresses"] = "; ".join(str(a) for a in customer.addresses.all())
+    snap["socials"] = ", ".join(str(s) for s in customer.socials.all())
+    snap["tags"] = ", ".join(sorted(t.name for t in customer.tags.all()))
+    snap["consents"] = ", ".join(sorted(f"{c.channel}={c.granted}" for c in customer.consents.all()))
+    return snap
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    actor: Any,
+    customer: Customer,
+    data: CustomerInput,
+    expected_version: int,
+    allow_duplicate_phone: bool = False,
+) -> Customer:
+    """Replace a customer's profile with ``data`` if nobody saved it since ``expected_version`` was read.
+
+    The version check is a conditional UPDATE, which works the same on SQLite (where
+    ``select_for_update`` does nothing) and PostgreSQL; a stale save raises ``Conflict``."""
+    clean = _validate(data, customer=customer)
+    _check_duplicates(clean, customer=customer, allow=allow_duplicate_phone)
+    claimed = Customer.objects.filter(pk=customer.pk, version=expected_version).update(
+        version=F("version") + 1
+    )
+    if not claimed:
+        raise Conflict(
+            _("Someone else saved this customer while you were editing. Reload to see their changes.")
+        )
+    customer = Customer.objects.get(pk=customer.pk)
+    before = _snapshot(customer)
+    _apply_profile(customer, data, clean)
+    customer.updated_by = actor
+    customer.updated_at = timezone.now()
+    customer.save()
+    _replace_children(customer, data, clean, actor)
+    after = _snapshot(customer)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        events.customer_updated_event(customer=customer, actor=actor, changes=changes)
+    return customer
+
+
+def customer_input_from(customer: Customer) -> CustomerInput:
+    """The current state of a customer as input, for partial updates (API PATCH, bulk actions)."""
+    return CustomerInput(
+        **{name: getattr(customer, name) for name in _PROFILE_FIELDS},
+        tags=list(customer.tags.all()),
+        phones=[PhoneInput(number=p.number, label=p.label) for p in customer.phones.all()],
+        addresses=[
+            AddressInput(
+                province=a.province,
+                city=a.city,
+                district=a.district,
+                detail=a.detail,
+                receiver=a.receiver,
+                receiver_phone=a.receiver_phone,
+                is_default=a.is_default,
+            )
+            for a in customer.addresses.all()
+        ],
+        socials=[SocialInput(kind=s.kind, handle=s.handle, kind_label=s.kind_label) for s in customer.socials.all()],
+        consents=[],
+    )
+
+
+@transaction.atomic
+def customer_archive(*, actor: Any, customer: Customer) -> Customer:
+    """Soft-delete: the customer leaves lists and search but keeps every record, and can be restored."""
+    if customer.archived_at is None:
+        Customer.objects.filter(pk=customer.pk).update(
+            archived_at=timezone.now(), updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
+        )
+        events.customer_archived_event(customer=customer, actor=actor)
+    customer.refresh_from_db()
+    return customer
+
+
+@transaction.atomic
+def customer_restore(*, actor: Any, customer: Customer) -> Customer:
+    if customer.archived_at is not None:
+        Customer.objects.filter(pk=customer.pk).update(
+            archived_at=None, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
+        )
+        events.customer_restored_event(customer=customer, actor=actor)
+    customer.refresh_from_db()
+    return customer
+
+
+# --- bulk actions ------------------------------------------------------------------------------------
+
+
+def _bulk_record(
+    *, actor: Any, customers: Iterable[Customer], field_name: str, before: dict[int, str], after: str
+) -> None:
+    for customer in customers:
+        if before[customer.pk] != after:
+            events.customer_updated_event(
+                customer=customer, actor=actor, changes={field_name: [before[customer.pk], after]}
+            )
+
+
+@transaction.atomic
+def customers_bulk_tag(*, actor: Any, customers: Sequence[Customer], tags: Sequence[Tag], remove: bool = False) -> int:
+    """Add (or remove) tags on many customers at once; returns how many customers changed."""
+    changed = 0
+    through = Customer.tags.through
+    for customer in customers:
+        current = set(customer.tags.values_list("pk", flat=True))
+        wanted = current - {t.pk for t in tags} if remove else current | {t.pk for t in tags}
+        if wanted == current:
+            continue
+        if remove:
+            through.objects.filter(customer=customer, tag__in=tags).delete()
+        else:
+            through.objects.bulk_create(
+                [through(customer=customer, tag_id=pk) for pk in wanted - current], ignore_conflicts=True
+            )
+        names = dict(Tag.objects.filter(pk__in=current | wanted).values_list("pk", "name"))
+        events.customer_updated_event(
+            customer=customer,
+            actor=actor,
+            changes={"tags": [", ".join(sorted(names[p] for p in current)), ", ".join(sorted(names[p] for p in wanted))]},
+        )
+        changed += 1
+    Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+        updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
+    )
+    return changed
+
+
+@transaction.atomic
+def customers_bulk_assign(*, actor: Any, customers: Sequence[Customer], owner: Any) -> int:
+    """Give many customers a new owner (or none)."""
+    before = {c.pk: str(c.owner or "") for c in customers}
+    ids = [c.pk for c in customers]
+    Customer.objects.filter(pk__in=ids).update(
+        owner=owner, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
+    )
+    _bulk_record(actor=actor, customers=customers, field_name="owner", before=before, after=str(owner or ""))
+    return sum(1 for c in customers if before[c.pk] != str(owner or ""))
+
+
+@transaction.atomic
+def customers_bulk_stage(*, actor: Any, customers: Sequence[Customer], stage: str) -> int:
+    if stage not in Stage.values:
+        raise ValidationFailed(field_errors={"stage": [_("Choose a lifecycle stage from the list.")]})
+    before = {c.pk: c.stage for c in customers}
+    Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+        stage=stage, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
+    )
+    _bulk_record(actor=actor, customers=customers, field_name="stage", before=before, after=stage)
+    return sum(1 for c in customers if before[c.pk] != stage)
