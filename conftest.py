@@ -17,6 +17,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Tests run against source files; the manifest needs collectstatic, fast hashing needs no argon2.
     settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.HUEY["immediate"] = True
 

@@ -45,10 +45,12 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
     "-city": ("-city", "-created_at", "-id"),
     "birthday": ("birthday", "id"),
     "-birthday": ("-birthday", "-id"),
-    "owner": ("owner", "-created_at", "-id"),
-    "-owner": ("-owner", "-created_at", "-id"),
-    "source": ("source", "-created_at", "-id"),
-    "-source": ("-source", "-created_at", "-id"),
+    # The columns, not the relations: ordering by "source" would join and follow SourceChannel's
+    # Meta.ordering, which no index serves and no keyset cursor can seek on.
+    "owner": ("owner_id", "-created_at", "-id"),
+    "-owner": ("-owner_id", "-created_at", "-id"),
+    "source": ("source_id", "-created_at", "-id"),
+    "-source": ("-source_id", "-created_at", "-id"),
 }
 DEFAULT_ORDERING = "-created_at"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http import QueryDict
 
 from kebu.core.errors import NotFound
 from kebu.customers.filters import CustomerFilterSet
@@ -21,13 +22,28 @@ def customer_visible_queryset(*, user: Any) -> QuerySet[Customer]:
 
 
 def customer_list(*, user: Any, filters: dict[str, Any] | None = None) -> tuple[QuerySet[Customer], CustomerFilterSet]:
-    """The customer list for ``user`` with ``filters`` (a query dict) applied, ready to paginate."""
-    filterset = CustomerFilterSet(filters or {}, queryset=customer_visible_queryset(user=user))
-    qs = filterset.qs if filterset.is_valid() else filterset.queryset.active().order_by("-created_at", "-id")
+    """The customer list for ``user`` with ``filters`` (a query dict) applied, ready to paginate.
+
+    Empty parameters (``?stage=&tag=``, as a form sends them) mean "any". A filter that is still invalid
+    (an unknown tag id) gives no rows and ``filterset.errors`` says why: never a silently unfiltered list."""
+    filterset = CustomerFilterSet(_without_blanks(filters), queryset=customer_visible_queryset(user=user))
+    qs = filterset.qs if filterset.is_valid() else Customer.objects.none()
     qs = qs.select_related("owner", "source").prefetch_related(
         Prefetch("tags", queryset=Tag.objects.order_by("name")),
     )
     return qs, filterset
+
+
+def _without_blanks(filters: Any) -> QueryDict:
+    data = QueryDict(mutable=True)
+    if filters is None:
+        return data
+    pairs = filters.lists() if isinstance(filters, QueryDict) else filters.items()
+    for key, values in pairs:
+        kept = [v for v in (values if isinstance(values, list | tuple) else [values]) if v not in ("", None)]
+        if kept:
+            data.setlist(key, kept)
+    return data
 
 
 def customer_get_for_actor(*, actor: Any, customer_id: Any) -> Customer:

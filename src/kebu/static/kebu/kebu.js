@@ -31,3 +31,57 @@
     if (form.method.toLowerCase() === "post") form.dataset.submitted = "1";
   });
 })();
+
+// Province → city → district pickers: each change reloads the options of the level below.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    var level = select.getAttribute("data-division");
+    if (level !== "province" && level !== "city") return;
+    var row = select.closest(".address-row");
+    var province = row.querySelector("[data-division=province]");
+    var city = row.querySelector("[data-division=city]");
+    var district = row.querySelector("[data-division=district]");
+    var params = new URLSearchParams({ province: province.value });
+    var target = city;
+    if (level === "city") {
+      params.set("city", city.value);
+      params.set("level", "district");
+      target = district;
+    } else {
+      district.innerHTML = '<option value="">—</option>';
+    }
+    fetch(province.getAttribute("data-division-url") + "?" + params.toString(), { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) { target.innerHTML = html; });
+  });
+})();
+
+// Behaviours named by data attributes, so templates carry no inline script (CSP-ready).
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-submit-on-change]")) event.target.form.submit();
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-apply-columns]")) return;
+    var form = document.getElementById("filters");
+    var chosen = Array.prototype.map.call(document.querySelectorAll(".column-choice:checked"), function (box) {
+      return box.value;
+    });
+    form.elements.cols.value = chosen.join(",");
+    form.requestSubmit();
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute("data-query-from-location")) {
+      // The list is filtered in place by htmx, which keeps the address bar current: save what is shown.
+      form.elements.query.value = window.location.search.slice(1);
+    }
+    if (form.hasAttribute("data-confirm") && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+})();

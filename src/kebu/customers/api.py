@@ -1,0 +1,845 @@
+"""REST API for customers, tags and source channels (`/api/v1/`).
+
+Thin by design: serializers check the shape of the input (types, choices, lengths that fit the
+columns, ids that exist and may be seen); every rule, write and event lives in `services`; every
+read goes through `selectors`, so record visibility is enforced in one place. Domain errors become
+HTTP answers in `kebu.core.api.exception_handler`; serializer errors are turned into the same
+domain error here, so a client sees one error shape everywhere: `{"<dotted.field.path>": [...],
+"code": "invalid" | "duplicate" | "conflict" | "not_found"}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, models
+from django.db.models import F, Q, QuerySet
+from django.db.models.deletion import ProtectedError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.utils.urls import replace_query_param
+
+from kebu.core.errors import ValidationFailed
+from kebu.customers.filters import DEFAULT_ORDERING, ORDERINGS
+from kebu.customers.models import (
+    ConsentChannel,
+    ConsentMethod,
+    Customer,
+    CustomerPhone,
+    CustomerType,
+    Gender,
+    SocialKind,
+    SourceChannel,
+    Stage,
+    Tag,
+)
+from kebu.customers.selectors import customer_get_for_actor, customer_list, customer_visible_queryset
+from kebu.customers.services import (
+    AddressInput,
+    ConsentInput,
+    CustomerInput,
+    PhoneInput,
+    SocialInput,
+    customer_archive,
+    customer_create,
+    customer_input_from,
+    customer_restore,
+    customer_update,
+)
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 80  # core.IdempotencyKey.key
+
+
+# --- request parsing ---------------------------------------------------------------------------------
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("The request body is too large.")
+    default_code = "too_large"
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON with the same size limit as Django's forms.
+
+    DRF reads a JSON body straight from the stream, past `DATA_UPLOAD_MAX_MEMORY_SIZE`, so without
+    this a client could post any amount; and `json` raises `RecursionError` (not `ValueError`)
+    on deeply nested input, which DRF would turn into a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read() if limit is None else stream.read(limit + 1)
+        if limit is not None and len(raw) > limit:
+            raise PayloadTooLarge()
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError(_("The JSON is nested too deeply.")) from exc
+
+
+def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure as the services' dotted paths: `phones.0.number`."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(_flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return {prefix or "non_field_errors": [str(item) for item in detail]}
+        flat = {}
+        for index, item in enumerate(detail):
+            if item:
+                flat.update(_flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
+    if not serializer.is_valid():
+        raise ValidationFailed(
+            _("Please correct the errors below."), field_errors=_flatten_errors(serializer.errors)
+        )
+    return dict(serializer.validated_data)
+
+
+# --- pagination --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _SortKey:
+    column: str  # a concrete column of the model (attname, e.g. `owner_id`)
+    descending: bool
+    nullable: bool
+
+    @property
+    def signature(self) -> str:
+        return f"-{self.column}" if self.descending else self.column
+
+
+class KeysetCursorPagination(CursorPagination):
+    """Cursor (keyset) pagination that follows the queryset's own multi-column `order_by`.
+
+    DRF's `CursorPagination` positions on the first ordering column only, breaks ties by an
+    offset, and cannot place NULLs (a birthday sort) or a foreign key. This one keeps the whole
+    ordering and encodes the sort values of the page's boundary row; the next page is the rows
+    strictly after that tuple, so pages neither overlap nor skip rows while others write. NULLs go
+    last in both directions, written out so SQLite and PostgreSQL agree. An ordering that is not
+    made of the model's own columns falls back to `ordering`. The cursor records the ordering it
+    was made for, so a cursor from one sort is refused under another."""
+
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering: Sequence[str] = ("-id",)
+
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any]:
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.model = queryset.model
+        self.keys = self._sort_keys(queryset)
+        cursor = self.decode_cursor(request)
+        reverse_direction, values = cursor if cursor else (False, None)
+
+        queryset = queryset.order_by(*(self._order_expression(key, reverse_direction) for key in self.keys))
+        if values is not None:
+            queryset = queryset.filter(self._after(values, reverse_direction))
+        rows = list(queryset[: self.page_size + 1])
+        page = rows[: self.page_size]
+        has_more = len(rows) > self.page_size
+        if reverse_direction:
+            page.reverse()
+            self.has_next, self.has_previous = True, has_more
+        else:
+            self.has_next, self.has_previous = has_more, values is not None
+        self.page = page
+        self.display_page_controls = self.has_next or self.has_previous
+        return page
+
+    # The ordering ---------------------------------------------------------------------------------
+
+    def _sort_keys(self, queryset: QuerySet[Any]) -> list[_SortKey]:
+        model = queryset.model
+        order_by = list(queryset.query.order_by)
+        if not order_by and queryset.query.default_ordering:
+            order_by = list(model._meta.ordering)
+        keys = self._resolve(model, order_by) or self._resolve(model, list(self.ordering))
+        if keys is None:
+            raise ValueError(f"{type(self).__name__}.ordering does not name columns of {model.__name__}")
+        last = model._meta.get_field(keys[-1].column)
+        if not (last.primary_key or last.unique):
+            keys.append(
+                _SortKey(column=model._meta.pk.attname, descending=keys[-1].descending, nullable=False)
+            )
+        return keys
+
+    @staticmethod
+    def _resolve(model: type[models.Model], order_by: list[Any]) -> list[_SortKey] | None:
+        keys = []
+        for item in order_by:
+            if not isinstance(item, str) or "__" in item or item.lstrip("-") in ("", "?"):
+                return None
+            name = item.lstrip("-")
+            try:
+                field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+            except FieldDoesNotExist:
+                return None
+            if not getattr(field, "concrete", False):
+                return None
+            # A relation ordered by its name follows the related model's Meta.ordering (a join);
+            # only its own column (`owner_id`) is a key we can seek on.
+            if field.is_relation and name != field.attname:
+                return None
+            keys.append(_SortKey(column=field.attname, descending=item.startswith("-"), nullable=field.null))
+        return keys or None
+
+    @staticmethod
+    def _order_expression(key: _SortKey, reverse_direction: bool) -> Any:
+        expression = F(key.column)
+        descending = key.descending != reverse_direction
+        if not key.nullable:
+            return expression.desc() if descending else expression.asc()
+        # NULLs last when walking forward, hence first when walking backward.
+        nulls = {"nulls_first": True} if reverse_direction else {"nulls_last": True}
+        return expression.desc(**nulls) if descending else expression.asc(**nulls)
+
+    def _after(self, values: list[Any], reverse_direction: bool) -> Q:
+        """Rows strictly after the row whose sort values are `values`, in the walking order."""
+        condition: Q | None = None
+        equal_so_far = Q()
+        for key, value in zip(self.keys, values, strict=True):
+            after = self._strictly_after(key, value, reverse_direction)
+            if after is not None:
+                term = equal_so_far & after
+                condition = term if condition is None else condition | term
+            equal_so_far &= (
+                Q(**{f"{key.column}__isnull": True}) if value is None else Q(**{key.column: value})
+            )
+        return condition if condition is not None else Q(pk__in=[])
+
+    @staticmethod
+    def _strictly_after(key: _SortKey, value: Any, reverse_direction: bool) -> Q | None:
+        nulls_last = not reverse_direction
+        if value is None:
+            return None if nulls_last else Q(**{f"{key.column}__isnull": False})
+        descending = key.descending != reverse_direction
+        condition = Q(**{f"{key.column}__{'lt' if descending else 'gt'}": value})
+        if key.nullable and nulls_last:
+            condition |= Q(**{f"{key.column}__isnull": True})
+        return condition
+
+    # The cursor -----------------------------------------------------------------------------------
+
+    def _signature(self) -> list[str]:
+        return [key.signature for key in self.keys]
+
+    def decode_cursor(self, request: Request) -> tuple[bool, list[Any]] | None:  # type: ignore[override]
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            padded = encoded + "=" * (-len(encoded) % 4)
+            payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            if payload["o"] != self._signature() or len(payload["v"]) != len(self.keys):
+                raise ValueError
+            values = [
+                None if raw is None else self.model._meta.get_field(key.column).to_python(raw)
+                for key, raw in zip(self.keys, payload["v"], strict=True)
+            ]
+            return bool(payload["r"]), values
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            binascii.Error,
+            DjangoValidationError,
+        ) as exc:
+            raise NotFound(self.invalid_cursor_message) from exc
+
+    def _encode(self, row: Any, *, reverse_direction: bool) -> str:
+        values = [self._json_value(getattr(row, key.column)) for key in self.keys]
+        payload = json.dumps(
+            {"o": self._signature(), "r": int(reverse_direction), "v": values}, separators=(",", ":")
+        )
+        token = base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
+        return replace_query_param(self.base_url, self.cursor_query_param, token)
+
+    @staticmethod
+    def _json_value(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)
+        return value
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next or not self.page:
+            return None
+        return self._encode(self.page[-1], reverse_direction=False)
+
+    def get_previous_link(self) -> str | None:
+        if not self.has_previous or not self.page:
+            return None
+        return self._encode(self.page[0], reverse_direction=True)
+
+
+class CustomerCursorPagination(KeysetCursorPagination):
+    """Customers follow the list's `sort`; newest first when none is chosen."""
+
+    ordering = ORDERINGS[DEFAULT_ORDERING]
+
+
+# --- serializers -------------------------------------------------------------------------------------
+
+
+class TagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "color"]
+
+
+class SourceChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SourceChannel
+        fields = ["id", "name", "position", "is_active"]
+
+
+class PhoneSerializer(serializers.Serializer):
+    number = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        help_text=gettext_lazy("As typed: +86, spaces, dashes, full-width digits. Answered in E.164."),
+    )
+    label = serializers.ChoiceField(choices=CustomerPhone.Label.choices, default=CustomerPhone.Label.MOBILE)
+
+
+class AddressSerializer(serializers.Serializer):
+    province = serializers.CharField(max_length=30, allow_blank=True)
+    city = serializers.CharField(max_length=30, allow_blank=True, default="")
+    district = serializers.CharField(max_length=30, allow_blank=True, default="")
+    detail = serializers.CharField(max_length=200, allow_blank=True)
+    receiver = serializers.CharField(max_length=50, allow_blank=True, default="")
+    receiver_phone = serializers.CharField(max_length=64, allow_blank=True, default="")
+    is_default = serializers.BooleanField(default=False)
+
+
+class SocialSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SocialKind.choices)
+    handle = serializers.CharField(max_length=100, allow_blank=True)
+    kind_label = serializers.CharField(
+        max_length=30, allow_blank=True, default="", help_text=gettext_lazy("The account type, for “other”.")
+    )
+
+
+class ConsentSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=ConsentChannel.choices)
+    granted = serializers.BooleanField()
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    evidence = serializers.CharField(max_length=200, allow_blank=True, default="")
+    recorded_at = serializers.DateTimeField(read_only=True)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleCustomerField(serializers.PrimaryKeyRelatedField):
+    """A customer id the requesting user may see; any other id reads as "does not exist"."""
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        request = self.context.get("request")
+        return customer_visible_queryset(user=getattr(request, "user", None))
+
+
+class CustomerWriteSerializer(serializers.Serializer):
+    """The shape of a create or update. No field has a default: a key that is absent is left out,
+    so the view can tell "not sent" (PATCH keeps the stored value) from "sent empty"."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False, allow_blank=True)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday_is_lunar = serializers.BooleanField(required=False)
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254)
+    customer_type = serializers.ChoiceField(choices=CustomerType.choices, required=False)
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    source = serializers.PrimaryKeyRelatedField(
+        queryset=SourceChannel.objects.all(), required=False, allow_null=True
+    )
+    referrer = VisibleCustomerField(required=False, allow_null=True)
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
+    )
+    # Stored verbatim, markup included: escaping is the template's job, and a note is the merchant's own.
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000, trim_whitespace=False)
+    custom = serializers.DictField(
+        required=False,
+        help_text=gettext_lazy(
+            "Custom field values by key. PATCH merges keys into the stored ones; null clears a key."
+        ),
+    )
+    tags = serializers.PrimaryKeyRelatedField(many=True, queryset=Tag.objects.all(), required=False)
+    phones = PhoneSerializer(many=True, required=False)
+    addresses = AddressSerializer(many=True, required=False)
+    socials = SocialSerializer(many=True, required=False)
+    consents = ConsentSerializer(
+        many=True,
+        required=False,
+        help_text=gettext_lazy("Channels sent are set; channels not sent keep their current consent."),
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=gettext_lazy("Updates: the version you read (or send it as If-Match). Ignored on create."),
+    )
+    allow_duplicate_phone = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=gettext_lazy("Save even if another customer has one of these phone numbers."),
+    )
+
+
+_SCALAR_INPUTS = (
+    "name",
+    "gender",
+    "birthday",
+    "birthday_is_lunar",
+    "email",
+    "customer_type",
+    "stage",
+    "source",
+    "referrer",
+    "owner",
+    "notes",
+)
+
+
+def _customer_input(validated: dict[str, Any], *, base: CustomerInput) -> CustomerInput:
+    """`base` with the keys the client sent replacing its values (custom values merge by key)."""
+    changes: dict[str, Any] = {name: validated[name] for name in _SCALAR_INPUTS if name in validated}
+    if "custom" in validated:
+        changes["custom"] = {**base.custom, **validated["custom"]}
+    if "tags" in validated:
+        changes["tags"] = list(validated["tags"])
+    if "phones" in validated:
+        changes["phones"] = [PhoneInput(**item) for item in validated["phones"]]
+    if "addresses" in validated:
+        changes["addresses"] = [AddressInput(**item) for item in validated["addresses"]]
+    if "socials" in validated:
+        changes["socials"] = [SocialInput(**item) for item in validated["socials"]]
+    if "consents" in validated:
+        changes["consents"] = [ConsentInput(**item) for item in validated["consents"]]
+    return dataclasses.replace(base, **changes)
+
+
+_LIST_FIELDS = [
+    "id",
+    "customer_no",
+    "name",
+    "gender",
+    "birthday",
+    "birthday_is_lunar",
+    "age",
+    "email",
+    "customer_type",
+    "stage",
+    "source",
+    "referrer",
+    "owner",
+    "tags",
+    "primary_phone",
+    "province",
+    "city",
+    "notes",
+    "custom",
+    "version",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "created_by",
+    "updated_by",
+]
+
+
+class CustomerRowSerializer(serializers.ModelSerializer):
+    """A customer as a list row: its own columns and tags, nothing that needs a query per row."""
+
+    tags = TagSerializer(many=True, read_only=True)
+    age = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Customer
+        fields = _LIST_FIELDS
+        read_only_fields = _LIST_FIELDS
+
+
+class CustomerSerializer(CustomerRowSerializer):
+    """A customer with its phones, addresses, social accounts and consents."""
+
+    phones = PhoneSerializer(many=True, read_only=True)
+    addresses = AddressSerializer(many=True, read_only=True)
+    socials = SocialSerializer(many=True, read_only=True)
+    consents = ConsentSerializer(many=True, read_only=True)
+
+    class Meta(CustomerRowSerializer.Meta):
+        fields = [*_LIST_FIELDS, "phones", "addresses", "socials", "consents"]
+        read_only_fields = fields
+
+
+# --- schema pieces -----------------------------------------------------------------------------------
+
+_ERROR_EXAMPLE = OpenApiExample(
+    "Field errors",
+    value={"phones.0.number": ["“1381234” is not a phone number."], "code": "invalid"},
+    response_only=True,
+)
+_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=gettext_lazy(
+        "Keys are dotted field paths (`phones.0.number`) or `non_field_errors`, each with a list "
+        "of messages; `code` says which kind: invalid, not_found, conflict or duplicate."
+    ),
+    examples=[_ERROR_EXAMPLE],
+)
+_NOT_FOUND = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=gettext_lazy("No such customer, or not one you may see."),
+)
+_CONFLICT = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=gettext_lazy(
+        "code=conflict: someone saved the customer after the version you sent; reload. "
+        "code=duplicate: another customer has one of these phones (named in the message); "
+        "resend with allow_duplicate_phone=true to save anyway."
+    ),
+)
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=gettext_lazy(
+        "Any unique string (at most 80 characters). Sending the same key again returns the customer "
+        "the first request created instead of creating another."
+    ),
+)
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=gettext_lazy(
+        "The version you read (the ETag of the customer), if it is not sent as `version` in the body."
+    ),
+)
+_FILTERS = [
+    OpenApiParameter(
+        "q",
+        OpenApiTypes.STR,
+        description=gettext_lazy(
+            "Search: name (also pinyin and initials, e.g. zhangsan or zs), phone (full or last 4 digits), "
+            "customer number (C000001 or 1), WeChat or other account ID, email."
+        ),
+    ),
+    OpenApiParameter("customer_type", OpenApiTypes.STR, many=True, enum=CustomerType.values, explode=True),
+    OpenApiParameter("stage", OpenApiTypes.STR, many=True, enum=Stage.values, explode=True),
+    OpenApiParameter(
+        "source", OpenApiTypes.INT, many=True, explode=True, description=gettext_lazy("Source channel ids.")
+    ),
+    OpenApiParameter(
+        "tag",
+        OpenApiTypes.INT,
+        many=True,
+        explode=True,
+        description=gettext_lazy("Tag ids; a customer with any of them matches, once."),
+    ),
+    OpenApiParameter(
+        "owner",
+        OpenApiTypes.STR,
+        description=gettext_lazy("A staff member's id, or null for customers with no owner."),
+    ),
+    OpenApiParameter(
+        "province", OpenApiTypes.STR, description=gettext_lazy("Of the default address, e.g. 广东省.")
+    ),
+    OpenApiParameter(
+        "city", OpenApiTypes.STR, description=gettext_lazy("Of the default address, e.g. 深圳市.")
+    ),
+    OpenApiParameter(
+        "created_after", OpenApiTypes.DATE, description=gettext_lazy("Created on or after this day.")
+    ),
+    OpenApiParameter(
+        "created_before", OpenApiTypes.DATE, description=gettext_lazy("Created on or before this day.")
+    ),
+    OpenApiParameter(
+        "archived",
+        OpenApiTypes.BOOL,
+        description=gettext_lazy("true: only archived customers. Otherwise only active ones."),
+    ),
+    OpenApiParameter(
+        "sort",
+        OpenApiTypes.STR,
+        enum=list(ORDERINGS),
+        description=gettext_lazy(
+            "Sort key; a leading minus reverses it. Default -created_at. The cursor follows the sort."
+        ),
+    ),
+]
+_LIST_DESCRIPTION = gettext_lazy(
+    "Active customers, newest first, 50 a page (page_size up to 200); follow `next` and `previous`. "
+    "Custom fields filter as `cf_<key>`: exact for choice, number, date and yes/no fields (true/false), "
+    "contains for text, one of the options for multiple-choice fields. "
+    "An invalid filter answers 400 naming it."
+)
+
+
+def _id_parameter() -> OpenApiParameter:
+    return OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+# --- views -------------------------------------------------------------------------------------------
+
+
+def _expected_version(request: Request, validated: dict[str, Any]) -> int:
+    """The version the client read: `version` in the body or an `If-Match` ETag; one is required,
+    because an update without it could silently overwrite a colleague's save."""
+    from_body = validated.get("version")
+    from_header = None
+    header = request.headers.get("If-Match", "").strip()
+    if header:
+        tag = header.removeprefix("W/").strip().strip('"')
+        if not tag.isdigit() or int(tag) < 1:
+            raise ValidationFailed(
+                field_errors={"version": [_('If-Match must carry the customer\'s version, e.g. "3".')]}
+            )
+        from_header = int(tag)
+    if from_body is None and from_header is None:
+        raise ValidationFailed(
+            field_errors={
+                "version": [_("Send the version you read (in the body or as If-Match), so no save is lost.")]
+            }
+        )
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise ValidationFailed(field_errors={"version": [_("The body's version and If-Match disagree.")]})
+    return from_body if from_body is not None else from_header  # type: ignore[return-value]
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationFailed(
+            field_errors={
+                "idempotency_key": [
+                    _("An Idempotency-Key has at most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX_LENGTH}
+                ]
+            }
+        )
+    return key or None
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("List and search customers"),
+        description=_LIST_DESCRIPTION,
+        parameters=_FILTERS,
+        responses={200: CustomerRowSerializer(many=True), 400: _ERRORS},
+    ),
+    create=extend_schema(
+        summary=gettext_lazy("Create a customer"),
+        parameters=[_IDEMPOTENCY_KEY],
+        request=CustomerWriteSerializer,
+        responses={201: CustomerSerializer, 400: _ERRORS, 409: _CONFLICT},
+    ),
+    retrieve=extend_schema(
+        summary=gettext_lazy("One customer"),
+        parameters=[_id_parameter()],
+        responses={200: CustomerSerializer, 404: _NOT_FOUND},
+    ),
+    update=extend_schema(
+        summary=gettext_lazy("Replace a customer"),
+        description=gettext_lazy(
+            "Fields not sent take their empty or default value. Requires the version you read."
+        ),
+        parameters=[_id_parameter(), _IF_MATCH],
+        request=CustomerWriteSerializer,
+        responses={200: CustomerSerializer, 400: _ERRORS, 404: _NOT_FOUND, 409: _CONFLICT},
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change some fields of a customer"),
+        description=gettext_lazy(
+            "Fields not sent keep their value; a list that is sent (phones, addresses, socials, tags) "
+            "replaces the stored list. Requires the version you read."
+        ),
+        parameters=[_id_parameter(), _IF_MATCH],
+        request=CustomerWriteSerializer,
+        responses={200: CustomerSerializer, 400: _ERRORS, 404: _NOT_FOUND, 409: _CONFLICT},
+    ),
+    destroy=extend_schema(
+        summary=gettext_lazy("Archive a customer"),
+        description=gettext_lazy(
+            "A soft delete: the customer leaves lists and search, keeps every record and can be restored."
+        ),
+        parameters=[_id_parameter()],
+        responses={204: None, 404: _NOT_FOUND},
+    ),
+    restore=extend_schema(
+        summary=gettext_lazy("Restore an archived customer"),
+        parameters=[_id_parameter()],
+        request=None,
+        responses={200: CustomerSerializer, 404: _NOT_FOUND},
+    ),
+)
+class CustomerViewSet(viewsets.GenericViewSet):
+    serializer_class = CustomerSerializer
+    pagination_class = CustomerCursorPagination
+    parser_classes = [BoundedJSONParser]
+    # The selector applies CustomerFilterSet itself (so the HTML list and the API filter alike);
+    # the parameters are documented with extend_schema above.
+    filter_backends: list[Any] = []
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        return customer_visible_queryset(user=getattr(getattr(self, "request", None), "user", None))
+
+    def get_object(self) -> Customer:
+        return customer_get_for_actor(actor=self.request.user, customer_id=self.kwargs["pk"])
+
+    def _answer(self, customer: Customer, *, status_code: int = status.HTTP_200_OK) -> Response:
+        fresh = customer_get_for_actor(actor=self.request.user, customer_id=customer.pk)
+        data = CustomerSerializer(fresh, context=self.get_serializer_context()).data
+        response = Response(data, status=status_code)
+        response["ETag"] = f'"{fresh.version}"'
+        return response
+
+    def _write_serializer(self, request: Request) -> CustomerWriteSerializer:
+        return CustomerWriteSerializer(data=request.data, context=self.get_serializer_context())
+
+    def list(self, request: Request) -> Response:
+        queryset, filterset = customer_list(user=request.user, filters=request.query_params)
+        if not filterset.is_valid():
+            raise ValidationFailed(_("Check the filters."), field_errors=filterset.errors)
+        page = self.paginate_queryset(queryset)
+        data = CustomerRowSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._answer(self.get_object())
+
+    def create(self, request: Request) -> Response:
+        validated = _validated(self._write_serializer(request))
+        key = _idempotency_key(request)
+
+        def create() -> Customer:
+            return customer_create(
+                actor=request.user,
+                data=_customer_input(validated, base=CustomerInput()),
+                allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
+                idempotency_key=key,
+            )
+
+        try:
+            customer = create()
+        except IntegrityError:
+            # PostgreSQL: a concurrent request with the same key committed first and ours was rolled
+            # back whole by the key's unique constraint; asking again returns its customer.
+            if not key:
+                raise
+            customer = create()
+        response = self._answer(customer, status_code=status.HTTP_201_CREATED)
+        response["Location"] = reverse("customer-detail", kwargs={"pk": customer.pk}, request=request)
+        return response
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        customer = self.get_object()
+        validated = _validated(self._write_serializer(request))
+        expected_version = _expected_version(request, validated)
+        base = customer_input_from(customer) if partial else CustomerInput()
+        customer = customer_update(
+            actor=request.user,
+            customer=customer,
+            data=_customer_input(validated, base=base),
+            expected_version=expected_version,
+            allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
+        )
+        return self._answer(customer)
+
+    def update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=False)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        customer_archive(actor=request.user, customer=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str) -> Response:
+        return self._answer(customer_restore(actor=request.user, customer=self.get_object()))
+
+
+class TagViewSet(viewsets.ModelViewSet):
+    """Tags a customer can carry. Deleting one takes it off every customer."""
+
+    queryset = Tag.objects.order_by("name")
+    serializer_class = TagSerializer
+    pagination_class = KeysetCursorPagination
+    parser_classes = [BoundedJSONParser]
+    filter_backends: list[Any] = []
+
+
+class SourceChannelViewSet(viewsets.ModelViewSet):
+    """Where customers come from. A channel in use cannot be deleted; deactivate it instead."""
+
+    queryset = SourceChannel.objects.order_by("position", "name")
+    serializer_class = SourceChannelSerializer
+    pagination_class = KeysetCursorPagination
+    parser_classes = [BoundedJSONParser]
+    filter_backends: list[Any] = []
+
+    @extend_schema(responses={204: None, 400: _ERRORS})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance: SourceChannel) -> None:
+        # Counted up front: Django's ProtectedError would load every protecting customer into memory.
+        in_use = instance.customers.count()
+        if in_use:
+            raise ValidationFailed(
+                _(
+                    "“%(name)s” is the source of %(count)d customers and cannot be deleted; "
+                    "set it inactive instead."
+                )
+                % {"name": instance.name, "count": in_use}
+            )
+        try:
+            instance.delete()
+        except ProtectedError as exc:  # a customer took it up since the count
+            raise ValidationFailed(
+                _("“%(name)s” is in use and cannot be deleted; set it inactive instead.")
+                % {"name": instance.name}
+            ) from exc

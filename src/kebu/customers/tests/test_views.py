@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from kebu.customers.models import Customer, CustomerEvent, SavedView
+from kebu.customers.tests.factories import TagFactory, make_customer
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(**overrides):
+    """The POST a browser sends for the customer form with one phone and one address row."""
+    data = {
+        "name": "张三",
+        "gender": "",
+        "customer_type": "individual",
+        "stage": "lead",
+        "idempotency_key": "key-1",
+        "phones-TOTAL_FORMS": "1",
+        "phones-INITIAL_FORMS": "0",
+        "phones-MIN_NUM_FORMS": "0",
+        "phones-MAX_NUM_FORMS": "10",
+        "phones-0-number": "13812345678",
+        "phones-0-label": "mobile",
+        "addresses-TOTAL_FORMS": "1",
+        "addresses-INITIAL_FORMS": "0",
+        "addresses-MIN_NUM_FORMS": "0",
+        "addresses-MAX_NUM_FORMS": "20",
+        "addresses-0-province": "",
+        "addresses-0-detail": "",
+        "socials-TOTAL_FORMS": "1",
+        "socials-INITIAL_FORMS": "0",
+        "socials-MIN_NUM_FORMS": "0",
+        "socials-MAX_NUM_FORMS": "20",
+        "socials-0-kind": "wechat",
+        "socials-0-handle": "",
+        "consents-TOTAL_FORMS": "3",
+        "consents-INITIAL_FORMS": "0",
+        "consents-MIN_NUM_FORMS": "0",
+        "consents-MAX_NUM_FORMS": "3",
+        "consents-0-channel": "sms",
+        "consents-1-channel": "email",
+        "consents-2-channel": "wechat",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_login_is_required(client):
+    response = client.get(reverse("customers:list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_create_redirects_to_the_new_customer(clerk_client, clerk):
+    response = clerk_client.post(reverse("customers:create"), _form())
+    customer = Customer.objects.get()
+    assert response["Location"] == reverse("customers:detail", args=[customer.pk])
+    assert customer.created_by == clerk
+    assert customer.primary_phone == "+8613812345678"
+
+
+def test_double_clicked_submit_creates_one_customer(clerk_client):
+    first = clerk_client.post(reverse("customers:create"), _form())
+    second = clerk_client.post(reverse("customers:create"), _form())
+    assert Customer.objects.count() == 1
+    assert first["Location"] == second["Location"]
+
+
+def test_wrong_phone_and_email_get_field_messages_in_chinese_and_nothing_is_written(clerk_client):
+    response = clerk_client.post(
+        reverse("customers:create"), _form(**{"phones-0-number": "1381234567", "email": "not-mail"})
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'data-field="phones-0-number"' in page
+    assert "11" in page
+    assert 'data-field="email"' in page
+    assert Customer.objects.count() == 0
+
+
+def test_duplicate_phone_warns_with_the_other_customer_then_saves_when_confirmed(clerk_client, clerk):
+    other = make_customer(actor=clerk, name="李四", phone="13812345678")
+    response = clerk_client.post(reverse("customers:create"), _form())
+    assert response.status_code == 400
+    assert other.customer_no in response.content.decode()
+    assert 'name="allow_duplicate_phone"' in response.content.decode()
+    assert Customer.objects.count() == 1
+
+    response = clerk_client.post(reverse("customers:create"), _form(allow_duplicate_phone="on"))
+    assert response.status_code == 302
+    assert Customer.objects.count() == 2
+
+
+def test_second_of_two_concurrent_edits_is_told_of_the_conflict(clerk_client, clerk):
+    customer = make_customer(actor=clerk, name="王五", phone="13700000000")
+    url = reverse("customers:edit", args=[customer.pk])
+    read_version = customer.version
+    first = clerk_client.post(
+        url, _form(name="王五一", version=read_version, **{"phones-0-number": "13700000000"})
+    )
+    assert first.status_code == 302
+    second = clerk_client.post(
+        url, _form(name="王五二", version=read_version, **{"phones-0-number": "13700000000"})
+    )
+    assert second.status_code == 400
+    customer.refresh_from_db()
+    assert customer.name == "王五一"
+
+
+def test_script_in_notes_is_shown_as_text(clerk_client, clerk):
+    customer = make_customer(actor=clerk, name="赵六", notes='<script>alert("x")</script>')
+    page = clerk_client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert '<script>alert("x")</script>' not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_a_ten_megabyte_name_is_refused(clerk_client):
+    response = clerk_client.post(reverse("customers:create"), _form(name="张" * (10 * 1024 * 1024 // 3)))
+    assert response.status_code == 400
+    assert Customer.objects.count() == 0
+
+
+def test_archive_hides_from_list_and_restore_brings_back(clerk_client, clerk):
+    customer = make_customer(actor=clerk, name="钱八")
+    clerk_client.post(reverse("customers:archive", args=[customer.pk]))
+    listing = clerk_client.get(reverse("customers:list")).content.decode()
+    assert "钱八" not in listing
+    assert "钱八" in clerk_client.get(reverse("customers:list") + "?archived=true").content.decode()
+    clerk_client.post(reverse("customers:restore", args=[customer.pk]))
+    assert "钱八" in clerk_client.get(reverse("customers:list")).content.decode()
+    kinds = list(CustomerEvent.objects.filter(customer=customer).values_list("kind", flat=True))
+    assert {"customer.archived", "customer.restored"} <= set(kinds)
+
+
+def test_unknown_customer_is_404(clerk_client):
+    assert clerk_client.get(reverse("customers:detail", args=[999999])).status_code == 404
+
+
+def test_bulk_tag_assign_and_stage(clerk_client, clerk, owner):
+    tag = TagFactory(name="批发")
+    customers = [make_customer(actor=clerk, name=n) for n in ("甲", "乙")]
+    ids = [c.pk for c in customers]
+    clerk_client.post(reverse("customers:bulk"), {"ids": ids, "action": "tag", "tag": tag.pk})
+    clerk_client.post(reverse("customers:bulk"), {"ids": ids, "action": "assign", "owner": owner.pk})
+    clerk_client.post(reverse("customers:bulk"), {"ids": ids, "action": "stage", "stage": "vip"})
+    for customer in customers:
+        customer.refresh_from_db()
+        assert list(customer.tags.all()) == [tag]
+        assert customer.owner == owner
+        assert customer.stage == "vip"
+
+
+def test_htmx_search_returns_only_the_results_fragment(clerk_client, clerk):
+    make_customer(actor=clerk, name="张三")
+    response = clerk_client.get(reverse("customers:list") + "?q=zs", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<html" not in body
+    assert "张三" in body
+
+
+def test_list_page_query_count_does_not_grow_with_customers(
+    clerk_client, clerk, django_assert_max_num_queries
+):
+    tag = TagFactory(name="茶友")
+    for i in range(30):
+        make_customer(actor=clerk, name=f"客户{i}").tags.add(tag)
+    with django_assert_max_num_queries(12):
+        response = clerk_client.get(reverse("customers:list"))
+    assert response.status_code == 200
+
+
+def test_chosen_columns_and_sort_are_applied(clerk_client, clerk):
+    make_customer(actor=clerk, name="阿强", email="aq@qq.com")
+    make_customer(actor=clerk, name="周杰")
+    body = clerk_client.get(reverse("customers:list") + "?cols=name,email&sort=name").content.decode()
+    assert "aq@qq.com" in body
+    assert body.index("阿强") < body.index("周杰")  # ā before zhōu
+
+
+def test_saved_views_are_private_unless_shared(clerk_client, clerk, owner):
+    clerk_client.post(reverse("customers:view-save"), {"name": "我的", "query": "stage=vip"})
+    clerk_client.post(reverse("customers:view-save"), {"name": "团队", "query": "stage=lead", "shared": "on"})
+    client = Client()
+    client.force_login(owner)
+    body = client.get(reverse("customers:list")).content.decode()
+    assert "团队" in body
+    assert "我的" not in body
+    assert SavedView.objects.filter(owner=clerk).count() == 2
+
+
+def test_english_is_one_switch_away(clerk_client):
+    response = clerk_client.post(reverse("set_language"), {"language": "en", "next": "/customers/"})
+    assert response.status_code == 302
+    body = clerk_client.get(reverse("customers:list")).content.decode()
+    assert 'lang="en"' in body
+    assert "New customer" in body
