@@ -217,12 +217,13 @@ class Customer(models.Model):
 
     @property
     def age(self) -> int | None:
-        """Age in whole years from a solar birthday; for a lunar one, the year difference is close enough."""
+        """Age in whole years (周岁). A lunar birthday is compared as if solar: at most a few weeks off,
+        which is fine for an age; reminders on the real lunar date are the follow-up work's."""
         if not self.birthday:
             return None
         today = timezone.localdate()
         before_birthday = (today.month, today.day) < (self.birthday.month, self.birthday.day)
-        return today.year - self.birthday.year - (before_birthday and not self.birthday_is_lunar)
+        return today.year - self.birthday.year - int(before_birthday)
 
     @property
     def display_name(self) -> str:

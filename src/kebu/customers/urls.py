@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.customer_list_view, name="list"),
     path("new/", views.customer_create_view, name="create"),
     path("bulk/", views.customer_bulk_view, name="bulk"),
+    path("check-phone/", views.phone_check_view, name="check-phone"),
     path("views/save/", views.saved_view_save, name="view-save"),
     path("views/<int:view_id>/delete/", views.saved_view_delete, name="view-delete"),
     path("<int:customer_id>/", views.customer_detail_view, name="detail"),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
+from kebu.core.phone import parse_phone
 from kebu.customers import selectors, services
 from kebu.customers.columns import columns_for, resolve_columns
 from kebu.customers.forms import CustomerFormBundle, SavedViewForm
@@ -230,3 +231,24 @@ def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
         raise Http404
     messages.success(request, _("View deleted."))
     return redirect("customers:list")
+
+
+@require_GET
+@login_required
+def phone_check_view(request: HttpRequest) -> HttpResponse:
+    """Inline check while typing a phone: is it valid, and does another customer already have it?"""
+    # The input keeps its formset name (phones-0-number), so take whichever number field was sent.
+    raw = next((v for k, v in request.GET.items() if k == "number" or k.endswith("-number")), "")[:40]
+    exclude = request.GET.get("customer", "")
+    context: dict[str, Any] = {"number": raw}
+    if raw.strip():
+        try:
+            phone = parse_phone(raw)
+        except KebuError as exc:
+            context["error"] = exc.message
+        else:
+            context["phone"] = phone
+            context["owners"] = services.phone_owners(
+                e164_numbers=[phone.e164], exclude_customer_id=int(exclude) if exclude.isdigit() else None
+            )
+    return render(request, "customers/_phone_check.html", context)

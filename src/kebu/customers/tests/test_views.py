@@ -197,3 +197,12 @@ def test_english_is_one_switch_away(clerk_client):
     body = clerk_client.get(reverse("customers:list")).content.decode()
     assert 'lang="en"' in body
     assert "New customer" in body
+
+
+def test_phone_check_tells_while_typing_who_already_has_the_number(clerk_client, clerk):
+    other = make_customer(actor=clerk, name="李四", phone="13812345678")
+    url = reverse("customers:check-phone")
+    assert other.customer_no in clerk_client.get(url, {"phones-0-number": "138 1234 5678"}).content.decode()
+    assert "11" in clerk_client.get(url, {"phones-0-number": "1381234"}).content.decode()
+    own = clerk_client.get(url, {"phones-0-number": "13812345678", "customer": other.pk}).content.decode()
+    assert other.customer_no not in own
