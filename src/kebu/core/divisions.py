@@ -7,6 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+# City-level entries that are not cities: a municipality's districts hang under "市辖区" (and
+# Chongqing's counties under "县"); a merchant knows these places by the municipality's name.
+PLACEHOLDER_CITIES = frozenset({"市辖区", "县"})
+
 _PATH = Path(__file__).resolve().parent / "data" / "divisions.json"
 
 

@@ -53,9 +53,10 @@ def parse_phone(raw: str, *, region: str | None = None) -> Phone:
     if text.startswith("0086"):
         text = "+86" + text[4:]
     national = text[3:] if text.startswith("+86") else text
-    # China's mobile numbers are 11 digits starting with 1; say so plainly rather than "invalid".
+    # China's mobile numbers are 11 digits starting with 13-19; say so plainly rather than "invalid".
+    # (Not any leading 1: "+86 10 …" is a Beijing landline, whose area code is 010.)
     chinese = text.startswith("+86") or (region == "CN" and not text.startswith("+"))
-    if chinese and national.startswith("1") and len(national) != 11:
+    if chinese and re.match(r"1[3-9]", national) and len(national) != 11:
         raise ValidationFailed(
             _("A mobile number has 11 digits; “%(value)s” has %(count)d.")
             % {"value": raw[:40], "count": len(national)}

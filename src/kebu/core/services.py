@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 
 from kebu.core.models import IdempotencyKey, Sequence
@@ -33,16 +33,23 @@ def sequence_ensure_at_least(*, name: str, value: int) -> None:
 def idempotent(*, key: str | None, scope: str, actor: Any, model: type[M], create: Callable[[], M]) -> M:
     """Run ``create`` once per (actor, scope, key); a repeat returns the first result.
 
-    Must run inside the caller's transaction. On SQLite the IMMEDIATE write lock serialises the two
-    requests; on PostgreSQL the unique constraint makes the slower of two racing requests fail whole
-    (IntegrityError, nothing written) rather than write twice."""
+    Runs inside the caller's transaction. On SQLite the IMMEDIATE write lock serialises two requests with
+    the same key. On PostgreSQL both may pass the lookup; the slower one then waits on the key's unique
+    index, fails, rolls back only its savepoint (its half-made object) and returns the winner's object."""
     if not key:
         return create()
     existing = IdempotencyKey.objects.filter(actor=actor, scope=scope, key=key).first()
     if existing:
         return model._default_manager.get(pk=existing.object_id)
-    obj = create()
-    IdempotencyKey.objects.create(actor=actor, scope=scope, key=key, object_id=obj.pk)
+    try:
+        with transaction.atomic():
+            obj = create()
+            IdempotencyKey.objects.create(actor=actor, scope=scope, key=key, object_id=obj.pk)
+    except IntegrityError:
+        existing = IdempotencyKey.objects.filter(actor=actor, scope=scope, key=key).first()
+        if existing is None:
+            raise
+        return model._default_manager.get(pk=existing.object_id)
     return obj
 
 

@@ -13,18 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import io
 import json
-from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models
+from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.db.models.deletion import ProtectedError
 from django.utils.translation import gettext as _
@@ -40,7 +37,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -82,26 +79,14 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 80  # core.IdempotencyKey.key
 # --- request parsing ---------------------------------------------------------------------------------
 
 
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The request body is too large.")
-    default_code = "too_large"
-
-
-class BoundedJSONParser(JSONParser):
-    """JSON with the same size limit as Django's forms.
-
-    DRF reads a JSON body straight from the stream, past `DATA_UPLOAD_MAX_MEMORY_SIZE`, so without
-    this a client could post any amount; and `json` raises `RecursionError` (not `ValueError`)
-    on deeply nested input, which DRF would turn into a 500."""
+class SafeJSONParser(JSONParser):
+    """JSON whose deep nesting answers 400: `json` raises `RecursionError`, not `ValueError`, on
+    `[[[[…]]]]`, and DRF would turn that into a 500. (The body's size is bounded already: DRF reads
+    JSON through `request.body`, which enforces `DATA_UPLOAD_MAX_MEMORY_SIZE`.)"""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raw = stream.read() if limit is None else stream.read(limit + 1)
-        if limit is not None and len(raw) > limit:
-            raise PayloadTooLarge()
         try:
-            return super().parse(io.BytesIO(raw), media_type, parser_context)
+            return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError(_("The JSON is nested too deeply.")) from exc
 
@@ -160,11 +145,11 @@ class KeysetCursorPagination(CursorPagination):
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
-    ordering: Sequence[str] = ("-id",)
+    ordering: tuple[str, ...] = ("-id",)
 
-    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         self.request = request
-        self.page_size = self.get_page_size(request)
+        self.page_size = self.get_page_size(request) or type(self).page_size
         self.base_url = request.build_absolute_uri()
         self.model = queryset.model
         self.keys = self._sort_keys(queryset)
@@ -197,10 +182,8 @@ class KeysetCursorPagination(CursorPagination):
         if keys is None:
             raise ValueError(f"{type(self).__name__}.ordering does not name columns of {model.__name__}")
         last = model._meta.get_field(keys[-1].column)
-        if not (last.primary_key or last.unique):
-            keys.append(
-                _SortKey(column=model._meta.pk.attname, descending=keys[-1].descending, nullable=False)
-            )
+        if not (isinstance(last, models.Field) and (last.primary_key or last.unique)):
+            keys.append(_SortKey(column="id", descending=keys[-1].descending, nullable=False))
         return keys
 
     @staticmethod
@@ -211,10 +194,10 @@ class KeysetCursorPagination(CursorPagination):
                 return None
             name = item.lstrip("-")
             try:
-                field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+                field = model._meta.get_field("id" if name == "pk" else name)
             except FieldDoesNotExist:
                 return None
-            if not getattr(field, "concrete", False):
+            if not isinstance(field, models.Field) or not field.concrete:
                 return None
             # A relation ordered by its name follows the related model's Meta.ordering (a join);
             # only its own column (`owner_id`) is a key we can seek on.
@@ -293,7 +276,7 @@ class KeysetCursorPagination(CursorPagination):
             {"o": self._signature(), "r": int(reverse_direction), "v": values}, separators=(",", ":")
         )
         token = base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
-        return replace_query_param(self.base_url, self.cursor_query_param, token)
+        return replace_query_param(str(self.base_url), self.cursor_query_param, token)
 
     @staticmethod
     def _json_value(value: Any) -> Any:
@@ -341,7 +324,9 @@ class PhoneSerializer(serializers.Serializer):
         allow_blank=True,
         help_text=gettext_lazy("As typed: +86, spaces, dashes, full-width digits. Answered in E.164."),
     )
-    label = serializers.ChoiceField(choices=CustomerPhone.Label.choices, default=CustomerPhone.Label.MOBILE)
+    label = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.label
+        choices=CustomerPhone.Label.choices, default=CustomerPhone.Label.MOBILE
+    )
 
 
 class AddressSerializer(serializers.Serializer):
@@ -390,10 +375,11 @@ class CustomerWriteSerializer(serializers.Serializer):
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
     customer_type = serializers.ChoiceField(choices=CustomerType.choices, required=False)
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
-    source = serializers.PrimaryKeyRelatedField(
+    source = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]  # named like Field.source
         queryset=SourceChannel.objects.all(), required=False, allow_null=True
     )
-    referrer = VisibleCustomerField(required=False, allow_null=True)
+    # A text box in the browsable API, not a <select> of up to 1,000 customers on every page.
+    referrer = VisibleCustomerField(required=False, allow_null=True, style={"base_template": "input.html"})
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
     )
@@ -716,7 +702,7 @@ def _idempotency_key(request: Request) -> str | None:
 class CustomerViewSet(viewsets.GenericViewSet):
     serializer_class = CustomerSerializer
     pagination_class = CustomerCursorPagination
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [SafeJSONParser]
     # The selector applies CustomerFilterSet itself (so the HTML list and the API filter alike);
     # the parameters are documented with extend_schema above.
     filter_backends: list[Any] = []
@@ -724,6 +710,13 @@ class CustomerViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Customer]:
         return customer_visible_queryset(user=getattr(getattr(self, "request", None), "user", None))
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        # What OPTIONS and the browsable API's forms show for a write; the views name theirs directly.
+        method = getattr(getattr(self, "request", None), "method", None)
+        if method in ("POST", "PUT", "PATCH") and getattr(self, "action", None) != "restore":
+            return CustomerWriteSerializer
+        return CustomerSerializer
 
     def get_object(self) -> Customer:
         return customer_get_for_actor(actor=self.request.user, customer_id=self.kwargs["pk"])
@@ -751,24 +744,12 @@ class CustomerViewSet(viewsets.GenericViewSet):
 
     def create(self, request: Request) -> Response:
         validated = _validated(self._write_serializer(request))
-        key = _idempotency_key(request)
-
-        def create() -> Customer:
-            return customer_create(
-                actor=request.user,
-                data=_customer_input(validated, base=CustomerInput()),
-                allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
-                idempotency_key=key,
-            )
-
-        try:
-            customer = create()
-        except IntegrityError:
-            # PostgreSQL: a concurrent request with the same key committed first and ours was rolled
-            # back whole by the key's unique constraint; asking again returns its customer.
-            if not key:
-                raise
-            customer = create()
+        customer = customer_create(
+            actor=request.user,
+            data=_customer_input(validated, base=CustomerInput()),
+            allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
+            idempotency_key=_idempotency_key(request),
+        )
         response = self._answer(customer, status_code=status.HTTP_201_CREATED)
         response["Location"] = reverse("customer-detail", kwargs={"pk": customer.pk}, request=request)
         return response
@@ -808,7 +789,7 @@ class TagViewSet(viewsets.ModelViewSet):
     queryset = Tag.objects.order_by("name")
     serializer_class = TagSerializer
     pagination_class = KeysetCursorPagination
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [SafeJSONParser]
     filter_backends: list[Any] = []
 
 
@@ -818,7 +799,7 @@ class SourceChannelViewSet(viewsets.ModelViewSet):
     queryset = SourceChannel.objects.order_by("position", "name")
     serializer_class = SourceChannelSerializer
     pagination_class = KeysetCursorPagination
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [SafeJSONParser]
     filter_backends: list[Any] = []
 
     @extend_schema(responses={204: None, 400: _ERRORS})

@@ -18,7 +18,7 @@ class Column:
 
 
 BUILTIN_COLUMNS = [
-    Column("customer_no", _("No."), "customer_no"),
+    Column("customer_no", _("Customer no."), "customer_no"),
     Column("name", _("Name"), "name"),
     Column("phone", _("Phone")),
     Column("customer_type", _("Type"), "customer_type"),

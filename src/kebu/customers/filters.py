@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -150,13 +152,39 @@ def _custom_filter(definition: CustomField) -> django_filters.Filter:
         return django_filters.ChoiceFilter(label=definition.label, field_name=path, choices=[(c, c) for c in definition.choices])
     if kind == CustomFieldType.MULTI:
         return django_filters.ChoiceFilter(
-            label=definition.label, field_name=path, lookup_expr="contains", choices=[(c, c) for c in definition.choices],
-            method=lambda qs, name, value: qs.filter(**{f"{path}__icontains": f'"{value}"'}) if value else qs,
+            label=definition.label, field_name=path, choices=[(c, c) for c in definition.choices],
+            method=lambda qs, name, value: _custom_multi_has(qs, path, value),
         )
     if kind == CustomFieldType.BOOL:
         return django_filters.BooleanFilter(label=definition.label, field_name=path)
     if kind == CustomFieldType.NUMBER:
-        return django_filters.NumberFilter(label=definition.label, field_name=path)
+        return django_filters.NumberFilter(
+            label=definition.label,
+            field_name=path,
+            method=lambda qs, name, value: _custom_number_is(qs, path, value),
+        )
     if kind == CustomFieldType.DATE:
         return django_filters.CharFilter(label=definition.label, field_name=path)
     return django_filters.CharFilter(label=definition.label, field_name=path, lookup_expr="icontains")
+
+
+def _custom_multi_has(qs: QuerySet[Customer], path: str, value: str) -> QuerySet[Customer]:
+    """Customers whose list at ``path`` holds ``value``. Django stores JSON with ``\\uXXXX`` escapes, which
+    SQLite keeps in the text and PostgreSQL's jsonb decodes, so either spelling of ``"酒"`` matches."""
+    if not value:
+        return qs
+    escaped, plain = json.dumps(value), json.dumps(value, ensure_ascii=False)
+    return qs.filter(Q(**{f"{path}__icontains": escaped}) | Q(**{f"{path}__icontains": plain}))
+
+
+def _custom_number_is(qs: QuerySet[Customer], path: str, value: Decimal | None) -> QuerySet[Customer]:
+    """Equality with a stored JSON number. JSON cannot carry a Decimal, so compare as the services store
+    it (an int when whole, else a float); a number beyond what they accept matches nothing."""
+    from kebu.customers.services import CUSTOM_NUMBER_LIMIT
+
+    if value is None:
+        return qs
+    if not value.is_finite() or value.copy_abs() >= CUSTOM_NUMBER_LIMIT:
+        return qs.none()
+    number = int(value) if value == value.to_integral_value() else float(value)
+    return qs.filter(**{path: number})

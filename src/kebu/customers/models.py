@@ -28,7 +28,7 @@ class CustomerType(models.TextChoices):
 
 class Stage(models.TextChoices):
     LEAD = "lead", _("Lead")
-    NEW = "new", _("New customer")
+    NEW = "new", pgettext_lazy("lifecycle stage", "New customer")
     CONVERTED = "converted", _("Converted")
     REPEAT = "repeat", _("Repeat buyer")
     MEMBER = "member", _("Member")

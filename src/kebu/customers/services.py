@@ -46,6 +46,7 @@ CUSTOMER_NO_SEQUENCE = "customer_no"
 MAX_PHONES = 10
 MAX_ADDRESSES = 20
 MAX_SOCIALS = 20
+CUSTOM_NUMBER_LIMIT = Decimal("1e15")
 
 
 @dataclass
@@ -164,7 +165,9 @@ def _custom_value(definition: CustomField, value: Any) -> Any:
             number = Decimal(str(value).replace(",", "").strip())
         except InvalidOperation as exc:
             raise ValueError from exc
-        if not number.is_finite():
+        # Bounded: int() of "1e999999999" would build a billion-digit integer (a request that never
+        # ends), and JSON readers such as JavaScript keep integers exact only below 2**53.
+        if not number.is_finite() or number.copy_abs() >= CUSTOM_NUMBER_LIMIT:
             raise ValueError
         # JSON has no decimals: whole numbers stay ints, others keep their digits as a float.
         return int(number) if number == number.to_integral_value() else float(number)
@@ -213,7 +216,9 @@ def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
             _add(errors, "birthday", _("That would make the customer older than 120."))
 
     email_lookup = ""
-    if data.email:
+    if len(data.email) > 254:
+        _add(errors, "email", _("An email address has at most 254 characters."))
+    elif data.email:
         try:
             validate_email(data.email.strip())
         except ValidationError:
@@ -245,7 +250,7 @@ def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
             _add(errors, f"addresses.{index}.province", _("Choose province, city and district from the list."))
         if not address.detail.strip():
             _add(errors, f"addresses.{index}.detail", _("Enter the street address."))
-        if len(address.detail) > 200 or len(address.receiver) > 50:
+        if len(address.detail) > 200 or len(address.receiver) > 50 or len(address.city) > 30:
             _add(errors, f"addresses.{index}.detail", _("The address is too long."))
         if address.receiver_phone:
             try:
@@ -262,6 +267,8 @@ def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
             _add(errors, f"socials.{index}.kind", _("Choose an account type from the list."))
         if not social.handle.strip() or len(social.handle) > 100:
             _add(errors, f"socials.{index}.handle", _("Enter the account name (at most 100 characters)."))
+        if len(social.kind_label) > 30:
+            _add(errors, f"socials.{index}.kind_label", _("The type name has at most 30 characters."))
 
     for index, consent in enumerate(data.consents):
         if consent.channel not in ConsentChannel.values:
@@ -306,6 +313,12 @@ def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool) 
 # --- writing ---------------------------------------------------------------------------------------
 
 
+def region_of(province: str, city: str) -> tuple[str, str]:
+    """The (province, city) a merchant filters by. A municipality's only city level in the division
+    data is a placeholder (北京市 → 市辖区), so its city is the municipality itself."""
+    return province, (province if city in divisions.PLACEHOLDER_CITIES else city)
+
+
 def customer_no_format(number: int) -> str:
     prefix = settings.KEBU["CUSTOMER_NO_PREFIX"]
     return f"{prefix}{number:0{settings.KEBU['CUSTOMER_NO_DIGITS']}d}"
@@ -329,8 +342,7 @@ def _apply_profile(customer: Customer, data: CustomerInput, clean: _Clean) -> No
     customer.name_pinyin, customer.name_initials = pinyin_keys(customer.name)
     customer.primary_phone = clean.phones[0][0] if clean.phones else ""
     default = next((a for a in data.addresses if a.is_default), data.addresses[0] if data.addresses else None)
-    customer.province = default.province if default else ""
-    customer.city = default.city if default else ""
+    customer.province, customer.city = region_of(default.province, default.city) if default else ("", "")
 
 
 def _replace_children(customer: Customer, data: CustomerInput, clean: _Clean, actor: Any) -> None:
@@ -540,7 +552,7 @@ def _bulk_record(
 @transaction.atomic
 def customers_bulk_tag(*, actor: Any, customers: Sequence[Customer], tags: Sequence[Tag], remove: bool = False) -> int:
     """Add (or remove) tags on many customers at once; returns how many customers changed."""
-    changed = 0
+    changed_ids = []
     through = Customer.tags.through
     for customer in customers:
         current = set(customer.tags.values_list("pk", flat=True))
@@ -559,18 +571,18 @@ def customers_bulk_tag(*, actor: Any, customers: Sequence[Customer], tags: Seque
             actor=actor,
             changes={"tags": [", ".join(sorted(names[p] for p in current)), ", ".join(sorted(names[p] for p in wanted))]},
         )
-        changed += 1
-    Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+        changed_ids.append(customer.pk)
+    Customer.objects.filter(pk__in=changed_ids).update(
         updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
     )
-    return changed
+    return len(changed_ids)
 
 
 @transaction.atomic
 def customers_bulk_assign(*, actor: Any, customers: Sequence[Customer], owner: Any) -> int:
     """Give many customers a new owner (or none)."""
     before = {c.pk: str(c.owner or "") for c in customers}
-    ids = [c.pk for c in customers]
+    ids = [c.pk for c in customers if c.owner_id != (owner.pk if owner else None)]
     Customer.objects.filter(pk__in=ids).update(
         owner=owner, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
     )
@@ -583,7 +595,7 @@ def customers_bulk_stage(*, actor: Any, customers: Sequence[Customer], stage: st
     if stage not in Stage.values:
         raise ValidationFailed(field_errors={"stage": [_("Choose a lifecycle stage from the list.")]})
     before = {c.pk: c.stage for c in customers}
-    Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+    Customer.objects.filter(pk__in=[c.pk for c in customers if c.stage != stage]).update(
         stage=stage, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
     )
     _bulk_record(actor=actor, customers=customers, field_name="stage", before=before, after=stage)

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
@@ -80,7 +81,8 @@ def _save(request: HttpRequest, bundle: CustomerFormBundle, customer: Any | None
                 actor=request.user,
                 customer=customer,
                 data=bundle.to_input(),
-                expected_version=cd.get("version") or customer.version,
+                # No version means the form was not read from this page: refuse rather than overwrite.
+                expected_version=cd.get("version") or 0,
                 allow_duplicate_phone=cd["allow_duplicate_phone"],
             )
             messages.success(request, _("Saved."))
@@ -196,7 +198,9 @@ def customer_bulk_view(request: HttpRequest) -> HttpResponse:
     except KebuError as exc:
         messages.error(request, "; ".join(m for ms in exc.as_dict().values() for m in ms))
         return _back(request)
-    messages.success(request, _("%(n)d customers changed.") % {"n": changed})
+    messages.success(
+        request, ngettext("%(n)d customer changed.", "%(n)d customers changed.", changed) % {"n": changed}
+    )
     return _back(request)
 
 

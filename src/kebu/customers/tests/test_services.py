@@ -560,3 +560,33 @@ def test_unknown_and_inactive_custom_keys_are_dropped(clerk):
     customer = _create_with_custom(clerk, {"old": "x", "never_defined": "y"})
 
     assert customer.custom == {}
+
+
+def test_a_municipality_is_its_own_city_for_filtering(clerk):
+    data = CustomerInput(
+        name="北京客户",
+        addresses=[AddressInput(province="北京市", city="市辖区", district="朝阳区", detail="建国路 1 号")],
+    )
+    customer = customer_create(actor=clerk, data=data)
+    assert (customer.province, customer.city) == ("北京市", "北京市")
+    assert customer.addresses.get().city == "市辖区"  # the address itself keeps the official levels
+
+
+def test_bulk_actions_leave_untouched_customers_at_their_version(clerk):
+    tag = TagFactory(name="茶友")
+    tagged = make_customer(actor=clerk, name="甲")
+    tagged.tags.add(tag)
+    untagged = make_customer(actor=clerk, name="乙")
+    customers_bulk_tag(actor=clerk, customers=[tagged, untagged], tags=[tag])
+    tagged.refresh_from_db()
+    untagged.refresh_from_db()
+    assert tagged.version == 1
+    assert untagged.version == 2
+    assert list(untagged.tags.all()) == [tag]
+
+
+def test_a_too_long_social_type_name_is_a_field_error_not_a_database_error(clerk):
+    data = CustomerInput(name="丙", socials=[SocialInput(kind="other", handle="x", kind_label="长" * 31)])
+    with pytest.raises(ValidationFailed) as caught:
+        customer_create(actor=clerk, data=data)
+    assert "socials.0.kind_label" in caught.value.field_errors
