@@ -101,10 +101,13 @@ class Tag(models.Model):
         return self.name
 
 
+ACTIVE = Q(archived_at__isnull=True)
+
+
 class CustomerQuerySet(models.QuerySet["Customer"]):
     def active(self) -> CustomerQuerySet:
         """Not archived."""
-        return self.filter(archived_at__isnull=True)
+        return self.filter(ACTIVE)
 
     def archived(self) -> CustomerQuerySet:
         return self.filter(archived_at__isnull=False)
@@ -187,22 +190,26 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        # Every sort and filter the list offers has an index behind it; archived_at leads so that the
-        # default "active customers" view walks the index in order.
+        # Every sort and filter the list offers has an index behind it. The list shows active customers,
+        # so those indexes are partial (WHERE archived_at IS NULL): with archived_at as a leading column
+        # instead, SQLite takes "archived_at IS NULL" for a selective equality and walks the whole active
+        # set rather than the filter's own index (measured in bench/). Each ends in id, the tie-breaker.
         indexes = [
-            models.Index(fields=["archived_at", "-created_at", "-id"], name="cust_active_created"),
-            models.Index(fields=["archived_at", "name_pinyin", "id"], name="cust_active_pinyin"),
+            models.Index(fields=["-created_at", "-id"], name="cust_active_created", condition=ACTIVE),
+            models.Index(fields=["-updated_at", "-id"], name="cust_active_updated", condition=ACTIVE),
+            models.Index(fields=["name_pinyin", "id"], name="cust_active_pinyin", condition=ACTIVE),
+            models.Index(fields=["customer_type", "-created_at", "-id"], name="cust_type", condition=ACTIVE),
+            models.Index(fields=["stage", "-created_at", "-id"], name="cust_stage", condition=ACTIVE),
+            models.Index(fields=["source", "-created_at", "-id"], name="cust_source", condition=ACTIVE),
+            models.Index(fields=["owner", "-created_at", "-id"], name="cust_owner", condition=ACTIVE),
+            models.Index(fields=["province", "city", "-created_at", "-id"], name="cust_region", condition=ACTIVE),
+            models.Index(fields=["city", "-created_at", "-id"], name="cust_city", condition=ACTIVE),
+            models.Index(fields=["birthday", "id"], name="cust_birthday", condition=ACTIVE),
+            models.Index(fields=["archived_at"], name="cust_archived", condition=Q(archived_at__isnull=False)),
+            # Prefix search (kebu.core.lookups.Prefix) over active and archived customers alike.
             models.Index(fields=["name"], name="cust_name"),
             models.Index(fields=["name_pinyin"], name="cust_pinyin"),
             models.Index(fields=["name_initials"], name="cust_initials"),
-            models.Index(fields=["archived_at", "-updated_at", "-id"], name="cust_active_updated"),
-            models.Index(fields=["archived_at", "customer_type", "-created_at"], name="cust_type"),
-            models.Index(fields=["archived_at", "stage", "-created_at"], name="cust_stage"),
-            models.Index(fields=["archived_at", "source", "-created_at"], name="cust_source"),
-            models.Index(fields=["archived_at", "owner", "-created_at"], name="cust_owner"),
-            models.Index(fields=["archived_at", "province", "city", "-created_at"], name="cust_region"),
-            models.Index(fields=["archived_at", "city", "-created_at"], name="cust_city"),
-            models.Index(fields=["archived_at", "birthday"], name="cust_birthday"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="cust_version_positive"),
@@ -298,7 +305,8 @@ class SocialAccount(models.Model):
         ordering = ["kind", "id"]
         verbose_name = _("social account")
         verbose_name_plural = _("social accounts")
-        indexes = [models.Index(fields=["kind", "handle_lookup"], name="social_lookup")]
+        # The search box looks a handle up without knowing its kind: handle_lookup leads.
+        indexes = [models.Index(fields=["handle_lookup", "kind"], name="social_lookup")]
         constraints = [
             models.UniqueConstraint(fields=["customer", "kind", "handle_lookup"], name="social_unique"),
         ]

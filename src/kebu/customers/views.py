@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kebu.core.pagination import paginate
 from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
 from kebu.core.phone import parse_phone
 from kebu.customers import selectors, services
@@ -37,8 +37,7 @@ def _get_customer(request: HttpRequest, customer_id: int) -> Any:
 @login_required
 def customer_list_view(request: HttpRequest) -> HttpResponse:
     qs, filterset = selectors.customer_list(user=request.user, filters=request.GET)
-    paginator = Paginator(qs, PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    page = paginate(qs, page=request.GET.get("page"), per_page=PAGE_SIZE)
     columns = resolve_columns(request.GET.get("cols", ""), custom_fields=filterset.custom_fields)
     query = request.GET.copy()
     query.pop("page", None)

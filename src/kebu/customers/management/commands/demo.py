@@ -18,8 +18,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--customers", type=int, required=True, help="How many customers to add.")
-        parser.add_argument("--seed", type=int, default=1, help="Random seed; the same seed gives the same data.")
-        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="Customers per transaction.")
+        parser.add_argument(
+            "--seed", type=int, default=1, help="Random seed; the same seed gives the same data."
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="Customers per transaction."
+        )
 
     def handle(self, *args: Any, customers: int, seed: int, batch_size: int, **options: Any) -> None:
         if customers < 1 or batch_size < 1:
@@ -32,7 +36,9 @@ class Command(BaseCommand):
             nonlocal next_report
             if done >= next_report or done == customers:
                 elapsed = time.perf_counter() - started
-                self.stdout.write(f"  {done:>10,} / {customers:,}  {elapsed:7.1f} s  ({done / elapsed:,.0f}/s)")
+                self.stdout.write(
+                    f"  {done:>10,} / {customers:,}  {elapsed:7.1f} s  ({done / elapsed:,.0f}/s)"
+                )
                 next_report = done + step
 
         written = demo_customers_load(count=customers, seed=seed, batch_size=batch_size, progress=progress)
