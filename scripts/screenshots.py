@@ -1,6 +1,6 @@
 """Take the README's screenshots from a running Kebu (make run): headless Debian Chromium via Playwright.
 
-    KEBU_URL=http://127.0.0.1:8000 KEBU_ADMIN_PASSWORD=... .venv/bin/python scripts/screenshots.py [OUT_DIR]
+KEBU_URL=http://127.0.0.1:8000 KEBU_ADMIN_PASSWORD=... .venv/bin/python scripts/screenshots.py [OUT_DIR]
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ def main() -> None:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        for name, viewport in (("", {"width": 1366, "height": 860}), ("-phone", {"width": 390, "height": 844})):
+        for name, viewport in (
+            ("", {"width": 1366, "height": 860}),
+            ("-phone", {"width": 390, "height": 844}),
+        ):
             page = browser.new_page(viewport=viewport, locale="zh-CN")
             page.goto(f"{base}/login/")
             page.fill("#id_username", os.environ.get("KEBU_ADMIN_USERNAME", "admin"))

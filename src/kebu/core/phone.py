@@ -32,7 +32,10 @@ class Phone:
     @property
     def is_mobile(self) -> bool:
         kind = phonenumbers.number_type(phonenumbers.parse(self.e164))
-        return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        return kind in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        )
 
 
 def clean_digits(raw: str) -> str:

@@ -22,4 +22,6 @@ def division_options(request: HttpRequest) -> HttpResponse:
     city = request.GET.get("city", "")
     level = request.GET.get("level", "city")
     names = divisions.districts(province, city) if level == "district" else divisions.cities(province)
-    return render(request, "core/_options.html", {"names": names, "selected": request.GET.get("selected", "")})
+    return render(
+        request, "core/_options.html", {"names": names, "selected": request.GET.get("selected", "")}
+    )

@@ -41,7 +41,7 @@ def columns_for(custom_fields: list[CustomField]) -> list[Column]:
 
 
 def resolve_columns(raw: str, *, custom_fields: list[CustomField]) -> list[Column]:
-    """The columns named in ``raw`` (comma-separated keys), in that order; the default set if none is valid."""
+    """The columns named in ``raw`` (comma-separated keys), in that order; the defaults if none is valid."""
     available = {c.key: c for c in columns_for(custom_fields)}
     chosen = [available[k] for k in dict.fromkeys(raw.split(",")) if k in available]
     return chosen or [available[k] for k in DEFAULT_COLUMNS]

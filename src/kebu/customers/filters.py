@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from kebu.core.errors import ValidationFailed
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.phone import looks_like_phone_fragment, parse_phone
-from kebu.core.errors import ValidationFailed
 from kebu.core.text import fold
 from kebu.customers.models import (
     Customer,
@@ -68,7 +68,9 @@ def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
         return qs
     customers = Customer.objects.order_by()
     phones = CustomerPhone.objects.order_by()
-    branches: list[QuerySet[Any]] = [customers.filter(customer_no__prefix=query.strip().upper()[:20]).values("pk")]
+    branches: list[QuerySet[Any]] = [
+        customers.filter(customer_no__prefix=query.strip().upper()[:20]).values("pk")
+    ]
     digits = looks_like_phone_fragment(text)
     if digits is not None:
         if len(digits) == 4:
@@ -103,22 +105,42 @@ def _customer_no_guess(digits: str) -> str:
 
 class CustomerFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_q")
-    customer_type = django_filters.MultipleChoiceFilter(label=_("Customer type"), choices=CustomerType.choices)
+    customer_type = django_filters.MultipleChoiceFilter(
+        label=_("Customer type"), choices=CustomerType.choices
+    )
     stage = django_filters.MultipleChoiceFilter(label=_("Lifecycle stage"), choices=Stage.choices)
-    source = django_filters.ModelMultipleChoiceFilter(label=_("Source channel"), queryset=SourceChannel.objects.all())
+    source = django_filters.ModelMultipleChoiceFilter(
+        label=_("Source channel"), queryset=SourceChannel.objects.all()
+    )
     tag = django_filters.ModelMultipleChoiceFilter(
-        label=_("Tag"), field_name="tags", queryset=Tag.objects.all(), conjoined=False, distinct=False,
+        label=_("Tag"),
+        field_name="tags",
+        queryset=Tag.objects.all(),
+        conjoined=False,
+        distinct=False,
         method="filter_tag",
     )
-    owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=get_user_model().objects.all(), null_label=_("No owner"))
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Owner"), queryset=get_user_model().objects.all(), null_label=_("No owner")
+    )
     province = django_filters.CharFilter(label=_("Province"))
     city = django_filters.CharFilter(label=_("City"))
-    created_after = django_filters.DateFilter(label=_("Created from"), field_name="created_at", lookup_expr="date__gte",
-                                              widget=forms.DateInput(attrs={"type": "date"}))
-    created_before = django_filters.DateFilter(label=_("Created until"), field_name="created_at", lookup_expr="date__lte",
-                                               widget=forms.DateInput(attrs={"type": "date"}))
+    created_after = django_filters.DateFilter(
+        label=_("Created from"),
+        field_name="created_at",
+        lookup_expr="date__gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        label=_("Created until"),
+        field_name="created_at",
+        lookup_expr="date__lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     archived = django_filters.BooleanFilter(label=_("Archived"), method="filter_archived")
-    sort = django_filters.ChoiceFilter(label=_("Sort"), choices=[(k, k) for k in ORDERINGS], method="filter_sort")
+    sort = django_filters.ChoiceFilter(
+        label=_("Sort"), choices=[(k, k) for k in ORDERINGS], method="filter_sort"
+    )
 
     class Meta:
         model = Customer
@@ -159,10 +181,14 @@ def _custom_filter(definition: CustomField) -> django_filters.Filter:
     path = f"custom__{definition.key}"
     kind = definition.field_type
     if kind in (CustomFieldType.CHOICE,):
-        return django_filters.ChoiceFilter(label=definition.label, field_name=path, choices=[(c, c) for c in definition.choices])
+        return django_filters.ChoiceFilter(
+            label=definition.label, field_name=path, choices=[(c, c) for c in definition.choices]
+        )
     if kind == CustomFieldType.MULTI:
         return django_filters.ChoiceFilter(
-            label=definition.label, field_name=path, choices=[(c, c) for c in definition.choices],
+            label=definition.label,
+            field_name=path,
+            choices=[(c, c) for c in definition.choices],
             method=lambda qs, name, value: _custom_multi_has(qs, path, value),
         )
     if kind == CustomFieldType.BOOL:

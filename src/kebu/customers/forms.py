@@ -38,23 +38,31 @@ from kebu.customers.services import (
 class CustomerForm(KebuForm):
     name = forms.CharField(label=_("Name"), max_length=100, required=False)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, required=False)
-    birthday = forms.DateField(label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    birthday = forms.DateField(
+        label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     birthday_is_lunar = forms.BooleanField(label=_("Lunar calendar"), required=False)
     email = forms.CharField(label=_("Email"), max_length=254, required=False)
     customer_type = forms.ChoiceField(label=_("Customer type"), choices=CustomerType.choices)
     stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=Stage.choices)
-    source = forms.ModelChoiceField(label=_("Source channel"), queryset=SourceChannel.objects.filter(is_active=True),
-                                    required=False)
+    source = forms.ModelChoiceField(
+        label=_("Source channel"), queryset=SourceChannel.objects.filter(is_active=True), required=False
+    )
     referrer_no = forms.CharField(label=_("Referred by (customer number)"), max_length=20, required=False)
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.filter(is_active=True),
-                                   required=False)
-    tags = forms.ModelMultipleChoiceField(label=_("Tags"), queryset=Tag.objects.all(), required=False,
-                                          widget=forms.CheckboxSelectMultiple)
-    notes = forms.CharField(label=_("Notes"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    owner = forms.ModelChoiceField(
+        label=_("Owner"), queryset=get_user_model().objects.filter(is_active=True), required=False
+    )
+    tags = forms.ModelMultipleChoiceField(
+        label=_("Tags"), queryset=Tag.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    notes = forms.CharField(
+        label=_("Notes"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=80)
-    allow_duplicate_phone = forms.BooleanField(label=_("Save anyway: it is the same person or a shared phone"),
-                                               required=False)
+    allow_duplicate_phone = forms.BooleanField(
+        label=_("Save anyway: it is the same person or a shared phone"), required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,8 +105,12 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
 
 
 class PhoneForm(KebuForm):
-    number = forms.CharField(label=_("Phone"), max_length=40, required=False,
-                             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    number = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
     label = forms.ChoiceField(label=_("Label"), choices=CustomerPhone.Label.choices, required=False)
 
 
@@ -155,7 +167,9 @@ class CustomerFormBundle:
         self.addresses = AddressFormSet(data, prefix="addresses", initial=initial.get("addresses"))
         self.socials = SocialFormSet(data, prefix="socials", initial=initial.get("socials"))
         self.consents = ConsentFormSet(
-            data, prefix="consents", initial=initial.get("consents") or [{"channel": c} for c in ConsentChannel.values]
+            data,
+            prefix="consents",
+            initial=initial.get("consents") or [{"channel": c} for c in ConsentChannel.values],
         )
         self.duplicate_warning = False
 
@@ -182,28 +196,62 @@ class CustomerFormBundle:
             notes=cd["notes"],
             custom={k: v for k, v in custom.items() if v not in (None, "", [])},
             tags=list(cd["tags"]),
-            phones=[PhoneInput(number=f["number"], label=f["label"] or "mobile")
-                    for f in _filled(self.phones, "number")],
-            addresses=[AddressInput(**{k: f[k] for k in ("province", "city", "district", "detail", "receiver",
-                                                          "receiver_phone", "is_default")})
-                       for f in _filled(self.addresses, "province", "detail")],
-            socials=[SocialInput(kind=f["kind"] or "other", handle=f["handle"], kind_label=f["kind_label"])
-                     for f in _filled(self.socials, "handle")],
-            consents=[ConsentInput(channel=f["channel"], granted=f["status"] == "yes", method=f["method"] or "other",
-                                   evidence=f["evidence"])
-                      for f in self.consents.cleaned_data if f.get("status")],
+            phones=[
+                PhoneInput(number=f["number"], label=f["label"] or "mobile")
+                for f in _filled(self.phones, "number")
+            ],
+            addresses=[
+                AddressInput(
+                    **{
+                        k: f[k]
+                        for k in (
+                            "province",
+                            "city",
+                            "district",
+                            "detail",
+                            "receiver",
+                            "receiver_phone",
+                            "is_default",
+                        )
+                    }
+                )
+                for f in _filled(self.addresses, "province", "detail")
+            ],
+            socials=[
+                SocialInput(kind=f["kind"] or "other", handle=f["handle"], kind_label=f["kind_label"])
+                for f in _filled(self.socials, "handle")
+            ],
+            consents=[
+                ConsentInput(
+                    channel=f["channel"],
+                    granted=f["status"] == "yes",
+                    method=f["method"] or "other",
+                    evidence=f["evidence"],
+                )
+                for f in self.consents.cleaned_data
+                if f.get("status")
+            ],
         )
 
     def add_service_errors(self, error: KebuError) -> None:
         """Put the service's dotted field errors (``phones.0.number``) on the right form and field."""
-        groups = {"phones": self.phones, "addresses": self.addresses, "socials": self.socials,
-                  "consents": self.consents}
+        groups = {
+            "phones": self.phones,
+            "addresses": self.addresses,
+            "socials": self.socials,
+            "consents": self.consents,
+        }
         filled = {
             "phones": [i for i, f in enumerate(self.phones.forms) if (f.cleaned_data or {}).get("number")],
-            "addresses": [i for i, f in enumerate(self.addresses.forms)
-                          if (f.cleaned_data or {}).get("province") or (f.cleaned_data or {}).get("detail")],
+            "addresses": [
+                i
+                for i, f in enumerate(self.addresses.forms)
+                if (f.cleaned_data or {}).get("province") or (f.cleaned_data or {}).get("detail")
+            ],
             "socials": [i for i, f in enumerate(self.socials.forms) if (f.cleaned_data or {}).get("handle")],
-            "consents": [i for i, f in enumerate(self.consents.forms) if (f.cleaned_data or {}).get("status")],
+            "consents": [
+                i for i, f in enumerate(self.consents.forms) if (f.cleaned_data or {}).get("status")
+            ],
         }
         for key, messages in error.as_dict().items():
             head, _sep, rest = key.partition(".")
@@ -256,11 +304,23 @@ def _initial(customer: Customer) -> dict[str, Any]:
         },
         "phones": [{"number": p.number, "label": p.label} for p in customer.phones.all()],
         "addresses": [
-            {k: getattr(a, k) for k in ("province", "city", "district", "detail", "receiver", "receiver_phone",
-                                        "is_default")}
+            {
+                k: getattr(a, k)
+                for k in (
+                    "province",
+                    "city",
+                    "district",
+                    "detail",
+                    "receiver",
+                    "receiver_phone",
+                    "is_default",
+                )
+            }
             for a in customer.addresses.all()
         ],
-        "socials": [{"kind": s.kind, "handle": s.handle, "kind_label": s.kind_label} for s in customer.socials.all()],
+        "socials": [
+            {"kind": s.kind, "handle": s.handle, "kind_label": s.kind_label} for s in customer.socials.all()
+        ],
         "consents": [
             {
                 "channel": channel,

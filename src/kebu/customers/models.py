@@ -202,10 +202,14 @@ class Customer(models.Model):
             models.Index(fields=["stage", "-created_at", "-id"], name="cust_stage", condition=ACTIVE),
             models.Index(fields=["source", "-created_at", "-id"], name="cust_source", condition=ACTIVE),
             models.Index(fields=["owner", "-created_at", "-id"], name="cust_owner", condition=ACTIVE),
-            models.Index(fields=["province", "city", "-created_at", "-id"], name="cust_region", condition=ACTIVE),
+            models.Index(
+                fields=["province", "city", "-created_at", "-id"], name="cust_region", condition=ACTIVE
+            ),
             models.Index(fields=["city", "-created_at", "-id"], name="cust_city", condition=ACTIVE),
             models.Index(fields=["birthday", "id"], name="cust_birthday", condition=ACTIVE),
-            models.Index(fields=["archived_at"], name="cust_archived", condition=Q(archived_at__isnull=False)),
+            models.Index(
+                fields=["archived_at"], name="cust_archived", condition=Q(archived_at__isnull=False)
+            ),
             # Prefix search (kebu.core.lookups.Prefix) over active and archived customers alike.
             models.Index(fields=["name"], name="cust_name"),
             models.Index(fields=["name_pinyin"], name="cust_pinyin"),
@@ -397,7 +401,9 @@ class CustomerEvent(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=40)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

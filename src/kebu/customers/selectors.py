@@ -21,7 +21,9 @@ def customer_visible_queryset(*, user: Any) -> QuerySet[Customer]:
     return Customer.objects.all()
 
 
-def customer_list(*, user: Any, filters: dict[str, Any] | None = None) -> tuple[QuerySet[Customer], CustomerFilterSet]:
+def customer_list(
+    *, user: Any, filters: dict[str, Any] | None = None
+) -> tuple[QuerySet[Customer], CustomerFilterSet]:
     """The customer list for ``user`` with ``filters`` (a query dict) applied, ready to paginate.
 
     Empty parameters (``?stage=&tag=``, as a form sends them) mean "any". A filter that is still invalid

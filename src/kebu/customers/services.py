@@ -148,8 +148,12 @@ def custom_values_clean(raw: dict[str, Any], *, errors: dict[str, list[Any]]) ->
         try:
             cleaned[definition.key] = _custom_value(definition, value)
         except ValueError:
-            _add(errors, key, _("“%(value)s” is not a valid %(label)s.") % {"value": str(value)[:40],
-                                                                             "label": definition.label})
+            _add(
+                errors,
+                key,
+                _("“%(value)s” is not a valid %(label)s.")
+                % {"value": str(value)[:40], "label": definition.label},
+            )
     return cleaned
 
 
@@ -247,7 +251,9 @@ def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
         _add(errors, "addresses", _("At most %(n)d addresses.") % {"n": MAX_ADDRESSES})
     for index, address in enumerate(data.addresses):
         if not divisions.is_valid(address.province, address.city, address.district):
-            _add(errors, f"addresses.{index}.province", _("Choose province, city and district from the list."))
+            _add(
+                errors, f"addresses.{index}.province", _("Choose province, city and district from the list.")
+            )
         if not address.detail.strip():
             _add(errors, f"addresses.{index}.detail", _("Enter the street address."))
         if len(address.detail) > 200 or len(address.receiver) > 50 or len(address.city) > 30:
@@ -435,7 +441,9 @@ def customer_create(
         events.customer_created_event(customer=customer, actor=actor)
         return customer
 
-    return idempotent(key=idempotency_key, scope="customer_create", actor=actor, model=Customer, create=create)
+    return idempotent(
+        key=idempotency_key, scope="customer_create", actor=actor, model=Customer, create=create
+    )
 
 
 def _snapshot(customer: Customer) -> dict[str, Any]:
@@ -508,7 +516,9 @@ def customer_input_from(customer: Customer) -> CustomerInput:
             )
             for a in customer.addresses.all()
         ],
-        socials=[SocialInput(kind=s.kind, handle=s.handle, kind_label=s.kind_label) for s in customer.socials.all()],
+        socials=[
+            SocialInput(kind=s.kind, handle=s.handle, kind_label=s.kind_label) for s in customer.socials.all()
+        ],
         consents=[],
     )
 
@@ -550,7 +560,9 @@ def _bulk_record(
 
 
 @transaction.atomic
-def customers_bulk_tag(*, actor: Any, customers: Sequence[Customer], tags: Sequence[Tag], remove: bool = False) -> int:
+def customers_bulk_tag(
+    *, actor: Any, customers: Sequence[Customer], tags: Sequence[Tag], remove: bool = False
+) -> int:
     """Add (or remove) tags on many customers at once; returns how many customers changed."""
     changed_ids = []
     through = Customer.tags.through
@@ -569,7 +581,12 @@ def customers_bulk_tag(*, actor: Any, customers: Sequence[Customer], tags: Seque
         events.customer_updated_event(
             customer=customer,
             actor=actor,
-            changes={"tags": [", ".join(sorted(names[p] for p in current)), ", ".join(sorted(names[p] for p in wanted))]},
+            changes={
+                "tags": [
+                    ", ".join(sorted(names[p] for p in current)),
+                    ", ".join(sorted(names[p] for p in wanted)),
+                ]
+            },
         )
         changed_ids.append(customer.pk)
     Customer.objects.filter(pk__in=changed_ids).update(

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kebu.core.pagination import paginate
 from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
+from kebu.core.pagination import paginate
 from kebu.core.phone import parse_phone
 from kebu.customers import selectors, services
 from kebu.customers.columns import columns_for, resolve_columns
@@ -121,7 +121,10 @@ def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
             return response
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "customers/form.html", _bundle_context(bundle, customer=customer, creating=False), status=status
+        request,
+        "customers/form.html",
+        _bundle_context(bundle, customer=customer, creating=False),
+        status=status,
     )
 
 
@@ -143,7 +146,9 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
 def customer_archive_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
     services.customer_archive(actor=request.user, customer=customer)
-    messages.success(request, _("Customer %(no)s archived. You can restore it.") % {"no": customer.customer_no})
+    messages.success(
+        request, _("Customer %(no)s archived. You can restore it.") % {"no": customer.customer_no}
+    )
     return redirect("customers:detail", customer_id=customer.pk)
 
 

@@ -5,9 +5,9 @@ from typing import Any
 import phonenumbers
 from django import template
 from django.conf import settings
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.http import QueryDict
 
 register = template.Library()
 

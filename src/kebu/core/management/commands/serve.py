@@ -21,12 +21,21 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = None
         if not options["no_worker"]:
-            worker = subprocess.Popen([sys.executable, "-m", "kebu.cli", "worker", "--workers", "1"])  # noqa: S603
+            worker = subprocess.Popen([sys.executable, "-m", "kebu.cli", "worker", "--workers", "1"])
         self.stdout.write(f"Kebu is at http://{options['bind']}/  (Ctrl-C stops it)")
         command = [
-            sys.executable, "-m", "gunicorn", "kebu.wsgi:application",
-            "--bind", options["bind"], "--workers", str(options["workers"]),
-            "--access-logfile", "-", "--graceful-timeout", "10",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "kebu.wsgi:application",
+            "--bind",
+            options["bind"],
+            "--workers",
+            str(options["workers"]),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
         ]
         try:
             subprocess.run(command, check=False)  # noqa: S603

@@ -17,7 +17,9 @@ class Command(BaseCommand):
     help = "Migrate, collect static files, create the admin account and load demo data on an empty database."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--demo-customers", type=int, default=5000, help="Demo customers for an empty database.")
+        parser.add_argument(
+            "--demo-customers", type=int, default=5000, help="Demo customers for an empty database."
+        )
         parser.add_argument("--no-demo", action="store_true", help="Never load demo data.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -36,11 +38,15 @@ class Command(BaseCommand):
             return
         password = os.environ.get("KEBU_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         with transaction.atomic():
-            User.objects.create_superuser(username=username, password=password, email="", display_name="管理员")
+            User.objects.create_superuser(
+                username=username, password=password, email="", display_name="管理员"
+            )
         if os.environ.get("KEBU_ADMIN_PASSWORD"):
             self.stdout.write(f"✓ admin account “{username}” created with KEBU_ADMIN_PASSWORD")
         else:
-            self.stdout.write(self.style.WARNING(
-                f"✓ admin account “{username}” created. One-time password: {password}\n"
-                "  Write it down now; it is not stored anywhere in clear. Change it after logging in."
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"✓ admin account “{username}” created. One-time password: {password}\n"
+                    "  Write it down now; it is not stored anywhere in clear. Change it after logging in."
+                )
+            )
