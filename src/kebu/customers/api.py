@@ -61,6 +61,7 @@ from kebu.customers.models import (
 )
 from kebu.customers.selectors import customer_get_for_actor, customer_list, customer_visible_queryset
 from kebu.customers.services import (
+    PROFILE_FIELDS,
     AddressInput,
     ConsentInput,
     CustomerInput,
@@ -412,19 +413,8 @@ class CustomerWriteSerializer(serializers.Serializer):
     )
 
 
-_SCALAR_INPUTS = (
-    "name",
-    "gender",
-    "birthday",
-    "birthday_is_lunar",
-    "email",
-    "customer_type",
-    "stage",
-    "source",
-    "referrer",
-    "owner",
-    "notes",
-)
+# Every profile field but ``custom``, which PATCH merges key by key instead of replacing.
+_SCALAR_INPUTS = tuple(name for name in PROFILE_FIELDS if name != "custom")
 
 
 def _customer_input(validated: dict[str, Any], *, base: CustomerInput) -> CustomerInput:

@@ -105,7 +105,7 @@ class CustomerInput:
     consents: Sequence[ConsentInput] = ()
 
 
-_PROFILE_FIELDS = (
+PROFILE_FIELDS = (
     "name",
     "gender",
     "birthday",
@@ -339,7 +339,7 @@ def customer_no_next() -> str:
 
 
 def _apply_profile(customer: Customer, data: CustomerInput, clean: _Clean) -> None:
-    for name in _PROFILE_FIELDS:
+    for name in PROFILE_FIELDS:
         setattr(customer, name, getattr(data, name))
     customer.name = data.name.strip()
     customer.email = data.email.strip()
@@ -450,7 +450,7 @@ def _snapshot(customer: Customer) -> dict[str, Any]:
     """What a person would call the customer's data, as strings, for the timeline's change list."""
     snap = {
         name: ("" if getattr(customer, name) is None else str(getattr(customer, name)))
-        for name in _PROFILE_FIELDS
+        for name in PROFILE_FIELDS
         if name != "custom"
     }
     snap["custom"] = str(dict(sorted(customer.custom.items())))
@@ -501,7 +501,7 @@ def customer_update(
 def customer_input_from(customer: Customer) -> CustomerInput:
     """The current state of a customer as input, for partial updates (API PATCH, bulk actions)."""
     return CustomerInput(
-        **{name: getattr(customer, name) for name in _PROFILE_FIELDS},
+        **{name: getattr(customer, name) for name in PROFILE_FIELDS},
         tags=list(customer.tags.all()),
         phones=[PhoneInput(number=p.number, label=p.label) for p in customer.phones.all()],
         addresses=[
