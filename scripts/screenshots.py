@@ -32,6 +32,11 @@ def main() -> None:
             page.click("#customer-table tbody tr:first-child td:nth-child(3) a")
             page.wait_for_url(f"{base}/customers/*/")
             page.screenshot(path=f"{out}/screenshot-detail{name}.png", full_page=not name)
+            page.goto(f"{base}/customers/new/")
+            page.fill("#id_phones-0-number", "138 0013 80")
+            page.keyboard.press("Tab")
+            page.wait_for_selector(".phone-check .invalid-feedback")
+            page.screenshot(path=f"{out}/screenshot-form{name}.png", full_page=not name)
             page.close()
         browser.close()
 

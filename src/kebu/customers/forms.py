@@ -46,11 +46,17 @@ class CustomerForm(KebuForm):
     customer_type = forms.ChoiceField(label=_("Customer type"), choices=CustomerType.choices)
     stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=Stage.choices)
     source = forms.ModelChoiceField(
-        label=_("Source channel"), queryset=SourceChannel.objects.filter(is_active=True), required=False
+        label=_("Source channel"),
+        queryset=SourceChannel.objects.filter(is_active=True),
+        empty_label="—",
+        required=False,
     )
     referrer_no = forms.CharField(label=_("Referred by (customer number)"), max_length=20, required=False)
     owner = forms.ModelChoiceField(
-        label=_("Owner"), queryset=get_user_model().objects.filter(is_active=True), required=False
+        label=_("Owner"),
+        queryset=get_user_model().objects.filter(is_active=True),
+        empty_label="—",
+        required=False,
     )
     tags = forms.ModelMultipleChoiceField(
         label=_("Tags"), queryset=Tag.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
