@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management import BaseCommand
 
 
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             "-",
             "--graceful-timeout",
             "10",
+            # Kebu keeps everything it writes in the data dir, not in the user's home.
+            "--control-socket",
+            str(settings.DATA_DIR / "gunicorn.ctl"),
         ]
         try:
             subprocess.run(command, check=False)  # noqa: S603
