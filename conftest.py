@@ -43,3 +43,12 @@ def clerk(django_user_model):
 def clerk_client(client, clerk):
     client.force_login(clerk)
     return client
+
+
+@pytest.fixture
+def owner_client(owner):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    return client

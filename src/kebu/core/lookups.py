@@ -23,6 +23,19 @@ class Prefix(Lookup):
         if connection.vendor == "postgresql":
             escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return f"{lhs} LIKE %s", [*lhs_params, escaped + "%"]
-        # The first string after every string with this prefix, in binary (code point) order.
-        upper = value[:-1] + chr(ord(value[-1]) + 1) if value else "\U0010ffff"
+        upper = _successor(value)
+        if upper is None:
+            return f"{lhs} >= %s", [*lhs_params, value]
         return f"({lhs} >= %s AND {lhs} < %s)", [*lhs_params, value, *lhs_params, upper]
+
+
+def _successor(prefix: str) -> str | None:
+    """The first string after every string that starts with ``prefix``, in code point order (which is
+    SQLite's BINARY order for UTF-8), or None when there is none (the prefix is all U+10FFFF)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1  # skip surrogates
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return None

@@ -26,6 +26,12 @@ class IdempotencyKey(models.Model):
     scope = models.CharField(_("scope"), max_length=50)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("actor"))
     object_id = models.BigIntegerField(_("object id"))
+    fingerprint = models.CharField(
+        _("fingerprint"),
+        max_length=64,
+        blank=True,
+        help_text=_("A hash of what the first request asked for."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -7,7 +7,9 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
+from kebu.core.errors import Conflict
 from kebu.core.models import IdempotencyKey, Sequence
 
 M = TypeVar("M", bound=models.Model)
@@ -30,8 +32,14 @@ def sequence_ensure_at_least(*, name: str, value: int) -> None:
     Sequence.objects.filter(name=name, value__lt=value).update(value=value)
 
 
-def idempotent(*, key: str | None, scope: str, actor: Any, model: type[M], create: Callable[[], M]) -> M:
-    """Run ``create`` once per (actor, scope, key); a repeat returns the first result.
+def idempotent(
+    *, key: str | None, scope: str, actor: Any, model: type[M], create: Callable[[], M], fingerprint: str = ""
+) -> M:
+    """Run ``create`` once per (actor, scope, key); a repeat of the same request returns the first result.
+
+    The same key with a different ``fingerprint`` (a hash of the input) is a different request reusing
+    a key, e.g. a form the browser restored with Back and filled in anew: that raises ``Conflict``
+    instead of quietly answering with the first object and dropping the second.
 
     Runs inside the caller's transaction. On SQLite the IMMEDIATE write lock serialises two requests with
     the same key. On PostgreSQL both may pass the lookup; the slower one then waits on the key's unique
@@ -40,17 +48,27 @@ def idempotent(*, key: str | None, scope: str, actor: Any, model: type[M], creat
         return create()
     existing = IdempotencyKey.objects.filter(actor=actor, scope=scope, key=key).first()
     if existing:
-        return model._default_manager.get(pk=existing.object_id)
+        return _replayed(existing, model=model, fingerprint=fingerprint)
     try:
         with transaction.atomic():
             obj = create()
-            IdempotencyKey.objects.create(actor=actor, scope=scope, key=key, object_id=obj.pk)
+            IdempotencyKey.objects.create(
+                actor=actor, scope=scope, key=key, object_id=obj.pk, fingerprint=fingerprint
+            )
     except IntegrityError:
         existing = IdempotencyKey.objects.filter(actor=actor, scope=scope, key=key).first()
         if existing is None:
             raise
-        return model._default_manager.get(pk=existing.object_id)
+        return _replayed(existing, model=model, fingerprint=fingerprint)
     return obj
+
+
+def _replayed(existing: IdempotencyKey, *, model: type[M], fingerprint: str) -> M:
+    if existing.fingerprint != fingerprint:
+        raise Conflict(
+            _("This form was already used to save something else. Reload the page to start afresh.")
+        )
+    return model._default_manager.get(pk=existing.object_id)
 
 
 def model_update(*, instance: M, fields: Iterable[str], data: dict[str, Any]) -> list[str]:

@@ -35,7 +35,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import serializers, status, viewsets
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.pagination import CursorPagination
@@ -255,6 +255,9 @@ class KeysetCursorPagination(CursorPagination):
             padded = encoded + "=" * (-len(encoded) % 4)
             payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             if payload["o"] != self._signature() or len(payload["v"]) != len(self.keys):
+                raise ValueError
+            # A forged cursor must not reach the database with a number no column can hold.
+            if any(isinstance(raw, int) and not -(2**63) <= raw < 2**63 for raw in payload["v"]):
                 raise ValueError
             values = [
                 None if raw is None else self.model._meta.get_field(key.column).to_python(raw)
@@ -773,9 +776,20 @@ class CustomerViewSet(viewsets.GenericViewSet):
         return self._answer(customer_restore(actor=request.user, customer=self.get_object()))
 
 
+class ReadOrAdmin(permissions.BasePermission):
+    """Every staff member reads the shop's lists; only admins change them (as in the settings pages)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return request.method in permissions.SAFE_METHODS or bool(user.is_staff)
+
+
 class TagViewSet(viewsets.ModelViewSet):
     """Tags a customer can carry. Deleting one takes it off every customer."""
 
+    permission_classes = [ReadOrAdmin]
     queryset = Tag.objects.order_by("name")
     serializer_class = TagSerializer
     pagination_class = KeysetCursorPagination
@@ -786,6 +800,7 @@ class TagViewSet(viewsets.ModelViewSet):
 class SourceChannelViewSet(viewsets.ModelViewSet):
     """Where customers come from. A channel in use cannot be deleted; deactivate it instead."""
 
+    permission_classes = [ReadOrAdmin]
     queryset = SourceChannel.objects.order_by("position", "name")
     serializer_class = SourceChannelSerializer
     pagination_class = KeysetCursorPagination

@@ -63,6 +63,7 @@ def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
 
     Each branch is its own indexed lookup of ids and the branches are UNIONed: an OR of them in one
     WHERE would make both databases give up the indexes and scan every customer (measured in bench/)."""
+    query = query.encode("utf-8", "ignore").decode("utf-8")  # a lone surrogate cannot be stored or sent
     text = fold(query)[:100]
     if not text:
         return qs

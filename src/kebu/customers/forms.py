@@ -156,6 +156,14 @@ class ConsentForm(KebuForm):
     method = forms.ChoiceField(label=_("How"), choices=[("", "—"), *ConsentMethod.choices], required=False)
     evidence = forms.CharField(label=_("Evidence"), max_length=200, required=False)
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # A recorded answer is history (PIPL asks when and how consent was given or withdrawn): it can
+        # change to agreed or refused, but "not asked" would silently keep the old record.
+        if self.initial.get("status") and not cleaned.get("status"):
+            self.add_error("status", _("Already recorded: choose agreed or refused."))
+        return cleaned
+
 
 PhoneFormSet = forms.formset_factory(PhoneForm, extra=1, max_num=10, absolute_max=10, validate_max=True)
 AddressFormSet = forms.formset_factory(AddressForm, extra=1, max_num=20, absolute_max=20, validate_max=True)

@@ -3,6 +3,7 @@ input first (so nothing is half-written), keeps the derived columns, and writes 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -136,7 +137,7 @@ def _add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
 
 
 def custom_values_clean(raw: dict[str, Any], *, errors: dict[str, list[Any]]) -> dict[str, Any]:
-    """Validate custom field values against their definitions; unknown keys are dropped."""
+    """Validate the values of the active custom fields; other keys are not taken from input."""
     cleaned: dict[str, Any] = {}
     for definition in CustomField.objects.filter(is_active=True):
         value = raw.get(definition.key)
@@ -303,10 +304,14 @@ def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None
 
 
 def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool) -> None:
+    """Warn about phones this save adds that another customer has. A number the customer already had
+    was confirmed when it was added: warning again would block every later save of the profile."""
     if allow:
         return
+    kept = set(customer.phones.values_list("number_lookup", flat=True)) if customer else set()
     others = phone_owners(
-        e164_numbers=[p[0] for p in clean.phones], exclude_customer_id=customer.pk if customer else None
+        e164_numbers=[p[0] for p in clean.phones if p[2] not in kept],
+        exclude_customer_id=customer.pk if customer else None,
     )
     if others:
         names = "、".join(f"{c.customer_no} {c.name}".strip() for c in others)
@@ -339,12 +344,17 @@ def customer_no_next() -> str:
 
 
 def _apply_profile(customer: Customer, data: CustomerInput, clean: _Clean) -> None:
+    stored_custom = dict(customer.custom or {})
     for name in PROFILE_FIELDS:
         setattr(customer, name, getattr(data, name))
     customer.name = data.name.strip()
     customer.email = data.email.strip()
     customer.email_lookup = clean.email_lookup
-    customer.custom = clean.custom
+    # Values of fields an admin has since deactivated are kept, not wiped by the next save: the field
+    # may come back, and the data is the merchant's.
+    active = set(CustomField.objects.filter(is_active=True).values_list("key", flat=True))
+    retired = {k: v for k, v in stored_custom.items() if k not in active}
+    customer.custom = {**retired, **clean.custom}
     customer.name_pinyin, customer.name_initials = pinyin_keys(customer.name)
     customer.primary_phone = clean.phones[0][0] if clean.phones else ""
     default = next((a for a in data.addresses if a.is_default), data.addresses[0] if data.addresses else None)
@@ -442,7 +452,12 @@ def customer_create(
         return customer
 
     return idempotent(
-        key=idempotency_key, scope="customer_create", actor=actor, model=Customer, create=create
+        key=idempotency_key,
+        scope="customer_create",
+        actor=actor,
+        model=Customer,
+        create=create,
+        fingerprint=hashlib.sha256(repr(data).encode()).hexdigest(),
     )
 
 

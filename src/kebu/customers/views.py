@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -161,6 +162,11 @@ def customer_restore_view(request: HttpRequest, customer_id: int) -> HttpRespons
     return redirect("customers:detail", customer_id=customer.pk)
 
 
+def _ids(values: list[str]) -> list[int]:
+    """The values that are plain decimal ids ("²".isdigit() is True, int("²") is not)."""
+    return [int(v) for v in values if re.fullmatch(r"[0-9]{1,18}", v)]
+
+
 def _back(request: HttpRequest) -> HttpResponseRedirect:
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -171,7 +177,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 @require_POST
 @login_required
 def customer_bulk_view(request: HttpRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
+    ids = _ids(request.POST.getlist("ids"))[:1000]
     customers = list(
         selectors.customer_visible_queryset(user=request.user).filter(pk__in=ids).prefetch_related("tags")
     )
@@ -181,7 +187,7 @@ def customer_bulk_view(request: HttpRequest) -> HttpResponse:
         return _back(request)
     try:
         if action in ("tag", "untag"):
-            tags = list(Tag.objects.filter(pk__in=request.POST.getlist("tag")))
+            tags = list(Tag.objects.filter(pk__in=_ids(request.POST.getlist("tag"))))
             if not tags:
                 messages.warning(request, _("Choose a tag."))
                 return _back(request)
@@ -189,8 +195,16 @@ def customer_bulk_view(request: HttpRequest) -> HttpResponse:
                 actor=request.user, customers=customers, tags=tags, remove=action == "untag"
             )
         elif action == "assign":
-            owner_id = request.POST.get("owner", "")
-            owner = get_user_model().objects.filter(pk=owner_id, is_active=True).first() if owner_id else None
+            # Unassigning is an explicit choice ("none"); an owner left unpicked is a mistake, not a wish
+            # to clear the owner of every selected customer.
+            owner_value = request.POST.get("owner", "")
+            owner = None
+            if owner_value != "none":
+                owner_ids = _ids([owner_value])
+                owner = get_user_model().objects.filter(pk__in=owner_ids, is_active=True).first()
+                if owner is None:
+                    messages.warning(request, _("Choose an owner."))
+                    return _back(request)
             changed = services.customers_bulk_assign(actor=request.user, customers=customers, owner=owner)
         elif action == "stage":
             changed = services.customers_bulk_stage(
@@ -257,6 +271,6 @@ def phone_check_view(request: HttpRequest) -> HttpResponse:
         else:
             context["phone"] = phone
             context["owners"] = services.phone_owners(
-                e164_numbers=[phone.e164], exclude_customer_id=int(exclude) if exclude.isdigit() else None
+                e164_numbers=[phone.e164], exclude_customer_id=next(iter(_ids([exclude])), None)
             )
     return render(request, "customers/_phone_check.html", context)

@@ -618,7 +618,8 @@ def test_the_docs_page_loads_only_local_assets(clerk_client):
 # --- tags and source channels -------------------------------------------------------------------------
 
 
-def test_tags_crud(clerk_client):
+def test_tags_crud(owner_client):
+    clerk_client = owner_client  # settings lists are an admin's to change
     created = send(clerk_client, "post", "/api/v1/tags/", {"name": "回头客", "color": "green"})
     tag_id = created.json()["id"]
     renamed = send(clerk_client, "patch", f"/api/v1/tags/{tag_id}/", {"name": "老客"})
@@ -633,11 +634,11 @@ def test_tags_crud(clerk_client):
     assert deleted.status_code == 204 and not Tag.objects.exists()
 
 
-def test_source_channels_crud(clerk_client):
-    created = send(clerk_client, "post", "/api/v1/source-channels/", {"name": "快手", "position": 20})
+def test_source_channels_crud(owner_client):
+    created = send(owner_client, "post", "/api/v1/source-channels/", {"name": "快手", "position": 20})
     channel_id = created.json()["id"]
-    updated = send(clerk_client, "patch", f"/api/v1/source-channels/{channel_id}/", {"is_active": False})
-    deleted = clerk_client.delete(f"/api/v1/source-channels/{channel_id}/")
+    updated = send(owner_client, "patch", f"/api/v1/source-channels/{channel_id}/", {"is_active": False})
+    deleted = owner_client.delete(f"/api/v1/source-channels/{channel_id}/")
 
     assert created.status_code == 201
     assert updated.json()["is_active"] is False
@@ -645,11 +646,11 @@ def test_source_channels_crud(clerk_client):
     assert not SourceChannel.objects.filter(pk=channel_id).exists()
 
 
-def test_deleting_a_source_channel_in_use_answers_400_with_a_message(clerk_client, clerk):
+def test_deleting_a_source_channel_in_use_answers_400_with_a_message(owner_client, clerk):
     channel = source("快手")
     make_customer(actor=clerk, name="用户", source=channel)
 
-    response = clerk_client.delete(f"/api/v1/source-channels/{channel.pk}/")
+    response = owner_client.delete(f"/api/v1/source-channels/{channel.pk}/")
 
     assert response.status_code == 400
     assert "快手" in response.json()["non_field_errors"][0]
@@ -713,3 +714,32 @@ def test_racing_requests_with_one_idempotency_key_create_one_customer(clerk):
     assert [status for status, _id in answers] == [201] * 4
     assert len({customer_id for _status, customer_id in answers}) == 1
     assert Customer.objects.count() == 1
+
+
+def test_a_clerk_reads_tags_and_channels_but_cannot_change_them(clerk_client):
+    assert clerk_client.get("/api/v1/tags/").status_code == 200
+    assert clerk_client.get("/api/v1/source-channels/").status_code == 200
+    assert send(clerk_client, "post", "/api/v1/tags/", {"name": "x", "color": "green"}).status_code == 403
+    assert send(clerk_client, "post", "/api/v1/source-channels/", {"name": "x"}).status_code == 403
+    assert not Tag.objects.exists()
+
+
+def test_a_forged_cursor_with_a_huge_number_is_404_not_500(clerk_client, many_customers):
+    import base64
+    import json
+    from urllib.parse import parse_qs, urlparse
+
+    next_link = clerk_client.get("/api/v1/customers/?sort=owner").json()["next"]
+    token = parse_qs(urlparse(next_link).query)["cursor"][0]
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    payload["v"] = [10**30 if isinstance(v, int) or v is None else v for v in payload["v"]]
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    response = clerk_client.get(f"/api/v1/customers/?sort=owner&cursor={forged}")
+
+    assert response.status_code == 404
+
+
+def test_schema_and_docs_need_a_login(client):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    assert client.get("/api/docs/").status_code in (401, 403)

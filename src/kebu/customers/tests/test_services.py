@@ -590,3 +590,42 @@ def test_a_too_long_social_type_name_is_a_field_error_not_a_database_error(clerk
     with pytest.raises(ValidationFailed) as caught:
         customer_create(actor=clerk, data=data)
     assert "socials.0.kind_label" in caught.value.field_errors
+
+
+def test_a_shared_phone_confirmed_once_does_not_block_later_saves(clerk):
+    make_customer(actor=clerk, name="甲", phone="13812345678")
+    second = customer_create(
+        actor=clerk,
+        data=CustomerInput(name="乙", phones=[PhoneInput(number="13812345678")]),
+        allow_duplicate_phone=True,
+    )
+    data = customer_input_from(second)
+    data.stage = "vip"
+    updated = customer_update(actor=clerk, customer=second, data=data, expected_version=second.version)
+    assert updated.stage == "vip"
+    # but adding another customer's number is still a warning
+    make_customer(actor=clerk, name="丙", phone="13900000000")
+    data = customer_input_from(updated)
+    data.phones = [*data.phones, PhoneInput(number="13900000000")]
+    with pytest.raises(DuplicateWarning):
+        customer_update(actor=clerk, customer=updated, data=data, expected_version=updated.version)
+
+
+def test_a_deactivated_custom_fields_values_survive_later_saves(clerk):
+    field = CustomFieldFactory(key="skin", label="肤质")
+    customer = make_customer(actor=clerk, name="丁", custom={"skin": "油性"})
+    field.is_active = False
+    field.save()
+    data = customer_input_from(customer)
+    data.stage = "vip"
+    customer = customer_update(actor=clerk, customer=customer, data=data, expected_version=customer.version)
+    assert customer.custom == {"skin": "油性"}
+
+
+def test_reusing_a_form_key_for_a_different_customer_is_refused_not_swallowed(clerk):
+    first = customer_create(actor=clerk, data=CustomerInput(name="戊"), idempotency_key="k")
+    again = customer_create(actor=clerk, data=CustomerInput(name="戊"), idempotency_key="k")
+    assert again.pk == first.pk
+    with pytest.raises(Conflict):
+        customer_create(actor=clerk, data=CustomerInput(name="己"), idempotency_key="k")
+    assert not Customer.objects.filter(name="己").exists()

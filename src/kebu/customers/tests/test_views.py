@@ -76,7 +76,7 @@ def test_wrong_phone_and_email_get_field_messages_in_chinese_and_nothing_is_writ
     assert response.status_code == 400
     page = response.content.decode()
     assert 'data-field="phones-0-number"' in page
-    assert "11" in page
+    assert "手机号应为 11 位" in page
     assert 'data-field="email"' in page
     assert Customer.objects.count() == 0
 
@@ -206,3 +206,45 @@ def test_phone_check_tells_while_typing_who_already_has_the_number(clerk_client,
     assert "11" in clerk_client.get(url, {"phones-0-number": "1381234"}).content.decode()
     own = clerk_client.get(url, {"phones-0-number": "13812345678", "customer": other.pk}).content.decode()
     assert other.customer_no not in own
+
+
+@pytest.mark.parametrize(
+    "query", ["张\U0010ffff", "\U0010ffff", "张\ud7ff", "²", "%", "_", "'; DROP TABLE x; --", "a" * 500]
+)
+def test_odd_search_text_answers_200(clerk_client, clerk, query):
+    make_customer(actor=clerk, name="张三")
+    assert clerk_client.get(reverse("customers:list"), {"q": query}).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["ids", "tag", "owner"])
+def test_bulk_with_odd_ids_is_a_message_not_a_crash(clerk_client, clerk, field):
+    customer = make_customer(actor=clerk, name="张三")
+    data = {"ids": [customer.pk], "action": "assign" if field == "owner" else "tag", field: "²"}
+    response = clerk_client.post(reverse("customers:bulk"), data)
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.owner is None
+
+
+def test_bulk_assign_without_an_owner_chosen_keeps_the_owners(clerk_client, clerk, owner):
+    customer = make_customer(actor=clerk, name="张三", owner=owner)
+    clerk_client.post(reverse("customers:bulk"), {"ids": [customer.pk], "action": "assign", "owner": ""})
+    customer.refresh_from_db()
+    assert customer.owner == owner
+    clerk_client.post(reverse("customers:bulk"), {"ids": [customer.pk], "action": "assign", "owner": "none"})
+    customer.refresh_from_db()
+    assert customer.owner is None
+
+
+def test_a_recorded_consent_cannot_silently_go_back_to_not_asked(clerk_client):
+    clerk_client.post(
+        reverse("customers:create"),
+        _form(**{"consents-0-status": "yes", "consents-0-method": "verbal"}),
+    )
+    customer = Customer.objects.get()
+    response = clerk_client.post(
+        reverse("customers:edit", args=[customer.pk]),
+        _form(version=customer.version, **{"consents-INITIAL_FORMS": "3", "consents-0-status": ""}),
+    )
+    assert response.status_code == 400
+    assert customer.consents.get().granted is True
