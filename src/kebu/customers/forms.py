@@ -27,6 +27,7 @@ from kebu.customers.models import (
     Tag,
 )
 from kebu.customers.services import (
+    ADDRESS_FIELDS,
     AddressInput,
     ConsentInput,
     CustomerInput,
@@ -215,20 +216,7 @@ class CustomerFormBundle:
                 for f in _filled(self.phones, "number")
             ],
             addresses=[
-                AddressInput(
-                    **{
-                        k: f[k]
-                        for k in (
-                            "province",
-                            "city",
-                            "district",
-                            "detail",
-                            "receiver",
-                            "receiver_phone",
-                            "is_default",
-                        )
-                    }
-                )
+                AddressInput(**{k: f[k] for k in ADDRESS_FIELDS})
                 for f in _filled(self.addresses, "province", "detail")
             ],
             socials=[
@@ -317,21 +305,7 @@ def _initial(customer: Customer) -> dict[str, Any]:
             **custom,
         },
         "phones": [{"number": p.number, "label": p.label} for p in customer.phones.all()],
-        "addresses": [
-            {
-                k: getattr(a, k)
-                for k in (
-                    "province",
-                    "city",
-                    "district",
-                    "detail",
-                    "receiver",
-                    "receiver_phone",
-                    "is_default",
-                )
-            }
-            for a in customer.addresses.all()
-        ],
+        "addresses": [{k: getattr(a, k) for k in ADDRESS_FIELDS} for a in customer.addresses.all()],
         "socials": [
             {"kind": s.kind, "handle": s.handle, "kind_label": s.kind_label} for s in customer.socials.all()
         ],

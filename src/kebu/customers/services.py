@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -65,6 +65,9 @@ class AddressInput:
     receiver: str = ""
     receiver_phone: str = ""
     is_default: bool = False
+
+
+ADDRESS_FIELDS = tuple(f.name for f in fields(AddressInput))
 
 
 @dataclass
@@ -520,15 +523,7 @@ def customer_input_from(customer: Customer) -> CustomerInput:
         tags=list(customer.tags.all()),
         phones=[PhoneInput(number=p.number, label=p.label) for p in customer.phones.all()],
         addresses=[
-            AddressInput(
-                province=a.province,
-                city=a.city,
-                district=a.district,
-                detail=a.detail,
-                receiver=a.receiver,
-                receiver_phone=a.receiver_phone,
-                is_default=a.is_default,
-            )
+            AddressInput(**{name: getattr(a, name) for name in ADDRESS_FIELDS})
             for a in customer.addresses.all()
         ],
         socials=[
