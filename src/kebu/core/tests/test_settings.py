@@ -35,6 +35,14 @@ def test_secret_key_is_generated_once_into_the_data_dir(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
+def test_passwords_are_hashed_with_argon2id(tmp_path):
+    code = (
+        "from django.contrib.auth.hashers import make_password\n"
+        "print(json.dumps(make_password('correct horse battery staple')))"
+    )
+    assert _run_settings(tmp_path, code).startswith("argon2$argon2id$")
+
+
 def test_database_url_switches_to_postgresql(tmp_path):
     code = "from django.conf import settings; print(json.dumps(settings.DATABASES['default']['ENGINE']))"
     engine = _run_settings(tmp_path, code, DATABASE_URL="postgres://u@db.example:5432/shop")
