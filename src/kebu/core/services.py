@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
@@ -24,12 +24,6 @@ def sequence_next(*, name: str, count: int = 1) -> int:
     Sequence.objects.filter(name=name).update(value=F("value") + count)
     last = Sequence.objects.values_list("value", flat=True).get(name=name)
     return last - count + 1
-
-
-def sequence_ensure_at_least(*, name: str, value: int) -> None:
-    """Move the sequence past ``value`` (after numbers were assigned from outside, e.g. a bulk load)."""
-    Sequence.objects.get_or_create(name=name)
-    Sequence.objects.filter(name=name, value__lt=value).update(value=value)
 
 
 def idempotent(
@@ -69,13 +63,3 @@ def _replayed(existing: IdempotencyKey, *, model: type[M], fingerprint: str) -> 
             _("This form was already used to save something else. Reload the page to start afresh.")
         )
     return model._default_manager.get(pk=existing.object_id)
-
-
-def model_update(*, instance: M, fields: Iterable[str], data: dict[str, Any]) -> list[str]:
-    """Set the whitelisted ``fields`` present in ``data``; return the names that changed (not saved)."""
-    changed = []
-    for field in fields:
-        if field in data and getattr(instance, field) != data[field]:
-            setattr(instance, field, data[field])
-            changed.append(field)
-    return changed

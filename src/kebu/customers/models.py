@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
@@ -415,8 +413,3 @@ class CustomerEvent(models.Model):
 
     def __str__(self) -> str:
         return self.kind
-
-
-def birthday_bounds() -> tuple[date, date]:
-    today = timezone.localdate()
-    return date(today.year - 120, today.month, min(today.day, 28)), today

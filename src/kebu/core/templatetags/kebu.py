@@ -32,13 +32,6 @@ def query_with(query: str, **changes: Any) -> str:
 
 
 @register.filter
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-@register.filter
 def custom_value(custom: Any, key: str) -> str:
     """A custom field's value for display; ``key`` may carry the list's ``cf_`` prefix."""
     if not isinstance(custom, dict):
