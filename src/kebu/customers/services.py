@@ -133,16 +133,21 @@ class _Clean:
     phones: list[tuple[str, str, str, str]]  # (e164, label, lookup, last4)
     email_lookup: str
     custom: dict[str, Any]
+    active_custom_keys: frozenset[str]  # the definitions ``custom`` was checked against
 
 
 def _add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
     errors.setdefault(key, []).append(message)
 
 
-def custom_values_clean(raw: dict[str, Any], *, errors: dict[str, list[Any]]) -> dict[str, Any]:
+def custom_values_clean(
+    raw: dict[str, Any], *, errors: dict[str, list[Any]], definitions: list[CustomField] | None = None
+) -> dict[str, Any]:
     """Validate the values of the active custom fields; other keys are not taken from input."""
     cleaned: dict[str, Any] = {}
-    for definition in CustomField.objects.filter(is_active=True):
+    if definitions is None:
+        definitions = list(CustomField.objects.filter(is_active=True))
+    for definition in definitions:
         value = raw.get(definition.key)
         key = f"custom.{definition.key}"
         if value in (None, "", []):
@@ -289,10 +294,16 @@ def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
     if customer is not None and data.referrer is not None and data.referrer.pk == customer.pk:
         _add(errors, "referrer", _("A customer cannot refer themselves."))
 
-    custom = custom_values_clean(data.custom, errors=errors)
+    definitions = list(CustomField.objects.filter(is_active=True))
+    custom = custom_values_clean(data.custom, errors=errors, definitions=definitions)
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), field_errors=errors)
-    return _Clean(phones=phones, email_lookup=email_lookup, custom=custom)
+    return _Clean(
+        phones=phones,
+        email_lookup=email_lookup,
+        custom=custom,
+        active_custom_keys=frozenset(d.key for d in definitions),
+    )
 
 
 def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None = None) -> list[Customer]:
@@ -355,8 +366,7 @@ def _apply_profile(customer: Customer, data: CustomerInput, clean: _Clean) -> No
     customer.email_lookup = clean.email_lookup
     # Values of fields an admin has since deactivated are kept, not wiped by the next save: the field
     # may come back, and the data is the merchant's.
-    active = set(CustomField.objects.filter(is_active=True).values_list("key", flat=True))
-    retired = {k: v for k, v in stored_custom.items() if k not in active}
+    retired = {k: v for k, v in stored_custom.items() if k not in clean.active_custom_keys}
     customer.custom = {**retired, **clean.custom}
     customer.name_pinyin, customer.name_initials = pinyin_keys(customer.name)
     customer.primary_phone = clean.phones[0][0] if clean.phones else ""
