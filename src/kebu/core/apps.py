@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from kebu.core import lookups  # noqa: F401  (registers the ``prefix`` lookup)
+        from kebu.core import checks, lookups  # noqa: F401  (register the keyring check, ``prefix`` lookup)

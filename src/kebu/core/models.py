@@ -43,3 +43,48 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class EncryptionKey(models.Model):
+    """A key the database has data under, recognised by a check value; the key itself stays outside.
+
+    ``kebu.core.crypto.keyring_check`` compares these with the keyring at start."""
+
+    key_id = models.CharField(_("key id"), max_length=40, unique=True)
+    check_value = models.CharField(_("check value"), max_length=64)
+    created_at = models.DateTimeField(_("created at"))
+    retired_at = models.DateTimeField(
+        _("retired at"),
+        null=True,
+        blank=True,
+        help_text=_("Set when no value is encrypted with it any more."),
+    )
+
+    class Meta:
+        verbose_name = _("encryption key")
+        verbose_name_plural = _("encryption keys")
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class ShopSettings(models.Model):
+    """Shop-wide switches an admin changes at run time (one row; see :meth:`current`)."""
+
+    shared_pool_enabled = models.BooleanField(
+        _("shared pool (公海)"),
+        default=True,
+        help_text=_("Customers without an owner are visible to every sales member, who can claim them."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("shop settings")
+        verbose_name_plural = _("shop settings")
+
+    def __str__(self) -> str:
+        return str(_("Shop settings"))
+
+    @classmethod
+    def current(cls) -> ShopSettings:
+        return cls.objects.get_or_create(pk=1)[0]

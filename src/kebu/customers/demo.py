@@ -6,7 +6,8 @@ because the services' per-row path (validation, duplicate checks, one INSERT per
 would take hours for a million customers. What it must not skip is what the services guarantee
 about the data: every derived and lookup column is filled by the same functions the services call
 (``pinyin_keys``, ``phone_lookup``, ``phone_last4_lookup``, ``text_lookup``, ``customer_no_format`` on
-the ``customer_no`` sequence), and ``tests/test_demo.py`` recomputes them to prove it.
+the ``customer_no`` sequence), personal data is encrypted with the same keyring the model fields use,
+and ``tests/test_demo.py`` recomputes them to prove it.
 
 Deliberately left out, so that the load stays fast and the timeline honest:
 
@@ -37,6 +38,7 @@ from django.utils import timezone
 from faker.providers.person.zh_CN import Provider as ZhPerson
 
 from kebu.core import divisions
+from kebu.core.crypto import context_of, keyring
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.services import sequence_next
 from kebu.core.text import pinyin_keys
@@ -500,6 +502,16 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     ids, numbers, constants, owners = plan.ids, plan.numbers, plan.constants, refs.owners
     count = len(ids)
     step = (plan.now - plan.start).total_seconds() / count
+    ring = keyring()
+
+    def seal(model: type[Model], field_name: str) -> Callable[[str], str]:
+        context = context_of(model, field_name)
+        return lambda value: ring.encrypt(value, context=context) if value else value
+
+    seal_email, seal_notes = seal(Customer, "email"), seal(Customer, "notes")
+    seal_primary, seal_number = seal(Customer, "primary_phone"), seal(CustomerPhone, "number")
+    seal_detail, seal_receiver = seal(Address, "detail"), seal(Address, "receiver_phone")
+    seal_handle = seal(SocialAccount, "handle")
     done = 0
     while done < count:
         size = min(batch_size, count - done)
@@ -526,7 +538,16 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[_Batch]:
                     province, city = region_of(prov, cty)
                 receiver_e164 = "+86" + receiver_phone if receiver_phone else ""
                 batch.addresses.append(
-                    (customer_id, prov, cty, district, detail, receiver, receiver_e164, position == 0)
+                    (
+                        customer_id,
+                        prov,
+                        cty,
+                        district,
+                        seal_detail(detail),
+                        receiver,
+                        seal_receiver(receiver_e164),
+                        position == 0,
+                    )
                 )
             primary = ""
             for position, (national, label) in enumerate(raw["phones"]):
@@ -534,10 +555,17 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[_Batch]:
                 if position == 0:
                     primary = e164
                 batch.phones.append(
-                    (customer_id, e164, phone_lookup(e164), phone_last4_lookup(national), label, position)
+                    (
+                        customer_id,
+                        seal_number(e164),
+                        phone_lookup(e164),
+                        phone_last4_lookup(national),
+                        label,
+                        position,
+                    )
                 )
             for kind, handle in raw["socials"]:
-                batch.socials.append((customer_id, kind, "", handle, text_lookup(handle)))
+                batch.socials.append((customer_id, kind, "", seal_handle(handle), text_lookup(handle)))
             for tag in raw["tags"]:
                 batch.tags.append((customer_id, refs.tags[tag]))
             if text:
@@ -550,10 +578,11 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[_Batch]:
             batch.customers.append(
                 (
                     customer_id, numbers[index], name, name_pinyin, name_initials, raw["gender"],
-                    birthday_db, raw["birthday_is_lunar"], email, text_lookup(email) if email else "",
-                    raw["customer_type"], raw["stage"], refs.sources[raw["source"]], referrer, owner,
-                    raw["notes"], province, city,
-                    primary, archived_db, 1, created_db, updated_db, actor_id, actor_id, *constants,
+                    birthday_db, raw["birthday_is_lunar"], seal_email(email),
+                    text_lookup(email) if email else "", raw["customer_type"], raw["stage"],
+                    refs.sources[raw["source"]], referrer, owner, seal_notes(raw["notes"]), province, city,
+                    seal_primary(primary), archived_db, 1, created_db, updated_db, actor_id, actor_id,
+                    *constants,
                 )
             )  # fmt: skip
         done += size

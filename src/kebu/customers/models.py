@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from kebu.core.fields import EncryptedTextField
+
 
 class Gender(models.TextChoices):
     UNKNOWN = "", _("Unknown")
@@ -123,7 +125,7 @@ class Customer(models.Model):
     birthday_is_lunar = models.BooleanField(
         _("lunar birthday"), default=False, help_text=_("The birthday is kept by the lunar calendar.")
     )
-    email = models.CharField(_("email"), max_length=254, blank=True)
+    email = EncryptedTextField(_("email"), max_length=254, blank=True)
     email_lookup = models.CharField(max_length=254, blank=True, editable=False, db_index=True)
     customer_type = models.CharField(
         _("customer type"), max_length=20, choices=CustomerType.choices, default=CustomerType.INDIVIDUAL
@@ -154,13 +156,13 @@ class Customer(models.Model):
         related_name="owned_customers",
         verbose_name=_("owner"),
     )
-    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(5000)])
+    notes = EncryptedTextField(_("notes"), blank=True, validators=[MaxLengthValidator(5000)])
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
     # Derived from the default address by the services, so that filtering by region needs no join.
     province = models.CharField(_("province"), max_length=30, blank=True, editable=False)
     city = models.CharField(_("city"), max_length=30, blank=True, editable=False)
     # Derived from the phones: the first one, for display in lists without a join.
-    primary_phone = models.CharField(_("phone"), max_length=32, blank=True, editable=False)
+    primary_phone = EncryptedTextField(_("phone"), max_length=32, blank=True, editable=False)
 
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -188,6 +190,16 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # Roles are groups holding these (kebu.accounts.roles); selectors and masking read them, never
+        # a role's name, so an admin who edits a role changes what its members may do.
+        permissions = [
+            ("view_all_customers", _("See every customer")),
+            ("view_team_customers", _("See the customers of their team")),
+            ("view_contact", _("See contact details unmasked")),
+            ("reveal_contact", _("Reveal one masked contact detail (audited)")),
+            ("assign_customer", _("Assign and transfer customers to colleagues")),
+            ("export_customer", _("Export customers")),
+        ]
         # Every sort and filter the list offers has an index behind it. The list shows active customers,
         # so those indexes are partial (WHERE archived_at IS NULL): with archived_at as a leading column
         # instead, SQLite takes "archived_at IS NULL" for a selective equality and walks the whole active
@@ -236,12 +248,12 @@ class Customer(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.primary_phone or self.customer_no
+        return self.name or self.customer_no
 
 
 class CustomerPhone(models.Model):
-    """One phone of a customer. ``number`` is for display; search goes through the lookup columns,
-    which the trust work turns into keyed blind indexes without changing any caller."""
+    """One phone of a customer. ``number`` is encrypted, for display; search goes through the keyed
+    blind-index lookup columns (:mod:`kebu.core.lookup`)."""
 
     class Label(models.TextChoices):
         MOBILE = "mobile", _("Mobile")
@@ -250,7 +262,7 @@ class CustomerPhone(models.Model):
         OTHER = "other", _("Other")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
-    number = models.CharField(_("phone"), max_length=32, help_text=_("Normalised, e.g. +8613812345678."))
+    number = EncryptedTextField(_("phone"), max_length=32, help_text=_("Normalised, e.g. +8613812345678."))
     number_lookup = models.CharField(max_length=64, editable=False)
     last4_lookup = models.CharField(max_length=64, editable=False)
     label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.MOBILE)
@@ -277,9 +289,9 @@ class Address(models.Model):
     province = models.CharField(_("province"), max_length=30)
     city = models.CharField(_("city"), max_length=30, blank=True)
     district = models.CharField(_("district"), max_length=30, blank=True)
-    detail = models.CharField(_("street address"), max_length=200)
+    detail = EncryptedTextField(_("street address"), max_length=200)
     receiver = models.CharField(_("receiver"), max_length=50, blank=True)
-    receiver_phone = models.CharField(_("receiver phone"), max_length=32, blank=True)
+    receiver_phone = EncryptedTextField(_("receiver phone"), max_length=32, blank=True)
     is_default = models.BooleanField(_("default address"), default=False)
 
     class Meta:
@@ -300,7 +312,7 @@ class SocialAccount(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="socials")
     kind = models.CharField(_("type"), max_length=20, choices=SocialKind.choices)
     kind_label = models.CharField(_("type name"), max_length=30, blank=True, help_text=_("For “other”."))
-    handle = models.CharField(_("account"), max_length=100)
+    handle = EncryptedTextField(_("account"), max_length=100)
     handle_lookup = models.CharField(max_length=128, editable=False)
 
     class Meta:
@@ -325,7 +337,7 @@ class Consent(models.Model):
     granted = models.BooleanField(_("consented"))
     method = models.CharField(_("how"), max_length=10, choices=ConsentMethod.choices)
     recorded_at = models.DateTimeField(_("when"), default=timezone.now)
-    evidence = models.CharField(_("evidence"), max_length=200, blank=True)
+    evidence = EncryptedTextField(_("evidence"), max_length=200, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -3,7 +3,6 @@ input first (so nothing is half-written), keeps the derived columns, and writes 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -19,8 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.core import divisions
+from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, DuplicateWarning, ValidationFailed
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
+from kebu.core.masking import mask_address, mask_email, mask_phone, mask_text
 from kebu.core.phone import parse_phone
 from kebu.core.services import idempotent, sequence_next
 from kebu.core.text import pinyin_keys
@@ -470,24 +471,39 @@ def customer_create(
         actor=actor,
         model=Customer,
         create=create,
-        fingerprint=hashlib.sha256(repr(data).encode()).hexdigest(),
+        # Keyed: the fingerprint is stored in the clear and the input holds phone numbers.
+        fingerprint=keyring().mac("idempotency", repr(data).encode()).hex(),
     )
 
 
-def _snapshot(customer: Customer) -> dict[str, Any]:
-    """What a person would call the customer's data, as strings, for the timeline's change list."""
+def _snapshot(customer: Customer) -> dict[str, tuple[str, str]]:
+    """What a person would call the customer's data, for the timeline's change list: per field the
+    value to compare and the value to record. Contact details are recorded masked: the timeline and
+    the audit log are not encrypted, and their readers may not be allowed to see them."""
     snap = {
         name: ("" if getattr(customer, name) is None else str(getattr(customer, name)))
         for name in PROFILE_FIELDS
-        if name != "custom"
+        if name not in {"custom", "email", "notes"}
     }
     snap["custom"] = str(dict(sorted(customer.custom.items())))
-    snap["phones"] = ", ".join(p.number for p in customer.phones.all())
-    snap["addresses"] = "; ".join(str(a) for a in customer.addresses.all())
-    snap["socials"] = ", ".join(str(s) for s in customer.socials.all())
     snap["tags"] = ", ".join(sorted(t.name for t in customer.tags.all()))
     snap["consents"] = ", ".join(sorted(f"{c.channel}={c.granted}" for c in customer.consents.all()))
-    return snap
+    pairs = {name: (value, value) for name, value in snap.items()}
+    phones = [p.number for p in customer.phones.all()]
+    addresses = list(customer.addresses.all())
+    socials = list(customer.socials.all())
+    pairs["email"] = (customer.email, mask_email(customer.email))
+    pairs["notes"] = (customer.notes, "…" if customer.notes else "")
+    pairs["phones"] = (", ".join(phones), ", ".join(mask_phone(n) for n in phones))
+    pairs["addresses"] = (
+        "; ".join(f"{a}|{a.receiver}|{a.receiver_phone}|{a.is_default}" for a in addresses),
+        "; ".join(f"{a.province}{a.city}{a.district}{mask_address(a.detail)}" for a in addresses),
+    )
+    pairs["socials"] = (
+        ", ".join(str(s) for s in socials),
+        ", ".join(f"{s.get_kind_display()}: {mask_text(s.handle)}" for s in socials),
+    )
+    return pairs
 
 
 @transaction.atomic
@@ -520,7 +536,7 @@ def customer_update(
     customer.save()
     _replace_children(customer, data, clean, actor)
     after = _snapshot(customer)
-    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    changes = {k: [before[k][1], after[k][1]] for k in after if before[k][0] != after[k][0]}
     if changes:
         events.customer_updated_event(customer=customer, actor=actor, changes=changes)
     return customer

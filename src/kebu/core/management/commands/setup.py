@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, call_command
 from django.db import transaction
 
+from kebu.core.crypto import keyring, keyring_check
 from kebu.customers.models import Customer
 
 
@@ -25,6 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("✓ database up to date")
+        keyring_check()
+        self.stdout.write(
+            f"✓ encryption keys in {keyring().source}: back this up with the database, separately from it"
+        )
         call_command("collectstatic", interactive=False, verbosity=0)
         self._admin()
         if not options["no_demo"] and not Customer.objects.exists():

@@ -1,0 +1,62 @@
+"""A shop that ran Kebu before encryption: migrating encrypts what it had, and search still finds it."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from kebu.customers.models import Customer
+from kebu.customers.selectors import customer_list
+
+BEFORE = [("customers", "0003_roles_permissions")]
+AFTER = [("customers", "0004_encrypt_personal_data")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plain_rows_are_encrypted_and_their_lookups_rebuilt(owner):
+    _migrate(BEFORE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO customers_customer (customer_no, name, name_pinyin, name_initials, gender, "
+            "birthday_is_lunar, email, email_lookup, customer_type, stage, notes, custom, province, city, "
+            "primary_phone, version, created_at, updated_at) VALUES ('C000009', '王五', 'wangwu', 'ww', '', "
+            "%s, 'Wang.Wu@QQ.com', 'wang.wu@qq.com', 'individual', 'lead', '老客户', '{}', '', '', "
+            "'+8613912345678', 1, %s, %s)",
+            [False, "2026-01-01 00:00:00+00:00", "2026-01-01 00:00:00+00:00"],
+        )
+        cursor.execute("SELECT id FROM customers_customer WHERE customer_no = 'C000009'")
+        (customer_id,) = cursor.fetchone()
+        cursor.execute(
+            "INSERT INTO customers_customerphone (customer_id, number, number_lookup, last4_lookup, label, "
+            "position) VALUES (%s, '+8613912345678', '+8613912345678', '5678', 'mobile', 0)",
+            [customer_id],
+        )
+        cursor.execute(
+            "INSERT INTO customers_socialaccount (customer_id, kind, kind_label, handle, handle_lookup) "
+            "VALUES (%s, 'wechat', '', 'WangWu_88', 'wangwu_88')",
+            [customer_id],
+        )
+    _migrate(AFTER)
+
+    customer = Customer.objects.get(customer_no="C000009")
+    assert (customer.email, customer.notes, customer.primary_phone) == (
+        "Wang.Wu@QQ.com",
+        "老客户",
+        "+8613912345678",
+    )
+    assert customer.socials.get().handle == "WangWu_88"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT email, notes, primary_phone FROM customers_customer WHERE id = %s", [customer_id]
+        )
+        assert all(v.startswith("kebu1$") for v in cursor.fetchone())
+    for query in ("13912345678", "5678", "wang.wu@qq.com", "wangwu_88"):
+        rows, _ = customer_list(user=owner, filters={"q": query})
+        assert list(rows) == [customer], query
