@@ -72,9 +72,11 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: list, search and filter timings at 100k and 1M customers, with the naive LIKE scan beside them
+## bench: list, search and filter timings at 100k and 1M customers, with the naive LIKE scan beside them;
+##        then the cost of encryption: the same pages on encrypted and on plain columns
 bench: $(VENV)/.dev
 	$(BIN)/python bench/customers_list.py --customers 100000 --customers 1000000
+	$(BIN)/python bench/encryption.py --customers 1000000
 
 ## messages: refresh the zh-Hans catalogue after changing user-visible strings (needs GNU gettext)
 messages: $(VENV)/.dev
