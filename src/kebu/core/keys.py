@@ -4,16 +4,19 @@ Stateless on purpose: the work left is "every non-empty value not yet under the 
 its ``kebu1$<key id>$`` prefix. A rotation killed half-way is resumed by running it again; rows it
 already moved are skipped by the same WHERE clause. Each batch is its own short transaction, and
 each row is rewritten only if it still holds the value read (an edit made meanwhile wins), so the
-app keeps serving: every process reads values under both keys until the last one is moved."""
+app keeps serving: every process reads values under both keys until the last one is moved. Each run,
+finished or not, writes a ``keys.rotate`` audit entry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kebu.audit.services import audit_record
 from kebu.core import crypto
 from kebu.core.fields import encrypted_fields
 from kebu.core.models import EncryptionKey
@@ -76,6 +79,7 @@ def keys_rotate(
     batch_size: int = 500,
     max_batches: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    actor: Any = None,
 ) -> RotationResult:
     """Start a rotation (new active key) when every value is already under the active key, else resume
     the unfinished one. ``max_batches`` stops early, as a kill would (tests, and a cautious operator)."""
@@ -127,9 +131,22 @@ def keys_rotate(
                 break
     # Processes that had not yet re-read the keyring may have written under the old key meanwhile:
     # done only when nothing is left, else the next run picks those rows up.
-    if keys_pending() == 0:
-        EncryptionKey.objects.exclude(key_id__in=[ring.active, crypto.MAC_KEY_ID]).filter(
-            retired_at__isnull=True
-        ).update(retired_at=timezone.now())
-        result.finished = True
+    result.finished = keys_pending() == 0
+    with transaction.atomic():
+        if result.finished:
+            EncryptionKey.objects.exclude(key_id__in=[ring.active, crypto.MAC_KEY_ID]).filter(
+                retired_at__isnull=True
+            ).update(retired_at=timezone.now())
+        audit_record(
+            action="keys.rotate",
+            actor=actor,
+            target_type="core.encryptionkey",
+            target_id=ring.active,
+            target_repr=ring.active,
+            data={
+                "started_new_key": started,
+                "rewritten": result.rewritten,
+                "finished": result.finished,
+            },
+        )
     return result

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 
@@ -11,8 +13,8 @@ from django.core.exceptions import FieldError
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection
-from django.test import Client
 
+from kebu.audit.models import AuditEntry
 from kebu.core import crypto
 from kebu.core.keys import keys_pending, keys_rotate, keys_usage
 from kebu.core.lookup import phone_lookup
@@ -150,10 +152,13 @@ def test_a_postgresql_dump_holds_no_phone_email_address_handle_or_note(owner):
         pytest.skip("needs PostgreSQL")
     customer = _customer(owner)
     _edit_everything(owner, customer)
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.fail("pg_dump is needed to read what PostgreSQL stores (Debian: postgresql-client)")
     params = connection.get_connection_params()
     dump = subprocess.run(
         [
-            "pg_dump",
+            pg_dump,
             "--data-only",
             "-h",
             params.get("host") or "127.0.0.1",
@@ -165,7 +170,7 @@ def test_a_postgresql_dump_holds_no_phone_email_address_handle_or_note(owner):
         ],
         capture_output=True,
         check=True,
-        env={"PGPASSWORD": params.get("password") or "", "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PGPASSWORD": params.get("password") or ""},
     ).stdout
     assert "张三".encode() in dump
     _assert_absent(dump)
@@ -207,7 +212,7 @@ def test_an_unreadable_keyring_says_so(own_keyring):
 
 
 @pytest.mark.django_db
-def test_rotation_killed_half_way_leaves_the_app_usable_and_resumes(owner, own_keyring):
+def test_rotation_killed_half_way_leaves_the_app_usable_and_resumes(owner, owner_client, own_keyring):
     customers = [_customer(owner) for _ in range(5)]
     crypto.keyring_check()
     old_key = crypto.keyring().active
@@ -219,10 +224,8 @@ def test_rotation_killed_half_way_leaves_the_app_usable_and_resumes(owner, own_k
     assert usage[old_key] > 0 and usage[new_key] > 0
 
     # Meanwhile the app reads and writes customers under both keys.
-    client = Client()
-    client.force_login(owner)
     for customer in customers:
-        response = client.get(f"/customers/{customer.pk}/")
+        response = owner_client.get(f"/customers/{customer.pk}/")
         assert response.status_code == 200
     rows, _ = customer_list(user=owner, filters={"q": PHONE})
     assert len(rows) == 5
@@ -236,6 +239,12 @@ def test_rotation_killed_half_way_leaves_the_app_usable_and_resumes(owner, own_k
 
     again = keys_rotate(batch_size=50)  # a finished rotation: the next run starts a new key
     assert again.started_new_key and again.finished and again.key_id not in {old_key, new_key}
+    runs = AuditEntry.objects.filter(action="keys.rotate").order_by("seq")
+    assert [(e.target_id, e.data["finished"]) for e in runs] == [
+        (new_key, False),
+        (new_key, True),
+        (again.key_id, True),
+    ]
 
 
 @pytest.mark.django_db

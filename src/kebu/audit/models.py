@@ -1,0 +1,160 @@
+"""The audit log (审计日志): one append-only, hash-chained table, and the head of its chain.
+
+Rows are written by :func:`kebu.audit.services.audit_record` only; the ORM refuses to change or
+delete them, and on PostgreSQL a trigger refuses it too (migration 0002). Neither stops someone with
+the database's owner password: the keyed hash chain is what makes such an edit visible
+(``kebu audit verify``)."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditAction(models.TextChoices):
+    """Every action the log knows a label for. ``audit_record`` also takes other well-formed names
+    (``area.verb``), shown by their code, so a new feature never has to wait for this list."""
+
+    CUSTOMER_CREATE = "customer.create", _("Customer created")
+    CUSTOMER_UPDATE = "customer.update", _("Customer changed")
+    CUSTOMER_ARCHIVE = "customer.archive", _("Customer archived")
+    CUSTOMER_RESTORE = "customer.restore", _("Customer restored")
+    CUSTOMER_DELETE = "customer.delete", _("Customer deleted")
+    CUSTOMER_REVEAL = "customer.reveal", _("Contact detail revealed")
+    CUSTOMER_EXPORT = "customer.export", _("Customers exported")
+    CUSTOMER_IMPORT = "customer.import", _("Customers imported")
+    CUSTOMER_ASSIGN = "customer.assign", _("Customer assigned")
+    AUTH_LOGIN = "auth.login", _("Logged in")
+    AUTH_LOGOUT = "auth.logout", _("Logged out")
+    AUTH_LOGIN_FAILED = "auth.login_failed", _("Failed login")
+    AUTH_LOCKOUT = "auth.lockout", _("Locked out after failed logins")
+    AUTH_USER_CREATE = "auth.user_create", _("Staff account created")
+    AUTH_USER_DELETE = "auth.user_delete", _("Staff account deleted")
+    AUTH_ROLE_CHANGE = "auth.role_change", _("Role changed")
+    AUTH_PERMISSION_CHANGE = "auth.permission_change", _("Permissions changed")
+    AUTH_2FA_ENABLED = "auth.2fa_enabled", _("Two-factor sign-in turned on")
+    AUTH_2FA_DISABLED = "auth.2fa_disabled", _("Two-factor sign-in turned off")
+    KEYS_ROTATE = "keys.rotate", _("Encryption keys rotated")
+    SETTINGS_CHANGE = "settings.change", _("Shop settings changed")
+    AUDIT_EXPORT = "audit.export", _("Audit log exported")
+
+
+ACTION_LABELS: dict[str, Any] = dict(AuditAction.choices)
+
+
+class AppendOnlyError(Exception):
+    """Something tried to change, delete or bypass the chain of the append-only audit log."""
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    """Reads only: bulk writes would bypass the chain, bulk edits and deletes would break it."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(_("Audit entries cannot be changed."))
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyError(_("Audit entries cannot be deleted."))
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(_("Audit entries are written one by one through audit_record."))
+
+    def bulk_update(self, objs: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(_("Audit entries cannot be changed."))
+
+
+class AuditEntry(models.Model):
+    """One thing someone did. ``hash`` is an HMAC over the entry and ``prev_hash``, so editing,
+    deleting or re-ordering entries breaks the chain at that point."""
+
+    seq = models.BigIntegerField(
+        _("number"), unique=True, editable=False, help_text=_("1, 2, 3… without gaps.")
+    )
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True, editable=False)
+    # No database constraint and DO_NOTHING: deleting a staff account must not rewrite (SET_NULL) the
+    # rows it left, which would break their hashes. The id stays; actor_label keeps the name.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # the (actor, seq) index serves
+        related_name="+",
+        editable=False,
+    )
+    actor_label = models.CharField(
+        _("actor name"), max_length=150, blank=True, editable=False, help_text=_("The username at the time.")
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True, editable=False)
+    action = models.CharField(_("action"), max_length=64, editable=False)
+    target_type = models.CharField(
+        _("target type"),
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text=_("Such as customers.customer."),
+    )
+    target_id = models.CharField(_("target id"), max_length=64, blank=True, editable=False)
+    target_repr = models.CharField(_("target"), max_length=200, blank=True, editable=False)
+    changes = models.JSONField(
+        _("changes"), default=dict, blank=True, editable=False, help_text=_("Field → [before, after].")
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True, editable=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
+    hash = models.CharField(_("hash"), max_length=64, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        # Only "view": adding, changing and deleting are not things anyone may do to this table.
+        default_permissions = ("view",)
+        ordering = ("-seq",)
+        # The list is shown newest first by seq; each filter has an index ending in seq behind it.
+        indexes = [
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+            models.Index(fields=["actor", "seq"], name="audit_actor_seq"),
+            models.Index(fields=["target_type", "target_id", "seq"], name="audit_target_seq"),
+            models.Index(fields=["ip", "seq"], name="audit_ip_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding or not getattr(self, "_chained", False):
+            raise AppendOnlyError(_("Audit entries are written by audit_record and never changed."))
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(_("Audit entries cannot be deleted."))
+
+    @property
+    def action_label(self) -> str:
+        return str(ACTION_LABELS.get(self.action, self.action))
+
+
+class AuditHead(models.Model):
+    """The last entry's number and hash, in one row that every writer locks: appends are serialised,
+    so numbers have no gaps and each entry links to the one before. If the newest entries are deleted
+    the head still remembers how far the log went."""
+
+    seq = models.BigIntegerField(_("last number"), default=0)
+    hash = models.CharField(_("last hash"), max_length=64, default=GENESIS_HASH)
+
+    class Meta:
+        verbose_name = _("audit log head")
+        verbose_name_plural = _("audit log head")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"#{self.seq}"

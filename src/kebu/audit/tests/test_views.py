@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from kebu.audit.models import AuditEntry
+from kebu.audit.services import audit_verify
+from kebu.audit.tests.factories import record
+
+pytestmark = pytest.mark.django_db
+
+LIST_URL = "/audit/"
+EXPORT_URL = "/audit/export.csv"
+
+
+def shown(response) -> list[int]:
+    return [entry.seq for entry in response.context["page"].object_list]
+
+
+def read_csv(response) -> tuple[str, list[list[str]]]:
+    body = b"".join(response.streaming_content).decode("utf-8")
+    return body, list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+def test_a_clerk_without_the_permission_is_refused(clerk_client):
+    assert clerk_client.get(LIST_URL).status_code == 403
+    assert clerk_client.get(EXPORT_URL).status_code == 403
+    assert not AuditEntry.objects.filter(action="audit.export").exists()
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in():
+    response = Client().get(LIST_URL)
+
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_a_clerk_given_the_permission_may_read_it(clerk_client, clerk):
+    clerk.user_permissions.add(Permission.objects.get(codename="view_auditentry"))
+
+    assert clerk_client.get(LIST_URL).status_code == 200
+
+
+def test_the_menu_shows_the_audit_log_only_to_those_who_may_read_it(owner_client, clerk_client):
+    assert reverse("audit:list") in owner_client.get(reverse("customers:list")).content.decode()
+    assert reverse("audit:list") not in clerk_client.get(reverse("customers:list")).content.decode()
+
+
+def test_the_log_is_listed_newest_first_with_labels_and_changes(owner_client, owner):
+    first = record("customer.update", owner, target_type="x.y", changes={"stage": ["lead", "vip"]})
+    second = record("keys.rotate", None, data={"rows": 12})
+
+    response = owner_client.get(LIST_URL)
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert shown(response)[:2] == [second.seq, first.seq]
+    assert "Encryption keys rotated" in page or "keys.rotate" in page
+    assert "lead → vip" in page
+
+
+def test_a_customer_target_links_to_the_customer(owner_client, owner):
+    from kebu.customers.tests.factories import make_customer
+
+    customer = make_customer(actor=owner, name="张三")
+    record("customer.reveal", owner, target=customer)
+
+    page = owner_client.get(LIST_URL, {"action": "customer.reveal"}).content.decode()
+
+    assert reverse("customers:detail", args=[customer.pk]) in page
+    assert customer.customer_no in page
+
+
+def test_filters_narrow_the_log(owner_client, owner, clerk):
+    a = record("customer.update", owner, target_type="customers.customer", target_id="7", ip="198.51.100.1")
+    b = record("customer.update", clerk, target_type="customers.customer", target_id="8", ip="198.51.100.2")
+    c = record("customer.archive", clerk, target_type="customers.customer", target_id="7", ip="198.51.100.2")
+
+    assert shown(owner_client.get(LIST_URL, {"action": "customer.update", "actor": clerk.pk})) == [b.seq]
+    assert shown(owner_client.get(LIST_URL, {"target_type": "customers.customer", "target": "7"})) == [
+        c.seq,
+        a.seq,
+    ]
+    assert shown(owner_client.get(LIST_URL, {"ip": "198.51.100.2"})) == [c.seq, b.seq]
+
+
+def test_a_customer_number_finds_that_customers_entries(owner_client, owner):
+    from kebu.customers.tests.factories import make_customer
+
+    customer = make_customer(actor=owner, name="李四")
+    created = AuditEntry.objects.get(action="customer.create", target_id=str(customer.pk))
+    mine = record("customer.reveal", owner, target=customer)
+    record("customer.reveal", owner, target_type="customers.customer", target_id=str(customer.pk + 1))
+
+    found = shown(owner_client.get(LIST_URL, {"target": customer.customer_no.lower()}))
+    assert found == [mine.seq, created.seq]
+
+
+def test_dates_are_days_in_the_shops_time_zone(owner_client):
+    tz = timezone.get_default_timezone()
+    with time_machine.travel(datetime(2025, 3, 1, 23, 30, tzinfo=tz), tick=False):
+        late = record()
+    with time_machine.travel(datetime(2025, 3, 2, 0, 30, tzinfo=tz), tick=False):
+        next_day = record()
+
+    assert shown(owner_client.get(LIST_URL, {"date_from": "2025-03-01", "date_to": "2025-03-01"})) == [
+        late.seq
+    ]
+    assert shown(owner_client.get(LIST_URL, {"date_from": "2025-03-02", "date_to": "2025-03-02"})) == [
+        next_day.seq
+    ]
+
+
+def test_an_invalid_filter_shows_nothing_rather_than_everything(owner_client):
+    record()
+
+    response = owner_client.get(LIST_URL, {"ip": "not-an-address"})
+
+    assert response.status_code == 400 and shown(response) == []
+
+
+def test_the_page_takes_a_fixed_number_of_queries(owner_client, owner, django_assert_max_num_queries):
+    for i in range(60):
+        record(
+            "customer.update",
+            owner,
+            target_type="customers.customer",
+            target_id=str(i),
+            changes={"a": [1, 2]},
+        )
+
+    with django_assert_max_num_queries(12):
+        response = owner_client.get(LIST_URL, {"page": 2})
+
+    assert response.status_code == 200 and len(shown(response)) > 0
+
+
+def test_the_export_is_a_csv_excel_reads_with_its_own_entry_counting_the_rows(owner_client, owner):
+    record("customer.update", owner, target_repr="张三", changes={"name": ["张三", "张三丰"]})
+    record("auth.login_failed", None, data={"username": '=HYPERLINK("http://evil")'})
+    before = AuditEntry.objects.count()
+
+    response = owner_client.get(EXPORT_URL, REMOTE_ADDR="203.0.113.5")
+    body, rows = read_csv(response)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    assert body.startswith("\ufeff")
+    assert len(rows) == 1 + before  # header + every entry that existed, not the export's own
+    assert any("张三: 张三 → 张三丰" in cell or "张三 → 张三丰" in cell for row in rows for cell in row)
+    assert not any(cell.startswith("=") for row in rows for cell in row)
+    export = AuditEntry.objects.get(action="audit.export")
+    assert export.actor == owner and export.ip == "203.0.113.5"
+    assert export.data == {"rows": before, "filters": {}}
+    assert audit_verify().ok
+
+
+def test_the_export_takes_the_pages_filters(owner_client, owner):
+    record("customer.reveal", owner, target_type="customers.customer", target_id="1")
+    record("customer.reveal", owner, target_type="customers.customer", target_id="2")
+    record("customer.update", owner)
+
+    response = owner_client.get(EXPORT_URL, {"action": "customer.reveal"})
+    _body, rows = read_csv(response)
+
+    assert len(rows) == 3
+    assert response["X-Kebu-Rows"] == "2"
+    assert AuditEntry.objects.get(action="audit.export").data == {
+        "rows": 2,
+        "filters": {"action": "customer.reveal"},
+    }
+
+
+def test_the_admin_shows_entries_but_offers_no_way_to_change_them(owner_client):
+    entry = record()
+
+    assert owner_client.get("/admin/audit/auditentry/").status_code == 200
+    assert owner_client.get(f"/admin/audit/auditentry/{entry.pk}/change/").status_code == 200
+    assert owner_client.get("/admin/audit/auditentry/add/").status_code == 403
+    assert (
+        owner_client.post(f"/admin/audit/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()
