@@ -32,8 +32,29 @@ def owner(django_user_model):
 
 
 @pytest.fixture
+def staff_member(django_user_model):
+    """Make a colleague in a role (kebu.accounts.roles: admin, manager, sales, analyst, readonly)."""
+    from kebu.accounts.roles import role_assign
+
+    def make(role: str | None, username: str, *, team=None, display_name: str = "", **fields):
+        user = django_user_model.objects.create_user(
+            username=username,
+            password=f"pass-{username}-123",
+            display_name=display_name or username,
+            team=team,
+            **fields,
+        )
+        if role:
+            role_assign(user=user, key=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
 def clerk(django_user_model):
-    """A sales clerk."""
+    """A sales clerk: a plain account without a role here; the customer tests give it the sales role
+    (src/kebu/customers/tests/conftest.py, tests/conftest.py)."""
     return django_user_model.objects.create_user(
         username="xiaowang", password="pass-xiaowang-123", display_name="小王"
     )
@@ -47,8 +68,11 @@ def clerk_client(client, clerk):
 
 @pytest.fixture
 def owner_client(owner):
+    """The owner logged in, past the second step (admins must use two-step verification)."""
     from django.test import Client
 
+    from kebu.accounts.tests.otp_helpers import login_verified
+
     client = Client()
-    client.force_login(owner)
+    login_verified(client, owner)
     return client

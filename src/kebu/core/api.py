@@ -8,10 +8,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
+from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, KebuError, NotFound
 
 _STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
+    Forbidden: status.HTTP_403_FORBIDDEN,
     Conflict: status.HTTP_409_CONFLICT,
     DuplicateWarning: status.HTTP_409_CONFLICT,
 }

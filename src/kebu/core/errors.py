@@ -32,6 +32,12 @@ class NotFound(KebuError):
     code = "not_found"
 
 
+class Forbidden(KebuError):
+    """The actor may see the object but not do this to it (a missing permission, not a missing row)."""
+
+    code = "forbidden"
+
+
 class Conflict(KebuError):
     """Someone else changed the object since it was read."""
 

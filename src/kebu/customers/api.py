@@ -45,7 +45,9 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.utils.urls import replace_query_param
 
-from kebu.core.errors import ValidationFailed
+from kebu.core.errors import Forbidden, ValidationFailed
+from kebu.core.errors import NotFound as CustomerNotFound
+from kebu.customers import access, privacy
 from kebu.customers.filters import DEFAULT_ORDERING, ORDERINGS
 from kebu.customers.models import (
     ConsentChannel,
@@ -59,7 +61,12 @@ from kebu.customers.models import (
     Stage,
     Tag,
 )
-from kebu.customers.selectors import customer_get_for_actor, customer_list, customer_visible_queryset
+from kebu.customers.selectors import (
+    assignable_users,
+    customer_get_for_actor,
+    customer_list,
+    customer_visible_queryset,
+)
 from kebu.customers.services import (
     PROFILE_FIELDS,
     AddressInput,
@@ -68,9 +75,12 @@ from kebu.customers.services import (
     PhoneInput,
     SocialInput,
     customer_archive,
+    customer_claim,
     customer_create,
     customer_input_from,
+    customer_release,
     customer_restore,
+    customer_transfer,
     customer_update,
 )
 
@@ -310,6 +320,25 @@ class CustomerCursorPagination(KeysetCursorPagination):
 # --- serializers -------------------------------------------------------------------------------------
 
 
+class ContactField(serializers.CharField):
+    """A contact detail: answered in full to someone with ``customers.view_contact``, masked to anyone
+    else (kebu.customers.privacy). Input is taken as it comes; only the answer is masked."""
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        context = self.context
+        policy = context.get("contact_policy")
+        if policy is None:
+            request = context.get("request")
+            policy = privacy.contact_policy(getattr(request, "user", None))
+            if isinstance(context, dict):
+                context["contact_policy"] = policy
+        return policy.show(self.kind, super().to_representation(value))
+
+
 class TagSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tag
@@ -323,7 +352,8 @@ class SourceChannelSerializer(serializers.ModelSerializer):
 
 
 class PhoneSerializer(serializers.Serializer):
-    number = serializers.CharField(
+    number = ContactField(
+        privacy.PHONE,
         max_length=64,
         allow_blank=True,
         help_text=gettext_lazy("As typed: +86, spaces, dashes, full-width digits. Answered in E.164."),
@@ -337,15 +367,15 @@ class AddressSerializer(serializers.Serializer):
     province = serializers.CharField(max_length=30, allow_blank=True)
     city = serializers.CharField(max_length=30, allow_blank=True, default="")
     district = serializers.CharField(max_length=30, allow_blank=True, default="")
-    detail = serializers.CharField(max_length=200, allow_blank=True)
+    detail = ContactField(privacy.ADDRESS, max_length=200, allow_blank=True)
     receiver = serializers.CharField(max_length=50, allow_blank=True, default="")
-    receiver_phone = serializers.CharField(max_length=64, allow_blank=True, default="")
+    receiver_phone = ContactField(privacy.PHONE, max_length=64, allow_blank=True, default="")
     is_default = serializers.BooleanField(default=False)
 
 
 class SocialSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SocialKind.choices)
-    handle = serializers.CharField(max_length=100, allow_blank=True)
+    handle = ContactField(privacy.SOCIAL, max_length=100, allow_blank=True)
     kind_label = serializers.CharField(
         max_length=30, allow_blank=True, default="", help_text=gettext_lazy("The account type, for “other”.")
     )
@@ -355,7 +385,7 @@ class ConsentSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=ConsentChannel.choices)
     granted = serializers.BooleanField()
     method = serializers.ChoiceField(choices=ConsentMethod.choices)
-    evidence = serializers.CharField(max_length=200, allow_blank=True, default="")
+    evidence = ContactField(privacy.TEXT, max_length=200, allow_blank=True, default="")
     recorded_at = serializers.DateTimeField(read_only=True)
 
 
@@ -472,6 +502,9 @@ class CustomerRowSerializer(serializers.ModelSerializer):
 
     tags = TagSerializer(many=True, read_only=True)
     age = serializers.IntegerField(read_only=True, allow_null=True)
+    email = ContactField(privacy.EMAIL, read_only=True)
+    primary_phone = ContactField(privacy.PHONE, read_only=True)
+    notes = ContactField(privacy.TEXT, read_only=True)
 
     class Meta:
         model = Customer
@@ -492,6 +525,18 @@ class CustomerSerializer(CustomerRowSerializer):
         read_only_fields = fields
 
 
+class ReleaseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class TransferSerializer(serializers.Serializer):
+    to_user = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        help_text=gettext_lazy("The id of the colleague who takes the customer over."),
+    )
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
 # --- schema pieces -----------------------------------------------------------------------------------
 
 _ERROR_EXAMPLE = OpenApiExample(
@@ -510,6 +555,10 @@ _ERRORS = OpenApiResponse(
 _NOT_FOUND = OpenApiResponse(
     response=OpenApiTypes.OBJECT,
     description=gettext_lazy("No such customer, or not one you may see."),
+)
+_FORBIDDEN = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=gettext_lazy("Your role does not allow this (code=forbidden, or DRF's detail)."),
 )
 _CONFLICT = OpenApiResponse(
     response=OpenApiTypes.OBJECT,
@@ -627,6 +676,53 @@ def _expected_version(request: Request, validated: dict[str, Any]) -> int:
     return from_body if from_body is not None else from_header  # type: ignore[return-value]
 
 
+class CustomerAccess(permissions.BasePermission):
+    """The permission each kind of request needs, read before the customer is looked up: the answer is
+    the same 403 for every id, so it tells nothing about which ids exist. Which customers a request may
+    touch at all is the visibility selector's rule, and an id outside it answers 404.
+
+    Decided by method (and the action for POSTs to a customer), since the browsable API asks with the
+    method it would show a form for."""
+
+    _ACTIONS: dict[str, tuple[str, ...]] = {
+        "restore": (access.CHANGE,),
+        # The services check the rest: owning the customer, assign_customer, the pool being on.
+        "claim": (access.VIEW,),
+        "release": (access.VIEW,),
+        "transfer": (access.VIEW,),
+    }
+    _METHODS: dict[str, tuple[str, ...]] = {
+        "POST": (access.ADD,),
+        # An update shows and stores every contact detail in full: it needs to see them.
+        "PUT": (access.CHANGE, access.VIEW_CONTACT),
+        "PATCH": (access.CHANGE, access.VIEW_CONTACT),
+        "DELETE": (access.CHANGE,),
+    }
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return access.can(request.user, access.VIEW)
+        action_name = getattr(view, "action", None)
+        if request.method == "POST" and action_name in self._ACTIONS:
+            return access.can(request.user, *self._ACTIONS[action_name])
+        return access.can(request.user, *self._METHODS.get(str(request.method), (access.CHANGE,)))
+
+
+def _owner_for_create(request: Request, validated: dict[str, Any]) -> Any:
+    """A new customer belongs to its creator unless someone allowed to assign customers names another
+    owner (or null: the shared pool)."""
+    if "owner" not in validated:
+        return request.user
+    owner = validated["owner"]
+    if not access.can_assign(request.user) and owner != request.user:
+        raise Forbidden(_("Your role may not give customers to others; leave owner out to own it yourself."))
+    if owner is not None and not assignable_users().filter(pk=owner.pk).exists():
+        raise ValidationFailed(
+            field_errors={"owner": [_("Choose an active colleague who works with customers.")]}
+        )
+    return owner
+
+
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
@@ -691,9 +787,45 @@ def _idempotency_key(request: Request) -> str | None:
         request=None,
         responses={200: CustomerSerializer, 404: _NOT_FOUND},
     ),
+    claim=extend_schema(
+        summary=gettext_lazy("Claim a customer from the shared pool"),
+        description=gettext_lazy(
+            "Only for a customer without an owner, with the shared pool switched on. Of two claims at "
+            "once one wins; the other answers 409."
+        ),
+        parameters=[_id_parameter()],
+        request=None,
+        responses={200: CustomerSerializer, 403: _FORBIDDEN, 404: _NOT_FOUND, 409: _CONFLICT},
+    ),
+    release=extend_schema(
+        summary=gettext_lazy("Release a customer to the shared pool"),
+        description=gettext_lazy(
+            "Your own customer, or anyone's with the permission to assign customers. 204 when the "
+            "customer is no longer one you may see."
+        ),
+        parameters=[_id_parameter()],
+        request=ReleaseSerializer,
+        responses={200: CustomerSerializer, 204: None, 403: _FORBIDDEN, 404: _NOT_FOUND},
+    ),
+    transfer=extend_schema(
+        summary=gettext_lazy("Transfer a customer to a colleague"),
+        description=gettext_lazy(
+            "Needs the permission to assign customers. Recorded in the ownership history with the "
+            "reason. 204 when the customer is no longer one you may see."
+        ),
+        parameters=[_id_parameter()],
+        request=TransferSerializer,
+        responses={200: CustomerSerializer, 204: None, 400: _ERRORS, 403: _FORBIDDEN, 404: _NOT_FOUND},
+    ),
 )
 class CustomerViewSet(viewsets.GenericViewSet):
+    permission_classes = [CustomerAccess]
     serializer_class = CustomerSerializer
+    _ACTION_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
+        "claim": CustomerSerializer,
+        "release": ReleaseSerializer,
+        "transfer": TransferSerializer,
+    }
     pagination_class = CustomerCursorPagination
     parser_classes = [SafeJSONParser]
     # The selector applies CustomerFilterSet itself (so the HTML list and the API filter alike);
@@ -707,7 +839,10 @@ class CustomerViewSet(viewsets.GenericViewSet):
     def get_serializer_class(self) -> type[serializers.Serializer]:
         # What OPTIONS and the browsable API's forms show for a write; the views name theirs directly.
         method = getattr(getattr(self, "request", None), "method", None)
-        if method in ("POST", "PUT", "PATCH") and getattr(self, "action", None) != "restore":
+        action_name = getattr(self, "action", None)
+        if action_name in self._ACTION_SERIALIZERS:
+            return self._ACTION_SERIALIZERS[action_name]
+        if method in ("POST", "PUT", "PATCH") and action_name != "restore":
             return CustomerWriteSerializer
         return CustomerSerializer
 
@@ -724,7 +859,7 @@ class CustomerViewSet(viewsets.GenericViewSet):
     def _write_serializer(self, request: Request) -> CustomerWriteSerializer:
         return CustomerWriteSerializer(data=request.data, context=self.get_serializer_context())
 
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request, format: str | None = None) -> Response:
         queryset, filterset = customer_list(user=request.user, filters=request.query_params)
         if not filterset.is_valid():
             raise ValidationFailed(_("Check the filters."), field_errors=filterset.errors)
@@ -732,14 +867,16 @@ class CustomerViewSet(viewsets.GenericViewSet):
         data = CustomerRowSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: Request, pk: str, format: str | None = None) -> Response:
         return self._answer(self.get_object())
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request, format: str | None = None) -> Response:
         validated = _validated(self._write_serializer(request))
+        validated["owner"] = _owner_for_create(request, validated)
+        data = _customer_input(validated, base=CustomerInput())
         customer = customer_create(
             actor=request.user,
-            data=_customer_input(validated, base=CustomerInput()),
+            data=data,
             allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
             idempotency_key=_idempotency_key(request),
         )
@@ -751,29 +888,68 @@ class CustomerViewSet(viewsets.GenericViewSet):
         customer = self.get_object()
         validated = _validated(self._write_serializer(request))
         expected_version = _expected_version(request, validated)
-        base = customer_input_from(customer) if partial else CustomerInput()
+        # The owner changes only through claim, release and transfer, which keep the ownership history;
+        # a PUT that leaves it out keeps it, rather than dropping the customer into the pool.
+        if "owner" in validated and validated.pop("owner") != customer.owner:
+            raise ValidationFailed(
+                field_errors={"owner": [_("Change the owner with the transfer, claim or release endpoints.")]}
+            )
+        base = customer_input_from(customer) if partial else CustomerInput(owner=customer.owner)
+        data = _customer_input(validated, base=base)
         customer = customer_update(
             actor=request.user,
             customer=customer,
-            data=_customer_input(validated, base=base),
+            data=data,
             expected_version=expected_version,
             allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
         )
         return self._answer(customer)
 
-    def update(self, request: Request, pk: str) -> Response:
+    def update(self, request: Request, pk: str, format: str | None = None) -> Response:
         return self._update(request, partial=False)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: Request, pk: str, format: str | None = None) -> Response:
         return self._update(request, partial=True)
 
-    def destroy(self, request: Request, pk: str) -> Response:
+    def destroy(self, request: Request, pk: str, format: str | None = None) -> Response:
         customer_archive(actor=request.user, customer=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
-    def restore(self, request: Request, pk: str) -> Response:
+    def restore(self, request: Request, pk: str, format: str | None = None) -> Response:
         return self._answer(customer_restore(actor=request.user, customer=self.get_object()))
+
+    def _answer_if_visible(self, customer: Customer) -> Response:
+        # A release or transfer can take the customer out of the caller's sight: then 204, no body.
+        try:
+            return self._answer(customer)
+        except CustomerNotFound:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str, format: str | None = None) -> Response:
+        return self._answer(customer_claim(customer=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str, format: str | None = None) -> Response:
+        customer = self.get_object()
+        validated = _validated(ReleaseSerializer(data=request.data))
+        return self._answer_if_visible(
+            customer_release(customer=customer, actor=request.user, reason=validated.get("reason", ""))
+        )
+
+    @action(detail=True, methods=["post"])
+    def transfer(self, request: Request, pk: str, format: str | None = None) -> Response:
+        customer = self.get_object()
+        validated = _validated(TransferSerializer(data=request.data))
+        return self._answer_if_visible(
+            customer_transfer(
+                customer=customer,
+                to_user=validated["to_user"],
+                actor=request.user,
+                reason=validated.get("reason", ""),
+            )
+        )
 
 
 class ReadOrAdmin(permissions.BasePermission):

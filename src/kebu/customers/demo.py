@@ -37,6 +37,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from faker.providers.person.zh_CN import Provider as ZhPerson
 
+from kebu.accounts.roles import role_assign
 from kebu.core import divisions
 from kebu.core.crypto import context_of, keyring
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
@@ -447,6 +448,8 @@ def _references() -> _References:
             user = User(username=username, display_name=display_name, is_active=True)
             user.set_unusable_password()
             user.save()
+            # Sales staff, so that an admin who gives one a password can see Kebu as they would.
+            role_assign(user=user, key="sales")
         owners.append(user.pk)
     return _References(sources=sources, tags=tags, owners=owners)
 

@@ -1,29 +1,69 @@
 """Timeline events of a customer. Every service writes through here, in its own transaction, so the
-timeline (and, with the trust work, the audit log) is fed from one place."""
+timeline and the audit log are fed from one place: each event is also an audit entry, written last
+(the audit log serialises its writers until commit)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kebu.audit.services import audit_record
 from kebu.customers.models import Customer, CustomerEvent
 
 
-def _event(*, customer: Customer, actor: Any, kind: str, data: dict[str, Any] | None = None) -> CustomerEvent:
-    return CustomerEvent.objects.create(customer=customer, actor=actor, kind=kind, data=data or {})
+def _event(
+    *, customer: Customer, actor: Any, kind: str, audit_action: str, data: dict[str, Any] | None = None
+) -> CustomerEvent:
+    """``data`` holds no plain contact details: the services mask them before they get here."""
+    event = CustomerEvent.objects.create(customer=customer, actor=actor, kind=kind, data=data or {})
+    extra = {k: v for k, v in (data or {}).items() if k != "changes"}
+    audit_record(
+        action=audit_action,
+        actor=actor,
+        target=customer,
+        changes=(data or {}).get("changes"),
+        data={"kind": kind, **extra},
+    )
+    return event
 
 
 def customer_created_event(*, customer: Customer, actor: Any) -> CustomerEvent:
-    return _event(customer=customer, actor=actor, kind="customer.created")
+    return _event(customer=customer, actor=actor, kind="customer.created", audit_action="customer.create")
 
 
 def customer_updated_event(*, customer: Customer, actor: Any, changes: dict[str, list[Any]]) -> CustomerEvent:
     """``changes`` maps a field to ``[before, after]`` as display strings."""
-    return _event(customer=customer, actor=actor, kind="customer.updated", data={"changes": changes})
+    return _event(
+        customer=customer,
+        actor=actor,
+        kind="customer.updated",
+        audit_action="customer.update",
+        data={"changes": changes},
+    )
 
 
 def customer_archived_event(*, customer: Customer, actor: Any) -> CustomerEvent:
-    return _event(customer=customer, actor=actor, kind="customer.archived")
+    return _event(customer=customer, actor=actor, kind="customer.archived", audit_action="customer.archive")
 
 
 def customer_restored_event(*, customer: Customer, actor: Any) -> CustomerEvent:
-    return _event(customer=customer, actor=actor, kind="customer.restored")
+    return _event(customer=customer, actor=actor, kind="customer.restored", audit_action="customer.restore")
+
+
+CLAIMED, RELEASED, TRANSFERRED = "customer.claimed", "customer.released", "customer.transferred"
+OWNER_EVENT_KINDS = (CLAIMED, RELEASED, TRANSFERRED)
+
+
+def _person(user: Any) -> dict[str, Any] | None:
+    # The name is kept as it was, so the history still reads right after a colleague is renamed or leaves.
+    return None if user is None else {"id": user.pk, "name": str(user)}
+
+
+def customer_owner_changed_event(
+    *, customer: Customer, actor: Any, kind: str, from_user: Any, to_user: Any, reason: str = ""
+) -> CustomerEvent:
+    """A claim from the shared pool, a release to it, or a transfer (also a bulk assignment). It goes
+    to the timeline and, as ``customer.assign``, to the audit log."""
+    if kind not in OWNER_EVENT_KINDS:
+        raise ValueError(kind)
+    data = {"from": _person(from_user), "to": _person(to_user), "reason": reason}
+    return _event(customer=customer, actor=actor, kind=kind, audit_action="customer.assign", data=data)

@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from kebu.core import divisions
-from kebu.core.errors import KebuError
+from kebu.core.errors import KebuError, NotFound
 from kebu.core.forms import KebuForm
+from kebu.customers import access, selectors
 from kebu.customers.models import (
     ConsentChannel,
     ConsentMethod,
@@ -71,13 +72,31 @@ class CustomerForm(KebuForm):
         label=_("Save anyway: it is the same person or a shared phone"), required=False
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, customer: Customer | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.customer = customer
         self.custom_fields = list(CustomField.objects.filter(is_active=True))
         for definition in self.custom_fields:
             self.fields[f"cf_{definition.key}"] = _custom_form_field(definition)
         if not self.is_bound and not self.initial.get("idempotency_key"):
             self.initial["idempotency_key"] = uuid.uuid4().hex
+        # The owner is chosen here only when creating, and only by someone allowed to assign customers;
+        # later changes go through claim, release and transfer, which keep the ownership history.
+        if customer is not None or not access.can_assign(user):
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = selectors.assignable_users()
+            self.fields["owner"].empty_label = _("— nobody: the shared pool —")
+            self.initial.setdefault("owner", getattr(user, "pk", None))
+
+    def owner_value(self) -> Any:
+        """The owner the saved customer gets: as chosen, else kept (editing), else the creator."""
+        if "owner" in self.fields:
+            return self.cleaned_data.get("owner")
+        if self.customer is not None:
+            return self.customer.owner
+        return self.user
 
     def custom_bound_fields(self) -> list[forms.BoundField]:
         return [self[f"cf_{d.key}"] for d in self.custom_fields]
@@ -86,10 +105,14 @@ class CustomerForm(KebuForm):
         number = self.cleaned_data.get("referrer_no", "").strip().upper()
         if not number:
             return None
-        referrer = Customer.objects.filter(customer_no=number).first()
-        if referrer is None:
-            raise forms.ValidationError(_("No customer has the number %(no)s.") % {"no": number})
-        return referrer
+        current = self.customer.referrer if self.customer is not None else None
+        if current is not None and current.customer_no == number:
+            return current  # kept as it is, even if it is a customer this user cannot see
+        try:
+            return selectors.customer_by_number_for_actor(actor=self.user, customer_no=number)
+        except NotFound:
+            # The same answer for a number that does not exist and one the user may not see.
+            raise forms.ValidationError(_("No customer has the number %(no)s.") % {"no": number}) from None
 
 
 def _custom_form_field(definition: CustomField) -> forms.Field:
@@ -175,9 +198,9 @@ ConsentFormSet = forms.formset_factory(ConsentForm, extra=0, max_num=3, absolute
 class CustomerFormBundle:
     """The profile form and its formsets, bound together, turned into one ``CustomerInput``."""
 
-    def __init__(self, data: Any = None, *, customer: Customer | None = None) -> None:
+    def __init__(self, data: Any = None, *, user: Any = None, customer: Customer | None = None) -> None:
         initial = _initial(customer) if customer else {}
-        self.form = CustomerForm(data, initial=initial.get("profile"))
+        self.form = CustomerForm(data, initial=initial.get("profile"), user=user, customer=customer)
         self.phones = PhoneFormSet(data, prefix="phones", initial=initial.get("phones"))
         self.addresses = AddressFormSet(data, prefix="addresses", initial=initial.get("addresses"))
         self.socials = SocialFormSet(data, prefix="socials", initial=initial.get("socials"))
@@ -207,7 +230,7 @@ class CustomerFormBundle:
             stage=cd["stage"],
             source=cd["source"],
             referrer=cd["referrer_no"],
-            owner=cd["owner"],
+            owner=self.form.owner_value(),
             notes=cd["notes"],
             custom={k: v for k, v in custom.items() if v not in (None, "", [])},
             tags=list(cd["tags"]),
@@ -325,3 +348,17 @@ class SavedViewForm(KebuForm):
     name = forms.CharField(label=_("View name"), max_length=50)
     shared = forms.BooleanField(label=_("Share with the team"), required=False)
     query = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
+
+
+class TransferForm(KebuForm):
+    to_user = forms.ModelChoiceField(
+        label=_("New owner"), queryset=get_user_model().objects.none(), empty_label="—"
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, customer: Customer | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        users = selectors.assignable_users()
+        if customer is not None and customer.owner_id is not None:
+            users = users.exclude(pk=customer.owner_id)
+        self.fields["to_user"].queryset = users

@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import QueryDict
 
 from kebu.core.errors import NotFound
+from kebu.core.models import ShopSettings
+from kebu.customers import access
+from kebu.customers.events import OWNER_EVENT_KINDS
 from kebu.customers.filters import CustomerFilterSet
 from kebu.customers.models import Customer, CustomerEvent, CustomerPhone, SavedView, Tag
 
 
 def customer_visible_queryset(*, user: Any) -> QuerySet[Customer]:
-    """The customers ``user`` may see. Every read starts here, so a visibility rule lives in one place.
+    """The customers ``user`` may see. Every read starts here, so the rule lives in one place:
 
-    For now every active staff member sees every customer; team and owner scoping is the trust work."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    - nobody logged out, inactive or without ``view_customer`` sees any;
+    - a superuser, or someone with ``view_all_customers`` (admins, analysts, read-only), sees all;
+    - anyone else sees the customers they own, their team's if they have ``view_team_customers``
+      (managers), and the shared pool (customers without an owner) when the shop has it switched on.
+
+    Permissions are read, never a role's name, so an admin who edits a role changes what it sees."""
+    if not access.can(user, access.VIEW):
         return Customer.objects.none()
-    return Customer.objects.all()
+    if user.is_superuser or user.has_perm(access.VIEW_ALL):
+        return Customer.objects.all()
+    visible = Q(owner=user)
+    if user.team_id is not None and user.has_perm(access.VIEW_TEAM):
+        # A subquery, not a join: the list keeps its own ordering and indexes.
+        team = get_user_model()._default_manager.filter(team_id=user.team_id).values("pk")
+        visible |= Q(owner__in=team)
+    if shared_pool_enabled():
+        visible |= Q(owner__isnull=True)
+    return Customer.objects.filter(visible)
+
+
+def shared_pool_enabled() -> bool:
+    """Whether customers without an owner form a shared pool (公海) that sales staff see and claim.
+    One read, no write: a shop that never saved its settings has the default."""
+    enabled = ShopSettings.objects.filter(pk=1).values_list("shared_pool_enabled", flat=True).first()
+    if enabled is None:
+        return bool(ShopSettings._meta.get_field("shared_pool_enabled").default)
+    return bool(enabled)
 
 
 def customer_list(
@@ -63,18 +92,83 @@ def customer_get_for_actor(*, actor: Any, customer_id: Any) -> Customer:
             )
             .get(pk=int(customer_id))
         )
-    except (Customer.DoesNotExist, ValueError, TypeError) as exc:
+    except (Customer.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
         raise NotFound() from exc
+
+
+def customer_is_visible(*, user: Any, customer: Customer | None) -> bool:
+    """Whether ``user`` may see ``customer`` (one query): for links to other customers, such as a
+    referrer, which are shown only to those who could open them."""
+    if customer is None:
+        return False
+    return customer_visible_queryset(user=user).filter(pk=customer.pk).exists()
+
+
+def customer_by_number_for_actor(*, actor: Any, customer_no: str) -> Customer:
+    """The customer with this number among those ``actor`` may see, or ``NotFound``."""
+    customer = customer_visible_queryset(user=actor).filter(customer_no=customer_no.strip().upper()).first()
+    if customer is None:
+        raise NotFound()
+    return customer
 
 
 def customer_timeline(*, actor: Any, customer: Customer, limit: int = 50) -> list[CustomerEvent]:
     return list(customer.events.select_related("actor").order_by("-created_at", "-id")[:limit])
 
 
-def saved_view_list(*, user: Any) -> QuerySet[SavedView]:
-    """The user's own saved views and those colleagues shared."""
-    from django.db.models import Q
+def customer_ownership_history(*, actor: Any, customer: Customer, limit: int = 20) -> list[CustomerEvent]:
+    """Claims, releases and transfers of ``customer``, newest first; owner changes written by older
+    bulk assignments (a "customer.updated" event that changed the owner) are included."""
+    owner_changes = Q(kind__in=OWNER_EVENT_KINDS) | Q(kind="customer.updated", data__changes__has_key="owner")
+    return list(
+        customer.events.filter(owner_changes).select_related("actor").order_by("-created_at", "-id")[:limit]
+    )
 
+
+@dataclass
+class PhoneOwners:
+    """Who already has a phone number, split by whether the asking user may see them: the hidden ones
+    are only counted, so a duplicate warning never names a colleague's customer."""
+
+    visible: list[Customer] = field(default_factory=list)
+    hidden: int = 0
+
+
+def phone_owners_for(
+    *, user: Any, e164_numbers: Iterable[str], exclude_customer_id: int | None = None
+) -> PhoneOwners:
+    from kebu.customers.services import phone_owners
+
+    owners = phone_owners(e164_numbers=list(e164_numbers), exclude_customer_id=exclude_customer_id)
+    if not owners:
+        return PhoneOwners()
+    seen = set(
+        customer_visible_queryset(user=user)
+        .filter(pk__in=[c.pk for c in owners])
+        .values_list("pk", flat=True)
+    )
+    return PhoneOwners(
+        visible=[c for c in owners if c.pk in seen], hidden=sum(1 for c in owners if c.pk not in seen)
+    )
+
+
+def assignable_users() -> QuerySet[Any]:
+    """Active colleagues who can work with customers: those a customer may be transferred to."""
+    return (
+        get_user_model()
+        ._default_manager.with_perm(
+            access.VIEW,
+            is_active=True,
+            include_superusers=True,
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
+        .order_by("username")
+    )
+
+
+def saved_view_list(*, user: Any) -> QuerySet[SavedView]:
+    """The user's own saved views and those colleagues shared. A view is a query: opening it runs
+    the list, which applies the user's own visibility, so sharing one shares no customers."""
     return SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner").order_by("name")
 
 

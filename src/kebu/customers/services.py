@@ -318,22 +318,33 @@ def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None
     return list(qs.order_by("customer_no")[:5])
 
 
-def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool) -> None:
+def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool, actor: Any) -> None:
     """Warn about phones this save adds that another customer has. A number the customer already had
-    was confirmed when it was added: warning again would block every later save of the profile."""
+    was confirmed when it was added: warning again would block every later save of the profile.
+
+    The warning names only customers ``actor`` may see; others are "a customer you cannot see", so
+    typing a number never reveals whose customer it is."""
     if allow:
         return
+    from kebu.customers.selectors import phone_owners_for
+
     kept = set(customer.phones.values_list("number_lookup", flat=True)) if customer else set()
-    others = phone_owners(
+    owners = phone_owners_for(
+        user=actor,
         e164_numbers=[p[0] for p in clean.phones if p[2] not in kept],
         exclude_customer_id=customer.pk if customer else None,
     )
-    if others:
-        names = "、".join(f"{c.customer_no} {c.name}".strip() for c in others)
-        raise DuplicateWarning(
-            _("This phone number already belongs to %(customers)s.") % {"customers": names},
-            field_errors={"phones": [_("Already used by %(customers)s.") % {"customers": names}]},
-        )
+    if not owners.visible and not owners.hidden:
+        return
+    names = "、".join(f"{c.customer_no} {c.name}".strip() for c in owners.visible)
+    if names and owners.hidden:
+        message = _("This phone number already belongs to %(customers)s and to a customer you cannot see.")
+    elif names:
+        message = _("This phone number already belongs to %(customers)s.")
+    else:
+        message = _("A customer you cannot see already has this phone number.")
+    message = message % {"customers": names} if names else message
+    raise DuplicateWarning(message, field_errors={"phones": [message]})
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -454,7 +465,7 @@ def customer_create(
     clean = _validate(data, customer=None)
 
     def create() -> Customer:
-        _check_duplicates(clean, customer=None, allow=allow_duplicate_phone)
+        _check_duplicates(clean, customer=None, allow=allow_duplicate_phone, actor=actor)
         now = timezone.now()
         customer = Customer(
             customer_no=customer_no_next(), created_by=actor, updated_by=actor, created_at=now, updated_at=now
@@ -520,7 +531,7 @@ def customer_update(
     The version check is a conditional UPDATE, which works the same on SQLite (where
     ``select_for_update`` does nothing) and PostgreSQL; a stale save raises ``Conflict``."""
     clean = _validate(data, customer=customer)
-    _check_duplicates(clean, customer=customer, allow=allow_duplicate_phone)
+    _check_duplicates(clean, customer=customer, allow=allow_duplicate_phone, actor=actor)
     claimed = Customer.objects.filter(pk=customer.pk, version=expected_version).update(
         version=F("version") + 1
     )
@@ -633,14 +644,26 @@ def customers_bulk_tag(
 
 @transaction.atomic
 def customers_bulk_assign(*, actor: Any, customers: Sequence[Customer], owner: Any) -> int:
-    """Give many customers a new owner (or none)."""
-    before = {c.pk: str(c.owner or "") for c in customers}
-    ids = [c.pk for c in customers if c.owner_id != (owner.pk if owner else None)]
-    Customer.objects.filter(pk__in=ids).update(
+    """Give many customers a new owner (or none: the shared pool). Needs ``assign_customer``; each
+    change is a transfer (or release) on the customer's timeline and in the audit log."""
+    from kebu.customers import access
+
+    access.require(actor, access.ASSIGN, message=_("Your role may not assign customers."))
+    if owner is not None:
+        _check_new_owner(owner, key="owner")
+    changed = [c for c in customers if c.owner_id != (owner.pk if owner else None)]
+    Customer.objects.filter(pk__in=[c.pk for c in changed]).update(
         owner=owner, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
     )
-    _bulk_record(actor=actor, customers=customers, field_name="owner", before=before, after=str(owner or ""))
-    return sum(1 for c in customers if before[c.pk] != str(owner or ""))
+    for customer in changed:
+        events.customer_owner_changed_event(
+            customer=customer,
+            actor=actor,
+            kind=events.TRANSFERRED if owner else events.RELEASED,
+            from_user=customer.owner,
+            to_user=owner,
+        )
+    return len(changed)
 
 
 @transaction.atomic
@@ -653,3 +676,118 @@ def customers_bulk_stage(*, actor: Any, customers: Sequence[Customer], stage: st
     )
     _bulk_record(actor=actor, customers=customers, field_name="stage", before=before, after=stage)
     return sum(1 for c in customers if before[c.pk] != stage)
+
+
+# --- ownership: the shared pool (公海), claims, releases and transfers ---------------------------------
+# Each change of owner is a conditional UPDATE on the owner the caller read, so two people acting on the
+# same customer at once cannot both succeed (on SQLite, where select_for_update does nothing, too), and
+# each bumps the version, so an edit form opened before the change cannot put the old owner back.
+
+
+def _owner_swap(*, customer: Customer, to_owner: Any, actor: Any) -> bool:
+    """Set the owner to ``to_owner`` if it is still the one the caller read; False if it changed."""
+    return bool(
+        Customer.objects.filter(pk=customer.pk, owner_id=customer.owner_id).update(
+            owner=to_owner, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
+        )
+    )
+
+
+def _shared_pool_enabled() -> bool:
+    from kebu.customers.selectors import shared_pool_enabled
+
+    return shared_pool_enabled()
+
+
+@transaction.atomic
+def customer_claim(*, customer: Customer, actor: Any) -> Customer:
+    """Take a customer without an owner from the shared pool. Of two people claiming at once exactly
+    one wins; the other gets ``Conflict``."""
+    from kebu.core.errors import Forbidden
+    from kebu.customers import access
+
+    access.require(actor, access.CHANGE, message=_("Your role may not take on customers."))
+    if not _shared_pool_enabled():
+        raise Forbidden(_("The shared pool is switched off."))
+    if customer.archived_at is not None:
+        raise ValidationFailed(_("This customer is archived: restore it first."))
+    if customer.owner_id == actor.pk:
+        raise ValidationFailed(_("You already own this customer."))
+    # The pool customer the caller read is taken only if it is still in the pool (owner IS NULL).
+    if customer.owner_id is not None or not _owner_swap(customer=customer, to_owner=actor, actor=actor):
+        raise Conflict(_("Someone else claimed this customer first."))
+    events.customer_owner_changed_event(
+        customer=customer, actor=actor, kind=events.CLAIMED, from_user=None, to_user=actor
+    )
+    customer.refresh_from_db()
+    return customer
+
+
+@transaction.atomic
+def customer_release(*, customer: Customer, actor: Any, reason: str = "") -> Customer:
+    """Give a customer back to the shared pool (no owner). Owners release their own; someone allowed to
+    assign customers may release anyone's. With the pool switched off only they may, since a released
+    customer would then be seen by nobody but admins."""
+    from kebu.core.errors import Forbidden
+    from kebu.customers import access
+
+    may_assign = access.can_assign(actor)
+    own = customer.owner_id is not None and customer.owner_id == actor.pk and access.can(actor, access.CHANGE)
+    if not (own or may_assign):
+        raise Forbidden(_("Only the owner or a manager may release this customer."))
+    if customer.owner_id is None:
+        raise ValidationFailed(_("This customer is already in the shared pool."))
+    if not may_assign and not _shared_pool_enabled():
+        raise Forbidden(_("The shared pool is switched off: ask a manager to transfer the customer."))
+    if len(reason) > 200:
+        raise ValidationFailed(field_errors={"reason": [_("A reason has at most 200 characters.")]})
+    previous = customer.owner
+    if not _owner_swap(customer=customer, to_owner=None, actor=actor):
+        raise Conflict(_("The owner of this customer changed meanwhile. Reload and try again."))
+    events.customer_owner_changed_event(
+        customer=customer,
+        actor=actor,
+        kind=events.RELEASED,
+        from_user=previous,
+        to_user=None,
+        reason=reason.strip(),
+    )
+    customer.refresh_from_db()
+    return customer
+
+
+def _check_new_owner(to_user: Any, *, key: str) -> None:
+    from kebu.customers import access
+
+    if to_user is None or not to_user.is_active or not to_user.has_perm(access.VIEW):
+        raise ValidationFailed(
+            field_errors={key: [_("Choose an active colleague who works with customers.")]}
+        )
+
+
+@transaction.atomic
+def customer_transfer(*, customer: Customer, to_user: Any, actor: Any, reason: str = "") -> Customer:
+    """Make ``to_user`` the owner of ``customer`` (from a colleague or from the pool). Needs
+    ``assign_customer``; the new owner must be an active colleague who may see customers."""
+    from kebu.customers import access
+
+    access.require(actor, access.ASSIGN, message=_("Your role may not transfer customers."))
+    _check_new_owner(to_user, key="to_user")
+    if customer.owner_id == to_user.pk:
+        message = _("%(name)s already owns this customer.") % {"name": to_user}
+        raise ValidationFailed(field_errors={"to_user": [message]})
+    if len(reason) > 200:
+        raise ValidationFailed(field_errors={"reason": [_("A reason has at most 200 characters.")]})
+    previous = customer.owner
+    if not _owner_swap(customer=customer, to_owner=to_user, actor=actor):
+        raise Conflict(_("The owner of this customer changed meanwhile. Reload and try again."))
+    events.customer_owner_changed_event(
+        customer=customer,
+        actor=actor,
+        kind=events.TRANSFERRED,
+        from_user=previous,
+        to_user=to_user,
+        reason=reason.strip(),
+    )
+    customer.refresh_from_db()
+    return customer

@@ -8,30 +8,47 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kebu.audit.services import audit_record
 from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
 from kebu.core.pagination import paginate
 from kebu.core.phone import parse_phone
-from kebu.customers import selectors, services
+from kebu.customers import access, export, privacy, selectors, services
 from kebu.customers.columns import columns_for, resolve_columns
-from kebu.customers.forms import CustomerFormBundle, SavedViewForm
-from kebu.customers.models import SavedView, Stage, Tag
+from kebu.customers.forms import CustomerFormBundle, SavedViewForm, TransferForm
+from kebu.customers.models import Customer, SavedView, Stage, Tag
 
 PAGE_SIZE = 25
 
 
 def _get_customer(request: HttpRequest, customer_id: int) -> Any:
+    """The customer, or 404 whether it does not exist or is not one this user may see; only then are
+    permissions checked, so a 403 never tells that an id exists."""
     try:
         return selectors.customer_get_for_actor(actor=request.user, customer_id=customer_id)
     except NotFound as exc:
         raise Http404 from exc
+
+
+def _require(request: HttpRequest, *perms: str) -> None:
+    if not access.can(request.user, *perms):
+        raise PermissionDenied
 
 
 @require_GET
@@ -54,7 +71,12 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "tags": Tag.objects.all(),
         "stages": Stage.choices,
         "staff": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "assignable": selectors.assignable_users() if access.can_assign(request.user) else [],
         "save_form": SavedViewForm(initial={"query": query.urlencode()}),
+        "can_change": access.can(request.user, access.CHANGE),
+        "can_add": access.can(request.user, access.ADD),
+        "can_assign": access.can_assign(request.user),
+        "can_export": access.can(request.user, access.EXPORT),
     }
     template = "customers/_results.html" if request.htmx else "customers/list.html"
     return render(request, template, context)
@@ -102,7 +124,8 @@ def _save(request: HttpRequest, bundle: CustomerFormBundle, customer: Any | None
 @require_http_methods(["GET", "POST"])
 @login_required
 def customer_create_view(request: HttpRequest) -> HttpResponse:
-    bundle = CustomerFormBundle(request.POST if request.method == "POST" else None)
+    _require(request, access.ADD)
+    bundle = CustomerFormBundle(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and bundle.is_valid():
         response = _save(request, bundle, None)
         if response:
@@ -115,7 +138,11 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
-    bundle = CustomerFormBundle(request.POST if request.method == "POST" else None, customer=customer)
+    if not access.can_edit(request.user):
+        raise PermissionDenied
+    bundle = CustomerFormBundle(
+        request.POST if request.method == "POST" else None, user=request.user, customer=customer
+    )
     if request.method == "POST" and bundle.is_valid():
         response = _save(request, bundle, customer)
         if response:
@@ -133,19 +160,31 @@ def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
-    timeline = selectors.customer_timeline(actor=request.user, customer=customer)
-    custom_fields = selectors.customer_custom_fields(customer=customer)
-    return render(
-        request,
-        "customers/detail.html",
-        {"customer": customer, "timeline": timeline, "custom_fields": custom_fields},
-    )
+    user = request.user
+    can_change = access.can(user, access.CHANGE)
+    can_assign = access.can_assign(user)
+    pool = selectors.shared_pool_enabled()
+    context = {
+        "customer": customer,
+        "timeline": selectors.customer_timeline(actor=user, customer=customer),
+        "ownership": selectors.customer_ownership_history(actor=user, customer=customer),
+        "custom_fields": selectors.customer_custom_fields(customer=customer),
+        "referrer_visible": selectors.customer_is_visible(user=user, customer=customer.referrer),
+        "can_edit": access.can_edit(user),
+        "can_change": can_change,
+        "can_claim": can_change and pool and customer.owner_id is None and not customer.is_archived,
+        "can_release": customer.owner_id is not None
+        and (can_assign or (pool and can_change and customer.owner_id == user.pk)),
+        "transfer_form": TransferForm(customer=customer) if can_assign else None,
+    }
+    return render(request, "customers/detail.html", context)
 
 
 @require_POST
 @login_required
 def customer_archive_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
+    _require(request, access.CHANGE)
     services.customer_archive(actor=request.user, customer=customer)
     messages.success(
         request, _("Customer %(no)s archived. You can restore it.") % {"no": customer.customer_no}
@@ -157,6 +196,7 @@ def customer_archive_view(request: HttpRequest, customer_id: int) -> HttpRespons
 @login_required
 def customer_restore_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
+    _require(request, access.CHANGE)
     services.customer_restore(actor=request.user, customer=customer)
     messages.success(request, _("Customer %(no)s restored.") % {"no": customer.customer_no})
     return redirect("customers:detail", customer_id=customer.pk)
@@ -179,9 +219,15 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 def customer_bulk_view(request: HttpRequest) -> HttpResponse:
     ids = _ids(request.POST.getlist("ids"))[:1000]
     customers = list(
-        selectors.customer_visible_queryset(user=request.user).filter(pk__in=ids).prefetch_related("tags")
+        selectors.customer_visible_queryset(user=request.user)
+        .filter(pk__in=ids)
+        .select_related("owner")
+        .prefetch_related("tags")
     )
     action = request.POST.get("action", "")
+    if not access.can(request.user, access.CHANGE):
+        messages.error(request, _("Your role may not change customers."))
+        return _back(request)
     if not customers:
         messages.warning(request, _("Select at least one customer."))
         return _back(request)
@@ -201,7 +247,7 @@ def customer_bulk_view(request: HttpRequest) -> HttpResponse:
             owner = None
             if owner_value != "none":
                 owner_ids = _ids([owner_value])
-                owner = get_user_model().objects.filter(pk__in=owner_ids, is_active=True).first()
+                owner = selectors.assignable_users().filter(pk__in=owner_ids).first()
                 if owner is None:
                     messages.warning(request, _("Choose an owner."))
                     return _back(request)
@@ -260,6 +306,9 @@ def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
 def phone_check_view(request: HttpRequest) -> HttpResponse:
     """Inline check while typing a phone: is it valid, and does another customer already have it?"""
     # The input keeps its formset name (phones-0-number), so take whichever number field was sent.
+    # Only for someone filling in a profile: to anyone else it would only tell whether a number is known.
+    if not (access.can(request.user, access.ADD) or access.can_edit(request.user)):
+        raise PermissionDenied
     raw = next((v for k, v in request.GET.items() if k == "number" or k.endswith("-number")), "")[:40]
     exclude = request.GET.get("customer", "")
     context: dict[str, Any] = {"number": raw}
@@ -270,7 +319,121 @@ def phone_check_view(request: HttpRequest) -> HttpResponse:
             context["error"] = exc.message
         else:
             context["phone"] = phone
-            context["owners"] = services.phone_owners(
-                e164_numbers=[phone.e164], exclude_customer_id=next(iter(_ids([exclude])), None)
+            # Customers this user may not see are counted, never named or linked.
+            context["owners"] = selectors.phone_owners_for(
+                user=request.user,
+                e164_numbers=[phone.e164],
+                exclude_customer_id=next(iter(_ids([exclude])), None),
             )
     return render(request, "customers/_phone_check.html", context)
+
+
+# --- ownership -------------------------------------------------------------------------------------------
+
+
+def _after_ownership_change(request: HttpRequest, customer: Customer) -> HttpResponse:
+    # A transfer or release can take the customer out of this user's sight: then back to the list.
+    if selectors.customer_is_visible(user=request.user, customer=customer):
+        return redirect("customers:detail", customer_id=customer.pk)
+    return redirect("customers:list")
+
+
+def _ownership_action(request: HttpRequest, customer_id: int, act: Any, done: str) -> HttpResponse:
+    customer = _get_customer(request, customer_id)
+    try:
+        customer = act(customer)
+    except KebuError as exc:
+        messages.error(request, "; ".join(m for ms in exc.as_dict().values() for m in ms))
+        return redirect("customers:detail", customer_id=customer.pk)
+    messages.success(request, done % {"no": customer.customer_no})
+    return _after_ownership_change(request, customer)
+
+
+@require_POST
+@login_required
+def customer_claim_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    return _ownership_action(
+        request,
+        customer_id,
+        lambda c: services.customer_claim(customer=c, actor=request.user),
+        _("Customer %(no)s is now yours."),
+    )
+
+
+@require_POST
+@login_required
+def customer_release_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    reason = request.POST.get("reason", "")[:1000]
+    return _ownership_action(
+        request,
+        customer_id,
+        lambda c: services.customer_release(customer=c, actor=request.user, reason=reason),
+        _("Customer %(no)s is back in the shared pool."),
+    )
+
+
+@require_POST
+@login_required
+def customer_transfer_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _get_customer(request, customer_id)
+    if not access.can_assign(request.user):
+        raise PermissionDenied
+    form = TransferForm(request.POST, customer=customer)
+    if not form.is_valid():
+        messages.error(request, _("Choose the colleague who takes the customer over."))
+        return redirect("customers:detail", customer_id=customer.pk)
+    return _ownership_action(
+        request,
+        customer_id,
+        lambda c: services.customer_transfer(
+            customer=c,
+            to_user=form.cleaned_data["to_user"],
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+        ),
+        _("Customer %(no)s transferred."),
+    )
+
+
+# --- contact details -------------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def customer_reveal_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """One masked contact detail in full, as a fragment that replaces the masked one. Audited."""
+    customer = _get_customer(request, customer_id)
+    policy = privacy.contact_policy(request.user)
+    if not policy.can_reveal:
+        raise PermissionDenied
+    try:
+        kind, value = privacy.contact_value(
+            customer=customer, field=request.POST.get("field", ""), item=request.POST.get("item", "")
+        )
+    except NotFound as exc:
+        raise Http404 from exc
+    audit_record(
+        action="customer.reveal",
+        actor=request.user,
+        target=customer,
+        data={"field": request.POST.get("field", ""), "item": request.POST.get("item", "")},
+    )
+    return render(request, "customers/_revealed.html", {"kind": kind, "value": value})
+
+
+# --- export ----------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def customer_export_view(request: HttpRequest) -> HttpResponse:
+    """The customer list as filtered, as CSV (UTF-8 with a BOM, so Excel reads the Chinese), streamed:
+    only the rows this user may see, masked as they see them on the page."""
+    _require(request, access.EXPORT)
+    response = StreamingHttpResponse(
+        export.customer_csv(user=request.user, filters=request.GET), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import phonenumbers
 from django import template
 from django.conf import settings
 from django.http import QueryDict
+from django.urls import reverse
+from django.utils.html import format_html, linebreaks
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -84,3 +88,68 @@ def field_label(name: str) -> str:
         return str(Customer._meta.get_field(name).verbose_name)
     except Exception:
         return name
+
+
+def _contact_policy(context: Any) -> Any:
+    """The page's contact policy (kebu.customers.privacy), worked out once per request."""
+    from kebu.customers.privacy import NOBODY, contact_policy
+
+    request = context.get("request")
+    if request is None:
+        return NOBODY
+    policy = getattr(request, "_kebu_contact_policy", None)
+    if policy is None:
+        policy = request._kebu_contact_policy = contact_policy(request.user)
+    return policy
+
+
+@register.simple_tag(name="contact_full")
+def contact_full(value: str, kind: str) -> SafeString:
+    """A revealed contact detail (the reveal view has checked and audited it)."""
+    return contact_format(kind, value or "")
+
+
+def contact_format(kind: str, value: str) -> SafeString:
+    """A contact detail shown in full: phones as people read them, notes with their line breaks."""
+    if kind == "phone":
+        return format_html("{}", phone_display(value))
+    if kind == "text":
+        return SafeString(linebreaks(value, autoescape=True))
+    return format_html("{}", value)
+
+
+@register.simple_tag(takes_context=True)
+def contact(
+    context: Any, value: str | None, kind: str, customer: Any = None, field: str = "", item: Any = ""
+) -> SafeString:
+    """A contact detail as the viewer may see it. Masked values never carry the full one anywhere, not
+    even in an attribute; with ``customer`` and ``field`` given, someone who may reveal gets a button
+    that asks the server for the value (audited) and puts it in place."""
+    value = value or ""
+    if not value:
+        return SafeString("")
+    policy = _contact_policy(context)
+    if policy.can_see:
+        return contact_format(kind, value)
+    masked = policy.show(kind, value)
+    if not (policy.can_reveal and customer is not None and field):
+        return format_html('<span class="contact-masked">{}</span>', masked)
+    return format_html(
+        '<span class="contact-value"><span class="contact-masked">{}</span> '
+        '<button type="button" class="btn btn-link btn-sm p-0 align-baseline contact-reveal" '
+        'hx-post="{}" hx-vals=\'{}\' hx-target="closest .contact-value" hx-swap="outerHTML" '
+        'title="{}" aria-label="{}"><i class="bi bi-eye"></i></button></span>',
+        masked,
+        reverse("customers:reveal", args=[customer.pk]),
+        json.dumps({"field": field, "item": str(item)}),
+        _("Reveal (recorded in the audit log)"),
+        _("Reveal"),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def contact_change(context: Any, field: str, value: Any) -> str:
+    """One side of a timeline change, masked when ``field`` holds contact details the viewer may not see."""
+    from kebu.customers.privacy import show_change
+
+    return show_change(_contact_policy(context), field, "" if value is None else str(value))

@@ -178,12 +178,13 @@ def test_archived_customer_is_still_readable_by_id(clerk_client, clerk):
     assert response.json()["archived_at"] is not None
 
 
-def test_owner_can_be_set_by_id_but_not_to_an_inactive_user(clerk_client, django_user_model):
-    colleague = django_user_model.objects.create_user(username="xiaoli", password="x" * 12)
-    gone = django_user_model.objects.create_user(username="left", password="x" * 12, is_active=False)
+def test_owner_can_be_set_by_id_but_not_to_an_inactive_user(owner_client, staff_member):
+    # Naming another owner is assigning: an admin may (a sales clerk may not, see test_visibility).
+    colleague = staff_member("sales", "xiaoli")
+    gone = staff_member("sales", "left", is_active=False)
 
-    ok = send(clerk_client, "post", LIST_URL, {"name": "甲", "owner": colleague.pk})
-    refused = send(clerk_client, "post", LIST_URL, {"name": "乙", "owner": gone.pk})
+    ok = send(owner_client, "post", LIST_URL, {"name": "甲", "owner": colleague.pk})
+    refused = send(owner_client, "post", LIST_URL, {"name": "乙", "owner": gone.pk})
 
     assert ok.status_code == 201 and ok.json()["owner"] == colleague.pk
     assert refused.status_code == 400 and "owner" in refused.json()
@@ -453,9 +454,18 @@ def _walk_back(client, url: str) -> list[int]:
 
 
 @pytest.fixture
-def many_customers(clerk, django_user_model):
-    """120 customers with ties on every sort column, NULL birthdays, owners and sources."""
-    other = django_user_model.objects.create_user(username="xiaoli", password="x" * 12)
+def many_customers(clerk, staff_member):
+    """120 customers with ties on every sort column, NULL birthdays, owners and sources: owned by the
+    clerk, by a colleague in the clerk's team and by nobody (the shared pool). The clerk also manages
+    the team here, so sees all of them."""
+    from kebu.accounts.models import Team
+    from kebu.accounts.roles import role_assign
+
+    team = Team.objects.create(name="一组")
+    clerk.team = team
+    clerk.save()
+    role_assign(user=clerk, key="manager")
+    other = staff_member("sales", "xiaoli", team=team)
     sources = [source("淘宝"), source("抖音"), None]
     stages = ["lead", "new", "vip"]
     customers = []
@@ -574,7 +584,8 @@ def test_the_list_reads_a_bounded_number_of_queries(clerk_client, clerk):
         response = clerk_client.get(LIST_URL)
 
     assert len(response.json()["results"]) == 35
-    assert len(many) == len(few) <= 8
+    # Visibility reads the user's permissions (2 queries) and the shared-pool switch once per request.
+    assert len(many) == len(few) <= 9
 
 
 # --- auth, schema, docs -------------------------------------------------------------------------------

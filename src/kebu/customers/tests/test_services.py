@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from kebu.core.errors import Conflict, DuplicateWarning, ValidationFailed
+from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, ValidationFailed
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.customers.models import (
     Address,
@@ -464,12 +464,23 @@ def test_bulk_assign_sets_the_owner_and_writes_events(clerk, owner):
     a = make_customer(actor=clerk, name="甲")
     b = make_customer(actor=clerk, name="乙", owner=owner)
 
-    changed = customers_bulk_assign(actor=clerk, customers=[a, b], owner=owner)
+    changed = customers_bulk_assign(actor=owner, customers=[a, b], owner=owner)
 
     assert changed == 1
     assert set(Customer.objects.values_list("owner", flat=True)) == {owner.pk}
-    event = CustomerEvent.objects.get(kind="customer.updated")
-    assert event.customer_id == a.pk and event.data["changes"]["owner"] == ["", str(owner)]
+    event = CustomerEvent.objects.get(kind="customer.transferred")
+    assert event.customer_id == a.pk and event.actor == owner
+    assert event.data == {"from": None, "to": {"id": owner.pk, "name": str(owner)}, "reason": ""}
+
+
+def test_bulk_assign_needs_the_assign_permission(clerk, owner):
+    a = make_customer(actor=clerk, name="甲")
+
+    with pytest.raises(Forbidden):
+        customers_bulk_assign(actor=clerk, customers=[a], owner=clerk)
+
+    a.refresh_from_db()
+    assert a.owner is None and not CustomerEvent.objects.filter(kind="customer.transferred").exists()
 
 
 def test_bulk_stage_sets_the_stage_and_writes_events(clerk):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kebu.customers.models import Customer, CustomerEvent, SavedView
@@ -139,13 +141,14 @@ def test_unknown_customer_is_404(clerk_client):
     assert clerk_client.get(reverse("customers:detail", args=[999999])).status_code == 404
 
 
-def test_bulk_tag_assign_and_stage(clerk_client, clerk, owner):
+def test_bulk_tag_assign_and_stage(clerk_client, clerk, owner_client, owner):
     tag = TagFactory(name="批发")
     customers = [make_customer(actor=clerk, name=n) for n in ("甲", "乙")]
     ids = [c.pk for c in customers]
     clerk_client.post(reverse("customers:bulk"), {"ids": ids, "action": "tag", "tag": tag.pk})
-    clerk_client.post(reverse("customers:bulk"), {"ids": ids, "action": "assign", "owner": owner.pk})
     clerk_client.post(reverse("customers:bulk"), {"ids": ids, "action": "stage", "stage": "vip"})
+    # Assigning needs customers.assign_customer, which an admin has and a sales clerk has not.
+    owner_client.post(reverse("customers:bulk"), {"ids": ids, "action": "assign", "owner": owner.pk})
     for customer in customers:
         customer.refresh_from_db()
         assert list(customer.tags.all()) == [tag]
@@ -161,15 +164,21 @@ def test_htmx_search_returns_only_the_results_fragment(clerk_client, clerk):
     assert "张三" in body
 
 
-def test_list_page_query_count_does_not_grow_with_customers(
-    clerk_client, clerk, django_assert_max_num_queries
-):
+def test_list_page_query_count_does_not_grow_with_customers(clerk_client, clerk):
     tag = TagFactory(name="茶友")
-    for i in range(30):
+    for i in range(3):
         make_customer(actor=clerk, name=f"客户{i}").tags.add(tag)
-    with django_assert_max_num_queries(12):
+    clerk_client.get(reverse("customers:list"))  # warm the session
+
+    with CaptureQueriesContext(connection) as few:
+        clerk_client.get(reverse("customers:list"))
+    for i in range(30):
+        make_customer(actor=clerk, name=f"多{i}").tags.add(tag)
+    with CaptureQueriesContext(connection) as many:
         response = clerk_client.get(reverse("customers:list"))
+
     assert response.status_code == 200
+    assert len(many) == len(few) <= 20
 
 
 def test_chosen_columns_and_sort_are_applied(clerk_client, clerk):
@@ -180,11 +189,11 @@ def test_chosen_columns_and_sort_are_applied(clerk_client, clerk):
     assert body.index("阿强") < body.index("周杰")  # ā before zhōu
 
 
-def test_saved_views_are_private_unless_shared(clerk_client, clerk, owner):
+def test_saved_views_are_private_unless_shared(clerk_client, clerk, staff_member):
     clerk_client.post(reverse("customers:view-save"), {"name": "我的", "query": "stage=vip"})
     clerk_client.post(reverse("customers:view-save"), {"name": "团队", "query": "stage=lead", "shared": "on"})
     client = Client()
-    client.force_login(owner)
+    client.force_login(staff_member("sales", "xiaoli"))
     body = client.get(reverse("customers:list")).content.decode()
     assert "团队" in body
     assert "我的" not in body
@@ -226,12 +235,12 @@ def test_bulk_with_odd_ids_is_a_message_not_a_crash(clerk_client, clerk, field):
     assert customer.owner is None
 
 
-def test_bulk_assign_without_an_owner_chosen_keeps_the_owners(clerk_client, clerk, owner):
+def test_bulk_assign_without_an_owner_chosen_keeps_the_owners(owner_client, clerk, owner):
     customer = make_customer(actor=clerk, name="张三", owner=owner)
-    clerk_client.post(reverse("customers:bulk"), {"ids": [customer.pk], "action": "assign", "owner": ""})
+    owner_client.post(reverse("customers:bulk"), {"ids": [customer.pk], "action": "assign", "owner": ""})
     customer.refresh_from_db()
     assert customer.owner == owner
-    clerk_client.post(reverse("customers:bulk"), {"ids": [customer.pk], "action": "assign", "owner": "none"})
+    owner_client.post(reverse("customers:bulk"), {"ids": [customer.pk], "action": "assign", "owner": "none"})
     customer.refresh_from_db()
     assert customer.owner is None
 

@@ -1,0 +1,162 @@
+"""Roles, written down as code and kept as Django groups an admin can edit.
+
+A role is only a starting set of permissions. Kebu never asks which role someone has: every check reads a
+permission (``customers.view_contact``, ``customers.assign_customer``, …), so an admin who edits a group in
+the Django admin changes what its members may do, and a shop may add roles of its own.
+
+The groups are created by the migration ``accounts/0003_roles``. An app that brings new permissions later
+grants them to a role from its own migration with :func:`role_permissions_grant`, which adds and never
+removes, so what an admin changed by hand stays changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    name: str  # the group's name when created; an admin may rename it, nothing depends on it
+    description: Any
+    # "app_label.codename", or "app_label.*" for every permission of an app. A permission that does not
+    # exist (an app not installed yet) is skipped.
+    permissions: tuple[str, ...]
+
+
+_CUSTOMER_WORK = (
+    "customers.view_customer",
+    "customers.add_customer",
+    "customers.change_customer",
+    "customers.view_contact",
+)
+
+ROLES: dict[str, Role] = {
+    role.key: role
+    for role in (
+        Role(
+            key="admin",
+            name="管理员",
+            description=_("Owner or admin: everything, including settings, roles and the audit log."),
+            permissions=(
+                "customers.*",
+                "accounts.*",
+                "auth.*",
+                "core.*",
+                "audit.*",
+                "axes.*",
+                "otp_totp.*",
+                "otp_static.*",
+            ),
+        ),
+        Role(
+            key="manager",
+            name="主管",
+            description=_("Manager: the team's customers with contact details; assigns and exports."),
+            permissions=(
+                *_CUSTOMER_WORK,
+                "customers.view_team_customers",
+                "customers.assign_customer",
+                "customers.export_customer",
+            ),
+        ),
+        Role(
+            key="sales",
+            name="销售/客服",
+            description=_("Sales or service staff: their own customers and the shared pool."),
+            permissions=_CUSTOMER_WORK,
+        ),
+        Role(
+            key="analyst",
+            name="分析师",
+            description=_("Analyst: every customer, contact details masked, changes nothing."),
+            permissions=("customers.view_customer", "customers.view_all_customers"),
+        ),
+        Role(
+            key="readonly",
+            name="只读",
+            description=_("Read-only: every customer, masked; may reveal one detail at a time (audited)."),
+            permissions=(
+                "customers.view_customer",
+                "customers.view_all_customers",
+                "customers.reveal_contact",
+            ),
+        ),
+    )
+}
+
+
+def _permissions(apps: Any, names: Iterable[str]) -> list[Any]:
+    """The Permission rows behind ``names``; names that match nothing are logged and skipped."""
+    Permission = apps.get_model("auth", "Permission")
+    found: list[Any] = []
+    for name in names:
+        app_label, _dot, codename = name.partition(".")
+        rows = Permission.objects.filter(content_type__app_label=app_label)
+        if codename != "*":
+            rows = rows.filter(codename=codename)
+        rows = list(rows)
+        if not rows and codename != "*":
+            logger.info("Role permission %s does not exist (yet); skipped.", name)
+        found.extend(rows)
+    return found
+
+
+def permissions_ensure(apps: Any = global_apps) -> None:
+    """Create the permission rows now rather than after ``migrate`` ends (Django's post_migrate), so a
+    data migration can hand them to groups."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, apps=apps, verbosity=0)
+
+
+def roles_sync(*, apps: Any = global_apps, keys: Iterable[str] | None = None) -> None:
+    """Create each role's group (found by its name) and set its permissions to the role's definition.
+
+    Meant for a fresh install and for tests; on a running shop it would undo an admin's edits, which is
+    why later migrations use :func:`role_permissions_grant` instead."""
+    Group = apps.get_model("auth", "Group")
+    permissions_ensure(apps)
+    for key in keys if keys is not None else ROLES:
+        role = ROLES[key]
+        group, _created = Group.objects.get_or_create(name=role.name)
+        group.permissions.set(_permissions(apps, role.permissions))
+
+
+def role_permissions_grant(*, apps: Any = global_apps, key: str, permissions: Iterable[str]) -> None:
+    """Add ``permissions`` to a role's group, if the group still exists under its original name."""
+    Group = apps.get_model("auth", "Group")
+    group = Group.objects.filter(name=ROLES[key].name).first()
+    if group is None:
+        logger.warning("The group of role %s was renamed or deleted; grant its permissions by hand.", key)
+        return
+    permissions_ensure(apps)
+    group.permissions.add(*_permissions(apps, permissions))
+
+
+def role_group(key: str) -> Any:
+    """The group of a role, created with the role's permissions if it is missing (tests flush tables)."""
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.filter(name=ROLES[key].name).first()
+    if group is None:
+        roles_sync(keys=[key])
+        group = Group.objects.get(name=ROLES[key].name)
+    return group
+
+
+def role_assign(*, user: Any, key: str) -> None:
+    """Put ``user`` in a role's group (the admin does this in the staff member's page)."""
+    user.groups.add(role_group(key))
+    # Django caches a user's permissions on the instance; the next check must see the new group.
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)

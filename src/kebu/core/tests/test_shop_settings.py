@@ -1,0 +1,28 @@
+"""Shop settings: one row, edited in the admin; switching the shared pool is audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from kebu.audit.models import AuditEntry
+from kebu.core.models import ShopSettings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_settings_list_opens_the_one_row_and_a_pool_switch_is_audited(owner, owner_client):
+    response = owner_client.get(reverse("admin:core_shopsettings_changelist"))
+    row = ShopSettings.current()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:core_shopsettings_change", args=[row.pk])
+    assert row.shared_pool_enabled
+
+    response = owner_client.post(response["Location"], {"shared_pool_enabled": ""})
+    assert response.status_code == 302
+    assert not ShopSettings.current().shared_pool_enabled
+    entry = AuditEntry.objects.get(action="settings.change")
+    assert (entry.actor, entry.changes) == (owner, {"shared_pool_enabled": [True, False]})
+    assert ShopSettings.objects.count() == 1
+    delete = owner_client.get(reverse("admin:core_shopsettings_delete", args=[row.pk]))
+    assert delete.status_code == 403

@@ -1,0 +1,47 @@
+"""What someone may do to a customer they can see. Which customers they can see at all is the
+selectors' rule (``customer_visible_queryset``); these checks come after it, so a customer someone may
+not see answers "not found" before any of these could answer "forbidden".
+
+Every check reads a permission, never a role's name (kebu.accounts.roles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kebu.core.errors import Forbidden
+
+VIEW = "customers.view_customer"
+ADD = "customers.add_customer"
+CHANGE = "customers.change_customer"
+VIEW_CONTACT = "customers.view_contact"
+REVEAL = "customers.reveal_contact"
+ASSIGN = "customers.assign_customer"
+EXPORT = "customers.export_customer"
+VIEW_ALL = "customers.view_all_customers"
+VIEW_TEAM = "customers.view_team_customers"
+
+
+def can(user: Any, *perms: str) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perms(perms))
+
+
+def can_edit(user: Any) -> bool:
+    """Editing a profile shows and saves every contact detail in full, so it needs both permissions: a
+    form of masked values would either leak on the page or overwrite the real ones on save."""
+    return can(user, CHANGE, VIEW_CONTACT)
+
+
+def can_assign(user: Any) -> bool:
+    return can(user, ASSIGN)
+
+
+def require(user: Any, *perms: str, message: Any = None) -> None:
+    if not can(user, *perms):
+        raise Forbidden(message or _("You do not have permission to do that."))
+
+
+def require_edit(user: Any) -> None:
+    if not can_edit(user):
+        raise Forbidden(_("Your role may not change customer profiles."))
