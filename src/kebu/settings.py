@@ -68,20 +68,31 @@ INSTALLED_APPS = [
     "django_htmx",
     "huey.contrib.djhuey",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "kebu.core",
     "kebu.accounts",
+    "kebu.audit",
     "kebu.customers",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "kebu.accounts.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "kebu.accounts.middleware.TwoFactorMiddleware",
+    "kebu.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kebu.accounts.middleware.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -187,14 +198,71 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-SESSION_COOKIE_AGE = int(os.environ.get("KEBU_SESSION_SECONDS", str(12 * 3600)))
+# A login ends after KEBU_SESSION_SECONDS without a request (SessionLimitsMiddleware moves the expiry
+# forward while someone works), and KEBU_SESSION_MAX_HOURS after logging in, however busy.
+SESSION_COOKIE_AGE = int(os.environ.get("KEBU_SESSION_SECONDS", str(8 * 3600)))
+SESSION_ABSOLUTE_AGE = int(float(os.environ.get("KEBU_SESSION_MAX_HOURS", "24")) * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Two-step verification (django-otp): an authenticator app plus recovery codes; required for admins
+# (kebu.accounts.twofactor.requires_two_factor). Wrong codes slow down: 1, 2, 4, 8 … seconds.
+OTP_TOTP_ISSUER = " ".join(filter(None, ["Kebu", os.environ.get("KEBU_SHOP_NAME", "")]))
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices but never shows their secret keys
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- HTTPS and security headers ---------------------------------------------------------------------------
+# The default profile is plain HTTP on 127.0.0.1, for one laptop. KEBU_HTTPS=1 is the production profile
+# behind TLS: secure cookies, HTTP redirected to HTTPS, HSTS. `kebu check --deploy` is clean with it.
+KEBU_HTTPS = env_bool("KEBU_HTTPS")
+SESSION_COOKIE_SECURE = KEBU_HTTPS
+CSRF_COOKIE_SECURE = KEBU_HTTPS
+# KEBU_SSL_REDIRECT=0 when the proxy in front already sends http:// to https://.
+SECURE_SSL_REDIRECT = KEBU_HTTPS and env_bool("KEBU_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a health probe on the private side speaks plain HTTP
+SECURE_HSTS_SECONDS = int(os.environ.get("KEBU_HSTS_SECONDS", "31536000")) if KEBU_HTTPS else 0
+# Off unless asked: HSTS on subdomains (or the browsers' preload list, which is slow to leave) would
+# force HTTPS on every other site under the shop's domain, such as an old shop page served over HTTP.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KEBU_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("KEBU_HSTS_PRELOAD")
+if env_bool("KEBU_BEHIND_PROXY"):
+    # Only behind a proxy that sets X-Forwarded-Proto itself; without one, any client could claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# What `check --deploy` would report about the choices just above is a decision, not an oversight.
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if KEBU_HTTPS and not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+    SILENCED_SYSTEM_CHECKS.append("security.W005")
+if KEBU_HTTPS and not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+if KEBU_HTTPS and not SECURE_SSL_REDIRECT:
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Scripts and styles come from Kebu's own static files only: no inline script, style or event handler
+# anywhere (behaviours live in static/kebu/kebu.js), so an injected <script> would not run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Bootstrap draws checkboxes and select arrows as data: SVGs
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features no Kebu page uses, refused to the page and anything injected into it.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)
 
 # --- Language and time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -252,6 +320,8 @@ KEBU = {
     "SHOP_NAME": os.environ.get("KEBU_SHOP_NAME", _("My shop")),
     "PHONE_REGION": os.environ.get("KEBU_PHONE_REGION", "CN"),
 }
+# Reverse proxies (addresses or networks) whose X-Forwarded-For the audit log believes; empty: none.
+KEBU_TRUSTED_PROXIES = env_list("KEBU_TRUSTED_PROXIES")
 
 LOGGING = {
     "version": 1,

@@ -85,3 +85,40 @@
     }
   }, true);
 })();
+
+// Two-step verification pages: copy the set-up key or the recovery codes, print them, save them as a file.
+(function () {
+  "use strict";
+  function flash(button, attribute) {
+    var done = button.getAttribute(attribute);
+    if (!done) return;
+    var original = button.innerHTML;
+    button.textContent = done;
+    window.setTimeout(function () { button.innerHTML = original; }, 2000);
+  }
+  document.addEventListener("click", function (event) {
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      if (source && navigator.clipboard) {
+        navigator.clipboard.writeText(source.getAttribute("data-copy-text") || source.textContent.trim())
+          .then(function () { flash(copy, "data-copied-label"); });
+      }
+      return;
+    }
+    if (event.target.closest("[data-print]")) {
+      window.print();
+      return;
+    }
+    var download = event.target.closest("[data-download-text]");
+    if (download) {
+      var blob = new Blob([download.getAttribute("data-download-text")], { type: "text/plain;charset=utf-8" });
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = download.getAttribute("data-download-name") || "kebu.txt";
+      document.body.appendChild(link);
+      link.click();
+      window.setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+    }
+  });
+})();
