@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -38,6 +39,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "kebu1"
 NONCE_BYTES = 12
@@ -212,7 +215,12 @@ def keyring() -> Keyring:
             try:
                 mtime = keyring_path().stat().st_mtime
             except FileNotFoundError:
-                mtime = -1.0
+                # Gone while running (a remount, a mistaken delete): keep the keys in memory rather than
+                # make new ones nobody recorded; the next start stops with a clear message instead.
+                logger.error(
+                    "The keyring %s disappeared; serving on with the keys already loaded.", keyring_path()
+                )
+                mtime = cached[1]
             if mtime == cached[1]:
                 _cached = (cached[0], cached[1], now)
                 return cached[0]

@@ -9,7 +9,9 @@ finished or not, writes a ``keys.rotate`` audit entry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +84,35 @@ def keys_rotate(
     actor: Any = None,
 ) -> RotationResult:
     """Start a rotation (new active key) when every value is already under the active key, else resume
-    the unfinished one. ``max_batches`` stops early, as a kill would (tests, and a cautious operator)."""
+    the unfinished one. ``max_batches`` stops early, as a kill would (tests, and a cautious operator).
+
+    One rotation at a time: two would each add a key to the keyring file and one key would be lost."""
+    with _rotation_lock():
+        return _rotate(batch_size=batch_size, max_batches=max_batches, progress=progress, actor=actor)
+
+
+@contextmanager
+def _rotation_lock() -> Iterator[None]:
+    path = crypto.keyring_path().with_name("rotate.lock")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise crypto.KeyringError("Another key rotation is running; let it finish first.") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _rotate(
+    *,
+    batch_size: int,
+    max_batches: int | None,
+    progress: Callable[[str, int], None] | None,
+    actor: Any,
+) -> RotationResult:
     crypto.keyring_check()
     started = False
     if keys_pending() == 0:

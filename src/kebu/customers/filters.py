@@ -57,9 +57,13 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
 DEFAULT_ORDERING = "-created_at"
 
 
-def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+def customer_search(qs: QuerySet[Customer], query: str, *, by_contact: bool = True) -> QuerySet[Customer]:
     """One box across name (also pinyin and initials), phone (full or last 4), customer number,
     social IDs (WeChat and others) and email.
+
+    ``by_contact=False`` (people who see contact details masked) leaves out the full-phone, email and
+    social-ID branches: a masked ``138****5678`` hides four digits, and ten thousand searches would
+    otherwise tell which number it is. The last 4 digits stay searchable: they are shown anyway.
 
     Each branch is its own indexed lookup of ids and the branches are UNIONed: an OR of them in one
     WHERE would make both databases give up the indexes and scan every customer (measured in bench/)."""
@@ -82,7 +86,10 @@ def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
             except ValidationFailed:
                 pass
             else:
-                branches.append(phones.filter(number_lookup=phone_lookup(phone.e164)).values("customer_id"))
+                if by_contact:
+                    branches.append(
+                        phones.filter(number_lookup=phone_lookup(phone.e164)).values("customer_id")
+                    )
         branches.append(customers.filter(customer_no__prefix=_customer_no_guess(digits)).values("pk"))
     else:
         branches.append(customers.filter(name__prefix=query.strip()[:100]).values("pk"))
@@ -90,10 +97,12 @@ def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
         if compact.isascii():
             branches.append(customers.filter(name_pinyin__prefix=compact).values("pk"))
             branches.append(customers.filter(name_initials__prefix=compact).values("pk"))
-        branches.append(customers.filter(email_lookup=text_lookup(text)).values("pk"))
-    branches.append(
-        SocialAccount.objects.order_by().filter(handle_lookup=text_lookup(text)).values("customer_id")
-    )
+        if by_contact:
+            branches.append(customers.filter(email_lookup=text_lookup(text)).values("pk"))
+    if by_contact:
+        branches.append(
+            SocialAccount.objects.order_by().filter(handle_lookup=text_lookup(text)).values("customer_id")
+        )
     first, *rest = branches
     return qs.filter(pk__in=first.union(*rest))
 
@@ -154,7 +163,7 @@ class CustomerFilterSet(django_filters.FilterSet):
             self.filters[f"cf_{definition.key}"] = _custom_filter(definition)
 
     def filter_q(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        return customer_search(qs, value)
+        return customer_search(qs, value, by_contact=getattr(self, "search_by_contact", True))
 
     def filter_tag(self, qs: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
         if not value:

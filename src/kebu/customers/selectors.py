@@ -16,6 +16,7 @@ from kebu.customers import access
 from kebu.customers.events import OWNER_EVENT_KINDS
 from kebu.customers.filters import CustomerFilterSet
 from kebu.customers.models import Customer, CustomerEvent, CustomerPhone, SavedView, Tag
+from kebu.customers.privacy import contact_policy
 
 
 def customer_visible_queryset(*, user: Any) -> QuerySet[Customer]:
@@ -58,6 +59,7 @@ def customer_list(
     Empty parameters (``?stage=&tag=``, as a form sends them) mean "any". A filter that is still invalid
     (an unknown tag id) gives no rows and ``filterset.errors`` says why: never a silently unfiltered list."""
     filterset = CustomerFilterSet(_without_blanks(filters), queryset=customer_visible_queryset(user=user))
+    filterset.search_by_contact = contact_policy(user).can_see
     qs = filterset.qs if filterset.is_valid() else Customer.objects.none()
     qs = qs.select_related("owner", "source").prefetch_related(
         Prefetch("tags", queryset=Tag.objects.order_by("name")),

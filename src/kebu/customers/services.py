@@ -494,8 +494,10 @@ def _snapshot(customer: Customer) -> dict[str, tuple[str, str]]:
     snap = {
         name: ("" if getattr(customer, name) is None else str(getattr(customer, name)))
         for name in PROFILE_FIELDS
-        if name not in {"custom", "email", "notes"}
+        if name not in {"custom", "email", "notes", "referrer"}
     }
+    # The referrer by number only: their name is not for people who may not see that customer.
+    snap["referrer"] = customer.referrer.customer_no if customer.referrer else ""
     snap["custom"] = str(dict(sorted(customer.custom.items())))
     snap["tags"] = ", ".join(sorted(t.name for t in customer.tags.all()))
     snap["consents"] = ", ".join(sorted(f"{c.channel}={c.granted}" for c in customer.consents.all()))

@@ -320,10 +320,14 @@ def phone_check_view(request: HttpRequest) -> HttpResponse:
         else:
             context["phone"] = phone
             # Customers this user may not see are counted, never named or linked.
+            # The customer being edited is left out only if this user may see it: an invisible id
+            # must not make the "a customer you cannot see" hint disappear, tying the id to the number.
+            exclude_id = next(iter(_ids([exclude])), None)
+            if exclude_id is not None:
+                visible = selectors.customer_visible_queryset(user=request.user).filter(pk=exclude_id)
+                exclude_id = exclude_id if visible.exists() else None
             context["owners"] = selectors.phone_owners_for(
-                user=request.user,
-                e164_numbers=[phone.e164],
-                exclude_customer_id=next(iter(_ids([exclude])), None),
+                user=request.user, e164_numbers=[phone.e164], exclude_customer_id=exclude_id
             )
     return render(request, "customers/_phone_check.html", context)
 

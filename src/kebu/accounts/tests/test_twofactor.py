@@ -336,3 +336,17 @@ def test_an_admin_locked_out_of_two_step_gets_a_one_time_code_from_the_server(cl
 
     client.force_login(owner)
     assert client.post(VERIFY, {"code": code}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_admin_by_role_needs_the_second_step_without_being_staff(django_user_model):
+    from kebu.accounts.roles import role_assign
+    from kebu.accounts.twofactor import requires_two_factor
+
+    admin = django_user_model.objects.create_user(username="role_admin", password="x-very-long-1")
+    sales = django_user_model.objects.create_user(username="role_sales", password="x-very-long-2")
+    role_assign(user=admin, key="admin")
+    role_assign(user=sales, key="sales")
+
+    assert not admin.is_staff and requires_two_factor(admin)
+    assert not requires_two_factor(sales)

@@ -42,9 +42,14 @@ def test_an_anonymous_visitor_is_sent_to_log_in():
     assert response.status_code == 302 and reverse("login") in response["Location"]
 
 
-def test_a_clerk_given_the_permission_may_read_it(clerk_client, clerk):
+def test_a_clerk_given_the_permission_may_read_it_after_the_second_step(clerk_client, clerk):
+    from kebu.accounts.tests.otp_helpers import login_verified
+
     clerk.user_permissions.add(Permission.objects.get(codename="view_auditentry"))
 
+    # Whoever may read the audit log is an admin in all but name: two-step verification first.
+    assert "/account/2fa/setup/" in clerk_client.get(LIST_URL)["Location"]
+    login_verified(clerk_client, clerk)
     assert clerk_client.get(LIST_URL).status_code == 200
 
 

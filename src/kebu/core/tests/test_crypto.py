@@ -254,3 +254,21 @@ def test_the_keys_command_reports_and_rotates(owner, own_keyring, capsys):
     call_command("keys", "status")
     out = capsys.readouterr().out
     assert "done: every value is under" in out and "keyring matches this database" in out
+
+
+@pytest.mark.django_db
+def test_two_rotations_at_once_are_refused(owner, own_keyring):
+    from kebu.core.keys import _rotation_lock
+
+    with _rotation_lock(), pytest.raises(crypto.KeyringError, match="Another key rotation"):
+        keys_rotate()
+
+
+def test_a_keyring_that_vanishes_while_serving_keeps_the_loaded_keys(own_keyring, monkeypatch):
+    sealed = crypto.encrypt(PHONE, context="t.phone")
+    active = crypto.keyring().active
+    own_keyring.unlink()
+    monkeypatch.setattr(crypto, "RELOAD_EVERY_SECONDS", 0.0)
+    assert crypto.keyring().active == active  # no new keyring made behind the database's back
+    assert crypto.decrypt(sealed, context="t.phone") == PHONE
+    assert not own_keyring.exists()

@@ -60,3 +60,28 @@ def test_plain_rows_are_encrypted_and_their_lookups_rebuilt(owner):
     for query in ("13912345678", "5678", "wang.wu@qq.com", "wangwu_88"):
         rows, _ = customer_list(user=owner, filters={"q": query})
         assert list(rows) == [customer], query
+
+
+@pytest.mark.django_db(transaction=True)
+def test_old_timeline_entries_lose_their_plain_contact_details(owner):
+    from kebu.customers.models import CustomerEvent
+
+    _migrate([("customers", "0004_encrypt_personal_data")])
+    customer = Customer.objects.create(customer_no="C000010", name="老客")
+    old = {
+        "phones": ["+8613912345678", "+8613912345678, +8613800001111"],
+        "email": ["", "lao.ke@qq.com"],
+        "notes": ["", "住在三楼"],
+        "addresses": ["", "浙江省杭州市西湖区文三路 1 号"],
+        "socials": ["", "微信: laoke_wx"],
+        "stage": ["lead", "vip"],
+    }
+    event = CustomerEvent.objects.create(customer=customer, kind="customer.updated", data={"changes": old})
+    _migrate([("customers", "0005_mask_old_timeline")])
+
+    changes = CustomerEvent.objects.get(pk=event.pk).data["changes"]
+    assert changes["phones"] == ["139****5678", "139****5678, 138****1111"]
+    assert changes["email"] == ["", "l***@qq.com"]
+    assert changes["notes"] == ["", "…"] and changes["addresses"] == ["", "****"]
+    assert changes["socials"] == ["", "微信: l***x"]
+    assert changes["stage"] == ["lead", "vip"]

@@ -13,8 +13,15 @@ def clerk(staff_member):
 
 
 def _client_for(user) -> Client:
+    """Logged in as after a real login: with the second step done for those who must have one."""
+    from kebu.accounts.tests.otp_helpers import login_verified
+    from kebu.accounts.twofactor import requires_two_factor
+
     client = Client()
-    client.force_login(user)
+    if requires_two_factor(user):
+        login_verified(client, user)
+    else:
+        client.force_login(user)
     return client
 
 

@@ -320,3 +320,44 @@ def test_a_masked_mobile_never_shows_its_middle_digits(number):
 
     assert shown == mask_phone("+86" + number) == f"{number[:3]}****{number[-4:]}"
     assert number not in shown and number[3:7] not in shown[:7]
+
+
+@pytest.mark.parametrize("role", ["analyst", "readonly"])
+def test_a_masked_role_cannot_unmask_by_searching_full_values(client_for, staff_member, customer, role):
+    """Searching a guessed full number would confirm the 4 hidden digits, 10,000 guesses at most."""
+    client = client_for(staff_member(role, f"searcher_{role}"))
+    for query in (PHONE, "+86 " + PHONE, EMAIL, WECHAT):
+        assert client.get("/api/v1/customers/", {"q": query}).json()["results"] == [], query
+    found = client.get("/api/v1/customers/", {"q": PHONE[-4:]}).json()["results"]
+    assert [row["id"] for row in found] == [customer.pk]  # the last 4 are shown anyway
+
+
+def test_a_clerk_who_sees_contacts_still_finds_by_full_values(clerk_client, customer):
+    for query in (PHONE, EMAIL, WECHAT):
+        found = clerk_client.get("/api/v1/customers/", {"q": query}).json()["results"]
+        assert [row["id"] for row in found] == [customer.pk], query
+
+
+def test_the_phone_check_ignores_a_customer_id_the_user_cannot_see(client_for, sales_a, sales_b, owner):
+    from kebu.customers.tests.factories import make_customer
+
+    hidden = make_customer(actor=owner, phone="13700001234", owner=sales_b)
+    answer = (
+        client_for(sales_a)
+        .get(reverse("customers:check-phone"), {"number": "13700001234", "customer": hidden.pk})
+        .content.decode()
+    )
+    assert "phone-owner-hidden" in answer
+
+
+def test_the_timeline_names_a_referrer_by_number_only(client_for, sales_a, owner, pool_off):
+    from kebu.customers.tests.factories import make_customer
+
+    secret = make_customer(actor=owner, name="秘密乙")
+    mine = make_customer(actor=owner, name="客户甲", owner=sales_a)
+    data = customer_input_from(mine)
+    data.referrer = secret
+    customer_update(actor=owner, customer=mine, data=data, expected_version=mine.version)
+
+    page = client_for(sales_a).get(reverse("customers:detail", args=[mine.pk])).content.decode()
+    assert "秘密乙" not in page and secret.customer_no in page

@@ -35,6 +35,9 @@ class Command(BaseCommand):
             str(options["workers"]),
             "--access-logfile",
             "-",
+            # Path without the query string: searches and the phone check carry phone numbers in it.
+            "--access-logformat",
+            '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
             "--graceful-timeout",
             "10",
             # Kebu keeps everything it writes in the data dir, not in the user's home.
