@@ -20,7 +20,8 @@ from kebu.audit.context import client_ip, current_user
 from kebu.audit.services import audit_record
 
 USERNAME_MAX = 150
-USER_FLAGS = ("is_active", "is_staff", "is_superuser")
+# The team decides what a manager sees, so moving someone between teams is a role change too.
+USER_FLAGS = ("is_active", "is_staff", "is_superuser", "team_id")
 
 
 def _ip_of(request: HttpRequest | None) -> str | None:

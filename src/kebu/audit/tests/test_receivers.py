@@ -212,7 +212,7 @@ def test_accounts_created_and_deleted_are_recorded(django_user_model):
     [created] = entries("auth.user_create", after=start)
     [deleted] = entries("auth.user_delete", after=start)
     assert created.target_id == deleted.target_id == str(user_id)
-    assert created.data == {"is_active": True, "is_staff": False, "is_superuser": False}
+    assert created.data == {"is_active": True, "is_staff": False, "is_superuser": False, "team_id": None}
     assert "temp" in deleted.target_repr
 
 
@@ -257,3 +257,15 @@ def test_a_role_given_in_the_admin_names_the_admin_as_actor(owner_client, owner,
     roles = entries("auth.role_change", after=start)
     assert {tuple(e.changes) for e in roles} == {("is_staff",), ("groups",)}
     assert all(e.actor == owner and e.ip == ADDRESS and e.target_id == str(clerk.pk) for e in roles)
+
+
+@pytest.mark.django_db
+def test_moving_someone_to_another_team_is_a_role_change(clerk):
+    from kebu.accounts.models import Team
+
+    east = Team.objects.create(name="华东组")
+    clerk.team = east
+    clerk.save()
+
+    entry = AuditEntry.objects.filter(action="auth.role_change", target_id=str(clerk.pk)).get()
+    assert entry.changes == {"team_id": [None, east.pk]}
