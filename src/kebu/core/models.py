@@ -87,4 +87,11 @@ class ShopSettings(models.Model):
 
     @classmethod
     def current(cls) -> ShopSettings:
+        """The row, created on first use: for editing."""
         return cls.objects.get_or_create(pk=1)[0]
+
+    @classmethod
+    def read(cls) -> ShopSettings:
+        """The settings for reading: one query and no write; a shop that never saved them has the
+        defaults (every request asks, so a read must not take SQLite's write lock)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

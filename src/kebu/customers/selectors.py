@@ -43,12 +43,8 @@ def customer_visible_queryset(*, user: Any) -> QuerySet[Customer]:
 
 
 def shared_pool_enabled() -> bool:
-    """Whether customers without an owner form a shared pool (公海) that sales staff see and claim.
-    One read, no write: a shop that never saved its settings has the default."""
-    enabled = ShopSettings.objects.filter(pk=1).values_list("shared_pool_enabled", flat=True).first()
-    if enabled is None:
-        return bool(ShopSettings._meta.get_field("shared_pool_enabled").default)
-    return bool(enabled)
+    """Whether customers without an owner form a shared pool (公海) that sales staff see and claim."""
+    return ShopSettings.read().shared_pool_enabled
 
 
 def customer_list(

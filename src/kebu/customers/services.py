@@ -19,13 +19,13 @@ from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.crypto import keyring
-from kebu.core.errors import Conflict, DuplicateWarning, ValidationFailed
+from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, ValidationFailed
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.masking import mask_address, mask_email, mask_phone, mask_text
 from kebu.core.phone import parse_phone
 from kebu.core.services import idempotent, sequence_next
 from kebu.core.text import pinyin_keys
-from kebu.customers import events
+from kebu.customers import access, events
 from kebu.customers.models import (
     Address,
     Consent,
@@ -43,6 +43,7 @@ from kebu.customers.models import (
     Stage,
     Tag,
 )
+from kebu.customers.selectors import phone_owners_for, shared_pool_enabled
 
 CUSTOMER_NO_SEQUENCE = "customer_no"
 MAX_PHONES = 10
@@ -326,8 +327,6 @@ def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool, 
     typing a number never reveals whose customer it is."""
     if allow:
         return
-    from kebu.customers.selectors import phone_owners_for
-
     kept = set(customer.phones.values_list("number_lookup", flat=True)) if customer else set()
     owners = phone_owners_for(
         user=actor,
@@ -648,8 +647,6 @@ def customers_bulk_tag(
 def customers_bulk_assign(*, actor: Any, customers: Sequence[Customer], owner: Any) -> int:
     """Give many customers a new owner (or none: the shared pool). Needs ``assign_customer``; each
     change is a transfer (or release) on the customer's timeline and in the audit log."""
-    from kebu.customers import access
-
     access.require(actor, access.ASSIGN, message=_("Your role may not assign customers."))
     if owner is not None:
         _check_new_owner(owner, key="owner")
@@ -695,21 +692,12 @@ def _owner_swap(*, customer: Customer, to_owner: Any, actor: Any) -> bool:
     )
 
 
-def _shared_pool_enabled() -> bool:
-    from kebu.customers.selectors import shared_pool_enabled
-
-    return shared_pool_enabled()
-
-
 @transaction.atomic
 def customer_claim(*, customer: Customer, actor: Any) -> Customer:
     """Take a customer without an owner from the shared pool. Of two people claiming at once exactly
     one wins; the other gets ``Conflict``."""
-    from kebu.core.errors import Forbidden
-    from kebu.customers import access
-
     access.require(actor, access.CHANGE, message=_("Your role may not take on customers."))
-    if not _shared_pool_enabled():
+    if not shared_pool_enabled():
         raise Forbidden(_("The shared pool is switched off."))
     if customer.archived_at is not None:
         raise ValidationFailed(_("This customer is archived: restore it first."))
@@ -730,16 +718,13 @@ def customer_release(*, customer: Customer, actor: Any, reason: str = "") -> Cus
     """Give a customer back to the shared pool (no owner). Owners release their own; someone allowed to
     assign customers may release anyone's. With the pool switched off only they may, since a released
     customer would then be seen by nobody but admins."""
-    from kebu.core.errors import Forbidden
-    from kebu.customers import access
-
     may_assign = access.can_assign(actor)
     own = customer.owner_id is not None and customer.owner_id == actor.pk and access.can(actor, access.CHANGE)
     if not (own or may_assign):
         raise Forbidden(_("Only the owner or a manager may release this customer."))
     if customer.owner_id is None:
         raise ValidationFailed(_("This customer is already in the shared pool."))
-    if not may_assign and not _shared_pool_enabled():
+    if not may_assign and not shared_pool_enabled():
         raise Forbidden(_("The shared pool is switched off: ask a manager to transfer the customer."))
     if len(reason) > 200:
         raise ValidationFailed(field_errors={"reason": [_("A reason has at most 200 characters.")]})
@@ -759,8 +744,6 @@ def customer_release(*, customer: Customer, actor: Any, reason: str = "") -> Cus
 
 
 def _check_new_owner(to_user: Any, *, key: str) -> None:
-    from kebu.customers import access
-
     if to_user is None or not to_user.is_active or not to_user.has_perm(access.VIEW):
         raise ValidationFailed(
             field_errors={key: [_("Choose an active colleague who works with customers.")]}
@@ -771,8 +754,6 @@ def _check_new_owner(to_user: Any, *, key: str) -> None:
 def customer_transfer(*, customer: Customer, to_user: Any, actor: Any, reason: str = "") -> Customer:
     """Make ``to_user`` the owner of ``customer`` (from a colleague or from the pool). Needs
     ``assign_customer``; the new owner must be an active colleague who may see customers."""
-    from kebu.customers import access
-
     access.require(actor, access.ASSIGN, message=_("Your role may not transfer customers."))
     _check_new_owner(to_user, key="to_user")
     if customer.owner_id == to_user.pk:
