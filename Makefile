@@ -66,7 +66,7 @@ _test-postgres:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy src/kebu/*/services.py src/kebu/*/selectors.py
+	$(BIN)/mypy $(wildcard src/kebu/*/services.py src/kebu/*/services/*.py src/kebu/*/selectors.py)
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kebu.accounts",
     "kebu.audit",
     "kebu.customers",
+    "kebu.orders",
 ]
 
 MIDDLEWARE = [

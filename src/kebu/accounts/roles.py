@@ -38,6 +38,17 @@ _CUSTOMER_WORK = (
     "customers.change_customer",
     "customers.view_contact",
 )
+_ORDER_WORK = (
+    "orders.view_order",
+    "orders.add_order",
+    "orders.change_order",
+    "orders.view_aftersale",
+    "orders.add_aftersale",
+    "orders.change_aftersale",
+    "orders.view_product",
+    "orders.view_creditpayment",
+)
+_ORDER_READ = ("orders.view_order", "orders.view_aftersale", "orders.view_product")
 
 ROLES: dict[str, Role] = {
     role.key: role
@@ -48,6 +59,7 @@ ROLES: dict[str, Role] = {
             description=_("Owner or admin: everything, including settings, roles and the audit log."),
             permissions=(
                 "customers.*",
+                "orders.*",
                 "accounts.*",
                 "auth.*",
                 "core.*",
@@ -66,19 +78,29 @@ ROLES: dict[str, Role] = {
                 "customers.view_team_customers",
                 "customers.assign_customer",
                 "customers.export_customer",
+                *_ORDER_WORK,
+                "orders.add_product",
+                "orders.change_product",
+                "orders.add_creditpayment",
+                "orders.manage_credit",
             ),
         ),
         Role(
             key="sales",
             name="销售/客服",
             description=_("Sales or service staff: their own customers and the shared pool."),
-            permissions=_CUSTOMER_WORK,
+            permissions=(*_CUSTOMER_WORK, *_ORDER_WORK),
         ),
         Role(
             key="analyst",
             name="分析师",
             description=_("Analyst: every customer, contact details masked, changes nothing."),
-            permissions=("customers.view_customer", "customers.view_all_customers"),
+            permissions=(
+                "customers.view_customer",
+                "customers.view_all_customers",
+                *_ORDER_READ,
+                "orders.view_creditpayment",
+            ),
         ),
         Role(
             key="readonly",
@@ -88,6 +110,7 @@ ROLES: dict[str, Role] = {
                 "customers.view_customer",
                 "customers.view_all_customers",
                 "customers.reveal_contact",
+                *_ORDER_READ,
             ),
         ),
     )
@@ -105,7 +128,7 @@ def _permissions(apps: Any, names: Iterable[str]) -> list[Any]:
             rows = rows.filter(codename=codename)
         rows = list(rows)
         if not rows and codename != "*":
-            logger.info("Role permission %s does not exist (yet); skipped.", name)
+            logger.debug("Role permission %s does not exist (yet); skipped.", name)
         found.extend(rows)
     return found
 

@@ -20,7 +20,14 @@ admin.site.index_title = _("Shop settings")
 class ShopSettingsAdmin(admin.ModelAdmin):
     """One row: the list opens it straight away, and it can be neither added twice nor deleted."""
 
-    fields = ["shared_pool_enabled"]
+    fieldsets = [
+        (_("Customers"), {"fields": ["shared_pool_enabled"]}),
+        (
+            _("Lifecycle stages"),
+            {"fields": ["stage_auto", "stage_repeat_orders", "stage_vip_spent_cny", "stage_churn_days"]},
+        ),
+        (_("Credit"), {"fields": ["credit_over_limit"]}),
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not ShopSettings.objects.exists()
@@ -35,7 +42,15 @@ class ShopSettingsAdmin(admin.ModelAdmin):
     @transaction.atomic
     def save_model(self, request: HttpRequest, obj: ShopSettings, form: Any, change: bool) -> None:
         # Switching the shared pool changes who sees which customers: the audit log keeps it.
-        changes = {name: [form.initial.get(name), form.cleaned_data.get(name)] for name in form.changed_data}
+        changes = {
+            name: [_plain(form.initial.get(name)), _plain(form.cleaned_data.get(name))]
+            for name in form.changed_data
+        }
         super().save_model(request, obj, form, change)
         if changes:
             audit_record(action="settings.change", actor=request.user, target=obj, changes=changes)
+
+
+def _plain(value: Any) -> Any:
+    """A value the audit log's JSON can hold as it reads (a Decimal as "5000.00")."""
+    return value if value is None or isinstance(value, bool | int | str) else str(value)

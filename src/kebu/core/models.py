@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -75,6 +78,34 @@ class ShopSettings(models.Model):
         _("shared pool (公海)"),
         default=True,
         help_text=_("Customers without an owner are visible to every sales member, who can claim them."),
+    )
+    # Lifecycle stages move forward by themselves as customers buy (kebu.orders.services.metrics).
+    stage_auto = models.BooleanField(
+        _("move lifecycle stages automatically"),
+        default=True,
+        help_text=_("Lead → new customer at the first order → repeat buyer → VIP; never backwards."),
+    )
+    stage_repeat_orders = models.PositiveSmallIntegerField(
+        _("orders for a repeat buyer"), default=2, validators=[MinValueValidator(2)]
+    )
+    stage_vip_spent_cny = models.DecimalField(
+        _("total spent for VIP"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("5000"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    stage_churn_days = models.PositiveSmallIntegerField(
+        _("days without an order before churned"),
+        default=365,
+        validators=[MinValueValidator(30)],
+        help_text=_("Checked once a day; a churned customer who orders again moves back up."),
+    )
+    credit_over_limit = models.CharField(
+        _("an order on credit beyond the limit"),
+        max_length=5,
+        choices=[("warn", _("warns, and may be confirmed")), ("block", _("is refused"))],
+        default="warn",
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -67,3 +67,14 @@ def customer_owner_changed_event(
         raise ValueError(kind)
     data = {"from": _person(from_user), "to": _person(to_user), "reason": reason}
     return _event(customer=customer, actor=actor, kind=kind, audit_action="customer.assign", data=data)
+
+
+def customer_stage_changed_event(*, customer: Customer, actor: Any, before: str, after: str) -> CustomerEvent:
+    """The lifecycle stage moved by the shop's rules, as an order or refund changed the figures."""
+    return _event(
+        customer=customer,
+        actor=actor,
+        kind="customer.stage_changed",
+        audit_action="customer.stage",
+        data={"from": before, "to": after, "auto": True},
+    )

@@ -164,6 +164,57 @@ class Customer(models.Model):
     # Derived from the phones: the first one, for display in lists without a join.
     primary_phone = EncryptedTextField(_("phone"), max_length=32, blank=True, editable=False)
 
+    # Credit (赊账) for wholesale customers; what they owe is kept by the order services.
+    credit_limit_cny = models.DecimalField(
+        _("credit limit"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Empty: this customer pays for each order and cannot buy on credit."),
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(
+        _("payment terms (days)"), default=30, help_text=_("Days after an order on credit until it is due.")
+    )
+    receivable_cny = models.DecimalField(
+        _("owed"), max_digits=14, decimal_places=2, default=0, editable=False
+    )
+
+    # Figures computed from the orders, in the same transaction as the order, refund or cancellation that
+    # changes them (kebu.orders.services.metrics); ``kebu metrics recompute`` rebuilds them all.
+    total_spent_cny = models.DecimalField(
+        _("total spent"), max_digits=14, decimal_places=2, default=0, editable=False
+    )
+    order_count = models.PositiveIntegerField(_("orders"), default=0, editable=False)
+    avg_order_cny = models.DecimalField(
+        _("average order"), max_digits=14, decimal_places=2, null=True, blank=True, editable=False
+    )
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True, editable=False)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True, editable=False)
+    purchase_interval_days = models.DecimalField(
+        _("average days between orders"),
+        max_digits=7,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    refund_count = models.PositiveIntegerField(
+        _("refunded orders"), default=0, editable=False, help_text=_("Orders with at least one refund.")
+    )
+    refund_rate = models.DecimalField(
+        _("refund rate"), max_digits=5, decimal_places=4, null=True, blank=True, editable=False
+    )
+    top_category = models.ForeignKey(
+        "orders.Category",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("top category"),
+    )
+
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
@@ -217,6 +268,18 @@ class Customer(models.Model):
             ),
             models.Index(fields=["city", "-created_at", "-id"], name="cust_city", condition=ACTIVE),
             models.Index(fields=["birthday", "id"], name="cust_birthday", condition=ACTIVE),
+            models.Index(fields=["total_spent_cny", "id"], name="cust_spent", condition=ACTIVE),
+            models.Index(fields=["order_count", "id"], name="cust_orders", condition=ACTIVE),
+            models.Index(fields=["avg_order_cny", "id"], name="cust_avg_order", condition=ACTIVE),
+            models.Index(fields=["first_order_at", "id"], name="cust_first_order", condition=ACTIVE),
+            models.Index(fields=["last_order_at", "id"], name="cust_last_order", condition=ACTIVE),
+            models.Index(fields=["purchase_interval_days", "id"], name="cust_interval", condition=ACTIVE),
+            models.Index(fields=["refund_rate", "id"], name="cust_refund_rate", condition=ACTIVE),
+            models.Index(fields=["refund_count", "id"], name="cust_refund_count", condition=ACTIVE),
+            models.Index(fields=["top_category", "id"], name="cust_top_category", condition=ACTIVE),
+            models.Index(
+                fields=["receivable_cny", "id"], name="cust_receivable", condition=Q(receivable_cny__gt=0)
+            ),
             models.Index(
                 fields=["archived_at"], name="cust_archived", condition=Q(archived_at__isnull=False)
             ),

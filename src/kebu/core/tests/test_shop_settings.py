@@ -18,7 +18,15 @@ def test_the_settings_list_opens_the_one_row_and_a_pool_switch_is_audited(owner,
     assert response["Location"] == reverse("admin:core_shopsettings_change", args=[row.pk])
     assert row.shared_pool_enabled
 
-    response = owner_client.post(response["Location"], {"shared_pool_enabled": ""})
+    form = {
+        "shared_pool_enabled": "",
+        "stage_auto": "on",
+        "stage_repeat_orders": "2",
+        "stage_vip_spent_cny": "5000.00",
+        "stage_churn_days": "365",
+        "credit_over_limit": "warn",
+    }
+    response = owner_client.post(response["Location"], form)
     assert response.status_code == 302
     assert not ShopSettings.current().shared_pool_enabled
     entry = AuditEntry.objects.get(action="settings.change")

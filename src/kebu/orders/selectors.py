@@ -1,0 +1,137 @@
+"""Every read of orders, after-sales, products and credit that a view, the API or an export shares.
+
+An order is visible exactly when its customer is (``customer_visible_queryset``): the rule stays in one
+place, and an id someone may not see answers ``NotFound``, like a missing one."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from kebu.core.errors import NotFound
+from kebu.customers.models import Customer
+from kebu.customers.selectors import customer_visible_queryset
+from kebu.orders.models import COUNTED_STATUSES, AfterSale, CreditPayment, Order, Product, Sku
+
+
+def order_visible_queryset(*, user: Any) -> QuerySet[Order]:
+    """The orders of the customers ``user`` may see; nothing without ``orders.view_order``."""
+    if not (
+        getattr(user, "is_authenticated", False) and user.is_active and user.has_perm("orders.view_order")
+    ):
+        return Order.objects.none()
+    if user.is_superuser or user.has_perm("customers.view_all_customers"):
+        return Order.objects.all()
+    return Order.objects.filter(customer__in=customer_visible_queryset(user=user).values("pk"))
+
+
+def order_get_for_actor(*, actor: Any, order_id: Any) -> Order:
+    try:
+        return (
+            order_visible_queryset(user=actor)
+            .select_related("customer", "store", "created_by")
+            .prefetch_related("lines")
+            .get(pk=int(order_id))
+        )
+    except (Order.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
+        raise NotFound() from exc
+
+
+def aftersale_visible_queryset(*, user: Any) -> QuerySet[AfterSale]:
+    if not (
+        getattr(user, "is_authenticated", False) and user.is_active and user.has_perm("orders.view_aftersale")
+    ):
+        return AfterSale.objects.none()
+    if user.is_superuser or user.has_perm("customers.view_all_customers"):
+        return AfterSale.objects.all()
+    return AfterSale.objects.filter(customer__in=customer_visible_queryset(user=user).values("pk"))
+
+
+def aftersale_get_for_actor(*, actor: Any, aftersale_id: Any) -> AfterSale:
+    try:
+        return (
+            aftersale_visible_queryset(user=actor)
+            .select_related("order", "customer", "created_by")
+            .prefetch_related("lines__line")
+            .get(pk=int(aftersale_id))
+        )
+    except (AfterSale.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
+        raise NotFound() from exc
+
+
+def customer_orders(*, actor: Any, customer: Customer) -> QuerySet[Order]:
+    """One customer's orders, newest first (the customer page's purchase history)."""
+    return (
+        order_visible_queryset(user=actor)
+        .filter(customer=customer)
+        .select_related("store")
+        .prefetch_related("lines")
+        .order_by("-ordered_at", "-id")
+    )
+
+
+def customer_purchase_totals(*, customer: Customer) -> dict[str, Any]:
+    """Totals of the counted orders of one customer, straight from the orders (the page shows them beside
+    the kept figures)."""
+    return Order.objects.filter(customer=customer, status__in=COUNTED_STATUSES).aggregate(
+        orders=Count("id"),
+        paid=Sum("paid_cny"),
+        refunded=Sum("refunded_cny"),
+        first=Min("ordered_at"),
+        last=Max("ordered_at"),
+    )
+
+
+def product_list(*, active_only: bool = False) -> QuerySet[Product]:
+    qs = Product.objects.select_related("category", "brand").prefetch_related("skus").order_by("name", "id")
+    return qs.filter(is_active=True) if active_only else qs
+
+
+def sku_search(*, query: str, limit: int = 20) -> list[Sku]:
+    """SKUs on sale whose code or product name starts with ``query``, for the order form."""
+    query = query.strip()
+    if not query:
+        return []
+    return list(
+        Sku.objects.filter(is_active=True)
+        .filter(Q(code__istartswith=query) | Q(product__name__icontains=query))
+        .select_related("product")
+        .order_by("code")[:limit]
+    )
+
+
+def credit_overdue_list(*, user: Any, today: date | None = None) -> list[dict[str, Any]]:
+    """Customers with credit orders past their due date: how much is overdue, since when, and the
+    number of days; most days overdue first. Only customers ``user`` may see."""
+    today = today or timezone.localdate()
+    grouped = (
+        order_visible_queryset(user=user)
+        .filter(credit_outstanding_cny__gt=0, credit_due_date__lt=today)
+        .values("customer_id")
+        .annotate(
+            overdue=Sum("credit_outstanding_cny"), oldest_due=Min("credit_due_date"), orders=Count("id")
+        )
+        .order_by("oldest_due", "customer_id")
+    )
+    rows = list(grouped)
+    customers = Customer.objects.in_bulk([r["customer_id"] for r in rows])
+    return [
+        {
+            "customer": customers[r["customer_id"]],
+            "overdue_cny": Decimal(r["overdue"]).quantize(Decimal("0.01")),
+            "oldest_due": r["oldest_due"],
+            "days_overdue": (today - r["oldest_due"]).days,
+            "orders": r["orders"],
+        }
+        for r in rows
+    ]
+
+
+def credit_payments(*, actor: Any, customer: Customer) -> QuerySet[CreditPayment]:
+    if not actor.has_perm("orders.view_creditpayment"):
+        return CreditPayment.objects.none()
+    return CreditPayment.objects.filter(customer=customer).select_related("created_by")

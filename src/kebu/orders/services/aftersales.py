@@ -1,0 +1,387 @@
+"""After-sales (售后): refund only, return and refund, exchange.
+
+Flow: requested → (approved → received, for goods coming back) → completed, or rejected / withdrawn
+while open. The money is reserved on the order when the request is made and paid out when it
+completes, so that no set of refunds, however they interleave, passes what was paid: the order's
+``refund_reserved_cny`` is raised with a version-checked UPDATE, and a second request racing the first
+re-reads the order and is measured against what is left (``tests/test_concurrency.py`` runs two at
+once on PostgreSQL). The customer's figures move when the money does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kebu.audit.services import audit_record
+from kebu.core.errors import Conflict, ValidationFailed
+from kebu.orders.models import (
+    COUNTED_STATUSES,
+    OPEN_AFTERSALE_STATUSES,
+    AfterSale,
+    AfterSaleKind,
+    AfterSaleLine,
+    AfterSaleReason,
+    AfterSaleStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+from kebu.orders.services.metrics import FiguresChange, customer_figures_apply
+from kebu.orders.services.orders import _errors_add, money_parse
+
+ZERO = Decimal("0.00")
+# Two requests on one order at the same moment: the loser re-reads and tries again this many times.
+RESERVE_ATTEMPTS = 5
+
+
+@dataclass
+class AfterSaleLineInput:
+    line_id: int
+    quantity: Any = 1
+    amount_cny: Any = None  # the line's share, pro rata, when left out
+
+
+def _open_quantities(order: Order) -> dict[int, int]:
+    """Per order line, the quantity already in open or completed returns and exchanges."""
+    rows = (
+        AfterSaleLine.objects.filter(aftersale__order=order)
+        .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
+        .values("line_id")
+        .annotate(quantity=Sum("quantity"), amount=Sum("amount_cny"))
+    )
+    return {row["line_id"]: row["quantity"] for row in rows}
+
+
+def _open_line_amounts(order: Order) -> dict[int, Decimal]:
+    rows = (
+        AfterSaleLine.objects.filter(aftersale__order=order)
+        .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
+        .values("line_id")
+        .annotate(amount=Sum("amount_cny"))
+    )
+    return {row["line_id"]: Decimal(row["amount"]).quantize(Decimal("0.01")) for row in rows}
+
+
+def _lines_clean(
+    order: Order, kind: str, lines: Sequence[AfterSaleLineInput], errors: dict[str, list[Any]]
+) -> list[tuple[OrderLine, int, Decimal]]:
+    by_id = {line.pk: line for line in order.lines.all()}
+    taken = _open_quantities(order)
+    taken_amounts = _open_line_amounts(order)
+    clean: list[tuple[OrderLine, int, Decimal]] = []
+    seen: set[int] = set()
+    for index, item in enumerate(lines):
+        prefix = f"lines.{index}."
+        line = by_id.get(int(item.line_id)) if str(item.line_id).isdigit() else None
+        if line is None or line.pk in seen:
+            _errors_add(errors, prefix + "line_id", _("Choose a line of this order (each once)."))
+            continue
+        seen.add(line.pk)
+        try:
+            quantity = int(item.quantity)
+        except (TypeError, ValueError):
+            quantity = 0
+        left = line.quantity - taken.get(line.pk, 0)
+        if quantity <= 0:
+            _errors_add(errors, prefix + "quantity", _("The quantity must be at least 1."))
+            continue
+        if quantity > left:
+            _errors_add(
+                errors,
+                prefix + "quantity",
+                _("Only %(left)d of this line can still be returned or refunded.") % {"left": max(left, 0)},
+            )
+            continue
+        line_left = line.amount_cny - taken_amounts.get(line.pk, ZERO)
+        amount = ZERO
+        if kind != AfterSaleKind.EXCHANGE:
+            amount = money_parse(item.amount_cny, errors=errors, key=prefix + "amount_cny", allow_none=True)
+            if amount is None:
+                amount = min(
+                    (line.amount_cny * quantity / line.quantity).quantize(Decimal("0.01")),
+                    max(line_left, ZERO),
+                )
+            elif amount > line_left:
+                _errors_add(
+                    errors,
+                    prefix + "amount_cny",
+                    _("At most ¥%(left)s of this line is left to refund.") % {"left": max(line_left, ZERO)},
+                )
+        clean.append((line, quantity, amount))
+    return clean
+
+
+@transaction.atomic
+def aftersale_request(
+    *,
+    actor: Any,
+    order: Order,
+    kind: str,
+    reason: str,
+    reason_detail: str = "",
+    amount_cny: Any = None,
+    lines: Sequence[AfterSaleLineInput] = (),
+) -> AfterSale:
+    """Open an after-sale on a paid order and reserve its refund.
+
+    ``amount_cny`` may include shipping, so it may pass the lines' shares; left out, it is their sum.
+    Never more than is refundable: what was paid less every refund completed or in progress."""
+    errors: dict[str, list[Any]] = {}
+    if kind not in AfterSaleKind.values:
+        _errors_add(errors, "kind", _("Choose refund only, return and refund, or exchange."))
+    if reason not in AfterSaleReason.values:
+        _errors_add(errors, "reason", _("Choose a reason."))
+    if order.status not in COUNTED_STATUSES or order.status == OrderStatus.CLOSED:
+        _errors_add(errors, "order", _("Only a paid order that is not closed can have an after-sale."))
+    if kind in (AfterSaleKind.RETURN, AfterSaleKind.EXCHANGE) and not lines:
+        _errors_add(errors, "lines", _("Choose the lines and quantities that come back."))
+    clean = _lines_clean(order, kind, lines, errors)
+    line_total = sum((amount for _line, _qty, amount in clean), ZERO)
+    if kind == AfterSaleKind.EXCHANGE:
+        amount = ZERO
+        if amount_cny not in (None, "", 0, "0", ZERO):
+            _errors_add(errors, "amount_cny", _("An exchange refunds nothing; use a refund for money."))
+    else:
+        amount = money_parse(amount_cny, errors=errors, key="amount_cny", allow_none=True)
+        amount = line_total if amount is None else amount
+        if amount <= 0 and "amount_cny" not in errors and not any(k.startswith("lines.") for k in errors):
+            _errors_add(errors, "amount_cny", _("Enter the amount to refund."))
+        if amount < line_total and "amount_cny" not in errors:
+            _errors_add(errors, "amount_cny", _("The amount is less than the lines' refunds add up to."))
+    if errors:
+        raise ValidationFailed(
+            _("The after-sale was not saved; correct the marked fields."), field_errors=errors
+        )
+
+    if amount > 0:
+        order = _reserve(order, amount)
+    aftersale = AfterSale.objects.create(
+        order=order,
+        customer_id=order.customer_id,
+        kind=kind,
+        reason=reason,
+        reason_detail=reason_detail.strip()[:500],
+        amount_cny=amount,
+        created_by=actor,
+    )
+    AfterSaleLine.objects.bulk_create(
+        AfterSaleLine(aftersale=aftersale, line=line, quantity=quantity, amount_cny=line_amount)
+        for line, quantity, line_amount in clean
+    )
+    audit_record(
+        action="aftersale.request",
+        actor=actor,
+        target=aftersale,
+        data={"order": order.order_no, "kind": kind, "amount": str(amount)},
+    )
+    return aftersale
+
+
+def _reserve(order: Order, amount: Decimal) -> Order:
+    """Raise the order's reserved refunds by ``amount`` if that stays within what was paid."""
+    for _attempt in range(RESERVE_ATTEMPTS):
+        fresh = Order.objects.get(pk=order.pk)
+        left = fresh.paid_cny - fresh.refund_reserved_cny
+        if amount > left:
+            message = _("At most ¥%(left)s of this order can still be refunded.") % {"left": max(left, ZERO)}
+            raise ValidationFailed(message, field_errors={"amount_cny": [message]})
+        if Order.objects.filter(pk=fresh.pk, version=fresh.version).update(
+            refund_reserved_cny=fresh.refund_reserved_cny + amount, version=F("version") + 1
+        ):
+            return Order.objects.get(pk=order.pk)
+    raise Conflict(_("This order is being changed by someone else. Try again."))
+
+
+def _transition(
+    aftersale: AfterSale, *, allowed: Sequence[str], expected_version: int | None, **values: Any
+) -> AfterSale:
+    if aftersale.status not in allowed:
+        message = _("This after-sale is %(status)s; that step is not possible now.") % {
+            "status": aftersale.get_status_display()
+        }
+        raise ValidationFailed(message, field_errors={"status": [message]})
+    version = aftersale.version if expected_version is None else expected_version
+    updated = AfterSale.objects.filter(pk=aftersale.pk, version=version, status__in=allowed).update(
+        version=F("version") + 1, **values
+    )
+    if not updated:
+        raise Conflict(_("Someone else changed this after-sale just now. Reload it and try again."))
+    return AfterSale.objects.select_related("order", "customer").get(pk=aftersale.pk)
+
+
+@transaction.atomic
+def aftersale_approve(*, actor: Any, aftersale: AfterSale, expected_version: int | None = None) -> AfterSale:
+    """Agree to a return or exchange: the customer sends the goods back."""
+    if aftersale.kind == AfterSaleKind.REFUND:
+        message = _("A refund without a return is completed directly.")
+        raise ValidationFailed(message, field_errors={"status": [message]})
+    aftersale = _transition(
+        aftersale,
+        allowed=[AfterSaleStatus.REQUESTED],
+        expected_version=expected_version,
+        status=AfterSaleStatus.APPROVED,
+    )
+    audit_record(action="aftersale.approve", actor=actor, target=aftersale)
+    return aftersale
+
+
+@transaction.atomic
+def aftersale_receive(
+    *, actor: Any, aftersale: AfterSale, return_tracking_no: str = "", expected_version: int | None = None
+) -> AfterSale:
+    """The returned goods arrived."""
+    aftersale = _transition(
+        aftersale,
+        allowed=[AfterSaleStatus.APPROVED],
+        expected_version=expected_version,
+        status=AfterSaleStatus.RECEIVED,
+        return_tracking_no=return_tracking_no.strip()[:40] or aftersale.return_tracking_no,
+    )
+    audit_record(action="aftersale.receive", actor=actor, target=aftersale)
+    return aftersale
+
+
+@transaction.atomic
+def aftersale_complete(
+    *, actor: Any, aftersale: AfterSale, resolution_note: str = "", expected_version: int | None = None
+) -> AfterSale:
+    """Pay the refund out (or send the exchange): the order's refunded amount, its lines, what a credit
+    customer owes and the customer's figures move together. Refunded in full, the order closes."""
+    allowed = (
+        [AfterSaleStatus.REQUESTED] if aftersale.kind == AfterSaleKind.REFUND else [AfterSaleStatus.RECEIVED]
+    )
+    aftersale = _transition(
+        aftersale,
+        allowed=allowed,
+        expected_version=expected_version,
+        status=AfterSaleStatus.COMPLETED,
+        resolved_at=timezone.now(),
+        resolution_note=resolution_note.strip()[:500],
+    )
+    if aftersale.kind != AfterSaleKind.EXCHANGE:
+        _refund_pay_out(aftersale, actor)
+    audit_record(
+        action="aftersale.complete",
+        actor=actor,
+        target=aftersale,
+        data={"order": aftersale.order.order_no, "amount": str(aftersale.amount_cny)},
+    )
+    return aftersale
+
+
+def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
+    order = Order.objects.get(pk=aftersale.order_id)
+    amount = aftersale.amount_cny
+    categories: dict[int, Decimal] = {}
+    for item in aftersale.lines.select_related("line"):
+        line = item.line
+        returned = item.quantity if aftersale.kind == AfterSaleKind.RETURN else 0
+        OrderLine.objects.filter(pk=line.pk).update(
+            returned_quantity=line.returned_quantity + returned,
+            refunded_cny=line.refunded_cny + item.amount_cny,
+        )
+        if line.root_category_id is not None and item.amount_cny:
+            categories[line.root_category_id] = categories.get(line.root_category_id, ZERO) - item.amount_cny
+    refunded = order.refunded_cny + amount
+    # On credit, a refund first cancels what is still owed on the order.
+    owed_less = min(order.credit_outstanding_cny, amount)
+    values: dict[str, Any] = {
+        "refunded_cny": refunded,
+        "credit_outstanding_cny": order.credit_outstanding_cny - owed_less,
+        "version": F("version") + 1,
+        "updated_at": timezone.now(),
+    }
+    if refunded == order.paid_cny:
+        values.update(status=OrderStatus.CLOSED, closed_at=timezone.now())
+    if not Order.objects.filter(pk=order.pk, version=order.version).update(**values):
+        raise Conflict(_("This order is being changed by someone else. Try again."))
+    customer_figures_apply(
+        customer_id=order.customer_id,
+        change=FiguresChange(
+            spent_cny=-amount,
+            refunded_orders=int(order.refunded_cny == 0),
+            receivable_cny=-owed_less,
+            categories=categories,
+        ),
+        actor=actor,
+    )
+
+
+def _release(aftersale: AfterSale) -> None:
+    if aftersale.amount_cny <= 0:
+        return
+    for _attempt in range(RESERVE_ATTEMPTS):
+        order = Order.objects.get(pk=aftersale.order_id)
+        if Order.objects.filter(pk=order.pk, version=order.version).update(
+            refund_reserved_cny=order.refund_reserved_cny - aftersale.amount_cny, version=F("version") + 1
+        ):
+            return
+    raise Conflict(_("This order is being changed by someone else. Try again."))
+
+
+@transaction.atomic
+def aftersale_reject(
+    *, actor: Any, aftersale: AfterSale, resolution_note: str, expected_version: int | None = None
+) -> AfterSale:
+    """Refuse an open after-sale, with the reason the customer will be told."""
+    if not resolution_note.strip():
+        raise ValidationFailed(
+            _("Say why the request is rejected."), field_errors={"resolution_note": [_("Enter a reason.")]}
+        )
+    aftersale = _transition(
+        aftersale,
+        allowed=list(OPEN_AFTERSALE_STATUSES),
+        expected_version=expected_version,
+        status=AfterSaleStatus.REJECTED,
+        resolved_at=timezone.now(),
+        resolution_note=resolution_note.strip()[:500],
+    )
+    _release(aftersale)
+    audit_record(action="aftersale.reject", actor=actor, target=aftersale)
+    return aftersale
+
+
+@transaction.atomic
+def aftersale_cancel(*, actor: Any, aftersale: AfterSale, expected_version: int | None = None) -> AfterSale:
+    """The customer withdrew the request (撤销)."""
+    aftersale = _transition(
+        aftersale,
+        allowed=list(OPEN_AFTERSALE_STATUSES),
+        expected_version=expected_version,
+        status=AfterSaleStatus.CANCELLED,
+        resolved_at=timezone.now(),
+    )
+    _release(aftersale)
+    audit_record(action="aftersale.cancel", actor=actor, target=aftersale)
+    return aftersale
+
+
+@transaction.atomic
+def order_refund(
+    *,
+    actor: Any,
+    order: Order,
+    amount_cny: Any,
+    reason: str,
+    reason_detail: str = "",
+    lines: Sequence[AfterSaleLineInput] = (),
+) -> AfterSale:
+    """Refund part or all of a paid order at once (the seller's own refund, 仅退款): a request that
+    completes in the same transaction."""
+    aftersale = aftersale_request(
+        actor=actor,
+        order=order,
+        kind=AfterSaleKind.REFUND,
+        reason=reason,
+        reason_detail=reason_detail,
+        amount_cny=amount_cny,
+        lines=lines,
+    )
+    return aftersale_complete(actor=actor, aftersale=aftersale)

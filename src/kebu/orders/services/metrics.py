@@ -1,0 +1,420 @@
+"""Each customer's figures computed from their orders: total spent net of refunds, order count, average
+order value, first and last order, average days between orders, refunded orders and refund rate, top
+category, what they owe on credit; and the lifecycle stage those figures move forward.
+
+Two ways to the same numbers, and a property test (``tests/test_metrics.py``) holding them equal:
+
+- :func:`customer_figures_apply`, called by the order, refund and credit services in their own
+  transaction with what just changed (one order more, so much refunded, …): a few indexed reads and
+  one UPDATE of the customer row, however many orders the customer has;
+- :func:`figures_recompute`, which rebuilds every customer's figures from the orders with set-based
+  SQL (``kebu metrics recompute``), for a shop that wants to check, or after a bulk load.
+
+Rounding is defined once, in integers, so that Python and both databases agree to the cent: averages
+round half up (``(2·a + b) // (2·b)``), order times are whole seconds, money is summed as written and
+rounded to the cent (SQLite keeps decimals as binary floating point; a sum of cents rounded to two
+places is exact again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from kebu.audit.services import audit_record
+from kebu.core.models import ShopSettings
+from kebu.customers.models import Customer, CustomerEvent, Stage
+from kebu.orders.models import COUNTED_STATUSES, CustomerCategorySpend, Order, OrderLine
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+SECONDS_PER_DAY = 86400
+
+# The automatic ladder. A stage the shop sets by hand keeps its place on it (a member ranks like a repeat
+# buyer), and a customer only ever moves up; churned customers leave the ladder until they order again.
+LADDER_RANK: dict[str, int] = {
+    Stage.LEAD: 0,
+    Stage.NEW: 1,
+    Stage.CONVERTED: 1,
+    Stage.REPEAT: 2,
+    Stage.MEMBER: 2,
+    Stage.VIP: 3,
+}
+FIGURE_FIELDS = (
+    "total_spent_cny",
+    "order_count",
+    "avg_order_cny",
+    "first_order_at",
+    "last_order_at",
+    "purchase_interval_days",
+    "refund_count",
+    "refund_rate",
+    "top_category_id",
+    "receivable_cny",
+    "stage",
+)
+
+
+@dataclass(frozen=True)
+class FiguresChange:
+    """What one write did to a customer's figures. ``orders`` is +1 when an order starts counting (paid
+    or taken on credit); an order never stops counting (a full refund closes it, with nothing spent)."""
+
+    spent_cny: Decimal = ZERO
+    orders: int = 0
+    order_time: datetime | None = None
+    refunded_orders: int = 0
+    receivable_cny: Decimal = ZERO
+    categories: Mapping[int, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageRules:
+    auto: bool
+    repeat_orders: int
+    vip_spent_cny: Decimal
+    churn_days: int
+
+    @classmethod
+    def current(cls) -> StageRules:
+        shop = ShopSettings.read()
+        return cls(
+            auto=shop.stage_auto,
+            repeat_orders=shop.stage_repeat_orders,
+            vip_spent_cny=shop.stage_vip_spent_cny,
+            churn_days=shop.stage_churn_days,
+        )
+
+
+def half_up_div(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half up, for non-negative integers (the SQL does the same)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def average_order(spent_cny: Decimal, orders: int) -> Decimal | None:
+    if orders <= 0:
+        return None
+    return Decimal(half_up_div(int(spent_cny * 100), orders)) / 100
+
+
+def purchase_interval(first: datetime | None, last: datetime | None, orders: int) -> Decimal | None:
+    """Average days between orders, to a tenth of a day."""
+    if orders < 2 or first is None or last is None:
+        return None
+    seconds = int((last - first).total_seconds())
+    return Decimal(half_up_div(10 * seconds, (orders - 1) * SECONDS_PER_DAY)) / 10
+
+
+def refund_rate(refunded_orders: int, orders: int) -> Decimal | None:
+    if orders <= 0:
+        return None
+    return Decimal(half_up_div(10000 * refunded_orders, orders)) / 10000
+
+
+def stage_earned(*, orders: int, spent_cny: Decimal, rules: StageRules) -> str:
+    """The stage the figures alone earn."""
+    if orders <= 0:
+        return Stage.LEAD
+    if spent_cny >= rules.vip_spent_cny:
+        return Stage.VIP
+    if orders >= rules.repeat_orders:
+        return Stage.REPEAT
+    return Stage.NEW
+
+
+def stage_next(current: str, *, earned: str, ordered_again: bool) -> str:
+    """Move up the ladder, never down; a churned customer returns to the ladder with a new order."""
+    if current == Stage.CHURNED:
+        return earned if ordered_again and earned != Stage.LEAD else current
+    if LADDER_RANK[earned] > LADDER_RANK.get(current, 99):
+        return earned
+    return current
+
+
+def customer_figures_apply(*, customer_id: int, change: FiguresChange, actor: Any) -> None:
+    """Apply ``change`` to one customer's figures, inside the caller's transaction.
+
+    The customer row is locked first (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock is
+    already held), so two orders of one customer in parallel add up instead of overwriting each other."""
+    customer = (
+        Customer.objects.select_for_update()
+        .only(*(f for f in FIGURE_FIELDS if f != "top_category_id"), "top_category")
+        .get(pk=customer_id)
+    )
+    orders = customer.order_count + change.orders
+    spent = customer.total_spent_cny + change.spent_cny
+    first, last = customer.first_order_at, customer.last_order_at
+    if change.order_time is not None and change.orders:
+        first = change.order_time if first is None else min(first, change.order_time)
+        last = change.order_time if last is None else max(last, change.order_time)
+    refunded = customer.refund_count + change.refunded_orders
+    values: dict[str, Any] = {
+        "order_count": orders,
+        "total_spent_cny": spent,
+        "avg_order_cny": average_order(spent, orders),
+        "first_order_at": first,
+        "last_order_at": last,
+        "purchase_interval_days": purchase_interval(first, last, orders),
+        "refund_count": refunded,
+        "refund_rate": refund_rate(refunded, orders),
+        "receivable_cny": customer.receivable_cny + change.receivable_cny,
+    }
+    if change.categories:
+        values["top_category_id"] = _category_spend_apply(customer_id, change.categories)
+    rules = StageRules.current()
+    if rules.auto:
+        earned = stage_earned(orders=orders, spent_cny=spent, rules=rules)
+        stage = stage_next(customer.stage, earned=earned, ordered_again=change.orders > 0)
+        if stage != customer.stage:
+            values["stage"] = stage
+            _stage_changed_event(customer=customer, before=customer.stage, after=stage, actor=actor)
+    Customer.objects.filter(pk=customer_id).update(**values)
+
+
+def _category_spend_apply(customer_id: int, deltas: Mapping[int, Decimal]) -> int | None:
+    """Add ``deltas`` (top category id → yuan) to the customer's spend per category; return the top one:
+    the most spent, the lower id on a tie, none when nothing is left spent."""
+    rows = {
+        row.category_id: row
+        for row in CustomerCategorySpend.objects.filter(customer_id=customer_id, category_id__in=list(deltas))
+    }
+    for category_id, delta in deltas.items():
+        row = rows.get(category_id)
+        if row is None:
+            CustomerCategorySpend.objects.create(
+                customer_id=customer_id, category_id=category_id, spent_cny=delta
+            )
+        elif delta:
+            row.spent_cny += delta
+            row.save(update_fields=["spent_cny"])
+    top = (
+        CustomerCategorySpend.objects.filter(customer_id=customer_id, spent_cny__gt=0)
+        .order_by("-spent_cny", "category_id")
+        .values_list("category_id", flat=True)
+        .first()
+    )
+    return top
+
+
+def _stage_changed_event(*, customer: Customer, before: str, after: str, actor: Any) -> None:
+    from kebu.customers import events
+
+    events.customer_stage_changed_event(customer=customer, actor=actor, before=before, after=after)
+
+
+def line_category_spend(lines: Iterable[OrderLine]) -> dict[int, Decimal]:
+    """Net spend per top category of ``lines``: what an order adds when it starts counting."""
+    spend: dict[int, Decimal] = {}
+    for line in lines:
+        if line.root_category_id is not None:
+            spend[line.root_category_id] = (
+                spend.get(line.root_category_id, ZERO) + line.amount_cny - line.refunded_cny
+            )
+    return spend
+
+
+# --- the full rebuild -----------------------------------------------------------------------------------
+
+
+def _epoch(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+    return f"CAST(strftime('%%s', {column}) AS INTEGER)"
+
+
+def _differs(left: str, right: str) -> str:
+    operator = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return f"{left} {operator} {right}"
+
+
+@dataclass
+class RecomputeResult:
+    customers_changed: int
+    top_category_changed: int
+
+
+def figures_recompute(*, customer_ids: Iterable[int] | None = None, actor: Any = None) -> RecomputeResult:
+    """Rebuild the figures (and the lifecycle stages they earn) of every customer, or of
+    ``customer_ids``, from the orders, with a handful of set-based statements. Only rows whose figures
+    differ are written, so a check on a shop that is in order writes nothing."""
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    with transaction.atomic(durable=ids is None):
+        changed = _figures_rebuild(ids)
+        top_changed = _top_category_rebuild(ids)
+        if ids is None:
+            audit_record(
+                action="metrics.recompute",
+                actor=actor,
+                target_type="customers.customer",
+                target_id="",
+                target_repr="",
+                data={"customers_changed": changed, "top_category_changed": top_changed},
+            )
+    return RecomputeResult(customers_changed=changed, top_category_changed=top_changed)
+
+
+def _scope(column: str, ids: list[int] | None) -> tuple[str, list[Any]]:
+    if ids is None:
+        return "", []
+    if not ids:
+        return " AND 1 = 0", []
+    return f" AND {column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _figures_rebuild(ids: list[int] | None) -> int:
+    c, o = Customer._meta.db_table, Order._meta.db_table
+    counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+    rules = StageRules.current()
+    order_scope, order_params = _scope("o.customer_id", ids)
+    customer_scope, customer_params = _scope(f"{c}.id", ids)
+    ladder = ", ".join(f"'{s}'" for s in LADDER_RANK)
+
+    def rank(column: str) -> str:
+        cases = " ".join(f"WHEN '{stage}' THEN {r}" for stage, r in LADDER_RANK.items())
+        return f"(CASE {column} {cases} ELSE 99 END)"
+
+    earned = (
+        "(CASE WHEN f.n <= 0 THEN 'lead' WHEN f.spent >= %s THEN 'vip' "
+        "WHEN f.n >= %s THEN 'repeat' ELSE 'new' END)"
+    )
+    stage = (
+        f"(CASE WHEN %s = 1 AND {c}.stage IN ({ladder}) AND {rank(earned)} > {rank(f'{c}.stage')} "
+        f"THEN {earned} ELSE {c}.stage END)"
+    )
+    thresholds: list[Any] = [rules.vip_spent_cny, rules.repeat_orders]
+    stage_params: list[Any] = [int(rules.auto), *thresholds, *thresholds]
+    figures = f"""
+        SELECT a.customer_id, a.n, a.spent, a.first_at, a.last_at, a.refunded, a.owed,
+          CASE WHEN a.n > 0 THEN ((2 * CAST(ROUND(a.spent * 100) AS BIGINT) + a.n) / (2 * a.n)) / 100.0
+          END AS avg_cny,
+          CASE WHEN a.n > 1 THEN ((20 * ({_epoch("a.last_at")} - {_epoch("a.first_at")}) + (a.n - 1) * 86400)
+            / (2 * (a.n - 1) * 86400)) / 10.0 END AS interval_days,
+          CASE WHEN a.n > 0 THEN ((20000 * a.refunded + a.n) / (2 * a.n)) / 10000.0 END AS rate
+        FROM (
+          SELECT o.customer_id,
+            SUM(CASE WHEN o.status IN ({counted}) THEN 1 ELSE 0 END) AS n,
+            ROUND(SUM(CASE WHEN o.status IN ({counted}) THEN o.paid_cny - o.refunded_cny ELSE 0 END), 2)
+              AS spent,
+            MIN(CASE WHEN o.status IN ({counted}) THEN o.ordered_at END) AS first_at,
+            MAX(CASE WHEN o.status IN ({counted}) THEN o.ordered_at END) AS last_at,
+            SUM(CASE WHEN o.status IN ({counted}) AND o.refunded_cny > 0 THEN 1 ELSE 0 END) AS refunded,
+            ROUND(SUM(o.credit_outstanding_cny), 2) AS owed
+          FROM {o} o WHERE 1 = 1{order_scope}
+          GROUP BY o.customer_id
+        ) a
+    """
+    pairs = [
+        ("order_count", "f.n"),
+        ("total_spent_cny", "f.spent"),
+        ("avg_order_cny", "f.avg_cny"),
+        ("first_order_at", "f.first_at"),
+        ("last_order_at", "f.last_at"),
+        ("purchase_interval_days", "f.interval_days"),
+        ("refund_count", "f.refunded"),
+        ("refund_rate", "f.rate"),
+        ("receivable_cny", "f.owed"),
+    ]
+    sets = ", ".join(f"{column} = {value}" for column, value in pairs)
+    differs = " OR ".join(_differs(f"{c}.{column}", value) for column, value in pairs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {c} SET {sets}, stage = {stage} FROM ({figures}) f "
+            f"WHERE {c}.id = f.customer_id AND ({differs} OR {c}.stage <> {stage})",
+            [*stage_params, *order_params, *stage_params],
+        )
+        changed = cursor.rowcount
+        # Customers without any order whose figures still say otherwise (their orders were deleted).
+        cursor.execute(
+            f"UPDATE {c} SET order_count = 0, total_spent_cny = 0, avg_order_cny = NULL, "
+            f"first_order_at = NULL, last_order_at = NULL, purchase_interval_days = NULL, refund_count = 0, "
+            f"refund_rate = NULL, receivable_cny = 0 "
+            f"WHERE (order_count <> 0 OR total_spent_cny <> 0 OR receivable_cny <> 0 OR refund_count <> 0 "
+            f"OR first_order_at IS NOT NULL OR avg_order_cny IS NOT NULL OR refund_rate IS NOT NULL) "
+            f"AND NOT EXISTS (SELECT 1 FROM {o} o WHERE o.customer_id = {c}.id){customer_scope}",
+            customer_params,
+        )
+        return changed + cursor.rowcount
+
+
+def _top_category_rebuild(ids: list[int] | None) -> int:
+    c, o, line = Customer._meta.db_table, Order._meta.db_table, OrderLine._meta.db_table
+    spend = CustomerCategorySpend._meta.db_table
+    counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+    order_scope, order_params = _scope("o.customer_id", ids)
+    spend_scope, spend_params = _scope("customer_id", ids)
+    customer_scope, customer_params = _scope(f"{c}.id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {spend} WHERE 1 = 1{spend_scope}", spend_params)
+        cursor.execute(
+            f"INSERT INTO {spend} (customer_id, category_id, spent_cny) "
+            f"SELECT o.customer_id, l.root_category_id, ROUND(SUM(l.amount_cny - l.refunded_cny), 2) "
+            f"FROM {line} l JOIN {o} o ON o.id = l.order_id "
+            f"WHERE o.status IN ({counted}) AND l.root_category_id IS NOT NULL{order_scope} "
+            f"GROUP BY o.customer_id, l.root_category_id",
+            order_params,
+        )
+        cursor.execute(
+            f"UPDATE {c} SET top_category_id = t.category_id FROM ("
+            f"  SELECT customer_id, category_id FROM ("
+            f"    SELECT customer_id, category_id, ROW_NUMBER() OVER ("
+            f"      PARTITION BY customer_id ORDER BY spent_cny DESC, category_id) AS rn"
+            f"    FROM {spend} WHERE spent_cny > 0{spend_scope}) r WHERE rn = 1"
+            f") t WHERE {c}.id = t.customer_id AND {_differs(f'{c}.top_category_id', 't.category_id')}",
+            spend_params,
+        )
+        changed = cursor.rowcount
+        cursor.execute(
+            f"UPDATE {c} SET top_category_id = NULL WHERE top_category_id IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {spend} s WHERE s.customer_id = {c}.id AND s.spent_cny > 0)"
+            f"{customer_scope}",
+            customer_params,
+        )
+        return changed + cursor.rowcount
+
+
+# --- churn ----------------------------------------------------------------------------------------------
+
+
+def customers_churn_mark(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Mark customers churned whose last order is older than the shop's churn days (a daily task), in
+    short transactions. Only customers on the ladder who have bought are marked; nobody when the shop
+    moves stages by hand."""
+    rules = StageRules.current()
+    if not rules.auto:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=rules.churn_days)
+    bought = [s for s, rank in LADDER_RANK.items() if rank > 0]
+    marked = 0
+    while True:
+        with transaction.atomic():
+            stages = dict(
+                Customer.objects.filter(stage__in=bought, last_order_at__lt=cutoff)
+                .order_by("pk")
+                .values_list("pk", "stage")[:batch_size]
+            )
+            if not stages:
+                return marked
+            Customer.objects.filter(pk__in=list(stages)).update(stage=Stage.CHURNED)
+            CustomerEvent.objects.bulk_create(
+                CustomerEvent(
+                    customer_id=pk,
+                    kind="customer.stage_changed",
+                    data={"from": before, "to": Stage.CHURNED, "auto": True},
+                )
+                for pk, before in stages.items()
+            )
+            audit_record(
+                action="customer.churn",
+                actor=None,
+                target_type="customers.customer",
+                target_id="",
+                target_repr="",
+                data={"customers": len(stages), "days": rules.churn_days},
+            )
+            marked += len(stages)

@@ -1,0 +1,574 @@
+"""Orders: create with lines, pay (or take on credit), ship, deliver, complete, cancel.
+
+Each public service owns one transaction, changes the order with a version check (a conditional
+UPDATE, the same on SQLite and PostgreSQL), moves the customer's figures in that transaction and
+writes the audit entry last. Bad input raises ``ValidationFailed`` naming the field before anything is
+written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kebu.audit.services import audit_record
+from kebu.core.errors import Conflict, KebuError, ValidationFailed
+from kebu.core.models import ShopSettings
+from kebu.core.services import sequence_next
+from kebu.customers.models import Customer
+from kebu.orders.models import (
+    COUNTED_STATUSES,
+    DeliveryMethod,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    Sku,
+    Store,
+)
+from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, line_category_spend
+
+ZERO = Decimal("0.00")
+MAX_MONEY = Decimal("999999999999.99")
+MAX_LINES = 500
+# A clock a few minutes fast (a phone, a marketplace export) is not "the future".
+CLOCK_TOLERANCE = timedelta(minutes=5)
+ORDER_NO_SEQUENCE = "order_no"
+# The statuses an order may be entered with (a marketplace's export holds every one of them); a closed
+# order comes from refunds, never from input.
+ENTERED_STATUSES = (
+    OrderStatus.PENDING,
+    OrderStatus.PAID,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+    OrderStatus.CANCELLED,
+)
+
+
+class CreditLimitExceeded(KebuError):
+    """An order on credit would take the customer past their limit; the shop's setting says whether
+    this is a warning to confirm (``allow_over_credit_limit=True``) or a refusal."""
+
+    code = "credit_limit"
+
+    def __init__(self, message: Any = "", *, blocking: bool, field_errors: Any = None) -> None:
+        super().__init__(message, field_errors=field_errors)
+        self.blocking = blocking
+
+
+@dataclass
+class LineInput:
+    """One line: a SKU by its code, or ``title`` for something not in the catalogue."""
+
+    sku_code: str = ""
+    title: str = ""
+    quantity: Any = 1
+    unit_price_cny: Any = None  # the SKU's price when left out
+    discount_cny: Any = ZERO
+
+
+@dataclass
+class OrderInput:
+    customer: Customer
+    store: Store
+    lines: Sequence[LineInput]
+    order_no: str = ""  # blank: Kebu numbers it
+    ordered_at: datetime | None = None  # blank: now
+    status: str = OrderStatus.PENDING
+    shipping_cny: Any = ZERO
+    discount_cny: Any = ZERO
+    coupon_code: str = ""
+    coupon_cny: Any = ZERO
+    paid_cny: Any = None  # for a paid order: the amount due when left out
+    paid_at: datetime | None = None
+    payment_method: str = ""
+    delivery_method: str = DeliveryMethod.EXPRESS
+    carrier: str = ""
+    tracking_no: str = ""
+    shipped_at: datetime | None = None
+    # The shipping address; all blank takes the customer's default address.
+    receiver_name: str = ""
+    receiver_phone: str = ""
+    ship_province: str = ""
+    ship_city: str = ""
+    ship_district: str = ""
+    ship_address: str = ""
+    buyer_message: str = ""
+    seller_notes: str = ""
+    extra_errors: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def _errors_add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
+    errors.setdefault(key, []).append(message)
+
+
+def money_parse(value: Any, *, errors: dict[str, list[Any]], key: str, allow_none: bool = False) -> Any:
+    """``value`` as yuan with two places, or an error on ``key``: negative, over a trillion, more than two
+    decimal places or not a number."""
+    if value is None or value == "":
+        if allow_none:
+            return None
+        value = ZERO
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").lstrip("¥￥"))
+    except (InvalidOperation, ValueError):
+        _errors_add(errors, key, _("Enter an amount such as 99.00."))
+        return ZERO
+    if not amount.is_finite():
+        _errors_add(errors, key, _("Enter an amount such as 99.00."))
+        return ZERO
+    if amount < 0:
+        _errors_add(errors, key, _("The amount cannot be negative."))
+        return ZERO
+    if amount > MAX_MONEY:
+        _errors_add(errors, key, _("The amount is too large."))
+        return ZERO
+    if amount != amount.quantize(Decimal("0.01")):
+        _errors_add(errors, key, _("Use at most two decimal places (fen)."))
+        return ZERO
+    return amount.quantize(Decimal("0.01"))
+
+
+def _quantity(value: Any, *, errors: dict[str, list[Any]], key: str) -> int:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        number = Decimal(0)
+        _errors_add(errors, key, _("Enter a whole number of items."))
+        return 0
+    if not number.is_finite() or number != number.to_integral_value():
+        _errors_add(errors, key, _("Enter a whole number of items."))
+        return 0
+    if number <= 0:
+        _errors_add(errors, key, _("The quantity must be at least 1."))
+        return 0
+    if number > 1_000_000:
+        _errors_add(errors, key, _("The quantity is too large."))
+        return 0
+    return int(number)
+
+
+def _moment(value: datetime | None, *, errors: dict[str, list[Any]], key: str, now: datetime) -> datetime:
+    """An aware time to the whole second (the figures are computed in seconds), not in the future."""
+    moment = value or now
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    if moment > now + CLOCK_TOLERANCE:
+        _errors_add(errors, key, _("This time is in the future."))
+    return moment.replace(microsecond=0)
+
+
+@dataclass
+class _CleanLine:
+    sku: Sku | None
+    title: str
+    quantity: int
+    unit_price_cny: Decimal
+    discount_cny: Decimal
+
+    @property
+    def amount_cny(self) -> Decimal:
+        return self.quantity * self.unit_price_cny - self.discount_cny
+
+
+def _lines_clean(lines: Sequence[LineInput], errors: dict[str, list[Any]]) -> list[_CleanLine]:
+    if not lines:
+        _errors_add(errors, "lines", _("An order needs at least one line."))
+        return []
+    if len(lines) > MAX_LINES:
+        _errors_add(errors, "lines", _("An order can have at most %(n)d lines.") % {"n": MAX_LINES})
+        return []
+    codes = {line.sku_code.strip() for line in lines if line.sku_code.strip()}
+    skus = {
+        s.code: s for s in Sku.objects.filter(code__in=codes).select_related("product", "product__category")
+    }
+    clean: list[_CleanLine] = []
+    for index, line in enumerate(lines):
+        prefix = f"lines.{index}."
+        code = line.sku_code.strip()
+        sku = skus.get(code) if code else None
+        if code and sku is None:
+            _errors_add(errors, prefix + "sku_code", _("Unknown SKU code “%(code)s”.") % {"code": code[:64]})
+        title = line.title.strip()[:200] or (sku.product.name if sku else "")
+        if not code and not title:
+            _errors_add(errors, prefix + "title", _("Choose a SKU or describe the item."))
+        quantity = _quantity(line.quantity, errors=errors, key=prefix + "quantity")
+        price = money_parse(
+            line.unit_price_cny, errors=errors, key=prefix + "unit_price_cny", allow_none=True
+        )
+        if price is None:
+            price = sku.price_cny if sku else ZERO
+            if sku is None and code == "":
+                _errors_add(errors, prefix + "unit_price_cny", _("Enter the unit price."))
+        discount = money_parse(line.discount_cny, errors=errors, key=prefix + "discount_cny")
+        if quantity and discount > quantity * price:
+            _errors_add(errors, prefix + "discount_cny", _("The discount is more than the line is worth."))
+        clean.append(_CleanLine(sku, title, quantity, price, discount))
+    return clean
+
+
+def order_no_next() -> str:
+    return f"KB{sequence_next(name=ORDER_NO_SEQUENCE):08d}"
+
+
+def _address_defaults(data: OrderInput) -> dict[str, str]:
+    fields = {
+        "receiver_name": data.receiver_name.strip()[:50],
+        "receiver_phone": data.receiver_phone.strip()[:32],
+        "ship_province": data.ship_province.strip()[:30],
+        "ship_city": data.ship_city.strip()[:30],
+        "ship_district": data.ship_district.strip()[:30],
+        "ship_address": data.ship_address.strip()[:200],
+    }
+    if any(fields.values()):
+        return fields
+    address = data.customer.addresses.filter(is_default=True).first()
+    if address is None:
+        return fields
+    return {
+        "receiver_name": address.receiver or data.customer.name,
+        "receiver_phone": address.receiver_phone,
+        "ship_province": address.province,
+        "ship_city": address.city,
+        "ship_district": address.district,
+        "ship_address": address.detail,
+    }
+
+
+def credit_check(*, customer: Customer, amount_cny: Decimal, allow_over_limit: bool) -> None:
+    """Refuse or warn (per the shop's setting) when ``amount_cny`` more on credit passes the limit."""
+    if customer.credit_limit_cny is None:
+        raise ValidationFailed(
+            _("This customer has no credit line."),
+            field_errors={
+                "payment_method": [_("This customer has no credit line: set a credit limit first.")]
+            },
+        )
+    owed = Customer.objects.values_list("receivable_cny", flat=True).get(pk=customer.pk)
+    if owed + amount_cny <= customer.credit_limit_cny:
+        return
+    blocking = ShopSettings.read().credit_over_limit == "block"
+    if allow_over_limit and not blocking:
+        return
+    message = _(
+        "On credit this order would bring what %(name)s owes to ¥%(owed)s, beyond the limit of ¥%(limit)s."
+    ) % {"name": customer.display_name, "owed": owed + amount_cny, "limit": customer.credit_limit_cny}
+    raise CreditLimitExceeded(message, blocking=blocking, field_errors={"payment_method": [message]})
+
+
+def _credit_terms(order: Order, customer: Customer) -> None:
+    if order.payment_method == PaymentMethod.CREDIT:
+        paid_on: date = timezone.localdate(order.paid_at)
+        order.credit_due_date = paid_on + timedelta(days=customer.payment_terms_days)
+        order.credit_outstanding_cny = order.paid_cny
+
+
+def _counting_change(order: Order, lines: Sequence[OrderLine]) -> FiguresChange:
+    """What an order that starts counting adds to its customer's figures."""
+    return FiguresChange(
+        spent_cny=order.paid_cny - order.refunded_cny,
+        orders=1,
+        order_time=order.ordered_at,
+        refunded_orders=int(order.refunded_cny > 0),
+        receivable_cny=order.credit_outstanding_cny,
+        categories=line_category_spend(lines),
+    )
+
+
+@transaction.atomic
+def order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool = False) -> Order:
+    """Create an order with its lines, in any status a marketplace reports, all or nothing.
+
+    A paid (or later) order counts at once: the customer's figures move in this transaction. Raises
+    ``ValidationFailed`` naming each bad field, ``CreditLimitExceeded`` for credit beyond the limit."""
+    errors: dict[str, list[Any]] = {k: list(v) for k, v in data.extra_errors.items()}
+    now = timezone.now()
+    customer = data.customer
+    if customer.archived_at is not None:
+        _errors_add(errors, "customer", _("This customer is archived: restore them before adding orders."))
+    if data.status not in ENTERED_STATUSES:
+        _errors_add(errors, "status", _("Choose a valid status."))
+    if data.payment_method and data.payment_method not in PaymentMethod.values:
+        _errors_add(errors, "payment_method", _("Choose a valid payment method."))
+    if data.delivery_method not in DeliveryMethod.values:
+        _errors_add(errors, "delivery_method", _("Choose a valid delivery method."))
+    ordered_at = _moment(data.ordered_at, errors=errors, key="ordered_at", now=now)
+    lines = _lines_clean(data.lines, errors)
+    shipping = money_parse(data.shipping_cny, errors=errors, key="shipping_cny")
+    discount = money_parse(data.discount_cny, errors=errors, key="discount_cny")
+    coupon = money_parse(data.coupon_cny, errors=errors, key="coupon_cny")
+    goods = sum((line.amount_cny for line in lines), ZERO)
+    total = goods - discount - coupon + shipping
+    if total < 0 and not any(k.startswith("lines.") for k in errors):
+        _errors_add(errors, "discount_cny", _("Discount and coupon are more than the order is worth."))
+    counted = data.status in COUNTED_STATUSES
+    paid = money_parse(data.paid_cny, errors=errors, key="paid_cny", allow_none=True)
+    paid_at = None
+    if counted:
+        paid = max(total, ZERO) if paid is None else paid
+        paid_at = _moment(data.paid_at or ordered_at, errors=errors, key="paid_at", now=now)
+        if paid_at < ordered_at:
+            _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
+    elif paid:
+        _errors_add(errors, "paid_cny", _("An order awaiting payment or cancelled has nothing paid."))
+    order_no = data.order_no.strip()[:64]
+    if order_no and Order.objects.filter(store=data.store, order_no=order_no).exists():
+        _errors_add(
+            errors,
+            "order_no",
+            _("Order number %(no)s already exists in %(store)s.") % {"no": order_no, "store": data.store},
+        )
+    if errors:
+        raise ValidationFailed(_("The order was not saved; correct the marked fields."), field_errors=errors)
+    if counted and data.payment_method == PaymentMethod.CREDIT:
+        credit_check(customer=customer, amount_cny=paid, allow_over_limit=allow_over_credit_limit)
+
+    order = Order(
+        order_no=order_no or order_no_next(),
+        store=data.store,
+        customer=customer,
+        status=data.status,
+        ordered_at=ordered_at,
+        paid_at=paid_at,
+        goods_cny=goods,
+        shipping_cny=shipping,
+        discount_cny=discount,
+        coupon_code=data.coupon_code.strip()[:40],
+        coupon_cny=coupon,
+        total_cny=total,
+        paid_cny=paid or ZERO,
+        payment_method=data.payment_method,
+        delivery_method=data.delivery_method,
+        carrier=data.carrier.strip()[:30],
+        tracking_no=data.tracking_no.strip()[:40],
+        buyer_message=data.buyer_message.strip()[:1000],
+        seller_notes=data.seller_notes.strip()[:2000],
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        **_address_defaults(data),
+    )
+    if data.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+        order.shipped_at = (data.shipped_at or paid_at or ordered_at).replace(microsecond=0)
+    if data.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+        order.delivered_at = order.shipped_at
+    if data.status == OrderStatus.COMPLETED:
+        order.completed_at = order.delivered_at
+    if data.status == OrderStatus.CANCELLED:
+        order.cancelled_at = ordered_at
+    if counted:
+        _credit_terms(order, customer)
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError as exc:
+        # Two people saving the same order number at once: the unique constraint decides.
+        raise ValidationFailed(
+            _("Order number %(no)s already exists in %(store)s.")
+            % {"no": order.order_no, "store": data.store},
+            field_errors={"order_no": [_("This order number already exists in this store.")]},
+        ) from exc
+    rows = OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            product=line.sku.product if line.sku else None,
+            root_category_id=_root_category_id(line.sku),
+            title=line.title,
+            sku_code=line.sku.code if line.sku else "",
+            variant=line.sku.variant if line.sku else "",
+            quantity=line.quantity,
+            unit_price_cny=line.unit_price_cny,
+            discount_cny=line.discount_cny,
+            amount_cny=line.amount_cny,
+            position=index,
+        )
+        for index, line in enumerate(lines)
+    )
+    if counted:
+        customer_figures_apply(customer_id=customer.pk, change=_counting_change(order, rows), actor=actor)
+    audit_record(
+        action="order.create",
+        actor=actor,
+        target=order,
+        data={"customer": customer.customer_no, "status": order.status, "total": str(order.total_cny)},
+    )
+    return order
+
+
+def _root_category_id(sku: Sku | None) -> int | None:
+    category = sku.product.category if sku else None
+    return None if category is None else category.root_id or category.pk
+
+
+def _claim(order: Order, *, expected_version: int | None, **values: Any) -> Order:
+    """Write ``values`` to the order if nobody changed it since it was read (its version), and return
+    it fresh. ``Conflict`` otherwise."""
+    version = order.version if expected_version is None else expected_version
+    now = timezone.now()
+    updated = Order.objects.filter(pk=order.pk, version=version).update(
+        version=F("version") + 1, updated_at=now, **values
+    )
+    if not updated:
+        raise Conflict(_("Someone else changed this order just now. Reload it and try again."))
+    return Order.objects.select_related("customer", "store").get(pk=order.pk)
+
+
+def _require_status(order: Order, allowed: Sequence[str], message: Any, key: str = "status") -> None:
+    if order.status not in allowed:
+        raise ValidationFailed(message, field_errors={key: [message]})
+
+
+@transaction.atomic
+def order_pay(
+    *,
+    actor: Any,
+    order: Order,
+    payment_method: str,
+    paid_cny: Any = None,
+    paid_at: datetime | None = None,
+    expected_version: int | None = None,
+    allow_over_credit_limit: bool = False,
+) -> Order:
+    """Record the payment of an order awaiting it, or take it on credit (``PaymentMethod.CREDIT``). The
+    order starts counting for the customer's figures."""
+    if order.status == OrderStatus.CANCELLED:
+        message = _("This order was cancelled; it cannot be paid. Create a new order instead.")
+        raise ValidationFailed(message, field_errors={"status": [message]})
+    _require_status(order, [OrderStatus.PENDING], _("This order is already paid."))
+    errors: dict[str, list[Any]] = {}
+    if payment_method not in PaymentMethod.values:
+        _errors_add(errors, "payment_method", _("Choose a valid payment method."))
+    amount = money_parse(paid_cny, errors=errors, key="paid_cny", allow_none=True)
+    amount = order.total_cny if amount is None else amount
+    now = timezone.now()
+    moment = _moment(paid_at, errors=errors, key="paid_at", now=now)
+    if moment < order.ordered_at:
+        _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
+    if errors:
+        raise ValidationFailed(_("The payment was not recorded."), field_errors=errors)
+    customer = order.customer
+    if payment_method == PaymentMethod.CREDIT:
+        credit_check(customer=customer, amount_cny=amount, allow_over_limit=allow_over_credit_limit)
+    draft = Order(paid_cny=amount, paid_at=moment, payment_method=payment_method)
+    _credit_terms(draft, customer)
+    order = _claim(
+        order,
+        expected_version=expected_version,
+        status=OrderStatus.PAID,
+        paid_cny=amount,
+        paid_at=moment,
+        payment_method=payment_method,
+        credit_due_date=draft.credit_due_date,
+        credit_outstanding_cny=draft.credit_outstanding_cny,
+    )
+    customer_figures_apply(
+        customer_id=order.customer_id, change=_counting_change(order, list(order.lines.all())), actor=actor
+    )
+    audit_record(
+        action="order.pay", actor=actor, target=order, data={"amount": str(amount), "method": payment_method}
+    )
+    return order
+
+
+@transaction.atomic
+def order_ship(
+    *,
+    actor: Any,
+    order: Order,
+    carrier: str = "",
+    tracking_no: str = "",
+    shipped_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Order:
+    """Mark a paid order shipped, with the carrier and tracking number when it goes by parcel."""
+    _require_status(order, [OrderStatus.PAID], _("Only a paid order can be shipped."))
+    errors: dict[str, list[Any]] = {}
+    carrier, tracking_no = carrier.strip()[:30], tracking_no.strip()[:40]
+    if order.delivery_method in (DeliveryMethod.EXPRESS, DeliveryMethod.FREIGHT):
+        if not carrier:
+            _errors_add(errors, "carrier", _("Enter the carrier."))
+        if not tracking_no:
+            _errors_add(errors, "tracking_no", _("Enter the tracking number."))
+    moment = _moment(shipped_at, errors=errors, key="shipped_at", now=timezone.now())
+    if errors:
+        raise ValidationFailed(_("The order was not marked shipped."), field_errors=errors)
+    order = _claim(
+        order,
+        expected_version=expected_version,
+        status=OrderStatus.SHIPPED,
+        shipped_at=moment,
+        carrier=carrier,
+        tracking_no=tracking_no,
+    )
+    audit_record(action="order.ship", actor=actor, target=order, data={"carrier": carrier})
+    return order
+
+
+@transaction.atomic
+def order_deliver(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
+    """The customer signed for the parcel (已签收)."""
+    _require_status(order, [OrderStatus.SHIPPED], _("Only a shipped order can be delivered."))
+    order = _claim(
+        order, expected_version=expected_version, status=OrderStatus.DELIVERED, delivered_at=timezone.now()
+    )
+    audit_record(action="order.deliver", actor=actor, target=order)
+    return order
+
+
+@transaction.atomic
+def order_complete(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
+    """Close the sale (已完成): delivered, or shipped and never confirmed."""
+    _require_status(
+        order,
+        [OrderStatus.SHIPPED, OrderStatus.DELIVERED],
+        _("Only a shipped or delivered order can complete."),
+    )
+    now = timezone.now()
+    order = _claim(
+        order,
+        expected_version=expected_version,
+        status=OrderStatus.COMPLETED,
+        completed_at=now,
+        delivered_at=order.delivered_at or now,
+    )
+    audit_record(action="order.complete", actor=actor, target=order)
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, actor: Any, order: Order, reason: str = "", expected_version: int | None = None) -> Order:
+    """Cancel an order awaiting payment. A paid order is not cancelled but refunded (an after-sale),
+    so that the money trail stays whole; refunded in full, it closes."""
+    if order.status in COUNTED_STATUSES:
+        message = _("This order is paid: refund it instead (after-sales); refunded in full, it closes.")
+        raise ValidationFailed(message, field_errors={"status": [message]})
+    _require_status(order, [OrderStatus.PENDING], _("This order is already cancelled."))
+    order = _claim(
+        order, expected_version=expected_version, status=OrderStatus.CANCELLED, cancelled_at=timezone.now()
+    )
+    audit_record(action="order.cancel", actor=actor, target=order, data={"reason": reason[:200]})
+    return order
+
+
+@transaction.atomic
+def order_notes_update(
+    *, actor: Any, order: Order, seller_notes: str, expected_version: int | None = None
+) -> Order:
+    """Change the seller's private notes on an order."""
+    notes = seller_notes.strip()
+    if len(notes) > 2000:
+        raise ValidationFailed(
+            _("Notes are too long."), field_errors={"seller_notes": [_("At most 2000 characters.")]}
+        )
+    order = _claim(order, expected_version=expected_version, seller_notes=notes)
+    audit_record(action="order.update", actor=actor, target=order, data={"fields": ["seller_notes"]})
+    return order

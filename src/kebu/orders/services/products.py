@@ -1,0 +1,196 @@
+"""The catalogue: categories (a tree), brands, products and their SKUs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kebu.audit.services import audit_record
+from kebu.core.errors import ValidationFailed
+from kebu.orders.models import Brand, Category, Product, Sku
+from kebu.orders.services.orders import _errors_add, money_parse
+
+MAX_DEPTH = 4
+SEPARATOR = " › "
+
+
+@transaction.atomic
+def category_create(*, actor: Any, name: str, parent: Category | None = None) -> Category:
+    """A category under ``parent`` (or at the top). Names are unique among siblings."""
+    name = name.strip()[:50]
+    if not name or SEPARATOR.strip() in name:
+        raise ValidationFailed(
+            _("Enter a category name."), field_errors={"name": [_("Enter a category name.")]}
+        )
+    if parent is not None and parent.path.count(SEPARATOR) + 1 >= MAX_DEPTH:
+        message = _("Categories go at most %(n)d levels deep.") % {"n": MAX_DEPTH}
+        raise ValidationFailed(message, field_errors={"parent": [message]})
+    if Category.objects.filter(parent=parent, name=name).exists():
+        message = _("There is already a category “%(name)s” here.") % {"name": name}
+        raise ValidationFailed(message, field_errors={"name": [message]})
+    path = f"{parent.path}{SEPARATOR}{name}" if parent else name
+    category = Category.objects.create(
+        name=name, parent=parent, path=path, root=parent.root if parent else None
+    )
+    if parent is None:
+        category.root = category
+        category.save(update_fields=["root"])
+    audit_record(action="catalogue.change", actor=actor, target=category, data={"created": path})
+    return category
+
+
+def category_by_path(*, actor: Any, path: str) -> Category:
+    """The category at ``护肤/面霜`` or ``护肤 › 面霜``, created level by level where missing (imports)."""
+    parts = [p.strip() for p in path.replace(SEPARATOR, "/").replace(">", "/").split("/") if p.strip()]
+    if not parts:
+        raise ValidationFailed(
+            _("Enter a category name."), field_errors={"category": [_("Enter a category name.")]}
+        )
+    parent: Category | None = None
+    for name in parts:
+        found = Category.objects.filter(parent=parent, name=name[:50]).first()
+        parent = found or category_create(actor=actor, name=name, parent=parent)
+    assert parent is not None
+    return parent
+
+
+@dataclass
+class SkuInput:
+    code: str
+    price_cny: Any
+    cost_cny: Any = None
+    color: str = ""
+    size: str = ""
+    spec: str = ""
+    is_active: bool = True
+
+
+@dataclass
+class ProductInput:
+    name: str
+    category: Category | None = None
+    brand_name: str = ""
+    usage_cycle_days: Any = None
+    description: str = ""
+    is_active: bool = True
+    skus: Sequence[SkuInput] = field(default_factory=list)
+
+
+def _product_clean(data: ProductInput, errors: dict[str, list[Any]]) -> tuple[str, int | None]:
+    name = data.name.strip()[:100]
+    if not name:
+        _errors_add(errors, "name", _("Enter the product name."))
+    cycle = data.usage_cycle_days
+    if cycle in (None, ""):
+        return name, None
+    try:
+        days = int(cycle)
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= 3650:
+        _errors_add(errors, "usage_cycle_days", _("Enter between 1 and 3650 days, or leave it empty."))
+        return name, None
+    return name, days
+
+
+def _skus_clean(
+    skus: Sequence[SkuInput], errors: dict[str, list[Any]], *, product: Product | None
+) -> list[Sku]:
+    clean: list[Sku] = []
+    codes = [s.code.strip() for s in skus]
+    taken = set(
+        Sku.objects.filter(code__in=[c for c in codes if c])
+        .exclude(product=product)
+        .values_list("code", flat=True)
+        if product is not None
+        else Sku.objects.filter(code__in=[c for c in codes if c]).values_list("code", flat=True)
+    )
+    for index, item in enumerate(skus):
+        prefix = f"skus.{index}."
+        code = codes[index][:64]
+        if not code:
+            _errors_add(errors, prefix + "code", _("Enter the SKU code."))
+        elif code in taken or codes.index(code) != index:
+            _errors_add(errors, prefix + "code", _("SKU code %(code)s is already used.") % {"code": code})
+        price = money_parse(item.price_cny, errors=errors, key=prefix + "price_cny")
+        cost = money_parse(item.cost_cny, errors=errors, key=prefix + "cost_cny", allow_none=True)
+        clean.append(
+            Sku(
+                code=code,
+                price_cny=price,
+                cost_cny=cost,
+                color=item.color.strip()[:30],
+                size=item.size.strip()[:30],
+                spec=item.spec.strip()[:60],
+                is_active=item.is_active,
+            )
+        )
+    if not skus:
+        _errors_add(errors, "skus", _("A product needs at least one SKU (code and price)."))
+    return clean
+
+
+@transaction.atomic
+def product_create(*, actor: Any, data: ProductInput) -> Product:
+    """A product with its SKUs, all or nothing."""
+    errors: dict[str, list[Any]] = {}
+    name, cycle = _product_clean(data, errors)
+    skus = _skus_clean(data.skus, errors, product=None)
+    if errors:
+        raise ValidationFailed(
+            _("The product was not saved; correct the marked fields."), field_errors=errors
+        )
+    brand = (
+        Brand.objects.get_or_create(name=data.brand_name.strip()[:50])[0] if data.brand_name.strip() else None
+    )
+    product = Product.objects.create(
+        name=name,
+        category=data.category,
+        brand=brand,
+        usage_cycle_days=cycle,
+        description=data.description.strip()[:2000],
+        is_active=data.is_active,
+    )
+    for sku in skus:
+        sku.product = product
+    Sku.objects.bulk_create(skus)
+    audit_record(action="catalogue.change", actor=actor, target=product, data={"created": name})
+    return product
+
+
+@transaction.atomic
+def product_update(*, actor: Any, product: Product, data: ProductInput) -> Product:
+    """Change a product and its SKUs: SKUs are matched by code; a code no longer listed is taken off sale
+    (never deleted: orders refer to it)."""
+    errors: dict[str, list[Any]] = {}
+    name, cycle = _product_clean(data, errors)
+    skus = _skus_clean(data.skus, errors, product=product)
+    if errors:
+        raise ValidationFailed(
+            _("The product was not saved; correct the marked fields."), field_errors=errors
+        )
+    brand = (
+        Brand.objects.get_or_create(name=data.brand_name.strip()[:50])[0] if data.brand_name.strip() else None
+    )
+    product.name, product.category, product.brand = name, data.category, brand
+    product.usage_cycle_days, product.description = cycle, data.description.strip()[:2000]
+    product.is_active, product.updated_at = data.is_active, timezone.now()
+    product.save()
+    existing = {s.code: s for s in product.skus.all()}
+    for sku in skus:
+        current = existing.pop(sku.code, None)
+        if current is None:
+            sku.product = product
+            sku.save()
+            continue
+        for attribute in ("price_cny", "cost_cny", "color", "size", "spec", "is_active"):
+            setattr(current, attribute, getattr(sku, attribute))
+        current.save()
+    Sku.objects.filter(pk__in=[s.pk for s in existing.values()]).update(is_active=False)
+    audit_record(action="catalogue.change", actor=actor, target=product, data={"updated": name})
+    return product
