@@ -20,7 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
+from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.services import idempotent
 from kebu.orders.models import (
     COUNTED_STATUSES,
     OPEN_AFTERSALE_STATUSES,
@@ -128,11 +130,43 @@ def aftersale_request(
     reason_detail: str = "",
     amount_cny: Any = None,
     lines: Sequence[AfterSaleLineInput] = (),
+    idempotency_key: str | None = None,
 ) -> AfterSale:
     """Open an after-sale on a paid order and reserve its refund.
 
     ``amount_cny`` may include shipping, so it may pass the lines' shares; left out, it is their sum.
-    Never more than is refundable: what was paid less every refund completed or in progress."""
+    Never more than is refundable: what was paid less every refund completed or in progress. The same
+    ``idempotency_key`` from the same actor opens one after-sale (a retried API call)."""
+    # Keyed below: the fingerprint is stored in the clear and the details are the customer's words.
+    asked = repr((order.pk, kind, reason, reason_detail, amount_cny, list(lines)))
+    return idempotent(
+        key=idempotency_key,
+        scope="aftersale_request",
+        actor=actor,
+        model=AfterSale,
+        create=lambda: _aftersale_request(
+            actor=actor,
+            order=order,
+            kind=kind,
+            reason=reason,
+            reason_detail=reason_detail,
+            amount_cny=amount_cny,
+            lines=lines,
+        ),
+        fingerprint=keyring().mac("idempotency", asked.encode()).hex() if idempotency_key else "",
+    )
+
+
+def _aftersale_request(
+    *,
+    actor: Any,
+    order: Order,
+    kind: str,
+    reason: str,
+    reason_detail: str,
+    amount_cny: Any,
+    lines: Sequence[AfterSaleLineInput],
+) -> AfterSale:
     errors: dict[str, list[Any]] = {}
     if kind not in AfterSaleKind.values:
         _errors_add(errors, "kind", _("Choose refund only, return and refund, or exchange."))

@@ -280,7 +280,7 @@ def _figures_rebuild(ids: list[int] | None) -> int:
         return f"(CASE {column} {cases} ELSE 99 END)"
 
     earned = (
-        "(CASE WHEN f.n <= 0 THEN 'lead' WHEN f.spent >= %s THEN 'vip' "
+        "(CASE WHEN f.n <= 0 THEN 'lead' WHEN f.spent >= CAST(%s AS NUMERIC) THEN 'vip' "
         "WHEN f.n >= %s THEN 'repeat' ELSE 'new' END)"
     )
     stage = (

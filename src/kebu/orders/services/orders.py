@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
+from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.models import ShopSettings
-from kebu.core.services import sequence_next
+from kebu.core.services import idempotent, sequence_next
 from kebu.customers.models import Customer
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -284,11 +285,30 @@ def _counting_change(order: Order, lines: Sequence[OrderLine]) -> FiguresChange:
 
 
 @transaction.atomic
-def order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool = False) -> Order:
+def order_create(
+    *,
+    actor: Any,
+    data: OrderInput,
+    allow_over_credit_limit: bool = False,
+    idempotency_key: str | None = None,
+) -> Order:
     """Create an order with its lines, in any status a marketplace reports, all or nothing.
 
     A paid (or later) order counts at once: the customer's figures move in this transaction. Raises
-    ``ValidationFailed`` naming each bad field, ``CreditLimitExceeded`` for credit beyond the limit."""
+    ``ValidationFailed`` naming each bad field, ``CreditLimitExceeded`` for credit beyond the limit.
+    The same ``idempotency_key`` from the same actor creates one order (a retried API call)."""
+    return idempotent(
+        key=idempotency_key,
+        scope="order_create",
+        actor=actor,
+        model=Order,
+        create=lambda: _order_create(actor=actor, data=data, allow_over_credit_limit=allow_over_credit_limit),
+        # Keyed: the fingerprint is stored in the clear and the input holds the receiver's phone.
+        fingerprint=keyring().mac("idempotency", repr(data).encode()).hex() if idempotency_key else "",
+    )
+
+
+def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool) -> Order:
     errors: dict[str, list[Any]] = {k: list(v) for k, v in data.extra_errors.items()}
     now = timezone.now()
     customer = data.customer

@@ -40,13 +40,18 @@ def make_catalogue(*, actor: Any) -> Catalogue:
     toner = product_create(
         actor=actor,
         data=ProductInput(
-            name="爽肤水", category=skincare, skus=[SkuInput(code="TONER-100", price_cny="89.50", spec="100ml")]
+            name="爽肤水",
+            category=skincare,
+            skus=[SkuInput(code="TONER-100", price_cny="89.50", spec="100ml")],
         ),
     )
     leaf = product_create(
         actor=actor,
         data=ProductInput(
-            name="明前龙井", category=tea, usage_cycle_days=30, skus=[SkuInput(code="TEA-250", price_cny="128.00")]
+            name="明前龙井",
+            category=tea,
+            usage_cycle_days=30,
+            skus=[SkuInput(code="TEA-250", price_cny="128.00")],
         ),
     )
     return Catalogue(

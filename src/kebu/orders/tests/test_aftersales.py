@@ -1,0 +1,218 @@
+"""Returns, refunds and exchanges: never more than was paid, and the customer's figures move with them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kebu.audit.models import AuditEntry
+from kebu.core.errors import ValidationFailed
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.models import AfterSale, AfterSaleKind, AfterSaleStatus, Order, OrderStatus
+from kebu.orders.services.aftersales import (
+    AfterSaleLineInput,
+    aftersale_approve,
+    aftersale_cancel,
+    aftersale_complete,
+    aftersale_receive,
+    aftersale_reject,
+    aftersale_request,
+    order_refund,
+)
+from kebu.orders.tests.factories import make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def buyer(owner):
+    return make_customer(actor=owner, name="王芳")
+
+
+@pytest.fixture
+def order(owner, catalogue, buyer):
+    """2 × cream (398.00, skin care) + 1 tea (128.00) + 10.00 shipping = 536.00 paid."""
+    return make_order(
+        actor=owner,
+        customer=buyer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2), ("TEA-250", 1)],
+        shipping_cny="10.00",
+    )
+
+
+def _line(order, code):
+    return order.lines.get(sku_code=code)
+
+
+def test_refund_larger_than_paid_is_refused_and_changes_nothing(owner, order, buyer):
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(actor=owner, order=order, amount_cny="536.01", reason="quality")
+
+    assert "536.00" in str(caught.value.field_errors["amount_cny"][0])
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")
+    assert not AfterSale.objects.exists()
+    assert Order.objects.get(pk=order.pk).refund_reserved_cny == 0
+
+
+def test_a_partial_line_refund_moves_spend_refund_rate_and_the_top_category(owner, catalogue, order, buyer):
+    cream = _line(order, "CREAM-50")
+
+    aftersale = order_refund(
+        actor=owner, order=order, amount_cny=None, reason="damaged", lines=[AfterSaleLineInput(cream.pk, 2)]
+    )
+
+    assert (aftersale.amount_cny, aftersale.status) == (Decimal("398.00"), AfterSaleStatus.COMPLETED)
+    order.refresh_from_db()
+    cream.refresh_from_db()
+    assert (order.refunded_cny, order.status) == (Decimal("398.00"), OrderStatus.PAID)
+    assert (cream.refunded_cny, cream.returned_quantity) == (Decimal("398.00"), 0)  # refund only: kept
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("138.00")
+    assert (buyer.refund_count, buyer.refund_rate) == (1, Decimal("1"))
+    assert buyer.top_category == catalogue.tea  # skin care is down to 0.00
+    assert AuditEntry.objects.filter(action="aftersale.complete", target_id=str(aftersale.pk)).exists()
+
+
+def test_refunded_in_full_the_order_closes_and_still_counts_with_nothing_spent(owner, order, buyer):
+    order_refund(actor=owner, order=order, amount_cny="100.00", reason="price")
+    order_refund(actor=owner, order=Order.objects.get(pk=order.pk), amount_cny="436.00", reason="other")
+
+    order.refresh_from_db()
+    assert (order.status, order.refunded_cny) == (OrderStatus.CLOSED, Decimal("536.00"))
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny, buyer.refund_count) == (1, 0, 1)
+    with pytest.raises(ValidationFailed):
+        order_refund(actor=owner, order=order, amount_cny="1", reason="other")
+
+
+def test_a_return_goes_approved_received_completed_and_counts_returned_items(owner, order, buyer):
+    cream = _line(order, "CREAM-50")
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.RETURN,
+        reason="size",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+    assert (aftersale.amount_cny, aftersale.status) == (Decimal("199.00"), AfterSaleStatus.REQUESTED)
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")  # nothing moves before the money does
+
+    aftersale = aftersale_approve(actor=owner, aftersale=aftersale)
+    aftersale = aftersale_receive(actor=owner, aftersale=aftersale, return_tracking_no="YT0001")
+    aftersale = aftersale_complete(actor=owner, aftersale=aftersale)
+
+    cream.refresh_from_db()
+    assert (cream.returned_quantity, cream.refunded_cny) == (1, Decimal("199.00"))
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("337.00")
+
+
+def test_a_refund_cannot_skip_the_return_and_a_return_cannot_complete_before_the_goods_arrive(owner, order):
+    cream = _line(order, "CREAM-50")
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.RETURN,
+        reason="size",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+    with pytest.raises(ValidationFailed):
+        aftersale_complete(actor=owner, aftersale=aftersale)
+    assert AfterSale.objects.get(pk=aftersale.pk).status == AfterSaleStatus.REQUESTED
+
+
+def test_requests_in_flight_reserve_the_money_and_a_rejection_gives_it_back(owner, order):
+    first = aftersale_request(
+        actor=owner, order=order, kind=AfterSaleKind.REFUND, reason="price", amount_cny="500"
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(
+            actor=owner, order=order, kind=AfterSaleKind.REFUND, reason="price", amount_cny="100"
+        )
+    assert "36.00" in str(caught.value.field_errors["amount_cny"][0])
+
+    aftersale_reject(actor=owner, aftersale=first, resolution_note="已超过售后期")
+    second = aftersale_request(
+        actor=owner, order=order, kind=AfterSaleKind.REFUND, reason="price", amount_cny="100"
+    )
+    aftersale_cancel(actor=owner, aftersale=second)
+    assert Order.objects.get(pk=order.pk).refund_reserved_cny == 0
+
+
+def test_a_line_cannot_come_back_more_often_than_it_was_sold(owner, order):
+    tea = _line(order, "TEA-250")
+    aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.RETURN,
+        reason="quality",
+        lines=[AfterSaleLineInput(tea.pk, 1)],
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(
+            actor=owner,
+            order=order,
+            kind=AfterSaleKind.EXCHANGE,
+            reason="quality",
+            lines=[AfterSaleLineInput(tea.pk, 1)],
+        )
+    assert "Only 0" in str(caught.value.field_errors["lines.0.quantity"][0])
+
+
+def test_an_exchange_moves_no_money(owner, order, buyer):
+    cream = _line(order, "CREAM-50")
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.EXCHANGE,
+        reason="size",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+    aftersale = aftersale_complete(
+        actor=owner,
+        aftersale=aftersale_receive(
+            actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=aftersale)
+        ),
+    )
+    assert (aftersale.status, aftersale.amount_cny) == (AfterSaleStatus.COMPLETED, 0)
+    buyer.refresh_from_db()
+    assert (buyer.total_spent_cny, buyer.refund_count) == (Decimal("536.00"), 0)
+
+
+def test_an_unpaid_order_has_no_after_sales(owner, catalogue, buyer):
+    pending = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(actor=owner, order=pending, amount_cny="1", reason="other")
+    assert "order" in caught.value.field_errors
+
+
+def test_a_line_refund_above_the_line_is_refused(owner, order):
+    tea = _line(order, "TEA-250")
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(
+            actor=owner,
+            order=order,
+            amount_cny=None,
+            reason="other",
+            lines=[AfterSaleLineInput(tea.pk, 1, "128.01")],
+        )
+    assert "lines.0.amount_cny" in caught.value.field_errors
+    assert not AfterSale.objects.exists()
+
+
+def test_a_line_of_another_order_is_refused(owner, catalogue, order, buyer):
+    other = make_order(actor=owner, customer=buyer, store=catalogue.store)
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(
+            actor=owner,
+            order=order,
+            amount_cny=None,
+            reason="other",
+            lines=[AfterSaleLineInput(other.lines.get().pk, 1)],
+        )
+    assert "lines.0.line_id" in caught.value.field_errors

@@ -1,0 +1,144 @@
+"""Credit for wholesale customers (赊账): limits, what is owed, payments received, overdue debts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from kebu.core.errors import ValidationFailed
+from kebu.core.models import ShopSettings
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.models import Order, OrderStatus
+from kebu.orders.selectors import credit_overdue_list
+from kebu.orders.services.aftersales import order_refund
+from kebu.orders.services.credit import credit_payment_record, customer_credit_set
+from kebu.orders.services.orders import CreditLimitExceeded, order_pay
+from kebu.orders.tests.factories import make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wholesaler(owner):
+    customer = make_customer(actor=owner, name="义乌小商品批发", customer_type="wholesaler", owner=owner)
+    return customer_credit_set(
+        actor=owner, customer=customer, credit_limit_cny="1000.00", payment_terms_days=30
+    )
+
+
+def _on_credit(owner, catalogue, customer, *, lines, days_ago=0, **kwargs):
+    return make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        lines=lines,
+        payment_method="credit",
+        ordered_at=timezone.now() - timedelta(days=days_ago),
+        **kwargs,
+    )
+
+
+def test_an_order_on_credit_counts_as_a_sale_and_is_owed_until_its_due_date(owner, catalogue, wholesaler):
+    order = _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 3)])
+
+    assert order.credit_outstanding_cny == Decimal("597.00")
+    assert order.credit_due_date == timezone.localdate(order.paid_at) + timedelta(days=30)
+    wholesaler.refresh_from_db()
+    assert (wholesaler.receivable_cny, wholesaler.total_spent_cny) == (Decimal("597.00"), Decimal("597.00"))
+
+
+def test_a_customer_without_a_credit_line_cannot_buy_on_credit(owner, catalogue):
+    retail = make_customer(actor=owner, name="散客")
+    with pytest.raises(ValidationFailed) as caught:
+        _on_credit(owner, catalogue, retail, lines=[("TEA-250", 1)])
+    assert "credit" in str(caught.value.field_errors["payment_method"][0])
+    assert not Order.objects.exists()
+
+
+def test_beyond_the_limit_warns_and_may_be_confirmed(owner, catalogue, wholesaler):
+    _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 4)])  # 796.00
+    pending = make_order(
+        actor=owner,
+        customer=wholesaler,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        status=OrderStatus.PENDING,
+    )
+
+    with pytest.raises(CreditLimitExceeded) as caught:
+        order_pay(actor=owner, order=pending, payment_method="credit")
+    assert not caught.value.blocking
+    assert "1194.00" in str(caught.value.message)
+    assert Order.objects.get(pk=pending.pk).status == OrderStatus.PENDING
+
+    order_pay(actor=owner, order=pending, payment_method="credit", allow_over_credit_limit=True)
+    wholesaler.refresh_from_db()
+    assert wholesaler.receivable_cny == Decimal("1194.00")
+
+
+def test_the_shop_can_block_orders_beyond_the_limit_outright(owner, catalogue, wholesaler):
+    shop = ShopSettings.current()
+    shop.credit_over_limit = "block"
+    shop.save()
+
+    with pytest.raises(CreditLimitExceeded) as caught:
+        _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 6)])
+
+    assert caught.value.blocking
+    assert not Order.objects.exists()
+
+
+def test_a_payment_settles_the_oldest_debts_first(owner, catalogue, wholesaler):
+    old = _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 2)], days_ago=50)  # 256.00
+    new = _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)], days_ago=5)  # 128.00
+
+    payment = credit_payment_record(
+        actor=owner, customer=wholesaler, amount_cny="300.00", method="bank_transfer"
+    )
+
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.credit_outstanding_cny, new.credit_outstanding_cny) == (0, Decimal("84.00"))
+    wholesaler.refresh_from_db()
+    assert wholesaler.receivable_cny == Decimal("84.00")
+    assert wholesaler.total_spent_cny == Decimal("384.00")  # paying a debt is not spending more
+    assert payment.amount_cny == Decimal("300.00")
+
+
+def test_paying_more_than_is_owed_is_refused(owner, catalogue, wholesaler):
+    _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)])
+    with pytest.raises(ValidationFailed) as caught:
+        credit_payment_record(actor=owner, customer=wholesaler, amount_cny="128.01", method="cash")
+    assert "128.00" in str(caught.value.field_errors["amount_cny"][0])
+    wholesaler.refresh_from_db()
+    assert wholesaler.receivable_cny == Decimal("128.00")
+
+
+def test_a_refund_on_a_credit_order_cancels_what_is_owed(owner, catalogue, wholesaler):
+    order = _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 2)])
+    order_refund(actor=owner, order=order, amount_cny="128.00", reason="quality")
+
+    order.refresh_from_db()
+    wholesaler.refresh_from_db()
+    assert order.credit_outstanding_cny == wholesaler.receivable_cny == Decimal("128.00")
+
+
+def test_the_overdue_list_shows_days_and_amount_past_due(owner, catalogue, wholesaler, clerk):
+    _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)], days_ago=45)
+    _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)], days_ago=40)
+    _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 1)], days_ago=1)  # not due yet
+
+    (row,) = credit_overdue_list(user=owner)
+
+    assert row["customer"] == wholesaler
+    assert (row["overdue_cny"], row["orders"], row["days_overdue"]) == (Decimal("256.00"), 2, 15)
+    assert credit_overdue_list(user=clerk) == []  # not their customer
+
+
+def test_credit_terms_are_validated(owner, wholesaler):
+    with pytest.raises(ValidationFailed) as caught:
+        customer_credit_set(actor=owner, customer=wholesaler, credit_limit_cny="-5", payment_terms_days=400)
+    assert set(caught.value.field_errors) == {"credit_limit_cny", "payment_terms_days"}

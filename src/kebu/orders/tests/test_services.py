@@ -1,0 +1,308 @@
+"""Orders through their services: what is written, what the customer's figures do, and what bad input
+is told (and that it writes nothing)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from kebu.audit.models import AuditEntry
+from kebu.core.errors import ValidationFailed
+from kebu.customers.models import Stage
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.models import Order, OrderLine, OrderStatus
+from kebu.orders.services.orders import (
+    LineInput,
+    OrderInput,
+    order_cancel,
+    order_complete,
+    order_create,
+    order_deliver,
+    order_pay,
+    order_ship,
+)
+from kebu.orders.tests.factories import make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def buyer(owner):
+    return make_customer(actor=owner, name="王芳")
+
+
+def _input(catalogue, customer, **fields):
+    fields.setdefault("lines", [LineInput(sku_code="CREAM-50", quantity=1)])
+    return OrderInput(customer=customer, store=catalogue.store, **fields)
+
+
+def test_a_paid_order_with_three_lines_moves_every_figure_of_its_customer(owner, catalogue, buyer):
+    # given: 2 × 199.00 cream (面霜 under 护肤), 1 toner at a 9.50 line discount, 1 tea; shipping and a coupon
+    data = _input(
+        catalogue,
+        buyer,
+        lines=[
+            LineInput(sku_code="CREAM-50", quantity=2),
+            LineInput(sku_code="TONER-100", quantity=1, discount_cny="9.50"),
+            LineInput(sku_code="TEA-250", quantity=1),
+        ],
+        status=OrderStatus.PAID,
+        payment_method="wechat",
+        shipping_cny="12.00",
+        coupon_code="DOUBLE11",
+        coupon_cny="20.00",
+    )
+
+    order = order_create(actor=owner, data=data)
+
+    assert (order.goods_cny, order.total_cny, order.paid_cny) == (
+        Decimal("606.00"),
+        Decimal("598.00"),
+        Decimal("598.00"),
+    )
+    assert [(line.title, line.amount_cny) for line in order.lines.all()] == [
+        ("玻尿酸面霜", Decimal("398.00")),
+        ("爽肤水", Decimal("80.00")),
+        ("明前龙井", Decimal("128.00")),
+    ]
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("598.00")
+    assert (buyer.order_count, buyer.avg_order_cny) == (1, Decimal("598.00"))
+    assert buyer.first_order_at == buyer.last_order_at == order.ordered_at
+    assert buyer.purchase_interval_days is None
+    assert (buyer.refund_count, buyer.refund_rate) == (0, Decimal("0"))
+    assert buyer.top_category == catalogue.skincare  # 478.00 of skin care against 128.00 of tea
+    assert buyer.stage == Stage.NEW
+    entry = AuditEntry.objects.get(action="order.create")
+    assert (entry.actor, entry.target_id, entry.data["total"]) == (owner, str(order.pk), "598.00")
+
+
+def test_an_order_awaiting_payment_counts_only_once_paid(owner, catalogue, buyer):
+    order = order_create(actor=owner, data=_input(catalogue, buyer))
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny, order.status) == (0, 0, OrderStatus.PENDING)
+
+    order_pay(actor=owner, order=order, payment_method="alipay")
+
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (1, Decimal("199.00"))
+
+
+def test_the_average_interval_between_orders_is_in_days_to_a_tenth(owner, catalogue, buyer):
+    now = timezone.now()
+    for days_ago in (30, 20, 9):
+        make_order(
+            actor=owner, customer=buyer, store=catalogue.store, ordered_at=now - timedelta(days=days_ago)
+        )
+
+    buyer.refresh_from_db()
+    assert buyer.purchase_interval_days == Decimal("10.5")  # 21 days over two gaps
+    assert buyer.avg_order_cny == Decimal("199.00")
+    assert buyer.stage == Stage.REPEAT
+
+
+def test_an_order_walks_from_paid_to_completed(owner, catalogue, buyer):
+    order = make_order(actor=owner, customer=buyer, store=catalogue.store)
+
+    order = order_ship(actor=owner, order=order, carrier="顺丰速运", tracking_no="SF1234567890")
+    order = order_deliver(actor=owner, order=order)
+    order = order_complete(actor=owner, order=order)
+
+    assert order.status == OrderStatus.COMPLETED
+    assert order.shipped_at and order.delivered_at and order.completed_at
+    entries = AuditEntry.objects.filter(action__startswith="order.").order_by("seq")
+    assert list(entries.values_list("action", flat=True)) == [
+        "order.create",
+        "order.ship",
+        "order.deliver",
+        "order.complete",
+    ]
+
+
+def _nothing_written(buyer, orders_before=0):
+    buyer.refresh_from_db()
+    assert Order.objects.count() == orders_before
+    assert OrderLine.objects.filter(order__customer=buyer).count() == orders_before and orders_before == 0
+    assert (buyer.order_count, buyer.total_spent_cny) == (0, 0)
+    assert not AuditEntry.objects.filter(action="order.create").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        (LineInput(sku_code="CREAM-50", quantity=0), "lines.1.quantity", "at least 1"),
+        (LineInput(sku_code="CREAM-50", quantity=-2), "lines.1.quantity", "at least 1"),
+        (LineInput(sku_code="CREAM-50", quantity="1.5"), "lines.1.quantity", "whole number"),
+        (LineInput(sku_code="NOPE-1", quantity=1), "lines.1.sku_code", "Unknown SKU code “NOPE-1”"),
+        (LineInput(title="手写", quantity=1, unit_price_cny="-1"), "lines.1.unit_price_cny", "negative"),
+        (
+            LineInput(title="手写", quantity=1, unit_price_cny="1.001"),
+            "lines.1.unit_price_cny",
+            "two decimal",
+        ),
+        (LineInput(sku_code="TEA-250", quantity=1, discount_cny="200"), "lines.1.discount_cny", "more than"),
+        (LineInput(quantity=1, unit_price_cny="5"), "lines.1.title", "Choose a SKU"),
+    ],
+)
+def test_a_bad_line_is_named_and_nothing_is_written(owner, catalogue, buyer, line, field, message):
+    data = _input(catalogue, buyer, lines=[LineInput(sku_code="TEA-250"), line], status=OrderStatus.PAID)
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=data)
+
+    assert message in " ".join(str(m) for m in caught.value.field_errors[field])
+    _nothing_written(buyer)
+
+
+def test_an_order_dated_in_the_future_is_refused(owner, catalogue, buyer):
+    data = _input(catalogue, buyer, ordered_at=timezone.now() + timedelta(days=1))
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=data)
+
+    assert "future" in str(caught.value.field_errors["ordered_at"][0])
+    _nothing_written(buyer)
+
+
+def test_an_order_without_lines_is_refused(owner, catalogue, buyer):
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=_input(catalogue, buyer, lines=[]))
+    assert "lines" in caught.value.field_errors
+    _nothing_written(buyer)
+
+
+def test_a_duplicate_order_number_in_one_store_is_refused_but_another_store_may_reuse_it(
+    owner, catalogue, buyer
+):
+    from kebu.orders.models import Store
+
+    make_order(actor=owner, customer=buyer, store=catalogue.store, order_no="TB2026001")
+    buyer.refresh_from_db()
+    spent = buyer.total_spent_cny
+
+    with pytest.raises(ValidationFailed) as caught:
+        make_order(actor=owner, customer=buyer, store=catalogue.store, order_no="TB2026001")
+
+    assert "TB2026001" in str(caught.value.field_errors["order_no"][0])
+    buyer.refresh_from_db()
+    assert (Order.objects.count(), buyer.total_spent_cny) == (1, spent)
+    other = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    assert make_order(actor=owner, customer=buyer, store=other, order_no="TB2026001").pk
+
+
+def test_discounts_beyond_the_order_value_are_refused(owner, catalogue, buyer):
+    data = _input(catalogue, buyer, discount_cny="150", coupon_cny="100")
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=data)
+    assert "discount_cny" in caught.value.field_errors
+    _nothing_written(buyer)
+
+
+def test_an_archived_customer_takes_no_orders(owner, catalogue, buyer):
+    from kebu.customers.services import customer_archive
+
+    customer_archive(actor=owner, customer=buyer)
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=_input(catalogue, buyer))
+    assert "customer" in caught.value.field_errors
+
+
+def test_kebu_numbers_manual_orders_and_keeps_a_marketplace_number(owner, catalogue, buyer):
+    ours = order_create(actor=owner, data=_input(catalogue, buyer))
+    theirs = order_create(actor=owner, data=_input(catalogue, buyer, order_no=" 3812345678901234567 "))
+
+    assert ours.order_no.startswith("KB") and len(ours.order_no) == 10
+    assert theirs.order_no == "3812345678901234567"
+
+
+def test_the_shipping_address_is_copied_from_the_default_address_and_stored_encrypted(owner, catalogue):
+    from django.db import connection
+
+    from kebu.customers.services import AddressInput
+
+    buyer = make_customer(
+        actor=owner,
+        name="李雷",
+        addresses=[
+            AddressInput(
+                province="浙江省",
+                city="杭州市",
+                district="西湖区",
+                detail="文三路 90 号",
+                receiver_phone="13900001111",
+                is_default=True,
+            )
+        ],
+    )
+
+    order = order_create(actor=owner, data=_input(catalogue, buyer))
+
+    assert (order.receiver_name, order.ship_city, order.ship_address) == ("李雷", "杭州市", "文三路 90 号")
+    assert order.receiver_phone.endswith("13900001111")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT receiver_phone, ship_address FROM orders_order WHERE id = %s", [order.pk])
+        assert all(value.startswith("kebu1$") for value in cursor.fetchone())
+
+
+def test_a_paid_order_cannot_be_cancelled_and_a_cancelled_one_cannot_be_paid(owner, catalogue, buyer):
+    paid = make_order(actor=owner, customer=buyer, store=catalogue.store)
+    with pytest.raises(ValidationFailed) as caught:
+        order_cancel(actor=owner, order=paid)
+    assert "refund" in str(caught.value.field_errors["status"][0])
+
+    pending = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    cancelled = order_cancel(actor=owner, order=pending, reason="拍错了")
+    with pytest.raises(ValidationFailed) as caught:
+        order_pay(actor=owner, order=cancelled, payment_method="alipay")
+
+    assert "cancelled" in str(caught.value.field_errors["status"][0])
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (1, Decimal("199.00"))
+    assert Order.objects.get(pk=cancelled.pk).paid_at is None
+
+
+def test_a_stale_version_is_a_conflict_and_changes_nothing(owner, catalogue, buyer):
+    from kebu.core.errors import Conflict
+
+    order = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    stale = order.version
+    order_pay(actor=owner, order=order, payment_method="alipay")
+
+    pending = Order.objects.get(pk=order.pk)
+    with pytest.raises(ValidationFailed):
+        order_pay(actor=owner, order=pending, payment_method="alipay", expected_version=stale)
+    with pytest.raises(Conflict):
+        order_ship(actor=owner, order=pending, carrier="顺丰", tracking_no="SF1", expected_version=stale)
+    buyer.refresh_from_db()
+    assert buyer.order_count == 1
+
+
+def test_shipping_by_parcel_needs_a_carrier_and_tracking_number(owner, catalogue, buyer):
+    order = make_order(actor=owner, customer=buyer, store=catalogue.store)
+    with pytest.raises(ValidationFailed) as caught:
+        order_ship(actor=owner, order=order)
+    assert set(caught.value.field_errors) == {"carrier", "tracking_no"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+
+def test_an_order_entered_as_completed_from_a_marketplace_export_counts(owner, catalogue, buyer):
+    ordered = timezone.now() - timedelta(days=40)
+    order = make_order(
+        actor=owner,
+        customer=buyer,
+        store=catalogue.store,
+        status=OrderStatus.COMPLETED,
+        ordered_at=ordered,
+        paid_cny="180.00",
+    )
+    assert (order.status, order.paid_cny, order.total_cny) == (
+        "completed",
+        Decimal("180.00"),
+        Decimal("199.00"),
+    )
+    assert order.shipped_at and order.completed_at
+    buyer.refresh_from_db()
+    assert (buyer.total_spent_cny, buyer.last_order_at) == (Decimal("180.00"), ordered.replace(microsecond=0))
