@@ -21,6 +21,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.WHITENOISE_AUTOREFRESH = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.HUEY["immediate"] = True
+    # djhuey built its Huey when the apps loaded, before this hook: switch that instance too, so a task
+    # runs in the test (with in-memory storage) instead of queueing into the data directory.
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
 
 
 @pytest.fixture
