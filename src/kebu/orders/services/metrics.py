@@ -144,7 +144,7 @@ def customer_figures_apply(*, customer_id: int, change: FiguresChange, actor: An
     already held), so two orders of one customer in parallel add up instead of overwriting each other."""
     customer = (
         Customer.objects.select_for_update()
-        .only(*(f for f in FIGURE_FIELDS if f != "top_category_id"), "top_category")
+        .only(*(f for f in FIGURE_FIELDS if f != "top_category_id"), "top_category", "customer_no", "name")
         .get(pk=customer_id)
     )
     orders = customer.order_count + change.orders

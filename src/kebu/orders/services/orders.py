@@ -253,7 +253,8 @@ def credit_check(*, customer: Customer, amount_cny: Decimal, allow_over_limit: b
                 "payment_method": [_("This customer has no credit line: set a credit limit first.")]
             },
         )
-    owed = Customer.objects.values_list("receivable_cny", flat=True).get(pk=customer.pk)
+    # Locked now rather than when the figures move: two orders on credit at once must not both pass.
+    owed = Customer.objects.select_for_update().values_list("receivable_cny", flat=True).get(pk=customer.pk)
     if owed + amount_cny <= customer.credit_limit_cny:
         return
     blocking = ShopSettings.read().credit_over_limit == "block"
