@@ -56,7 +56,7 @@ def _open_quantities(order: Order) -> dict[int, int]:
         AfterSaleLine.objects.filter(aftersale__order=order)
         .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
         .values("line_id")
-        .annotate(quantity=Sum("quantity"), amount=Sum("amount_cny"))
+        .annotate(quantity=Sum("quantity"))
     )
     return {row["line_id"]: row["quantity"] for row in rows}
 
