@@ -312,6 +312,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI would send every schema to validator.swagger.io; nothing leaves the shop's server.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a "status" or "kind": name their enums after the model, not a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "kebu.orders.models.OrderStatus",
+        "AfterSaleStatusEnum": "kebu.orders.models.AfterSaleStatus",
+        "AfterSaleKindEnum": "kebu.orders.models.AfterSaleKind",
+        "SocialKindEnum": "kebu.customers.models.SocialKind",
+    },
 }
 
 # --- Kebu's own -----------------------------------------------------------------------------------------

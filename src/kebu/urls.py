@@ -19,6 +19,7 @@ urlpatterns = [
     path("audit/", include("kebu.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),
+    path("api/v1/", include("kebu.orders.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's start-up script comes from its own URL (?script), so the page needs no inline script.
     path(

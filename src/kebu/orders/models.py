@@ -295,6 +295,8 @@ class Order(models.Model):
             models.Index(fields=["-ordered_at", "-id"], name="order_time"),
             models.Index(fields=["status", "-ordered_at", "-id"], name="order_status"),
             models.Index(fields=["store", "-ordered_at", "-id"], name="order_store"),
+            # Finding an order by its number without knowing the store (search, API filter).
+            models.Index(fields=["order_no"], name="order_number"),
             models.Index(
                 fields=["credit_due_date", "customer"],
                 name="order_credit_open",

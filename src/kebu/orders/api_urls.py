@@ -1,0 +1,12 @@
+"""`/api/v1/products/`, `/api/v1/orders/`, `/api/v1/refunds/`. A SimpleRouter: the API root view at
+`/api/v1/` is the customers router's, and a second one would only shadow it."""
+
+from rest_framework.routers import SimpleRouter
+
+from kebu.orders.api import AfterSaleViewSet, OrderViewSet, ProductViewSet
+
+router = SimpleRouter()
+router.register("products", ProductViewSet, basename="product")
+router.register("orders", OrderViewSet, basename="order")
+router.register("refunds", AfterSaleViewSet, basename="refund")
+urlpatterns = router.urls
