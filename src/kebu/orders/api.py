@@ -269,6 +269,14 @@ class SkuSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "color", "size", "spec", "variant", "price_cny", "cost_cny", "is_active"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Sku) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # Cost shows the shop's margin: for those who keep the catalogue, not for everyone who sells from it.
+        request = self.context.get("request")
+        if request is None or not request.user.has_perm("orders.change_product"):
+            data["cost_cny"] = None
+        return data
+
 
 class ProductSerializer(serializers.ModelSerializer):
     category_path = serializers.CharField(source="category.path", read_only=True, allow_null=True)

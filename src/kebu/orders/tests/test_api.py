@@ -1072,6 +1072,14 @@ def test_product_filters(a_client, catalogue):
     assert a_client.get(f"{PRODUCTS}?category=99999").status_code == 400
 
 
+def test_the_cost_of_a_sku_is_for_those_who_keep_the_catalogue(a_client, manager_east, client_for, catalogue):
+    def costs(client) -> set:
+        return {s["cost_cny"] for p in client.get(PRODUCTS).json()["results"] for s in p["skus"]}
+
+    assert costs(a_client) == {None}
+    assert "80.00" in costs(client_for(manager_east))
+
+
 # --- schema -------------------------------------------------------------------------------------------
 
 
