@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("divisions/", core_views.division_options, name="divisions"),
     path("customers/", include("kebu.customers.urls")),
+    path("orders/", include("kebu.orders.urls")),
     path("audit/", include("kebu.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),

@@ -1,0 +1,630 @@
+"""HTML forms for orders, after-sales, credit and the catalogue: shape only.
+
+Amounts and quantities are taken as text: the services parse them (``money_parse``) and say what is
+wrong in the shop's words, and their dotted field errors (``lines.0.quantity``) are put back on the row
+the person typed them in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kebu.core import divisions
+from kebu.core.errors import KebuError, NotFound
+from kebu.core.forms import KebuForm
+from kebu.customers import selectors as customer_selectors
+from kebu.customers.models import Customer
+from kebu.orders.models import (
+    AfterSaleKind,
+    AfterSaleReason,
+    AfterSaleStatus,
+    Category,
+    DeliveryMethod,
+    Order,
+    OrderStatus,
+    PaymentMethod,
+    Product,
+    Store,
+)
+from kebu.orders.services.aftersales import AfterSaleLineInput
+from kebu.orders.services.orders import LineInput, OrderInput
+from kebu.orders.services.products import ProductInput, SkuInput
+
+# The carriers most Chinese shops ship with, offered in a datalist: any other name may be typed.
+CARRIERS = (
+    "顺丰速运",
+    "中通快递",
+    "圆通速递",
+    "申通快递",
+    "韵达快递",
+    "极兔速递",
+    "邮政EMS",
+    "京东物流",
+    "德邦快递",
+)
+MAX_ORDER_LINES = 100
+MAX_SKUS = 50
+
+SORTS = {
+    "-time": ("-ordered_at", "-id"),
+    "time": ("ordered_at", "id"),
+    "-amount": ("-total_cny", "-id"),
+    "amount": ("total_cny", "id"),
+}
+
+
+def _money_input(label: Any, *, placeholder: str = "0.00", required: bool = False) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=20,
+        required=required,
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": placeholder}
+        ),
+    )
+
+
+def _local_input_value(moment: Any) -> str:
+    """A time as a ``datetime-local`` input shows it, in the shop's time zone, to the minute."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def format_value(self, value: Any) -> Any:
+        if hasattr(value, "tzinfo"):
+            return _local_input_value(value)
+        return value
+
+
+def service_errors_apply(form: forms.Form, error: KebuError, *, rename: dict[str, str] | None = None) -> None:
+    """Put a service's field errors on ``form``: known fields by name, anything else on the form."""
+    rename = rename or {}
+    for key, messages in error.as_dict().items():
+        name = rename.get(key, key)
+        target = name if name in form.fields else None
+        for message in messages:
+            form.add_error(target, message)
+
+
+def _row_filled(form: forms.Form, keys: Iterable[str]) -> bool:
+    data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
+    return any(str(data.get(key) or "").strip() for key in keys)
+
+
+# --- the order list's filters ------------------------------------------------------------------------------
+
+
+class OrderFilterForm(KebuForm):
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All statuses")), *OrderStatus.choices], required=False
+    )
+    store = forms.ModelChoiceField(
+        label=_("Store"), queryset=Store.objects.all(), required=False, empty_label=_("All stores")
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[
+            ("-time", _("Newest first")),
+            ("time", _("Oldest first")),
+            ("-amount", _("Largest amount first")),
+            ("amount", _("Smallest amount first")),
+        ],
+    )
+
+
+# --- a new order --------------------------------------------------------------------------------------------
+
+
+class OrderLineForm(KebuForm):
+    sku_code = forms.CharField(
+        label=_("SKU code"),
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "list": "sku-options", "data-sku-input": ""}),
+    )
+    title = forms.CharField(label=_("Item"), max_length=200, required=False)
+    quantity = forms.CharField(
+        label=_("Quantity"),
+        max_length=12,
+        required=False,
+        initial="1",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "data-line-qty": ""}),
+    )
+    unit_price_cny = _money_input(_("Unit price"), placeholder="")
+    discount_cny = _money_input(_("Line discount"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit_price_cny"].widget.attrs["data-line-price"] = ""
+        self.fields["discount_cny"].widget.attrs["data-line-discount"] = ""
+
+    FILLED = ("sku_code", "title", "unit_price_cny")
+
+
+OrderLineFormSet = forms.formset_factory(
+    OrderLineForm,
+    extra=0,
+    min_num=1,
+    max_num=MAX_ORDER_LINES,
+    absolute_max=MAX_ORDER_LINES,
+    validate_max=True,
+)
+
+
+class OrderForm(KebuForm):
+    customer_no = forms.CharField(
+        label=_("Customer number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "list": "customer-options"}),
+    )
+    store = forms.ModelChoiceField(
+        label=_("Store"), queryset=Store.objects.filter(is_active=True), empty_label=None
+    )
+    order_no = forms.CharField(
+        label=_("Order number"),
+        max_length=64,
+        required=False,
+        help_text=_("The marketplace's order id; leave empty and Kebu numbers the order."),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        choices=[
+            (OrderStatus.PENDING, OrderStatus.PENDING.label),
+            (OrderStatus.PAID, OrderStatus.PAID.label),
+        ],
+    )
+    ordered_at = forms.DateTimeField(label=_("Order time"), widget=DateTimeLocalInput())
+    shipping_cny = _money_input(_("Shipping fee"))
+    discount_cny = _money_input(_("Order discount"))
+    coupon_code = forms.CharField(label=_("Coupon"), max_length=40, required=False)
+    coupon_cny = _money_input(_("Coupon amount"))
+    payment_method = forms.ChoiceField(
+        label=_("Payment method"), choices=[("", "—"), *PaymentMethod.choices], required=False
+    )
+    delivery_method = forms.ChoiceField(label=_("Delivery method"), choices=DeliveryMethod.choices)
+    receiver_name = forms.CharField(label=_("Receiver"), max_length=50, required=False)
+    receiver_phone = forms.CharField(
+        label=_("Receiver phone"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    ship_province = forms.ChoiceField(label=_("Province"), required=False)
+    ship_city = forms.CharField(label=_("City"), max_length=30, required=False)
+    ship_district = forms.CharField(label=_("District"), max_length=30, required=False)
+    ship_address = forms.CharField(label=_("Street address"), max_length=200, required=False)
+    buyer_message = forms.CharField(
+        label=_("Buyer message"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    seller_notes = forms.CharField(
+        label=_("Seller notes"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    allow_over_credit_limit = forms.BooleanField(
+        label=_("Take it on credit anyway, beyond the limit"), required=False
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=80)
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["ship_province"].choices = [("", "—"), *[(p, p) for p in divisions.provinces()]]
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+            self.initial.setdefault("ordered_at", _local_input_value(timezone.now()))
+            self.initial.setdefault("status", OrderStatus.PAID)
+            store = Store.objects.filter(is_active=True).first()
+            if store is not None:
+                self.initial.setdefault("store", store.pk)
+
+    def clean_customer_no(self) -> Customer:
+        number = self.cleaned_data.get("customer_no", "").strip().upper()
+        try:
+            return customer_selectors.customer_by_number_for_actor(actor=self.user, customer_no=number)
+        except NotFound:
+            # The same answer for a number that does not exist and one this user may not see.
+            raise forms.ValidationError(_("No customer has the number %(no)s.") % {"no": number}) from None
+
+    def city_choices(self) -> list[str]:
+        return divisions.cities(self["ship_province"].value() or "")
+
+    def district_choices(self) -> list[str]:
+        return divisions.districts(self["ship_province"].value() or "", self["ship_city"].value() or "")
+
+    def customer(self) -> Customer | None:
+        """The customer as chosen, when the number is valid (for the page's summary)."""
+        if self.is_bound and hasattr(self, "cleaned_data"):
+            value = self.cleaned_data.get("customer_no")
+            return value if isinstance(value, Customer) else None
+        return None
+
+
+class OrderFormBundle:
+    """The order form and its line rows, turned into one ``OrderInput``."""
+
+    ORDER_FIELDS = (
+        "order_no",
+        "status",
+        "ordered_at",
+        "shipping_cny",
+        "discount_cny",
+        "coupon_code",
+        "coupon_cny",
+        "payment_method",
+        "delivery_method",
+        "receiver_name",
+        "receiver_phone",
+        "ship_province",
+        "ship_city",
+        "ship_district",
+        "ship_address",
+        "buyer_message",
+        "seller_notes",
+    )
+
+    def __init__(self, data: Any = None, *, user: Any, initial: dict[str, Any] | None = None) -> None:
+        self.form = OrderForm(data, user=user, initial=initial)
+        self.lines = OrderLineFormSet(data, prefix="lines")
+        self.credit_warning = False
+
+    def is_valid(self) -> bool:
+        form_ok = self.form.is_valid()
+        lines_ok = self.lines.is_valid()
+        return form_ok and lines_ok
+
+    def filled_rows(self) -> list[int]:
+        """Indexes of the line rows with something in them; an empty or removed row is skipped."""
+        return [i for i, f in enumerate(self.lines.forms) if _row_filled(f, OrderLineForm.FILLED)]
+
+    def to_input(self) -> OrderInput:
+        cd = self.form.cleaned_data
+        lines = [self.lines.forms[i].cleaned_data for i in self.filled_rows()]
+        fields = {name: cd[name] for name in self.ORDER_FIELDS}
+        fields["order_no"] = fields["order_no"] or ""
+        fields["shipping_cny"] = fields["shipping_cny"] or "0"
+        fields["discount_cny"] = fields["discount_cny"] or "0"
+        fields["coupon_cny"] = fields["coupon_cny"] or "0"
+        return OrderInput(
+            customer=cd["customer_no"],
+            store=cd["store"],
+            lines=[
+                LineInput(
+                    sku_code=line["sku_code"],
+                    title=line["title"],
+                    quantity=line["quantity"] or "1",
+                    unit_price_cny=line["unit_price_cny"] or None,
+                    discount_cny=line["discount_cny"] or "0",
+                )
+                for line in lines
+            ],
+            **fields,
+        )
+
+    def add_service_errors(self, error: KebuError) -> None:
+        """The service's ``lines.<n>.<field>`` errors go on the n-th filled row, the rest on the form."""
+        rows = self.filled_rows()
+        for key, messages in error.as_dict().items():
+            head, _sep, rest = key.partition(".")
+            if head == "lines" and rest:
+                index, _sep, field = rest.partition(".")
+                form = (
+                    self.lines.forms[rows[int(index)]] if index.isdigit() and int(index) < len(rows) else None
+                )
+                if form is not None:
+                    for message in messages:
+                        form.add_error(field if field in form.fields else None, message)
+                    continue
+            if head == "lines":
+                self.lines.non_form_errors().extend(messages)
+                continue
+            target = {"customer": "customer_no", "paid_cny": None, "paid_at": None}.get(key, key)
+            target = target if target in self.form.fields else None
+            for message in messages:
+                self.form.add_error(target, message)
+
+
+# --- actions on an order ---------------------------------------------------------------------------------
+
+
+class VersionForm(KebuForm):
+    """What every action on an order carries: the version of the order as the page showed it."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class PayForm(VersionForm):
+    payment_method = forms.ChoiceField(label=_("Payment method"), choices=PaymentMethod.choices)
+    paid_cny = _money_input(_("Amount paid"), placeholder="")
+    paid_at = forms.DateTimeField(label=_("Paid at"), required=False, widget=DateTimeLocalInput())
+    allow_over_credit_limit = forms.BooleanField(
+        label=_("Take it on credit anyway, beyond the limit"), required=False
+    )
+
+    def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["paid_cny"].widget.attrs["placeholder"] = str(order.total_cny)
+        self.fields["paid_cny"].help_text = _("Empty: the amount due.")
+        self.fields["paid_at"].help_text = _("Empty: now.")
+
+
+class ShipForm(VersionForm):
+    carrier = forms.CharField(
+        label=_("Carrier"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "carriers", "autocomplete": "off"}),
+    )
+    tracking_no = forms.CharField(
+        label=_("Tracking number"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class CancelForm(VersionForm):
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+
+class NotesForm(VersionForm):
+    seller_notes = forms.CharField(
+        label=_("Seller notes"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+# --- after-sales ------------------------------------------------------------------------------------------
+
+
+class AfterSaleForm(KebuForm):
+    kind = forms.ChoiceField(label=_("Type"), choices=AfterSaleKind.choices)
+    reason = forms.ChoiceField(label=_("Reason"), choices=[("", "—"), *AfterSaleReason.choices])
+    reason_detail = forms.CharField(
+        label=_("Details"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    amount_cny = _money_input(_("Refund amount"), placeholder="")
+
+    def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.order_lines = list(order.lines.all())
+        self.fields["amount_cny"].help_text = _("Empty: the lines' share of what was paid.")
+        self.fields["amount_cny"].widget.attrs["data-aftersale-amount"] = ""
+        for line in self.order_lines:
+            self.fields[f"line_{line.pk}_quantity"] = forms.IntegerField(
+                label=_("Quantity"),
+                min_value=0,
+                max_value=line.quantity,
+                required=False,
+                widget=forms.NumberInput(
+                    attrs={
+                        "class": "form-control form-control-sm aftersale-qty",
+                        "min": 0,
+                        "max": line.quantity,
+                        "data-aftersale-qty": "",
+                        "data-line-quantity": line.quantity,
+                        "data-line-amount": line.amount_cny,
+                    }
+                ),
+            )
+            amount = self.fields[f"line_{line.pk}_amount"] = _money_input(_("Refund"), placeholder="")
+            amount.widget.attrs["class"] = "form-control form-control-sm"
+
+    def line_rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
+        return [
+            (line, self[f"line_{line.pk}_quantity"], self[f"line_{line.pk}_amount"])
+            for line in self.order_lines
+        ]
+
+    def chosen_lines(self) -> list[AfterSaleLineInput]:
+        cd = self.cleaned_data
+        return [
+            AfterSaleLineInput(
+                line_id=line.pk,
+                quantity=cd[f"line_{line.pk}_quantity"],
+                amount_cny=cd[f"line_{line.pk}_amount"] or None,
+            )
+            for line in self.order_lines
+            if cd.get(f"line_{line.pk}_quantity")
+        ]
+
+    def add_service_errors(self, error: KebuError, chosen: Sequence[AfterSaleLineInput]) -> None:
+        for key, messages in error.as_dict().items():
+            head, _sep, rest = key.partition(".")
+            target: str | None = key if key in self.fields else None
+            if head == "lines" and rest:
+                index, _sep, field = rest.partition(".")
+                if index.isdigit() and int(index) < len(chosen):
+                    line_id = chosen[int(index)].line_id
+                    name = f"line_{line_id}_{'amount' if field == 'amount_cny' else 'quantity'}"
+                    target = name if name in self.fields else None
+            for message in messages:
+                self.add_error(target, message)
+
+
+class AfterSaleActionForm(VersionForm):
+    resolution_note = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    return_tracking_no = forms.CharField(label=_("Return tracking number"), max_length=40, required=False)
+
+
+class AfterSaleFilterForm(KebuForm):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Open")), ("all", _("All")), *AfterSaleStatus.choices],
+    )
+    kind = forms.ChoiceField(
+        label=_("Type"), required=False, choices=[("", _("All types")), *AfterSaleKind.choices]
+    )
+
+
+# --- credit -------------------------------------------------------------------------------------------------
+
+
+class CreditPaymentForm(KebuForm):
+    amount_cny = _money_input(_("Amount received"), placeholder="", required=True)
+    method = forms.ChoiceField(
+        label=_("Payment method"),
+        choices=[(v, label) for v, label in PaymentMethod.choices if v != PaymentMethod.CREDIT],
+    )
+    received_at = forms.DateTimeField(label=_("Received at"), required=False, widget=DateTimeLocalInput())
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["received_at"].help_text = _("Empty: now.")
+
+
+class CreditTermsForm(KebuForm):
+    credit_limit_cny = _money_input(_("Credit limit"), placeholder="")
+    payment_terms_days = forms.IntegerField(label=_("Payment terms (days)"), min_value=0, max_value=365)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["credit_limit_cny"].help_text = _("Empty: no credit for this customer.")
+
+
+# --- the catalogue ----------------------------------------------------------------------------------------
+
+
+class ProductFilterForm(KebuForm):
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.all(), required=False, empty_label=_("All categories")
+    )
+    active = forms.ChoiceField(
+        label=_("On sale"),
+        required=False,
+        choices=[("", _("On sale and off sale")), ("yes", _("On sale")), ("no", _("Off sale"))],
+    )
+
+
+class ProductForm(KebuForm):
+    name = forms.CharField(label=_("Product name"), max_length=100)
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.all(), required=False, empty_label="—"
+    )
+    brand_name = forms.CharField(label=_("Brand"), max_length=50, required=False)
+    usage_cycle_days = forms.IntegerField(
+        label=_("Usage cycle (days)"),
+        required=False,
+        help_text=_("How long one unit lasts a customer; repurchase reminders are based on it."),
+    )
+    description = forms.CharField(
+        label=_("Description"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    is_active = forms.BooleanField(label=_("On sale"), required=False, initial=True)
+
+
+class SkuForm(KebuForm):
+    code = forms.CharField(label=_("SKU code"), max_length=64, required=False)
+    price_cny = _money_input(_("Price"), placeholder="")
+    cost_cny = _money_input(_("Cost"), placeholder="")
+    color = forms.CharField(label=_("Colour"), max_length=30, required=False)
+    size = forms.CharField(label=_("Size"), max_length=30, required=False)
+    spec = forms.CharField(label=_("Specification"), max_length=60, required=False)
+    is_active = forms.BooleanField(label=_("On sale"), required=False, initial=True)
+
+    FILLED = ("code", "price_cny")
+
+
+SkuFormSet = forms.formset_factory(
+    SkuForm, extra=0, min_num=1, max_num=MAX_SKUS, absolute_max=MAX_SKUS, validate_max=True
+)
+
+
+class ProductFormBundle:
+    def __init__(self, data: Any = None, *, product: Product | None = None) -> None:
+        initial: dict[str, Any] | None = None
+        sku_initial: list[dict[str, Any]] | None = None
+        if product is not None:
+            initial = {
+                "name": product.name,
+                "category": product.category_id,
+                "brand_name": product.brand.name if product.brand else "",
+                "usage_cycle_days": product.usage_cycle_days,
+                "description": product.description,
+                "is_active": product.is_active,
+            }
+            sku_initial = [
+                {
+                    "code": s.code,
+                    "price_cny": s.price_cny,
+                    "cost_cny": "" if s.cost_cny is None else s.cost_cny,
+                    "color": s.color,
+                    "size": s.size,
+                    "spec": s.spec,
+                    "is_active": s.is_active,
+                }
+                for s in product.skus.all()
+            ]
+        self.form = ProductForm(data, initial=initial)
+        self.skus = SkuFormSet(data, prefix="skus", initial=sku_initial)
+
+    def is_valid(self) -> bool:
+        form_ok = self.form.is_valid()
+        skus_ok = self.skus.is_valid()
+        return form_ok and skus_ok
+
+    def filled_rows(self) -> list[int]:
+        return [i for i, f in enumerate(self.skus.forms) if _row_filled(f, SkuForm.FILLED)]
+
+    def to_input(self) -> ProductInput:
+        cd = self.form.cleaned_data
+        return ProductInput(
+            name=cd["name"],
+            category=cd["category"],
+            brand_name=cd["brand_name"],
+            usage_cycle_days=cd["usage_cycle_days"],
+            description=cd["description"],
+            is_active=cd["is_active"],
+            skus=[
+                SkuInput(
+                    code=row["code"],
+                    price_cny=row["price_cny"],
+                    cost_cny=row["cost_cny"] or None,
+                    color=row["color"],
+                    size=row["size"],
+                    spec=row["spec"],
+                    is_active=row["is_active"],
+                )
+                for row in (self.skus.forms[i].cleaned_data for i in self.filled_rows())
+            ],
+        )
+
+    def add_service_errors(self, error: KebuError) -> None:
+        rows = self.filled_rows()
+        for key, messages in error.as_dict().items():
+            head, _sep, rest = key.partition(".")
+            if head == "skus":
+                index, _sep, field = rest.partition(".")
+                if index.isdigit() and int(index) < len(rows):
+                    form = self.skus.forms[rows[int(index)]]
+                    for message in messages:
+                        form.add_error(field if field in form.fields else None, message)
+                    continue
+                self.skus.non_form_errors().extend(messages)
+                continue
+            target = key if key in self.form.fields else None
+            for message in messages:
+                self.form.add_error(target, message)
+
+
+class CategoryForm(KebuForm):
+    name = forms.CharField(label=_("Category name"), max_length=50)
+    parent = forms.ModelChoiceField(
+        label=_("Under"), queryset=Category.objects.all(), required=False, empty_label=_("— top level —")
+    )

@@ -1,0 +1,733 @@
+"""The order pages as a clerk uses them: list, detail, a new order, each step of its life, after-sales,
+credit and the catalogue; who sees what (404 for a colleague's customer, contact details masked)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from kebu.customers.models import Customer
+from kebu.customers.services import AddressInput
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.models import AfterSale, AfterSaleStatus, CreditPayment, Order, OrderStatus, Product, Sku
+from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
+from kebu.orders.services.credit import customer_credit_set
+from kebu.orders.tests.factories import make_order
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "13812345678"
+
+
+def _customer(owner, name="张三", **fields) -> Customer:
+    return make_customer(
+        actor=owner,
+        name=name,
+        owner=owner,
+        addresses=[
+            AddressInput(
+                province="浙江省",
+                city="杭州市",
+                district="西湖区",
+                detail="文三路 90 号",
+                receiver=name,
+                receiver_phone=PHONE,
+                is_default=True,
+            )
+        ],
+        **fields,
+    )
+
+
+def _form(customer, *, lines=None, **overrides):
+    """The POST a browser sends for the new-order form; ``lines`` are dicts of a row's fields."""
+    rows = lines if lines is not None else [{"sku_code": "CREAM-50", "quantity": "2"}]
+    data = {
+        "customer_no": customer.customer_no,
+        "store": "",
+        "order_no": "",
+        "status": "paid",
+        "ordered_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "shipping_cny": "",
+        "discount_cny": "",
+        "coupon_code": "",
+        "coupon_cny": "",
+        "payment_method": "alipay",
+        "delivery_method": "express",
+        "idempotency_key": "",
+        "lines-TOTAL_FORMS": str(len(rows)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "100",
+    }
+    for index, row in enumerate(rows):
+        for key in ("sku_code", "title", "quantity", "unit_price_cny", "discount_cny"):
+            data[f"lines-{index}-{key}"] = row.get(key, "")
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def a_client(client_for, sales_a):
+    return client_for(sales_a)
+
+
+@pytest.fixture
+def a_customer(sales_a):
+    return _customer(sales_a, name="甲客户")
+
+
+@pytest.fixture
+def b_customer(sales_b):
+    return _customer(sales_b, name="乙客户")
+
+
+@pytest.fixture
+def a_order(owner, catalogue, a_customer):
+    return make_order(
+        actor=owner,
+        customer=a_customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 1), ("TEA-250", 2)],
+        shipping_cny="10",
+        receiver_phone=PHONE,
+        receiver_name="甲客户",
+        ship_province="浙江省",
+        ship_city="杭州市",
+        ship_district="西湖区",
+        ship_address="文三路 90 号",
+        buyer_message="请周末送达",
+        seller_notes="老客户，送小样",
+    )
+
+
+# --- list -------------------------------------------------------------------------------------------------
+
+
+def test_list_shows_own_customers_orders_with_status_and_amounts(
+    a_client, owner, catalogue, a_order, b_customer
+):
+    b_order = make_order(actor=owner, customer=b_customer, store=catalogue.store, order_no="B-ONLY")
+    page = a_client.get(reverse("orders:list")).content.decode()
+    assert a_order.order_no in page
+    assert "甲客户" in page
+    assert "¥465.00" in page  # 199 + 2 × 128 + 10 shipping
+    assert 'data-status="paid"' in page
+    assert b_order.order_no not in page
+
+
+def test_list_filters_by_number_customer_status_store_and_dates(a_client, owner, catalogue, sales_a):
+    first = _customer(sales_a, name="王小明")
+    second = _customer(sales_a, name="李小红")
+    old = make_order(
+        actor=owner,
+        customer=first,
+        store=catalogue.store,
+        order_no="TB1001",
+        ordered_at=timezone.now() - timedelta(days=40),
+    )
+    pending = make_order(
+        actor=owner, customer=second, store=catalogue.store, order_no="TB1002", status=OrderStatus.PENDING
+    )
+    url = reverse("orders:list")
+
+    def numbers(**params):
+        html = a_client.get(url, params).content.decode()
+        return set(re.findall(r"TB100\d", html))
+
+    assert numbers() == {"TB1001", "TB1002"}
+    assert numbers(q="TB1002") == {"TB1002"}
+    assert numbers(q="王小明") == {"TB1001"}
+    assert numbers(q=second.customer_no) == {"TB1002"}
+    assert numbers(status="pending") == {"TB1002"}
+    assert numbers(store=catalogue.store.pk) == {"TB1001", "TB1002"}
+    day = timezone.localdate() - timedelta(days=10)
+    assert numbers(date_from=day.isoformat()) == {"TB1002"}
+    assert numbers(date_to=day.isoformat()) == {"TB1001"}
+    html = a_client.get(url, {"sort": "time"}).content.decode()
+    assert html.index(old.order_no) < html.index(pending.order_no)
+    bad = a_client.get(url, {"date_from": "not-a-date"})
+    assert bad.status_code == 200 and 'id="filter-errors"' in bad.content.decode()
+    assert "TB100" not in bad.content.decode().split('id="order-table"')[1]
+
+
+def test_list_query_count_stays_flat_with_many_orders(
+    a_client, owner, catalogue, sales_a, django_assert_max_num_queries
+):
+    customers = [_customer(sales_a, name=f"客户{i}") for i in range(5)]
+    for i in range(30):
+        make_order(actor=owner, customer=customers[i % 5], store=catalogue.store)
+    a_client.get(reverse("orders:list"))  # warm the session and permission caches of this client
+    # session, user, 2FA check, permissions (2), shop settings, count, rows, the store filter's options
+    with django_assert_max_num_queries(9):
+        response = a_client.get(reverse("orders:list"))
+    assert response.content.decode().count('data-status="paid"') == 25
+
+
+def test_list_is_forbidden_without_the_orders_permission(client_for, staff_member):
+    nobody = staff_member(None, "nobody")
+    assert client_for(nobody).get(reverse("orders:list")).status_code == 403
+
+
+def test_list_answers_a_fragment_to_htmx(a_client, a_order):
+    response = a_client.get(reverse("orders:list"), {"q": a_order.order_no}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<html" not in html and a_order.order_no in html
+
+
+# --- detail -----------------------------------------------------------------------------------------------
+
+
+def test_detail_shows_lines_amounts_shipping_and_notes_in_full_to_the_clerk(a_client, a_order):
+    html = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    for text in ("玻尿酸面霜", "明前龙井", "CREAM-50", "¥256.00", "¥465.00", "¥10.00"):
+        assert text in html, text
+    assert PHONE in html
+    assert "文三路 90 号" in html
+    assert "请周末送达" in html
+    assert "老客户，送小样" in html
+    assert 'id="notes-form"' in html
+
+
+@pytest.mark.parametrize("persona", ["analyst", "readonly"])
+def test_contact_details_of_an_order_are_masked_for_analyst_and_readonly(
+    request, client_for, persona, a_order
+):
+    user = request.getfixturevalue(persona)
+    response = client_for(user).get(reverse("orders:detail", args=[a_order.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "138****5678" in html
+    assert "12345678" not in html and "1234 5678" not in html
+    assert "文三路" not in html
+    assert "请周末送达" not in html
+    assert "老客户" not in html
+    assert 'id="notes-form"' not in html
+    assert "浙江省杭州市西湖区" in html  # province, city and district stay visible
+    # and they cannot change the order at all
+    assert 'id="ship-toggle"' not in html
+
+
+def test_masked_roles_cannot_post_notes(client_for, analyst, a_order):
+    response = client_for(analyst).post(
+        reverse("orders:notes", args=[a_order.pk]), {"version": a_order.version, "seller_notes": "x"}
+    )
+    assert response.status_code == 403
+    a_order.refresh_from_db()
+    assert a_order.seller_notes == "老客户，送小样"
+
+
+def test_seller_notes_are_saved(a_client, a_order):
+    response = a_client.post(
+        reverse("orders:notes", args=[a_order.pk]), {"version": a_order.version, "seller_notes": "改地址了"}
+    )
+    assert response.status_code == 302
+    a_order.refresh_from_db()
+    assert a_order.seller_notes == "改地址了"
+
+
+# --- a new order ------------------------------------------------------------------------------------------
+
+
+def test_new_order_with_two_lines_moves_the_customers_total(a_client, catalogue, a_customer, sales_a):
+    response = a_client.post(
+        reverse("orders:create"),
+        _form(
+            a_customer,
+            lines=[
+                {"sku_code": "CREAM-50", "quantity": "2", "discount_cny": "18"},
+                {"title": "手写贺卡", "quantity": "1", "unit_price_cny": "5.5"},
+            ],
+            shipping_cny="12",
+            store=str(catalogue.store.pk),
+        ),
+    )
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("orders:detail", args=[order.pk])
+    assert order.created_by == sales_a
+    assert [(line.title, line.quantity, line.amount_cny) for line in order.lines.all()] == [
+        ("玻尿酸面霜", 2, Decimal("380.00")),
+        ("手写贺卡", 1, Decimal("5.50")),
+    ]
+    assert order.total_cny == Decimal("397.50")
+    # The address left empty is the customer's default one.
+    assert (order.ship_city, order.receiver_phone) == ("杭州市", "+8613812345678")
+    a_customer.refresh_from_db()
+    assert a_customer.total_spent_cny == Decimal("397.50")
+    assert a_customer.order_count == 1
+
+
+def test_new_order_from_the_customer_page_has_the_customer_filled_in(a_client, a_customer):
+    html = a_client.get(reverse("orders:create"), {"customer": a_customer.pk}).content.decode()
+    assert f'value="{a_customer.customer_no}"' in html
+    assert 'id="customer-summary"' in html
+    assert 'id="default-address"' in html
+
+
+def test_new_order_for_a_colleagues_customer_is_404_or_refused(a_client, catalogue, b_customer):
+    assert a_client.get(reverse("orders:create"), {"customer": b_customer.pk}).status_code == 404
+    response = a_client.post(reverse("orders:create"), _form(b_customer, store=str(catalogue.store.pk)))
+    assert response.status_code == 400
+    assert 'data-field="customer_no"' in response.content.decode()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "overrides", "field", "message"),
+    [
+        (
+            [{"sku_code": "CREAM-50", "quantity": "1"}, {}, {"sku_code": "TEA-250", "quantity": "0"}],
+            {},
+            "lines-2-quantity",
+            None,
+        ),
+        ([{"sku_code": "NOPE-1", "quantity": "1"}], {}, "lines-0-sku_code", "NOPE-1"),
+        (
+            [{"sku_code": "CREAM-50", "quantity": "1"}],
+            {"ordered_at": (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")},
+            "ordered_at",
+            None,
+        ),
+        ([{"title": "散装茶", "quantity": "1"}], {}, "lines-0-unit_price_cny", None),
+    ],
+    ids=["zero-quantity-on-the-third-row", "unknown-sku", "future-date", "free-text-without-price"],
+)
+def test_bad_input_is_shown_beside_the_field_and_nothing_is_written(
+    a_client, catalogue, a_customer, rows, overrides, field, message
+):
+    response = a_client.post(
+        reverse("orders:create"), _form(a_customer, lines=rows, store=str(catalogue.store.pk), **overrides)
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert f'data-field="{field}"' in html, html[html.find("invalid-feedback") - 300 :][:600]
+    if message:
+        assert message in html
+    assert not Order.objects.exists()
+    a_customer.refresh_from_db()
+    assert a_customer.total_spent_cny == 0
+
+
+def test_duplicate_order_number_in_the_same_store_is_refused(a_client, owner, catalogue, a_customer):
+    make_order(actor=owner, customer=a_customer, store=catalogue.store, order_no="TB-42")
+    response = a_client.post(
+        reverse("orders:create"), _form(a_customer, order_no="TB-42", store=str(catalogue.store.pk))
+    )
+    assert response.status_code == 400
+    assert 'data-field="order_no"' in response.content.decode()
+    assert Order.objects.count() == 1
+
+
+def test_a_double_clicked_submit_creates_one_order(a_client, catalogue, a_customer):
+    data = _form(a_customer, idempotency_key="k-1", store=str(catalogue.store.pk))
+    first = a_client.post(reverse("orders:create"), data)
+    second = a_client.post(reverse("orders:create"), data)
+    assert Order.objects.count() == 1
+    assert first["Location"] == second["Location"]
+
+
+def test_sku_search_offers_skus_with_their_price(a_client, catalogue):
+    html = a_client.get(reverse("orders:sku-search"), {"lines-0-sku_code": "CRE"}).content.decode()
+    assert 'value="CREAM-50"' in html and 'data-price="199.00"' in html
+    assert "TEA-250" not in html
+
+
+def test_customer_search_offers_only_visible_customers(a_client, a_customer, b_customer):
+    search = reverse("orders:customer-search")
+    html = a_client.get(search, {"customer_no": "甲"}).content.decode()
+    assert a_customer.customer_no in html
+    assert b_customer.customer_no not in a_client.get(search, {"customer_no": "乙"}).content.decode()
+    assert b_customer.customer_no not in a_client.get(search, {"customer_no": "C0"}).content.decode()
+
+
+# --- the life of an order ---------------------------------------------------------------------------------
+
+
+def test_pay_ship_deliver_complete(a_client, owner, catalogue, a_customer):
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    page = a_client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert 'id="pay-form"' in page and 'id="ship-form"' not in page
+
+    response = a_client.post(
+        reverse("orders:pay", args=[order.pk]), {"version": order.version, "payment_method": "wechat"}
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.status, order.paid_cny, order.payment_method) == ("paid", Decimal("199.00"), "wechat")
+    a_customer.refresh_from_db()
+    assert a_customer.total_spent_cny == Decimal("199.00")
+
+    page = a_client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert '<datalist id="carriers">' in page and "顺丰速运" in page and "极兔速递" in page
+    missing = a_client.post(reverse("orders:ship", args=[order.pk]), {"version": order.version})
+    assert missing.status_code == 400
+    html = missing.content.decode()
+    assert 'data-field="carrier"' in html and 'data-field="tracking_no"' in html
+    assert 'collapse show" id="ship-panel"' in html
+
+    a_client.post(
+        reverse("orders:ship", args=[order.pk]),
+        {"version": order.version, "carrier": "顺丰速运", "tracking_no": "SF123"},
+    )
+    order.refresh_from_db()
+    assert (order.status, order.carrier, order.tracking_no) == ("shipped", "顺丰速运", "SF123")
+    a_client.post(reverse("orders:deliver", args=[order.pk]), {"version": order.version})
+    order.refresh_from_db()
+    assert order.status == "delivered"
+    a_client.post(reverse("orders:complete", args=[order.pk]), {"version": order.version})
+    order.refresh_from_db()
+    assert order.status == "completed"
+
+
+def test_a_stale_page_is_told_to_reload(a_client, owner, catalogue, a_customer):
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    stale = order.version
+    a_client.post(reverse("orders:pay", args=[order.pk]), {"version": stale, "payment_method": "cash"})
+    response = a_client.post(reverse("orders:cancel", args=[order.pk]), {"version": stale})
+    # The order is paid by now: cancelling is refused by its status, not silently applied.
+    assert response.status_code == 400
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+    other = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    response = a_client.post(
+        reverse("orders:pay", args=[other.pk]), {"version": other.version + 1, "payment_method": "cash"}
+    )
+    assert response.status_code == 409
+    assert 'id="conflict"' in response.content.decode()
+    other.refresh_from_db()
+    assert other.status == "pending"
+
+
+def test_cancel_a_pending_order_and_a_paid_one_is_refused(a_client, owner, catalogue, a_customer):
+    pending = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    response = a_client.post(reverse("orders:cancel", args=[pending.pk]), {"version": pending.version})
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert pending.status == "cancelled"
+
+    paid = make_order(actor=owner, customer=a_customer, store=catalogue.store)
+    response = a_client.post(reverse("orders:cancel", args=[paid.pk]), {"version": paid.version})
+    assert response.status_code == 400
+    assert 'id="cancel-panel"' not in response.content.decode()  # a paid order offers no cancelling
+    paid.refresh_from_db()
+    assert paid.status == "paid"
+
+
+def test_read_only_roles_cannot_act_on_an_order(client_for, readonly, owner, catalogue, a_customer):
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    response = client_for(readonly).post(
+        reverse("orders:pay", args=[order.pk]), {"version": order.version, "payment_method": "cash"}
+    )
+    assert response.status_code == 403
+    order.refresh_from_db()
+    assert order.status == "pending"
+
+
+# --- credit -----------------------------------------------------------------------------------------------
+
+
+def test_paying_on_credit_beyond_the_limit_warns_then_goes_through_when_confirmed(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="100", payment_terms_days=30)
+    order = make_order(actor=owner, customer=customer, store=catalogue.store, status=OrderStatus.PENDING)
+    client = client_for(manager_east)
+    url = reverse("orders:pay", args=[order.pk])
+
+    warned = client.post(url, {"version": order.version, "payment_method": "credit"})
+    html = warned.content.decode()
+    assert warned.status_code == 400
+    assert 'id="credit-warning"' in html and 'name="allow_over_credit_limit"' in html
+    order.refresh_from_db()
+    assert order.status == "pending"
+
+    confirmed = client.post(
+        url, {"version": order.version, "payment_method": "credit", "allow_over_credit_limit": "on"}
+    )
+    assert confirmed.status_code == 302
+    customer.refresh_from_db()
+    assert customer.receivable_cny == Decimal("199.00")
+
+
+def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_east, owner, catalogue, sales_a):
+    customer = _customer(sales_a, name="批发客户")
+    client = client_for(manager_east)
+    response = client.post(
+        reverse("orders:credit-terms", args=[customer.pk]),
+        {"credit_limit_cny": "5000", "payment_terms_days": "0"},
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.credit_limit_cny == Decimal("5000.00")
+    order = make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        payment_method="credit",
+        ordered_at=timezone.now() - timedelta(days=3),
+        paid_at=timezone.now() - timedelta(days=3),
+    )
+    overdue = client.get(reverse("orders:credit-overdue")).content.decode()
+    assert "批发客户" in overdue and "¥199.00" in overdue
+
+    page = client.get(reverse("orders:credit-customer", args=[customer.pk])).content.decode()
+    assert order.order_no in page and 'id="credit-payment-form"' in page
+
+    too_much = client.post(
+        reverse("orders:credit-payment", args=[customer.pk]), {"amount_cny": "500", "method": "bank_transfer"}
+    )
+    assert too_much.status_code == 400 and 'data-field="amount_cny"' in too_much.content.decode()
+    assert not CreditPayment.objects.exists()
+
+    paid = client.post(
+        reverse("orders:credit-payment", args=[customer.pk]), {"amount_cny": "199", "method": "bank_transfer"}
+    )
+    assert paid.status_code == 302
+    customer.refresh_from_db()
+    order.refresh_from_db()
+    assert customer.receivable_cny == 0 and order.credit_outstanding_cny == 0
+    assert "批发客户" not in client.get(reverse("orders:credit-overdue")).content.decode()
+
+
+def test_sales_may_read_credit_but_not_set_terms_or_record_payments(a_client, a_customer):
+    page = a_client.get(reverse("orders:credit-customer", args=[a_customer.pk])).content.decode()
+    assert 'id="credit-terms-form"' not in page and 'id="credit-payment-form"' not in page
+    terms = a_client.post(
+        reverse("orders:credit-terms", args=[a_customer.pk]),
+        {"credit_limit_cny": "5000", "payment_terms_days": "30"},
+    )
+    assert terms.status_code == 403
+    a_customer.refresh_from_db()
+    assert a_customer.credit_limit_cny is None
+
+
+# --- after-sales ------------------------------------------------------------------------------------------
+
+
+def test_refund_now_lowers_the_customers_total(a_client, a_order, a_customer):
+    line = a_order.lines.get(sku_code="TEA-250")
+    response = a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {
+            "kind": "refund",
+            "reason": "quality",
+            "reason_detail": "茶叶受潮",
+            f"line_{line.pk}_quantity": "1",
+            "complete_now": "on",
+        },
+    )
+    assert response.status_code == 302
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.status, aftersale.amount_cny) == ("completed", Decimal("128.00"))
+    a_customer.refresh_from_db()
+    assert a_customer.total_spent_cny == Decimal("337.00")
+    html = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    assert f'id="aftersale-{aftersale.pk}"' in html and "¥128.00" in html
+
+
+def test_a_return_goes_through_approve_receive_complete(a_client, a_order):
+    line = a_order.lines.get(sku_code="CREAM-50")
+    a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {"kind": "return", "reason": "size", f"line_{line.pk}_quantity": "1"},
+    )
+    aftersale = AfterSale.objects.get()
+    assert aftersale.status == "requested" and aftersale.amount_cny == Decimal("199.00")
+    for action, status in (("approve", "approved"), ("receive", "received"), ("complete", "completed")):
+        response = a_client.post(
+            reverse(f"orders:aftersale-{action}", args=[aftersale.pk]),
+            {"version": aftersale.version, "return_tracking_no": "YT999"},
+        )
+        assert response.status_code == 302, (action, response.content.decode()[:2000])
+        aftersale.refresh_from_db()
+        assert aftersale.status == status
+    line.refresh_from_db()
+    assert line.returned_quantity == 1
+    assert aftersale.return_tracking_no == "YT999"
+
+
+def test_reject_needs_a_reason_shown_beside_it(a_client, owner, a_order):
+    aftersale = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="20")
+    url = reverse("orders:aftersale-reject", args=[aftersale.pk])
+    response = a_client.post(url, {"version": aftersale.version, "resolution_note": ""})
+    assert response.status_code == 400
+    assert f'data-aftersale-errors="{aftersale.pk}"' in response.content.decode()
+    response = a_client.post(url, {"version": aftersale.version, "resolution_note": "已补发优惠券"})
+    assert response.status_code == 302
+    aftersale.refresh_from_db()
+    assert aftersale.status == AfterSaleStatus.REJECTED
+
+
+def test_aftersale_form_errors_go_on_the_right_line(a_client, a_order):
+    line = a_order.lines.get(sku_code="TEA-250")
+    response = a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {
+            "kind": "return",
+            "reason": "size",
+            f"line_{line.pk}_quantity": "1",
+            f"line_{line.pk}_amount": "999",
+        },
+    )
+    assert response.status_code == 400
+    assert f'data-field="line_{line.pk}_amount"' in response.content.decode()
+    assert not AfterSale.objects.exists()
+
+
+def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_order):
+    done = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="5")
+    waiting = aftersale_request(
+        actor=owner,
+        order=a_order,
+        kind="return",
+        reason="size",
+        lines=[AfterSaleLineInput(line_id=a_order.lines.first().pk, quantity=1)],
+    )
+    from kebu.orders.services.aftersales import aftersale_complete
+
+    aftersale_complete(actor=owner, aftersale=done)
+    html = a_client.get(reverse("orders:aftersales")).content.decode()
+    assert f"#{waiting.pk}<" in html and f"#{done.pk}<" not in html
+    html = a_client.get(reverse("orders:aftersales"), {"status": "all"}).content.decode()
+    assert f"#{waiting.pk}<" in html and f"#{done.pk}<" in html
+
+
+# --- the catalogue ----------------------------------------------------------------------------------------
+
+
+def _product_form(**overrides):
+    data = {
+        "name": "桂花乌龙",
+        "category": "",
+        "brand_name": "山里",
+        "usage_cycle_days": "30",
+        "description": "",
+        "is_active": "on",
+        "skus-TOTAL_FORMS": "2",
+        "skus-INITIAL_FORMS": "0",
+        "skus-MIN_NUM_FORMS": "1",
+        "skus-MAX_NUM_FORMS": "50",
+        "skus-0-code": "OOLONG-100",
+        "skus-0-price_cny": "68",
+        "skus-0-is_active": "on",
+        "skus-1-code": "OOLONG-250",
+        "skus-1-price_cny": "150",
+        "skus-1-spec": "250g",
+        "skus-1-is_active": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_manager_creates_and_edits_a_product_with_skus(client_for, manager_east, catalogue):
+    client = client_for(manager_east)
+    response = client.post(reverse("orders:product-create"), _product_form(category=str(catalogue.tea.pk)))
+    assert response.status_code == 302
+    product = Product.objects.get(name="桂花乌龙")
+    assert sorted(product.skus.values_list("code", "price_cny")) == [
+        ("OOLONG-100", Decimal("68.00")),
+        ("OOLONG-250", Decimal("150.00")),
+    ]
+    listing = client.get(reverse("orders:products"), {"category": catalogue.tea.pk}).content.decode()
+    assert "桂花乌龙" in listing and "明前龙井" in listing and "玻尿酸面霜" not in listing
+
+    edit = client.get(reverse("orders:product-edit", args=[product.pk])).content.decode()
+    assert 'value="OOLONG-250"' in edit
+    response = client.post(
+        reverse("orders:product-edit", args=[product.pk]),
+        _product_form(**{"skus-TOTAL_FORMS": "1", "skus-0-price_cny": "72"}),
+    )
+    assert response.status_code == 302
+    assert Sku.objects.get(code="OOLONG-100").price_cny == Decimal("72.00")
+    assert Sku.objects.get(code="OOLONG-250").is_active is False
+
+
+def test_a_taken_sku_code_is_shown_on_its_row(client_for, manager_east, catalogue):
+    response = client_for(manager_east).post(
+        reverse("orders:product-create"), _product_form(**{"skus-1-code": "TEA-250"})
+    )
+    assert response.status_code == 400
+    assert 'data-field="skus-1-code"' in response.content.decode()
+    assert not Product.objects.filter(name="桂花乌龙").exists()
+
+
+def test_sales_may_list_products_but_not_change_the_catalogue(a_client, catalogue):
+    assert "玻尿酸面霜" in a_client.get(reverse("orders:products")).content.decode()
+    assert a_client.post(reverse("orders:product-create"), _product_form()).status_code == 403
+    assert a_client.post(reverse("orders:categories"), {"name": "酒水"}).status_code == 403
+
+
+def test_categories_are_added_under_a_parent(client_for, manager_east, catalogue):
+    client = client_for(manager_east)
+    response = client.post(reverse("orders:categories"), {"name": "乳液", "parent": catalogue.skincare.pk})
+    assert response.status_code == 302
+    assert "护肤 › 乳液" in client.get(reverse("orders:categories")).content.decode()
+    duplicate = client.post(reverse("orders:categories"), {"name": "乳液", "parent": catalogue.skincare.pk})
+    assert duplicate.status_code == 400 and 'data-field="name"' in duplicate.content.decode()
+
+
+# --- every URL with an id ---------------------------------------------------------------------------------
+
+# Ids under orders/ that do not lead to a customer: the catalogue is the shop's, not a customer's.
+NOT_CUSTOMER_IDS = {"orders:product-edit"}
+
+
+def _patterns(resolver, prefix="", namespace=""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            child = f"{namespace}:{entry.namespace}" if entry.namespace and namespace else entry.namespace
+            yield from _patterns(entry, prefix + str(entry.pattern), child or namespace)
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), namespace, entry
+
+
+def test_every_orders_url_with_an_id_answers_404_for_a_colleagues_customer(
+    a_client, owner, catalogue, b_customer
+):
+    pending = make_order(actor=owner, customer=b_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    paid = make_order(actor=owner, customer=b_customer, store=catalogue.store, seller_notes="乙的备注")
+    aftersale = aftersale_request(actor=owner, order=paid, kind="refund", reason="price", amount_cny="10")
+    ids = {"order_id": pending.pk, "aftersale_id": aftersale.pk, "customer_id": b_customer.pk}
+    seen = set()
+    for route, namespace, pattern in _patterns(get_resolver()):
+        if not route.startswith("orders/") or namespace != "orders":
+            continue
+        params = set(re.findall(r"<(?:\w+:)?(\w+)>", route))
+        name = f"orders:{pattern.name}"
+        if not params or name in NOT_CUSTOMER_IDS:
+            continue
+        assert params <= ids.keys(), (name, params)
+        for order_id in (pending.pk, paid.pk) if "order_id" in params else (None,):
+            kwargs = {p: (order_id if p == "order_id" else ids[p]) for p in params}
+            url = reverse(name, kwargs=kwargs)
+            for method in ("get", "post"):
+                response = getattr(a_client, method)(
+                    url, {"version": 1, "payment_method": "cash", "resolution_note": "x", "seller_notes": "x"}
+                )
+                assert response.status_code in (404, 405), (name, method, response.status_code)
+            seen.add(name)
+    assert {
+        "orders:detail",
+        "orders:pay",
+        "orders:ship",
+        "orders:cancel",
+        "orders:notes",
+        "orders:aftersale-create",
+        "orders:aftersale-approve",
+        "orders:aftersale-reject",
+        "orders:credit-customer",
+        "orders:credit-payment",
+        "orders:credit-terms",
+    } <= seen
+    pending.refresh_from_db()
+    paid.refresh_from_db()
+    aftersale.refresh_from_db()
+    assert (pending.status, paid.seller_notes, aftersale.status) == ("pending", "乙的备注", "requested")

@@ -1,0 +1,824 @@
+"""HTML views for orders, after-sales, credit and the catalogue: parse, call a selector or service, render.
+
+An order, after-sale or customer someone may not see answers 404 before any permission is read, so a 403
+never tells that an id exists. A failed action renders the order page again with the posted form and its
+errors beside the fields (400), or, when someone else changed the order meanwhile, a request to reload
+(409)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kebu.core.crypto import keyring
+from kebu.core.errors import Conflict, KebuError, NotFound
+from kebu.core.pagination import paginate
+from kebu.core.services import idempotent
+from kebu.customers import selectors as customer_selectors
+from kebu.customers.filters import customer_search
+from kebu.customers.models import Customer
+from kebu.customers.privacy import contact_policy
+from kebu.orders import selectors
+from kebu.orders.forms import (
+    CARRIERS,
+    SORTS,
+    AfterSaleActionForm,
+    AfterSaleFilterForm,
+    AfterSaleForm,
+    CancelForm,
+    CategoryForm,
+    CreditPaymentForm,
+    CreditTermsForm,
+    NotesForm,
+    OrderFilterForm,
+    OrderFormBundle,
+    PayForm,
+    ProductFilterForm,
+    ProductFormBundle,
+    ShipForm,
+    VersionForm,
+    service_errors_apply,
+)
+from kebu.orders.models import (
+    COUNTED_STATUSES,
+    OPEN_AFTERSALE_STATUSES,
+    AfterSale,
+    AfterSaleKind,
+    AfterSaleLine,
+    AfterSaleStatus,
+    Category,
+    Order,
+    OrderStatus,
+    Product,
+    Sku,
+)
+from kebu.orders.services import aftersales as aftersale_services
+from kebu.orders.services import credit as credit_services
+from kebu.orders.services import orders as order_services
+from kebu.orders.services import products as product_services
+
+PAGE_SIZE = 25
+
+VIEW_ORDER = "orders.view_order"
+ADD_ORDER = "orders.add_order"
+CHANGE_ORDER = "orders.change_order"
+VIEW_AFTERSALE = "orders.view_aftersale"
+ADD_AFTERSALE = "orders.add_aftersale"
+CHANGE_AFTERSALE = "orders.change_aftersale"
+VIEW_PRODUCT = "orders.view_product"
+ADD_PRODUCT = "orders.add_product"
+CHANGE_PRODUCT = "orders.change_product"
+MANAGE_CREDIT = "orders.manage_credit"
+ADD_CREDITPAYMENT = "orders.add_creditpayment"
+
+
+def _can(user: Any, *perms: str) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perms(perms))
+
+
+def _require(request: HttpRequest, *perms: str) -> None:
+    if not _can(request.user, *perms):
+        raise PermissionDenied
+
+
+def _order(request: HttpRequest, order_id: int) -> Order:
+    try:
+        return selectors.order_get_for_actor(actor=request.user, order_id=order_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def _aftersale(request: HttpRequest, aftersale_id: int) -> AfterSale:
+    try:
+        return selectors.aftersale_get_for_actor(actor=request.user, aftersale_id=aftersale_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def _customer(request: HttpRequest, customer_id: Any) -> Customer:
+    try:
+        return customer_selectors.customer_get_for_actor(actor=request.user, customer_id=customer_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def _messages_of(error: KebuError) -> str:
+    return "; ".join(m for ms in error.as_dict().values() for m in ms)
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+# --- the order list ----------------------------------------------------------------------------------------
+
+
+def _day_start(day: Any) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _orders_filtered(request: HttpRequest, form: OrderFilterForm) -> QuerySet[Order]:
+    """The orders this user may see, as the filter form asks; an invalid filter shows nothing rather
+    than everything."""
+    qs = selectors.order_visible_queryset(user=request.user).select_related("customer", "store")
+    if not form.is_valid():
+        return qs.none()
+    cd = form.cleaned_data
+    query = cd["q"].strip()
+    if query:
+        # The customers' own search box (number, name, pinyin, initials, phone's last 4), with the same
+        # restriction for people who see contact details masked.
+        customers = customer_search(
+            Customer.objects.order_by(), query, by_contact=contact_policy(request.user).can_see
+        )
+        qs = qs.filter(Q(order_no=query) | Q(customer__in=customers.values("pk")))
+    if cd["status"]:
+        qs = qs.filter(status=cd["status"])
+    if cd["store"] is not None:
+        qs = qs.filter(store=cd["store"])
+    if cd["date_from"]:
+        qs = qs.filter(ordered_at__gte=_day_start(cd["date_from"]))
+    if cd["date_to"]:
+        qs = qs.filter(ordered_at__lt=_day_start(cd["date_to"] + timedelta(days=1)))
+    return qs.order_by(*SORTS.get(cd["sort"] or "-time", SORTS["-time"]))
+
+
+@require_GET
+@login_required
+def order_list_view(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_ORDER)
+    form = OrderFilterForm(request.GET)
+    page = paginate(_orders_filtered(request, form), page=request.GET.get("page"), per_page=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_add": _can(request.user, ADD_ORDER),
+    }
+    template = "orders/_results.html" if request.htmx else "orders/list.html"
+    return render(request, template, context)
+
+
+# --- one order ---------------------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[str, Any]:
+    user = request.user
+    policy = contact_policy(user)
+    can_change = _can(user, CHANGE_ORDER)
+    aftersales: list[AfterSale] = []
+    if _can(user, VIEW_AFTERSALE):
+        aftersales = list(
+            order.aftersales.select_related("created_by").prefetch_related(
+                Prefetch("lines", queryset=AfterSaleLine.objects.select_related("line"))
+            )
+        )
+    failed = forms.pop("aftersale_form", None)
+    for aftersale in aftersales:
+        aftersale.action_form = (
+            failed[1]
+            if failed and failed[0] == aftersale.pk
+            else AfterSaleActionForm(initial={"version": aftersale.version})
+        )
+    version = {"version": order.version}
+    pending = order.status == OrderStatus.PENDING
+    context = {
+        "order": order,
+        "customer": order.customer,
+        "lines": list(order.lines.all()),
+        "refund_pending": order.refund_reserved_cny - order.refunded_cny,
+        "aftersales": aftersales,
+        "policy": policy,
+        "carriers": CARRIERS,
+        "can_change": can_change,
+        "can_pay": can_change and pending,
+        "can_ship": can_change and order.status == OrderStatus.PAID,
+        "can_deliver": can_change and order.status == OrderStatus.SHIPPED,
+        "can_complete": can_change and order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        "can_cancel": can_change and pending,
+        "can_aftersale": _can(user, ADD_AFTERSALE)
+        and order.status in COUNTED_STATUSES
+        and order.status != OrderStatus.CLOSED,
+        "can_handle_aftersale": _can(user, CHANGE_AFTERSALE),
+        # The notes form shows the notes in full, so it is for those who may see them.
+        "can_edit_notes": can_change and policy.can_see,
+        "pay_form": PayForm(initial=version, order=order),
+        "ship_form": ShipForm(
+            initial={**version, "carrier": order.carrier, "tracking_no": order.tracking_no}
+        ),
+        "cancel_form": CancelForm(initial=version),
+        "status_form": VersionForm(initial=version),
+        "notes_form": NotesForm(
+            initial={**version, "seller_notes": order.seller_notes if policy.can_see else ""}
+        ),
+        "open_panel": "",
+    }
+    context.update(forms)
+    return context
+
+
+@require_GET
+@login_required
+def order_detail_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = _order(request, order_id)
+    return render(request, "orders/detail.html", _detail_context(request, order))
+
+
+def _order_action(
+    request: HttpRequest,
+    order_id: int,
+    *,
+    form_class: type[Form],
+    name: str,
+    act: Callable[[Order, dict[str, Any]], Any],
+    done: str,
+    extra_perms: tuple[str, ...] = (),
+    needs_order: bool = False,
+) -> HttpResponse:
+    """One action on an order: a POSTed form, a service call, back to the order page."""
+    order = _order(request, order_id)
+    _require(request, CHANGE_ORDER, *extra_perms)
+    form = form_class(request.POST, order=order) if needs_order else form_class(request.POST)
+    status = 400
+    extra: dict[str, Any] = {}
+    if form.is_valid():
+        try:
+            act(order, form.cleaned_data)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+            status, extra["conflict"] = 409, True
+        except order_services.CreditLimitExceeded as exc:
+            service_errors_apply(form, exc)
+            extra["credit_warning"] = not exc.blocking
+        except KebuError as exc:
+            service_errors_apply(form, exc)
+        else:
+            messages.success(request, done % {"no": order.order_no})
+            return redirect("orders:detail", order_id=order.pk)
+    elif "version" in form.errors:
+        status, extra["conflict"] = 409, True
+    order = _order(request, order_id)
+    context = _detail_context(request, order, **{f"{name}_form": form, "open_panel": name, **extra})
+    return render(request, "orders/detail.html", context, status=status)
+
+
+@require_POST
+@login_required
+def order_pay_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act(order: Order, cd: dict[str, Any]) -> Any:
+        return order_services.order_pay(
+            actor=request.user,
+            order=order,
+            payment_method=cd["payment_method"],
+            paid_cny=cd["paid_cny"] or None,
+            paid_at=cd["paid_at"],
+            expected_version=cd["version"],
+            allow_over_credit_limit=cd["allow_over_credit_limit"],
+        )
+
+    return _order_action(
+        request,
+        order_id,
+        form_class=PayForm,
+        name="pay",
+        act=act,
+        done=_("Order %(no)s paid."),
+        needs_order=True,
+    )
+
+
+@require_POST
+@login_required
+def order_ship_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act(order: Order, cd: dict[str, Any]) -> Any:
+        return order_services.order_ship(
+            actor=request.user,
+            order=order,
+            carrier=cd["carrier"],
+            tracking_no=cd["tracking_no"],
+            expected_version=cd["version"],
+        )
+
+    return _order_action(
+        request, order_id, form_class=ShipForm, name="ship", act=act, done=_("Order %(no)s marked shipped.")
+    )
+
+
+@require_POST
+@login_required
+def order_deliver_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act(order: Order, cd: dict[str, Any]) -> Any:
+        return order_services.order_deliver(actor=request.user, order=order, expected_version=cd["version"])
+
+    return _order_action(
+        request,
+        order_id,
+        form_class=VersionForm,
+        name="status",
+        act=act,
+        done=_("Order %(no)s marked delivered."),
+    )
+
+
+@require_POST
+@login_required
+def order_complete_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act(order: Order, cd: dict[str, Any]) -> Any:
+        return order_services.order_complete(actor=request.user, order=order, expected_version=cd["version"])
+
+    return _order_action(
+        request, order_id, form_class=VersionForm, name="status", act=act, done=_("Order %(no)s completed.")
+    )
+
+
+@require_POST
+@login_required
+def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act(order: Order, cd: dict[str, Any]) -> Any:
+        return order_services.order_cancel(
+            actor=request.user, order=order, reason=cd["reason"], expected_version=cd["version"]
+        )
+
+    return _order_action(
+        request, order_id, form_class=CancelForm, name="cancel", act=act, done=_("Order %(no)s cancelled.")
+    )
+
+
+@require_POST
+@login_required
+def order_notes_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act(order: Order, cd: dict[str, Any]) -> Any:
+        return order_services.order_notes_update(
+            actor=request.user, order=order, seller_notes=cd["seller_notes"], expected_version=cd["version"]
+        )
+
+    return _order_action(
+        request,
+        order_id,
+        form_class=NotesForm,
+        name="notes",
+        act=act,
+        done=_("Notes of order %(no)s saved."),
+        extra_perms=("customers.view_contact",),
+    )
+
+
+# --- a new order -------------------------------------------------------------------------------------------
+
+
+def _fingerprint(request: HttpRequest) -> str:
+    """What the form asked for, hashed with a key: the form holds phone numbers and addresses."""
+    items = sorted(
+        (k, v) for k, values in request.POST.lists() for v in values if k not in ("csrfmiddlewaretoken",)
+    )
+    return keyring().mac("idempotency", repr(items).encode()).hex()
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def order_create_view(request: HttpRequest) -> HttpResponse:
+    _require(request, ADD_ORDER)
+    customer: Customer | None = None
+    initial: dict[str, Any] = {}
+    if request.method == "GET" and request.GET.get("customer"):
+        customer = _customer(request, request.GET["customer"])
+        initial["customer_no"] = customer.customer_no
+    bundle = OrderFormBundle(
+        request.POST if request.method == "POST" else None, user=request.user, initial=initial
+    )
+    if request.method == "POST" and bundle.is_valid():
+        cd = bundle.form.cleaned_data
+        try:
+            order = idempotent(
+                key=cd["idempotency_key"] or None,
+                scope="order_create",
+                actor=request.user,
+                model=Order,
+                create=lambda: order_services.order_create(
+                    actor=request.user,
+                    data=bundle.to_input(),
+                    allow_over_credit_limit=cd["allow_over_credit_limit"],
+                ),
+                fingerprint=_fingerprint(request),
+            )
+        except order_services.CreditLimitExceeded as exc:
+            bundle.credit_warning = not exc.blocking
+            bundle.add_service_errors(exc)
+        except Conflict as exc:
+            bundle.form.add_error(None, exc.message)
+        except KebuError as exc:
+            bundle.add_service_errors(exc)
+        else:
+            messages.success(request, _("Order %(no)s created.") % {"no": order.order_no})
+            return redirect("orders:detail", order_id=order.pk)
+    customer = bundle.form.customer() or customer
+    context = {
+        "bundle": bundle,
+        "form": bundle.form,
+        "customer": customer,
+        "default_address": customer.addresses.filter(is_default=True).first() if customer else None,
+    }
+    return render(request, "orders/form.html", context, status=400 if request.method == "POST" else 200)
+
+
+@require_GET
+@login_required
+def sku_search_view(request: HttpRequest) -> HttpResponse:
+    """<option>s for the SKU datalist of the order form, from whichever line's code box asked."""
+    if not (_can(request.user, ADD_ORDER) or _can(request.user, VIEW_PRODUCT)):
+        raise PermissionDenied
+    query = next((v for k, v in request.GET.items() if k == "q" or k.endswith("sku_code")), "")[:64]
+    return render(request, "orders/_sku_options.html", {"skus": selectors.sku_search(query=query)})
+
+
+@require_GET
+@login_required
+def customer_search_view(request: HttpRequest) -> HttpResponse:
+    """<option>s for the customer picker: customers this user may see, by number, name or pinyin."""
+    _require(request, ADD_ORDER)
+    query = next((v for k, v in request.GET.items() if k in ("q", "customer_no")), "")[:100]
+    customers: list[Customer] = []
+    if query.strip():
+        visible = customer_selectors.customer_visible_queryset(user=request.user).filter(
+            archived_at__isnull=True
+        )
+        customers = list(
+            customer_search(visible, query, by_contact=contact_policy(request.user).can_see).order_by(
+                "customer_no"
+            )[:10]
+        )
+    return render(request, "orders/_customer_options.html", {"customers": customers})
+
+
+# --- after-sales -------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = _order(request, order_id)
+    _require(request, ADD_AFTERSALE)
+    form = AfterSaleForm(request.POST if request.method == "POST" else None, order=order)
+    can_complete = _can(request.user, CHANGE_AFTERSALE)
+    if request.method == "POST" and form.is_valid():
+        cd = form.cleaned_data
+        chosen = form.chosen_lines()
+        refund_now = cd["kind"] == AfterSaleKind.REFUND and request.POST.get("complete_now") and can_complete
+        try:
+            if refund_now:
+                aftersale = aftersale_services.order_refund(
+                    actor=request.user,
+                    order=order,
+                    amount_cny=cd["amount_cny"] or None,
+                    reason=cd["reason"],
+                    reason_detail=cd["reason_detail"],
+                    lines=chosen,
+                )
+            else:
+                aftersale = aftersale_services.aftersale_request(
+                    actor=request.user,
+                    order=order,
+                    kind=cd["kind"],
+                    reason=cd["reason"],
+                    reason_detail=cd["reason_detail"],
+                    amount_cny=cd["amount_cny"] or None,
+                    lines=chosen,
+                )
+        except KebuError as exc:
+            form.add_service_errors(exc, chosen)
+        else:
+            done = _("Refunded ¥%(amount)s.") if refund_now else _("After-sale #%(id)s requested.")
+            messages.success(request, done % {"amount": aftersale.amount_cny, "id": aftersale.pk})
+            return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]) + "#aftersales")
+    context = {"order": order, "form": form, "can_complete": can_complete}
+    return render(
+        request, "orders/aftersale_form.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def _aftersale_act(
+    action: str, actor: Any, aftersale: AfterSale, cd: dict[str, Any]
+) -> tuple[AfterSale, str]:
+    """Run one step of an after-sale; the message to show when it went through."""
+    version = cd["version"]
+    if action == "approve":
+        done = aftersale_services.aftersale_approve(
+            actor=actor, aftersale=aftersale, expected_version=version
+        )
+        return done, _("After-sale #%(id)s approved: the customer sends the goods back.") % {"id": done.pk}
+    if action == "receive":
+        done = aftersale_services.aftersale_receive(
+            actor=actor,
+            aftersale=aftersale,
+            return_tracking_no=cd["return_tracking_no"],
+            expected_version=version,
+        )
+        return done, _("After-sale #%(id)s: return received.") % {"id": done.pk}
+    if action == "complete":
+        done = aftersale_services.aftersale_complete(
+            actor=actor, aftersale=aftersale, resolution_note=cd["resolution_note"], expected_version=version
+        )
+        return done, _("After-sale #%(id)s completed.") % {"id": done.pk}
+    if action == "reject":
+        done = aftersale_services.aftersale_reject(
+            actor=actor, aftersale=aftersale, resolution_note=cd["resolution_note"], expected_version=version
+        )
+        return done, _("After-sale #%(id)s rejected.") % {"id": done.pk}
+    done = aftersale_services.aftersale_cancel(actor=actor, aftersale=aftersale, expected_version=version)
+    return done, _("After-sale #%(id)s withdrawn.") % {"id": done.pk}
+
+
+AFTERSALE_ACTIONS = ("approve", "receive", "complete", "reject", "withdraw")
+
+
+@require_POST
+@login_required
+def aftersale_action_view(request: HttpRequest, aftersale_id: int, action: str) -> HttpResponse:
+    aftersale = _aftersale(request, aftersale_id)
+    _require(request, CHANGE_AFTERSALE)
+    if action not in AFTERSALE_ACTIONS:
+        raise Http404
+    form = AfterSaleActionForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            _done, message = _aftersale_act(action, request.user, aftersale, form.cleaned_data)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+            status = 409
+        except KebuError as exc:
+            service_errors_apply(form, exc)
+        else:
+            messages.success(request, message)
+            default = reverse("orders:detail", args=[aftersale.order_id]) + f"#aftersale-{aftersale.pk}"
+            return HttpResponseRedirect(_safe_next(request, default))
+    elif "version" in form.errors:
+        status = 409
+    order = _order(request, aftersale.order_id)
+    context = _detail_context(request, order, aftersale_form=(aftersale.pk, form))
+    return render(request, "orders/detail.html", context, status=status)
+
+
+@require_GET
+@login_required
+def aftersale_list_view(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_AFTERSALE)
+    form = AfterSaleFilterForm(request.GET)
+    qs = selectors.aftersale_visible_queryset(user=request.user).select_related("order", "customer")
+    if form.is_valid():
+        status = form.cleaned_data["status"]
+        if not status:
+            qs = qs.filter(status__in=OPEN_AFTERSALE_STATUSES)
+        elif status != "all":
+            qs = qs.filter(status=status)
+        if form.cleaned_data["kind"]:
+            qs = qs.filter(kind=form.cleaned_data["kind"])
+    else:
+        qs = qs.none()
+    # Open requests first (the oldest waiting longest at the top), then the settled ones, newest first.
+    open_first = [AfterSaleStatus.REQUESTED, AfterSaleStatus.APPROVED, AfterSaleStatus.RECEIVED]
+    if form.is_valid() and form.cleaned_data["status"] in ("", *open_first):
+        qs = qs.order_by("requested_at", "id")
+    else:
+        qs = qs.order_by("-requested_at", "-id")
+    page = paginate(qs, page=request.GET.get("page"), per_page=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request, "orders/aftersale_list.html", {"form": form, "page": page, "query": query.urlencode()}
+    )
+
+
+# --- credit ------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def credit_overdue_view(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_ORDER)
+    rows = selectors.credit_overdue_list(user=request.user)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    total = sum((r["overdue_cny"] for r in rows), start=0)
+    return render(request, "orders/credit_overdue.html", {"page": page, "total": total, "count": len(rows)})
+
+
+def _credit_context(request: HttpRequest, customer: Customer, **forms: Any) -> dict[str, Any]:
+    user = request.user
+    today = timezone.localdate()
+    outstanding = list(
+        selectors.order_visible_queryset(user=user)
+        .filter(customer=customer, credit_outstanding_cny__gt=0)
+        .select_related("store")
+        .order_by("credit_due_date", "id")
+    )
+    for order in outstanding:
+        order.days_overdue = (today - order.credit_due_date).days if order.credit_due_date else 0
+    limit = customer.credit_limit_cny
+    context = {
+        "customer": customer,
+        "outstanding": outstanding,
+        "payments": list(selectors.credit_payments(actor=user, customer=customer)[:50]),
+        "available": None if limit is None else limit - customer.receivable_cny,
+        "can_record": _can(user, ADD_CREDITPAYMENT),
+        "can_manage": _can(user, MANAGE_CREDIT),
+        "payment_form": CreditPaymentForm(),
+        "terms_form": CreditTermsForm(
+            initial={
+                "credit_limit_cny": "" if limit is None else limit,
+                "payment_terms_days": customer.payment_terms_days,
+            }
+        ),
+    }
+    context.update(forms)
+    return context
+
+
+@require_GET
+@login_required
+def credit_customer_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    _require(request, VIEW_ORDER)
+    return render(request, "orders/credit_customer.html", _credit_context(request, customer))
+
+
+@require_POST
+@login_required
+def credit_payment_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    _require(request, VIEW_ORDER, ADD_CREDITPAYMENT)
+    form = CreditPaymentForm(request.POST)
+    if form.is_valid():
+        cd = form.cleaned_data
+        try:
+            payment = credit_services.credit_payment_record(
+                actor=request.user,
+                customer=customer,
+                amount_cny=cd["amount_cny"],
+                method=cd["method"],
+                received_at=cd["received_at"],
+                note=cd["note"],
+            )
+        except KebuError as exc:
+            service_errors_apply(form, exc)
+        else:
+            messages.success(request, _("Payment of ¥%(amount)s recorded.") % {"amount": payment.amount_cny})
+            return redirect("orders:credit-customer", customer_id=customer.pk)
+    customer = _customer(request, customer_id)
+    context = _credit_context(request, customer, payment_form=form)
+    return render(request, "orders/credit_customer.html", context, status=400)
+
+
+@require_POST
+@login_required
+def credit_terms_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    _require(request, VIEW_ORDER, MANAGE_CREDIT)
+    form = CreditTermsForm(request.POST)
+    if form.is_valid():
+        cd = form.cleaned_data
+        try:
+            credit_services.customer_credit_set(
+                actor=request.user,
+                customer=customer,
+                credit_limit_cny=cd["credit_limit_cny"] or None,
+                payment_terms_days=cd["payment_terms_days"],
+            )
+        except KebuError as exc:
+            service_errors_apply(form, exc)
+        else:
+            messages.success(request, _("Credit terms saved."))
+            return redirect("orders:credit-customer", customer_id=customer.pk)
+    context = _credit_context(request, customer, terms_form=form)
+    return render(request, "orders/credit_customer.html", context, status=400)
+
+
+# --- the catalogue -----------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def product_list_view(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_PRODUCT)
+    form = ProductFilterForm(request.GET)
+    qs = selectors.product_list()
+    if form.is_valid():
+        cd = form.cleaned_data
+        if cd["q"].strip():
+            query = cd["q"].strip()
+            qs = qs.filter(
+                Q(name__icontains=query)
+                | Q(pk__in=Sku.objects.filter(code__istartswith=query).values("product_id"))
+            )
+        if cd["category"] is not None:
+            qs = qs.filter(
+                Q(category=cd["category"])
+                | Q(category__path__startswith=cd["category"].path + product_services.SEPARATOR)
+            )
+        if cd["active"]:
+            qs = qs.filter(is_active=cd["active"] == "yes")
+    else:
+        qs = qs.none()
+    page = paginate(qs, page=request.GET.get("page"), per_page=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_add": _can(request.user, ADD_PRODUCT),
+        "can_change": _can(request.user, CHANGE_PRODUCT),
+    }
+    return render(request, "orders/product_list.html", context)
+
+
+def _product_save(
+    request: HttpRequest, bundle: ProductFormBundle, product: Product | None
+) -> HttpResponse | None:
+    try:
+        if product is None:
+            product = product_services.product_create(actor=request.user, data=bundle.to_input())
+            messages.success(request, _("Product “%(name)s” created.") % {"name": product.name})
+        else:
+            product = product_services.product_update(
+                actor=request.user, product=product, data=bundle.to_input()
+            )
+            messages.success(request, _("Product “%(name)s” saved.") % {"name": product.name})
+    except KebuError as exc:
+        bundle.add_service_errors(exc)
+        return None
+    return redirect("orders:products")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def product_create_view(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_PRODUCT, ADD_PRODUCT)
+    bundle = ProductFormBundle(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and bundle.is_valid():
+        response = _product_save(request, bundle, None)
+        if response:
+            return response
+    status = 400 if request.method == "POST" else 200
+    return render(request, "orders/product_form.html", {"bundle": bundle, "form": bundle.form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def product_edit_view(request: HttpRequest, product_id: int) -> HttpResponse:
+    _require(request, VIEW_PRODUCT)
+    product = Product.objects.select_related("brand").prefetch_related("skus").filter(pk=product_id).first()
+    if product is None:
+        raise Http404
+    _require(request, CHANGE_PRODUCT)
+    bundle = ProductFormBundle(request.POST if request.method == "POST" else None, product=product)
+    if request.method == "POST" and bundle.is_valid():
+        response = _product_save(request, bundle, product)
+        if response:
+            return response
+    status = 400 if request.method == "POST" else 200
+    context = {"bundle": bundle, "form": bundle.form, "product": product}
+    return render(request, "orders/product_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def category_list_view(request: HttpRequest) -> HttpResponse:
+    """The category tree and a form to add to it. Adding is catalogue work: it takes ``add_product``."""
+    _require(request, VIEW_PRODUCT)
+    can_add = _can(request.user, ADD_PRODUCT)
+    form = CategoryForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not can_add:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                category = product_services.category_create(
+                    actor=request.user, name=form.cleaned_data["name"], parent=form.cleaned_data["parent"]
+                )
+            except KebuError as exc:
+                service_errors_apply(form, exc)
+            else:
+                messages.success(request, _("Category “%(path)s” added.") % {"path": category.path})
+                return redirect("orders:categories")
+    context = {"form": form, "categories": Category.objects.order_by("path"), "can_add": can_add}
+    return render(request, "orders/categories.html", context, status=400 if request.method == "POST" else 200)

@@ -1,0 +1,126 @@
+// The order pages: remove line rows, fill a line's price from the chosen SKU, preview the amounts.
+// The server computes and checks every amount again; these are only what the person sees as they type.
+(function () {
+  "use strict";
+
+  function cents(text) {
+    var value = String(text || "").replace(/[,¥￥\s]/g, "");
+    if (value === "" || isNaN(Number(value))) return null;
+    return Math.round(Number(value) * 100);
+  }
+
+  function yuan(amount) {
+    return "¥" + (amount / 100).toFixed(2);
+  }
+
+  function visibleRows(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("[data-line-row]"), function (row) {
+      return !row.classList.contains("d-none");
+    });
+  }
+
+  // The order form: each line's amount and the order's goods and amount due.
+  function preview(form) {
+    var goods = 0;
+    var known = false;
+    visibleRows(form).forEach(function (row) {
+      var qtyInput = row.querySelector("[data-line-qty]");
+      var priceInput = row.querySelector("[data-line-price]");
+      var discountInput = row.querySelector("[data-line-discount]");
+      var cell = row.querySelector("[data-line-amount]");
+      if (!qtyInput || !priceInput || !cell) return;
+      var qty = parseInt(qtyInput.value || "1", 10);
+      var price = cents(priceInput.value || priceInput.getAttribute("placeholder"));
+      var discount = cents(discountInput && discountInput.value) || 0;
+      if (price === null || isNaN(qty)) {
+        cell.textContent = "";
+        return;
+      }
+      var amount = qty * price - discount;
+      cell.textContent = yuan(amount);
+      goods += amount;
+      known = true;
+    });
+    var goodsCell = form.querySelector("[data-preview=goods]");
+    var totalCell = form.querySelector("[data-preview=total]");
+    if (!goodsCell || !totalCell) return;
+    if (!known) {
+      goodsCell.textContent = totalCell.textContent = "—";
+      return;
+    }
+    function field(name) {
+      var input = form.elements[name];
+      return (input && cents(input.value)) || 0;
+    }
+    goodsCell.textContent = yuan(goods);
+    totalCell.textContent = yuan(goods - field("discount_cny") - field("coupon_cny") + field("shipping_cny"));
+  }
+
+  // A SKU picked from the list: its price goes into the line (unless typed by hand), its name shows.
+  function skuChosen(input) {
+    var row = input.closest("[data-line-row]");
+    var list = document.getElementById(input.getAttribute("list"));
+    if (!row || !list) return;
+    var option = Array.prototype.find.call(list.options, function (o) { return o.value === input.value; });
+    var price = row.querySelector("[data-line-price]");
+    var title = row.querySelector("input[name$='-title']");
+    if (!option) return;
+    if (price && (price.value === "" || price.dataset.auto === "1")) {
+      price.value = option.getAttribute("data-price") || "";
+      price.dataset.auto = "1";
+    }
+    if (title) title.setAttribute("placeholder", option.getAttribute("data-title") || "");
+  }
+
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (target.matches("[data-sku-input]")) skuChosen(target);
+    if (target.matches("[data-line-price]")) delete target.dataset.auto;
+    if (target.matches("[data-aftersale-qty]")) aftersaleAmount(target.form);
+    var form = target.closest("#order-form");
+    if (form) preview(form);
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-sku-input]")) {
+      skuChosen(event.target);
+      var form = event.target.closest("#order-form");
+      if (form) preview(form);
+    }
+  });
+
+  // Remove a line (or SKU) row: emptied and hidden, so the server skips it like any empty row.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-line-remove]");
+    if (!button) return;
+    var row = button.closest("[data-line-row]");
+    row.querySelectorAll("input, textarea").forEach(function (input) {
+      if (input.type === "checkbox") input.checked = false;
+      else if (input.type !== "hidden") input.value = "";
+    });
+    row.classList.add("d-none");
+    var form = row.closest("#order-form");
+    if (form) preview(form);
+  });
+
+  // After-sale: the refund left empty is the chosen lines' share of what they cost.
+  function aftersaleAmount(form) {
+    if (!form) return;
+    var total = 0;
+    form.querySelectorAll("[data-aftersale-qty]").forEach(function (input) {
+      var qty = parseInt(input.value || "0", 10);
+      var bought = parseInt(input.getAttribute("data-line-quantity"), 10);
+      var amount = cents(input.getAttribute("data-line-amount"));
+      if (qty > 0 && bought > 0 && amount !== null) total += Math.round((amount * Math.min(qty, bought)) / bought);
+    });
+    var target = form.querySelector("[data-aftersale-amount]");
+    if (target) target.setAttribute("placeholder", total ? (total / 100).toFixed(2) : "");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("order-form");
+    if (form) preview(form);
+    var aftersale = document.getElementById("aftersale-form");
+    if (aftersale) aftersaleAmount(aftersale);
+  });
+})();

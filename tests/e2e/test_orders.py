@@ -1,0 +1,132 @@
+"""What a merchant clicks: from a customer, a new order with two lines picked from the SKU list, and
+the customer's total spent moving with it; the list, the order and the form on a desk and on a phone."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from kebu.customers.models import Customer
+from kebu.customers.services import AddressInput
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.models import Order
+from kebu.orders.tests.factories import make_catalogue
+from tests.e2e.conftest import screenshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _shoot(page, name: str) -> None:
+    screenshot(page, f"orders-{name}")
+    # also beside the other screenshots' usual place, where a reviewer looks first: /tmp/kebu-orders-*.png
+    page.screenshot(path=os.path.join(tempfile.gettempdir(), f"kebu-orders-{name}.png"), full_page=True)
+
+
+def _pick_sku(page, index: int, typed: str, code: str) -> None:
+    box = page.locator(f"#id_lines-{index}-sku_code")
+    box.fill(typed)
+    # the datalist fills from the server as one types (htmx); then the full code is chosen from it
+    page.locator(f'#sku-options option[value="{code}"]').wait_for(state="attached")
+    box.fill(code)
+
+
+def test_new_order_with_two_lines_moves_the_customers_total_spent(logged_in_page, live_server, clerk, owner):
+    page = logged_in_page
+    make_catalogue(actor=owner)
+    customer = make_customer(
+        actor=clerk,
+        name="陈小春",
+        owner=clerk,
+        addresses=[
+            AddressInput(
+                province="广东省",
+                city="深圳市",
+                district="南山区",
+                detail="科技园 1 号",
+                receiver="陈小春",
+                receiver_phone="13912345678",
+                is_default=True,
+            )
+        ],
+    )
+
+    # given the new-order form opened from the customer, who has spent nothing yet
+    page.goto(f"{live_server.url}/orders/new/?customer={customer.pk}")
+    expect(page.locator("#customer-summary #customer-total-spent")).to_have_text("¥0.00")
+    _shoot(page, "new-empty")
+
+    # when two lines are picked from the SKU list, the prices come from the catalogue
+    _pick_sku(page, 0, "CREAM", "CREAM-50")
+    expect(page.locator("#id_lines-0-unit_price_cny")).to_have_value("199.00")
+    page.fill("#id_lines-0-quantity", "2")
+    page.click("#add-line")
+    _pick_sku(page, 1, "龙井", "TEA-250")
+    expect(page.locator("#id_lines-1-unit_price_cny")).to_have_value("128.00")
+    page.fill("#id_shipping_cny", "10")
+    expect(page.locator("[data-preview=total]")).to_have_text("¥536.00")
+    _shoot(page, "new")
+
+    # a quantity of 0 on the second line is refused beside that line, and nothing is saved
+    page.fill("#id_lines-1-quantity", "0")
+    page.click("#save-order")
+    expect(page.locator('[data-field="lines-1-quantity"]')).to_be_visible()
+    assert not Order.objects.exists()
+    _shoot(page, "new-errors")
+    page.fill("#id_lines-1-quantity", "1")
+    page.click("#save-order")
+
+    # then the order page shows it, and the customer's total spent has moved
+    expect(page).to_have_url(re.compile(r"/orders/\d+/$"))
+    expect(page.locator("#order-lines tbody tr")).to_have_count(2)
+    expect(page.locator("#amount-due")).to_have_text("¥536.00")
+    expect(page.locator("#customer-total-spent")).to_have_text("¥536.00")
+    expect(page.locator("#ship-address")).to_contain_text("科技园 1 号")
+    order = Order.objects.get()
+    assert order.total_cny == Decimal("536.00")
+    assert Customer.objects.get(pk=customer.pk).total_spent_cny == Decimal("536.00")
+    _shoot(page, "detail")
+
+    # shipping it: the carrier comes from the list of common ones
+    page.click("#ship-toggle")
+    page.fill("#id_carrier", "顺丰速运")
+    page.fill("#id_tracking_no", "SF1234567890")
+    page.click("#ship-submit")
+    expect(page.locator("#tracking")).to_contain_text("SF1234567890")
+
+    # a return of one tea: the refund left empty is its share of the price
+    page.click("#request-aftersale")
+    page.select_option("#id_kind", "return")
+    page.select_option("#id_reason", "quality")
+    tea = order.lines.get(sku_code="TEA-250")
+    page.fill(f"#id_line_{tea.pk}_quantity", "1")
+    expect(page.locator("#id_amount_cny")).to_have_attribute("placeholder", "128.00")
+    _shoot(page, "aftersale-form")
+    page.click("#save-aftersale")
+    expect(page.locator("#aftersales [data-action=approve]")).to_be_visible()
+    _shoot(page, "detail-aftersale")
+    page.goto(f"{live_server.url}/orders/aftersales/")
+    _shoot(page, "aftersales")
+    page.goto(f"{live_server.url}/orders/credit/{customer.pk}/")
+    _shoot(page, "credit")
+    page.goto(f"{live_server.url}/orders/products/")
+    _shoot(page, "products")
+
+    page.goto(f"{live_server.url}/orders/")
+    expect(page.locator("#order-table tbody tr")).to_have_count(1)
+    expect(page.locator("#order-table")).to_contain_text(order.order_no)
+    _shoot(page, "list")
+
+    # and on a phone the pages still fit
+    page.set_viewport_size(PHONE)
+    _shoot(page, "list-phone")
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    _shoot(page, "detail-phone")
+    page.goto(f"{live_server.url}/orders/new/?customer={customer.pk}")
+    _shoot(page, "new-phone")
