@@ -50,13 +50,6 @@ CARRIERS = (
 MAX_ORDER_LINES = 100
 MAX_SKUS = 50
 
-SORTS = {
-    "-time": ("-ordered_at", "-id"),
-    "time": ("ordered_at", "id"),
-    "-amount": ("-total_cny", "-id"),
-    "amount": ("total_cny", "id"),
-}
-
 
 def _money_input(label: Any, *, placeholder: str = "0.00", required: bool = False) -> forms.CharField:
     return forms.CharField(

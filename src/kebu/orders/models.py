@@ -297,6 +297,7 @@ class Order(models.Model):
             models.Index(fields=["store", "-ordered_at", "-id"], name="order_store"),
             # Finding an order by its number without knowing the store (search, API filter).
             models.Index(fields=["order_no"], name="order_number"),
+            models.Index(fields=["total_cny", "id"], name="order_amount"),
             models.Index(
                 fields=["credit_due_date", "customer"],
                 name="order_credit_open",

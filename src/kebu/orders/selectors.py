@@ -5,7 +5,7 @@ place, and an id someone may not see answers ``NotFound``, like a missing one.""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,45 @@ def order_visible_queryset(*, user: Any) -> QuerySet[Order]:
     if user.is_superuser or user.has_perm("customers.view_all_customers"):
         return Order.objects.all()
     return Order.objects.filter(customer__in=customer_visible_queryset(user=user).values("pk"))
+
+
+# Sort keys of the order list -> the columns behind them; each has an index and ends on id.
+ORDER_SORTS: dict[str, tuple[str, ...]] = {
+    "-time": ("-ordered_at", "-id"),
+    "time": ("ordered_at", "id"),
+    "-amount": ("-total_cny", "-id"),
+    "amount": ("total_cny", "id"),
+}
+
+
+def order_list(*, user: Any, filters: dict[str, Any]) -> QuerySet[Order]:
+    """The orders ``user`` may see, filtered by ``filters`` (the list form's cleaned data: ``q`` an order
+    number or the customers' search box, ``status``, ``store``, ``date_from``/``date_to`` as dates in the
+    shop's time zone, ``sort`` a key of :data:`ORDER_SORTS`)."""
+    from kebu.customers.filters import customer_search
+    from kebu.customers.privacy import contact_policy
+
+    qs = order_visible_queryset(user=user).select_related("customer", "store")
+    query = (filters.get("q") or "").strip()
+    if query:
+        # The same restriction as the customers' box for people who see contact details masked.
+        customers = customer_search(
+            Customer.objects.order_by(), query, by_contact=contact_policy(user).can_see
+        )
+        qs = qs.filter(Q(order_no=query) | Q(customer__in=customers.values("pk")))
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("store") is not None:
+        qs = qs.filter(store=filters["store"])
+    if filters.get("date_from"):
+        qs = qs.filter(ordered_at__gte=_day_start(filters["date_from"]))
+    if filters.get("date_to"):
+        qs = qs.filter(ordered_at__lt=_day_start(filters["date_to"] + timedelta(days=1)))
+    return qs.order_by(*ORDER_SORTS.get(filters.get("sort") or "-time", ORDER_SORTS["-time"]))
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def order_get_for_actor(*, actor: Any, order_id: Any) -> Order:

@@ -8,14 +8,13 @@ errors beside the fields (400), or, when someone else changed the order meanwhil
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -25,10 +24,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, KebuError, NotFound
 from kebu.core.pagination import paginate
-from kebu.core.services import idempotent
 from kebu.customers import selectors as customer_selectors
 from kebu.customers.filters import customer_search
 from kebu.customers.models import Customer
@@ -36,7 +33,6 @@ from kebu.customers.privacy import contact_policy
 from kebu.orders import selectors
 from kebu.orders.forms import (
     CARRIERS,
-    SORTS,
     AfterSaleActionForm,
     AfterSaleFilterForm,
     AfterSaleForm,
@@ -131,42 +127,17 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 # --- the order list ----------------------------------------------------------------------------------------
 
 
-def _day_start(day: Any) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def _orders_filtered(request: HttpRequest, form: OrderFilterForm) -> QuerySet[Order]:
-    """The orders this user may see, as the filter form asks; an invalid filter shows nothing rather
-    than everything."""
-    qs = selectors.order_visible_queryset(user=request.user).select_related("customer", "store")
-    if not form.is_valid():
-        return qs.none()
-    cd = form.cleaned_data
-    query = cd["q"].strip()
-    if query:
-        # The customers' own search box (number, name, pinyin, initials, phone's last 4), with the same
-        # restriction for people who see contact details masked.
-        customers = customer_search(
-            Customer.objects.order_by(), query, by_contact=contact_policy(request.user).can_see
-        )
-        qs = qs.filter(Q(order_no=query) | Q(customer__in=customers.values("pk")))
-    if cd["status"]:
-        qs = qs.filter(status=cd["status"])
-    if cd["store"] is not None:
-        qs = qs.filter(store=cd["store"])
-    if cd["date_from"]:
-        qs = qs.filter(ordered_at__gte=_day_start(cd["date_from"]))
-    if cd["date_to"]:
-        qs = qs.filter(ordered_at__lt=_day_start(cd["date_to"] + timedelta(days=1)))
-    return qs.order_by(*SORTS.get(cd["sort"] or "-time", SORTS["-time"]))
-
-
 @require_GET
 @login_required
 def order_list_view(request: HttpRequest) -> HttpResponse:
     _require(request, VIEW_ORDER)
     form = OrderFilterForm(request.GET)
-    page = paginate(_orders_filtered(request, form), page=request.GET.get("page"), per_page=PAGE_SIZE)
+    orders = (
+        selectors.order_list(user=request.user, filters=form.cleaned_data)
+        if form.is_valid()
+        else Order.objects.none()  # an invalid filter shows nothing rather than everything
+    )
+    page = paginate(orders, page=request.GET.get("page"), per_page=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -386,14 +357,6 @@ def order_notes_view(request: HttpRequest, order_id: int) -> HttpResponse:
 # --- a new order -------------------------------------------------------------------------------------------
 
 
-def _fingerprint(request: HttpRequest) -> str:
-    """What the form asked for, hashed with a key: the form holds phone numbers and addresses."""
-    items = sorted(
-        (k, v) for k, values in request.POST.lists() for v in values if k not in ("csrfmiddlewaretoken",)
-    )
-    return keyring().mac("idempotency", repr(items).encode()).hex()
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
 def order_create_view(request: HttpRequest) -> HttpResponse:
@@ -409,17 +372,11 @@ def order_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and bundle.is_valid():
         cd = bundle.form.cleaned_data
         try:
-            order = idempotent(
-                key=cd["idempotency_key"] or None,
-                scope="order_create",
+            order = order_services.order_create(
                 actor=request.user,
-                model=Order,
-                create=lambda: order_services.order_create(
-                    actor=request.user,
-                    data=bundle.to_input(),
-                    allow_over_credit_limit=cd["allow_over_credit_limit"],
-                ),
-                fingerprint=_fingerprint(request),
+                data=bundle.to_input(),
+                allow_over_credit_limit=cd["allow_over_credit_limit"],
+                idempotency_key=cd["idempotency_key"] or None,
             )
         except order_services.CreditLimitExceeded as exc:
             bundle.credit_warning = not exc.blocking

@@ -298,7 +298,9 @@ def test_the_daily_task_marks_churned_customers_once(owner, catalogue):
     from kebu.orders.tasks import customers_churn_mark_daily
 
     gone = make_customer(actor=owner, name="王芳")
-    make_order(actor=owner, customer=gone, store=catalogue.store, ordered_at=timezone.now() - timedelta(days=500))
+    make_order(
+        actor=owner, customer=gone, store=catalogue.store, ordered_at=timezone.now() - timedelta(days=500)
+    )
 
     customers_churn_mark_daily()  # huey keeps no result of a periodic task: look at what it did
     customers_churn_mark_daily()
