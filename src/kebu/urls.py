@@ -17,6 +17,7 @@ urlpatterns = [
     path("divisions/", core_views.division_options, name="divisions"),
     path("customers/", include("kebu.customers.urls")),
     path("orders/", include("kebu.orders.urls")),
+    path("reports/", include("kebu.orders.report_urls")),
     path("audit/", include("kebu.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),

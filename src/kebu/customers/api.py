@@ -48,7 +48,7 @@ from rest_framework.utils.urls import replace_query_param
 from kebu.core.errors import Forbidden, ValidationFailed
 from kebu.core.errors import NotFound as CustomerNotFound
 from kebu.customers import access, privacy
-from kebu.customers.filters import DEFAULT_ORDERING, ORDERINGS
+from kebu.customers.filters import DEFAULT_ORDERING, ORDERINGS, sort_segments
 from kebu.customers.models import (
     ConsentChannel,
     ConsentMethod,
@@ -66,6 +66,7 @@ from kebu.customers.selectors import (
     customer_get_for_actor,
     customer_list,
     customer_visible_queryset,
+    purchases_visible,
 )
 from kebu.customers.services import (
     PROFILE_FIELDS,
@@ -142,6 +143,14 @@ class _SortKey:
         return f"-{self.column}" if self.descending else self.column
 
 
+@dataclasses.dataclass(frozen=True)
+class _Segment:
+    """The rows matching `condition`, in the order of `keys`; a page walks segments one after another."""
+
+    condition: Q
+    keys: tuple[_SortKey, ...]
+
+
 class KeysetCursorPagination(CursorPagination):
     """Cursor (keyset) pagination that follows the queryset's own multi-column `order_by`.
 
@@ -151,7 +160,12 @@ class KeysetCursorPagination(CursorPagination):
     strictly after that tuple, so pages neither overlap nor skip rows while others write. NULLs go
     last in both directions, written out so SQLite and PostgreSQL agree. An ordering that is not
     made of the model's own columns falls back to `ordering`. The cursor records the ordering it
-    was made for, so a cursor from one sort is refused under another."""
+    was made for, so a cursor from one sort is refused under another.
+
+    A subclass may split the order into segments (`_segments`), read one after the other, each in its
+    own index order: the customer list reads the rows with a value in the sorted column, then those
+    without, because PostgreSQL cannot walk an index for `… DESC NULLS LAST`. The cursor names its
+    segment."""
 
     page_size = 50
     max_page_size = 200
@@ -163,14 +177,23 @@ class KeysetCursorPagination(CursorPagination):
         self.page_size = self.get_page_size(request) or type(self).page_size
         self.base_url = request.build_absolute_uri()
         self.model = queryset.model
-        self.keys = self._sort_keys(queryset)
+        self.segments = self._segments(queryset, view)
         cursor = self.decode_cursor(request)
-        reverse_direction, values = cursor if cursor else (False, None)
+        reverse_direction, start, values = cursor if cursor else (False, 0, None)
 
-        queryset = queryset.order_by(*(self._order_expression(key, reverse_direction) for key in self.keys))
-        if values is not None:
-            queryset = queryset.filter(self._after(values, reverse_direction))
-        rows = list(queryset[: self.page_size + 1])
+        want = self.page_size + 1
+        indexes = range(start, -1, -1) if reverse_direction else range(start, len(self.segments))
+        rows: list[tuple[int, Any]] = []
+        for index in indexes:
+            segment = self.segments[index]
+            part = queryset.filter(segment.condition).order_by(
+                *(self._order_expression(key, reverse_direction) for key in segment.keys)
+            )
+            if values is not None and index == start:
+                part = part.filter(self._after(segment.keys, values, reverse_direction))
+            rows.extend((index, row) for row in part[: want - len(rows)])
+            if len(rows) >= want:
+                break
         page = rows[: self.page_size]
         has_more = len(rows) > self.page_size
         if reverse_direction:
@@ -178,11 +201,15 @@ class KeysetCursorPagination(CursorPagination):
             self.has_next, self.has_previous = True, has_more
         else:
             self.has_next, self.has_previous = has_more, values is not None
-        self.page = page
+        self.page_rows = page
+        self.page = [row for _index, row in page]
         self.display_page_controls = self.has_next or self.has_previous
-        return page
+        return self.page
 
     # The ordering ---------------------------------------------------------------------------------
+
+    def _segments(self, queryset: QuerySet[Any], view: Any) -> list[_Segment]:
+        return [_Segment(condition=Q(), keys=tuple(self._sort_keys(queryset)))]
 
     def _sort_keys(self, queryset: QuerySet[Any]) -> list[_SortKey]:
         model = queryset.model
@@ -192,6 +219,11 @@ class KeysetCursorPagination(CursorPagination):
         keys = self._resolve(model, order_by) or self._resolve(model, list(self.ordering))
         if keys is None:
             raise ValueError(f"{type(self).__name__}.ordering does not name columns of {model.__name__}")
+        return self._unique(model, keys)
+
+    @staticmethod
+    def _unique(model: type[models.Model], keys: list[_SortKey]) -> list[_SortKey]:
+        """`keys`, ending on a unique column (id if they do not)."""
         last = model._meta.get_field(keys[-1].column)
         if not (isinstance(last, models.Field) and (last.primary_key or last.unique)):
             keys.append(_SortKey(column="id", descending=keys[-1].descending, nullable=False))
@@ -227,11 +259,11 @@ class KeysetCursorPagination(CursorPagination):
         nulls = {"nulls_first": True} if reverse_direction else {"nulls_last": True}
         return expression.desc(**nulls) if descending else expression.asc(**nulls)
 
-    def _after(self, values: list[Any], reverse_direction: bool) -> Q:
+    def _after(self, keys: tuple[_SortKey, ...], values: list[Any], reverse_direction: bool) -> Q:
         """Rows strictly after the row whose sort values are `values`, in the walking order."""
         condition: Q | None = None
         equal_so_far = Q()
-        for key, value in zip(self.keys, values, strict=True):
+        for key, value in zip(keys, values, strict=True):
             after = self._strictly_after(key, value, reverse_direction)
             if after is not None:
                 term = equal_so_far & after
@@ -254,26 +286,32 @@ class KeysetCursorPagination(CursorPagination):
 
     # The cursor -----------------------------------------------------------------------------------
 
-    def _signature(self) -> list[str]:
-        return [key.signature for key in self.keys]
+    def _signature(self) -> list[list[str]]:
+        return [[key.signature for key in segment.keys] for segment in self.segments]
 
-    def decode_cursor(self, request: Request) -> tuple[bool, list[Any]] | None:  # type: ignore[override]
+    def decode_cursor(self, request: Request) -> tuple[bool, int, list[Any]] | None:  # type: ignore[override]
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is None:
             return None
         try:
             padded = encoded + "=" * (-len(encoded) % 4)
             payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            if payload["o"] != self._signature() or len(payload["v"]) != len(self.keys):
+            index = payload["s"]
+            if payload["o"] != self._signature() or type(index) is not int:
+                raise ValueError
+            if not 0 <= index < len(self.segments):
+                raise ValueError
+            keys = self.segments[index].keys
+            if len(payload["v"]) != len(keys):
                 raise ValueError
             # A forged cursor must not reach the database with a number no column can hold.
             if any(isinstance(raw, int) and not -(2**63) <= raw < 2**63 for raw in payload["v"]):
                 raise ValueError
             values = [
                 None if raw is None else self.model._meta.get_field(key.column).to_python(raw)
-                for key, raw in zip(self.keys, payload["v"], strict=True)
+                for key, raw in zip(keys, payload["v"], strict=True)
             ]
-            return bool(payload["r"]), values
+            return bool(payload["r"]), index, values
         except (
             ValueError,
             TypeError,
@@ -284,10 +322,11 @@ class KeysetCursorPagination(CursorPagination):
         ) as exc:
             raise NotFound(self.invalid_cursor_message) from exc
 
-    def _encode(self, row: Any, *, reverse_direction: bool) -> str:
-        values = [self._json_value(getattr(row, key.column)) for key in self.keys]
+    def _encode(self, index: int, row: Any, *, reverse_direction: bool) -> str:
+        values = [self._json_value(getattr(row, key.column)) for key in self.segments[index].keys]
         payload = json.dumps(
-            {"o": self._signature(), "r": int(reverse_direction), "v": values}, separators=(",", ":")
+            {"o": self._signature(), "r": int(reverse_direction), "s": index, "v": values},
+            separators=(",", ":"),
         )
         token = base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
         return replace_query_param(str(self.base_url), self.cursor_query_param, token)
@@ -301,20 +340,36 @@ class KeysetCursorPagination(CursorPagination):
         return value
 
     def get_next_link(self) -> str | None:
-        if not self.has_next or not self.page:
+        if not self.has_next or not self.page_rows:
             return None
-        return self._encode(self.page[-1], reverse_direction=False)
+        return self._encode(*self.page_rows[-1], reverse_direction=False)
 
     def get_previous_link(self) -> str | None:
-        if not self.has_previous or not self.page:
+        if not self.has_previous or not self.page_rows:
             return None
-        return self._encode(self.page[0], reverse_direction=True)
+        return self._encode(*self.page_rows[0], reverse_direction=True)
 
 
 class CustomerCursorPagination(KeysetCursorPagination):
-    """Customers follow the list's `sort`; newest first when none is chosen."""
+    """Customers follow the list's `sort` (the view names it); newest first when none is chosen. Its
+    segments are the list's own (`filters.sort_segments`): customers with a value in the sorted column,
+    then those without, each read from its index."""
 
     ordering = ORDERINGS[DEFAULT_ORDERING]
+
+    def _segments(self, queryset: QuerySet[Any], view: Any) -> list[_Segment]:
+        sort = getattr(view, "customer_sort", None) or DEFAULT_ORDERING
+        split = sort_segments(sort)
+        segments = []
+        for index, segment in enumerate(split):
+            keys = self._resolve(self.model, list(segment.ordering))
+            if keys is None:
+                raise ValueError(f"sort {sort!r} does not name columns of {self.model.__name__}")
+            if len(split) > 1 and index == 0:
+                # The first segment holds only rows with a value in the sorted column.
+                keys[0] = dataclasses.replace(keys[0], nullable=False)
+            segments.append(_Segment(condition=segment.condition, keys=tuple(self._unique(self.model, keys))))
+        return segments
 
 
 # --- serializers -------------------------------------------------------------------------------------
@@ -495,6 +550,23 @@ _LIST_FIELDS = [
     "created_by",
     "updated_by",
 ]
+# The purchase figures, kept from the orders (kebu.orders.services.metrics): read-only, and left out of
+# the answer for a user who may not see orders. Money is a string with two places, as elsewhere.
+_FIGURE_FIELDS = [
+    "total_spent_cny",
+    "order_count",
+    "avg_order_cny",
+    "first_order_at",
+    "last_order_at",
+    "purchase_interval_days",
+    "refund_count",
+    "refund_rate",
+    "top_category",
+    "top_category_name",
+    "receivable_cny",
+    "credit_limit_cny",
+    "payment_terms_days",
+]
 
 
 class CustomerRowSerializer(serializers.ModelSerializer):
@@ -505,11 +577,42 @@ class CustomerRowSerializer(serializers.ModelSerializer):
     email = ContactField(privacy.EMAIL, read_only=True)
     primary_phone = ContactField(privacy.PHONE, read_only=True)
     notes = ContactField(privacy.TEXT, read_only=True)
+    top_category_name = serializers.CharField(
+        source="top_category.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text=gettext_lazy("The top-level category this customer spent most on."),
+    )
+    refund_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        read_only=True,
+        allow_null=True,
+        help_text=gettext_lazy("Refunded orders ÷ orders, as a fraction (0.2500 = 25%)."),
+    )
 
     class Meta:
         model = Customer
-        fields = _LIST_FIELDS
-        read_only_fields = _LIST_FIELDS
+        fields = [*_LIST_FIELDS, *_FIGURE_FIELDS]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Customer) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not self._purchases_visible():
+            for name in _FIGURE_FIELDS:
+                data.pop(name, None)
+        return data
+
+    def _purchases_visible(self) -> bool:
+        context = self.context
+        visible = context.get("purchases_visible")
+        if visible is None:
+            request = context.get("request")
+            visible = purchases_visible(user=getattr(request, "user", None))
+            if isinstance(context, dict):
+                context["purchases_visible"] = visible
+        return bool(visible)
 
 
 class CustomerSerializer(CustomerRowSerializer):
@@ -521,7 +624,7 @@ class CustomerSerializer(CustomerRowSerializer):
     consents = ConsentSerializer(many=True, read_only=True)
 
     class Meta(CustomerRowSerializer.Meta):
-        fields = [*_LIST_FIELDS, "phones", "addresses", "socials", "consents"]
+        fields = [*_LIST_FIELDS, *_FIGURE_FIELDS, "phones", "addresses", "socials", "consents"]
         read_only_fields = fields
 
 
@@ -633,15 +736,69 @@ _FILTERS = [
         OpenApiTypes.STR,
         enum=list(ORDERINGS),
         description=gettext_lazy(
-            "Sort key; a leading minus reverses it. Default -created_at. The cursor follows the sort."
+            "Sort key; a leading minus reverses it. Default -created_at. The cursor follows the sort. "
+            "Customers without a value in the sorted column (no birthday, no owner, never ordered, owing "
+            "nothing) come last in either direction."
         ),
     ),
+    *[
+        OpenApiParameter(name, kind, description=text)
+        for name, kind, text in (
+            (
+                "spent_min",
+                OpenApiTypes.DECIMAL,
+                gettext_lazy("Total spent (net of refunds) at least, in yuan."),
+            ),
+            ("spent_max", OpenApiTypes.DECIMAL, gettext_lazy("Total spent at most, in yuan.")),
+            ("orders_min", OpenApiTypes.INT, gettext_lazy("At least this many orders.")),
+            ("orders_max", OpenApiTypes.INT, gettext_lazy("At most this many orders.")),
+            ("avg_order_min", OpenApiTypes.DECIMAL, gettext_lazy("Average order at least, in yuan.")),
+            ("avg_order_max", OpenApiTypes.DECIMAL, gettext_lazy("Average order at most, in yuan.")),
+            (
+                "last_order_after",
+                OpenApiTypes.DATE,
+                gettext_lazy("Last order on or after this day (the shop's time zone)."),
+            ),
+            ("last_order_before", OpenApiTypes.DATE, gettext_lazy("Last order on or before this day.")),
+            (
+                "days_since_last_order_min",
+                OpenApiTypes.INT,
+                gettext_lazy(
+                    "No order for at least this many days (whole days in the shop's time zone). "
+                    "Customers who never ordered are not included: use never_ordered=true for them."
+                ),
+            ),
+            (
+                "never_ordered",
+                OpenApiTypes.BOOL,
+                gettext_lazy("true: customers without a counted order; false: those with one."),
+            ),
+            ("first_order_after", OpenApiTypes.DATE, gettext_lazy("First order on or after this day.")),
+            ("first_order_before", OpenApiTypes.DATE, gettext_lazy("First order on or before this day.")),
+            (
+                "refund_rate_pct_min",
+                OpenApiTypes.DECIMAL,
+                gettext_lazy("Refund rate at least, in percent (20 = 20%)."),
+            ),
+            (
+                "top_category",
+                OpenApiTypes.INT,
+                gettext_lazy("A top-level category id: customers who spent most on it."),
+            ),
+            (
+                "owes",
+                OpenApiTypes.BOOL,
+                gettext_lazy("true: customers who owe money on credit; false: who owe none."),
+            ),
+        )
+    ],
 ]
 _LIST_DESCRIPTION = gettext_lazy(
     "Active customers, newest first, 50 a page (page_size up to 200); follow `next` and `previous`. "
     "Custom fields filter as `cf_<key>`: exact for choice, number, date and yes/no fields (true/false), "
     "contains for text, one of the options for multiple-choice fields. "
-    "An invalid filter answers 400 naming it."
+    "Purchase figures (total spent, orders, last order, …) and their filters and sorts need the "
+    "permission to see orders. An invalid filter answers 400 naming it."
 )
 
 
@@ -863,6 +1020,7 @@ class CustomerViewSet(viewsets.GenericViewSet):
         queryset, filterset = customer_list(user=request.user, filters=request.query_params)
         if not filterset.is_valid():
             raise ValidationFailed(_("Check the filters."), field_errors=filterset.errors)
+        self.customer_sort = filterset.sort_key
         page = self.paginate_queryset(queryset)
         data = CustomerRowSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kebu.core.errors import ValidationFailed
@@ -19,6 +23,7 @@ from kebu.core.text import fold
 from kebu.customers.models import (
     Customer,
     CustomerPhone,
+    CustomerQuerySet,
     CustomerType,
     CustomField,
     CustomFieldType,
@@ -27,6 +32,7 @@ from kebu.customers.models import (
     Stage,
     Tag,
 )
+from kebu.orders.models import Category
 
 # Sort keys a user may choose -> the columns behind them (each ends on id so pages never overlap).
 ORDERINGS: dict[str, tuple[str, ...]] = {
@@ -53,8 +59,178 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
     "-owner": ("-owner_id", "-created_at", "-id"),
     "source": ("source_id", "-created_at", "-id"),
     "-source": ("-source_id", "-created_at", "-id"),
+    # The purchase figures (kebu.orders.services.metrics), each served by its partial index (column, id).
+    "total_spent_cny": ("total_spent_cny", "id"),
+    "-total_spent_cny": ("-total_spent_cny", "-id"),
+    "order_count": ("order_count", "id"),
+    "-order_count": ("-order_count", "-id"),
+    "avg_order_cny": ("avg_order_cny", "id"),
+    "-avg_order_cny": ("-avg_order_cny", "-id"),
+    "first_order_at": ("first_order_at", "id"),
+    "-first_order_at": ("-first_order_at", "-id"),
+    "last_order_at": ("last_order_at", "id"),
+    "-last_order_at": ("-last_order_at", "-id"),
+    "purchase_interval_days": ("purchase_interval_days", "id"),
+    "-purchase_interval_days": ("-purchase_interval_days", "-id"),
+    "refund_rate": ("refund_rate", "id"),
+    "-refund_rate": ("-refund_rate", "-id"),
+    "refund_count": ("refund_count", "id"),
+    "-refund_count": ("-refund_count", "-id"),
+    # Groups customers by their top category (in the category's id order): a name order would join.
+    "top_category": ("top_category_id", "id"),
+    "-top_category": ("-top_category_id", "-id"),
+    "receivable_cny": ("receivable_cny", "id"),
+    "-receivable_cny": ("-receivable_cny", "-id"),
 }
 DEFAULT_ORDERING = "-created_at"
+FIGURE_SORTS = frozenset(
+    key
+    for key, columns in ORDERINGS.items()
+    if columns[0].lstrip("-")
+    in {
+        "total_spent_cny",
+        "order_count",
+        "avg_order_cny",
+        "first_order_at",
+        "last_order_at",
+        "purchase_interval_days",
+        "refund_rate",
+        "refund_count",
+        "top_category_id",
+        "receivable_cny",
+    }
+)
+
+
+# --- empty values last ------------------------------------------------------------------------------------
+#
+# A customer without a value in the sorted column (no birthday, no owner, never ordered so no last order,
+# owing nothing) goes after every customer with one, whichever way the column is sorted: sorting by last
+# order, newest first, must not open on ten thousand leads who never bought. NULL placement differs
+# between the databases (SQLite puts NULLs first going up, PostgreSQL last), so it is written out.
+#
+# Written as one ORDER BY (… NULLS LAST) PostgreSQL cannot walk its (column, id) index downwards, and
+# sorts every active customer for one page (75 ms at 300k rows, measured). So the lists read a sort as
+# segments, each served by its index: first the customers with a value, in the column's order, then the
+# empty ones by id. The HTML pages and the API cursor both walk the segments; ``sort_expressions`` is
+# the same order as one ORDER BY, for whoever reads the whole list (exports).
+
+
+@dataclass(frozen=True)
+class SortSegment:
+    """One stretch of a sort: the customers matching ``condition``, in ``ordering`` (ends on id)."""
+
+    condition: Q
+    ordering: tuple[str, ...]
+
+
+def _empty(column: str) -> Q | None:
+    """The condition for "no value" in ``column``, or None when every customer has one."""
+    if column == "receivable_cny":
+        # Owing nothing is the empty value of what is owed (never below 0: the sum of what is still
+        # outstanding on orders). The owing ones are few and have their partial index (> 0).
+        return ~Q(receivable_cny__gt=0)
+    if Customer._meta.get_field(column).null:
+        return Q(**{f"{column}__isnull": True})
+    return None
+
+
+def sort_segments(sort: str) -> list[SortSegment]:
+    """The segments of ``sort`` (a key of ORDERINGS), in the order a list walks them."""
+    ordering = ORDERINGS[sort]
+    column = ordering[0].lstrip("-")
+    empty = _empty(column)
+    if empty is None:
+        return [SortSegment(Q(), ordering)]
+    # Empty ones follow the tie-breaker of the sort; they are all equal in the sorted column.
+    return [SortSegment(~empty, ordering), SortSegment(empty, ordering[1:])]
+
+
+def sort_expressions(sort: str) -> list[Any]:
+    """``sort`` as one ORDER BY: the segments' order, empty values last on both databases."""
+    ordering = ORDERINGS[sort]
+    segments = sort_segments(sort)
+    if len(segments) == 1:
+        return list(ordering)
+    first = ordering[0]
+    column = first.lstrip("-")
+    if Customer._meta.get_field(column).null:
+        # NULLS LAST, which SQLite still serves from the index in either direction.
+        last = F(column).desc(nulls_last=True) if first.startswith("-") else F(column).asc(nulls_last=True)
+        return [last, *ordering[1:]]
+    return [Case(When(segments[0].condition, then=Value(0)), default=Value(1)), *ordering]
+
+
+# --- purchase filters -------------------------------------------------------------------------------------
+
+MONEY_FIELD = {"min_value": 0, "max_digits": 14, "decimal_places": 2}
+# Dates before 1900 or at the end of the calendar cannot be turned into a moment in the shop's time zone
+# and back to UTC without overflowing; nobody needs them to filter orders.
+DATE_FIELD = {
+    "widget": forms.DateInput(attrs={"type": "date"}),
+    "validators": [MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(9998, 12, 31))],
+}
+YES_NO = [("true", _("Yes")), ("false", _("No"))]
+
+# Each (minimum, maximum) pair of the purchase filters: a minimum above its maximum is a mistake to show.
+RANGE_PAIRS = [
+    ("spent_min", "spent_max"),
+    ("orders_min", "orders_max"),
+    ("avg_order_min", "avg_order_max"),
+    ("last_order_after", "last_order_before"),
+    ("first_order_after", "first_order_before"),
+]
+FIGURE_FILTERS = (
+    "spent_min",
+    "spent_max",
+    "orders_min",
+    "orders_max",
+    "avg_order_min",
+    "avg_order_max",
+    "last_order_after",
+    "last_order_before",
+    "days_since_last_order_min",
+    "never_ordered",
+    "first_order_after",
+    "first_order_before",
+    "refund_rate_pct_min",
+    "top_category",
+    "owes",
+)
+
+
+def shop_midnight(day: date) -> datetime:
+    """The moment ``day`` begins in the shop's time zone (settings.TIME_ZONE)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+def shop_today() -> date:
+    return timezone.localdate(timezone=timezone.get_default_timezone())
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class CustomerFilterForm(forms.Form):
+    """The filters' form: checks each range's ends against each other, and that someone who may not see
+    orders does not filter or sort by what customers bought."""
+
+    figures_allowed = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for low, high in RANGE_PAIRS:
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(high, _("This is below the minimum (%(low)s).") % {"low": data[low]})
+        if not self.figures_allowed:
+            refused = _("Your role may not see customers' purchases.")
+            for name in FIGURE_FILTERS:
+                if data.get(name) not in (None, ""):
+                    self.add_error(name, refused)
+            if data.get("sort") in FIGURE_SORTS:
+                self.add_error("sort", refused)
+        return data
 
 
 def customer_search(qs: QuerySet[Customer], query: str, *, by_contact: bool = True) -> QuerySet[Customer]:
@@ -152,9 +328,88 @@ class CustomerFilterSet(django_filters.FilterSet):
         label=_("Sort"), choices=[(k, k) for k in ORDERINGS], method="filter_sort"
     )
 
+    # Purchases (消费): the figures kept on each customer, so each filter is one indexed comparison.
+    spent_min = django_filters.NumberFilter(
+        label=_("Spent at least (¥)"), field_name="total_spent_cny", lookup_expr="gte", **MONEY_FIELD
+    )
+    spent_max = django_filters.NumberFilter(
+        label=_("Spent at most (¥)"), field_name="total_spent_cny", lookup_expr="lte", **MONEY_FIELD
+    )
+    orders_min = IntegerFilter(
+        label=_("At least N orders"),
+        field_name="order_count",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=2**31 - 1,
+    )
+    orders_max = IntegerFilter(
+        label=_("At most N orders"),
+        field_name="order_count",
+        lookup_expr="lte",
+        min_value=0,
+        max_value=2**31 - 1,
+    )
+    avg_order_min = django_filters.NumberFilter(
+        label=_("Average order at least (¥)"), field_name="avg_order_cny", lookup_expr="gte", **MONEY_FIELD
+    )
+    avg_order_max = django_filters.NumberFilter(
+        label=_("Average order at most (¥)"), field_name="avg_order_cny", lookup_expr="lte", **MONEY_FIELD
+    )
+    last_order_after = django_filters.DateFilter(
+        label=_("Last order from"), field_name="last_order_at", method="filter_from", **DATE_FIELD
+    )
+    last_order_before = django_filters.DateFilter(
+        label=_("Last order until"), field_name="last_order_at", method="filter_until", **DATE_FIELD
+    )
+    days_since_last_order_min = IntegerFilter(
+        label=_("No order for at least N days"),
+        method="filter_days_since_last_order_min",
+        min_value=0,
+        max_value=36500,
+        help_text=_("Customers who never ordered are not included: choose “Never ordered” for them."),
+    )
+    never_ordered = django_filters.ChoiceFilter(
+        label=_("Never ordered"), choices=YES_NO, method="filter_never_ordered"
+    )
+    first_order_after = django_filters.DateFilter(
+        label=_("First order from"), field_name="first_order_at", method="filter_from", **DATE_FIELD
+    )
+    first_order_before = django_filters.DateFilter(
+        label=_("First order until"), field_name="first_order_at", method="filter_until", **DATE_FIELD
+    )
+    refund_rate_pct_min = django_filters.NumberFilter(
+        label=_("Refund rate at least (%)"),
+        method="filter_refund_rate_pct_min",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+    )
+    top_category = django_filters.ModelChoiceFilter(
+        label=_("Top category"),
+        queryset=Category.objects.filter(parent__isnull=True),
+        help_text=_("The top-level category a customer spent most on."),
+    )
+    owes = django_filters.ChoiceFilter(label=_("Owes money"), choices=YES_NO, method="filter_owes")
+
     class Meta:
         model = Customer
         fields: list[str] = []
+        form = CustomerFilterForm
+
+    figures_allowed = True
+
+    @property
+    def form(self) -> CustomerFilterForm:
+        form = super().form
+        form.figures_allowed = self.figures_allowed
+        return form
+
+    @property
+    def sort_key(self) -> str:
+        """The sort in force: the one chosen if valid, else the default."""
+        cleaned = getattr(self.form, "cleaned_data", None) or {}
+        return cleaned.get("sort") or DEFAULT_ORDERING
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -179,12 +434,53 @@ class CustomerFilterSet(django_filters.FilterSet):
     def filter_sort(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         return qs
 
+    # Dates are whole days in the shop's time zone, compared as moments (never ``__date``), so that the
+    # column's index serves them.
+    def filter_from(self, qs: QuerySet[Customer], name: str, value: date | None) -> QuerySet[Customer]:
+        return qs if value is None else qs.filter(**{f"{name}__gte": shop_midnight(value)})
+
+    def filter_until(self, qs: QuerySet[Customer], name: str, value: date | None) -> QuerySet[Customer]:
+        if value is None:
+            return qs
+        return qs.filter(**{f"{name}__lt": shop_midnight(value + timedelta(days=1))})
+
+    def filter_days_since_last_order_min(
+        self, qs: QuerySet[Customer], name: str, value: int | None
+    ) -> QuerySet[Customer]:
+        """Customers who ordered, but not in the last ``value`` days: whole days in the shop's time zone,
+        as the list shows "days since last order" (last ordered 3 October: 90 days on 1 January, at any
+        hour). Customers who never ordered have no last order and are left out: "never ordered" is its
+        own filter, and a different campaign."""
+        if value is None:
+            return qs
+        cutoff = shop_today() - timedelta(days=value) + timedelta(days=1)
+        return qs.filter(last_order_at__lt=shop_midnight(cutoff))
+
+    def filter_never_ordered(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        if value == "true":
+            return qs.filter(order_count=0)
+        if value == "false":
+            return qs.filter(order_count__gt=0)
+        return qs
+
+    def filter_refund_rate_pct_min(
+        self, qs: QuerySet[Customer], name: str, value: Decimal | None
+    ) -> QuerySet[Customer]:
+        return qs if value is None else qs.filter(refund_rate__gte=value / 100)
+
+    def filter_owes(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        if value == "true":
+            return qs.filter(receivable_cny__gt=0)
+        if value == "false":
+            return qs.exclude(receivable_cny__gt=0)
+        return qs
+
     def filter_queryset(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
         archived = self.form.cleaned_data.get("archived")
-        queryset = queryset.archived() if archived else queryset.active()
+        customers = cast(CustomerQuerySet, queryset)
+        queryset = customers.archived() if archived else customers.active()
         queryset = super().filter_queryset(queryset)
-        sort = self.form.cleaned_data.get("sort") or DEFAULT_ORDERING
-        return queryset.order_by(*ORDERINGS[sort])
+        return queryset.order_by(*sort_expressions(self.sort_key))
 
 
 def _custom_filter(definition: CustomField) -> django_filters.Filter:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from math import ceil
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import QueryDict
 
 from kebu.core.errors import NotFound
 from kebu.core.models import ShopSettings
+from kebu.core.pagination import COUNT_CAP, ListPage, paginate
 from kebu.customers import access
 from kebu.customers.events import OWNER_EVENT_KINDS
-from kebu.customers.filters import CustomerFilterSet
+from kebu.customers.filters import CustomerFilterSet, sort_segments
 from kebu.customers.models import Customer, CustomerEvent, CustomerPhone, SavedView, Tag
 from kebu.customers.privacy import contact_policy
 
@@ -56,11 +58,63 @@ def customer_list(
     (an unknown tag id) gives no rows and ``filterset.errors`` says why: never a silently unfiltered list."""
     filterset = CustomerFilterSet(_without_blanks(filters), queryset=customer_visible_queryset(user=user))
     filterset.search_by_contact = contact_policy(user).can_see
+    filterset.figures_allowed = purchases_visible(user=user)
     qs = filterset.qs if filterset.is_valid() else Customer.objects.none()
-    qs = qs.select_related("owner", "source").prefetch_related(
+    qs = qs.select_related("owner", "source", "top_category").prefetch_related(
         Prefetch("tags", queryset=Tag.objects.order_by("name")),
     )
     return qs, filterset
+
+
+def purchases_visible(*, user: Any) -> bool:
+    """Whether ``user`` may see what customers bought: their orders, and the figures computed from them
+    (total spent, last order, …) in lists, filters and the API."""
+    return bool(
+        getattr(user, "is_authenticated", False) and user.is_active and user.has_perm("orders.view_order")
+    )
+
+
+def customer_list_page(qs: QuerySet[Customer], *, sort: str, page: Any, per_page: int) -> ListPage:
+    """One page of the customer list in ``sort`` (a key of filters.ORDERINGS), read segment by segment
+    (``filters.sort_segments``) so that each read walks an index: the customers with a value in the
+    sorted column, then those without. Counted and numbered like ``core.pagination.paginate``."""
+    segments = sort_segments(sort)
+    if len(segments) == 1:
+        return paginate(qs, page=page, per_page=per_page)
+    try:
+        number = max(1, int(page))
+    except (TypeError, ValueError):
+        number = 1
+    counted = qs.order_by()[: COUNT_CAP + 1].count()
+    exact = counted <= COUNT_CAP
+    if exact:
+        number = min(number, max(1, ceil(counted / per_page)))
+    number = min(number, 2**31 // per_page)  # an offset any database takes
+    want = per_page + 1
+    skip = (number - 1) * per_page
+    rows: list[Customer] = []
+    # Related rows are fetched once for the whole page, not once per segment.
+    lookups = getattr(qs, "_prefetch_related_lookups", ())
+    for segment in segments:
+        part = qs.prefetch_related(None).filter(segment.condition).order_by(*segment.ordering)
+        got = list(part[skip : skip + want - len(rows)])
+        if got:
+            rows.extend(got)
+            skip = 0
+        elif skip:
+            # The page starts beyond this segment: skip what it holds (at most the offset, counted).
+            skip = max(0, skip - part.order_by().count())
+        if len(rows) >= want:
+            break
+    prefetch_related_objects(rows[:per_page], *lookups)
+    return ListPage(
+        object_list=rows[:per_page],
+        number=number,
+        per_page=per_page,
+        has_next=len(rows) > per_page,
+        total=counted if exact else COUNT_CAP,
+        total_is_exact=exact,
+    )
 
 
 def _without_blanks(filters: Any) -> QueryDict:
@@ -80,7 +134,7 @@ def customer_get_for_actor(*, actor: Any, customer_id: Any) -> Customer:
     try:
         return (
             customer_visible_queryset(user=actor)
-            .select_related("owner", "source", "referrer", "created_by", "updated_by")
+            .select_related("owner", "source", "referrer", "created_by", "updated_by", "top_category")
             .prefetch_related(
                 Prefetch("phones", queryset=CustomerPhone.objects.order_by("position", "id")),
                 "addresses",

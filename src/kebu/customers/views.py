@@ -18,7 +18,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -27,12 +27,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import Conflict, DuplicateWarning, KebuError, NotFound
-from kebu.core.pagination import paginate
 from kebu.core.phone import parse_phone
 from kebu.customers import access, export, privacy, selectors, services
-from kebu.customers.columns import columns_for, resolve_columns
+from kebu.customers.columns import columns_for, days_since, figure_cells, percent, resolve_columns, yuan
+from kebu.customers.filters import FIGURE_FILTERS, shop_today
 from kebu.customers.forms import CustomerFormBundle, SavedViewForm, TransferForm
 from kebu.customers.models import Customer, SavedView, Stage, Tag
+from kebu.orders.selectors import customer_orders, customer_purchase_totals
 
 PAGE_SIZE = 25
 
@@ -55,8 +56,17 @@ def _require(request: HttpRequest, *perms: str) -> None:
 @login_required
 def customer_list_view(request: HttpRequest) -> HttpResponse:
     qs, filterset = selectors.customer_list(user=request.user, filters=request.GET)
-    page = paginate(qs, page=request.GET.get("page"), per_page=PAGE_SIZE)
-    columns = resolve_columns(request.GET.get("cols", ""), custom_fields=filterset.custom_fields)
+    page = selectors.customer_list_page(
+        qs, sort=filterset.sort_key, page=request.GET.get("page"), per_page=PAGE_SIZE
+    )
+    figures = selectors.purchases_visible(user=request.user)
+    columns = resolve_columns(
+        request.GET.get("cols", ""), custom_fields=filterset.custom_fields, figures=figures
+    )
+    if any(column.figure for column in columns):
+        today = shop_today()
+        for customer in page.object_list:
+            customer.figure_cells = figure_cells(customer, today=today)
     query = request.GET.copy()
     query.pop("page", None)
     sort = request.GET.get("sort") or ""
@@ -64,7 +74,9 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "filterset": filterset,
         "columns": columns,
-        "all_columns": columns_for(filterset.custom_fields),
+        "all_columns": columns_for(filterset.custom_fields, figures=figures),
+        "figures": figures,
+        "purchase_filters_open": any(request.GET.get(name) for name in FIGURE_FILTERS),
         "query": query.urlencode(),
         "sort": sort,
         "saved_views": selectors.saved_view_list(user=request.user),
@@ -156,6 +168,71 @@ def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
 
 
+HISTORY_ROWS = 20
+
+
+def _orders_url(name: str, *args: Any, fallback: str, query: str = "") -> str:
+    """A page of the orders app by its URL name, or its path while that app's URLs are not installed."""
+    try:
+        url = reverse(name, args=args)
+    except NoReverseMatch:
+        url = fallback
+    return f"{url}?{query}" if query else url
+
+
+def _purchases_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    """The purchases card, history and credit card of the customer page: a fixed number of queries
+    (the latest orders with their store, their lines, and the totals), however many orders there are."""
+    user = request.user
+    orders = list(customer_orders(actor=user, customer=customer)[: HISTORY_ROWS + 1])
+    totals = customer_purchase_totals(customer=customer)
+    paid, refunded = totals["paid"] or 0, totals["refunded"] or 0
+    for order in orders[:HISTORY_ROWS]:
+        order.url = _orders_url("orders:detail", order.pk, fallback=f"/orders/{order.pk}/")
+        order.lines_list = list(order.lines.all())
+        order.total_display = yuan(order.total_cny)
+        order.refunded_display = yuan(order.refunded_cny) if order.refunded_cny else ""
+    has_credit = customer.credit_limit_cny is not None or customer.receivable_cny > 0
+    return {
+        "show_purchases": True,
+        "history": orders[:HISTORY_ROWS],
+        "history_more": len(orders) > HISTORY_ROWS,
+        "history_all_url": _orders_url("orders:list", fallback="/orders/", query=f"customer={customer.pk}"),
+        "purchase_totals": {
+            "orders": totals["orders"],
+            "paid": yuan(paid),
+            "refunded": yuan(refunded),
+            "net": yuan(paid - refunded),
+        },
+        "figures": {
+            "total_spent": yuan(customer.total_spent_cny),
+            "avg_order": yuan(customer.avg_order_cny),
+            "days_since_last_order": days_since(customer.last_order_at),
+            "days_since_first_order": days_since(customer.first_order_at),
+            "refund_rate": percent(customer.refund_rate),
+        },
+        "credit": {
+            "limit": yuan(customer.credit_limit_cny) if customer.credit_limit_cny is not None else "",
+            "owed": yuan(customer.receivable_cny),
+            "available": yuan(customer.credit_limit_cny - customer.receivable_cny)
+            if customer.credit_limit_cny is not None
+            else "",
+            "over_limit": customer.credit_limit_cny is not None
+            and customer.receivable_cny > customer.credit_limit_cny,
+            "url": _orders_url(
+                "orders:credit-customer", customer.pk, fallback=f"/orders/credit/{customer.pk}/"
+            ),
+        }
+        if has_credit
+        else None,
+        "new_order_url": _orders_url(
+            "orders:create", fallback="/orders/new/", query=f"customer={customer.pk}"
+        )
+        if user.has_perm("orders.add_order") and not customer.is_archived
+        else "",
+    }
+
+
 @require_GET
 @login_required
 def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse:
@@ -164,7 +241,9 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
     can_change = access.can(user, access.CHANGE)
     can_assign = access.can_assign(user)
     pool = selectors.shared_pool_enabled()
+    purchases = _purchases_context(request, customer) if selectors.purchases_visible(user=user) else {}
     context = {
+        **purchases,
         "customer": customer,
         "timeline": selectors.customer_timeline(actor=user, customer=customer),
         "ownership": selectors.customer_ownership_history(actor=user, customer=customer),
