@@ -96,6 +96,8 @@ def _row_filled(form: forms.Form, keys: Iterable[str]) -> bool:
 
 class OrderFilterForm(KebuForm):
     q = forms.CharField(label=_("Search"), max_length=100, required=False)
+    # One customer's orders (the customer page links here); the selector applies visibility first.
+    customer = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("All statuses")), *OrderStatus.choices], required=False
     )

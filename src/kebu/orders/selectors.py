@@ -40,8 +40,8 @@ ORDER_SORTS: dict[str, tuple[str, ...]] = {
 
 def order_list(*, user: Any, filters: dict[str, Any]) -> QuerySet[Order]:
     """The orders ``user`` may see, filtered by ``filters`` (the list form's cleaned data: ``q`` an order
-    number or the customers' search box, ``status``, ``store``, ``date_from``/``date_to`` as dates in the
-    shop's time zone, ``sort`` a key of :data:`ORDER_SORTS`)."""
+    number or the customers' search box, ``customer`` an id, ``status``, ``store``,
+    ``date_from``/``date_to`` as dates in the shop's time zone, ``sort`` a key of :data:`ORDER_SORTS`)."""
     from kebu.customers.filters import customer_search
     from kebu.customers.privacy import contact_policy
 
@@ -53,6 +53,8 @@ def order_list(*, user: Any, filters: dict[str, Any]) -> QuerySet[Order]:
             Customer.objects.order_by(), query, by_contact=contact_policy(user).can_see
         )
         qs = qs.filter(Q(order_no=query) | Q(customer__in=customers.values("pk")))
+    if filters.get("customer"):
+        qs = qs.filter(customer_id=filters["customer"])
     if filters.get("status"):
         qs = qs.filter(status=filters["status"])
     if filters.get("store") is not None:

@@ -144,6 +144,7 @@ def test_list_filters_by_number_customer_status_store_and_dates(a_client, owner,
     assert numbers(q="TB1002") == {"TB1002"}
     assert numbers(q="王小明") == {"TB1001"}
     assert numbers(q=second.customer_no) == {"TB1002"}
+    assert numbers(customer=first.pk) == {"TB1001"}
     assert numbers(status="pending") == {"TB1002"}
     assert numbers(store=catalogue.store.pk) == {"TB1001", "TB1002"}
     day = timezone.localdate() - timedelta(days=10)
