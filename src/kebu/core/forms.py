@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext as _
 
 
 class KebuForm(forms.Form):
@@ -34,3 +38,18 @@ class KebuForm(forms.Form):
             widget = self.fields[field].widget
             if "is-invalid" not in widget.attrs.get("class", ""):
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid"
+
+
+# Dates before 1900 or at the end of the calendar cannot be moved between the shop's time zone and UTC
+# without overflowing; no order, payment or filter needs them.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(9998, 12, 31)
+DATE_VALIDATORS = [MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)]
+
+
+def moment_in_range(value: datetime) -> None:
+    """A validator for date-time fields: within :data:`EARLIEST_DATE` … :data:`LATEST_DATE`."""
+    if not EARLIEST_DATE <= value.date() <= LATEST_DATE:
+        raise ValidationError(
+            _("Enter a date between %(first)s and %(last)s.") % {"first": EARLIEST_DATE, "last": LATEST_DATE},
+            code="out_of_range",
+        )

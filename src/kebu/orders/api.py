@@ -39,6 +39,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from kebu.core.errors import Conflict, NotFound, ValidationFailed
+from kebu.core.forms import DATE_VALIDATORS
 from kebu.customers import access, privacy
 from kebu.customers.api import (
     ContactField,
@@ -135,7 +136,7 @@ def _expected_version(request: Request, validated: dict[str, Any]) -> int:
     header = request.headers.get("If-Match", "").strip()
     if header:
         tag = header.removeprefix("W/").strip().strip('"')
-        if not tag.isdigit() or not 1 <= int(tag) <= _DB_INT_MAX:
+        if not (tag.isascii() and tag.isdigit()) or not 1 <= int(tag) <= _DB_INT_MAX:
             raise ValidationFailed(
                 field_errors={"version": [_('If-Match must carry the version, e.g. "3".')]}
             )
@@ -231,10 +232,14 @@ class OrderFilterSet(filters.FilterSet):
     store = IdFilter(field_name="store_id", label=gettext_lazy("Store id."))
     status = filters.MultipleChoiceFilter(choices=OrderStatus.choices, label=gettext_lazy("Status."))
     ordered_after = filters.DateFilter(
-        method="filter_ordered_after", label=gettext_lazy("Ordered on or after this day (shop time).")
+        method="filter_ordered_after",
+        validators=DATE_VALIDATORS,
+        label=gettext_lazy("Ordered on or after this day (shop time)."),
     )
     ordered_before = filters.DateFilter(
-        method="filter_ordered_before", label=gettext_lazy("Ordered on or before this day (shop time).")
+        method="filter_ordered_before",
+        validators=DATE_VALIDATORS,
+        label=gettext_lazy("Ordered on or before this day (shop time)."),
     )
     order_no = filters.CharFilter(field_name="order_no", label=gettext_lazy("The order number, exactly."))
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kebu.core import divisions
 from kebu.core.errors import KebuError, NotFound
-from kebu.core.forms import KebuForm
+from kebu.core.forms import DATE_VALIDATORS, KebuForm, moment_in_range
 from kebu.customers import selectors as customer_selectors
 from kebu.customers.models import Customer
 from kebu.orders.models import (
@@ -105,10 +105,16 @@ class OrderFilterForm(KebuForm):
         label=_("Store"), queryset=Store.objects.all(), required=False, empty_label=_("All stores")
     )
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_VALIDATORS,
     )
     date_to = forms.DateField(
-        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_VALIDATORS,
     )
     sort = forms.ChoiceField(
         label=_("Sort"),
@@ -183,7 +189,9 @@ class OrderForm(KebuForm):
             (OrderStatus.PAID, OrderStatus.PAID.label),
         ],
     )
-    ordered_at = forms.DateTimeField(label=_("Order time"), widget=DateTimeLocalInput())
+    ordered_at = forms.DateTimeField(
+        label=_("Order time"), widget=DateTimeLocalInput(), validators=[moment_in_range]
+    )
     shipping_cny = _money_input(_("Shipping fee"))
     discount_cny = _money_input(_("Order discount"))
     coupon_code = forms.CharField(label=_("Coupon"), max_length=40, required=False)
@@ -344,7 +352,9 @@ class VersionForm(KebuForm):
 class PayForm(VersionForm):
     payment_method = forms.ChoiceField(label=_("Payment method"), choices=PaymentMethod.choices)
     paid_cny = _money_input(_("Amount paid"), placeholder="")
-    paid_at = forms.DateTimeField(label=_("Paid at"), required=False, widget=DateTimeLocalInput())
+    paid_at = forms.DateTimeField(
+        label=_("Paid at"), required=False, widget=DateTimeLocalInput(), validators=[moment_in_range]
+    )
     allow_over_credit_limit = forms.BooleanField(
         label=_("Take it on credit anyway, beyond the limit"), required=False
     )
@@ -475,7 +485,9 @@ class CreditPaymentForm(KebuForm):
         label=_("Payment method"),
         choices=[(v, label) for v, label in PaymentMethod.choices if v != PaymentMethod.CREDIT],
     )
-    received_at = forms.DateTimeField(label=_("Received at"), required=False, widget=DateTimeLocalInput())
+    received_at = forms.DateTimeField(
+        label=_("Received at"), required=False, widget=DateTimeLocalInput(), validators=[moment_in_range]
+    )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

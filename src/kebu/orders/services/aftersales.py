@@ -35,7 +35,7 @@ from kebu.orders.models import (
     OrderLine,
     OrderStatus,
 )
-from kebu.orders.services.metrics import FiguresChange, customer_figures_apply
+from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, customer_lock
 from kebu.orders.services.orders import _errors_add, money_parse
 
 ZERO = Decimal("0.00")
@@ -167,6 +167,9 @@ def _aftersale_request(
     amount_cny: Any,
     lines: Sequence[AfterSaleLineInput],
 ) -> AfterSale:
+    # Two requests on one order at once queue here, so each counts what the other already took of a line.
+    customer_lock(customer_id=order.customer_id)
+    order = Order.objects.get(pk=order.pk)
     errors: dict[str, list[Any]] = {}
     if kind not in AfterSaleKind.values:
         _errors_add(errors, "kind", _("Choose refund only, return and refund, or exchange."))
@@ -291,6 +294,7 @@ def aftersale_complete(
     allowed = (
         [AfterSaleStatus.REQUESTED] if aftersale.kind == AfterSaleKind.REFUND else [AfterSaleStatus.RECEIVED]
     )
+    customer_lock(customer_id=aftersale.customer_id)
     aftersale = _transition(
         aftersale,
         allowed=allowed,

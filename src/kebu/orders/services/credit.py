@@ -20,7 +20,7 @@ from kebu.audit.services import audit_record
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.customers.models import Customer
 from kebu.orders.models import CreditPayment, Order, PaymentMethod
-from kebu.orders.services.metrics import FiguresChange, customer_figures_apply
+from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, customer_lock
 from kebu.orders.services.orders import _errors_add, _moment, money_parse
 
 ZERO = Decimal("0.00")
@@ -78,7 +78,8 @@ def credit_payment_record(
     if method not in PaymentMethod.values or method == PaymentMethod.CREDIT:
         _errors_add(errors, "method", _("Choose how the money came in."))
     moment = _moment(received_at, errors=errors, key="received_at", now=timezone.now())
-    owed = Customer.objects.select_for_update().values_list("receivable_cny", flat=True).get(pk=customer.pk)
+    customer_lock(customer_id=customer.pk)
+    owed = Customer.objects.values_list("receivable_cny", flat=True).get(pk=customer.pk)
     if amount > owed and "amount_cny" not in errors:
         _errors_add(
             errors,

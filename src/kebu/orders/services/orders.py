@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from kebu.audit.services import audit_record
 from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
+from kebu.core.forms import EARLIEST_DATE, LATEST_DATE
 from kebu.core.models import ShopSettings
 from kebu.core.services import idempotent, sequence_next
 from kebu.customers.models import Customer
@@ -34,10 +35,17 @@ from kebu.orders.models import (
     Sku,
     Store,
 )
-from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, line_category_spend
+from kebu.orders.services.metrics import (
+    FiguresChange,
+    customer_figures_apply,
+    customer_lock,
+    line_category_spend,
+)
 
 ZERO = Decimal("0.00")
-MAX_MONEY = Decimal("999999999999.99")
+# One amount, line or order at most ¥100 million: far above any shop's order, and far enough below the
+# columns' 14 digits that a customer's lifetime total cannot overflow them either.
+MAX_MONEY = Decimal("99999999.99")
 MAX_LINES = 500
 # A clock a few minutes fast (a phone, a marketplace export) is not "the future".
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -160,6 +168,9 @@ def _quantity(value: Any, *, errors: dict[str, list[Any]], key: str) -> int:
 def _moment(value: datetime | None, *, errors: dict[str, list[Any]], key: str, now: datetime) -> datetime:
     """An aware time to the whole second (the figures are computed in seconds), not in the future."""
     moment = value or now
+    if not EARLIEST_DATE <= moment.date() <= LATEST_DATE:
+        _errors_add(errors, key, _("Enter a date after 1900."))
+        return now.replace(microsecond=0)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     if moment > now + CLOCK_TOLERANCE:
@@ -212,6 +223,8 @@ def _lines_clean(lines: Sequence[LineInput], errors: dict[str, list[Any]]) -> li
         discount = money_parse(line.discount_cny, errors=errors, key=prefix + "discount_cny")
         if quantity and discount > quantity * price:
             _errors_add(errors, prefix + "discount_cny", _("The discount is more than the line is worth."))
+        elif quantity * price - discount > MAX_MONEY:
+            _errors_add(errors, prefix + "quantity", _("The line's amount is too large."))
         clean.append(_CleanLine(sku, title, quantity, price, discount))
     return clean
 
@@ -253,8 +266,8 @@ def credit_check(*, customer: Customer, amount_cny: Decimal, allow_over_limit: b
                 "payment_method": [_("This customer has no credit line: set a credit limit first.")]
             },
         )
-    # Locked now rather than when the figures move: two orders on credit at once must not both pass.
-    owed = Customer.objects.select_for_update().values_list("receivable_cny", flat=True).get(pk=customer.pk)
+    # The caller holds the customer's lock: two orders on credit at once cannot both pass.
+    owed = Customer.objects.values_list("receivable_cny", flat=True).get(pk=customer.pk)
     if owed + amount_cny <= customer.credit_limit_cny:
         return
     blocking = ShopSettings.read().credit_over_limit == "block"
@@ -330,11 +343,17 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
     total = goods - discount - coupon + shipping
     if total < 0 and not any(k.startswith("lines.") for k in errors):
         _errors_add(errors, "discount_cny", _("Discount and coupon are more than the order is worth."))
+    if max(goods, total) > MAX_MONEY:
+        _errors_add(errors, "lines", _("The order's amount is too large."))
     counted = data.status in COUNTED_STATUSES
     paid = money_parse(data.paid_cny, errors=errors, key="paid_cny", allow_none=True)
     paid_at = None
     if counted:
         paid = max(total, ZERO) if paid is None else paid
+        if paid > max(total, ZERO):
+            _errors_add(
+                errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": max(total, ZERO)}
+            )
         paid_at = _moment(data.paid_at or ordered_at, errors=errors, key="paid_at", now=now)
         if paid_at < ordered_at:
             _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
@@ -349,6 +368,7 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
         )
     if errors:
         raise ValidationFailed(_("The order was not saved; correct the marked fields."), field_errors=errors)
+    customer_lock(customer_id=customer.pk)
     if counted and data.payment_method == PaymentMethod.CREDIT:
         credit_check(customer=customer, amount_cny=paid, allow_over_limit=allow_over_credit_limit)
 
@@ -470,12 +490,15 @@ def order_pay(
         _errors_add(errors, "payment_method", _("Choose a valid payment method."))
     amount = money_parse(paid_cny, errors=errors, key="paid_cny", allow_none=True)
     amount = order.total_cny if amount is None else amount
+    if amount > order.total_cny:
+        _errors_add(errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": order.total_cny})
     now = timezone.now()
     moment = _moment(paid_at, errors=errors, key="paid_at", now=now)
     if moment < order.ordered_at:
         _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
     if errors:
         raise ValidationFailed(_("The payment was not recorded."), field_errors=errors)
+    customer_lock(customer_id=order.customer_id)
     customer = order.customer
     if payment_method == PaymentMethod.CREDIT:
         credit_check(customer=customer, amount_cny=amount, allow_over_limit=allow_over_credit_limit)

@@ -25,3 +25,12 @@ from kebu.orders.tests.factories import Catalogue, make_catalogue
 def catalogue(owner) -> Catalogue:
     """Two top categories (护肤 › 面霜, 茶叶), three SKUs and the default store."""
     return make_catalogue(actor=owner)
+
+
+@pytest.fixture(autouse=True)
+def _service_messages_in_english():
+    """Service tests read the source messages; pages pick their language per request anyway."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

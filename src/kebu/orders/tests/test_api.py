@@ -1132,3 +1132,13 @@ def test_the_schema_documents_the_order_endpoints_and_stays_valid(a_client):
     ]
     assert len(ours) == 21
     assert [(path, method) for path, method, op in ours if not op.get("summary")] == []
+
+
+def test_extreme_dates_and_odd_versions_are_a_400_not_a_500(a_client, sales_a, catalogue, a_customer):
+    order = make_order(actor=sales_a, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+
+    assert a_client.get(f"{ORDERS}?ordered_before=9999-12-31").status_code == 400
+    assert a_client.get(f"{ORDERS}?ordered_after=0001-01-01").status_code == 400
+    response = send(a_client, "post", order_url(order.pk, "cancel"), {}, **{"If-Match": '"²"'})
+    assert response.status_code == 400
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING

@@ -83,3 +83,76 @@ def test_two_orders_of_one_customer_at_once_both_count(owner, catalogue):
     assert all(isinstance(r, Order) for r in results), results
     buyer.refresh_from_db()
     assert (buyer.order_count, buyer.total_spent_cny) == (3, Decimal("597.00"))
+
+
+def test_two_returns_of_the_same_line_at_once_cannot_both_take_it(owner, catalogue, monkeypatch):
+    import time
+
+    from kebu.orders.services import aftersales
+    from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
+
+    # Widen the window between reading what a line already has in after-sales and writing the new one,
+    # so that the two requests surely overlap: only the customer's lock keeps them apart.
+    counted = aftersales._open_quantities
+
+    def slowly(order):
+        taken = counted(order)
+        time.sleep(0.5)
+        return taken
+
+    monkeypatch.setattr(aftersales, "_open_quantities", slowly)
+
+    buyer = make_customer(actor=owner, name="王芳")
+    order = make_order(
+        actor=owner, customer=buyer, store=catalogue.store, lines=[("CREAM-50", 1), ("TEA-250", 1)]
+    )
+    cream = order.lines.get(sku_code="CREAM-50")
+
+    def ask() -> object:
+        return aftersale_request(
+            actor=owner,
+            order=Order.objects.get(pk=order.pk),
+            kind="return",
+            reason="size",
+            amount_cny="100.00",
+            lines=[AfterSaleLineInput(cream.pk, 1, "100.00")],
+        )
+
+    results = _race(ask, ask)
+
+    assert sum(isinstance(r, AfterSale) for r in results) == 1, results
+    assert sum(isinstance(r, KebuError) for r in results) == 1, results
+
+
+def test_a_refund_and_a_payment_received_at_once_do_not_deadlock(owner, catalogue, monkeypatch):
+    import time
+
+    from kebu.orders.services import aftersales
+    from kebu.orders.services.aftersales import aftersale_complete, aftersale_request
+    from kebu.orders.services.credit import credit_payment_record, customer_credit_set
+
+    buyer = make_customer(actor=owner, name="批发")
+    customer_credit_set(actor=owner, customer=buyer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(actor=owner, customer=buyer, store=catalogue.store, payment_method="credit")
+    pending = aftersale_request(actor=owner, order=order, kind="refund", reason="price", amount_cny="50.00")
+    # The refund pauses after changing its order and before moving the customer's figures: the moment a
+    # payment received (customer, then that order) would lock in the other order and deadlock.
+    apply = aftersales.customer_figures_apply
+
+    def slowly(**kwargs):
+        time.sleep(0.6)
+        return apply(**kwargs)
+
+    monkeypatch.setattr(aftersales, "customer_figures_apply", slowly)
+
+    results = _race(
+        lambda: aftersale_complete(actor=owner, aftersale=AfterSale.objects.get(pk=pending.pk)),
+        lambda: credit_payment_record(
+            actor=owner, customer=Customer.objects.get(pk=buyer.pk), amount_cny="20.00", method="cash"
+        ),
+    )
+
+    assert not any(isinstance(r, Exception) for r in results), results
+    buyer.refresh_from_db()
+    order.refresh_from_db()
+    assert buyer.receivable_cny == order.credit_outstanding_cny == Decimal("129.00")

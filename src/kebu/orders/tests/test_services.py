@@ -306,3 +306,53 @@ def test_an_order_entered_as_completed_from_a_marketplace_export_counts(owner, c
     assert order.shipped_at and order.completed_at
     buyer.refresh_from_db()
     assert (buyer.total_spent_cny, buyer.last_order_at) == (Decimal("180.00"), ordered.replace(microsecond=0))
+
+
+def test_an_amount_beyond_what_the_columns_hold_is_refused_not_saved(owner, catalogue, buyer):
+    data = _input(
+        catalogue, buyer, lines=[LineInput(title="整柜", quantity=10000, unit_price_cny="100000000.00")]
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=data)
+
+    assert "too large" in " ".join(str(m) for ms in caught.value.field_errors.values() for m in ms)
+    _nothing_written(buyer)
+
+
+def test_more_paid_than_due_is_refused_when_entered_and_when_paid(owner, catalogue, buyer):
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(
+            actor=owner, data=_input(catalogue, buyer, status=OrderStatus.PAID, paid_cny="999999.00")
+        )
+    assert "199.00" in str(caught.value.field_errors["paid_cny"][0])
+
+    pending = order_create(actor=owner, data=_input(catalogue, buyer))
+    with pytest.raises(ValidationFailed) as caught:
+        order_pay(actor=owner, order=pending, payment_method="cash", paid_cny="199.01")
+    assert "paid_cny" in caught.value.field_errors
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (0, 0)
+
+
+def test_a_date_before_1900_is_refused_with_a_message(owner, catalogue, buyer):
+    from datetime import datetime
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=_input(catalogue, buyer, ordered_at=datetime(1, 1, 1)))
+    assert "1900" in str(caught.value.field_errors["ordered_at"][0])
+
+
+def test_a_profile_saved_from_before_an_order_does_not_put_the_stage_back(owner, catalogue, buyer):
+    from kebu.core.errors import Conflict
+    from kebu.customers.services import customer_input_from, customer_update
+
+    stale = type(buyer).objects.get(pk=buyer.pk)
+    make_order(actor=owner, customer=buyer, store=catalogue.store)  # lead -> new
+
+    with pytest.raises(Conflict):
+        customer_update(
+            actor=owner, customer=stale, data=customer_input_from(stale), expected_version=stale.version
+        )
+    buyer.refresh_from_db()
+    assert buyer.stage == Stage.NEW

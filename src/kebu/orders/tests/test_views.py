@@ -732,3 +732,9 @@ def test_every_orders_url_with_an_id_answers_404_for_a_colleagues_customer(
     paid.refresh_from_db()
     aftersale.refresh_from_db()
     assert (pending.status, paid.seller_notes, aftersale.status) == ("pending", "乙的备注", "requested")
+
+
+def test_extreme_dates_in_the_list_filter_are_an_error_not_a_500(a_client):
+    for params in ({"date_from": "0001-01-01"}, {"date_to": "9999-12-31"}):
+        response = a_client.get(reverse("orders:list"), params)
+        assert response.status_code == 200 and 'id="filter-errors"' in response.content.decode()
