@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, KebuError, NotFound
+from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, KebuError, NotFound, ValidationFailed
+
+DB_INT_MAX = 2**63 - 1
 
 _STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -25,3 +29,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body["code"] = exc.code
         return Response(body, status=code)
     return drf_exception_handler(exc, context)
+
+
+def expected_version(request: Request, validated: dict[str, Any]) -> int:
+    """The version the client read: ``version`` in the body or an ``If-Match`` ETag. One is required, so
+    that a change made from a stale read (a step taken twice from two tabs) answers 409 instead."""
+    from_body = validated.get("version")
+    from_header = None
+    header = request.headers.get("If-Match", "").strip()
+    if header:
+        tag = header.removeprefix("W/").strip().strip('"')
+        # isdigit() alone lets "²" through, which int() then refuses.
+        if not (tag.isascii() and tag.isdigit()) or not 1 <= int(tag) <= DB_INT_MAX:
+            raise ValidationFailed(
+                field_errors={"version": [_('If-Match must carry the version, e.g. "3".')]}
+            )
+        from_header = int(tag)
+    if from_body is None and from_header is None:
+        raise ValidationFailed(
+            field_errors={
+                "version": [
+                    _("Send the version you read (in the body or as If-Match), so no change is lost.")
+                ]
+            }
+        )
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise ValidationFailed(field_errors={"version": [_("The body's version and If-Match disagree.")]})
+    return from_body if from_body is not None else from_header  # type: ignore[return-value]

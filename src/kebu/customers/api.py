@@ -45,6 +45,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.utils.urls import replace_query_param
 
+from kebu.core.api import expected_version
 from kebu.core.errors import Forbidden, ValidationFailed
 from kebu.core.errors import NotFound as CustomerNotFound
 from kebu.customers import access, privacy
@@ -809,30 +810,6 @@ def _id_parameter() -> OpenApiParameter:
 # --- views -------------------------------------------------------------------------------------------
 
 
-def _expected_version(request: Request, validated: dict[str, Any]) -> int:
-    """The version the client read: `version` in the body or an `If-Match` ETag; one is required,
-    because an update without it could silently overwrite a colleague's save."""
-    from_body = validated.get("version")
-    from_header = None
-    header = request.headers.get("If-Match", "").strip()
-    if header:
-        tag = header.removeprefix("W/").strip().strip('"')
-        if not tag.isdigit() or int(tag) < 1:
-            raise ValidationFailed(
-                field_errors={"version": [_('If-Match must carry the customer\'s version, e.g. "3".')]}
-            )
-        from_header = int(tag)
-    if from_body is None and from_header is None:
-        raise ValidationFailed(
-            field_errors={
-                "version": [_("Send the version you read (in the body or as If-Match), so no save is lost.")]
-            }
-        )
-    if from_body is not None and from_header is not None and from_body != from_header:
-        raise ValidationFailed(field_errors={"version": [_("The body's version and If-Match disagree.")]})
-    return from_body if from_body is not None else from_header  # type: ignore[return-value]
-
-
 class CustomerAccess(permissions.BasePermission):
     """The permission each kind of request needs, read before the customer is looked up: the answer is
     the same 403 for every id, so it tells nothing about which ids exist. Which customers a request may
@@ -1045,7 +1022,7 @@ class CustomerViewSet(viewsets.GenericViewSet):
     def _update(self, request: Request, *, partial: bool) -> Response:
         customer = self.get_object()
         validated = _validated(self._write_serializer(request))
-        expected_version = _expected_version(request, validated)
+        version = expected_version(request, validated)
         # The owner changes only through claim, release and transfer, which keep the ownership history;
         # a PUT that leaves it out keeps it, rather than dropping the customer into the pool.
         if "owner" in validated and validated.pop("owner") != customer.owner:
@@ -1058,7 +1035,7 @@ class CustomerViewSet(viewsets.GenericViewSet):
             actor=request.user,
             customer=customer,
             data=data,
-            expected_version=expected_version,
+            expected_version=version,
             allow_duplicate_phone=validated.get("allow_duplicate_phone", False),
         )
         return self._answer(customer)

@@ -38,6 +38,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from kebu.core.api import DB_INT_MAX, expected_version
 from kebu.core.errors import Conflict, NotFound, ValidationFailed
 from kebu.core.forms import DATE_VALIDATORS
 from kebu.customers import access, privacy
@@ -98,7 +99,6 @@ from kebu.orders.services.products import ProductInput, SkuInput, product_create
 
 # The columns' shape (kebu.orders.models.MONEY): answered as a string, "199.00".
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
-_DB_INT_MAX = 2**63 - 1
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -126,30 +126,6 @@ def _credit_limit_answers() -> Iterator[None]:
     except CreditLimitExceeded as exc:
         answer = CreditLimitRefused if exc.blocking else CreditLimitWarning
         raise answer(exc.message, field_errors=exc.field_errors) from exc
-
-
-def _expected_version(request: Request, validated: dict[str, Any]) -> int:
-    """The version the client read: `version` in the body or an `If-Match` ETag. One is required: a
-    step taken on a stale order (paid twice from two tabs) must answer 409, not happen twice."""
-    from_body = validated.get("version")
-    from_header = None
-    header = request.headers.get("If-Match", "").strip()
-    if header:
-        tag = header.removeprefix("W/").strip().strip('"')
-        if not (tag.isascii() and tag.isdigit()) or not 1 <= int(tag) <= _DB_INT_MAX:
-            raise ValidationFailed(
-                field_errors={"version": [_('If-Match must carry the version, e.g. "3".')]}
-            )
-        from_header = int(tag)
-    if from_body is None and from_header is None:
-        raise ValidationFailed(
-            field_errors={
-                "version": [_("Send the version you read (in the body or as If-Match), so no step is lost.")]
-            }
-        )
-    if from_body is not None and from_header is not None and from_body != from_header:
-        raise ValidationFailed(field_errors={"version": [_("The body's version and If-Match disagree.")]})
-    return from_body if from_body is not None else from_header  # type: ignore[return-value]
 
 
 # --- filters -----------------------------------------------------------------------------------------
@@ -186,7 +162,7 @@ class IdFilter(filters.NumberFilter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", _DB_INT_MAX)
+        kwargs.setdefault("max_value", DB_INT_MAX)
         super().__init__(*args, **kwargs)
 
 
@@ -578,7 +554,7 @@ class VersionSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         required=False,
         min_value=1,
-        max_value=_DB_INT_MAX,
+        max_value=DB_INT_MAX,
         help_text=gettext_lazy("The version you read (or send it as If-Match)."),
     )
 
@@ -1059,7 +1035,7 @@ class OrderViewSet(_ApiViewSet):
                 payment_method=validated["payment_method"],
                 paid_cny=validated.get("paid_cny"),
                 paid_at=validated.get("paid_at"),
-                expected_version=_expected_version(request, validated),
+                expected_version=expected_version(request, validated),
                 allow_over_credit_limit=validated["allow_over_credit_limit"],
             )
         return self._answer(order)
@@ -1074,7 +1050,7 @@ class OrderViewSet(_ApiViewSet):
             carrier=validated["carrier"],
             tracking_no=validated["tracking_no"],
             shipped_at=validated["shipped_at"],
-            expected_version=_expected_version(request, validated),
+            expected_version=expected_version(request, validated),
         )
         return self._answer(order)
 
@@ -1082,14 +1058,14 @@ class OrderViewSet(_ApiViewSet):
     def deliver(self, request: Request, pk: str, format: str | None = None) -> Response:
         order = self.get_object()
         validated = self._body(VersionSerializer)
-        expected = _expected_version(request, validated)
+        expected = expected_version(request, validated)
         return self._answer(order_deliver(actor=request.user, order=order, expected_version=expected))
 
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str, format: str | None = None) -> Response:
         order = self.get_object()
         validated = self._body(VersionSerializer)
-        expected = _expected_version(request, validated)
+        expected = expected_version(request, validated)
         return self._answer(order_complete(actor=request.user, order=order, expected_version=expected))
 
     @action(detail=True, methods=["post"])
@@ -1100,7 +1076,7 @@ class OrderViewSet(_ApiViewSet):
             actor=request.user,
             order=order,
             reason=validated["reason"],
-            expected_version=_expected_version(request, validated),
+            expected_version=expected_version(request, validated),
         )
         return self._answer(order)
 
@@ -1215,7 +1191,7 @@ class AfterSaleViewSet(_ApiViewSet):
     def approve(self, request: Request, pk: str, format: str | None = None) -> Response:
         aftersale = self.get_object()
         validated = self._body(VersionSerializer)
-        expected = _expected_version(request, validated)
+        expected = expected_version(request, validated)
         return self._answer(
             aftersale_approve(actor=request.user, aftersale=aftersale, expected_version=expected)
         )
@@ -1228,7 +1204,7 @@ class AfterSaleViewSet(_ApiViewSet):
             actor=request.user,
             aftersale=aftersale,
             return_tracking_no=validated["return_tracking_no"],
-            expected_version=_expected_version(request, validated),
+            expected_version=expected_version(request, validated),
         )
         return self._answer(aftersale)
 
@@ -1240,7 +1216,7 @@ class AfterSaleViewSet(_ApiViewSet):
             actor=request.user,
             aftersale=aftersale,
             resolution_note=validated["resolution_note"],
-            expected_version=_expected_version(request, validated),
+            expected_version=expected_version(request, validated),
         )
         return self._answer(aftersale)
 
@@ -1252,7 +1228,7 @@ class AfterSaleViewSet(_ApiViewSet):
             actor=request.user,
             aftersale=aftersale,
             resolution_note=validated["resolution_note"],
-            expected_version=_expected_version(request, validated),
+            expected_version=expected_version(request, validated),
         )
         return self._answer(aftersale)
 
@@ -1260,7 +1236,7 @@ class AfterSaleViewSet(_ApiViewSet):
     def cancel(self, request: Request, pk: str, format: str | None = None) -> Response:
         aftersale = self.get_object()
         validated = self._body(VersionSerializer)
-        expected = _expected_version(request, validated)
+        expected = expected_version(request, validated)
         return self._answer(
             aftersale_cancel(actor=request.user, aftersale=aftersale, expected_version=expected)
         )
