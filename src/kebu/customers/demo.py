@@ -595,15 +595,18 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[_Batch]:
 # --- keys ------------------------------------------------------------------------------------------------
 
 
-def _reserve_ids(count: int) -> Sequence[int]:
-    """``count`` customer ids that nothing else will take, reserved up front (before any row is
-    written, so each batch can be its own transaction).
+def _reserve_ids(count: int, model: type[Model] = Customer) -> Sequence[int]:
+    """``count`` ids of ``model`` (customers unless told) that nothing else will take, reserved up
+    front (before any row is written, so each batch can be its own transaction). The order demo
+    (``kebu.orders.demo``) reserves its orders, lines and after-sales the same way.
 
     SQLite: the table is AUTOINCREMENT, so new rows take max(max(id), sqlite_sequence) + 1; moving
     ``sqlite_sequence`` past the block (an ordinary UPDATE, as SQLite documents) reserves it, and ids
     of deleted rows are never reused. PostgreSQL: drawn from the table's own identity sequence, so the
     app's concurrent inserts cannot collide and no ``setval`` is needed afterwards."""
-    table = Customer._meta.db_table
+    if count <= 0:
+        return range(0)
+    table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(

@@ -258,8 +258,8 @@ def figures_recompute(*, customer_ids: Iterable[int] | None = None, actor: Any =
     differ are written, so a check on a shop that is in order writes nothing."""
     ids = None if customer_ids is None else sorted(set(customer_ids))
     with transaction.atomic(durable=ids is None):
-        changed = _figures_rebuild(ids)
-        top_changed = _top_category_rebuild(ids)
+        _category_spend_rebuild(ids)
+        changed, top_changed = _figures_rebuild(ids)
         if ids is None:
             audit_record(
                 action="metrics.recompute",
@@ -288,11 +288,67 @@ def _scope(column: str, ids: list[int] | None) -> tuple[str, list[Any]]:
     return f" AND {column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
-def _figures_rebuild(ids: list[int] | None) -> int:
+# Rebuilt spend per customer and top category, in a table of the connection's own: the rows of
+# CustomerCategorySpend are then only deleted where they are wrong and inserted where missing, so a check
+# on a shop in order writes none of its ~2M rows (10M orders), and PostgreSQL can compute them in
+# parallel, which it does not do for an INSERT … SELECT (bench/orders.py).
+_SPEND = "kebu_spend_rebuilt"
+
+
+def _category_spend_rebuild(ids: list[int] | None) -> None:
+    """Each customer's net spend per top category, from the lines of their counted orders."""
+    o, line = Order._meta.db_table, OrderLine._meta.db_table
+    spend = CustomerCategorySpend._meta.db_table
+    counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+    order_scope, order_params = _scope("o.customer_id", ids)
+    spend_scope, spend_params = _scope(f"{spend}.customer_id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {_SPEND} AS "
+            f"SELECT o.customer_id, l.root_category_id AS category_id, "
+            f"ROUND(SUM(l.amount_cny - l.refunded_cny), 2) AS spent_cny "
+            # Lines first, in id order, each finding its order by id: the lines of an order are written
+            # together, so this reads both tables in order, where starting from the orders' status index
+            # jumps about the lines (bench/orders.py).
+            f"FROM {line} l{_every_row(ids)} {'CROSS JOIN' if _every_row(ids) else 'JOIN'} {o} o "
+            f"ON o.id = l.order_id "
+            f"WHERE o.status IN ({counted}) AND l.root_category_id IS NOT NULL{order_scope} "
+            f"GROUP BY o.customer_id, l.root_category_id",
+            order_params,
+        )
+        cursor.execute(f"CREATE INDEX {_SPEND}_key ON {_SPEND} (customer_id, category_id)")
+        cursor.execute(
+            f"DELETE FROM {spend} WHERE NOT EXISTS (SELECT 1 FROM {_SPEND} n "
+            f"WHERE n.customer_id = {spend}.customer_id AND n.category_id = {spend}.category_id "
+            f"AND n.spent_cny = {spend}.spent_cny){spend_scope}",
+            spend_params,
+        )
+        cursor.execute(
+            f"INSERT INTO {spend} (customer_id, category_id, spent_cny) "
+            f"SELECT n.customer_id, n.category_id, n.spent_cny FROM {_SPEND} n WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {spend} s WHERE s.customer_id = n.customer_id AND s.category_id = n.category_id)"
+        )
+        cursor.execute(f"DROP TABLE {_SPEND}")
+
+
+# The customers whose figures, stage or top category change, with their new values: computed into a
+# table of the connection's own first, then written with one UPDATE. Each changed customer row is
+# written once, where a statement per kind of figure wrote it twice; on PostgreSQL every write of a row
+# adds an entry to each of the customer table's ~40 indexes, which is most of a rebuild from scratch
+# (bench/orders.py). The separate table also lets PostgreSQL aggregate the orders in parallel, which
+# it does not do inside an UPDATE.
+_CHANGES = "kebu_figures_changes"
+
+
+def _figures_rebuild(ids: list[int] | None) -> tuple[int, int]:
+    """Write the new figures, stages and top categories; return how many customers changed in their
+    figures or stage, and how many in their top category."""
     c, o = Customer._meta.db_table, Order._meta.db_table
+    spend = CustomerCategorySpend._meta.db_table
     counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
     rules = StageRules.current()
     order_scope, order_params = _scope("o.customer_id", ids)
+    spend_scope, spend_params = _scope("customer_id", ids)
     customer_scope, customer_params = _scope(f"{c}.id", ids)
     ladder = ", ".join(f"'{s}'" for s in LADDER_RANK)
 
@@ -305,13 +361,13 @@ def _figures_rebuild(ids: list[int] | None) -> int:
         "WHEN f.n >= %s THEN 'repeat' ELSE 'new' END)"
     )
     stage = (
-        f"(CASE WHEN %s = 1 AND {c}.stage IN ({ladder}) AND {rank(earned)} > {rank(f'{c}.stage')} "
-        f"THEN {earned} ELSE {c}.stage END)"
+        f"(CASE WHEN %s = 1 AND c.stage IN ({ladder}) AND {rank(earned)} > {rank('c.stage')} "
+        f"THEN {earned} ELSE c.stage END)"
     )
     thresholds: list[Any] = [rules.vip_spent_cny, rules.repeat_orders]
     stage_params: list[Any] = [int(rules.auto), *thresholds, *thresholds]
     figures = f"""
-        SELECT a.customer_id, a.n, a.spent, a.first_at, a.last_at, a.refunded, a.owed,
+        SELECT a.customer_id, a.n, a.spent, a.first_at, a.last_at, a.refunded, a.owed, t.category_id AS top,
           CASE WHEN a.n > 0 THEN ((2 * CAST(ROUND(a.spent * 100) AS BIGINT) + a.n) / (2 * a.n)) / 100.0
           END AS avg_cny,
           CASE WHEN a.n > 1 THEN ((20 * ({_epoch("a.last_at")} - {_epoch("a.first_at")}) + (a.n - 1) * 86400)
@@ -329,27 +385,50 @@ def _figures_rebuild(ids: list[int] | None) -> int:
           FROM {o} o{_every_row(ids)} WHERE 1 = 1{order_scope}
           GROUP BY o.customer_id
         ) a
+        LEFT JOIN (
+          SELECT customer_id, category_id FROM (
+            SELECT customer_id, category_id, ROW_NUMBER() OVER (
+              PARTITION BY customer_id ORDER BY spent_cny DESC, category_id) AS rn
+            FROM {spend} WHERE spent_cny > 0{spend_scope}) r
+          WHERE rn = 1
+        ) t ON t.customer_id = a.customer_id
     """
     pairs = [
-        ("order_count", "f.n"),
-        ("total_spent_cny", "f.spent"),
-        ("avg_order_cny", "f.avg_cny"),
-        ("first_order_at", "f.first_at"),
-        ("last_order_at", "f.last_at"),
-        ("purchase_interval_days", "f.interval_days"),
-        ("refund_count", "f.refunded"),
-        ("refund_rate", "f.rate"),
-        ("receivable_cny", "f.owed"),
+        ("order_count", "n"),
+        ("total_spent_cny", "spent"),
+        ("avg_order_cny", "avg_cny"),
+        ("first_order_at", "first_at"),
+        ("last_order_at", "last_at"),
+        ("purchase_interval_days", "interval_days"),
+        ("refund_count", "refunded"),
+        ("refund_rate", "rate"),
+        ("receivable_cny", "owed"),
     ]
-    sets = ", ".join(f"{column} = {value}" for column, value in pairs)
-    differs = " OR ".join(_differs(f"{c}.{column}", value) for column, value in pairs)
+    figures_differ = " OR ".join(_differs(f"c.{column}", f"f.{value}") for column, value in pairs)
+    figures_differ += f" OR c.stage <> {stage}"
+    top_differs = _differs("c.top_category_id", "f.top")
+    values = ", ".join(f"f.{value}" for _column, value in pairs)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {c} SET {sets}, stage = {stage} FROM ({figures}) f "
-            f"WHERE {c}.id = f.customer_id AND ({differs} OR {c}.stage <> {stage})",
-            [*stage_params, *order_params, *stage_params],
+            f"CREATE TEMP TABLE {_CHANGES} AS "
+            f"SELECT f.customer_id, {values}, f.top, {stage} AS stage, "
+            f"  CASE WHEN {figures_differ} THEN 1 ELSE 0 END AS figures_changed, "
+            f"  CASE WHEN {top_differs} THEN 1 ELSE 0 END AS top_changed "
+            f"FROM ({figures}) f JOIN {c} c ON c.id = f.customer_id "
+            f"WHERE {figures_differ} OR {top_differs}",
+            [*stage_params, *stage_params, *order_params, *spend_params, *stage_params],
         )
-        changed = cursor.rowcount
+        cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(figures_changed), 0) FROM {_CHANGES}")
+        rows, changed = cursor.fetchone()
+        cursor.execute(f"SELECT COALESCE(SUM(top_changed), 0) FROM {_CHANGES}")
+        top_changed = cursor.fetchone()[0]
+        if rows:
+            sets = ", ".join(f"{column} = f.{value}" for column, value in pairs)
+            cursor.execute(
+                f"UPDATE {c} SET {sets}, stage = f.stage, top_category_id = f.top "
+                f"FROM {_CHANGES} f WHERE {c}.id = f.customer_id"
+            )
+        cursor.execute(f"DROP TABLE {_CHANGES}")
         # Customers without any order whose figures still say otherwise (their orders were deleted).
         cursor.execute(
             f"UPDATE {c} SET order_count = 0, total_spent_cny = 0, avg_order_cny = NULL, "
@@ -360,47 +439,14 @@ def _figures_rebuild(ids: list[int] | None) -> int:
             f"AND NOT EXISTS (SELECT 1 FROM {o} o WHERE o.customer_id = {c}.id){customer_scope}",
             customer_params,
         )
-        return changed + cursor.rowcount
-
-
-def _top_category_rebuild(ids: list[int] | None) -> int:
-    c, o, line = Customer._meta.db_table, Order._meta.db_table, OrderLine._meta.db_table
-    spend = CustomerCategorySpend._meta.db_table
-    counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
-    order_scope, order_params = _scope("o.customer_id", ids)
-    spend_scope, spend_params = _scope("customer_id", ids)
-    customer_scope, customer_params = _scope(f"{c}.id", ids)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {spend} WHERE 1 = 1{spend_scope}", spend_params)
-        cursor.execute(
-            f"INSERT INTO {spend} (customer_id, category_id, spent_cny) "
-            f"SELECT o.customer_id, l.root_category_id, ROUND(SUM(l.amount_cny - l.refunded_cny), 2) "
-            # Lines first, in id order, each finding its order by id: the lines of an order are written
-            # together, so this reads both tables in order, where starting from the orders' status index
-            # jumps about the lines (bench/orders.py).
-            f"FROM {line} l{_every_row(ids)} {'CROSS JOIN' if _every_row(ids) else 'JOIN'} {o} o "
-            f"ON o.id = l.order_id "
-            f"WHERE o.status IN ({counted}) AND l.root_category_id IS NOT NULL{order_scope} "
-            f"GROUP BY o.customer_id, l.root_category_id",
-            order_params,
-        )
-        cursor.execute(
-            f"UPDATE {c} SET top_category_id = t.category_id FROM ("
-            f"  SELECT customer_id, category_id FROM ("
-            f"    SELECT customer_id, category_id, ROW_NUMBER() OVER ("
-            f"      PARTITION BY customer_id ORDER BY spent_cny DESC, category_id) AS rn"
-            f"    FROM {spend} WHERE spent_cny > 0{spend_scope}) r WHERE rn = 1"
-            f") t WHERE {c}.id = t.customer_id AND {_differs(f'{c}.top_category_id', 't.category_id')}",
-            spend_params,
-        )
-        changed = cursor.rowcount
+        changed += cursor.rowcount
+        # The same for their top category (a customer with orders has theirs from the table above).
         cursor.execute(
             f"UPDATE {c} SET top_category_id = NULL WHERE top_category_id IS NOT NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {spend} s WHERE s.customer_id = {c}.id AND s.spent_cny > 0)"
-            f"{customer_scope}",
+            f"AND NOT EXISTS (SELECT 1 FROM {o} o WHERE o.customer_id = {c}.id){customer_scope}",
             customer_params,
         )
-        return changed + cursor.rowcount
+        return changed, top_changed + cursor.rowcount
 
 
 # --- churn ----------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo-customers", type=int, default=5000, help="Demo customers for an empty database."
         )
+        parser.add_argument("--demo-orders", type=int, default=40000, help="Demo orders for those customers.")
         parser.add_argument("--no-demo", action="store_true", help="Never load demo data.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         self._admin()
         if not options["no_demo"] and not Customer.objects.exists():
-            call_command("demo", customers=options["demo_customers"])
+            call_command("demo", customers=options["demo_customers"], orders=options["demo_orders"])
 
     def _admin(self) -> None:
         User = get_user_model()
