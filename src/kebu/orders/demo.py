@@ -821,7 +821,7 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
                 extra = by_root[roots[main]].pick(r) if r() < 0.5 else any_sku.pick(r)
                 if extra not in chosen:
                     chosen.append(extra)
-            if gift_days[day] and not trade and r() < 0.15:
+            if gift_days[day] and not trade and len(chosen) < 4 and r() < 0.15:
                 extra = gift_skus.pick(r)
                 if extra not in chosen:
                     chosen.append(extra)
