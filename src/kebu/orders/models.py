@@ -292,6 +292,20 @@ class Order(models.Model):
         permissions = [("manage_credit", _("Set credit limits and record payments received"))]
         indexes = [
             models.Index(fields=["customer", "-ordered_at", "-id"], name="order_customer"),
+            # Every column the figures rebuild reads from an order, so that it walks this narrow index in
+            # customer order (no sort) instead of the wide order rows: at 10M orders the table is ~4.7 GB
+            # and the index ~0.5 GB, and the aggregate drops from 43 s to 10 s on SQLite (bench/orders.py).
+            models.Index(
+                fields=[
+                    "customer",
+                    "status",
+                    "ordered_at",
+                    "paid_cny",
+                    "refunded_cny",
+                    "credit_outstanding_cny",
+                ],
+                name="order_figures",
+            ),
             models.Index(fields=["-ordered_at", "-id"], name="order_time"),
             models.Index(fields=["status", "-ordered_at", "-id"], name="order_status"),
             models.Index(fields=["store", "-ordered_at", "-id"], name="order_store"),
@@ -536,6 +550,15 @@ class CustomerCategorySpend(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["customer", "category"], name="category_spend_unique"),
+        ]
+        # A customer's top category, read in order: by the order services after each change, and by the
+        # rebuild for every customer at once without sorting ~2M rows (5.5 s → 2.4 s at 10M orders).
+        indexes = [
+            models.Index(
+                fields=["customer", "-spent_cny", "category"],
+                name="category_spend_top",
+                condition=Q(spent_cny__gt=0),
+            )
         ]
 
     def __str__(self) -> str:

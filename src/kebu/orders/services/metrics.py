@@ -273,10 +273,11 @@ def figures_recompute(*, customer_ids: Iterable[int] | None = None, actor: Any =
 
 
 def _every_row(ids: list[int] | None) -> str:
-    """``NOT INDEXED`` for a rebuild of every customer on SQLite. Grouping by customer through an index
-    reads the table's rows in customer order, one random page read each (the order ids rise with time,
-    not with the customer); a plain scan in id order and one sort is a third faster at 10M orders
-    (bench/orders.py). PostgreSQL chooses by itself, and a rebuild of a few customers wants the index."""
+    """``NOT INDEXED`` for the order lines in a rebuild of every customer on SQLite. Grouping the lines by
+    customer through an index reads the orders' rows in customer order, one random page read each (the
+    order ids rise with time, not with the customer); a plain scan in id order and one sort is a third
+    faster at 10M orders (bench/orders.py). The orders' own figures need no hint: ``order_figures``
+    covers them. PostgreSQL chooses by itself, and a rebuild of a few customers wants the index."""
     return " NOT INDEXED" if ids is None and connection.vendor == "sqlite" else ""
 
 
@@ -382,7 +383,7 @@ def _figures_rebuild(ids: list[int] | None) -> tuple[int, int]:
             MAX(CASE WHEN o.status IN ({counted}) THEN o.ordered_at END) AS last_at,
             SUM(CASE WHEN o.status IN ({counted}) AND o.refunded_cny > 0 THEN 1 ELSE 0 END) AS refunded,
             ROUND(SUM(o.credit_outstanding_cny), 2) AS owed
-          FROM {o} o{_every_row(ids)} WHERE 1 = 1{order_scope}
+          FROM {o} o WHERE 1 = 1{order_scope}
           GROUP BY o.customer_id
         ) a
         LEFT JOIN (
