@@ -184,7 +184,7 @@ def test_a_recompute_of_a_shop_in_order_writes_nothing_and_is_audited(owner, cat
 
 def test_a_rebuild_reads_the_orders_figures_from_the_narrow_index_not_the_order_rows(owner, catalogue):
     """At 10M orders the order rows are ~10x the size of ``order_figures``: a rebuild that fell back to
-    scanning them (a dropped column, a new figure the index lacks) would take four times as long."""
+    scanning them (a dropped column, a new figure the index lacks) would take twice as long (bench/README)."""
     if connection.vendor != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL picks its plan from the table's statistics")
     buyer = make_customer(actor=owner, name="王芳")
