@@ -393,18 +393,33 @@ def _figures_reset() -> None:
 
 
 def _recompute() -> dict[str, Any]:
+    from django.db import connection
+
     from kebu.orders.services.metrics import figures_recompute
 
     print("  resetting the figures …", flush=True)
     _figures_reset()
     runs = {}
+    statements: list[tuple[float, str]] = []
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((time.perf_counter() - began, " ".join(sql.split())[:90]))
+
     for name in ("full", "check"):
+        statements.clear()
         started = time.perf_counter()
-        result = figures_recompute()
+        with connection.execute_wrapper(timed):
+            result = figures_recompute()
         runs[name] = {
             "seconds": time.perf_counter() - started,
             "customers_changed": result.customers_changed,
             "top_category_changed": result.top_category_changed,
+            # Where the time goes: the statements that took a second or more.
+            "slow_statements": [(round(t, 1), sql) for t, sql in statements if t >= 1.0],
         }
         print(f"  recompute {name}: {runs[name]}", flush=True)
     return runs
