@@ -78,8 +78,8 @@ def credit_payment_record(
     if method not in PaymentMethod.values or method == PaymentMethod.CREDIT:
         _errors_add(errors, "method", _("Choose how the money came in."))
     moment = _moment(received_at, errors=errors, key="received_at", now=timezone.now())
-    customer_lock(customer_id=customer.pk)
-    owed = Customer.objects.values_list("receivable_cny", flat=True).get(pk=customer.pk)
+    locked = customer_lock(customer_id=customer.pk)
+    owed = locked.receivable_cny
     if amount > owed and "amount_cny" not in errors:
         _errors_add(
             errors,
@@ -113,7 +113,9 @@ def credit_payment_record(
         ):
             raise Conflict(_("An order of this customer changed just now. Try again."))
         left -= settled
-    customer_figures_apply(customer_id=customer.pk, change=FiguresChange(receivable_cny=-amount), actor=actor)
+    customer_figures_apply(
+        customer_id=customer.pk, change=FiguresChange(receivable_cny=-amount), actor=actor, locked=locked
+    )
     audit_record(
         action="credit.payment",
         actor=actor,

@@ -138,27 +138,36 @@ def stage_next(current: str, *, earned: str, ordered_again: bool) -> str:
     return current
 
 
-def customer_lock(*, customer_id: int) -> None:
-    """Lock a customer's row for the rest of the transaction, before any of their orders.
+# What a locked customer row is read with: every figure, and what a stage-change event names.
+_LOCKED_FIELDS = (
+    *(f for f in FIGURE_FIELDS if f != "top_category_id"),
+    "top_category",
+    "customer_no",
+    "name",
+)
+
+
+def customer_lock(*, customer_id: int) -> Customer:
+    """Lock a customer's row for the rest of the transaction, before any of their orders, and return its
+    figures as they stand under the lock (pass it on to :func:`customer_figures_apply`).
 
     Every service that moves money takes this lock first (PostgreSQL; SQLite's write lock is already
     held), so they queue per customer and never wait for each other in a circle: a refund that had
     locked its order and then wanted the customer, against a payment received that had locked the
     customer and then wanted the same order, deadlocked. ``NO KEY UPDATE`` does not conflict with the
     share lock a new order's foreign key takes on the customer."""
-    Customer.objects.select_for_update(no_key=True).filter(pk=customer_id).values_list("pk").first()
+    return Customer.objects.select_for_update(no_key=True).only(*_LOCKED_FIELDS).get(pk=customer_id)
 
 
-def customer_figures_apply(*, customer_id: int, change: FiguresChange, actor: Any) -> None:
+def customer_figures_apply(
+    *, customer_id: int, change: FiguresChange, actor: Any, locked: Customer | None = None
+) -> None:
     """Apply ``change`` to one customer's figures, inside the caller's transaction.
 
     The customer row is locked (see :func:`customer_lock`), so two orders of one customer in parallel
-    add up instead of overwriting each other."""
-    customer = (
-        Customer.objects.select_for_update(no_key=True)
-        .only(*(f for f in FIGURE_FIELDS if f != "top_category_id"), "top_category", "customer_no", "name")
-        .get(pk=customer_id)
-    )
+    add up instead of overwriting each other. ``locked`` is the row :func:`customer_lock` returned in
+    this transaction, which saves reading it again; it is brought up to date with what is written."""
+    customer = locked if locked is not None else customer_lock(customer_id=customer_id)
     orders = customer.order_count + change.orders
     spent = customer.total_spent_cny + change.spent_cny
     first, last = customer.first_order_at, customer.last_order_at
@@ -188,31 +197,34 @@ def customer_figures_apply(*, customer_id: int, change: FiguresChange, actor: An
             values.update(stage=stage, version=F("version") + 1)
             _stage_changed_event(customer=customer, before=customer.stage, after=stage, actor=actor)
     Customer.objects.filter(pk=customer_id).update(**values)
+    for name, value in values.items():
+        if name != "version":
+            setattr(customer, name, value)
 
 
 def _category_spend_apply(customer_id: int, deltas: Mapping[int, Decimal]) -> int | None:
     """Add ``deltas`` (top category id → yuan) to the customer's spend per category; return the top one:
-    the most spent, the lower id on a tie, none when nothing is left spent."""
-    rows = {
-        row.category_id: row
-        for row in CustomerCategorySpend.objects.filter(customer_id=customer_id, category_id__in=list(deltas))
-    }
-    for category_id, delta in deltas.items():
-        row = rows.get(category_id)
-        if row is None:
-            CustomerCategorySpend.objects.create(
-                customer_id=customer_id, category_id=category_id, spent_cny=delta
-            )
-        elif delta:
-            row.spent_cny += delta
-            row.save(update_fields=["spent_cny"])
-    top = (
-        CustomerCategorySpend.objects.filter(customer_id=customer_id, spent_cny__gt=0)
-        .order_by("-spent_cny", "category_id")
-        .values_list("category_id", flat=True)
-        .first()
+    the most spent, the lower id on a tie, none when nothing is left spent. A customer has a row for
+    each top category they bought from (a handful), so all are read and the top is found here."""
+    spent = dict(
+        CustomerCategorySpend.objects.filter(customer_id=customer_id).values_list("category_id", "spent_cny")
     )
-    return top
+    touched = [c for c, delta in deltas.items() if delta or c not in spent]
+    for category_id in touched:
+        spent[category_id] = spent.get(category_id, ZERO) + deltas[category_id]
+    if touched:
+        # One statement for new and changed rows alike; the customer's lock keeps the read above current.
+        CustomerCategorySpend.objects.bulk_create(
+            [
+                CustomerCategorySpend(customer_id=customer_id, category_id=c, spent_cny=spent[c])
+                for c in touched
+            ],
+            update_conflicts=True,
+            unique_fields=["customer", "category"],
+            update_fields=["spent_cny"],
+        )
+    bought = [(-amount, category_id) for category_id, amount in spent.items() if amount > 0]
+    return min(bought)[1] if bought else None
 
 
 def _stage_changed_event(*, customer: Customer, before: str, after: str, actor: Any) -> None:

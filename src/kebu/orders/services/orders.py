@@ -257,8 +257,11 @@ def _address_defaults(data: OrderInput) -> dict[str, str]:
     }
 
 
-def credit_check(*, customer: Customer, amount_cny: Decimal, allow_over_limit: bool) -> None:
-    """Refuse or warn (per the shop's setting) when ``amount_cny`` more on credit passes the limit."""
+def credit_check(
+    *, customer: Customer, owed_cny: Decimal, amount_cny: Decimal, allow_over_limit: bool
+) -> None:
+    """Refuse or warn (per the shop's setting) when ``amount_cny`` more on credit, on top of ``owed_cny``
+    (read under the customer's lock: two orders on credit at once cannot both pass), passes the limit."""
     if customer.credit_limit_cny is None:
         raise ValidationFailed(
             _("This customer has no credit line."),
@@ -266,16 +269,14 @@ def credit_check(*, customer: Customer, amount_cny: Decimal, allow_over_limit: b
                 "payment_method": [_("This customer has no credit line: set a credit limit first.")]
             },
         )
-    # The caller holds the customer's lock: two orders on credit at once cannot both pass.
-    owed = Customer.objects.values_list("receivable_cny", flat=True).get(pk=customer.pk)
-    if owed + amount_cny <= customer.credit_limit_cny:
+    if owed_cny + amount_cny <= customer.credit_limit_cny:
         return
     blocking = ShopSettings.read().credit_over_limit == "block"
     if allow_over_limit and not blocking:
         return
     message = _(
         "On credit this order would bring what %(name)s owes to ¥%(owed)s, beyond the limit of ¥%(limit)s."
-    ) % {"name": customer.display_name, "owed": owed + amount_cny, "limit": customer.credit_limit_cny}
+    ) % {"name": customer.display_name, "owed": owed_cny + amount_cny, "limit": customer.credit_limit_cny}
     raise CreditLimitExceeded(message, blocking=blocking, field_errors={"payment_method": [message]})
 
 
@@ -368,9 +369,14 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
         )
     if errors:
         raise ValidationFailed(_("The order was not saved; correct the marked fields."), field_errors=errors)
-    customer_lock(customer_id=customer.pk)
+    locked = customer_lock(customer_id=customer.pk)
     if counted and data.payment_method == PaymentMethod.CREDIT:
-        credit_check(customer=customer, amount_cny=paid, allow_over_limit=allow_over_credit_limit)
+        credit_check(
+            customer=customer,
+            owed_cny=locked.receivable_cny,
+            amount_cny=paid,
+            allow_over_limit=allow_over_credit_limit,
+        )
 
     order = Order(
         order_no=order_no or order_no_next(),
@@ -435,7 +441,9 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
         for index, line in enumerate(lines)
     )
     if counted:
-        customer_figures_apply(customer_id=customer.pk, change=_counting_change(order, rows), actor=actor)
+        customer_figures_apply(
+            customer_id=customer.pk, change=_counting_change(order, rows), actor=actor, locked=locked
+        )
     audit_record(
         action="order.create",
         actor=actor,
@@ -498,10 +506,15 @@ def order_pay(
         _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
     if errors:
         raise ValidationFailed(_("The payment was not recorded."), field_errors=errors)
-    customer_lock(customer_id=order.customer_id)
+    locked = customer_lock(customer_id=order.customer_id)
     customer = order.customer
     if payment_method == PaymentMethod.CREDIT:
-        credit_check(customer=customer, amount_cny=amount, allow_over_limit=allow_over_credit_limit)
+        credit_check(
+            customer=customer,
+            owed_cny=locked.receivable_cny,
+            amount_cny=amount,
+            allow_over_limit=allow_over_credit_limit,
+        )
     draft = Order(paid_cny=amount, paid_at=moment, payment_method=payment_method)
     _credit_terms(draft, customer)
     order = _claim(
@@ -515,7 +528,10 @@ def order_pay(
         credit_outstanding_cny=draft.credit_outstanding_cny,
     )
     customer_figures_apply(
-        customer_id=order.customer_id, change=_counting_change(order, list(order.lines.all())), actor=actor
+        customer_id=order.customer_id,
+        change=_counting_change(order, list(order.lines.all())),
+        actor=actor,
+        locked=locked,
     )
     audit_record(
         action="order.pay", actor=actor, target=order, data={"amount": str(amount), "method": payment_method}

@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kebu.audit.models import AuditEntry
@@ -78,6 +80,34 @@ def test_a_paid_order_with_three_lines_moves_every_figure_of_its_customer(owner,
     assert buyer.stage == Stage.NEW
     entry = AuditEntry.objects.get(action="order.create")
     assert (entry.actor, entry.target_id, entry.data["total"]) == (owner, str(order.pk), "598.00")
+
+
+def test_a_paid_order_reads_and_writes_its_customer_once(owner, catalogue, buyer):
+    # Saving an order is on every checkout's path (bench/orders.py): the customer's locked row is read
+    # once and serves the credit check and the figures; the spend per category is one read and one write.
+    make_order(actor=owner, customer=buyer, store=catalogue.store)  # a spend row to update
+    data = _input(
+        catalogue,
+        buyer,
+        lines=[LineInput(sku_code="CREAM-50", quantity=1), LineInput(sku_code="TEA-250", quantity=1)],
+        status=OrderStatus.PAID,
+        payment_method="alipay",
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        order_create(actor=owner, data=data)
+
+    def statements(verb, table):
+        return [q["sql"] for q in queries if q["sql"].startswith(verb) and f'"{table}"' in q["sql"]]
+
+    assert len(statements("SELECT", "customers_customer")) == 1
+    assert len(statements("UPDATE", "customers_customer")) == 1
+    spend = "orders_customercategoryspend"
+    assert (len(statements("SELECT", spend)), len(statements("INSERT", spend))) == (1, 1)
+    assert not statements("UPDATE", spend)
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (2, Decimal("526.00"))
+    assert buyer.top_category == catalogue.skincare  # 398.00 of skin care against 128.00 of tea
 
 
 def test_an_order_awaiting_payment_counts_only_once_paid(owner, catalogue, buyer):
