@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from kebu.core.checkpoint import AUTOCHECKPOINT_PAGES
+
 BASE_DIR = Path(__file__).resolve().parent
 
 
@@ -148,6 +150,9 @@ else:
                     "PRAGMA cache_size=-65536;"
                     "PRAGMA mmap_size=268435456;"
                     "PRAGMA temp_store=MEMORY;"
+                    # A background thread checkpoints (kebu.core.checkpoint); a commit only does when
+                    # that thread is not there or falls behind.
+                    f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES};"
                 ),
             },
             "TEST": {"NAME": os.environ.get("KEBU_TEST_SQLITE_NAME") or None},

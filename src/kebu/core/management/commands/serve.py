@@ -1,4 +1,5 @@
-"""``kebu serve``: the web server (gunicorn) and, unless told otherwise, one background worker beside it."""
+"""``kebu serve``: the web server (gunicorn) and, unless told otherwise, one background worker beside it;
+on SQLite also the thread that checkpoints the database off the request path (``core/checkpoint.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import BaseCommand
+
+from kebu.core.checkpoint import checkpointer_start
 
 
 class Command(BaseCommand):
@@ -21,6 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker = None
+        checkpointer = checkpointer_start(settings.DATABASES["default"])
         if not options["no_worker"]:
             worker = subprocess.Popen([sys.executable, "-m", "kebu.cli", "worker", "--workers", "1"])
         self.stdout.write(f"Kebu is at http://{options['bind']}/  (Ctrl-C stops it)")
@@ -52,3 +56,5 @@ class Command(BaseCommand):
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=15)
+            if checkpointer is not None:
+                checkpointer.stop()
