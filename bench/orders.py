@@ -491,10 +491,12 @@ def _order_create(repeat: int) -> dict[str, Any]:
     made are deleted and their customers' figures rebuilt afterwards."""
     import random
 
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.utils import timezone
 
+    from kebu.core.checkpoint import checkpointer_start
     from kebu.customers.models import Customer
     from kebu.orders.models import Order, OrderLine, Sku, Store
     from kebu.orders.services.metrics import figures_recompute
@@ -552,6 +554,8 @@ def _order_create(repeat: int) -> dict[str, Any]:
     }
     samples: dict[str, list[float]] = {name: [] for name in variants}
     results = {}
+    # As `kebu serve` runs: on SQLite a thread checkpoints the WAL, so that no commit does it itself.
+    checkpointer = checkpointer_start(settings.DATABASES["default"])
     try:
         # Round by round, so that no variant has the warmer caches or the quieter minute.
         for round_ in range(repeat + 10):
@@ -566,6 +570,8 @@ def _order_create(repeat: int) -> dict[str, Any]:
             results[name] = shared._percentiles(samples[name])
             print(f"  order_create {name}: {results[name]}", flush=True)
     finally:
+        if checkpointer is not None:
+            checkpointer.stop()
         with transaction.atomic():
             OrderLine.objects.filter(order_id__in=made).delete()
             Order.objects.filter(pk__in=made).delete()
