@@ -59,6 +59,7 @@ from kebu.core.services import sequence_next
 from kebu.customers.demo import _insert_sql, _reserve_ids, _sqlite_indexes_drop, _Weighted
 from kebu.customers.models import Address, Customer, CustomerType, Gender, Stage
 from kebu.orders.models import (
+    COUNTED_STATUSES,
     AfterSale,
     AfterSaleKind,
     AfterSaleLine,
@@ -270,6 +271,7 @@ SPRING_FESTIVAL = {
 _PENDING, _PAID, _SHIPPED = OrderStatus.PENDING.value, OrderStatus.PAID.value, OrderStatus.SHIPPED.value
 _DELIVERED, _COMPLETED = OrderStatus.DELIVERED.value, OrderStatus.COMPLETED.value
 _CANCELLED, _CLOSED = OrderStatus.CANCELLED.value, OrderStatus.CLOSED.value
+_COUNTED = frozenset(status.value for status in COUNTED_STATUSES)
 _REFUND, _RETURN = AfterSaleKind.REFUND.value, AfterSaleKind.RETURN.value
 _AS_COMPLETED = AfterSaleStatus.COMPLETED.value
 _CREDIT = PaymentMethod.CREDIT.value
@@ -701,6 +703,7 @@ _ORDER_FIELDS = [
 _LINE_FIELDS = [
     "id", "order", "sku", "product", "root_category", "title", "sku_code", "variant", "quantity",
     "unit_price_cny", "discount_cny", "amount_cny", "returned_quantity", "refunded_cny", "position",
+    "customer", "counted",
 ]  # fmt: skip
 _AFTERSALE_FIELDS = [
     "id", "order", "customer", "kind", "status", "reason", "reason_detail", "amount_cny",
@@ -1045,7 +1048,9 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
             if order_no is None:
                 batch.manual.append(row)
             orders_append(row)
+            line_counted = status in _COUNTED
             for line_row in line_rows:
+                line_row.extend((customer_id, line_counted))
                 lines_append(line_row)
         yield batch
 

@@ -284,15 +284,6 @@ def figures_recompute(*, customer_ids: Iterable[int] | None = None, actor: Any =
     return RecomputeResult(customers_changed=changed, top_category_changed=top_changed)
 
 
-def _every_row(ids: list[int] | None) -> str:
-    """``NOT INDEXED`` for the order lines in a rebuild of every customer on SQLite. Grouping the lines by
-    customer through an index reads the orders' rows in customer order, one random page read each (the
-    order ids rise with time, not with the customer); a plain scan in id order and one sort is a third
-    faster at 10M orders (bench/orders.py). The orders' own figures need no hint: ``order_figures``
-    covers them. PostgreSQL chooses by itself, and a rebuild of a few customers wants the index."""
-    return " NOT INDEXED" if ids is None and connection.vendor == "sqlite" else ""
-
-
 def _scope(column: str, ids: list[int] | None) -> tuple[str, list[Any]]:
     if ids is None:
         return "", []
@@ -309,25 +300,21 @@ _SPEND = "kebu_spend_rebuilt"
 
 
 def _category_spend_rebuild(ids: list[int] | None) -> None:
-    """Each customer's net spend per top category, from the lines of their counted orders."""
-    o, line = Order._meta.db_table, OrderLine._meta.db_table
+    """Each customer's net spend per top category, from the lines of their counted orders: the lines carry
+    their order's customer and whether it counts, so this is one pass over ``line_customer_spend`` in
+    (customer, category) order, grouped as it goes, with no join and no sort (bench/orders.py)."""
+    line = OrderLine._meta.db_table
     spend = CustomerCategorySpend._meta.db_table
-    counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
-    order_scope, order_params = _scope("o.customer_id", ids)
+    line_scope, line_params = _scope("l.customer_id", ids)
     spend_scope, spend_params = _scope(f"{spend}.customer_id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {_SPEND} AS "
-            f"SELECT o.customer_id, l.root_category_id AS category_id, "
+            f"SELECT l.customer_id, l.root_category_id AS category_id, "
             f"ROUND(SUM(l.amount_cny - l.refunded_cny), 2) AS spent_cny "
-            # Lines first, in id order, each finding its order by id: the lines of an order are written
-            # together, so this reads both tables in order, where starting from the orders' status index
-            # jumps about the lines (bench/orders.py).
-            f"FROM {line} l{_every_row(ids)} {'CROSS JOIN' if _every_row(ids) else 'JOIN'} {o} o "
-            f"ON o.id = l.order_id "
-            f"WHERE o.status IN ({counted}) AND l.root_category_id IS NOT NULL{order_scope} "
-            f"GROUP BY o.customer_id, l.root_category_id",
-            order_params,
+            f"FROM {line} l WHERE l.counted = %s AND l.root_category_id IS NOT NULL{line_scope} "
+            f"GROUP BY l.customer_id, l.root_category_id",
+            [True, *line_params],
         )
         cursor.execute(f"CREATE INDEX {_SPEND}_key ON {_SPEND} (customer_id, category_id)")
         cursor.execute(

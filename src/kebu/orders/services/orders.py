@@ -426,6 +426,8 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
     rows = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
+            customer=customer,
+            counted=counted,
             sku=line.sku,
             product=line.sku.product if line.sku else None,
             root_category_id=_root_category_id(line.sku),
@@ -527,6 +529,7 @@ def order_pay(
         credit_due_date=draft.credit_due_date,
         credit_outstanding_cny=draft.credit_outstanding_cny,
     )
+    OrderLine.objects.filter(order=order).update(counted=True)
     customer_figures_apply(
         customer_id=order.customer_id,
         change=_counting_change(order, list(order.lines.all())),

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from kebu.customers.demo import demo_customers_load
@@ -68,6 +68,13 @@ def test_the_figures_of_demo_customers_equal_a_rebuild_from_their_orders():
     assert (
         Customer.objects.aggregate(n=Sum("order_count"))["n"]
         == Order.objects.filter(status__in=COUNTED_STATUSES).count()
+    )
+    # Each line carries its order's customer and whether it counts, as the services write them.
+    counted = Q(order__status__in=COUNTED_STATUSES)
+    assert not OrderLine.objects.exclude(customer=F("order__customer")).exists()
+    assert not OrderLine.objects.filter(counted & Q(counted=False) | ~counted & Q(counted=True)).exists()
+    assert (
+        OrderLine.objects.filter(counted=True).exists() and OrderLine.objects.filter(counted=False).exists()
     )
 
 

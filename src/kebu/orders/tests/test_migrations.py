@@ -1,0 +1,58 @@
+"""A shop that had orders before the lines carried their customer: migrating fills the copy in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.models import OrderLine
+from kebu.orders.services.metrics import figures_recompute
+
+BEFORE = [("orders", "0004_figures_indexes")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_line_gets_its_orders_customer_and_whether_it_counts(owner):
+    paying, waiting = make_customer(actor=owner, name="王芳"), make_customer(actor=owner, name="李雷")
+    apps = _migrate(BEFORE)
+    Store, Order, Line = (apps.get_model("orders", m) for m in ("Store", "Order", "OrderLine"))
+    store = Store.objects.create(name="老店", platform="offline")
+    at = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    made = {}
+    for customer, status, number in ((paying, "completed", "A1"), (waiting, "pending", "A2")):
+        order = Order.objects.create(
+            order_no=number, store=store, customer_id=customer.pk, status=status, ordered_at=at,
+            goods_cny=30, total_cny=30, **({"paid_cny": 30, "paid_at": at} if status == "completed" else {}),
+        )  # fmt: skip
+        for position in range(2):
+            Line.objects.create(
+                order=order, title="茶", quantity=1, unit_price_cny=15, amount_cny=15, position=position
+            )
+        made[number] = order.pk
+
+    _migrate([("orders", "0006_line_customer_required")])
+
+    lines = {(line.order_id, line.customer_id, line.counted) for line in OrderLine.objects.all()}
+    assert lines == {(made["A1"], paying.pk, True), (made["A2"], waiting.pk, False)}
+    assert OrderLine.objects.count() == 4
+    figures_recompute()
+    paying.refresh_from_db()
+    assert (paying.order_count, paying.total_spent_cny) == (1, 30)
