@@ -535,6 +535,8 @@ def _order_create(repeat: int) -> dict[str, Any]:
             OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,
+                    customer=customer,
+                    counted=True,
                     sku=sku,
                     product=sku.product,
                     title=sku.product.name,

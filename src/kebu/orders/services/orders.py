@@ -414,10 +414,10 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
     if counted:
         _credit_terms(order, customer)
     try:
-        with transaction.atomic():
-            order.save()
+        order.save()
     except IntegrityError as exc:
-        # Two people saving the same order number at once: the unique constraint decides.
+        # Two people saving the same order number at once: the unique constraint decides. No savepoint of
+        # its own: the error leaves this function, and its atomic (a savepoint when nested) rolls back.
         raise ValidationFailed(
             _("Order number %(no)s already exists in %(store)s.")
             % {"no": order.order_no, "store": data.store},

@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from kebu.core.errors import KebuError
+from kebu.core.errors import KebuError, ValidationFailed
 from kebu.customers.models import Customer
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import AfterSale, Order
+from kebu.orders.models import AfterSale, Order, OrderLine
 from kebu.orders.services.aftersales import order_refund
 from kebu.orders.tests.factories import make_order
 
@@ -83,6 +83,27 @@ def test_two_orders_of_one_customer_at_once_both_count(owner, catalogue):
     assert all(isinstance(r, Order) for r in results), results
     buyer.refresh_from_db()
     assert (buyer.order_count, buyer.total_spent_cny) == (3, Decimal("597.00"))
+
+
+def test_the_same_order_number_saved_twice_at_once_makes_one_order_and_a_clear_refusal(owner, catalogue):
+    # Two buyers, so that the customer locks do not put them one after the other: both pass the
+    # number check, and the unique index decides (or the second sees the first's number committed).
+    buyers = [make_customer(actor=owner, name=name) for name in ("王芳", "李雷")]
+
+    def save(buyer: Customer) -> Callable[[], object]:
+        return lambda: make_order(
+            actor=owner, customer=Customer.objects.get(pk=buyer.pk), store=catalogue.store, order_no="TB9001"
+        )
+
+    results = _race(save(buyers[0]), save(buyers[1]))
+
+    [made] = [r for r in results if isinstance(r, Order)]
+    [refused] = [r for r in results if not isinstance(r, Order)]
+    assert isinstance(refused, ValidationFailed) and "order_no" in refused.field_errors, refused
+    assert list(Order.objects.filter(order_no="TB9001").values_list("pk", flat=True)) == [made.pk]
+    assert OrderLine.objects.count() == 1
+    counts = dict(Customer.objects.filter(pk__in=[b.pk for b in buyers]).values_list("pk", "order_count"))
+    assert sorted(counts.values()) == [0, 1] and counts[made.customer_id] == 1
 
 
 def test_two_returns_of_the_same_line_at_once_cannot_both_take_it(owner, catalogue, monkeypatch):
