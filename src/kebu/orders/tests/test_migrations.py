@@ -56,3 +56,25 @@ def test_each_line_gets_its_orders_customer_and_whether_it_counts(owner):
     figures_recompute()
     paying.refresh_from_db()
     assert (paying.order_count, paying.total_spent_cny) == (1, 30)
+
+
+def _single_column_indexes(table):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return sorted(
+        info["columns"][0]
+        for info in constraints.values()
+        if info["index"] and not info["unique"] and not info["primary_key"] and len(info["columns"]) == 1
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_keys_other_indexes_lead_with_have_no_index_of_their_own_and_going_back_restores_them():
+    assert "customer_id" not in _single_column_indexes("orders_order")
+    assert "store_id" not in _single_column_indexes("orders_order")
+    assert _single_column_indexes("orders_orderline").count("sku_id") == 1
+
+    _migrate([("orders", "0006_line_customer_required")])
+
+    assert {"customer_id", "store_id"} <= set(_single_column_indexes("orders_order"))
+    assert _single_column_indexes("orders_orderline").count("sku_id") == 2
