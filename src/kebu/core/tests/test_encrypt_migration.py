@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from kebu.core.tests.migrations import migrate, migrate_to_latest
 from kebu.customers.models import Customer
 from kebu.customers.selectors import customer_list
 
@@ -13,29 +13,16 @@ BEFORE = [("customers", "0003_roles_permissions")]
 AFTER = [("customers", "0004_encrypt_personal_data")]
 
 
-def _migrate(targets):
-    """Migrate to ``targets`` and return the models as they were there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _migrate_to_latest():
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 @pytest.fixture(autouse=True)
 def _latest_schema_afterwards():
     """Later tests need today's tables, whatever migration a test stopped at."""
     yield
-    _migrate_to_latest()
+    migrate_to_latest()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_plain_rows_are_encrypted_and_their_lookups_rebuilt(owner):
-    _migrate(BEFORE)
+    migrate(BEFORE)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO customers_customer (customer_no, name, name_pinyin, name_initials, gender, "
@@ -57,8 +44,8 @@ def test_plain_rows_are_encrypted_and_their_lookups_rebuilt(owner):
             "VALUES (%s, 'wechat', '', 'WangWu_88', 'wangwu_88')",
             [customer_id],
         )
-    _migrate(AFTER)
-    _migrate_to_latest()
+    migrate(AFTER)
+    migrate_to_latest()
 
     customer = Customer.objects.get(customer_no="C000009")
     assert (customer.email, customer.notes, customer.primary_phone) == (
@@ -79,7 +66,7 @@ def test_plain_rows_are_encrypted_and_their_lookups_rebuilt(owner):
 
 @pytest.mark.django_db(transaction=True)
 def test_old_timeline_entries_lose_their_plain_contact_details(owner):
-    apps = _migrate([("customers", "0004_encrypt_personal_data")])
+    apps = migrate([("customers", "0004_encrypt_personal_data")])
     CustomerEvent = apps.get_model("customers", "CustomerEvent")
     customer = apps.get_model("customers", "Customer").objects.create(customer_no="C000010", name="老客")
     old = {
@@ -91,7 +78,7 @@ def test_old_timeline_entries_lose_their_plain_contact_details(owner):
         "stage": ["lead", "vip"],
     }
     event = CustomerEvent.objects.create(customer=customer, kind="customer.updated", data={"changes": old})
-    _migrate([("customers", "0005_mask_old_timeline")])
+    migrate([("customers", "0005_mask_old_timeline")])
 
     changes = CustomerEvent.objects.get(pk=event.pk).data["changes"]
     assert changes["phones"] == ["139****5678", "139****5678, 138****1111"]

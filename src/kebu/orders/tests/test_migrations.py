@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from kebu.core.tests.migrations import migrate, migrate_to_latest
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import OrderLine
 from kebu.orders.services.metrics import figures_recompute
@@ -15,24 +15,17 @@ from kebu.orders.services.metrics import figures_recompute
 BEFORE = [("orders", "0004_figures_indexes")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture(autouse=True)
 def _latest_schema_afterwards():
+    """Later tests need today's tables, whatever migration a test stopped at."""
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_each_line_gets_its_orders_customer_and_whether_it_counts(owner):
     paying, waiting = make_customer(actor=owner, name="王芳"), make_customer(actor=owner, name="李雷")
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
     Store, Order, Line = (apps.get_model("orders", m) for m in ("Store", "Order", "OrderLine"))
     store = Store.objects.create(name="老店", platform="offline")
     at = datetime(2026, 5, 1, 10, tzinfo=UTC)
@@ -48,7 +41,7 @@ def test_each_line_gets_its_orders_customer_and_whether_it_counts(owner):
             )
         made[number] = order.pk
 
-    _migrate([("orders", "0006_line_customer_required")])
+    migrate([("orders", "0006_line_customer_required")])
 
     lines = {(line.order_id, line.customer_id, line.counted) for line in OrderLine.objects.all()}
     assert lines == {(made["A1"], paying.pk, True), (made["A2"], waiting.pk, False)}
@@ -74,7 +67,7 @@ def test_the_keys_other_indexes_lead_with_have_no_index_of_their_own_and_going_b
     assert "store_id" not in _single_column_indexes("orders_order")
     assert _single_column_indexes("orders_orderline").count("sku_id") == 1
 
-    _migrate([("orders", "0006_line_customer_required")])
+    migrate([("orders", "0006_line_customer_required")])
 
     assert {"customer_id", "store_id"} <= set(_single_column_indexes("orders_order"))
     assert _single_column_indexes("orders_orderline").count("sku_id") == 2
