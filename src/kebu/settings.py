@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "kebu.audit",
     "kebu.customers",
     "kebu.orders",
+    "kebu.transfer",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,153 @@
+"""One cell of a merchant's sheet into a value Kebu keeps: text, a date, a moment, an amount of money. Each
+parser takes what a spreadsheet cell can hold (text, a number, a date) and raises ``CellError`` with the
+reason, in the user's language, for the validation report; none of them guesses silently.
+
+Dates come as a workbook's own dates, as Excel serial numbers, and as text: ``2024-01-05``, ``2024/1/5``,
+``2024.1.5``, ``2024年1月5日``, ``20240105``, each optionally with a time. ``1/5/2024`` is refused: it is
+5 January to some programs and 1 May to others. Amounts may carry ¥ or ￥, 元, thousands separators and
+full-width digits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kebu.transfer.readers import Cell
+
+# Excel's day 0 for the 1900 date system, one day early so that serials from 61 on (after Excel's
+# phantom 29 February 1900) come out right; so does every date a shop has.
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_EXCEL_LAST_SERIAL = 2958465  # 9999-12-31
+_DATE = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[\sT]+(\d{1,2})\s*[:时]\s*(\d{1,2})\s*分?(?:\s*:?\s*(\d{1,2})(?:\.\d+)?\s*秒?)?)?"
+)
+_COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_CURRENCY = re.compile(r"^(?:¥|RMB|CNY)|(?:元|RMB|CNY)$", re.IGNORECASE)
+_AMOUNT = re.compile(r"-?\d+(?:\.\d+)?")
+CENT = Decimal("0.01")
+
+
+class CellError(ValueError):
+    """A cell's value cannot be taken; ``str()`` is the reason for the report."""
+
+
+def normalized(cell: Cell) -> str:
+    """The cell as text: full-width letters and digits made plain (NFKC), outer spaces removed; a whole
+    number kept in a float (a phone Excel took for a number) without ``.0``."""
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "1" if cell else "0"
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime | date):
+        return cell.isoformat()
+    return unicodedata.normalize("NFKC", str(cell)).strip()
+
+
+def text_parse(cell: Cell, *, max_length: int) -> str:
+    value = " ".join(normalized(cell).split())
+    if len(value) > max_length:
+        raise CellError(
+            _("Longer than %(max)s characters (%(count)s).") % {"max": max_length, "count": len(value)}
+        )
+    return value
+
+
+def date_parse(cell: Cell) -> date:
+    """A calendar date; a time of day, if any, is dropped."""
+    moment = _moment(cell)
+    return moment if isinstance(moment, date) and not isinstance(moment, datetime) else moment.date()
+
+
+def moment_parse(cell: Cell) -> datetime:
+    """A moment, read in the shop's time zone (a date alone is its midnight), returned aware."""
+    moment = _moment(cell)
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, time.min)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+def _moment(cell: Cell) -> date | datetime:
+    if isinstance(cell, datetime | date):
+        return cell
+    if isinstance(cell, bool):
+        raise _not_a_date(cell)
+    if isinstance(cell, int | float):
+        return _serial(cell)
+    value = normalized(cell)
+    if not value:
+        raise CellError(_("Empty."))
+    if re.fullmatch(r"\d{4,6}(?:\.\d+)?", value):
+        return _serial(float(value))
+    try:
+        if found := _COMPACT_DATE.fullmatch(value):
+            return date(int(found[1]), int(found[2]), int(found[3]))
+        if found := _DATE.fullmatch(value):
+            day = date(int(found[1]), int(found[2]), int(found[3]))
+            if found[4] is None:
+                return day
+            return datetime.combine(day, time(int(found[4]), int(found[5]), int(found[6] or 0)))
+    except ValueError as exc:  # 2024-02-30, 25:00
+        raise CellError(_("“%(value)s” is not a day on the calendar.") % {"value": value[:40]}) from exc
+    raise _not_a_date(value)
+
+
+def _serial(number: float) -> datetime:
+    """An Excel serial number (days since 1900, the fraction the time of day)."""
+    if not 1 <= number <= _EXCEL_LAST_SERIAL:
+        raise _not_a_date(number)
+    moment = _EXCEL_EPOCH + timedelta(days=number)
+    return moment.replace(microsecond=0) + timedelta(seconds=round(moment.microsecond / 1e6))
+
+
+def _not_a_date(value: object) -> CellError:
+    return CellError(
+        _("“%(value)s” is not a date: write it as 2024-01-05, 2024/1/5 or 2024年1月5日.")
+        % {"value": str(value)[:40]}
+    )
+
+
+def money_parse(cell: Cell) -> Decimal:
+    """An amount in yuan, to the fen."""
+    if isinstance(cell, bool):
+        raise _not_money(cell)
+    if isinstance(cell, int | float):
+        amount = Decimal(repr(cell))
+        # A float stored by a spreadsheet (0.30000000000000004) is the cent amount it was typed as.
+        rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+        if abs(amount - rounded) > Decimal("0.000001"):
+            raise _fractions_of_a_fen(cell)
+        return rounded
+    value = normalized(cell)
+    if not value:
+        raise CellError(_("Empty."))
+    negative = value.startswith("(") and value.endswith(")")
+    compact = re.sub(r"[\s,，']", "", value.strip("()"))
+    compact = _CURRENCY.sub("", compact)
+    compact = _CURRENCY.sub("", compact)  # "¥12元" has both
+    if not _AMOUNT.fullmatch(compact):
+        raise _not_money(value)
+    try:
+        amount = Decimal(compact)
+    except InvalidOperation as exc:
+        raise _not_money(value) from exc
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise _fractions_of_a_fen(value)
+    return (-amount if negative else amount).quantize(CENT)
+
+
+def _not_money(value: object) -> CellError:
+    return CellError(_("“%(value)s” is not an amount of money.") % {"value": str(value)[:40]})
+
+
+def _fractions_of_a_fen(value: object) -> CellError:
+    return CellError(_("“%(value)s” has more than two decimal places.") % {"value": str(value)[:40]})

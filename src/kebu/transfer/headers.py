@@ -1,0 +1,106 @@
+"""Which column of a merchant's sheet holds which customer field, matched from the header's words in
+Chinese or English: 手机, 手机号, 联系电话, mobile … all mean the phone. The merchant confirms or changes
+the match; this is only the first guess, and it never guesses from a partial word ("电话备注" is not a
+phone)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+# Field key -> the header words that name it. A word is compared after normalising (see ``header_key``),
+# so "手机号码（必填）", "*手机号码" and "Mobile " all match "手机号码" / "mobile".
+CUSTOMER_HEADERS: dict[str, tuple[str, ...]] = {
+    "customer_no": (
+        "客户编号",
+        "客户号",
+        "客户编码",
+        "会员编号",
+        "会员号",
+        "编号",
+        "customer no",
+        "customer number",
+    ),
+    "name": (
+        "姓名",
+        "客户姓名",
+        "客户名称",
+        "客户名",
+        "名称",
+        "联系人",
+        "收货人",
+        "收件人",
+        "name",
+        "customer name",
+    ),
+    "phone": (
+        "手机",
+        "手机号",
+        "手机号码",
+        "联系电话",
+        "电话",
+        "电话号码",
+        "联系方式",
+        "收货人手机",
+        "收货人电话",
+        "收货人手机号",
+        "收件人电话",
+        "mobile",
+        "phone",
+        "telephone",
+        "tel",
+        "cell",
+    ),
+    "email": ("邮箱", "电子邮箱", "电子邮件", "email", "e-mail", "mail"),
+    "wechat": ("微信", "微信号", "wechat", "weixin", "wechat id"),
+    "qq": ("qq", "qq号", "qq号码"),
+    "wangwang": ("旺旺", "旺旺号", "买家旺旺", "买家会员名", "淘宝账号", "淘宝id"),
+    "douyin": ("抖音", "抖音号", "douyin"),
+    "xiaohongshu": ("小红书", "小红书号", "xiaohongshu"),
+    "gender": ("性别", "gender", "sex"),
+    "birthday": ("生日", "出生日期", "出生年月日", "birthday", "date of birth", "dob"),
+    "province": ("省", "省份", "所在省", "province"),
+    "city": ("市", "城市", "所在城市", "city"),
+    "district": ("区", "区县", "县区", "district"),
+    "address": ("地址", "详细地址", "收货地址", "联系地址", "address"),
+    "customer_type": ("客户类型", "类型", "customer type", "type"),
+    "stage": ("客户阶段", "阶段", "生命周期", "stage", "lifecycle stage"),
+    "source": ("来源", "客户来源", "来源渠道", "渠道", "source", "channel"),
+    "tags": ("标签", "客户标签", "tags", "tag"),
+    "notes": ("备注", "说明", "notes", "note", "remark", "remarks"),
+    "owner": ("负责人", "跟进人", "归属销售", "销售", "owner"),
+}
+
+# Marks a sheet adds to a header that are not part of its name: "*" for required, "（必填）", "(选填)".
+_DECORATION = re.compile(
+    r"^[*＊]+|[*＊]+$|[（(][^）)]*(?:必填|选填|required|optional)[^）)]*[）)]", re.IGNORECASE
+)
+
+
+def header_key(header: str) -> str:
+    """A header as it is compared: full-width made plain, lower case, marks and spaces around removed,
+    inner runs of spaces and underscores as one space."""
+    text = unicodedata.normalize("NFKC", header).strip()
+    text = _DECORATION.sub("", text).strip()
+    return " ".join(re.split(r"[\s_]+", text.lower())).strip()
+
+
+_BY_WORD = {header_key(word): key for key, words in CUSTOMER_HEADERS.items() for word in words}
+
+
+def headers_match(headers: Sequence[str], *, extra: dict[str, str] | None = None) -> dict[int, str]:
+    """Column index -> field key, for the columns whose header names a field. ``extra`` adds header words
+    of the shop's own (a custom field's label -> ``cf_<key>``). Each field takes the first column that
+    names it; a later column with the same meaning is left for the merchant to map."""
+    words = dict(_BY_WORD)
+    for word, field in (extra or {}).items():
+        words.setdefault(header_key(word), field)
+    taken: set[str] = set()
+    matched: dict[int, str] = {}
+    for index, header in enumerate(headers):
+        key = words.get(header_key(header))
+        if key is not None and key not in taken:
+            matched[index] = key
+            taken.add(key)
+    return matched

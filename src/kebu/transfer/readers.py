@@ -1,0 +1,287 @@
+"""Reading a merchant's file into rows of cells: a workbook (xlsx, xls, ods) or a CSV in whatever encoding
+Excel, WPS or a marketplace wrote it. Every refusal is a ``FileRefused`` that says what is wrong and what
+to do, in the user's language; nothing here writes to the database.
+
+What a file is, is decided by its first bytes, never by its name: a zip is a workbook (xlsx or ods, its
+members counted and their unpacked size added up before anything is unpacked), an OLE2 compound file is
+an old Excel workbook (xls) or a password-protected new one, and anything else must be text. A CSV is
+decoded line by line, as UTF-8 where the line is valid UTF-8 and as GB18030 (a superset of GBK and GB2312)
+where it is not, so a file that was appended to by two programs still reads right."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from itertools import chain, islice
+from typing import Any, cast
+
+import python_calamine
+from django.utils.translation import gettext as _
+
+from kebu.core.errors import ValidationFailed
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_ZIP_MEMBERS = 10_000
+MAX_UNZIPPED_BYTES = 4 * 1024 * 1024 * 1024
+# Spreadsheet XML packs 5-30 times; a member that packs a thousand times is made to explode.
+MAX_ZIP_RATIO = 1000
+MAX_COLUMNS = 1000
+HEADER_SCAN_ROWS = 20
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+Cell = str | int | float | bool | date | datetime | time | timedelta | None
+
+
+class FileRefused(ValidationFailed):
+    """The file as a whole cannot be read; the message says why and what to do."""
+
+    code = "file_refused"
+
+
+@dataclass
+class Table:
+    """One sheet of a file: where its header is, the header's names, and its data rows, each with its row
+    number as the merchant sees it in Excel or WPS (1 is the first row)."""
+
+    format: str  # "xlsx", "xls", "ods" or "csv"
+    headers: list[str]
+    header_row: int
+    rows: Iterator[tuple[int, list[Cell]]]
+    sheet: str = ""
+    encoding: str = ""  # CSV: "utf-8", "gb18030", "utf-8+gb18030" (mixed) or "utf-16"
+    delimiter: str = ""  # CSV
+    notes: list[str] = field(default_factory=list)
+
+
+def table_read(data: bytes, *, sheet: str | None = None) -> Table:
+    """The first sheet with data in ``data`` (or the one named ``sheet``), header found and rows ready to
+    iterate. Raises ``FileRefused`` for a file that cannot be read, with the reason."""
+    if not data:
+        raise FileRefused(_("The file is empty."))
+    if len(data) > MAX_FILE_BYTES:
+        raise FileRefused(
+            _("The file is %(size)s MB; at most %(max)s MB can be imported. Split it into several files.")
+            % {"size": len(data) // (1024 * 1024), "max": MAX_FILE_BYTES // (1024 * 1024)}
+        )
+    if data.startswith(ZIP_MAGIC):
+        return _workbook(data, _zip_format(data), sheet)
+    if data.startswith(OLE2_MAGIC):
+        if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data:
+            raise _password_protected()
+        return _workbook(data, "xls", sheet)
+    return _csv(data)
+
+
+# --- workbooks ----------------------------------------------------------------------------------------
+
+
+def _zip_format(data: bytes) -> str:
+    """xlsx or ods, after checking the archive cannot unpack into more than this machine should hold."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _damaged() from exc
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise _bomb()
+    unpacked = 0
+    for member in members:
+        unpacked += member.file_size
+        if member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1) and member.file_size > 1024 * 1024:
+            raise _bomb()
+    if unpacked > MAX_UNZIPPED_BYTES:
+        raise _bomb()
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+        return "xlsx"
+    if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
+        return "ods"
+    raise FileRefused(
+        _("This is a zip archive, not a workbook. Upload the .xlsx, .xls, .ods or .csv file itself.")
+    )
+
+
+def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = book.sheet_names
+        if sheet is not None and sheet not in names:
+            raise FileRefused(
+                _("The workbook has no sheet “%(sheet)s”; it has: %(names)s.")
+                % {"sheet": sheet, "names": "、".join(names)}
+            )
+        for name in [sheet] if sheet is not None else names:
+            found = book.get_sheet_by_name(name)
+            if found.height == 0 or found.width == 0:
+                continue
+            rows = found.to_python(skip_empty_area=False)
+            numbered = ((number, cast(list[Cell], row)) for number, row in enumerate(rows, start=1))
+            table = _table(kind, numbered)
+            if table is not None:
+                table.sheet = name
+                return table
+    except python_calamine.PasswordError as exc:
+        raise _password_protected() from exc
+    except (python_calamine.CalamineError, python_calamine.ZipError, python_calamine.XmlError) as exc:
+        raise _damaged() from exc
+    raise FileRefused(_("The workbook has no rows."))
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+
+def _csv(data: bytes) -> Table:
+    lines, encoding = _decode(data)
+    sample = "".join(islice(lines, 50))
+    delimiter = _delimiter(sample)
+    text = chain(io.StringIO(sample), lines)
+    reader = csv.reader(text, delimiter=delimiter)
+
+    def numbered() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            # A record is one row in Excel, however many lines its quoted cells span.
+            for number, record in enumerate(reader, start=1):
+                yield number, list(record)
+        except csv.Error as exc:
+            raise FileRefused(
+                _("Row %(row)s of the CSV file cannot be read: %(reason)s.")
+                % {"row": reader.line_num, "reason": exc}
+            ) from exc
+
+    table = _table("csv", numbered())
+    if table is None:
+        raise FileRefused(_("The file has no rows."))
+    table.encoding, table.delimiter = encoding, delimiter
+    return table
+
+
+def _decode(data: bytes) -> tuple[Iterator[str], str]:
+    """The text's lines, and what it was decoded from."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return iter(data.decode("utf-16").splitlines(keepends=True)), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _not_text() from exc
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    if b"\x00" in data[:65536]:
+        raise _not_text()
+    used: set[str] = set()
+    lines = []
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+            used.add("utf-8")
+        except UnicodeDecodeError:
+            try:
+                lines.append(raw.decode("gb18030"))
+                used.add("gb18030")
+            except UnicodeDecodeError as exc:
+                raise FileRefused(
+                    _(
+                        "Line %(line)s of the file is neither UTF-8 nor GBK text. Save the file as "
+                        "“CSV UTF-8” in Excel or WPS and upload it again."
+                    )
+                    % {"line": number}
+                ) from exc
+    encoding = "+".join(e for e in ("utf-8", "gb18030") if e in used) or "utf-8"
+    return iter(lines), encoding
+
+
+def _delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        return max(",\t;|", key=first.count) if first else ","
+
+
+# --- the header ---------------------------------------------------------------------------------------
+
+
+def _table(kind: str, rows: Iterator[tuple[int, list[Cell]]]) -> Table | None:
+    """Find the header among the first rows (a sheet often opens with a title, merged across it) and
+    name its columns; None when there is no row with anything in it."""
+    head = list(islice(rows, HEADER_SCAN_ROWS))
+    counts = [sum(1 for cell in row if not _blank(cell)) for _n, row in head]
+    widest = max(counts, default=0)
+    if widest == 0:
+        return None
+    # The first row that fills at least half as many cells as the fullest row near the top.
+    at = next(i for i, count in enumerate(counts) if count * 2 >= widest and count > 0)
+    number, header = head[at]
+    width = max(i for i, cell in enumerate(header) if not _blank(cell)) + 1
+    if width > MAX_COLUMNS:
+        raise FileRefused(
+            _("The sheet has %(count)s columns; at most %(max)s can be imported.")
+            % {"count": width, "max": MAX_COLUMNS}
+        )
+    names = _header_names(header[:width])
+    data = _data_rows(chain(head[at + 1 :], rows), width)
+    first = next(data, None)
+    if first is None:
+        raise FileRefused(_("The file has a header row but no data rows under it."))
+    return Table(format=kind, headers=names, header_row=number, rows=chain([first], data))
+
+
+def _header_names(cells: list[Cell]) -> list[str]:
+    """Each column's name: its header text, "Column N" for a blank one (the rest of a merged cell), and
+    a number after a name that came before."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(cells, start=1):
+        name = " ".join(str(cell).split()) if not _blank(cell) else _("Column %(n)s") % {"n": index}
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
+
+
+def _data_rows(rows: Iterable[tuple[int, list[Cell]]], width: int) -> Iterator[tuple[int, list[Cell]]]:
+    """Rows cut or padded to the header's width; rows with nothing in them are skipped (their numbers
+    are not reused, so every row keeps the number the merchant sees)."""
+    for number, row in rows:
+        cells = list(row[:width]) + [""] * (width - len(row))
+        if any(not _blank(cell) for cell in cells):
+            yield number, cells
+
+
+def _blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+# --- messages -----------------------------------------------------------------------------------------
+
+
+def _damaged() -> FileRefused:
+    return FileRefused(
+        _(
+            "The file could not be read as a workbook: it may be damaged or only half uploaded. Open it "
+            "in Excel or WPS, save it again and upload the saved file."
+        )
+    )
+
+
+def _password_protected() -> FileRefused:
+    return FileRefused(
+        _(
+            "The workbook is protected with a password. Open it in Excel or WPS, remove the password, "
+            "save it and upload it again."
+        )
+    )
+
+
+def _bomb() -> FileRefused:
+    return FileRefused(_("The file unpacks to far more than a spreadsheet holds, so it was not opened."))
+
+
+def _not_text() -> FileRefused:
+    return FileRefused(
+        _("This is not a spreadsheet or a CSV file. Upload an .xlsx, .xls, .ods or .csv file.")
+    )

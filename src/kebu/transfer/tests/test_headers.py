@@ -1,0 +1,55 @@
+"""The first guess at which column holds which field, from the header's words."""
+
+from __future__ import annotations
+
+from kebu.transfer.headers import header_key, headers_match
+
+
+def test_chinese_and_english_header_words_find_their_fields():
+    headers = [
+        "客户编号",
+        "收货人",
+        "手机号码",
+        "微信号",
+        "旺旺",
+        "下单时间",
+        "Email",
+        "省份",
+        "详细地址",
+        "标签",
+    ]
+
+    assert headers_match(headers) == {
+        0: "customer_no",
+        1: "name",
+        2: "phone",
+        3: "wechat",
+        4: "wangwang",
+        6: "email",
+        7: "province",
+        8: "address",
+        9: "tags",
+    }
+
+
+def test_required_marks_full_width_letters_and_spaces_do_not_hide_a_field():
+    assert header_key("*手机号码（必填）") == "手机号码"
+    assert header_key(" Ｍｏｂｉｌｅ ") == "mobile"
+    assert header_key("Customer_No") == "customer no"
+    assert headers_match(["姓名(必填)", "*手机", "Customer  Number"]) == {
+        0: "name",
+        1: "phone",
+        2: "customer_no",
+    }
+
+
+def test_a_word_inside_a_longer_header_is_not_a_match():
+    assert headers_match(["电话备注", "手机是否有效", "旧地址备份"]) == {}
+
+
+def test_the_first_column_naming_a_field_takes_it():
+    assert headers_match(["手机", "联系电话", "姓名"]) == {0: "phone", 2: "name"}
+
+
+def test_a_shops_own_fields_are_matched_by_their_label():
+    assert headers_match(["姓名", "会员等级"], extra={"会员等级": "cf_level"}) == {0: "name", 1: "cf_level"}

@@ -1,0 +1,197 @@
+"""Reading files as merchants have them: workbooks with a title row, CSV in every encoding Excel and WPS
+write, and files that are not what they claim, each refused with a reason."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date, datetime
+
+import pytest
+import xlsxwriter
+from django.utils import translation
+
+from kebu.transfer import readers
+from kebu.transfer.readers import FileRefused, table_read
+
+HEADER = ["姓名", "手机", "生日", "消费金额"]
+
+
+def xlsx(write) -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    write(book, book.add_worksheet("客户"))
+    book.close()
+    return buffer.getvalue()
+
+
+def rows(table) -> list[tuple[int, list]]:
+    return list(table.rows)
+
+
+# --- workbooks ----------------------------------------------------------------------------------------
+
+
+def test_a_workbook_with_a_merged_title_row_reads_from_its_header_with_the_sheets_row_numbers():
+    def write(book, sheet):
+        sheet.merge_range(0, 0, 0, 3, "2024 年客户表")
+        sheet.write_row(1, 0, HEADER)
+        sheet.write_row(2, 0, ["张三", "13812345678"])
+        sheet.write_datetime(2, 2, datetime(1990, 1, 5), book.add_format({"num_format": "yyyy-mm-dd"}))
+        sheet.write_number(2, 3, 1234.5)
+        # Row 4 left empty on purpose: it is skipped, and the numbers after it do not move.
+        sheet.write_row(4, 0, ["李四"])
+        sheet.write_number(4, 1, 13912345678)  # a phone Excel took for a number
+        sheet.write_formula(4, 3, "=D3*2", None, 2469)
+
+    table = table_read(xlsx(write))
+
+    assert (table.format, table.sheet, table.header_row, table.headers) == ("xlsx", "客户", 2, HEADER)
+    assert rows(table) == [
+        (3, ["张三", "13812345678", date(1990, 1, 5), 1234.5]),
+        (5, ["李四", 13912345678.0, "", 2469.0]),  # a formula is read as the value it last showed
+    ]
+
+
+def test_blank_and_repeated_header_cells_get_names_of_their_own():
+    def write(book, sheet):
+        sheet.write_row(0, 0, ["姓名", "", "姓名", "备注"])
+        sheet.write_row(1, 0, ["张三", "x", "张三丰", "y"])
+
+    table = table_read(xlsx(write))
+
+    assert table.headers == ["姓名", "Column 2", "姓名 (2)", "备注"]
+
+
+def test_three_hundred_columns_are_read():
+    header = [f"字段{i}" for i in range(300)]
+    table = table_read(("\ufeff" + ",".join(header) + "\n" + ",".join("x" * 300) + "\n").encode())
+
+    assert len(table.headers) == 300 and rows(table) == [(2, ["x"] * 300)]
+
+
+def test_a_sheet_wider_than_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_COLUMNS", 10)
+    with pytest.raises(FileRefused, match="11 columns; at most 10"):
+        table_read((",".join(f"c{i}" for i in range(11)) + "\n" + "1," * 10 + "1\n").encode())
+
+
+def test_a_named_sheet_is_read_and_a_missing_one_is_named_in_the_refusal():
+    def write(book, sheet):
+        sheet.write_row(0, 0, ["姓名"])
+        sheet.write_row(1, 0, ["张三"])
+        other = book.add_worksheet("订单")
+        other.write_row(0, 0, ["订单号"])
+        other.write_row(1, 0, ["A1"])
+
+    data = xlsx(write)
+
+    assert table_read(data, sheet="订单").headers == ["订单号"]
+    with pytest.raises(FileRefused, match="no sheet “会员”; it has: 客户、订单"):
+        table_read(data, sheet="会员")
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+CSV_TEXT = "姓名,手机,城市\n张三,138 1234 5678,广州\n李四,+86-139-1234-5678,深圳\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (CSV_TEXT.encode("utf-8"), "utf-8"),
+        (b"\xef\xbb\xbf" + CSV_TEXT.encode("utf-8"), "utf-8"),  # Excel's "CSV UTF-8"
+        (CSV_TEXT.encode("gbk"), "gb18030"),  # Excel and WPS on a Chinese Windows
+        (CSV_TEXT.encode("gb18030"), "gb18030"),
+        (CSV_TEXT.replace(",", "\t").encode("utf-16"), "utf-16"),  # Excel's "Unicode text", tab-separated
+    ],
+)
+def test_csv_in_every_encoding_a_merchants_programs_write_reads_the_same(data, encoding):
+    table = table_read(data)
+
+    assert (table.format, table.encoding) == ("csv", encoding)
+    assert table.headers == ["姓名", "手机", "城市"]
+    assert rows(table) == [(2, ["张三", "138 1234 5678", "广州"]), (3, ["李四", "+86-139-1234-5678", "深圳"])]
+
+
+def test_a_csv_appended_to_in_two_encodings_reads_each_line_right():
+    data = "姓名,城市\n张三,广州\n".encode() + "李四,深圳\n".encode("gbk")
+
+    table = table_read(data)
+
+    assert table.encoding == "utf-8+gb18030"
+    assert [cells for _n, cells in rows(table)] == [["张三", "广州"], ["李四", "深圳"]]
+
+
+def test_semicolons_and_quoted_cells_spanning_lines_keep_excels_row_numbers():
+    data = '姓名;备注;城市\n张三;"第一行\n第二行";广州\n李四;"含;分号";深圳\n'.encode()
+
+    table = table_read(data)
+
+    assert table.delimiter == ";"
+    assert rows(table) == [(2, ["张三", "第一行\n第二行", "广州"]), (3, ["李四", "含;分号", "深圳"])]
+
+
+# --- files that are not what they claim --------------------------------------------------------------
+
+
+def test_an_empty_file_is_refused():
+    with pytest.raises(FileRefused, match="empty"):
+        table_read(b"")
+
+
+def test_a_file_of_blank_lines_is_refused():
+    with pytest.raises(FileRefused, match="no rows"):
+        table_read(b"\n ,  ,\n\n")
+
+
+def test_a_header_without_data_is_refused():
+    with pytest.raises(FileRefused, match="header row but no data rows"):
+        table_read("姓名,手机\n\n".encode())
+
+
+def test_a_picture_named_csv_is_refused():
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+    with pytest.raises(FileRefused, match="not a spreadsheet or a CSV file"):
+        table_read(png)
+
+
+def test_a_truncated_workbook_is_refused_as_damaged():
+    data = xlsx(lambda book, sheet: sheet.write_row(0, 0, HEADER))
+    with pytest.raises(FileRefused, match="may be damaged"):
+        table_read(data[: len(data) // 2])
+
+
+def test_a_password_protected_workbook_is_refused_with_what_to_do():
+    # An encrypted .xlsx is an OLE2 compound file holding an "EncryptionInfo" stream.
+    data = readers.OLE2_MAGIC + b"\x00" * 512 + "EncryptionInfo".encode("utf-16-le") + b"\x00" * 64
+    with pytest.raises(FileRefused, match="protected with a password"):
+        table_read(data)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (40 * 1024 * 1024))
+    with pytest.raises(FileRefused, match="unpacks to far more"):
+        table_read(buffer.getvalue())
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("客户.csv", "姓名\n张三\n")
+    with pytest.raises(FileRefused, match="zip archive, not a workbook"):
+        table_read(buffer.getvalue())
+
+
+def test_a_file_over_the_size_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 100)
+    with pytest.raises(FileRefused, match="Split it into several files"):
+        table_read(("姓名\n" + "张三\n" * 50).encode())
+
+
+def test_a_refusal_reads_in_the_merchants_language():
+    with translation.override("zh-hans"), pytest.raises(FileRefused, match="文件只有表头，下面没有数据行"):
+        table_read("姓名,手机\n".encode())
