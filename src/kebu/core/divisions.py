@@ -50,3 +50,12 @@ def is_valid(province: str, city: str = "", district: str = "") -> bool:
     if city not in cities_of:
         return False
     return not district or district in cities_of[city]
+
+
+def city_as_listed(province: str, city: str) -> str:
+    """``city`` as the list names it. For Beijing, Tianjin, Shanghai and Chongqing the list (GB/T 2260)
+    says 市辖区 where a sheet or a marketplace's address says the city's own name (上海市 上海市 浦东新区)."""
+    cities_of = _index().get(province, {})
+    if city == province and city not in cities_of and "市辖区" in cities_of:
+        return "市辖区"
+    return city

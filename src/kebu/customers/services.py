@@ -308,6 +308,13 @@ def _validate(data: CustomerInput, *, customer: Customer | None) -> _Clean:
     )
 
 
+def customer_input_check(*, data: CustomerInput, customer: Customer | None = None) -> None:
+    """Raise the ``ValidationFailed`` that saving ``data`` would raise (as a new customer, or over
+    ``customer``), writing nothing: for an import's dry run and validation report. Duplicate phones are
+    not checked here; they are the import's matching, not an error."""
+    _validate(data, customer=customer)
+
+
 def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None = None) -> list[Customer]:
     """Active customers that already have one of these phone numbers."""
     lookups = [phone_lookup(n) for n in e164_numbers]

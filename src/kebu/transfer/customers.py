@@ -1,0 +1,223 @@
+"""One row of a customer sheet into what ``customers.services.customer_create`` takes, and every problem
+with it tied to the column and value it came from, for the validation report.
+
+The row is checked twice, the way it will be saved: first each cell on its own (a date that is not a
+date, a gender nobody can read), then the whole input by the customer services' own validation, so the
+import refuses exactly what the new-customer form refuses, and says so in the same words. Nothing here
+writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kebu.core import divisions
+from kebu.core.errors import ValidationFailed
+from kebu.customers.models import CustomerType, Gender, SocialKind, Stage
+from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_input_check
+from kebu.transfer.cells import CellError, date_parse, normalized, text_parse
+from kebu.transfer.headers import headers_match
+from kebu.transfer.readers import Cell, table_read
+
+# Header field key -> the kind of social account its column holds.
+SOCIAL_COLUMNS = {
+    "wechat": SocialKind.WECHAT,
+    "qq": SocialKind.QQ,
+    "wangwang": SocialKind.TAOBAO,
+    "douyin": SocialKind.DOUYIN,
+    "xiaohongshu": SocialKind.XIAOHONGSHU,
+}
+_GENDER_WORDS = {
+    "男": Gender.MALE,
+    "男性": Gender.MALE,
+    "先生": Gender.MALE,
+    "m": Gender.MALE,
+    "male": Gender.MALE,
+    "女": Gender.FEMALE,
+    "女性": Gender.FEMALE,
+    "女士": Gender.FEMALE,
+    "f": Gender.FEMALE,
+    "female": Gender.FEMALE,
+    "未知": Gender.UNKNOWN,
+    "保密": Gender.UNKNOWN,
+    "unknown": Gender.UNKNOWN,
+}
+# Words a sheet uses for a type or stage besides Kebu's own labels (both languages) and keys.
+_TYPE_WORDS = {
+    "个人": CustomerType.INDIVIDUAL,
+    "散客": CustomerType.INDIVIDUAL,
+    "批发": CustomerType.WHOLESALER,
+    "批发商": CustomerType.WHOLESALER,
+    "零售": CustomerType.RETAILER,
+    "零售商": CustomerType.RETAILER,
+    "公司": CustomerType.COMPANY,
+    "企业": CustomerType.COMPANY,
+}
+_STAGE_WORDS = {
+    "潜在": Stage.LEAD,
+    "潜在客户": Stage.LEAD,
+    "新客": Stage.NEW,
+    "新客户": Stage.NEW,
+    "复购": Stage.REPEAT,
+    "老客": Stage.REPEAT,
+    "会员": Stage.MEMBER,
+    "流失": Stage.CHURNED,
+}
+# The services' field names -> the sheet's field key that fed them.
+_SERVICE_FIELDS = {
+    "name": "name",
+    "gender": "gender",
+    "birthday": "birthday",
+    "email": "email",
+    "customer_type": "customer_type",
+    "stage": "stage",
+    "notes": "notes",
+    "phones": "phone",
+    "addresses": "address",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a row: where (row as the merchant sees it, column header), the value as it
+    stood, and why. ``column`` is empty for a problem of the row as a whole."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass
+class CustomerRow:
+    number: int
+    data: CustomerInput | None  # None when the row has problems
+    customer_no: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+
+def customer_row_read(
+    number: int, cells: Sequence[Cell], *, mapping: Mapping[int, str], headers: Sequence[str]
+) -> CustomerRow:
+    """Row ``number`` (its ``cells``), with ``mapping`` (column index -> field key, see
+    ``headers.headers_match``) saying which column is which field."""
+    columns = {key: index for index, key in mapping.items()}
+    problems: list[Problem] = []
+
+    def cell(key: str) -> Cell:
+        index = columns.get(key)
+        return None if index is None else cells[index]
+
+    def problem(key: str, reason: str) -> None:
+        index = columns.get(key)
+        where = headers[index] if index is not None else ""
+        problems.append(Problem(number, where, "" if index is None else normalized(cells[index]), reason))
+
+    def text(key: str, max_length: int) -> str:
+        try:
+            return text_parse(cell(key), max_length=max_length)
+        except CellError as exc:
+            problem(key, str(exc))
+            return ""
+
+    def choice(key: str, words: Mapping[str, str], choices: Any, default: str) -> str:
+        value = text(key, 40)
+        if not value:
+            return default
+        known = {**{str(label).lower(): v for v, label in choices.choices}, **{v: v for v in choices.values}}
+        found = words.get(value.lower(), known.get(value.lower()))
+        if found is None:
+            labels = "、".join(str(label) for v, label in choices.choices if v)
+            problem(key, _("“%(value)s” is not one of: %(choices)s.") % {"value": value, "choices": labels})
+            return default
+        return found
+
+    data = CustomerInput(
+        name=text("name", 100),
+        gender=choice("gender", _GENDER_WORDS, Gender, Gender.UNKNOWN),
+        email=text("email", 254),
+        customer_type=choice("customer_type", _TYPE_WORDS, CustomerType, CustomerType.INDIVIDUAL),
+        stage=choice("stage", _STAGE_WORDS, Stage, Stage.LEAD),
+        notes=text("notes", 5000),
+    )
+    if (birthday := cell("birthday")) not in (None, ""):
+        try:
+            data.birthday = date_parse(birthday)
+        except CellError as exc:
+            problem("birthday", str(exc))
+    if phone := text("phone", 40):
+        data.phones = [PhoneInput(number=phone)]
+    data.socials = [
+        SocialInput(kind=kind, handle=handle)
+        for key, kind in SOCIAL_COLUMNS.items()
+        if (handle := text(key, 100))
+    ]
+    detail = text("address", 200)
+    if detail:
+        province = text("province", 30)
+        data.addresses = [
+            AddressInput(
+                province=province,
+                city=divisions.city_as_listed(province, text("city", 30)),
+                district=text("district", 30),
+                detail=detail,
+                receiver=data.name[:50],
+                is_default=True,
+            )
+        ]
+    customer_no = text("customer_no", 20).upper()
+    # The whole input too, so that one report names every bad cell; a column that already has its
+    # problem is not named twice (its value was left out of the input).
+    spoken_for = {p.column for p in problems}
+    try:
+        customer_input_check(data=data)
+    except ValidationFailed as exc:
+        for name, messages in exc.field_errors.items():
+            parts = name.split(".")  # "addresses.0.province": the province column, if the sheet has one
+            key = parts[-1] if parts[-1] in columns else _SERVICE_FIELDS.get(parts[0], "")
+            index = columns.get(key)
+            if index is not None and headers[index] in spoken_for:
+                continue
+            for message in messages:
+                problem(key, str(message))
+    return CustomerRow(number, None if problems else data, customer_no=customer_no, problems=problems)
+
+
+@dataclass
+class FileCheck:
+    """What a customer sheet holds, checked row by row without writing: how many rows are fine, and the
+    others with their cells and problems (for the report)."""
+
+    headers: list[str]
+    mapping: dict[int, str]
+    good: int = 0
+    bad: list[tuple[int, list[Cell], list[Problem]]] = field(default_factory=list)
+
+    @property
+    def unmapped(self) -> list[str]:
+        """Columns no field was found for: left out of the import unless the merchant maps them."""
+        return [h for i, h in enumerate(self.headers) if i not in self.mapping]
+
+
+def customer_file_check(data: bytes, *, sheet: str | None = None) -> FileCheck:
+    """Read ``data`` (any file ``readers.table_read`` takes), guess the columns from the header and check
+    every row as the import would take it. Raises ``FileRefused`` for a file that cannot be read, and
+    ``ValidationFailed`` when no column names a customer's name or phone."""
+    table = table_read(data, sheet=sheet)
+    mapping = headers_match(table.headers)
+    if not {"name", "phone"} & set(mapping.values()):
+        raise ValidationFailed(
+            _("No column was recognised as the customer's name or phone (headers: %(headers)s).")
+            % {"headers": "、".join(table.headers[:20])}
+        )
+    check = FileCheck(headers=table.headers, mapping=mapping)
+    for number, cells in table.rows:
+        row = customer_row_read(number, cells, mapping=mapping, headers=table.headers)
+        if row.problems:
+            check.bad.append((number, cells, row.problems))
+        else:
+            check.good += 1
+    return check

@@ -1,0 +1,95 @@
+"""``kebu import --kind customers --dry-run`` on a sheet as a merchant keeps it: what it says, the report
+it writes to fix and upload again, and that it writes nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+import python_calamine
+import xlsxwriter
+from django.core.management import CommandError, call_command
+
+from kebu.customers.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+INJECTION = '=HYPERLINK("http://example.invalid","点我")'
+
+
+@pytest.fixture
+def merchant_sheet(tmp_path):
+    path = tmp_path / "客户表.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("客户")
+    sheet.merge_range(0, 0, 0, 5, "老王茶叶店 客户登记表")
+    sheet.write_row(1, 0, ["*姓名", "手机号码（必填）", "性别", "生日", "备注", "最近购买"])
+    day = book.add_format({"num_format": "yyyy/m/d"})
+    people = [
+        ("张三", 13812345678, "男", datetime(1990, 1, 5), "老客户"),
+        ("李四", "139-1234-567", "男", "1985/6/1", ""),  # one digit short
+        ("王芳", "+86 137 1234 5678", "女士", "1988年2月30日", INJECTION),  # no 30 February
+        ("赵六", "13612345678", "外星人", "", ""),
+    ]
+    for offset, (name, phone, gender, birthday, notes) in enumerate(people):
+        row = 2 + offset
+        sheet.write(row, 0, name)
+        sheet.write(row, 1, phone) if isinstance(phone, int) else sheet.write_string(row, 1, phone)
+        sheet.write(row, 2, gender)
+        if isinstance(birthday, datetime):
+            sheet.write_datetime(row, 3, birthday, day)
+        else:
+            sheet.write_string(row, 3, birthday)
+        sheet.write_string(row, 4, notes)
+        sheet.write_string(row, 5, "铁观音")
+    book.close()
+    return path
+
+
+def test_a_dry_run_names_every_bad_cell_writes_a_report_to_fix_and_saves_nothing(merchant_sheet, tmp_path):
+    report = tmp_path / "待修改.xlsx"
+    out = io.StringIO()
+
+    call_command(
+        "import", str(merchant_sheet), kind="customers", dry_run=True, report=str(report), stdout=out
+    )
+
+    text = out.getvalue()
+    assert "*姓名 → name" in text and "手机号码（必填） → phone" in text
+    assert "not imported: 最近购买" in text
+    assert "row 4, 手机号码（必填）: '139-1234-567': A mobile number has 11 digits" in text
+    assert "row 5, 生日: '1988年2月30日'" in text
+    assert "row 6, 性别: '外星人'" in text
+    assert "1 rows ready, 3 rows with problems" in text
+    assert Customer.objects.count() == 0
+
+    book = python_calamine.CalamineWorkbook.from_path(str(report))
+    fix = book.get_sheet_by_name("Rows to fix").to_python()
+    assert fix[0] == ["*姓名", "手机号码（必填）", "性别", "生日", "备注", "最近购买"]
+    assert [r[0] for r in fix[1:]] == ["李四", "王芳", "赵六"]
+    # Kept as text: a formula typed into a cell is never written back as one.
+    assert fix[2][4] == INJECTION
+    problems = book.get_sheet_by_name("Problems").to_python()
+    assert [(int(r[0]), r[1]) for r in problems[1:]] == [(4, "手机号码（必填）"), (5, "生日"), (6, "性别")]
+
+
+def test_a_sheet_without_a_name_or_phone_column_is_refused_with_its_headers(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("订单号,金额\nA1,12\n", encoding="utf-8")
+
+    with pytest.raises(CommandError, match=r"No column was recognised.*订单号、金额"):
+        call_command("import", str(path), kind="customers", dry_run=True)
+
+
+def test_without_dry_run_it_says_importing_is_not_built_and_reads_nothing(merchant_sheet):
+    with pytest.raises(CommandError, match="--dry-run"):
+        call_command("import", str(merchant_sheet), kind="customers")
+
+
+def test_an_unreadable_file_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "客户.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+
+    with pytest.raises(CommandError, match="may be damaged"):
+        call_command("import", str(path), kind="customers", dry_run=True)

@@ -1,0 +1,124 @@
+"""A customer sheet's row as the import will take it, and every problem with it named by row, column and
+value, in the words the new-customer form uses."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+import xlsxwriter
+
+from kebu.customers.models import CustomerType, Gender, SocialKind, Stage
+from kebu.transfer.customers import Problem, customer_row_read
+from kebu.transfer.headers import headers_match
+from kebu.transfer.readers import table_read
+
+pytestmark = pytest.mark.django_db
+
+
+def read(text: str) -> list:
+    table = table_read(text.encode())
+    mapping = headers_match(table.headers)
+    return [customer_row_read(n, cells, mapping=mapping, headers=table.headers) for n, cells in table.rows]
+
+
+def test_a_typical_row_becomes_the_input_the_new_customer_form_would_give():
+    [row] = read(
+        "客户编号,姓名,性别,手机号码,微信号,旺旺,生日,客户类型,客户阶段,省份,城市,区县,详细地址,备注\n"
+        "c000123,张三,男,+86 138-1234-5678,zhangsan88,张三的店,1990年1月5日,批发,复购,"
+        "广东省,广州市,天河区,体育西路 1 号,老客户\n"
+    )
+
+    assert row.problems == []
+    assert row.customer_no == "C000123"
+    data = row.data
+    assert (data.name, data.gender, data.birthday) == ("张三", Gender.MALE, date(1990, 1, 5))
+    assert (data.customer_type, data.stage, data.notes) == (CustomerType.WHOLESALER, Stage.REPEAT, "老客户")
+    assert [p.number for p in data.phones] == ["+86 138-1234-5678"]
+    assert [(s.kind, s.handle) for s in data.socials] == [
+        (SocialKind.WECHAT, "zhangsan88"),
+        (SocialKind.TAOBAO, "张三的店"),
+    ]
+    [address] = data.addresses
+    assert (address.province, address.city, address.district, address.detail, address.is_default) == (
+        "广东省",
+        "广州市",
+        "天河区",
+        "体育西路 1 号",
+        True,
+    )
+
+
+def test_english_labels_and_keys_are_read_too():
+    [row] = read("name,gender,mobile,type,stage\nAmy,Female,13912345678,Retailer,vip\n")
+
+    assert row.problems == []
+    assert (row.data.gender, row.data.customer_type, row.data.stage) == (
+        Gender.FEMALE,
+        CustomerType.RETAILER,
+        Stage.VIP,
+    )
+
+
+def test_each_bad_cell_is_named_by_row_column_and_value():
+    rows = read(
+        "姓名,手机,生日,性别\n"
+        "张三,13812345678,1990-01-05,男\n"
+        "李四,1381234567,1990-02-30,男\n"  # a digit short; no 30 February
+        "王五,13912345678,1990-01-05,不详\n"
+    )
+
+    assert [r.problems for r in rows] == [
+        [],
+        [
+            Problem(3, "生日", "1990-02-30", "“1990-02-30” is not a day on the calendar."),
+            # The phone by the customer services' own rules, in the same report.
+            Problem(3, "手机", "1381234567", "A mobile number has 11 digits; “1381234567” has 10."),
+        ],
+        [Problem(4, "性别", "不详", "“不详” is not one of: Female、Male.")],
+    ]
+    assert rows[0].data is not None and rows[1].data is None and rows[2].data is None
+
+
+def test_what_the_customer_form_refuses_is_refused_in_its_words_at_the_right_column():
+    rows = read("姓名,手机,邮箱\n张三,1381234567,zhang@example.com\n李四,13812345678,not-an-email\n")
+
+    assert rows[0].problems == [
+        Problem(2, "手机", "1381234567", "A mobile number has 11 digits; “1381234567” has 10.")
+    ]
+    assert rows[1].problems == [Problem(3, "邮箱", "not-an-email", "“not-an-email” is not an email address.")]
+
+
+def test_a_row_without_a_name_or_phone_is_refused_as_a_whole():
+    [row] = read("姓名,城市\n,广州\n")
+
+    assert row.problems == [Problem(2, "姓名", "", "Give the customer a name or a phone number.")]
+
+
+def test_an_address_outside_the_division_list_points_at_the_province_column():
+    [row] = read("姓名,省份,城市,地址\n张三,火星省,广州市,体育西路 1 号\n")
+
+    assert row.problems == [Problem(2, "省份", "火星省", "Choose province, city and district from the list.")]
+
+
+def test_a_phone_excel_stored_as_a_number_reads_as_the_phone():
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["姓名", "手机"])
+    sheet.write_row(1, 0, ["张三", 13812345678])
+    book.close()
+    table = table_read(buffer.getvalue())
+    number, cells = next(table.rows)
+
+    row = customer_row_read(number, cells, mapping=headers_match(table.headers), headers=table.headers)
+
+    assert row.problems == [] and [p.number for p in row.data.phones] == ["13812345678"]
+
+
+def test_a_municipality_written_as_its_own_city_is_the_lists_district_of_it():
+    [row] = read("姓名,省份,城市,区县,地址\n张伟,上海市,上海市,浦东新区,世纪大道 100 号\n")
+
+    assert row.problems == []
+    assert (row.data.addresses[0].province, row.data.addresses[0].city) == ("上海市", "市辖区")
