@@ -9,10 +9,11 @@ full-width digits."""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +30,9 @@ _DATE = re.compile(
 )
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _CURRENCY = re.compile(r"^(?:¥|RMB|CNY)|(?:元|RMB|CNY)$", re.IGNORECASE)
-_AMOUNT = re.compile(r"-?\d+(?:\.\d+)?")
+# Digits with an optional decimal part ("12.", ".5"), or thousands grouped by threes ("1,234.50").
+_AMOUNT = re.compile(r"(?:\d+\.?\d*|\.\d+|\d{1,3}(?:,\d{3})+(?:\.\d*)?)")
+_MAX_AMOUNT = Decimal("999999999999.99")
 CENT = Decimal("0.01")
 
 
@@ -82,11 +85,14 @@ def _moment(cell: Cell) -> date | datetime:
     if isinstance(cell, bool):
         raise _not_a_date(cell)
     if isinstance(cell, int | float):
+        if cell == int(cell) and 19000101 <= cell <= 99991231:  # 20240105 typed into a number cell
+            return _moment(str(int(cell)))
         return _serial(cell)
     value = normalized(cell)
     if not value:
         raise CellError(_("Empty."))
-    if re.fullmatch(r"\d{4,6}(?:\.\d+)?", value):
+    # A serial exported as text has five digits (10000 is 1927, 99999 is 2173); "1990" is not one.
+    if re.fullmatch(r"\d{5}(?:\.\d+)?", value):
         return _serial(float(value))
     try:
         if found := _COMPACT_DATE.fullmatch(value):
@@ -103,7 +109,7 @@ def _moment(cell: Cell) -> date | datetime:
 
 def _serial(number: float) -> datetime:
     """An Excel serial number (days since 1900, the fraction the time of day)."""
-    if not 1 <= number <= _EXCEL_LAST_SERIAL:
+    if not 1 <= number <= _EXCEL_LAST_SERIAL:  # NaN included
         raise _not_a_date(number)
     moment = _EXCEL_EPOCH + timedelta(days=number)
     return moment.replace(microsecond=0) + timedelta(seconds=round(moment.microsecond / 1e6))
@@ -121,6 +127,8 @@ def money_parse(cell: Cell) -> Decimal:
     if isinstance(cell, bool):
         raise _not_money(cell)
     if isinstance(cell, int | float):
+        if not math.isfinite(cell) or abs(cell) > _MAX_AMOUNT:
+            raise _not_money(cell)
         amount = Decimal(repr(cell))
         # A float stored by a spreadsheet (0.30000000000000004) is the cent amount it was typed as.
         rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -130,18 +138,22 @@ def money_parse(cell: Cell) -> Decimal:
     value = normalized(cell)
     if not value:
         raise CellError(_("Empty."))
-    negative = value.startswith("(") and value.endswith(")")
-    compact = re.sub(r"[\s,，']", "", value.strip("()"))
-    compact = _CURRENCY.sub("", compact)
-    compact = _CURRENCY.sub("", compact)  # "¥12元" has both
+    compact = re.sub(r"\s", "", value)
+    negative = compact.startswith("(") and compact.endswith(")")
+    if negative:
+        compact = compact[1:-1]
+    for _pass in range(2):  # "¥12元" has both
+        compact = _CURRENCY.sub("", compact)
+    if compact.startswith("-") and not negative:
+        negative, compact = True, compact[1:]
+    compact = _CURRENCY.sub("", compact)  # "-¥12"
     if not _AMOUNT.fullmatch(compact):
         raise _not_money(value)
-    try:
-        amount = Decimal(compact)
-    except InvalidOperation as exc:
-        raise _not_money(value) from exc
+    amount = Decimal(compact.replace(",", ""))
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise _fractions_of_a_fen(value)
+    if amount > _MAX_AMOUNT:
+        raise _not_money(value)
     return (-amount if negative else amount).quantize(CENT)
 
 

@@ -143,7 +143,7 @@ def customer_row_read(
         stage=choice("stage", _STAGE_WORDS, Stage, Stage.LEAD),
         notes=text("notes", 5000),
     )
-    if (birthday := cell("birthday")) not in (None, ""):
+    if normalized(birthday := cell("birthday")):
         try:
             data.birthday = date_parse(birthday)
         except CellError as exc:
@@ -178,12 +178,24 @@ def customer_row_read(
         for name, messages in exc.field_errors.items():
             parts = name.split(".")  # "addresses.0.province": the province column, if the sheet has one
             key = parts[-1] if parts[-1] in columns else _SERVICE_FIELDS.get(parts[0], "")
+            if key == "province" and data.addresses:
+                key = _division_at_fault(data.addresses[0], columns)
             index = columns.get(key)
             if index is not None and headers[index] in spoken_for:
                 continue
             for message in messages:
                 problem(key, str(message))
     return CustomerRow(number, None if problems else data, customer_no=customer_no, problems=problems)
+
+
+def _division_at_fault(address: AddressInput, columns: Mapping[str, int]) -> str:
+    """The column of the first part of an address the division list does not have: the province, or the
+    city under it, or the district under that."""
+    if not divisions.is_valid(address.province):
+        return "province"
+    if not divisions.is_valid(address.province, address.city) and "city" in columns:
+        return "city"
+    return "district" if "district" in columns else "province"
 
 
 @dataclass

@@ -79,11 +79,11 @@ _DECORATION = re.compile(
 
 
 def header_key(header: str) -> str:
-    """A header as it is compared: full-width made plain, lower case, marks and spaces around removed,
-    inner runs of spaces and underscores as one space."""
+    """A header as it is compared: full-width made plain, lower case, marks removed, and no spaces,
+    underscores or line breaks at all (a header wrapped with Alt-Enter, "手机\n号码", is "手机号码")."""
     text = unicodedata.normalize("NFKC", header).strip()
     text = _DECORATION.sub("", text).strip()
-    return " ".join(re.split(r"[\s_]+", text.lower())).strip()
+    return re.sub(r"[\s_]+", "", text.lower())
 
 
 _BY_WORD = {header_key(word): key for key, words in CUSTOMER_HEADERS.items() for word in words}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +32,11 @@ MAX_UNZIPPED_BYTES = 4 * 1024 * 1024 * 1024
 # Spreadsheet XML packs 5-30 times; a member that packs a thousand times is made to explode.
 MAX_ZIP_RATIO = 1000
 MAX_COLUMNS = 1000
+# A sheet is read whole; its used area (as far as its furthest cell) is checked first, since a single
+# cell at XFD1048576 in a 2 KB file would otherwise have the reader reserve hundreds of gigabytes.
+MAX_CELLS = 30_000_000
 HEADER_SCAN_ROWS = 20
+_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -99,25 +104,68 @@ def _zip_format(data: bytes) -> str:
     if unpacked > MAX_UNZIPPED_BYTES:
         raise _bomb()
     names = {m.filename for m in members}
-    if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
-        return "xlsx"
-    if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
-        return "ods"
+    try:
+        if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+            _xlsx_area_check(archive)
+            return "xlsx"
+        if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
+            return "ods"
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+        raise _damaged() from exc  # an encrypted, corrupt or oddly compressed member
     raise FileRefused(
         _("This is a zip archive, not a workbook. Upload the .xlsx, .xls, .ods or .csv file itself.")
     )
+
+
+def _xlsx_area_check(archive: zipfile.ZipFile) -> None:
+    """Refuse a sheet whose cells reach further than a shop's sheet does, from the cell references in its
+    XML, streamed, before the reader lays out the area in memory."""
+    for member in archive.infolist():
+        if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
+            continue
+        rows = columns = 0
+        tail = b""
+        with archive.open(member) as stream:
+            while chunk := stream.read(1 << 20):
+                text = tail + chunk
+                for letters, digits in _CELL_REF.findall(text):
+                    columns = max(columns, _column_number(letters))
+                    rows = max(rows, int(digits))
+                tail = text[-64:]
+        if columns > MAX_COLUMNS:
+            raise FileRefused(
+                _("The sheet has %(count)s columns; at most %(max)s can be imported.")
+                % {"count": columns, "max": MAX_COLUMNS}
+            )
+        if rows * columns > MAX_CELLS:
+            raise FileRefused(
+                _("The sheet has %(rows)s rows of %(columns)s columns; at most %(max)s cells can be imported "
+                  "at once. Split it into several files.")
+                % {"rows": rows, "columns": columns, "max": f"{MAX_CELLS:,}"}
+            )  # fmt: skip
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
 
 
 def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = book.sheet_names
+        visible = [
+            m.name for m in book.sheets_metadata if m.visible == python_calamine.SheetVisibleEnum.Visible
+        ]
         if sheet is not None and sheet not in names:
             raise FileRefused(
                 _("The workbook has no sheet “%(sheet)s”; it has: %(names)s.")
                 % {"sheet": sheet, "names": "、".join(names)}
             )
-        for name in [sheet] if sheet is not None else names:
+        # A hidden sheet is a template's lists for its dropdowns, not the data.
+        for name in [sheet] if sheet is not None else visible:
             found = book.get_sheet_by_name(name)
             if found.height == 0 or found.width == 0:
                 continue
@@ -141,7 +189,7 @@ def _csv(data: bytes) -> Table:
     lines, encoding = _decode(data)
     sample = "".join(islice(lines, 50))
     delimiter = _delimiter(sample)
-    text = chain(io.StringIO(sample), lines)
+    text = chain(io.StringIO(sample, newline=""), lines)
     reader = csv.reader(text, delimiter=delimiter)
 
     def numbered() -> Iterator[tuple[int, list[Cell]]]:
@@ -166,7 +214,8 @@ def _decode(data: bytes) -> tuple[Iterator[str], str]:
     """The text's lines, and what it was decoded from."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return iter(data.decode("utf-16").splitlines(keepends=True)), "utf-16"
+            # Lines end where a CSV's lines end (\r\n, \n, \r), not at every character str.splitlines takes.
+            return iter(io.StringIO(data.decode("utf-16"), newline="")), "utf-16"
         except UnicodeDecodeError as exc:
             raise _not_text() from exc
     if data.startswith(codecs.BOM_UTF8):
@@ -214,8 +263,10 @@ def _table(kind: str, rows: Iterator[tuple[int, list[Cell]]]) -> Table | None:
     widest = max(counts, default=0)
     if widest == 0:
         return None
-    # The first row that fills at least half as many cells as the fullest row near the top.
-    at = next(i for i, count in enumerate(counts) if count * 2 >= widest and count > 0)
+    # The first row that fills at least half as many cells as the fullest row near the top, and two cells
+    # unless no row has more: a title above a two-column sheet fills one.
+    least = max(min(2, widest), (widest + 1) // 2)
+    at = next(i for i, count in enumerate(counts) if count >= least)
     number, header = head[at]
     width = max(i for i, cell in enumerate(header) if not _blank(cell)) + 1
     if width > MAX_COLUMNS:
@@ -235,11 +286,13 @@ def _header_names(cells: list[Cell]) -> list[str]:
     """Each column's name: its header text, "Column N" for a blank one (the rest of a merged cell), and
     a number after a name that came before."""
     names: list[str] = []
-    seen: dict[str, int] = {}
     for index, cell in enumerate(cells, start=1):
         name = " ".join(str(cell).split()) if not _blank(cell) else _("Column %(n)s") % {"n": index}
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        unique, n = name, 1
+        while unique in names:
+            n += 1
+            unique = f"{name} ({n})"
+        names.append(unique)
     return names
 
 

@@ -4,6 +4,7 @@ comment; the second lists every problem with the row number it had in the origin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from typing import IO, Any
@@ -39,7 +40,8 @@ def report_write(
     moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     fix = book.add_worksheet(_("Rows to fix"))
     listed = book.add_worksheet(_("Problems"))
-    fix.write_row(0, 0, list(headers), bold)
+    for index, name in enumerate(headers):
+        fix.write_string(0, index, name, bold)  # as text: write() would make "http://…" a link
     fix.freeze_panes(1, 0)
     listed.write_row(0, 0, [_("Row"), _("Column"), _("Value"), _("Problem")], bold)
     listed.freeze_panes(1, 0)
@@ -70,7 +72,7 @@ def report_write(
 def _write(sheet: Any, row: int, column: int, cell: Cell, style: Any, *, day: Any, moment: Any) -> None:
     if isinstance(cell, bool):
         sheet.write_boolean(row, column, cell, style)
-    elif isinstance(cell, int | float):
+    elif isinstance(cell, int | float) and math.isfinite(cell):
         sheet.write_number(row, column, cell, style)
     elif isinstance(cell, datetime):
         sheet.write_datetime(row, column, cell.replace(tzinfo=None), style or moment)

@@ -107,3 +107,24 @@ def test_text_is_folded_to_single_spaces_and_its_length_checked():
     assert text_parse("  张　三 \n", max_length=10) == "张 三"
     with pytest.raises(CellError, match="Longer than 3 characters"):
         text_parse("欧阳娜娜", max_length=3)
+
+
+@pytest.mark.parametrize(
+    ("cell", "amount"),
+    [("-¥12", "-12.00"), ("¥-12", "-12.00"), ("12.", "12.00"), (".5", "0.50"), ("1,234,567", "1234567.00")],
+)
+def test_signs_and_short_decimals_read_as_written(cell, amount):
+    assert money_parse(cell) == Decimal(amount)
+
+
+@pytest.mark.parametrize("cell", ["(-12)", "1,23", "(12", "12)", "1" * 27, 1e26, float("inf"), float("nan")])
+def test_amounts_that_would_be_guessed_or_overflow_are_refused(cell):
+    with pytest.raises(CellError, match="not an amount"):
+        money_parse(cell)
+
+
+def test_a_year_or_a_month_alone_is_not_a_serial_date_but_a_number_cell_of_yyyymmdd_is_that_day():
+    for cell in ("1990", "202401"):
+        with pytest.raises(CellError, match="is not a date"):
+            date_parse(cell)
+    assert date_parse(20240105) == date_parse(20240105.0) == date(2024, 1, 5)

@@ -93,3 +93,18 @@ def test_an_unreadable_file_is_refused_with_the_reason(tmp_path):
 
     with pytest.raises(CommandError, match="may be damaged"):
         call_command("import", str(path), kind="customers", dry_run=True)
+
+
+def test_the_report_writes_cells_no_spreadsheet_number_can_hold_as_text(tmp_path):
+    from kebu.transfer.customers import Problem
+    from kebu.transfer.report import report_write
+
+    path = tmp_path / "r.xlsx"
+    report_write(
+        str(path),
+        headers=["http://example.invalid/姓名", "金额"],
+        rows=[(2, ["张三", float("nan")], [Problem(2, "金额", "nan", "not an amount")])],
+    )
+
+    fix = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert fix == [["http://example.invalid/姓名", "金额"], ["张三", "nan"]]

@@ -122,3 +122,15 @@ def test_a_municipality_written_as_its_own_city_is_the_lists_district_of_it():
 
     assert row.problems == []
     assert (row.data.addresses[0].province, row.data.addresses[0].city) == ("上海市", "市辖区")
+
+
+def test_a_city_missing_its_shi_is_the_city_cells_problem_not_the_provinces():
+    [row] = read("姓名,省份,城市,区县,地址\n张三,浙江省,杭州,西湖区,文三路 1 号\n")
+
+    assert row.problems == [Problem(2, "城市", "杭州", "Choose province, city and district from the list.")]
+
+
+def test_a_birthday_cell_holding_only_spaces_is_no_birthday():
+    [row] = read("姓名,生日\n张三,   \n")
+
+    assert row.problems == [] and row.data.birthday is None

@@ -35,7 +35,8 @@ def test_chinese_and_english_header_words_find_their_fields():
 def test_required_marks_full_width_letters_and_spaces_do_not_hide_a_field():
     assert header_key("*手机号码（必填）") == "手机号码"
     assert header_key(" Ｍｏｂｉｌｅ ") == "mobile"
-    assert header_key("Customer_No") == "customer no"
+    assert header_key("Customer_No") == "customerno"
+    assert header_key("手机\n号码") == "手机号码"
     assert headers_match(["姓名(必填)", "*手机", "Customer  Number"]) == {
         0: "name",
         1: "phone",

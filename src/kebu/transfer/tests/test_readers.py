@@ -195,3 +195,76 @@ def test_a_file_over_the_size_limit_is_refused(monkeypatch):
 def test_a_refusal_reads_in_the_merchants_language():
     with translation.override("zh-hans"), pytest.raises(FileRefused, match="文件只有表头，下面没有数据行"):
         table_read("姓名,手机\n".encode())
+
+
+# --- found by review: each of these once crashed, aborted or misread -----------------------------------
+
+
+def test_a_tiny_workbook_with_one_cell_at_the_far_corner_is_refused_before_it_is_laid_out():
+    # 2 KB on disk; read as it stands, the reader would reserve the whole A1:XFD1048576 area and abort.
+    def write(book, sheet):
+        sheet.write_row(0, 0, ["姓名"])
+        sheet.write_row(1, 0, ["张三"])
+        sheet.write(1048575, 16383, "x")
+
+    with pytest.raises(FileRefused, match="16384 columns; at most 1000"):
+        table_read(xlsx(write))
+
+
+def test_a_sheet_with_more_cells_than_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_CELLS", 20)
+
+    def write(book, sheet):
+        for row in range(10):
+            sheet.write_row(row, 0, ["a", "b", "c"])
+
+    with pytest.raises(FileRefused, match="10 rows of 3 columns"):
+        table_read(xlsx(write))
+
+
+def test_a_zip_with_an_unreadable_member_is_refused_as_damaged():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        member = zipfile.ZipInfo("mimetype")
+        member.flag_bits |= 0x1  # "encrypted": reading it raises RuntimeError
+        archive.writestr(member, "application/vnd.oasis.opendocument.spreadsheet")
+    with pytest.raises(FileRefused, match="may be damaged"):
+        table_read(buffer.getvalue())
+
+
+def test_a_title_above_a_two_column_sheet_is_not_its_header():
+    table = table_read("客户名单\n姓名,手机\n张三,13800138000\n".encode())
+
+    assert (table.header_row, table.headers) == (2, ["姓名", "手机"])
+
+
+def test_a_lone_carriage_return_ends_a_line_wherever_it_is():
+    table = table_read("姓名,手机\n张三,13800138000\r李四,13900139000\n".encode())
+
+    assert [cells for _n, cells in rows(table)] == [["张三", "13800138000"], ["李四", "13900139000"]]
+
+
+def test_a_control_character_inside_a_utf16_cell_does_not_split_its_row():
+    text = "姓名\t备注\n" + "".join(f"客户{i}\t-\n" for i in range(60)) + "张三\t第一\x0b第二\n"
+
+    table = table_read(text.encode("utf-16"))
+
+    assert rows(table)[-1] == (62, ["张三", "第一\x0b第二"])
+
+
+def test_a_hidden_sheet_of_dropdown_lists_is_not_taken_for_the_data():
+    def write(book, sheet):
+        sheet.write_row(0, 0, ["个人", "批发"])
+        sheet.hide()
+        data = book.add_worksheet("客户表")
+        data.write_row(0, 0, ["姓名", "类型"])
+        data.write_row(1, 0, ["张三", "批发"])
+        data.activate()
+
+    assert table_read(xlsx(write)).sheet == "客户表"
+
+
+def test_header_names_stay_unique_even_when_the_sheet_has_a_numbered_one():
+    table = table_read("手机,手机 (2),手机\n1,2,3\n".encode())
+
+    assert table.headers == ["手机", "手机 (2)", "手机 (3)"]
