@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
-from kebu.customers.models import CustomerType, Gender, SocialKind, Stage
+from kebu.customers.models import CustomerType, CustomField, Gender, SocialKind, Stage
 from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_input_check
 from kebu.transfer.cells import CellError, date_parse, normalized, text_parse
 from kebu.transfer.headers import headers_match
@@ -100,10 +102,16 @@ class CustomerRow:
 
 
 def customer_row_read(
-    number: int, cells: Sequence[Cell], *, mapping: Mapping[int, str], headers: Sequence[str]
+    number: int,
+    cells: Sequence[Cell],
+    *,
+    mapping: Mapping[int, str],
+    headers: Sequence[str],
+    definitions: Sequence[CustomField] | None = None,
 ) -> CustomerRow:
     """Row ``number`` (its ``cells``), with ``mapping`` (column index -> field key, see
-    ``headers.headers_match``) saying which column is which field."""
+    ``headers.headers_match``) saying which column is which field. ``definitions``: the active custom
+    fields, read once by whoever reads many rows."""
     columns = {key: index for index, key in mapping.items()}
     problems: list[Problem] = []
 
@@ -127,8 +135,7 @@ def customer_row_read(
         value = text(key, 40)
         if not value:
             return default
-        known = {**{str(label).lower(): v for v, label in choices.choices}, **{v: v for v in choices.values}}
-        found = words.get(value.lower(), known.get(value.lower()))
+        found = words.get(value.lower(), _choice_words(choices, get_language()).get(value.lower()))
         if found is None:
             labels = "、".join(str(label) for v, label in choices.choices if v)
             problem(key, _("“%(value)s” is not one of: %(choices)s.") % {"value": value, "choices": labels})
@@ -173,7 +180,7 @@ def customer_row_read(
     # problem is not named twice (its value was left out of the input).
     spoken_for = {p.column for p in problems}
     try:
-        customer_input_check(data=data)
+        customer_input_check(data=data, definitions=definitions)
     except ValidationFailed as exc:
         for name, messages in exc.field_errors.items():
             parts = name.split(".")  # "addresses.0.province": the province column, if the sheet has one
@@ -186,6 +193,13 @@ def customer_row_read(
             for message in messages:
                 problem(key, str(message))
     return CustomerRow(number, None if problems else data, customer_no=customer_no, problems=problems)
+
+
+@lru_cache(maxsize=32)
+def _choice_words(choices: Any, language: str | None) -> dict[str, str]:
+    """A choice's keys and its labels in ``language``, lower case, to the key: built once per language,
+    not for every cell."""
+    return {**{str(label).lower(): v for v, label in choices.choices}, **{v: v for v in choices.values}}
 
 
 def _division_at_fault(address: AddressInput, columns: Mapping[str, int]) -> str:
@@ -226,8 +240,11 @@ def customer_file_check(data: bytes, *, sheet: str | None = None) -> FileCheck:
             % {"headers": "、".join(table.headers[:20])}
         )
     check = FileCheck(headers=table.headers, mapping=mapping)
+    definitions = list(CustomField.objects.filter(is_active=True))
     for number, cells in table.rows:
-        row = customer_row_read(number, cells, mapping=mapping, headers=table.headers)
+        row = customer_row_read(
+            number, cells, mapping=mapping, headers=table.headers, definitions=definitions
+        )
         if row.problems:
             check.bad.append((number, cells, row.problems))
         else:

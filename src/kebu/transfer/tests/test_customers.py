@@ -134,3 +134,19 @@ def test_a_birthday_cell_holding_only_spaces_is_no_birthday():
     [row] = read("姓名,生日\n张三,   \n")
 
     assert row.problems == [] and row.data.birthday is None
+
+
+def test_checking_a_sheet_costs_the_same_queries_for_five_rows_or_fifty():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kebu.transfer.customers import customer_file_check
+
+    def queries(n: int) -> int:
+        sheet = "姓名,手机,性别\n" + "".join(f"客户{i},138{i:08d},男\n" for i in range(n))
+        with CaptureQueriesContext(connection) as captured:
+            check = customer_file_check(sheet.encode())
+        assert check.good == n
+        return len(captured)
+
+    assert queries(5) == queries(50)
