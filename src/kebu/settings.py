@@ -333,6 +333,8 @@ KEBU = {
     "CUSTOMER_NO_DIGITS": int(os.environ.get("KEBU_CUSTOMER_NO_DIGITS", "6")),
     "SHOP_NAME": os.environ.get("KEBU_SHOP_NAME", _("My shop")),
     "PHONE_REGION": os.environ.get("KEBU_PHONE_REGION", "CN"),
+    # Rows an import writes per transaction: what a killed worker can lose and does again.
+    "IMPORT_BATCH_ROWS": int(os.environ.get("KEBU_IMPORT_BATCH_ROWS", "500")),
 }
 # Reverse proxies (addresses or networks) whose X-Forwarded-For the audit log believes; empty: none.
 KEBU_TRUSTED_PROXIES = env_list("KEBU_TRUSTED_PROXIES")

@@ -60,6 +60,7 @@ ROLES: dict[str, Role] = {
             permissions=(
                 "customers.*",
                 "orders.*",
+                "transfer.*",
                 "accounts.*",
                 "auth.*",
                 "core.*",

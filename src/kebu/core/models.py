@@ -126,3 +126,62 @@ class ShopSettings(models.Model):
         """The settings for reading: one query and no write; a shop that never saved them has the
         defaults (every request asks, so a read must not take SQLite's write lock)."""
         return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Job(models.Model):
+    """A piece of long work (an import, an export, a rebuild), as a row first and a queued task second.
+
+    The queue may lose a task (Huey delivers at most once: a killed worker takes its task with it), so
+    this row is what is true: a worker claims it with a conditional UPDATE that hands it a fresh
+    ``claim``, commits each batch together with its heartbeat only while that claim is still its own,
+    and a periodic reconciler queues again a job left waiting or with a stale heartbeat (see
+    ``kebu.core.jobs``). What a job has done so far lives with the work (an import's next row), written in
+    the batch's transaction, so a resumed job neither skips nor repeats anything."""
+
+    kind = models.CharField(_("kind"), max_length=40)
+    status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    done = models.PositiveBigIntegerField(_("done"), default=0)
+    total = models.PositiveBigIntegerField(_("total"), null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="core_job_status_beat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED}
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return 100 if self.status == JobStatus.DONE else None
+        return min(100, int(self.done * 100 / self.total))

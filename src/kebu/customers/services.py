@@ -3,8 +3,8 @@ input first (so nothing is half-written), keeps the derived columns, and writes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +32,7 @@ from kebu.customers.models import (
     ConsentChannel,
     ConsentMethod,
     Customer,
+    CustomerEvent,
     CustomerPhone,
     CustomerType,
     CustomField,
@@ -312,14 +313,27 @@ def _validate(
     )
 
 
+@dataclass(frozen=True)
+class CheckedCustomer:
+    """Input that passed validation, with what validation worked out (normalised phones, lookups), for
+    ``customers_import_create`` to write without checking it again."""
+
+    data: CustomerInput
+    clean: _Clean
+
+    @property
+    def phone_lookups(self) -> list[str]:
+        return [p[2] for p in self.clean.phones]
+
+
 def customer_input_check(
     *, data: CustomerInput, customer: Customer | None = None, definitions: Sequence[CustomField] | None = None
-) -> None:
+) -> CheckedCustomer:
     """Raise the ``ValidationFailed`` that saving ``data`` would raise (as a new customer, or over
     ``customer``), writing nothing: for an import's dry run and validation report. Duplicate phones are
     not checked here; they are the import's matching, not an error. An import passes the active custom
     fields (``definitions``) once for all its rows, instead of a query per row."""
-    _validate(data, customer=customer, definitions=definitions)
+    return CheckedCustomer(data, _validate(data, customer=customer, definitions=definitions))
 
 
 def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None = None) -> list[Customer]:
@@ -788,3 +802,271 @@ def customer_transfer(*, customer: Customer, to_user: Any, actor: Any, reason: s
     )
     customer.refresh_from_db()
     return customer
+
+
+# --- imports -----------------------------------------------------------------------------------------
+# A sheet of thousands of customers is written in batches of bulk INSERTs, not a service call per row:
+# the rows were validated already (``customer_input_check``), the import matched them to existing
+# customers (so no duplicate-phone warning), and one audit entry records the import as a whole; each
+# customer still gets its timeline event, saying which import touched it.
+
+IMPORT_SCALARS = ("name", "gender", "birthday", "email", "customer_type", "stage", "notes")
+# Columns an import's update changes besides the fields a sheet names: kept to put them back on undo.
+_DERIVED = ("name_pinyin", "name_initials", "email_lookup", "primary_phone", "province", "city", "custom")
+
+
+def _children(
+    customer: Customer, clean: _Clean, data: CustomerInput, *, position: int = 0
+) -> tuple[list, list, list]:
+    """Unsaved phone, address and account rows for ``customer`` from validated input."""
+    phones = [
+        CustomerPhone(
+            customer=customer,
+            number=e164,
+            label=label,
+            number_lookup=lookup,
+            last4_lookup=last4,
+            position=position + i,
+        )
+        for i, (e164, label, lookup, last4) in enumerate(clean.phones)
+    ]
+    addresses = [
+        Address(
+            customer=customer,
+            province=a.province,
+            city=a.city,
+            district=a.district,
+            detail=a.detail.strip(),
+            receiver=a.receiver.strip(),
+            receiver_phone=parse_phone(a.receiver_phone).e164 if a.receiver_phone else "",
+            is_default=a.is_default,
+        )
+        for a in data.addresses
+    ]
+    socials = [
+        SocialAccount(
+            customer=customer,
+            kind=s.kind,
+            kind_label=s.kind_label.strip() if s.kind == SocialKind.OTHER else "",
+            handle=s.handle.strip(),
+            handle_lookup=text_lookup(s.handle),
+        )
+        for s in data.socials
+    ]
+    return phones, addresses, socials
+
+
+def customers_import_create(
+    *, actor: Any, rows: Sequence[tuple[CheckedCustomer, str]], import_id: int
+) -> list[Customer]:
+    """Create one customer per ``(checked input, customer number)``, in bulk, inside the caller's
+    transaction. An empty number takes the next free one; a given number is kept (the caller matched it,
+    so it is free). Each gets a "customer.imported" timeline event naming ``import_id``."""
+    now = timezone.now()
+    numbers = _numbers_for(sum(1 for _, number in rows if not number))
+    customers: list[Customer] = []
+    for checked, number in rows:
+        customer = Customer(
+            customer_no=number or next(numbers),
+            created_by=actor,
+            updated_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        _apply_profile(customer, checked.data, checked.clean)
+        customers.append(customer)
+    Customer.objects.bulk_create(customers)  # sets their ids: SQLite ≥ 3.35 and PostgreSQL return them
+    phones: list[CustomerPhone] = []
+    addresses: list[Address] = []
+    socials: list[SocialAccount] = []
+    for customer, (checked, _number) in zip(customers, rows, strict=True):
+        made = _children(customer, checked.clean, checked.data)
+        phones += made[0]
+        addresses += made[1]
+        socials += made[2]
+    CustomerPhone.objects.bulk_create(phones)
+    Address.objects.bulk_create(addresses)
+    SocialAccount.objects.bulk_create(socials)
+    CustomerEvent.objects.bulk_create(
+        CustomerEvent(
+            customer=c, actor=actor, kind="customer.imported", data={"import": import_id}, created_at=now
+        )
+        for c in customers
+    )
+    return customers
+
+
+def _numbers_for(count: int) -> Iterator[str]:
+    """``count`` free customer numbers, reserved from the sequence in one step (and more where a number
+    is already taken by a kept one)."""
+    while count:
+        first = sequence_next(name=CUSTOMER_NO_SEQUENCE, count=count)
+        candidates = [customer_no_format(n) for n in range(first, first + count)]
+        taken = set(Customer.objects.filter(customer_no__in=candidates).values_list("customer_no", flat=True))
+        for candidate in candidates:
+            if candidate not in taken:
+                count -= 1
+                yield candidate
+
+
+@dataclass
+class ImportedChange:
+    """What an import's row changed on an existing customer, enough to put it back: the columns' values
+    before (``before``, JSON values) and the rows it added (``added``: kind -> ids)."""
+
+    customer: Customer
+    before: dict[str, Any]
+    added: dict[str, list[int]]
+
+
+def _json_of(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def customer_import_merge(
+    *,
+    actor: Any,
+    customer: Customer,
+    data: CustomerInput,
+    provided: frozenset[str],
+    definitions: Sequence[CustomField],
+    import_id: int,
+) -> ImportedChange | None:
+    """Lay what a sheet's row says (``data``; only the fields in ``provided``, the non-blank cells) over
+    ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
+    address or account the customer does not have yet is added beside the ones they have. Returns None
+    when the row changes nothing. Raises ``ValidationFailed`` when the result would be invalid (an
+    eleventh phone), and ``Conflict`` when someone saved the customer meanwhile.
+
+    ``customer`` should come with its phones, addresses and accounts prefetched."""
+    current = customer_input_from(customer)
+    merged = CustomerInput(**{name: getattr(current, name) for name in PROFILE_FIELDS})
+    merged.custom = dict(customer.custom or {})
+    for name in IMPORT_SCALARS:
+        if name in provided:
+            setattr(merged, name, getattr(data, name))
+    merged.custom.update({key: data.custom[key] for key in data.custom if f"custom.{key}" in provided})
+    known_phones = {p.number for p in current.phones}
+    new_phones = []
+    for item in data.phones:
+        try:
+            e164 = parse_phone(item.number).e164
+        except ValidationFailed:
+            e164 = item.number  # left for validation to name
+        if e164 not in known_phones:
+            new_phones.append(item)
+    known_places = {(a.province, a.city, a.district, a.detail.strip()) for a in current.addresses}
+    new_addresses = [
+        replace(a, is_default=not current.addresses and i == 0)
+        for i, a in enumerate(data.addresses)
+        if (a.province, a.city, a.district, a.detail.strip()) not in known_places
+    ]
+    known_accounts = {(s.kind, text_lookup(s.handle)) for s in current.socials}
+    new_socials = [s for s in data.socials if (s.kind, text_lookup(s.handle)) not in known_accounts]
+    merged.phones = [*current.phones, *new_phones]
+    merged.addresses = [*current.addresses, *new_addresses]
+    merged.socials = [*current.socials, *new_socials]
+    clean = _validate(merged, customer=customer, definitions=definitions)
+    # Compared as stored: a sheet's "5" for a number field is the 5 already there.
+    retired = {k: v for k, v in (customer.custom or {}).items() if k not in clean.active_custom_keys}
+    custom_changed = {**retired, **clean.custom} != (customer.custom or {})
+    changed = [name for name in IMPORT_SCALARS if getattr(merged, name) != getattr(current, name)]
+    if not changed and not custom_changed and not new_phones and not new_addresses and not new_socials:
+        return None
+
+    before_snapshot = _import_snapshot(customer)
+    columns = (*changed, *_DERIVED)
+    before = {name: _json_of(getattr(customer, name)) for name in (*columns, "updated_by_id", "updated_at")}
+    version = customer.version
+    _apply_profile(customer, merged, clean)
+    customer.version = version + 1
+    customer.updated_by = actor
+    customer.updated_at = timezone.now()
+    written = Customer.objects.filter(pk=customer.pk, version=version).update(
+        **{name: getattr(customer, name) for name in columns},
+        version=customer.version,
+        updated_by=actor,
+        updated_at=customer.updated_at,
+    )
+    if not written:
+        raise Conflict(_("Someone else saved this customer during the import."))
+    added_clean = _Clean(
+        phones=[p for p in clean.phones if p[0] not in known_phones],
+        email_lookup=clean.email_lookup,
+        custom=clean.custom,
+        active_custom_keys=clean.active_custom_keys,
+    )
+    added_input = CustomerInput(addresses=new_addresses, socials=new_socials)
+    phones, addresses, socials = _children(customer, added_clean, added_input, position=len(known_phones))
+    added = {
+        "phones": [p.pk for p in CustomerPhone.objects.bulk_create(phones)],
+        "addresses": [a.pk for a in Address.objects.bulk_create(addresses)],
+        "socials": [s.pk for s in SocialAccount.objects.bulk_create(socials)],
+    }
+    after_snapshot = _import_snapshot(customer, phones=phones, addresses=addresses, socials=socials)
+    changes = {
+        k: [before_snapshot[k][1], v[1]] for k, v in after_snapshot.items() if before_snapshot[k][0] != v[0]
+    }
+    CustomerEvent.objects.create(
+        customer=customer,
+        actor=actor,
+        kind="customer.updated",
+        data={"changes": changes, "import": import_id},
+    )
+    return ImportedChange(customer=customer, before=before, added={k: v for k, v in added.items() if v})
+
+
+def _import_snapshot(
+    customer: Customer,
+    *,
+    phones: Sequence[CustomerPhone] = (),
+    addresses: Sequence[Address] = (),
+    socials: Sequence[SocialAccount] = (),
+) -> dict[str, tuple[str, str]]:
+    """The timeline's view of what an import changed, per field (value to compare, value to record):
+    profile values as shown, contact details masked, notes not at all. ``phones`` etc.: rows just
+    added (the prefetched lists do not have them)."""
+    snap = {
+        name: ("" if getattr(customer, name) is None else str(getattr(customer, name)),) * 2
+        for name in IMPORT_SCALARS
+        if name not in {"email", "notes"}
+    }
+    snap["email"] = (customer.email, mask_email(customer.email))
+    snap["notes"] = (customer.notes, "…" if customer.notes else "")
+    snap["custom"] = (str(dict(sorted((customer.custom or {}).items()))),) * 2
+    numbers = [p.number for p in [*customer.phones.all(), *phones]]
+    snap["phones"] = (", ".join(numbers), ", ".join(mask_phone(n) for n in numbers))
+    places = [*customer.addresses.all(), *addresses]
+    snap["addresses"] = (
+        "; ".join(f"{a.province}{a.city}{a.district}{a.detail}" for a in places),
+        "; ".join(f"{a.province}{a.city}{a.district}{mask_address(a.detail)}" for a in places),
+    )
+    accounts = [*customer.socials.all(), *socials]
+    snap["socials"] = (
+        ", ".join(f"{s.kind}:{s.handle}" for s in accounts),
+        ", ".join(f"{s.get_kind_display()}: {mask_text(s.handle)}" for s in accounts),
+    )
+    return snap
+
+
+def customer_import_revert(
+    *, customer_id: int, before: dict[str, Any], added: dict[str, list[int]], version: int
+) -> bool:
+    """Put back what ``customer_import_merge`` changed, if the customer is still at ``version`` (the one
+    the import left). False when someone changed the customer since: nothing is written then.
+
+    The version goes back too, to the one before the import: it names the state the customer is in
+    again, so an earlier import can be undone after a later one, and a form opened before the import
+    still saves."""
+    values = {**before}
+    if values.get("birthday"):
+        values["birthday"] = date.fromisoformat(values["birthday"])
+    values["updated_at"] = datetime.fromisoformat(values["updated_at"])
+    # The encrypted phone goes through its field, as a save would (``update`` does call get_prep_value).
+    restored = Customer.objects.filter(pk=customer_id, version=version).update(**values, version=version - 1)
+    if not restored:
+        return False
+    CustomerPhone.objects.filter(customer_id=customer_id, pk__in=added.get("phones", [])).delete()
+    Address.objects.filter(customer_id=customer_id, pk__in=added.get("addresses", [])).delete()
+    SocialAccount.objects.filter(customer_id=customer_id, pk__in=added.get("socials", [])).delete()
+    return True

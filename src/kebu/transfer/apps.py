@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class TransferConfig(AppConfig):
     name = "kebu.transfer"
     verbose_name = _("Import and export")
+
+    def ready(self) -> None:
+        from kebu.transfer import imports  # noqa: F401 (registers the import job's runner)

@@ -8,6 +8,7 @@ writes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,8 +19,15 @@ from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
-from kebu.customers.models import CustomerType, CustomField, Gender, SocialKind, Stage
-from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_input_check
+from kebu.customers.models import CustomerType, CustomField, CustomFieldType, Gender, SocialKind, Stage
+from kebu.customers.services import (
+    AddressInput,
+    CheckedCustomer,
+    CustomerInput,
+    PhoneInput,
+    SocialInput,
+    customer_input_check,
+)
 from kebu.transfer.cells import CellError, date_parse, normalized, text_parse
 from kebu.transfer.headers import headers_match
 from kebu.transfer.readers import Cell, table_read
@@ -99,6 +107,36 @@ class CustomerRow:
     data: CustomerInput | None  # None when the row has problems
     customer_no: str = ""
     problems: list[Problem] = field(default_factory=list)
+    # The input's fields the row has a value for ("name", "phones", "custom.<key>", …): what an import
+    # may change on a customer it matched. A blank cell says nothing.
+    provided: frozenset[str] = frozenset()
+    checked: CheckedCustomer | None = None
+
+
+# A sheet's field key -> the input field it feeds.
+_PROVIDES = {
+    "name": "name",
+    "gender": "gender",
+    "birthday": "birthday",
+    "email": "email",
+    "customer_type": "customer_type",
+    "stage": "stage",
+    "notes": "notes",
+    "phone": "phones",
+    "address": "addresses",
+    **{key: "socials" for key in SOCIAL_COLUMNS},
+}
+CUSTOM_PREFIX = "cf_"
+_LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
+
+
+def customer_headers_match(headers: Sequence[str], definitions: Sequence[CustomField]) -> dict[int, str]:
+    """``headers.headers_match`` with the shop's custom fields: a column headed by a field's label or key
+    feeds that field (``cf_<key>``)."""
+    extra = {}
+    for definition in definitions:
+        extra[definition.label] = extra[definition.key] = CUSTOM_PREFIX + definition.key
+    return headers_match(headers, extra=extra)
 
 
 def customer_row_read(
@@ -175,16 +213,35 @@ def customer_row_read(
                 is_default=True,
             )
         ]
+    for definition in definitions or ():
+        raw = cell(CUSTOM_PREFIX + definition.key)
+        if not normalized(raw):
+            continue
+        if definition.field_type == CustomFieldType.DATE:
+            try:
+                data.custom[definition.key] = date_parse(raw)
+            except CellError as exc:
+                problem(CUSTOM_PREFIX + definition.key, str(exc))
+        elif definition.field_type == CustomFieldType.MULTI:
+            data.custom[definition.key] = [
+                v.strip() for v in _LIST_SEPARATORS.split(normalized(raw)) if v.strip()
+            ]
+        else:
+            data.custom[definition.key] = normalized(raw)
     customer_no = text("customer_no", 20).upper()
     # The whole input too, so that one report names every bad cell; a column that already has its
     # problem is not named twice (its value was left out of the input).
     spoken_for = {p.column for p in problems}
+    checked = None
     try:
-        customer_input_check(data=data, definitions=definitions)
+        checked = customer_input_check(data=data, definitions=definitions)
     except ValidationFailed as exc:
         for name, messages in exc.field_errors.items():
             parts = name.split(".")  # "addresses.0.province": the province column, if the sheet has one
-            key = parts[-1] if parts[-1] in columns else _SERVICE_FIELDS.get(parts[0], "")
+            if parts[0] == "custom":
+                key = CUSTOM_PREFIX + parts[1]
+            else:
+                key = parts[-1] if parts[-1] in columns else _SERVICE_FIELDS.get(parts[0], "")
             if key == "province" and data.addresses:
                 key = _division_at_fault(data.addresses[0], columns)
             index = columns.get(key)
@@ -192,7 +249,20 @@ def customer_row_read(
                 continue
             for message in messages:
                 problem(key, str(message))
-    return CustomerRow(number, None if problems else data, customer_no=customer_no, problems=problems)
+    if problems:
+        return CustomerRow(number, None, customer_no=customer_no, problems=problems)
+    provided = {
+        _PROVIDES[key] for key, index in columns.items() if key in _PROVIDES and normalized(cells[index])
+    }
+    provided |= {f"custom.{key}" for key in data.custom}
+    return CustomerRow(
+        number,
+        data,
+        customer_no=customer_no,
+        problems=problems,
+        provided=frozenset(provided),
+        checked=checked,
+    )
 
 
 @lru_cache(maxsize=32)
@@ -228,19 +298,24 @@ class FileCheck:
         return [h for i, h in enumerate(self.headers) if i not in self.mapping]
 
 
+def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
+    """Raise ``ValidationFailed`` unless some column holds what tells customers apart."""
+    if not {"name", "phone"} & set(mapping.values()):
+        raise ValidationFailed(
+            _("No column was recognised as the customer's name or phone (headers: %(headers)s).")
+            % {"headers": "、".join(headers[:20])}
+        )
+
+
 def customer_file_check(data: bytes, *, sheet: str | None = None) -> FileCheck:
     """Read ``data`` (any file ``readers.table_read`` takes), guess the columns from the header and check
     every row as the import would take it. Raises ``FileRefused`` for a file that cannot be read, and
     ``ValidationFailed`` when no column names a customer's name or phone."""
     table = table_read(data, sheet=sheet)
-    mapping = headers_match(table.headers)
-    if not {"name", "phone"} & set(mapping.values()):
-        raise ValidationFailed(
-            _("No column was recognised as the customer's name or phone (headers: %(headers)s).")
-            % {"headers": "、".join(table.headers[:20])}
-        )
-    check = FileCheck(headers=table.headers, mapping=mapping)
     definitions = list(CustomField.objects.filter(is_active=True))
+    mapping = customer_headers_match(table.headers, definitions)
+    mapping_check(table.headers, mapping)
+    check = FileCheck(headers=table.headers, mapping=mapping)
     for number, cells in table.rows:
         row = customer_row_read(
             number, cells, mapping=mapping, headers=table.headers, definitions=definitions

@@ -82,9 +82,39 @@ def test_a_sheet_without_a_name_or_phone_column_is_refused_with_its_headers(tmp_
         call_command("import", str(path), kind="customers", dry_run=True)
 
 
-def test_without_dry_run_it_says_importing_is_not_built_and_reads_nothing(merchant_sheet):
-    with pytest.raises(CommandError, match="--dry-run"):
-        call_command("import", str(merchant_sheet), kind="customers")
+def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merchant_sheet, tmp_path, owner):
+    report = tmp_path / "待修改.xlsx"
+    out = io.StringIO()
+
+    call_command("import", str(merchant_sheet), report=str(report), user="laoban", stdout=out)
+
+    text = out.getvalue()
+    assert "import #" in text and "手机号码（必填） → phone" in text
+    assert "1 created, 0 updated, 0 unchanged, 3 rejected" in text
+    assert "report:" in text and "(3 rows to fix)" in text
+    assert Customer.objects.get().created_by == owner
+    fix = python_calamine.CalamineWorkbook.from_path(str(report)).get_sheet_by_name("Rows to fix").to_python()
+    assert [r[0] for r in fix[1:]] == ["李四", "王芳", "赵六"]
+
+    run_id = text.split("import #")[1].split(":")[0]
+    call_command("import", undo=int(run_id), stdout=out)
+    assert Customer.objects.count() == 0
+
+
+def test_all_or_nothing_from_the_terminal_imports_nothing_from_a_sheet_with_bad_rows(merchant_sheet):
+    out = io.StringIO()
+
+    call_command("import", str(merchant_sheet), all_or_nothing=True, stdout=out)
+
+    assert "nothing imported" in out.getvalue()
+    assert Customer.objects.count() == 0
+
+
+def test_resuming_or_undoing_an_import_that_does_not_exist_says_so():
+    with pytest.raises(CommandError, match="no import #9"):
+        call_command("import", resume=9)
+    with pytest.raises(CommandError, match="no import #9"):
+        call_command("import", undo=9)
 
 
 def test_an_unreadable_file_is_refused_with_the_reason(tmp_path):

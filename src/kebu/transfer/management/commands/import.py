@@ -1,48 +1,151 @@
-"""``kebu import FILE --kind customers --dry-run``: check a sheet before importing it."""
+"""``kebu import``: bring a customer sheet in from the terminal, check it first, resume or undo an import.
+
+kebu import FILE --kind customers [--dry-run] [--all-or-nothing] [--report out.xlsx] [--sheet S] [--user U]
+kebu import --resume ID
+kebu import --undo ID [--user U]
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
+from django.db import transaction
 
-from kebu.core.errors import ValidationFailed
+from kebu.core.errors import KebuError
+from kebu.core.jobs import STALE_AFTER, job_retry, job_run
+from kebu.core.models import Job, JobStatus
 from kebu.transfer.customers import customer_file_check
+from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.models import Import, ImportMode
 from kebu.transfer.report import report_write
+
+PROGRESS_EVERY_SECONDS = 2.0
 
 
 class Command(BaseCommand):
     help = (
-        "Check a customer sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK) as the import will read it: "
-        "which column is which field, and every bad cell by row and column. Writes nothing to the database."
+        "Import a customer sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). Rows are matched to existing "
+        "customers by number, phone, account, email (or a unique name), so importing a file again creates "
+        "nobody twice. --dry-run checks the file and writes nothing."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--kind", choices=["customers"], required=True)
+        parser.add_argument("file", type=Path, nargs="?")
+        parser.add_argument("--kind", choices=["customers"], default="customers")
         parser.add_argument("--sheet", help="the sheet to read (default: the first with data)")
+        parser.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
         parser.add_argument(
-            "--dry-run",
+            "--all-or-nothing",
             action="store_true",
-            help="check the file and report, writing nothing (the only mode so far: importing is to come)",
+            help="import nothing if any row is bad (default: import the good rows, report the others)",
         )
         parser.add_argument(
             "--report", type=Path, help="write the rows to fix, bad cells marked, to this .xlsx"
         )
+        parser.add_argument("--user", help="the staff member the import is recorded under (default: none)")
+        parser.add_argument(
+            "--resume", type=int, metavar="ID", help="carry on with an import that was stopped"
+        )
+        parser.add_argument(
+            "--take-over",
+            action="store_true",
+            help="with --resume: take the import over at once from a process you know is dead "
+            "(otherwise a running import is taken over once its heartbeat is 90 seconds old)",
+        )
+        parser.add_argument("--undo", type=int, metavar="ID", help="undo an import")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not options["dry_run"]:
-            raise CommandError("Importing is not built yet; --dry-run checks the file and writes nothing.")
-        path: Path = options["file"]
+        self._shown = 0.0
+        actor = self._user(options["user"])
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"{path}: {exc.strerror}") from exc
-        try:
-            check = customer_file_check(data, sheet=options["sheet"])
-        except ValidationFailed as exc:
-            raise CommandError(f"{path}: {exc.message}") from exc
+            if options["undo"] is not None:
+                run = import_undo(actor=actor, run=self._import(options["undo"]))
+                self.stdout.write(f"import #{run.pk} undone")
+                return
+            if options["resume"] is not None:
+                run = self._import(options["resume"])
+                if run.job.status == JobStatus.FAILED:
+                    job_retry(job=run.job)
+                stale_after = timedelta(0) if options["take_over"] else STALE_AFTER
+                self._run(run, stale_after=stale_after, report=options["report"])
+                return
+            path: Path | None = options["file"]
+            if path is None:
+                raise CommandError("Name the file to import (or --resume ID, --undo ID).")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise CommandError(f"{path}: {exc.strerror}") from exc
+            if options["dry_run"]:
+                self._check(data, sheet=options["sheet"], report=options["report"])
+                return
+            with transaction.atomic():
+                run = customer_import_start(
+                    actor=actor,
+                    data=data,
+                    file_name=path.name,
+                    sheet=options["sheet"],
+                    mode=ImportMode.ALL_OR_NOTHING if options["all_or_nothing"] else ImportMode.GOOD_ROWS,
+                    enqueue=False,
+                )
+            self.stdout.write(f"import #{run.pk}: {run.file_name}")
+            for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
+                self.stdout.write(f"  {run.headers[index]} → {key}")
+            self._run(run, stale_after=STALE_AFTER, report=options["report"])
+        except KebuError as exc:
+            raise CommandError(str(exc.message)) from exc
+
+    def _user(self, username: str | None) -> Any:
+        if not username:
+            return None
+        user = get_user_model()._default_manager.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No staff member is called {username!r}.")
+        return user
+
+    def _import(self, pk: int) -> Import:
+        run = Import.objects.select_related("job").filter(pk=pk).first()
+        if run is None:
+            raise CommandError(f"There is no import #{pk}.")
+        return run
+
+    def _run(self, run: Import, *, stale_after: Any, report: Path | None) -> None:
+        """Run the import's job here, in this process; a job another live worker holds is left to it."""
+        run.job.refresh_from_db()
+        waiting = run.job.status in {JobStatus.QUEUED, JobStatus.RUNNING}
+        if waiting and job_run(run.job_id, stale_after=stale_after, on_beat=self._progress) is None:
+            raise CommandError(
+                f"Import #{run.pk} is running in another process (its heartbeat is fresh). "
+                "If that process was killed, resume again in a minute and a half, or with --take-over."
+            )
+        run.refresh_from_db()
+        job = Job.objects.get(pk=run.job_id)
+        if job.status == JobStatus.FAILED:
+            raise CommandError(f"import #{run.pk} failed: {job.error}")
+        self.stdout.write(
+            f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
+            f"{run.rejected} rejected"
+        )
+        if run.refused:
+            self.stdout.write("nothing imported: all or nothing, and some rows are bad")
+        if report is not None and run.rejected:
+            written = report_write(str(report), headers=run.headers, rows=import_rejected_rows(run))
+            self.stdout.write(f"report: {report} ({written} rows to fix)")
+
+    def _progress(self, job: Job) -> None:
+        now = time.monotonic()
+        if now - self._shown < PROGRESS_EVERY_SECONDS or not job.total:
+            return
+        self._shown = now
+        self.stdout.write(f"  {job.done:,} of {job.total:,} rows ({job.percent}%)")
+
+    def _check(self, data: bytes, *, sheet: str | None, report: Path | None) -> None:
+        check = customer_file_check(data, sheet=sheet)
         for index, key in sorted(check.mapping.items()):
             self.stdout.write(f"  {check.headers[index]} → {key}")
         if check.unmapped:
@@ -51,6 +154,6 @@ class Command(BaseCommand):
             for p in problems:
                 self.stdout.write(f"  row {p.row}, {p.column or '-'}: {p.value!r}: {p.reason}")
         self.stdout.write(f"{check.good} rows ready, {len(check.bad)} rows with problems")
-        if options["report"] is not None:
-            written = report_write(str(options["report"]), headers=check.headers, rows=check.bad)
-            self.stdout.write(f"report: {options['report']} ({written} rows to fix)")
+        if report is not None:
+            written = report_write(str(report), headers=check.headers, rows=check.bad)
+            self.stdout.write(f"report: {report} ({written} rows to fix)")

@@ -1,0 +1,551 @@
+"""Importing a customer sheet: start (keep the file, make the job), run (batches that resume where the
+last committed one ended), report (the rows to fix) and undo.
+
+Each row is matched to a customer by, in this order, customer number, phone, a marketplace or social
+account (WeChat, 旺旺, Douyin …), email, and, for a row with none of those, its exact name when exactly one
+customer has it. A matched customer gets the row's non-blank cells (``customer_import_merge``); an
+unmatched row becomes a new customer. So importing the same file twice, or a newer export that overlaps
+an older one, creates nobody twice.
+
+A batch is one transaction: its customers, its journal rows (``ImportRow``), the import's next row and
+counts, and the job's heartbeat. A worker killed mid-batch loses only that uncommitted batch, which
+the next claim of the job does again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from kebu.audit.services import audit_record
+from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.jobs import JobCancelled, JobRun, job_create, job_runner
+from kebu.core.lookup import text_lookup
+from kebu.core.models import JobStatus
+from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount
+from kebu.customers.models import CustomerPhone as Phone
+from kebu.customers.services import customer_import_merge, customer_import_revert, customers_import_create
+from kebu.transfer.customers import (
+    CustomerRow,
+    Problem,
+    customer_headers_match,
+    customer_row_read,
+    mapping_check,
+)
+from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow, ImportRowAction
+from kebu.transfer.readers import Cell, table_read
+
+JOB_KIND = "transfer.import"
+UNDO_CONFLICTS_SHOWN = 10
+
+
+def imports_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def import_file(run: Import) -> bytes:
+    return (imports_dir() / run.stored_as).read_bytes()
+
+
+# --- starting ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """A file read far enough to start its import: its header and which column feeds which field."""
+
+    headers: list[str]
+    mapping: dict[int, str]
+    sheet: str
+
+
+def import_plan(data: bytes, *, sheet: str | None = None, mapping: dict[int, str] | None = None) -> Plan:
+    """Read the header of ``data`` and match its columns (or check the ``mapping`` given). Raises
+    ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` when no column names a customer."""
+    table = table_read(data, sheet=sheet)
+    if mapping is None:
+        mapping = customer_headers_match(table.headers, list(CustomField.objects.filter(is_active=True)))
+    elif any(not 0 <= index < len(table.headers) for index in mapping):
+        raise ValidationFailed(_("The column mapping names a column the file does not have."))
+    mapping_check(table.headers, mapping)
+    return Plan(headers=table.headers, mapping=dict(mapping), sheet=table.sheet)
+
+
+@transaction.atomic
+def customer_import_start(
+    *,
+    actor: Any,
+    data: bytes,
+    file_name: str,
+    sheet: str | None = None,
+    mode: str = ImportMode.GOOD_ROWS,
+    mapping: dict[int, str] | None = None,
+    enqueue: bool = True,
+) -> Import:
+    """Keep the file under a generated name, and queue its import as a job (``enqueue=False``: the caller
+    runs ``job_run`` itself). The file is read as far as its header first, so a file that cannot be
+    imported is refused here, before anything is queued."""
+    plan = import_plan(data, sheet=sheet, mapping=mapping)
+    stored_as = uuid.uuid4().hex
+    with open(imports_dir() / stored_as, "xb") as out:
+        out.write(data)
+    job = job_create(kind=JOB_KIND, actor=actor, enqueue=enqueue)
+    run = Import.objects.create(
+        job=job,
+        kind=ImportKind.CUSTOMERS,
+        mode=mode,
+        file_name=Path(file_name).name[:255],
+        stored_as=stored_as,
+        file_size=len(data),
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        sheet=plan.sheet,
+        headers=plan.headers,
+        mapping={str(index): key for index, key in plan.mapping.items()},
+        created_by=actor,
+    )
+    audit_record(
+        action="customer.import",
+        actor=actor,
+        target=run,
+        data={"file": run.file_name, "bytes": run.file_size, "sha256": run.file_sha256, "mode": mode},
+    )
+    return run
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+@job_runner(JOB_KIND)
+def import_run(job_run: JobRun) -> None:
+    run = Import.objects.get(job=job_run.job)
+    if run.undone_at is not None:
+        return
+    definitions = list(CustomField.objects.filter(is_active=True))
+    mapping = {int(index): key for index, key in run.mapping.items()}
+    data = import_file(run)
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        return table_read(data, sheet=run.sheet or None).rows
+
+    if job_run.job.total is None:
+        with transaction.atomic():
+            job_run.beat(total=sum(1 for _ in rows()))
+    if run.mode == ImportMode.ALL_OR_NOTHING and not run.checked:
+        _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
+    if run.refused:
+        return
+    try:
+        pending = (r for r in rows() if r[0] >= run.next_row)
+        batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+        while batch := list(islice(pending, batch_rows)):
+            job_run.stop_if_cancelled()
+            with transaction.atomic():
+                _batch_import(run, batch, mapping=mapping, definitions=definitions)
+                run.next_row = batch[-1][0] + 1
+                run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected"])
+                job_run.beat(done=run.processed)
+    except JobCancelled:
+        _finished(run, status=JobStatus.CANCELLED)
+        raise
+    _finished(run, status=JobStatus.DONE)
+
+
+def _finished(run: Import, *, status: str) -> None:
+    audit_record(
+        action="import.finish",
+        actor=run.created_by,
+        target=run,
+        data={
+            "status": status,
+            "created": run.created,
+            "updated": run.updated,
+            "unchanged": run.unchanged,
+            "rejected": run.rejected,
+            "refused": run.refused,
+        },
+        ip="",
+    )
+
+
+def _refuse_if_any_bad(
+    run: Import,
+    rows: Iterable[tuple[int, list[Cell]]],
+    *,
+    mapping: dict[int, str],
+    definitions: Sequence[CustomField],
+    job_run: JobRun,
+) -> None:
+    """All or nothing: check every row before writing any. With a bad one, the import is refused, its
+    problems are kept for the report, and nothing else is written."""
+    bad: list[CustomerRow] = []
+    names: dict[str, list[int]] = defaultdict(list)
+    for number, cells in rows:
+        row = customer_row_read(number, cells, mapping=mapping, headers=run.headers, definitions=definitions)
+        if row.problems:
+            bad.append(row)
+        elif row.data is not None and not _keys(row) and row.data.name:
+            names[row.data.name].append(number)
+    # A row known only by a name that several customers have cannot be matched: a problem too.
+    for name in _ambiguous_names(names):
+        bad += [_ambiguous(number, name, run.headers, mapping) for number in names[name]]
+    with transaction.atomic():
+        if bad:
+            ImportRow.objects.bulk_create(_rejections(run, bad))
+            run.rejected, run.refused = len(bad), True
+        run.checked = True
+        run.save(update_fields=["rejected", "refused", "checked"])
+        job_run.beat(done=run.processed if bad else 0)
+    if bad:
+        _finished(run, status=JobStatus.DONE)
+
+
+@dataclass
+class _Matches:
+    """Each key a batch's rows carry -> the customer that has it (the first created, for a key several
+    customers share). Grows as the batch creates customers, so a later row of the same file finds them."""
+
+    numbers: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, int] = field(default_factory=dict)
+    accounts: dict[tuple[str, str], int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
+    names: dict[str, list[int]] = field(default_factory=dict)
+
+    def find(self, row: CustomerRow) -> int | None:
+        if row.customer_no and row.customer_no in self.numbers:
+            return self.numbers[row.customer_no]
+        assert row.checked is not None and row.data is not None
+        for lookup in row.checked.phone_lookups:
+            if lookup in self.phones:
+                return self.phones[lookup]
+        for account in _accounts(row):
+            if account in self.accounts:
+                return self.accounts[account]
+        if row.checked.clean.email_lookup in self.emails:
+            return self.emails[row.checked.clean.email_lookup]
+        if not _keys(row) and len(self.names.get(row.data.name, ())) == 1:
+            return self.names[row.data.name][0]
+        return None
+
+    def learn(self, row: CustomerRow, customer_id: int, customer_no: str) -> None:
+        assert row.checked is not None and row.data is not None
+        self.numbers.setdefault(customer_no, customer_id)
+        for lookup in row.checked.phone_lookups:
+            self.phones.setdefault(lookup, customer_id)
+        for account in _accounts(row):
+            self.accounts.setdefault(account, customer_id)
+        if row.checked.clean.email_lookup:
+            self.emails.setdefault(row.checked.clean.email_lookup, customer_id)
+        if row.data.name and not _keys(row):
+            self.names.setdefault(row.data.name, [customer_id])
+
+
+def _accounts(row: CustomerRow) -> list[tuple[str, str]]:
+    assert row.data is not None
+    return [(s.kind, text_lookup(s.handle)) for s in row.data.socials]
+
+
+def _keys(row: CustomerRow) -> bool:
+    """Whether the row carries anything that tells its customer apart besides the name."""
+    assert row.checked is not None and row.data is not None
+    return bool(
+        row.customer_no or row.checked.phone_lookups or row.data.socials or row.checked.clean.email_lookup
+    )
+
+
+def _matches_load(rows: Sequence[CustomerRow]) -> _Matches:
+    """The existing customers that have any key of ``rows``: a few queries for the whole batch."""
+    numbers = {r.customer_no for r in rows if r.customer_no}
+    phones = {lookup for r in rows for lookup in r.checked.phone_lookups}  # type: ignore[union-attr]
+    accounts = {a for r in rows for a in _accounts(r)}
+    emails = {r.checked.clean.email_lookup for r in rows if r.checked.clean.email_lookup}  # type: ignore[union-attr]
+    names = {r.data.name for r in rows if r.data and r.data.name and not _keys(r)}
+    found = _Matches()
+    if numbers:
+        found.numbers = dict(
+            Customer.objects.filter(customer_no__in=numbers).values_list("customer_no", "pk")
+        )
+    if phones:
+        for lookup, customer_id in (
+            Phone.objects.filter(number_lookup__in=phones)
+            .order_by("customer_id")
+            .values_list("number_lookup", "customer_id")
+        ):
+            found.phones.setdefault(lookup, customer_id)
+    if accounts:
+        handles = {handle for _, handle in accounts}
+        for kind, handle, customer_id in (
+            SocialAccount.objects.filter(handle_lookup__in=handles)
+            .order_by("customer_id")
+            .values_list("kind", "handle_lookup", "customer_id")
+        ):
+            found.accounts.setdefault((kind, handle), customer_id)
+    if emails:
+        for lookup, customer_id in (
+            Customer.objects.filter(email_lookup__in=emails).order_by("pk").values_list("email_lookup", "pk")
+        ):
+            found.emails.setdefault(lookup, customer_id)
+    if names:
+        for name, customer_id in (
+            Customer.objects.filter(name__in=names).order_by("pk").values_list("name", "pk")
+        ):
+            found.names.setdefault(name, []).append(customer_id)
+    return found
+
+
+def _ambiguous_names(names: dict[str, list[int]]) -> list[str]:
+    taken = (
+        Customer.objects.filter(name__in=list(names)).values("name").annotate(n=Count("pk")).filter(n__gt=1)
+    )
+    return [t["name"] for t in taken]
+
+
+def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int, str]) -> CustomerRow:
+    column = next((headers[i] for i, key in mapping.items() if key == "name"), "")
+    reason = _(
+        "Several customers are called “%(name)s”, and this row has nothing else to tell which one "
+        "(a customer number, phone, account or email)."
+    ) % {"name": name}
+    return CustomerRow(number, None, problems=[Problem(number, column, name, reason)])
+
+
+def _rejections(run: Import, rows: Iterable[CustomerRow]) -> list[ImportRow]:
+    return [
+        ImportRow(
+            run=run,
+            row=r.number,
+            action=ImportRowAction.REJECTED,
+            detail=json.dumps(
+                {"problems": [[p.column, p.value, p.reason] for p in r.problems]}, ensure_ascii=False
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _batch_import(
+    run: Import,
+    batch: Sequence[tuple[int, list[Cell]]],
+    *,
+    mapping: dict[int, str],
+    definitions: Sequence[CustomField],
+) -> None:
+    """Import ``batch`` inside the caller's transaction, counting onto ``run``."""
+    rows = [
+        customer_row_read(number, cells, mapping=mapping, headers=run.headers, definitions=definitions)
+        for number, cells in batch
+    ]
+    good = [r for r in rows if not r.problems]
+    rejected = [r for r in rows if r.problems]
+    matches = _matches_load(good)
+    journal: list[ImportRow] = []
+    to_create: list[CustomerRow] = []
+    touched: set[int] = set()  # customers this batch already changed: read again before the next change
+
+    def create_pending() -> None:
+        made = customers_import_create(
+            actor=run.created_by,
+            rows=[(r.checked, r.customer_no) for r in to_create if r.checked],
+            import_id=run.pk,
+        )
+        for row, customer in zip(to_create, made, strict=True):
+            matches.learn(row, customer.pk, customer.customer_no)
+            journal.append(
+                ImportRow(
+                    run=run, row=row.number, action=ImportRowAction.CREATED, customer=customer, version=1
+                )
+            )
+        run.created += len(made)
+        to_create.clear()
+
+    for row in good:
+        customer_id = matches.find(row)
+        if customer_id is None and to_create and _collides(row, to_create):
+            create_pending()  # an earlier row of this batch is the same customer: create it first
+            customer_id = matches.find(row)
+        if customer_id is None:
+            if not _keys(row) and len(matches.names.get(row.data.name, ())) > 1:  # type: ignore[union-attr]
+                rejected.append(_ambiguous(row.number, row.data.name, run.headers, mapping))  # type: ignore[union-attr]
+                continue
+            to_create.append(row)
+            continue
+        try:
+            change = _merge(run, row, customer_id, definitions=definitions, fresh=customer_id in touched)
+        except ValidationFailed as exc:
+            reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
+                str(exc.message)
+            ]
+            rejected.append(
+                CustomerRow(row.number, None, problems=[Problem(row.number, "", "", r) for r in reasons])
+            )
+            continue
+        if change is None:
+            run.unchanged += 1
+            continue
+        touched.add(customer_id)
+        run.updated += 1
+        journal.append(
+            ImportRow(
+                run=run,
+                row=row.number,
+                action=ImportRowAction.UPDATED,
+                customer_id=customer_id,
+                version=change.customer.version,
+                detail=json.dumps({"before": change.before, "added": change.added}, ensure_ascii=False),
+            )
+        )
+    if to_create:
+        create_pending()
+    journal += _rejections(run, rejected)
+    run.rejected += len(rejected)
+    ImportRow.objects.bulk_create(journal)
+
+
+def _collides(row: CustomerRow, pending: Sequence[CustomerRow]) -> bool:
+    probe = _Matches()
+    for other in pending:
+        probe.learn(other, 0, other.customer_no or "")
+    probe.numbers.pop("", None)
+    return probe.find(row) is not None
+
+
+def _merge(
+    run: Import, row: CustomerRow, customer_id: int, *, definitions: Sequence[CustomField], fresh: bool
+) -> Any:
+    """Lay the row over its customer in a savepoint; a save by someone else meanwhile is read and merged
+    again once."""
+    for attempt in (1, 2):
+        customer = Customer.objects.prefetch_related("phones", "addresses", "socials").get(pk=customer_id)
+        try:
+            with transaction.atomic():
+                return customer_import_merge(
+                    actor=run.created_by,
+                    customer=customer,
+                    data=row.data,  # type: ignore[arg-type]
+                    provided=row.provided,
+                    definitions=definitions,
+                    import_id=run.pk,
+                )
+        except Conflict:
+            if attempt == 2:
+                raise ValidationFailed(
+                    _("Someone else kept saving this customer during the import.")
+                ) from None
+    return None  # not reached
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def import_problems(run: Import) -> dict[int, list[Problem]]:
+    """Row number -> its problems, for the rejected rows."""
+    found: dict[int, list[Problem]] = {}
+    for entry in run.journal.filter(action=ImportRowAction.REJECTED).order_by("row"):
+        found[entry.row] = [Problem(entry.row, c, v, r) for c, v, r in json.loads(entry.detail)["problems"]]
+    return found
+
+
+def import_rejected_rows(run: Import) -> list[tuple[int, list[Cell], list[Problem]]]:
+    """The rejected rows with their cells (read again from the kept file) and problems: the report's
+    rows, under the file's own header."""
+    problems = import_problems(run)
+    if not problems:
+        return []
+    table = table_read(import_file(run), sheet=run.sheet or None)
+    return [(number, cells, problems[number]) for number, cells in table.rows if number in problems]
+
+
+# --- undo -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_undo(*, actor: Any, run: Import) -> Import:
+    """Put everything back as it was before ``run``: the customers it created are deleted, the fields it
+    changed get their old values, the phones, addresses and accounts it added go.
+
+    Refused (``Conflict``, naming the customers) when that would lose later work: a customer it created
+    or changed was changed again since (by hand or by a later import), or has orders."""
+    run = Import.objects.select_for_update().select_related("job").get(pk=run.pk)
+    if run.undone_at is not None:
+        raise Conflict(_("This import was undone already."))
+    if not run.job.is_finished:
+        raise Conflict(_("This import is still running. Cancel it first, then undo it."))
+    entries = list(
+        run.journal.filter(
+            action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED], customer__isnull=False
+        )
+        .order_by("-row")
+        .values_list("row", "action", "customer_id", "version", "detail")
+    )
+    created = {e[2] for e in entries if e[1] == ImportRowAction.CREATED}
+    left_at: dict[int, int] = {}  # the version the import left each customer at: its last row's
+    for _row, _action, customer_id, version, _detail in entries:
+        left_at.setdefault(customer_id, version or 0)
+    now_at = dict(Customer.objects.filter(pk__in=left_at).values_list("pk", "version"))
+    changed_since = [cid for cid, version in left_at.items() if now_at.get(cid) != version]
+    from kebu.orders.models import Order  # orders depend on customers, not the other way round
+
+    with_orders = set(
+        Order.objects.filter(customer_id__in=created).values_list("customer_id", flat=True).distinct()
+    )
+    blocked = sorted(set(changed_since) | with_orders)
+    if blocked:
+        shown = list(
+            Customer.objects.filter(pk__in=blocked[:UNDO_CONFLICTS_SHOWN])
+            .order_by("customer_no")
+            .values_list("customer_no", flat=True)
+        )
+        more = len(blocked) - len(shown)
+        message = ngettext(
+            "Undoing would lose later work on %(count)d customer (%(customers)s): changed since the import, "
+            "or with orders.",
+            "Undoing would lose later work on %(count)d customers (%(customers)s): changed since the import, "
+            "or with orders.",
+            len(blocked),
+        ) % {"count": len(blocked), "customers": "、".join(shown) + ("…" if more else "")}
+        raise Conflict(message)
+    expected = dict(left_at)
+    reverted: set[int] = set()
+    for _row, action, customer_id, _version, detail in entries:  # newest row first
+        if action != ImportRowAction.UPDATED or customer_id in created:
+            continue
+        change = json.loads(detail)
+        if not customer_import_revert(
+            customer_id=customer_id,
+            before=change["before"],
+            added=change["added"],
+            version=expected[customer_id],
+        ):
+            raise Conflict(_("A customer changed while the import was being undone. Try again."))
+        expected[customer_id] -= 1
+        reverted.add(customer_id)
+    CustomerEvent.objects.bulk_create(
+        CustomerEvent(customer_id=cid, actor=actor, kind="customer.import_undone", data={"import": run.pk})
+        for cid in sorted(reverted)
+    )
+    deleted = 0
+    ids = sorted(created)
+    for start in range(0, len(ids), 5000):
+        deleted += (
+            Customer.objects.filter(pk__in=ids[start : start + 5000]).delete()[1].get("customers.Customer", 0)
+        )
+    run.undone_at, run.undone_by = timezone.now(), actor
+    run.save(update_fields=["undone_at", "undone_by"])
+    audit_record(
+        action="import.undo", actor=actor, target=run, data={"deleted": deleted, "restored": len(reverted)}
+    )
+    return run

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from kebu.core.fields import EncryptedTextField
+from kebu.core.models import Job
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+
+
+class ImportMode(models.TextChoices):
+    GOOD_ROWS = "good_rows", _("Import the good rows, report the others")
+    ALL_OR_NOTHING = "all", _("All or nothing")
+
+
+class Import(models.Model):
+    """One file brought in: where it is kept, how its columns were read, how far the import got, and
+    what it did. Its rows' changes are in ``ImportRow``, which is what undo reads."""
+
+    job = models.OneToOneField(
+        Job, on_delete=models.PROTECT, related_name="import_run", verbose_name=_("job")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
+    mode = models.CharField(
+        _("mode"), max_length=10, choices=ImportMode.choices, default=ImportMode.GOOD_ROWS
+    )
+    file_name = models.CharField(
+        _("file"), max_length=255, help_text=_("As it was uploaded; shown, never opened.")
+    )
+    stored_as = models.CharField(
+        max_length=64, editable=False, help_text="A generated name under the data directory."
+    )
+    file_size = models.PositiveBigIntegerField(_("size"), default=0)
+    file_sha256 = models.CharField(max_length=64, editable=False)
+    sheet = models.CharField(_("sheet"), max_length=100, blank=True)
+    headers = models.JSONField(_("header"), default=list)
+    mapping = models.JSONField(_("columns"), default=dict, help_text="Column index (as text) -> field key.")
+    next_row = models.PositiveIntegerField(
+        _("next row"),
+        default=0,
+        help_text=_("Rows numbered below this one are done (where a resumed import goes on)."),
+    )
+    checked = models.BooleanField(default=False, editable=False)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    refused = models.BooleanField(
+        _("refused"), default=False, help_text=_("All or nothing, and some row was bad: nothing was written.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-pk"]
+        # Importing matches rows against every customer of the shop, visible to the importer or not,
+        # and may change any of them: an admin's permission.
+        permissions = [("import_customers", _("Can import customers from a spreadsheet"))]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.file_name}"
+
+    @property
+    def processed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.rejected
+
+
+class ImportRowAction(models.TextChoices):
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ImportRow(models.Model):
+    """What one row of an imported file did. Rows that changed nothing are only counted.
+
+    ``detail`` is JSON, encrypted because it holds contact details: for an update, the values before
+    and the ids of the rows it added (``{"before": …, "added": …}``); for a rejection, the problems
+    (``{"problems": [[column, value, reason], …]}``)."""
+
+    run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="journal")
+    row = models.PositiveIntegerField(_("row"))
+    action = models.CharField(_("action"), max_length=10, choices=ImportRowAction.choices)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The customer's version this row left."
+    )
+    detail = EncryptedTextField(blank=True)
+
+    class Meta:
+        verbose_name = _("imported row")
+        verbose_name_plural = _("imported rows")
+        constraints = [models.UniqueConstraint(fields=["run", "row"], name="transfer_importrow_once")]
+        indexes = [models.Index(fields=["customer"], name="transfer_importrow_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.row} {self.action}"

@@ -1,0 +1,359 @@
+"""Importing a customer sheet for real: matching, re-importing, the two modes, the journal and undo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import transaction
+
+from kebu.audit.models import AuditEntry
+from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.jobs import job_cancel, job_run
+from kebu.core.models import Job, JobStatus
+from kebu.customers.models import (
+    Address,
+    Customer,
+    CustomerEvent,
+    CustomerPhone,
+    CustomFieldType,
+    SocialAccount,
+)
+from kebu.customers.services import PhoneInput, SocialInput, customer_input_from, customer_update
+from kebu.customers.tests.factories import CustomFieldFactory, make_customer
+from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.models import Import, ImportMode, ImportRow, ImportRowAction
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "客户编号,姓名,手机号码,微信号,邮箱,性别,省份,城市,区县,详细地址,备注\n"
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return (HEADER + "".join(line + "\n" for line in lines)).encode("utf-8")
+
+
+def run_import(owner, data: bytes, *, mode: str = ImportMode.GOOD_ROWS, name: str = "客户.csv") -> Import:
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=data, file_name=name, mode=mode, enqueue=False)
+    job_run(run.job_id)
+    run.refresh_from_db()
+    return run
+
+
+def counts(run: Import) -> tuple[int, int, int, int]:
+    return run.created, run.updated, run.unchanged, run.rejected
+
+
+def state() -> list[tuple]:
+    """Everything an import may touch, in a comparable form."""
+    return [
+        (
+            c.customer_no,
+            c.name,
+            c.gender,
+            c.email,
+            c.notes,
+            c.province,
+            c.city,
+            c.primary_phone,
+            c.version,
+            c.updated_at,
+            c.updated_by_id,
+            tuple(sorted(c.custom.items())),
+            tuple(p.number for p in c.phones.order_by("pk")),
+            tuple(
+                (a.province, a.city, a.district, a.detail, a.is_default) for a in c.addresses.order_by("pk")
+            ),
+            tuple((s.kind, s.handle) for s in c.socials.order_by("pk")),
+        )
+        for c in Customer.objects.order_by("customer_no")
+    ]
+
+
+FIRST = csv_bytes(
+    ",张三,13812345678,zs_wx,zs@example.com,男,浙江省,杭州市,西湖区,文三路1号,老客户",
+    ",李四,13900001111,,,女,,,,,",
+    ",王五,12345,,,,,,,,",  # not a phone
+)
+
+
+def test_a_sheet_becomes_customers_with_their_phones_addresses_and_accounts(owner):
+    run = run_import(owner, FIRST)
+
+    assert counts(run) == (2, 0, 0, 1)
+    zhang = Customer.objects.get(name="张三")
+    assert zhang.primary_phone == "+8613812345678" and zhang.email == "zs@example.com"
+    assert (zhang.gender, zhang.notes, zhang.province, zhang.city) == ("m", "老客户", "浙江省", "杭州市")
+    assert [(a.district, a.detail, a.is_default) for a in zhang.addresses.all()] == [
+        ("西湖区", "文三路1号", True)
+    ]
+    assert [(s.kind, s.handle) for s in zhang.socials.all()] == [("wechat", "zs_wx")]
+    assert zhang.created_by == owner
+    assert list(zhang.events.values_list("kind", "data")) == [("customer.imported", {"import": run.pk})]
+    assert run.job.status == JobStatus.DONE and (run.job.done, run.job.total) == (3, 3)
+    entries = AuditEntry.objects.filter(target_type="transfer.import", target_id=str(run.pk)).order_by("seq")
+    actions = list(entries.values_list("action", flat=True))
+    assert actions == ["customer.import", "import.finish"]
+
+
+def test_the_rejected_rows_come_back_with_their_cells_and_reasons(owner):
+    run = run_import(owner, FIRST)
+
+    [(number, cells, problems)] = import_rejected_rows(run)
+    assert number == 4 and cells[1] == "王五"
+    assert problems[0].column == "手机号码" and problems[0].value == "12345"
+
+
+def test_importing_the_same_file_again_creates_nobody_and_changes_nothing(owner):
+    run_import(owner, FIRST)
+    before = state()
+
+    again = run_import(owner, FIRST)
+
+    assert counts(again) == (0, 0, 2, 1)
+    assert state() == before
+
+
+def test_a_newer_overlapping_export_updates_what_changed_and_adds_who_is_new(owner):
+    run_import(owner, FIRST)
+    zhang = Customer.objects.get(name="张三")
+
+    newer = run_import(
+        owner,
+        csv_bytes(
+            ",张三,13812345678,,,男,,,,,VIP",  # notes changed; blank cells say nothing
+            ",李四,13900001111,,,女,,,,,",  # the same
+            ",赵六,13700002222,,,,,,,,",  # new
+        ),
+    )
+
+    assert counts(newer) == (1, 1, 1, 0)
+    zhang.refresh_from_db()
+    assert zhang.notes == "VIP"
+    assert zhang.email == "zs@example.com" and zhang.socials.count() == 1 and zhang.addresses.count() == 1
+    assert Customer.objects.count() == 3
+    event = zhang.events.get(kind="customer.updated")
+    assert event.data["import"] == newer.pk and event.data["changes"]["notes"] == ["…", "…"]
+
+
+def test_rows_match_by_number_then_phone_then_account_then_email(owner):
+    by_number = make_customer(actor=owner, name="甲", phone="13800000001")
+    by_phone = make_customer(actor=owner, name="乙", phone="13800000002")
+    by_account = make_customer(
+        actor=owner, name="丙", phone="13800000003", socials=[SocialInput(kind="wechat", handle="bing")]
+    )
+    by_email = make_customer(actor=owner, name="丁", phone="13800000004", email="ding@example.com")
+
+    run = run_import(
+        owner,
+        csv_bytes(
+            # The number wins over a phone that is someone else's.
+            f"{by_number.customer_no.lower()},甲改,13800000002,,,,,,,,",
+            ",乙改,+86 138-0000-0002,,,,,,,,",
+            ",丙改,,BING,,,,,,,",
+            ",丁改,,,DING@example.com,,,,,,",
+        ),
+    )
+
+    assert counts(run) == (0, 4, 0, 0)
+    names = {c.pk: c.name for c in Customer.objects.all()}
+    assert [names[c.pk] for c in (by_number, by_phone, by_account, by_email)] == [
+        "甲改",
+        "乙改",
+        "丙改",
+        "丁改",
+    ]
+    # The number's customer got the other phone beside their own.
+    assert sorted(by_number.phones.values_list("number", flat=True)) == ["+8613800000001", "+8613800000002"]
+
+
+def test_a_row_with_only_a_name_matches_the_one_customer_of_that_name_and_no_one_when_several(owner):
+    make_customer(actor=owner, name="孤独", phone="13800000011")
+    make_customer(actor=owner, name="重名", phone="13800000012")
+    make_customer(actor=owner, name="重名", phone="13800000013")
+
+    run = run_import(owner, csv_bytes(",孤独,,,,,,,,,备注一", ",重名,,,,,,,,,备注二", ",新人,,,,,,,,,"))
+
+    assert counts(run) == (1, 1, 0, 1)
+    assert Customer.objects.get(name="孤独").notes == "备注一"
+    [(number, _cells, problems)] = import_rejected_rows(run)
+    assert number == 3 and "Several customers are called “重名”" in problems[0].reason
+    assert counts(run_import(owner, csv_bytes(",新人,,,,,,,,,"))) == (0, 0, 1, 0)
+
+
+def test_two_rows_of_one_file_with_the_same_phone_are_one_customer(owner):
+    run = run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,", ",张三,138 1234 5678,zs,,,,,,,第二行"))
+
+    assert counts(run) == (1, 1, 0, 0)
+    zhang = Customer.objects.get()
+    assert zhang.notes == "第二行" and zhang.socials.count() == 1 and zhang.phones.count() == 1
+
+
+def test_a_kept_customer_number_is_used_and_later_numbers_skip_it(owner):
+    run = run_import(owner, csv_bytes("C000002,老客,13800000021,,,,,,,,", ",新客,13800000022,,,,,,,,"))
+
+    assert counts(run) == (2, 0, 0, 0)
+    assert dict(Customer.objects.values_list("name", "customer_no")) == {"老客": "C000002", "新客": "C000001"}
+    make_customer(actor=owner, name="下一个", phone="13800000023")
+    assert Customer.objects.get(name="下一个").customer_no == "C000003"
+
+
+def test_custom_fields_are_matched_by_their_label_and_checked(owner):
+    CustomFieldFactory(key="shoe", label="鞋码", field_type=CustomFieldType.NUMBER)
+    data = "姓名,手机,鞋码\n张三,13812345678,42\n李四,13900001111,大号\n".encode()
+
+    run = run_import(owner, data)
+
+    assert counts(run) == (1, 0, 0, 1)
+    assert Customer.objects.get(name="张三").custom == {"shoe": 42}
+    [(_n, _c, problems)] = import_rejected_rows(run)
+    assert problems[0].column == "鞋码"
+    # The same value again is no change, though the sheet has it as text.
+    assert counts(run_import(owner, data)) == (0, 0, 1, 1)
+
+
+def test_all_or_nothing_writes_nothing_when_a_row_is_bad(owner):
+    run = run_import(owner, FIRST, mode=ImportMode.ALL_OR_NOTHING)
+
+    assert run.refused and counts(run) == (0, 0, 0, 1)
+    assert Customer.objects.count() == 0
+    assert [r[0] for r in import_rejected_rows(run)] == [4]
+
+
+def test_all_or_nothing_imports_everything_when_every_row_is_good(owner):
+    run = run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,", ",李四,13900001111,,,,,,,,"), mode="all")
+
+    assert not run.refused and counts(run) == (2, 0, 0, 0)
+
+
+def test_a_row_that_would_give_a_customer_an_eleventh_phone_is_rejected_not_half_written(owner):
+    customer = make_customer(actor=owner, name="多号", phone="13800000100")
+    data = customer_input_from(customer)
+    data.phones = [PhoneInput(number=f"1380000010{i}") for i in range(10)]
+    customer_update(actor=owner, customer=customer, data=data, expected_version=customer.version)
+
+    run = run_import(owner, csv_bytes(f"{customer.customer_no},多号,13900000000,,,,,,,,新备注"))
+
+    assert counts(run) == (0, 0, 0, 1)
+    customer.refresh_from_db()
+    assert customer.notes == "" and customer.phones.count() == 10
+
+
+# --- undo ---------------------------------------------------------------------------------------------
+
+
+def test_undo_puts_back_exactly_what_was_there(owner):
+    make_customer(actor=owner, name="张三", phone="13812345678")
+    before = state()
+    run = run_import(
+        owner,
+        csv_bytes(
+            ",张三改,13812345678,zs_wx,zs@example.com,男,浙江省,杭州市,西湖区,文三路1号,备注",
+            ",李四,13900001111,,,,,,,,",
+        ),
+    )
+    assert counts(run) == (1, 1, 0, 0) and state() != before
+
+    import_undo(actor=owner, run=run)
+
+    assert state() == before
+    run.refresh_from_db()
+    assert run.undone_by == owner
+    assert AuditEntry.objects.filter(action="import.undo", target_id=str(run.pk)).exists()
+    assert CustomerEvent.objects.filter(kind="customer.import_undone").count() == 1
+    assert CustomerPhone.objects.count() == 1
+    assert Address.objects.count() == 0 and SocialAccount.objects.count() == 0
+
+
+def test_imports_are_undone_newest_first_back_to_the_start(owner):
+    first = run_import(owner, FIRST)
+    after_first = state()
+    second = run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,VIP", ",钱七,13600000000,,,,,,,,"))
+
+    with pytest.raises(Conflict, match="changed since the import"):
+        import_undo(actor=owner, run=first)
+    import_undo(actor=owner, run=second)
+    assert state() == after_first
+    import_undo(actor=owner, run=first)
+    assert Customer.objects.count() == 0
+    with pytest.raises(Conflict, match="undone already"):
+        import_undo(actor=owner, run=first)
+
+
+def test_undo_is_refused_when_someone_edited_an_imported_customer_since(owner):
+    run = run_import(owner, FIRST)
+    zhang = Customer.objects.get(name="张三")
+    data = customer_input_from(zhang)
+    data.notes = "打电话确认过"
+    customer_update(actor=owner, customer=zhang, data=data, expected_version=zhang.version)
+
+    with pytest.raises(Conflict, match=zhang.customer_no):
+        import_undo(actor=owner, run=run)
+    assert Customer.objects.count() == 2
+    run.refresh_from_db()
+    assert run.undone_at is None
+
+
+def test_undo_is_refused_for_a_created_customer_who_has_ordered_since(owner):
+    from kebu.orders.tests.factories import make_catalogue, make_order
+
+    run = run_import(owner, FIRST)
+    catalogue = make_catalogue(actor=owner)
+    make_order(actor=owner, customer=Customer.objects.get(name="李四"), store=catalogue.store)
+
+    with pytest.raises(Conflict, match="with orders"):
+        import_undo(actor=owner, run=run)
+    assert Customer.objects.count() == 2
+
+
+def test_a_running_import_cannot_be_undone(owner):
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=FIRST, file_name="a.csv", enqueue=False)
+    Job.objects.filter(pk=run.job_id).update(status=JobStatus.RUNNING)
+
+    with pytest.raises(Conflict, match="still running"):
+        import_undo(actor=owner, run=run)
+
+
+# --- the file, the journal ----------------------------------------------------------------------------
+
+
+def test_a_file_that_cannot_be_read_is_refused_before_anything_is_queued(owner):
+    with pytest.raises(ValidationFailed, match="empty"), transaction.atomic():
+        customer_import_start(actor=owner, data=b"", file_name="a.csv", enqueue=False)
+    assert not Import.objects.exists() and not Job.objects.exists()
+
+
+def test_the_file_is_kept_under_a_generated_name_and_the_journal_is_encrypted(owner, settings):
+    run = run_import(owner, FIRST, name="../../etc/客户.csv")
+
+    assert run.file_name == "客户.csv"
+    assert (settings.DATA_DIR / "imports" / run.stored_as).read_bytes() == FIRST
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT detail FROM transfer_importrow WHERE action = 'rejected'")
+        [(stored,)] = cursor.fetchall()
+    assert "12345" not in stored
+    entry = ImportRow.objects.get(action=ImportRowAction.REJECTED)
+    assert json.loads(entry.detail)["problems"][0][1] == "12345"
+
+
+def test_a_cancelled_import_keeps_its_whole_batches_and_can_be_undone(owner, settings):
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 2}
+    rows = [f",客户{i},1380000{i:04d},,,,,,,," for i in range(7)]
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=csv_bytes(*rows), file_name="a.csv", enqueue=False)
+
+    def cancel_after_two_batches(job):
+        if job.done == 4:
+            job_cancel(job=job)
+
+    job = job_run(run.job_id, on_beat=cancel_after_two_batches)
+
+    run.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and counts(run) == (4, 0, 0, 0) and run.next_row == 6
+    assert AuditEntry.objects.get(action="import.finish", target_id=str(run.pk)).data["status"] == "cancelled"
+    import_undo(actor=owner, run=run)
+    assert Customer.objects.count() == 0
