@@ -51,6 +51,15 @@ MAX_PHONES = 10
 MAX_ADDRESSES = 20
 MAX_SOCIALS = 20
 CUSTOM_NUMBER_LIMIT = Decimal("1e15")
+# A choice's keys as sets, built once: ``Choices.values`` builds a new list each time it is read, and
+# validation reads them for every row of an import.
+_GENDER_KEYS = frozenset(Gender.values)
+_CUSTOMER_TYPE_KEYS = frozenset(CustomerType.values)
+_STAGE_KEYS = frozenset(Stage.values)
+_PHONE_LABEL_KEYS = frozenset(CustomerPhone.Label.values)
+_SOCIAL_KIND_KEYS = frozenset(SocialKind.values)
+_CONSENT_CHANNEL_KEYS = frozenset(ConsentChannel.values)
+_CONSENT_METHOD_KEYS = frozenset(ConsentMethod.values)
 
 
 @dataclass
@@ -220,11 +229,11 @@ def _validate(
         _add(errors, "name", _("A name has at most 100 characters."))
     if len(data.notes) > 5000:
         _add(errors, "notes", _("Notes have at most 5,000 characters."))
-    if data.gender not in Gender.values:
+    if data.gender not in _GENDER_KEYS:
         _add(errors, "gender", _("Choose a gender from the list."))
-    if data.customer_type not in CustomerType.values:
+    if data.customer_type not in _CUSTOMER_TYPE_KEYS:
         _add(errors, "customer_type", _("Choose a customer type from the list."))
-    if data.stage not in Stage.values:
+    if data.stage not in _STAGE_KEYS:
         _add(errors, "stage", _("Choose a lifecycle stage from the list."))
 
     if data.birthday:
@@ -256,7 +265,7 @@ def _validate(
             continue
         if any(p[0] == parsed.e164 for p in phones):
             continue  # the same number twice in one form is one number
-        label = item.label if item.label in CustomerPhone.Label.values else CustomerPhone.Label.OTHER
+        label = item.label if item.label in _PHONE_LABEL_KEYS else CustomerPhone.Label.OTHER
         phones.append((parsed.e164, label, phone_lookup(parsed.e164), phone_last4_lookup(parsed.digits)))
 
     if not data.name.strip() and not phones and not errors.get("phones.0.number"):
@@ -284,7 +293,7 @@ def _validate(
     if len(data.socials) > MAX_SOCIALS:
         _add(errors, "socials", _("At most %(n)d social accounts.") % {"n": MAX_SOCIALS})
     for index, social in enumerate(data.socials):
-        if social.kind not in SocialKind.values:
+        if social.kind not in _SOCIAL_KIND_KEYS:
             _add(errors, f"socials.{index}.kind", _("Choose an account type from the list."))
         if not social.handle.strip() or len(social.handle) > 100:
             _add(errors, f"socials.{index}.handle", _("Enter the account name (at most 100 characters)."))
@@ -292,9 +301,9 @@ def _validate(
             _add(errors, f"socials.{index}.kind_label", _("The type name has at most 30 characters."))
 
     for index, consent in enumerate(data.consents):
-        if consent.channel not in ConsentChannel.values:
+        if consent.channel not in _CONSENT_CHANNEL_KEYS:
             _add(errors, f"consents.{index}.channel", _("Unknown consent channel."))
-        if consent.method not in ConsentMethod.values:
+        if consent.method not in _CONSENT_METHOD_KEYS:
             _add(errors, f"consents.{index}.method", _("Say how the consent was given."))
 
     if customer is not None and data.referrer is not None and data.referrer.pk == customer.pk:
@@ -927,50 +936,58 @@ def customer_import_merge(
     *,
     actor: Any,
     customer: Customer,
-    data: CustomerInput,
+    checked: CheckedCustomer,
     provided: frozenset[str],
     definitions: Sequence[CustomField],
     import_id: int,
 ) -> ImportedChange | None:
-    """Lay what a sheet's row says (``data``; only the fields in ``provided``, the non-blank cells) over
-    ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
+    """Lay what a sheet's row says (``checked``; only the fields in ``provided``, the non-blank cells)
+    over ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
     address or account the customer does not have yet is added beside the ones they have. Returns None
     when the row changes nothing. Raises ``ValidationFailed`` when the result would be invalid (an
     eleventh phone), and ``Conflict`` when someone saved the customer meanwhile.
 
     ``customer`` should come with its phones, addresses and accounts prefetched."""
-    current = customer_input_from(customer)
-    merged = CustomerInput(**{name: getattr(current, name) for name in PROFILE_FIELDS})
-    merged.custom = dict(customer.custom or {})
+    data = checked.data
+    stored_phones = list(customer.phones.all())
+    stored_addresses = list(customer.addresses.all())
+    stored_accounts = list(customer.socials.all())
+    current = CustomerInput(
+        **{name: getattr(customer, name) for name in PROFILE_FIELDS},
+        phones=[PhoneInput(number=p.number, label=p.label) for p in stored_phones],
+        addresses=[
+            AddressInput(**{name: getattr(a, name) for name in ADDRESS_FIELDS}) for a in stored_addresses
+        ],
+        socials=[SocialInput(kind=s.kind, handle=s.handle, kind_label=s.kind_label) for s in stored_accounts],
+    )
+    merged = replace(current, custom=dict(customer.custom or {}))
     for name in IMPORT_SCALARS:
         if name in provided:
             setattr(merged, name, getattr(data, name))
     merged.custom.update({key: data.custom[key] for key in data.custom if f"custom.{key}" in provided})
-    known_phones = {p.number for p in current.phones}
-    new_phones = []
-    for item in data.phones:
-        try:
-            e164 = parse_phone(item.number).e164
-        except ValidationFailed:
-            e164 = item.number  # left for validation to name
-        if e164 not in known_phones:
-            new_phones.append(item)
-    known_places = {(a.province, a.city, a.district, a.detail.strip()) for a in current.addresses}
+    known_phones = {p.number_lookup for p in stored_phones}
+    new_phones = [
+        PhoneInput(number=p[0], label=p[1]) for p in checked.clean.phones if p[2] not in known_phones
+    ]
+    known_places = {(a.province, a.city, a.district, a.detail.strip()) for a in stored_addresses}
     new_addresses = [
-        replace(a, is_default=not current.addresses and i == 0)
+        replace(a, is_default=not stored_addresses and i == 0)
         for i, a in enumerate(data.addresses)
         if (a.province, a.city, a.district, a.detail.strip()) not in known_places
     ]
-    known_accounts = {(s.kind, text_lookup(s.handle)) for s in current.socials}
+    known_accounts = {(s.kind, s.handle_lookup) for s in stored_accounts}
     new_socials = [s for s in data.socials if (s.kind, text_lookup(s.handle)) not in known_accounts]
     merged.phones = [*current.phones, *new_phones]
     merged.addresses = [*current.addresses, *new_addresses]
     merged.socials = [*current.socials, *new_socials]
+    changed = [name for name in IMPORT_SCALARS if getattr(merged, name) != getattr(current, name)]
+    custom_given = any(name.startswith("custom.") for name in provided)
+    if not changed and not custom_given and not new_phones and not new_addresses and not new_socials:
+        return None  # the common case of a re-import, told without validating anything
     clean = _validate(merged, customer=customer, definitions=definitions)
     # Compared as stored: a sheet's "5" for a number field is the 5 already there.
     retired = {k: v for k, v in (customer.custom or {}).items() if k not in clean.active_custom_keys}
     custom_changed = {**retired, **clean.custom} != (customer.custom or {})
-    changed = [name for name in IMPORT_SCALARS if getattr(merged, name) != getattr(current, name)]
     if not changed and not custom_changed and not new_phones and not new_addresses and not new_socials:
         return None
 
@@ -991,7 +1008,7 @@ def customer_import_merge(
     if not written:
         raise Conflict(_("Someone else saved this customer during the import."))
     added_clean = _Clean(
-        phones=[p for p in clean.phones if p[0] not in known_phones],
+        phones=[p for p in clean.phones if p[2] not in known_phones],
         email_lookup=clean.email_lookup,
         custom=clean.custom,
         active_custom_keys=clean.active_custom_keys,

@@ -37,7 +37,12 @@ from kebu.core.lookup import text_lookup
 from kebu.core.models import JobStatus
 from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount
 from kebu.customers.models import CustomerPhone as Phone
-from kebu.customers.services import customer_import_merge, customer_import_revert, customers_import_create
+from kebu.customers.services import (
+    ImportedChange,
+    customer_import_merge,
+    customer_import_revert,
+    customers_import_create,
+)
 from kebu.transfer.customers import (
     CustomerRow,
     Problem,
@@ -198,8 +203,8 @@ def _refuse_if_any_bad(
         row = customer_row_read(number, cells, mapping=mapping, headers=run.headers, definitions=definitions)
         if row.problems:
             bad.append(row)
-        elif row.data is not None and not _keys(row) and row.data.name:
-            names[row.data.name].append(number)
+        elif (name := _Keys.of(row).name) != "":
+            names[name].append(number)
     # A row known only by a name that several customers have cannot be matched: a problem too.
     for name in _ambiguous_names(names):
         bad += [_ambiguous(number, name, run.headers, mapping) for number in names[name]]
@@ -214,6 +219,27 @@ def _refuse_if_any_bad(
         _finished(run, status=JobStatus.DONE)
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """What tells a row's customer apart, worked out once per row: its number, phones, accounts and
+    email (as their lookups), and its name only when it has none of those."""
+
+    number: str
+    phones: tuple[str, ...]
+    accounts: tuple[tuple[str, str], ...]
+    email: str
+    name: str
+
+    @classmethod
+    def of(cls, row: CustomerRow) -> _Keys:
+        assert row.checked is not None and row.data is not None
+        phones = tuple(row.checked.phone_lookups)
+        accounts = tuple((s.kind, text_lookup(s.handle)) for s in row.data.socials)
+        email = row.checked.clean.email_lookup
+        only_name = not (row.customer_no or phones or accounts or email)
+        return cls(row.customer_no, phones, accounts, email, row.data.name if only_name else "")
+
+
 @dataclass
 class _Matches:
     """Each key a batch's rows carry -> the customer that has it (the first created, for a key several
@@ -225,55 +251,41 @@ class _Matches:
     emails: dict[str, int] = field(default_factory=dict)
     names: dict[str, list[int]] = field(default_factory=dict)
 
-    def find(self, row: CustomerRow) -> int | None:
-        if row.customer_no and row.customer_no in self.numbers:
-            return self.numbers[row.customer_no]
-        assert row.checked is not None and row.data is not None
-        for lookup in row.checked.phone_lookups:
+    def find(self, keys: _Keys) -> int | None:
+        if keys.number in self.numbers:
+            return self.numbers[keys.number]
+        for lookup in keys.phones:
             if lookup in self.phones:
                 return self.phones[lookup]
-        for account in _accounts(row):
+        for account in keys.accounts:
             if account in self.accounts:
                 return self.accounts[account]
-        if row.checked.clean.email_lookup in self.emails:
-            return self.emails[row.checked.clean.email_lookup]
-        if not _keys(row) and len(self.names.get(row.data.name, ())) == 1:
-            return self.names[row.data.name][0]
+        if keys.email in self.emails:
+            return self.emails[keys.email]
+        if keys.name and len(self.names.get(keys.name, ())) == 1:
+            return self.names[keys.name][0]
         return None
 
-    def learn(self, row: CustomerRow, customer_id: int, customer_no: str) -> None:
-        assert row.checked is not None and row.data is not None
-        self.numbers.setdefault(customer_no, customer_id)
-        for lookup in row.checked.phone_lookups:
+    def learn(self, keys: _Keys, customer_id: int, customer_no: str) -> None:
+        if customer_no:
+            self.numbers.setdefault(customer_no, customer_id)
+        for lookup in keys.phones:
             self.phones.setdefault(lookup, customer_id)
-        for account in _accounts(row):
+        for account in keys.accounts:
             self.accounts.setdefault(account, customer_id)
-        if row.checked.clean.email_lookup:
-            self.emails.setdefault(row.checked.clean.email_lookup, customer_id)
-        if row.data.name and not _keys(row):
-            self.names.setdefault(row.data.name, [customer_id])
+        if keys.email:
+            self.emails.setdefault(keys.email, customer_id)
+        if keys.name:
+            self.names.setdefault(keys.name, [customer_id])
 
 
-def _accounts(row: CustomerRow) -> list[tuple[str, str]]:
-    assert row.data is not None
-    return [(s.kind, text_lookup(s.handle)) for s in row.data.socials]
-
-
-def _keys(row: CustomerRow) -> bool:
-    """Whether the row carries anything that tells its customer apart besides the name."""
-    assert row.checked is not None and row.data is not None
-    return bool(
-        row.customer_no or row.checked.phone_lookups or row.data.socials or row.checked.clean.email_lookup
-    )
-
-
-def _matches_load(rows: Sequence[CustomerRow]) -> _Matches:
-    """The existing customers that have any key of ``rows``: a few queries for the whole batch."""
-    numbers = {r.customer_no for r in rows if r.customer_no}
-    phones = {lookup for r in rows for lookup in r.checked.phone_lookups}  # type: ignore[union-attr]
-    accounts = {a for r in rows for a in _accounts(r)}
-    emails = {r.checked.clean.email_lookup for r in rows if r.checked.clean.email_lookup}  # type: ignore[union-attr]
-    names = {r.data.name for r in rows if r.data and r.data.name and not _keys(r)}
+def _matches_load(keys: Sequence[_Keys]) -> _Matches:
+    """The existing customers that have any of these keys: a few queries for the whole batch."""
+    numbers = {k.number for k in keys if k.number}
+    phones = {lookup for k in keys for lookup in k.phones}
+    accounts = {a for k in keys for a in k.accounts}
+    emails = {k.email for k in keys if k.email}
+    names = {k.name for k in keys if k.name}
     found = _Matches()
     if numbers:
         found.numbers = dict(
@@ -349,21 +361,26 @@ def _batch_import(
         customer_row_read(number, cells, mapping=mapping, headers=run.headers, definitions=definitions)
         for number, cells in batch
     ]
-    good = [r for r in rows if not r.problems]
+    good = [(r, _Keys.of(r)) for r in rows if not r.problems]
     rejected = [r for r in rows if r.problems]
-    matches = _matches_load(good)
+    matches = _matches_load([keys for _, keys in good])
+    # The customers the batch matched, read in one go with their phones, addresses and accounts; one
+    # the batch created or already changed is read again when needed.
+    wanted = {cid for _, keys in good if (cid := matches.find(keys)) is not None}
+    loaded = {c.pk: c for c in _with_contacts(Customer.objects.filter(pk__in=wanted))} if wanted else {}
     journal: list[ImportRow] = []
-    to_create: list[CustomerRow] = []
-    touched: set[int] = set()  # customers this batch already changed: read again before the next change
+    to_create: list[tuple[CustomerRow, _Keys]] = []
+    pending = _Matches()  # the keys of the rows waiting in to_create
 
     def create_pending() -> None:
+        nonlocal pending
         made = customers_import_create(
             actor=run.created_by,
-            rows=[(r.checked, r.customer_no) for r in to_create if r.checked],
+            rows=[(r.checked, r.customer_no) for r, _ in to_create if r.checked],
             import_id=run.pk,
         )
-        for row, customer in zip(to_create, made, strict=True):
-            matches.learn(row, customer.pk, customer.customer_no)
+        for (row, keys), customer in zip(to_create, made, strict=True):
+            matches.learn(keys, customer.pk, customer.customer_no)
             journal.append(
                 ImportRow(
                     run=run, row=row.number, action=ImportRowAction.CREATED, customer=customer, version=1
@@ -371,20 +388,22 @@ def _batch_import(
             )
         run.created += len(made)
         to_create.clear()
+        pending = _Matches()
 
-    for row in good:
-        customer_id = matches.find(row)
-        if customer_id is None and to_create and _collides(row, to_create):
+    for row, keys in good:
+        customer_id = matches.find(keys)
+        if customer_id is None and pending.find(keys) is not None:
             create_pending()  # an earlier row of this batch is the same customer: create it first
-            customer_id = matches.find(row)
+            customer_id = matches.find(keys)
         if customer_id is None:
-            if not _keys(row) and len(matches.names.get(row.data.name, ())) > 1:  # type: ignore[union-attr]
-                rejected.append(_ambiguous(row.number, row.data.name, run.headers, mapping))  # type: ignore[union-attr]
+            if keys.name and len(matches.names.get(keys.name, ())) > 1:
+                rejected.append(_ambiguous(row.number, keys.name, run.headers, mapping))
                 continue
-            to_create.append(row)
+            to_create.append((row, keys))
+            pending.learn(keys, 0, row.customer_no)
             continue
         try:
-            change = _merge(run, row, customer_id, definitions=definitions, fresh=customer_id in touched)
+            change = _merge(run, row, loaded.pop(customer_id, None) or customer_id, definitions=definitions)
         except ValidationFailed as exc:
             reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
                 str(exc.message)
@@ -396,7 +415,6 @@ def _batch_import(
         if change is None:
             run.unchanged += 1
             continue
-        touched.add(customer_id)
         run.updated += 1
         journal.append(
             ImportRow(
@@ -415,27 +433,25 @@ def _batch_import(
     ImportRow.objects.bulk_create(journal)
 
 
-def _collides(row: CustomerRow, pending: Sequence[CustomerRow]) -> bool:
-    probe = _Matches()
-    for other in pending:
-        probe.learn(other, 0, other.customer_no or "")
-    probe.numbers.pop("", None)
-    return probe.find(row) is not None
+def _with_contacts(qs: Any) -> Any:
+    return qs.prefetch_related("phones", "addresses", "socials")
 
 
 def _merge(
-    run: Import, row: CustomerRow, customer_id: int, *, definitions: Sequence[CustomField], fresh: bool
-) -> Any:
-    """Lay the row over its customer in a savepoint; a save by someone else meanwhile is read and merged
-    again once."""
+    run: Import, row: CustomerRow, customer: Customer | int, *, definitions: Sequence[CustomField]
+) -> ImportedChange | None:
+    """Lay the row over its customer (read here when given by id) in a savepoint; a save by someone
+    else meanwhile is read and merged again once."""
     for attempt in (1, 2):
-        customer = Customer.objects.prefetch_related("phones", "addresses", "socials").get(pk=customer_id)
+        if not isinstance(customer, Customer):
+            customer = _with_contacts(Customer.objects).get(pk=customer)
+        assert isinstance(customer, Customer) and row.checked is not None
         try:
             with transaction.atomic():
                 return customer_import_merge(
                     actor=run.created_by,
                     customer=customer,
-                    data=row.data,  # type: ignore[arg-type]
+                    checked=row.checked,
                     provided=row.provided,
                     definitions=definitions,
                     import_id=run.pk,
@@ -445,6 +461,7 @@ def _merge(
                 raise ValidationFailed(
                     _("Someone else kept saving this customer during the import.")
                 ) from None
+            customer = customer.pk
     return None  # not reached
 
 
