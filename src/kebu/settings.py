@@ -335,6 +335,12 @@ KEBU = {
     "PHONE_REGION": os.environ.get("KEBU_PHONE_REGION", "CN"),
     # Rows an import writes per transaction: what a killed worker can lose and does again.
     "IMPORT_BATCH_ROWS": int(os.environ.get("KEBU_IMPORT_BATCH_ROWS", "500")),
+    # The largest spreadsheet the import page takes, in MB (the reader refuses more than 200 anyway).
+    "IMPORT_MAX_MB": int(os.environ.get("KEBU_IMPORT_MAX_MB", "50")),
+    # An export of more rows than this runs in the background and is downloaded from a link.
+    "EXPORT_INLINE_ROWS": int(os.environ.get("KEBU_EXPORT_INLINE_ROWS", "10000")),
+    # Days an export file (personal data) is kept for download before it is deleted.
+    "EXPORT_KEEP_DAYS": int(os.environ.get("KEBU_EXPORT_KEEP_DAYS", "7")),
 }
 # Reverse proxies (addresses or networks) whose X-Forwarded-For the audit log believes; empty: none.
 KEBU_TRUSTED_PROXIES = env_list("KEBU_TRUSTED_PROXIES")

@@ -19,6 +19,8 @@ urlpatterns = [
     path("orders/", include("kebu.orders.urls")),
     path("reports/", include("kebu.orders.report_urls")),
     path("audit/", include("kebu.audit.urls")),
+    path("imports/", include("kebu.transfer.urls")),
+    path("exports/", include("kebu.transfer.export_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),
     path("api/v1/", include("kebu.orders.api_urls")),

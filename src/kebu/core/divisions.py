@@ -59,3 +59,48 @@ def city_as_listed(province: str, city: str) -> str:
     if city == province and city not in cities_of and "市辖区" in cities_of:
         return "市辖区"
     return city
+
+
+_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "特别行政区", "省", "市")
+_CITY_SUFFIXES = ("自治州", "地区", "盟", "市")
+
+
+def _short(name: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+def _take(text: str, names: list[str], suffixes: tuple[str, ...]) -> tuple[str, str]:
+    """The name among ``names`` that ``text`` starts with, in full or short (浙江省 or 浙江), and the
+    rest of ``text``; ("", text) when none does. The longest name wins (内蒙古自治区 before 内蒙古)."""
+    text = text.lstrip(" \u3000")
+    candidates = sorted(
+        ((word, name) for name in names for word in {name, _short(name, suffixes)}),
+        key=lambda pair: -len(pair[0]),
+    )
+    for word, name in candidates:
+        if text.startswith(word):
+            return name, text[len(word) :]
+    return "", text
+
+
+def address_split(text: str) -> tuple[str, str, str, str]:
+    """A whole address in one cell, as marketplaces export it ("浙江省 杭州市 西湖区 文三路1号",
+    "上海 上海市 浦东新区 …", "广东深圳市南山区…"), as (province, city, district, street) named as the
+    list names them. A part not found is "" and stays in the street: nothing is guessed beyond the
+    list's own names."""
+    province, rest = _take(text, provinces(), _SUFFIXES)
+    if not province:
+        return "", "", "", text.strip()
+    city, rest = _take(rest, cities(province), _CITY_SUFFIXES)
+    if not city and "市辖区" in _index()[province]:
+        # A municipality: its name may come again as the city ("上海 上海市 浦东新区"), or not at all.
+        _again, rest = _take(rest, [province], _SUFFIXES)
+        city = "市辖区"
+    if not city:
+        # "山西路 12 号" starts like 山西 but is a street: a province must be followed by its city.
+        return "", "", "", text.strip()
+    district, rest = _take(rest, districts(province, city), ())
+    return province, city, district, rest.strip(" \u3000")

@@ -57,6 +57,10 @@ class Store(models.Model):
         return self.name
 
 
+# Between the levels of a category's path: "护肤 › 面霜".
+CATEGORY_SEPARATOR = " › "
+
+
 class Category(models.Model):
     """A node of the product category tree (护肤 › 面霜). ``root`` is the top-level node above it (itself
     for a top-level one), kept by the services so that spend per top category needs no recursion."""

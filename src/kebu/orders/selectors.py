@@ -15,7 +15,15 @@ from django.utils import timezone
 from kebu.core.errors import NotFound
 from kebu.customers.models import Customer
 from kebu.customers.selectors import customer_visible_queryset
-from kebu.orders.models import COUNTED_STATUSES, AfterSale, CreditPayment, Order, Product, Sku
+from kebu.orders.models import (
+    CATEGORY_SEPARATOR,
+    COUNTED_STATUSES,
+    AfterSale,
+    CreditPayment,
+    Order,
+    Product,
+    Sku,
+)
 
 
 def order_visible_queryset(*, user: Any) -> QuerySet[Order]:
@@ -130,6 +138,25 @@ def customer_purchase_totals(*, customer: Customer) -> dict[str, Any]:
 def product_list(*, active_only: bool = False) -> QuerySet[Product]:
     qs = Product.objects.select_related("category", "brand").prefetch_related("skus").order_by("name", "id")
     return qs.filter(is_active=True) if active_only else qs
+
+
+def product_search(*, filters: dict[str, Any]) -> QuerySet[Product]:
+    """The catalogue as the products page filters it (``ProductFilterForm``'s cleaned data): ``q`` a name
+    or the start of a SKU code, ``category`` with everything under it, ``active`` "yes" or "no"."""
+    qs = product_list()
+    query = (filters.get("q") or "").strip()
+    if query:
+        qs = qs.filter(
+            Q(name__icontains=query)
+            | Q(pk__in=Sku.objects.filter(code__istartswith=query).values("product_id"))
+        )
+    if (category := filters.get("category")) is not None:
+        qs = qs.filter(
+            Q(category=category) | Q(category__path__startswith=category.path + CATEGORY_SEPARATOR)
+        )
+    if filters.get("active"):
+        qs = qs.filter(is_active=filters["active"] == "yes")
+    return qs
 
 
 def sku_search(*, query: str, limit: int = 20) -> list[Sku]:

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -61,7 +61,6 @@ from kebu.orders.models import (
     Order,
     OrderStatus,
     Product,
-    Sku,
 )
 from kebu.orders.services import aftersales as aftersale_services
 from kebu.orders.services import credit as credit_services
@@ -677,24 +676,7 @@ def credit_terms_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 def product_list_view(request: HttpRequest) -> HttpResponse:
     _require(request, VIEW_PRODUCT)
     form = ProductFilterForm(request.GET)
-    qs = selectors.product_list()
-    if form.is_valid():
-        cd = form.cleaned_data
-        if cd["q"].strip():
-            query = cd["q"].strip()
-            qs = qs.filter(
-                Q(name__icontains=query)
-                | Q(pk__in=Sku.objects.filter(code__istartswith=query).values("product_id"))
-            )
-        if cd["category"] is not None:
-            qs = qs.filter(
-                Q(category=cd["category"])
-                | Q(category__path__startswith=cd["category"].path + product_services.SEPARATOR)
-            )
-        if cd["active"]:
-            qs = qs.filter(is_active=cd["active"] == "yes")
-    else:
-        qs = qs.none()
+    qs = selectors.product_search(filters=form.cleaned_data) if form.is_valid() else Product.objects.none()
     page = paginate(qs, page=request.GET.get("page"), per_page=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)

@@ -7,4 +7,4 @@ class TransferConfig(AppConfig):
     verbose_name = _("Import and export")
 
     def ready(self) -> None:
-        from kebu.transfer import imports  # noqa: F401 (registers the import job's runner)
+        from kebu.transfer import exports, imports  # noqa: F401 (register their jobs' runners)

@@ -36,6 +36,29 @@ _MAX_AMOUNT = Decimal("999999999999.99")
 CENT = Decimal("0.01")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…), =cmd|…), also after
+# leading spaces, which is how some sanitisers were bypassed.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+# Digits, spaces and dots with one leading sign (a phone such as +86 138 1234 5678, an amount, -5) run
+# nothing.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .]*")
+
+
+def formula_risk(text: str) -> bool:
+    """Whether a spreadsheet could take ``text`` for a formula: the cells every export neutralises with a
+    quote in front (``exports.safe_cell``). So that the quote can always be taken off again, a text
+    that already starts with a quote before such a cell gets one more."""
+    head = text.lstrip(" \u3000")
+    if head.startswith(_FORMULA_STARTS):
+        return not _PLAIN_NUMBER.fullmatch(head)
+    return text.startswith("'") and formula_risk(text[1:])
+
+
+def unquoted(text: str) -> str:
+    """A cell an export neutralised with a quote in front (``'=…``), back to what was exported."""
+    return text[1:] if text.startswith("'") and formula_risk(text[1:]) else text
+
+
 class CellError(ValueError):
     """A cell's value cannot be taken; ``str()`` is the reason for the report."""
 
@@ -51,11 +74,17 @@ def normalized(cell: Cell) -> str:
         return str(int(cell))
     if isinstance(cell, datetime | date):
         return cell.isoformat()
-    return unicodedata.normalize("NFKC", str(cell)).strip()
+    return unquoted(unicodedata.normalize("NFKC", str(cell)).strip())
 
 
-def text_parse(cell: Cell, *, max_length: int) -> str:
-    value = " ".join(normalized(cell).split())
+def text_parse(cell: Cell, *, max_length: int, free: bool = False) -> str:
+    """The cell as one line of text, runs of spaces made one. ``free`` text (a name, an address, notes)
+    is kept as written, full-width punctuation (，。), spacing and line breaks included, only trimmed:
+    codes, numbers and choices are made plain."""
+    if free and isinstance(cell, str):
+        value = unquoted(cell.strip()).replace("\r\n", "\n")
+    else:
+        value = " ".join(normalized(cell).split())
     if len(value) > max_length:
         raise CellError(
             _("Longer than %(max)s characters (%(count)s).") % {"max": max_length, "count": len(value)}

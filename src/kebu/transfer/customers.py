@@ -162,9 +162,9 @@ def customer_row_read(
         where = headers[index] if index is not None else ""
         problems.append(Problem(number, where, "" if index is None else normalized(cells[index]), reason))
 
-    def text(key: str, max_length: int) -> str:
+    def text(key: str, max_length: int, *, free: bool = False) -> str:
         try:
-            return text_parse(cell(key), max_length=max_length)
+            return text_parse(cell(key), max_length=max_length, free=free)
         except CellError as exc:
             problem(key, str(exc))
             return ""
@@ -181,12 +181,12 @@ def customer_row_read(
         return found
 
     data = CustomerInput(
-        name=text("name", 100),
+        name=text("name", 100, free=True),
         gender=choice("gender", _GENDER_WORDS, Gender, Gender.UNKNOWN),
         email=text("email", 254),
         customer_type=choice("customer_type", _TYPE_WORDS, CustomerType, CustomerType.INDIVIDUAL),
         stage=choice("stage", _STAGE_WORDS, Stage, Stage.LEAD),
-        notes=text("notes", 5000),
+        notes=text("notes", 5000, free=True),
     )
     if normalized(birthday := cell("birthday")):
         try:
@@ -200,19 +200,28 @@ def customer_row_read(
         for key, kind in SOCIAL_COLUMNS.items()
         if (handle := text(key, 100))
     ]
-    detail = text("address", 200)
+    detail = text("address", 200, free=True)
     if detail:
-        province = text("province", 30)
-        data.addresses = [
-            AddressInput(
-                province=province,
-                city=divisions.city_as_listed(province, text("city", 30)),
-                district=text("district", 30),
-                detail=detail,
-                receiver=data.name[:50],
-                is_default=True,
+        province, city, district = text("province", 30), text("city", 30), text("district", 30)
+        if not province:
+            # One cell for the whole address, as marketplaces export it: 浙江省 杭州市 西湖区 文三路1号.
+            province, city, district, detail = divisions.address_split(detail)
+        if not province:
+            problem(
+                "address",
+                _("Which province? Start the address with it (浙江省杭州市…) or add a province column."),
             )
-        ]
+        else:
+            data.addresses = [
+                AddressInput(
+                    province=province,
+                    city=divisions.city_as_listed(province, city),
+                    district=district,
+                    detail=detail,
+                    receiver=data.name[:50],
+                    is_default=True,
+                )
+            ]
     for definition in definitions or ():
         raw = cell(CUSTOM_PREFIX + definition.key)
         if not normalized(raw):
@@ -226,6 +235,8 @@ def customer_row_read(
             data.custom[definition.key] = [
                 v.strip() for v in _LIST_SEPARATORS.split(normalized(raw)) if v.strip()
             ]
+        elif definition.field_type == CustomFieldType.TEXT:
+            data.custom[definition.key] = text(CUSTOM_PREFIX + definition.key, 500, free=True)
         else:
             data.custom[definition.key] = normalized(raw)
     customer_no = text("customer_no", 20).upper()
@@ -299,7 +310,16 @@ class FileCheck:
 
 
 def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
-    """Raise ``ValidationFailed`` unless some column holds what tells customers apart."""
+    """Raise ``ValidationFailed`` unless some column holds what tells customers apart, or when two
+    columns feed one field (one of them would be dropped without a word)."""
+    seen: dict[str, int] = {}
+    for index, key in sorted(mapping.items()):
+        if key in seen:
+            raise ValidationFailed(
+                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
+                % {"first": headers[seen[key]], "second": headers[index], "field": key}
+            )
+        seen[key] = index
     if not {"name", "phone"} & set(mapping.values()):
         raise ValidationFailed(
             _("No column was recognised as the customer's name or phone (headers: %(headers)s).")

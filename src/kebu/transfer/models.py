@@ -109,3 +109,44 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.row} {self.action}"
+
+
+class MappingPreset(models.Model):
+    """Which column feeds which field, saved under a name for the next file laid out the same way (a
+    marketplace's export, the shop's own template). Kept by header words, not by position; a file whose
+    header is the same as the one the preset was saved from gets it chosen for it."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=ImportKind.choices, default=ImportKind.CUSTOMERS
+    )
+    headers = models.JSONField(
+        _("header"), default=list, help_text=_("The header of the file the preset was saved from.")
+    )
+    headers_signature = models.CharField(
+        max_length=64,
+        editable=False,
+        help_text="SHA-256 of that header as compared (headers.header_key): equal for the same columns.",
+    )
+    mapping = models.JSONField(
+        _("columns"), default=dict, help_text="Header (as compared, headers.header_key) -> field key."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("column mapping preset")
+        verbose_name_plural = _("column mapping presets")
+        ordering = ["name"]
+        indexes = [models.Index(fields=["kind", "headers_signature"], name="transfer_preset_signature")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import phonenumbers
@@ -50,11 +51,17 @@ def custom_value(custom: Any, key: str) -> str:
     return str(value)
 
 
+_CN_MOBILE = re.compile(r"\+861[3-9]\d{9}")
+
+
 @register.filter
 def phone_display(e164: str) -> str:
     """A stored phone in the national format people read (138 1234 5678); foreign numbers keep +."""
     if not e164:
         return ""
+    if settings.KEBU["PHONE_REGION"] == "CN" and _CN_MOBILE.fullmatch(e164):
+        # The common case, without parsing: what phonenumbers formats a mainland mobile as (3-4-4).
+        return f"{e164[3:6]} {e164[6:10]} {e164[10:]}"
     try:
         number = phonenumbers.parse(e164)
     except phonenumbers.NumberParseException:

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kebu.core.masking import mask_phone
-from kebu.customers.export import safe_cell
 from kebu.customers.privacy import ContactPolicy, contact_policy
 from kebu.customers.services import (
     AddressInput,
@@ -26,6 +25,7 @@ from kebu.customers.services import (
     customer_input_from,
     customer_update,
 )
+from kebu.transfer.exports import safe_cell
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import ValidationFailed
-from kebu.orders.models import Brand, Category, Product, Sku
+from kebu.orders.models import CATEGORY_SEPARATOR, Brand, Category, Product, Sku
 from kebu.orders.services.orders import _errors_add, money_parse
 
 MAX_DEPTH = 4
-SEPARATOR = " › "
+SEPARATOR = CATEGORY_SEPARATOR
 
 
 @transaction.atomic

@@ -150,3 +150,34 @@ def test_checking_a_sheet_costs_the_same_queries_for_five_rows_or_fifty():
         return len(captured)
 
     assert queries(5) == queries(50)
+
+
+@pytest.mark.parametrize(
+    ("cell", "want"),
+    [
+        ("浙江省 杭州市 西湖区 文三路1号", ("浙江省", "杭州市", "西湖区", "文三路1号")),
+        ("上海 上海市 浦东新区 张江路 88 号", ("上海市", "市辖区", "浦东新区", "张江路 88 号")),
+        ("广东深圳市南山区科技园", ("广东省", "深圳市", "南山区", "科技园")),
+    ],
+)
+def test_a_whole_address_in_one_cell_is_split_into_its_divisions(cell, want):
+    row = customer_row_read(
+        2,
+        ["王小明", "13812345678", cell],
+        mapping={0: "name", 1: "phone", 2: "address"},
+        headers=["收货人", "手机", "收货地址"],
+    )
+    assert not row.problems
+    [address] = row.data.addresses
+    assert (address.province, address.city, address.district, address.detail) == want
+
+
+def test_an_address_with_no_province_in_it_is_told_not_guessed():
+    row = customer_row_read(
+        2,
+        ["王小明", "13812345678", "山西路 12 号"],
+        mapping={0: "name", 1: "phone", 2: "address"},
+        headers=["收货人", "手机", "收货地址"],
+    )
+    assert [(p.column, p.value) for p in row.problems] == [("收货地址", "山西路 12 号")]
+    assert "province" in row.problems[0].reason

@@ -357,3 +357,33 @@ def test_a_cancelled_import_keeps_its_whole_batches_and_can_be_undone(owner, set
     assert AuditEntry.objects.get(action="import.finish", target_id=str(run.pk)).data["status"] == "cancelled"
     import_undo(actor=owner, run=run)
     assert Customer.objects.count() == 0
+
+
+def test_rejections_are_in_the_language_of_who_started_the_import_not_the_workers(owner):
+    from django.utils import translation
+
+    from kebu.transfer.imports import import_problems
+
+    with translation.override("en"), transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=csv_bytes(",王小明,12345,,,,,,,,"), file_name="x.csv", enqueue=False
+        )
+    with translation.override("zh-hans"):  # a worker started in the shop's language
+        job_run(run.job_id)
+    [problem] = [p for problems in import_problems(run).values() for p in problems]
+    assert "is not a valid phone number" in problem.reason
+
+
+def test_two_columns_feeding_one_field_are_refused_before_anything_is_kept(owner):
+    from kebu.transfer.imports import imports_dir
+
+    kept = set(imports_dir().iterdir())
+    with pytest.raises(ValidationFailed, match="both feed phone"):
+        customer_import_start(
+            actor=owner,
+            data=csv_bytes(",王小明,13812345678,,,,,,,,"),
+            file_name="x.csv",
+            mapping={1: "name", 2: "phone", 3: "phone"},
+            enqueue=False,
+        )
+    assert set(imports_dir().iterdir()) == kept

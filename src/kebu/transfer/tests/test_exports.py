@@ -1,0 +1,382 @@
+"""Exports: what the files hold and how they are laid out, who may export what, the large-export job,
+and the round trip: a customer export imported again changes nothing."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.http import QueryDict
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from kebu.audit.models import AuditEntry
+from kebu.core.errors import Forbidden, ValidationFailed
+from kebu.core.jobs import job_run
+from kebu.customers.models import Customer, CustomField, CustomFieldType, SocialKind, Stage
+from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_create
+from kebu.customers.tests.factories import CustomFieldFactory
+from kebu.transfer.cells import formula_risk, unquoted
+from kebu.transfer.customers import customer_file_check, customer_headers_match
+from kebu.transfer.exports import (
+    csv_write,
+    export_build,
+    export_write,
+    exports_dir,
+    exports_purge,
+    safe_cell,
+    template_build,
+)
+from kebu.transfer.imports import customer_import_start
+from kebu.transfer.readers import table_read
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sales(staff_member):
+    return staff_member("sales", "sales_a", display_name="销售甲")
+
+
+@pytest.fixture
+def analyst(staff_member):
+    from django.contrib.auth.models import Permission
+
+    user = staff_member("analyst", "analyst", display_name="分析师")
+    user.user_permissions.add(Permission.objects.get(codename="export_customer"))
+    return user
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def add(actor, name: str, phone: str, **fields) -> Customer:
+    return customer_create(
+        actor=actor, data=CustomerInput(name=name, phones=[PhoneInput(number=phone)], **fields)
+    )
+
+
+def exported(kind: str, *, user, file_format: str = "xlsx", filters: str = "", tmp_path: Path) -> tuple:
+    path = tmp_path / f"out.{file_format}"
+    rows = export_write(
+        export_build(kind, user=user, filters=QueryDict(filters)), path, file_format=file_format, user=user
+    )
+    table = table_read(path.read_bytes())
+    return rows, table.headers, [cells for _number, cells in table.rows], path
+
+
+def import_counts(owner, data: bytes) -> tuple[int, int, int, int]:
+    from kebu.core.jobs import job_run as run_job
+
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=data, file_name="back.xlsx", enqueue=False)
+    run_job(run.job_id)
+    run.refresh_from_db()
+    return run.created, run.updated, run.unchanged, run.rejected
+
+
+# --- the safe cell ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x", '  =HYPERLINK("x")', "\u3000=x"]
+)
+def test_a_formula_cell_is_neutralised_and_comes_back_on_import(text):
+    assert formula_risk(text)
+    assert safe_cell(text).startswith("'")
+    assert unquoted(safe_cell(text)) == text
+
+
+@pytest.mark.parametrize("text", ["+86 138 1234 5678", "-5", "12.50", "王小明", "it's", "'quoted"])
+def test_numbers_and_plain_text_are_left_alone(text):
+    assert safe_cell(text) == text
+
+
+@given(st.text(max_size=30))
+def test_safe_cell_never_leaves_a_formula_and_loses_nothing(text):
+    out = safe_cell(text)
+    head = out.lstrip(" \u3000")
+    runs = head.startswith(("=", "+", "-", "@", "\t", "\r", "\0"))
+    assert not runs or re.fullmatch(r"[+-]?[0-9][0-9 .]*", head)  # a plain number runs nothing
+    assert unquoted(out) == text
+
+
+# --- files -----------------------------------------------------------------------------------------------
+
+
+def test_the_xlsx_has_typed_values_a_frozen_filtered_header_and_dropdowns(owner, tmp_path):
+    customer = add(
+        owner, '=HYPERLINK("http://x")', "13812345678", birthday=date(1990, 5, 20), stage=Stage.NEW
+    )
+    Customer.objects.filter(pk=customer.pk).update(total_spent_cny=Decimal("1234.50"), order_count=3)
+    rows, headers, cells, path = exported("customers", user=owner, tmp_path=tmp_path)
+    assert rows == 1
+    row = dict(zip(headers, cells[0], strict=True))
+    assert row["Name"] == '\'=HYPERLINK("http://x")'  # neutralised, as in CSV
+    assert row["Phone"] == "138 1234 5678"
+    assert row["Birthday"] == date(1990, 5, 20) or str(row["Birthday"]).startswith("1990-05-20")
+    assert row["Total spent"] == 1234.5 and row["Orders"] == 3
+    assert row["Stage"] == "New customer" or row["Stage"] == str(Stage.NEW.label)
+    with zipfile.ZipFile(path) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        styles = book.read("xl/styles.xml").decode()
+    assert '<pane ySplit="1"' in sheet and "<autoFilter" in sheet
+    assert sheet.count("<dataValidation ") >= 4  # gender, type, stage, source
+    assert "<f>" not in sheet  # no cell is a formula
+    assert re.search(r'formatCode="#,##0\.00"', styles)
+
+
+def test_csv_has_a_bom_and_neutralises_formulas(owner, tmp_path):
+    add(owner, "@SUM(1)", "13812345678")
+    path = tmp_path / "out.csv"
+    export_write(export_build("customers", user=owner), path, file_format="csv", user=owner)
+    raw = path.read_bytes()
+    assert raw.startswith("\ufeff".encode())
+    assert "'@SUM(1)" in raw.decode("utf-8-sig")
+
+
+def test_chosen_columns_in_the_chosen_order_and_an_unknown_one_refused(owner, tmp_path):
+    add(owner, "王小明", "13812345678")
+    export = export_build("customers", user=owner, columns=["phone", "name"])
+    out = io.StringIO()
+    csv_write(export, out)
+    assert out.getvalue().splitlines()[:2] == ["\ufeffPhone,Name", "138 1234 5678,王小明"]
+    with pytest.raises(ValidationFailed, match="nickname"):
+        export_build("customers", user=owner, columns=["name", "nickname"])
+
+
+def test_filters_are_the_list_pages(owner, tmp_path):
+    add(owner, "新客甲", "13812345678", stage=Stage.NEW)
+    add(owner, "潜在乙", "13912345678", stage=Stage.LEAD)
+    rows, headers, cells, _path = exported("customers", user=owner, filters="stage=new", tmp_path=tmp_path)
+    assert rows == 1 and cells[0][headers.index("Name")] == "新客甲"
+    with pytest.raises(ValidationFailed):
+        export_build("customers", user=owner, filters=QueryDict("tag=999999"))
+
+
+def test_a_crash_half_way_leaves_the_previous_file_and_no_partial(owner, tmp_path, monkeypatch):
+    add(owner, "王小明", "13812345678")
+    path = tmp_path / "customers.xlsx"
+    path.write_bytes(b"the export of yesterday")
+    export = export_build("customers", user=owner)
+
+    def broken(customer):
+        raise RuntimeError("disk full")
+
+    export.columns[1] = export.columns[1].__class__("name", "Name", broken)
+    with pytest.raises(RuntimeError):
+        export_write(export, path, file_format="xlsx", user=owner)
+    assert path.read_bytes() == b"the export of yesterday"
+    assert [p.name for p in tmp_path.iterdir()] == ["customers.xlsx"]
+    assert not AuditEntry.objects.filter(action="customer.export").exists()
+
+
+# --- who sees what ---------------------------------------------------------------------------------------
+
+
+def test_an_export_is_what_the_user_sees_masked_as_they_see_it_and_audited(owner, analyst, sales, tmp_path):
+    add(owner, "王小明", "13812345678", email="xm@example.com", owner=sales)
+    _rows, headers, cells, _path = exported("customers", user=analyst, tmp_path=tmp_path)
+    row = dict(zip(headers, cells[0], strict=True))
+    assert row["Phone"] == "138****5678" and "xm@example.com" not in str(row.values())
+    entry = AuditEntry.objects.get(action="customer.export")
+    assert entry.data["rows"] == 1 and entry.data["masked"] is True and entry.data["format"] == "xlsx"
+
+
+def test_a_colleagues_customers_are_not_in_a_sales_export(owner, sales, staff_member, tmp_path):
+    from django.contrib.auth.models import Permission
+
+    from kebu.core.models import ShopSettings
+
+    other = staff_member("sales", "sales_b")
+    sales.user_permissions.add(Permission.objects.get(codename="export_customer"))
+    settings_ = ShopSettings.current()
+    settings_.shared_pool_enabled = False
+    settings_.save()
+    add(owner, "甲的客户", "13812345678", owner=sales)
+    add(owner, "乙的客户", "13912345678", owner=other)
+    _rows, headers, cells, _path = exported("customers", user=sales, tmp_path=tmp_path)
+    assert [c[headers.index("Name")] for c in cells] == ["甲的客户"]
+
+
+def test_without_the_export_permission_nothing_is_exported(sales):
+    with pytest.raises(Forbidden):
+        export_build("customers", user=sales)
+    assert client_for(sales).get(reverse("exports:export", args=["customers"])).status_code == 403
+
+
+# --- orders and products ---------------------------------------------------------------------------------
+
+
+def test_orders_export_a_row_per_line_and_products_a_row_per_sku(owner, tmp_path):
+    from kebu.orders.tests.factories import make_catalogue, make_order
+
+    shop = make_catalogue(actor=owner)
+    customer = add(owner, "王小明", "13812345678")
+    order = make_order(
+        actor=owner, customer=customer, store=shop.store, lines=[("CREAM-50", 2), ("TEA-250", 1)]
+    )
+    rows, headers, cells, _path = exported("orders", user=owner, tmp_path=tmp_path)
+    assert rows == 2
+    assert {c[headers.index("Order number")] for c in cells} == {order.order_no}
+    assert sum(c[headers.index("Line amount")] for c in cells) == pytest.approx(float(order.goods_cny))
+    rows, headers, cells, _path = exported("products", user=owner, file_format="csv", tmp_path=tmp_path)
+    assert rows == 3 and {c[headers.index("SKU code")] for c in cells} == {"CREAM-50", "TONER-100", "TEA-250"}
+
+
+# --- template --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_template_reads_back_column_for_column_and_its_example_imports(language, tmp_path):
+    CustomFieldFactory(key="shoe_size", label="鞋码", field_type=CustomFieldType.TEXT)
+    with translation.override(language):
+        path = tmp_path / "template.xlsx"
+        export = template_build("customers")
+        export_write(export, path, file_format="xlsx", user=None)
+        table = table_read(path.read_bytes())
+        mapping = customer_headers_match(table.headers, list(CustomField.objects.all()))
+        assert [mapping.get(i) for i in range(len(table.headers))] == [c.key for c in export.columns], (
+            table.headers
+        )
+        check = customer_file_check(path.read_bytes())
+    assert check.good == 1 and not check.bad
+
+
+# --- the round trip --------------------------------------------------------------------------------------
+
+names = st.text(
+    alphabet=st.sampled_from(list("王李张小明华丽，。-=+@ 'abcXYZ0123")), min_size=1, max_size=12
+).filter(lambda s: s.strip())
+notes = st.text(alphabet=st.sampled_from(list("每月初补货，提前一周微信提醒。\n=+- ab1")), max_size=40)
+
+
+@hypothesis_settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    people=st.lists(
+        st.tuples(names, notes, st.booleans(), st.sampled_from(list(Stage.values)), st.booleans()),
+        min_size=1,
+        max_size=5,
+    ),
+    file_format=st.sampled_from(["xlsx", "csv"]),
+)
+def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_format):
+    Customer.objects.all().delete()
+    for index, (name, note, with_address, stage, with_social) in enumerate(people):
+        customer_create(
+            actor=owner,
+            data=CustomerInput(
+                name=name.strip(),
+                notes=note.strip(),
+                stage=stage,
+                phones=[PhoneInput(number=f"1380000{index:04d}")],
+                addresses=[
+                    AddressInput(
+                        province="浙江省", city="杭州市", district="西湖区", detail=f"文三路{index}号"
+                    )
+                ]
+                if with_address
+                else [],
+                socials=[SocialInput(kind=SocialKind.WECHAT, handle=f"wx_{index}")] if with_social else [],
+            ),
+        )
+    before = list(Customer.objects.order_by("pk").values_list("pk", "version"))
+    path = tmp_path / f"round.{file_format}"
+    export_write(export_build("customers", user=owner), path, file_format=file_format, user=owner)
+    assert import_counts(owner, path.read_bytes()) == (0, 0, len(people), 0)
+    assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == before
+
+
+# --- pages, job and command ------------------------------------------------------------------------------
+
+
+def test_the_export_page_offers_columns_and_a_small_export_downloads_at_once(owner, owner_client):
+    add(owner, "王小明", "13812345678")
+    page = owner_client.get(reverse("exports:export", args=["customers"]))
+    assert page.status_code == 200 and b'value="phone"' in page.content
+    response = owner_client.post(
+        reverse("exports:export", args=["customers"]), {"format": "xlsx", "columns": ["name", "phone"]}
+    )
+    assert response.status_code == 200 and response["Content-Disposition"].endswith('.xlsx"')
+    table = table_read(b"".join(response.streaming_content))
+    assert table.headers == ["姓名", "电话"]  # the page speaks the shop's language
+
+
+def test_a_large_export_runs_as_a_job_whose_file_only_its_owner_downloads(
+    owner, owner_client, analyst, settings
+):
+    settings.KEBU = {**settings.KEBU, "EXPORT_INLINE_ROWS": 1}
+    add(owner, "王小明", "13812345678")
+    add(owner, "李小华", "13912345678")
+    response = owner_client.post(
+        reverse("exports:export", args=["customers"]), {"format": "csv", "columns": ["name"]}
+    )
+    assert response.status_code == 302
+    job_id = int(response["Location"].rstrip("/").split("/")[-1])
+    job_run(job_id)  # what the worker does (the test queue ran it already; a second run is a no-op)
+    page = owner_client.get(response["Location"])
+    assert b"export-download" in page.content
+    download = owner_client.get(reverse("exports:download", args=[job_id]))
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    assert text.splitlines() == ["姓名", "王小明", "李小华"]  # in the language of who asked
+    assert client_for(analyst).get(reverse("exports:download", args=[job_id])).status_code == 404
+
+
+def test_old_export_files_are_purged(tmp_path):
+    import os
+    import time
+
+    old = exports_dir() / "old.xlsx"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 9 * 86400,) * 2)
+    new = exports_dir() / "new.xlsx"
+    new.write_bytes(b"x")
+    assert exports_purge(older_than=timedelta(days=7)) == 1
+    assert not old.exists() and new.exists()
+    new.unlink()
+
+
+def test_the_command_exports_with_filters_and_columns(owner, tmp_path):
+    add(owner, "新客甲", "13812345678", stage=Stage.NEW)
+    add(owner, "潜在乙", "13912345678", stage=Stage.LEAD)
+    out = io.StringIO()
+    target = tmp_path / "new.csv"
+    call_command(
+        "export", "customers", output=str(target), filter="stage=new", columns="name,stage", stdout=out
+    )
+    assert "1 rows" in out.getvalue()
+    assert target.read_text("utf-8-sig").splitlines()[1].startswith("新客甲,")
+    with pytest.raises(CommandError, match="Unknown column"):
+        call_command("export", "customers", output=str(tmp_path / "x.xlsx"), columns="nope")
+    call_command("export", "customers", output=str(tmp_path / "t.xlsx"), template=True, stdout=out)
+    assert table_read((tmp_path / "t.xlsx").read_bytes()).rows  # the example row
+
+
+def test_a_background_export_speaks_the_language_of_who_asked_not_the_workers(owner):
+    from kebu.transfer.exports import export_file, export_start
+
+    add(owner, "王小明", "13812345678")
+    with translation.override("en"):
+        job = export_start(
+            user=owner, kind="customers", filters=QueryDict(), columns=["name"], file_format="csv"
+        )
+    with translation.override("zh-hans"):  # a worker started with the shop's default language
+        job_run(job.pk)
+    job.refresh_from_db()
+    assert export_file(job).read_text("utf-8-sig").splitlines() == ["Name", "王小明"]

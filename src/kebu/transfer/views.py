@@ -1,0 +1,464 @@
+"""The import pages: upload a customer sheet, say which column is which field (or take a saved preset),
+check every row without writing, import, follow the job, fetch the rows to fix, undo; and the history.
+
+Only staff holding ``transfer.import_customers`` reach them; anyone else gets 404, as for a page that
+does not exist. Between the upload and the import the file is a draft (``imports.import_draft_keep``):
+its token lives in the uploader's session, so nobody else can name it, and it has no job, so it never
+runs."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from functools import wraps
+from math import ceil
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kebu.core.errors import KebuError, NotFound
+from kebu.core.jobs import job_cancel
+from kebu.core.models import Job
+from kebu.core.pagination import paginate
+from kebu.customers.models import CustomField
+from kebu.transfer.cells import normalized
+from kebu.transfer.customers import Problem, customer_headers_match, mapping_check
+from kebu.transfer.forms import MappingForm, UploadForm, field_choices, import_max_bytes
+from kebu.transfer.imports import (
+    CHECK_JOB_KIND,
+    customer_import_from_draft,
+    import_check_problems,
+    import_check_result,
+    import_draft_check_start,
+    import_draft_drop,
+    import_draft_keep,
+    import_draft_preview,
+    import_rejected_rows,
+    import_undo,
+    mapping_preset_apply,
+    mapping_preset_for,
+    mapping_preset_save,
+)
+from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPreset
+from kebu.transfer.report import report_write
+
+IMPORT_PERMISSION = "transfer.import_customers"
+# Who may see every import, not only their own (the admin role has it).
+SEE_ALL_PERMISSION = "transfer.view_import"
+DRAFTS_SESSION_KEY = "kebu_import_drafts"
+DRAFTS_KEPT = 5  # a session's drafts beyond this many are deleted, oldest first
+PREVIEW_ROWS = 10
+SAMPLE_VALUES = 3
+HISTORY_PAGE = 25
+PROBLEMS_PAGE = 50
+PROBLEMS_SHOWN = 2000  # the page shows this many of a check's problems; the report has them all
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def importer_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Logged in and holding the import permission; anyone else is told the page does not exist."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.has_perm(IMPORT_PERMISSION):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _htmx(request: HttpRequest) -> bool:
+    """An htmx poll, answered with the fragment it swaps (django-htmx sets ``request.htmx``)."""
+    return bool(getattr(request, "htmx", False))
+
+
+def _imports_visible(user: Any) -> QuerySet[Import]:
+    """The imports this user may see: all with ``transfer.view_import``, else their own."""
+    qs = Import.objects.select_related("job", "created_by").order_by("-pk")
+    return qs if user.has_perm(SEE_ALL_PERMISSION) else qs.filter(created_by=user)
+
+
+def _get_import(request: HttpRequest, import_id: int) -> Import:
+    run = _imports_visible(request.user).filter(pk=import_id).first()
+    if run is None:
+        raise Http404
+    return run
+
+
+# --- the session's drafts ---------------------------------------------------------------------------
+
+
+def _drafts(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    return dict(request.session.get(DRAFTS_SESSION_KEY, {}))
+
+
+def _draft(request: HttpRequest, token: str) -> dict[str, Any]:
+    draft = _drafts(request).get(token)
+    if draft is None:
+        raise Http404
+    return draft
+
+
+def _draft_keep(request: HttpRequest, token: str, draft: dict[str, Any]) -> None:
+    drafts = _drafts(request)
+    drafts[token] = draft
+    for old in sorted(drafts, key=lambda t: drafts[t]["at"])[:-DRAFTS_KEPT]:
+        import_draft_drop(old)
+        del drafts[old]
+    request.session[DRAFTS_SESSION_KEY] = drafts
+
+
+def _draft_forget(request: HttpRequest, token: str) -> None:
+    drafts = _drafts(request)
+    drafts.pop(token, None)
+    request.session[DRAFTS_SESSION_KEY] = drafts
+
+
+def _draft_gone(request: HttpRequest, token: str, exc: KebuError) -> HttpResponse:
+    _draft_forget(request, token)
+    messages.error(request, str(exc.message))
+    return redirect("transfer:new")
+
+
+def _drafts_listed(request: HttpRequest) -> list[dict[str, Any]]:
+    drafts = _drafts(request)
+    return [
+        {"token": token, **drafts[token]}
+        for token in sorted(drafts, key=lambda t: drafts[t]["at"], reverse=True)
+    ]
+
+
+# --- history and upload -----------------------------------------------------------------------------
+
+
+@require_GET
+@importer_required
+def import_list_view(request: HttpRequest) -> HttpResponse:
+    page = paginate(_imports_visible(request.user), page=request.GET.get("page"), per_page=HISTORY_PAGE)
+    return render(
+        request,
+        "transfer/list.html",
+        {"page": page, "drafts": _drafts_listed(request)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@importer_required
+def import_new_view(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            draft = import_draft_keep(data=upload.read())
+        except KebuError as exc:  # FileRefused: not a spreadsheet, damaged, empty, no rows …
+            form.add_error("file", exc.message)
+        else:
+            _draft_keep(
+                request,
+                draft.token,
+                {
+                    "file_name": Path(upload.name or "").name[:255],
+                    "size": draft.size,
+                    "sheet": draft.sheet,
+                    "headers": draft.headers,
+                    "mode": form.cleaned_data["mode"],
+                    "mapping": None,
+                    "preset": None,
+                    "check": None,
+                    "at": time.time(),
+                },
+            )
+            return redirect("transfer:draft", token=draft.token)
+    return render(
+        request,
+        "transfer/new.html",
+        {"form": form, "max_mb": import_max_bytes() // (1024 * 1024), "drafts": _drafts_listed(request)},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# --- columns, presets, check and start --------------------------------------------------------------
+
+
+def _mapping_problems(headers: list[str], mapping: dict[int, str]) -> list[str]:
+    try:
+        mapping_check(headers, mapping)
+    except KebuError as exc:
+        return [str(exc.message)]
+    return []
+
+
+@require_http_methods(["GET", "POST"])
+@importer_required
+def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
+    draft = _draft(request, token)
+    headers: list[str] = draft["headers"]
+    definitions = list(CustomField.objects.filter(is_active=True))
+    choices = field_choices(definitions)
+    keys = {key for key, _label in choices}
+    presets = list(MappingPreset.objects.filter(kind=ImportKind.CUSTOMERS))
+    guessed = customer_headers_match(headers, definitions)
+    not_read = [headers[index] for index, key in sorted(guessed.items()) if key not in keys]
+    problems: list[str] = []
+
+    if request.method == "POST":
+        form = MappingForm(request.POST, headers=headers, choices=choices)
+        if form.is_valid():
+            response = _draft_act(request, token, draft, form)
+            if response is not None:
+                return response
+        mapping = form.mapping() if form.is_valid() else {}
+        status = 400
+    else:
+        mapping, draft["preset"] = _mapping_shown(request, draft, presets, guessed, keys)
+        _draft_keep(request, token, draft)
+        initial: dict[str, Any] = {f"col_{index}": key for index, key in mapping.items()}
+        initial["mode"] = draft["mode"]
+        form = MappingForm(initial=initial, headers=headers, choices=choices)
+        problems = _mapping_problems(headers, mapping)
+        status = 200
+    try:
+        preview = import_draft_preview(token, sheet=draft["sheet"], rows=PREVIEW_ROWS)
+    except NotFound as exc:
+        return _draft_gone(request, token, exc)
+    except KebuError as exc:
+        preview = []
+        problems.append(str(exc.message))
+    rows = [(number, [normalized(cell) for cell in cells]) for number, cells in preview]
+    samples = [[cells[i] for _n, cells in rows if cells[i]][:SAMPLE_VALUES] for i in range(len(headers))]
+    context = {
+        "token": token,
+        "draft": draft,
+        "form": form,
+        "columns": [(*column, samples[column[0]]) for column in form.columns],
+        "rows": rows,
+        "problems": problems,
+        "not_read": not_read,
+        "presets": presets,
+        "preset_id": draft.get("preset"),
+        "mapped": len(mapping),
+    }
+    return render(request, "transfer/draft.html", context, status=status)
+
+
+def _mapping_shown(
+    request: HttpRequest,
+    draft: dict[str, Any],
+    presets: list[MappingPreset],
+    guessed: dict[int, str],
+    keys: set[str],
+) -> tuple[dict[int, str], int | None]:
+    """The mapping the page offers, and the preset it came from: the preset asked for, else the columns
+    last submitted, else the preset saved from a file with this very header, else the guess."""
+    headers = draft["headers"]
+    asked = request.GET.get("preset")
+    if asked is not None:
+        preset = next((p for p in presets if str(p.pk) == asked), None)
+        if preset is not None:
+            return mapping_preset_apply(preset, headers, keys=keys), preset.pk
+        return {index: key for index, key in guessed.items() if key in keys}, None
+    if draft.get("mapping") is not None:
+        return {int(index): key for index, key in draft["mapping"].items()}, draft.get("preset")
+    preset = mapping_preset_for(headers)
+    if preset is not None:
+        return mapping_preset_apply(preset, headers, keys=keys), preset.pk
+    return {index: key for index, key in guessed.items() if key in keys}, None
+
+
+def _draft_act(
+    request: HttpRequest, token: str, draft: dict[str, Any], form: MappingForm
+) -> HttpResponse | None:
+    """Save the columns as a preset, check the rows, or start the import; None to show the form again
+    with what went wrong on it."""
+    mapping = form.mapping()
+    draft["mapping"] = {str(index): key for index, key in mapping.items()}
+    draft["mode"] = form.cleaned_data["mode"]
+    _draft_keep(request, token, draft)
+    action = request.POST.get("action")
+    try:
+        if action == "save_preset":
+            preset, created = mapping_preset_save(
+                actor=request.user,
+                name=form.cleaned_data["preset_name"],
+                headers=draft["headers"],
+                mapping=mapping,
+            )
+            draft["preset"] = preset.pk
+            _draft_keep(request, token, draft)
+            text = _("Preset “%(name)s” saved.") if created else _("Preset “%(name)s” replaced.")
+            messages.success(request, text % {"name": preset.name})
+            return redirect("transfer:draft", token=token)
+        if action == "check":
+            mapping_check(draft["headers"], mapping)
+            job = import_draft_check_start(
+                actor=request.user, token=token, sheet=draft["sheet"], mapping=mapping
+            )
+            draft["check"] = job.pk
+            _draft_keep(request, token, draft)
+            return redirect("transfer:check", token=token, job_id=job.pk)
+        if action == "import":
+            run = customer_import_from_draft(
+                actor=request.user,
+                token=token,
+                file_name=draft["file_name"],
+                sheet=draft["sheet"],
+                mode=draft["mode"],
+                mapping=mapping,
+            )
+            _draft_forget(request, token)
+            return redirect("transfer:detail", import_id=run.pk)
+    except NotFound as exc:
+        return _draft_gone(request, token, exc)
+    except KebuError as exc:
+        for field, errors in exc.field_errors.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, str(error))
+        if not exc.field_errors:
+            form.add_error(None, str(exc.message))
+        return None
+    form.add_error(None, _("Choose what to do: check, import or save the preset."))
+    return None
+
+
+@require_POST
+@importer_required
+def import_draft_drop_view(request: HttpRequest, token: str) -> HttpResponse:
+    _draft(request, token)
+    import_draft_drop(token)
+    _draft_forget(request, token)
+    messages.info(request, _("The upload was discarded."))
+    return redirect("transfer:new")
+
+
+def _check_job(request: HttpRequest, token: str, job_id: int) -> tuple[dict[str, Any], Job]:
+    """The draft's latest check, 404 for any other job."""
+    draft = _draft(request, token)
+    job = Job.objects.filter(pk=job_id, kind=CHECK_JOB_KIND).first()
+    if job is None or draft.get("check") != job.pk or job.payload.get("draft") != token:
+        raise Http404
+    return draft, job
+
+
+@require_GET
+@importer_required
+def import_check_view(request: HttpRequest, token: str, job_id: int) -> HttpResponse:
+    draft, job = _check_job(request, token, job_id)
+    result = import_check_result(job)
+    context: dict[str, Any] = {"token": token, "draft": draft, "job": job, "result": result}
+    if result is not None:
+        shown = min(result.problems, PROBLEMS_SHOWN)
+        pages = max(1, ceil(shown / PROBLEMS_PAGE))
+        try:
+            number = min(max(1, int(request.GET.get("page", 1))), pages)
+        except ValueError:
+            number = 1
+        start = (number - 1) * PROBLEMS_PAGE
+        context.update(
+            problems=import_check_problems(result, start=start, stop=min(start + PROBLEMS_PAGE, shown)),
+            page_number=number,
+            pages=pages,
+            capped=result.problems > shown,
+            shown=shown,
+            good=result.rows - result.bad,
+        )
+    template = "transfer/_check.html" if _htmx(request) else "transfer/check.html"
+    return render(request, template, context)
+
+
+@require_GET
+@importer_required
+def import_check_report_view(request: HttpRequest, token: str, job_id: int) -> HttpResponseBase:
+    draft, job = _check_job(request, token, job_id)
+    result = import_check_result(job)
+    if result is None or result.report is None:
+        raise Http404
+    return FileResponse(
+        result.report.open("rb"),
+        as_attachment=True,
+        filename=_report_name(draft["file_name"]),
+        content_type=XLSX,
+    )
+
+
+def _report_name(file_name: str) -> str:
+    return _("%(name)s - rows to fix.xlsx") % {"name": Path(file_name).stem or "import"}
+
+
+# --- an import --------------------------------------------------------------------------------------
+
+
+def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
+    job = run.job
+    context: dict[str, Any] = {
+        "run": run,
+        "job": job,
+        "finished": job.is_finished,
+        "can_undo": job.is_finished and run.undone_at is None and (run.created or run.updated) > 0,
+    }
+    if job.is_finished and run.rejected:
+        rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
+        page = paginate(rejected, page=request.GET.get("page"), per_page=PROBLEMS_PAGE)
+        context["page"] = page
+        context["problems"] = [
+            Problem(entry.row, column, value, reason)
+            for entry in page.object_list
+            for column, value, reason in json.loads(entry.detail)["problems"]
+        ]
+    return context
+
+
+@require_GET
+@importer_required
+def import_detail_view(request: HttpRequest, import_id: int) -> HttpResponse:
+    run = _get_import(request, import_id)
+    template = "transfer/_status.html" if _htmx(request) else "transfer/detail.html"
+    return render(request, template, _status_context(request, run))
+
+
+@require_POST
+@importer_required
+def import_cancel_view(request: HttpRequest, import_id: int) -> HttpResponse:
+    run = _get_import(request, import_id)
+    if not run.job.is_finished:
+        job_cancel(job=run.job)
+        messages.info(request, _("The import stops after the batch it is in; what is done so far stays."))
+    return redirect("transfer:detail", import_id=run.pk)
+
+
+@require_POST
+@importer_required
+def import_undo_view(request: HttpRequest, import_id: int) -> HttpResponse:
+    run = _get_import(request, import_id)
+    try:
+        import_undo(actor=request.user, run=run)
+    except KebuError as exc:  # Conflict: its message names what would be lost
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("The import was undone."))
+    return redirect("transfer:detail", import_id=run.pk)
+
+
+@require_GET
+@importer_required
+def import_rejected_view(request: HttpRequest, import_id: int) -> HttpResponseBase:
+    run = _get_import(request, import_id)
+    if not run.job.is_finished or not run.rejected:
+        raise Http404
+    try:
+        rows = import_rejected_rows(run)
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
+    report_write(out, headers=run.headers, rows=rows)
+    out.seek(0)
+    return FileResponse(out, as_attachment=True, filename=_report_name(run.file_name), content_type=XLSX)
