@@ -819,7 +819,17 @@ def customer_transfer(*, customer: Customer, to_user: Any, actor: Any, reason: s
 # customers (so no duplicate-phone warning), and one audit entry records the import as a whole; each
 # customer still gets its timeline event, saying which import touched it.
 
-IMPORT_SCALARS = ("name", "gender", "birthday", "email", "customer_type", "stage", "notes")
+IMPORT_SCALARS = (
+    "name",
+    "gender",
+    "birthday",
+    "email",
+    "customer_type",
+    "stage",
+    "source",
+    "owner",
+    "notes",
+)
 # Columns an import's update changes besides the fields a sheet names: kept to put them back on undo.
 _DERIVED = ("name_pinyin", "name_initials", "email_lookup", "primary_phone", "province", "city", "custom")
 
@@ -896,6 +906,11 @@ def customers_import_create(
     CustomerPhone.objects.bulk_create(phones)
     Address.objects.bulk_create(addresses)
     SocialAccount.objects.bulk_create(socials)
+    Customer.tags.through.objects.bulk_create(
+        Customer.tags.through(customer_id=customer.pk, tag_id=tag.pk)
+        for customer, (checked, _number) in zip(customers, rows, strict=True)
+        for tag in checked.data.tags
+    )
     CustomerEvent.objects.bulk_create(
         CustomerEvent(
             customer=c, actor=actor, kind="customer.imported", data={"import": import_id}, created_at=now
@@ -977,22 +992,27 @@ def customer_import_merge(
     ]
     known_accounts = {(s.kind, s.handle_lookup) for s in stored_accounts}
     new_socials = [s for s in data.socials if (s.kind, text_lookup(s.handle)) not in known_accounts]
+    # Tags are added, never taken away: a sheet lists the tags it knows of, not all the customer has.
+    stored_tags = list(customer.tags.all())
+    new_tags = [t for t in data.tags if t not in stored_tags] if "tags" in provided else []
     merged.phones = [*current.phones, *new_phones]
     merged.addresses = [*current.addresses, *new_addresses]
     merged.socials = [*current.socials, *new_socials]
     changed = [name for name in IMPORT_SCALARS if getattr(merged, name) != getattr(current, name)]
     custom_given = any(name.startswith("custom.") for name in provided)
-    if not changed and not custom_given and not new_phones and not new_addresses and not new_socials:
+    added_any = bool(new_phones or new_addresses or new_socials or new_tags)
+    if not changed and not custom_given and not added_any:
         return None  # the common case of a re-import, told without validating anything
     clean = _validate(merged, customer=customer, definitions=definitions)
     # Compared as stored: a sheet's "5" for a number field is the 5 already there.
     retired = {k: v for k, v in (customer.custom or {}).items() if k not in clean.active_custom_keys}
     custom_changed = {**retired, **clean.custom} != (customer.custom or {})
-    if not changed and not custom_changed and not new_phones and not new_addresses and not new_socials:
+    if not changed and not custom_changed and not added_any:
         return None
 
     before_snapshot = _import_snapshot(customer)
-    columns = (*changed, *_DERIVED)
+    # Stored columns (source_id, not source), so that undo writes back what was there.
+    columns = tuple(Customer._meta.get_field(name).attname for name in (*changed, *_DERIVED))
     before = {name: _json_of(getattr(customer, name)) for name in (*columns, "updated_by_id", "updated_at")}
     version = customer.version
     _apply_profile(customer, merged, clean)
@@ -1015,12 +1035,18 @@ def customer_import_merge(
     )
     added_input = CustomerInput(addresses=new_addresses, socials=new_socials)
     phones, addresses, socials = _children(customer, added_clean, added_input, position=len(known_phones))
+    Customer.tags.through.objects.bulk_create(
+        Customer.tags.through(customer_id=customer.pk, tag_id=tag.pk) for tag in new_tags
+    )
     added = {
         "phones": [p.pk for p in CustomerPhone.objects.bulk_create(phones)],
         "addresses": [a.pk for a in Address.objects.bulk_create(addresses)],
         "socials": [s.pk for s in SocialAccount.objects.bulk_create(socials)],
+        "tags": [t.pk for t in new_tags],
     }
-    after_snapshot = _import_snapshot(customer, phones=phones, addresses=addresses, socials=socials)
+    after_snapshot = _import_snapshot(
+        customer, phones=phones, addresses=addresses, socials=socials, tags=new_tags
+    )
     changes = {
         k: [before_snapshot[k][1], v[1]] for k, v in after_snapshot.items() if before_snapshot[k][0] != v[0]
     }
@@ -1039,6 +1065,7 @@ def _import_snapshot(
     phones: Sequence[CustomerPhone] = (),
     addresses: Sequence[Address] = (),
     socials: Sequence[SocialAccount] = (),
+    tags: Sequence[Tag] = (),
 ) -> dict[str, tuple[str, str]]:
     """The timeline's view of what an import changed, per field (value to compare, value to record):
     profile values as shown, contact details masked, notes not at all. ``phones`` etc.: rows just
@@ -1051,6 +1078,8 @@ def _import_snapshot(
     snap["email"] = (customer.email, mask_email(customer.email))
     snap["notes"] = (customer.notes, "…" if customer.notes else "")
     snap["custom"] = (str(dict(sorted((customer.custom or {}).items()))),) * 2
+    names = "、".join(t.name for t in [*customer.tags.all(), *tags])
+    snap["tags"] = (names, names)
     numbers = [p.number for p in [*customer.phones.all(), *phones]]
     snap["phones"] = (", ".join(numbers), ", ".join(mask_phone(n) for n in numbers))
     places = [*customer.addresses.all(), *addresses]
@@ -1086,4 +1115,5 @@ def customer_import_revert(
     CustomerPhone.objects.filter(customer_id=customer_id, pk__in=added.get("phones", [])).delete()
     Address.objects.filter(customer_id=customer_id, pk__in=added.get("addresses", [])).delete()
     SocialAccount.objects.filter(customer_id=customer_id, pk__in=added.get("socials", [])).delete()
+    Customer.tags.through.objects.filter(customer_id=customer_id, tag_id__in=added.get("tags", [])).delete()
     return True

@@ -9,17 +9,27 @@ writes."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
-from kebu.customers.models import CustomerType, CustomField, CustomFieldType, Gender, SocialKind, Stage
+from kebu.customers.models import (
+    CustomerType,
+    CustomField,
+    CustomFieldType,
+    Gender,
+    SocialKind,
+    SourceChannel,
+    Stage,
+)
 from kebu.customers.services import (
     AddressInput,
     CheckedCustomer,
@@ -111,6 +121,28 @@ class CustomerRow:
     # may change on a customer it matched. A blank cell says nothing.
     provided: frozenset[str] = frozenset()
     checked: CheckedCustomer | None = None
+    # The tags the row names; the import finds or makes them when it writes (reading writes nothing).
+    tag_names: tuple[str, ...] = ()
+
+
+@dataclass
+class References:
+    """The shop's own names a sheet may use, read once per file rather than once a row: source channels
+    and staff members (by login name or display name)."""
+
+    sources: dict[str, SourceChannel]
+    staff: dict[str, list[Any]]
+
+    @classmethod
+    def load(cls) -> References:
+        staff: dict[str, list[Any]] = defaultdict(list)
+        for member in get_user_model()._default_manager.filter(is_active=True).order_by("pk"):
+            for word in {member.username.lower(), str(member).lower()}:
+                staff[word].append(member)
+        return cls(
+            sources={source.name.lower(): source for source in SourceChannel.objects.all()},
+            staff=dict(staff),
+        )
 
 
 # A sheet's field key -> the input field it feeds.
@@ -124,8 +156,13 @@ _PROVIDES = {
     "notes": "notes",
     "phone": "phones",
     "address": "addresses",
+    "source": "source",
+    "owner": "owner",
+    "tags": "tags",
     **{key: "socials" for key in SOCIAL_COLUMNS},
 }
+_REFERENCING = {"source", "owner"}
+TAG_MAX_LENGTH = 30
 CUSTOM_PREFIX = "cf_"
 _LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
 
@@ -146,10 +183,11 @@ def customer_row_read(
     mapping: Mapping[int, str],
     headers: Sequence[str],
     definitions: Sequence[CustomField] | None = None,
+    references: References | None = None,
 ) -> CustomerRow:
     """Row ``number`` (its ``cells``), with ``mapping`` (column index -> field key, see
-    ``headers.headers_match``) saying which column is which field. ``definitions``: the active custom
-    fields, read once by whoever reads many rows."""
+    ``headers.headers_match``) saying which column is which field. ``definitions`` (the active custom
+    fields) and ``references`` (source and staff names) are read once by whoever reads many rows."""
     columns = {key: index for index, key in mapping.items()}
     problems: list[Problem] = []
 
@@ -239,6 +277,29 @@ def customer_row_read(
             data.custom[definition.key] = text(CUSTOM_PREFIX + definition.key, 500, free=True)
         else:
             data.custom[definition.key] = normalized(raw)
+    if references is None and _REFERENCING & set(columns):
+        references = References.load()
+    if references is not None and (source_name := text("source", 40)):
+        data.source = references.sources.get(source_name.lower())
+        if data.source is None:
+            known = "、".join(s.name for s in references.sources.values() if s.is_active)
+            message = _("“%(value)s” is not one of the shop's sources (%(known)s); admins add sources.")
+            problem("source", message % {"value": source_name, "known": known})
+    if references is not None and (owner_name := text("owner", 150)):
+        found = references.staff.get(owner_name.lower(), [])
+        if len(found) == 1:
+            data.owner = found[0]
+        elif not found:
+            problem("owner", _("No staff member is called “%(value)s”.") % {"value": owner_name})
+        else:
+            message = _("Several staff members are called “%(value)s”: use the login name.")
+            problem("owner", message % {"value": owner_name})
+    tag_names: tuple[str, ...] = ()
+    if tags_text := text("tags", 1000):
+        tag_names = tuple(dict.fromkeys(t.strip() for t in _LIST_SEPARATORS.split(tags_text) if t.strip()))
+        if too_long := [t for t in tag_names if len(t) > TAG_MAX_LENGTH]:
+            message = _("A tag is at most %(max)s characters: “%(tag)s”.")
+            problem("tags", message % {"max": TAG_MAX_LENGTH, "tag": too_long[0]})
     customer_no = text("customer_no", 20).upper()
     # The whole input too, so that one report names every bad cell; a column that already has its
     # problem is not named twice (its value was left out of the input).
@@ -273,6 +334,7 @@ def customer_row_read(
         problems=problems,
         provided=frozenset(provided),
         checked=checked,
+        tag_names=tag_names,
     )
 
 
@@ -333,12 +395,18 @@ def customer_file_check(data: bytes, *, sheet: str | None = None) -> FileCheck:
     ``ValidationFailed`` when no column names a customer's name or phone."""
     table = table_read(data, sheet=sheet)
     definitions = list(CustomField.objects.filter(is_active=True))
+    references = References.load()
     mapping = customer_headers_match(table.headers, definitions)
     mapping_check(table.headers, mapping)
     check = FileCheck(headers=table.headers, mapping=mapping)
     for number, cells in table.rows:
         row = customer_row_read(
-            number, cells, mapping=mapping, headers=table.headers, definitions=definitions
+            number,
+            cells,
+            mapping=mapping,
+            headers=table.headers,
+            definitions=definitions,
+            references=references,
         )
         if row.problems:
             check.bad.append((number, cells, row.problems))

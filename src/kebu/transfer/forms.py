@@ -17,8 +17,8 @@ from kebu.transfer.models import ImportMode
 ACCEPT = ".xlsx,.xls,.ods,.csv,.txt"
 
 # The fields a customer sheet's column can feed, as the import reads them (transfer.customers), in the
-# order a merchant looks for them. headers.CUSTOMER_HEADERS also knows source, tags and owner, which the
-# import does not read yet: a column recognised as one of those is offered as skipped.
+# order a merchant looks for them. A column headers.CUSTOMER_HEADERS recognises as a field not listed
+# here is offered as skipped, with a note.
 CUSTOMER_FIELDS: list[tuple[str, Any]] = [
     ("name", gettext_lazy("Name")),
     ("phone", gettext_lazy("Phone")),
@@ -37,6 +37,9 @@ CUSTOMER_FIELDS: list[tuple[str, Any]] = [
     ("address", gettext_lazy("Street address")),
     ("customer_type", gettext_lazy("Customer type")),
     ("stage", gettext_lazy("Lifecycle stage")),
+    ("source", gettext_lazy("Source")),
+    ("tags", gettext_lazy("Tags")),
+    ("owner", gettext_lazy("Owner")),
     ("notes", gettext_lazy("Notes")),
 ]
 

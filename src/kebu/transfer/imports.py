@@ -38,7 +38,7 @@ from kebu.core.errors import Conflict, KebuError, NotFound, ValidationFailed
 from kebu.core.jobs import JobCancelled, JobRun, job_create, job_runner
 from kebu.core.lookup import text_lookup
 from kebu.core.models import Job, JobStatus
-from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount
+from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, Tag
 from kebu.customers.models import CustomerPhone as Phone
 from kebu.customers.services import (
     ImportedChange,
@@ -49,6 +49,7 @@ from kebu.customers.services import (
 from kebu.transfer.customers import (
     CustomerRow,
     Problem,
+    References,
     customer_headers_match,
     customer_row_read,
     mapping_check,
@@ -220,8 +221,16 @@ def _refuse_if_any_bad(
     problems are kept for the report, and nothing else is written."""
     bad: list[CustomerRow] = []
     names: dict[str, list[int]] = defaultdict(list)
+    references = References.load()
     for number, cells in rows:
-        row = customer_row_read(number, cells, mapping=mapping, headers=run.headers, definitions=definitions)
+        row = customer_row_read(
+            number,
+            cells,
+            mapping=mapping,
+            headers=run.headers,
+            definitions=definitions,
+            references=references,
+        )
         if row.problems:
             bad.append(row)
         elif (name := _Keys.of(row).name) != "":
@@ -378,11 +387,20 @@ def _batch_import(
     definitions: Sequence[CustomField],
 ) -> None:
     """Import ``batch`` inside the caller's transaction, counting onto ``run``."""
+    references = References.load()
     rows = [
-        customer_row_read(number, cells, mapping=mapping, headers=run.headers, definitions=definitions)
+        customer_row_read(
+            number,
+            cells,
+            mapping=mapping,
+            headers=run.headers,
+            definitions=definitions,
+            references=references,
+        )
         for number, cells in batch
     ]
     good = [(r, _Keys.of(r)) for r in rows if not r.problems]
+    _tags_resolve([r for r, _keys in good])
     rejected = [r for r in rows if r.problems]
     matches = _matches_load([keys for _, keys in good])
     # The customers the batch matched, read in one go with their phones, addresses and accounts; one
@@ -454,8 +472,23 @@ def _batch_import(
     ImportRow.objects.bulk_create(journal)
 
 
+def _tags_resolve(rows: Sequence[CustomerRow]) -> None:
+    """Give each row's input the tags it names, making the ones the shop does not have yet: a tag is
+    the merchant's own word, and a sheet is where many of them come from."""
+    names = {name for row in rows for name in row.tag_names}
+    if not names:
+        return
+    Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
+    tags = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    for row in rows:
+        if row.tag_names and row.checked is not None:
+            row.checked.data.tags = [tags[name] for name in row.tag_names]
+
+
 def _with_contacts(qs: Any) -> Any:
-    return qs.prefetch_related("phones", "addresses", "socials")
+    return qs.select_related("source", "owner", "referrer").prefetch_related(
+        "phones", "addresses", "socials", "tags"
+    )
 
 
 def _merge(
@@ -767,8 +800,11 @@ def _batch_check(
     bad: list[tuple[int, list[Cell], list[Problem]]] = []
     names: dict[str, list[int]] = defaultdict(list)
     cells_of: dict[int, list[Cell]] = {}
+    references = References.load()
     for number, cells in batch:
-        row = customer_row_read(number, cells, mapping=mapping, headers=headers, definitions=definitions)
+        row = customer_row_read(
+            number, cells, mapping=mapping, headers=headers, definitions=definitions, references=references
+        )
         if row.problems:
             bad.append((number, cells, row.problems))
         elif (name := _Keys.of(row).name) != "":

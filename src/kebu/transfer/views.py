@@ -208,7 +208,6 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
     keys = {key for key, _label in choices}
     presets = list(MappingPreset.objects.filter(kind=ImportKind.CUSTOMERS))
     guessed = customer_headers_match(headers, definitions)
-    not_read = [headers[index] for index, key in sorted(guessed.items()) if key not in keys]
     problems: list[str] = []
 
     if request.method == "POST":
@@ -243,7 +242,6 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         "columns": [(*column, samples[column[0]]) for column in form.columns],
         "rows": rows,
         "problems": problems,
-        "not_read": not_read,
         "presets": presets,
         "preset_id": draft.get("preset"),
         "mapped": len(mapping),

@@ -270,15 +270,26 @@ notes = st.text(alphabet=st.sampled_from(list("每月初补货，提前一周微
 )
 @given(
     people=st.lists(
-        st.tuples(names, notes, st.booleans(), st.sampled_from(list(Stage.values)), st.booleans()),
+        st.tuples(
+            names,
+            notes,
+            st.booleans(),
+            st.sampled_from(list(Stage.values)),
+            st.booleans(),
+            st.lists(st.sampled_from(["VIP", "老客", "批发"]), unique=True, max_size=2),
+            st.sampled_from([None, "微信", "淘宝"]),
+            st.booleans(),
+        ),
         min_size=1,
         max_size=5,
     ),
     file_format=st.sampled_from(["xlsx", "csv"]),
 )
 def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_format):
+    from kebu.customers.models import SourceChannel, Tag
+
     Customer.objects.all().delete()
-    for index, (name, note, with_address, stage, with_social) in enumerate(people):
+    for index, (name, note, with_address, stage, with_social, tags, source, owned) in enumerate(people):
         customer_create(
             actor=owner,
             data=CustomerInput(
@@ -294,6 +305,9 @@ def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_
                 if with_address
                 else [],
                 socials=[SocialInput(kind=SocialKind.WECHAT, handle=f"wx_{index}")] if with_social else [],
+                tags=[Tag.objects.get_or_create(name=tag)[0] for tag in tags],
+                source=SourceChannel.objects.get_or_create(name=source)[0] if source else None,
+                owner=owner if owned else None,
             ),
         )
     before = list(Customer.objects.order_by("pk").values_list("pk", "version"))

@@ -387,3 +387,56 @@ def test_two_columns_feeding_one_field_are_refused_before_anything_is_kept(owner
             enqueue=False,
         )
     assert set(imports_dir().iterdir()) == kept
+
+
+# --- tags, source and owner ------------------------------------------------------------------------------
+
+OWNED = "客户编号,姓名,手机号码,标签,来源,负责人\n"
+
+
+def owned_csv(*lines: str) -> bytes:
+    return (OWNED + "".join(line + "\n" for line in lines)).encode("utf-8")
+
+
+def test_tags_source_and_owner_come_in_by_their_names_and_new_tags_are_made(owner, staff_member):
+    from kebu.customers.tests.factories import source
+
+    wechat = source("微信")
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    run = run_import(
+        owner, owned_csv(",张三,13812345678,VIP、老客,微信,小王", ",李四,13900001111,,,xiaowang")
+    )
+
+    assert counts(run) == (2, 0, 0, 0)
+    zhang = Customer.objects.get(name="张三")
+    assert sorted(zhang.tags.values_list("name", flat=True)) == ["VIP", "老客"]
+    assert (zhang.source, zhang.owner) == (wechat, clerk)
+    assert Customer.objects.get(name="李四").owner == clerk  # by login name too
+    assert counts(run_import(owner, owned_csv(",张三,13812345678,VIP、老客,微信,小王"))) == (0, 0, 1, 0)
+
+
+def test_an_unknown_source_or_owner_rejects_the_row_and_says_which(owner):
+    run = run_import(owner, owned_csv(",张三,13812345678,,抖音直播,", ",李四,13900001111,,,老刘"))
+
+    assert counts(run) == (0, 0, 0, 2)
+    reasons = [p.reason for _n, _c, problems in import_rejected_rows(run) for p in problems]
+    assert "抖音直播" in reasons[0] and "老刘" in reasons[1]
+
+
+def test_a_sheet_adds_tags_and_moves_the_source_and_undo_puts_both_back(owner):
+    from kebu.customers.tests.factories import source
+
+    taobao, wechat = source("淘宝"), source("微信")
+    run_import(owner, owned_csv(",张三,13812345678,老客,淘宝,"))
+    before = state()
+
+    run = run_import(owner, owned_csv(",张三,13812345678,VIP,微信,"))
+
+    zhang = Customer.objects.get(name="张三")
+    assert counts(run) == (0, 1, 0, 0)
+    assert sorted(zhang.tags.values_list("name", flat=True)) == ["VIP", "老客"]  # added, not replaced
+    assert zhang.source == wechat
+    import_undo(actor=owner, run=run)
+    zhang.refresh_from_db()
+    assert list(zhang.tags.values_list("name", flat=True)) == ["老客"] and zhang.source == taobao
+    assert state() == before
