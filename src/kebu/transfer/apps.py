@@ -7,4 +7,4 @@ class TransferConfig(AppConfig):
     verbose_name = _("Import and export")
 
     def ready(self) -> None:
-        from kebu.transfer import exports, imports  # noqa: F401 (register their jobs' runners)
+        from kebu.transfer import drafts, exports, imports  # noqa: F401 (register their jobs' runners)

@@ -389,14 +389,17 @@ def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
         )
 
 
-def customer_file_check(data: bytes, *, sheet: str | None = None) -> FileCheck:
-    """Read ``data`` (any file ``readers.table_read`` takes), guess the columns from the header and check
-    every row as the import would take it. Raises ``FileRefused`` for a file that cannot be read, and
-    ``ValidationFailed`` when no column names a customer's name or phone."""
+def customer_file_check(
+    data: bytes, *, sheet: str | None = None, mapping: dict[int, str] | None = None
+) -> FileCheck:
+    """Read ``data`` (any file ``readers.table_read`` takes), take ``mapping`` or guess the columns from
+    the header, and check every row as the import would take it. Raises ``FileRefused`` for a file that
+    cannot be read, and ``ValidationFailed`` when no column names a customer's name or phone."""
     table = table_read(data, sheet=sheet)
     definitions = list(CustomField.objects.filter(is_active=True))
     references = References.load()
-    mapping = customer_headers_match(table.headers, definitions)
+    if mapping is None:
+        mapping = customer_headers_match(table.headers, definitions)
     mapping_check(table.headers, mapping)
     check = FileCheck(headers=table.headers, mapping=mapping)
     for number, cells in table.rows:

@@ -8,8 +8,8 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
+from kebu.transfer.drafts import import_drafts_prune
 from kebu.transfer.exports import exports_purge
-from kebu.transfer.imports import import_drafts_prune
 
 
 @db_periodic_task(crontab(minute="17", hour="3"))

@@ -2,7 +2,7 @@
 check every row without writing, import, follow the job, fetch the rows to fix, undo; and the history.
 
 Only staff holding ``transfer.import_customers`` reach them; anyone else gets 404, as for a page that
-does not exist. Between the upload and the import the file is a draft (``imports.import_draft_keep``):
+does not exist. Between the upload and the import the file is a draft (``drafts.import_draft_keep``):
 its token lives in the uploader's session, so nobody else can name it, and it has no job, so it never
 runs."""
 
@@ -26,14 +26,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kebu.core.errors import KebuError, NotFound
-from kebu.core.jobs import job_cancel
 from kebu.core.models import Job
 from kebu.core.pagination import paginate
 from kebu.customers.models import CustomField
 from kebu.transfer.cells import normalized
 from kebu.transfer.customers import Problem, customer_headers_match, mapping_check
-from kebu.transfer.forms import MappingForm, UploadForm, field_choices, import_max_bytes
-from kebu.transfer.imports import (
+from kebu.transfer.drafts import (
     CHECK_JOB_KIND,
     customer_import_from_draft,
     import_check_problems,
@@ -42,13 +40,11 @@ from kebu.transfer.imports import (
     import_draft_drop,
     import_draft_keep,
     import_draft_preview,
-    import_rejected_rows,
-    import_undo,
-    mapping_preset_apply,
-    mapping_preset_for,
-    mapping_preset_save,
 )
+from kebu.transfer.forms import MappingForm, UploadForm, field_choices, import_max_bytes
+from kebu.transfer.imports import import_cancel, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPreset
+from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
 from kebu.transfer.report import report_write
 
 IMPORT_PERMISSION = "transfer.import_customers"
@@ -428,7 +424,7 @@ def import_detail_view(request: HttpRequest, import_id: int) -> HttpResponse:
 def import_cancel_view(request: HttpRequest, import_id: int) -> HttpResponse:
     run = _get_import(request, import_id)
     if not run.job.is_finished:
-        job_cancel(job=run.job)
+        import_cancel(run=run)
         messages.info(request, _("The import stops after the batch it is in; what is done so far stays."))
     return redirect("transfer:detail", import_id=run.pk)
 

@@ -138,3 +138,23 @@ def test_the_report_writes_cells_no_spreadsheet_number_can_hold_as_text(tmp_path
 
     fix = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
     assert fix == [["http://example.invalid/姓名", "金额"], ["张三", "nan"]]
+
+
+def test_a_saved_preset_maps_the_columns_the_header_words_would_not(tmp_path, owner):
+    from kebu.transfer.presets import mapping_preset_save
+
+    sheet = tmp_path / "店铺导出.csv"
+    sheet.write_text("买家称呼,买家手机,VIP等级\n张三,13812345678,金卡\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="No column was recognised"):
+        call_command("import", str(sheet), dry_run=True, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no preset “店铺”"):
+        call_command("import", str(sheet), preset="店铺", stdout=io.StringIO())
+    mapping_preset_save(
+        actor=owner, name="店铺", headers=["买家称呼", "买家手机", "VIP等级"], mapping={0: "name", 1: "phone"}
+    )
+
+    out = io.StringIO()
+    call_command("import", str(sheet), preset="店铺", stdout=out)
+
+    assert "买家手机 → phone" in out.getvalue() and "1 created" in out.getvalue()
+    assert Customer.objects.get().primary_phone == "+8613812345678"

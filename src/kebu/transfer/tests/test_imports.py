@@ -440,3 +440,18 @@ def test_a_sheet_adds_tags_and_moves_the_source_and_undo_puts_both_back(owner):
     zhang.refresh_from_db()
     assert list(zhang.tags.values_list("name", flat=True)) == ["老客"] and zhang.source == taobao
     assert state() == before
+
+
+def test_an_import_cancelled_before_any_worker_took_it_is_recorded_as_finished(owner):
+    from kebu.transfer.imports import import_cancel
+
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=FIRST, file_name="x.csv", enqueue=False)
+
+    import_cancel(run=run)
+
+    run.job.refresh_from_db()
+    assert run.job.status == JobStatus.CANCELLED and Customer.objects.count() == 0
+    entry = AuditEntry.objects.get(action="import.finish", target_id=str(run.pk))
+    assert entry.data["status"] == "cancelled"
+    assert job_run(run.job_id) is None  # and no worker runs it later

@@ -17,7 +17,8 @@ from kebu.core.models import Job, JobStatus
 from kebu.customers.models import Customer
 from kebu.customers.services import customer_input_from, customer_update
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
-from kebu.transfer.imports import DRAFT_PREFIX, customer_import_start, imports_dir
+from kebu.transfer.drafts import DRAFT_PREFIX
+from kebu.transfer.imports import customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportMode, MappingPreset
 from kebu.transfer.views import DRAFTS_SESSION_KEY
 
@@ -558,7 +559,7 @@ def test_drafts_nobody_imported_are_deleted_after_two_days_and_a_session_keeps_f
     import os
     import time
 
-    from kebu.transfer.imports import import_drafts_prune
+    from kebu.transfer.drafts import import_drafts_prune
 
     tokens = [token_of(upload(owner_client, sheet(*GOOD))) for _ in range(6)]
     # a session holds its five newest uploads; the oldest went with its file

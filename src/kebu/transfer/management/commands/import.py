@@ -1,6 +1,7 @@
 """``kebu import``: bring a customer sheet in from the terminal, check it first, resume or undo an import.
 
-kebu import FILE --kind customers [--dry-run] [--all-or-nothing] [--report out.xlsx] [--sheet S] [--user U]
+kebu import FILE --kind customers [--preset NAME] [--dry-run] [--all-or-nothing] [--report out.xlsx]
+            [--sheet S] [--user U]
 kebu import --resume ID
 kebu import --undo ID [--user U]
 """
@@ -22,6 +23,8 @@ from kebu.core.models import Job, JobStatus
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportMode
+from kebu.transfer.presets import mapping_preset_named
+from kebu.transfer.readers import table_read
 from kebu.transfer.report import report_write
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -58,6 +61,9 @@ class Command(BaseCommand):
             "(otherwise a running import is taken over once its heartbeat is 90 seconds old)",
         )
         parser.add_argument("--undo", type=int, metavar="ID", help="undo an import")
+        parser.add_argument(
+            "--preset", metavar="NAME", help="take the columns as the saved preset NAME maps them"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._shown = 0.0
@@ -81,8 +87,13 @@ class Command(BaseCommand):
                 data = path.read_bytes()
             except OSError as exc:
                 raise CommandError(f"{path}: {exc.strerror}") from exc
+            mapping = None
+            if options["preset"]:
+                mapping = mapping_preset_named(
+                    options["preset"], table_read(data, sheet=options["sheet"]).headers
+                )
             if options["dry_run"]:
-                self._check(data, sheet=options["sheet"], report=options["report"])
+                self._check(data, sheet=options["sheet"], report=options["report"], mapping=mapping)
                 return
             with transaction.atomic():
                 run = customer_import_start(
@@ -91,6 +102,7 @@ class Command(BaseCommand):
                     file_name=path.name,
                     sheet=options["sheet"],
                     mode=ImportMode.ALL_OR_NOTHING if options["all_or_nothing"] else ImportMode.GOOD_ROWS,
+                    mapping=mapping,
                     enqueue=False,
                 )
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
@@ -144,8 +156,10 @@ class Command(BaseCommand):
         self._shown = now
         self.stdout.write(f"  {job.done:,} of {job.total:,} rows ({job.percent}%)")
 
-    def _check(self, data: bytes, *, sheet: str | None, report: Path | None) -> None:
-        check = customer_file_check(data, sheet=sheet)
+    def _check(
+        self, data: bytes, *, sheet: str | None, report: Path | None, mapping: dict[int, str] | None
+    ) -> None:
+        check = customer_file_check(data, sheet=sheet, mapping=mapping)
         for index, key in sorted(check.mapping.items()):
             self.stdout.write(f"  {check.headers[index]} → {key}")
         if check.unmapped:

@@ -1,0 +1,249 @@
+"""A file between its upload and its import: kept as a draft the pages read its columns and first rows
+from, and checked row by row without writing (the pages' dry run, a job).
+
+A draft is a file only, under a generated name beside the imports' files, with no job and no Import
+row, so nothing can run it (the reconciler re-queues jobs, and a draft has none). Whoever holds the
+token (the uploader's session) names it; a token is checked to be one of ours before it becomes a
+path."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from kebu.core.errors import KebuError, NotFound
+from kebu.core.jobs import JobRun, job_create, job_runner
+from kebu.core.models import Job, JobStatus
+from kebu.customers.models import CustomField
+from kebu.transfer.customers import Problem, References, customer_row_read
+from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_import_start, imports_dir
+from kebu.transfer.models import Import
+from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.report import report_write
+
+CHECK_JOB_KIND = "transfer.import_check"
+DRAFT_PREFIX = "draft-"
+DRAFT_KEPT_FOR = 2 * 24 * 3600  # seconds; a draft left longer is deleted at the next upload
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass
+class Draft:
+    token: str
+    headers: list[str]
+    sheet: str
+    size: int
+
+
+def _draft_path(token: str, suffix: str = "") -> Path:
+    if not _TOKEN.fullmatch(token or "") or (suffix and not _TOKEN.fullmatch(suffix)):
+        raise NotFound(_("This upload is gone. Upload the file again."))
+    return imports_dir() / (DRAFT_PREFIX + token + (f"-{suffix}.xlsx" if suffix else ""))
+
+
+def import_draft_keep(*, data: bytes) -> Draft:
+    """Read ``data`` as far as its header and keep it as a draft. ``FileRefused`` (nothing kept) for a
+    file that cannot be read: not a spreadsheet, damaged, empty, a header without rows …"""
+    table = table_read(data)
+    import_drafts_prune()
+    token = uuid.uuid4().hex
+    with open(_draft_path(token), "xb") as out:
+        out.write(data)
+    return Draft(token=token, headers=table.headers, sheet=table.sheet, size=len(data))
+
+
+def import_draft_read(token: str) -> bytes:
+    """The draft's file; ``NotFound`` when the token is not a draft's (or it was deleted since)."""
+    try:
+        return _draft_path(token).read_bytes()
+    except FileNotFoundError:
+        raise NotFound(_("This upload is gone. Upload the file again.")) from None
+
+
+def import_draft_preview(token: str, *, sheet: str, rows: int = 10) -> list[tuple[int, list[Cell]]]:
+    """The first ``rows`` data rows of the draft, with their row numbers."""
+    table = table_read(import_draft_read(token), sheet=sheet or None)
+    return list(islice(table.rows, rows))
+
+
+def import_draft_drop(token: str) -> None:
+    """Delete the draft and the reports of its checks."""
+    path = _draft_path(token)
+    for kept in path.parent.glob(path.name + "*"):
+        kept.unlink(missing_ok=True)
+
+
+def import_drafts_prune(*, older_than: float = DRAFT_KEPT_FOR) -> int:
+    """Delete drafts (and their reports) not touched for ``older_than`` seconds: they hold personal data
+    that nobody imported. Returns how many files went."""
+    cutoff = time.time() - older_than
+    gone = 0
+    for path in imports_dir().glob(DRAFT_PREFIX + "*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                gone += 1
+        except FileNotFoundError:
+            continue
+    return gone
+
+
+def customer_import_from_draft(
+    *, actor: Any, token: str, file_name: str, sheet: str, mode: str, mapping: dict[int, str]
+) -> Import:
+    """Start the import of a draft (``customer_import_start``, which keeps its own copy and queues the
+    job) and delete the draft once that is committed."""
+    run = customer_import_start(
+        actor=actor,
+        data=import_draft_read(token),
+        file_name=file_name,
+        sheet=sheet or None,
+        mode=mode,
+        mapping=mapping,
+    )
+    transaction.on_commit(lambda: import_draft_drop(token))
+    return run
+
+
+# --- checking a draft without writing (the pages' dry run) -------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    """A finished check: how many rows were read, how many the import would reject, how many problems
+    they have, and the report (the rows to fix) if there is one."""
+
+    rows: int
+    bad: int
+    problems: int
+    problems_sheet: str
+    report: Path | None
+
+
+@transaction.atomic
+def import_draft_check_start(*, actor: Any, token: str, sheet: str, mapping: dict[int, str]) -> Job:
+    """Queue a check of every row of the draft as the import would read it with ``mapping``, writing
+    nothing but a report file. A job, as a sheet of many thousand rows takes longer than a page may."""
+    _draft_path(token)
+    payload = {
+        "draft": token,
+        "sheet": sheet,
+        "mapping": {str(index): key for index, key in mapping.items()},
+        "report": uuid.uuid4().hex,
+        # The problems are written in the words of the merchant who asked, not of the worker's locale.
+        "language": translation.get_language() or settings.LANGUAGE_CODE,
+    }
+    return job_create(kind=CHECK_JOB_KIND, actor=actor, payload=payload)
+
+
+@job_runner(CHECK_JOB_KIND)
+def import_check_run(job_run: JobRun) -> None:
+    """Read every row, reject what the import would reject before matching (bad cells; a row known only
+    by a name several customers have) and write those rows to the report. Writes no customer. A worker
+    killed half-way leaves no report (a finished one is renamed into place); claimed again, it starts
+    over."""
+    job, payload = job_run.job, job_run.job.payload
+    with translation.override(payload.get("language")):
+        data = import_draft_read(payload["draft"])
+        sheet = payload.get("sheet") or None
+        mapping = {int(index): key for index, key in payload["mapping"].items()}
+        table = table_read(data, sheet=sheet)
+        with transaction.atomic():
+            job_run.beat(done=0, total=sum(1 for _ in table_read(data, sheet=sheet).rows))
+        definitions = list(CustomField.objects.filter(is_active=True))
+        counted = {"rows": 0, "bad": 0, "problems": 0}
+        batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+
+        def bad_rows() -> Iterator[tuple[int, list[Cell], list[Problem]]]:
+            while batch := list(islice(table.rows, batch_rows)):
+                job_run.stop_if_cancelled()
+                for found in _batch_check(
+                    batch, headers=table.headers, mapping=mapping, definitions=definitions
+                ):
+                    counted["bad"] += 1
+                    counted["problems"] += len(found[2])
+                    yield found
+                counted["rows"] += len(batch)
+                with transaction.atomic():
+                    job_run.beat(done=counted["rows"])
+
+        target = _draft_path(payload["draft"], payload["report"])
+        partial = target.with_suffix(".partial")
+        try:
+            report_write(str(partial), headers=table.headers, rows=bad_rows())
+        except BaseException:
+            partial.unlink(missing_ok=True)  # cancelled or failed: no half report left behind
+            raise
+        os.replace(partial, target)
+        result = {**counted, "problems_sheet": _("Problems")}
+    updated = Job.objects.filter(pk=job.pk, claim=job.claim).update(payload={**payload, "result": result})
+    if not updated:
+        raise KebuError(_("The check was taken over by another worker."))
+
+
+def _batch_check(
+    batch: Sequence[tuple[int, list[Cell]]],
+    *,
+    headers: Sequence[str],
+    mapping: dict[int, str],
+    definitions: Sequence[CustomField],
+) -> list[tuple[int, list[Cell], list[Problem]]]:
+    """The rows of ``batch`` the import would reject before it looks for their customers, with their
+    cells and problems, in row order."""
+    bad: list[tuple[int, list[Cell], list[Problem]]] = []
+    names: dict[str, list[int]] = defaultdict(list)
+    cells_of: dict[int, list[Cell]] = {}
+    references = References.load()
+    for number, cells in batch:
+        row = customer_row_read(
+            number, cells, mapping=mapping, headers=headers, definitions=definitions, references=references
+        )
+        if row.problems:
+            bad.append((number, cells, row.problems))
+        elif (name := _Keys.of(row).name) != "":
+            names[name].append(number)
+            cells_of[number] = cells
+    for name in _ambiguous_names(names):
+        for number in names[name]:
+            bad.append((number, cells_of[number], _ambiguous(number, name, headers, mapping).problems))
+    return sorted(bad, key=lambda found: found[0])
+
+
+def import_check_result(job: Job) -> CheckResult | None:
+    """What a finished check found, or None while it runs (or when it failed)."""
+    result = job.payload.get("result")
+    if job.kind != CHECK_JOB_KIND or job.status != JobStatus.DONE or result is None:
+        return None
+    report = _draft_path(job.payload["draft"], job.payload["report"])
+    return CheckResult(
+        rows=result["rows"],
+        bad=result["bad"],
+        problems=result["problems"],
+        problems_sheet=result["problems_sheet"],
+        report=report if report.is_file() else None,
+    )
+
+
+def import_check_problems(result: CheckResult, *, start: int, stop: int) -> list[Problem]:
+    """Problems ``start`` to ``stop`` (0-based, in row order) of a finished check, read back from its
+    report: the report is what the merchant downloads, so the page shows exactly what it holds."""
+    if result.report is None or not result.problems:
+        return []
+    table = table_read(result.report.read_bytes(), sheet=result.problems_sheet)
+    return [
+        Problem(int(float(str(cells[0]))), str(cells[1] or ""), str(cells[2] or ""), str(cells[3] or ""))
+        for _number, cells in islice(table.rows, start, stop)
+    ]
