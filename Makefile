@@ -23,7 +23,8 @@ $(VENV)/.dev: $(VENV)/.base requirements/dev.txt
 	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
 
-# pandas, pyarrow and DuckDB: the baselines of bench/orders.py only; make test does not need them.
+# pandas, pyarrow and DuckDB (bench/orders.py) and django-import-export (bench/transfer.py): baselines
+# only; make test does not need them.
 $(VENV)/.bench: $(VENV)/.dev requirements/bench.txt
 	$(BIN)/pip install --quiet --require-hashes -r requirements/bench.txt
 	@touch $@
@@ -80,11 +81,14 @@ format: $(VENV)/.dev
 ## bench: list, search and filter timings at 100k and 1M customers, with the naive LIKE scan beside them;
 ##        then the cost of encryption: the same pages on encrypted and on plain columns;
 ##        then orders: every customer's figures rebuilt from 10M orders on SQLite and PostgreSQL (with
-##        pandas, DuckDB and a per-customer ORM loop beside it) and order_create at 10M orders
+##        pandas, DuckDB and a per-customer ORM loop beside it) and order_create at 10M orders;
+##        then importing a 1M-row customer sheet (CSV, xlsx, again unchanged) with kebu import, beside
+##        raw executemany and django-import-export
 bench: $(VENV)/.bench
 	$(BIN)/python bench/customers_list.py --customers 100000 --customers 1000000
 	$(BIN)/python bench/encryption.py --customers 1000000
 	$(BIN)/python bench/orders.py --customers 1000000 --orders 10000000
+	$(BIN)/python bench/transfer.py --rows 1000000
 
 ## messages: refresh the zh-Hans catalogue after changing user-visible strings (needs GNU gettext)
 messages: $(VENV)/.dev

@@ -830,6 +830,7 @@ IMPORT_SCALARS = (
     "owner",
     "notes",
 )
+_FOREIGN_KEYS = frozenset({"source", "owner"})
 # Columns an import's update changes besides the fields a sheet names: kept to put them back on undo.
 _DERIVED = ("name_pinyin", "name_initials", "email_lookup", "primary_phone", "province", "city", "custom")
 
@@ -1012,7 +1013,7 @@ def customer_import_merge(
 
     before_snapshot = _import_snapshot(customer)
     # Stored columns (source_id, not source), so that undo writes back what was there.
-    columns = tuple(Customer._meta.get_field(name).attname for name in (*changed, *_DERIVED))
+    columns = tuple(f"{name}_id" if name in _FOREIGN_KEYS else name for name in (*changed, *_DERIVED))
     before = {name: _json_of(getattr(customer, name)) for name in (*columns, "updated_by_id", "updated_at")}
     version = customer.version
     _apply_profile(customer, merged, clean)
