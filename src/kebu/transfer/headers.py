@@ -86,14 +86,47 @@ def header_key(header: str) -> str:
     return re.sub(r"[\s_]+", "", text.lower())
 
 
-_BY_WORD = {header_key(word): key for key, words in CUSTOMER_HEADERS.items() for word in words}
+# A product sheet: a row is one SKU, its product's fields beside it.
+PRODUCT_HEADERS: dict[str, tuple[str, ...]] = {
+    "product": (
+        "商品",
+        "商品名称",
+        "商品名",
+        "品名",
+        "宝贝名称",
+        "宝贝标题",
+        "商品标题",
+        "product",
+        "product name",
+    ),
+    "sku_code": ("sku编码", "sku", "sku码", "商家编码", "货号", "商品编码", "sku code", "code"),
+    "category": ("类目", "分类", "商品分类", "品类", "category"),
+    "brand": ("品牌", "brand"),
+    "color": ("颜色", "色号", "colour", "color"),
+    "size": ("尺码", "尺寸", "size"),
+    "spec": ("规格", "容量", "规格型号", "specification", "spec"),
+    "price": ("价格", "售价", "销售价", "零售价", "price"),
+    "cost": ("成本", "成本价", "进价", "采购价", "cost"),
+    "usage_cycle_days": ("使用周期", "使用周期(天)", "使用天数", "usage cycle", "usage cycle (days)"),
+    "on_sale": ("在售", "是否在售", "上架", "on sale", "active"),
+}
 
 
-def headers_match(headers: Sequence[str], *, extra: dict[str, str] | None = None) -> dict[int, str]:
-    """Column index -> field key, for the columns whose header names a field. ``extra`` adds header words
-    of the shop's own (a custom field's label -> ``cf_<key>``). Each field takes the first column that
-    names it; a later column with the same meaning is left for the merchant to map."""
-    words = dict(_BY_WORD)
+def _words(vocabulary: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {header_key(word): key for key, words in vocabulary.items() for word in words}
+
+
+def headers_match(
+    headers: Sequence[str],
+    *,
+    extra: dict[str, str] | None = None,
+    vocabulary: dict[str, tuple[str, ...]] = CUSTOMER_HEADERS,
+) -> dict[int, str]:
+    """Column index -> field key, for the columns whose header names a field of ``vocabulary`` (customer
+    fields unless told). ``extra`` adds header words of the shop's own (a custom field's label ->
+    ``cf_<key>``). Each field takes the first column that names it; a later column with the same
+    meaning is left for the merchant to map."""
+    words = _words(vocabulary)
     for word, field in (extra or {}).items():
         words.setdefault(header_key(word), field)
     taken: set[str] = set()

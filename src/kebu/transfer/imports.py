@@ -58,6 +58,14 @@ from kebu.transfer.models import (
     ImportRow,
     ImportRowAction,
 )
+from kebu.transfer.products import (
+    ProductRow,
+    product_batch_import,
+    product_headers_match,
+    product_import_undo,
+    product_mapping_check,
+    product_rows_check,
+)
 from kebu.transfer.readers import Cell, table_read
 
 JOB_KIND = "transfer.import"
@@ -86,15 +94,28 @@ class Plan:
     sheet: str
 
 
-def import_plan(data: bytes, *, sheet: str | None = None, mapping: dict[int, str] | None = None) -> Plan:
+def import_plan(
+    data: bytes,
+    *,
+    sheet: str | None = None,
+    mapping: dict[int, str] | None = None,
+    kind: str = ImportKind.CUSTOMERS,
+) -> Plan:
     """Read the header of ``data`` and match its columns (or check the ``mapping`` given). Raises
-    ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` when no column names a customer."""
+    ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` when no column holds what tells
+    the rows apart (a customer's name or phone, a SKU's code)."""
     table = table_read(data, sheet=sheet)
     if mapping is None:
-        mapping = customer_headers_match(table.headers, list(CustomField.objects.filter(is_active=True)))
+        if kind == ImportKind.PRODUCTS:
+            mapping = product_headers_match(table.headers)
+        else:
+            mapping = customer_headers_match(table.headers, list(CustomField.objects.filter(is_active=True)))
     elif any(not 0 <= index < len(table.headers) for index in mapping):
         raise ValidationFailed(_("The column mapping names a column the file does not have."))
-    mapping_check(table.headers, mapping)
+    if kind == ImportKind.PRODUCTS:
+        product_mapping_check(table.headers, mapping)
+    else:
+        mapping_check(table.headers, mapping)
     return Plan(headers=table.headers, mapping=dict(mapping), sheet=table.sheet)
 
 
@@ -108,11 +129,12 @@ def customer_import_start(
     mode: str = ImportMode.GOOD_ROWS,
     mapping: dict[int, str] | None = None,
     enqueue: bool = True,
+    kind: str = ImportKind.CUSTOMERS,
 ) -> Import:
     """Keep the file under a generated name, and queue its import as a job (``enqueue=False``: the caller
     runs ``job_run`` itself). The file is read as far as its header first, so a file that cannot be
     imported is refused here, before anything is queued."""
-    plan = import_plan(data, sheet=sheet, mapping=mapping)
+    plan = import_plan(data, sheet=sheet, mapping=mapping, kind=kind)
     stored_as = uuid.uuid4().hex
     with open(imports_dir() / stored_as, "xb") as out:
         out.write(data)
@@ -122,7 +144,7 @@ def customer_import_start(
     )
     run = Import.objects.create(
         job=job,
-        kind=ImportKind.CUSTOMERS,
+        kind=kind,
         mode=mode,
         file_name=Path(file_name).name[:255],
         stored_as=stored_as,
@@ -166,7 +188,11 @@ def _import_run(job_run: JobRun) -> None:
         with transaction.atomic():
             job_run.beat(total=sum(1 for _ in rows()))
     if run.mode == ImportMode.ALL_OR_NOTHING and not run.checked:
-        _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
+        if run.kind == ImportKind.PRODUCTS:
+            bad = product_rows_check(rows(), mapping=mapping, headers=run.headers)
+            _refuse_or_go_on(run, bad, job_run=job_run)
+        else:
+            _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
     if run.refused:
         return
     try:
@@ -175,7 +201,10 @@ def _import_run(job_run: JobRun) -> None:
         while batch := list(islice(pending, batch_rows)):
             job_run.stop_if_cancelled()
             with transaction.atomic():
-                _batch_import(run, batch, mapping=mapping, definitions=definitions)
+                if run.kind == ImportKind.PRODUCTS:
+                    product_batch_import(run, batch, mapping=mapping)
+                else:
+                    _batch_import(run, batch, mapping=mapping, definitions=definitions)
                 run.next_row = batch[-1][0] + 1
                 run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected"])
                 job_run.beat(done=run.processed)
@@ -240,6 +269,12 @@ def _refuse_if_any_bad(
     # A row known only by a name that several customers have cannot be matched: a problem too.
     for name in _ambiguous_names(names):
         bad += [_ambiguous(number, name, run.headers, mapping) for number in names[name]]
+    _refuse_or_go_on(run, bad, job_run=job_run)
+
+
+def _refuse_or_go_on(run: Import, bad: Sequence[CustomerRow | ProductRow], *, job_run: JobRun) -> None:
+    """After the all-or-nothing check: refuse the import with its bad rows kept for the report, or mark
+    it checked so that a resumed run does not check again."""
     with transaction.atomic():
         if bad:
             ImportRow.objects.bulk_create(_rejections(run, bad))
@@ -367,7 +402,7 @@ def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int
     return CustomerRow(number, None, problems=[Problem(number, column, name, reason)])
 
 
-def _rejections(run: Import, rows: Iterable[CustomerRow]) -> list[ImportRow]:
+def _rejections(run: Import, rows: Iterable[CustomerRow | ProductRow]) -> list[ImportRow]:
     return [
         ImportRow(
             run=run,
@@ -557,6 +592,12 @@ def import_undo(*, actor: Any, run: Import) -> Import:
         raise Conflict(_("This import was undone already."))
     if not run.job.is_finished:
         raise Conflict(_("This import is still running. Cancel it first, then undo it."))
+    if run.kind == ImportKind.PRODUCTS:
+        counts = product_import_undo(run)
+        run.undone_at, run.undone_by = timezone.now(), actor
+        run.save(update_fields=["undone_at", "undone_by"])
+        audit_record(action="import.undo", actor=actor, target=run, data=counts)
+        return run
     entries = list(
         run.journal.filter(
             action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED], customer__isnull=False

@@ -10,6 +10,7 @@ from kebu.core.models import Job
 
 class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers")
+    PRODUCTS = "products", _("Products")
 
 
 class ImportMode(models.TextChoices):

@@ -194,3 +194,45 @@ def product_update(*, actor: Any, product: Product, data: ProductInput) -> Produ
     Sku.objects.filter(pk__in=[s.pk for s in existing.values()]).update(is_active=False)
     audit_record(action="catalogue.change", actor=actor, target=product, data={"updated": name})
     return product
+
+
+# --- what an import writes ------------------------------------------------------------------------------
+
+# The fields an import may change on a SKU and on its product (besides the product's name).
+SKU_IMPORT_FIELDS = ("price_cny", "cost_cny", "color", "size", "spec", "is_active")
+PRODUCT_IMPORT_FIELDS = ("name", "category_id", "brand_id", "usage_cycle_days")
+
+
+def sku_add(*, actor: Any, product: Product, data: SkuInput) -> Sku:
+    """One more SKU for ``product`` (an imported sheet's row for a product that already has others)."""
+    errors: dict[str, list[Any]] = {}
+    [sku] = _skus_clean([data], errors, product=None)
+    if errors:
+        raise ValidationFailed(_("The SKU was not saved; correct the marked fields."), field_errors=errors)
+    sku.product = product
+    sku.save()
+    audit_record(action="catalogue.change", actor=actor, target=product, data={"sku added": sku.code})
+    return sku
+
+
+def catalogue_import_update(
+    *, actor: Any, sku: Sku, sku_values: dict[str, Any], product_values: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Set the given fields (``SKU_IMPORT_FIELDS``, ``PRODUCT_IMPORT_FIELDS``) on ``sku`` and its
+    product, already checked by the caller; return the values they had, for undo."""
+    product = sku.product
+    before = {
+        "sku": {name: getattr(sku, name) for name in sku_values},
+        "product": {name: getattr(product, name) for name in product_values},
+    }
+    if sku_values:
+        Sku.objects.filter(pk=sku.pk).update(**sku_values)
+    if product_values:
+        Product.objects.filter(pk=product.pk).update(**product_values, updated_at=timezone.now())
+    audit_record(
+        action="catalogue.change",
+        actor=actor,
+        target=product,
+        data={"imported": sku.code, "fields": sorted([*sku_values, *product_values])},
+    )
+    return before

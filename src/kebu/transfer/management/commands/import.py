@@ -1,7 +1,8 @@
-"""``kebu import``: bring a customer sheet in from the terminal, check it first, resume or undo an import.
+"""``kebu import``: bring a customer or product sheet in from the terminal, check it first, resume or undo
+an import.
 
-kebu import FILE --kind customers [--preset NAME] [--dry-run] [--all-or-nothing] [--report out.xlsx]
-            [--sheet S] [--user U]
+kebu import FILE [--kind customers|products] [--preset NAME] [--dry-run] [--all-or-nothing]
+            [--report out.xlsx] [--sheet S] [--user U]
 kebu import --resume ID
 kebu import --undo ID [--user U]
 """
@@ -22,8 +23,9 @@ from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
-from kebu.transfer.models import Import, ImportMode
+from kebu.transfer.models import Import, ImportKind, ImportMode
 from kebu.transfer.presets import mapping_preset_named
+from kebu.transfer.products import product_file_check
 from kebu.transfer.readers import table_read
 from kebu.transfer.report import report_write
 
@@ -32,14 +34,14 @@ PROGRESS_EVERY_SECONDS = 2.0
 
 class Command(BaseCommand):
     help = (
-        "Import a customer sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). Rows are matched to existing "
-        "customers by number, phone, account, email (or a unique name), so importing a file again creates "
-        "nobody twice. --dry-run checks the file and writes nothing."
+        "Import a customer or product sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). Customers are "
+        "matched by number, phone, account, email (or a unique name), SKUs by their code, so importing a "
+        "file again creates nothing twice. --dry-run checks the file and writes nothing."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("file", type=Path, nargs="?")
-        parser.add_argument("--kind", choices=["customers"], default="customers")
+        parser.add_argument("--kind", choices=[k.value for k in ImportKind], default=ImportKind.CUSTOMERS)
         parser.add_argument("--sheet", help="the sheet to read (default: the first with data)")
         parser.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
         parser.add_argument(
@@ -93,7 +95,13 @@ class Command(BaseCommand):
                     options["preset"], table_read(data, sheet=options["sheet"]).headers
                 )
             if options["dry_run"]:
-                self._check(data, sheet=options["sheet"], report=options["report"], mapping=mapping)
+                self._check(
+                    data,
+                    sheet=options["sheet"],
+                    report=options["report"],
+                    mapping=mapping,
+                    kind=options["kind"],
+                )
                 return
             with transaction.atomic():
                 run = customer_import_start(
@@ -104,6 +112,7 @@ class Command(BaseCommand):
                     mode=ImportMode.ALL_OR_NOTHING if options["all_or_nothing"] else ImportMode.GOOD_ROWS,
                     mapping=mapping,
                     enqueue=False,
+                    kind=options["kind"],
                 )
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
@@ -157,9 +166,16 @@ class Command(BaseCommand):
         self.stdout.write(f"  {job.done:,} of {job.total:,} rows ({job.percent}%)")
 
     def _check(
-        self, data: bytes, *, sheet: str | None, report: Path | None, mapping: dict[int, str] | None
+        self,
+        data: bytes,
+        *,
+        sheet: str | None,
+        report: Path | None,
+        mapping: dict[int, str] | None,
+        kind: str,
     ) -> None:
-        check = customer_file_check(data, sheet=sheet, mapping=mapping)
+        file_check = product_file_check if kind == ImportKind.PRODUCTS else customer_file_check
+        check = file_check(data, sheet=sheet, mapping=mapping)
         for index, key in sorted(check.mapping.items()):
             self.stdout.write(f"  {check.headers[index]} → {key}")
         if check.unmapped:

@@ -1,0 +1,351 @@
+"""Importing a product sheet: a row is one SKU with its product's fields beside it (the layout the export
+writes, and the one a supplier's price list or a marketplace's item export has).
+
+A row matches the SKU with its code. A known SKU gets the row's non-blank cells (price, cost, colour,
+size, spec, on sale; its product's name, category, brand and usage cycle); an unknown one is added to
+the product of that name, or makes the product. So the same sheet imported twice changes nothing, and
+next month's price list moves only the prices that moved. Undo puts every value back and removes what
+the import made, unless orders have been taken for it since."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from kebu.core.errors import Conflict, ValidationFailed
+from kebu.orders.models import Brand, OrderLine, Product, Sku
+from kebu.orders.services.products import (
+    SKU_IMPORT_FIELDS,
+    ProductInput,
+    SkuInput,
+    catalogue_import_update,
+    category_by_path,
+    product_create,
+    sku_add,
+)
+from kebu.transfer.cells import CellError, money_parse, normalized, text_parse
+from kebu.transfer.customers import FileCheck, Problem
+from kebu.transfer.headers import PRODUCT_HEADERS, headers_match
+from kebu.transfer.models import Import, ImportRow, ImportRowAction
+from kebu.transfer.readers import Cell, table_read
+
+UNDO_CONFLICTS_SHOWN = 10
+_YES = {"是", "在售", "上架", "出售中", "y", "yes", "true", "1", "on sale"}
+_NO = {"否", "下架", "停售", "仓库中", "n", "no", "false", "0", "off sale"}
+
+
+def product_headers_match(headers: Sequence[str]) -> dict[int, str]:
+    return headers_match(headers, vocabulary=PRODUCT_HEADERS)
+
+
+def product_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
+    """Raise ``ValidationFailed`` unless a column holds the SKU code (what tells SKUs apart), or when two
+    columns feed one field."""
+    seen: dict[str, int] = {}
+    for index, key in sorted(mapping.items()):
+        if key in seen:
+            raise ValidationFailed(
+                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
+                % {"first": headers[seen[key]], "second": headers[index], "field": key}
+            )
+        seen[key] = index
+    if "sku_code" not in seen:
+        raise ValidationFailed(
+            _("No column was recognised as the SKU code (headers: %(headers)s).")
+            % {"headers": "、".join(headers[:20])}
+        )
+
+
+@dataclass
+class ProductRow:
+    """One row read: the SKU code, and each non-blank cell's value by field (``price_cny``, ``color``,
+    ``category``, ``name`` …)."""
+
+    number: int
+    code: str
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def product_row_read(
+    number: int, cells: Sequence[Cell], *, mapping: Mapping[int, str], headers: Sequence[str]
+) -> ProductRow:
+    columns = {key: index for index, key in mapping.items()}
+    row = ProductRow(number, "")
+
+    def cell(key: str) -> Cell:
+        index = columns.get(key)
+        return None if index is None else cells[index]
+
+    def problem(key: str, reason: str) -> None:
+        index = columns.get(key)
+        where = headers[index] if index is not None else ""
+        row.problems.append(Problem(number, where, "" if index is None else normalized(cells[index]), reason))
+
+    def text(key: str, max_length: int, *, free: bool = False) -> str:
+        try:
+            return text_parse(cell(key), max_length=max_length, free=free)
+        except CellError as exc:
+            problem(key, str(exc))
+            return ""
+
+    row.code = text("sku_code", 64)
+    if not row.code:
+        problem("sku_code", _("Enter the SKU code."))
+    for key, target, length in (
+        ("product", "name", 100),
+        ("color", "color", 30),
+        ("size", "size", 30),
+        ("spec", "spec", 60),
+        ("category", "category", 200),
+        ("brand", "brand", 50),
+    ):
+        if value := text(key, length, free=key == "product"):
+            row.values[target] = value
+    for key, target in (("price", "price_cny"), ("cost", "cost_cny")):
+        if normalized(cell(key)):
+            try:
+                amount = money_parse(cell(key))
+            except CellError as exc:
+                problem(key, str(exc))
+                continue
+            if amount < 0:
+                problem(key, _("Cannot be negative."))
+            else:
+                row.values[target] = amount
+    if cycle := text("usage_cycle_days", 10):
+        days = int(float(cycle)) if cycle.replace(".", "", 1).isdigit() else 0
+        if 1 <= days <= 3650:
+            row.values["usage_cycle_days"] = days
+        else:
+            problem("usage_cycle_days", _("Enter between 1 and 3650 days, or leave it empty."))
+    if on_sale := text("on_sale", 20).lower():
+        if on_sale in _YES or on_sale in _NO:
+            row.values["is_active"] = on_sale in _YES
+        else:
+            problem("on_sale", _("Write 是 (on sale) or 否 (off sale)."))
+    return row
+
+
+def product_rows_check(
+    rows: Iterable[tuple[int, list[Cell]]], *, mapping: Mapping[int, str], headers: Sequence[str]
+) -> list[ProductRow]:
+    """The rows with problems (what all-or-nothing refuses a file for), reading every row."""
+    read = [product_row_read(number, cells, mapping=mapping, headers=headers) for number, cells in rows]
+    _unknown_skus_check(read)
+    return [row for row in read if row.problems]
+
+
+def _unknown_skus_check(rows: Sequence[ProductRow]) -> None:
+    """A row for a SKU the catalogue does not have makes it, so it needs a product name and a price."""
+    lacking = [row for row in rows if not row.problems and not {"name", "price_cny"} <= row.values.keys()]
+    known = set(Sku.objects.filter(code__in=[row.code for row in lacking]).values_list("code", flat=True))
+    for row in lacking:
+        if row.code not in known:
+            row.problems.append(
+                Problem(row.number, "", row.code, _("A new SKU needs its product's name and a price."))
+            )
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def product_batch_import(
+    run: Import, batch: Sequence[tuple[int, list[Cell]]], *, mapping: dict[int, str]
+) -> None:
+    """Import ``batch`` inside the caller's transaction, counting onto ``run``; each row in a savepoint,
+    so a row the catalogue refuses is rejected alone."""
+    rows = [product_row_read(n, cells, mapping=mapping, headers=run.headers) for n, cells in batch]
+    rejected = [row for row in rows if row.problems]
+    journal: list[ImportRow] = []
+    for row in rows:
+        if row.problems:
+            continue
+        try:
+            with transaction.atomic():
+                entry = _row_import(run, row)
+        except ValidationFailed as exc:
+            reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
+                str(exc.message)
+            ]
+            row.problems = [Problem(row.number, "", "", reason) for reason in reasons]
+            rejected.append(row)
+            continue
+        if entry is None:
+            run.unchanged += 1
+            continue
+        journal.append(entry)
+        if entry.action == ImportRowAction.CREATED:
+            run.created += 1
+        else:
+            run.updated += 1
+    journal += [
+        ImportRow(
+            run=run,
+            row=row.number,
+            action=ImportRowAction.REJECTED,
+            detail=json.dumps(
+                {"problems": [[p.column, p.value, p.reason] for p in row.problems]}, ensure_ascii=False
+            ),
+        )
+        for row in rejected
+    ]
+    run.rejected += len(rejected)
+    ImportRow.objects.bulk_create(journal)
+
+
+def _row_import(run: Import, row: ProductRow) -> ImportRow | None:
+    actor, values = run.created_by, row.values
+    category = category_by_path(actor=actor, path=values["category"]) if "category" in values else None
+    sku = Sku.objects.select_related("product").filter(code=row.code).first()
+    if sku is None:
+        if "name" not in values or "price_cny" not in values:
+            raise ValidationFailed(_("A new SKU needs its product's name and a price."))
+        data = SkuInput(
+            code=row.code,
+            price_cny=values["price_cny"],
+            cost_cny=values.get("cost_cny"),
+            color=values.get("color", ""),
+            size=values.get("size", ""),
+            spec=values.get("spec", ""),
+            is_active=values.get("is_active", True),
+        )
+        product = Product.objects.filter(name=values["name"]).order_by("pk").first()
+        made = product is None
+        if product is None:
+            product = product_create(
+                actor=actor,
+                data=ProductInput(
+                    name=values["name"],
+                    category=category,
+                    brand_name=values.get("brand", ""),
+                    usage_cycle_days=values.get("usage_cycle_days"),
+                    skus=[data],
+                ),
+            )
+            sku = product.skus.get()
+        else:
+            sku = sku_add(actor=actor, product=product, data=data)
+        detail = {"sku": sku.pk, "product": product.pk, "product_created": made}
+        return ImportRow(run=run, row=row.number, action=ImportRowAction.CREATED, detail=json.dumps(detail))
+    product_values: dict[str, Any] = {}
+    if "name" in values:
+        product_values["name"] = values["name"]
+    if category is not None:
+        product_values["category_id"] = category.pk
+    if "brand" in values:
+        product_values["brand_id"] = Brand.objects.get_or_create(name=values["brand"])[0].pk
+    if "usage_cycle_days" in values:
+        product_values["usage_cycle_days"] = values["usage_cycle_days"]
+    sku_values = {name: values[name] for name in SKU_IMPORT_FIELDS if name in values}
+    sku_values = {k: v for k, v in sku_values.items() if getattr(sku, k) != v}
+    product_values = {k: v for k, v in product_values.items() if getattr(sku.product, k) != v}
+    if not sku_values and not product_values:
+        return None
+    before = catalogue_import_update(
+        actor=actor, sku=sku, sku_values=sku_values, product_values=product_values
+    )
+    detail = {
+        "sku": sku.pk,
+        "product": sku.product_id,
+        "before": _jsonable(before),
+        "after": _jsonable({"sku": sku_values, "product": product_values}),
+    }
+    return ImportRow(run=run, row=row.number, action=ImportRowAction.UPDATED, detail=json.dumps(detail))
+
+
+def _jsonable(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        part: {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
+        for part, fields in values.items()
+    }
+
+
+def _typed(model: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Journal values (amounts as text) back to what the columns hold."""
+    return {k: model._meta.get_field(k).to_python(v) for k, v in values.items()}
+
+
+# --- undo ------------------------------------------------------------------------------------------
+
+
+def product_import_undo(run: Import) -> dict[str, int]:
+    """Put the catalogue back as it was before ``run`` (inside the caller's transaction): values the
+    import changed get their old ones, SKUs and products it made go. ``Conflict``, naming the SKUs, when
+    that would lose later work: a value changed again since, or an order taken for a SKU it made."""
+    entries = [
+        (action, json.loads(detail))
+        for action, detail in run.journal.filter(
+            action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED]
+        )
+        .order_by("-row")
+        .values_list("action", "detail")
+    ]
+    made = [d["sku"] for action, d in entries if action == ImportRowAction.CREATED]
+    skus = Sku.objects.select_related("product").in_bulk([d["sku"] for _action, d in entries])
+    blocked = set(OrderLine.objects.filter(sku_id__in=made).values_list("sku_id", flat=True))
+    seen: set[int] = set()
+    for action, detail in entries:  # only the newest change to each SKU is what it must still hold
+        sku = skus.get(detail["sku"])
+        if action != ImportRowAction.UPDATED or sku is None or sku.pk in seen:
+            continue
+        seen.add(sku.pk)
+        after = detail["after"]
+        if _typed(Sku, after["sku"]) != {k: getattr(sku, k) for k in after["sku"]} or _typed(
+            Product, after["product"]
+        ) != {k: getattr(sku.product, k) for k in after["product"]}:
+            blocked.add(sku.pk)
+    if blocked:
+        codes = sorted(skus[pk].code for pk in blocked if pk in skus)
+        shown = codes[:UNDO_CONFLICTS_SHOWN]
+        message = ngettext(
+            "Undoing would lose later work on %(count)d SKU (%(codes)s): changed since, or ordered.",
+            "Undoing would lose later work on %(count)d SKUs (%(codes)s): changed since, or ordered.",
+            len(codes),
+        ) % {"count": len(codes), "codes": "、".join(shown) + ("…" if len(codes) > len(shown) else "")}
+        raise Conflict(message)
+    restored = 0
+    for action, detail in entries:  # newest first: each value ends as it was before the first change
+        if action == ImportRowAction.UPDATED:
+            before = detail["before"]
+            Sku.objects.filter(pk=detail["sku"]).update(**_typed(Sku, before["sku"]))
+            if before["product"]:
+                Product.objects.filter(pk=detail["product"]).update(**_typed(Product, before["product"]))
+            restored += 1
+    Sku.objects.filter(pk__in=made).delete()
+    made_products = [
+        d["product"] for action, d in entries if action == ImportRowAction.CREATED and d["product_created"]
+    ]
+    gone = Product.objects.filter(pk__in=made_products, skus__isnull=True).delete()[1]
+    deleted_products = gone.get("orders.Product", 0)
+    return {"deleted": len(made), "restored": restored, "products_deleted": deleted_products}
+
+
+def product_file_check(
+    data: bytes, *, sheet: str | None = None, mapping: dict[int, str] | None = None
+) -> FileCheck:
+    """``customers.customer_file_check`` for a product sheet: every row read, nothing written."""
+    table = table_read(data, sheet=sheet)
+    if mapping is None:
+        mapping = product_headers_match(table.headers)
+    product_mapping_check(table.headers, mapping)
+    check = FileCheck(headers=table.headers, mapping=mapping)
+    while batch := list(islice(table.rows, 1000)):
+        rows = [
+            product_row_read(number, cells, mapping=mapping, headers=table.headers) for number, cells in batch
+        ]
+        _unknown_skus_check(rows)
+        for row, (_number, cells) in zip(rows, batch, strict=True):
+            if row.problems:
+                check.bad.append((row.number, cells, row.problems))
+            else:
+                check.good += 1
+    return check

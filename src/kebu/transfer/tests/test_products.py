@@ -1,0 +1,160 @@
+"""Importing a product sheet: SKUs matched by code, new ones added to their product or making it, a
+price list that moves only what moved, undo, and the rows the catalogue refuses."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.http import QueryDict
+
+from kebu.core.errors import Conflict
+from kebu.core.jobs import job_run
+from kebu.customers.services import CustomerInput, PhoneInput, customer_create
+from kebu.orders.models import Product, Sku
+from kebu.orders.tests.factories import make_catalogue, make_order
+from kebu.transfer.exports import export_build, export_write
+from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.models import Import, ImportKind, ImportMode
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "商品名称,类目,品牌,SKU编码,颜色,规格,价格,成本,使用周期,在售\n"
+
+
+def sheet(*lines: str) -> bytes:
+    return (HEADER + "".join(line + "\n" for line in lines)).encode("utf-8")
+
+
+def run_import(owner, data: bytes, *, mode: str = ImportMode.GOOD_ROWS) -> Import:
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=data, file_name="商品.csv", mode=mode, kind=ImportKind.PRODUCTS, enqueue=False
+        )
+    job_run(run.job_id)
+    run.refresh_from_db()
+    return run
+
+
+def counts(run: Import) -> tuple[int, int, int, int]:
+    return run.created, run.updated, run.unchanged, run.rejected
+
+
+def catalogue() -> list[tuple]:
+    return [
+        (
+            s.code,
+            s.product.name,
+            s.product.category.path if s.product.category else "",
+            s.price_cny,
+            s.cost_cny,
+            s.color,
+            s.spec,
+            s.is_active,
+            s.product.usage_cycle_days,
+            s.product.brand.name if s.product.brand else "",
+        )
+        for s in Sku.objects.select_related("product__category", "product__brand").order_by("code")
+    ]
+
+
+PRICE_LIST = sheet(
+    "玻尿酸面霜,护肤/面霜,润百颜,CREAM-50,,50g,199.00,80,60,是",
+    "玻尿酸面霜,护肤/面霜,润百颜,CREAM-100,,100g,￥359.00,140,60,是",
+    "明前龙井,茶叶,,TEA-250,,250g,128,,30,在售",
+    "无价之宝,茶叶,,TEA-X,,,,,,",  # a new SKU without a price
+)
+
+
+def test_a_sheet_makes_products_with_their_skus_categories_and_brands(owner):
+    run = run_import(owner, PRICE_LIST)
+
+    assert counts(run) == (3, 0, 0, 1)
+    cream = Product.objects.get(name="玻尿酸面霜")
+    assert sorted(cream.skus.values_list("code", "price_cny")) == [
+        ("CREAM-100", Decimal("359.00")),
+        ("CREAM-50", Decimal("199.00")),
+    ]
+    assert (cream.category.path, cream.brand.name, cream.usage_cycle_days) == ("护肤 › 面霜", "润百颜", 60)
+    [(number, _cells, problems)] = import_rejected_rows(run)
+    assert number == 5 and "price" in problems[0].reason
+
+
+def test_the_same_sheet_again_changes_nothing_and_a_new_price_list_moves_only_prices(owner):
+    run_import(owner, PRICE_LIST)
+    before = catalogue()
+    assert counts(run_import(owner, PRICE_LIST)) == (0, 0, 3, 1)
+    assert catalogue() == before
+
+    newer = run_import(owner, sheet(",,,CREAM-50,,,209.00,,,", ",,,TEA-250,,,,,,否"))
+
+    assert counts(newer) == (0, 2, 0, 0)
+    cream = Sku.objects.get(code="CREAM-50")
+    assert cream.price_cny == Decimal("209.00") and cream.cost_cny == Decimal("80.00")  # blank says nothing
+    assert Sku.objects.get(code="TEA-250").is_active is False
+
+
+def test_undo_puts_prices_back_and_removes_what_the_import_made(owner):
+    run_import(owner, PRICE_LIST)
+    before = catalogue()
+    run = run_import(
+        owner,
+        sheet(",,,CREAM-50,,,209.00,,,", "玻尿酸面霜,,,CREAM-30,,30g,129,,,", "新品,茶叶,,NEW-1,,,9.9,,,"),
+    )
+    assert counts(run) == (2, 1, 0, 0)
+
+    import_undo(actor=owner, run=run)
+
+    assert catalogue() == before
+    assert not Product.objects.filter(name="新品").exists()
+
+
+def test_undo_refuses_when_a_price_changed_since_or_a_new_sku_was_ordered(owner):
+    shop = make_catalogue(actor=owner)
+    run = run_import(owner, sheet(",,,CREAM-50,,,209.00,,,", "玻尿酸面霜,,,CREAM-30,,30g,129,,,"))
+    customer = customer_create(
+        actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
+    )
+    make_order(actor=owner, customer=customer, store=shop.store, lines=[("CREAM-30", 1)])
+    Sku.objects.filter(code="CREAM-50").update(price_cny=Decimal("219.00"))
+
+    with pytest.raises(Conflict, match="CREAM-30、CREAM-50"):
+        import_undo(actor=owner, run=run)
+    assert Sku.objects.get(code="CREAM-50").price_cny == Decimal("219.00")
+
+
+def test_all_or_nothing_imports_nothing_from_a_sheet_with_a_bad_row(owner):
+    run = run_import(
+        owner, sheet("面霜,,,A-1,,,1x9,,,", "面霜,,,A-2,,,19,,,"), mode=ImportMode.ALL_OR_NOTHING
+    )
+
+    assert run.refused and counts(run) == (0, 0, 0, 1) and not Sku.objects.exists()
+
+
+def test_an_exported_catalogue_imported_again_changes_nothing(owner, tmp_path):
+    make_catalogue(actor=owner)
+    before = catalogue()
+    for file_format in ("xlsx", "csv"):
+        path = tmp_path / f"products.{file_format}"
+        export_write(
+            export_build("products", user=owner, filters=QueryDict()),
+            path,
+            file_format=file_format,
+            user=owner,
+        )
+        assert counts(run_import(owner, path.read_bytes())) == (0, 0, 3, 0)
+    assert catalogue() == before
+
+
+def test_the_command_imports_products(owner, tmp_path):
+    path = tmp_path / "商品.csv"
+    path.write_bytes(PRICE_LIST)
+    out = io.StringIO()
+
+    call_command("import", str(path), kind="products", dry_run=True, stdout=out)
+    assert "3 rows ready, 1 rows with problems" in out.getvalue() and not Sku.objects.exists()
+    call_command("import", str(path), kind="products", stdout=out)
+    assert Sku.objects.count() == 3
