@@ -112,6 +112,66 @@ PRODUCT_HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# An order sheet: a row is one order line, the order's fields repeated (a marketplace's export, or
+# Kebu's own). Words from Taobao/Tmall, JD, Pinduoduo, Douyin, Youzan and Weidian exports.
+ORDER_HEADERS: dict[str, tuple[str, ...]] = {
+    "order_no": (
+        "订单编号",
+        "订单号",
+        "主订单编号",
+        "订单id",
+        "父订单号",
+        "order number",
+        "order no",
+        "order id",
+        "order",
+    ),
+    "store": ("店铺", "店铺名称", "店铺名", "store", "shop"),
+    "ordered_at": (
+        "下单时间",
+        "订单创建时间",
+        "订单提交时间",
+        "拍下时间",
+        "创建时间",
+        "订单时间",
+        "order time",
+        "ordered at",
+    ),
+    "paid_at": ("付款时间", "支付时间", "订单付款时间", "支付完成时间", "paid at", "payment time"),
+    "status": ("订单状态", "状态", "order status", "status"),
+    "customer_no": ("客户编号", "customer number"),
+    "buyer": ("买家会员名", "买家昵称", "买家账号", "买家id", "买家", "用户昵称", "buyer", "buyer id"),
+    "receiver": ("收货人", "收货人姓名", "收件人", "收件人姓名", "receiver", "customer"),
+    "phone": (
+        "联系手机",
+        "收货人手机",
+        "收货人手机号",
+        "收件人手机",
+        "手机",
+        "手机号",
+        "联系电话",
+        "receiver phone",
+    ),
+    "province": ("省", "省份", "收货省份", "province"),
+    "city": ("市", "城市", "收货城市", "city"),
+    "district": ("区", "区县", "收货区县", "district"),
+    "address": ("收货地址", "详细地址", "收货人地址", "地址", "address"),
+    "sku_code": ("商家编码", "sku编码", "商品编码", "商家sku编码", "sku code", "sku"),
+    "title": ("宝贝标题", "商品名称", "商品标题", "商品", "宝贝名称", "item", "title"),
+    "variant": ("宝贝属性", "商品属性", "颜色分类", "sku属性", "商品规格", "规格", "variant"),
+    "quantity": ("购买数量", "数量", "宝贝总数量", "商品数量", "quantity", "qty"),
+    "unit_price": ("价格", "单价", "商品单价", "商品价格", "unit price"),
+    "shipping": ("邮费", "运费", "买家应付邮费", "快递费", "shipping fee", "shipping"),
+    "discount": ("订单优惠", "店铺优惠", "优惠金额", "order discount"),
+    "paid": ("买家实际支付金额", "实付金额", "实收款", "支付金额", "买家实付", "amount paid", "paid"),
+    "payment_method": ("支付方式", "付款方式", "payment method"),
+    "carrier": ("物流公司", "快递公司", "carrier"),
+    "tracking_no": ("物流单号", "快递单号", "运单号", "tracking number"),
+    "buyer_message": ("买家留言", "buyer message"),
+    "seller_notes": ("卖家备注", "订单备注", "商家备注", "seller notes"),
+}
+
+
 def _words(vocabulary: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return {header_key(word): key for key, words in vocabulary.items() for word in words}
 

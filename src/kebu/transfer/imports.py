@@ -17,7 +17,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -57,6 +57,13 @@ from kebu.transfer.models import (
     ImportMode,
     ImportRow,
     ImportRowAction,
+)
+from kebu.transfer.orders import (
+    order_batch_import,
+    order_groups,
+    order_headers_match,
+    order_import_undo,
+    order_mapping_check,
 )
 from kebu.transfer.products import (
     ProductRow,
@@ -108,12 +115,16 @@ def import_plan(
     if mapping is None:
         if kind == ImportKind.PRODUCTS:
             mapping = product_headers_match(table.headers)
+        elif kind == ImportKind.ORDERS:
+            mapping = order_headers_match(table.headers)
         else:
             mapping = customer_headers_match(table.headers, list(CustomField.objects.filter(is_active=True)))
     elif any(not 0 <= index < len(table.headers) for index in mapping):
         raise ValidationFailed(_("The column mapping names a column the file does not have."))
     if kind == ImportKind.PRODUCTS:
         product_mapping_check(table.headers, mapping)
+    elif kind == ImportKind.ORDERS:
+        order_mapping_check(table.headers, mapping)
     else:
         mapping_check(table.headers, mapping)
     return Plan(headers=table.headers, mapping=dict(mapping), sheet=table.sheet)
@@ -130,10 +141,15 @@ def customer_import_start(
     mapping: dict[int, str] | None = None,
     enqueue: bool = True,
     kind: str = ImportKind.CUSTOMERS,
+    store: Any = None,
 ) -> Import:
     """Keep the file under a generated name, and queue its import as a job (``enqueue=False``: the caller
     runs ``job_run`` itself). The file is read as far as its header first, so a file that cannot be
     imported is refused here, before anything is queued."""
+    if kind == ImportKind.ORDERS and mode == ImportMode.ALL_OR_NOTHING:
+        raise ValidationFailed(
+            _("Orders are imported order by order: all or nothing is not offered for them.")
+        )
     plan = import_plan(data, sheet=sheet, mapping=mapping, kind=kind)
     stored_as = uuid.uuid4().hex
     with open(imports_dir() / stored_as, "xb") as out:
@@ -146,6 +162,7 @@ def customer_import_start(
         job=job,
         kind=kind,
         mode=mode,
+        options={"store": store.pk} if store is not None else {},
         file_name=Path(file_name).name[:255],
         stored_as=stored_as,
         file_size=len(data),
@@ -191,9 +208,12 @@ def _import_run(job_run: JobRun) -> None:
         if run.kind == ImportKind.PRODUCTS:
             bad = product_rows_check(rows(), mapping=mapping, headers=run.headers)
             _refuse_or_go_on(run, bad, job_run=job_run)
-        else:
+        elif run.kind == ImportKind.CUSTOMERS:
             _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
     if run.refused:
+        return
+    if run.kind == ImportKind.ORDERS:
+        _orders_run(run, rows, mapping=mapping, job_run=job_run)
         return
     try:
         pending = (r for r in rows() if r[0] >= run.next_row)
@@ -221,6 +241,36 @@ def import_cancel(*, run: Import) -> Import:
     if job.status == JobStatus.CANCELLED and job.started_at is None:
         _finished(run, status=JobStatus.CANCELLED)
     return run
+
+
+def _orders_run(
+    run: Import,
+    rows: Callable[[], Iterator[tuple[int, list[Cell]]]],
+    *,
+    mapping: dict[int, str],
+    job_run: JobRun,
+) -> None:
+    """An order sheet's batches: whole orders (an order's lines are never split between two batches), about
+    ``IMPORT_BATCH_ROWS`` rows each. All or nothing is not offered for orders yet: each order stands alone."""
+    try:
+        pending = order_groups((r for r in rows() if r[0] >= run.next_row), mapping)
+        batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+        while True:
+            batch: list[list[tuple[int, list[Cell]]]] = []
+            while sum(len(g) for g in batch) < batch_rows and (group := next(pending, None)) is not None:
+                batch.append(group)
+            if not batch:
+                break
+            job_run.stop_if_cancelled()
+            with transaction.atomic():
+                order_batch_import(run, batch, mapping=mapping)
+                run.next_row = batch[-1][-1][0] + 1
+                run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected"])
+                job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
+    except JobCancelled:
+        _finished(run, status=JobStatus.CANCELLED)
+        raise
+    _finished(run, status=JobStatus.DONE)
 
 
 def _finished(run: Import, *, status: str) -> None:
@@ -592,8 +642,8 @@ def import_undo(*, actor: Any, run: Import) -> Import:
         raise Conflict(_("This import was undone already."))
     if not run.job.is_finished:
         raise Conflict(_("This import is still running. Cancel it first, then undo it."))
-    if run.kind == ImportKind.PRODUCTS:
-        counts = product_import_undo(run)
+    if run.kind in (ImportKind.PRODUCTS, ImportKind.ORDERS):
+        counts = product_import_undo(run) if run.kind == ImportKind.PRODUCTS else order_import_undo(run)
         run.undone_at, run.undone_by = timezone.now(), actor
         run.save(update_fields=["undone_at", "undone_by"])
         audit_record(action="import.undo", actor=actor, target=run, data=counts)

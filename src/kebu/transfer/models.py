@@ -10,6 +10,7 @@ from kebu.core.models import Job
 
 class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers")
+    ORDERS = "orders", _("Orders")
     PRODUCTS = "products", _("Products")
 
 
@@ -40,6 +41,8 @@ class Import(models.Model):
     sheet = models.CharField(_("sheet"), max_length=100, blank=True)
     headers = models.JSONField(_("header"), default=list)
     mapping = models.JSONField(_("columns"), default=dict, help_text="Column index (as text) -> field key.")
+    # What the kind needs beyond the file: an order import's store when the file names none ({"store": id}).
+    options = models.JSONField(default=dict, blank=True)
     next_row = models.PositiveIntegerField(
         _("next row"),
         default=0,

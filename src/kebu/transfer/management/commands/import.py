@@ -1,7 +1,7 @@
 """``kebu import``: bring a customer or product sheet in from the terminal, check it first, resume or undo
 an import.
 
-kebu import FILE [--kind customers|products] [--preset NAME] [--dry-run] [--all-or-nothing]
+kebu import FILE [--kind customers|orders|products] [--store S] [--preset NAME] [--dry-run] [--all-or-nothing]
             [--report out.xlsx] [--sheet S] [--user U]
 kebu import --resume ID
 kebu import --undo ID [--user U]
@@ -21,9 +21,11 @@ from django.db import transaction
 from kebu.core.errors import KebuError
 from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
+from kebu.orders.models import Store
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode
+from kebu.transfer.orders import order_file_check
 from kebu.transfer.presets import mapping_preset_named
 from kebu.transfer.products import product_file_check
 from kebu.transfer.readers import table_read
@@ -43,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path, nargs="?")
         parser.add_argument("--kind", choices=[k.value for k in ImportKind], default=ImportKind.CUSTOMERS)
         parser.add_argument("--sheet", help="the sheet to read (default: the first with data)")
+        parser.add_argument(
+            "--store", help="orders: the store they were sold in, when the file has no store column"
+        )
         parser.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
         parser.add_argument(
             "--all-or-nothing",
@@ -89,6 +94,12 @@ class Command(BaseCommand):
                 data = path.read_bytes()
             except OSError as exc:
                 raise CommandError(f"{path}: {exc.strerror}") from exc
+            store = None
+            if options["store"]:
+                store = Store.objects.filter(name=options["store"]).first()
+                if store is None:
+                    names = "、".join(Store.objects.values_list("name", flat=True))
+                    raise CommandError(f"There is no store {options['store']!r} (stores: {names}).")
             mapping = None
             if options["preset"]:
                 mapping = mapping_preset_named(
@@ -101,6 +112,7 @@ class Command(BaseCommand):
                     report=options["report"],
                     mapping=mapping,
                     kind=options["kind"],
+                    store=store,
                 )
                 return
             with transaction.atomic():
@@ -113,6 +125,7 @@ class Command(BaseCommand):
                     mapping=mapping,
                     enqueue=False,
                     kind=options["kind"],
+                    store=store,
                 )
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
@@ -173,9 +186,14 @@ class Command(BaseCommand):
         report: Path | None,
         mapping: dict[int, str] | None,
         kind: str,
+        store: Store | None,
     ) -> None:
-        file_check = product_file_check if kind == ImportKind.PRODUCTS else customer_file_check
-        check = file_check(data, sheet=sheet, mapping=mapping)
+        if kind == ImportKind.ORDERS:
+            check = order_file_check(data, sheet=sheet, mapping=mapping, store=store)
+        elif kind == ImportKind.PRODUCTS:
+            check = product_file_check(data, sheet=sheet, mapping=mapping)
+        else:
+            check = customer_file_check(data, sheet=sheet, mapping=mapping)
         for index, key in sorted(check.mapping.items()):
             self.stdout.write(f"  {check.headers[index]} → {key}")
         if check.unmapped:

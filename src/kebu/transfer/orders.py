@@ -1,0 +1,416 @@
+"""Importing an order sheet: a marketplace's order export, or Kebu's own. A row is one order line, the
+order's fields repeated on each of its lines (the rows of one order come one after the other); a file
+that has a row per order is the same with one line each.
+
+An order is matched by its store and order number: one already in Kebu is left as it is, so the same
+export imported twice, or next week's overlapping export, adds each order once. The buyer is matched to
+a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes a new customer
+when none has them. Each order goes through ``order_create``, so the customer's figures move with it
+in the same transaction. Undo deletes the orders the import made and the customers it made for them,
+and rebuilds the figures of the customers they belonged to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from kebu.core.errors import Conflict, KebuError, ValidationFailed
+from kebu.customers.models import Customer
+from kebu.customers.services import customers_import_create
+from kebu.orders.models import AfterSale, Order, OrderStatus, PaymentMethod, Sku, Store
+from kebu.orders.services.metrics import figures_recompute
+from kebu.orders.services.orders import LineInput, OrderInput, order_create
+from kebu.transfer.cells import CellError, moment_parse, money_parse, normalized, text_parse
+from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
+from kebu.transfer.headers import ORDER_HEADERS, headers_match
+from kebu.transfer.models import Import, ImportRow, ImportRowAction
+from kebu.transfer.readers import Cell, table_read
+
+UNDO_CONFLICTS_SHOWN = 10
+# An order sheet's buyer columns -> the customer fields they feed.
+BUYER_FIELDS = {
+    "customer_no": "customer_no",
+    "receiver": "name",
+    "phone": "phone",
+    "buyer": "wangwang",
+    "province": "province",
+    "city": "city",
+    "district": "district",
+    "address": "address",
+}
+_STATUS_WORDS = {
+    "等待买家付款": OrderStatus.PENDING,
+    "待付款": OrderStatus.PENDING,
+    "未付款": OrderStatus.PENDING,
+    "买家已付款": OrderStatus.PAID,
+    "等待卖家发货": OrderStatus.PAID,
+    "待发货": OrderStatus.PAID,
+    "已付款": OrderStatus.PAID,
+    "卖家已发货": OrderStatus.SHIPPED,
+    "等待买家确认收货": OrderStatus.SHIPPED,
+    "已发货": OrderStatus.SHIPPED,
+    "待收货": OrderStatus.SHIPPED,
+    "已签收": OrderStatus.DELIVERED,
+    "交易成功": OrderStatus.COMPLETED,
+    "已完成": OrderStatus.COMPLETED,
+    "交易完成": OrderStatus.COMPLETED,
+    "交易关闭": OrderStatus.CANCELLED,
+    "已关闭": OrderStatus.CANCELLED,
+    "已取消": OrderStatus.CANCELLED,
+}
+_PAYMENT_WORDS = {
+    "支付宝": PaymentMethod.ALIPAY,
+    "微信": PaymentMethod.WECHAT,
+    "微信支付": PaymentMethod.WECHAT,
+    "花呗": PaymentMethod.HUABEI,
+    "银行卡": PaymentMethod.BANK_CARD,
+    "货到付款": PaymentMethod.COD,
+    "现金": PaymentMethod.CASH,
+    "转账": PaymentMethod.BANK_TRANSFER,
+    "银行转账": PaymentMethod.BANK_TRANSFER,
+    "赊账": PaymentMethod.CREDIT,
+}
+
+
+def order_headers_match(headers: Sequence[str]) -> dict[int, str]:
+    return headers_match(headers, vocabulary=ORDER_HEADERS)
+
+
+def order_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
+    """Raise ``ValidationFailed`` unless the columns give an order number and what was bought, or when two
+    columns feed one field."""
+    seen: dict[str, int] = {}
+    for index, key in sorted(mapping.items()):
+        if key in seen:
+            raise ValidationFailed(
+                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
+                % {"first": headers[seen[key]], "second": headers[index], "field": key}
+            )
+        seen[key] = index
+    if "order_no" not in seen or not {"title", "sku_code"} & seen.keys():
+        raise ValidationFailed(
+            _("An order sheet needs an order number column and an item or SKU column (headers: %(headers)s).")
+            % {"headers": "、".join(headers[:20])}
+        )
+
+
+def order_groups(
+    rows: Iterable[tuple[int, list[Cell]]], mapping: Mapping[int, str]
+) -> Iterator[list[tuple[int, list[Cell]]]]:
+    """The rows, an order's lines together (consecutive rows with the same order number)."""
+    index = next(i for i, key in mapping.items() if key == "order_no")
+    for _number, group in groupby(rows, key=lambda row: normalized(row[1][index])):
+        yield list(group)
+
+
+@dataclass
+class OrderRows:
+    """One order read from its rows: the order (without its customer), the buyer as a customer row, the
+    row numbers, and every problem."""
+
+    numbers: list[int]
+    order_no: str = ""
+    store: Store | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    lines: list[LineInput] = field(default_factory=list)
+    buyer: CustomerRow | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def order_rows_read(
+    group: Sequence[tuple[int, list[Cell]]],
+    *,
+    mapping: Mapping[int, str],
+    headers: Sequence[str],
+    store: Store | None,
+    stores: Mapping[str, Store],
+    references: References,
+) -> OrderRows:
+    columns = {key: index for index, key in mapping.items()}
+    first_number, first = group[0]
+    order = OrderRows(numbers=[number for number, _cells in group], store=store)
+
+    def problem(number: int, cells: Sequence[Cell], key: str, reason: str) -> None:
+        index = columns.get(key)
+        where = headers[index] if index is not None else ""
+        value = "" if index is None else normalized(cells[index])
+        order.problems.append(Problem(number, where, value, reason))
+
+    def text(number: int, cells: Sequence[Cell], key: str, length: int) -> str:
+        index = columns.get(key)
+        try:
+            return text_parse(None if index is None else cells[index], max_length=length)
+        except CellError as exc:
+            problem(number, cells, key, str(exc))
+            return ""
+
+    def money(number: int, cells: Sequence[Cell], key: str) -> Any:
+        index = columns.get(key)
+        if index is None or not normalized(cells[index]):
+            return None
+        try:
+            return money_parse(cells[index])
+        except CellError as exc:
+            problem(number, cells, key, str(exc))
+            return None
+
+    order.order_no = text(first_number, first, "order_no", 40)
+    if store_name := text(first_number, first, "store", 50):
+        order.store = stores.get(store_name.lower())
+        if order.store is None:
+            message = _("“%(value)s” is not one of the shop's stores (%(known)s).")
+            known = "、".join(s.name for s in stores.values())
+            problem(first_number, first, "store", message % {"value": store_name, "known": known})
+    elif order.store is None:
+        problem(first_number, first, "store", _("Which store? Add a store column or choose the store."))
+    for key in ("ordered_at", "paid_at"):
+        index = columns.get(key)
+        if index is not None and normalized(first[index]):
+            try:
+                order.data[key] = moment_parse(first[index])
+            except CellError as exc:
+                problem(first_number, first, key, str(exc))
+    if "ordered_at" not in order.data:
+        problem(first_number, first, "ordered_at", _("Enter the order time."))
+    if status := text(first_number, first, "status", 20):
+        found = _STATUS_WORDS.get(status) or _word(OrderStatus, status)
+        if found is None or found == OrderStatus.CLOSED:
+            problem(
+                first_number,
+                first,
+                "status",
+                _("“%(value)s” is not an order status Kebu knows.") % {"value": status},
+            )
+        order.data["status"] = found or OrderStatus.PAID
+    else:
+        order.data["status"] = OrderStatus.PAID if "paid_at" in order.data else OrderStatus.PENDING
+    if method := text(first_number, first, "payment_method", 20):
+        order.data["payment_method"] = (
+            _PAYMENT_WORDS.get(method) or _word(PaymentMethod, method) or PaymentMethod.OTHER
+        )
+    for key, target in (("shipping", "shipping_cny"), ("discount", "discount_cny"), ("paid", "paid_cny")):
+        if (amount := money(first_number, first, key)) is not None:
+            order.data[target] = amount
+    for key, target, length in (
+        ("carrier", "carrier", 30),
+        ("tracking_no", "tracking_no", 40),
+        ("receiver", "receiver_name", 50),
+        ("buyer_message", "buyer_message", 1000),
+        ("seller_notes", "seller_notes", 2000),
+    ):
+        if value := text(first_number, first, key, length):
+            order.data[target] = value
+    codes = {text(n, cells, "sku_code", 64) for n, cells in group} - {""}
+    known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
+    for number, cells in group:
+        code = text(number, cells, "sku_code", 64)
+        title = text(number, cells, "title", 200)
+        variant = text(number, cells, "variant", 130)
+        quantity = text(number, cells, "quantity", 10) or "1"
+        price = money(number, cells, "unit_price")
+        if code in known:
+            order.lines.append(LineInput(sku_code=code, title=title, quantity=quantity, unit_price_cny=price))
+        elif title or code:
+            # A SKU the catalogue does not have is kept as the line's text, not refused.
+            label = " ".join(part for part in (title or code, variant) if part)
+            order.lines.append(LineInput(title=label, quantity=quantity, unit_price_cny=price))
+        else:
+            problem(number, cells, "title", _("Enter the item or its SKU code."))
+    order.buyer = _buyer(first_number, first, mapping=mapping, headers=headers, references=references)
+    order.problems += order.buyer.problems
+    if order.buyer.data is not None:
+        # The parcel's address as the sheet has it: the order keeps its own copy.
+        if order.buyer.data.addresses:
+            address = order.buyer.data.addresses[0]
+            order.data.update(
+                ship_province=address.province,
+                ship_city=address.city,
+                ship_district=address.district,
+                ship_address=address.detail,
+            )
+        if order.buyer.data.phones:
+            order.data["receiver_phone"] = order.buyer.data.phones[0].number
+    return order
+
+
+def _word(choices: Any, value: str) -> str | None:
+    lowered = value.lower()
+    return next((v for v, label in choices.choices if lowered in (v, str(label).lower())), None)
+
+
+def _buyer(
+    number: int,
+    cells: Sequence[Cell],
+    *,
+    mapping: Mapping[int, str],
+    headers: Sequence[str],
+    references: References,
+) -> CustomerRow:
+    """The order's buyer as a customer row. A phone a marketplace masked (138****5678) says nothing."""
+    buyer_mapping = {index: BUYER_FIELDS[key] for index, key in mapping.items() if key in BUYER_FIELDS}
+    phone = next((i for i, key in buyer_mapping.items() if key == "phone"), None)
+    if phone is not None and "*" in normalized(cells[phone]):
+        cells = [None if i == phone else cell for i, cell in enumerate(cells)]
+    return customer_row_read(number, cells, mapping=buyer_mapping, headers=headers, references=references)
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def order_batch_import(
+    run: Import, groups: Sequence[Sequence[tuple[int, list[Cell]]]], *, mapping: dict[int, str]
+) -> None:
+    """Import the orders of ``groups`` inside the caller's transaction, counting onto ``run``; each
+    order in a savepoint, so an order the services refuse is rejected alone."""
+    from kebu.transfer.imports import _Keys, _matches_load
+
+    store = Store.objects.filter(pk=run.options.get("store")).first() if run.options.get("store") else None
+    stores = {s.name.lower(): s for s in Store.objects.all()}
+    references = References.load()
+    orders = [
+        order_rows_read(
+            g, mapping=mapping, headers=run.headers, store=store, stores=stores, references=references
+        )
+        for g in groups
+    ]
+    existing = set(
+        Order.objects.filter(order_no__in=[o.order_no for o in orders if o.order_no]).values_list(
+            "store_id", "order_no"
+        )
+    )
+    keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
+    matches = _matches_load(keys)
+    journal: list[ImportRow] = []
+    rejected: list[OrderRows] = []
+    for order in orders:
+        if order.problems:
+            rejected.append(order)
+            continue
+        assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
+        if (order.store.pk, order.order_no) in existing:
+            run.unchanged += 1
+            continue
+        buyer_keys = _Keys.of(order.buyer)
+        customer_id = None if buyer_keys.name else matches.find(buyer_keys)
+        try:
+            with transaction.atomic():
+                made = customer_id is None
+                if made:
+                    [customer] = customers_import_create(
+                        actor=run.created_by,
+                        rows=[(order.buyer.checked, order.buyer.customer_no)],
+                        import_id=run.pk,
+                    )
+                    matches.learn(buyer_keys, customer.pk, customer.customer_no)
+                else:
+                    customer = Customer.objects.get(pk=customer_id)
+                created = order_create(
+                    actor=run.created_by,
+                    data=OrderInput(
+                        customer=customer,
+                        store=order.store,
+                        lines=order.lines,
+                        order_no=order.order_no,
+                        **order.data,
+                    ),
+                    allow_over_credit_limit=True,
+                )
+        except KebuError as exc:
+            reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
+                str(exc.message)
+            ]
+            order.problems = [Problem(order.numbers[0], "", "", reason) for reason in reasons]
+            rejected.append(order)
+            continue
+        existing.add((order.store.pk, order.order_no))
+        run.created += 1
+        journal.append(
+            ImportRow(
+                run=run,
+                row=order.numbers[0],
+                action=ImportRowAction.CREATED,
+                customer=customer,
+                detail=json.dumps({"order": created.pk, "customer_created": made}),
+            )
+        )
+    for order in rejected:
+        journal.append(
+            ImportRow(
+                run=run,
+                row=order.numbers[0],
+                action=ImportRowAction.REJECTED,
+                detail=json.dumps(
+                    {"problems": [[p.column, p.value, p.reason] for p in order.problems]}, ensure_ascii=False
+                ),
+            )
+        )
+    run.rejected += len(rejected)
+    ImportRow.objects.bulk_create(journal)
+
+
+def order_import_undo(run: Import) -> dict[str, int]:
+    """Delete the orders ``run`` made and the customers it made for them, and rebuild the figures of the
+    customers who keep their other orders (inside the caller's transaction). ``Conflict``, naming the
+    orders, when that would lose later work: an after-sale, a change to the order, or a later order of a
+    customer the import made."""
+    entries = [
+        (customer_id, json.loads(detail))
+        for customer_id, detail in run.journal.filter(action=ImportRowAction.CREATED).values_list(
+            "customer_id", "detail"
+        )
+    ]
+    order_ids = [d["order"] for _c, d in entries]
+    made_customers = {c for c, d in entries if d["customer_created"] and c is not None}
+    touched = list(Order.objects.filter(pk__in=order_ids, version__gt=1).values_list("order_no", flat=True))
+    touched += list(
+        AfterSale.objects.filter(order_id__in=order_ids).values_list("order__order_no", flat=True)
+    )
+    later = Order.objects.filter(customer_id__in=made_customers).exclude(pk__in=order_ids)
+    touched += list(later.values_list("order_no", flat=True))
+    if touched:
+        shown = sorted(set(touched))[:UNDO_CONFLICTS_SHOWN]
+        message = ngettext(
+            "Undoing would lose later work on %(count)d order (%(orders)s): changed, refunded or followed.",
+            "Undoing would lose later work on %(count)d orders (%(orders)s): changed, refunded or followed.",
+            len(set(touched)),
+        ) % {"count": len(set(touched)), "orders": "、".join(shown)}
+        raise Conflict(message)
+    customers = set(Order.objects.filter(pk__in=order_ids).values_list("customer_id", flat=True))
+    deleted = Order.objects.filter(pk__in=order_ids).delete()[1].get("orders.Order", 0)
+    Customer.objects.filter(pk__in=made_customers).delete()
+    figures_recompute(customer_ids=sorted(customers - made_customers))
+    return {"deleted": deleted, "customers_deleted": len(made_customers)}
+
+
+def order_file_check(
+    data: bytes,
+    *,
+    sheet: str | None = None,
+    mapping: dict[int, str] | None = None,
+    store: Store | None = None,
+) -> FileCheck:
+    """``customers.customer_file_check`` for an order sheet: every order read, nothing written. Rows are
+    counted as good by order; a bad order is listed by its first row."""
+    table = table_read(data, sheet=sheet)
+    if mapping is None:
+        mapping = order_headers_match(table.headers)
+    order_mapping_check(table.headers, mapping)
+    check = FileCheck(headers=table.headers, mapping=mapping)
+    stores = {s.name.lower(): s for s in Store.objects.all()}
+    references = References.load()
+    for group in order_groups(table.rows, mapping):
+        order = order_rows_read(
+            group, mapping=mapping, headers=table.headers, store=store, stores=stores, references=references
+        )
+        if order.problems:
+            check.bad.append((group[0][0], group[0][1], order.problems))
+        else:
+            check.good += len(group)
+    return check

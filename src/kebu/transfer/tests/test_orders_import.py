@@ -1,0 +1,139 @@
+"""Importing an order sheet (a Taobao export): orders with their lines, their buyers matched or made,
+the customers' figures moving with them, a re-import that adds nothing, and undo."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import transaction
+
+from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.jobs import job_run
+from kebu.customers.models import Customer
+from kebu.customers.services import CustomerInput, PhoneInput, customer_create
+from kebu.orders.models import Order, OrderStatus
+from kebu.orders.services.orders import order_cancel
+from kebu.orders.tests.factories import make_catalogue
+from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.models import Import, ImportKind, ImportMode
+
+pytestmark = pytest.mark.django_db
+
+TAOBAO = (Path(__file__).parent / "samples" / "taobao_orders.csv").read_bytes()
+
+
+def run_import(owner, data: bytes, *, store) -> Import:
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner,
+            data=data,
+            file_name="ExportOrderList.csv",
+            kind=ImportKind.ORDERS,
+            store=store,
+            enqueue=False,
+        )
+    job_run(run.job_id)
+    run.refresh_from_db()
+    return run
+
+
+def counts(run: Import) -> tuple[int, int, int, int]:
+    return run.created, run.updated, run.unchanged, run.rejected
+
+
+@pytest.fixture
+def shop(owner):
+    return make_catalogue(actor=owner)
+
+
+def test_a_taobao_export_becomes_orders_with_lines_and_their_buyers(owner, shop):
+    run = run_import(owner, TAOBAO, store=shop.store)
+
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    ming = Customer.objects.get(name="王小明")
+    # Two orders, one buyer: the 旺旺 ID tells it (the phone is masked in the export and says nothing).
+    assert [s.handle for s in ming.socials.all()] == ["tb_xiaoming"] and ming.primary_phone == ""
+    assert (ming.order_count, ming.total_spent_cny) == (2, Decimal("526.00"))
+    first = Order.objects.get(order_no="2024010512345")
+    assert (first.status, first.paid_cny, first.carrier, first.tracking_no) == (
+        OrderStatus.COMPLETED,
+        Decimal("398.00"),
+        "中通快递",
+        "ZT1234567890",
+    )
+    assert [(line.sku_code, line.quantity) for line in first.lines.all()] == [("CREAM-50", 2)]
+    assert (first.ship_province, first.ship_city, first.buyer_message) == ("浙江省", "杭州市", "请尽快发货")
+    # A SKU the catalogue does not have is kept as the line's text; an unpaid order counts for nothing.
+    unpaid = Order.objects.get(order_no="2024010512348")
+    assert unpaid.status == OrderStatus.PENDING and unpaid.lines.get().title.startswith("不存在的宝贝")
+    assert Customer.objects.get(name="王五").order_count == 0
+
+
+def test_the_same_export_again_adds_nothing(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+
+    again = run_import(owner, TAOBAO, store=shop.store)
+
+    assert counts(again) == (0, 0, 4, 0)
+    assert Order.objects.count() == 4 and Customer.objects.count() == 3
+
+
+def test_a_buyer_with_a_known_phone_is_that_customer_and_undo_gives_back_their_figures(owner, shop):
+    lihua = customer_create(
+        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
+    )
+    run = run_import(owner, TAOBAO, store=shop.store)
+    lihua.refresh_from_db()
+    assert (lihua.order_count, lihua.total_spent_cny) == (1, Decimal("89.50"))
+
+    import_undo(actor=owner, run=run)
+
+    lihua.refresh_from_db()
+    assert (lihua.order_count, lihua.total_spent_cny) == (0, Decimal("0.00"))
+    assert not Order.objects.exists()
+    assert list(Customer.objects.values_list("name", flat=True)) == ["李华"]  # the buyers it made are gone
+
+
+def test_undo_refuses_when_an_imported_order_was_worked_on_since(owner, shop):
+    run = run_import(owner, TAOBAO, store=shop.store)
+    order_cancel(actor=owner, order=Order.objects.get(order_no="2024010512348"))
+
+    with pytest.raises(Conflict, match="2024010512348"):
+        import_undo(actor=owner, run=run)
+    assert Order.objects.count() == 4
+
+
+def test_without_a_store_every_order_is_rejected_and_says_why(owner, shop):
+    run = run_import(owner, TAOBAO, store=None)
+
+    assert counts(run) == (0, 0, 0, 4) and not Order.objects.exists()
+    assert "store" in import_rejected_rows(run)[0][2][0].reason
+
+
+def test_orders_are_not_offered_all_or_nothing(owner, shop):
+    with pytest.raises(ValidationFailed, match="order by order"):
+        customer_import_start(
+            actor=owner,
+            data=TAOBAO,
+            file_name="x.csv",
+            kind=ImportKind.ORDERS,
+            mode=ImportMode.ALL_OR_NOTHING,
+        )
+
+
+def test_the_command_checks_then_imports_an_order_export_into_a_store(owner, shop, tmp_path):
+    path = tmp_path / "ExportOrderList.csv"
+    path.write_bytes(TAOBAO)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="no store"):
+        call_command("import", str(path), kind="orders", store="天猫旗舰店", stdout=out)
+
+    call_command("import", str(path), kind="orders", store=shop.store.name, dry_run=True, stdout=out)
+    assert "5 rows ready, 0 rows with problems" not in out.getvalue()  # 4 orders over 4 rows
+    assert "4 rows ready, 0 rows with problems" in out.getvalue() and not Order.objects.exists()
+    call_command("import", str(path), kind="orders", store=shop.store.name, stdout=out)
+    assert "4 created" in out.getvalue() and Order.objects.count() == 4
