@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
-from kebu.customers.models import Customer
-from kebu.customers.services import customers_import_create
-from kebu.orders.models import AfterSale, Order, OrderStatus, PaymentMethod, Sku, Store
+from kebu.customers.models import Customer, SocialKind
+from kebu.customers.services import SocialInput, customers_import_create
+from kebu.orders.models import AfterSale, Order, OrderStatus, PaymentMethod, Platform, Sku, Store
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import LineInput, OrderInput, order_create
 from kebu.transfer.cells import CellError, moment_parse, money_parse, normalized, text_parse
@@ -39,7 +39,7 @@ BUYER_FIELDS = {
     "customer_no": "customer_no",
     "receiver": "name",
     "phone": "phone",
-    "buyer": "wangwang",
+    "buyer": "wangwang",  # on a Taobao store; see _BUYER_ACCOUNT
     "province": "province",
     "city": "city",
     "district": "district",
@@ -61,6 +61,14 @@ _STATUS_WORDS = {
     "交易成功": OrderStatus.COMPLETED,
     "已完成": OrderStatus.COMPLETED,
     "交易完成": OrderStatus.COMPLETED,
+    "等待出库": OrderStatus.PAID,  # JD
+    "等待确认收货": OrderStatus.SHIPPED,
+    "已发货,待签收": OrderStatus.SHIPPED,  # Pinduoduo
+    "完成": OrderStatus.COMPLETED,
+    "待支付": OrderStatus.PENDING,  # Douyin
+    "等待付款": OrderStatus.PENDING,
+    "未发货,退款成功": OrderStatus.CANCELLED,
+    "取消": OrderStatus.CANCELLED,
     "交易关闭": OrderStatus.CANCELLED,
     "已关闭": OrderStatus.CANCELLED,
     "已取消": OrderStatus.CANCELLED,
@@ -223,7 +231,9 @@ def order_rows_read(
             order.lines.append(LineInput(title=label, quantity=quantity, unit_price_cny=price))
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
-    order.buyer = _buyer(first_number, first, mapping=mapping, headers=headers, references=references)
+    order.buyer = _buyer(
+        first_number, first, mapping=mapping, headers=headers, references=references, store=order.store
+    )
     order.problems += order.buyer.problems
     if order.buyer.data is not None:
         # The parcel's address as the sheet has it: the order keeps its own copy.
@@ -245,6 +255,17 @@ def _word(choices: Any, value: str) -> str | None:
     return next((v for v, label in choices.choices if lowered in (v, str(label).lower())), None)
 
 
+# A store's platform -> the customer column its buyer IDs go to; other platforms' IDs are kept as an
+# account of kind "other" named after the platform.
+_BUYER_ACCOUNT = {
+    Platform.TAOBAO: "wangwang",
+    Platform.TMALL: "wangwang",
+    Platform.DOUYIN: "douyin",
+    Platform.XIAOHONGSHU: "xiaohongshu",
+    Platform.WECHAT: "wechat",
+}
+
+
 def _buyer(
     number: int,
     cells: Sequence[Cell],
@@ -252,13 +273,30 @@ def _buyer(
     mapping: Mapping[int, str],
     headers: Sequence[str],
     references: References,
+    store: Store | None,
 ) -> CustomerRow:
-    """The order's buyer as a customer row. A phone a marketplace masked (138****5678) says nothing."""
-    buyer_mapping = {index: BUYER_FIELDS[key] for index, key in mapping.items() if key in BUYER_FIELDS}
+    """The order's buyer as a customer row, their marketplace ID an account of the store's platform. A
+    phone a marketplace masked (138****5678) says nothing."""
+    platform = store.platform if store is not None else Platform.TAOBAO
+    account = _BUYER_ACCOUNT.get(platform)
+    buyer_mapping = {
+        index: account if key == "buyer" else BUYER_FIELDS[key]
+        for index, key in mapping.items()
+        if key in BUYER_FIELDS and (key != "buyer" or account)
+    }
     phone = next((i for i, key in buyer_mapping.items() if key == "phone"), None)
     if phone is not None and "*" in normalized(cells[phone]):
         cells = [None if i == phone else cell for i, cell in enumerate(cells)]
-    return customer_row_read(number, cells, mapping=buyer_mapping, headers=headers, references=references)
+    row = customer_row_read(number, cells, mapping=buyer_mapping, headers=headers, references=references)
+    buyer = next((i for i, key in mapping.items() if key == "buyer"), None)
+    handle = normalized(cells[buyer])[:100] if buyer is not None else ""
+    if account is None and handle and row.data is not None:
+        label = str(Platform(platform).label)
+        row.data.socials = [
+            *row.data.socials,
+            SocialInput(kind=SocialKind.OTHER, kind_label=label, handle=handle),
+        ]
+    return row
 
 
 # --- writing ---------------------------------------------------------------------------------------

@@ -137,3 +137,34 @@ def test_the_command_checks_then_imports_an_order_export_into_a_store(owner, sho
     assert "4 rows ready, 0 rows with problems" in out.getvalue() and not Order.objects.exists()
     call_command("import", str(path), kind="orders", store=shop.store.name, stdout=out)
     assert "4 created" in out.getvalue() and Order.objects.count() == 4
+
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+@pytest.mark.parametrize(
+    ("sample", "platform", "orders", "lines", "first", "buyer"),
+    [
+        ("taobao_orders.csv", "taobao", 4, 4, ("2024010512345", OrderStatus.COMPLETED, "398.00"), "王小明"),
+        ("jd_orders.csv", "jd", 2, 3, ("288002", OrderStatus.PAID, "307.00"), "李娜"),
+        ("pdd_orders.csv", "pinduoduo", 2, 2, ("240305-123456789", OrderStatus.PAID, "189.00"), "赵敏"),
+        ("douyin_orders.csv", "douyin", 2, 3, ("6920001", OrderStatus.COMPLETED, "398.00"), "孙丽"),
+        ("youzan_orders.csv", "youzan", 2, 2, ("E20240310000001", OrderStatus.COMPLETED, "256.00"), "吴昊"),
+        ("weidian_orders.csv", "weidian", 2, 2, ("WD1002", OrderStatus.SHIPPED, "95.00"), "陈晨"),
+    ],
+)
+def test_each_marketplaces_export_is_read_by_its_own_headers(
+    owner, sample, platform, orders, lines, first, buyer
+):
+    from kebu.orders.models import OrderLine, Store
+
+    make_catalogue(actor=owner)
+    store = Store.objects.create(name=f"{platform} 店", platform=platform)
+    run = run_import(owner, (SAMPLES / sample).read_bytes(), store=store)
+
+    assert counts(run) == (orders, 0, 0, 0), import_rejected_rows(run)
+    assert OrderLine.objects.filter(order__store=store).count() == lines
+    order = Order.objects.get(store=store, order_no=first[0])
+    assert (order.status, order.paid_cny) == (first[1], Decimal(first[2]))
+    assert order.customer.name == buyer and order.ship_province
+    assert counts(run_import(owner, (SAMPLES / sample).read_bytes(), store=store)) == (0, 0, orders, 0)
