@@ -29,6 +29,7 @@ _DATE = re.compile(
     r"(?:[\sT]+(\d{1,2})\s*[:时]\s*(\d{1,2})\s*分?(?:\s*:?\s*(\d{1,2})(?:\.\d+)?\s*秒?)?)?"
 )
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_WITH_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}:?\d{2})")
 _CURRENCY = re.compile(r"^(?:¥|RMB|CNY)|(?:元|RMB|CNY)$", re.IGNORECASE)
 # Digits with an optional decimal part ("12.", ".5"), or thousands grouped by threes ("1,234.50").
 _AMOUNT = re.compile(r"(?:\d+\.?\d*|\.\d+|\d{1,3}(?:,\d{3})+(?:\.\d*)?)")
@@ -123,6 +124,12 @@ def _moment(cell: Cell) -> date | datetime:
     # A serial exported as text has five digits (10000 is 1927, 99999 is 2173); "1990" is not one.
     if re.fullmatch(r"\d{5}(?:\.\d+)?", value):
         return _serial(float(value))
+    if found := _WITH_OFFSET.fullmatch(value):
+        # A moment with its UTC offset, as Shopify and ISO 8601 write it: that instant, wherever it was.
+        try:
+            return datetime.fromisoformat(f"{found[1]}T{found[2]}{found[3]}")
+        except ValueError as exc:
+            raise _not_a_date(value) from exc
     try:
         if found := _COMPACT_DATE.fullmatch(value):
             return date(int(found[1]), int(found[2]), int(found[3]))

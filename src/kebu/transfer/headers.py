@@ -209,6 +209,7 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
     "payment_method": ("支付方式", "付款方式", "payment method"),
     "carrier": ("物流公司", "快递公司", "carrier"),
     "tracking_no": ("物流单号", "快递单号", "运单号", "tracking number"),
+    "email": ("买家邮箱", "邮箱", "email"),
     "buyer_message": ("买家留言", "买家备注", "buyer message"),
     "seller_notes": ("卖家备注", "订单备注", "商家备注", "商家订单备注", "seller notes"),
 }

@@ -29,7 +29,7 @@ from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import LineInput, OrderInput, order_create
 from kebu.transfer.cells import CellError, moment_parse, money_parse, normalized, text_parse
 from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
-from kebu.transfer.headers import ORDER_HEADERS, headers_match
+from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
 
@@ -40,6 +40,7 @@ BUYER_FIELDS = {
     "receiver": "name",
     "phone": "phone",
     "buyer": "wangwang",  # on a Taobao store; see _BUYER_ACCOUNT
+    "email": "email",
     "province": "province",
     "city": "city",
     "district": "district",
@@ -69,6 +70,14 @@ _STATUS_WORDS = {
     "等待付款": OrderStatus.PENDING,
     "未发货,退款成功": OrderStatus.CANCELLED,
     "取消": OrderStatus.CANCELLED,
+    # Shopify's financial status, WooCommerce's order status
+    "authorized": OrderStatus.PENDING,
+    "partially_paid": OrderStatus.PAID,
+    "refunded": OrderStatus.CANCELLED,
+    "voided": OrderStatus.CANCELLED,
+    "processing": OrderStatus.PAID,
+    "on-hold": OrderStatus.PENDING,
+    "failed": OrderStatus.CANCELLED,
     "交易关闭": OrderStatus.CANCELLED,
     "已关闭": OrderStatus.CANCELLED,
     "已取消": OrderStatus.CANCELLED,
@@ -87,7 +96,76 @@ _PAYMENT_WORDS = {
 }
 
 
+@dataclass(frozen=True)
+class Marketplace:
+    """An export whose headers are its own: told by a few header words no one else uses together, read
+    column by column (compared as ``headers.header_key`` compares them)."""
+
+    name: str
+    signature: frozenset[str]
+    columns: Mapping[str, str]
+
+
+MARKETPLACES = (
+    Marketplace(
+        "Shopify",
+        frozenset({"name", "financialstatus", "lineitemname"}),
+        {
+            "name": "order_no",
+            "createdat": "ordered_at",
+            "paidat": "paid_at",
+            "financialstatus": "status",
+            "email": "email",
+            "shippingname": "receiver",
+            "shippingphone": "phone",
+            "lineitemname": "title",
+            "lineitemsku": "sku_code",
+            "lineitemquantity": "quantity",
+            "lineitemprice": "unit_price",
+            "shipping": "shipping",
+            "discountamount": "discount",
+            "total": "paid",
+            "paymentmethod": "payment_method",
+            "notes": "buyer_message",
+        },
+    ),
+    Marketplace(
+        "WooCommerce",
+        frozenset({"ordernumber", "orderstatus", "itemname", "ordertotalamount"}),
+        {
+            "ordernumber": "order_no",
+            "orderdate": "ordered_at",
+            "orderstatus": "status",
+            "email(billing)": "email",
+            "firstname(billing)": "receiver",
+            "phone(billing)": "phone",
+            "itemname": "title",
+            "sku": "sku_code",
+            "quantity": "quantity",
+            "quantity(-refund)": "quantity",
+            "itemcost": "unit_price",
+            "ordershippingamount": "shipping",
+            "cartdiscountamount": "discount",
+            "ordertotalamount": "paid",
+            "paymentmethodtitle": "payment_method",
+            "customernote": "buyer_message",
+        },
+    ),
+)
+
+
 def order_headers_match(headers: Sequence[str]) -> dict[int, str]:
+    """Column index -> field: a marketplace's own columns when its headers say which it is, else the
+    order words (``headers.ORDER_HEADERS``) in Chinese and English."""
+    keys = [header_key(h) for h in headers]
+    for marketplace in MARKETPLACES:
+        if marketplace.signature <= set(keys):
+            found: dict[int, str] = {}
+            for index, key in enumerate(keys):
+                target = marketplace.columns.get(key)
+                if target is not None and target not in found.values():
+                    found[index] = target
+            return found
     return headers_match(headers, vocabulary=ORDER_HEADERS)
 
 
@@ -188,7 +266,8 @@ def order_rows_read(
     if "ordered_at" not in order.data:
         problem(first_number, first, "ordered_at", _("Enter the order time."))
     if status := text(first_number, first, "status", 20):
-        found = _STATUS_WORDS.get(status) or _word(OrderStatus, status)
+        word = status.lower().removeprefix("wc-")
+        found = _STATUS_WORDS.get(status) or _STATUS_WORDS.get(word) or _word(OrderStatus, word)
         if found is None or found == OrderStatus.CLOSED:
             problem(
                 first_number,
@@ -206,6 +285,9 @@ def order_rows_read(
     for key, target in (("shipping", "shipping_cny"), ("discount", "discount_cny"), ("paid", "paid_cny")):
         if (amount := money(first_number, first, key)) is not None:
             order.data[target] = amount
+    if order.data["status"] in (OrderStatus.PENDING, OrderStatus.CANCELLED):
+        # Nothing was paid (or it was given back): an export's "total" column is then what was due.
+        order.data.pop("paid_cny", None)
     for key, target, length in (
         ("carrier", "carrier", 30),
         ("tracking_no", "tracking_no", 40),

@@ -128,3 +128,10 @@ def test_a_year_or_a_month_alone_is_not_a_serial_date_but_a_number_cell_of_yyyym
         with pytest.raises(CellError, match="is not a date"):
             date_parse(cell)
     assert date_parse(20240105) == date_parse(20240105.0) == date(2024, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-03-14 10:20:30 +0800", "2024-03-14T10:20:30+08:00", "2024-03-14T02:20:30Z"]
+)
+def test_a_moment_with_its_utc_offset_is_that_instant(text):
+    assert moment_parse(text).astimezone(UTC) == datetime(2024, 3, 14, 2, 20, 30, tzinfo=UTC)
