@@ -337,6 +337,8 @@ KEBU = {
     "IMPORT_BATCH_ROWS": int(os.environ.get("KEBU_IMPORT_BATCH_ROWS", "500")),
     # The largest spreadsheet the import page takes, in MB (the reader refuses more than 200 anyway).
     "IMPORT_MAX_MB": int(os.environ.get("KEBU_IMPORT_MAX_MB", "50")),
+    # Days an imported file (personal data) is kept after its import ended, for the rejected rows' report.
+    "IMPORT_KEEP_DAYS": int(os.environ.get("KEBU_IMPORT_KEEP_DAYS", "30")),
     # An export of more rows than this runs in the background and is downloaded from a link.
     "EXPORT_INLINE_ROWS": int(os.environ.get("KEBU_EXPORT_INLINE_ROWS", "10000")),
     # Days an export file (personal data) is kept for download before it is deleted.

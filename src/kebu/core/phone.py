@@ -18,12 +18,16 @@ _SEPARATORS = re.compile(r"[\s\-()（）.·—_/]+")
 @dataclass(frozen=True)
 class Phone:
     e164: str  # "+8613812345678": the stored, normalised form
-    national: str  # "138 1234 5678" or "010 1234 5678": for display
+    # The national significant number: what a merchant types and what the last-4 index is cut from.
+    # Kept from the one parse, since an import parses a phone for each of a million rows.
+    digits: str
 
     @property
-    def digits(self) -> str:
-        """National significant number: what a merchant types and what the last-4 index is cut from."""
-        return str(phonenumbers.parse(self.e164).national_number)
+    def national(self) -> str:
+        """ "138 1234 5678" or "010 1234 5678": for display."""
+        return phonenumbers.format_number(
+            phonenumbers.parse(self.e164), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
 
     @property
     def last4(self) -> str:
@@ -72,7 +76,7 @@ def parse_phone(raw: str, *, region: str | None = None) -> Phone:
         raise ValidationFailed(_("“%(value)s” is not a valid phone number.") % {"value": raw[:40]})
     return Phone(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        national=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+        digits=str(number.national_number),
     )
 
 

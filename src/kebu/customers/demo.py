@@ -33,12 +33,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.models import Model
 from django.utils import timezone
 from faker.providers.person.zh_CN import Provider as ZhPerson
 
 from kebu.accounts.roles import role_assign
 from kebu.core import divisions
+from kebu.core.bulk import column_of, ids_reserve, insert_sql
 from kebu.core.crypto import context_of, keyring
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.services import sequence_next
@@ -595,44 +596,12 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[_Batch]:
 # --- keys ------------------------------------------------------------------------------------------------
 
 
-def _reserve_ids(count: int, model: type[Model] = Customer) -> Sequence[int]:
-    """``count`` ids of ``model`` (customers unless told) that nothing else will take, reserved up
-    front (before any row is written, so each batch can be its own transaction). The order demo
-    (``kebu.orders.demo``) reserves its orders, lines and after-sales the same way.
-
-    SQLite: the table is AUTOINCREMENT, so new rows take max(max(id), sqlite_sequence) + 1; moving
-    ``sqlite_sequence`` past the block (an ordinary UPDATE, as SQLite documents) reserves it, and ids
-    of deleted rows are never reused. PostgreSQL: drawn from the table's own identity sequence, so the
-    app's concurrent inserts cannot collide and no ``setval`` is needed afterwards."""
-    if count <= 0:
-        return range(0)
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
-            )
-            return sorted(row[0] for row in cursor.fetchall())
-        if connection.vendor != "sqlite":
-            raise NotImplementedError("Demo data is loaded into SQLite or PostgreSQL.")
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")  # noqa: S608
-        top = cursor.fetchone()[0]
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        row = cursor.fetchone()
-        top = max(top, row[0] if row else 0)
-        if row:
-            cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [top + count, table])
-        else:
-            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, top + count])
-    return range(top + 1, top + 1 + count)
-
-
 def _reserve_numbers(count: int) -> list[str]:
     """``count`` customer numbers from the ``customer_no`` sequence (the one ``customer_create``
     uses), skipping any already taken (numbers kept from an imported sheet), as ``customer_no_next``
     does one at a time."""
     table = connection.ops.quote_name(Customer._meta.db_table)
-    column = connection.ops.quote_name(_column(Customer, "customer_no"))
+    column = connection.ops.quote_name(column_of(Customer, "customer_no"))
     numbers: list[str] = []
     with connection.cursor() as cursor:
         while len(numbers) < count:
@@ -654,28 +623,14 @@ def _reserve_numbers(count: int) -> list[str]:
 # --- writing ---------------------------------------------------------------------------------------------
 
 
-def _column(model: type[Model], field_name: str) -> str:
-    field = model._meta.get_field(field_name)
-    assert isinstance(field, Field) and field.column
-    return field.column
-
-
-def _insert_sql(model: type[Model], field_names: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(_column(model, name)) for name in field_names)
-    placeholders = ", ".join(["%s"] * len(field_names))
-    # Identifiers come from the models, quoted; every value is a parameter.
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-
-
 def _writer(constant_fields: Sequence[str]) -> Callable[[_Batch], None]:
     """A function that inserts one batch into the five tables, in the caller's transaction."""
     statements = [
-        (_insert_sql(Customer, [*_CUSTOMER_FIELDS, *constant_fields]), "customers"),
-        (_insert_sql(CustomerPhone, _PHONE_FIELDS), "phones"),
-        (_insert_sql(Address, _ADDRESS_FIELDS), "addresses"),
-        (_insert_sql(SocialAccount, _SOCIAL_FIELDS), "socials"),
-        (_insert_sql(Customer.tags.through, _TAG_FIELDS), "tags"),
+        (insert_sql(Customer, [*_CUSTOMER_FIELDS, *constant_fields]), "customers"),
+        (insert_sql(CustomerPhone, _PHONE_FIELDS), "phones"),
+        (insert_sql(Address, _ADDRESS_FIELDS), "addresses"),
+        (insert_sql(SocialAccount, _SOCIAL_FIELDS), "socials"),
+        (insert_sql(Customer.tags.through, _TAG_FIELDS), "tags"),
     ]
 
     def write(batch: _Batch) -> None:
@@ -742,7 +697,7 @@ def demo_customers_load(
         return 0
     with transaction.atomic():
         refs = _references()
-        ids = _reserve_ids(count)
+        ids = ids_reserve(count, Customer)
         numbers = _reserve_numbers(count)
     through = Customer.tags.through
     tables = [model._meta.db_table for model in (Customer, CustomerPhone, Address, SocialAccount, through)]

@@ -53,10 +53,11 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import DateTimeField, DecimalField, Model
 from django.utils import timezone
 
+from kebu.core.bulk import ids_reserve, insert_sql
 from kebu.core.crypto import context_of, keyring
 from kebu.core.models import ShopSettings
 from kebu.core.services import sequence_next
-from kebu.customers.demo import _insert_sql, _reserve_ids, _sqlite_indexes_drop, _Weighted
+from kebu.customers.demo import _sqlite_indexes_drop, _Weighted
 from kebu.customers.models import Address, Customer, CustomerType, Gender, Stage
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -737,7 +738,7 @@ def _insert_sql_converting(
     ``to_timestamp(x)``), which costs it less than building ten million ``Decimal`` and ``datetime``
     values costs Python. SQLite ends with what Django's own adapters store (money as numbers, times as
     naive UTC text), PostgreSQL with exact numerics and timestamps."""
-    sql = _insert_sql(model, [*fields, *constants])
+    sql = insert_sql(model, [*fields, *constants])
     head, _values = sql.split(" VALUES ")
     sqlite = connection.vendor == "sqlite"
     if sqlite and str(connection.timezone) != "UTC":
@@ -1091,10 +1092,10 @@ def _writer() -> Callable[[_Batch], tuple[int, int]]:
             first = sequence_next(name=ORDER_NO_SEQUENCE, count=len(batch.manual))
             for number, row in enumerate(batch.manual, start=first):
                 row[_ORDER_NO] = f"KB{number:08d}"
-        line_ids = _reserve_ids(len(batch.lines), OrderLine)
+        line_ids = ids_reserve(len(batch.lines), OrderLine)
         for line_id, row in zip(line_ids, batch.lines, strict=True):
             row[0] = line_id
-        aftersale_ids = _reserve_ids(len(batch.aftersales), AfterSale)
+        aftersale_ids = ids_reserve(len(batch.aftersales), AfterSale)
         for aftersale_id, row in zip(aftersale_ids, batch.aftersales, strict=True):
             row[0] = aftersale_id
         with connection.cursor() as cursor:
@@ -1273,7 +1274,7 @@ def _load(
     now = (now or timezone.now()).replace(microsecond=0)
     with transaction.atomic():
         plan = _plan(count=count, seed=seed, now=now, actor_id=getattr(actor, "pk", None))
-        order_ids = _reserve_ids(len(plan.keys), Order)
+        order_ids = ids_reserve(len(plan.keys), Order)
     watch.lap("plan")
     write = _writer()
     written = lines = 0

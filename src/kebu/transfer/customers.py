@@ -39,7 +39,7 @@ from kebu.customers.services import (
     customer_input_check,
 )
 from kebu.transfer.cells import CellError, date_parse, normalized, text_parse
-from kebu.transfer.headers import headers_match
+from kebu.transfer.headers import headers_match, mapping_one_column_each
 from kebu.transfer.readers import Cell, table_read
 
 # Header field key -> the kind of social account its column holds.
@@ -374,14 +374,7 @@ class FileCheck:
 def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
     """Raise ``ValidationFailed`` unless some column holds what tells customers apart, or when two
     columns feed one field (one of them would be dropped without a word)."""
-    seen: dict[str, int] = {}
-    for index, key in sorted(mapping.items()):
-        if key in seen:
-            raise ValidationFailed(
-                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
-                % {"first": headers[seen[key]], "second": headers[index], "field": key}
-            )
-        seen[key] = index
+    mapping_one_column_each(headers, mapping)
     if not {"name", "phone"} & set(mapping.values()):
         raise ValidationFailed(
             _("No column was recognised as the customer's name or phone (headers: %(headers)s).")

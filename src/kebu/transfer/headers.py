@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from django.utils.translation import gettext as _
+
+from kebu.core.errors import ValidationFailed
 
 # Field key -> the header words that name it. A word is compared after normalising (see ``header_key``),
 # so "手机号码（必填）", "*手机号码" and "Mobile " all match "手机号码" / "mobile".
@@ -240,3 +244,16 @@ def headers_match(
             matched[index] = key
             taken.add(key)
     return matched
+
+
+def mapping_one_column_each(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
+    """Raise ``ValidationFailed`` when two columns feed one field: one of them would be dropped without
+    a word."""
+    seen: dict[str, int] = {}
+    for index, key in sorted(mapping.items()):
+        if key in seen:
+            raise ValidationFailed(
+                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
+                % {"first": headers[seen[key]], "second": headers[index], "field": key}
+            )
+        seen[key] = index

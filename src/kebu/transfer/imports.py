@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast
@@ -453,17 +454,7 @@ def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int
 
 
 def _rejections(run: Import, rows: Iterable[CustomerRow | ProductRow]) -> list[ImportRow]:
-    return [
-        ImportRow(
-            run=run,
-            row=r.number,
-            action=ImportRowAction.REJECTED,
-            detail=json.dumps(
-                {"problems": [[p.column, p.value, p.reason] for p in r.problems]}, ensure_ascii=False
-            ),
-        )
-        for r in rows
-    ]
+    return [ImportRow.rejection(run, r.number, r.problems) for r in rows]
 
 
 def _batch_import(
@@ -623,8 +614,28 @@ def import_rejected_rows(run: Import) -> list[tuple[int, list[Cell], list[Proble
     problems = import_problems(run)
     if not problems:
         return []
+    if not (imports_dir() / run.stored_as).is_file():
+        # The file was cleared away after KEBU_IMPORT_KEEP_DAYS: the problems are still known, the cells not.
+        return [(number, [], found) for number, found in sorted(problems.items())]
     table = table_read(import_file(run), sheet=run.sheet or None)
     return [(number, cells, problems[number]) for number, cells in table.rows if number in problems]
+
+
+def imports_purge(*, older_than: timedelta) -> int:
+    """Delete the kept files of imports finished more than ``older_than`` ago: they hold personal data.
+    The import's record, journal and undo stay (undo reads the journal, not the file). Returns how many
+    files went."""
+    cutoff = timezone.now() - older_than
+    finished = Import.objects.filter(job__finished_at__lt=cutoff).exclude(
+        job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    )
+    removed = 0
+    for stored_as in finished.values_list("stored_as", flat=True).iterator():
+        path = imports_dir() / stored_as
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 # --- undo -------------------------------------------------------------------------------------------

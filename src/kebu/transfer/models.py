@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -113,6 +117,14 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.row} {self.action}"
+
+    @classmethod
+    def rejection(cls, run: Import, number: int, problems: Iterable[Any]) -> ImportRow:
+        """The journal's row for a rejected row: its problems (anything with column, value, reason)."""
+        data = {"problems": [[p.column, p.value, p.reason] for p in problems]}
+        return cls(
+            run=run, row=number, action=ImportRowAction.REJECTED, detail=json.dumps(data, ensure_ascii=False)
+        )
 
 
 class MappingPreset(models.Model):

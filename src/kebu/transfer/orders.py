@@ -29,7 +29,7 @@ from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import LineInput, OrderInput, order_create
 from kebu.transfer.cells import CellError, moment_parse, money_parse, normalized, text_parse
 from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
-from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match
+from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
 
@@ -172,15 +172,8 @@ def order_headers_match(headers: Sequence[str]) -> dict[int, str]:
 def order_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
     """Raise ``ValidationFailed`` unless the columns give an order number and what was bought, or when two
     columns feed one field."""
-    seen: dict[str, int] = {}
-    for index, key in sorted(mapping.items()):
-        if key in seen:
-            raise ValidationFailed(
-                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
-                % {"first": headers[seen[key]], "second": headers[index], "field": key}
-            )
-        seen[key] = index
-    if "order_no" not in seen or not {"title", "sku_code"} & seen.keys():
+    mapping_one_column_each(headers, mapping)
+    if "order_no" not in mapping.values() or not {"title", "sku_code"} & set(mapping.values()):
         raise ValidationFailed(
             _("An order sheet needs an order number column and an item or SKU column (headers: %(headers)s).")
             % {"headers": "、".join(headers[:20])}
@@ -460,17 +453,7 @@ def order_batch_import(
                 detail=json.dumps({"order": created.pk, "customer_created": made}),
             )
         )
-    for order in rejected:
-        journal.append(
-            ImportRow(
-                run=run,
-                row=order.numbers[0],
-                action=ImportRowAction.REJECTED,
-                detail=json.dumps(
-                    {"problems": [[p.column, p.value, p.reason] for p in order.problems]}, ensure_ascii=False
-                ),
-            )
-        )
+    journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
 

@@ -33,7 +33,7 @@ from kebu.orders.services.products import (
 )
 from kebu.transfer.cells import CellError, money_parse, normalized, text_parse
 from kebu.transfer.customers import FileCheck, Problem
-from kebu.transfer.headers import PRODUCT_HEADERS, headers_match
+from kebu.transfer.headers import PRODUCT_HEADERS, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
 
@@ -49,15 +49,8 @@ def product_headers_match(headers: Sequence[str]) -> dict[int, str]:
 def product_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
     """Raise ``ValidationFailed`` unless a column holds the SKU code (what tells SKUs apart), or when two
     columns feed one field."""
-    seen: dict[str, int] = {}
-    for index, key in sorted(mapping.items()):
-        if key in seen:
-            raise ValidationFailed(
-                _("The columns “%(first)s” and “%(second)s” both feed %(field)s; a field takes one column.")
-                % {"first": headers[seen[key]], "second": headers[index], "field": key}
-            )
-        seen[key] = index
-    if "sku_code" not in seen:
+    mapping_one_column_each(headers, mapping)
+    if "sku_code" not in mapping.values():
         raise ValidationFailed(
             _("No column was recognised as the SKU code (headers: %(headers)s).")
             % {"headers": "、".join(headers[:20])}
@@ -187,17 +180,7 @@ def product_batch_import(
             run.created += 1
         else:
             run.updated += 1
-    journal += [
-        ImportRow(
-            run=run,
-            row=row.number,
-            action=ImportRowAction.REJECTED,
-            detail=json.dumps(
-                {"problems": [[p.column, p.value, p.reason] for p in row.problems]}, ensure_ascii=False
-            ),
-        )
-        for row in rejected
-    ]
+    journal += [ImportRow.rejection(run, row.number, row.problems) for row in rejected]
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
 

@@ -455,3 +455,23 @@ def test_an_import_cancelled_before_any_worker_took_it_is_recorded_as_finished(o
     entry = AuditEntry.objects.get(action="import.finish", target_id=str(run.pk))
     assert entry.data["status"] == "cancelled"
     assert job_run(run.job_id) is None  # and no worker runs it later
+
+
+def test_an_old_imports_file_is_deleted_and_its_problems_and_undo_stay(owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kebu.transfer.imports import imports_dir, imports_purge
+
+    run = run_import(owner, FIRST)
+    kept = imports_dir() / run.stored_as
+    assert imports_purge(older_than=timedelta(days=30)) == 0 and kept.is_file()
+    Job.objects.filter(pk=run.job_id).update(finished_at=timezone.now() - timedelta(days=31))
+
+    assert imports_purge(older_than=timedelta(days=30)) == 1
+    assert not kept.exists()
+    [(number, cells, problems)] = import_rejected_rows(run)
+    assert (number, cells, problems[0].value) == (4, [], "12345")
+    import_undo(actor=owner, run=run)
+    assert Customer.objects.count() == 0
