@@ -211,26 +211,40 @@ def _csv(data: bytes) -> Table:
 
 
 def _decode(data: bytes) -> tuple[Iterator[str], str]:
-    """The text's lines, and what it was decoded from."""
+    """The text's lines, decoded as they are read (a large file is never held decoded whole), and what
+    the first lines were decoded from."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             # Lines end where a CSV's lines end (\r\n, \n, \r), not at every character str.splitlines takes.
             return iter(io.StringIO(data.decode("utf-16"), newline="")), "utf-16"
         except UnicodeDecodeError as exc:
             raise _not_text() from exc
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    if b"\x00" in data[:65536]:
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if b"\x00" in data[start : start + 65536]:
         raise _not_text()
     used: set[str] = set()
-    lines = []
-    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+    lines = _lines_decoded(data, start, used)
+    first = list(islice(lines, _SAMPLE_LINES))
+    encoding = "+".join(e for e in ("utf-8", "gb18030") if e in used) or "utf-8"
+    return chain(first, lines), encoding
+
+
+_SAMPLE_LINES = 50
+# A line and its ending as CSV ends lines (\r\n, \n or \r), or the last line without one.
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _lines_decoded(data: bytes, start: int, used: set[str]) -> Iterator[str]:
+    """Each line as UTF-8 where it is valid UTF-8, else as GB18030 (files appended to by two programs mix
+    them); ``used`` collects which."""
+    for number, found in enumerate(_LINE.finditer(data, start), start=1):
+        raw = found.group()
         try:
-            lines.append(raw.decode("utf-8"))
+            line = raw.decode("utf-8")
             used.add("utf-8")
         except UnicodeDecodeError:
             try:
-                lines.append(raw.decode("gb18030"))
+                line = raw.decode("gb18030")
                 used.add("gb18030")
             except UnicodeDecodeError as exc:
                 raise FileRefused(
@@ -240,8 +254,7 @@ def _decode(data: bytes) -> tuple[Iterator[str], str]:
                     )
                     % {"line": number}
                 ) from exc
-    encoding = "+".join(e for e in ("utf-8", "gb18030") if e in used) or "utf-8"
-    return iter(lines), encoding
+        yield line
 
 
 def _delimiter(sample: str) -> str:

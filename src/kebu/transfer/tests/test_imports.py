@@ -475,3 +475,13 @@ def test_an_old_imports_file_is_deleted_and_its_problems_and_undo_stay(owner):
     assert (number, cells, problems[0].value) == (4, [], "12345")
     import_undo(actor=owner, run=run)
     assert Customer.objects.count() == 0
+
+
+def test_a_line_far_down_that_is_no_text_fails_the_import_before_any_row_is_written(owner):
+    good = "".join(f",客户{i},138000{i:05d},,,,,,,,\n" for i in range(60)).encode()
+    data = HEADER.encode() + good + b",\xff\xfe\xfa,13900001111,,,,,,,,\n"  # neither UTF-8 nor GBK
+
+    run = run_import(owner, data)
+
+    assert run.job.status == JobStatus.FAILED and "Line 62" in run.job.error
+    assert Customer.objects.count() == 0

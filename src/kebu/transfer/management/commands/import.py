@@ -127,6 +127,7 @@ class Command(BaseCommand):
                     kind=options["kind"],
                     store=store,
                 )
+            del data  # the job reads the kept copy: a large file is not held twice
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
                 self.stdout.write(f"  {run.headers[index]} → {key}")
