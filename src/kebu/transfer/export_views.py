@@ -129,7 +129,9 @@ def _own_job(request: HttpRequest, job_id: int) -> Job:
 @login_required
 def export_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _own_job(request, job_id)
-    context = {"job": job, "ready": export_file(job) is not None, "kind": job.payload.get("kind")}
+    kind = job.payload.get("kind")
+    back = reverse(_BACK[kind]) if kind in _BACK else ""
+    context = {"job": job, "ready": export_file(job) is not None, "kind": kind, "back": back}
     template = "exports/_job.html" if request.htmx else "exports/job.html"
     return render(request, template, context)
 
