@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -24,13 +24,16 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from kebu.core.errors import KebuError, NotFound
+from kebu.core.errors import KebuError, NotFound, ValidationFailed
 from kebu.core.jobs import JobRun, job_create, job_runner
 from kebu.core.models import Job, JobStatus
 from kebu.customers.models import CustomField
-from kebu.transfer.customers import Problem, References, customer_row_read
+from kebu.orders.models import Store
+from kebu.transfer.customers import Problem, References, customer_row_read, mapping_check
 from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_import_start, imports_dir
-from kebu.transfer.models import Import
+from kebu.transfer.models import Import, ImportKind
+from kebu.transfer.orders import order_groups, order_mapping_check, order_rows_read
+from kebu.transfer.products import product_mapping_check, product_rows_check
 from kebu.transfer.readers import Cell, table_read
 from kebu.transfer.report import report_write
 
@@ -101,18 +104,50 @@ def import_drafts_prune(*, older_than: float = DRAFT_KEPT_FOR) -> int:
     return gone
 
 
-def customer_import_from_draft(
-    *, actor: Any, token: str, file_name: str, sheet: str, mode: str, mapping: dict[int, str]
+def import_mapping_check(
+    *, kind: str, headers: Sequence[str], mapping: dict[int, str], store: Store | None = None
+) -> None:
+    """``ValidationFailed`` unless ``mapping`` gives a sheet of ``kind`` what tells its rows apart; for
+    orders, also unless they have a store, chosen or in a column (else every order would be refused for
+    want of one)."""
+    if kind == ImportKind.PRODUCTS:
+        product_mapping_check(headers, mapping)
+    elif kind == ImportKind.ORDERS:
+        order_mapping_check(headers, mapping)
+        if store is None and "store" not in mapping.values():
+            raise ValidationFailed(
+                _("Which store were these orders sold in? Choose the store, or the column that names it.")
+            )
+    else:
+        mapping_check(headers, mapping)
+
+
+def import_from_draft(
+    *,
+    actor: Any,
+    token: str,
+    file_name: str,
+    sheet: str,
+    mode: str,
+    mapping: dict[int, str],
+    kind: str = ImportKind.CUSTOMERS,
+    store: Store | None = None,
 ) -> Import:
-    """Start the import of a draft (``customer_import_start``, which keeps its own copy and queues the
-    job) and delete the draft once that is committed."""
+    """Start the import of a draft holding a sheet of ``kind`` (``customer_import_start``, which keeps its
+    own copy and queues the job) and delete the draft once that is committed."""
+    data = import_draft_read(token)
+    import_mapping_check(
+        kind=kind, headers=table_read(data, sheet=sheet or None).headers, mapping=mapping, store=store
+    )
     run = customer_import_start(
         actor=actor,
-        data=import_draft_read(token),
+        data=data,
         file_name=file_name,
         sheet=sheet or None,
         mode=mode,
         mapping=mapping,
+        kind=kind,
+        store=store,
     )
     transaction.on_commit(lambda: import_draft_drop(token))
     return run
@@ -134,12 +169,23 @@ class CheckResult:
 
 
 @transaction.atomic
-def import_draft_check_start(*, actor: Any, token: str, sheet: str, mapping: dict[int, str]) -> Job:
-    """Queue a check of every row of the draft as the import would read it with ``mapping``, writing
-    nothing but a report file. A job, as a sheet of many thousand rows takes longer than a page may."""
+def import_draft_check_start(
+    *,
+    actor: Any,
+    token: str,
+    sheet: str,
+    mapping: dict[int, str],
+    kind: str = ImportKind.CUSTOMERS,
+    store: Store | None = None,
+) -> Job:
+    """Queue a check of every row of the draft as the import of a sheet of ``kind`` would read it with
+    ``mapping`` (orders: in ``store`` unless a column names it), writing nothing but a report file. A job,
+    as a sheet of many thousand rows takes longer than a page may."""
     _draft_path(token)
     payload = {
         "draft": token,
+        "kind": kind,
+        "store": store.pk if store is not None else None,
         "sheet": sheet,
         "mapping": {str(index): key for index, key in mapping.items()},
         "report": uuid.uuid4().hex,
@@ -152,7 +198,8 @@ def import_draft_check_start(*, actor: Any, token: str, sheet: str, mapping: dic
 @job_runner(CHECK_JOB_KIND)
 def import_check_run(job_run: JobRun) -> None:
     """Read every row, reject what the import would reject before matching (bad cells; a row known only
-    by a name several customers have) and write those rows to the report. Writes no customer. A worker
+    by a name several customers have; a SKU row the catalogue would refuse; an order that cannot be read,
+    listed by its first row) and write those rows to the report. Writes nothing else. A worker
     killed half-way leaves no report (a finished one is renamed into place); claimed again, it starts
     over."""
     job, payload = job_run.job, job_run.job.payload
@@ -163,17 +210,16 @@ def import_check_run(job_run: JobRun) -> None:
         table = table_read(data, sheet=sheet)
         with transaction.atomic():
             job_run.beat(done=0, total=sum(1 for _ in table_read(data, sheet=sheet).rows))
-        definitions = list(CustomField.objects.filter(is_active=True))
+        kind = payload.get("kind") or ImportKind.CUSTOMERS
+        check = _batch_checker(kind, headers=table.headers, mapping=mapping, store_id=payload.get("store"))
         counted = {"rows": 0, "bad": 0, "problems": 0}
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
 
         def bad_rows() -> Iterator[tuple[int, list[Cell], list[Problem]]]:
-            while batch := list(islice(table.rows, batch_rows)):
+            for batch in _batches(kind, table.rows, mapping=mapping, size=batch_rows):
                 job_run.stop_if_cancelled()
-                for found in _batch_check(
-                    batch, headers=table.headers, mapping=mapping, definitions=definitions
-                ):
-                    counted["bad"] += 1
+                for found, rows in check(batch):
+                    counted["bad"] += rows
                     counted["problems"] += len(found[2])
                     yield found
                 counted["rows"] += len(batch)
@@ -192,6 +238,68 @@ def import_check_run(job_run: JobRun) -> None:
     updated = Job.objects.filter(pk=job.pk, claim=job.claim).update(payload={**payload, "result": result})
     if not updated:
         raise KebuError(_("The check was taken over by another worker."))
+
+
+_Found = tuple[int, list[Cell], list[Problem]]
+
+
+def _batches(
+    kind: str, rows: Iterator[tuple[int, list[Cell]]], *, mapping: dict[int, str], size: int
+) -> Iterator[list[tuple[int, list[Cell]]]]:
+    """About ``size`` rows at a time; an order's lines are never split between two batches, as the
+    import reads them."""
+    if kind != ImportKind.ORDERS:
+        while batch := list(islice(rows, size)):
+            yield batch
+        return
+    whole: list[tuple[int, list[Cell]]] = []
+    for group in order_groups(rows, mapping):
+        whole += group
+        if len(whole) >= size:
+            yield whole
+            whole = []
+    if whole:
+        yield whole
+
+
+def _batch_checker(
+    kind: str, *, headers: Sequence[str], mapping: dict[int, str], store_id: int | None
+) -> Callable[[Sequence[tuple[int, list[Cell]]]], list[tuple[_Found, int]]]:
+    """For a sheet of ``kind``: a batch -> its bad rows (row, cells, problems), each with how many of the
+    sheet's rows it stands for (an order's lines are one bad order, listed by its first row)."""
+    if kind == ImportKind.PRODUCTS:
+
+        def products(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
+            cells_of = dict(batch)
+            bad = product_rows_check(batch, mapping=mapping, headers=headers)
+            return [((row.number, cells_of[row.number], row.problems), 1) for row in bad]
+
+        return products
+    if kind == ImportKind.ORDERS:
+        store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
+        stores = {s.name.lower(): s for s in Store.objects.all()}
+        references = References.load()
+
+        def orders(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
+            found: list[tuple[_Found, int]] = []
+            for group in order_groups(batch, mapping):
+                order = order_rows_read(
+                    group, mapping=mapping, headers=headers, store=store, stores=stores, references=references
+                )
+                if order.problems:
+                    found.append(((group[0][0], group[0][1], order.problems), len(group)))
+            return found
+
+        return orders
+    definitions = list(CustomField.objects.filter(is_active=True))
+
+    def customers(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
+        return [
+            (found, 1)
+            for found in _batch_check(batch, headers=headers, mapping=mapping, definitions=definitions)
+        ]
+
+    return customers
 
 
 def _batch_check(

@@ -1,4 +1,5 @@
-"""The import pages' forms: the upload, and the columns (which field each column feeds) with the mode."""
+"""The import pages' forms: the upload (the file, what it holds, the store its orders were sold in), and
+the columns (which field each column feeds) with the mode."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kebu.customers.models import CustomField, SocialKind
+from kebu.orders.models import Store
 from kebu.transfer.customers import CUSTOM_PREFIX
-from kebu.transfer.models import ImportMode
+from kebu.transfer.models import ImportKind, ImportMode
 
 ACCEPT = ".xlsx,.xls,.ods,.csv,.txt"
 
@@ -44,6 +46,63 @@ CUSTOMER_FIELDS: list[tuple[str, Any]] = [
 ]
 
 
+# A product sheet's fields (the keys of headers.PRODUCT_HEADERS, as transfer.products reads them).
+PRODUCT_FIELDS: list[tuple[str, Any]] = [
+    ("sku_code", gettext_lazy("SKU code")),
+    ("product", gettext_lazy("Product name")),
+    ("category", gettext_lazy("Category")),
+    ("brand", gettext_lazy("Brand")),
+    ("color", gettext_lazy("Colour")),
+    ("size", gettext_lazy("Size")),
+    ("spec", gettext_lazy("Specification")),
+    ("price", gettext_lazy("Price")),
+    ("cost", gettext_lazy("Cost")),
+    ("usage_cycle_days", gettext_lazy("Usage cycle (days)")),
+    ("on_sale", gettext_lazy("On sale")),
+]
+
+# An order sheet's fields (the keys of headers.ORDER_HEADERS, as transfer.orders reads them): the order,
+# its buyer, its lines, then money and delivery.
+ORDER_FIELDS: list[tuple[str, Any]] = [
+    ("order_no", gettext_lazy("Order number")),
+    ("store", gettext_lazy("Store")),
+    ("ordered_at", gettext_lazy("Order time")),
+    ("paid_at", gettext_lazy("Payment time")),
+    ("status", gettext_lazy("Order status")),
+    ("customer_no", gettext_lazy("Customer number")),
+    ("buyer", gettext_lazy("Buyer account")),
+    ("receiver", gettext_lazy("Receiver")),
+    ("phone", gettext_lazy("Phone")),
+    ("email", gettext_lazy("Email")),
+    ("province", gettext_lazy("Province")),
+    ("city", gettext_lazy("City")),
+    ("district", gettext_lazy("District")),
+    ("address", gettext_lazy("Street address")),
+    ("sku_code", gettext_lazy("SKU code")),
+    ("title", gettext_lazy("Item")),
+    ("variant", gettext_lazy("Item variant")),
+    ("quantity", gettext_lazy("Quantity")),
+    ("unit_price", gettext_lazy("Unit price")),
+    ("shipping", gettext_lazy("Shipping fee")),
+    ("discount", gettext_lazy("Order discount")),
+    ("paid", gettext_lazy("Amount paid")),
+    ("payment_method", gettext_lazy("Payment method")),
+    ("carrier", gettext_lazy("Carrier")),
+    ("tracking_no", gettext_lazy("Tracking number")),
+    ("buyer_message", gettext_lazy("Buyer message")),
+    ("seller_notes", gettext_lazy("Seller notes")),
+]
+
+KIND_LABELS: dict[str, Any] = {
+    ImportKind.CUSTOMERS: gettext_lazy("Customers"),
+    ImportKind.ORDERS: gettext_lazy("Orders (with their buyers)"),
+    ImportKind.PRODUCTS: gettext_lazy("Products and SKUs"),
+}
+ORDERS_MODE_REFUSED = gettext_lazy(
+    "Orders are imported order by order: all or nothing is not offered for them."
+)
+
+
 def import_max_bytes() -> int:
     return int(cast(int, settings.KEBU["IMPORT_MAX_MB"])) * 1024 * 1024
 
@@ -53,7 +112,29 @@ def field_choices(definitions: Sequence[CustomField]) -> list[tuple[str, Any]]:
     return CUSTOMER_FIELDS + [(CUSTOM_PREFIX + d.key, d.label) for d in definitions]
 
 
+def kind_field_choices(kind: str, definitions: Sequence[CustomField]) -> list[tuple[str, Any]]:
+    """The fields a column of a sheet of ``kind`` may feed (custom fields are customers' only)."""
+    if kind == ImportKind.PRODUCTS:
+        return list(PRODUCT_FIELDS)
+    if kind == ImportKind.ORDERS:
+        return list(ORDER_FIELDS)
+    return field_choices(definitions)
+
+
+def _store_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=gettext_lazy("Store"),
+        queryset=Store.objects.filter(is_active=True),
+        required=False,
+        empty_label=gettext_lazy("The file has a store column"),
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+
 class UploadForm(forms.Form):
+    """The file, what it holds (only the kinds this user may import are offered), the mode, and for
+    orders the store they were sold in."""
+
     file = forms.FileField(
         label=gettext_lazy("Spreadsheet"),
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT, "class": "form-control"}),
@@ -64,6 +145,19 @@ class UploadForm(forms.Form):
         initial=ImportMode.GOOD_ROWS,
         widget=forms.RadioSelect,
     )
+
+    def __init__(self, *args: Any, kinds: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"] = forms.ChoiceField(
+            label=gettext_lazy("What is in the file"),
+            choices=[(kind, KIND_LABELS[kind]) for kind in kinds],
+            initial=kinds[0] if kinds else None,
+            # A form posted without it (a bookmark from before there were kinds) holds customers.
+            required=False,
+            widget=forms.RadioSelect,
+        )
+        self.fields["store"] = _store_field()
+        self.fields["store"].help_text = gettext_lazy("Orders only: the store they were sold in.")
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -76,10 +170,21 @@ class UploadForm(forms.Form):
             )
         return upload
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("kind") and "kind" not in self.errors:
+            cleaned["kind"] = ImportKind.CUSTOMERS
+        if cleaned.get("kind") == ImportKind.ORDERS and cleaned.get("mode") == ImportMode.ALL_OR_NOTHING:
+            self.add_error("mode", str(ORDERS_MODE_REFUSED))
+        if cleaned.get("kind") != ImportKind.ORDERS:
+            cleaned["store"] = None
+        return cleaned
+
 
 class MappingForm(forms.Form):
     """One choice per column of the file (``col_<index>``: a field key, or blank to skip the column), the
-    mode, and a name for saving the choice as a preset."""
+    mode (good rows only for orders), for orders the store, and a name for saving the choice as a
+    preset."""
 
     mode = forms.ChoiceField(
         label=gettext_lazy("Rows with problems"), choices=ImportMode.choices, widget=forms.RadioSelect
@@ -87,10 +192,20 @@ class MappingForm(forms.Form):
     preset_name = forms.CharField(label=gettext_lazy("Preset name"), max_length=100, required=False)
 
     def __init__(
-        self, *args: Any, headers: Sequence[str], choices: list[tuple[str, Any]], **kwargs: Any
+        self,
+        *args: Any,
+        headers: Sequence[str],
+        choices: list[tuple[str, Any]],
+        kind: str = ImportKind.CUSTOMERS,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.kind = kind
         self.headers = list(headers)
+        if kind == ImportKind.ORDERS:
+            mode = cast(forms.ChoiceField, self.fields["mode"])
+            mode.choices = [(ImportMode.GOOD_ROWS.value, ImportMode.GOOD_ROWS.label)]
+            self.fields["store"] = _store_field()
         options = [("", gettext_lazy("— skip —")), *choices]
         self.labels = dict(options)
         for index, header in enumerate(self.headers):

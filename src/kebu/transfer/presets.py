@@ -15,6 +15,15 @@ from kebu.core.errors import ValidationFailed
 from kebu.transfer.customers import mapping_check
 from kebu.transfer.headers import header_key
 from kebu.transfer.models import ImportKind, MappingPreset
+from kebu.transfer.orders import order_mapping_check
+from kebu.transfer.products import product_mapping_check
+
+# What a preset of each kind must map, as its import requires it.
+_MAPPING_CHECKS = {
+    ImportKind.CUSTOMERS: mapping_check,
+    ImportKind.PRODUCTS: product_mapping_check,
+    ImportKind.ORDERS: order_mapping_check,
+}
 
 
 def headers_signature(headers: Sequence[str]) -> str:
@@ -38,7 +47,7 @@ def mapping_preset_save(
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed(field_errors={"preset_name": [_("Name the preset.")]})
-    mapping_check(headers, mapping)
+    _MAPPING_CHECKS[ImportKind(kind)](headers, mapping)
     fields = {
         "kind": kind,
         "headers": list(headers),

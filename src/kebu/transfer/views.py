@@ -1,10 +1,13 @@
-"""The import pages: upload a customer sheet, say which column is which field (or take a saved preset),
-check every row without writing, import, follow the job, fetch the rows to fix, undo; and the history.
+"""The import pages: upload a customer, order or product sheet, say which column is which field (or take
+a saved preset), check every row without writing, import, follow the job, fetch the rows to fix, undo;
+and the history.
 
 Only staff holding ``transfer.import_customers`` reach them; anyone else gets 404, as for a page that
-does not exist. Between the upload and the import the file is a draft (``drafts.import_draft_keep``):
-its token lives in the uploader's session, so nobody else can name it, and it has no job, so it never
-runs."""
+does not exist. Products and orders are catalogue and sales work: their sheets are offered only to staff
+who may also add products (``orders.add_product``) or orders (``orders.add_order``), and a draft of a
+kind the user may not import is not found. Between the upload and the import the file is a draft
+(``drafts.import_draft_keep``): its token lives in the uploader's session, so nobody else can name it,
+and it has no job, so it never runs."""
 
 from __future__ import annotations
 
@@ -29,25 +32,31 @@ from kebu.core.errors import KebuError, NotFound
 from kebu.core.models import Job
 from kebu.core.pagination import paginate
 from kebu.customers.models import CustomField
+from kebu.orders.models import Store
 from kebu.transfer.cells import normalized
-from kebu.transfer.customers import Problem, customer_headers_match, mapping_check
+from kebu.transfer.customers import Problem, customer_headers_match
 from kebu.transfer.drafts import (
     CHECK_JOB_KIND,
-    customer_import_from_draft,
     import_check_problems,
     import_check_result,
     import_draft_check_start,
     import_draft_drop,
     import_draft_keep,
     import_draft_preview,
+    import_from_draft,
+    import_mapping_check,
 )
-from kebu.transfer.forms import MappingForm, UploadForm, field_choices, import_max_bytes
+from kebu.transfer.forms import KIND_LABELS, MappingForm, UploadForm, import_max_bytes, kind_field_choices
 from kebu.transfer.imports import import_cancel, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPreset
+from kebu.transfer.orders import order_headers_match
 from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
+from kebu.transfer.products import product_headers_match
 from kebu.transfer.report import report_write
 
 IMPORT_PERMISSION = "transfer.import_customers"
+# What importing each kind of sheet takes besides IMPORT_PERMISSION: the right to add what it creates.
+KIND_PERMISSIONS = {ImportKind.PRODUCTS: "orders.add_product", ImportKind.ORDERS: "orders.add_order"}
 # Who may see every import, not only their own (the admin role has it).
 SEE_ALL_PERMISSION = "transfer.view_import"
 DRAFTS_SESSION_KEY = "kebu_import_drafts"
@@ -71,6 +80,15 @@ def importer_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Ht
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def _kinds_allowed(user: Any) -> list[str]:
+    """The kinds of sheet this importer may import, customers first."""
+    return [
+        kind
+        for kind in (ImportKind.CUSTOMERS, ImportKind.ORDERS, ImportKind.PRODUCTS)
+        if kind not in KIND_PERMISSIONS or user.has_perm(KIND_PERMISSIONS[kind])
+    ]
 
 
 def _htmx(request: HttpRequest) -> bool:
@@ -99,10 +117,23 @@ def _drafts(request: HttpRequest) -> dict[str, dict[str, Any]]:
 
 
 def _draft(request: HttpRequest, token: str) -> dict[str, Any]:
+    """The session's draft, 404 when there is none, or when it holds a kind of sheet the user may not
+    import (any more)."""
     draft = _drafts(request).get(token)
     if draft is None:
         raise Http404
+    draft.setdefault("kind", ImportKind.CUSTOMERS)  # drafts uploaded before there were kinds
+    draft.setdefault("store", None)
+    if draft["kind"] not in _kinds_allowed(request.user):
+        raise Http404
     return draft
+
+
+def _draft_store(draft: dict[str, Any]) -> Store | None:
+    """The store the draft's orders were sold in, if one was chosen (and still exists)."""
+    if draft.get("store") is None:
+        return None
+    return Store.objects.filter(pk=draft["store"]).first()
 
 
 def _draft_keep(request: HttpRequest, token: str, draft: dict[str, Any]) -> None:
@@ -129,7 +160,11 @@ def _draft_gone(request: HttpRequest, token: str, exc: KebuError) -> HttpRespons
 def _drafts_listed(request: HttpRequest) -> list[dict[str, Any]]:
     drafts = _drafts(request)
     return [
-        {"token": token, **drafts[token]}
+        {
+            "token": token,
+            "kind_label": KIND_LABELS.get(drafts[token].get("kind", ImportKind.CUSTOMERS)),
+            **drafts[token],
+        }
         for token in sorted(drafts, key=lambda t: drafts[t]["at"], reverse=True)
     ]
 
@@ -151,7 +186,7 @@ def import_list_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @importer_required
 def import_new_view(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, kinds=_kinds_allowed(request.user))
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -167,6 +202,8 @@ def import_new_view(request: HttpRequest) -> HttpResponse:
                     "size": draft.size,
                     "sheet": draft.sheet,
                     "headers": draft.headers,
+                    "kind": form.cleaned_data["kind"],
+                    "store": store.pk if (store := form.cleaned_data["store"]) is not None else None,
                     "mode": form.cleaned_data["mode"],
                     "mapping": None,
                     "preset": None,
@@ -178,7 +215,12 @@ def import_new_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "transfer/new.html",
-        {"form": form, "max_mb": import_max_bytes() // (1024 * 1024), "drafts": _drafts_listed(request)},
+        {
+            "form": form,
+            "kinds": _kinds_allowed(request.user),
+            "max_mb": import_max_bytes() // (1024 * 1024),
+            "drafts": _drafts_listed(request),
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -186,12 +228,22 @@ def import_new_view(request: HttpRequest) -> HttpResponse:
 # --- columns, presets, check and start --------------------------------------------------------------
 
 
-def _mapping_problems(headers: list[str], mapping: dict[int, str]) -> list[str]:
+def _mapping_problems(draft: dict[str, Any], mapping: dict[int, str]) -> list[str]:
     try:
-        mapping_check(headers, mapping)
+        import_mapping_check(
+            kind=draft["kind"], headers=draft["headers"], mapping=mapping, store=_draft_store(draft)
+        )
     except KebuError as exc:
         return [str(exc.message)]
     return []
+
+
+def _headers_guess(kind: str, headers: list[str], definitions: list[CustomField]) -> dict[int, str]:
+    if kind == ImportKind.PRODUCTS:
+        return product_headers_match(headers)
+    if kind == ImportKind.ORDERS:
+        return order_headers_match(headers)
+    return customer_headers_match(headers, definitions)
 
 
 @require_http_methods(["GET", "POST"])
@@ -199,15 +251,16 @@ def _mapping_problems(headers: list[str], mapping: dict[int, str]) -> list[str]:
 def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
     draft = _draft(request, token)
     headers: list[str] = draft["headers"]
-    definitions = list(CustomField.objects.filter(is_active=True))
-    choices = field_choices(definitions)
+    kind: str = draft["kind"]
+    definitions = list(CustomField.objects.filter(is_active=True)) if kind == ImportKind.CUSTOMERS else []
+    choices = kind_field_choices(kind, definitions)
     keys = {key for key, _label in choices}
-    presets = list(MappingPreset.objects.filter(kind=ImportKind.CUSTOMERS))
-    guessed = customer_headers_match(headers, definitions)
+    presets = list(MappingPreset.objects.filter(kind=kind))
+    guessed = _headers_guess(kind, headers, definitions)
     problems: list[str] = []
 
     if request.method == "POST":
-        form = MappingForm(request.POST, headers=headers, choices=choices)
+        form = MappingForm(request.POST, headers=headers, choices=choices, kind=kind)
         if form.is_valid():
             response = _draft_act(request, token, draft, form)
             if response is not None:
@@ -219,8 +272,9 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         _draft_keep(request, token, draft)
         initial: dict[str, Any] = {f"col_{index}": key for index, key in mapping.items()}
         initial["mode"] = draft["mode"]
-        form = MappingForm(initial=initial, headers=headers, choices=choices)
-        problems = _mapping_problems(headers, mapping)
+        initial["store"] = draft["store"]
+        form = MappingForm(initial=initial, headers=headers, choices=choices, kind=kind)
+        problems = _mapping_problems(draft, mapping)
         status = 200
     try:
         preview = import_draft_preview(token, sheet=draft["sheet"], rows=PREVIEW_ROWS)
@@ -241,6 +295,7 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         "presets": presets,
         "preset_id": draft.get("preset"),
         "mapped": len(mapping),
+        "kind_label": KIND_LABELS[kind],
     }
     return render(request, "transfer/draft.html", context, status=status)
 
@@ -263,7 +318,7 @@ def _mapping_shown(
         return {index: key for index, key in guessed.items() if key in keys}, None
     if draft.get("mapping") is not None:
         return {int(index): key for index, key in draft["mapping"].items()}, draft.get("preset")
-    preset = mapping_preset_for(headers)
+    preset = mapping_preset_for(headers, kind=draft["kind"])
     if preset is not None:
         return mapping_preset_apply(preset, headers, keys=keys), preset.pk
     return {index: key for index, key in guessed.items() if key in keys}, None
@@ -277,7 +332,11 @@ def _draft_act(
     mapping = form.mapping()
     draft["mapping"] = {str(index): key for index, key in mapping.items()}
     draft["mode"] = form.cleaned_data["mode"]
+    if draft["kind"] == ImportKind.ORDERS:
+        chosen = form.cleaned_data.get("store")
+        draft["store"] = chosen.pk if chosen is not None else None
     _draft_keep(request, token, draft)
+    kind, store = draft["kind"], _draft_store(draft)
     action = request.POST.get("action")
     try:
         if action == "save_preset":
@@ -286,6 +345,7 @@ def _draft_act(
                 name=form.cleaned_data["preset_name"],
                 headers=draft["headers"],
                 mapping=mapping,
+                kind=kind,
             )
             draft["preset"] = preset.pk
             _draft_keep(request, token, draft)
@@ -293,21 +353,23 @@ def _draft_act(
             messages.success(request, text % {"name": preset.name})
             return redirect("transfer:draft", token=token)
         if action == "check":
-            mapping_check(draft["headers"], mapping)
+            import_mapping_check(kind=kind, headers=draft["headers"], mapping=mapping, store=store)
             job = import_draft_check_start(
-                actor=request.user, token=token, sheet=draft["sheet"], mapping=mapping
+                actor=request.user, token=token, sheet=draft["sheet"], mapping=mapping, kind=kind, store=store
             )
             draft["check"] = job.pk
             _draft_keep(request, token, draft)
             return redirect("transfer:check", token=token, job_id=job.pk)
         if action == "import":
-            run = customer_import_from_draft(
+            run = import_from_draft(
                 actor=request.user,
                 token=token,
                 file_name=draft["file_name"],
                 sheet=draft["sheet"],
                 mode=draft["mode"],
                 mapping=mapping,
+                kind=kind,
+                store=store,
             )
             _draft_forget(request, token)
             return redirect("transfer:detail", import_id=run.pk)
@@ -398,6 +460,7 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         "job": job,
         "finished": job.is_finished,
         "can_undo": job.is_finished and run.undone_at is None and (run.created or run.updated) > 0,
+        "store": Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None,
     }
     if job.is_finished and run.rejected:
         rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
