@@ -132,7 +132,7 @@ class MappingPreset(models.Model):
     marketplace's export, the shop's own template). Kept by header words, not by position; a file whose
     header is the same as the one the preset was saved from gets it chosen for it."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(
         _("kind"), max_length=20, choices=ImportKind.choices, default=ImportKind.CUSTOMERS
     )
@@ -163,6 +163,8 @@ class MappingPreset(models.Model):
         verbose_name_plural = _("column mapping presets")
         ordering = ["name"]
         indexes = [models.Index(fields=["kind", "headers_signature"], name="transfer_preset_signature")]
+        # A customer preset and an order preset may share a name ("淘宝"): one never replaces the other.
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="transfer_preset_unique_name")]
 
     def __str__(self) -> str:
         return self.name

@@ -55,7 +55,7 @@ def mapping_preset_save(
         "mapping": {header_key(headers[index]): key for index, key in sorted(mapping.items())},
     }
     return MappingPreset.objects.update_or_create(
-        name=name, defaults=fields, create_defaults={**fields, "created_by": actor}
+        kind=kind, name=name, defaults=fields, create_defaults={**fields, "created_by": actor}
     )
 
 
@@ -79,21 +79,27 @@ def mapping_preset_for(headers: Sequence[str], *, kind: str = ImportKind.CUSTOME
     )
 
 
-def mapping_preset_named(name: str, headers: Sequence[str]) -> dict[int, str]:
-    """The mapping the preset called ``name`` gives a file with ``headers`` (``kebu import --preset``).
-    ``ValidationFailed``, naming the presets there are, when there is none of that name."""
+def mapping_preset_named(
+    name: str, headers: Sequence[str], *, kind: str = ImportKind.CUSTOMERS
+) -> dict[int, str]:
+    """The mapping the preset of ``kind`` called ``name`` gives a file with ``headers`` (``kebu import
+    --preset``). ``ValidationFailed``, naming the presets there are, when there is none of that name."""
     from kebu.customers.models import CustomField
     from kebu.transfer.customers import CUSTOM_PREFIX
-    from kebu.transfer.headers import CUSTOMER_HEADERS
+    from kebu.transfer.headers import CUSTOMER_HEADERS, ORDER_HEADERS, PRODUCT_HEADERS
 
-    preset = MappingPreset.objects.filter(name=" ".join(name.split())).first()
+    presets = MappingPreset.objects.filter(kind=kind)
+    preset = presets.filter(name=" ".join(name.split())).first()
     if preset is None:
-        known = "、".join(MappingPreset.objects.order_by("name").values_list("name", flat=True)) or "-"
+        known = "、".join(presets.order_by("name").values_list("name", flat=True)) or "-"
         raise ValidationFailed(
             _("There is no preset “%(name)s” (presets: %(known)s).") % {"name": name, "known": known}
         )
-    keys = set(CUSTOMER_HEADERS) | {
-        CUSTOM_PREFIX + key
-        for key in CustomField.objects.filter(is_active=True).values_list("key", flat=True)
-    }
+    if kind == ImportKind.PRODUCTS:
+        keys = set(PRODUCT_HEADERS)
+    elif kind == ImportKind.ORDERS:
+        keys = set(ORDER_HEADERS)
+    else:
+        custom = CustomField.objects.filter(is_active=True).values_list("key", flat=True)
+        keys = set(CUSTOMER_HEADERS) | {CUSTOM_PREFIX + key for key in custom}
     return mapping_preset_apply(preset, headers, keys=keys)

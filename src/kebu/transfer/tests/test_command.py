@@ -158,3 +158,24 @@ def test_a_saved_preset_maps_the_columns_the_header_words_would_not(tmp_path, ow
 
     assert "买家手机 → phone" in out.getvalue() and "1 created" in out.getvalue()
     assert Customer.objects.get().primary_phone == "+8613812345678"
+
+
+def test_a_customer_preset_and_an_order_preset_may_share_a_name(owner):
+    from kebu.transfer.models import ImportKind, MappingPreset
+    from kebu.transfer.presets import mapping_preset_save
+
+    mapping_preset_save(
+        actor=owner, name="淘宝", headers=["买家称呼", "买家手机"], mapping={0: "name", 1: "phone"}
+    )
+    mapping_preset_save(
+        actor=owner,
+        name="淘宝",
+        headers=["订单编号", "宝贝标题"],
+        mapping={0: "order_no", 1: "title"},
+        kind=ImportKind.ORDERS,
+    )
+
+    assert sorted(MappingPreset.objects.values_list("kind", "name")) == [
+        ("customers", "淘宝"),
+        ("orders", "淘宝"),
+    ]

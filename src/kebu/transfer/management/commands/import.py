@@ -102,9 +102,8 @@ class Command(BaseCommand):
                     raise CommandError(f"There is no store {options['store']!r} (stores: {names}).")
             mapping = None
             if options["preset"]:
-                mapping = mapping_preset_named(
-                    options["preset"], table_read(data, sheet=options["sheet"]).headers
-                )
+                headers = table_read(data, sheet=options["sheet"]).headers
+                mapping = mapping_preset_named(options["preset"], headers, kind=options["kind"])
             if options["dry_run"]:
                 self._check(
                     data,
