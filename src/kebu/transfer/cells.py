@@ -49,7 +49,7 @@ def formula_risk(text: str) -> bool:
     """Whether a spreadsheet could take ``text`` for a formula: the cells every export neutralises with a
     quote in front (``exports.safe_cell``). So that the quote can always be taken off again, a text
     that already starts with a quote before such a cell gets one more."""
-    head = text.lstrip(" \u3000")
+    head = text.lstrip(" \u3000\u00a0\n\v\f")  # any blank a spreadsheet skips before a formula
     if head.startswith(_FORMULA_STARTS):
         return not _PLAIN_NUMBER.fullmatch(head)
     return text.startswith("'") and formula_risk(text[1:])

@@ -471,7 +471,7 @@ def _orders(user: Any, filters: QueryDict | None) -> Export:
 # --- products ----------------------------------------------------------------------------------------
 
 
-def product_columns() -> list[Column]:
+def product_columns(*, with_cost: bool = True) -> list[Column]:
     """One row per SKU, its product's fields repeated on each."""
 
     def product(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -505,7 +505,12 @@ def product_columns() -> list[Column]:
         Column("size", gettext_lazy("Size"), sku(lambda s: s.size)),
         Column("spec", gettext_lazy("Specification"), sku(lambda s: s.spec), example="50ml"),
         Column("price", gettext_lazy("Price"), sku(lambda s: s.price_cny), MONEY, example=Decimal("129.00")),
-        Column("cost", gettext_lazy("Cost"), sku(lambda s: s.cost_cny), MONEY, example=Decimal("45.00")),
+        # Cost is the shop's margin: only for those who may change products, as the API shows it.
+        *(
+            [Column("cost", gettext_lazy("Cost"), sku(lambda s: s.cost_cny), MONEY, example=Decimal("45.00"))]
+            if with_cost
+            else []
+        ),
         Column(
             "on_sale",
             gettext_lazy("On sale"),
@@ -540,7 +545,7 @@ def _products(user: Any, filters: QueryDict | None) -> Export:
     products = product_search(filters=form.cleaned_data)
     return Export(
         kind="products",
-        columns=product_columns(),
+        columns=product_columns(with_cost=user is None or user.has_perm("orders.change_product")),
         rows=_product_skus(products),
         count=lambda: Sku.objects.filter(product__in=products.order_by().values("pk")).count(),
         audit={"filters": {k: v for k, v in (filters or QueryDict()).lists()}},
@@ -851,6 +856,11 @@ def export_run(run: JobRun) -> None:
         path = exports_dir() / payload["stored_as"]
         rows = export_write(export, path, file_format=payload["format"], user=job.created_by, on_row=progress)
     run.beat(done=rows, total=rows)
+    # What was searched for may be a phone number: not kept in the job once the file is written.
+    kept = {**payload, "filters": QueryDict(payload["filters"], mutable=True)}
+    kept["filters"].pop("q", None)
+    kept["filters"] = kept["filters"].urlencode()
+    Job.objects.filter(pk=job.pk, claim=job.claim).update(payload=kept)
 
 
 def exports_purge(*, older_than: timedelta) -> int:

@@ -36,7 +36,8 @@ from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
 from kebu.core.models import JobStatus
-from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, Tag
+from kebu.customers import access
+from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, SocialKind, Tag
 from kebu.customers.models import CustomerPhone as Phone
 from kebu.customers.services import (
     ImportedChange,
@@ -352,7 +353,10 @@ class _Keys:
     def of(cls, row: CustomerRow) -> _Keys:
         assert row.checked is not None and row.data is not None
         phones = tuple(row.checked.phone_lookups)
-        accounts = tuple((s.kind, text_lookup(s.handle)) for s in row.data.socials)
+        # An account of kind "other" says nothing about whose it is: a JD "xiaoming" is not Pinduoduo's.
+        accounts = tuple(
+            (s.kind, text_lookup(s.handle)) for s in row.data.socials if s.kind != SocialKind.OTHER
+        )
         email = row.checked.clean.email_lookup
         only_name = not (row.customer_no or phones or accounts or email)
         return cls(row.customer_no, phones, accounts, email, row.data.name if only_name else "")
@@ -477,6 +481,12 @@ def _batch_import(
         )
         for number, cells in batch
     ]
+    if run.created_by is not None and not access.can_assign(run.created_by):
+        # Giving a customer an owner is the assign permission's, in a sheet as on the customer page.
+        for row in rows:
+            if not row.problems and "owner" in row.provided:
+                message = _("Your role may not assign customers to staff: leave the owner column out.")
+                row.problems.append(Problem(row.number, "", "", message))
     good = [(r, _Keys.of(r)) for r in rows if not r.problems]
     _tags_resolve([r for r, _keys in good])
     rejected = [r for r in rows if r.problems]

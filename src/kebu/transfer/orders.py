@@ -18,11 +18,12 @@ from itertools import groupby
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
-from kebu.customers.models import Customer, SocialKind
+from kebu.customers.models import Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import AfterSale, Order, OrderStatus, PaymentMethod, Platform, Sku, Store
 from kebu.orders.services.metrics import figures_recompute
@@ -124,7 +125,7 @@ MARKETPLACES = (
             "lineitemprice": "unit_price",
             "shipping": "shipping",
             "discountamount": "discount",
-            "total": "paid",
+            # "Total" includes tax, which Kebu does not keep: the amount paid is taken as the amount due.
             "paymentmethod": "payment_method",
             "notes": "buyer_message",
         },
@@ -146,7 +147,6 @@ MARKETPLACES = (
             "itemcost": "unit_price",
             "ordershippingamount": "shipping",
             "cartdiscountamount": "discount",
-            "ordertotalamount": "paid",
             "paymentmethodtitle": "payment_method",
             "customernote": "buyer_message",
         },
@@ -211,6 +211,7 @@ def order_rows_read(
     store: Store | None,
     stores: Mapping[str, Store],
     references: References,
+    definitions: Sequence[CustomField] | None = None,
 ) -> OrderRows:
     columns = {key: index for index, key in mapping.items()}
     first_number, first = group[0]
@@ -275,7 +276,12 @@ def order_rows_read(
         order.data["payment_method"] = (
             _PAYMENT_WORDS.get(method) or _word(PaymentMethod, method) or PaymentMethod.OTHER
         )
-    for key, target in (("shipping", "shipping_cny"), ("discount", "discount_cny"), ("paid", "paid_cny")):
+    for key, target in (
+        ("shipping", "shipping_cny"),
+        ("discount", "discount_cny"),
+        ("coupon", "coupon_cny"),
+        ("paid", "paid_cny"),
+    ):
         if (amount := money(first_number, first, key)) is not None:
             order.data[target] = amount
     if order.data["status"] in (OrderStatus.PENDING, OrderStatus.CANCELLED):
@@ -298,16 +304,29 @@ def order_rows_read(
         variant = text(number, cells, "variant", 130)
         quantity = text(number, cells, "quantity", 10) or "1"
         price = money(number, cells, "unit_price")
+        off = money(number, cells, "line_discount") or 0
         if code in known:
-            order.lines.append(LineInput(sku_code=code, title=title, quantity=quantity, unit_price_cny=price))
+            order.lines.append(
+                LineInput(
+                    sku_code=code, title=title, quantity=quantity, unit_price_cny=price, discount_cny=off
+                )
+            )
         elif title or code:
             # A SKU the catalogue does not have is kept as the line's text, not refused.
             label = " ".join(part for part in (title or code, variant) if part)
-            order.lines.append(LineInput(title=label, quantity=quantity, unit_price_cny=price))
+            order.lines.append(
+                LineInput(title=label, quantity=quantity, unit_price_cny=price, discount_cny=off)
+            )
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
     order.buyer = _buyer(
-        first_number, first, mapping=mapping, headers=headers, references=references, store=order.store
+        first_number,
+        first,
+        mapping=mapping,
+        headers=headers,
+        references=references,
+        store=order.store,
+        definitions=definitions,
     )
     order.problems += order.buyer.problems
     if order.buyer.data is not None:
@@ -349,6 +368,7 @@ def _buyer(
     headers: Sequence[str],
     references: References,
     store: Store | None,
+    definitions: Sequence[CustomField] | None = None,
 ) -> CustomerRow:
     """The order's buyer as a customer row, their marketplace ID an account of the store's platform. A
     phone a marketplace masked (138****5678) says nothing."""
@@ -362,7 +382,9 @@ def _buyer(
     phone = next((i for i, key in buyer_mapping.items() if key == "phone"), None)
     if phone is not None and "*" in normalized(cells[phone]):
         cells = [None if i == phone else cell for i, cell in enumerate(cells)]
-    row = customer_row_read(number, cells, mapping=buyer_mapping, headers=headers, references=references)
+    row = customer_row_read(
+        number, cells, mapping=buyer_mapping, headers=headers, references=references, definitions=definitions
+    )
     buyer = next((i for i, key in mapping.items() if key == "buyer"), None)
     handle = normalized(cells[buyer])[:100] if buyer is not None else ""
     if account is None and handle and row.data is not None:
@@ -387,9 +409,16 @@ def order_batch_import(
     store = Store.objects.filter(pk=run.options.get("store")).first() if run.options.get("store") else None
     stores = {s.name.lower(): s for s in Store.objects.all()}
     references = References.load()
+    definitions = list(CustomField.objects.filter(is_active=True))  # read once, not once an order
     orders = [
         order_rows_read(
-            g, mapping=mapping, headers=run.headers, store=store, stores=stores, references=references
+            g,
+            mapping=mapping,
+            headers=run.headers,
+            store=store,
+            stores=stores,
+            references=references,
+            definitions=definitions,
         )
         for g in groups
     ]
@@ -400,6 +429,8 @@ def order_batch_import(
     )
     keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
     matches = _matches_load(keys)
+    wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
+    matched = Customer.objects.in_bulk(wanted)
     journal: list[ImportRow] = []
     rejected: list[OrderRows] = []
     for order in orders:
@@ -421,9 +452,8 @@ def order_batch_import(
                         rows=[(order.buyer.checked, order.buyer.customer_no)],
                         import_id=run.pk,
                     )
-                    matches.learn(buyer_keys, customer.pk, customer.customer_no)
                 else:
-                    customer = Customer.objects.get(pk=customer_id)
+                    customer = matched.get(customer_id) or Customer.objects.get(pk=customer_id)
                 created = order_create(
                     actor=run.created_by,
                     data=OrderInput(
@@ -442,6 +472,10 @@ def order_batch_import(
             order.problems = [Problem(order.numbers[0], "", "", reason) for reason in reasons]
             rejected.append(order)
             continue
+        if made:
+            # Only now that the order's savepoint has committed: a refused order's buyer was rolled back.
+            matches.learn(buyer_keys, customer.pk, customer.customer_no)
+            matched[customer.pk] = customer
         existing.add((order.store.pk, order.order_no))
         run.created += 1
         journal.append(
@@ -450,6 +484,7 @@ def order_batch_import(
                 row=order.numbers[0],
                 action=ImportRowAction.CREATED,
                 customer=customer,
+                version=Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first(),
                 detail=json.dumps({"order": created.pk, "customer_created": made}),
             )
         )
@@ -464,14 +499,20 @@ def order_import_undo(run: Import) -> dict[str, int]:
     orders, when that would lose later work: an after-sale, a change to the order, or a later order of a
     customer the import made."""
     entries = [
-        (customer_id, json.loads(detail))
-        for customer_id, detail in run.journal.filter(action=ImportRowAction.CREATED).values_list(
-            "customer_id", "detail"
-        )
+        (customer_id, version, json.loads(detail))
+        for customer_id, version, detail in run.journal.filter(action=ImportRowAction.CREATED)
+        .order_by("row")
+        .values_list("customer_id", "version", "detail")
     ]
-    order_ids = [d["order"] for _c, d in entries]
-    made_customers = {c for c, d in entries if d["customer_created"] and c is not None}
+    order_ids = [d["order"] for _c, _v, d in entries]
+    made_customers = {c for c, _v, d in entries if d["customer_created"] and c is not None}
+    left_at = {c: v for c, v, _d in entries if c in made_customers}  # the last row's: the import's last word
+    now_at = dict(Customer.objects.filter(pk__in=left_at).values_list("pk", "version"))
+    changed = [c for c, v in left_at.items() if v is not None and now_at.get(c) != v]
     touched = list(Order.objects.filter(pk__in=order_ids, version__gt=1).values_list("order_no", flat=True))
+    touched += list(
+        Order.objects.filter(pk__in=order_ids, customer_id__in=changed).values_list("order_no", flat=True)
+    )
     touched += list(
         AfterSale.objects.filter(order_id__in=order_ids).values_list("order__order_no", flat=True)
     )
@@ -480,14 +521,19 @@ def order_import_undo(run: Import) -> dict[str, int]:
     if touched:
         shown = sorted(set(touched))[:UNDO_CONFLICTS_SHOWN]
         message = ngettext(
-            "Undoing would lose later work on %(count)d order (%(orders)s): changed, refunded or followed.",
-            "Undoing would lose later work on %(count)d orders (%(orders)s): changed, refunded or followed.",
+            "Undoing would lose later work on %(count)d order (%(orders)s): changed since, or its buyer.",
+            "Undoing would lose later work on %(count)d orders (%(orders)s): changed since, or their buyers.",
             len(set(touched)),
         ) % {"count": len(set(touched)), "orders": "、".join(shown)}
         raise Conflict(message)
     customers = set(Order.objects.filter(pk__in=order_ids).values_list("customer_id", flat=True))
-    deleted = Order.objects.filter(pk__in=order_ids).delete()[1].get("orders.Order", 0)
-    Customer.objects.filter(pk__in=made_customers).delete()
+    try:
+        deleted = Order.objects.filter(pk__in=order_ids).delete()[1].get("orders.Order", 0)
+        Customer.objects.filter(pk__in=made_customers).delete()
+    except ProtectedError as exc:  # a payment received on credit, say, since the import
+        raise Conflict(
+            _("Undoing would lose later work: records were added for these customers since.")
+        ) from exc
     figures_recompute(customer_ids=sorted(customers - made_customers))
     return {"deleted": deleted, "customers_deleted": len(made_customers)}
 

@@ -93,7 +93,8 @@ def import_counts(owner, data: bytes) -> tuple[int, int, int, int]:
 
 
 @pytest.mark.parametrize(
-    "text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x", '  =HYPERLINK("x")', "\u3000=x"]
+    "text",
+    ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x", '  =HYPERLINK("x")', "\u3000=x", "\n=x", "\u00a0=x"],
 )
 def test_a_formula_cell_is_neutralised_and_comes_back_on_import(text):
     assert formula_risk(text)
@@ -109,7 +110,7 @@ def test_numbers_and_plain_text_are_left_alone(text):
 @given(st.text(max_size=30))
 def test_safe_cell_never_leaves_a_formula_and_loses_nothing(text):
     out = safe_cell(text)
-    head = out.lstrip(" \u3000")
+    head = out.lstrip(" \u3000\u00a0\n\v\f")
     runs = head.startswith(("=", "+", "-", "@", "\t", "\r", "\0"))
     assert not runs or re.fullmatch(r"[+-]?[0-9][0-9 .]*", head)  # a plain number runs nothing
     assert unquoted(out) == text
@@ -394,3 +395,33 @@ def test_a_background_export_speaks_the_language_of_who_asked_not_the_workers(ow
         job_run(job.pk)
     job.refresh_from_db()
     assert export_file(job).read_text("utf-8-sig").splitlines() == ["Name", "王小明"]
+
+
+def test_cost_is_exported_only_to_those_who_may_change_products(owner, staff_member, tmp_path):
+    from django.contrib.auth.models import Permission
+
+    from kebu.orders.tests.factories import make_catalogue
+
+    make_catalogue(actor=owner)
+    clerk = staff_member("sales", "seller")
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["export_customer", "view_product"]))
+    _rows, headers, _cells, _path = exported("products", user=owner, tmp_path=tmp_path)
+    assert "Cost" in headers
+    _rows, headers, _cells, _path = exported("products", user=clerk, tmp_path=tmp_path)
+    assert "Cost" not in headers and "Price" in headers
+
+
+def test_a_background_export_forgets_what_was_searched_for(owner):
+    from kebu.core.models import Job
+    from kebu.transfer.exports import export_start
+
+    add(owner, "王小明", "13812345678")
+    job = export_start(
+        user=owner,
+        kind="customers",
+        filters=QueryDict("q=13812345678&stage=lead"),
+        columns=["name"],
+        file_format="csv",
+    )
+    job_run(job.pk)
+    assert Job.objects.get(pk=job.pk).payload["filters"] == "stage=lead"

@@ -485,3 +485,16 @@ def test_a_line_far_down_that_is_no_text_fails_the_import_before_any_row_is_writ
 
     assert run.job.status == JobStatus.FAILED and "Line 62" in run.job.error
     assert Customer.objects.count() == 0
+
+
+def test_a_sheet_may_give_owners_only_in_the_hands_of_someone_who_may_assign(owner, staff_member):
+    from django.contrib.auth.models import Permission
+
+    importer = staff_member("analyst", "importer")
+    importer.user_permissions.add(Permission.objects.get(codename="import_customers"))
+    staff_member("sales", "xiaowang", display_name="小王")
+
+    run = run_import(importer, owned_csv(",张三,13812345678,,,小王", ",李四,13900001111,,,"))
+
+    assert counts(run) == (1, 0, 0, 1)
+    assert "assign" in import_rejected_rows(run)[0][2][0].reason

@@ -47,7 +47,10 @@ def counts(run: Import) -> tuple[int, int, int, int]:
 
 @pytest.fixture
 def shop(owner):
-    return make_catalogue(actor=owner)
+    catalogue = make_catalogue(actor=owner)
+    catalogue.store.platform = "taobao"  # the sample is a Taobao export: buyer IDs are 旺旺 nicks
+    catalogue.store.save()
+    return catalogue
 
 
 def test_a_taobao_export_becomes_orders_with_lines_and_their_buyers(owner, shop):
@@ -170,3 +173,33 @@ def test_each_marketplaces_export_is_read_by_its_own_headers(
     assert (order.status, order.paid_cny) == (first[1], Decimal(first[2]))
     assert order.customer.name == buyer
     assert counts(run_import(owner, (SAMPLES / sample).read_bytes(), store=store)) == (0, 0, orders, 0)
+
+
+def test_an_order_the_services_refuse_is_rejected_alone_and_its_buyers_next_order_still_imports(owner, shop):
+    header = TAOBAO.decode("utf-8").splitlines()[0]
+    data = "\n".join(
+        [
+            header,
+            # paid before it was ordered: refused by order_create, after its new buyer was made
+            "A1,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
+            "2024-01-04 10:00:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
+            "A2,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-06 10:00:00,"
+            "2024-01-06 10:01:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
+        ]
+    ).encode()
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (1, 0, 0, 1)
+    assert list(Order.objects.values_list("order_no", flat=True)) == ["A2"]
+    assert Customer.objects.get(name="赵六").order_count == 1
+
+
+def test_undo_keeps_a_buyer_the_import_made_when_someone_has_changed_them_since(owner, shop):
+    run = run_import(owner, TAOBAO, store=shop.store)
+    wang = Customer.objects.get(name="王五")
+    Customer.objects.filter(pk=wang.pk).update(notes="后来补的备注", version=wang.version + 1)
+
+    with pytest.raises(Conflict, match="2024010512348"):
+        import_undo(actor=owner, run=run)
+    assert Customer.objects.filter(pk=wang.pk).exists()
