@@ -123,6 +123,9 @@ class CustomerRow:
     checked: CheckedCustomer | None = None
     # The tags the row names; the import finds or makes them when it writes (reading writes nothing).
     tag_names: tuple[str, ...] = ()
+    # Problems with cells the reader was told to leave out rather than refuse the row for (an order's
+    # buyer: see transfer.orders).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass

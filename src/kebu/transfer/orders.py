@@ -201,6 +201,7 @@ class OrderRows:
     lines: list[LineInput] = field(default_factory=list)
     buyer: CustomerRow | None = None
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # the buyer's details left out
 
 
 def order_rows_read(
@@ -329,6 +330,7 @@ def order_rows_read(
         definitions=definitions,
     )
     order.problems += order.buyer.problems
+    order.warnings = order.buyer.warnings
     if order.buyer.data is not None:
         # The parcel's address as the sheet has it: the order keeps its own copy.
         if order.buyer.data.addresses:
@@ -385,6 +387,18 @@ def _buyer(
     row = customer_row_read(
         number, cells, mapping=buyer_mapping, headers=headers, references=references, definitions=definitions
     )
+    if row.problems:
+        # A buyer's contact detail Kebu cannot take (a virtual number with an extension, an address
+        # without its province) is left out, and said so; the order itself does not depend on it.
+        bad = {headers.index(p.column) for p in row.problems if p.column in headers}
+        kept = {i: key for i, key in buyer_mapping.items() if i not in bad}
+        if bad and kept:
+            again = customer_row_read(
+                number, cells, mapping=kept, headers=headers, references=references, definitions=definitions
+            )
+            if not again.problems:
+                again.warnings = row.problems
+                row = again
     buyer = next((i for i, key in mapping.items() if key == "buyer"), None)
     handle = normalized(cells[buyer])[:100] if buyer is not None else ""
     if account is None and handle and row.data is not None:
@@ -485,7 +499,14 @@ def order_batch_import(
                 action=ImportRowAction.CREATED,
                 customer=customer,
                 version=Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first(),
-                detail=json.dumps({"order": created.pk, "customer_created": made}),
+                detail=json.dumps(
+                    {
+                        "order": created.pk,
+                        "customer_created": made,
+                        "left_out": [[w.column, w.value, w.reason] for w in order.warnings],
+                    },
+                    ensure_ascii=False,
+                ),
             )
         )
     journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]

@@ -4,6 +4,7 @@ the customers' figures moving with them, a re-import that adds nothing, and undo
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -203,3 +204,23 @@ def test_undo_keeps_a_buyer_the_import_made_when_someone_has_changed_them_since(
     with pytest.raises(Conflict, match="2024010512348"):
         import_undo(actor=owner, run=run)
     assert Customer.objects.filter(pk=wang.pk).exists()
+
+
+def test_a_buyers_phone_or_address_kebu_cannot_take_is_left_out_not_the_order(owner, shop):
+    header = TAOBAO.decode("utf-8").splitlines()[0]
+    data = "\n".join(
+        [
+            header,
+            # a marketplace's virtual number with an extension, an address without its province
+            "B1,tb_sun,199.00,交易成功,,孙七,南山区科苑路15号,17012345678-1234,2024-01-05 10:00:00,"
+            "2024-01-05 10:01:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
+        ]
+    ).encode()
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    sun = Customer.objects.get(name="孙七")
+    assert sun.primary_phone == "" and not sun.addresses.exists() and sun.order_count == 1
+    detail = json.loads(run.journal.get().detail)
+    assert {column for column, _value, _reason in detail["left_out"]} == {"收货地址", "联系手机"}
