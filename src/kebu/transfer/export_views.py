@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from kebu.core.errors import Forbidden, KebuError
 from kebu.core.models import Job
+from kebu.customers import access
 from kebu.transfer.exports import (
     FORMATS,
     KINDS,
@@ -140,6 +141,8 @@ def export_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 def export_download_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _own_job(request, job_id)
+    if not access.can(request.user, access.EXPORT):  # a role changed since the export was asked for
+        raise PermissionDenied
     path = export_file(job)
     if path is None:
         raise Http404

@@ -425,3 +425,19 @@ def test_a_background_export_forgets_what_was_searched_for(owner):
     )
     job_run(job.pk)
     assert Job.objects.get(pk=job.pk).payload["filters"] == "stage=lead"
+
+
+def test_a_finished_export_is_not_handed_to_someone_whose_role_lost_the_export_right(analyst):
+    from django.contrib.auth.models import Permission
+
+    from kebu.transfer.exports import export_start
+
+    job = export_start(
+        user=analyst, kind="customers", filters=QueryDict(), columns=["name"], file_format="csv"
+    )
+    job_run(job.pk)
+    client = client_for(analyst)
+    assert client.get(reverse("exports:download", args=[job.pk])).status_code == 200
+    analyst.user_permissions.remove(Permission.objects.get(codename="export_customer"))
+
+    assert client_for(analyst).get(reverse("exports:download", args=[job.pk])).status_code == 403
