@@ -169,7 +169,11 @@ def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
             found = book.get_sheet_by_name(name)
             if found.height == 0 or found.width == 0:
                 continue
-            rows = found.to_python(skip_empty_area=False)
+            # Row by row, not the sheet as one list of lists: a large sheet's Python objects are most of
+            # an import's memory. iter_rows starts at row 1 but at the first used column: the columns
+            # before it are put back, so that a column's index is the one its header has.
+            first_column = found.start[1] if found.start else 0
+            rows = ([""] * first_column + list(row) for row in found.iter_rows())
             numbered = ((number, cast(list[Cell], row)) for number, row in enumerate(rows, start=1))
             table = _table(kind, numbered)
             if table is not None:

@@ -268,3 +268,14 @@ def test_header_names_stay_unique_even_when_the_sheet_has_a_numbered_one():
     table = table_read("手机,手机 (2),手机\n1,2,3\n".encode())
 
     assert table.headers == ["手机", "手机 (2)", "手机 (3)"]
+
+
+def test_a_sheet_that_starts_below_and_right_of_a1_keeps_excels_row_numbers_and_columns():
+    def write(book, sheet):
+        sheet.write_row(2, 1, HEADER)  # B3
+        sheet.write_row(3, 1, ["张三", "13812345678"])
+
+    table = table_read(xlsx(write))
+
+    assert (table.header_row, table.headers[1:]) == (3, HEADER)
+    assert rows(table) == [(4, ["", "张三", "13812345678", "", ""])]
