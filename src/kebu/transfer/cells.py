@@ -94,9 +94,12 @@ def text_parse(cell: Cell, *, max_length: int, free: bool = False) -> str:
 
 
 def date_parse(cell: Cell) -> date:
-    """A calendar date; a time of day, if any, is dropped."""
+    """A calendar date; a time of day, if any, is dropped. A moment with its UTC offset is that instant's
+    date in the shop's time zone (2024-03-14T23:30:00Z is already the 15th in Shanghai)."""
     moment = _moment(cell)
-    return moment if isinstance(moment, date) and not isinstance(moment, datetime) else moment.date()
+    if not isinstance(moment, datetime):
+        return moment
+    return timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
 
 
 def moment_parse(cell: Cell) -> datetime:

@@ -135,3 +135,8 @@ def test_a_year_or_a_month_alone_is_not_a_serial_date_but_a_number_cell_of_yyyym
 )
 def test_a_moment_with_its_utc_offset_is_that_instant(text):
     assert moment_parse(text).astimezone(UTC) == datetime(2024, 3, 14, 2, 20, 30, tzinfo=UTC)
+
+
+def test_the_date_of_a_moment_with_an_offset_is_the_shops_date():
+    assert date_parse("2024-03-14T23:30:00Z") == date(2024, 3, 15)  # Asia/Shanghai, UTC+8
+    assert date_parse("2024-03-14 10:00:00") == date(2024, 3, 14)
