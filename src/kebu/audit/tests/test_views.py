@@ -194,3 +194,14 @@ def test_the_admin_shows_entries_but_offers_no_way_to_change_them(owner_client):
         owner_client.post(f"/admin/audit/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     )
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_pages_of_a_filtered_log_keep_its_filters(owner_client):
+    from kebu.audit.tests.factories import record_many
+    from kebu.audit.views import PAGE_SIZE
+
+    record_many(PAGE_SIZE + 1, action="customer.archive")
+
+    page = owner_client.get(LIST_URL, {"action": "customer.archive"}).content.decode()
+
+    assert 'href="?action=customer.archive&amp;page=2"' in page

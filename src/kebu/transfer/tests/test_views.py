@@ -574,3 +574,19 @@ def test_drafts_nobody_imported_are_deleted_after_two_days_and_a_session_keeps_f
     assert (
         owner_client.get(reverse("transfer:draft", args=[tokens[1]])).status_code == 302
     )  # gone: upload again
+
+
+def test_a_long_history_pages_from_the_newest(owner_client, owner, settings):
+    from kebu.transfer import views
+
+    for number in range(views.HISTORY_PAGE + 1):
+        with transaction.atomic():
+            customer_import_start(
+                actor=owner, data=sheet(*GOOD).getvalue(), file_name=f"{number:02d}.csv", enqueue=False
+            )
+
+    first = owner_client.get(reverse("transfer:list")).content.decode()
+    second = owner_client.get(reverse("transfer:list"), {"page": 2}).content.decode()
+
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first
+    assert "Page 2 of 2" in second and 'href="?page=1"' in second and "00.csv" in second
