@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
 from django.http import QueryDict
 
 from kebu.core.errors import KebuError
 from kebu.transfer.exports import FORMATS, KINDS, export_build, export_write, template_build
+from kebu.transfer.management.commands._staff import staff_member_named
 
 
 class Command(BaseCommand):
@@ -47,26 +47,19 @@ class Command(BaseCommand):
         file_format = options["format"] or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
         if not output.parent.is_dir():
             raise CommandError(f"The folder {output.parent} does not exist.")
+        user = staff_member_named(options["user"])
         try:
             if options["template"]:
                 export = template_build(options["kind"])
             else:
                 export = export_build(
                     options["kind"],
-                    user=self._user(options["user"]),
+                    user=user,
                     filters=QueryDict(options["filter"]),
                     columns=[c.strip() for c in options["columns"].split(",") if c.strip()],
                 )
-            rows = export_write(export, output, file_format=file_format, user=self._user(options["user"]))
+            rows = export_write(export, output, file_format=file_format, user=user)
         except KebuError as exc:
             raise CommandError(str(exc)) from exc
         what = "template" if options["template"] else f"{rows} rows"
         self.stdout.write(f"Wrote {output} ({what}, {len(export.columns)} columns).")
-
-    def _user(self, username: str | None) -> Any:
-        if not username:
-            return None
-        user = get_user_model()._default_manager.filter(username=username).first()
-        if user is None:
-            raise CommandError(f"No staff member is called {username!r}.")
-        return user

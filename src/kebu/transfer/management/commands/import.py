@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
 from django.db import transaction
 
@@ -24,6 +23,7 @@ from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.management.commands._staff import staff_member_named
 from kebu.transfer.models import Import, ImportKind, ImportMode
 from kebu.transfer.orders import order_file_check
 from kebu.transfer.presets import mapping_preset_named
@@ -74,7 +74,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._shown = 0.0
-        actor = self._user(options["user"])
+        actor = staff_member_named(options["user"])
         try:
             if options["undo"] is not None:
                 run = import_undo(actor=actor, run=self._import(options["undo"]))
@@ -133,14 +133,6 @@ class Command(BaseCommand):
             self._run(run, stale_after=STALE_AFTER, report=options["report"])
         except KebuError as exc:
             raise CommandError(str(exc.message)) from exc
-
-    def _user(self, username: str | None) -> Any:
-        if not username:
-            return None
-        user = get_user_model()._default_manager.filter(username=username).first()
-        if user is None:
-            raise CommandError(f"No staff member is called {username!r}.")
-        return user
 
     def _import(self, pk: int) -> Import:
         run = Import.objects.select_related("job").filter(pk=pk).first()
