@@ -351,6 +351,16 @@ def _errors(errors: Any) -> str:
     return "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in errors.items())
 
 
+def _whole(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A column of the whole (an order, a product) on a row that is one of its parts."""
+    return lambda pair: get(pair[0])
+
+
+def _part(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A column of the part (an order line, a SKU); blank on the row of a whole without parts."""
+    return lambda pair: get(pair[1]) if pair[1] is not None else None
+
+
 # --- orders ------------------------------------------------------------------------------------------
 
 
@@ -358,11 +368,7 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
     """One row per order line, the order's own fields repeated on each, as the marketplaces export."""
     from kebu.orders.models import DeliveryMethod, OrderStatus, PaymentMethod
 
-    def order(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        return lambda pair: get(pair[0])
-
-    def line(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        return lambda pair: get(pair[1]) if pair[1] is not None else None
+    order, line = _whole, _part
 
     def receiver_phone(o: Any) -> str:
         return phone_display(o.receiver_phone) if policy.can_see else policy.show(PHONE, o.receiver_phone)
@@ -474,12 +480,7 @@ def _orders(user: Any, filters: QueryDict | None) -> Export:
 def product_columns(*, with_cost: bool = True) -> list[Column]:
     """One row per SKU, its product's fields repeated on each."""
 
-    def product(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        return lambda pair: get(pair[0])
-
-    def sku(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        return lambda pair: get(pair[1]) if pair[1] is not None else None
-
+    product, sku = _whole, _part
     yes_no = (str(_("Yes")), str(_("No")))
     return [
         Column("product", gettext_lazy("Product"), product(lambda p: p.name), width=24, example="玻尿酸面霜"),
