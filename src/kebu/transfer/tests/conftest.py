@@ -8,3 +8,19 @@ def _messages_in_english():
 
     with translation.override("en"):
         yield
+
+
+@pytest.fixture
+def pages_in_english(settings):
+    """The pages in the source language (a browser that asks for none gets the shop's default)."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def no_drafts_left_over():
+    """Uploads a test kept as drafts are files in the data directory: none is left for the next test."""
+    from kebu.transfer.drafts import DRAFT_PREFIX
+    from kebu.transfer.imports import imports_dir
+
+    for path in imports_dir().glob(DRAFT_PREFIX + "*"):
+        path.unlink()

@@ -22,7 +22,7 @@ from kebu.transfer.imports import customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportMode, MappingPreset
 from kebu.transfer.views import DRAFTS_SESSION_KEY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english", "no_drafts_left_over")]
 
 HEADER = "姓名,手机号,微信号,省份,城市,区县,地址,最近购买\n"
 COLUMNS = 8
@@ -74,18 +74,6 @@ MAPPED = {
 def post_columns(client, token: str, action: str, *, mode: str = ImportMode.GOOD_ROWS, **extra):
     data = {**columns(COLUMNS, **MAPPED), "mode": mode, "action": action, **extra}
     return client.post(reverse("transfer:draft", args=[token]), data)
-
-
-@pytest.fixture(autouse=True)
-def _pages_in_english(settings):
-    """The pages in the source language (a browser that asks for none gets the shop's default)."""
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture(autouse=True)
-def _no_drafts_left_over():
-    for path in imports_dir().glob(DRAFT_PREFIX + "*"):
-        path.unlink()
 
 
 @pytest.fixture

@@ -17,12 +17,10 @@ from django.urls import reverse
 
 from kebu.orders.models import Order, Sku
 from kebu.orders.tests.factories import make_catalogue
-from kebu.transfer.drafts import DRAFT_PREFIX
-from kebu.transfer.imports import imports_dir
 from kebu.transfer.models import Import, ImportKind, ImportMode, MappingPreset
 from kebu.transfer.views import DRAFTS_SESSION_KEY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english", "no_drafts_left_over")]
 
 TAOBAO = (Path(__file__).parent / "samples" / "taobao_orders.csv").read_bytes()
 PRODUCTS = (
@@ -58,17 +56,6 @@ def chosen(page: str) -> dict[str, str]:
 
 def import_id(response) -> int:
     return int(response["Location"].rstrip("/").rsplit("/", 1)[1])
-
-
-@pytest.fixture(autouse=True)
-def _pages_in_english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture(autouse=True)
-def _no_drafts_left_over():
-    for path in imports_dir().glob(DRAFT_PREFIX + "*"):
-        path.unlink()
 
 
 @pytest.fixture
