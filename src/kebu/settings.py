@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "kebu.customers",
     "kebu.orders",
     "kebu.transfer",
+    "kebu.engagement",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,20 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Uploaded files (attachments of contact records and tickets). Never served as static files: a view
+# checks that the asker may see the record first.
+MEDIA_ROOT = DATA_DIR / "media"
+
+# --- Mail -----------------------------------------------------------------------------------------------
+# Only the optional daily digest of follow-ups sends mail; without KEBU_SMTP_HOST nothing is sent.
+EMAIL_HOST = os.environ.get("KEBU_SMTP_HOST", "")
+EMAIL_PORT = int(os.environ.get("KEBU_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("KEBU_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KEBU_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("KEBU_SMTP_STARTTLS")
+EMAIL_USE_SSL = env_bool("KEBU_SMTP_SSL")
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("KEBU_MAIL_FROM", "kebu@localhost")
 
 # --- API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -21,9 +21,15 @@ urlpatterns = [
     path("audit/", include("kebu.audit.urls")),
     path("imports/", include("kebu.transfer.urls")),
     path("exports/", include("kebu.transfer.export_urls")),
+    path("contacts/", include("kebu.engagement.urls.contacts")),
+    path("tickets/", include("kebu.engagement.urls.tickets")),
+    path("followups/", include("kebu.engagement.urls.followups")),
+    path("surveys/", include("kebu.engagement.urls.surveys")),
+    path("feedback/", include("kebu.engagement.urls.feedback")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),
     path("api/v1/", include("kebu.orders.api_urls")),
+    path("api/v1/", include("kebu.engagement.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's start-up script comes from its own URL (?script), so the page needs no inline script.
     path(

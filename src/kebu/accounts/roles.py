@@ -49,6 +49,42 @@ _ORDER_WORK = (
     "orders.view_creditpayment",
 )
 _ORDER_READ = ("orders.view_order", "orders.view_aftersale", "orders.view_product")
+# Service work (kebu.engagement): every touch with the customers one may see.
+SERVICE_WORK = (
+    "engagement.view_contactrecord",
+    "engagement.add_contactrecord",
+    "engagement.view_ticket",
+    "engagement.add_ticket",
+    "engagement.change_ticket",
+    "engagement.view_feedback",
+    "engagement.add_feedback",
+    "engagement.view_preference",
+    "engagement.change_preference",
+    "engagement.view_survey",
+    "engagement.add_surveyinvitation",
+    "engagement.view_followup",
+    "engagement.add_followup",
+    "engagement.change_followup",
+)
+SERVICE_READ = (
+    "engagement.view_contactrecord",
+    "engagement.view_ticket",
+    "engagement.view_feedback",
+    "engagement.view_preference",
+    "engagement.view_survey",
+    "engagement.view_followup",
+)
+# What a manager adds: the shop's service rules, surveys, and the whole team's tickets and figures.
+SERVICE_LEAD = (
+    "engagement.view_all_tickets",
+    "engagement.add_survey",
+    "engagement.change_survey",
+    "engagement.view_followupplan",
+    "engagement.add_followupplan",
+    "engagement.change_followupplan",
+    "engagement.view_slapolicy",
+    "engagement.change_slapolicy",
+)
 
 ROLES: dict[str, Role] = {
     role.key: role
@@ -61,6 +97,7 @@ ROLES: dict[str, Role] = {
                 "customers.*",
                 "orders.*",
                 "transfer.*",
+                "engagement.*",
                 "accounts.*",
                 "auth.*",
                 "core.*",
@@ -84,13 +121,15 @@ ROLES: dict[str, Role] = {
                 "orders.change_product",
                 "orders.add_creditpayment",
                 "orders.manage_credit",
+                *SERVICE_WORK,
+                *SERVICE_LEAD,
             ),
         ),
         Role(
             key="sales",
             name="销售/客服",
             description=_("Sales or service staff: their own customers and the shared pool."),
-            permissions=(*_CUSTOMER_WORK, *_ORDER_WORK),
+            permissions=(*_CUSTOMER_WORK, *_ORDER_WORK, *SERVICE_WORK),
         ),
         Role(
             key="analyst",
@@ -101,6 +140,8 @@ ROLES: dict[str, Role] = {
                 "customers.view_all_customers",
                 *_ORDER_READ,
                 "orders.view_creditpayment",
+                *SERVICE_READ,
+                "engagement.view_all_tickets",
             ),
         ),
         Role(
@@ -112,6 +153,7 @@ ROLES: dict[str, Role] = {
                 "customers.view_all_customers",
                 "customers.reveal_contact",
                 *_ORDER_READ,
+                *SERVICE_READ,
             ),
         ),
     )

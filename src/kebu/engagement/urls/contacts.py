@@ -1,0 +1,4 @@
+"""Pages of the service work: contacts."""
+
+app_name = "contacts"
+urlpatterns: list = []

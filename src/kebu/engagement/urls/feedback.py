@@ -1,0 +1,4 @@
+"""Pages of the service work: feedback."""
+
+app_name = "feedback"
+urlpatterns: list = []

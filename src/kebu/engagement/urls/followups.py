@@ -1,0 +1,4 @@
+"""Pages of the service work: followups."""
+
+app_name = "followups"
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of the service work: surveys."""
+
+app_name = "surveys"
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of the service work: tickets."""
+
+app_name = "tickets"
+urlpatterns: list = []
