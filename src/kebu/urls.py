@@ -26,6 +26,7 @@ urlpatterns = [
     path("followups/", include("kebu.engagement.urls.followups")),
     path("surveys/", include("kebu.engagement.urls.surveys")),
     path("feedback/", include("kebu.engagement.urls.feedback")),
+    path("timeline/", include("kebu.engagement.urls.timeline")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),
     path("api/v1/", include("kebu.orders.api_urls")),

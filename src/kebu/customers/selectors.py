@@ -164,10 +164,6 @@ def customer_by_number_for_actor(*, actor: Any, customer_no: str) -> Customer:
     return customer
 
 
-def customer_timeline(*, actor: Any, customer: Customer, limit: int = 50) -> list[CustomerEvent]:
-    return list(customer.events.select_related("actor").order_by("-created_at", "-id")[:limit])
-
-
 def customer_ownership_history(*, actor: Any, customer: Customer, limit: int = 20) -> list[CustomerEvent]:
     """Claims, releases and transfers of ``customer``, newest first; owner changes written by older
     bulk assignments (a "customer.updated" event that changed the owner) are included."""

@@ -245,7 +245,6 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
     context = {
         **purchases,
         "customer": customer,
-        "timeline": selectors.customer_timeline(actor=user, customer=customer),
         "ownership": selectors.customer_ownership_history(actor=user, customer=customer),
         "custom_fields": selectors.customer_custom_fields(customer=customer),
         "referrer_visible": selectors.customer_is_visible(user=user, customer=customer.referrer),
