@@ -89,6 +89,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/encryption.py --customers 1000000
 	$(BIN)/python bench/orders.py --customers 1000000 --orders 10000000
 	$(BIN)/python bench/transfer.py --rows 1000000
+	$(BIN)/python bench/timeline.py --events 10000
 
 ## messages: refresh the zh-Hans catalogue after changing user-visible strings (needs GNU gettext)
 messages: $(VENV)/.dev
