@@ -200,3 +200,28 @@ def test_the_customer_page_shows_the_timeline_and_older_entries_load_on_request(
 def test_a_colleagues_customer_timeline_is_404(client_for, sales_b, customer):
     response = client_for(sales_b).get(reverse("timeline:customer", args=[customer.pk]))
     assert response.status_code == 404
+
+
+def test_the_api_pages_the_timeline_with_a_next_link(client_for, sales_a, customer, catalogue):
+    order = make_order(actor=sales_a, customer=customer, store=catalogue.store)
+    for i in range(40):
+        _contact(customer, at=timezone.now() - timedelta(days=i + 1), summary=f"第{i}次")
+    client = client_for(sales_a)
+    url = reverse("customer-timeline", args=[customer.pk])
+    first = client.get(url).json()
+    assert len(first["results"]) == 30
+    assert {"kind": "order", "id": order.pk, "order_no": order.order_no}.items() <= next(
+        e for e in first["results"] if e["kind"] == "order"
+    ).items()
+    rest = client.get(first["next"]).json()
+    assert rest["next"] is None
+    ids = [(e["kind"], e["id"]) for e in first["results"] + rest["results"]]
+    assert len(ids) == len(set(ids)) == 40 + 1 + customer.events.count()
+    # filtered by kind
+    only = client.get(url, {"kind": "contact"}).json()["results"]
+    assert {e["kind"] for e in only} == {"contact"}
+
+
+def test_the_api_answers_404_for_a_colleagues_customer(client_for, sales_b, customer):
+    response = client_for(sales_b).get(reverse("customer-timeline", args=[customer.pk]))
+    assert response.status_code == 404
