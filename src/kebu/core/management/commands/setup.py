@@ -34,7 +34,9 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         self._admin()
         if not options["no_demo"] and not Customer.objects.exists():
-            call_command("demo", customers=options["demo_customers"], orders=options["demo_orders"])
+            call_command(
+                "demo", customers=options["demo_customers"], orders=options["demo_orders"], service=True
+            )
 
     def _admin(self) -> None:
         User = get_user_model()

@@ -31,6 +31,11 @@ class Command(BaseCommand):
             "--seed", type=int, default=1, help="Random seed; the same seed gives the same data."
         )
         parser.add_argument(
+            "--service",
+            action="store_true",
+            help="Also add service records (contacts, tickets, feedback, surveys, follow-ups) for them.",
+        )
+        parser.add_argument(
             "--batch-size",
             type=int,
             default=0,
@@ -39,14 +44,32 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, customers: int, orders: int, seed: int, batch_size: int, **options: Any
+        self,
+        *args: Any,
+        customers: int,
+        orders: int,
+        seed: int,
+        batch_size: int,
+        service: bool,
+        **options: Any,
     ) -> None:
-        if customers < 0 or orders < 0 or batch_size < 0 or not (customers or orders):
-            raise CommandError("Give --customers and/or --orders, at least 1.")
+        if customers < 0 or orders < 0 or batch_size < 0 or not (customers or orders or service):
+            raise CommandError("Give --customers and/or --orders, at least 1, or --service.")
         if customers:
             self._customers(customers, seed, batch_size or DEFAULT_BATCH_SIZE)
         if orders:
             self._orders(orders, seed, batch_size or ORDERS_BATCH_SIZE)
+        if service:
+            self._service(seed)
+
+    def _service(self, seed: int) -> None:
+        from kebu.engagement.demo import demo_service_load
+
+        started = time.perf_counter()
+        made = demo_service_load(seed=seed)
+        rows = ", ".join(f"{area} {count:,}" for area, count in made.items())
+        elapsed = time.perf_counter() - started
+        self.stdout.write(self.style.SUCCESS(f"Loaded demo service records ({rows}) in {elapsed:.1f} s."))
 
     def _reporter(self, total: int, step: int, started: float) -> Any:
         next_report = step
