@@ -72,6 +72,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("customer_no", gettext_lazy("Customer number")),
     ("buyer", gettext_lazy("Buyer account")),
     ("receiver", gettext_lazy("Receiver")),
+    ("receiver_family_name", gettext_lazy("Receiver's family name")),
     ("phone", gettext_lazy("Phone")),
     ("email", gettext_lazy("Email")),
     ("province", gettext_lazy("Province")),

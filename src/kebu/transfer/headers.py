@@ -157,6 +157,7 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
     # Buyer IDs a marketplace keeps unique; nicknames (买家昵称, 粉丝昵称) are not, and match no one.
     "buyer": ("买家会员名", "买家账号", "买家id", "下单帐号", "下单账号", "buyer id", "buyer"),
     "receiver": ("收货人", "收货人姓名", "收件人", "收件人姓名", "客户姓名", "receiver"),
+    "receiver_family_name": ("收货人姓氏", "last name", "family name", "surname"),
     "phone": (
         "联系手机",
         "收货人手机",

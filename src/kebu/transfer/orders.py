@@ -12,6 +12,7 @@ and rebuilds the figures of the customers they belonged to."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -35,6 +36,7 @@ from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
 
 UNDO_CONFLICTS_SHOWN = 10
+_HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {
     "customer_no": "customer_no",
@@ -139,6 +141,7 @@ MARKETPLACES = (
             "orderstatus": "status",
             "email(billing)": "email",
             "firstname(billing)": "receiver",
+            "lastname(billing)": "receiver_family_name",
             "phone(billing)": "phone",
             "itemname": "title",
             "sku": "sku_code",
@@ -204,6 +207,26 @@ class OrderRows:
     warnings: list[Problem] = field(default_factory=list)  # the buyer's details left out
 
 
+def _names_joined(
+    group: Sequence[tuple[int, list[Cell]]], columns: Mapping[str, int]
+) -> Sequence[tuple[int, list[Cell]]]:
+    """A sheet that splits the receiver's name into given and family name (WooCommerce's billing first
+    and last name) gives one name: family name first and no space when it is written in Chinese
+    characters (慧 + 陈 → 陈慧), as it is written, else given name first (Hui Chen)."""
+    given_at, family_at = columns.get("receiver"), columns.get("receiver_family_name")
+    if given_at is None or family_at is None:
+        return group
+    joined = []
+    for number, cells in group:
+        given, family = normalized(cells[given_at]), normalized(cells[family_at])
+        if given and family and _HAN.search(given + family):
+            name = family + given
+        else:
+            name = " ".join(part for part in (given, family) if part)
+        joined.append((number, [*cells[:given_at], name, *cells[given_at + 1 :]]))
+    return joined
+
+
 def order_rows_read(
     group: Sequence[tuple[int, list[Cell]]],
     *,
@@ -215,6 +238,7 @@ def order_rows_read(
     definitions: Sequence[CustomField] | None = None,
 ) -> OrderRows:
     columns = {key: index for index, key in mapping.items()}
+    group = _names_joined(group, columns)
     first_number, first = group[0]
     order = OrderRows(numbers=[number for number, _cells in group], store=store)
 

@@ -156,7 +156,7 @@ SAMPLES = Path(__file__).parent / "samples"
         ("youzan_orders.csv", "youzan", 2, 2, ("E20240310000001", OrderStatus.COMPLETED, "256.00"), "吴昊"),
         ("weidian_orders.csv", "weidian", 2, 2, ("WD1002", OrderStatus.SHIPPED, "95.00"), "陈晨"),
         ("shopify_orders.csv", "shopify", 2, 3, ("#1001", OrderStatus.PAID, "398.00"), "Amy Lin"),
-        ("woocommerce_orders.csv", "woocommerce", 2, 2, ("3002", OrderStatus.PAID, "189.00"), "Li"),
+        ("woocommerce_orders.csv", "woocommerce", 2, 2, ("3002", OrderStatus.PAID, "189.00"), "Na Li"),
     ],
 )
 def test_each_marketplaces_export_is_read_by_its_own_headers(
@@ -174,6 +174,17 @@ def test_each_marketplaces_export_is_read_by_its_own_headers(
     assert (order.status, order.paid_cny) == (first[1], Decimal(first[2]))
     assert order.customer.name == buyer
     assert counts(run_import(owner, (SAMPLES / sample).read_bytes(), store=store)) == (0, 0, orders, 0)
+
+
+def test_a_name_split_in_two_columns_is_joined_as_it_is_written(owner):
+    from kebu.orders.models import Store
+
+    make_catalogue(actor=owner)
+    store = Store.objects.create(name="WooCommerce 店", platform="woocommerce")
+    run_import(owner, (SAMPLES / "woocommerce_orders.csv").read_bytes(), store=store)
+    # given name 慧 and family name 陈 are one Chinese name, family name first; Na + Li stays Western
+    assert Order.objects.get(store=store, order_no="3001").customer.name == "陈慧"
+    assert Order.objects.get(store=store, order_no="3002").receiver_name == "Na Li"
 
 
 def test_an_order_the_services_refuse_is_rejected_alone_and_its_buyers_next_order_still_imports(owner, shop):
