@@ -79,6 +79,9 @@ class ContactRecord(models.Model):
         indexes = [
             models.Index(fields=["customer", "-occurred_at", "-id"], name="contact_customer"),
             models.Index(fields=["created_by", "-occurred_at"], name="contact_staff"),
+            # The staff contact list: everyone's, newest first, and by channel (0003_contacts_indexes).
+            models.Index(fields=["-occurred_at", "-id"], name="contact_recent"),
+            models.Index(fields=["channel", "-occurred_at"], name="contact_channel"),
         ]
 
     def __str__(self) -> str:
@@ -272,6 +275,11 @@ class Ticket(models.Model):
                 condition=Q(status__in=["new", "in_progress", "waiting"]),
             ),
             models.Index(fields=["-opened_at", "-id"], name="ticket_opened"),
+            # The ticket list's filters over every ticket (the "all" tab), newest first.
+            models.Index(fields=["status", "-opened_at", "-id"], name="ticket_status"),
+            models.Index(fields=["category", "-opened_at", "-id"], name="ticket_category"),
+            models.Index(fields=["priority", "-opened_at", "-id"], name="ticket_priority"),
+            models.Index(fields=["assignee", "-opened_at", "-id"], name="ticket_assignee"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -369,6 +377,7 @@ class Feedback(models.Model):
         indexes = [
             models.Index(fields=["customer", "-reviewed_at"], name="feedback_customer"),
             models.Index(fields=["product", "-reviewed_at"], name="feedback_product"),
+            models.Index(fields=["-reviewed_at", "-id"], name="feedback_reviewed"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="feedback_rating_range"),
@@ -665,6 +674,8 @@ class FollowUp(models.Model):
         indexes = [
             models.Index(fields=["assignee", "due_on"], name="followup_today", condition=Q(status="open")),
             models.Index(fields=["customer", "-due_on"], name="followup_customer"),
+            # The today page's "done" tab: one's own, latest first.
+            models.Index(fields=["assignee", "-done_at"], name="followup_done", condition=Q(status="done")),
         ]
 
     def __str__(self) -> str:
@@ -684,3 +695,38 @@ class ReminderDay(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class DigestSubscription(models.Model):
+    """A staff member who asked for the daily email of their overdue and today's follow-ups, in the
+    language they chose when they asked. No row: no email."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="followup_digest"
+    )
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("follow-up digest subscription")
+        verbose_name_plural = _("follow-up digest subscriptions")
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+
+class DigestSent(models.Model):
+    """One digest for one staff member on one day, recorded before the mail is handed to the server: the
+    unique pair makes a second run (the task twice, a restarted worker) send nothing."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    followups = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-day", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="digest_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.day}"

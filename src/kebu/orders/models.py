@@ -329,6 +329,10 @@ class Order(models.Model):
                 name="order_credit_open",
                 condition=Q(credit_outstanding_cny__gt=0),
             ),
+            # The daily "call after delivery" reminders ask for one day's deliveries.
+            models.Index(
+                fields=["delivered_at"], name="order_delivered", condition=Q(delivered_at__isnull=False)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["store", "order_no"], name="order_unique_number_per_store"),
