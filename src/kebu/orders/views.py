@@ -30,6 +30,8 @@ from kebu.customers import selectors as customer_selectors
 from kebu.customers.filters import customer_search
 from kebu.customers.models import Customer
 from kebu.customers.privacy import contact_policy
+from kebu.engagement.selectors.tickets import ticket_aftersale_initial, ticket_for_aftersale
+from kebu.engagement.services.tickets import ticket_aftersale_link
 from kebu.orders import selectors
 from kebu.orders.forms import (
     CARRIERS,
@@ -160,7 +162,7 @@ def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[st
     if _can(user, VIEW_AFTERSALE):
         aftersales = list(
             order.aftersales.select_related("created_by").prefetch_related(
-                Prefetch("lines", queryset=AfterSaleLine.objects.select_related("line"))
+                Prefetch("lines", queryset=AfterSaleLine.objects.select_related("line")), "tickets"
             )
         )
     failed = forms.pop("aftersale_form", None)
@@ -434,7 +436,12 @@ def customer_search_view(request: HttpRequest) -> HttpResponse:
 def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order(request, order_id)
     _require(request, ADD_AFTERSALE)
-    form = AfterSaleForm(request.POST if request.method == "POST" else None, order=order)
+    try:  # raised from a ticket (?ticket=<id>): prefilled from it, and linked to it once created
+        ticket = ticket_for_aftersale(actor=request.user, ticket_id=request.GET.get("ticket"), order=order)
+    except NotFound as exc:
+        raise Http404 from exc
+    initial = ticket_aftersale_initial(ticket=ticket) if ticket else None
+    form = AfterSaleForm(request.POST if request.method == "POST" else None, order=order, initial=initial)
     can_complete = _can(request.user, CHANGE_AFTERSALE)
     if request.method == "POST" and form.is_valid():
         cd = form.cleaned_data
@@ -463,6 +470,8 @@ def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
         except KebuError as exc:
             form.add_service_errors(exc, chosen)
         else:
+            if ticket is not None:
+                ticket_aftersale_link(actor=request.user, ticket=ticket, aftersale=aftersale)
             done = _("Refunded ¥%(amount)s.") if refund_now else _("After-sale #%(id)s requested.")
             messages.success(request, done % {"amount": aftersale.amount_cny, "id": aftersale.pk})
             return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]) + "#aftersales")
