@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from kebu.core import divisions
+from kebu.core import divisions, lunar
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.forms import KebuForm
 from kebu.customers import access, selectors
@@ -44,6 +44,18 @@ class CustomerForm(KebuForm):
         label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     birthday_is_lunar = forms.BooleanField(label=_("Lunar calendar"), required=False)
+    # A lunar birthday is entered as the lunar date (a lunar 30th or a leap month has no solar field to
+    # hold it) and kept as the real solar date of birth, worked out in clean().
+    birthday_lunar_year = forms.IntegerField(
+        label=_("Lunar year"), required=False, min_value=lunar.MIN_YEAR, max_value=lunar.MAX_YEAR
+    )
+    birthday_lunar_month = forms.TypedChoiceField(
+        label=_("Lunar month"), required=False, coerce=int, empty_value=None, choices=()
+    )
+    birthday_lunar_day = forms.TypedChoiceField(
+        label=_("Lunar day"), required=False, coerce=int, empty_value=None, choices=()
+    )
+    birthday_lunar_leap = forms.BooleanField(label=_("Leap month (闰月)"), required=False)
     email = forms.CharField(label=_("Email"), max_length=254, required=False)
     customer_type = forms.ChoiceField(label=_("Customer type"), choices=CustomerType.choices)
     stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=Stage.choices)
@@ -76,6 +88,12 @@ class CustomerForm(KebuForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.customer = customer
+        self.fields["birthday_lunar_month"].choices = [("", "—")] + [
+            (m, lunar.month_name(m)) for m in range(1, 13)
+        ]
+        self.fields["birthday_lunar_day"].choices = [("", "—")] + [
+            (d, lunar.day_name(d)) for d in range(1, 31)
+        ]
         self.custom_fields = list(CustomField.objects.filter(is_active=True))
         for definition in self.custom_fields:
             self.fields[f"cf_{definition.key}"] = _custom_form_field(definition)
@@ -97,6 +115,32 @@ class CustomerForm(KebuForm):
         if self.customer is not None:
             return self.customer.owner
         return self.user
+
+    def clean(self) -> dict[str, Any]:
+        """With "lunar calendar" ticked and a lunar date given, the birthday is that date's solar day; a
+        lunar date the calendar does not have (a 30th in a 29-day month, a leap month the year lacks) is
+        refused on its field. Unticked, the lunar fields are ignored."""
+        cleaned = super().clean() or {}
+        parts = ("birthday_lunar_year", "birthday_lunar_month", "birthday_lunar_day")
+        if not cleaned.get("birthday_is_lunar") or any(self.has_error(p) for p in parts):
+            return cleaned
+        values = [cleaned.get(p) for p in parts]
+        if all(v is None for v in values):
+            return cleaned  # the solar date of birth was entered directly
+        if any(v is None for v in values):
+            for name, value in zip(parts, values, strict=True):
+                if value is None:
+                    self.add_error(name, _("Enter the lunar year, month and day."))
+            return cleaned
+        try:
+            cleaned["birthday"] = lunar.lunar_to_solar(
+                year=values[0], month=values[1], day=values[2], leap=bool(cleaned.get("birthday_lunar_leap"))
+            )
+        except KebuError as exc:
+            for key, messages in exc.field_errors.items():
+                for message in messages:
+                    self.add_error(f"birthday_lunar_{key}", message)
+        return cleaned
 
     def custom_bound_fields(self) -> list[forms.BoundField]:
         return [self[f"cf_{d.key}"] for d in self.custom_fields]
@@ -307,6 +351,21 @@ def _custom_json(value: Any) -> Any:
     return value
 
 
+def _lunar_initial(customer: Customer) -> dict[str, Any]:
+    if not customer.birthday or not customer.birthday_is_lunar:
+        return {}
+    try:
+        day = lunar.lunar_from_solar(customer.birthday)
+    except ValueError:
+        return {}
+    return {
+        "birthday_lunar_year": day.year,
+        "birthday_lunar_month": day.month,
+        "birthday_lunar_day": day.day,
+        "birthday_lunar_leap": day.leap,
+    }
+
+
 def _initial(customer: Customer) -> dict[str, Any]:
     custom = {f"cf_{k}": v for k, v in customer.custom.items()}
     consents = {c.channel: c for c in customer.consents.all()}
@@ -316,6 +375,7 @@ def _initial(customer: Customer) -> dict[str, Any]:
             "gender": customer.gender,
             "birthday": customer.birthday,
             "birthday_is_lunar": customer.birthday_is_lunar,
+            **_lunar_initial(customer),
             "email": customer.email,
             "customer_type": customer.customer_type,
             "stage": customer.stage,

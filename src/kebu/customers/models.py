@@ -301,13 +301,25 @@ class Customer(models.Model):
 
     @property
     def age(self) -> int | None:
-        """Age in whole years (周岁). A lunar birthday is compared as if solar: at most a few weeks off,
-        which is fine for an age; reminders on the real lunar date are the follow-up work's."""
+        """Age in whole years (周岁), from the real (solar) date of birth, lunar birthday or not."""
         if not self.birthday:
             return None
         today = timezone.localdate()
         before_birthday = (today.month, today.day) < (self.birthday.month, self.birthday.day)
         return today.year - self.birthday.year - int(before_birthday)
+
+    @property
+    def birthday_lunar_label(self) -> str:
+        """The lunar date of birth as people say it ("农历二月三十"), for a customer who keeps a lunar
+        birthday; empty otherwise or outside the lunar calendar's table (1900–2099)."""
+        from kebu.core.lunar import lunar_from_solar, lunar_label
+
+        if not self.birthday or not self.birthday_is_lunar:
+            return ""
+        try:
+            return lunar_label(lunar_from_solar(self.birthday))
+        except ValueError:
+            return ""
 
     @property
     def display_name(self) -> str:

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kebu.core import divisions
+from kebu.core import divisions, lunar
 from kebu.core.bulk import objects_insert
 from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, ValidationFailed
@@ -243,6 +243,9 @@ def _validate(
             _add(errors, "birthday", _("A birthday cannot be in the future."))
         elif today.year - data.birthday.year > 120:
             _add(errors, "birthday", _("That would make the customer older than 120."))
+        elif data.birthday_is_lunar and data.birthday < lunar.MIN_SOLAR:
+            # ``birthday`` is the solar date of birth; a lunar one must be in the lunar calendar's table.
+            _add(errors, "birthday", _("A lunar birthday can be kept for dates from 1900-01-31 on."))
 
     email_lookup = ""
     if len(data.email) > 254:
