@@ -36,6 +36,7 @@ from kebu.transfer.orders import order_groups, order_mapping_check, order_rows_r
 from kebu.transfer.products import product_mapping_check, product_rows_check
 from kebu.transfer.readers import Cell, table_read
 from kebu.transfer.report import report_write
+from kebu.transfer.reviews import review_mapping_check, review_rows_check
 
 CHECK_JOB_KIND = "transfer.import_check"
 DRAFT_PREFIX = "draft-"
@@ -117,6 +118,12 @@ def import_mapping_check(
         if store is None and "store" not in mapping.values():
             raise ValidationFailed(
                 _("Which store were these orders sold in? Choose the store, or the column that names it.")
+            )
+    elif kind == ImportKind.REVIEWS:
+        review_mapping_check(headers, mapping)
+        if store is None and "store" not in mapping.values():
+            raise ValidationFailed(
+                _("Which store are these reviews from? Choose the store, or the column that names it.")
             )
     else:
         mapping_check(headers, mapping)
@@ -291,6 +298,15 @@ def _batch_checker(
             return found
 
         return orders
+    if kind == ImportKind.REVIEWS:
+        review_store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
+
+        def reviews(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
+            cells_of = dict(batch)
+            bad = review_rows_check(batch, mapping=mapping, headers=headers, store=review_store)
+            return [((row.number, cells_of[row.number], row.problems), 1) for row in bad]
+
+        return reviews
     definitions = list(CustomField.objects.filter(is_active=True))
 
     def customers(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:

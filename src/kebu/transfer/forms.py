@@ -94,11 +94,29 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("seller_notes", gettext_lazy("Seller notes")),
 ]
 
+# A review export's fields (the keys of headers.REVIEW_HEADERS, as transfer.reviews reads them).
+REVIEW_FIELDS: list[tuple[str, Any]] = [
+    ("order_no", gettext_lazy("Order number")),
+    ("store", gettext_lazy("Store")),
+    ("rating", gettext_lazy("Rating (1–5 stars, 好评/中评/差评)")),
+    ("comment", gettext_lazy("Comment")),
+    ("followup", gettext_lazy("Follow-up review (追评)")),
+    ("reviewed_at", gettext_lazy("Review time")),
+    ("review_id", gettext_lazy("Review ID")),
+    ("line_no", gettext_lazy("Sub-order number")),
+    ("sku_code", gettext_lazy("SKU code")),
+    ("product", gettext_lazy("Item")),
+    ("buyer", gettext_lazy("Buyer nickname (shown only, not matched)")),
+]
+
 KIND_LABELS: dict[str, Any] = {
     ImportKind.CUSTOMERS: gettext_lazy("Customers"),
     ImportKind.ORDERS: gettext_lazy("Orders (with their buyers)"),
     ImportKind.PRODUCTS: gettext_lazy("Products and SKUs"),
+    ImportKind.REVIEWS: gettext_lazy("Reviews of imported orders"),
 }
+# The kinds whose rows belong to a store: chosen on upload, unless a column names it.
+STORE_KINDS = (ImportKind.ORDERS, ImportKind.REVIEWS)
 ORDERS_MODE_REFUSED = gettext_lazy(
     "Orders are imported order by order: all or nothing is not offered for them."
 )
@@ -119,6 +137,8 @@ def kind_field_choices(kind: str, definitions: Sequence[CustomField]) -> list[tu
         return list(PRODUCT_FIELDS)
     if kind == ImportKind.ORDERS:
         return list(ORDER_FIELDS)
+    if kind == ImportKind.REVIEWS:
+        return list(REVIEW_FIELDS)
     return field_choices(definitions)
 
 
@@ -158,7 +178,9 @@ class UploadForm(forms.Form):
             widget=forms.RadioSelect,
         )
         self.fields["store"] = _store_field()
-        self.fields["store"].help_text = gettext_lazy("Orders only: the store they were sold in.")
+        self.fields["store"].help_text = gettext_lazy(
+            "Orders and reviews only: the store the orders were sold in."
+        )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -177,14 +199,14 @@ class UploadForm(forms.Form):
             cleaned["kind"] = ImportKind.CUSTOMERS
         if cleaned.get("kind") == ImportKind.ORDERS and cleaned.get("mode") == ImportMode.ALL_OR_NOTHING:
             self.add_error("mode", str(ORDERS_MODE_REFUSED))
-        if cleaned.get("kind") != ImportKind.ORDERS:
+        if cleaned.get("kind") not in STORE_KINDS:
             cleaned["store"] = None
         return cleaned
 
 
 class MappingForm(forms.Form):
     """One choice per column of the file (``col_<index>``: a field key, or blank to skip the column), the
-    mode (good rows only for orders), for orders the store, and a name for saving the choice as a
+    mode (good rows only for orders), for orders and reviews the store, and a name for saving the choice as a
     preset."""
 
     mode = forms.ChoiceField(
@@ -206,6 +228,7 @@ class MappingForm(forms.Form):
         if kind == ImportKind.ORDERS:
             mode = cast(forms.ChoiceField, self.fields["mode"])
             mode.choices = [(ImportMode.GOOD_ROWS.value, ImportMode.GOOD_ROWS.label)]
+        if kind in STORE_KINDS:
             self.fields["store"] = _store_field()
         options = [("", gettext_lazy("— skip —")), *choices]
         self.labels = dict(options)

@@ -215,6 +215,45 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A marketplace's review export (评价导出): a row is one review of one order line. Words from the Taobao/Tmall
+# 评价管理 export, JD, Pinduoduo and Douyin (抖店). A buyer's nickname is recognised so the column is not
+# offered as unknown, but it matches no one: nicknames are not identities (the order says who bought).
+REVIEW_HEADERS: dict[str, tuple[str, ...]] = {
+    "review_id": ("评价id", "评价编号", "评论id", "评价单号", "review id"),
+    "store": ("店铺", "店铺名称", "店铺名", "store", "shop"),
+    "order_no": (
+        "订单编号",
+        "订单号",
+        "主订单编号",
+        "主订单号",
+        "订单id",
+        "order number",
+        "order no",
+        "order id",
+    ),
+    "line_no": ("子订单编号", "子订单号", "子订单id", "sub order id"),
+    "product": ("宝贝名称", "商品名称", "宝贝标题", "商品标题", "商品", "商品名", "item", "product"),
+    "sku_code": ("商家编码", "商品编号", "sku编码", "商家sku编码", "sku", "sku code"),
+    "rating": (
+        "评分",
+        "宝贝与描述相符",
+        "星级",
+        "评价星级",
+        "描述相符",
+        "商品评分",
+        "评价结果",
+        "评价等级",
+        "评价类型",
+        "rating",
+        "stars",
+    ),
+    "comment": ("评价内容", "初评内容", "评论内容", "首评内容", "买家评价", "comment", "review"),
+    "followup": ("追评内容", "追加评价", "追加评论", "追评", "follow-up review"),
+    "reviewed_at": ("评价时间", "初评时间", "评论时间", "首评时间", "评价日期", "review time", "reviewed at"),
+    "buyer": ("买家昵称", "会员名", "买家会员名", "买家", "用户昵称", "buyer"),
+}
+
+
 def _words(vocabulary: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return {header_key(word): key for key, words in vocabulary.items() for word in words}
 

@@ -45,6 +45,7 @@ from kebu.customers.services import (
     customer_import_revert,
     customers_import_create,
 )
+from kebu.orders.models import Store
 from kebu.transfer.customers import (
     CustomerRow,
     Problem,
@@ -76,6 +77,14 @@ from kebu.transfer.products import (
     product_rows_check,
 )
 from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.reviews import (
+    ReviewRow,
+    review_batch_import,
+    review_headers_match,
+    review_import_undo,
+    review_mapping_check,
+    review_rows_check,
+)
 
 JOB_KIND = "transfer.import"
 UNDO_CONFLICTS_SHOWN = 10
@@ -119,6 +128,8 @@ def import_plan(
             mapping = product_headers_match(table.headers)
         elif kind == ImportKind.ORDERS:
             mapping = order_headers_match(table.headers)
+        elif kind == ImportKind.REVIEWS:
+            mapping = review_headers_match(table.headers)
         else:
             mapping = customer_headers_match(table.headers, list(CustomField.objects.filter(is_active=True)))
     elif any(not 0 <= index < len(table.headers) for index in mapping):
@@ -127,6 +138,8 @@ def import_plan(
         product_mapping_check(table.headers, mapping)
     elif kind == ImportKind.ORDERS:
         order_mapping_check(table.headers, mapping)
+    elif kind == ImportKind.REVIEWS:
+        review_mapping_check(table.headers, mapping)
     else:
         mapping_check(table.headers, mapping)
     return Plan(headers=table.headers, mapping=dict(mapping), sheet=table.sheet)
@@ -210,6 +223,10 @@ def _import_run(job_run: JobRun) -> None:
         if run.kind == ImportKind.PRODUCTS:
             bad = product_rows_check(rows(), mapping=mapping, headers=run.headers)
             _refuse_or_go_on(run, bad, job_run=job_run)
+        elif run.kind == ImportKind.REVIEWS:
+            store = Store.objects.filter(pk=run.options.get("store")).first()
+            reviews = review_rows_check(rows(), mapping=mapping, headers=run.headers, store=store)
+            _refuse_or_go_on(run, reviews, job_run=job_run)
         elif run.kind == ImportKind.CUSTOMERS:
             _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
     if run.refused:
@@ -225,6 +242,8 @@ def _import_run(job_run: JobRun) -> None:
             with transaction.atomic():
                 if run.kind == ImportKind.PRODUCTS:
                     product_batch_import(run, batch, mapping=mapping)
+                elif run.kind == ImportKind.REVIEWS:
+                    review_batch_import(run, batch, mapping=mapping)
                 else:
                     _batch_import(run, batch, mapping=mapping, definitions=definitions)
                 run.next_row = batch[-1][0] + 1
@@ -324,7 +343,9 @@ def _refuse_if_any_bad(
     _refuse_or_go_on(run, bad, job_run=job_run)
 
 
-def _refuse_or_go_on(run: Import, bad: Sequence[CustomerRow | ProductRow], *, job_run: JobRun) -> None:
+def _refuse_or_go_on(
+    run: Import, bad: Sequence[CustomerRow | ProductRow | ReviewRow], *, job_run: JobRun
+) -> None:
     """After the all-or-nothing check: refuse the import with its bad rows kept for the report, or mark
     it checked so that a resumed run does not check again."""
     with transaction.atomic():
@@ -457,7 +478,7 @@ def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int
     return CustomerRow(number, None, problems=[Problem(number, column, name, reason)])
 
 
-def _rejections(run: Import, rows: Iterable[CustomerRow | ProductRow]) -> list[ImportRow]:
+def _rejections(run: Import, rows: Iterable[CustomerRow | ProductRow | ReviewRow]) -> list[ImportRow]:
     return [ImportRow.rejection(run, r.number, r.problems) for r in rows]
 
 
@@ -663,8 +684,13 @@ def import_undo(*, actor: Any, run: Import) -> Import:
         raise Conflict(_("This import was undone already."))
     if not run.job.is_finished:
         raise Conflict(_("This import is still running. Cancel it first, then undo it."))
-    if run.kind in (ImportKind.PRODUCTS, ImportKind.ORDERS):
-        counts = product_import_undo(run) if run.kind == ImportKind.PRODUCTS else order_import_undo(run)
+    if run.kind in (ImportKind.PRODUCTS, ImportKind.ORDERS, ImportKind.REVIEWS):
+        undo = {
+            ImportKind.PRODUCTS: product_import_undo,
+            ImportKind.ORDERS: order_import_undo,
+            ImportKind.REVIEWS: review_import_undo,
+        }[ImportKind(run.kind)]
+        counts = undo(run)
         run.undone_at, run.undone_by = timezone.now(), actor
         run.save(update_fields=["undone_at", "undone_by"])
         audit_record(action="import.undo", actor=actor, target=run, data=counts)

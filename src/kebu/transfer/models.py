@@ -16,6 +16,7 @@ class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers")
     ORDERS = "orders", _("Orders")
     PRODUCTS = "products", _("Products")
+    REVIEWS = "reviews", _("Reviews")
 
 
 class ImportMode(models.TextChoices):

@@ -17,12 +17,14 @@ from kebu.transfer.headers import header_key
 from kebu.transfer.models import ImportKind, MappingPreset
 from kebu.transfer.orders import order_mapping_check
 from kebu.transfer.products import product_mapping_check
+from kebu.transfer.reviews import review_mapping_check
 
 # What a preset of each kind must map, as its import requires it.
 _MAPPING_CHECKS = {
     ImportKind.CUSTOMERS: mapping_check,
     ImportKind.PRODUCTS: product_mapping_check,
     ImportKind.ORDERS: order_mapping_check,
+    ImportKind.REVIEWS: review_mapping_check,
 }
 
 
@@ -86,7 +88,7 @@ def mapping_preset_named(
     --preset``). ``ValidationFailed``, naming the presets there are, when there is none of that name."""
     from kebu.customers.models import CustomField
     from kebu.transfer.customers import CUSTOM_PREFIX
-    from kebu.transfer.headers import CUSTOMER_HEADERS, ORDER_HEADERS, PRODUCT_HEADERS
+    from kebu.transfer.headers import CUSTOMER_HEADERS, ORDER_HEADERS, PRODUCT_HEADERS, REVIEW_HEADERS
 
     presets = MappingPreset.objects.filter(kind=kind)
     preset = presets.filter(name=" ".join(name.split())).first()
@@ -99,6 +101,8 @@ def mapping_preset_named(
         keys = set(PRODUCT_HEADERS)
     elif kind == ImportKind.ORDERS:
         keys = set(ORDER_HEADERS)
+    elif kind == ImportKind.REVIEWS:
+        keys = set(REVIEW_HEADERS)
     else:
         custom = CustomField.objects.filter(is_active=True).values_list("key", flat=True)
         keys = set(CUSTOMER_HEADERS) | {CUSTOM_PREFIX + key for key in custom}

@@ -1,13 +1,13 @@
-"""The import pages: upload a customer, order or product sheet, say which column is which field (or take
-a saved preset), check every row without writing, import, follow the job, fetch the rows to fix, undo;
-and the history.
+"""The import pages: upload a customer, order, product or review sheet, say which column is which field (or
+take a saved preset), check every row without writing, import, follow the job, fetch the rows to fix,
+undo; and the history.
 
 Only staff holding ``transfer.import_customers`` reach them; anyone else gets 404, as for a page that
-does not exist. Products and orders are catalogue and sales work: their sheets are offered only to staff
-who may also add products (``orders.add_product``) or orders (``orders.add_order``), and a draft of a
-kind the user may not import is not found. Between the upload and the import the file is a draft
-(``drafts.import_draft_keep``): its token lives in the uploader's session, so nobody else can name it,
-and it has no job, so it never runs."""
+does not exist. Products and orders are catalogue and sales work, reviews service work: their sheets are
+offered only to staff who may also add products (``orders.add_product``), orders (``orders.add_order``)
+or feedback (``engagement.add_feedback``), and a draft of a kind the user may not import is not found.
+Between the upload and the import the file is a draft (``drafts.import_draft_keep``): its token lives in
+the uploader's session, so nobody else can name it, and it has no job, so it never runs."""
 
 from __future__ import annotations
 
@@ -46,17 +46,29 @@ from kebu.transfer.drafts import (
     import_from_draft,
     import_mapping_check,
 )
-from kebu.transfer.forms import KIND_LABELS, MappingForm, UploadForm, import_max_bytes, kind_field_choices
+from kebu.transfer.forms import (
+    KIND_LABELS,
+    STORE_KINDS,
+    MappingForm,
+    UploadForm,
+    import_max_bytes,
+    kind_field_choices,
+)
 from kebu.transfer.imports import import_cancel, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPreset
 from kebu.transfer.orders import order_headers_match
 from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
 from kebu.transfer.products import product_headers_match
 from kebu.transfer.report import report_write
+from kebu.transfer.reviews import review_headers_match
 
 IMPORT_PERMISSION = "transfer.import_customers"
 # What importing each kind of sheet takes besides IMPORT_PERMISSION: the right to add what it creates.
-KIND_PERMISSIONS = {ImportKind.PRODUCTS: "orders.add_product", ImportKind.ORDERS: "orders.add_order"}
+KIND_PERMISSIONS = {
+    ImportKind.PRODUCTS: "orders.add_product",
+    ImportKind.ORDERS: "orders.add_order",
+    ImportKind.REVIEWS: "engagement.add_feedback",
+}
 # Who may see every import, not only their own (the admin role has it).
 SEE_ALL_PERMISSION = "transfer.view_import"
 DRAFTS_SESSION_KEY = "kebu_import_drafts"
@@ -86,7 +98,7 @@ def _kinds_allowed(user: Any) -> list[str]:
     """The kinds of sheet this importer may import, customers first."""
     return [
         kind
-        for kind in (ImportKind.CUSTOMERS, ImportKind.ORDERS, ImportKind.PRODUCTS)
+        for kind in (ImportKind.CUSTOMERS, ImportKind.ORDERS, ImportKind.PRODUCTS, ImportKind.REVIEWS)
         if kind not in KIND_PERMISSIONS or user.has_perm(KIND_PERMISSIONS[kind])
     ]
 
@@ -243,6 +255,8 @@ def _headers_guess(kind: str, headers: list[str], definitions: list[CustomField]
         return product_headers_match(headers)
     if kind == ImportKind.ORDERS:
         return order_headers_match(headers)
+    if kind == ImportKind.REVIEWS:
+        return review_headers_match(headers)
     return customer_headers_match(headers, definitions)
 
 
@@ -332,7 +346,7 @@ def _draft_act(
     mapping = form.mapping()
     draft["mapping"] = {str(index): key for index, key in mapping.items()}
     draft["mode"] = form.cleaned_data["mode"]
-    if draft["kind"] == ImportKind.ORDERS:
+    if draft["kind"] in STORE_KINDS:
         chosen = form.cleaned_data.get("store")
         draft["store"] = chosen.pk if chosen is not None else None
     _draft_keep(request, token, draft)

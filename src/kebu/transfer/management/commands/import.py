@@ -1,8 +1,8 @@
-"""``kebu import``: bring a customer or product sheet in from the terminal, check it first, resume or undo
-an import.
+"""``kebu import``: bring a customer, order, product or review sheet in from the terminal, check it first,
+resume or undo an import.
 
-kebu import FILE [--kind customers|orders|products] [--store S] [--preset NAME] [--dry-run] [--all-or-nothing]
-            [--report out.xlsx] [--sheet S] [--user U]
+kebu import FILE [--kind customers|orders|products|reviews] [--store S] [--preset NAME] [--dry-run]
+            [--all-or-nothing] [--report out.xlsx] [--sheet S] [--user U]
 kebu import --resume ID
 kebu import --undo ID [--user U]
 """
@@ -30,15 +30,17 @@ from kebu.transfer.presets import mapping_preset_named
 from kebu.transfer.products import product_file_check
 from kebu.transfer.readers import table_read
 from kebu.transfer.report import report_write
+from kebu.transfer.reviews import review_file_check
 
 PROGRESS_EVERY_SECONDS = 2.0
 
 
 class Command(BaseCommand):
     help = (
-        "Import a customer or product sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). Customers are "
-        "matched by number, phone, account, email (or a unique name), SKUs by their code, so importing a "
-        "file again creates nothing twice. --dry-run checks the file and writes nothing."
+        "Import a customer, order, product or review sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). "
+        "Customers are matched by number, phone, account, email (or a unique name), SKUs by their code, "
+        "orders and reviews by store and number, so importing a file again creates nothing twice. "
+        "--dry-run checks the file and writes nothing."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -46,7 +48,8 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=[k.value for k in ImportKind], default=ImportKind.CUSTOMERS)
         parser.add_argument("--sheet", help="the sheet to read (default: the first with data)")
         parser.add_argument(
-            "--store", help="orders: the store they were sold in, when the file has no store column"
+            "--store",
+            help="orders and reviews: the store the orders were sold in, when the file has no store column",
         )
         parser.add_argument("--dry-run", action="store_true", help="check the file and report; write nothing")
         parser.add_argument(
@@ -184,6 +187,8 @@ class Command(BaseCommand):
             check = order_file_check(data, sheet=sheet, mapping=mapping, store=store)
         elif kind == ImportKind.PRODUCTS:
             check = product_file_check(data, sheet=sheet, mapping=mapping)
+        elif kind == ImportKind.REVIEWS:
+            check = review_file_check(data, sheet=sheet, mapping=mapping, store=store)
         else:
             check = customer_file_check(data, sheet=sheet, mapping=mapping)
         for index, key in sorted(check.mapping.items()):
