@@ -299,6 +299,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Uploaded files (attachments of contact records and tickets). Never served as static files: a view
 # checks that the asker may see the record first.
 MEDIA_ROOT = DATA_DIR / "media"
+# Largest attachment accepted (a chat screenshot, a photo, a PDF), in MB; at most 5 files a record.
+ATTACHMENT_MAX_MB = int(os.environ.get("KEBU_ATTACHMENT_MAX_MB", "10"))
 
 # --- Mail -----------------------------------------------------------------------------------------------
 # Only the optional daily digest of follow-ups sends mail; without KEBU_SMTP_HOST nothing is sent.
@@ -339,6 +341,12 @@ SPECTACULAR_SETTINGS = {
         "AfterSaleStatusEnum": "kebu.orders.models.AfterSaleStatus",
         "AfterSaleKindEnum": "kebu.orders.models.AfterSaleKind",
         "SocialKindEnum": "kebu.customers.models.SocialKind",
+        "ConsentChannelEnum": "kebu.customers.models.ConsentChannel",
+        "ContactChannelEnum": "kebu.engagement.models.ContactChannel",
+        "TicketKindEnum": "kebu.engagement.models.TicketKind",
+        "TicketStatusEnum": "kebu.engagement.models.TicketStatus",
+        "FollowUpKindEnum": "kebu.engagement.models.FollowUpKind",
+        "FollowUpStatusEnum": "kebu.engagement.models.FollowUpStatus",
     },
 }
 
@@ -358,6 +366,10 @@ KEBU = {
     "EXPORT_INLINE_ROWS": int(os.environ.get("KEBU_EXPORT_INLINE_ROWS", "10000")),
     # Days an export file (personal data) is kept for download before it is deleted.
     "EXPORT_KEEP_DAYS": int(os.environ.get("KEBU_EXPORT_KEEP_DAYS", "7")),
+    # The address staff open Kebu at (https://crm.example.com), for links in mail; empty: relative links.
+    "BASE_URL": os.environ.get("KEBU_BASE_URL", "").rstrip("/"),
+    # The hour (shop time) from which the daily follow-up digest is mailed to those who asked for it.
+    "DIGEST_HOUR": int(os.environ.get("KEBU_DIGEST_HOUR", "8")),
 }
 # Reverse proxies (addresses or networks) whose X-Forwarded-For the audit log believes; empty: none.
 KEBU_TRUSTED_PROXIES = env_list("KEBU_TRUSTED_PROXIES")

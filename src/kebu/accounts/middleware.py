@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -89,6 +90,10 @@ class TwoFactorMiddleware:
             return JsonResponse({"detail": message, "code": "two_factor_required"}, status=403)
         url = _step_url(request, step_url_name)
         if request.headers.get("HX-Request"):
+            if urlsplit(request.headers.get("HX-Current-URL", "")).path == resolve_url(step_url_name):
+                # A fragment the step page itself loads (the menu's follow-up count): sending the
+                # browser to the step again would reload it, and a set-up page with a new secret.
+                return HttpResponse(status=204)
             # An htmx call would swap the whole verify page into a table cell: send the browser there.
             response = HttpResponse(status=204)
             response["HX-Redirect"] = url

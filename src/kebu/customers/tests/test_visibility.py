@@ -221,6 +221,11 @@ def test_a_colleagues_customer_cannot_be_named_as_referrer(a_client, b_customer)
 # must either be reached below or be listed here with the reason it is not a customer's.
 NOT_CUSTOMER_IDS = {
     ("customers", "view-delete"): "a saved view's id, owned by its creator",
+    ("", "contact-detail"): "a contact record's id (engagement/tests/test_contacts_api.py)",
+    ("", "survey-detail"): "a survey's id (engagement/tests/test_surveys_api.py)",
+    ("", "survey-invitations"): "a survey's id; the customer's is in the body",
+    **{("", f"followup-{n}"): "a follow-up's id" for n in ("detail", "done", "snooze", "reassign", "cancel")},
+    **{("", f"ticket-{n}"): "a ticket's id" for n in ("detail", "transition", "assign", "note")},
 }
 
 

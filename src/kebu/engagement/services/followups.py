@@ -137,7 +137,7 @@ def followup_create(
         errors["customer"] = [_("This customer is archived; restore it first.")]
     assignee = actor if assignee is None else assignee
     _assignee_clean(assignee, customer.pk, errors)
-    if errors:
+    if errors or due_on is None:
         raise ValidationFailed(
             _("The follow-up was not saved; correct the marked fields."), field_errors=errors
         )

@@ -24,7 +24,7 @@ dates of that lunar month/day in each birth year. Deliveries are a range of ``or
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -122,7 +122,7 @@ def _insert(plan: FollowUpPlan, day: date, candidates: Iterable[_Candidate], con
     keys = list(rows)
     existing: set[str] = set()
     for chunk in _chunks(keys, _KEYS_PER_QUERY):
-        existing.update(FollowUp.objects.filter(key__in=chunk).values_list("key", flat=True))
+        existing.update(k for k in FollowUp.objects.filter(key__in=chunk).values_list("key", flat=True) if k)
     new = [rows[k] for k in keys if k not in existing]
     if not new:
         return 0
@@ -200,7 +200,13 @@ def _repurchase(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
     after ``day``, of customers who have not bought that product since."""
     runs_out = day + timedelta(days=plan.days)
     cycles = sorted(
-        set(Product.objects.filter(usage_cycle_days__gt=0).values_list("usage_cycle_days", flat=True))
+        {
+            days
+            for days in Product.objects.filter(usage_cycle_days__gt=0).values_list(
+                "usage_cycle_days", flat=True
+            )
+            if days
+        }
     )
     later = OrderLine.objects.filter(
         customer_id=OuterRef("customer_id"),
@@ -338,7 +344,7 @@ def _nothing(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
     return iter(())
 
 
-_GENERATORS = {
+_GENERATORS: dict[str, Callable[[FollowUpPlan, date], Iterator[_Candidate]]] = {
     FollowUpKind.AFTER_DELIVERY: _after_delivery,
     FollowUpKind.REPURCHASE: _repurchase,
     FollowUpKind.BIRTHDAY: _birthday,

@@ -22,10 +22,12 @@ from kebu.orders.tests.conftest import catalogue  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
-def _service_messages_in_english():
-    """Service tests read the source messages; pages pick their language per request anyway."""
+def _service_messages_in_english(settings):
+    """Tests read the source messages: services in English, and pages too for a browser that asks for no
+    language (it would get the shop's default, Chinese). A test of the language itself sends its own."""
     from django.utils import translation
 
+    settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
 
