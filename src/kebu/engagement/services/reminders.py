@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, Max, OuterRef, Q
+from django.db.models import CharField, Exists, F, Max, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
@@ -46,6 +46,9 @@ from kebu.orders.models import Order, OrderLine, OrderStatus, Product
 logger = logging.getLogger(__name__)
 
 CATCH_UP_DAYS = 31
+# A delivery recorded late (a weekly marketplace import, a carrier's late scan) still gets its call if
+# it is at most this many days late; the unique key keeps the calls already made from being made again.
+LATE_DAYS = 7
 # A repurchase reminder for a purchase meant to last more than two years is not worth a call.
 REPURCHASE_HORIZON_DAYS = 730
 # At most this many (quantity, purchase day) pairs per query: SQLite limits an expression's depth.
@@ -155,7 +158,12 @@ def _insert(plan: FollowUpPlan, day: date, candidates: Iterable[_Candidate], con
         for c in new
     ]
     FollowUp.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
-    return len(objects)
+    # What is there now, not what was sent: a row another worker made meanwhile was skipped.
+    keys_sent = [o.key for o in objects]
+    return sum(
+        FollowUp.objects.filter(plan=plan, due_on=day, key__in=chunk).count()
+        for chunk in _chunks(keys_sent, _KEYS_PER_QUERY)
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -177,7 +185,10 @@ def _date_text(day: date) -> str:
 
 
 def _after_delivery(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
-    start, end = _day_bounds(day - timedelta(days=plan.days))
+    """Orders delivered ``days`` before ``day``, or up to ``LATE_DAYS`` earlier and not called about yet
+    (recorded after their day was done)."""
+    start, _end = _day_bounds(day - timedelta(days=plan.days + LATE_DAYS))
+    _start, end = _day_bounds(day - timedelta(days=plan.days))
     orders = (
         Order.objects.filter(
             delivered_at__gte=start, delivered_at__lt=end, customer__archived_at__isnull=True
@@ -218,18 +229,19 @@ def _repurchase(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
         terms = []
         for quantity in range(1, REPURCHASE_HORIZON_DAYS // cycle + 1):
             start, end = _day_bounds(runs_out - timedelta(days=quantity * cycle))
-            terms.append(Q(quantity=quantity, order__ordered_at__gte=start, order__ordered_at__lt=end))
+            terms.append(Q(kept=quantity, order__ordered_at__gte=start, order__ordered_at__lt=end))
         for chunk in _chunks(terms, _TERMS_PER_QUERY):
             condition = Q()
             for term in chunk:
                 condition |= term
             lines = (
-                OrderLine.objects.filter(condition)
+                # What lasts is what was kept: 3 bought and 1 returned run out after two cycles.
+                OrderLine.objects.alias(kept=F("quantity") - F("returned_quantity"))
+                .filter(condition)
                 .filter(
                     product__usage_cycle_days=cycle,
                     order__status__in=_BOUGHT,
                     customer__archived_at__isnull=True,
-                    returned_quantity=0,
                 )
                 .exclude(Exists(later))
                 .values_list("pk", "order_id", "title", "customer_id", "customer__owner_id")
@@ -320,21 +332,28 @@ def _date_field(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
 
 
 def _credit_due(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
+    """Credit due ``days`` after ``day``, or sooner and not reminded of yet (an order on credit taken
+    today and due tomorrow still gets its reminder)."""
     target = day + timedelta(days=plan.days)
     orders = (
         Order.objects.filter(
-            credit_outstanding_cny__gt=0, credit_due_date=target, customer__archived_at__isnull=True
+            credit_outstanding_cny__gt=0,
+            credit_due_date__gte=day,
+            credit_due_date__lte=target,
+            customer__archived_at__isnull=True,
         )
         .exclude(status=OrderStatus.CANCELLED)
-        .values_list("pk", "order_no", "credit_outstanding_cny", "customer_id", "customer__owner_id")
+        .values_list(
+            "pk", "order_no", "credit_outstanding_cny", "credit_due_date", "customer_id", "customer__owner_id"
+        )
     )
-    for pk, order_no, owed, customer_id, owner_id in orders.iterator(chunk_size=2000):
+    for pk, order_no, owed, due, customer_id, owner_id in orders.iterator(chunk_size=2000):
         yield _Candidate(
-            key=f"credit_due:{plan.pk}:{pk}:{target.isoformat()}",
+            key=f"credit_due:{plan.pk}:{pk}:{due.isoformat()}",
             customer_id=customer_id,
             owner_id=owner_id,
             title=_("%(plan)s · order %(no)s · ¥%(owed)s due %(day)s")
-            % {"plan": plan.name, "no": order_no, "owed": owed, "day": target.isoformat()},
+            % {"plan": plan.name, "no": order_no, "owed": owed, "day": due.isoformat()},
             order_id=pk,
         )
 

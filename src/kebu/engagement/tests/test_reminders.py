@@ -108,20 +108,21 @@ def test_generating_a_day_again_makes_no_doubles(sales_a, customer, catalogue):
 
 def test_days_missed_while_the_server_was_down_are_made_once(sales_a, customer, catalogue):
     only_plan(FollowUpKind.AFTER_DELIVERY, days=3)
-    ReminderDay.objects.create(day=date(2026, 3, 7))
     orders = {
         day: delivered(
             make_order(actor=sales_a, customer=customer, store=catalogue.store), at(day - timedelta(days=3))
         )
         for day in (date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9), date(2026, 3, 10))
     }
+    with time_machine.travel(at(date(2026, 3, 7)), tick=False):
+        assert reminders_generate() == 1  # the last day done before the downtime
     with time_machine.travel(at(date(2026, 3, 10)), tick=False):
         assert reminders_generate() == 3
         assert reminders_generate() == 0
 
     due = dict(FollowUp.objects.values_list("order_id", "due_on"))
-    # the 7th was done before the downtime: its order is not made again
-    assert due == {orders[d].pk: d for d in (date(2026, 3, 8), date(2026, 3, 9), date(2026, 3, 10))}
+    # the 7th was done before the downtime (its call stays as it was); each missed day made its own
+    assert due == {orders[d].pk: d for d in orders}
     assert sorted(ReminderDay.objects.values_list("day", flat=True)) == [
         date(2026, 3, 7),
         date(2026, 3, 8),
@@ -132,7 +133,8 @@ def test_days_missed_while_the_server_was_down_are_made_once(sales_a, customer, 
 
 def test_the_first_run_makes_today_only(sales_a, customer, catalogue):
     only_plan(FollowUpKind.AFTER_DELIVERY, days=3)
-    delivered(make_order(actor=sales_a, customer=customer, store=catalogue.store), at(date(2026, 3, 1)))
+    # delivered long before a late record could explain (LATE_DAYS), and on the day the call is for
+    delivered(make_order(actor=sales_a, customer=customer, store=catalogue.store), at(date(2026, 2, 20)))
     delivered(make_order(actor=sales_a, customer=customer, store=catalogue.store), at(date(2026, 3, 7)))
     with time_machine.travel(at(date(2026, 3, 10)), tick=False):
         assert reminders_generate() == 1
@@ -339,3 +341,51 @@ def test_a_credit_due_date_is_reminded_days_ahead(sales_a, customer, catalogue):
     assert followup.key == f"credit_due:{plan.pk}:{owing.pk}:2026-03-13"
     assert followup.order_id == owing.pk
     assert "100.00" in followup.title
+
+
+# --- late records, early credit, partial returns (review findings) ----------------------------------------
+
+
+def test_a_delivery_recorded_after_its_day_was_done_still_gets_its_call(sales_a, customer, catalogue):
+    plan = only_plan(FollowUpKind.AFTER_DELIVERY, days=3)
+    order = make_order(actor=sales_a, customer=customer, store=catalogue.store)
+    with time_machine.travel(at(date(2026, 3, 10)), tick=False):
+        assert reminders_generate() == 0  # the 7th's deliveries: none recorded yet
+    # the weekly import records it on the 12th as delivered on the 7th; the next run (the 11th's and
+    # the 12th's days) makes its call, once, due the first day it could be made
+    delivered(order, at(date(2026, 3, 7)))
+    with time_machine.travel(at(date(2026, 3, 12)), tick=False):
+        assert reminders_generate() == 1
+        assert reminders_generate() == 0
+    followup = FollowUp.objects.get()
+    assert (followup.key, followup.due_on) == (f"after_delivery:{plan.pk}:{order.pk}", date(2026, 3, 11))
+
+
+def test_credit_due_sooner_than_the_plans_days_is_still_reminded(sales_a, customer, catalogue):
+    only_plan(FollowUpKind.CREDIT_DUE, days=3)
+    with time_machine.travel(at(date(2026, 3, 10)), tick=False):
+        reminders_generate()  # the 10th is done before the order exists
+    order = make_order(actor=sales_a, customer=customer, store=catalogue.store)
+    Order.objects.filter(pk=order.pk).update(
+        credit_outstanding_cny=Decimal("199.00"), credit_due_date=date(2026, 3, 12)
+    )
+    with time_machine.travel(at(date(2026, 3, 11)), tick=False):
+        assert reminders_generate() == 1
+    assert FollowUp.objects.get().due_on == date(2026, 3, 11)
+
+
+def test_a_partly_returned_purchase_runs_out_after_what_was_kept(sales_a, customer, catalogue):
+    # CREAM-50 lasts 60 days a jar; 3 bought, 1 returned: the two kept last 120 days
+    plan = only_plan(FollowUpKind.REPURCHASE, days=0)
+    order = make_order(
+        actor=sales_a,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 3)],
+        ordered_at=at(date(2026, 1, 1)),
+    )
+    line = order.lines.get()
+    type(line).objects.filter(pk=line.pk).update(returned_quantity=1)
+    with time_machine.travel(at(date(2026, 5, 1)), tick=False):  # day 120
+        assert reminders_generate() == 1
+    assert FollowUp.objects.get().key == f"repurchase:{plan.pk}:{line.pk}"
