@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -32,7 +32,7 @@ from kebu.orders.models import Store
 from kebu.transfer.customers import Problem, References, customer_row_read, mapping_check
 from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportKind
-from kebu.transfer.orders import order_groups, order_mapping_check, order_rows_read
+from kebu.transfer.orders import order_groups, order_mapping_check, order_numbers_split, order_rows_read
 from kebu.transfer.products import product_mapping_check, product_rows_check
 from kebu.transfer.readers import Cell, table_read
 from kebu.transfer.report import report_write
@@ -218,7 +218,14 @@ def import_check_run(job_run: JobRun) -> None:
         with transaction.atomic():
             job_run.beat(done=0, total=sum(1 for _ in table_read(data, sheet=sheet).rows))
         kind = payload.get("kind") or ImportKind.CUSTOMERS
-        check = _batch_checker(kind, headers=table.headers, mapping=mapping, store_id=payload.get("store"))
+        split = (
+            order_numbers_split(table_read(data, sheet=sheet).rows, mapping)
+            if kind == ImportKind.ORDERS
+            else {}
+        )
+        check = _batch_checker(
+            kind, headers=table.headers, mapping=mapping, store_id=payload.get("store"), split=split
+        )
         counted = {"rows": 0, "bad": 0, "problems": 0}
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
 
@@ -270,7 +277,12 @@ def _batches(
 
 
 def _batch_checker(
-    kind: str, *, headers: Sequence[str], mapping: dict[int, str], store_id: int | None
+    kind: str,
+    *,
+    headers: Sequence[str],
+    mapping: dict[int, str],
+    store_id: int | None,
+    split: Mapping[str, list[int]] | None = None,
 ) -> Callable[[Sequence[tuple[int, list[Cell]]]], list[tuple[_Found, int]]]:
     """For a sheet of ``kind``: a batch -> its bad rows (row, cells, problems), each with how many of the
     sheet's rows it stands for (an order's lines are one bad order, listed by its first row)."""
@@ -291,7 +303,13 @@ def _batch_checker(
             found: list[tuple[_Found, int]] = []
             for group in order_groups(batch, mapping):
                 order = order_rows_read(
-                    group, mapping=mapping, headers=headers, store=store, stores=stores, references=references
+                    group,
+                    mapping=mapping,
+                    headers=headers,
+                    store=store,
+                    stores=stores,
+                    references=references,
+                    split=split,
                 )
                 if order.problems:
                     found.append(((group[0][0], group[0][1], order.problems), len(group)))

@@ -67,6 +67,7 @@ from kebu.transfer.orders import (
     order_headers_match,
     order_import_undo,
     order_mapping_check,
+    order_numbers_split,
 )
 from kebu.transfer.products import (
     ProductRow,
@@ -274,6 +275,7 @@ def _orders_run(
     """An order sheet's batches: whole orders (an order's lines are never split between two batches), about
     ``IMPORT_BATCH_ROWS`` rows each. All or nothing is not offered for orders yet: each order stands alone."""
     try:
+        split = order_numbers_split(rows(), mapping)
         pending = order_groups((r for r in rows() if r[0] >= run.next_row), mapping)
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
         while True:
@@ -284,7 +286,7 @@ def _orders_run(
                 break
             job_run.stop_if_cancelled()
             with transaction.atomic():
-                order_batch_import(run, batch, mapping=mapping)
+                order_batch_import(run, batch, mapping=mapping, split=split)
                 run.next_row = batch[-1][-1][0] + 1
                 run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected"])
                 job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1

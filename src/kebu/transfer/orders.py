@@ -192,6 +192,25 @@ def order_groups(
         yield list(group)
 
 
+def order_numbers_split(
+    rows: Iterable[tuple[int, list[Cell]]], mapping: Mapping[int, str]
+) -> dict[str, list[int]]:
+    """The order numbers whose rows are not together in the sheet, each with the first row of every run
+    after its first. An order's lines are the consecutive rows with its number: a later run of the same
+    number would be taken for the order already imported and its lines lost without a word, so every
+    run of such an order is refused instead, naming the rows. One pass over the sheet, keeping a hash per
+    order number rather than the numbers."""
+    index = next(i for i, key in mapping.items() if key == "order_no")
+    seen: set[int] = set()
+    split: dict[str, list[int]] = {}
+    for key, group in groupby(rows, key=lambda row: normalized(row[1][index])):
+        first = next(group)[0]  # groupby moves past the rest of the run by itself
+        if key and hash(key) in seen:
+            split.setdefault(key, []).append(first)
+        seen.add(hash(key))
+    return split
+
+
 @dataclass
 class OrderRows:
     """One order read from its rows: the order (without its customer), the buyer as a customer row, the
@@ -236,6 +255,7 @@ def order_rows_read(
     stores: Mapping[str, Store],
     references: References,
     definitions: Sequence[CustomField] | None = None,
+    split: Mapping[str, list[int]] | None = None,
 ) -> OrderRows:
     columns = {key: index for index, key in mapping.items()}
     group = _names_joined(group, columns)
@@ -267,6 +287,17 @@ def order_rows_read(
             return None
 
     order.order_no = text(first_number, first, "order_no", 40)
+    if split and order.order_no in split:
+        problem(
+            first_number,
+            first,
+            "order_no",
+            _(
+                "The rows of order %(no)s are not together (it appears again from row %(rows)s): put an "
+                "order's lines one under the other, e.g. sort the sheet by order number, and import again."
+            )
+            % {"no": order.order_no, "rows": "、".join(str(n) for n in split[order.order_no])},
+        )
     if store_name := text(first_number, first, "store", 50):
         order.store = stores.get(store_name.lower())
         if order.store is None:
@@ -438,7 +469,11 @@ def _buyer(
 
 
 def order_batch_import(
-    run: Import, groups: Sequence[Sequence[tuple[int, list[Cell]]]], *, mapping: dict[int, str]
+    run: Import,
+    groups: Sequence[Sequence[tuple[int, list[Cell]]]],
+    *,
+    mapping: dict[int, str],
+    split: Mapping[str, list[int]] | None = None,
 ) -> None:
     """Import the orders of ``groups`` inside the caller's transaction, counting onto ``run``; each
     order in a savepoint, so an order the services refuse is rejected alone."""
@@ -457,6 +492,7 @@ def order_batch_import(
             stores=stores,
             references=references,
             definitions=definitions,
+            split=split,
         )
         for g in groups
     ]
@@ -599,9 +635,16 @@ def order_file_check(
     check = FileCheck(headers=table.headers, mapping=mapping)
     stores = {s.name.lower(): s for s in Store.objects.all()}
     references = References.load()
+    split = order_numbers_split(table_read(data, sheet=sheet).rows, mapping)
     for group in order_groups(table.rows, mapping):
         order = order_rows_read(
-            group, mapping=mapping, headers=table.headers, store=store, stores=stores, references=references
+            group,
+            mapping=mapping,
+            headers=table.headers,
+            store=store,
+            stores=stores,
+            references=references,
+            split=split,
         )
         if order.problems:
             check.bad.append((group[0][0], group[0][1], order.problems))

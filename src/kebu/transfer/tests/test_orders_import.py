@@ -235,3 +235,24 @@ def test_a_buyers_phone_or_address_kebu_cannot_take_is_left_out_not_the_order(ow
     assert sun.primary_phone == "" and not sun.addresses.exists() and sun.order_count == 1
     detail = json.loads(run.journal.get().detail)
     assert {column for column, _value, _reason in detail["left_out"]} == {"收货地址", "联系手机"}
+
+
+def test_an_order_whose_rows_are_apart_is_refused_naming_the_rows_and_loses_no_line(owner, shop, settings):
+    # given order …345 with one line at the top and another at the bottom, and a batch of one order at
+    # a time, so the first line would be imported before the second is seen
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    header, first, second, *_rest = TAOBAO.decode("utf-8").splitlines()
+    again = first.replace("玻尿酸面霜,2,CREAM-50,199.00", "爽肤水,1,TONER-100,89.50")
+    data = "\n".join([header, first, second, again]).encode()
+    # when the sheet is checked and then imported
+    from kebu.transfer.orders import order_file_check
+
+    check = order_file_check(data, store=shop.store)
+    run = run_import(owner, data, store=shop.store)
+    # then the split order is refused, in the check and the import alike, naming where it comes again,
+    # and the other order is imported
+    reasons = [p.reason for _row, _cells, problems in check.bad for p in problems]
+    assert any("2024010512345" in r and "row 4" in r for r in reasons), reasons
+    assert counts(run) == (1, 0, 0, 2)
+    assert not Order.objects.filter(order_no="2024010512345").exists()
+    assert Order.objects.filter(order_no="2024010512346").exists()
