@@ -288,7 +288,7 @@ def _orders_run(
             with transaction.atomic():
                 order_batch_import(run, batch, mapping=mapping, split=split)
                 run.next_row = batch[-1][-1][0] + 1
-                run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected"])
+                run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected", "noted"])
                 job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)

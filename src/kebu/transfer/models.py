@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from kebu.core.fields import EncryptedTextField
@@ -58,6 +59,11 @@ class Import(models.Model):
     updated = models.PositiveIntegerField(_("updated"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    noted = models.PositiveIntegerField(
+        _("imported with notes"),
+        default=0,
+        help_text=_("Rows imported without some of their cells (a buyer's detail Kebu could not take)."),
+    )
     refused = models.BooleanField(
         _("refused"), default=False, help_text=_("All or nothing, and some row was bad: nothing was written.")
     )
@@ -109,12 +115,17 @@ class ImportRow(models.Model):
         null=True, blank=True, help_text="The customer's version this row left."
     )
     detail = EncryptedTextField(blank=True)
+    # Imported, but without some cells (``detail["left_out"]``): listed on the import's page.
+    noted = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("imported row")
         verbose_name_plural = _("imported rows")
         constraints = [models.UniqueConstraint(fields=["run", "row"], name="transfer_importrow_once")]
-        indexes = [models.Index(fields=["customer"], name="transfer_importrow_customer")]
+        indexes = [
+            models.Index(fields=["customer"], name="transfer_importrow_customer"),
+            models.Index(fields=["run", "row"], name="transfer_importrow_noted", condition=Q(noted=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.row} {self.action}"

@@ -552,11 +552,13 @@ def order_batch_import(
             matched[customer.pk] = customer
         existing.add((order.store.pk, order.order_no))
         run.created += 1
+        run.noted += bool(order.warnings)
         journal.append(
             ImportRow(
                 run=run,
                 row=order.numbers[0],
                 action=ImportRowAction.CREATED,
+                noted=bool(order.warnings),
                 customer=customer,
                 version=Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first(),
                 detail=json.dumps(

@@ -77,6 +77,7 @@ PREVIEW_ROWS = 10
 SAMPLE_VALUES = 3
 HISTORY_PAGE = 25
 PROBLEMS_PAGE = 50
+NOTED_SHOWN = 200  # rows imported without some cells, listed on the import's page
 PROBLEMS_SHOWN = 2000  # the page shows this many of a check's problems; the report has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -476,6 +477,14 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         "can_undo": job.is_finished and run.undone_at is None and (run.created or run.updated) > 0,
         "store": Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None,
     }
+    if job.is_finished and run.noted:
+        # Rows imported without some cells: the first ones here, every one in the journal.
+        noted = run.journal.filter(noted=True).order_by("row")[:NOTED_SHOWN]
+        context["notes"] = [
+            Problem(entry.row, column, value, reason)
+            for entry in noted
+            for column, value, reason in json.loads(entry.detail).get("left_out", [])
+        ]
     if job.is_finished and run.rejected:
         rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
         page = paginate(rejected, page=request.GET.get("page"), per_page=PROBLEMS_PAGE)

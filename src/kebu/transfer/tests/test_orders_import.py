@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.urls import reverse
 
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import job_run
@@ -217,7 +218,7 @@ def test_undo_keeps_a_buyer_the_import_made_when_someone_has_changed_them_since(
     assert Customer.objects.filter(pk=wang.pk).exists()
 
 
-def test_a_buyers_phone_or_address_kebu_cannot_take_is_left_out_not_the_order(owner, shop):
+def test_a_buyers_phone_or_address_kebu_cannot_take_is_left_out_not_the_order(owner, owner_client, shop):
     header = TAOBAO.decode("utf-8").splitlines()[0]
     data = "\n".join(
         [
@@ -235,6 +236,13 @@ def test_a_buyers_phone_or_address_kebu_cannot_take_is_left_out_not_the_order(ow
     assert sun.primary_phone == "" and not sun.addresses.exists() and sun.order_count == 1
     detail = json.loads(run.journal.get().detail)
     assert {column for column, _value, _reason in detail["left_out"]} == {"收货地址", "联系手机"}
+    # and the import's page says so, with the cells and why
+    run.refresh_from_db()
+    assert run.noted == 1
+    page = owner_client.get(reverse("transfer:detail", args=[run.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    page = page.content.decode()
+    notes = page[page.index('id="import-notes"') :]
+    assert "1 row" in notes and "17012345678-1234" in notes and "南山区科苑路15号" in notes
 
 
 def test_an_order_whose_rows_are_apart_is_refused_naming_the_rows_and_loses_no_line(owner, shop, settings):
