@@ -124,6 +124,7 @@ def _build(*, events: int, others: int, seed: int) -> int:
                 opened_at=(at := when()),
                 first_response_due_at=at,
                 due_at=at,
+                first_due_at=at,
             )
             for i in range(counts["ticket"])
         )

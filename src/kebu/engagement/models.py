@@ -237,6 +237,10 @@ class Ticket(models.Model):
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
     first_response_due_at = models.DateTimeField(_("first response due"))
     due_at = models.DateTimeField(_("resolution due"))
+    # The resolution due time the ticket was opened with; nothing moves it. A reopen gives the queue a
+    # fresh ``due_at`` to work to, but resolution time runs from ``opened_at``, so the SLA figures compare
+    # against this one. Empty on rows inserted without it (the demo's bulk insert): ``due_at`` stands in.
+    first_due_at = models.DateTimeField(_("original resolution due"), null=True, blank=True, editable=False)
     first_responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)

@@ -31,7 +31,7 @@ from kebu.customers.filters import customer_search
 from kebu.customers.models import Customer
 from kebu.customers.privacy import contact_policy
 from kebu.engagement.selectors.tickets import ticket_aftersale_initial, ticket_for_aftersale
-from kebu.engagement.services.tickets import ticket_aftersale_link
+from kebu.engagement.services.tickets import ticket_aftersale_raise
 from kebu.orders import selectors
 from kebu.orders.forms import (
     CARRIERS,
@@ -436,7 +436,7 @@ def customer_search_view(request: HttpRequest) -> HttpResponse:
 def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order(request, order_id)
     _require(request, ADD_AFTERSALE)
-    try:  # raised from a ticket (?ticket=<id>): prefilled from it, and linked to it once created
+    try:  # raised from a ticket (?ticket=<id>): prefilled from it, and linked to it as it is created
         ticket = ticket_for_aftersale(actor=request.user, ticket_id=request.GET.get("ticket"), order=order)
     except NotFound as exc:
         raise Http404 from exc
@@ -448,7 +448,19 @@ def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
         chosen = form.chosen_lines()
         refund_now = cd["kind"] == AfterSaleKind.REFUND and request.POST.get("complete_now") and can_complete
         try:
-            if refund_now:
+            if ticket is not None:
+                aftersale = ticket_aftersale_raise(
+                    actor=request.user,
+                    ticket=ticket,
+                    order=order,
+                    kind=cd["kind"],
+                    reason=cd["reason"],
+                    reason_detail=cd["reason_detail"],
+                    amount_cny=cd["amount_cny"] or None,
+                    lines=chosen,
+                    complete_now=bool(refund_now),
+                )
+            elif refund_now:
                 aftersale = aftersale_services.order_refund(
                     actor=request.user,
                     order=order,
@@ -470,8 +482,6 @@ def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
         except KebuError as exc:
             form.add_service_errors(exc, chosen)
         else:
-            if ticket is not None:
-                ticket_aftersale_link(actor=request.user, ticket=ticket, aftersale=aftersale)
             done = _("Refunded ¥%(amount)s.") if refund_now else _("After-sale #%(id)s requested.")
             messages.success(request, done % {"amount": aftersale.amount_cny, "id": aftersale.pk})
             return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]) + "#aftersales")

@@ -169,6 +169,7 @@ def demo_tickets(*, rng: random.Random, now: datetime) -> int:
                 opened_at=opened,
                 first_response_due_at=opened + timedelta(hours=first_h),
                 due_at=opened + timedelta(hours=resolve_h),
+                first_due_at=opened + timedelta(hours=resolve_h),
                 first_responded_at=responded,
                 resolved_at=resolved,
                 closed_at=closed,

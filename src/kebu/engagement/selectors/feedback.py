@@ -5,6 +5,7 @@ customer hidden from them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Avg, Count, QuerySet
@@ -48,16 +49,20 @@ def feedback_list(*, user: Any, filters: dict[str, Any] | None = None) -> QueryS
     return qs.order_by("-reviewed_at", "-id")
 
 
-def product_ratings(*, user: Any, limit: int = 20, min_reviews: int = 1) -> list[dict[str, Any]]:
-    """Per product: the number of reviews ``user`` may see and their average rating, most reviewed
-    first (grouped off the feedback_product index)."""
+def product_ratings(*, user: Any, product_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The reviews count and average rating of each of ``product_ids``, over every review of it ``user``
+    may see, most reviewed first: one query grouped over those few products (feedback_product index).
+    A list page asks for its own products only; grouping every visible review on each page and filter
+    would grow with the table."""
+    wanted = {pk for pk in product_ids if pk is not None}
+    if not wanted:
+        return []
     rows = (
         feedback_visible_queryset(user=user)
-        .filter(product__isnull=False)
+        .filter(product_id__in=wanted)
         .values("product", "product__name")
         .annotate(reviews=Count("id"), average=Avg("rating"))
-        .filter(reviews__gte=min_reviews)
-        .order_by("-reviews", "product")[:limit]
+        .order_by("-reviews", "product")
     )
     return [dict(row) for row in rows]
 

@@ -15,10 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
-from kebu.core.errors import ValidationFailed
+from kebu.core.errors import Forbidden, NotFound, ValidationFailed
 from kebu.customers.models import Customer
+from kebu.customers.selectors import customer_is_visible
 from kebu.engagement.models import Feedback, FeedbackSource
 from kebu.orders.models import Order, OrderLine, Product, Store
+
+ADD_FEEDBACK = "engagement.add_feedback"
 
 
 def _add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
@@ -86,9 +89,17 @@ def feedback_add(
 ) -> Feedback:
     """Record a customer's rating and comment, as staff heard or read it.
 
-    Guarantees: the rating is 1–5; the order, if any, is the customer's, and the product, when both are
-    given, is in that order; the review time is not in the future; an audit entry. Nothing is written
-    when anything is refused."""
+    Guarantees: the actor may see the customer (else ``NotFound``) and has ``add_feedback`` (else
+    ``Forbidden``); the customer is not archived; the rating is 1–5; the order, if any, is the
+    customer's, and the product, when both are given, is in that order; the review time is not in the
+    future; an audit entry. Nothing is written when anything is refused."""
+    if not customer_is_visible(user=actor, customer=customer):
+        raise NotFound()
+    if not (getattr(actor, "is_active", False) and actor.has_perm(ADD_FEEDBACK)):
+        raise Forbidden(_("Your role may not record feedback."))
+    if customer.archived_at is not None:
+        message = _("This customer is archived: restore it first.")
+        raise ValidationFailed(message, field_errors={"customer": [message]})
     score, text, when = _clean(
         customer=customer,
         order=order,

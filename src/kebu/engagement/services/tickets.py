@@ -26,9 +26,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
-from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kebu.core.services import sequence_next
 from kebu.customers.models import Customer
+from kebu.customers.selectors import customer_is_visible
 from kebu.engagement.models import (
     SlaPolicy,
     Ticket,
@@ -39,7 +40,8 @@ from kebu.engagement.models import (
     TicketResult,
     TicketStatus,
 )
-from kebu.orders.models import AfterSale, Order, OrderLine
+from kebu.orders.models import AfterSale, AfterSaleKind, Order, OrderLine
+from kebu.orders.services import aftersales as aftersale_services
 
 TICKET_NO_SEQUENCE = "ticket_no"
 # The hours a category gets when the shop deleted its service level: the model's own defaults.
@@ -48,6 +50,7 @@ FALLBACK_RESOLUTION_HOURS = 48
 # A closed ticket may be reopened for this long. Later, the customer's problem is a new one: it gets its
 # own ticket and SLA, and the old ticket's figures (resolution time, satisfaction) stay as they were.
 REOPEN_WINDOW_DAYS = 30
+ADD_TICKETS = "engagement.add_ticket"
 WORK_TICKETS = "engagement.change_ticket"
 
 S = TicketStatus
@@ -134,12 +137,20 @@ def _lines_clean(
 def ticket_open(*, actor: Any, customer: Customer, data: TicketInput) -> Ticket:
     """Open a ticket for ``customer``.
 
-    Guarantees: a unique number ``T000123`` even when two are opened at once; the first-response and
-    resolution due times from the category's service level (``SlaPolicy``, or 4 h / 48 h when the shop
-    has none); the order, if any, is this customer's and the lines are of that order; an assignee who
-    may work tickets (by default the customer's owner, else ``actor``); an "opened" history event and
-    an audit entry. Nothing is written when anything is refused."""
+    Guarantees: the actor may see the customer (else ``NotFound``) and has ``add_ticket`` (else
+    ``Forbidden``); the customer is not archived; a unique number ``T000123`` even when two are opened at
+    once; the first-response and resolution due times from the category's service level (``SlaPolicy``,
+    or 4 h / 48 h when the shop has none), the resolution one kept unmoved as ``first_due_at`` for the
+    figures; the order, if any, is this customer's and the lines are of that order; an assignee who may
+    work tickets (by default the customer's owner, else ``actor``); an "opened" history event and an
+    audit entry. Nothing is written when anything is refused."""
+    if not customer_is_visible(user=actor, customer=customer):
+        raise NotFound()
+    if not (getattr(actor, "is_active", False) and actor.has_perm(ADD_TICKETS)):
+        raise Forbidden(_("Your role may not open tickets."))
     errors: dict[str, list[Any]] = {}
+    if customer.archived_at is not None:
+        _add(errors, "customer", _("This customer is archived: restore it first."))
     if data.kind not in TicketKind.values:
         _add(errors, "kind", _("Choose complaint or request."))
     if data.category not in TicketCategory.values:
@@ -171,6 +182,7 @@ def ticket_open(*, actor: Any, customer: Customer, data: TicketInput) -> Ticket:
 
     now = timezone.now()
     first_hours, resolve_hours = sla_hours(data.category)
+    due_at = now + timedelta(hours=resolve_hours)
     ticket = Ticket.objects.create(
         number=ticket_no_next(),
         customer=customer,
@@ -183,7 +195,8 @@ def ticket_open(*, actor: Any, customer: Customer, data: TicketInput) -> Ticket:
         assignee=assignee,
         opened_at=now,
         first_response_due_at=now + timedelta(hours=first_hours),
-        due_at=now + timedelta(hours=resolve_hours),
+        due_at=due_at,
+        first_due_at=due_at,
         created_at=now,
         updated_at=now,
         created_by=actor,
@@ -246,7 +259,8 @@ def ticket_transition(
     Guarantees: only the steps of the flow are taken; resolving needs a resolution text and a result;
     a satisfaction score (1–5) is taken only when closing, and is optional there; going back to
     ``in_progress`` from resolved or closed is a reopen (``reopened_count`` + 1, resolution, result,
-    satisfaction and the resolved/closed times cleared, a fresh resolution due time from the policy),
+    satisfaction and the resolved/closed times cleared, a fresh working resolution due time from the
+    policy, while ``first_due_at``, which the SLA figures read, stays as it was),
     and a ticket closed more than ``REOPEN_WINDOW_DAYS`` ago is not reopened; the first step out of
     ``new`` is the first response, if none was recorded; a history event and an audit entry; a stale
     ``expected_version`` raises ``Conflict`` and changes nothing."""
@@ -409,3 +423,51 @@ def ticket_aftersale_link(*, actor: Any, ticket: Ticket, aftersale: AfterSale) -
         data={"aftersale": aftersale.pk, "kind": aftersale.kind},
     )
     return ticket
+
+
+@transaction.atomic(durable=True)
+def ticket_aftersale_raise(
+    *,
+    actor: Any,
+    ticket: Ticket,
+    order: Order,
+    kind: str,
+    reason: str,
+    reason_detail: str = "",
+    amount_cny: Any = None,
+    lines: Sequence[aftersale_services.AfterSaleLineInput] = (),
+    complete_now: bool = False,
+) -> AfterSale:
+    """Raise a return or refund on ``order`` from ``ticket`` and link the two, all or nothing.
+
+    Guarantees: the actor may work tickets (``change_ticket``), else ``Forbidden`` before anything is
+    written; the after-sale is made by the orders services (``aftersale_request``, or ``order_refund``, a
+    refund completed at once, when ``complete_now`` and the kind is a refund), which join this
+    transaction, and linked by ``ticket_aftersale_link``; a refused after-sale or link leaves neither
+    behind (no after-sale, no money reserved on the order, no link). Whether the actor may raise or
+    complete after-sales is the caller's check, as for the orders services themselves."""
+    if not _can_work(actor):
+        raise Forbidden(
+            _("Your role may not work on tickets, so an after-sale cannot be raised from this one.")
+        )
+    if complete_now and kind == AfterSaleKind.REFUND:
+        aftersale = aftersale_services.order_refund(
+            actor=actor,
+            order=order,
+            amount_cny=amount_cny,
+            reason=reason,
+            reason_detail=reason_detail,
+            lines=lines,
+        )
+    else:
+        aftersale = aftersale_services.aftersale_request(
+            actor=actor,
+            order=order,
+            kind=kind,
+            reason=reason,
+            reason_detail=reason_detail,
+            amount_cny=amount_cny,
+            lines=lines,
+        )
+    ticket_aftersale_link(actor=actor, ticket=ticket, aftersale=aftersale)
+    return aftersale

@@ -1,5 +1,6 @@
-"""Feedback and reviews: what a rating must be, the order and product it may name, a marketplace export
-row imported twice staying one review, and the pages and API showing only visible customers' reviews."""
+"""Feedback and reviews: what a rating must be, the order and product it may name, who may record one for
+which customer, a marketplace export row imported twice staying one review, and the pages and API showing
+only visible customers' reviews (the list with the averages of the products on the page)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import time_machine
 from django.urls import reverse
 
 from kebu.audit.models import AuditEntry
-from kebu.core.errors import ValidationFailed
+from kebu.core.errors import Forbidden, NotFound, ValidationFailed
+from kebu.customers.services import customer_archive
 from kebu.customers.tests.factories import make_customer
 from kebu.engagement.models import Feedback
 from kebu.engagement.selectors.feedback import product_ratings
@@ -98,6 +100,31 @@ def test_a_review_time_in_the_future_is_refused(sales_a, customer):
     assert "reviewed_at" in refused.value.field_errors
 
 
+def test_a_colleagues_customer_is_not_found_and_nothing_is_written(sales_a, b_customer):
+    with pytest.raises(NotFound):
+        feedback_add(actor=sales_a, customer=b_customer, rating=5)
+
+    assert not Feedback.objects.exists()
+
+
+def test_a_role_without_add_feedback_may_not_record_one(readonly, customer):
+    with pytest.raises(Forbidden):
+        feedback_add(actor=readonly, customer=customer, rating=5)
+
+    assert not Feedback.objects.exists()
+
+
+def test_an_archived_customer_gets_no_new_feedback(sales_a, customer):
+    customer_archive(actor=sales_a, customer=customer)
+    customer.refresh_from_db()
+
+    with pytest.raises(ValidationFailed) as refused:
+        feedback_add(actor=sales_a, customer=customer, rating=5)
+
+    assert "archived" in str(refused.value.field_errors["customer"][0])
+    assert not Feedback.objects.exists()
+
+
 # --- imports --------------------------------------------------------------------------------------------
 
 
@@ -172,7 +199,7 @@ def test_averages_per_product_count_only_the_reviews_i_may_see(sales_a, sales_b,
     feedback_add(actor=sales_a, customer=customer, product=cream, rating=4)
     feedback_add(actor=sales_b, customer=b_customer, product=cream, rating=1)
 
-    rows = product_ratings(user=sales_a)
+    rows = product_ratings(user=sales_a, product_ids=[cream.pk])
 
     assert [(r["product__name"], r["reviews"], r["average"]) for r in rows] == [("玻尿酸面霜", 2, 4.5)]
 
@@ -191,6 +218,50 @@ def test_the_list_page_shows_my_customers_reviews_and_the_product_averages(
     assert "回购第三次" in page and "乙的差评" not in page
     assert 'id="product-ratings"' in page and "5.00" in page
     assert "回购第三次" not in filtered
+
+
+def ratings_card(html: str) -> str:
+    return html.split('id="product-ratings"')[1].split("</table>")[0]
+
+
+def test_the_list_averages_only_the_products_on_its_page_over_all_their_visible_reviews(
+    client_for, sales_a, customer, cream, tea
+):
+    with time_machine.travel(NOW, tick=False):
+        feedback_add(
+            actor=sales_a, customer=customer, product=tea, rating=2, reviewed_at=NOW - timedelta(days=9)
+        )
+        for n in range(25):  # newer: page 1 is cream's alone, tea's review is on page 2
+            feedback_add(actor=sales_a, customer=customer, product=cream, rating=4 + n % 2)
+    client = client_for(sales_a)
+
+    first = ratings_card(client.get(reverse("feedback:list")).content.decode())
+    second = ratings_card(client.get(reverse("feedback:list"), {"page": 2}).content.decode())
+    only_fives = ratings_card(client.get(reverse("feedback:list"), {"rating": 5}).content.decode())
+
+    assert f"?product={cream.pk}" in first and f"?product={tea.pk}" not in first
+    assert f"?product={tea.pk}" in second and f"?product={cream.pk}" not in second
+    # a filter picks the products shown; their averages stay over every review: 13 fours, 12 fives
+    assert ">25<" in only_fives and "4.48" in only_fives
+
+
+def test_the_list_takes_the_same_few_queries_however_many_reviews_and_products(
+    client_for, sales_a, customer, cream, tea, django_assert_max_num_queries
+):
+    for n in range(40):
+        feedback_add(actor=sales_a, customer=customer, product=(cream, tea, None)[n % 3], rating=5)
+    client = client_for(sales_a)
+
+    # session, user, 2FA check, two permission reads, the shop settings (twice: the rows and the ratings
+    # each apply visibility), count, rows, the ratings of the page's products (one grouped query), the
+    # session save (three with its savepoint)
+    with django_assert_max_num_queries(13) as captured:
+        page = client.get(reverse("feedback:list"))
+
+    assert page.content.decode().count("data-feedback=") == 25
+    grouped = [q["sql"] for q in captured.captured_queries if "AVG(" in q["sql"].upper()]
+    # grouped over the page's products only, not over every visible review
+    assert len(grouped) == 1 and '"engagement_feedback"."product_id" IN (' in grouped[0]
 
 
 def test_a_review_is_entered_from_the_customer_page_and_shown_on_its_card(

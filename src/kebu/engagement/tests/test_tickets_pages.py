@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from kebu.customers.tests.factories import make_customer
@@ -273,6 +274,35 @@ def test_a_refund_started_from_a_complaint_is_prefilled_and_linked_both_ways(
     ticket_page = a_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
     assert f'href="/tickets/{ticket.pk}/">T000001</a>' in order_page
     assert f"#aftersale-{aftersale.pk}" in ticket_page
+
+
+def test_an_after_sale_from_a_ticket_is_refused_whole_for_someone_who_cannot_work_tickets(
+    client_for, sales_a, customer, order, staff_member
+):
+    ticket = open_ticket(sales_a, customer, order=order)
+    cashier = staff_member(None, "cashier")  # sees every customer and may raise after-sales, not tickets
+    cashier.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=[
+                "view_customer",
+                "view_all_customers",
+                "view_order",
+                "add_aftersale",
+                "view_ticket",
+                "view_all_tickets",
+            ]
+        )
+    )
+    cream = order.lines.get(sku_code="CREAM-50")
+    url = reverse("orders:aftersale-create", args=[order.pk]) + f"?ticket={ticket.pk}"
+
+    response = client_for(cashier).post(
+        url, {"kind": "return", "reason": "quality", f"line_{cream.pk}_quantity": "1"}
+    )
+
+    assert response.status_code == 400
+    assert "may not work on tickets" in response.content.decode()
+    assert not AfterSale.objects.exists()
 
 
 def test_an_after_sale_cannot_be_tied_to_a_colleagues_or_another_orders_ticket(

@@ -1,6 +1,6 @@
-"""Tickets and complaints: opening with SLA due times, the status flow and every step it refuses,
-reopening, notes as first responses, reassignment, stale versions, the after-sale link, and who sees
-which ticket in which queue."""
+"""Tickets and complaints: opening with SLA due times (and who may open one, for which customer), the
+status flow and every step it refuses, reopening, notes as first responses, reassignment, stale versions,
+the after-sale raised and linked in one transaction, and who sees which ticket in which queue."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from kebu.audit.models import AuditEntry
-from kebu.core.errors import Conflict, NotFound, ValidationFailed
+from kebu.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from kebu.customers.services import customer_archive
 from kebu.customers.tests.factories import make_customer
 from kebu.engagement.models import SlaPolicy, Ticket, TicketEvent, TicketStatus
 from kebu.engagement.selectors.tickets import (
@@ -22,17 +24,19 @@ from kebu.engagement.selectors.tickets import (
     ticket_tab_counts,
     ticket_visible_queryset,
 )
+from kebu.engagement.services import tickets as ticket_services
 from kebu.engagement.services.tickets import (
     TRANSITIONS,
     TicketInput,
     ticket_aftersale_link,
+    ticket_aftersale_raise,
     ticket_assign,
     ticket_note_add,
     ticket_open,
     ticket_transition,
 )
-from kebu.orders.models import AfterSaleKind, AfterSaleReason
-from kebu.orders.services.aftersales import aftersale_request
+from kebu.orders.models import AfterSale, AfterSaleKind, AfterSaleReason, Order
+from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +116,31 @@ def test_the_shops_own_service_level_is_used_and_a_missing_one_falls_back_to_4_a
         MONDAY_9AM + timedelta(hours=4),
         MONDAY_9AM + timedelta(hours=48),
     )
+
+
+def test_a_colleagues_customer_is_not_found_and_nothing_is_written(sales_a, other_customer):
+    with pytest.raises(NotFound):
+        open_ticket(sales_a, other_customer)
+
+    assert not Ticket.objects.exists() and not AuditEntry.objects.filter(action="ticket.open").exists()
+
+
+def test_a_role_without_add_ticket_may_not_open_one(readonly, customer):
+    with pytest.raises(Forbidden):
+        open_ticket(readonly, customer)
+
+    assert not Ticket.objects.exists()
+
+
+def test_an_archived_customer_gets_no_new_ticket(sales_a, customer):
+    customer_archive(actor=sales_a, customer=customer)
+    customer.refresh_from_db()
+
+    with pytest.raises(ValidationFailed) as refused:
+        open_ticket(sales_a, customer)
+
+    assert "archived" in str(refused.value.field_errors["customer"][0])
+    assert not Ticket.objects.exists()
 
 
 def test_numbers_follow_one_another_and_skip_a_number_already_taken(sales_a, customer):
@@ -303,6 +332,7 @@ def test_reopening_a_closed_ticket_counts_it_and_starts_its_resolution_time_agai
     assert (ticket.resolution, ticket.result, ticket.satisfaction) == ("", "", None)
     assert (ticket.resolved_at, ticket.closed_at) == (None, None)
     assert ticket.due_at == MONDAY_9AM + timedelta(days=29, hours=48)
+    assert ticket.first_due_at == MONDAY_9AM + timedelta(hours=48)  # the SLA figures' due time stays
     assert TicketEvent.objects.filter(ticket=ticket, kind="reopened", from_value="closed").exists()
     assert AuditEntry.objects.filter(action="ticket.reopen").count() == 1
 
@@ -490,6 +520,72 @@ def test_an_after_sale_of_another_order_is_not_linked(sales_a, customer, order, 
         ticket_aftersale_link(actor=sales_a, ticket=ticket, aftersale=aftersale)
 
     assert not ticket.aftersales.exists()
+
+
+def raise_return(actor, ticket, order, **fields):
+    cream = order.lines.get(sku_code="CREAM-50")
+    return ticket_aftersale_raise(
+        actor=actor,
+        ticket=ticket,
+        order=order,
+        kind=fields.pop("kind", AfterSaleKind.RETURN),
+        reason=AfterSaleReason.QUALITY,
+        lines=[AfterSaleLineInput(line_id=cream.pk, quantity=1)],
+        **fields,
+    )
+
+
+def test_a_return_raised_from_a_ticket_is_made_and_linked_together(sales_a, customer, order):
+    ticket = open_ticket(sales_a, customer, order=order)
+
+    aftersale = raise_return(sales_a, ticket, order)
+
+    assert list(aftersale.tickets.all()) == [ticket]
+    assert TicketEvent.objects.filter(ticket=ticket, kind="linked", to_value=f"#{aftersale.pk}").exists()
+    assert {"aftersale.request", "ticket.aftersale_link"} <= set(
+        AuditEntry.objects.values_list("action", flat=True)
+    )
+
+
+def test_a_refund_completed_at_once_from_a_ticket_is_linked_too(sales_a, customer, order):
+    ticket = open_ticket(sales_a, customer, order=order)
+
+    aftersale = raise_return(sales_a, ticket, order, kind=AfterSaleKind.REFUND, complete_now=True)
+
+    assert aftersale.status == "completed" and list(aftersale.tickets.all()) == [ticket]
+
+
+def test_a_failed_link_leaves_no_after_sale_and_no_money_reserved(sales_a, customer, order, monkeypatch):
+    ticket = open_ticket(sales_a, customer, order=order)
+
+    def link_refused(**_kwargs):
+        raise Conflict("the link failed")
+
+    monkeypatch.setattr(ticket_services, "ticket_aftersale_link", link_refused)
+    with pytest.raises(Conflict):
+        raise_return(sales_a, ticket, order)
+
+    assert not AfterSale.objects.exists()
+    assert Order.objects.get(pk=order.pk).refund_reserved_cny == 0
+    assert not AuditEntry.objects.filter(action="aftersale.request").exists()
+
+
+def test_someone_who_cannot_work_tickets_raises_no_after_sale_from_one(
+    sales_a, customer, order, staff_member
+):
+    ticket = open_ticket(sales_a, customer, order=order)
+    cashier = staff_member(None, "cashier")  # may raise after-sales, not work tickets
+    cashier.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_aftersale", "view_ticket", "view_order"])
+    )
+    cashier = type(cashier).objects.get(pk=cashier.pk)
+
+    with pytest.raises(Forbidden) as refused:
+        raise_return(cashier, ticket, order)
+
+    assert "tickets" in str(refused.value.message)
+    assert not AfterSale.objects.exists() and not ticket.aftersales.exists()
+    assert Order.objects.get(pk=order.pk).refund_reserved_cny == 0
 
 
 def test_times_are_aware_and_stored_in_utc(sales_a, customer):

@@ -1,5 +1,6 @@
-"""Pages of feedback and reviews: the list with the average rating per product, a new review for a
-customer, and the rating card of the product page. Thin: parse, call a selector or service, render."""
+"""Pages of feedback and reviews: the list with the average rating of the products it shows, a new review
+for a customer, and the rating card of the product page. Thin: parse, call a selector or service,
+render."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def feedback_list_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "product": product,
-        "ratings": selectors.product_ratings(user=request.user),
+        "ratings": selectors.product_ratings(
+            user=request.user, product_ids=[review.product_id for review in page.object_list]
+        ),
     }
     return render(request, "engagement/feedback/list.html", context)
 
