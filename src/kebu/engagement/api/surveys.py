@@ -23,7 +23,7 @@ from kebu.customers.api import VisibleCustomerField, _validated
 from kebu.engagement.models import Question, Survey
 from kebu.engagement.selectors import surveys as selectors
 from kebu.engagement.services import surveys as services
-from kebu.orders.models import Order
+from kebu.orders.selectors import order_visible_queryset
 
 
 class SurveyPermission(permissions.BasePermission):
@@ -125,7 +125,11 @@ class SurveyViewSet(viewsets.ReadOnlyModelViewSet):
         customer = data["customer"]
         order = None
         if data.get("order"):
-            order = Order.objects.filter(pk=data["order"], customer=customer).first()
+            # Only an order the user may see: without ``orders.view_order`` none is, and an order id
+            # cannot be probed (the same message whether it exists or not).
+            order = (
+                order_visible_queryset(user=request.user).filter(pk=data["order"], customer=customer).first()
+            )
             if order is None:
                 raise ValidationFailed(field_errors={"order": [_("Choose one of this customer's orders.")]})
         invitation, created = services.invitation_create(

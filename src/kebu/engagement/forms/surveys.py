@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kebu.core.forms import DATE_VALIDATORS, KebuForm
@@ -57,7 +58,8 @@ class QuestionForm(KebuForm):
 
 
 class SendForm(KebuForm):
-    """One customer's link: which survey, and (optionally) which of their orders it is about."""
+    """One customer's link: which survey, and (optionally) which of their orders it is about. ``orders``
+    is None for someone who may not see orders: the form then has no order field at all."""
 
     survey = forms.ModelChoiceField(label=_("Survey"), queryset=Survey.objects.none(), empty_label=None)
     order = forms.TypedChoiceField(label=_("About the order"), required=False, coerce=int, empty_value=None)
@@ -65,8 +67,15 @@ class SendForm(KebuForm):
     def __init__(self, *args: Any, surveys: Any, orders: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["survey"].queryset = surveys
+        if orders is None:
+            del self.fields["order"]
+            return
+        # The day in the shop's time zone: an order placed at 07:00 in Shanghai is the day before in UTC.
         self.fields["order"].choices = [("", _("No order"))] + [
-            (order.pk, f"{order.order_no} · {order.ordered_at:%Y-%m-%d} · ¥{order.total_cny}")
+            (
+                order.pk,
+                f"{order.order_no} · {timezone.localtime(order.ordered_at):%Y-%m-%d} · ¥{order.total_cny}",
+            )
             for order in orders
         ]
 
@@ -93,6 +102,15 @@ class BatchForm(KebuForm):
     delivered_within_days = forms.IntegerField(
         label=_("Received an order in the last … days"), required=False, min_value=1, max_value=365, initial=7
     )
+
+    def __init__(self, *args: Any, with_orders: bool = True, **kwargs: Any) -> None:
+        """``with_orders`` False (someone who may not see orders): pasted numbers only, since the
+        links made from recent deliveries would tell who received an order."""
+        super().__init__(*args, **kwargs)
+        if not with_orders:
+            source = self.fields["source"]
+            source.choices = [choice for choice in source.choices if choice[0] != "delivered"]
+            del self.fields["delivered_within_days"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -36,6 +36,7 @@ from kebu.engagement.models import (
 )
 
 ADD_CONTACT = "engagement.add_contactrecord"
+ADD_FOLLOWUP = "engagement.add_followup"
 SUMMARY_MAX = 4000
 NEXT_STEP_MAX = 200  # ContactRecord.next_step and FollowUp.title
 # A phone's clock a few minutes ahead of the server's must not make "just now" a time in the future.
@@ -118,9 +119,10 @@ def contact_log(
     Guarantees: the actor may see the customer (else ``NotFound``) and has ``add_contactrecord``
     (else ``Forbidden``); the customer is not archived; the summary is 1–4000 characters; the time is
     not in the future (five minutes of clock skew allowed); a due date has a next step and is today or
-    later; at most five attachments, each a picture or PDF by its bytes and within the size limit.
-    Every problem is reported at once in ``ValidationFailed.field_errors`` and then nothing is
-    written: no record, no follow-up, no file. A next step with a due date creates exactly one
+    later, and only for an actor who has ``add_followup`` (it becomes their follow-up); at most five
+    attachments, each a picture or PDF by its bytes and within the size limit. Every problem is
+    reported at once in ``ValidationFailed.field_errors`` and then nothing is written: no record, no
+    follow-up, no file. A next step with a due date creates exactly one
     ``FollowUp(kind=NEXT_STEP)`` assigned to the actor. Audited as ``contact.create``."""
     if not customer_is_visible(user=actor, customer=customer):
         raise NotFound()
@@ -128,6 +130,12 @@ def contact_log(
         raise Forbidden(_("Your role may not log contacts."))
     errors: dict[str, list[Any]] = {}
     summary, next_step, occurred_at = _clean(data, customer=customer, errors=errors)
+    if data.next_step_due is not None and not actor.has_perm(ADD_FOLLOWUP):
+        _add(
+            errors,
+            "next_step_due",
+            _("Your role may not add follow-ups: clear the due date to keep the next step on the record."),
+        )
     checked = []
     try:
         checked = attachments_check(list(files))

@@ -125,7 +125,9 @@ def preference_update(*, actor: Any, customer: Customer, data: PreferenceInput) 
     most 30 characters, trimmed and without repeats); categories and brands exist; contact hours are
     both given or both empty and not equal; ``contact_until`` earlier than ``contact_from`` means the
     window runs past midnight (22:00–02:00 for someone who works late). On any error nothing changes.
-    Audited as ``preference.update`` with each changed field's before and after."""
+    Two saves at once (the customer's first included) both succeed and the one that commits last wins
+    whole: its fields and its categories and brands. Audited as ``preference.update`` with each changed
+    field's before and after."""
     if not customer_is_visible(user=actor, customer=customer):
         raise NotFound()
     if not (getattr(actor, "is_active", False) and actor.has_perm(CHANGE_PREFERENCE)):
@@ -154,20 +156,27 @@ def preference_update(*, actor: Any, customer: Customer, data: PreferenceInput) 
             _("The preferences were not saved; correct the marked fields."), field_errors=errors
         )
 
-    preference = Preference.objects.filter(customer=customer).first() or Preference(customer=customer)
-    before = _snapshot(preference)
-    preference.colours = lists["colours"]
-    preference.sizes = lists["sizes"]
-    preference.styles = lists["styles"]
-    preference.price_band = data.price_band
-    preference.preferred_channel = data.preferred_channel
-    preference.contact_from = start
-    preference.contact_until = end
-    preference.do_not_disturb = bool(data.do_not_disturb)
-    preference.notes = notes
-    preference.updated_at = timezone.now()
-    preference.updated_by = actor
-    preference.save()
+    values = {
+        "colours": lists["colours"],
+        "sizes": lists["sizes"],
+        "styles": lists["styles"],
+        "price_band": data.price_band,
+        "preferred_channel": data.preferred_channel,
+        "contact_from": start,
+        "contact_until": end,
+        "do_not_disturb": bool(data.do_not_disturb),
+        "notes": notes,
+        "updated_at": timezone.now(),
+        "updated_by": actor,
+    }
+    # get_or_create inserts in a savepoint and, when a concurrent first save inserted the row first,
+    # reads that row and updates it: both saves succeed, the later one wins.
+    preference, created = Preference.objects.get_or_create(customer=customer, defaults=values)
+    before = {} if created else _snapshot(preference)
+    if not created:
+        for name, value in values.items():
+            setattr(preference, name, value)
+        preference.save(update_fields=list(values))
     preference.categories.set(categories)
     preference.brands.set(brands)
     after = _snapshot(preference)

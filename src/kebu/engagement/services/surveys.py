@@ -22,14 +22,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.customers.models import Customer
-from kebu.customers.selectors import customer_visible_queryset
+from kebu.customers.selectors import customer_visible_queryset, purchases_visible
 from kebu.engagement.models import (
     Answer,
     Question,
@@ -47,6 +48,8 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 20
 OPTION_MAX_LENGTH = 100
 TEXT_ANSWER_MAX = 2000
 MAX_BATCH = 5000
+# Orders read per query when looking for the customers of recent deliveries.
+CANDIDATE_PAGE = 2000
 SCORE_RANGES: dict[str, tuple[int, int]] = {QuestionKind.NPS: (0, 10), QuestionKind.CSAT: (1, 5)}
 
 
@@ -409,27 +412,72 @@ def _numbers_clean(text: str | Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def _delivered_orders(*, actor: Any, days: int) -> dict[int, int]:
-    """Per visible customer, the latest order delivered (or completed) in the last ``days`` days."""
+def _delivered_orders(*, actor: Any, days: int) -> dict[int, int] | None:
+    """Per visible, unarchived customer, the order they received most recently in the last ``days``
+    days (of the orders ``actor`` may see); None as soon as that is more than ``MAX_BATCH`` customers.
+
+    Read newest delivery first along the partial index ``order_delivered`` in pages with a LIMIT, and
+    stopped at the ``MAX_BATCH + 1``-th customer, so a shop with millions of orders is not scanned in a
+    web request. Pages rather than ``.iterator()``: on PostgreSQL outside a transaction a server-side
+    cursor is declared WITH HOLD, which computes the whole result before the first row. Every delivered
+    or completed order has ``delivered_at`` (the order services set it for both), so it alone bounds
+    the read."""
+    # The orders' own rule (``order_visible_queryset``): none without ``orders.view_order``, else those
+    # of the customers one may see. Someone who may not see orders must not learn who received one.
+    if not purchases_visible(user=actor):
+        return {}
     since = timezone.now() - timedelta(days=days)
-    # Bounded by the order time (index order_time) as well: a parcel arrives within 60 days of its order.
-    orders = (
-        Order.objects.filter(
-            ordered_at__gte=since - timedelta(days=60),
-            status__in=[OrderStatus.DELIVERED, OrderStatus.COMPLETED],
-            customer__in=customer_visible_queryset(user=actor).filter(archived_at__isnull=True).values("pk"),
-        )
-        .filter(Q(delivered_at__gte=since) | Q(delivered_at__isnull=True, completed_at__gte=since))
-        .order_by("customer_id", "-ordered_at", "-id")
-        .values_list("customer_id", "pk")
+    # The customer is checked by a correlated EXISTS (a primary-key lookup per order), and the status
+    # here in Python: an IN over the customers or the statuses would let the planner pick
+    # ``order_customer`` or ``order_status`` and read every order to sort them (SQLite does, without
+    # ANALYZE statistics). Each page is one range of ``order_delivered``, read in its order.
+    customers = customer_visible_queryset(user=actor).filter(
+        pk=OuterRef("customer_id"), archived_at__isnull=True
     )
+    rows = (
+        Order.objects.filter(delivered_at__gte=since)
+        .filter(Exists(customers))
+        .order_by("-delivered_at", "-id")
+        .values_list("delivered_at", "pk", "customer_id", "status")
+    )
+    received = {OrderStatus.DELIVERED, OrderStatus.COMPLETED}
     latest: dict[int, int] = {}
-    for customer_id, order_id in orders.iterator(chunk_size=2000):
-        latest.setdefault(customer_id, order_id)
-    return latest
+    page = rows
+    while True:
+        chunk = list(page[:CANDIDATE_PAGE])
+        for _delivered_at, order_id, customer_id, status in chunk:
+            if status not in received:
+                continue
+            latest.setdefault(customer_id, order_id)
+            if len(latest) > MAX_BATCH:
+                return None
+        if len(chunk) < CANDIDATE_PAGE:
+            return latest
+        last_at, last_id = chunk[-1][0], chunk[-1][1]
+        page = rows.filter(delivered_at__lte=last_at).exclude(delivered_at=last_at, pk__gte=last_id)
 
 
-@transaction.atomic
+def _numbered_customers(
+    *, actor: Any, numbers: list[str], result: BatchResult
+) -> list[tuple[int, int | None]]:
+    """The visible, unarchived customers among ``numbers``; the others noted in ``result``."""
+    found = {
+        number: (pk, archived_at)
+        for number, pk, archived_at in customer_visible_queryset(user=actor)
+        .filter(customer_no__in=numbers)
+        .values_list("customer_no", "pk", "archived_at")
+    }
+    wanted: list[tuple[int, int | None]] = []
+    for number in numbers:
+        if number not in found:
+            result.not_found.append(number)
+        elif found[number][1] is not None:
+            result.archived.append(number)
+        else:
+            wanted.append((found[number][0], None))
+    return wanted
+
+
 def invitations_create_batch(
     *,
     actor: Any,
@@ -439,18 +487,26 @@ def invitations_create_batch(
 ) -> BatchResult:
     """Links for many customers at once: those whose numbers are given, or those among the customers
     ``actor`` may see who received an order in the last ``delivered_within_days`` days (the link is
-    then about that order). Numbers of customers ``actor`` may not see read as not found; archived
-    customers are refused; a customer who has an open link already keeps it. The links made share one
-    ``created_at``, which names the batch for its export."""
+    then about the order received last). Numbers of customers ``actor`` may not see read as not found;
+    archived customers are refused; a customer who has an open link already keeps it; more than
+    ``MAX_BATCH`` customers are refused whole. The links made share one ``created_at``, which names the
+    batch for its export.
+
+    The customers are read before the transaction, which then only writes: on SQLite a transaction
+    holds the write lock from its start, and the read can be long. A customer archived in between may
+    still get a link, as if the batch had been made a moment earlier."""
     _survey_takes_links(survey)
-    result = BatchResult(created_at=timezone.now())
-    wanted: list[tuple[int, int | None]] = []
+    result = BatchResult()
     if delivered_within_days is not None:
         days = int(delivered_within_days)
         if not 1 <= days <= 365:
             message = _("Choose 1 to 365 days.")
             raise ValidationFailed(message, field_errors={"delivered_within_days": [message]})
-        wanted = list(_delivered_orders(actor=actor, days=days).items())
+        delivered = _delivered_orders(actor=actor, days=days)
+        if delivered is None:
+            message = _("At most %(max)d customers at a time.") % {"max": MAX_BATCH}
+            raise ValidationFailed(message, field_errors={"delivered_within_days": [message]})
+        wanted: list[tuple[int, int | None]] = list(delivered.items())
     else:
         numbers = _numbers_clean(customer_numbers)
         if not numbers:
@@ -459,29 +515,23 @@ def invitations_create_batch(
         if len(numbers) > MAX_BATCH:
             message = _("At most %(max)d customers at a time.") % {"max": MAX_BATCH}
             raise ValidationFailed(message, field_errors={"customer_numbers": [message]})
-        found = dict(
-            customer_visible_queryset(user=actor)
-            .filter(customer_no__in=numbers)
-            .values_list("customer_no", "archived_at")
-        )
-        ids = dict(
-            customer_visible_queryset(user=actor)
-            .filter(customer_no__in=numbers)
-            .values_list("customer_no", "pk")
-        )
-        for number in numbers:
-            if number not in found:
-                result.not_found.append(number)
-            elif found[number] is not None:
-                result.archived.append(number)
-            else:
-                wanted.append((ids[number], None))
-    if len(wanted) > MAX_BATCH:
-        message = _("That is %(count)d customers; at most %(max)d at a time. Choose fewer days.") % {
-            "count": len(wanted),
-            "max": MAX_BATCH,
-        }
-        raise ValidationFailed(message, field_errors={"delivered_within_days": [message]})
+        wanted = _numbered_customers(actor=actor, numbers=numbers, result=result)
+    return _invitations_write(
+        actor=actor, survey=survey, wanted=wanted, result=result, delivered_within_days=delivered_within_days
+    )
+
+
+@transaction.atomic
+def _invitations_write(
+    *,
+    actor: Any,
+    survey: Survey,
+    wanted: list[tuple[int, int | None]],
+    result: BatchResult,
+    delivered_within_days: int | None,
+) -> BatchResult:
+    _survey_takes_links(survey)
+    result.created_at = timezone.now()
     open_keys = set(
         SurveyInvitation.objects.filter(
             survey=survey,
@@ -525,8 +575,14 @@ def invitations_create_batch(
 
 
 def invitation_open(*, invitation: SurveyInvitation) -> None:
-    """Note the first time the link's page was opened. One conditional UPDATE, not audited: it is the
-    customer looking, not anyone changing anything."""
+    """Note that a person opened the link: called when the page is first posted (answers complete or
+    not), never when it is only fetched. Chat apps fetch a pasted link to draw its preview (WeChat
+    does), and so do link checkers; a fetch is not a person. Telling them apart by User-Agent is a list
+    that is never complete, and a beacon from the page's script counts any previewer that runs scripts
+    and misses a phone that does not; a post carries the page's CSRF token, which a preview never sends
+    back. The cost: someone who opens the link and leaves without sending anything is not counted. An
+    answer notes it too (``response_submit``), so every answered link is an opened one. One
+    conditional UPDATE, not audited: it is the customer looking, not anyone changing anything."""
     if invitation.opened_at is None:
         now = timezone.now()
         SurveyInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=now)
@@ -605,7 +661,7 @@ def response_submit(*, invitation: SurveyInvitation, answers: Mapping[int, Any])
     now = timezone.now()
     # The claim: of two submits at once, one updates the row and the other finds it answered.
     claimed = SurveyInvitation.objects.filter(pk=invitation.pk, responded_at__isnull=True).update(
-        responded_at=now
+        responded_at=now, opened_at=Coalesce("opened_at", Value(now))
     )
     if not claimed:
         raise AlreadyAnswered(_("You have already answered this survey. Thank you!"))

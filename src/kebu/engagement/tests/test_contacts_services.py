@@ -123,6 +123,33 @@ def test_a_next_step_without_a_due_date_is_kept_on_the_record_only(sales_a, a_cu
     assert not FollowUp.objects.exists()
 
 
+def test_a_next_step_due_is_refused_to_a_role_without_follow_ups_and_nothing_is_written(
+    staff_member, team_east
+):
+    from django.contrib.auth.models import Permission
+
+    # A sales role an admin trimmed: may log contacts, may not add follow-ups.
+    user = staff_member("sales", "no_followups", team=team_east)
+    user.user_permissions.set(Permission.objects.filter(group__user=user).exclude(codename="add_followup"))
+    user.groups.clear()
+    user = type(user).objects.get(pk=user.pk)
+    customer = make_customer(actor=user, name="李四", owner=user)
+
+    with pytest.raises(ValidationFailed) as caught:
+        contact_log(
+            actor=user, customer=customer, data=data(next_step="寄色卡", next_step_due=date(2025, 6, 12))
+        )
+    record = contact_log(actor=user, customer=customer, data=data(next_step="寄色卡"))
+
+    assert caught.value.field_errors == {
+        "next_step_due": [
+            "Your role may not add follow-ups: clear the due date to keep the next step on the record."
+        ]
+    }
+    assert record.next_step == "寄色卡" and ContactRecord.objects.count() == 1
+    assert not FollowUp.objects.exists()
+
+
 def test_a_time_a_few_minutes_ahead_is_taken_as_clock_skew(sales_a, a_customer):
     ahead = NOW + timedelta(minutes=4)
 

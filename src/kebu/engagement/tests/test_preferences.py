@@ -3,12 +3,14 @@ form) and, shown apart, what their orders suggest (``preferences_inferred``, fro
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection, connections
 from django.urls import reverse
 
 from kebu.audit.models import AuditEntry
@@ -151,6 +153,47 @@ def test_a_colleagues_customer_is_not_found_and_a_read_only_user_is_forbidden(
         preference_update(actor=readonly, customer=a_customer, data=PreferenceInput(colours=["红"]))
 
     assert not Preference.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_first_saves_at_once_both_succeed_and_the_later_one_wins(sales_a, a_customer, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite runs writers one after the other (its IMMEDIATE write lock)")
+    # Both saves find no row and are held until both are about to insert it: the race, every time.
+    barrier = threading.Barrier(2)
+    held: set[int] = set()
+    insert = Preference._do_insert
+
+    def insert_together(self, *args, **kwargs):
+        if threading.get_ident() not in held:
+            held.add(threading.get_ident())
+            barrier.wait(timeout=10)
+        return insert(self, *args, **kwargs)
+
+    monkeypatch.setattr(Preference, "_do_insert", insert_together)
+    results: dict[str, object] = {}
+
+    def save(colour: str) -> None:
+        try:
+            results[colour] = preference_update(
+                actor=sales_a, customer=a_customer, data=PreferenceInput(colours=[colour])
+            )
+        except Exception as exc:  # the test looks at what each one got
+            results[colour] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=save, args=(colour,)) for colour in ("红", "蓝")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(isinstance(result, Preference) for result in results.values()), results
+    assert Preference.objects.count() == 1
+    assert Preference.objects.get().colours in (["红"], ["蓝"])
+    assert AuditEntry.objects.filter(action="preference.update").count() == 2
 
 
 # --- what their orders suggest ------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
+from django.db import connection
 from django.utils import timezone
 
 from kebu.audit.models import AuditEntry
@@ -71,6 +73,50 @@ def full_answers(survey: Survey, *, nps=9, csat=5, single="淘宝", multiple=("�
 
 def invite(actor, survey, customer, **kwargs) -> SurveyInvitation:
     return services.invitation_create(actor=actor, survey=survey, customer=customer, **kwargs)[0]
+
+
+def delivered(actor, catalogue, customer, *, days_ago: float, at=None):
+    """An order ``customer`` received ``days_ago`` days ago (or ``at``), ordered a day before."""
+    moment = (at or timezone.now() - timedelta(days=days_ago)).replace(microsecond=0)
+    return make_order(
+        actor=actor,
+        customer=customer,
+        store=catalogue.store,
+        status=OrderStatus.DELIVERED,
+        ordered_at=moment - timedelta(days=1),
+        shipped_at=moment,
+    )
+
+
+def without_orders(user):
+    """``user`` as an admin who trimmed their role of orders leaves them: customers and surveys, no
+    purchases (the role's other permissions kept on the user)."""
+    kept = list(Permission.objects.filter(group__user=user).exclude(content_type__app_label="orders"))
+    user.groups.clear()
+    user.user_permissions.set(kept)
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def service_desk(staff_member, team_east):
+    """A sales colleague who may not see orders."""
+    return without_orders(staff_member("sales", "service_desk", display_name="客服", team=team_east))
+
+
+class OrderReads:
+    """The SELECTs on the orders table while it is active, with the depth of atomic blocks of each."""
+
+    def __init__(self) -> None:
+        self.depths: list[int] = []
+        self.sql: list[str] = []
+        self.params: list = []
+
+    def __call__(self, execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("SELECT") and 'FROM "orders_order"' in sql:
+            self.depths.append(len(connection.atomic_blocks))
+            self.sql.append(sql)
+            self.params.append(params)
+        return execute(sql, params, many, context)
 
 
 # --- the builder -------------------------------------------------------------------------------------
@@ -323,6 +369,95 @@ def test_a_batch_of_recent_deliveries_links_each_customer_to_their_latest_order(
 
     assert [(inv.customer_id, inv.order_id) for inv in result.created] == [(recent.pk, latest.pk)]
     assert (len(again.created), again.already_open) == (0, 1)
+
+
+def test_recent_deliveries_are_read_before_the_transaction_that_writes_the_links(
+    manager_east, sales_a, catalogue
+):
+    # On SQLite a transaction holds the write lock from its start: a long read must not happen in it.
+    survey = make_survey(manager_east)
+    delivered(sales_a, catalogue, own_customer(sales_a), days_ago=2)
+    depth_of_the_call = len(connection.atomic_blocks)
+    reads = OrderReads()
+
+    with connection.execute_wrapper(reads):
+        result = services.invitations_create_batch(actor=sales_a, survey=survey, delivered_within_days=7)
+
+    assert len(result.created) == 1
+    assert reads.depths and set(reads.depths) == {depth_of_the_call}
+
+
+def test_recent_deliveries_stop_being_read_past_the_batch_limit(
+    manager_east, sales_a, catalogue, monkeypatch
+):
+    monkeypatch.setattr(services, "MAX_BATCH", 2)
+    monkeypatch.setattr(services, "CANDIDATE_PAGE", 2, raising=False)
+    survey = make_survey(manager_east)
+    for index in range(8):
+        delivered(sales_a, catalogue, own_customer(sales_a, f"收货{index}"), days_ago=1 + index / 10)
+    reads = OrderReads()
+
+    with connection.execute_wrapper(reads), pytest.raises(ValidationFailed) as caught:
+        services.invitations_create_batch(actor=sales_a, survey=survey, delivered_within_days=7)
+
+    assert caught.value.field_errors == {"delivered_within_days": ["At most 2 customers at a time."]}
+    assert not SurveyInvitation.objects.exists()
+    # The third customer is on the second page of two orders: the other six are never read.
+    assert len(reads.sql) == 2 and all("LIMIT 2" in sql for sql in reads.sql)
+
+
+def test_recent_deliveries_are_read_along_the_delivery_index_without_a_sort(
+    manager_east, sales_a, catalogue, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics, which a small test database does not have")
+    monkeypatch.setattr(services, "CANDIDATE_PAGE", 1, raising=False)
+    survey = make_survey(manager_east)
+    for index in range(2):
+        delivered(sales_a, catalogue, own_customer(sales_a, f"收货{index}"), days_ago=1 + index)
+    reads = OrderReads()
+
+    with connection.execute_wrapper(reads):
+        services.invitations_create_batch(actor=sales_a, survey=survey, delivered_within_days=7)
+
+    with connection.cursor() as cursor:
+        for sql, params in zip(reads.sql[:2], reads.params[:2], strict=True):
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " / ".join(row[3] for row in cursor.fetchall())
+            assert "USING INDEX order_delivered" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_recent_deliveries_are_read_page_by_page_without_losing_orders_of_the_same_moment(
+    manager_east, sales_a, catalogue, monkeypatch
+):
+    monkeypatch.setattr(services, "MAX_BATCH", 3)
+    monkeypatch.setattr(services, "CANDIDATE_PAGE", 2, raising=False)
+    survey = make_survey(manager_east)
+    first, second, third = (own_customer(sales_a, name) for name in ("甲", "乙", "丙"))
+    moment = timezone.now().replace(microsecond=0) - timedelta(days=2)
+    latest_of_first = delivered(sales_a, catalogue, first, days_ago=1)
+    of_second = delivered(sales_a, catalogue, second, days_ago=0, at=moment)
+    of_third = delivered(sales_a, catalogue, third, days_ago=0, at=moment)  # the same second
+    delivered(sales_a, catalogue, first, days_ago=3)
+
+    result = services.invitations_create_batch(actor=sales_a, survey=survey, delivered_within_days=7)
+
+    assert {(inv.customer_id, inv.order_id) for inv in result.created} == {
+        (first.pk, latest_of_first.pk),
+        (second.pk, of_second.pk),
+        (third.pk, of_third.pk),
+    }
+
+
+def test_someone_who_may_not_see_orders_makes_no_links_from_deliveries(
+    manager_east, owner, service_desk, catalogue
+):
+    survey = make_survey(manager_east)
+    delivered(owner, catalogue, own_customer(service_desk), days_ago=2)
+
+    result = services.invitations_create_batch(actor=service_desk, survey=survey, delivered_within_days=7)
+
+    assert result.created == [] and not SurveyInvitation.objects.exists()
 
 
 def test_a_batch_needs_customers(manager_east, sales_a):

@@ -14,11 +14,25 @@ from python_calamine import CalamineWorkbook
 from kebu.customers.services import CustomerInput, customer_create
 from kebu.engagement.models import Question, Survey, SurveyInvitation
 from kebu.engagement.services import surveys as services
-from kebu.engagement.tests.test_surveys import full_answers, invite, make_survey, own_customer, question
+from kebu.engagement.tests.test_surveys import (
+    full_answers,
+    invite,
+    make_survey,
+    own_customer,
+    question,
+    without_orders,
+)
+from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def service_desk(staff_member, team_east):
+    """A sales colleague who may not see orders."""
+    return without_orders(staff_member("sales", "service_desk", display_name="客服", team=team_east))
 
 
 def answered(survey, actor, customer, **answers):
@@ -165,6 +179,89 @@ def test_send_survey_from_the_customer_page_shows_the_link_and_its_qr_code(clien
     assert "already has an open link" in again.content.decode()
 
 
+def test_the_send_form_offers_the_customers_orders_by_the_shops_day(
+    client_for, manager_east, sales_a, catalogue
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    make_survey(manager_east)
+    customer = own_customer(sales_a)
+    # 07:00 on 1 March in Shanghai is still 28 February in UTC.
+    order = make_order(
+        actor=sales_a,
+        customer=customer,
+        store=catalogue.store,
+        ordered_at=datetime(2026, 3, 1, 7, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+    )
+
+    page = client_for(sales_a).get(reverse("surveys:customer_send", args=[customer.pk]))
+
+    choices = dict(page.context["form"].fields["order"].choices)
+    assert choices[order.pk].startswith(f"{order.order_no} · 2026-03-01 · ")
+
+
+def test_someone_who_may_not_see_orders_sends_links_without_any(
+    client_for, manager_east, owner, service_desk, catalogue
+):
+    survey = make_survey(manager_east)
+    customer = own_customer(service_desk)
+    order = make_order(actor=owner, customer=customer, store=catalogue.store)
+    client = client_for(service_desk)
+    url = reverse("surveys:customer_send", args=[customer.pk])
+
+    page = client.get(url, {"order": order.pk})
+    made = client.post(url, {"survey": survey.pk, "order": order.pk})
+    by_api = client.post(
+        f"/api/v1/surveys/{survey.pk}/invitations/",
+        {"customer": customer.pk, "order": order.pk},
+        content_type="application/json",
+    )
+
+    assert page.status_code == 200 and "order" not in page.context["form"].fields
+    assert order.order_no not in page.content.decode()
+    assert made.status_code == 201 and order.order_no not in made.content.decode()
+    assert by_api.status_code == 400 and "order" in by_api.json()
+    assert list(SurveyInvitation.objects.values_list("order_id", flat=True)) == [None]
+
+
+def test_someone_who_may_not_see_orders_sees_no_order_numbers_on_surveys(
+    client_for, manager_east, owner, service_desk, catalogue
+):
+    survey = make_survey(manager_east)
+    customer = own_customer(service_desk)
+    order = make_order(actor=owner, customer=customer, store=catalogue.store)
+    services.response_submit(
+        invitation=invite(owner, survey, customer, order=order), answers=full_answers(survey)
+    )
+    client = client_for(service_desk)
+
+    detail = client.get(reverse("surveys:detail", args=[survey.pk])).content.decode()
+    card = client.get(reverse("surveys:customer_surveys", args=[customer.pk])).content.decode()
+    answers = rows_of(client.get(reverse("surveys:results-export", args=[survey.pk])).content)
+    batch = client.post(
+        reverse("surveys:links", args=[survey.pk]),
+        {"source": "numbers", "customer_numbers": customer.customer_no},
+    )
+    links = rows_of(
+        client.get(
+            reverse("surveys:links-export", args=[survey.pk]),
+            {"batch": batch.context["batch"], "format": "xlsx"},
+        ).content
+    )
+    from_deliveries = client.post(
+        reverse("surveys:links", args=[survey.pk]), {"source": "delivered", "delivered_within_days": "7"}
+    )
+
+    assert customer.customer_no in detail and order.order_no not in detail
+    assert 'value="delivered"' not in detail  # links from recent deliveries would tell who bought
+    assert "订单满意度回访" in card and order.order_no not in card
+    assert answers[0][:3] == ["Customer number", "Name", "Answered at"]
+    assert order.order_no not in str(answers)
+    assert links[0] == ["Customer number", "Name", "Link", "Expires at"]
+    assert from_deliveries.status_code == 400 and SurveyInvitation.objects.count() == 2
+
+
 def test_the_customer_pages_of_surveys_answer_404_for_a_colleagues_customer(
     client_for, manager_east, sales_a, sales_b
 ):
@@ -245,6 +342,7 @@ def test_results_count_everyone_but_list_only_the_customers_one_may_see(
     assert 'id="count-answered">2<' in body
     assert f'data-nps="{question(survey, "nps").pk}">0<' in body  # one promoter, one detractor
     assert "n &lt; 30: indicative" in body
+    assert "a chat app fetching the link for its preview does not count" in body
     assert "甲客户的意见" in body and "乙客户的意见" not in body and "乙的客户" not in body
     chart = json.loads(
         re.search(r'id="survey-chart-data" type="application/json">(.*?)</script>', body).group(1)

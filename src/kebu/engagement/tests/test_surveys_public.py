@@ -53,22 +53,56 @@ def nothing_written() -> bool:
     return not SurveyResponse.objects.exists() and not Answer.objects.exists()
 
 
-def test_the_page_opens_without_a_login_and_notes_the_first_opening(invitation):
-    client = Client()
-
-    first = client.get(url_of(invitation))
-    invitation.refresh_from_db()
-    opened_at = invitation.opened_at
-    client.get(url_of(invitation))
-    invitation.refresh_from_db()
+def test_the_page_opens_without_a_login(invitation):
+    first = Client().get(url_of(invitation))
 
     body = first.content.decode()
     assert first.status_code == 200
     assert "订单满意度回访" in body and "您有多大可能把本店推荐给朋友？" in body
     assert 'id="nav-surveys"' not in body and "logout" not in body  # the public page, not the staff menu
-    assert opened_at is not None and invitation.opened_at == opened_at
     assert first["Cache-Control"] == "private, no-store"
     assert "sessionid" not in first.cookies
+
+
+def test_a_chat_apps_link_preview_does_not_count_as_opened(invitation):
+    # WeChat fetches a pasted link to draw its preview card; so do link checkers.
+    previewer = Client(HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 13) MicroMessenger/8.0.47 WeChat")
+
+    previewer.get(url_of(invitation))
+    previewer.head(url_of(invitation))
+
+    invitation.refresh_from_db()
+    assert invitation.opened_at is None
+
+
+def test_the_first_post_of_the_page_counts_it_opened_even_with_answers_missing(invitation, survey):
+    client = Client()
+    missing = {**post_data(survey), f"q{question(survey, 'nps').pk}": ""}
+
+    client.get(url_of(invitation))
+    client.post(url_of(invitation), missing)
+    invitation.refresh_from_db()
+    first_opened = invitation.opened_at
+    client.post(url_of(invitation), post_data(survey))
+    invitation.refresh_from_db()
+
+    assert first_opened is not None and invitation.opened_at == first_opened
+    assert invitation.responded_at is not None and invitation.responded_at >= first_opened
+
+
+def test_an_answer_at_the_first_post_counts_the_link_opened_too(invitation, survey):
+    answered = Client().post(url_of(invitation), post_data(survey))
+
+    invitation.refresh_from_db()
+    assert answered.status_code == 302
+    assert invitation.opened_at is not None and invitation.opened_at == invitation.responded_at
+
+
+def test_a_bots_post_does_not_count_as_opened(invitation, survey):
+    Client().post(url_of(invitation), {**post_data(survey), "contact_website": "http://spam.example"})
+
+    invitation.refresh_from_db()
+    assert invitation.opened_at is None
 
 
 def test_an_answer_posted_with_csrf_enforced_and_no_session_is_saved(invitation, survey):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.pagination import paginate
 from kebu.customers.models import Customer
-from kebu.customers.selectors import customer_get_for_actor
+from kebu.customers.selectors import customer_get_for_actor, purchases_visible
 from kebu.engagement.forms.feedback import FeedbackFilterForm, FeedbackForm
 from kebu.engagement.models import Feedback
 from kebu.engagement.selectors import feedback as selectors
@@ -88,8 +88,14 @@ def feedback_create_view(request: HttpRequest) -> HttpResponse:
         .select_related("store")
         .order_by("-ordered_at", "-id")[:50]
     }
-    product_ids = OrderLine.objects.filter(customer=customer, product__isnull=False).values("product")
-    products = {p.pk: p for p in Product.objects.filter(pk__in=product_ids).order_by("name")[:200]}
+    # What the customer bought is offered only to those who may see their purchases; the others pick
+    # from the catalogue.
+    if purchases_visible(user=request.user):
+        bought = OrderLine.objects.filter(customer=customer, product__isnull=False).values("product")
+        products_qs = Product.objects.filter(pk__in=bought)
+    else:
+        products_qs = Product.objects.filter(is_active=True)
+    products = {p.pk: p for p in products_qs.order_by("name")[:200]}
     initial: dict[str, Any] = {}
     if str(request.GET.get("order", "")).isdigit() and int(request.GET["order"]) in orders:
         initial["order"] = int(request.GET["order"])

@@ -5,7 +5,11 @@ form (it works without a login), and the language follows the browser (LocaleMid
 is not valid answers 404 with a plain message that says nothing about why; an expired link, a closed
 survey and a link answered already each get their own short page. Posts are rate-limited per client
 address and per link through the cache (local memory on one box, Redis when configured), so a spammed
-link or a bot costs a cache increment, not a database write."""
+link or a bot costs a cache increment, not a database write.
+
+Fetching the page notes nothing: a link pasted into a chat is fetched by the app for its preview. The
+link counts as opened when the page is first posted, answers complete or not (see
+``services.surveys.invitation_open`` for why not a User-Agent list or a script's beacon)."""
 
 from __future__ import annotations
 
@@ -163,7 +167,6 @@ def survey_answer_view(request: HttpRequest, token: str) -> HttpResponse:
     survey = invitation.survey
     questions = selectors.survey_questions(survey)
     if request.method == "GET":
-        services.invitation_open(invitation=invitation)
         response = render(request, "engagement/surveys/answer.html", answer_page_context(survey, questions))
         response["Cache-Control"] = "private, no-store"
         return response
@@ -183,6 +186,7 @@ def survey_answer_view(request: HttpRequest, token: str) -> HttpResponse:
         invitation.refresh_from_db()
         return _state_page(request, invitation, exc)
     except ValidationFailed as exc:
+        services.invitation_open(invitation=invitation)
         context = answer_page_context(survey, questions, posted=posted, errors=exc.field_errors)
         response = render(request, "engagement/surveys/answer.html", context, status=400)
         response["Cache-Control"] = "private, no-store"

@@ -3,7 +3,9 @@ with htmx), the preview, links for one customer (from the customer page) or many
 the results with their charts and export, and the card on the customer page.
 
 A customer someone may not see answers 404 before any permission is read; a survey itself is the
-shop's, so a missing permission on it answers 403."""
+shop's, so a missing permission on it answers 403. Orders (the choice on the send form, order numbers
+on the links, the exports and the customer card) are shown only to those who may see orders
+(``purchases_visible``), and only the orders ``order_visible_queryset`` gives them."""
 
 from __future__ import annotations
 
@@ -28,13 +30,13 @@ from kebu.audit.services import audit_record
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.pagination import paginate
 from kebu.customers.models import Customer
-from kebu.customers.selectors import customer_get_for_actor
+from kebu.customers.selectors import customer_get_for_actor, purchases_visible
 from kebu.engagement.forms.surveys import BatchForm, QuestionForm, ResultsFilterForm, SendForm, SurveyForm
 from kebu.engagement.models import Question, QuestionKind, Survey, SurveyInvitation
 from kebu.engagement.selectors import surveys as selectors
 from kebu.engagement.services import surveys as services
 from kebu.engagement.views.survey_public import answer_page_context
-from kebu.orders.models import Order
+from kebu.orders.selectors import order_visible_queryset
 from kebu.transfer.exports import safe_cell
 
 VIEW_SURVEY = "engagement.view_survey"
@@ -198,8 +200,9 @@ def survey_detail_view(request: HttpRequest, survey_id: int) -> HttpResponse:
             "can_invite": _can(request.user, ADD_INVITATION)
             and survey.is_active
             and bool(context["questions"]),
-            "batch_form": BatchForm(),
+            "batch_form": BatchForm(with_orders=purchases_visible(user=request.user)),
             "now": timezone.now(),
+            "show_orders": purchases_visible(user=request.user),
         }
     )
     return render(request, "engagement/surveys/detail.html", context)
@@ -306,17 +309,26 @@ def customer_send_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, ADD_INVITATION)
     surveys = selectors.surveys_open_for_links()
-    orders = list(Order.objects.filter(customer=customer).order_by("-ordered_at", "-id")[:RECENT_ORDERS])
+    orders = list(
+        order_visible_queryset(user=request.user)
+        .filter(customer=customer)
+        .order_by("-ordered_at", "-id")[:RECENT_ORDERS]
+    )
     initial: dict[str, Any] = {}
     if request.GET.get("order", "").isdigit() and any(o.pk == int(request.GET["order"]) for o in orders):
         initial["order"] = int(request.GET["order"])
-    form = SendForm(request.POST or None, surveys=surveys, orders=orders, initial=initial)
+    form = SendForm(
+        request.POST or None,
+        surveys=surveys,
+        orders=orders if purchases_visible(user=request.user) else None,
+        initial=initial,
+    )
     context: dict[str, Any] = {"customer": customer, "form": form, "has_surveys": surveys.exists()}
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            order = next((o for o in orders if o.pk == form.cleaned_data["order"]), None)
+            order = next((o for o in orders if o.pk == form.cleaned_data.get("order")), None)
             try:
                 invitation, created = services.invitation_create(
                     actor=request.user, survey=form.cleaned_data["survey"], customer=customer, order=order
@@ -337,7 +349,7 @@ def customer_send_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 def invitation_batch_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
     _require(request, ADD_INVITATION)
-    form = BatchForm(request.POST)
+    form = BatchForm(request.POST, with_orders=purchases_visible(user=request.user))
     result = None
     if form.is_valid():
         cd = form.cleaned_data
@@ -424,11 +436,12 @@ def invitation_export_view(request: HttpRequest, survey_id: int) -> HttpResponse
     if batch is None or timezone.is_naive(batch):
         raise Http404
     invitations = list(selectors.invitation_batch(actor=request.user, survey=survey, created_at=batch))
+    show_orders = purchases_visible(user=request.user)
     rows = [
         [
             inv.customer.customer_no,
             inv.customer.name,
-            inv.order.order_no if inv.order else "",
+            *([inv.order.order_no if inv.order else ""] if show_orders else []),
             link_url(request, inv),
             inv.expires_at,
         ]
@@ -441,7 +454,13 @@ def invitation_export_view(request: HttpRequest, survey_id: int) -> HttpResponse
         target=survey,
         data={"rows": len(rows), "format": file_format, "batch": batch.isoformat()},
     )
-    header = [_("Customer number"), _("Name"), _("Order"), _("Link"), _("Expires at")]
+    header = [
+        _("Customer number"),
+        _("Name"),
+        *([_("Order")] if show_orders else []),
+        _("Link"),
+        _("Expires at"),
+    ]
     return _spreadsheet(f"survey-{survey.pk}-links", _("Links"), header, rows, file_format)
 
 
@@ -514,6 +533,7 @@ def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResp
     if form.is_bound and form.is_valid():
         dates = {"date_from": form.cleaned_data["date_from"], "date_to": form.cleaned_data["date_to"]}
     questions = selectors.survey_questions(survey)
+    show_orders = purchases_visible(user=request.user)
     rows = []
     for response in selectors.response_list(actor=request.user, survey=survey, **dates).iterator(
         chunk_size=500
@@ -522,7 +542,11 @@ def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResp
         row: list[Any] = [
             response.customer.customer_no,
             response.customer.name,
-            response.invitation.order.order_no if response.invitation.order else "",
+            *(
+                [response.invitation.order.order_no if response.invitation.order else ""]
+                if show_orders
+                else []
+            ),
             response.submitted_at,
         ]
         for question in questions:
@@ -542,7 +566,13 @@ def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResp
         target=survey,
         data={"rows": len(rows), **{k: str(v) for k, v in dates.items()}},
     )
-    header = [_("Customer number"), _("Name"), _("Order"), _("Answered at"), *[q.text for q in questions]]
+    header = [
+        _("Customer number"),
+        _("Name"),
+        *([_("Order")] if show_orders else []),
+        _("Answered at"),
+        *[q.text for q in questions],
+    ]
     return _spreadsheet(f"survey-{survey.pk}-answers", _("Answers"), header, rows, "xlsx")
 
 
@@ -559,5 +589,6 @@ def customer_surveys_view(request: HttpRequest, customer_id: int) -> HttpRespons
         "responses": selectors.customer_survey_responses(actor=request.user, customer=customer),
         "waiting": selectors.customer_open_invitations(actor=request.user, customer=customer),
         "can_invite": _can(request.user, ADD_INVITATION) and not customer.is_archived,
+        "show_orders": purchases_visible(user=request.user),
     }
     return render(request, "engagement/surveys/_customer_card.html", context)
