@@ -8,8 +8,6 @@ without JavaScript gets the quick-log page back with 400."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,34 +20,18 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.pagination import paginate
-from kebu.customers import selectors as customer_selectors
 from kebu.customers.models import Customer
 from kebu.engagement.attachments import attachment_get_for_actor, attachment_response
 from kebu.engagement.forms.contacts import ContactFilterForm, ContactForm
 from kebu.engagement.models import ContactRecord
 from kebu.engagement.selectors import contacts as selectors
 from kebu.engagement.services.contacts import contact_log
+from kebu.engagement.views._common import can, customer_or_404, require
 from kebu.orders.forms import service_errors_apply
 
 PAGE_SIZE = 25
 VIEW_CONTACT = "engagement.view_contactrecord"
 ADD_CONTACT = "engagement.add_contactrecord"
-
-
-def _can(user: Any, perm: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perm(perm))
-
-
-def _require(request: HttpRequest, perm: str) -> None:
-    if not _can(request.user, perm):
-        raise PermissionDenied
-
-
-def _customer(request: HttpRequest, customer_id: Any) -> Customer:
-    try:
-        return customer_selectors.customer_get_for_actor(actor=request.user, customer_id=customer_id)
-    except NotFound as exc:
-        raise Http404 from exc
 
 
 def _safe_next(request: HttpRequest, value: str, default: str) -> str:
@@ -70,7 +52,7 @@ def _query_without_page(request: HttpRequest) -> str:
 @require_GET
 @login_required
 def contact_list_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_CONTACT)
+    require(request, VIEW_CONTACT)
     form = ContactFilterForm(request.GET or {"scope": "mine"})
     if form.is_valid():
         data = form.cleaned_data
@@ -99,8 +81,8 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def customer_contacts_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The customer page's "Contacts" card (an htmx fragment): the latest few and a link to the rest."""
-    customer = _customer(request, customer_id)
-    if not _can(request.user, VIEW_CONTACT):
+    customer = customer_or_404(request, customer_id)
+    if not can(request.user, VIEW_CONTACT):
         return HttpResponse("")  # no card for a role that may not read contacts
     context = {
         "customer": customer,
@@ -115,8 +97,8 @@ def customer_contacts_view(request: HttpRequest, customer_id: int) -> HttpRespon
 @require_GET
 @login_required
 def customer_contact_list_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer(request, customer_id)
-    _require(request, VIEW_CONTACT)
+    customer = customer_or_404(request, customer_id)
+    require(request, VIEW_CONTACT)
     records = selectors.contact_list(
         user=request.user, filters=selectors.ContactFilters(customer_id=customer.pk)
     )
@@ -154,7 +136,7 @@ def _new_form(request: HttpRequest, customer: Customer) -> ContactForm:
 
 
 def _can_log(request: HttpRequest, customer: Customer) -> None:
-    _require(request, ADD_CONTACT)
+    require(request, ADD_CONTACT)
     if customer.is_archived:
         raise PermissionDenied
 
@@ -163,7 +145,7 @@ def _can_log(request: HttpRequest, customer: Customer) -> None:
 @login_required
 def customer_log_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The inline "Log contact" form on the customer page: GET the fragment, POST it (two clicks)."""
-    customer = _customer(request, customer_id)
+    customer = customer_or_404(request, customer_id)
     _can_log(request, customer)
     if request.method == "GET":
         form = _new_form(request, customer)
@@ -195,7 +177,7 @@ def customer_log_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 def contact_quick_log_view(request: HttpRequest) -> HttpResponse:
     """The quick-log page (``/contacts/new/?customer=<id>&next=<list>``), opened from a row of the
     customer list; saving goes back to where it was opened from."""
-    customer = _customer(request, request.GET.get("customer") or request.POST.get("customer"))
+    customer = customer_or_404(request, request.GET.get("customer") or request.POST.get("customer"))
     _can_log(request, customer)
     default_next = reverse("customers:detail", args=[customer.pk])
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""), default_next)

@@ -8,20 +8,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from kebu.core.errors import KebuError, NotFound
+from kebu.core.errors import KebuError
 from kebu.core.pagination import paginate
-from kebu.customers.models import Customer
-from kebu.customers.selectors import customer_get_for_actor, purchases_visible
+from kebu.customers.selectors import purchases_visible
 from kebu.engagement.forms.feedback import FeedbackFilterForm, FeedbackForm
 from kebu.engagement.models import Feedback
 from kebu.engagement.selectors import feedback as selectors
 from kebu.engagement.services.feedback import feedback_add
+from kebu.engagement.views._common import customer_or_404, require
 from kebu.orders.models import OrderLine, Product
 from kebu.orders.selectors import order_visible_queryset
 
@@ -30,26 +29,10 @@ VIEW_FEEDBACK = "engagement.view_feedback"
 ADD_FEEDBACK = "engagement.add_feedback"
 
 
-def _can(user: Any, *perms: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perms(perms))
-
-
-def _require(request: HttpRequest, *perms: str) -> None:
-    if not _can(request.user, *perms):
-        raise PermissionDenied
-
-
-def _customer(request: HttpRequest, customer_id: Any) -> Customer:
-    try:
-        return customer_get_for_actor(actor=request.user, customer_id=customer_id)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
 @require_GET
 @login_required
 def feedback_list_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_FEEDBACK)
+    require(request, VIEW_FEEDBACK)
     form = FeedbackFilterForm(request.GET)
     reviews = (
         selectors.feedback_list(user=request.user, filters=form.cleaned_data)
@@ -77,10 +60,10 @@ def feedback_list_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def feedback_create_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_FEEDBACK, ADD_FEEDBACK)
+    require(request, VIEW_FEEDBACK, ADD_FEEDBACK)
     if not request.GET.get("customer"):
         raise Http404
-    customer = _customer(request, request.GET["customer"])
+    customer = customer_or_404(request, request.GET["customer"])
     orders = {
         o.pk: o
         for o in order_visible_queryset(user=request.user)
@@ -134,7 +117,7 @@ def feedback_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def product_rating_view(request: HttpRequest, product_id: int) -> HttpResponse:
     """The rating card of the product page (loaded by htmx): the reviews the user may see."""
-    _require(request, VIEW_FEEDBACK)
+    require(request, VIEW_FEEDBACK)
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
         raise Http404

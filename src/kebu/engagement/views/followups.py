@@ -23,8 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kebu.core.errors import Forbidden, KebuError, NotFound
 from kebu.core.pagination import paginate
-from kebu.customers.models import Customer
-from kebu.customers.selectors import customer_get_for_actor, customer_visible_queryset
+from kebu.customers.selectors import customer_visible_queryset
 from kebu.engagement.forms.followups import (
     CancelForm,
     DigestForm,
@@ -37,6 +36,7 @@ from kebu.engagement.forms.followups import (
 from kebu.engagement.models import DigestSubscription, FollowUp, FollowUpStatus
 from kebu.engagement.selectors import followups as selectors
 from kebu.engagement.services import followups as services
+from kebu.engagement.views._common import can, customer_or_404, require
 
 VIEW = "engagement.view_followup"
 ADD = "engagement.add_followup"
@@ -47,25 +47,9 @@ TABS = ("mine", "overdue", "today", "upcoming", "unassigned", "done")
 SNOOZE_CHOICES = ((1, gettext_lazy("1 day")), (3, gettext_lazy("3 days")), (7, gettext_lazy("1 week")))
 
 
-def _can(user: Any, perm: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perm(perm))
-
-
-def _require(request: HttpRequest, perm: str) -> None:
-    if not _can(request.user, perm):
-        raise PermissionDenied
-
-
 def _followup(request: HttpRequest, followup_id: int) -> FollowUp:
     try:
         return selectors.followup_get_for_actor(actor=request.user, followup_id=followup_id)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
-def _customer(request: HttpRequest, customer_id: int) -> Customer:
-    try:
-        return customer_get_for_actor(actor=request.user, customer_id=customer_id)
     except NotFound as exc:
         raise Http404 from exc
 
@@ -89,7 +73,7 @@ def _decorate(user: Any, rows: list[FollowUp]) -> list[FollowUp]:
         if customer_ids
         else set()
     )
-    may_change = _can(user, CHANGE)
+    may_change = can(user, CHANGE)
     today = timezone.localdate()
     for f in rows:
         f.overdue_days = (  # type: ignore[attr-defined]
@@ -118,7 +102,7 @@ def _row_context(request: HttpRequest, followup: FollowUp, **extra: Any) -> dict
 @login_required
 @require_GET
 def today_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW)
+    require(request, VIEW)
     user = request.user
     tab = request.GET.get("tab", "mine")
     tab = tab if tab in TABS else "mine"
@@ -167,15 +151,15 @@ def today_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def badge_view(request: HttpRequest) -> HttpResponse:
     """The nav's count of follow-ups due today or overdue, loaded by htmx after the page."""
-    count = selectors.followups_due_count(user=request.user) if _can(request.user, VIEW) else 0
+    count = selectors.followups_due_count(user=request.user) if can(request.user, VIEW) else 0
     return render(request, "engagement/followups/_badge.html", {"count": count})
 
 
 @login_required
 @require_GET
 def customer_card_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer(request, customer_id)
-    if not _can(request.user, VIEW):
+    customer = customer_or_404(request, customer_id)
+    if not can(request.user, VIEW):
         return HttpResponse("")
     rows = _decorate(request.user, selectors.customer_followups(actor=request.user, customer_id=customer.pk))
     return render(
@@ -184,7 +168,7 @@ def customer_card_view(request: HttpRequest, customer_id: int) -> HttpResponse:
         {
             "customer": customer,
             "rows": rows,
-            "can_add": _can(request.user, ADD) and customer.archived_at is None,
+            "can_add": can(request.user, ADD) and customer.archived_at is None,
             "assignees": selectors.followup_assignees(),
             "snooze_choices": SNOOZE_CHOICES,
             "today": timezone.localdate(),
@@ -196,8 +180,8 @@ def customer_card_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def create_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer(request, customer_id)
-    _require(request, ADD)
+    customer = customer_or_404(request, customer_id)
+    require(request, ADD)
     assignees = selectors.followup_assignees()
     if request.method == "POST":
         form = FollowUpForm(request.POST, assignees=assignees)
@@ -324,7 +308,7 @@ def cancel_view(request: HttpRequest, followup_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def digest_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW)
+    require(request, VIEW)
     form = DigestForm(request.POST)
     if form.is_valid():
         try:

@@ -3,8 +3,6 @@ never mixed, and the htmx form that edits the first. 404 for a customer one may 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -22,21 +20,11 @@ from kebu.engagement.selectors.preferences import (
     preferences_inferred,
 )
 from kebu.engagement.services.preferences import preference_update
+from kebu.engagement.views._common import can, customer_or_404
 from kebu.orders.forms import service_errors_apply
 
 VIEW_PREFERENCE = "engagement.view_preference"
 CHANGE_PREFERENCE = "engagement.change_preference"
-
-
-def _can(user: Any, perm: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perm(perm))
-
-
-def _customer(request: HttpRequest, customer_id: Any) -> Customer:
-    try:
-        return customer_selectors.customer_get_for_actor(actor=request.user, customer_id=customer_id)
-    except NotFound as exc:
-        raise Http404 from exc
 
 
 def _card(request: HttpRequest, customer: Customer) -> HttpResponse:
@@ -49,7 +37,7 @@ def _card(request: HttpRequest, customer: Customer) -> HttpResponse:
         if customer_selectors.purchases_visible(user=user)
         else None,
         "min_orders": MIN_ORDERS,
-        "can_edit": _can(user, CHANGE_PREFERENCE) and not customer.is_archived,
+        "can_edit": can(user, CHANGE_PREFERENCE) and not customer.is_archived,
     }
     return render(request, "engagement/preferences/_card.html", context)
 
@@ -62,8 +50,8 @@ def _form_template(request: HttpRequest) -> str:
 @require_GET
 @login_required
 def customer_preferences_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer(request, customer_id)
-    if not _can(request.user, VIEW_PREFERENCE):
+    customer = customer_or_404(request, customer_id)
+    if not can(request.user, VIEW_PREFERENCE):
         return HttpResponse("")  # no card for a role that may not read preferences
     return _card(request, customer)
 
@@ -71,8 +59,8 @@ def customer_preferences_view(request: HttpRequest, customer_id: int) -> HttpRes
 @require_http_methods(["GET", "POST"])
 @login_required
 def customer_preferences_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer(request, customer_id)
-    if not (_can(request.user, VIEW_PREFERENCE) and _can(request.user, CHANGE_PREFERENCE)):
+    customer = customer_or_404(request, customer_id)
+    if not (can(request.user, VIEW_PREFERENCE) and can(request.user, CHANGE_PREFERENCE)):
         raise PermissionDenied
     if request.method == "GET":
         preference = preference_for_actor(actor=request.user, customer=customer)

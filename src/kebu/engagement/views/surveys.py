@@ -17,7 +17,6 @@ from typing import Any
 import xlsxwriter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,12 +28,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kebu.audit.services import audit_record
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.pagination import paginate
-from kebu.customers.models import Customer
-from kebu.customers.selectors import customer_get_for_actor, purchases_visible
+from kebu.customers.selectors import purchases_visible
 from kebu.engagement.forms.surveys import BatchForm, QuestionForm, ResultsFilterForm, SendForm, SurveyForm
 from kebu.engagement.models import Question, QuestionKind, Survey, SurveyInvitation
 from kebu.engagement.selectors import surveys as selectors
 from kebu.engagement.services import surveys as services
+from kebu.engagement.views._common import can, customer_or_404, require
 from kebu.engagement.views.survey_public import answer_page_context
 from kebu.orders.selectors import order_visible_queryset
 from kebu.transfer.exports import safe_cell
@@ -47,15 +46,6 @@ PAGE_SIZE = 25
 RECENT_ORDERS = 20
 
 
-def _can(user: Any, *perms: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perms(perms))
-
-
-def _require(request: HttpRequest, *perms: str) -> None:
-    if not _can(request.user, *perms):
-        raise PermissionDenied
-
-
 def _survey(request: HttpRequest, survey_id: Any) -> Survey:
     try:
         return selectors.survey_get_for_actor(actor=request.user, survey_id=survey_id)
@@ -66,13 +56,6 @@ def _survey(request: HttpRequest, survey_id: Any) -> Survey:
 def _question(request: HttpRequest, question_id: Any) -> Question:
     try:
         return selectors.question_get_for_actor(actor=request.user, question_id=question_id)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
-def _customer(request: HttpRequest, customer_id: Any) -> Customer:
-    try:
-        return customer_get_for_actor(actor=request.user, customer_id=customer_id)
     except NotFound as exc:
         raise Http404 from exc
 
@@ -110,19 +93,19 @@ def _qr_svg(text: str) -> str:
 @require_GET
 @login_required
 def survey_list_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_SURVEY)
+    require(request, VIEW_SURVEY)
     page = paginate(selectors.survey_list(), page=request.GET.get("page"), per_page=PAGE_SIZE)
     return render(
         request,
         "engagement/surveys/list.html",
-        {"page": page, "query": "", "can_add": _can(request.user, ADD_SURVEY)},
+        {"page": page, "query": "", "can_add": can(request.user, ADD_SURVEY)},
     )
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def survey_create_view(request: HttpRequest) -> HttpResponse:
-    _require(request, ADD_SURVEY)
+    require(request, ADD_SURVEY)
     form = SurveyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -140,7 +123,7 @@ def survey_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def survey_edit_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, CHANGE_SURVEY)
+    require(request, CHANGE_SURVEY)
     initial = {f: getattr(survey, f) for f in ("title", "intro", "thanks", "link_valid_days")}
     form = SurveyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -159,7 +142,7 @@ def survey_edit_view(request: HttpRequest, survey_id: int) -> HttpResponse:
 @login_required
 def survey_active_view(request: HttpRequest, survey_id: int, active: bool) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, CHANGE_SURVEY)
+    require(request, CHANGE_SURVEY)
     services.survey_set_active(actor=request.user, survey=survey, is_active=active)
     messages.success(
         request, _("Survey reopened.") if active else _("Survey closed: its links take no more answers.")
@@ -174,7 +157,7 @@ def _builder_context(request: HttpRequest, survey: Survey, **extra: Any) -> dict
         "survey": survey,
         "questions": questions,
         "has_responses": has_responses,
-        "can_change": _can(request.user, CHANGE_SURVEY),
+        "can_change": can(request.user, CHANGE_SURVEY),
         "add_form": extra.pop("add_form", None)
         or QuestionForm(initial={"kind": QuestionKind.CSAT, "required": not has_responses}, prefix="new"),
         "editing": extra.pop("editing", None),
@@ -186,7 +169,7 @@ def _builder_context(request: HttpRequest, survey: Survey, **extra: Any) -> dict
 @login_required
 def survey_detail_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, VIEW_SURVEY)
+    require(request, VIEW_SURVEY)
     links = paginate(
         selectors.invitation_list(actor=request.user, survey=survey),
         page=request.GET.get("page"),
@@ -197,7 +180,7 @@ def survey_detail_view(request: HttpRequest, survey_id: int) -> HttpResponse:
         {
             "links": links,
             "query": "",
-            "can_invite": _can(request.user, ADD_INVITATION)
+            "can_invite": can(request.user, ADD_INVITATION)
             and survey.is_active
             and bool(context["questions"]),
             "batch_form": BatchForm(with_orders=purchases_visible(user=request.user)),
@@ -231,7 +214,7 @@ def _questions_fragment(
 @login_required
 def question_add_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, CHANGE_SURVEY)
+    require(request, CHANGE_SURVEY)
     form = QuestionForm(request.POST, prefix="new")
     if form.is_valid():
         try:
@@ -247,7 +230,7 @@ def question_add_view(request: HttpRequest, survey_id: int) -> HttpResponse:
 @login_required
 def question_edit_view(request: HttpRequest, question_id: int) -> HttpResponse:
     question = _question(request, question_id)
-    _require(request, CHANGE_SURVEY)
+    require(request, CHANGE_SURVEY)
     survey = question.survey
     if request.method == "GET" and request.GET.get("cancel"):
         return _questions_fragment(request, survey)
@@ -267,7 +250,7 @@ def question_edit_view(request: HttpRequest, question_id: int) -> HttpResponse:
 @login_required
 def question_move_view(request: HttpRequest, question_id: int) -> HttpResponse:
     question = _question(request, question_id)
-    _require(request, CHANGE_SURVEY)
+    require(request, CHANGE_SURVEY)
     try:
         services.question_move(
             actor=request.user, question=question, direction=request.POST.get("direction", "")
@@ -281,7 +264,7 @@ def question_move_view(request: HttpRequest, question_id: int) -> HttpResponse:
 @login_required
 def question_remove_view(request: HttpRequest, question_id: int) -> HttpResponse:
     question = _question(request, question_id)
-    _require(request, CHANGE_SURVEY)
+    require(request, CHANGE_SURVEY)
     survey = question.survey
     try:
         services.question_remove(actor=request.user, question=question)
@@ -294,7 +277,7 @@ def question_remove_view(request: HttpRequest, question_id: int) -> HttpResponse
 @login_required
 def survey_preview_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, VIEW_SURVEY)
+    require(request, VIEW_SURVEY)
     context = answer_page_context(survey, selectors.survey_questions(survey), preview=True)
     return render(request, "engagement/surveys/answer.html", context)
 
@@ -306,8 +289,8 @@ def survey_preview_view(request: HttpRequest, survey_id: int) -> HttpResponse:
 @login_required
 def customer_send_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     """From the customer page: make (or find) the customer's link and show it to copy or scan."""
-    customer = _customer(request, customer_id)
-    _require(request, ADD_INVITATION)
+    customer = customer_or_404(request, customer_id)
+    require(request, ADD_INVITATION)
     surveys = selectors.surveys_open_for_links()
     orders = list(
         order_visible_queryset(user=request.user)
@@ -348,7 +331,7 @@ def customer_send_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 def invitation_batch_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, ADD_INVITATION)
+    require(request, ADD_INVITATION)
     form = BatchForm(request.POST, with_orders=purchases_visible(user=request.user))
     result = None
     if form.is_valid():
@@ -431,7 +414,7 @@ def _spreadsheet(
 def invitation_export_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     """A batch's links (customer number, name, link, expiry) to paste into messages."""
     survey = _survey(request, survey_id)
-    _require(request, ADD_INVITATION)
+    require(request, ADD_INVITATION)
     batch = parse_datetime(request.GET.get("batch", ""))
     if batch is None or timezone.is_naive(batch):
         raise Http404
@@ -496,7 +479,7 @@ def _chart_data(results: selectors.SurveyResults) -> dict[str, Any]:
 @login_required
 def survey_results_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    _require(request, VIEW_SURVEY)
+    require(request, VIEW_SURVEY)
     form = ResultsFilterForm(request.GET or None)
     dates: dict[str, Any] = {}
     if form.is_bound and form.is_valid():
@@ -527,7 +510,7 @@ def survey_results_view(request: HttpRequest, survey_id: int) -> HttpResponse:
 def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     """The answers one by one (customers the user may see), a column per question."""
     survey = _survey(request, survey_id)
-    _require(request, VIEW_SURVEY)
+    require(request, VIEW_SURVEY)
     form = ResultsFilterForm(request.GET or None)
     dates: dict[str, Any] = {}
     if form.is_bound and form.is_valid():
@@ -582,13 +565,13 @@ def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResp
 @require_GET
 @login_required
 def customer_surveys_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer(request, customer_id)
-    _require(request, VIEW_SURVEY)
+    customer = customer_or_404(request, customer_id)
+    require(request, VIEW_SURVEY)
     context = {
         "customer": customer,
         "responses": selectors.customer_survey_responses(actor=request.user, customer=customer),
         "waiting": selectors.customer_open_invitations(actor=request.user, customer=customer),
-        "can_invite": _can(request.user, ADD_INVITATION) and not customer.is_archived,
+        "can_invite": can(request.user, ADD_INVITATION) and not customer.is_archived,
         "show_orders": purchases_visible(user=request.user),
     }
     return render(request, "engagement/surveys/_customer_card.html", context)

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -37,6 +36,7 @@ from kebu.engagement.models import OPEN_TICKET_STATUSES, Ticket, TicketStatus
 from kebu.engagement.selectors import feedback as feedback_selectors
 from kebu.engagement.selectors import tickets as selectors
 from kebu.engagement.services import tickets as services
+from kebu.engagement.views._common import can, customer_or_404, require
 from kebu.orders.models import COUNTED_STATUSES, Order, OrderStatus
 from kebu.orders.selectors import order_get_for_actor, order_visible_queryset
 
@@ -47,25 +47,9 @@ CHANGE_TICKET = "engagement.change_ticket"
 ADD_AFTERSALE = "orders.add_aftersale"
 
 
-def _can(user: Any, *perms: str) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.has_perms(perms))
-
-
-def _require(request: HttpRequest, *perms: str) -> None:
-    if not _can(request.user, *perms):
-        raise PermissionDenied
-
-
 def _ticket(request: HttpRequest, ticket_id: int) -> Ticket:
     try:
         return selectors.ticket_get_for_actor(actor=request.user, ticket_id=ticket_id)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
-def _customer(request: HttpRequest, customer_id: Any) -> Customer:
-    try:
-        return customer_get_for_actor(actor=request.user, customer_id=customer_id)
     except NotFound as exc:
         raise Http404 from exc
 
@@ -83,10 +67,10 @@ def _errors_apply(form: Any, error: KebuError, rename: dict[str, str] | None = N
 @require_GET
 @login_required
 def ticket_list_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_TICKET)
+    require(request, VIEW_TICKET)
     form = TicketFilterForm(request.GET)
     valid = form.is_valid()
-    default_tab = "mine" if _can(request.user, CHANGE_TICKET) else "open"
+    default_tab = "mine" if can(request.user, CHANGE_TICKET) else "open"
     tab = (form.cleaned_data.get("tab") if valid else "") or default_tab
     now = timezone.now()
     tickets = (
@@ -116,7 +100,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "filters": filters.urlencode(),
-        "can_figures": _can(request.user, VIEW_ALL_TICKETS),
+        "can_figures": can(request.user, VIEW_ALL_TICKETS),
     }
     return render(request, "engagement/tickets/list.html", context)
 
@@ -141,7 +125,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
     user = request.user
     version = {"version": ticket.version}
     order = ticket.order
-    can_change = _can(user, CHANGE_TICKET)
+    can_change = can(user, CHANGE_TICKET)
     now = timezone.now()
     # Someone who sees the ticket (its assignee, the service lead) may not see its customer or order.
     customer_visible = customer_is_visible(user=user, customer=ticket.customer)
@@ -157,7 +141,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
         "steps": _steps(ticket) if can_change else [],
         "can_aftersale": can_change
         and customer_visible
-        and _can(user, ADD_AFTERSALE)
+        and can(user, ADD_AFTERSALE)
         and order is not None
         and order.status in COUNTED_STATUSES
         and order.status != OrderStatus.CLOSED,
@@ -200,7 +184,7 @@ def _ticket_action(
     extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     ticket = _ticket(request, ticket_id)
-    _require(request, CHANGE_TICKET)
+    require(request, CHANGE_TICKET)
     status = 400
     context: dict[str, Any] = dict(extra or {})
     if form.is_valid():
@@ -300,7 +284,7 @@ def _start(request: HttpRequest) -> tuple[Customer | None, Order | None]:
 @require_http_methods(["GET", "POST"])
 @login_required
 def ticket_create_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_TICKET, ADD_TICKET)
+    require(request, VIEW_TICKET, ADD_TICKET)
     customer, order = _start(request)
     if customer is None:
         return render(
@@ -362,7 +346,7 @@ def ticket_create_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def ticket_figures_view(request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_TICKET, VIEW_ALL_TICKETS)
+    require(request, VIEW_TICKET, VIEW_ALL_TICKETS)
     form = FiguresForm(request.GET or None)
     date_from, date_to, min_orders = form.range()
     figures = selectors.ticket_figures(date_from=date_from, date_to=date_to, min_orders=min_orders)
@@ -378,9 +362,9 @@ def ticket_figures_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def customer_tickets_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The "Tickets and reviews" card of the customer page (loaded by htmx)."""
-    customer = _customer(request, customer_id)
-    show_tickets = _can(request.user, VIEW_TICKET)
-    show_feedback = _can(request.user, feedback_selectors.VIEW_FEEDBACK)
+    customer = customer_or_404(request, customer_id)
+    show_tickets = can(request.user, VIEW_TICKET)
+    show_feedback = can(request.user, feedback_selectors.VIEW_FEEDBACK)
     if not (show_tickets or show_feedback):
         return HttpResponse("")
     now = timezone.now()
@@ -395,7 +379,7 @@ def customer_tickets_view(request: HttpRequest, customer_id: int) -> HttpRespons
         "reviews": feedback_selectors.customer_feedback(actor=request.user, customer=customer)
         if show_feedback
         else [],
-        "can_add_ticket": _can(request.user, ADD_TICKET),
-        "can_add_feedback": _can(request.user, "engagement.add_feedback"),
+        "can_add_ticket": can(request.user, ADD_TICKET),
+        "can_add_feedback": can(request.user, "engagement.add_feedback"),
     }
     return render(request, "engagement/tickets/_customer_card.html", context)
