@@ -27,6 +27,7 @@ urlpatterns = [
     path("surveys/", include("kebu.engagement.urls.surveys")),
     path("feedback/", include("kebu.engagement.urls.feedback")),
     path("timeline/", include("kebu.engagement.urls.timeline")),
+    path("insights/", include("kebu.insights.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kebu.customers.api_urls")),
     path("api/v1/", include("kebu.orders.api_urls")),

@@ -85,6 +85,9 @@ SERVICE_LEAD = (
     "engagement.view_slapolicy",
     "engagement.change_slapolicy",
 )
+# The dashboard and the scores of the customers one may see; shop-wide analyses and "compute now" apart.
+INSIGHTS_VIEW = ("insights.view_insights",)
+INSIGHTS_SHOP = ("insights.view_shop_insights", "insights.run_insights")
 
 ROLES: dict[str, Role] = {
     role.key: role
@@ -98,6 +101,7 @@ ROLES: dict[str, Role] = {
                 "orders.*",
                 "transfer.*",
                 "engagement.*",
+                "insights.*",
                 "accounts.*",
                 "auth.*",
                 "core.*",
@@ -123,13 +127,15 @@ ROLES: dict[str, Role] = {
                 "orders.manage_credit",
                 *SERVICE_WORK,
                 *SERVICE_LEAD,
+                *INSIGHTS_VIEW,
+                *INSIGHTS_SHOP,
             ),
         ),
         Role(
             key="sales",
             name="销售/客服",
             description=_("Sales or service staff: their own customers and the shared pool."),
-            permissions=(*_CUSTOMER_WORK, *_ORDER_WORK, *SERVICE_WORK),
+            permissions=(*_CUSTOMER_WORK, *_ORDER_WORK, *SERVICE_WORK, *INSIGHTS_VIEW),
         ),
         Role(
             key="analyst",
@@ -142,6 +148,8 @@ ROLES: dict[str, Role] = {
                 "orders.view_creditpayment",
                 *SERVICE_READ,
                 "engagement.view_all_tickets",
+                *INSIGHTS_VIEW,
+                *INSIGHTS_SHOP,
             ),
         ),
         Role(
@@ -154,6 +162,7 @@ ROLES: dict[str, Role] = {
                 "customers.reveal_contact",
                 *_ORDER_READ,
                 *SERVICE_READ,
+                *INSIGHTS_VIEW,
             ),
         ),
     )

@@ -1,0 +1,3 @@
+"""Filled in by its area (work in progress)."""
+
+urlpatterns: list = []
