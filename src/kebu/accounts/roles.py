@@ -88,6 +88,7 @@ SERVICE_LEAD = (
 # The dashboard and the scores of the customers one may see; shop-wide analyses and "compute now" apart.
 INSIGHTS_VIEW = ("insights.view_insights",)
 INSIGHTS_SHOP = ("insights.view_shop_insights", "insights.run_insights")
+INSIGHTS_SETTINGS = ("insights.view_scoresettings", "insights.change_scoresettings")
 
 ROLES: dict[str, Role] = {
     role.key: role
@@ -129,6 +130,7 @@ ROLES: dict[str, Role] = {
                 *SERVICE_LEAD,
                 *INSIGHTS_VIEW,
                 *INSIGHTS_SHOP,
+                *INSIGHTS_SETTINGS,
             ),
         ),
         Role(
@@ -150,6 +152,7 @@ ROLES: dict[str, Role] = {
                 "engagement.view_all_tickets",
                 *INSIGHTS_VIEW,
                 *INSIGHTS_SHOP,
+                "insights.view_scoresettings",
             ),
         ),
         Role(

@@ -28,7 +28,7 @@ COMPUTATIONS: dict[str, str] = {
     InsightKind.COHORTS: "kebu.insights.services.cohorts.cohorts_compute",
     InsightKind.CLUSTERS: "kebu.insights.services.clusters.clusters_compute",
 }
-# The nightly order: scores read nothing of the others; clusters read the scores.
+# The nightly order (none reads another's result; the dashboard first, the page read most).
 NIGHTLY_ORDER: tuple[str, ...] = tuple(COMPUTATIONS)
 
 

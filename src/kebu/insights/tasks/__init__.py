@@ -32,3 +32,15 @@ def insight_compute_now(kind: str, actor_id: Any = None) -> None:
     actor = get_user_model()._default_manager.filter(pk=actor_id).first() if actor_id else None
     with HUEY.lock_task(f"insight-{kind}"):
         insight_compute(kind=kind, actor=actor)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@lock_task("insights-dashboard-refresh")
+def dashboard_refresh_often() -> None:
+    """Bring the dashboard's tables up to the orders of the last minutes (only the days that changed);
+    when only a rebuild can (never built, orders deleted by an undone import), rebuild."""
+    from kebu.insights.models import InsightKind
+    from kebu.insights.services.dashboard import dashboard_refresh
+
+    if dashboard_refresh().needs_rebuild:
+        insight_compute(kind=InsightKind.DASHBOARD)
