@@ -1,0 +1,1 @@
+"""HTML forms of the insights area, one module per analysis: shape only; the services hold the rules."""
