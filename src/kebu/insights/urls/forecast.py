@@ -1,3 +1,10 @@
-"""Filled in by its area (work in progress)."""
+"""The sales forecast: /insights/forecast/ and its spreadsheet."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from kebu.insights.views import forecast
+
+urlpatterns = [
+    path("", forecast.forecast_view, name="forecast"),
+    path("export/", forecast.forecast_export_view, name="forecast-export"),
+]
