@@ -11,4 +11,6 @@ urlpatterns = [
     path("segments/", include("kebu.insights.urls.scores")),
     path("forecast/", include("kebu.insights.urls.forecast")),
     path("baskets/", include("kebu.insights.urls.baskets")),
+    path("cohorts/", include("kebu.insights.urls.cohorts")),
+    path("clusters/", include("kebu.insights.urls.clusters")),
 ]

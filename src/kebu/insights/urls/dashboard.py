@@ -1,3 +1,10 @@
-"""Filled in by its area (work in progress)."""
+"""The dashboard: /insights/ and its spreadsheet."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from kebu.insights.views import dashboard as views
+
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("dashboard.xlsx", views.dashboard_export_view, name="dashboard-export"),
+]
