@@ -37,6 +37,9 @@ class Command(BaseCommand):
             call_command(
                 "demo", customers=options["demo_customers"], orders=options["demo_orders"], service=True
             )
+            # The demo writes orders in bulk, past the services: the analyses start from them at once
+            # rather than at the first night.
+            call_command("insights", "compute")
 
     def _admin(self) -> None:
         User = get_user_model()
