@@ -28,9 +28,11 @@ from kebu.orders.models import (
     Order,
     OrderStatus,
     PaymentMethod,
+    Platform,
     Product,
     Store,
 )
+from kebu.orders.selectors import COUNTED, POOL
 from kebu.orders.services.aftersales import AfterSaleLineInput
 from kebu.orders.services.orders import LineInput, OrderInput
 from kebu.orders.services.products import ProductInput, SkuInput
@@ -99,11 +101,16 @@ class OrderFilterForm(KebuForm):
     # One customer's orders (the customer page links here); the selector applies visibility first.
     customer = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
     status = forms.ChoiceField(
-        label=_("Status"), choices=[("", _("All statuses")), *OrderStatus.choices], required=False
+        label=_("Status"),
+        choices=[("", _("All statuses")), (COUNTED, _("Counted as sales")), *OrderStatus.choices],
+        required=False,
     )
     store = forms.ModelChoiceField(
         label=_("Store"), queryset=Store.objects.all(), required=False, empty_label=_("All stores")
     )
+    platform = forms.ChoiceField(label=_("Platform"), required=False)
+    # The customer's owner: a colleague's id, or POOL for the shared pool's customers.
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
     date_from = forms.DateField(
         label=_("From"),
         required=False,
@@ -126,6 +133,19 @@ class OrderFilterForm(KebuForm):
             ("amount", _("Smallest amount first")),
         ],
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        used = set(Store.objects.values_list("platform", flat=True))
+        self.fields["platform"].choices = [
+            ("", _("All platforms")),
+            *((value, label) for value, label in Platform.choices if value in used),
+        ]
+        self.fields["owner"].choices = [
+            ("", _("All owners")),
+            (POOL, _("No owner")),
+            *((str(u.pk), str(u)) for u in customer_selectors.assignable_users()),
+        ]
 
 
 # --- a new order --------------------------------------------------------------------------------------------

@@ -38,6 +38,11 @@ def order_visible_queryset(*, user: Any) -> QuerySet[Order]:
 
 
 # Sort keys of the order list -> the columns behind them; each has an index and ends on id.
+# The order list's pseudo-status for every status that counts as sales (paid, not cancelled), and its
+# owner value for the shared pool's customers: what the dashboard's charts link with.
+COUNTED = "counted"
+POOL = "null"
+
 ORDER_SORTS: dict[str, tuple[str, ...]] = {
     "-time": ("-ordered_at", "-id"),
     "time": ("ordered_at", "id"),
@@ -48,8 +53,10 @@ ORDER_SORTS: dict[str, tuple[str, ...]] = {
 
 def order_list(*, user: Any, filters: dict[str, Any]) -> QuerySet[Order]:
     """The orders ``user`` may see, filtered by ``filters`` (the list form's cleaned data: ``q`` an order
-    number or the customers' search box, ``customer`` an id, ``status``, ``store``,
-    ``date_from``/``date_to`` as dates in the shop's time zone, ``sort`` a key of :data:`ORDER_SORTS`)."""
+    number or the customers' search box, ``customer`` an id, ``status`` (or :data:`COUNTED`, the
+    statuses that count as sales), ``store``, ``platform``, ``owner`` (the customer's: an id, or
+    :data:`POOL`), ``date_from``/``date_to`` as dates in the shop's time zone, ``sort`` a key of
+    :data:`ORDER_SORTS`)."""
     from kebu.customers.filters import customer_search
     from kebu.customers.privacy import contact_policy
 
@@ -63,10 +70,18 @@ def order_list(*, user: Any, filters: dict[str, Any]) -> QuerySet[Order]:
         qs = qs.filter(Q(order_no=query) | Q(customer__in=customers.values("pk")))
     if filters.get("customer"):
         qs = qs.filter(customer_id=filters["customer"])
-    if filters.get("status"):
+    if filters.get("status") == COUNTED:
+        qs = qs.filter(status__in=COUNTED_STATUSES)
+    elif filters.get("status"):
         qs = qs.filter(status=filters["status"])
     if filters.get("store") is not None:
         qs = qs.filter(store=filters["store"])
+    if filters.get("platform"):
+        qs = qs.filter(store__platform=filters["platform"])
+    if filters.get("owner") == POOL:
+        qs = qs.filter(customer__owner__isnull=True)
+    elif filters.get("owner"):
+        qs = qs.filter(customer__owner_id=filters["owner"])
     if filters.get("date_from"):
         qs = qs.filter(ordered_at__gte=_day_start(filters["date_from"]))
     if filters.get("date_to"):

@@ -36,6 +36,7 @@ from kebu.insights.selectors.dashboard import POOL, DashboardFigures, DashboardF
 from kebu.insights.services.dashboard import STATE_PK, dashboard_refresh
 from kebu.insights.views._common import freshness
 from kebu.orders.models import Order, Store
+from kebu.orders.selectors import COUNTED
 from kebu.transfer.exports import safe_cell
 
 KIND = InsightKind.DASHBOARD
@@ -182,9 +183,18 @@ def _owner_param(filters: DashboardFilters) -> str:
 
 
 def orders_url(filters: DashboardFilters, start: date, end: date, store_id: int | None = None) -> str:
-    """The order list of ``start`` to ``end`` in the store chosen (or ``store_id``)."""
+    """The order list of ``start`` to ``end``: the orders counted as sales in the store (``store_id``)
+    or channel chosen, of the owner chosen: the orders behind the figure clicked."""
     store = store_id if store_id is not None else filters.store_id
-    return _link("orders:list", {"date_from": start.isoformat(), "date_to": end.isoformat(), "store": store})
+    params = {
+        "status": COUNTED,
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+        "store": store,
+        "platform": None if store is not None else filters.platform,
+        "owner": _owner_param(filters),
+    }
+    return _link("orders:list", params)
 
 
 def customers_url(filters: DashboardFilters, **params: Any) -> str:

@@ -14,7 +14,16 @@ from django.utils import timezone
 from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import AfterSale, AfterSaleStatus, CreditPayment, Order, OrderStatus, Product, Sku
+from kebu.orders.models import (
+    AfterSale,
+    AfterSaleStatus,
+    CreditPayment,
+    Order,
+    OrderStatus,
+    Product,
+    Sku,
+    Store,
+)
 from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
 from kebu.orders.services.credit import customer_credit_set
 from kebu.orders.tests.factories import make_order
@@ -164,8 +173,9 @@ def test_list_query_count_stays_flat_with_many_orders(
     for i in range(30):
         make_order(actor=owner, customer=customers[i % 5], store=catalogue.store)
     a_client.get(reverse("orders:list"))  # warm the session and permission caches of this client
-    # session, user, 2FA check, permissions (2), shop settings, count, rows, the store filter's options
-    with django_assert_max_num_queries(9):
+    # session, user, 2FA check, permissions (2), shop settings, count, rows, the store, platform and owner
+    # filters' options
+    with django_assert_max_num_queries(11):
         response = a_client.get(reverse("orders:list"))
     assert response.content.decode().count('data-status="paid"') == 25
 
@@ -738,3 +748,22 @@ def test_extreme_dates_in_the_list_filter_are_an_error_not_a_500(a_client):
     for params in ({"date_from": "0001-01-01"}, {"date_to": "9999-12-31"}):
         response = a_client.get(reverse("orders:list"), params)
         assert response.status_code == 200 and 'id="filter-errors"' in response.content.decode()
+
+
+def test_the_list_filters_by_sales_statuses_platform_and_the_customers_owner(
+    a_client, owner, catalogue, sales_a
+):
+    pdd = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    mine = make_customer(actor=owner, name="甲", owner=sales_a)
+    pooled = make_customer(actor=owner, name="公海", owner=None)
+    paid = make_order(actor=owner, customer=mine, store=pdd)
+    make_order(actor=owner, customer=mine, store=pdd, status=OrderStatus.PENDING)
+    in_pool = make_order(actor=owner, customer=pooled, store=catalogue.store)
+
+    def listed(query: str) -> set[str]:
+        page = a_client.get(reverse("orders:list") + "?" + query).context["page"]
+        return {order.order_no for order in page.object_list}
+
+    assert listed(f"status=counted&platform=pinduoduo&owner={sales_a.pk}") == {paid.order_no}
+    assert listed("status=counted&owner=null") == {in_pool.order_no}
+    assert len(listed("platform=pinduoduo")) == 2
