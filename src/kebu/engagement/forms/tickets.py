@@ -109,6 +109,9 @@ class TicketNoteForm(KebuForm):
 
 class TicketFilterForm(KebuForm):
     tab = forms.ChoiceField(choices=[(t, t) for t in TABS], required=False, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(
+        label=_("Type"), choices=[("", _("Any type")), *TicketKind.choices], required=False
+    )
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("Any status")), *TicketStatus.choices], required=False
     )

@@ -232,3 +232,20 @@ def test_the_page_runs_no_inline_script_or_style_which_the_csp_refuses(shop, cli
     assert scripts and all(
         'src="' in s.split(">")[0] or 'type="application/json"' in s.split(">")[0] for s in scripts
     )
+
+
+def test_open_complaints_open_the_ticket_list_of_just_those(client_for, owner, sales_a):
+    from kebu.engagement.models import TicketKind
+    from kebu.engagement.services.tickets import TicketInput, ticket_open
+
+    customer = make_customer(actor=owner, name="甲的客户", owner=sales_a)
+    for kind in (TicketKind.COMPLAINT, TicketKind.COMPLAINT, "request"):
+        ticket_open(
+            actor=owner, customer=customer, data=TicketInput(category="quality", subject="问题", kind=kind)
+        )
+    client = client_for(owner)
+    page = client.get(URL)
+    url = page.context["complaints_url"]
+
+    assert page.context["figures"].open_complaints == 2
+    assert client.get(url).context["page"].total == 2
