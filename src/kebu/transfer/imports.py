@@ -46,6 +46,7 @@ from kebu.customers.services import (
     customers_import_create,
 )
 from kebu.orders.models import Store
+from kebu.transfer.aside import aside_note, aside_undo
 from kebu.transfer.customers import (
     CustomerRow,
     Problem,
@@ -248,7 +249,9 @@ def _import_run(job_run: JobRun) -> None:
                 else:
                     _batch_import(run, batch, mapping=mapping, definitions=definitions)
                 run.next_row = batch[-1][0] + 1
-                run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected"])
+                run.save(
+                    update_fields=["next_row", "created", "updated", "unchanged", "rejected", "made_aside"]
+                )
                 job_run.beat(done=run.processed)
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)
@@ -511,7 +514,7 @@ def _batch_import(
                 message = _("Your role may not assign customers to staff: leave the owner column out.")
                 row.problems.append(Problem(row.number, "", "", message))
     good = [(r, _Keys.of(r)) for r in rows if not r.problems]
-    _tags_resolve([r for r, _keys in good])
+    made_tags = _tags_resolve([r for r, _keys in good])
     rejected = [r for r in rows if r.problems]
     matches = _matches_load([keys for _, keys in good])
     # The customers the batch matched, read in one go with their phones, addresses and accounts; one
@@ -581,19 +584,33 @@ def _batch_import(
     journal += _rejections(run, rejected)
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
+    if made_tags:
+        # A tag made for rows that were then rejected went to nobody: deleted again, in the batch's
+        # transaction, so that an import makes no tag it did not give someone.
+        unused = Tag.objects.filter(pk__in=[t.pk for t in made_tags], customers__isnull=True)
+        gone = set(unused.values_list("pk", flat=True))
+        Tag.objects.filter(pk__in=gone).delete()
+        aside_note(run, [t for t in made_tags if t.pk not in gone])
 
 
-def _tags_resolve(rows: Sequence[CustomerRow]) -> None:
+def _tags_resolve(rows: Sequence[CustomerRow]) -> list[Tag]:
     """Give each row's input the tags it names, making the ones the shop does not have yet: a tag is
-    the merchant's own word, and a sheet is where many of them come from."""
+    the merchant's own word, and a sheet is where many of them come from. Returns the tags it made."""
     names = {name for row in rows for name in row.tag_names}
     if not names:
-        return
-    Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
+        return []
     tags = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    made = []
+    # One at a time, and only the missing ones (few: a word is new once): get_or_create tells a tag
+    # made here from one another import made meanwhile, which undo must not take for this import's.
+    for name in sorted(names - tags.keys()):
+        tags[name], created = Tag.objects.get_or_create(name=name)
+        if created:
+            made.append(tags[name])
     for row in rows:
         if row.tag_names and row.checked is not None:
             row.checked.data.tags = [tags[name] for name in row.tag_names]
+    return made
 
 
 def _with_contacts(qs: Any) -> Any:
@@ -677,7 +694,9 @@ def imports_purge(*, older_than: timedelta) -> int:
 @transaction.atomic
 def import_undo(*, actor: Any, run: Import) -> Import:
     """Put everything back as it was before ``run``: the customers it created are deleted, the fields it
-    changed get their old values, the phones, addresses and accounts it added go.
+    changed get their old values, the phones, addresses and accounts it added go, and so do the tags,
+    categories and brands it made, unless something uses them by then (``aside.aside_undo``: kept, and
+    counted as kept).
 
     Refused (``Conflict``, naming the customers) when that would lose later work: a customer it created
     or changed was changed again since (by hand or by a later import), or has orders."""
@@ -693,8 +712,9 @@ def import_undo(*, actor: Any, run: Import) -> Import:
             ImportKind.REVIEWS: review_import_undo,
         }[ImportKind(run.kind)]
         counts = undo(run)
+        counts |= aside_undo(run)
         run.undone_at, run.undone_by = timezone.now(), actor
-        run.save(update_fields=["undone_at", "undone_by"])
+        run.save(update_fields=["undone_at", "undone_by", "made_aside"])
         audit_record(action="import.undo", actor=actor, target=run, data=counts)
         return run
     entries = list(
@@ -756,9 +776,8 @@ def import_undo(*, actor: Any, run: Import) -> Import:
         deleted += (
             Customer.objects.filter(pk__in=ids[start : start + 5000]).delete()[1].get("customers.Customer", 0)
         )
+    counts = {"deleted": deleted, "restored": len(reverted)} | aside_undo(run)
     run.undone_at, run.undone_by = timezone.now(), actor
-    run.save(update_fields=["undone_at", "undone_by"])
-    audit_record(
-        action="import.undo", actor=actor, target=run, data={"deleted": deleted, "restored": len(reverted)}
-    )
+    run.save(update_fields=["undone_at", "undone_by", "made_aside"])
+    audit_record(action="import.undo", actor=actor, target=run, data=counts)
     return run

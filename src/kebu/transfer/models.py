@@ -67,6 +67,16 @@ class Import(models.Model):
     refused = models.BooleanField(
         _("refused"), default=False, help_text=_("All or nothing, and some row was bad: nothing was written.")
     )
+    made_aside = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=(
+            "What the import made besides its rows, model label -> ids ({'customers.tag': [3, 4]}): the "
+            "tags, categories and brands its rows named that the shop did not have. After undo, only "
+            "the ones undo kept because something used them by then (transfer.aside)."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
     )

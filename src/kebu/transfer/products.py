@@ -21,8 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, ValidationFailed
-from kebu.orders.models import Brand, OrderLine, Product, Sku
+from kebu.orders.models import Brand, Category, OrderLine, Product, Sku
 from kebu.orders.services.products import (
+    SEPARATOR,
     SKU_IMPORT_FIELDS,
     ProductInput,
     SkuInput,
@@ -31,6 +32,7 @@ from kebu.orders.services.products import (
     product_create,
     sku_add,
 )
+from kebu.transfer.aside import aside_note
 from kebu.transfer.cells import CellError, money_parse, normalized, text_parse
 from kebu.transfer.customers import FileCheck, Problem
 from kebu.transfer.headers import PRODUCT_HEADERS, headers_match, mapping_one_column_each
@@ -164,7 +166,7 @@ def product_batch_import(
             continue
         try:
             with transaction.atomic():
-                entry = _row_import(run, row)
+                entry, made = _row_import(run, row)
         except ValidationFailed as exc:
             reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
                 str(exc.message)
@@ -172,6 +174,7 @@ def product_batch_import(
             row.problems = [Problem(row.number, "", "", reason) for reason in reasons]
             rejected.append(row)
             continue
+        aside_note(run, made)  # only now: a row rolled back made nothing
         if entry is None:
             run.unchanged += 1
             continue
@@ -185,9 +188,15 @@ def product_batch_import(
     ImportRow.objects.bulk_create(journal)
 
 
-def _row_import(run: Import, row: ProductRow) -> ImportRow | None:
+def _row_import(run: Import, row: ProductRow) -> tuple[ImportRow | None, list[Category | Brand]]:
+    """The row's journal entry (None when it changed nothing), and the categories and brands it had
+    to make on the way."""
     actor, values = run.created_by, row.values
-    category = category_by_path(actor=actor, path=values["category"]) if "category" in values else None
+    made: list[Category | Brand] = []
+    category = None
+    if "category" in values:
+        category, made_levels = _category_made(actor=actor, path=values["category"])
+        made += made_levels
     sku = Sku.objects.select_related("product").filter(code=row.code).first()
     if sku is None:
         if "name" not in values or "price_cny" not in values:
@@ -202,8 +211,12 @@ def _row_import(run: Import, row: ProductRow) -> ImportRow | None:
             is_active=values.get("is_active", True),
         )
         product = Product.objects.filter(name=values["name"]).order_by("pk").first()
-        made = product is None
+        product_made = product is None
         if product is None:
+            if brand_name := values.get("brand", "").strip()[:50]:
+                # Made here rather than inside product_create, which would find it, to know it was made.
+                brand, brand_made = Brand.objects.get_or_create(name=brand_name)
+                made += [brand] if brand_made else []
             product = product_create(
                 actor=actor,
                 data=ProductInput(
@@ -217,22 +230,25 @@ def _row_import(run: Import, row: ProductRow) -> ImportRow | None:
             sku = product.skus.get()
         else:
             sku = sku_add(actor=actor, product=product, data=data)
-        detail = {"sku": sku.pk, "product": product.pk, "product_created": made}
-        return ImportRow(run=run, row=row.number, action=ImportRowAction.CREATED, detail=json.dumps(detail))
+        detail: dict[str, Any] = {"sku": sku.pk, "product": product.pk, "product_created": product_made}
+        entry = ImportRow(run=run, row=row.number, action=ImportRowAction.CREATED, detail=json.dumps(detail))
+        return entry, made
     product_values: dict[str, Any] = {}
     if "name" in values:
         product_values["name"] = values["name"]
     if category is not None:
         product_values["category_id"] = category.pk
     if "brand" in values:
-        product_values["brand_id"] = Brand.objects.get_or_create(name=values["brand"])[0].pk
+        brand, brand_made = Brand.objects.get_or_create(name=values["brand"])
+        product_values["brand_id"] = brand.pk
+        made += [brand] if brand_made else []
     if "usage_cycle_days" in values:
         product_values["usage_cycle_days"] = values["usage_cycle_days"]
     sku_values = {name: values[name] for name in SKU_IMPORT_FIELDS if name in values}
     sku_values = {k: v for k, v in sku_values.items() if getattr(sku, k) != v}
     product_values = {k: v for k, v in product_values.items() if getattr(sku.product, k) != v}
     if not sku_values and not product_values:
-        return None
+        return None, made
     before = catalogue_import_update(
         actor=actor, sku=sku, sku_values=sku_values, product_values=product_values
     )
@@ -242,7 +258,22 @@ def _row_import(run: Import, row: ProductRow) -> ImportRow | None:
         "before": _jsonable(before),
         "after": _jsonable({"sku": sku_values, "product": product_values}),
     }
-    return ImportRow(run=run, row=row.number, action=ImportRowAction.UPDATED, detail=json.dumps(detail))
+    entry = ImportRow(run=run, row=row.number, action=ImportRowAction.UPDATED, detail=json.dumps(detail))
+    return entry, made
+
+
+def _category_made(*, actor: Any, path: str) -> tuple[Category, list[Category]]:
+    """``category_by_path``, and the levels of the path it had to make. The levels are told by their
+    stored paths, read before and after: a level this reading of the path misses is only not noted
+    (left behind by undo), never one the shop had taken for the import's."""
+    parts = path.replace(SEPARATOR, "/").replace(">", "/").split("/")
+    levels = [part.strip()[:50] for part in parts if part.strip()]  # as category_by_path names them
+    paths = [SEPARATOR.join(levels[: i + 1]) for i in range(len(levels))]
+    known = set(Category.objects.filter(path__in=paths).values_list("pk", flat=True))
+    category = category_by_path(actor=actor, path=path)
+    if len(known) == len(paths):  # the common case: a catalogue's categories are there after its first sheet
+        return category, []
+    return category, list(Category.objects.filter(path__in=paths).exclude(pk__in=known))
 
 
 def _jsonable(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -33,6 +33,7 @@ from kebu.core.models import Job
 from kebu.core.pagination import paginate
 from kebu.customers.models import CustomField
 from kebu.orders.models import Store
+from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.cells import normalized
 from kebu.transfer.customers import Problem, customer_headers_match
 from kebu.transfer.drafts import (
@@ -476,6 +477,7 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         "finished": job.is_finished,
         "can_undo": job.is_finished and run.undone_at is None and (run.created or run.updated) > 0,
         "store": Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None,
+        "kept_aside": aside_kept_text(run),
     }
     if job.is_finished and run.noted:
         # Rows imported without some cells: the first ones here, every one in the journal.
@@ -520,11 +522,11 @@ def import_cancel_view(request: HttpRequest, import_id: int) -> HttpResponse:
 def import_undo_view(request: HttpRequest, import_id: int) -> HttpResponse:
     run = _get_import(request, import_id)
     try:
-        import_undo(actor=request.user, run=run)
+        run = import_undo(actor=request.user, run=run)
     except KebuError as exc:  # Conflict: its message names what would be lost
         messages.error(request, str(exc.message))
     else:
-        messages.success(request, _("The import was undone."))
+        messages.success(request, " ".join(filter(None, [_("The import was undone."), aside_kept_text(run)])))
     return redirect("transfer:detail", import_id=run.pk)
 
 

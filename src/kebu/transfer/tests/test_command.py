@@ -4,17 +4,19 @@ it writes to fix and upload again, and that it writes nothing."""
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 import python_calamine
 import xlsxwriter
 from django.core.management import CommandError, call_command
 
-from kebu.customers.models import Customer
+from kebu.customers.models import Customer, Gender
 
 pytestmark = pytest.mark.django_db
 
+SAMPLES = Path(__file__).parent / "samples"
 INJECTION = '=HYPERLINK("http://example.invalid","点我")'
 
 
@@ -99,6 +101,27 @@ def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merc
     run_id = text.split("import #")[1].split(":")[0]
     call_command("import", undo=int(run_id), stdout=out)
     assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", ["customers.xls", "customers.ods"])
+def test_an_xls_or_ods_sheet_imports_from_the_terminal_with_its_dates_and_phones_whole(name, owner):
+    out = io.StringIO()
+
+    call_command("import", str(SAMPLES / name), kind="customers", user="laoban", stdout=out)
+
+    assert "3 created, 0 updated, 0 unchanged, 0 rejected" in out.getvalue()
+    people = {c.name: c for c in Customer.objects.prefetch_related("phones")}
+    assert sorted(people) == ["张三", "李四", "王芳"]
+    # The phone Excel kept as a number comes in with all its digits, not as 1.38e10.
+    assert [p.number for p in people["张三"].phones.all()] == ["+8613812345678"]
+    assert [p.number for p in people["王芳"].phones.all()] == ["+8613712345678"]
+    assert [p.number for p in people["李四"].phones.all()] == ["+8613900001111"]
+    assert people["张三"].birthday == date(1990, 1, 5)  # a date cell
+    assert people["李四"].birthday == date(1985, 6, 1)  # a date typed as text
+    assert people["王芳"].birthday == date(1988, 2, 29)
+    assert (people["张三"].gender, people["王芳"].gender) == (Gender.MALE, Gender.FEMALE)
+    assert people["张三"].notes == "老客户，喜欢铁观音"
+    assert Customer.objects.get(name="张三").created_by == owner
 
 
 def test_all_or_nothing_from_the_terminal_imports_nothing_from_a_sheet_with_bad_rows(merchant_sheet):

@@ -18,6 +18,7 @@ from kebu.customers.models import (
     CustomerPhone,
     CustomFieldType,
     SocialAccount,
+    Tag,
 )
 from kebu.customers.services import PhoneInput, SocialInput, customer_input_from, customer_update
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
@@ -440,6 +441,71 @@ def test_a_sheet_adds_tags_and_moves_the_source_and_undo_puts_both_back(owner):
     zhang.refresh_from_db()
     assert list(zhang.tags.values_list("name", flat=True)) == ["老客"] and zhang.source == taobao
     assert state() == before
+
+
+def tag_names() -> list[str]:
+    return sorted(Tag.objects.values_list("name", flat=True))
+
+
+def test_undo_removes_the_tags_the_import_made_and_leaves_the_shops_own(owner):
+    from kebu.transfer.aside import aside_kept_text
+
+    Tag.objects.create(name="老客")
+    make_customer(actor=owner, name="张三", phone="13812345678")
+    before = (state(), tag_names())
+    run = run_import(owner, owned_csv(",张三,13812345678,VIP、老客,,", ",李四,13900001111,回头客,,"))
+    assert counts(run) == (1, 1, 0, 0) and tag_names() == ["VIP", "回头客", "老客"]
+
+    import_undo(actor=owner, run=run)
+
+    assert (state(), tag_names()) == before
+    entry = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert (entry.data["tags_deleted"], entry.data["tags_kept"]) == (2, 0)
+    run.refresh_from_db()
+    assert run.made_aside == {} and aside_kept_text(run) == ""
+
+
+def test_undo_keeps_a_tag_the_import_made_that_another_customer_got_since_and_says_so(owner):
+    from kebu.customers.services import customers_bulk_tag
+    from kebu.transfer.aside import aside_kept_text
+
+    run = run_import(owner, owned_csv(",张三,13812345678,VIP、一次性,,"))
+    vip = Tag.objects.get(name="VIP")
+    wang = make_customer(actor=owner, name="王五", phone="13700002222")  # by hand, after the import
+    customers_bulk_tag(actor=owner, customers=[wang], tags=[vip])
+
+    import_undo(actor=owner, run=run)
+
+    assert tag_names() == ["VIP"] and list(wang.tags.all()) == [vip]
+    assert list(Customer.objects.values_list("name", flat=True)) == ["王五"]
+    entry = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert (entry.data["tags_deleted"], entry.data["tags_kept"]) == (1, 1)
+    run.refresh_from_db()
+    assert run.made_aside == {"customers.tag": [vip.pk]}
+    assert aside_kept_text(run) == "1 tag the import made was kept: it has been used since."
+
+
+def test_undo_keeps_a_tag_the_import_made_that_a_saved_customer_list_filters_on(owner):
+    from kebu.customers.models import SavedView
+
+    run = run_import(owner, owned_csv(",张三,13812345678,VIP,,"))
+    vip = Tag.objects.get(name="VIP")
+    SavedView.objects.create(name="VIP 客户", owner=owner, query=f"stage=new&tag={vip.pk}")
+
+    import_undo(actor=owner, run=run)
+
+    assert tag_names() == ["VIP"] and not Customer.objects.exists()
+
+
+def test_a_tag_named_only_by_rejected_rows_is_not_left_behind(owner):
+    make_customer(actor=owner, name="张三", phone="13812345678")
+    make_customer(actor=owner, name="张三", phone="13900001111")
+
+    # Known by a name two customers have: rejected, after the batch had made its tags.
+    run = run_import(owner, owned_csv(",张三,,新词,,"))
+
+    assert counts(run) == (0, 0, 0, 1)
+    assert tag_names() == [] and run.made_aside == {}
 
 
 def test_an_import_cancelled_before_any_worker_took_it_is_recorded_as_finished(owner):

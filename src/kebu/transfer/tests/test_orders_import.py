@@ -103,6 +103,23 @@ def test_a_buyer_with_a_known_phone_is_that_customer_and_undo_gives_back_their_f
     assert list(Customer.objects.values_list("name", flat=True)) == ["李华"]  # the buyers it made are gone
 
 
+def test_undo_leaves_the_tags_categories_brands_and_stores_as_they_were(owner, shop):
+    from kebu.customers.models import Tag
+    from kebu.orders.models import Brand, Category, Store
+
+    def side_tables() -> list[list]:
+        return [sorted(m.objects.values_list("pk", flat=True)) for m in (Tag, Category, Brand, Store)]
+
+    before = side_tables()
+    run = run_import(owner, TAOBAO, store=shop.store)
+
+    import_undo(actor=owner, run=run)
+
+    assert side_tables() == before
+    run.refresh_from_db()
+    assert run.made_aside == {}  # an order sheet names only what the shop has: it makes nothing aside
+
+
 def test_undo_refuses_when_an_imported_order_was_worked_on_since(owner, shop):
     run = run_import(owner, TAOBAO, store=shop.store)
     order_cancel(actor=owner, order=Order.objects.get(order_no="2024010512348"))

@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.http import QueryDict
 
+from kebu.audit.models import AuditEntry
 from kebu.core.errors import Conflict
 from kebu.core.jobs import job_run
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
-from kebu.orders.models import Product, Sku
+from kebu.orders.models import Brand, Category, Product, Sku
 from kebu.orders.tests.factories import make_catalogue, make_order
 from kebu.transfer.exports import export_build, export_write
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
@@ -110,6 +111,70 @@ def test_undo_puts_prices_back_and_removes_what_the_import_made(owner):
 
     assert catalogue() == before
     assert not Product.objects.filter(name="新品").exists()
+
+
+def side_tables() -> tuple[list, list]:
+    """The catalogue's categories and brands: what a product sheet makes on the side."""
+    return (
+        sorted(Category.objects.values_list("path", "parent__path", "root__path")),
+        sorted(Brand.objects.values_list("name", flat=True)),
+    )
+
+
+def test_undo_removes_the_categories_and_brands_the_import_made(owner):
+    make_catalogue(actor=owner)  # 护肤 › 面霜 and 茶叶, the brand 润百颜
+    before = (catalogue(), side_tables())
+    run = run_import(
+        owner,
+        sheet(
+            "玻尿酸面霜,护肤/面霜/保湿,润百颜,CREAM-30,,30g,129,,,",  # a level under one the shop has
+            "新品,零食/坚果,三只松鼠,NUT-1,,,29.9,,,",  # a new product, category and brand
+            ",洗护/洗发,阿道夫,TONER-100,,,,,,",  # moves an existing product to a new category and brand
+        ),
+    )
+    assert counts(run) == (2, 1, 0, 0)
+    assert Category.objects.count() == 3 + 5 and Brand.objects.count() == 1 + 2
+
+    import_undo(actor=owner, run=run)
+
+    assert (catalogue(), side_tables()) == before
+    entry = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert {k: v for k, v in entry.data.items() if k.startswith(("categories", "brands"))} == {
+        "categories_deleted": 5,
+        "categories_kept": 0,
+        "brands_deleted": 2,
+        "brands_kept": 0,
+    }
+
+
+def test_undo_keeps_a_category_and_brand_a_product_made_by_hand_uses_since_and_says_so(owner):
+    from kebu.orders.services.products import ProductInput, SkuInput, product_create
+    from kebu.transfer.aside import aside_kept_text
+
+    run = run_import(owner, PRICE_LIST)  # makes 护肤, 护肤 › 面霜, 茶叶 and 润百颜
+    cream = Category.objects.get(path="护肤 › 面霜")
+    product_create(
+        actor=owner,
+        data=ProductInput(
+            name="手工面霜",
+            category=cream,
+            brand_name="润百颜",
+            skus=[SkuInput(code="HAND-1", price_cny="9")],
+        ),
+    )
+
+    import_undo(actor=owner, run=run)
+
+    assert list(Product.objects.values_list("name", flat=True)) == ["手工面霜"]
+    assert side_tables() == ([("护肤", None, "护肤"), ("护肤 › 面霜", "护肤", "护肤")], ["润百颜"])
+    entry = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert (entry.data["categories_deleted"], entry.data["categories_kept"]) == (1, 2)
+    assert (entry.data["brands_deleted"], entry.data["brands_kept"]) == (0, 1)
+    run.refresh_from_db()
+    assert aside_kept_text(run) == (
+        "2 categories the import made were kept: they have been used since. "
+        "1 brand the import made was kept: it has been used since."
+    )
 
 
 def test_undo_refuses_when_a_price_changed_since_or_a_new_sku_was_ordered(owner):

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import xlsxwriter
 from django.utils import translation
 
 from kebu.transfer import readers
+from kebu.transfer.cells import date_parse, money_parse, normalized
 from kebu.transfer.readers import FileRefused, table_read
 
 HEADER = ["姓名", "手机", "生日", "消费金额"]
@@ -51,6 +54,27 @@ def test_a_workbook_with_a_merged_title_row_reads_from_its_header_with_the_sheet
         (3, ["张三", "13812345678", date(1990, 1, 5), 1234.5]),
         (5, ["李四", 13912345678.0, "", 2469.0]),  # a formula is read as the value it last showed
     ]
+
+
+@pytest.mark.parametrize(("name", "kind"), [("customers.xls", "xls"), ("customers.ods", "ods")])
+def test_an_xls_saved_by_old_excel_or_wps_and_an_ods_read_as_an_xlsx_does(name, kind):
+    # Real files, not made in memory by the writer Kebu exports with: samples/README.md says how.
+    table = table_read((Path(__file__).parent / "samples" / name).read_bytes())
+
+    assert (table.format, table.sheet, table.header_row) == (kind, "客户", 1)
+    assert table.headers == ["客户编号", "姓名", "手机号", "性别", "生日", "累计消费", "备注"]
+    read = rows(table)
+    assert [number for number, _cells in read] == [2, 4, 5]  # row 3 is empty: skipped, numbers kept
+    zhang, li, wang = (cells for _number, cells in read)
+    # A date cell is a date, a phone typed as a number keeps every digit, a money cell is its amount.
+    assert zhang[1:6] == ["张三", 13812345678, "男", date(1990, 1, 5), 1234.5]
+    assert normalized(zhang[2]) == "13812345678" and normalized(wang[2]) == "13712345678"
+    assert (date_parse(zhang[4]), money_parse(zhang[5])) == (date(1990, 1, 5), Decimal("1234.50"))
+    assert zhang[6] == "老客户，喜欢铁观音"
+    # The same fields typed as text, the way WPS users often do.
+    assert li[2:6] == ["139 0000 1111", "女", "1985/6/1", "￥2,000.00"]
+    assert (date_parse(li[4]), money_parse(li[5])) == (date(1985, 6, 1), Decimal("2000.00"))
+    assert (wang[4], money_parse(wang[5])) == (date(1988, 2, 29), Decimal("0.00"))
 
 
 def test_blank_and_repeated_header_cells_get_names_of_their_own():

@@ -404,6 +404,27 @@ def test_undo_from_the_page_puts_everything_back(owner_client, django_capture_on
     assert "The import was undone" in page and "Undone by" in page and 'id="import-undo"' not in page
 
 
+def test_undo_from_the_page_says_which_tags_it_made_it_kept_because_they_are_used(owner_client, owner):
+    from kebu.core.jobs import job_run
+    from kebu.customers.models import Tag
+    from kebu.customers.services import customers_bulk_tag
+
+    with transaction.atomic():
+        data = "姓名,手机号,标签\n张三,13812345678,VIP\n".encode()
+        run = customer_import_start(actor=owner, data=data, file_name="客户.csv", enqueue=False)
+    job_run(run.job_id)
+    customers_bulk_tag(
+        actor=owner, customers=[make_customer(actor=owner, name="王五")], tags=[Tag.objects.get(name="VIP")]
+    )
+
+    response = owner_client.post(reverse("transfer:undo", args=[run.pk]), follow=True)
+
+    page = response.content.decode()
+    kept = "1 tag the import made was kept: it has been used since."
+    assert "The import was undone. " + kept in page  # the message
+    assert re.search(r'id="import-outcome".*?Undone by.*?' + re.escape(kept), page, re.S)  # and the page
+
+
 def test_an_undo_that_would_lose_later_work_shows_the_refusal_as_it_is(
     owner_client, owner, django_capture_on_commit_callbacks
 ):

@@ -21,6 +21,7 @@ from kebu.core.errors import KebuError
 from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
+from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
 from kebu.transfer.management.commands._staff import staff_member_named
@@ -81,7 +82,7 @@ class Command(BaseCommand):
         try:
             if options["undo"] is not None:
                 run = import_undo(actor=actor, run=self._import(options["undo"]))
-                self.stdout.write(f"import #{run.pk} undone")
+                self.stdout.write(" ".join(filter(None, [f"import #{run.pk} undone", aside_kept_text(run)])))
                 return
             if options["resume"] is not None:
                 run = self._import(options["resume"])
