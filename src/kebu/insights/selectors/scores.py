@@ -238,7 +238,8 @@ def score_churn_note(score: CustomerScore) -> str:
     note = _("%(segment)s, %(tier)s. %(churn)s.") % {
         "segment": score.get_segment_display(),
         "tier": score.get_tier_display(),
-        "churn": churn_explanation(score),
+        # The explanation may be a whole sentence ("Not enough history to judge."): one full stop.
+        "churn": churn_explanation(score).rstrip(".。"),
     }
     if score.clv_365_cny is not None:
         note += " " + _("Expected spend in the next 365 days: ¥%(value)s.") % {
