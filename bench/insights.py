@@ -55,7 +55,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -494,10 +494,23 @@ def _live_group_by(user: Any, date_from: Any, date_to: Any) -> dict[str, Any]:
         .order_by("day")
     )
     buyers = orders.aggregate(n=Count("customer_id", distinct=True))["n"]
+    # SQLite sums the decimal columns as binary floating point (28293169.7299999 for ¥28,293,169.73 over
+    # a month of a million-order shop): each day's sum is rounded to the cent, as orders.reports does.
+    cent = Decimal("0.01")
     return {
         "days": len(rows),
         "orders": sum(r["n"] for r in rows),
-        "net_cny": str(sum((r["gross"] - r["refunds"]) for r in rows) if rows else 0),
+        "net_cny": str(
+            sum(
+                (
+                    Decimal(r["gross"]).quantize(cent, ROUND_HALF_UP)
+                    - Decimal(r["refunds"]).quantize(cent, ROUND_HALF_UP)
+                )
+                for r in rows
+            )
+            if rows
+            else Decimal("0.00")
+        ),
         "buyers": buyers,
     }
 
