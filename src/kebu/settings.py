@@ -371,7 +371,7 @@ KEBU = {
     "BASE_URL": os.environ.get("KEBU_BASE_URL", "").rstrip("/"),
     # The hour (shop time) from which the daily follow-up digest is mailed to those who asked for it.
     "DIGEST_HOUR": int(os.environ.get("KEBU_DIGEST_HOUR", "8")),
-    # The nightly analyses (dashboard figures, scores, forecast, baskets) start from this hour of the shop's day.
+    # The nightly analyses (dashboard figures, scores, forecast, baskets) start from this hour, shop time.
     "INSIGHTS_HOUR": int(os.environ.get("KEBU_INSIGHTS_HOUR", "2")),
 }
 # Reverse proxies (addresses or networks) whose X-Forwarded-For the audit log believes; empty: none.

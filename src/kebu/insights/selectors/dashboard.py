@@ -445,9 +445,9 @@ class _Entries:
 def _packed_rows(qs: QuerySet, size_field: str) -> list[tuple[str, int, bytes]]:
     """(day, entries, blob) of each row of ``qs``, read with the driver's own cursor: a year and its
     previous year are some 30,000 rows, and Django's per-row converters (a date parsed from text on
-    SQLite for each) took a third of the read. On PostgreSQL the blobs come in binary: Django's cursors bind on the
-    client, which only takes results as text, where a blob travels and is decoded as hex, twice its size
-    (a quarter's buyers sets, ~12 MB: 95 ms as text, 50 ms in binary)."""
+    SQLite for each) took a third of the read. On PostgreSQL the blobs come in binary: Django's cursors
+    bind on the client, which only takes results as text, where a blob travels and is decoded as hex,
+    twice its size (a quarter's buyers sets, ~12 MB: 95 ms as text, 50 ms in binary)."""
     # The day as text: the SQLite driver parses a column declared a date for each row, an expression not.
     day = Cast("day", output_field=CharField())
     sql, params = qs.values_list(day, size_field, "entries").query.sql_with_params()

@@ -14,8 +14,8 @@ from django.utils import timezone
 from kebu.core.errors import Forbidden
 from kebu.engagement.models import FollowUp, FollowUpStatus
 from kebu.engagement.services.followups import followup_done
-from kebu.insights.selectors.runs import insight_latest
 from kebu.insights.models import CustomerScore, Segment, ValueTier
+from kebu.insights.selectors.runs import insight_latest
 from kebu.insights.selectors.scores import at_risk_scores, score_churn_note, segment_summary
 from kebu.insights.services.scores import at_risk_followups_create, score_settings_update
 from kebu.insights.tests.scores_shop import TEA, scores_run, shop_make
@@ -124,6 +124,6 @@ def test_the_page_answers_403_to_a_post_without_the_follow_up_permission(at_risk
 
 
 def test_a_note_without_enough_history_ends_in_one_full_stop():
-    score = CustomerScore(segment=Segment.GENERAL_WINBACK, tier=ValueTier.LOW, orders=1, spent_cny=Decimal("9"))
+    score = CustomerScore(segment=Segment.GENERAL_WINBACK, tier=ValueTier.LOW, orders=1, spent_cny=Decimal(9))
 
     assert score_churn_note(score) == "General to win back, Low value. Not enough history to judge."
