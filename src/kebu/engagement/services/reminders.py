@@ -348,6 +348,7 @@ def _credit_due(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
         )
     )
     for pk, order_no, owed, due, customer_id, owner_id in orders.iterator(chunk_size=2000):
+        assert due is not None  # filtered on above
         yield _Candidate(
             key=f"credit_due:{plan.pk}:{pk}:{due.isoformat()}",
             customer_id=customer_id,
