@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import CharField, Q, QuerySet, Sum
-from django.db.models.functions import Cast
+from django.db.models import BinaryField, CharField, F, Q, QuerySet, Sum
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -48,7 +48,14 @@ from kebu.insights.models import (
     DashboardSales,
     DashboardState,
 )
-from kebu.insights.services.dashboard import BUYER, PRODUCT, STATE_PK, shop_zone
+from kebu.insights.services.dashboard import (
+    BUYER_AGAIN,
+    BUYER_COLUMNS,
+    BUYER_FIRST,
+    PRODUCT,
+    STATE_PK,
+    shop_zone,
+)
 from kebu.orders.models import Category, Platform, Product, Store
 
 POOL = "pool"
@@ -429,28 +436,41 @@ def buckets_of(date_from: date, date_to: date, grain: str) -> list[tuple[str, da
 
 
 @dataclass
-class _Entries:
-    """Buyer entries of a run of days, in day order, with each entry's day as an offset from ``first``."""
+class _Buyers:
+    """The buyers sets of a run of days, column by column, in day order: customer ids (as indexes),
+    flags, and, when read, amounts and order counts. Row ``r`` of the sets was day ``days[r]`` (days
+    since ``first``) and holds the entries ``bounds[r]:bounds[r + 1]``."""
 
     first: date
-    entries: np.ndarray
-    offsets: np.ndarray
+    days: np.ndarray
+    bounds: np.ndarray
+    ids: np.ndarray
+    flags: np.ndarray
+    net_fen: np.ndarray | None = None
+    orders: np.ndarray | None = None
 
-    def between(self, start: date, end: date) -> _Entries:
-        low = int(np.searchsorted(self.offsets, (start - self.first).days, side="left"))
-        high = int(np.searchsorted(self.offsets, (end - self.first).days, side="right"))
-        return _Entries(first=self.first, entries=self.entries[low:high], offsets=self.offsets[low:high])
+    def between(self, start: date, end: date) -> _Buyers:
+        low = int(np.searchsorted(self.days, (start - self.first).days, side="left"))
+        high = int(np.searchsorted(self.days, (end - self.first).days, side="right"))
+        a, b = int(self.bounds[low]), int(self.bounds[high])
+        return _Buyers(
+            first=self.first,
+            days=self.days[low:high],
+            bounds=self.bounds[low : high + 1] - a,
+            ids=self.ids[a:b],
+            flags=self.flags[a:b],
+            net_fen=None if self.net_fen is None else self.net_fen[a:b],
+            orders=None if self.orders is None else self.orders[a:b],
+        )
 
 
-def _packed_rows(qs: QuerySet, size_field: str) -> list[tuple[str, int, bytes]]:
-    """(day, entries, blob) of each row of ``qs``, read with the driver's own cursor: a year and its
-    previous year are some 30,000 rows, and Django's per-row converters (a date parsed from text on
-    SQLite for each) took a third of the read. On PostgreSQL the blobs come in binary: Django's cursors
-    bind on the client, which only takes results as text, where a blob travels and is decoded as hex,
-    twice its size (a quarter's buyers sets, ~12 MB: 95 ms as text, 50 ms in binary)."""
-    # The day as text: the SQLite driver parses a column declared a date for each row, an expression not.
-    day = Cast("day", output_field=CharField())
-    sql, params = qs.values_list(day, size_field, "entries").query.sql_with_params()
+def _fetched(qs: QuerySet) -> list[tuple[Any, ...]]:
+    """The rows of ``qs`` (a ``values_list``) as the driver gives them, without Django's per-row
+    converters: a year and its previous year are some 30,000 rows of packed sets, and converting each
+    took a third of the read. On PostgreSQL the blobs come in binary: Django's cursors bind on the
+    client, which only takes results as text, where a blob travels and is decoded as hex, twice its size
+    (a quarter's buyers sets, ~12 MB: 95 ms as text, 50 ms in binary)."""
+    sql, params = qs.query.sql_with_params()
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -463,21 +483,43 @@ def _packed_rows(qs: QuerySet, size_field: str) -> list[tuple[str, int, bytes]]:
         return cursor.fetchall()
 
 
-def _entries(qs: QuerySet, first: date, *, dtype: np.dtype = BUYER, size_field: str = "buyers") -> _Entries:
-    """The packed entries of the rows in ``qs`` (in day order): one read, one concatenation."""
-    rows = _packed_rows(qs, size_field)
-    if not rows:
-        return _Entries(first=first, entries=np.zeros(0, dtype=dtype), offsets=np.zeros(0, dtype=np.intp))
-    days, sizes, parts = zip(*rows, strict=True)
-    offset = {day: (date.fromisoformat(day) - first).days for day in dict.fromkeys(days)}  # "2026-12-05" -> n
-    day_offsets = np.fromiter(map(offset.__getitem__, days), dtype=np.intp, count=len(days))
-    blobs = b"".join(parts)
-    entries = np.frombuffer(blobs, dtype=dtype)
-    # Offsets as the platform's integers: a search in an int32 array for a Python int converts the
-    # whole array first, each time (1.6 ms for a quarter's entries, 15 times for a weekly line).
-    return _Entries(
-        first=first, entries=entries, offsets=np.repeat(day_offsets, np.array(sizes, dtype=np.intp))
+# The day as text: the SQLite driver parses a column declared a date for each row, an expression not.
+_DAY_TEXT = Cast("day", output_field=CharField())
+
+
+def _buyers(qs: QuerySet, first: date, *, amounts: bool) -> _Buyers:
+    """The buyers sets of the rows in ``qs``, in day order: ids and flags only (the first 5 of each
+    entry's 15 bytes, cut out by the database), or with ``amounts`` every column."""
+    n = F("buyers")
+    chosen = BUYER_COLUMNS if amounts else BUYER_COLUMNS[:2]
+    cuts = [
+        Substr("entries", n * at + 1, n * np.dtype(kind).itemsize, output_field=BinaryField())
+        for _name, kind, at in chosen
+    ]
+    rows = _fetched(qs.order_by("day", "store_id", "owner_id").values_list(_DAY_TEXT, "buyers", *cuts))
+    day_text, sizes, *parts = zip(*rows, strict=True) if rows else ((), (), *[()] * len(chosen))
+    offset = {day: (date.fromisoformat(day) - first).days for day in dict.fromkeys(day_text)}
+    arrays = {
+        name: np.frombuffer(b"".join(blobs), dtype=kind)
+        for (name, kind, _at), blobs in zip(chosen, parts, strict=True)
+    }
+    return _Buyers(
+        first=first,
+        # The platform's integers: a search in an int32 array for a Python int converts it first, each time.
+        days=np.fromiter(map(offset.__getitem__, day_text), dtype=np.intp, count=len(day_text)),
+        bounds=np.concatenate(([0], np.cumsum(np.array(sizes, dtype=np.intp)))).astype(np.intp),
+        # Indexes as the platform's integers, once: scattering with 4-byte ids converts them each time.
+        ids=arrays["customer"].astype(np.intp),
+        flags=arrays["flags"],
+        net_fen=arrays.get("net_fen"),
+        orders=arrays.get("orders"),
     )
+
+
+def _product_entries(qs: QuerySet) -> np.ndarray:
+    """The ``PRODUCT`` entries of the rows in ``qs``, all together."""
+    blobs = b"".join(blob for (blob,) in _fetched(qs.values_list("entries")))
+    return np.frombuffer(blobs, dtype=PRODUCT)
 
 
 class _Counter:
@@ -496,33 +538,28 @@ class _Counter:
             return int(np.unique(ids).size)
         self.seen[ids] = True
         distinct = int(np.count_nonzero(self.seen))
-        self.seen[ids] = False
+        if len(ids) * 8 > len(self.seen):
+            self.seen.fill(False)  # a memset beats a second scatter over millions of entries
+        else:
+            self.seen[ids] = False
         return distinct
 
 
-def _ids(entries: np.ndarray) -> np.ndarray:
-    """The customer ids of ``entries`` as a plain array of indexes (the packed field is strided, and
-    scattering through it costs twice as much)."""
-    return entries["customer"].astype(np.intp)
-
-
-def _buyer_totals(part: _Entries, counter: _Counter) -> BuyerTotals:
-    e = part.entries
-    ids = _ids(e)
-    again = e["orders"].astype(np.int64) > e["first"].astype(np.int64)
-    return BuyerTotals(buyers=counter.count(ids), repeaters=counter.count(ids[again]))
+def _buyer_totals(part: _Buyers, counter: _Counter) -> BuyerTotals:
+    again = (part.flags & BUYER_AGAIN) != 0
+    return BuyerTotals(buyers=counter.count(part.ids), repeaters=counter.count(part.ids[again]))
 
 
 def _returning_by_bucket(
-    part: _Entries, buckets: Sequence[tuple[str, date, date]], counter: _Counter
+    part: _Buyers, buckets: Sequence[tuple[str, date, date]], counter: _Counter
 ) -> list[tuple[int, int]]:
     """(new, returning) customers of each bucket: new are first orders, returning the bucket's other
     distinct customers."""
     result = []
     for _label, start, end in buckets:
-        piece = part.between(start, end).entries
-        new = int(piece["first"].sum())
-        result.append((new, counter.count(_ids(piece)) - new))
+        piece = part.between(start, end)
+        new = int(np.count_nonzero(piece.flags & BUYER_FIRST))
+        result.append((new, counter.count(piece.ids) - new))
     return result
 
 
@@ -536,9 +573,10 @@ def _top(
     60 ms), and the other sums taken for the leaders alone."""
     if not len(ids):
         return []
-    ids = ids.astype(np.intp)
+    ids = np.asarray(ids, dtype=np.intp)
     weights = net.astype(np.float64)
-    if int(ids.max()) <= _DENSE_IDS:
+    dense = int(ids.max()) <= _DENSE_IDS
+    if dense:
         by_id = np.bincount(ids, weights=weights)
         keys = np.flatnonzero(by_id > 0)
         totals = by_id[keys]
@@ -553,7 +591,12 @@ def _top(
         candidates = np.arange(len(keys))
     ranked = candidates[np.lexsort((keys[candidates], -totals[candidates]))][:limit]
     leaders = np.sort(keys[ranked])
-    mine = np.isin(ids, leaders)
+    if dense:  # one lookup per entry in a table of flags by id, not a sort of millions of entries
+        flags = np.zeros(len(by_id), dtype=bool)
+        flags[leaders] = True
+        mine = flags[ids]
+    else:
+        mine = np.isin(ids, leaders)
     slot = np.searchsorted(leaders, ids[mine])
     sums = {
         name: np.bincount(slot, weights=values[mine].astype(np.float64), minlength=len(leaders))
@@ -603,14 +646,12 @@ def _sales_figures(figures: DashboardFigures, scope: OwnerScope, filters: Dashbo
     )
 
     buckets = buckets_of(first, last, filters.grain)
-    everything = _entries(
-        _rows(DashboardBuyers, scope, stores, before_first, last).order_by("day", "store_id", "owner_id"),
-        before_first,
-    )
-    current = everything.between(first, last)
-    counter = _Counter(everything.entries["customer"])
+    buyers = _rows(DashboardBuyers, scope, stores, before_first, last)
+    current = _buyers(buyers.filter(day__gte=first), first, amounts=True)
+    previous = _buyers(buyers.filter(day__lte=before_last), before_first, amounts=False)
+    counter = _Counter(current.ids, previous.ids)
     figures.buyers = _buyer_totals(current, counter)
-    figures.previous_buyers = _buyer_totals(everything.between(before_first, before_last), counter)
+    figures.previous_buyers = _buyer_totals(previous, counter)
     customers = _returning_by_bucket(current, buckets, counter)
     for (label, start, end), (new, returning) in zip(buckets, customers, strict=True):
         days = [by_day[d] for d in by_day if start <= d <= end]
@@ -654,12 +695,7 @@ def _sales_figures(figures: DashboardFigures, scope: OwnerScope, filters: Dashbo
     ]
     figures.categories = sorted(slices, key=lambda s: (s.key is None, -s.net_cny, s.label))
 
-    sold = _entries(
-        _rows(DashboardProductSales, scope, stores, first, last),
-        first,
-        dtype=PRODUCT,
-        size_field="products",
-    ).entries
+    sold = _product_entries(_rows(DashboardProductSales, scope, stores, first, last))
     products = _top(sold["product"], sold["net_fen"], TOP_N, units=sold["units"], orders=sold["orders"])
     product_names = dict(
         Product.objects.filter(pk__in=[pk for pk, _n, _s in products]).values_list("pk", "name")
@@ -675,8 +711,8 @@ def _sales_figures(figures: DashboardFigures, scope: OwnerScope, filters: Dashbo
         for pk, net, sums in products
     ]
 
-    bought = current.entries
-    top = _top(bought["customer"], bought["net_fen"], TOP_N, orders=bought["orders"])
+    assert current.net_fen is not None and current.orders is not None
+    top = _top(current.ids, current.net_fen, TOP_N, orders=current.orders)
     people = {
         pk: (number, name)
         for pk, number, name in Customer.objects.filter(pk__in=[pk for pk, _n, _s in top]).values_list(

@@ -49,10 +49,17 @@ logger = logging.getLogger(__name__)
 
 # One entry of a buyers set: the customer, what they spent that day in that store net of refunds (fen),
 # their counted orders (at most 65535 are told apart), and whether their first counted order ever is
-# among them. 15 bytes, packed little-endian, so a database copied between machines reads the same; a
-# customer id past 2³² would not fit and stops the rebuild rather than be stored wrong.
+# among them. 15 bytes, little-endian, so a database copied between machines reads the same; a customer
+# id past 2³² would not fit and stops the rebuild rather than be stored wrong.
 BUYER = np.dtype([("customer", "<u4"), ("net_fen", "<i8"), ("orders", "<u2"), ("first", "u1")])
 MAX_ORDERS_TOLD = 65535
+# A set is stored column by column (``buyers_bytes``): every id, then every entry's flags, then the
+# amounts, then the order counts. Who bought and whether they bought again, all that the comparison
+# period needs, are the first 5 of the 15 bytes, which a reader can take alone (``BUYER_COLUMNS``:
+# name, type, bytes per entry before the column). A year's comparison period at ten million orders is
+# then 20 MB to read instead of 60.
+BUYER_FIRST, BUYER_AGAIN = 1, 2  # flags: the customer's first order is among these; another one is too
+BUYER_COLUMNS = (("customer", "<u4", 0), ("flags", "u1", 4), ("net_fen", "<i8", 5), ("orders", "<u2", 13))
 # One entry of a products array: the product, units sold net of returns, net of refunds in fen, orders.
 PRODUCT = np.dtype([("product", "<u4"), ("units", "<i8"), ("net_fen", "<i8"), ("orders", "<u4")])
 STATE_PK = 1
@@ -295,10 +302,32 @@ def _categories_insert(cursor: Any, scope: _Scope, tables: _Tables) -> None:
     )
 
 
-def _packed(cursor: Any, table: str, dtype: np.dtype, size_column: str) -> int:
+def buyers_bytes(entries: np.ndarray) -> bytes:
+    """A buyers set (``BUYER`` entries sorted by customer) as stored, column by column."""
+    again = np.where(entries["orders"] > entries["first"], BUYER_AGAIN, 0)
+    flags = (entries["first"] * BUYER_FIRST | again).astype("u1")
+    columns = {"customer": entries["customer"], "flags": flags, "net_fen": entries["net_fen"]}
+    columns["orders"] = entries["orders"]
+    return b"".join(columns[name].astype(kind).tobytes() for name, kind, _at in BUYER_COLUMNS)
+
+
+def buyers_read(blob: bytes) -> np.ndarray:
+    """A stored buyers set as ``BUYER`` entries (the inverse of ``buyers_bytes``)."""
+    size = len(blob) // BUYER.itemsize
+    entries = np.zeros(size, dtype=BUYER)
+    columns = {name: np.frombuffer(blob, kind, size, at * size) for name, kind, at in BUYER_COLUMNS}
+    for name in ("customer", "net_fen", "orders"):
+        entries[name] = columns[name]
+    entries["first"] = columns["flags"] & BUYER_FIRST
+    return entries
+
+
+def _packed(
+    cursor: Any, table: str, dtype: np.dtype, size_column: str, to_bytes: Any = np.ndarray.tobytes
+) -> int:
     """Write the rows the query just run on ``cursor`` returns, ``(day, store, owner, *entry)`` in that
-    order, as one row of ``table`` per day, store and owner: (day, store, owner, entries, packed
-    entries). Returns the rows written."""
+    order, as one row of ``table`` per day, store and owner: (day, store, owner, entries, the entries
+    packed by ``to_bytes``). Returns the rows written."""
     columns = f"day, store_id, owner_id, {size_column}, entries"
     insert = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s)"  # noqa: S608
     key: tuple[Any, ...] | None = None
@@ -311,7 +340,7 @@ def _packed(cursor: Any, table: str, dtype: np.dtype, size_column: str) -> int:
         def pack() -> None:
             assert key is not None
             array = np.array(entries, dtype=dtype)
-            batch.append((*key, len(array), array.tobytes()))
+            batch.append((*key, len(array), to_bytes(array)))
 
         while rows := cursor.fetchmany(10_000):
             for row in rows:
@@ -340,7 +369,7 @@ def _buyers_insert(cursor: Any, scope: _Scope, tables: _Tables) -> int:
         f"FROM ({source}) s GROUP BY {key_columns} ORDER BY {key_columns}",
         params,
     )
-    return _packed(cursor, tables[DashboardBuyers], BUYER, "buyers")
+    return _packed(cursor, tables[DashboardBuyers], BUYER, "buyers", buyers_bytes)
 
 
 def _products_insert(cursor: Any, scope: _Scope, tables: _Tables) -> int:

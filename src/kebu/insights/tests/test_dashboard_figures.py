@@ -293,7 +293,7 @@ def test_the_figures_of_90_busy_days_come_from_a_fixed_number_of_queries(
         )
     dashboard_rebuild()
 
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):
         figures = dashboard_figures(
             user=owner, filters=span(date(2025, 1, 1), date(2025, 3, 31), grain="day")
         )

@@ -30,7 +30,14 @@ from kebu.insights.models import (
     InsightKind,
     RunStatus,
 )
-from kebu.insights.services.dashboard import BUYER, PRODUCT, dashboard_rebuild, dashboard_refresh
+from kebu.insights.services.dashboard import (
+    BUYER,
+    PRODUCT,
+    buyers_bytes,
+    buyers_read,
+    dashboard_rebuild,
+    dashboard_refresh,
+)
 from kebu.insights.services.runs import insight_compute
 from kebu.orders.models import COUNTED_STATUSES, Order, OrderLine, OrderStatus, Store
 from kebu.orders.services.aftersales import AfterSaleLineInput, order_refund
@@ -118,7 +125,7 @@ def stored() -> dict[str, Any]:
             products[key] = (int(e["orders"]), int(e["units"]), int(e["net_fen"]))
     buyers = {}
     for row in DashboardBuyers.objects.all():
-        entries = np.frombuffer(bytes(row.entries), dtype=BUYER)
+        entries = buyers_read(bytes(row.entries))
         assert len(entries) == row.buyers and list(entries["customer"]) == sorted(entries["customer"])
         buyers[(row.day, row.store_id, row.owner_id)] = {
             int(e["customer"]): (int(e["net_fen"]), int(e["orders"]), int(e["first"])) for e in entries
@@ -417,3 +424,16 @@ def test_refunded_in_full_still_counts_as_an_order_with_nothing_left(shop):
     row = DashboardSales.objects.get()
     assert (row.orders, row.gross_fen, row.refunds_fen, row.refunded_orders) == (1, 19900, 19900, 1)
     assert Order.objects.get(pk=order.pk).status == OrderStatus.CLOSED
+
+
+def test_a_buyers_set_is_stored_column_by_column_with_who_and_whether_again_first():
+    entries = np.array([(3, 12_800, 1, 1), (7, -500, 2, 0), (9, 99_900, 3, 1)], dtype=BUYER)
+
+    blob = buyers_bytes(entries)
+
+    # A reader of the comparison period takes the first five bytes of each entry: ids, then flags
+    # (1: the customer's first order is among these, 2: another order is too).
+    assert len(blob) == 15 * 3
+    assert np.frombuffer(blob[:12], "<u4").tolist() == [3, 7, 9]
+    assert list(blob[12:15]) == [1, 2, 3]
+    assert buyers_read(blob).tolist() == entries.tolist()
