@@ -1,0 +1,62 @@
+"""A shop whose dashboard was built before the buyers sets were stored column by column: migrating
+rewrites each set in place, and the dashboard shows the same figures with no rebuild."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from kebu.core.tests.migrations import migrate, migrate_to_latest
+from kebu.customers.tests.factories import make_customer
+from kebu.insights.models import DashboardBuyers
+from kebu.insights.selectors.dashboard import DashboardFilters, dashboard_figures
+from kebu.insights.services.dashboard import BUYER, buyers_read, dashboard_rebuild
+from kebu.orders.tests.factories import make_order
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    """Later tests need today's tables, whatever migration a test stopped at."""
+    yield
+    migrate_to_latest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_buyers_sets_are_rewritten_by_column_and_read_the_same(owner, catalogue):
+    alice, bob = make_customer(actor=owner, name="王芳"), make_customer(actor=owner, name="李雷")
+    for customer, day, sku in ((alice, 3, "TEA-250"), (bob, 3, "CREAM-50"), (alice, 20, "CREAM-50")):
+        make_order(
+            actor=owner,
+            customer=customer,
+            store=catalogue.store,
+            ordered_at=datetime(2025, 3, day, 10, tzinfo=SHANGHAI),
+            lines=[(sku, 1)],
+        )
+    dashboard_rebuild()
+    filters = DashboardFilters(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
+    before = dashboard_figures(user=owner, filters=filters)
+    sets = {pk: buyers_read(bytes(blob)) for pk, blob in DashboardBuyers.objects.values_list("pk", "entries")}
+    assert sets
+
+    apps = migrate([("insights", "0004_roles_settings")])
+    old = apps.get_model("insights", "DashboardBuyers")
+    for pk, entries in sets.items():  # as 0004's code wrote them: one 15-byte record per entry
+        old.objects.filter(pk=pk).update(entries=np.ascontiguousarray(entries, dtype=BUYER).tobytes())
+    migrate([("insights", "0005_buyers_by_column")])
+
+    after = {
+        pk: buyers_read(bytes(blob)) for pk, blob in DashboardBuyers.objects.values_list("pk", "entries")
+    }
+    assert {pk: e.tolist() for pk, e in after.items()} == {pk: e.tolist() for pk, e in sets.items()}
+    again = dashboard_figures(user=owner, filters=filters)
+    assert (again.buyers, again.previous_buyers, again.top_customers) == (
+        before.buyers,
+        before.previous_buyers,
+        before.top_customers,
+    )
+    assert before.buyers.buyers == 2 and before.buyers.repeaters == 1
