@@ -15,6 +15,13 @@
     return typeof value === "number" ? value.toLocaleString(undefined, { maximumFractionDigits: 2 }) : value;
   }
 
+  // Money always with its two decimals (44,990.20, not 44,990.2), as the figures above the charts.
+  function yuan(value) {
+    return typeof value === "number"
+      ? value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+      : value;
+  }
+
   function toolbox(labels, name) {
     return { right: 8, feature: { saveAsImage: { title: labels.save, name: name, pixelRatio: 2 } } };
   }
@@ -42,7 +49,7 @@
     el.style.height = height + "px";
   }
 
-  function horizontal(el, lang, labels, spec, title, colour, name) {
+  function horizontal(el, lang, labels, spec, title, colour, name, format) {
     sized(el, Math.max(180, 30 * spec.labels.length + 60));
     var chart = window.echarts.init(el, null, { locale: lang });
     chart.setOption({
@@ -55,7 +62,7 @@
       series: [{
         name: title, type: "bar", itemStyle: { color: colour }, cursor: "pointer",
         data: (spec.values || spec.net).map(number),
-        label: { show: true, position: "right", formatter: function (p) { return grouped(p.value); } }
+        label: { show: true, position: "right", formatter: function (p) { return (format || grouped)(p.value); } }
       }]
     });
     chart.on("click", opener(spec.urls));
@@ -99,7 +106,7 @@
       channels.setOption({
         animation: false,
         toolbox: toolbox(labels, "channels"),
-        tooltip: { trigger: "item", formatter: function (p) { return p.name + ": ¥" + grouped(p.value) + " (" + p.percent + "%)"; } },
+        tooltip: { trigger: "item", formatter: function (p) { return p.name + ": ¥" + yuan(p.value) + " (" + p.percent + "%)"; } },
         legend: { type: "scroll", bottom: 0 },
         series: [{
           name: labels.net, type: "pie", radius: ["35%", "65%"], top: 24, bottom: 32, cursor: "pointer",
@@ -111,7 +118,7 @@
     }
 
     if (data.categories && (el = document.getElementById("chart-categories"))) {
-      charts.push(horizontal(el, lang, labels, data.categories, labels.net, BLUE, "categories"));
+      charts.push(horizontal(el, lang, labels, data.categories, labels.net, BLUE, "categories", yuan));
     }
 
     if (data.customers && (el = document.getElementById("chart-customers"))) {
@@ -140,10 +147,10 @@
     }
 
     if (data.top_customers && (el = document.getElementById("chart-top-customers"))) {
-      charts.push(horizontal(el, lang, labels, data.top_customers, labels.net, BLUE, "top-customers"));
+      charts.push(horizontal(el, lang, labels, data.top_customers, labels.net, BLUE, "top-customers", yuan));
     }
     if (data.top_products && (el = document.getElementById("chart-top-products"))) {
-      charts.push(horizontal(el, lang, labels, data.top_products, labels.net, GREEN, "top-products"));
+      charts.push(horizontal(el, lang, labels, data.top_products, labels.net, GREEN, "top-products", yuan));
     }
     if (data.provinces && (el = document.getElementById("chart-provinces"))) {
       charts.push(horizontal(el, lang, labels, data.provinces, labels.customers, BLUE, "provinces"));
