@@ -21,7 +21,7 @@ is a customer's first when no counted order of theirs is older (the lower id fir
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -306,8 +306,12 @@ def buyers_bytes(entries: np.ndarray) -> bytes:
     """A buyers set (``BUYER`` entries sorted by customer) as stored, column by column."""
     again = np.where(entries["orders"] > entries["first"], BUYER_AGAIN, 0)
     flags = (entries["first"] * BUYER_FIRST | again).astype("u1")
-    columns = {"customer": entries["customer"], "flags": flags, "net_fen": entries["net_fen"]}
-    columns["orders"] = entries["orders"]
+    columns = {
+        "customer": entries["customer"],
+        "flags": flags,
+        "net_fen": entries["net_fen"],
+        "orders": entries["orders"],
+    }
     return b"".join(columns[name].astype(kind).tobytes() for name, kind, _at in BUYER_COLUMNS)
 
 
@@ -323,7 +327,11 @@ def buyers_read(blob: bytes) -> np.ndarray:
 
 
 def _packed(
-    cursor: Any, table: str, dtype: np.dtype, size_column: str, to_bytes: Any = np.ndarray.tobytes
+    cursor: Any,
+    table: str,
+    dtype: np.dtype,
+    size_column: str,
+    to_bytes: Callable[[np.ndarray], bytes] = np.ndarray.tobytes,
 ) -> int:
     """Write the rows the query just run on ``cursor`` returns, ``(day, store, owner, *entry)`` in that
     order, as one row of ``table`` per day, store and owner: (day, store, owner, entries, the entries
