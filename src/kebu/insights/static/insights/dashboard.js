@@ -165,7 +165,11 @@
         tooltip: { trigger: "item", formatter: "{b}: {c}" },
         series: [{
           name: labels.customers, type: "funnel", sort: "none", gap: 2, top: 32, bottom: 8, minSize: "8%",
-          cursor: "pointer", label: { show: true, position: "inside", formatter: "{b} {c}" },
+          cursor: "pointer", left: "8%", width: "60%",
+          // Beside the shape in the page's text colour: inside, a narrow stage's label ran past its shape
+          // and light stages left white text unreadable.
+          label: { show: true, position: "right", formatter: "{b} {c}", color: "#212529" },
+          labelLine: { show: true },
           data: data.funnel.map(function (s) { return { name: s.name, value: s.value, url: s.url }; })
         }]
       });
