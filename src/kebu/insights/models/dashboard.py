@@ -132,12 +132,13 @@ class DashboardProductSales(models.Model):
 class DashboardBuyers(models.Model):
     """Who bought on one shop day in one store, among one owner's customers: a packed array with one
     entry per customer (``services.dashboard.BUYER``: customer id, net spent in fen, orders, and whether
-    the customer's first counted order is among them), sorted by customer id.
+    the customer's first counted order is among them), sorted by customer id and stored column by column
+    (``services.dashboard.buyers_bytes``), so that a reader who needs only who bought reads a third.
 
     Distinct customers do not add up across days (someone who bought on Monday and Friday is one
     customer of the week), so they cannot be summed like the other tables. Kept as a set per day instead,
     the customers of any range are the union of its days' sets: for 30 days of a shop with ten million
-    orders that is about a megabyte, read and merged in milliseconds. The same entries give the top
+    orders that is about 6 MB, read and merged in tens of milliseconds. The same entries give the top
     customers by what they spent in the range."""
 
     day = models.DateField(_("day"))
