@@ -483,8 +483,11 @@ def _fetched(qs: QuerySet) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-# The day as text: the SQLite driver parses a column declared a date for each row, an expression not.
-_DAY_TEXT = Cast("day", output_field=CharField())
+def _day_column() -> Any:
+    """The day as the fastest driver type: on SQLite as text (the driver parses a column declared a date
+    for each row, an expression not); on PostgreSQL as the date the binary cursor gives (text there would
+    follow the session's DateStyle)."""
+    return Cast("day", output_field=CharField()) if connection.vendor != "postgresql" else "day"
 
 
 def _buyers(qs: QuerySet, first: date, *, amounts: bool) -> _Buyers:
@@ -496,17 +499,21 @@ def _buyers(qs: QuerySet, first: date, *, amounts: bool) -> _Buyers:
         Substr("entries", n * at + 1, n * np.dtype(kind).itemsize, output_field=BinaryField())
         for _name, kind, at in chosen
     ]
-    rows = _fetched(qs.order_by("day", "store_id", "owner_id").values_list(_DAY_TEXT, "buyers", *cuts))
-    day_text, sizes, *parts = zip(*rows, strict=True) if rows else ((), (), *[()] * len(chosen))
-    offset = {day: (date.fromisoformat(day) - first).days for day in dict.fromkeys(day_text)}
+    rows = _fetched(qs.order_by("day", "store_id", "owner_id").values_list(_day_column(), "buyers", *cuts))
+    days, sizes, *parts = zip(*rows, strict=True) if rows else ((), (), *[()] * len(chosen))
+    offset = {
+        day: ((date.fromisoformat(day) if isinstance(day, str) else day) - first).days
+        for day in dict.fromkeys(days)
+    }
     arrays = {
-        name: np.frombuffer(b"".join(blobs), dtype=kind)
+        # SQLite's substr of an empty blob is NULL: a set of no one reads as nothing.
+        name: np.frombuffer(b"".join(blob or b"" for blob in blobs), dtype=kind)
         for (name, kind, _at), blobs in zip(chosen, parts, strict=True)
     }
     return _Buyers(
         first=first,
         # The platform's integers: a search in an int32 array for a Python int converts it first, each time.
-        days=np.fromiter(map(offset.__getitem__, day_text), dtype=np.intp, count=len(day_text)),
+        days=np.fromiter(map(offset.__getitem__, days), dtype=np.intp, count=len(days)),
         bounds=np.concatenate(([0], np.cumsum(np.array(sizes, dtype=np.intp)))).astype(np.intp),
         # Indexes as the platform's integers, once: scattering with 4-byte ids converts them each time.
         ids=arrays["customer"].astype(np.intp),

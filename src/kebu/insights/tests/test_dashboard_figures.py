@@ -177,6 +177,37 @@ def test_each_figure_is_compared_with_the_same_number_of_days_just_before(owner,
     assert orders.change == Decimal("1.0000")
 
 
+def _two_weeks_of_two_stores(owner, catalogue):
+    """The week of 2025-05-25 and the week after, in the catalogue's store and a Pinduoduo one."""
+    pdd = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    twice, once_elsewhere, newcomer = (make_customer(actor=owner, name=n) for n in ("两次", "别家", "新来"))
+    for customer, store, when in (
+        (twice, catalogue.store, at(2025, 5, 26, 10, 0)),  # first order ever
+        (twice, catalogue.store, at(2025, 5, 28, 10, 0)),  # and again, the same week
+        (once_elsewhere, pdd, at(2025, 5, 30, 10, 0)),
+        (twice, catalogue.store, at(2025, 6, 2, 10, 0)),
+        (newcomer, pdd, at(2025, 6, 3, 10, 0)),
+    ):
+        make_order(actor=owner, customer=customer, store=store, ordered_at=when)
+    dashboard_rebuild()
+    return pdd
+
+
+def _customers_of_both_weeks(owner, **fields):
+    figures = dashboard_figures(user=owner, filters=span(date(2025, 6, 1), date(2025, 6, 7), **fields))
+    return figures.buyers, figures.previous_buyers
+
+
+def test_the_week_before_counts_its_own_customers_and_repeaters_per_store(owner, catalogue):
+    pdd = _two_weeks_of_two_stores(owner, catalogue)
+
+    now, before = _customers_of_both_weeks(owner)
+    assert (before.buyers, before.repeaters) == (2, 1)  # 两次 came back within the week, 别家 did not
+    assert (now.buyers, now.repeaters) == (2, 1)  # 两次 again, 新来 for the first time
+    now, before = _customers_of_both_weeks(owner, store_id=pdd.pk)
+    assert (before.buyers, before.repeaters, now.buyers, now.repeaters) == (1, 0, 1, 0)
+
+
 def test_top_customers_rank_by_what_they_spent_in_the_dates_not_ever(owner, catalogue):
     store = catalogue.store
     big_before = make_customer(actor=owner, name="去年大客户")
