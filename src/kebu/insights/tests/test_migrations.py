@@ -60,3 +60,25 @@ def test_the_buyers_sets_are_rewritten_by_column_and_read_the_same(owner, catalo
         before.top_customers,
     )
     assert before.buyers.buyers == 2 and before.buyers.repeaters == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_writes_the_records_again(owner, catalogue):
+    for day in (3, 4):
+        make_order(
+            actor=owner,
+            customer=make_customer(actor=owner, name=f"客{day}"),
+            store=catalogue.store,
+            ordered_at=datetime(2025, 3, day, 10, tzinfo=SHANGHAI),
+            lines=[("TEA-250", 1)],
+        )
+    dashboard_rebuild()
+    sets = {pk: buyers_read(bytes(blob)) for pk, blob in DashboardBuyers.objects.values_list("pk", "entries")}
+
+    apps = migrate([("insights", "0004_roles_settings")])
+
+    old = apps.get_model("insights", "DashboardBuyers")
+    back = {
+        pk: np.frombuffer(bytes(blob), dtype=BUYER) for pk, blob in old.objects.values_list("pk", "entries")
+    }
+    assert {pk: e.tolist() for pk, e in back.items()} == {pk: e.tolist() for pk, e in sets.items()}
