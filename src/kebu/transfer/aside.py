@@ -6,11 +6,13 @@ are made on the way (a merchant's own words, see ``imports._tags_resolve`` and
 that made it), so that undo can take them away again: the state before the import had none of them.
 
 One the shop has come to rely on since (another customer tagged with it, a product made by hand in the
-category, a saved customer list filtering on it) is kept, and undo says how many it kept. "Used" is read
-from every table that refers to the row, so a relation added later counts without a change here."""
+category, a saved customer list filtering on it, a later product import whose undo would put a product
+back in it) is kept, and undo says how many it kept. "Used" is read from every table that refers to the
+row, so a relation added later counts without a change here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from django.apps import apps
@@ -19,13 +21,17 @@ from django.db.models import F
 from django.http import QueryDict
 from django.utils.translation import ngettext
 
-from kebu.transfer.models import Import
+from kebu.transfer.models import Import, ImportKind, ImportRow, ImportRowAction
 
 # The models an import may make on the side -> the word their counts go under in undo's audit entry.
 ASIDE_KINDS = {"customers.tag": "tags", "orders.category": "categories", "orders.brand": "brands"}
 # A saved customer list names tags and top categories by id in its query (customers.filters): deleting
 # one would break the list, so it is a use too.
 _SAVED_VIEW_KEYS = {"customers.tag": "tag", "orders.category": "top_category"}
+# A later product import that moved a product out of a category or brand journals it as the value before
+# (``products._row_import``); undoing that import writes it back, so it is a use too while that import
+# can still be undone.
+_JOURNAL_KEYS = {"orders.category": "category_id", "orders.brand": "brand_id"}
 
 
 def aside_note(run: Import, made: Iterable[models.Model]) -> None:
@@ -47,11 +53,16 @@ def aside_undo(run: Import) -> dict[str, int]:
     kept: dict[str, list[int]] = {}
     for label, ids in sorted((run.made_aside or {}).items()):
         model = apps.get_model(label)
-        remaining = set(model._base_manager.filter(pk__in=ids).values_list("pk", flat=True))
+        # Locked first (PostgreSQL; SQLite's write lock is already held): a row tagged or filed under one
+        # of them meanwhile waits for this transaction, and is then refused or seen as a use.
+        remaining = set(
+            model._base_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
+        )
         deleted = 0
+        still_named = _named_by_later_imports(run, label, remaining)
         # A category made with its subcategory is used by it until the subcategory goes: rounds, leaves
         # first, until a round frees nothing.
-        while free := remaining - _in_use(model, remaining):
+        while free := remaining - still_named - _in_use(model, remaining):
             _self_references_clear(model, free)
             deleted += model._base_manager.filter(pk__in=free).delete()[1].get(model._meta.label, 0)
             remaining -= free
@@ -120,6 +131,26 @@ def _in_use(model: type[models.Model], ids: set[int]) -> set[int]:
         for query in SavedView.objects.exclude(query="").values_list("query", flat=True).iterator():
             used |= {int(v) for v in QueryDict(query).getlist(key) if v.isdigit() and int(v) in ids}
     return used
+
+
+def _named_by_later_imports(run: Import, label: str, ids: set[int]) -> set[int]:
+    """Which of ``ids`` another product import, not undone, would write back on its undo."""
+    key = _JOURNAL_KEYS.get(label)
+    if key is None or not ids:
+        return set()
+    journals = (
+        ImportRow.objects.filter(
+            run__kind=ImportKind.PRODUCTS, run__undone_at__isnull=True, action=ImportRowAction.UPDATED
+        )
+        .exclude(run=run)
+        .values_list("detail", flat=True)
+    )
+    named = set()
+    for detail in journals.iterator(chunk_size=2000):  # encrypted: read in Python, not filtered in SQL
+        value = json.loads(detail).get("before", {}).get("product", {}).get(key)
+        if value in ids:
+            named.add(value)
+    return named
 
 
 def _self_references_clear(model: type[models.Model], ids: set[int]) -> None:

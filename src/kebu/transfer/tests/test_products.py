@@ -177,6 +177,25 @@ def test_undo_keeps_a_category_and_brand_a_product_made_by_hand_uses_since_and_s
     )
 
 
+def test_undo_keeps_a_category_and_brand_a_later_import_would_put_back(owner):
+    make_catalogue(actor=owner)  # 明前龙井 (TEA-250) in 茶叶
+    first = run_import(owner, sheet("新品,零食/坚果,三只松鼠,NUT-1,,,29.9,,,"))
+    nuts = Category.objects.get(path="零食 › 坚果")
+    Product.objects.filter(name="明前龙井").update(category=nuts, brand=Brand.objects.get(name="三只松鼠"))
+    second = run_import(owner, sheet(",茶叶,润百颜,TEA-250,,,,,,"))  # moves it back out: journals 坚果
+    assert counts(second) == (0, 1, 0, 0)
+
+    import_undo(
+        actor=owner, run=first
+    )  # nothing refers to 坚果 or 三只松鼠 now, but the second import's undo will
+    import_undo(actor=owner, run=second)
+
+    tea = Product.objects.select_related("category", "brand").get(name="明前龙井")
+    assert (tea.category.path, tea.brand.name) == ("零食 › 坚果", "三只松鼠")
+    entry = AuditEntry.objects.get(action="import.undo", target_id=str(first.pk))
+    assert (entry.data["categories_kept"], entry.data["brands_kept"]) == (2, 1)
+
+
 def test_undo_refuses_when_a_price_changed_since_or_a_new_sku_was_ordered(owner):
     shop = make_catalogue(actor=owner)
     run = run_import(owner, sheet(",,,CREAM-50,,,209.00,,,", "玻尿酸面霜,,,CREAM-30,,30g,129,,,"))
