@@ -42,6 +42,7 @@ from kebu.customers.models import Customer, Stage
 from kebu.customers.selectors import purchases_visible, shared_pool_enabled
 from kebu.insights.models import (
     DashboardBuyers,
+    DashboardBuyersMonth,
     DashboardCategorySales,
     DashboardCustomers,
     DashboardProductSales,
@@ -54,6 +55,8 @@ from kebu.insights.services.dashboard import (
     BUYER_FIRST,
     PRODUCT,
     STATE_PK,
+    month_of,
+    next_month,
     shop_zone,
 )
 from kebu.orders.models import Category, Platform, Product, Store
@@ -375,8 +378,10 @@ def _stores(filters: DashboardFilters) -> list[int] | None:
     return None
 
 
-def _rows(model: Any, scope: OwnerScope, stores: list[int] | None, first: date, last: date) -> QuerySet:
-    qs = model.objects.filter(scope.q(), day__gte=first, day__lte=last).order_by()
+def _rows(
+    model: Any, scope: OwnerScope, stores: list[int] | None, first: date, last: date, *, key: str = "day"
+) -> QuerySet:
+    qs = model.objects.filter(scope.q(), **{f"{key}__gte": first, f"{key}__lte": last}).order_by()
     return qs if stores is None else qs.filter(store_id__in=stores)
 
 
@@ -438,8 +443,9 @@ def buckets_of(date_from: date, date_to: date, grain: str) -> list[tuple[str, da
 @dataclass
 class _Buyers:
     """The buyers sets of a run of days, column by column, in day order: customer ids (as indexes),
-    flags, and, when read, amounts and order counts. Row ``r`` of the sets was day ``days[r]`` (days
-    since ``first``) and holds the entries ``bounds[r]:bounds[r + 1]``."""
+    flags, and, when read, amounts and order counts. Row ``r`` of the sets began on day ``days[r]``
+    (days since ``first``) and holds the entries ``bounds[r]:bounds[r + 1]``; a row is one day, or one
+    whole month (``DashboardBuyersMonth``), which ``between`` takes whole or not at all."""
 
     first: date
     days: np.ndarray
@@ -483,28 +489,55 @@ def _fetched(qs: QuerySet) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _day_column() -> Any:
-    """The day as the fastest driver type: on SQLite as text (the driver parses a column declared a date
-    for each row, an expression not); on PostgreSQL as the date the binary cursor gives (text there would
-    follow the session's DateStyle)."""
-    return Cast("day", output_field=CharField()) if connection.vendor != "postgresql" else "day"
+def _date_column(name: str) -> Any:
+    """A date column as the fastest driver type: on SQLite as text (the driver parses a column declared a
+    date for each row, an expression not); on PostgreSQL as the date the binary cursor gives (text there
+    would follow the session's DateStyle)."""
+    return Cast(name, output_field=CharField()) if connection.vendor != "postgresql" else name
 
 
-def _buyers(qs: QuerySet, first: date, *, amounts: bool) -> _Buyers:
-    """The buyers sets of the rows in ``qs``, in day order: ids and flags only (the first 5 of each
-    entry's 15 bytes, cut out by the database), or with ``amounts`` every column."""
+def _whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """The first and the last day of the whole calendar months within ``first`` to ``last``, if any."""
+    start = first if first.day == 1 else next_month(first)
+    end = last if (last + timedelta(days=1)).day == 1 else month_of(last) - timedelta(days=1)
+    return (start, end) if start < end else None
+
+
+def _set_rows(qs: QuerySet, key: str, chosen: Sequence[tuple[str, str, int]]) -> list[tuple[Any, ...]]:
+    """(first day, entries, *columns) of the sets in ``qs`` in order of ``key``, each column of
+    ``chosen`` cut out by the database."""
     n = F("buyers")
-    chosen = BUYER_COLUMNS if amounts else BUYER_COLUMNS[:2]
     cuts = [
         Substr("entries", n * at + 1, n * np.dtype(kind).itemsize, output_field=BinaryField())
         for _name, kind, at in chosen
     ]
-    rows = _fetched(qs.order_by("day", "store_id", "owner_id").values_list(_day_column(), "buyers", *cuts))
-    days, sizes, *parts = zip(*rows, strict=True) if rows else ((), (), *[()] * len(chosen))
-    offset = {
-        day: ((date.fromisoformat(day) if isinstance(day, str) else day) - first).days
-        for day in dict.fromkeys(days)
+    rows = _fetched(qs.order_by(key, "store_id", "owner_id").values_list(_date_column(key), "buyers", *cuts))
+    as_date = {
+        value: date.fromisoformat(value) if isinstance(value, str) else value
+        for value in dict.fromkeys(row[0] for row in rows)
     }
+    return [(as_date[row[0]], *row[1:]) for row in rows]
+
+
+def _buyers(
+    scope: OwnerScope, stores: list[int] | None, first: date, last: date, *, amounts: bool, months: bool
+) -> _Buyers:
+    """The buyers sets of ``first`` to ``last``: ids and flags only (the first 5 of each entry's 15
+    bytes), or with ``amounts`` every column. With ``months``, the whole calendar months in the range
+    are read from the month sets (a customer once per month, not once per day they bought) and only the
+    days before and after them from the day sets; without, every day is its own row."""
+    chosen = BUYER_COLUMNS if amounts else BUYER_COLUMNS[:2]
+    days = _rows(DashboardBuyers, scope, stores, first, last)
+    whole = _whole_months(first, last) if months else None
+    if whole is None:
+        rows = _set_rows(days, "day", chosen)
+    else:
+        start, end = whole
+        edges = _set_rows(days.filter(Q(day__lt=start) | Q(day__gt=end)), "day", chosen)
+        months_qs = _rows(DashboardBuyersMonth, scope, stores, start, end, key="month")
+        middle = _set_rows(months_qs, "month", chosen)
+        rows = [row for row in edges if row[0] < start] + middle + [row for row in edges if row[0] > end]
+    starts, sizes, *parts = zip(*rows, strict=True) if rows else ((), (), *[()] * len(chosen))
     arrays = {
         # SQLite's substr of an empty blob is NULL: a set of no one reads as nothing.
         name: np.frombuffer(b"".join(blob or b"" for blob in blobs), dtype=kind)
@@ -513,7 +546,7 @@ def _buyers(qs: QuerySet, first: date, *, amounts: bool) -> _Buyers:
     return _Buyers(
         first=first,
         # The platform's integers: a search in an int32 array for a Python int converts it first, each time.
-        days=np.fromiter(map(offset.__getitem__, days), dtype=np.intp, count=len(days)),
+        days=np.fromiter(((start - first).days for start in starts), dtype=np.intp, count=len(starts)),
         bounds=np.concatenate(([0], np.cumsum(np.array(sizes, dtype=np.intp)))).astype(np.intp),
         # Indexes as the platform's integers, once: scattering with 4-byte ids converts them each time.
         ids=arrays["customer"].astype(np.intp),
@@ -653,9 +686,10 @@ def _sales_figures(figures: DashboardFigures, scope: OwnerScope, filters: Dashbo
     )
 
     buckets = buckets_of(first, last, filters.grain)
-    buyers = _rows(DashboardBuyers, scope, stores, before_first, last)
-    current = _buyers(buyers.filter(day__gte=first), first, amounts=True)
-    previous = _buyers(buyers.filter(day__lte=before_last), before_first, amounts=False)
+    # Whole months may stand for their days where no bucket cuts through one: the period before needs
+    # only its totals, and a monthly line's buckets are the range's whole months and its two ends.
+    current = _buyers(scope, stores, first, last, amounts=True, months=filters.grain == "month")
+    previous = _buyers(scope, stores, before_first, before_last, amounts=False, months=True)
     counter = _Counter(current.ids, previous.ids)
     figures.buyers = _buyer_totals(current, counter)
     figures.previous_buyers = _buyer_totals(previous, counter)

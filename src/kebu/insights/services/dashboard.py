@@ -4,13 +4,15 @@
   temporary tables, then replaces the contents in one short transaction: readers see the old figures
   until it commits, never half of the new ones, and on SQLite orders are saved while it computes. The
   sums are one ``INSERT … SELECT … GROUP BY`` per table, run by the database over all orders at once;
-  the buyers and products arrays are one grouped ``SELECT`` each, packed as it streams.
+  the buyers and products arrays are one grouped ``SELECT`` each, packed as it streams, and each
+  month's buyers sets are then merged from its day sets.
 - ``dashboard_refresh`` brings the tables up to date between rebuilds by redoing only the shop days that
   changed. It finds them in the audit log rather than in ``Order.updated_at``: every order, payment,
   refund and change of owner writes an audit entry in its own transaction, and entries are numbered in
   commit order (writers queue on the log's head), so "the entries after number N" misses nothing,
   where "updated after time T" would miss a transaction that began before T and committed after it,
-  and would scan every order (``updated_at`` has no index).
+  and would scan every order (``updated_at`` has no index). The month of each day redone is merged
+  again from its day sets.
 
 What counts is what the sales summary counts (``orders/reports.py``): orders in ``COUNTED_STATUSES``,
 each on its day in the shop's time zone, with its refunds on that same day whenever they were paid;
@@ -36,6 +38,7 @@ from kebu.audit.models import AuditEntry, AuditHead
 from kebu.customers.models import Customer
 from kebu.insights.models import (
     DashboardBuyers,
+    DashboardBuyersMonth,
     DashboardCategorySales,
     DashboardCustomers,
     DashboardProductSales,
@@ -247,6 +250,7 @@ COLUMNS = {
     DashboardCategorySales: "day, store_id, owner_id, category_id, orders, units, net_fen",
     DashboardProductSales: "day, store_id, owner_id, products, entries",
     DashboardBuyers: "day, store_id, owner_id, buyers, entries",
+    DashboardBuyersMonth: "month, store_id, owner_id, buyers, entries",
     DashboardCustomers: "owner_id, province, stage, customers",
 }
 
@@ -324,6 +328,65 @@ def buyers_read(blob: bytes) -> np.ndarray:
         entries[name] = columns[name]
     entries["first"] = columns["flags"] & BUYER_FIRST
     return entries
+
+
+def buyers_merge(sets: Sequence[np.ndarray]) -> np.ndarray:
+    """``BUYER`` entries of several sets as one set: one entry per customer, sorted by id, with their
+    amounts and orders summed and ``first`` kept (a customer's first order is in at most one of them)."""
+    entries = np.concatenate(sets) if sets else np.zeros(0, dtype=BUYER)
+    entries = entries[np.argsort(entries["customer"], kind="stable")]
+    starts = np.flatnonzero(np.diff(entries["customer"], prepend=np.int64(-1)))
+    merged = np.zeros(len(starts), dtype=BUYER)
+    if len(entries):
+        merged["customer"] = entries["customer"][starts]
+        merged["net_fen"] = np.add.reduceat(entries["net_fen"], starts)
+        orders = np.add.reduceat(entries["orders"].astype(np.int64), starts)
+        merged["orders"] = np.minimum(orders, MAX_ORDERS_TOLD)
+        merged["first"] = np.maximum.reduceat(entries["first"], starts)
+    return merged
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def _months_between(first: date, last: date) -> list[date]:
+    months, month = [], month_of(first)
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def _months_write(months: Iterable[date], tables: _Tables) -> int:
+    """Write the month sets (``DashboardBuyersMonth``) of ``months`` (first days; their old rows are gone)
+    from the day sets already in ``tables``, a month at a time; return the rows written."""
+    days_table, months_table = tables[DashboardBuyers], tables[DashboardBuyersMonth]
+    select = (
+        f"SELECT store_id, owner_id, entries FROM {days_table} "  # noqa: S608
+        f"WHERE day >= %s AND day < %s"
+    )
+    columns = COLUMNS[DashboardBuyersMonth]
+    insert = f"INSERT INTO {months_table} ({columns}) VALUES (%s, %s, %s, %s, %s)"  # noqa: S608
+    adapt = connection.ops.adapt_datefield_value
+    written = 0
+    with connection.cursor() as cursor:
+        for month in sorted(set(months)):
+            cursor.execute(select, [adapt(month), adapt(next_month(month))])
+            sets: dict[tuple[Any, Any], list[np.ndarray]] = {}
+            for store_id, owner_id, blob in cursor.fetchall():
+                sets.setdefault((store_id, owner_id), []).append(buyers_read(bytes(blob)))
+            rows = []
+            for (store_id, owner_id), parts in sets.items():
+                merged = buyers_merge(parts)
+                rows.append((adapt(month), store_id, owner_id, len(merged), buyers_bytes(merged)))
+            cursor.executemany(insert, rows)
+            written += len(rows)
+    return written
 
 
 def _packed(
@@ -456,7 +519,12 @@ def dashboard_rebuild(*, run: InsightRun | None = None) -> dict[str, Any]:
                     f"CREATE TEMP TABLE {STAGED[model]} AS "  # noqa: S608
                     f"SELECT {columns} FROM {model._meta.db_table} WHERE 1 = 0"
                 )
-            buyer_sets = _days_write(scope, STAGED) if scope is not None else 0
+            buyer_sets = buyer_months = 0
+            if scope is not None:
+                buyer_sets = _days_write(scope, STAGED)
+                buyer_months = _months_write(
+                    _months_between(shop_day(scope.start), shop_day(scope.end)), STAGED
+                )
             _customers_insert(STAGED)
             with transaction.atomic():
                 state = _state_locked()
@@ -480,6 +548,7 @@ def dashboard_rebuild(*, run: InsightRun | None = None) -> dict[str, Any]:
         "days": DashboardSales.objects.values("day").distinct().count(),
         "rows": DashboardSales.objects.count(),
         "buyer_sets": buyer_sets,
+        "buyer_months": buyer_months,
         "first_day": str(shop_day(scope.start)) if scope else None,
         "last_day": str(shop_day(scope.end)) if scope else None,
         "seconds": round((timezone.now() - started).total_seconds(), 1),
@@ -620,6 +689,9 @@ def dashboard_refresh(*, max_days: int | None = None) -> RefreshResult:
                 for model in (DashboardSales, DashboardCategorySales, DashboardProductSales, DashboardBuyers):
                     model.objects.filter(day__in=chunk).delete()
             _days_write(_scope_of_days(ordered), LIVE)
+            months = {month_of(day) for day in ordered}
+            DashboardBuyersMonth.objects.filter(month__in=months).delete()
+            _months_write(months, LIVE)
         if changes.customers:
             DashboardCustomers.objects.all().delete()
             _customers_insert(LIVE)

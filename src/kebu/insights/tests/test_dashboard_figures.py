@@ -324,7 +324,7 @@ def test_the_figures_of_90_busy_days_come_from_a_fixed_number_of_queries(
         )
     dashboard_rebuild()
 
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         figures = dashboard_figures(
             user=owner, filters=span(date(2025, 1, 1), date(2025, 3, 31), grain="day")
         )
@@ -348,3 +348,66 @@ def test_a_customer_refunded_in_full_is_not_a_top_customer_and_ties_go_to_the_ol
     figures = dashboard_figures(user=owner, filters=span(date(2025, 6, 1), date(2025, 6, 30)))
 
     assert [c.name for c in figures.top_customers] == ["先来", "后到"]
+
+
+def _expected_customers(orders, first: date, last: date, buckets, store=None):
+    """Customers, repeaters, (new, returning) per bucket and net spent per customer from ``first`` to
+    ``last``, counted here from the (order, customer, store, shop day, paid) of each order."""
+    firsts = {}
+    for order, customer, _store, _day, _paid in sorted(orders, key=lambda o: (o[3], o[0])):
+        firsts.setdefault(customer, order)  # no customer here orders twice in a day
+    mine = [o for o in orders if first <= o[3] <= last and store in (None, o[2])]
+    repeaters = {customer for order, customer, *_rest in mine if firsts[customer] != order}
+    per_bucket = []
+    for start, end in buckets:
+        inside = [o for o in mine if start <= o[3] <= end]
+        new = sum(firsts[customer] == order for order, customer, *_rest in inside)
+        per_bucket.append((new, len({o[1] for o in inside}) - new))
+    spent = {}
+    for _order, customer, _store, _day, paid in mine:
+        spent[customer] = spent.get(customer, 0) + paid
+    return (len({o[1] for o in mine}), len(repeaters)), per_bucket, spent
+
+
+@pytest.mark.parametrize("store_filter", [False, True])
+def test_whole_months_and_their_ragged_ends_count_each_customer_once(owner, catalogue, store_filter):
+    # Four months of orders, some either side of a month's last midnight, some customers in two stores,
+    # some buying twice in a month: a range with ragged ends reads whole months from the month sets.
+    pdd = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    people = [make_customer(actor=owner, name=f"月客{i}") for i in range(7)]
+    moments = [
+        at(2024, 12, 28, 10),
+        at(2025, 1, 31, 23, 59),
+        at(2025, 2, 1, 0, 1),
+        at(2025, 2, 14, 9),
+        at(2025, 2, 28, 23, 58),
+        at(2025, 3, 1, 0, 2),
+        at(2025, 3, 17, 15),
+        at(2025, 3, 31, 12),
+        at(2025, 4, 1, 8),
+        at(2025, 4, 9, 20),
+        at(2025, 4, 30, 23, 59),
+    ]
+    orders = []
+    for k, moment in enumerate(moments * 2):
+        customer = people[(k * 3) % len(people)]
+        store = pdd if k % 4 == 1 else catalogue.store
+        order = make_order(actor=owner, customer=customer, store=store, ordered_at=moment)
+        orders.append((order.pk, customer.pk, store.pk, moment.date(), order.paid_cny))
+    dashboard_rebuild()
+    first, last = date(2025, 1, 20), date(2025, 4, 12)  # before: 2024-10-27 to 2025-01-19
+    store = pdd.pk if store_filter else None
+
+    figures = dashboard_figures(user=owner, filters=span(first, last, grain="month", store_id=store))
+    by_week = dashboard_figures(user=owner, filters=span(first, last, grain="week", store_id=store))
+
+    buckets = [(b.start, b.end) for b in figures.buckets]
+    assert buckets[0] == (first, date(2025, 1, 31)) and buckets[-1] == (date(2025, 4, 1), last)
+    totals, per_bucket, spent = _expected_customers(orders, first, last, buckets, store)
+    assert (figures.buyers.buyers, figures.buyers.repeaters) == totals
+    assert [(b.new_customers, b.returning_customers) for b in figures.buckets] == per_bucket
+    assert {c.id: c.net_cny for c in figures.top_customers} == spent
+    before, _per_bucket, _spent = _expected_customers(orders, *figures.filters.previous, [], store)
+    assert (figures.previous_buyers.buyers, figures.previous_buyers.repeaters) == before
+    assert (by_week.buyers, by_week.previous_buyers) == (figures.buyers, figures.previous_buyers)
+    assert sum(b.new_customers for b in by_week.buckets) == sum(n for n, _r in per_bucket)

@@ -23,6 +23,7 @@ from kebu.customers.services import customer_release, customer_transfer
 from kebu.customers.tests.factories import make_customer
 from kebu.insights.models import (
     DashboardBuyers,
+    DashboardBuyersMonth,
     DashboardCategorySales,
     DashboardCustomers,
     DashboardProductSales,
@@ -58,6 +59,12 @@ MOMENTS = [
     datetime(2025, 3, 10, 23, 59, 59, tzinfo=SHANGHAI),
     datetime(2025, 3, 11, 0, 0, 1, tzinfo=SHANGHAI),
     datetime(2025, 3, 14, 9, 30, tzinfo=SHANGHAI),
+]
+# Either side of the midnights that end February and March in Shanghai: the month sets split there.
+MONTH_EDGES = [
+    datetime(2025, 2, 28, 23, 59, tzinfo=SHANGHAI),
+    datetime(2025, 3, 31, 23, 59, 30, tzinfo=SHANGHAI),
+    datetime(2025, 4, 1, 0, 0, 30, tzinfo=SHANGHAI),
 ]
 
 
@@ -104,10 +111,18 @@ def live() -> dict[str, Any]:
             target[0].add(line.order_id)
             target[1] += line.quantity - line.returned_quantity
             target[2] += fen(line.amount_cny - line.refunded_cny)
+    months: dict[tuple, dict[int, list[int]]] = defaultdict(dict)
+    for (day, store_id, owner_id), entries in buyers.items():
+        for customer_id, (net, count, first) in entries.items():
+            entry = months[(day.replace(day=1), store_id, owner_id)].setdefault(customer_id, [0, 0, 0])
+            entry[0] += net
+            entry[1] += count
+            entry[2] |= first
     active = Customer.objects.filter(archived_at__isnull=True)
     return {
         "sales": {k: tuple(v) for k, v in sales.items()},
         "buyers": {k: {c: tuple(e) for c, e in v.items()} for k, v in buyers.items()},
+        "months": {k: {c: tuple(e) for c, e in v.items()} for k, v in months.items()},
         "categories": {k: (len(v[0]), v[1], v[2]) for k, v in categories.items()},
         "products": {k: (len(v[0]), v[1], v[2]) for k, v in products.items()},
         "customers": dict(Counter(active.values_list("owner_id", "province", "stage"))),
@@ -130,6 +145,14 @@ def stored() -> dict[str, Any]:
         buyers[(row.day, row.store_id, row.owner_id)] = {
             int(e["customer"]): (int(e["net_fen"]), int(e["orders"]), int(e["first"])) for e in entries
         }
+    months = {}
+    for row in DashboardBuyersMonth.objects.all():
+        entries = buyers_read(bytes(row.entries))
+        assert len(entries) == row.buyers and list(entries["customer"]) == sorted(entries["customer"])
+        assert row.month.day == 1
+        months[(row.month, row.store_id, row.owner_id)] = {
+            int(e["customer"]): (int(e["net_fen"]), int(e["orders"]), int(e["first"])) for e in entries
+        }
     return {
         "sales": {
             (r.day, r.store_id, r.owner_id): (
@@ -142,6 +165,7 @@ def stored() -> dict[str, Any]:
             for r in DashboardSales.objects.all()
         },
         "buyers": buyers,
+        "months": months,
         "categories": {
             (r.day, r.store_id, r.owner_id, r.category_id): (r.orders, r.units, r.net_fen)
             for r in DashboardCategorySales.objects.all()
@@ -194,7 +218,7 @@ def _step(draw: Any, shop: dict[str, Any], orders: list[Order]) -> None:
             ],
             status=status,
             payment_method="" if status == OrderStatus.PENDING else "alipay",
-            ordered_at=draw(st.sampled_from(MOMENTS)),
+            ordered_at=draw(st.sampled_from(MOMENTS + MONTH_EDGES)),
             shipping_cny=draw(st.sampled_from(["0", "8.00"])),
         )
         orders.append(order_create(actor=actor, data=data))
@@ -267,6 +291,25 @@ def test_a_refresh_redoes_only_the_day_of_a_new_order(shop):
 
     assert result.days == (date(2025, 3, 14),)
     assert stored() == live()
+
+
+def test_a_refresh_rewrites_the_month_of_a_changed_day_from_its_days(shop):
+    actor, store, [a1, a2, *_others] = shop["actor"], shop["stores"][0], shop["customers"]
+    make_order(actor=actor, customer=a1, store=store, ordered_at=MONTH_EDGES[1])
+    make_order(actor=actor, customer=a2, store=store, ordered_at=MONTH_EDGES[2])
+    dashboard_rebuild()
+    april = DashboardBuyersMonth.objects.get(month=date(2025, 4, 1))
+
+    make_order(actor=actor, customer=a1, store=store, ordered_at=MOMENTS[0])
+    make_order(actor=actor, customer=a2, store=store, ordered_at=MONTH_EDGES[2])
+    result = dashboard_refresh()
+
+    assert result.days == (date(2025, 3, 9), date(2025, 3, 31), date(2025, 4, 1))  # 3-31 lost a first
+    assert stored() == live()
+    march = stored()["months"][(date(2025, 3, 1), store.pk, a1.owner_id)]
+    assert march[a1.pk][1:] == (2, 1)  # two orders that month, the first of them ever
+    assert stored()["months"][(date(2025, 4, 1), store.pk, a2.owner_id)][a2.pk][1:] == (2, 1)
+    assert not DashboardBuyersMonth.objects.filter(pk=april.pk).exists()
 
 
 def test_a_refund_moves_the_day_of_its_order_not_the_day_it_was_paid_out(shop):

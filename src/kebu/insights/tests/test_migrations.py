@@ -1,5 +1,6 @@
-"""A shop whose dashboard was built before the buyers sets were stored column by column: migrating
-rewrites each set in place, and the dashboard shows the same figures with no rebuild."""
+"""A shop whose dashboard was built before the buyers sets were stored column by column, or before
+there were month sets: migrating rewrites each set in place, or merges the month sets from the day
+sets, and the dashboard shows the same figures with no rebuild."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 
 from kebu.core.tests.migrations import migrate, migrate_to_latest
 from kebu.customers.tests.factories import make_customer
-from kebu.insights.models import DashboardBuyers
+from kebu.insights.models import DashboardBuyers, DashboardBuyersMonth
 from kebu.insights.selectors.dashboard import DashboardFilters, dashboard_figures
 from kebu.insights.services.dashboard import BUYER, buyers_read, dashboard_rebuild
+from kebu.orders.models import Store
 from kebu.orders.tests.factories import make_order
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,6 +55,7 @@ def test_the_buyers_sets_are_rewritten_by_column_and_read_the_same(owner, catalo
         pk: buyers_read(bytes(blob)) for pk, blob in DashboardBuyers.objects.values_list("pk", "entries")
     }
     assert {pk: e.tolist() for pk, e in after.items()} == {pk: e.tolist() for pk, e in sets.items()}
+    migrate_to_latest()
     again = dashboard_figures(user=owner, filters=filters)
     assert (again.buyers, again.previous_buyers, again.top_customers) == (
         before.buyers,
@@ -82,3 +85,48 @@ def test_migrating_back_writes_the_records_again(owner, catalogue):
         pk: np.frombuffer(bytes(blob), dtype=BUYER) for pk, blob in old.objects.values_list("pk", "entries")
     }
     assert {pk: e.tolist() for pk, e in back.items()} == {pk: e.tolist() for pk, e in sets.items()}
+
+
+def _month_sets() -> dict:
+    return {
+        (row.month, row.store_id, row.owner_id): (row.buyers, buyers_read(bytes(row.entries)).tolist())
+        for row in DashboardBuyersMonth.objects.all()
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_month_sets_are_merged_from_the_day_sets_already_stored(owner, sales_a, catalogue):
+    pdd = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    alice = make_customer(actor=owner, name="王芳", owner=sales_a)
+    bob = make_customer(actor=owner, name="李雷")
+    for customer, store, (month, day) in (
+        (alice, catalogue.store, (1, 30)),
+        (alice, catalogue.store, (2, 3)),
+        (alice, catalogue.store, (2, 27)),
+        (bob, catalogue.store, (2, 3)),
+        (bob, pdd, (2, 28)),
+        (bob, pdd, (3, 1)),
+    ):
+        make_order(
+            actor=owner,
+            customer=customer,
+            store=store,
+            ordered_at=datetime(2025, month, day, 23, 30, tzinfo=SHANGHAI),
+        )
+    dashboard_rebuild()
+    built = _month_sets()
+    filters = DashboardFilters(date_from=date(2025, 1, 15), date_to=date(2025, 3, 15), grain="month")
+    before = dashboard_figures(user=owner, filters=filters)
+
+    migrate([("insights", "0005_buyers_by_column")])
+    migrate_to_latest()
+
+    assert _month_sets() == built
+    assert len(built) == 5 and built[(date(2025, 2, 1), catalogue.store.pk, sales_a.pk)][0] == 1
+    again = dashboard_figures(user=owner, filters=filters)
+    assert (again.buyers, again.buckets, again.top_customers) == (
+        before.buyers,
+        before.buckets,
+        before.top_customers,
+    )
+    assert (before.buyers.buyers, before.buyers.repeaters) == (2, 2)
