@@ -2,7 +2,9 @@
 the dashboard reads for the whole months of a range. They are filled here from the day sets already
 stored, so an upgraded shop reads the same figures at once, with no rebuild. The stored layout (as
 ``services.dashboard.buyers_bytes`` wrote it when this migration was made) is written out here: customer
-ids, flags (bit 1 = first order among these, bit 2 = another order too), amounts in fen, order counts."""
+ids, flags (bit 1 = first order among these, bit 2 = another order too), amounts in fen, order counts.
+Stop the web and worker processes while it runs: code from before it would go on writing day sets and
+never their months, which would stay stale until the next rebuild."""
 
 from datetime import timedelta
 

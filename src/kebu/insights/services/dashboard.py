@@ -22,6 +22,7 @@ is a customer's first when no counted order of theirs is older (the lower id fir
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -42,6 +43,7 @@ from kebu.insights.models import (
     DashboardCategorySales,
     DashboardCustomers,
     DashboardProductSales,
+    DashboardProductSalesMonth,
     DashboardSales,
     DashboardState,
     InsightRun,
@@ -251,6 +253,7 @@ COLUMNS = {
     DashboardProductSales: "day, store_id, owner_id, products, entries",
     DashboardBuyers: "day, store_id, owner_id, buyers, entries",
     DashboardBuyersMonth: "month, store_id, owner_id, buyers, entries",
+    DashboardProductSalesMonth: "month, store_id, owner_id, products, entries",
     DashboardCustomers: "owner_id, province, stage, customers",
 }
 
@@ -330,15 +333,25 @@ def buyers_read(blob: bytes) -> np.ndarray:
     return entries
 
 
+def _merged(
+    arrays: Sequence[np.ndarray], dtype: np.dtype, key: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries of several arrays as one array with one entry per ``key``, sorted, holding only the key
+    yet; and the entries of all the arrays sorted by key, with where each key's run starts in them (for
+    the caller to fill the other columns with ``reduceat``)."""
+    entries = np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+    entries = entries[np.argsort(entries[key], kind="stable")]
+    starts = np.flatnonzero(np.diff(entries[key], prepend=np.int64(-1)))
+    merged = np.zeros(len(starts), dtype=dtype)
+    merged[key] = entries[key][starts]
+    return merged, entries, starts
+
+
 def buyers_merge(sets: Sequence[np.ndarray]) -> np.ndarray:
     """``BUYER`` entries of several sets as one set: one entry per customer, sorted by id, with their
     amounts and orders summed and ``first`` kept (a customer's first order is in at most one of them)."""
-    entries = np.concatenate(sets) if sets else np.zeros(0, dtype=BUYER)
-    entries = entries[np.argsort(entries["customer"], kind="stable")]
-    starts = np.flatnonzero(np.diff(entries["customer"], prepend=np.int64(-1)))
-    merged = np.zeros(len(starts), dtype=BUYER)
+    merged, entries, starts = _merged(sets, BUYER, "customer")
     if len(entries):
-        merged["customer"] = entries["customer"][starts]
         merged["net_fen"] = np.add.reduceat(entries["net_fen"], starts)
         orders = np.add.reduceat(entries["orders"].astype(np.int64), starts)
         merged["orders"] = np.minimum(orders, MAX_ORDERS_TOLD)
@@ -346,12 +359,22 @@ def buyers_merge(sets: Sequence[np.ndarray]) -> np.ndarray:
     return merged
 
 
+def products_merge(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """``PRODUCT`` entries of several arrays as one: one entry per product, sorted, their sums added."""
+    merged, entries, starts = _merged(arrays, PRODUCT, "product")
+    if len(entries):
+        for name in ("units", "net_fen", "orders"):
+            merged[name] = np.add.reduceat(entries[name], starts)
+    return merged
+
+
 def month_of(day: date) -> date:
     return day.replace(day=1)
 
 
-def next_month(month: date) -> date:
-    return (month + timedelta(days=32)).replace(day=1)
+def next_month(day: date) -> date:
+    """The first day of the month after the one of ``day``."""
+    return (month_of(day) + timedelta(days=32)).replace(day=1)
 
 
 def _months_between(first: date, last: date) -> list[date]:
@@ -362,29 +385,53 @@ def _months_between(first: date, last: date) -> list[date]:
     return months
 
 
+@dataclass(frozen=True)
+class _Monthly:
+    """A month table made from a day table: how to read, merge and pack their entries."""
+
+    days: type[models.Model]
+    months: type[models.Model]
+    read: Callable[[bytes], np.ndarray]
+    merge: Callable[[Sequence[np.ndarray]], np.ndarray]
+    pack: Callable[[np.ndarray], bytes]
+
+
+MONTHLY = (
+    _Monthly(DashboardBuyers, DashboardBuyersMonth, buyers_read, buyers_merge, buyers_bytes),
+    _Monthly(
+        DashboardProductSales,
+        DashboardProductSalesMonth,
+        lambda blob: np.frombuffer(blob, dtype=PRODUCT),
+        products_merge,
+        np.ndarray.tobytes,
+    ),
+)
+
+
 def _months_write(months: Iterable[date], tables: _Tables) -> int:
-    """Write the month sets (``DashboardBuyersMonth``) of ``months`` (first days; their old rows are gone)
-    from the day sets already in ``tables``, a month at a time; return the rows written."""
-    days_table, months_table = tables[DashboardBuyers], tables[DashboardBuyersMonth]
-    select = (
-        f"SELECT store_id, owner_id, entries FROM {days_table} "  # noqa: S608
-        f"WHERE day >= %s AND day < %s"
-    )
-    columns = COLUMNS[DashboardBuyersMonth]
-    insert = f"INSERT INTO {months_table} ({columns}) VALUES (%s, %s, %s, %s, %s)"  # noqa: S608
+    """Write the month tables (``MONTHLY``) of ``months`` (first days; their old rows are gone) from the
+    day rows already in ``tables``, a month at a time; return the rows written."""
     adapt = connection.ops.adapt_datefield_value
     written = 0
     with connection.cursor() as cursor:
-        for month in sorted(set(months)):
-            cursor.execute(select, [adapt(month), adapt(next_month(month))])
-            sets: dict[tuple[Any, Any], list[np.ndarray]] = {}
+        for monthly, month in itertools.product(MONTHLY, sorted(set(months))):
+            cursor.execute(
+                f"SELECT store_id, owner_id, entries FROM {tables[monthly.days]} "  # noqa: S608
+                f"WHERE day >= %s AND day < %s",
+                [adapt(month), adapt(next_month(month))],
+            )
+            parts: dict[tuple[Any, Any], list[np.ndarray]] = {}
             for store_id, owner_id, blob in cursor.fetchall():
-                sets.setdefault((store_id, owner_id), []).append(buyers_read(bytes(blob)))
+                parts.setdefault((store_id, owner_id), []).append(monthly.read(bytes(blob)))
             rows = []
-            for (store_id, owner_id), parts in sets.items():
-                merged = buyers_merge(parts)
-                rows.append((adapt(month), store_id, owner_id, len(merged), buyers_bytes(merged)))
-            cursor.executemany(insert, rows)
+            for (store_id, owner_id), arrays in parts.items():
+                merged = monthly.merge(arrays)
+                rows.append((adapt(month), store_id, owner_id, len(merged), monthly.pack(merged)))
+            columns = COLUMNS[monthly.months]
+            cursor.executemany(
+                f"INSERT INTO {tables[monthly.months]} ({columns}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+                rows,
+            )
             written += len(rows)
     return written
 
@@ -519,10 +566,10 @@ def dashboard_rebuild(*, run: InsightRun | None = None) -> dict[str, Any]:
                     f"CREATE TEMP TABLE {STAGED[model]} AS "  # noqa: S608
                     f"SELECT {columns} FROM {model._meta.db_table} WHERE 1 = 0"
                 )
-            buyer_sets = buyer_months = 0
+            buyer_sets = month_rows = 0
             if scope is not None:
                 buyer_sets = _days_write(scope, STAGED)
-                buyer_months = _months_write(
+                month_rows = _months_write(
                     _months_between(shop_day(scope.start), shop_day(scope.end)), STAGED
                 )
             _customers_insert(STAGED)
@@ -548,7 +595,7 @@ def dashboard_rebuild(*, run: InsightRun | None = None) -> dict[str, Any]:
         "days": DashboardSales.objects.values("day").distinct().count(),
         "rows": DashboardSales.objects.count(),
         "buyer_sets": buyer_sets,
-        "buyer_months": buyer_months,
+        "month_rows": month_rows,
         "first_day": str(shop_day(scope.start)) if scope else None,
         "last_day": str(shop_day(scope.end)) if scope else None,
         "seconds": round((timezone.now() - started).total_seconds(), 1),
@@ -689,8 +736,11 @@ def dashboard_refresh(*, max_days: int | None = None) -> RefreshResult:
                 for model in (DashboardSales, DashboardCategorySales, DashboardProductSales, DashboardBuyers):
                     model.objects.filter(day__in=chunk).delete()
             _days_write(_scope_of_days(ordered), LIVE)
+            # Every set of a redone day was written anew, so its month is merged anew: at ten million
+            # orders a year, a month's day sets are ~6 MB.
             months = {month_of(day) for day in ordered}
-            DashboardBuyersMonth.objects.filter(month__in=months).delete()
+            for monthly in MONTHLY:
+                monthly.months._default_manager.filter(month__in=months).delete()
             _months_write(months, LIVE)
         if changes.customers:
             DashboardCustomers.objects.all().delete()

@@ -19,6 +19,7 @@ from kebu.insights.selectors.dashboard import (
     POOL,
     DashboardFilters,
     OwnerScope,
+    _whole_months,
     dashboard_figures,
     dashboard_owner_scope,
 )
@@ -324,7 +325,8 @@ def test_the_figures_of_90_busy_days_come_from_a_fixed_number_of_queries(
         )
     dashboard_rebuild()
 
-    with django_assert_max_num_queries(17):
+    # Whole months of the products and of the period before come from their month tables: two reads each.
+    with django_assert_max_num_queries(18):
         figures = dashboard_figures(
             user=owner, filters=span(date(2025, 1, 1), date(2025, 3, 31), grain="day")
         )
@@ -352,30 +354,33 @@ def test_a_customer_refunded_in_full_is_not_a_top_customer_and_ties_go_to_the_ol
 
 def _expected_customers(orders, first: date, last: date, buckets, store=None):
     """Customers, repeaters, (new, returning) per bucket and net spent per customer from ``first`` to
-    ``last``, counted here from the (order, customer, store, shop day, paid) of each order."""
+    ``last``, counted here from the (moment, order, customer, store, paid) of each order."""
     firsts = {}
-    for order, customer, _store, _day, _paid in sorted(orders, key=lambda o: (o[3], o[0])):
-        firsts.setdefault(customer, order)  # no customer here orders twice in a day
-    mine = [o for o in orders if first <= o[3] <= last and store in (None, o[2])]
-    repeaters = {customer for order, customer, *_rest in mine if firsts[customer] != order}
+    for _moment, order, customer, _store, _paid in sorted(orders):
+        firsts.setdefault(customer, order)
+    mine = [o for o in orders if first <= o[0].date() <= last and store in (None, o[3])]
+    repeaters = {customer for _moment, order, customer, *_rest in mine if firsts[customer] != order}
     per_bucket = []
     for start, end in buckets:
-        inside = [o for o in mine if start <= o[3] <= end]
-        new = sum(firsts[customer] == order for order, customer, *_rest in inside)
-        per_bucket.append((new, len({o[1] for o in inside}) - new))
+        inside = [o for o in mine if start <= o[0].date() <= end]
+        new = sum(firsts[customer] == order for _moment, order, customer, *_rest in inside)
+        per_bucket.append((new, len({o[2] for o in inside}) - new))
     spent = {}
-    for _order, customer, _store, _day, paid in mine:
+    for _moment, _order, customer, _store, paid in mine:
         spent[customer] = spent.get(customer, 0) + paid
-    return (len({o[1] for o in mine}), len(repeaters)), per_bucket, spent
+    return (len({o[2] for o in mine}), len(repeaters)), per_bucket, spent
 
 
 @pytest.mark.parametrize("store_filter", [False, True])
 def test_whole_months_and_their_ragged_ends_count_each_customer_once(owner, catalogue, store_filter):
-    # Four months of orders, some either side of a month's last midnight, some customers in two stores,
-    # some buying twice in a month: a range with ragged ends reads whole months from the month sets.
+    # Six months of orders, some either side of a month's last midnight: each pass over them gives a
+    # moment to the next customer, so customers buy twice in a month, in one store or in both, and a
+    # range with ragged ends (and its comparison period) reads whole months from the month sets.
     pdd = Store.objects.create(name="拼多多店", platform="pinduoduo")
-    people = [make_customer(actor=owner, name=f"月客{i}") for i in range(7)]
+    people = [make_customer(actor=owner, name=f"月客{i}") for i in range(4)]
     moments = [
+        at(2024, 11, 3, 10),
+        at(2024, 11, 20, 10),
         at(2024, 12, 28, 10),
         at(2025, 1, 31, 23, 59),
         at(2025, 2, 1, 0, 1),
@@ -389,13 +394,15 @@ def test_whole_months_and_their_ragged_ends_count_each_customer_once(owner, cata
         at(2025, 4, 30, 23, 59),
     ]
     orders = []
-    for k, moment in enumerate(moments * 2):
-        customer = people[(k * 3) % len(people)]
-        store = pdd if k % 4 == 1 else catalogue.store
-        order = make_order(actor=owner, customer=customer, store=store, ordered_at=moment)
-        orders.append((order.pk, customer.pk, store.pk, moment.date(), order.paid_cny))
+    for k, moment in enumerate(moments * 3):
+        customer, store = people[k % 4], pdd if k % 3 == 1 else catalogue.store
+        sku = ("CREAM-50", "TONER-100", "TEA-250")[k % 3]
+        order = make_order(
+            actor=owner, customer=customer, store=store, ordered_at=moment, lines=[(sku, 1 + k % 2)]
+        )
+        orders.append((moment, order.pk, customer.pk, store.pk, order.paid_cny))
     dashboard_rebuild()
-    first, last = date(2025, 1, 20), date(2025, 4, 12)  # before: 2024-10-27 to 2025-01-19
+    first, last = date(2025, 1, 20), date(2025, 4, 12)  # before: 2024-10-29 to 2025-01-19
     store = pdd.pk if store_filter else None
 
     figures = dashboard_figures(user=owner, filters=span(first, last, grain="month", store_id=store))
@@ -409,5 +416,30 @@ def test_whole_months_and_their_ragged_ends_count_each_customer_once(owner, cata
     assert {c.id: c.net_cny for c in figures.top_customers} == spent
     before, _per_bucket, _spent = _expected_customers(orders, *figures.filters.previous, [], store)
     assert (figures.previous_buyers.buyers, figures.previous_buyers.repeaters) == before
-    assert (by_week.buyers, by_week.previous_buyers) == (figures.buyers, figures.previous_buyers)
+    sold = {}
+    for line in OrderLine.objects.filter(order_id__in=[o[1] for o in orders if first <= o[0].date() <= last]):
+        if store in (None, line.order.store_id):
+            units, count = sold.get(line.product_id, (0, 0))
+            sold[line.product_id] = (units + line.quantity, count + 1)
+    assert {p.key: (p.units, p.orders) for p in figures.top_products} == sold
+    # A weekly line reads the same dates from the day sets alone.
+    assert by_week.buyers == figures.buyers and by_week.top_customers == figures.top_customers
     assert sum(b.new_customers for b in by_week.buckets) == sum(n for n, _r in per_bucket)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "whole"),
+    [
+        (date(2025, 1, 1), date(2025, 1, 31), (date(2025, 1, 1), date(2025, 1, 31))),
+        (date(2025, 1, 2), date(2025, 1, 31), None),
+        (date(2025, 1, 1), date(2025, 1, 30), None),
+        (date(2025, 1, 30), date(2025, 2, 28), (date(2025, 2, 1), date(2025, 2, 28))),
+        (date(2025, 1, 31), date(2025, 3, 31), (date(2025, 2, 1), date(2025, 3, 31))),
+        (date(2024, 1, 31), date(2024, 3, 1), (date(2024, 2, 1), date(2024, 2, 29))),
+        (date(2025, 3, 31), date(2025, 6, 29), (date(2025, 4, 1), date(2025, 5, 31))),
+        (date(2024, 12, 5), date(2025, 12, 5), (date(2025, 1, 1), date(2025, 11, 30))),
+        (date(2025, 2, 10), date(2025, 2, 20), None),
+    ],
+)
+def test_the_whole_months_of_a_range_are_the_calendar_months_inside_it(first, last, whole):
+    assert _whole_months(first, last) == whole

@@ -12,7 +12,7 @@ import pytest
 
 from kebu.core.tests.migrations import migrate, migrate_to_latest
 from kebu.customers.tests.factories import make_customer
-from kebu.insights.models import DashboardBuyers, DashboardBuyersMonth
+from kebu.insights.models import DashboardBuyers, DashboardBuyersMonth, DashboardProductSalesMonth
 from kebu.insights.selectors.dashboard import DashboardFilters, dashboard_figures
 from kebu.insights.services.dashboard import BUYER, buyers_read, dashboard_rebuild
 from kebu.orders.models import Store
@@ -89,13 +89,15 @@ def test_migrating_back_writes_the_records_again(owner, catalogue):
 
 def _month_sets() -> dict:
     return {
-        (row.month, row.store_id, row.owner_id): (row.buyers, buyers_read(bytes(row.entries)).tolist())
-        for row in DashboardBuyersMonth.objects.all()
+        (model.__name__, row.month, row.store_id, row.owner_id): bytes(row.entries)
+        for model in (DashboardBuyersMonth, DashboardProductSalesMonth)
+        for row in model.objects.all()
     }
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_month_sets_are_merged_from_the_day_sets_already_stored(owner, sales_a, catalogue):
+@pytest.mark.parametrize("since", ["0005_buyers_by_column", "0006_buyers_months"])
+def test_the_month_sets_are_merged_from_the_day_sets_already_stored(owner, sales_a, catalogue, since):
     pdd = Store.objects.create(name="拼多多店", platform="pinduoduo")
     alice = make_customer(actor=owner, name="王芳", owner=sales_a)
     bob = make_customer(actor=owner, name="李雷")
@@ -104,6 +106,7 @@ def test_the_month_sets_are_merged_from_the_day_sets_already_stored(owner, sales
         (alice, catalogue.store, (2, 3)),
         (alice, catalogue.store, (2, 27)),
         (bob, catalogue.store, (2, 3)),
+        (bob, catalogue.store, (2, 10)),  # his first order and another, one month, one store
         (bob, pdd, (2, 28)),
         (bob, pdd, (3, 1)),
     ):
@@ -112,21 +115,26 @@ def test_the_month_sets_are_merged_from_the_day_sets_already_stored(owner, sales
             customer=customer,
             store=store,
             ordered_at=datetime(2025, month, day, 23, 30, tzinfo=SHANGHAI),
+            lines=[("TEA-250", 1), ("CREAM-50", day % 3 + 1)],
         )
     dashboard_rebuild()
     built = _month_sets()
     filters = DashboardFilters(date_from=date(2025, 1, 15), date_to=date(2025, 3, 15), grain="month")
     before = dashboard_figures(user=owner, filters=filters)
 
-    migrate([("insights", "0005_buyers_by_column")])
+    migrate([("insights", since)])
     migrate_to_latest()
 
     assert _month_sets() == built
-    assert len(built) == 5 and built[(date(2025, 2, 1), catalogue.store.pk, sales_a.pk)][0] == 1
+    february = ("DashboardBuyersMonth", date(2025, 2, 1), catalogue.store.pk)
+    assert len(built) == 10 and len(buyers_read(built[(*february, sales_a.pk)])) == 1
+    bobs = buyers_read(built[(*february, bob.owner_id)])
+    assert bobs[["orders", "first"]].tolist() == [(2, 1)]
     again = dashboard_figures(user=owner, filters=filters)
-    assert (again.buyers, again.buckets, again.top_customers) == (
+    assert (again.buyers, again.buckets, again.top_customers, again.top_products) == (
         before.buyers,
         before.buckets,
         before.top_customers,
+        before.top_products,
     )
     assert (before.buyers.buyers, before.buyers.repeaters) == (2, 2)
