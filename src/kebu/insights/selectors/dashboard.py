@@ -506,6 +506,21 @@ def _whole_months(first: date, last: date) -> tuple[date, date] | None:
     return (start, end) if start < end else None
 
 
+def _days_and_months(
+    days: Any, months: Any, scope: OwnerScope, stores: list[int] | None, first: date, last: date
+) -> tuple[QuerySet, QuerySet | None, tuple[date, date] | None]:
+    """The rows of ``first`` to ``last`` in a day table and its month table: the whole calendar months
+    from the month table, the days before and after them from the day table (all days when there is no
+    whole month, and then no month rows); and the first and last day of those months."""
+    day_rows = _rows(days, scope, stores, first, last)
+    whole = _whole_months(first, last)
+    if whole is None:
+        return day_rows, None, None
+    start, end = whole
+    edges = day_rows.filter(Q(day__lt=start) | Q(day__gt=end))
+    return edges, _rows(months, scope, stores, start, end, key="month"), whole
+
+
 def _set_rows(qs: QuerySet, key: str, chosen: Sequence[tuple[str, str, int]]) -> list[tuple[Any, ...]]:
     """(first day, entries, *columns) of the sets in ``qs`` in order of ``key``, each column of
     ``chosen`` cut out by the database. (Reading whole sets and cutting them here was tried at ten
@@ -532,16 +547,17 @@ def _buyers(
     are read from the month sets (a customer once per month, not once per day they bought) and only the
     days before and after them from the day sets; without, every day is its own row."""
     chosen = BUYER_COLUMNS if amounts else BUYER_COLUMNS[:2]
-    days = _rows(DashboardBuyers, scope, stores, first, last)
-    whole = _whole_months(first, last) if months else None
-    if whole is None:
-        rows = _set_rows(days, "day", chosen)
+    if months:
+        days, month_rows, whole = _days_and_months(
+            DashboardBuyers, DashboardBuyersMonth, scope, stores, first, last
+        )
     else:
+        days, month_rows, whole = _rows(DashboardBuyers, scope, stores, first, last), None, None
+    rows = _set_rows(days, "day", chosen)
+    if month_rows is not None and whole is not None:
         start, end = whole
-        edges = _set_rows(days.filter(Q(day__lt=start) | Q(day__gt=end)), "day", chosen)
-        months_qs = _rows(DashboardBuyersMonth, scope, stores, start, end, key="month")
-        middle = _set_rows(months_qs, "month", chosen)
-        rows = [row for row in edges if row[0] < start] + middle + [row for row in edges if row[0] > end]
+        middle = _set_rows(month_rows, "month", chosen)
+        rows = [row for row in rows if row[0] < start] + middle + [row for row in rows if row[0] > end]
     starts, sizes, *parts = zip(*rows, strict=True) if rows else ((), (), *[()] * len(chosen))
     arrays = {
         # SQLite's substr of an empty blob is NULL: a set of no one reads as nothing.
@@ -564,15 +580,10 @@ def _buyers(
 def _product_entries(scope: OwnerScope, stores: list[int] | None, first: date, last: date) -> np.ndarray:
     """The ``PRODUCT`` entries of ``first`` to ``last``, all together: the whole calendar months from the
     month arrays, the days before and after them from the day arrays (sums add up, so any range may)."""
-    days = _rows(DashboardProductSales, scope, stores, first, last)
-    parts = [days]
-    whole = _whole_months(first, last)
-    if whole is not None:
-        start, end = whole
-        parts = [
-            days.filter(Q(day__lt=start) | Q(day__gt=end)),
-            _rows(DashboardProductSalesMonth, scope, stores, start, end, key="month"),
-        ]
+    days, months, _whole = _days_and_months(
+        DashboardProductSales, DashboardProductSalesMonth, scope, stores, first, last
+    )
+    parts = [days] if months is None else [days, months]
     blobs = b"".join(blob for qs in parts for (blob,) in _fetched(qs.values_list("entries")))
     return np.frombuffer(blobs, dtype=PRODUCT)
 

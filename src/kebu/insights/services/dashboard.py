@@ -5,7 +5,7 @@
   until it commits, never half of the new ones, and on SQLite orders are saved while it computes. The
   sums are one ``INSERT … SELECT … GROUP BY`` per table, run by the database over all orders at once;
   the buyers and products arrays are one grouped ``SELECT`` each, packed as it streams, and each
-  month's buyers sets are then merged from its day sets.
+  month's buyers sets and product arrays are then merged from its days' (``MONTHLY``).
 - ``dashboard_refresh`` brings the tables up to date between rebuilds by redoing only the shop days that
   changed. It finds them in the audit log rather than in ``Order.updated_at``: every order, payment,
   refund and change of owner writes an audit entry in its own transaction, and entries are numbered in
