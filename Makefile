@@ -83,7 +83,8 @@ format: $(VENV)/.dev
 ##        then orders: every customer's figures rebuilt from 10M orders on SQLite and PostgreSQL (with
 ##        pandas, DuckDB and a per-customer ORM loop beside it) and order_create at 10M orders;
 ##        then importing a 1M-row customer sheet (CSV, xlsx, again unchanged) with kebu import, beside
-##        raw executemany and django-import-export;
+##        raw executemany and django-import-export; then exporting 1M customers to .xlsx and CSV, beside
+##        xlsxwriter;
 ##        then insights at 10M orders: RFM + CLV (beside the lifetimes package), the dashboard's read path
 ##        (beside a live GROUP BY) and one run of each other analysis
 bench: $(VENV)/.bench
@@ -91,6 +92,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/encryption.py --customers 1000000
 	$(BIN)/python bench/orders.py --customers 1000000 --orders 10000000
 	$(BIN)/python bench/transfer.py --rows 1000000
+	$(BIN)/python bench/export.py --customers 1000000
 	$(BIN)/python bench/timeline.py --events 10000
 	$(BIN)/python bench/insights.py --customers 1000000 --orders 10000000
 

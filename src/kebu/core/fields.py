@@ -27,7 +27,12 @@ class EncryptedTextField(models.TextField):
 
     @property
     def context(self) -> str:
-        return crypto.context_of(self.model, self.name)
+        # Asked for each value read or written: kept, with the model it was made for (a copied field
+        # may belong to another).
+        kept = self.__dict__.get("_context")
+        if kept is None or kept[0] is not self.model:
+            kept = self.__dict__["_context"] = (self.model, crypto.context_of(self.model, self.name))
+        return kept[1]
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if not value:

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,16 +44,27 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 # Digits, spaces and dots with one leading sign (a phone such as +86 138 1234 5678, an amount, -5) run
 # nothing.
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .]*")
+# A text that starts with none of these is safe, which is most text: said without looking further.
+_RISKY_FIRST = frozenset(_FORMULA_STARTS) | frozenset(" \u3000\u00a0\n\v\f'")
 
 
 def formula_risk(text: str) -> bool:
     """Whether a spreadsheet could take ``text`` for a formula: the cells every export neutralises with a
-    quote in front (``exports.safe_cell``). So that the quote can always be taken off again, a text
+    quote in front (``safe_cell``). So that the quote can always be taken off again, a text
     that already starts with a quote before such a cell gets one more."""
+    if text[:1] not in _RISKY_FIRST:
+        return False
     head = text.lstrip(" \u3000\u00a0\n\v\f")  # any blank a spreadsheet skips before a formula
     if head.startswith(_FORMULA_STARTS):
         return not _PLAIN_NUMBER.fullmatch(head)
     return text.startswith("'") and formula_risk(text[1:])
+
+
+def safe_cell(value: Any) -> str:
+    """``value`` as text that no spreadsheet runs: a risky cell gets a quote in front, which the import
+    takes off again (``unquoted``). Every export's text cells go through it, CSV and .xlsx alike."""
+    text = "" if value is None else str(value)
+    return "'" + text if formula_risk(text) else text
 
 
 def unquoted(text: str) -> str:

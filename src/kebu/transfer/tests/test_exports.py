@@ -71,6 +71,7 @@ def add(actor, name: str, phone: str, **fields) -> Customer:
 
 
 def exported(kind: str, *, user, file_format: str = "xlsx", filters: str = "", tmp_path: Path) -> tuple:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"out.{file_format}"
     rows = export_write(
         export_build(kind, user=user, filters=QueryDict(filters)), path, file_format=file_format, user=user
@@ -139,6 +140,21 @@ def test_the_xlsx_has_typed_values_a_frozen_filtered_header_and_dropdowns(owner,
     assert sheet.count("<dataValidation ") >= 4  # gender, type, stage, source
     assert "<f>" not in sheet  # no cell is a formula
     assert re.search(r'formatCode="#,##0\.00"', styles)
+
+
+def test_a_large_export_written_by_a_child_process_holds_the_same(owner, tmp_path, monkeypatch):
+    from kebu.transfer import exports, workbook
+
+    add(owner, "=cmd|' /C calc'!A0", "13812345678", birthday=date(1990, 5, 20), stage=Stage.NEW)
+    add(owner, "李四", "13912345678", email="li@example.com")
+    _rows, headers, here, _path = exported("customers", user=owner, tmp_path=tmp_path / "here")
+    started = []
+    real = workbook._write_in_child
+    monkeypatch.setattr(exports, "CHILD_ROWS", 1)
+    monkeypatch.setattr(workbook, "_write_in_child", lambda *a, **k: started.append(1) or real(*a, **k))
+    rows, child_headers, child, _path = exported("customers", user=owner, tmp_path=tmp_path / "child")
+    assert started and rows == 2
+    assert (child_headers, child) == (headers, here)
 
 
 def test_csv_has_a_bom_and_neutralises_formulas(owner, tmp_path):
