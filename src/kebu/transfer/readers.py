@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any, cast
 
 import python_calamine
@@ -65,23 +66,43 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def table_read(data: bytes, *, sheet: str | None = None) -> Table:
+def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
     """The first sheet with data in ``data`` (or the one named ``sheet``), header found and rows ready to
-    iterate. Raises ``FileRefused`` for a file that cannot be read, with the reason."""
-    if not data:
+    iterate. Raises ``FileRefused`` for a file that cannot be read, with the reason.
+
+    ``data`` may be the path of a kept file: a CSV is then read from disk as its rows are, so an import
+    of a large file does not hold its bytes (a workbook is still read whole)."""
+    size = data.stat().st_size if isinstance(data, Path) else len(data)
+    if not size:
         raise FileRefused(_("The file is empty."))
-    if len(data) > MAX_FILE_BYTES:
+    if size > MAX_FILE_BYTES:
         raise FileRefused(
             _("The file is %(size)s MB; at most %(max)s MB can be imported. Split it into several files.")
-            % {"size": len(data) // (1024 * 1024), "max": MAX_FILE_BYTES // (1024 * 1024)}
+            % {"size": size // (1024 * 1024), "max": MAX_FILE_BYTES // (1024 * 1024)}
         )
+    if isinstance(data, Path):
+        with data.open("rb") as stream:
+            head = stream.read(_HEAD_BYTES)
+        if not head.startswith((ZIP_MAGIC, OLE2_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return _csv(head, _chunks(data))
+        data = data.read_bytes()
     if data.startswith(ZIP_MAGIC):
         return _workbook(data, _zip_format(data), sheet)
     if data.startswith(OLE2_MAGIC):
         if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data:
             raise _password_protected()
         return _workbook(data, "xls", sheet)
-    return _csv(data)
+    return _csv(data[:_HEAD_BYTES], (data[i : i + _CHUNK_BYTES] for i in range(0, len(data), _CHUNK_BYTES)))
+
+
+_HEAD_BYTES = 65536 + len(codecs.BOM_UTF8)
+_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK_BYTES):
+            yield chunk
 
 
 # --- workbooks ----------------------------------------------------------------------------------------
@@ -189,8 +210,10 @@ def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
 # --- CSV ----------------------------------------------------------------------------------------------
 
 
-def _csv(data: bytes) -> Table:
-    lines, encoding = _decode(data)
+def _csv(head: bytes, chunks: Iterator[bytes]) -> Table:
+    """``head``: the file's first bytes (its BOM, and enough to tell text from a binary file); ``chunks``:
+    the whole file, in pieces."""
+    lines, encoding = _decode(head, chunks)
     sample = "".join(islice(lines, 50))
     delimiter = _delimiter(sample)
     text = chain(io.StringIO(sample, newline=""), lines)
@@ -214,20 +237,21 @@ def _csv(data: bytes) -> Table:
     return table
 
 
-def _decode(data: bytes) -> tuple[Iterator[str], str]:
+def _decode(head: bytes, chunks: Iterator[bytes]) -> tuple[Iterator[str], str]:
     """The text's lines, decoded as they are read (a large file is never held decoded whole), and what
     the first lines were decoded from."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        data = b"".join(chunks)
         try:
             # Lines end where a CSV's lines end (\r\n, \n, \r), not at every character str.splitlines takes.
             return iter(io.StringIO(data.decode("utf-16"), newline="")), "utf-16"
         except UnicodeDecodeError as exc:
             raise _not_text() from exc
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    if b"\x00" in data[start : start + 65536]:
+    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    if b"\x00" in head[start : start + 65536]:
         raise _not_text()
     used: set[str] = set()
-    lines = _lines_decoded(data, start, used)
+    lines = _lines_decoded(_raw_lines(chunks, start), used)
     first = list(islice(lines, _SAMPLE_LINES))
     encoding = "+".join(e for e in ("utf-8", "gb18030") if e in used) or "utf-8"
     return chain(first, lines), encoding
@@ -238,11 +262,28 @@ _SAMPLE_LINES = 50
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
-def _lines_decoded(data: bytes, start: int, used: set[str]) -> Iterator[str]:
+def _raw_lines(chunks: Iterator[bytes], start: int) -> Iterator[bytes]:
+    """The lines of the text the chunks make up, from byte ``start`` of the first, each with its ending;
+    a line split between two chunks comes out whole."""
+    tail = b""
+    for chunk in chunks:
+        text = tail + chunk[start:]
+        start = max(0, start - len(chunk))
+        cut = max(text.rfind(b"\n"), text.rfind(b"\r"))
+        if cut == len(text) - 1 and text.endswith(b"\r"):
+            # Perhaps the first half of \r\n: the line ends once the next chunk says how.
+            cut = max(text.rfind(b"\n", 0, cut), text.rfind(b"\r", 0, cut))
+        for found in _LINE.finditer(text, 0, cut + 1):
+            yield found.group()
+        tail = text[cut + 1 :]
+    for found in _LINE.finditer(tail):
+        yield found.group()
+
+
+def _lines_decoded(raw_lines: Iterator[bytes], used: set[str]) -> Iterator[str]:
     """Each line as UTF-8 where it is valid UTF-8, else as GB18030 (files appended to by two programs mix
     them); ``used`` collects which."""
-    for number, found in enumerate(_LINE.finditer(data, start), start=1):
-        raw = found.group()
+    for number, raw in enumerate(raw_lines, start=1):
         try:
             line = raw.decode("utf-8")
             used.add("utf-8")

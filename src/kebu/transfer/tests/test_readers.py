@@ -268,6 +268,34 @@ def test_a_lone_carriage_return_ends_a_line_wherever_it_is():
     assert [cells for _n, cells in rows(table)] == [["张三", "13800138000"], ["李四", "13900139000"]]
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 64])
+def test_a_kept_csv_is_read_from_disk_in_pieces_as_its_bytes_read(tmp_path, monkeypatch, chunk_bytes):
+    # An import reads its kept file by path, a piece at a time, so a large file is never held whole; a
+    # line (\r\n, a lone \r, a multi-byte character, a GBK line) split between two pieces reads the same.
+    data = (
+        '\ufeff姓名,备注\r\n张三,"第一行\r\n第二行"\r\n李四,含\r王五,末行'.encode()
+        + "\n赵六,深圳\r\n".encode("gbk")
+    )
+    kept = tmp_path / "kept"
+    kept.write_bytes(data)
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the CSV was read whole"))
+
+    table = table_read(kept)
+
+    assert (table.headers, table.encoding) == (["姓名", "备注"], "utf-8+gb18030")
+    assert (
+        rows(table)
+        == rows(table_read(data))
+        == [
+            (2, ["张三", "第一行\r\n第二行"]),
+            (3, ["李四", "含"]),
+            (4, ["王五", "末行"]),
+            (5, ["赵六", "深圳"]),
+        ]
+    )
+
+
 def test_a_control_character_inside_a_utf16_cell_does_not_split_its_row():
     text = "姓名\t备注\n" + "".join(f"客户{i}\t-\n" for i in range(60)) + "张三\t第一\x0b第二\n"
 

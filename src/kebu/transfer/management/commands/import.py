@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.core.checks import Tags
 from django.core.management import BaseCommand, CommandError
 from django.db import transaction
 
@@ -37,6 +38,11 @@ PROGRESS_EVERY_SECONDS = 2.0
 
 
 class Command(BaseCommand):
+    # Every system check but the URL configuration's: loading it imports every view, and the insights
+    # views bring numpy, pandas, pyarrow and scipy (~125 MB) into a process that never serves a page.
+    requires_system_checks = [
+        tag for name, tag in vars(Tags).items() if not name.startswith("_") and tag != Tags.urls
+    ]
     help = (
         "Import a customer, order, product or review sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). "
         "Customers are matched by number, phone, account, email (or a unique name), SKUs by their code, "
