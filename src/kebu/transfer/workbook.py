@@ -259,8 +259,7 @@ def _write_in_child(
     child = subprocess.Popen(  # noqa: S603 (this interpreter, this module, a path we chose)
         [sys.executable, "-m", __name__, path],
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,  # stderr is ours: a crash's traceback lands in this process's log
     )
     assert child.stdin is not None and child.stdout is not None
     count = 0
@@ -290,7 +289,7 @@ def _write_in_child(
         child.wait()
         raise
     finally:
-        for stream in (child.stdin, child.stdout, child.stderr):
+        for stream in (child.stdin, child.stdout):
             with suppress(BrokenPipeError):  # a child that stopped early leaves unsent bytes
                 stream.close()
     if child.returncode != 0 or said != str(count):
