@@ -92,16 +92,13 @@ class Keyring:
         return f"{PREFIX}${self.active}${_b64(nonce + sealed)}"
 
     def decrypt(self, token: str, *, context: str) -> str:
-        parts = token.split("$", 2)
-        if len(parts) != 3 or parts[0] != PREFIX:
-            raise KeyringError("A column that should hold encrypted data holds plain text.")
-        key_id = parts[1]
+        key_id, body = _token_parts(token)
         if key_id not in self.data_keys:
             raise UnknownKey(
                 f"A value in {context} is encrypted with key {key_id!r}, which is not in the keyring "
                 f"({self.source}). Restore the keys folder from the backup taken with this database."
             )
-        raw = _unb64(parts[2])
+        raw = _unb64(body)
         try:
             plain = self._aead(key_id).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8"))
         except InvalidTag as exc:
@@ -160,10 +157,15 @@ MAC_KEY_ID = "mac"
 
 
 def key_id_of(token: str) -> str:
+    return _token_parts(token)[0]
+
+
+def _token_parts(token: str) -> tuple[str, str]:
+    """A ciphertext's key id and its base64 body."""
     parts = token.split("$", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise KeyringError("A column that should hold encrypted data holds plain text.")
-    return parts[1]
+    return parts[1], parts[2]
 
 
 def new_key_id() -> str:

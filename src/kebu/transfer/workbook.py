@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 # Cell kinds: how a column's values are written, and in which number format.
 TEXT, DAY, MOMENT, MONEY, COUNT = "text", "day", "moment", "money", "count"
@@ -364,7 +364,7 @@ def _sheet_tail(columns: Sequence[SheetColumn], rows: int, lists_name: str, erro
             f'<dataValidation type="list" errorStyle="warning" allowBlank="1" showInputMessage="1" '
             f'showErrorMessage="1" errorTitle={quoteattr(str(column.label)[:32])} '
             f'error={quoteattr(error_message[:255])} sqref="{ref}2:{ref}{MAX_ROWS}">'
-            f"<formula1>{_xml_text(source)}</formula1></dataValidation>"
+            f"<formula1>{escape(source)}</formula1></dataValidation>"
         )
         place += 1
     checks = f'<dataValidations count="{len(validations)}">{"".join(validations)}</dataValidations>'
@@ -399,10 +399,6 @@ def _quoted_sheet(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def _xml_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _workbook(sheet_name: str, lists_name: str, rows: int, width: int) -> str:
     area = f"{_quoted_sheet(sheet_name)}!$A$1:${column_letter(width - 1)}${max(rows, 1) + 1}"
     return (
@@ -411,7 +407,7 @@ def _workbook(sheet_name: str, lists_name: str, rows: int, width: int) -> str:
         f'<sheet name={quoteattr(sheet_name)} sheetId="1" r:id="rId1"/>'
         f'<sheet name={quoteattr(lists_name)} sheetId="2" state="hidden" r:id="rId2"/>'
         '</sheets><definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-        f"{_xml_text(area)}</definedName></definedNames></workbook>"
+        f"{escape(area)}</definedName></definedNames></workbook>"
     )
 
 
