@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -386,7 +387,7 @@ def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
 
 
 def customer_file_check(
-    data: bytes, *, sheet: str | None = None, mapping: dict[int, str] | None = None
+    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None
 ) -> FileCheck:
     """Read ``data`` (any file ``readers.table_read`` takes), take ``mapping`` or guess the columns from
     the header, and check every row as the import would take it. Raises ``FileRefused`` for a file that

@@ -14,6 +14,7 @@ the next claim of the job does again."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
 from collections import defaultdict
@@ -112,7 +113,7 @@ class Plan:
 
 
 def import_plan(
-    data: bytes,
+    data: bytes | Path,
     *,
     sheet: str | None = None,
     mapping: dict[int, str] | None = None,
@@ -148,7 +149,7 @@ def import_plan(
 def customer_import_start(
     *,
     actor: Any,
-    data: bytes,
+    data: bytes | Path,
     file_name: str,
     sheet: str | None = None,
     mode: str = ImportMode.GOOD_ROWS,
@@ -157,17 +158,22 @@ def customer_import_start(
     kind: str = ImportKind.CUSTOMERS,
     store: Any = None,
 ) -> Import:
-    """Keep the file under a generated name, and queue its import as a job (``enqueue=False``: the caller
-    runs ``job_run`` itself). The file is read as far as its header first, so a file that cannot be
-    imported is refused here, before anything is queued."""
+    """Keep the file (``data``, or the file at that path, copied in pieces) under a generated name, and
+    queue its import as a job (``enqueue=False``: the caller runs ``job_run`` itself). The kept copy is
+    read as far as its header first, so a file that cannot be imported is refused here, before anything
+    is queued, and the job reads exactly the file that was checked."""
     if kind == ImportKind.ORDERS and mode == ImportMode.ALL_OR_NOTHING:
         raise ValidationFailed(
             _("Orders are imported order by order: all or nothing is not offered for them.")
         )
-    plan = import_plan(data, sheet=sheet, mapping=mapping, kind=kind)
     stored_as = uuid.uuid4().hex
-    with open(imports_dir() / stored_as, "xb") as out:
-        out.write(data)
+    kept = imports_dir() / stored_as
+    size, sha256 = _file_keep(data, kept)
+    try:
+        plan = import_plan(kept, sheet=sheet, mapping=mapping, kind=kind)
+    except BaseException:
+        kept.unlink()
+        raise
     # The worker writes each rejected row's reasons in the language of whoever started the import.
     job = job_create(
         kind=JOB_KIND, actor=actor, payload={"language": translation.get_language()}, enqueue=enqueue
@@ -179,8 +185,8 @@ def customer_import_start(
         options={"store": store.pk} if store is not None else {},
         file_name=Path(file_name).name[:255],
         stored_as=stored_as,
-        file_size=len(data),
-        file_sha256=hashlib.sha256(data).hexdigest(),
+        file_size=size,
+        file_sha256=sha256,
         sheet=plan.sheet,
         headers=plan.headers,
         mapping={str(index): key for index, key in plan.mapping.items()},
@@ -193,6 +199,27 @@ def customer_import_start(
         data={"file": run.file_name, "bytes": run.file_size, "sha256": run.file_sha256, "mode": mode},
     )
     return run
+
+
+_COPY_BYTES = 1 << 20
+
+
+def _file_keep(data: bytes | Path, kept: Path) -> tuple[int, str]:
+    """Write ``data`` to ``kept`` (a path: copied a piece at a time, so that a large file is never in
+    memory whole); return its size and SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(kept, "xb") as out:
+        try:
+            with io.BytesIO(data) if isinstance(data, bytes) else data.open("rb") as source:
+                while piece := source.read(_COPY_BYTES):
+                    out.write(piece)
+                    digest.update(piece)
+                    size += len(piece)
+        except BaseException:
+            kept.unlink()
+            raise
+    return size, digest.hexdigest()
 
 
 # --- running ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -622,7 +623,7 @@ def order_import_undo(run: Import) -> dict[str, int]:
 
 
 def order_file_check(
-    data: bytes,
+    data: bytes | Path,
     *,
     sheet: str | None = None,
     mapping: dict[int, str] | None = None,

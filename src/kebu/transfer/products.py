@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -344,7 +345,7 @@ def product_import_undo(run: Import) -> dict[str, int]:
 
 
 def product_file_check(
-    data: bytes, *, sheet: str | None = None, mapping: dict[int, str] | None = None
+    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None
 ) -> FileCheck:
     """``customers.customer_file_check`` for a product sheet: every row read, nothing written."""
     table = table_read(data, sheet=sheet)

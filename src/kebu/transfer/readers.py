@@ -26,6 +26,7 @@ import python_calamine
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
+from kebu.transfer.sheetxml import XlsxBook
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000
@@ -70,8 +71,8 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
     """The first sheet with data in ``data`` (or the one named ``sheet``), header found and rows ready to
     iterate. Raises ``FileRefused`` for a file that cannot be read, with the reason.
 
-    ``data`` may be the path of a kept file: a CSV is then read from disk as its rows are, so an import
-    of a large file does not hold its bytes (a workbook is still read whole)."""
+    ``data`` may be the path of a kept file: a CSV or an .xlsx is then read from disk as its rows are, so
+    an import of a large file does not hold its bytes (an .xls or .ods is still read whole)."""
     size = data.stat().st_size if isinstance(data, Path) else len(data)
     if not size:
         raise FileRefused(_("The file is empty."))
@@ -85,9 +86,11 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
             head = stream.read(_HEAD_BYTES)
         if not head.startswith((ZIP_MAGIC, OLE2_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return _csv(head, _chunks(data))
+        if head.startswith(ZIP_MAGIC):
+            return _zipped(data, sheet)
         data = data.read_bytes()
     if data.startswith(ZIP_MAGIC):
-        return _workbook(data, _zip_format(data), sheet)
+        return _zipped(io.BytesIO(data), sheet)
     if data.startswith(OLE2_MAGIC):
         if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data:
             raise _password_protected()
@@ -108,10 +111,27 @@ def _chunks(path: Path) -> Iterator[bytes]:
 # --- workbooks ----------------------------------------------------------------------------------------
 
 
-def _zip_format(data: bytes) -> str:
+def _zipped(source: Path | io.BytesIO, sheet: str | None) -> Table:
+    """An .xlsx read row by row from its XML; an .ods (or an .xlsb) through calamine, whole."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        raise _damaged() from exc
+    try:
+        kind = _zip_format(archive)
+        if kind == "xlsx" and "xl/workbook.xml" in archive.namelist():
+            return _xlsx(archive, sheet)
+    except FileRefused:
+        archive.close()
+        raise
+    archive.close()
+    data = source.read_bytes() if isinstance(source, Path) else source.getvalue()
+    return _workbook(data, kind, sheet)
+
+
+def _zip_format(archive: zipfile.ZipFile) -> str:
     """xlsx or ods, after checking the archive cannot unpack into more than this machine should hold."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise _damaged() from exc
@@ -140,7 +160,7 @@ def _zip_format(data: bytes) -> str:
 
 def _xlsx_area_check(archive: zipfile.ZipFile) -> None:
     """Refuse a sheet whose cells reach further than a shop's sheet does, from the cell references in its
-    XML, streamed, before the reader lays out the area in memory."""
+    XML, streamed, before any row is read (calamine would lay the whole area out in memory)."""
     for member in archive.infolist():
         if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
             continue
@@ -171,6 +191,48 @@ def _column_number(letters: bytes) -> int:
     for letter in letters:
         number = number * 26 + letter - 64
     return number
+
+
+# What a damaged .xlsx raises as it is read: XML that breaks off (SheetXmlError, a ValueError), a number
+# that is not one or a shared string that is not there, a member that does not unpack.
+_XLSX_BROKEN = (
+    ValueError,
+    IndexError,
+    zipfile.BadZipFile,
+    RuntimeError,
+    NotImplementedError,
+    OSError,
+    EOFError,
+)
+
+
+def _xlsx(archive: zipfile.ZipFile, sheet: str | None) -> Table:
+    try:
+        book = XlsxBook(archive)
+        names = [info.name for info in book.sheets]
+        if sheet is not None and sheet not in names:
+            raise FileRefused(
+                _("The workbook has no sheet “%(sheet)s”; it has: %(names)s.")
+                % {"sheet": sheet, "names": "、".join(names)}
+            )
+        # A hidden sheet is a template's lists for its dropdowns, not the data.
+        for info in book.sheets:
+            if (info.name == sheet) if sheet is not None else info.visible:
+                table = _table("xlsx", _xlsx_rows(book.rows(info)))
+                if table is not None:
+                    table.sheet = info.name
+                    return table
+    except _XLSX_BROKEN as exc:
+        raise _damaged() from exc
+    raise FileRefused(_("The workbook has no rows."))
+
+
+def _xlsx_rows(rows: Iterator[list[Any]]) -> Iterator[tuple[int, list[Cell]]]:
+    """Numbered from 1; a damaged part met half-way through is refused as the whole file is."""
+    try:
+        yield from enumerate(rows, start=1)
+    except _XLSX_BROKEN as exc:
+        raise _damaged() from exc
 
 
 def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:

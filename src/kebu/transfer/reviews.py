@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -436,7 +437,7 @@ def review_import_undo(run: Import) -> dict[str, int]:
 
 
 def review_file_check(
-    data: bytes,
+    data: bytes | Path,
     *,
     sheet: str | None = None,
     mapping: dict[int, str] | None = None,

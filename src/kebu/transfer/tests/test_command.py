@@ -103,6 +103,28 @@ def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merc
     assert Customer.objects.count() == 0
 
 
+def test_a_csv_or_xlsx_is_imported_from_the_terminal_without_its_file_ever_read_whole(
+    merchant_sheet, tmp_path, monkeypatch, owner
+):
+    # given: a CSV beside the workbook, and no way to read a file in one go
+    csv_path = tmp_path / "客户.csv"
+    csv_path.write_bytes("姓名,手机号码\n周七,13712345678\n".encode("gb18030"))
+
+    def whole(self, *args, **kwargs):
+        raise AssertionError(f"{self} was read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    out = io.StringIO()
+
+    # when
+    call_command("import", str(csv_path), user="laoban", stdout=out)
+    call_command("import", str(merchant_sheet), user="laoban", stdout=out)
+
+    # then
+    assert out.getvalue().count("created") == 2
+    assert set(Customer.objects.values_list("name", flat=True)) == {"周七", "张三"}
+
+
 @pytest.mark.parametrize("name", ["customers.xls", "customers.ods"])
 def test_an_xls_or_ods_sheet_imports_from_the_terminal_with_its_dates_and_phones_whole(name, owner):
     out = io.StringIO()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -34,7 +35,9 @@ def csv_bytes(*lines: str) -> bytes:
     return (HEADER + "".join(line + "\n" for line in lines)).encode("utf-8")
 
 
-def run_import(owner, data: bytes, *, mode: str = ImportMode.GOOD_ROWS, name: str = "客户.csv") -> Import:
+def run_import(
+    owner, data: bytes | Path, *, mode: str = ImportMode.GOOD_ROWS, name: str = "客户.csv"
+) -> Import:
     with transaction.atomic():
         run = customer_import_start(actor=owner, data=data, file_name=name, mode=mode, enqueue=False)
     job_run(run.job_id)
@@ -339,6 +342,24 @@ def test_the_file_is_kept_under_a_generated_name_and_the_journal_is_encrypted(ow
     assert "12345" not in stored
     entry = ImportRow.objects.get(action=ImportRowAction.REJECTED)
     assert json.loads(entry.detail)["problems"][0][1] == "12345"
+
+
+def test_a_file_given_by_its_path_is_kept_a_piece_at_a_time_with_its_size_and_hash(
+    owner, tmp_path, monkeypatch
+):
+    import hashlib
+
+    from kebu.transfer import imports
+
+    monkeypatch.setattr(imports, "_COPY_BYTES", 7)  # many pieces, one cut inside a character
+    source = tmp_path / "客户.csv"
+    source.write_bytes(FIRST)
+
+    run = run_import(owner, source)
+
+    assert (imports.imports_dir() / run.stored_as).read_bytes() == FIRST
+    assert (run.file_size, run.file_sha256) == (len(FIRST), hashlib.sha256(FIRST).hexdigest())
+    assert counts(run) == (2, 0, 0, 1)
 
 
 def test_a_cancelled_import_keeps_its_whole_batches_and_can_be_undone(owner, settings):

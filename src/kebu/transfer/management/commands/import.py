@@ -100,8 +100,9 @@ class Command(BaseCommand):
             path: Path | None = options["file"]
             if path is None:
                 raise CommandError("Name the file to import (or --resume ID, --undo ID).")
-            try:
-                data = path.read_bytes()
+            try:  # read as the import goes, never whole: only whether it can be read is checked here
+                with path.open("rb"):
+                    pass
             except OSError as exc:
                 raise CommandError(f"{path}: {exc.strerror}") from exc
             store = None
@@ -112,11 +113,11 @@ class Command(BaseCommand):
                     raise CommandError(f"There is no store {options['store']!r} (stores: {names}).")
             mapping = None
             if options["preset"]:
-                headers = table_read(data, sheet=options["sheet"]).headers
+                headers = table_read(path, sheet=options["sheet"]).headers
                 mapping = mapping_preset_named(options["preset"], headers, kind=options["kind"])
             if options["dry_run"]:
                 self._check(
-                    data,
+                    path,
                     sheet=options["sheet"],
                     report=options["report"],
                     mapping=mapping,
@@ -127,7 +128,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 run = customer_import_start(
                     actor=actor,
-                    data=data,
+                    data=path,
                     file_name=path.name,
                     sheet=options["sheet"],
                     mode=ImportMode.ALL_OR_NOTHING if options["all_or_nothing"] else ImportMode.GOOD_ROWS,
@@ -136,7 +137,6 @@ class Command(BaseCommand):
                     kind=options["kind"],
                     store=store,
                 )
-            del data  # the job reads the kept copy: a large file is not held twice
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
                 self.stdout.write(f"  {run.headers[index]} → {key}")
@@ -182,7 +182,7 @@ class Command(BaseCommand):
 
     def _check(
         self,
-        data: bytes,
+        data: Path,
         *,
         sheet: str | None,
         report: Path | None,
