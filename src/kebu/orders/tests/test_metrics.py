@@ -213,6 +213,39 @@ def test_a_rebuild_reads_its_figures_from_the_narrow_indexes_not_the_rows(owner,
     assert spend == ["SCAN l USING COVERING INDEX line_customer_spend"], spend
 
 
+def test_a_rebuild_of_most_customers_sets_the_figure_indexes_aside_and_puts_each_back(
+    owner, catalogue, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's bulk path; PostgreSQL updates its indexes as it goes")
+    from kebu.orders.services import metrics
+
+    monkeypatch.setattr(metrics, "BULK_INDEX_MIN_ROWS", 2)
+    for name in ("王芳", "李四", "赵六"):
+        make_order(actor=owner, customer=make_customer(actor=owner, name=name), store=catalogue.store)
+    make_customer(actor=owner, name="没下单")  # the update rewrites 3 of 4: past the bulk path's share
+    kept = _figures()
+
+    def indexes() -> dict[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers_customer'"
+            )
+            return dict(cursor.fetchall())
+
+    before = indexes()
+    _scramble()
+
+    with CaptureQueriesContext(connection) as queries:
+        figures_recompute(actor=owner)
+
+    dropped = {q["sql"].split('"')[1] for q in queries if q["sql"].startswith("DROP INDEX")}
+    assert {"cust_spent", "cust_last_order", "cust_top_category", "cust_receivable"} <= dropped
+    assert not dropped & {"cust_stage", "cust_name", "cust_active_created"}  # their columns are not rewritten
+    assert indexes() == before
+    assert _figures() == kept
+
+
 def test_the_command_repairs_figures_that_were_changed_behind_kebus_back(owner, catalogue, capsys):
     buyer = make_customer(actor=owner, name="王芳")
     make_order(actor=owner, customer=buyer, store=catalogue.store, lines=[("TEA-250", 2)])
