@@ -452,6 +452,16 @@ def _figures_rebuild(ids: list[int] | None) -> tuple[int, int]:
     top_differs = _differs("c.top_category_id", "f.top")
     values = ", ".join(f"f.{value}" for _column, value in pairs)
     with connection.cursor() as cursor:
+        # Customers without any order whose figures or top category still say otherwise (their orders
+        # were deleted), rarely any. Looked for before the figures are written: none of them is among
+        # the customers written, and where every figure was reset, no customer is probed for orders.
+        cursor.execute(
+            f"SELECT id, CASE WHEN {nonzero} THEN 1 ELSE 0 END, CASE WHEN top_category_id IS NULL "
+            f"THEN 0 ELSE 1 END FROM {c} WHERE ({nonzero} OR top_category_id IS NOT NULL) "
+            f"AND NOT EXISTS (SELECT 1 FROM {o} o WHERE o.customer_id = {c}.id){customer_scope}",
+            customer_params,
+        )
+        emptied = cursor.fetchall()
         cursor.execute(
             f"CREATE TEMP TABLE {_CHANGES} AS "
             f"SELECT f.customer_id, {values}, f.top, {stage} AS stage, "
@@ -474,15 +484,6 @@ def _figures_rebuild(ids: list[int] | None) -> tuple[int, int]:
                     f"FROM {_CHANGES} f WHERE {c}.id = f.customer_id"
                 )
         cursor.execute(f"DROP TABLE {_CHANGES}")
-        # Customers without any order whose figures or top category still say otherwise (their orders
-        # were deleted): found with one pass over the orders, and rarely any.
-        cursor.execute(
-            f"SELECT id, CASE WHEN {nonzero} THEN 1 ELSE 0 END, CASE WHEN top_category_id IS NULL "
-            f"THEN 0 ELSE 1 END FROM {c} WHERE ({nonzero} OR top_category_id IS NOT NULL) "
-            f"AND NOT EXISTS (SELECT 1 FROM {o} o WHERE o.customer_id = {c}.id){customer_scope}",
-            customer_params,
-        )
-        emptied = cursor.fetchall()
         for start in range(0, len(emptied), 500):
             chunk = [row[0] for row in emptied[start : start + 500]]
             cursor.execute(
