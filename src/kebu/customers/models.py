@@ -205,12 +205,15 @@ class Customer(models.Model):
     refund_rate = models.DecimalField(
         _("refund rate"), max_digits=5, decimal_places=4, null=True, blank=True, editable=False
     )
+    # No index of its own: cust_top_category serves the list, and a category is deleted too rarely for
+    # the one scan that clears it to pay for an index every rebuild and every order writes (bench/).
     top_category = models.ForeignKey(
         "orders.Category",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         editable=False,
+        db_index=False,
         related_name="+",
         verbose_name=_("top category"),
     )
