@@ -72,7 +72,7 @@ def number_format_kind(code: str) -> str:
     if elapsed:
         return "duration"
     code = _BRACKETED.sub("", code).lower()
-    return "date" if any(letter in code for letter in "dmyhse") and code != "general" else ""
+    return "date" if any(letter in code for letter in "dmyhs") and code != "general" else ""
 
 
 def _unescape(text: str) -> str:

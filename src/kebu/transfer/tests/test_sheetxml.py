@@ -27,6 +27,7 @@ FORMATS = [
     "#,##0.00",
     '0.00"h"',
     "[Red]0.00",
+    "0.00E+00",
     "@",
     14,
     22,
@@ -77,7 +78,7 @@ def _workbook(cells: list[tuple[int, int, object, object]], *, constant_memory: 
 # Up to ten million: calamine panics on a date or duration further out than its clock reaches. Negative
 # numbers only in number formats: in a date format Excel shows them as ####, calamine as midnight, and
 # we keep the number where Python's calendar does not reach.
-NUMBER_FORMATS = [None, "#,##0.00", '0.00"h"', "[Red]0.00", "@"]
+NUMBER_FORMATS = [None, "#,##0.00", '0.00"h"', "[Red]0.00", "0.00E+00", "@"]
 value_and_format = st.one_of(
     st.tuples(
         st.one_of(
@@ -156,6 +157,8 @@ def test_dates_times_and_durations_come_out_as_excel_shows_them():
         ('"¥"#,##0.00', ""),
         ('0"天"', ""),
         ("\\d0", ""),
+        ("0.00E+00", ""),  # scientific, not a year
+        ('ggge"年"m"月"d"日"', "date"),
     ],
 )
 def test_a_number_format_is_a_date_only_where_its_codes_outside_quotes_say_so(code, kind):
