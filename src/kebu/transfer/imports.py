@@ -80,7 +80,7 @@ from kebu.transfer.products import (
     product_mapping_check,
     product_rows_check,
 )
-from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.readers import Cell, file_size_check, table_read
 from kebu.transfer.reviews import (
     ReviewRow,
     review_batch_import,
@@ -166,6 +166,8 @@ def customer_import_start(
         raise ValidationFailed(
             _("Orders are imported order by order: all or nothing is not offered for them.")
         )
+    if isinstance(data, Path):
+        file_size_check(data.stat().st_size)  # before a file too large is copied
     stored_as = uuid.uuid4().hex
     kept = imports_dir() / stored_as
     size, sha256 = _file_keep(data, kept)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -69,14 +71,7 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
 
     ``data`` may be the path of a kept file: a CSV or an .xlsx is then read from disk as its rows are, so
     an import of a large file does not hold its bytes (an .xls or .ods is still read whole)."""
-    size = data.stat().st_size if isinstance(data, Path) else len(data)
-    if not size:
-        raise FileRefused(_("The file is empty."))
-    if size > MAX_FILE_BYTES:
-        raise FileRefused(
-            _("The file is %(size)s MB; at most %(max)s MB can be imported. Split it into several files.")
-            % {"size": size // (1024 * 1024), "max": MAX_FILE_BYTES // (1024 * 1024)}
-        )
+    file_size_check(data.stat().st_size if isinstance(data, Path) else len(data))
     if isinstance(data, Path):
         with data.open("rb") as stream:
             head = stream.read(_HEAD_BYTES)
@@ -92,6 +87,17 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
             raise _password_protected()
         return _workbook(data, "xls", sheet)
     return _csv(data[:_HEAD_BYTES], (data[i : i + _CHUNK_BYTES] for i in range(0, len(data), _CHUNK_BYTES)))
+
+
+def file_size_check(size: int) -> None:
+    """``FileRefused`` for an empty file or one over the size an import takes."""
+    if not size:
+        raise FileRefused(_("The file is empty."))
+    if size > MAX_FILE_BYTES:
+        raise FileRefused(
+            _("The file is %(size)s MB; at most %(max)s MB can be imported. Split it into several files.")
+            % {"size": size // (1024 * 1024), "max": MAX_FILE_BYTES // (1024 * 1024)}
+        )
 
 
 _HEAD_BYTES = 65536 + len(codecs.BOM_UTF8)
@@ -159,6 +165,8 @@ _XLSX_BROKEN = (
     ValueError,
     IndexError,
     zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
     RuntimeError,
     NotImplementedError,
     OSError,
@@ -187,10 +195,11 @@ def _xlsx(archive: zipfile.ZipFile, sheet: str | None) -> Table:
     raise FileRefused(_("The workbook has no rows."))
 
 
-def _xlsx_rows(rows: Iterator[list[Any]]) -> Iterator[tuple[int, list[Cell]]]:
-    """Numbered from 1; a damaged part met half-way through is refused as the whole file is."""
+def _xlsx_rows(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Cell]]]:
+    """A damaged part met half-way through is refused as the whole file is. (The archive closes with
+    the last reference to it: the rows, or the workbook when a sheet has none.)"""
     try:
-        yield from enumerate(rows, start=1)
+        yield from rows
     except _XLSX_BROKEN as exc:
         raise _damaged() from exc
 

@@ -21,7 +21,7 @@ import zipfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import IO, Any
 from xml.etree.ElementTree import XMLPullParser
@@ -48,6 +48,10 @@ _DAY_MS = 86_400_000
 _EPOCH_1900 = datetime(1899, 12, 30)
 _DAYS_1900_TO_1904 = 1462
 _READ_BYTES = 1 << 16
+_LETTERS = re.compile(r"[A-Za-z]{1,3}")
+# Excel's last cell, XFD1048576: a reference past it is a damaged or crafted file.
+MAX_ROWS = 1_048_576
+MAX_COLUMNS = 16_384
 
 
 class SheetXmlError(ValueError):
@@ -95,6 +99,8 @@ class SharedStrings:
         return len(self._ends)
 
     def __getitem__(self, index: int) -> str:
+        if index < 0:
+            raise IndexError(index)
         end = self._ends[index]
         start = self._ends[index - 1] if index else 0
         return self._buffer[start:end].decode("utf-8", "surrogatepass")
@@ -202,9 +208,10 @@ class XlsxBook:
                             parent.clear()
         return self._shared
 
-    def rows(self, sheet: SheetInfo) -> Iterator[list[Any]]:
-        """Every row of ``sheet`` from row 1, a missing row as an empty list, each cell at its column's
-        index (blank cells between as "")."""
+    def rows(self, sheet: SheetInfo) -> Iterator[tuple[int, list[Any]]]:
+        """(row number, cells) for every row of ``sheet`` from row 1, a missing row as an empty list,
+        each cell at its column's index (blank cells between as ""). A row or column reference past
+        Excel's last (XFD1048576) raises ``SheetXmlError``."""
         part = self._part(sheet.part)
         if part is None:
             raise SheetXmlError(f"{sheet.part} is missing")
@@ -222,12 +229,15 @@ class XlsxBook:
                             if element.tag != row_tag:
                                 continue
                             number = _int(element.get("r")) or expected
+                            if not 0 < number <= MAX_ROWS:
+                                raise SheetXmlError(f"row {number} is past Excel's last")
                             while expected < number:
-                                yield []
+                                yield expected, []
                                 expected += 1
-                            yield self._cells(element)
-                            expected = number + 1
-                            sheet_data.clear()  # the rows read so far
+                            yield number, self._cells(element)
+                            expected = max(expected, number + 1)
+                            # The rows read so far (a row outside sheetData is not Excel's, but read).
+                            (element if sheet_data is None else sheet_data).clear()
                         elif not row_tag:  # the root: its namespace is the rows'
                             namespace = element.tag[: element.tag.find("}") + 1]
                             row_tag, data_tag = namespace + "row", namespace + "sheetData"
@@ -244,6 +254,8 @@ class XlsxBook:
         for cell in row:
             reference = cell.get("r")
             column = _column_index(reference.rstrip(_DIGITS)) if reference else len(cells)
+            if column >= MAX_COLUMNS:
+                raise SheetXmlError(f"cell {reference or column + 1} is past Excel's last column")
             kind = cell.get("t")
             if kind == "inlineStr":
                 found = cell.find(inline_tag)
@@ -274,11 +286,13 @@ class XlsxBook:
             return _unescape(text)
         if kind == "b":
             return text.strip() == "1"
-        if kind == "d":
-            try:
-                return datetime.fromisoformat(text)
-            except ValueError:
-                return text
+        if kind == "d":  # ISO 8601: a date, a time or both
+            for parse in (date.fromisoformat, datetime.fromisoformat, time.fromisoformat):
+                try:
+                    return parse(text)
+                except ValueError:
+                    continue
+            return text
         return ""  # "e": an error such as #DIV/0!, blank as calamine reads it
 
 
@@ -311,7 +325,9 @@ _DIGITS = "0123456789"
 
 @cache
 def _column_index(letters: str) -> int:
-    """0 for A, 25 for Z, 26 for AA …"""
+    """0 for A, 25 for Z, 26 for AA …; ``SheetXmlError`` for what is not a column's letters."""
+    if not _LETTERS.fullmatch(letters):
+        raise SheetXmlError(f"{letters!r} is not a column")
     number = 0
     for letter in letters.upper():
         number = number * 26 + ord(letter) - 64

@@ -447,9 +447,11 @@ def _figures_rebuild(ids: list[int] | None) -> tuple[int, int]:
         ("refund_rate", "rate"),
         ("receivable_cny", "owed"),
     ]
+    # Every figure a customer without a paid order must have at nought.
     nonzero = (
         "order_count <> 0 OR total_spent_cny <> 0 OR receivable_cny <> 0 OR refund_count <> 0 "
-        "OR first_order_at IS NOT NULL OR avg_order_cny IS NOT NULL OR refund_rate IS NOT NULL"
+        "OR first_order_at IS NOT NULL OR last_order_at IS NOT NULL OR avg_order_cny IS NOT NULL "
+        "OR purchase_interval_days IS NOT NULL OR refund_rate IS NOT NULL"
     )
     figures_differ = " OR ".join(_differs(f"c.{column}", f"f.{value}") for column, value in pairs)
     figures_differ += f" OR c.stage <> {stage}"

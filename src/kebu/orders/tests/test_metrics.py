@@ -265,6 +265,18 @@ def test_the_command_repairs_figures_that_were_changed_behind_kebus_back(owner, 
     )
 
 
+def test_a_customer_with_only_unpaid_orders_has_every_stale_figure_cleared(owner, catalogue):
+    buyer = make_customer(actor=owner, name="王芳")
+    make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    Customer.objects.filter(pk=buyer.pk).update(last_order_at=timezone.now(), purchase_interval_days=3)
+
+    result = figures_recompute()
+
+    buyer.refresh_from_db()
+    assert (buyer.last_order_at, buyer.purchase_interval_days, buyer.order_count) == (None, None, 0)
+    assert result.customers_changed == 1
+
+
 def test_a_customer_whose_orders_are_gone_is_reset(owner, catalogue):
     buyer = make_customer(actor=owner, name="王芳")
     Customer.objects.filter(pk=buyer.pk).update(total_spent_cny=50, order_count=1, avg_order_cny=50)

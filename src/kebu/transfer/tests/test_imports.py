@@ -362,6 +362,20 @@ def test_a_file_given_by_its_path_is_kept_a_piece_at_a_time_with_its_size_and_ha
     assert counts(run) == (2, 0, 0, 1)
 
 
+def test_a_file_over_the_size_limit_is_refused_before_it_is_copied(owner, tmp_path, monkeypatch):
+    from kebu.transfer import imports, readers
+
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 10)
+    source = tmp_path / "客户.csv"
+    source.write_bytes(FIRST)
+    kept = set(imports.imports_dir().iterdir())
+    monkeypatch.setattr(imports, "_file_keep", lambda *args: pytest.fail("copied"))
+
+    with pytest.raises(ValidationFailed, match="Split it into several files"), transaction.atomic():
+        customer_import_start(actor=owner, data=source, file_name="客户.csv", enqueue=False)
+    assert set(imports.imports_dir().iterdir()) == kept
+
+
 def test_a_cancelled_import_keeps_its_whole_batches_and_can_be_undone(owner, settings):
     settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 2}
     rows = [f",客户{i},1380000{i:04d},,,,,,,," for i in range(7)]

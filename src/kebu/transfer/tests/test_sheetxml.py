@@ -39,7 +39,7 @@ FORMATS = [
 
 def ours(data: bytes) -> list[list]:
     book = XlsxBook(zipfile.ZipFile(io.BytesIO(data)))
-    return [_trimmed(row) for row in book.rows(book.sheets[0])]
+    return [_trimmed(row) for _number, row in book.rows(book.sheets[0])]
 
 
 def calamines(data: bytes) -> list[list]:
@@ -245,6 +245,11 @@ def test_strict_ooxml_prefixed_tags_and_cells_without_references_are_read():
         '<row r="60"><c r="A60"><v>1</sheetData>',  # the XML breaks off
         '<row r="60"><c r="A60" t="s"><v>7</v></c></row></sheetData></worksheet>',  # no string 7
         '<row r="60"><c r="A60" t="s"><v>七</v></c></row></sheetData></worksheet>',
+        '<row r="60"><c r="A60" t="s"><v>-1</v></c></row></sheetData></worksheet>',
+        '<row r="60"><c r="XFE60"><v>1</v></c></row></sheetData></worksheet>',  # past Excel's last column
+        '<row r="60"><c r="ZZZZZZ60"><v>1</v></c></row></sheetData></worksheet>',
+        '<row r="60"><c r="1A"><v>1</v></c></row></sheetData></worksheet>',
+        '<row r="1048577"><c r="A1048577"><v>1</v></c></row></sheetData></worksheet>',
     ],
 )
 def test_a_sheet_damaged_half_way_is_refused_as_damaged_not_cut_short(last_row):
@@ -256,6 +261,28 @@ def test_a_sheet_damaged_half_way_is_refused_as_damaged_not_cut_short(last_row):
     table = table_read(broken)  # the header and the first rows read well
     with pytest.raises(FileRefused, match="damaged"):
         list(table.rows)
+
+
+def test_a_member_whose_compressed_bytes_are_corrupt_is_refused_as_damaged():
+    data = bytearray(_workbook([(r, 0, f"客户{r}", None) for r in range(3000)], constant_memory=True))
+    start = data.index(b"xl/worksheets/sheet1.xml") + 200  # inside the sheet's deflated bytes
+    data[start : start + 40] = bytes(40)
+
+    with pytest.raises(FileRefused, match="damaged"):
+        list(table_read(bytes(data)).rows)
+
+
+def test_rows_keep_their_own_numbers_when_the_file_lists_them_out_of_order():
+    sheet = (
+        '<worksheet xmlns="NS"><sheetData>'
+        + "".join(f'<row r="{n}"><c r="A{n}"><v>{n}</v></c></row>' for n in (1, 3, 2, 5))
+        + "</sheetData></worksheet>"
+    )
+    book = XlsxBook(zipfile.ZipFile(io.BytesIO(_package(sheet))))
+
+    numbered = [(number, row) for number, row in book.rows(book.sheets[0])]
+
+    assert numbered == [(1, [1.0]), (2, []), (3, [3.0]), (2, [2.0]), (4, []), (5, [5.0])]
 
 
 def test_reading_a_sheet_holds_one_row_at_a_time_not_the_sheet():

@@ -100,7 +100,7 @@ class Command(BaseCommand):
             path: Path | None = options["file"]
             if path is None:
                 raise CommandError("Name the file to import (or --resume ID, --undo ID).")
-            try:  # read as the import goes, never whole: only whether it can be read is checked here
+            try:  # a CSV or .xlsx is read as the import goes, never whole: here only whether it opens
                 with path.open("rb"):
                     pass
             except OSError as exc:
