@@ -226,13 +226,14 @@ def test_a_customer_preset_and_an_order_preset_may_share_a_name(owner):
     ]
 
 
-def test_the_import_command_does_not_load_the_url_configuration_and_its_analytics_libraries():
+@pytest.mark.parametrize("name", ["import", "export"])
+def test_the_sheet_commands_do_not_load_the_url_configuration_and_its_analytics_libraries(name):
     # Loading every view (the URL check) brought numpy, pandas, pyarrow and scipy, ~125 MB of the 300 MB
     # an import of a million rows may hold, into a process that never serves a page.
     from django.core.checks import Tags
     from django.core.management import load_command_class
 
-    command = load_command_class("kebu.transfer", "import")
+    command = load_command_class("kebu.transfer", name)
 
     assert Tags.urls not in command.requires_system_checks
     assert {Tags.models, Tags.database} <= set(command.requires_system_checks)

@@ -15,10 +15,12 @@ from django.http import QueryDict
 
 from kebu.core.errors import KebuError
 from kebu.transfer.exports import FORMATS, KINDS, export_build, export_write, template_build
+from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
 from kebu.transfer.management.commands._staff import staff_member_named
 
 
 class Command(BaseCommand):
+    requires_system_checks = CHECKS_BUT_URLS
     help = (
         "Export customers, orders (a row per order line) or products (a row per SKU) to .xlsx or CSV. "
         "--filter takes the list page's query string, so a filtered list exports as it shows. Without "

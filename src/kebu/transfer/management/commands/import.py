@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.core.checks import Tags
 from django.core.management import BaseCommand, CommandError
 from django.db import transaction
 
@@ -25,6 +24,7 @@ from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
 from kebu.transfer.management.commands._staff import staff_member_named
 from kebu.transfer.models import Import, ImportKind, ImportMode
 from kebu.transfer.orders import order_file_check
@@ -38,11 +38,7 @@ PROGRESS_EVERY_SECONDS = 2.0
 
 
 class Command(BaseCommand):
-    # Every system check but the URL configuration's: loading it imports every view, and the insights
-    # views bring numpy, pandas, pyarrow and scipy (~125 MB) into a process that never serves a page.
-    requires_system_checks = [
-        tag for name, tag in vars(Tags).items() if not name.startswith("_") and tag != Tags.urls
-    ]
+    requires_system_checks = CHECKS_BUT_URLS
     help = (
         "Import a customer, order, product or review sheet (.xlsx, .xls, .ods or .csv in UTF-8 or GBK). "
         "Customers are matched by number, phone, account, email (or a unique name), SKUs by their code, "
