@@ -217,7 +217,7 @@ class XlsxBook:
             raise SheetXmlError(f"{sheet.part} is missing")
         # The loop of _elements, written out: it runs for every element of the sheet, ~20 a row.
         parser = XMLPullParser(events=("start", "end"))
-        row_tag = data_tag = ""
+        row_tag = data_tag = value_tag = inline_tag = ""
         sheet_data = None
         expected = 1
         try:
@@ -234,22 +234,21 @@ class XlsxBook:
                             while expected < number:
                                 yield expected, []
                                 expected += 1
-                            yield number, self._cells(element)
+                            yield number, self._cells(element, value_tag, inline_tag)
                             expected = max(expected, number + 1)
                             # The rows read so far (a row outside sheetData is not Excel's, but read).
                             (element if sheet_data is None else sheet_data).clear()
-                        elif not row_tag:  # the root: its namespace is the rows'
+                        elif not row_tag:  # the root: its namespace ("{…}", or none) is every tag's
                             namespace = element.tag[: element.tag.find("}") + 1]
                             row_tag, data_tag = namespace + "row", namespace + "sheetData"
+                            value_tag, inline_tag = namespace + "v", namespace + "is"
                         elif element.tag == data_tag:
                             sheet_data = element
                 parser.close()
         except SyntaxError as exc:  # xml.etree's ParseError
             raise SheetXmlError(str(exc)) from exc
 
-    def _cells(self, row: Any) -> list[Any]:
-        namespace = row.tag[: -len("row")]  # "{…}", or "" in a file written without one
-        value_tag, inline_tag = namespace + "v", namespace + "is"
+    def _cells(self, row: Any, value_tag: str, inline_tag: str) -> list[Any]:
         cells: list[Any] = []
         for cell in row:
             reference = cell.get("r")
