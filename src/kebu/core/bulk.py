@@ -6,8 +6,9 @@ the database spends storing it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 
@@ -67,8 +68,29 @@ def objects_insert(model: type[Model], objects: Sequence[Model]) -> None:
     for obj, pk in zip(objects, ids_reserve(len(objects), model), strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
-    prepare = [(f, f.get_db_prep_save) for f in fields]
-    rows = [[obj.pk, *(prep(f.pre_save(obj, True), connection) for f, prep in prepare)] for obj in objects]
+    # The connection itself, not django.db.connection: that proxy looks it up again for each of the
+    # fields' many uses of it (a quarter of the insert's time).
+    db = connections[DEFAULT_DB_ALIAS]
+    prepare = [(f.pre_save, f.get_db_prep_save) for f in fields]
+    rows = [[obj.pk, *(prep(pre_save(obj, True), db) for pre_save, prep in prepare)] for obj in objects]
     sql = insert_sql(model, [model._meta.pk.name, *(f.name for f in fields)])
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def values_insert(model: type[Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` (each the Python values of ``field_names``, in that order) into ``model``'s table,
+    each value through its field's ``get_db_prep_save``, ids reserved as ``objects_insert`` does: for
+    the rows an import makes by the thousand and never reads back (timeline events, tag links), where
+    building a model instance for each was a sixth of the work."""
+    if not rows:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    preps = [model._meta.get_field(name).get_db_prep_save for name in field_names]
+    sql = insert_sql(model, [model._meta.pk.name, *field_names])
+    prepared = [
+        [pk, *(prep(value, db) for prep, value in zip(preps, row, strict=True))]
+        for pk, row in zip(ids_reserve(len(rows), model), rows, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)

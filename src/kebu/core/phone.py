@@ -49,10 +49,28 @@ def clean_digits(raw: str) -> str:
     return text
 
 
+# A mainland mobile, bare or after +86 / 0086: most of the phones in a Chinese sheet. One that
+# phonenumbers' own CN patterns call a valid mobile is stored without a full parse (a tenth of an
+# import's time for each row); any other number takes the full path below. A test holds the two equal.
+_CN_MOBILE_TYPED = re.compile(r"(\+86|0086)?(1\d{10})")
+_CN = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+_CN_VALID = re.compile(_CN.general_desc.national_number_pattern)
+_CN_MOBILE = re.compile(_CN.mobile.national_number_pattern)
+
+
 def parse_phone(raw: str, *, region: str | None = None) -> Phone:
     """Parse what a person typed (+86, spaces, dashes, full-width digits) or raise ``ValidationFailed``."""
     region = region or settings.KEBU["PHONE_REGION"]
     text = clean_digits(raw)
+    typed = _CN_MOBILE_TYPED.fullmatch(text)
+    if typed and (typed[1] or region == "CN"):
+        national = typed[2]
+        if _CN_VALID.fullmatch(national) and _CN_MOBILE.fullmatch(national):
+            return Phone(e164="+86" + national, digits=national)
+    return _parse_in_full(raw, text, region)
+
+
+def _parse_in_full(raw: str, text: str, region: str) -> Phone:
     if not text:
         raise ValidationFailed(_("Enter a phone number."))
     if not re.fullmatch(r"\+?\d{3,20}", text):

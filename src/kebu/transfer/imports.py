@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.audit.services import audit_record
+from kebu.core.bulk import objects_insert
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
@@ -46,6 +47,7 @@ from kebu.customers.services import (
     customer_import_merge,
     customer_import_revert,
     customers_import_create,
+    customers_with_contacts,
 )
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_note, aside_undo
@@ -572,7 +574,9 @@ def _batch_import(
     # The customers the batch matched, read in one go with their phones, addresses and accounts; one
     # the batch created or already changed is read again when needed.
     wanted = {cid for _, keys in good if (cid := matches.find(keys)) is not None}
-    loaded = {c.pk: c for c in _with_contacts(Customer.objects.filter(pk__in=wanted))} if wanted else {}
+    loaded = (
+        {c.pk: c for c in customers_with_contacts(Customer.objects.filter(pk__in=wanted))} if wanted else {}
+    )
     journal: list[ImportRow] = []
     to_create: list[tuple[CustomerRow, _Keys]] = []
     pending = _Matches()  # the keys of the rows waiting in to_create
@@ -635,7 +639,7 @@ def _batch_import(
         create_pending()
     journal += _rejections(run, rejected)
     run.rejected += len(rejected)
-    ImportRow.objects.bulk_create(journal)
+    objects_insert(ImportRow, journal)
     if made_tags:
         # A tag made for rows that were then rejected went to nobody: deleted again, in the batch's
         # transaction, so that an import makes no tag it did not give someone.
@@ -665,12 +669,6 @@ def _tags_resolve(rows: Sequence[CustomerRow]) -> list[Tag]:
     return made
 
 
-def _with_contacts(qs: Any) -> Any:
-    return qs.select_related("source", "owner", "referrer").prefetch_related(
-        "phones", "addresses", "socials", "tags"
-    )
-
-
 def _merge(
     run: Import, row: CustomerRow, customer: Customer | int, *, definitions: Sequence[CustomField]
 ) -> ImportedChange | None:
@@ -678,7 +676,7 @@ def _merge(
     else meanwhile is read and merged again once."""
     for attempt in (1, 2):
         if not isinstance(customer, Customer):
-            customer = _with_contacts(Customer.objects).get(pk=customer)
+            customer = customers_with_contacts(Customer.objects).get(pk=customer)
         assert isinstance(customer, Customer) and row.checked is not None
         try:
             with transaction.atomic():

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from django.utils import translation
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kebu.core import phone
 from kebu.core.errors import ValidationFailed
-from kebu.core.phone import clean_digits, looks_like_phone_fragment, parse_phone
+from kebu.core.phone import _parse_in_full, clean_digits, looks_like_phone_fragment, parse_phone
+
+_parse = phonenumbers.parse
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +138,33 @@ def test_clean_digits_folds_width_and_drops_separators():
 )
 def test_search_box_entries_that_are_only_digits_are_recognised(query, digits):
     assert looks_like_phone_fragment(query) == digits
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(["", "+86", "0086", "+86 ", "86", "+1", "0"]),
+    national=st.from_regex(r"1[0-9]{10}", fullmatch=True),
+    region=st.sampled_from(["CN", "US", "HK"]),
+)
+def test_the_mobile_shortcut_stores_and_refuses_as_the_full_parse_does(prefix, national, region):
+    raw = prefix + national
+
+    def outcome(parse):
+        try:
+            return parse()
+        except ValidationFailed as exc:
+            return str(exc.message)
+
+    quick = outcome(lambda: parse_phone(raw, region=region))
+    full = outcome(lambda: _parse_in_full(raw, clean_digits(raw), region))
+    assert quick == full
+
+
+def test_the_mobile_shortcut_is_taken_only_for_mainland_mobiles(monkeypatch):
+    calls = []
+    monkeypatch.setattr(phone.phonenumbers, "parse", lambda *a, **k: calls.append(a) or _parse(*a, **k))
+    assert parse_phone("+86 138 1234 5678", region="US").e164 == "+8613812345678"
+    assert parse_phone("13812345678", region="CN").e164 == "+8613812345678"
+    assert calls == []
+    assert parse_phone("010 1234 5678", region="CN").e164 == "+861012345678"
+    assert len(calls) == 1
