@@ -2,8 +2,9 @@
 
 Django's ``startswith`` becomes ``LIKE 'x%' ESCAPE '\\'`` on SQLite, which SQLite cannot answer from a
 BINARY index (its LIKE is case-insensitive), so it scans. Here SQLite gets the equivalent half-open
-range, which it answers from any index on the column; PostgreSQL gets ``LIKE`` served by the
-``varchar_pattern_ops`` indexes that the customers migration adds on PostgreSQL only."""
+range, which it answers from any index on the column; PostgreSQL gets ``LIKE`` served by a
+``varchar_pattern_ops`` index: Django's own beside a unique column (``customer_no``), the ones the
+customers migrations add on PostgreSQL only for the names."""
 
 from __future__ import annotations
 

@@ -132,8 +132,8 @@ class ImportRow(models.Model):
         verbose_name = _("imported row")
         verbose_name_plural = _("imported rows")
         constraints = [models.UniqueConstraint(fields=["run", "row"], name="transfer_importrow_once")]
+        # The customer's own foreign-key index serves "which imports touched this customer".
         indexes = [
-            models.Index(fields=["customer"], name="transfer_importrow_customer"),
             models.Index(fields=["run", "row"], name="transfer_importrow_noted", condition=Q(noted=True)),
         ]
 
