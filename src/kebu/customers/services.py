@@ -1053,43 +1053,48 @@ def customer_import_merge(
     customer.version = version + 1
     customer.updated_by = actor
     customer.updated_at = timezone.now()
-    written = Customer.objects.filter(pk=customer.pk, version=version).update(
-        **{name: getattr(customer, name) for name in columns},
-        version=customer.version,
-        updated_by=actor,
-        updated_at=customer.updated_at,
-    )
-    if not written:
-        raise Conflict(_("Someone else saved this customer during the import."))
-    added_clean = _Clean(
-        phones=[p for p in clean.phones if p[2] not in known_phones],
-        email_lookup=clean.email_lookup,
-        custom=clean.custom,
-        active_custom_keys=clean.active_custom_keys,
-    )
-    added_input = CustomerInput(addresses=new_addresses, socials=new_socials)
-    phones, addresses, socials = _children(customer, added_clean, added_input, position=len(known_phones))
-    Customer.tags.through.objects.bulk_create(
-        Customer.tags.through(customer_id=customer.pk, tag_id=tag.pk) for tag in new_tags
-    )
-    added = {
-        "phones": [p.pk for p in CustomerPhone.objects.bulk_create(phones)],
-        "addresses": [a.pk for a in Address.objects.bulk_create(addresses)],
-        "socials": [s.pk for s in SocialAccount.objects.bulk_create(socials)],
-        "tags": [t.pk for t in new_tags],
-    }
-    after_snapshot = _import_snapshot(
-        customer, phones=phones, addresses=addresses, socials=socials, tags=new_tags
-    )
-    changes = {
-        k: [before_snapshot[k][1], v[1]] for k, v in after_snapshot.items() if before_snapshot[k][0] != v[0]
-    }
-    CustomerEvent.objects.create(
-        customer=customer,
-        actor=actor,
-        kind="customer.updated",
-        data={"changes": changes, "import": import_id},
-    )
+    # In a savepoint of its own, so that a row that fails half-way leaves the batch's other rows be;
+    # only a row that writes pays for one (a re-import's rows mostly change nothing).
+    with transaction.atomic():
+        written = Customer.objects.filter(pk=customer.pk, version=version).update(
+            **{name: getattr(customer, name) for name in columns},
+            version=customer.version,
+            updated_by=actor,
+            updated_at=customer.updated_at,
+        )
+        if not written:
+            raise Conflict(_("Someone else saved this customer during the import."))
+        added_clean = _Clean(
+            phones=[p for p in clean.phones if p[2] not in known_phones],
+            email_lookup=clean.email_lookup,
+            custom=clean.custom,
+            active_custom_keys=clean.active_custom_keys,
+        )
+        added_input = CustomerInput(addresses=new_addresses, socials=new_socials)
+        phones, addresses, socials = _children(customer, added_clean, added_input, position=len(known_phones))
+        Customer.tags.through.objects.bulk_create(
+            Customer.tags.through(customer_id=customer.pk, tag_id=tag.pk) for tag in new_tags
+        )
+        added = {
+            "phones": [p.pk for p in CustomerPhone.objects.bulk_create(phones)],
+            "addresses": [a.pk for a in Address.objects.bulk_create(addresses)],
+            "socials": [s.pk for s in SocialAccount.objects.bulk_create(socials)],
+            "tags": [t.pk for t in new_tags],
+        }
+        after_snapshot = _import_snapshot(
+            customer, phones=phones, addresses=addresses, socials=socials, tags=new_tags
+        )
+        changes = {
+            k: [before_snapshot[k][1], v[1]]
+            for k, v in after_snapshot.items()
+            if before_snapshot[k][0] != v[0]
+        }
+        CustomerEvent.objects.create(
+            customer=customer,
+            actor=actor,
+            kind="customer.updated",
+            data={"changes": changes, "import": import_id},
+        )
     return ImportedChange(customer=customer, before=before, added={k: v for k, v in added.items() if v})
 
 

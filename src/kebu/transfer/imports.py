@@ -672,22 +672,21 @@ def _tags_resolve(rows: Sequence[CustomerRow]) -> list[Tag]:
 def _merge(
     run: Import, row: CustomerRow, customer: Customer | int, *, definitions: Sequence[CustomField]
 ) -> ImportedChange | None:
-    """Lay the row over its customer (read here when given by id) in a savepoint; a save by someone
-    else meanwhile is read and merged again once."""
+    """Lay the row over its customer (read here when given by id; the merge writes in a savepoint of
+    its own); a save by someone else meanwhile is read and merged again once."""
     for attempt in (1, 2):
         if not isinstance(customer, Customer):
             customer = customers_with_contacts(Customer.objects).get(pk=customer)
         assert isinstance(customer, Customer) and row.checked is not None
         try:
-            with transaction.atomic():
-                return customer_import_merge(
-                    actor=run.created_by,
-                    customer=customer,
-                    checked=row.checked,
-                    provided=row.provided,
-                    definitions=definitions,
-                    import_id=run.pk,
-                )
+            return customer_import_merge(
+                actor=run.created_by,
+                customer=customer,
+                checked=row.checked,
+                provided=row.provided,
+                definitions=definitions,
+                import_id=run.pk,
+            )
         except Conflict:
             if attempt == 2:
                 raise ValidationFailed(

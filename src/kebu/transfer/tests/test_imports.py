@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import Conflict, ValidationFailed
@@ -117,6 +118,28 @@ def test_importing_the_same_file_again_creates_nobody_and_changes_nothing(owner)
 
     assert counts(again) == (0, 0, 2, 1)
     assert state() == before
+
+
+def test_rows_that_change_nothing_cost_the_same_queries_however_many(owner):
+    """A re-import reads the matched customers with their phones, addresses, accounts and tags for the
+    whole batch, and a row that writes nothing opens no savepoint: an unchanged row adds no query."""
+
+    def sheet(count: int) -> bytes:
+        return csv_bytes(
+            *(
+                f",客户{i},1381234{i:04d},wx_{i},c{i}@example.com,男,浙江省,杭州市,西湖区,文三路{i}号,"
+                for i in range(count)
+            )
+        )
+
+    def queries_of_a_reimport(data: bytes) -> int:
+        run_import(owner, data)
+        with CaptureQueriesContext(connection) as captured:
+            again = run_import(owner, data)
+        assert again.unchanged == again.job.total
+        return len(captured)
+
+    assert queries_of_a_reimport(sheet(2)) == queries_of_a_reimport(sheet(12))
 
 
 def test_a_newer_overlapping_export_updates_what_changed_and_adds_who_is_new(owner):
