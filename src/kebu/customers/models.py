@@ -222,6 +222,9 @@ class Customer(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
+    # Not indexed: nothing looks customers up by who made or last saved them, and an index on each was
+    # an entry to write for every customer made and (updated_by) moved on every save. Deleting a user
+    # (rare: staff are deactivated) then reads the customer table once to clear them.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -229,6 +232,7 @@ class Customer(models.Model):
         editable=False,
         related_name="+",
         verbose_name=_("created by"),
+        db_index=False,
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -237,6 +241,7 @@ class Customer(models.Model):
         editable=False,
         related_name="+",
         verbose_name=_("updated by"),
+        db_index=False,
     )
 
     objects = CustomerQuerySet.as_manager()
