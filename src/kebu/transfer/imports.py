@@ -612,7 +612,7 @@ def _batch_import(
             pending.learn(keys, 0, row.customer_no)
             continue
         try:
-            change = _merge(run, row, loaded.pop(customer_id, None) or customer_id, definitions=definitions)
+            change = _merge(run, row, loaded.pop(customer_id, customer_id), definitions=definitions)
         except ValidationFailed as exc:
             reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
                 str(exc.message)
@@ -676,7 +676,7 @@ def _merge(
     its own); a save by someone else meanwhile is read and merged again once."""
     for attempt in (1, 2):
         if not isinstance(customer, Customer):
-            customer = customers_with_contacts(Customer.objects).get(pk=customer)
+            customer = customers_with_contacts(Customer.objects.all()).get(pk=customer)
         assert isinstance(customer, Customer) and row.checked is not None
         try:
             return customer_import_merge(
