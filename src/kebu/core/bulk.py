@@ -43,10 +43,16 @@ def ids_reserve(count: int, model: type[Model]) -> Sequence[int]:
     return range(top + 1, top + 1 + count)
 
 
-def column_of(model: type[Model], field_name: str) -> str:
+def _concrete(model: type[Model], field_name: str) -> Field:
     field = model._meta.get_field(field_name)
-    assert isinstance(field, Field) and field.column
-    return field.column
+    assert isinstance(field, Field)
+    return field
+
+
+def column_of(model: type[Model], field_name: str) -> str:
+    column = _concrete(model, field_name).column
+    assert column
+    return column
 
 
 def insert_sql(model: type[Model], field_names: Sequence[str]) -> str:
@@ -62,35 +68,32 @@ def objects_insert(model: type[Model], objects: Sequence[Model]) -> None:
     each object), in the caller's transaction, with each field's own ``pre_save`` and
     ``get_db_prep_save``, so encrypted, JSON and date fields are stored exactly as a save stores them.
     No signals are sent, as with ``bulk_create``."""
-    if not objects:
-        return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    for obj, pk in zip(objects, ids_reserve(len(objects), model), strict=True):
+    values = [[f.pre_save(obj, True) for f in fields] for obj in objects]
+    ids = values_insert(model, [f.name for f in fields], values)
+    for obj, pk in zip(objects, ids, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
-    # The connection itself, not django.db.connection: that proxy looks it up again for each of the
-    # fields' many uses of it (about a fifth of the insert's time).
-    db = connections[DEFAULT_DB_ALIAS]
-    prepare = [(f.pre_save, f.get_db_prep_save) for f in fields]
-    rows = [[obj.pk, *(prep(pre_save(obj, True), db) for pre_save, prep in prepare)] for obj in objects]
-    sql = insert_sql(model, [model._meta.pk.name, *(f.name for f in fields)])
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
-def values_insert(model: type[Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def values_insert(
+    model: type[Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Sequence[int]:
     """Insert ``rows`` (each the Python values of ``field_names``, in that order) into ``model``'s table,
-    each value through its field's ``get_db_prep_save``, ids reserved as ``objects_insert`` does: for
-    the rows an import makes by the thousand and never reads back (timeline events, tag links), where
-    a model instance for each is work nothing needs."""
+    each value through its field's ``get_db_prep_save``, with ids reserved up front; returns them, in the
+    rows' order. On its own, for the rows an import makes by the thousand and never reads back (timeline
+    events, tag links), where a model instance for each is work nothing needs."""
     if not rows:
-        return
+        return range(0)
+    # The connection itself, not django.db.connection: that proxy looks it up again for each of the
+    # fields' many uses of it (about a fifth of an insert's time).
     db = connections[DEFAULT_DB_ALIAS]
-    preps = [model._meta.get_field(name).get_db_prep_save for name in field_names]
-    sql = insert_sql(model, [model._meta.pk.name, *field_names])
+    preps = [_concrete(model, name).get_db_prep_save for name in field_names]
+    ids = ids_reserve(len(rows), model)
     prepared = [
         [pk, *(prep(value, db) for prep, value in zip(preps, row, strict=True))]
-        for pk, row in zip(ids_reserve(len(rows), model), rows, strict=True)
+        for pk, row in zip(ids, rows, strict=True)
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, prepared)
+        cursor.executemany(insert_sql(model, [model._meta.pk.name, *field_names]), prepared)
+    return ids
