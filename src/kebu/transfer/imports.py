@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.audit.services import audit_record
-from kebu.core.bulk import objects_insert
+from kebu.core.bulk import objects_insert, values_insert
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
@@ -578,6 +578,7 @@ def _batch_import(
         {c.pk: c for c in customers_with_contacts(Customer.objects.filter(pk__in=wanted))} if wanted else {}
     )
     journal: list[ImportRow] = []
+    created: list[tuple[int, int]] = []  # the journal's rows for the customers made: (row, customer)
     to_create: list[tuple[CustomerRow, _Keys]] = []
     pending = _Matches()  # the keys of the rows waiting in to_create
 
@@ -590,11 +591,7 @@ def _batch_import(
         )
         for (row, keys), customer in zip(to_create, made, strict=True):
             matches.learn(keys, customer.pk, customer.customer_no)
-            journal.append(
-                ImportRow(
-                    run=run, row=row.number, action=ImportRowAction.CREATED, customer=customer, version=1
-                )
-            )
+            created.append((row.number, customer.pk))
         run.created += len(made)
         to_create.clear()
         pending = _Matches()
@@ -640,6 +637,12 @@ def _batch_import(
     journal += _rejections(run, rejected)
     run.rejected += len(rejected)
     objects_insert(ImportRow, journal)
+    values_insert(
+        ImportRow,
+        ["row", "customer"],
+        created,
+        same={"run": run.pk, "action": ImportRowAction.CREATED, "version": 1},
+    )
     if made_tags:
         # A tag made for rows that were then rejected went to nobody: deleted again, in the batch's
         # transaction, so that an import makes no tag it did not give someone.

@@ -6,10 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Field, ForeignKey
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kebu.core.bulk import objects_insert, values_insert
+from kebu.core.bulk import _AS_IS, field_preparer, objects_insert, values_insert
 from kebu.customers.models import Customer, CustomerEvent
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +60,60 @@ def test_inserted_values_read_back_as_a_save_stores_them(owner):
     ] * 2
     assert made[0].pk > saved.pk and made[1].pk == made[0].pk + 1
     assert CustomerEvent.objects.create(customer=customer, kind="customer.updated").pk > made[1].pk
+
+
+def _short_cut_fields() -> list[Field]:
+    """A field of each class (and each class a foreign key points to) among the project's models whose
+    preparing ``field_preparer`` may short-cut: it depends on the classes alone."""
+    found: dict[tuple[type, type], Field] = {}
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            target = field.target_field if isinstance(field, ForeignKey) else field
+            if type(target) in _AS_IS:
+                found.setdefault((type(field), type(target)), field)
+    return list(found.values())
+
+
+_VALUES = st.one_of(
+    st.none(), st.text(max_size=12), st.integers(min_value=-(2**40), max_value=2**40), st.booleans()
+)
+
+
+@pytest.mark.parametrize("field", _short_cut_fields(), ids=lambda f: f"{f.model._meta.label}.{f.name}")
+@settings(max_examples=30, deadline=None)
+@given(value=_VALUES)
+def test_the_short_cut_prepares_as_the_field_does(field, value):
+    prepare = field_preparer(field, connection)
+    try:
+        expected = field.get_db_prep_save(value, connection)
+    except (TypeError, ValueError, ValidationError) as exc:
+        # A value the field refuses is refused the same way, never passed through.
+        with pytest.raises(type(exc)):
+            prepare(value)
+        return
+    assert prepare(value) == expected and type(prepare(value)) is type(expected)
+
+
+def test_what_must_be_prepared_is_never_passed_through():
+    phone = field_preparer(Customer._meta.get_field("primary_phone"), connection)("+8613800000000")
+    custom = field_preparer(Customer._meta.get_field("custom"), connection)({"vip": 1})
+    assert "13800000000" not in str(phone) and not isinstance(custom, dict)
+
+
+def test_fields_left_out_take_their_defaults_and_shared_values_go_to_every_row(owner):
+    customers = Customer.objects.bulk_create(
+        [Customer(customer_no=f"C90020{i}", name=f"客户{i}") for i in (1, 2)]
+    )
+    ids = values_insert(
+        CustomerEvent,
+        ["customer"],
+        [(c.pk,) for c in customers],
+        same={"actor": owner.pk, "kind": "customer.imported"},
+    )
+    made = CustomerEvent.objects.filter(pk__in=ids).order_by("pk")
+    assert [(e.customer_id, e.actor_id, e.kind, e.data) for e in made] == [
+        (c.pk, owner.pk, "customer.imported", {}) for c in customers
+    ]
+    # created_at's default is a callable (timezone.now): made once for the rows, and recent.
+    assert len({e.created_at for e in made}) == 1
+    assert timezone.now() - made[0].created_at < timedelta(minutes=1)

@@ -28,12 +28,14 @@ from kebu.customers.services import (
     SocialInput,
     customer_archive,
     customer_create,
+    customer_input_check,
     customer_input_from,
     customer_restore,
     customer_update,
     customers_bulk_assign,
     customers_bulk_stage,
     customers_bulk_tag,
+    customers_import_create,
 )
 from kebu.customers.tests.factories import CustomFieldFactory, TagFactory, make_customer, source
 
@@ -645,3 +647,77 @@ def test_reusing_a_form_key_for_a_different_customer_is_refused_not_swallowed(cl
     with pytest.raises(Conflict):
         customer_create(actor=clerk, data=CustomerInput(name="己"), idempotency_key="k")
     assert not Customer.objects.filter(name="己").exists()
+
+
+def test_an_imported_customer_is_stored_as_the_form_stores_one(owner):
+    """The import writes values where the form saves model instances: the same input must give the same
+    rows, and the customers it hands back must be what reading them back gives."""
+    CustomFieldFactory(key="vip", label="会员等级")
+    data = CustomerInput(
+        name=" 张三丰 ",
+        gender="m",
+        birthday=date(1990, 1, 2),
+        email=" ZS@Example.com ",
+        customer_type="wholesaler",
+        stage="new",
+        source=source(),
+        owner=owner,
+        notes="老客户",
+        custom={"vip": "金卡"},
+        tags=[TagFactory(name="需回访")],
+        phones=[PhoneInput(number="138 1234 5678"), PhoneInput(number="+86 139-0000-1111", label="work")],
+        addresses=[
+            AddressInput(
+                province="浙江省",
+                city="杭州市",
+                district="西湖区",
+                detail=" 文三路1号 ",
+                receiver=" 张三丰 ",
+                receiver_phone="13812345678",
+                is_default=True,
+            )
+        ],
+        socials=[
+            SocialInput(kind="wechat", handle=" zs_wx "),
+            SocialInput(kind="other", handle="zs", kind_label=" 快手 "),
+        ],
+    )
+    by_form = customer_create(actor=owner, data=data, allow_duplicate_phone=True)
+    [by_import] = customers_import_create(
+        actor=owner, rows=[(customer_input_check(data=data), "")], import_id=7
+    )
+
+    def columns(customer: Customer) -> dict:
+        skip = {"id", "customer_no", "created_at", "updated_at"}
+        return {
+            f.attname: getattr(customer, f.attname)
+            for f in Customer._meta.concrete_fields
+            if f.name not in skip
+        }
+
+    stored = Customer.objects.get(pk=by_import.pk)
+    assert columns(by_import) == columns(stored) == columns(Customer.objects.get(pk=by_form.pk))
+    assert (by_import.customer_no, by_import.created_at) == (stored.customer_no, stored.created_at)
+    assert (stored.name, stored.name_pinyin, stored.city, stored.custom) == (
+        "张三丰",
+        "zhangsanfeng",
+        "杭州市",
+        {"vip": "金卡"},
+    )
+
+    def rows(customer: Customer) -> tuple:
+        return (
+            [
+                (p.number, p.label, p.number_lookup, p.last4_lookup, p.position)
+                for p in customer.phones.order_by("pk")
+            ],
+            [
+                (a.province, a.city, a.district, a.detail, a.receiver, a.receiver_phone, a.is_default)
+                for a in customer.addresses.order_by("pk")
+            ],
+            [(s.kind, s.kind_label, s.handle, s.handle_lookup) for s in customer.socials.order_by("pk")],
+            [t.name for t in customer.tags.all()],
+        )
+
+    assert rows(stored) == rows(by_form)
+    assert rows(stored)[1][0][3:6] == ("文三路1号", "张三丰", "+8613812345678")
