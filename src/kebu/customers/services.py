@@ -10,10 +10,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1023,8 +1024,7 @@ def _json_of(value: Any) -> Any:
 
 
 # A customer's rows an import's merge compares a sheet's row with, read for a whole batch as plain lists
-# (``Prefetch(to_attr=…)``). Django's own prefetch makes a queryset for each customer and relation to
-# hold them, which was a quarter of a re-import's time (bench/README.md).
+# by ``customers_with_contacts``: relation -> the attribute holding them.
 _STORED = {
     "phones": "stored_phones",
     "addresses": "stored_addresses",
@@ -1033,11 +1033,38 @@ _STORED = {
 }
 
 
-def customers_with_contacts(qs: QuerySet[Customer]) -> QuerySet[Customer]:
-    """``qs`` with what ``customer_import_merge`` reads of each customer loaded alongside."""
-    return qs.select_related("source", "owner", "referrer").prefetch_related(
-        *(Prefetch(relation, to_attr=attr) for relation, attr in _STORED.items())
+def customers_with_contacts(ids: Iterable[int]) -> dict[int, Customer]:
+    """The customers of ``ids`` (by id; the ones that exist) with what ``customer_import_merge`` reads of
+    each loaded alongside: one query for the customers and one per relation, asked by id.
+
+    Django's own prefetch holds each customer's rows in a queryset of its own and passes each customer
+    to the query as an object, and ``select_related`` makes a staff member, source and tag object for
+    every customer that names one. A shop has a few of those: each is made once here and shared (the
+    merge only reads them). Instances were most of a re-import's time (bench/README.md)."""
+    customers = Customer.objects.in_bulk(ids)
+    for name, related in (("source", SourceChannel), ("owner", get_user_model()), ("referrer", Customer)):
+        attname = f"{name}_id"
+        wanted = {getattr(c, attname) for c in customers.values()} - {None}
+        found = related._base_manager.in_bulk(wanted) if wanted else {}
+        for customer in customers.values():
+            if (key := getattr(customer, attname)) in found:
+                setattr(customer, name, found[key])
+    for customer in customers.values():
+        for attr in _STORED.values():
+            setattr(customer, attr, [])
+    for relation, child in (("phones", CustomerPhone), ("addresses", Address), ("socials", SocialAccount)):
+        # In the model's own ordering, as ``customer.phones.all()`` gives them.
+        for row in child.objects.filter(customer_id__in=list(customers)):
+            getattr(customers[row.customer_id], _STORED[relation]).append(row)
+    links = list(
+        Customer.tags.through.objects.filter(customer_id__in=list(customers))
+        .order_by(*(f"tag__{name}" for name in Tag._meta.ordering or ()))
+        .values_list("customer_id", "tag_id")
     )
+    tags = Tag.objects.in_bulk({tag_id for _, tag_id in links})
+    for customer_id, tag_id in links:
+        getattr(customers[customer_id], _STORED["tags"]).append(tags[tag_id])
+    return customers
 
 
 def _stored(customer: Customer, relation: str) -> list[Any]:

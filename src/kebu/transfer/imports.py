@@ -574,9 +574,7 @@ def _batch_import(
     # The customers the batch matched, read in one go with their phones, addresses and accounts; one
     # the batch created or already changed is read again when needed.
     wanted = {cid for _, keys in good if (cid := matches.find(keys)) is not None}
-    loaded = (
-        {c.pk: c for c in customers_with_contacts(Customer.objects.filter(pk__in=wanted))} if wanted else {}
-    )
+    loaded = customers_with_contacts(wanted) if wanted else {}
     journal: list[ImportRow] = []
     created: list[tuple[int, int]] = []  # the journal's rows for the customers made: (row, customer)
     to_create: list[tuple[CustomerRow, _Keys]] = []
@@ -679,7 +677,8 @@ def _merge(
     its own); a save by someone else meanwhile is read and merged again once."""
     for attempt in (1, 2):
         if not isinstance(customer, Customer):
-            customer = customers_with_contacts(Customer.objects.all()).get(pk=customer)
+            # One deleted meanwhile raises DoesNotExist, as reading it by id would.
+            customer = customers_with_contacts([customer]).get(customer) or Customer.objects.get(pk=customer)
         assert isinstance(customer, Customer) and row.checked is not None
         try:
             return customer_import_merge(
