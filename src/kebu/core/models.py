@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 
 from django.conf import settings
@@ -124,8 +127,25 @@ class ShopSettings(models.Model):
     @classmethod
     def read(cls) -> ShopSettings:
         """The settings for reading: one query and no write; a shop that never saved them has the
-        defaults (every request asks, so a read must not take SQLite's write lock)."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
+        defaults (every request asks, so a read must not take SQLite's write lock). Inside
+        ``shop_settings_held``, the reading it holds."""
+        return _held_settings.get() or cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+_held_settings: ContextVar[ShopSettings | None] = ContextVar("held_settings", default=None)
+
+
+@contextmanager
+def shop_settings_held() -> Iterator[ShopSettings]:
+    """Read the settings once for work that asks for them again and again, each order of an import's
+    batch (the stage rules, the credit setting): inside, ``ShopSettings.read`` gives this reading
+    without a query. A change saved meanwhile applies from the next such stretch."""
+    held = ShopSettings.read()
+    token = _held_settings.set(held)
+    try:
+        yield held
+    finally:
+        _held_settings.reset(token)
 
 
 class JobStatus(models.TextChoices):

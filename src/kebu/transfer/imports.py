@@ -38,7 +38,7 @@ from kebu.core.bulk import objects_insert, values_insert
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
-from kebu.core.models import JobStatus
+from kebu.core.models import JobStatus, shop_settings_held
 from kebu.customers import access
 from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, SocialKind, Tag
 from kebu.customers.models import CustomerPhone as Phone
@@ -342,7 +342,8 @@ def _orders_run(
             if not batch:
                 break
             job_run.stop_if_cancelled()
-            with transaction.atomic():
+            # The stage rules and credit setting each order asks for are read once a batch.
+            with transaction.atomic(), shop_settings_held():
                 order_batch_import(run, batch, mapping=mapping, split=split)
                 run.next_row = batch[-1][-1][0] + 1
                 run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected", "noted"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kebu.audit.models import AuditEntry
-from kebu.core.models import ShopSettings
+from kebu.core.models import ShopSettings, shop_settings_held
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +36,14 @@ def test_the_settings_list_opens_the_one_row_and_a_pool_switch_is_audited(owner,
     assert ShopSettings.objects.count() == 1
     delete = owner_client.get(reverse("admin:core_shopsettings_delete", args=[row.pk]))
     assert delete.status_code == 403
+
+
+def test_a_held_reading_serves_every_read_inside_and_a_change_shows_after():
+    row = ShopSettings.current()
+    with CaptureQueriesContext(connection) as queries, shop_settings_held() as held:
+        assert ShopSettings.read() is held and ShopSettings.read() is held
+        row.stage_repeat_orders = 3
+        row.save()  # saved meanwhile: the held reading stays as it was
+    assert len([q for q in queries if q["sql"].startswith("SELECT")]) == 1
+    assert held.stage_repeat_orders == 2
+    assert ShopSettings.read().stage_repeat_orders == 3

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kebu.core.errors import Conflict, ValidationFailed
@@ -85,6 +86,17 @@ def test_the_same_export_again_adds_nothing(owner, shop):
 
     assert counts(again) == (0, 0, 4, 0)
     assert Order.objects.count() == 4 and Customer.objects.count() == 3
+
+
+def test_a_batch_of_orders_reads_the_shop_settings_once(owner, shop):
+    # Each order asks for the stage rules (and a credit order for the credit setting): one reading a
+    # batch serves them all, and the stages still move by the shop's rules.
+    with CaptureQueriesContext(connection) as queries:
+        run = run_import(owner, TAOBAO, store=shop.store)
+
+    assert counts(run) == (4, 0, 0, 0)
+    assert len([q for q in queries if '"core_shopsettings"' in q["sql"]]) == 1
+    assert Customer.objects.get(name="王小明").stage == "repeat"  # two paid orders: a repeat buyer
 
 
 def test_a_buyer_with_a_known_phone_is_that_customer_and_undo_gives_back_their_figures(owner, shop):
