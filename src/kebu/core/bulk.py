@@ -86,31 +86,37 @@ def values_insert(
 ) -> Sequence[int]:
     """Insert ``rows`` (each the Python values of ``field_names``, in that order) into ``model``'s table,
     each value through its field's ``get_db_prep_save``, with ids reserved up front; returns them, in the
-    rows' order. ``same`` holds the values every row shares (field name -> value), and a field named in
-    neither takes its default, as ``bulk_create`` gives it; both are prepared once for all the rows.
-    For the rows an import makes by the thousand, where a model instance for each is work nothing needs."""
+    rows' order. For the rows an import makes by the thousand, where a model instance for each is work
+    nothing needs.
+
+    ``same`` holds the values every row shares (field name -> value), prepared once, so every row stores
+    the same bytes: never an encrypted value, whose rows would then show they are equal. A field named
+    in neither takes its plain default; one whose value is made per row (a callable default,
+    ``auto_now``, a database default, a generated column) must be named, and ``ValueError`` says so."""
     if not rows:
         return range(0)
     # The connection itself, not django.db.connection: that proxy looks it up again for each of the
     # fields' many uses of it (about a fifth of an insert's time).
     db = connections[DEFAULT_DB_ALIAS]
-    preps = [field_preparer(_concrete(model, name), db) for name in field_names]
-    same = {
-        **{
-            f.name: f.get_default()
-            for f in model._meta.concrete_fields
-            if not f.primary_key and f.name not in field_names
-        },
-        **(same or {}),
-    }
-    shared = [_concrete(model, name).get_db_prep_save(value, db) for name, value in same.items()]
+    named = [_concrete(model, name) for name in [*field_names, *(same or {})]]
+    preps = [field_preparer(field, db) for field in named[: len(field_names)]]
+    defaults = {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field in named or field.has_db_default() or field.generated:
+            continue
+        per_row = field.has_default() and callable(field.default)
+        if per_row or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            raise ValueError(f"{model._meta.label}.{field.name} is made per row: name it.")
+        defaults[field.name] = field.get_default()
+    shared = {**(same or {}), **defaults}
+    prepared_shared = [_concrete(model, name).get_db_prep_save(value, db) for name, value in shared.items()]
     ids = ids_reserve(len(rows), model)
     prepared = [
-        [pk, *[prep(value) for prep, value in zip(preps, row, strict=True)], *shared]
+        [pk, *[prep(value) for prep, value in zip(preps, row, strict=True)], *prepared_shared]
         for pk, row in zip(ids, rows, strict=True)
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(insert_sql(model, [model._meta.pk.name, *field_names, *same]), prepared)
+        cursor.executemany(insert_sql(model, [model._meta.pk.name, *field_names, *shared]), prepared)
     return ids
 
 

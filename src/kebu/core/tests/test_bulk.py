@@ -104,16 +104,29 @@ def test_fields_left_out_take_their_defaults_and_shared_values_go_to_every_row(o
     customers = Customer.objects.bulk_create(
         [Customer(customer_no=f"C90020{i}", name=f"客户{i}") for i in (1, 2)]
     )
+    when = timezone.now() - timedelta(days=1)
     ids = values_insert(
         CustomerEvent,
-        ["customer"],
-        [(c.pk,) for c in customers],
-        same={"actor": owner.pk, "kind": "customer.imported"},
+        ["customer", "data"],
+        [(c.pk, {"n": i}) for i, c in enumerate(customers)],
+        same={"actor": owner.pk, "kind": "customer.imported", "created_at": when},
     )
     made = CustomerEvent.objects.filter(pk__in=ids).order_by("pk")
-    assert [(e.customer_id, e.actor_id, e.kind, e.data) for e in made] == [
-        (c.pk, owner.pk, "customer.imported", {}) for c in customers
+    assert [(e.customer_id, e.actor_id, e.kind, e.data, e.created_at) for e in made] == [
+        (c.pk, owner.pk, "customer.imported", {"n": i}, when) for i, c in enumerate(customers)
     ]
-    # created_at's default is a callable (timezone.now): made once for the rows, and recent.
-    assert len({e.created_at for e in made}) == 1
-    assert timezone.now() - made[0].created_at < timedelta(minutes=1)
+    # The actor, left out, takes its default (none).
+    values_insert(
+        CustomerEvent, ["customer", "kind", "data", "created_at"], [(customers[0].pk, "x", {}, when)]
+    )
+    assert CustomerEvent.objects.get(kind="x").actor_id is None
+
+
+def test_a_value_made_per_row_must_be_named():
+    # created_at's default is timezone.now and data's is dict: made once for all the rows, they would
+    # be one time and one shared value; the caller must say what each row holds.
+    with pytest.raises(ValueError, match="created_at"):
+        values_insert(CustomerEvent, ["customer", "kind", "data"], [(1, "x", {})])
+    with pytest.raises(ValueError, match="data"):
+        values_insert(CustomerEvent, ["customer", "kind", "created_at"], [(1, "x", timezone.now())])
+    assert not CustomerEvent.objects.exists()

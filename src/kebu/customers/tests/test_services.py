@@ -36,6 +36,7 @@ from kebu.customers.services import (
     customers_bulk_stage,
     customers_bulk_tag,
     customers_import_create,
+    customers_with_contacts,
 )
 from kebu.customers.tests.factories import CustomFieldFactory, TagFactory, make_customer, source
 
@@ -721,3 +722,74 @@ def test_an_imported_customer_is_stored_as_the_form_stores_one(owner):
 
     assert rows(stored) == rows(by_form)
     assert rows(stored)[1][0][3:6] == ("文三路1号", "张三丰", "+8613812345678")
+
+
+def _family(owner, count: int) -> list[CustomerInput]:
+    """``count`` customers alike but for their names, phones and accounts, with two tags, a source, an
+    owner, a referrer, two addresses and two accounts each."""
+    referrer = make_customer(actor=owner, name="介绍人")
+    tags, taobao = [TagFactory(name="老客"), TagFactory(name="VIP")], source()
+    return [
+        CustomerInput(
+            name=f"客户{i}",
+            source=taobao,
+            owner=owner,
+            referrer=referrer,
+            tags=tags,
+            phones=[PhoneInput(number=f"1380013800{i}"), PhoneInput(number=f"1390013900{i}")],
+            addresses=[shenzhen(is_default=True), shenzhen(detail=f"科技园{i}栋")],
+            socials=[SocialInput(kind="wechat", handle=f"wx_{i}"), SocialInput(kind="qq", handle=f"1000{i}")],
+        )
+        for i in range(count)
+    ]
+
+
+def _contacts(customer: Customer, *, stored: bool) -> tuple:
+    def rows(relation: str) -> list:
+        return getattr(customer, f"stored_{relation}") if stored else list(getattr(customer, relation).all())
+
+    return (
+        customer.source,
+        customer.owner,
+        customer.referrer,
+        [(p.number, p.position) for p in rows("phones")],
+        [(a.detail, a.is_default) for a in rows("addresses")],
+        [(s.kind, s.handle) for s in rows("socials")],
+        [t.name for t in rows("tags")],
+    )
+
+
+def test_customers_imported_together_each_get_their_own_rows(owner):
+    inputs = _family(owner, 3)
+
+    made = customers_import_create(
+        actor=owner, rows=[(customer_input_check(data=data), "") for data in inputs], import_id=7
+    )
+
+    for customer, data in zip(made, inputs, strict=True):
+        stored = Customer.objects.get(pk=customer.pk)
+        assert (stored.name, stored.primary_phone) == (data.name, "+86" + data.phones[0].number)
+        assert _contacts(stored, stored=False) == (
+            data.source,
+            owner,
+            data.referrer,
+            [("+86" + p.number, i) for i, p in enumerate(data.phones)],
+            [(a.detail, a.is_default) for a in data.addresses],
+            sorted((s.kind, s.handle) for s in data.socials),  # SocialAccount's ordering: by kind
+            ["VIP", "老客"],
+        )
+    assert len({id(c.custom) for c in made}) == 3  # each its own, though all are empty
+    assert CustomerEvent.objects.filter(customer__in=made, data={"import": 7}).count() == 3
+
+
+def test_a_batch_loaded_for_merging_holds_what_each_customer_has(owner, django_assert_max_num_queries):
+    made = [customer_create(actor=owner, data=data) for data in _family(owner, 3)]
+
+    with django_assert_max_num_queries(9):
+        loaded = customers_with_contacts([c.pk for c in made] + [999_999])
+
+    assert sorted(loaded) == sorted(c.pk for c in made)
+    for customer in made:
+        with django_assert_max_num_queries(0):
+            held = _contacts(loaded[customer.pk], stored=True)
+        assert held == _contacts(Customer.objects.get(pk=customer.pk), stored=False)
