@@ -83,15 +83,15 @@ format: $(VENV)/.dev
 ##        then orders: every customer's figures rebuilt from 10M orders on SQLite and PostgreSQL (with
 ##        pandas, DuckDB and a per-customer ORM loop beside it) and order_create at 10M orders;
 ##        then importing a 1M-row customer sheet (CSV, xlsx, again unchanged) with kebu import, beside
-##        raw executemany and django-import-export; then exporting 1M customers to .xlsx and CSV, beside
-##        xlsxwriter;
+##        raw executemany and django-import-export, and a 1M-line marketplace order export (~2 hours);
+##        then exporting 1M customers to .xlsx and CSV, beside xlsxwriter;
 ##        then insights at 10M orders: RFM + CLV (beside the lifetimes package), the dashboard's read path
 ##        (beside a live GROUP BY) and one run of each other analysis
 bench: $(VENV)/.bench
 	$(BIN)/python bench/customers_list.py --customers 100000 --customers 1000000
 	$(BIN)/python bench/encryption.py --customers 1000000
 	$(BIN)/python bench/orders.py --customers 1000000 --orders 10000000
-	$(BIN)/python bench/transfer.py --rows 1000000
+	$(BIN)/python bench/transfer.py --rows 1000000 --order-lines 1000000
 	$(BIN)/python bench/export.py --customers 1000000
 	$(BIN)/python bench/timeline.py --events 10000
 	$(BIN)/python bench/insights.py --customers 1000000 --orders 10000000

@@ -78,11 +78,11 @@ def rows_generate(count: int, seed: int) -> list[list[Any]]:
     return rows
 
 
-def csv_write(path: Path, rows: list[list[Any]]) -> None:
+def csv_write(path: Path, rows: list[list[Any]], headers: list[str] = HEADERS) -> None:
     """UTF-8 with a BOM and CRLF line ends, as Excel's "CSV UTF-8" writes it."""
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(HEADERS)
+        writer.writerow(headers)
         writer.writerows(rows)
 
 
@@ -102,3 +102,106 @@ def xlsx_write(path: Path, rows: list[list[Any]]) -> None:
             else:
                 sheet.write_string(number, column, value)
     book.close()
+
+
+# --- the order sheet ---------------------------------------------------------------------------------------
+
+# A Taobao seller's order export (订单报表), one row per line, the order's columns repeated on each line:
+# the layout the import's Taobao preset recognises.
+ORDER_HEADERS = [
+    "订单编号",
+    "买家会员名",
+    "买家实际支付金额",
+    "订单状态",
+    "收货人姓名",
+    "收货地址",
+    "联系手机",
+    "订单创建时间",
+    "订单付款时间",
+    "宝贝标题",
+    "宝贝总数量",
+    "价格",
+    "物流公司",
+    "物流单号",
+    "邮费",
+]
+_ITEMS = [
+    ("玻尿酸补水面霜 50g", 199),
+    ("氨基酸洗面奶 120ml", 59),
+    ("烟酰胺爽肤水 200ml", 89),
+    ("补水面膜 10片装", 99),
+    ("明前龙井 250g 礼盒", 128),
+    ("云南普洱熟茶 357g", 168),
+    ("防晒霜 SPF50+ 40ml", 139),
+    ("护手霜 3支装", 45),
+]
+# Most of a shop's orders are paid and received; some are on their way, a few closed unpaid.
+_STATUSES = [("交易成功", 0.85), ("卖家已发货", 0.10), ("交易关闭", 0.05)]
+_CARRIERS = ["中通快递", "圆通速递", "韵达快递", "顺丰速运", "申通快递"]
+
+
+def orders_generate(lines: int, seed: int) -> list[list[Any]]:
+    """``lines`` rows under ``ORDER_HEADERS``; the same seed gives the same rows. An order has one to
+    three lines; a buyer places about four orders on average, a few of them many more (buyers are drawn
+    skewed towards the first ones), always under their own nick, phone, name and address, so the import
+    makes one customer per buyer. Order times fall within the year to 2026-11-30, in order, to the
+    second as a marketplace writes them."""
+    from datetime import datetime, timedelta
+
+    from kebu.customers.demo import _Generator
+
+    generator = _Generator(seed + 1)
+    random_ = generator.random
+    buyers: list[tuple[str, str, str, str]] = []
+    seen: set[str] = set()
+    while len(buyers) < max(1, lines // 7):
+        province, city, district = generator.region()
+        phone = generator.mobile()
+        if phone in seen:
+            continue
+        seen.add(phone)
+        name = generator.one(generator.people)[0]
+        city = province if city == MUNICIPALITY_CITY else city
+        address = f"{province} {city} {district} {generator.street()}"
+        buyers.append((f"tb{len(buyers) + 1:08d}", name, phone, address))
+    end = datetime(2026, 11, 30, 23, 59, 59)  # fixed, so the same seed gives the same file on any day
+    start = end - timedelta(days=365)
+    span = (end - start).total_seconds()
+    rows: list[list[Any]] = []
+    number = 0
+    while len(rows) < lines:
+        number += 1
+        nick, name, phone, address = buyers[int(len(buyers) * random_() ** 2)]
+        count = min(lines - len(rows), 1 if random_() < 0.6 else 2 if random_() < 0.7 else 3)
+        items = [(generator.one(_ITEMS), 1 if random_() < 0.8 else 2) for _ in range(count)]
+        total = sum(price * quantity for (_title, price), quantity in items)
+        ordered = start + timedelta(seconds=int(span * len(rows) / lines))
+        roll, status = random_(), _STATUSES[-1][0]
+        for word, share in _STATUSES:
+            if roll < share:
+                status = word
+                break
+            roll -= share
+        paid = "" if status == "交易关闭" else f"{ordered + timedelta(minutes=1 + int(random_() * 30))}"
+        carrier = generator.one(_CARRIERS) if paid else ""
+        for (title, price), quantity in items:
+            rows.append(
+                [
+                    f"3{seed:02d}{number:015d}",
+                    nick,
+                    f"{total:.2f}" if paid else "0.00",
+                    status,
+                    name,
+                    address,
+                    int(phone),
+                    f"{ordered}",
+                    paid,
+                    title,
+                    quantity,
+                    f"{price:.2f}",
+                    carrier,
+                    f"ZT{number:012d}" if carrier else "",
+                    "0.00",
+                ]
+            )
+    return rows

@@ -55,10 +55,17 @@ ROOT = shared.ROOT
 RESULTS = shared.RESULTS
 KEBU = shared.KEBU
 SHEET_VERSION = 2  # bump when _transfer_sheet.py changes what it writes
+ORDER_SHEET_VERSION = 1  # the same for its order export
 TARGET_PEER_TIMES = 20.0
 TARGET_FLOOR_SHARE = 0.25
 TARGET_RSS_MB = 300.0
 STARTUP_ROWS = 10
+# The order export's store, and what its import writes.
+ORDER_STORE = "淘宝旗舰店"
+ORDER_STORE_MAKE = (
+    f"from kebu.orders.models import Store; Store.objects.create(name='{ORDER_STORE}', platform='taobao')"
+)
+ORDER_TABLES = ("orders_order", "orders_orderline", "customers_customer", "transfer_importrow")
 DEFAULT_BATCH_ROWS = 500  # settings.KEBU["IMPORT_BATCH_ROWS"] when KEBU_IMPORT_BATCH_ROWS is unset
 # The tables Kebu writes for a new customer from a sheet, in the order the floor fills them.
 KEBU_TABLES = (
@@ -154,6 +161,22 @@ def _sheets(work: Path, template: Path, rows: int, seed: int) -> Path:
     return folder
 
 
+def _order_sheet(work: Path, template: Path, lines: int, seed: int) -> Path:
+    """The order export (``_transfer_sheet.orders_generate``) as a CSV, generated once per size and seed."""
+    folder = work / f"orders-{lines}-seed{seed}"
+    done = folder / "bench-complete"
+    if done.exists() and json.loads(done.read_text()).get("version") == ORDER_SHEET_VERSION:
+        return folder / "orders.csv"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    print(f"Generating the {lines:,}-line order export in {folder} (not timed) …", flush=True)
+    argv = [sys.executable, __file__, "--child", "generate-orders", "--rows", str(lines), "--seed", str(seed)]
+    subprocess.run([*argv, "--out", str(folder)], env=_env(template), check=True)  # noqa: S603
+    done.write_text(json.dumps({"version": ORDER_SHEET_VERSION}))
+    return folder / "orders.csv"
+
+
 def _head(sheet: Path, rows: int) -> Path:
     """The first ``rows`` rows of the CSV (no cell holds a line break, so a row is a line)."""
     target = sheet.with_name(f"head-{rows}.csv")
@@ -202,17 +225,24 @@ def _child_result(run: dict[str, Any]) -> dict[str, Any]:
     return json.loads(lines[-1].removeprefix("RESULT ")) if lines else {}
 
 
-def _kebu_import(data_dir: Path, sheet: Path, rows: int, batch_rows: int | None) -> dict[str, Any]:
+def _kebu_import(
+    data_dir: Path,
+    sheet: Path,
+    rows: int,
+    batch_rows: int | None,
+    *,
+    options: tuple[str, ...] = (),
+    tables: tuple[str, ...] = (*KEBU_TABLES, "customers_customer_tags"),
+) -> dict[str, Any]:
     """``kebu import sheet`` into ``data_dir``: the command's time and RSS, the job's time, what it wrote."""
     extra = {"KEBU_IMPORT_BATCH_ROWS": str(batch_rows)} if batch_rows else {}
-    run = _child([KEBU, "import", str(sheet)], _env(data_dir, **extra))
+    run = _child([KEBU, "import", str(sheet), *options], _env(data_dir, **extra))
     summary = next((line for line in run["stdout"].splitlines() if " created, " in line), "")
     db = sqlite3.connect(data_dir / "kebu.sqlite3")
     started_at, finished_at = db.execute(
         "SELECT started_at, finished_at FROM core_job ORDER BY id DESC LIMIT 1"
     ).fetchone()
     job_seconds = (datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)).total_seconds()
-    tables = (*KEBU_TABLES, "customers_customer_tags")
     counts = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
     db.close()
     return {
@@ -465,6 +495,15 @@ def _report(result: dict[str, Any]) -> str:
             line(label, run["rows_per_second"], run["seconds"], run["peak_rss_mb"], run["load_after"])
             line("  of which the job, claim to finish", run["job_rows_per_second"], run["job_seconds"])
             out.append(f"  {run['summary']}")
+    for key, label in (
+        ("orders", "kebu import orders.csv --kind orders (lines/s), empty database"),
+        ("orders_again", "kebu import orders.csv again, every order already in"),
+    ):
+        run = kebu.get(key)
+        if run:
+            line(label, run["rows_per_second"], run["seconds"], run["peak_rss_mb"], run["load_after"])
+            line("  of which the job, claim to finish", run["job_rows_per_second"], run["job_seconds"])
+            out.append(f"  {run['summary']}; " + ", ".join(f"{t} {n:,}" for t, n in run["tables"].items()))
     for variant, run in result["floor"].items():
         line(f"floor: executemany, {FLOOR_VARIANTS[variant]}", run["rows"] / run["seconds"],
              run["seconds"], run["peak_rss_mb"], run["load_after"])  # fmt: skip
@@ -525,7 +564,7 @@ def _report(result: dict[str, Any]) -> str:
             run = result["floor"][variant]
             share = rate / (run["rows"] / run["seconds"])
             out.append(f"    (of the floor into {FLOOR_VARIANTS[variant]}: {share:.1%})")
-    for key in ("csv", "xlsx", "csv_again"):
+    for key in ("csv", "xlsx", "csv_again", "orders", "orders_again"):
         if key in kebu:
             rss = kebu[key]["peak_rss_mb"]
             out.append(
@@ -562,6 +601,16 @@ def _child_main(args: argparse.Namespace) -> None:
         rows = sheet.rows_generate(args.rows, args.seed)
         sheet.csv_write(out / "sheet.csv", rows)
         sheet.xlsx_write(out / "sheet.xlsx", rows)
+    elif args.child == "generate-orders":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kebu.settings")
+        sys.path.insert(0, str(ROOT / "src"))
+        import django
+
+        django.setup()
+        import _transfer_sheet as sheet
+
+        lines = sheet.orders_generate(args.rows, args.seed)
+        sheet.csv_write(Path(args.out) / "orders.csv", lines, sheet.ORDER_HEADERS)
     elif args.child == "floor":
         found = floor_insert(
             args.variant, Path(args.db), Path(args.sheet), Path(args.template), args.batch_rows
@@ -592,12 +641,21 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also profile an import of N rows"
     )
+    parser.add_argument(
+        "--order-lines",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also import an N-line marketplace order export (Taobao's layout), and again",
+    )
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-xlsx", action="store_true")
-    parser.add_argument("--no-again", action="store_true", help="skip the re-import of the CSV")
+    parser.add_argument("--no-again", action="store_true", help="skip the re-imports")
     parser.add_argument("--no-floor-schema", action="store_true", help=argparse.SUPPRESS)
     # The children's entry points.
-    parser.add_argument("--child", choices=["generate", "floor", "peer", "profile"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["generate", "generate-orders", "floor", "peer", "profile"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -657,6 +715,27 @@ def main() -> None:
     if not args.no_again:
         result["kebu"]["csv_again"] = _kebu_import(csv_dir, csv_sheet, args.rows, args.batch_rows)
         show("CSV again", result["kebu"]["csv_again"])
+
+    if args.order_lines:
+        order_sheet = _order_sheet(work, template, args.order_lines, args.seed)
+        print(f"Kebu: kebu import of a {args.order_lines:,}-line order export …", flush=True)
+        orders_dir = _fresh_copy(template, runs / "kebu-orders")
+        # The shop's store, made before the clock starts: the export names none of its own.
+        subprocess.run(  # noqa: S603
+            [KEBU, "shell", "-c", ORDER_STORE_MAKE], env=_env(orders_dir), check=True, capture_output=True
+        )
+        options = ("--kind", "orders", "--store", ORDER_STORE)
+        for key in ("orders", "orders_again")[: 1 + (not args.no_again)]:
+            result["kebu"][key] = _kebu_import(
+                orders_dir,
+                order_sheet,
+                args.order_lines,
+                args.batch_rows,
+                options=options,
+                tables=ORDER_TABLES,
+            )
+            show(key, result["kebu"][key])
+        shutil.rmtree(orders_dir)
 
     print("Floor: executemany …", flush=True)
     variants = [v for v in FLOOR_VARIANTS if not (v == "schema" and args.no_floor_schema)]
