@@ -97,6 +97,14 @@ def field_label(name: str) -> str:
         return name
 
 
+@register.filter
+def stage_label(key: str) -> str:
+    """A lifecycle stage's name as the shop reads it (新客, 复购 …), from its stored key."""
+    from kebu.customers.models import Stage
+
+    return str(Stage(key).label) if key in Stage.values else key
+
+
 def _contact_policy(context: Any) -> Any:
     """The page's contact policy (kebu.customers.privacy), worked out once per request."""
     from kebu.customers.privacy import NOBODY, contact_policy

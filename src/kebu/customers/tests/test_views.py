@@ -119,6 +119,23 @@ def test_script_in_notes_is_shown_as_text(clerk_client, clerk):
     assert "&lt;script&gt;" in page
 
 
+def test_a_stage_moved_by_the_rules_reads_as_words_on_the_timeline(clerk_client, clerk):
+    from django.utils import translation
+
+    from kebu.customers.events import customer_stage_changed_event
+
+    customer = make_customer(actor=clerk, name="钱七")
+    customer_stage_changed_event(customer=customer, actor=None, before="new", after="repeat")
+    url = reverse("customers:detail", args=[customer.pk])
+
+    page = clerk_client.get(url, headers={"accept-language": "en"}).content.decode()
+    assert "Stage moved from New customer to Repeat buyer by the shop's rules" in page
+    assert "customer.stage_changed" not in page
+    with translation.override("zh-hans"):
+        page = clerk_client.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+    assert "按店铺规则，阶段从“新客”变为“复购”" in page
+
+
 def test_a_ten_megabyte_name_is_refused(clerk_client):
     response = clerk_client.post(reverse("customers:create"), _form(name="张" * (10 * 1024 * 1024 // 3)))
     assert response.status_code == 400
