@@ -91,8 +91,9 @@ def values_insert(
 
     ``same`` holds the values every row shares (field name -> value), prepared once, so every row stores
     the same bytes: never an encrypted value, whose rows would then show they are equal. A field named
-    in neither takes its plain default; one whose value is made per row (a callable default,
-    ``auto_now``, a database default, a generated column) must be named, and ``ValueError`` says so."""
+    in neither takes its plain default, or is left to the database where it has a default of its own or
+    is generated; one whose value is made per row (a callable default, ``auto_now``) must be named, and
+    ``ValueError`` says so."""
     if not rows:
         return range(0)
     # The connection itself, not django.db.connection: that proxy looks it up again for each of the
