@@ -12,7 +12,7 @@ import hmac
 import ipaddress
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from kebu.audit.context import current_ip
 from kebu.audit.models import GENESIS_HASH, AuditEntry, AuditHead
 from kebu.audit.selectors import AuditFilters, audit_entry_list
+from kebu.core.bulk import objects_insert
 from kebu.core.crypto import keyring
 
 HASH_VERSION = 1
@@ -168,6 +169,64 @@ def audit_record(
     other writer of the log (logins included) waits for this transaction from that moment on, and a
     lock taken after it could deadlock with a transaction that holds that lock and waits for the head.
     """
+    [entry] = audit_records(
+        [
+            dict(
+                action=action,
+                actor=actor,
+                target=target,
+                changes=changes,
+                data=data,
+                target_type=target_type,
+                target_id=target_id,
+                target_repr=target_repr,
+                ip=ip,
+            )
+        ]
+    )
+    return entry
+
+
+def audit_records(records: Sequence[Mapping[str, Any]]) -> list[AuditEntry]:
+    """Append several entries, in this order, each ``records`` item the keyword arguments of
+    :func:`audit_record`: the same entries and chain as one call each, with the head locked and moved
+    once, for a service that writes many records in one transaction (an import's batch of orders)."""
+    entries = [_entry(**record) for record in records]
+    if not entries:
+        return []
+    # No savepoint: if writing the entries fails, the caller's whole transaction is spoiled, so a caller
+    # that catches the error still cannot commit its change without them.
+    with transaction.atomic(savepoint=False):
+        head = _lock_head()
+        seq, previous = head.seq, head.hash
+        for entry in entries:
+            seq += 1
+            entry.seq, entry.at, entry.prev_hash = seq, timezone.now(), previous
+            entry.hash = previous = entry_hash({name: getattr(entry, name) for name in _ENTRY_FIELDS})
+        if len(entries) == 1:
+            entries[0]._chained = True  # type: ignore[attr-defined]
+            entries[0].save()
+        else:
+            # Around the model's guard against bulk writes (AuditEntryQuerySet), which would bypass the
+            # chain: these entries are chained above, and inserted exactly as a save stores them.
+            objects_insert(AuditEntry, entries)
+        AuditHead.objects.filter(pk=HEAD_PK).update(seq=seq, hash=previous)
+    return entries
+
+
+def _entry(
+    *,
+    action: str,
+    actor: Any,
+    target: models.Model | None = None,
+    changes: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    target_type: str = "",
+    target_id: str | int = "",
+    target_repr: str = "",
+    ip: str | None = None,
+) -> AuditEntry:
+    """An entry as :func:`audit_record` describes it, not yet numbered, chained or saved."""
     if not ACTION_PATTERN.fullmatch(action) or len(action) > 64:
         raise ValueError(f"Not an audit action name: {action!r}")
     if actor is not None and not getattr(actor, "is_authenticated", False):
@@ -176,30 +235,17 @@ def audit_record(
         target_type = target_type or target._meta.label_lower
         target_id = target_id or (target.pk if target.pk is not None else "")
         target_repr = target_repr or str(target)
-    address = _ip(current_ip() if ip is None else ip)
-    # No savepoint: if writing the entry fails, the caller's whole transaction is spoiled, so a caller
-    # that catches the error still cannot commit its change without the entry.
-    with transaction.atomic(savepoint=False):
-        head = _lock_head()
-        entry = AuditEntry(
-            seq=head.seq + 1,
-            at=timezone.now(),
-            actor=actor,
-            actor_label=_text(actor.get_username(), 150) if actor is not None else "",
-            ip=address,
-            action=action,
-            target_type=_text(target_type, 100),
-            target_id=_text(target_id, 64),
-            target_repr=_text(target_repr, 200),
-            changes=_json_value(dict(changes or {})),
-            data=_json_value(dict(data or {})),
-            prev_hash=head.hash,
-        )
-        entry.hash = entry_hash({name: getattr(entry, name) for name in _ENTRY_FIELDS})
-        entry._chained = True  # type: ignore[attr-defined]
-        entry.save()
-        AuditHead.objects.filter(pk=HEAD_PK).update(seq=entry.seq, hash=entry.hash)
-    return entry
+    return AuditEntry(
+        actor=actor,
+        actor_label=_text(actor.get_username(), 150) if actor is not None else "",
+        ip=_ip(current_ip() if ip is None else ip),
+        action=action,
+        target_type=_text(target_type, 100),
+        target_id=_text(target_id, 64),
+        target_repr=_text(target_repr, 200),
+        changes=_json_value(dict(changes or {})),
+        data=_json_value(dict(data or {})),
+    )
 
 
 # --- verifying --------------------------------------------------------------------------------------

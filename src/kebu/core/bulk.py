@@ -121,6 +121,25 @@ def values_insert(
     return ids
 
 
+def values_update(model: type[Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Set ``field_names`` on the rows of ``model`` named by id: each of ``rows`` is ``(id, *values)``,
+    the values in ``field_names``' order, each through its field's ``get_db_prep_save``. One statement
+    run for all rows (``executemany``), where ``bulk_update`` builds a ``CASE`` for each field and row.
+    In the caller's transaction; the caller holds the rows' locks."""
+    if not rows:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    preps = [field_preparer(_concrete(model, name), db) for name in field_names]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(column_of(model, name))} = %s" for name in field_names)
+    pk = quote(model._meta.pk.column)
+    # Identifiers come from the models, quoted; every value is a parameter.
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {pk} = %s"  # noqa: S608
+    prepared = [[*[prep(value) for prep, value in zip(preps, row[1:], strict=True)], row[0]] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
+
+
 # Django's own field classes whose ``get_db_prep_save`` may hand a value of these exact types back as it
 # is (a test holds each to the full method, on both databases). Subclasses are not in it: an encrypted
 # text field is a TextField that must not store its input as it is.

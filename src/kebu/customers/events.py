@@ -14,16 +14,28 @@ def _event(
     *, customer: Customer, actor: Any, kind: str, audit_action: str, data: dict[str, Any] | None = None
 ) -> CustomerEvent:
     """``data`` holds no plain contact details: the services mask them before they get here."""
-    event = CustomerEvent.objects.create(customer=customer, actor=actor, kind=kind, data=data or {})
-    extra = {k: v for k, v in (data or {}).items() if k != "changes"}
-    audit_record(
-        action=audit_action,
-        actor=actor,
-        target=customer,
-        changes=(data or {}).get("changes"),
-        data={"kind": kind, **extra},
+    event, audit = _event_unsaved(
+        customer=customer, actor=actor, kind=kind, audit_action=audit_action, data=data
     )
+    event.save()
+    audit_record(**audit)
     return event
+
+
+def _event_unsaved(
+    *, customer: Customer, actor: Any, kind: str, audit_action: str, data: dict[str, Any] | None = None
+) -> tuple[CustomerEvent, dict[str, Any]]:
+    """The event, not saved, and its audit record as ``audit_record``'s arguments."""
+    event = CustomerEvent(customer=customer, actor=actor, kind=kind, data=data or {})
+    extra = {k: v for k, v in (data or {}).items() if k != "changes"}
+    audit = {
+        "action": audit_action,
+        "actor": actor,
+        "target": customer,
+        "changes": (data or {}).get("changes"),
+        "data": {"kind": kind, **extra},
+    }
+    return event, audit
 
 
 def customer_created_event(*, customer: Customer, actor: Any) -> CustomerEvent:
@@ -71,10 +83,20 @@ def customer_owner_changed_event(
 
 def customer_stage_changed_event(*, customer: Customer, actor: Any, before: str, after: str) -> CustomerEvent:
     """The lifecycle stage moved by the shop's rules, as an order or refund changed the figures."""
-    return _event(
-        customer=customer,
-        actor=actor,
-        kind="customer.stage_changed",
-        audit_action="customer.stage",
-        data={"from": before, "to": after, "auto": True},
-    )
+    return _event(customer=customer, actor=actor, **_stage_changed(before, after))
+
+
+def customer_stage_changed_unsaved(
+    *, customer: Customer, actor: Any, before: str, after: str
+) -> tuple[CustomerEvent, dict[str, Any]]:
+    """:func:`customer_stage_changed_event` for a caller that saves many together: the event, not saved,
+    and its audit record as ``audit_record``'s arguments."""
+    return _event_unsaved(customer=customer, actor=actor, **_stage_changed(before, after))
+
+
+def _stage_changed(before: str, after: str) -> dict[str, Any]:
+    return {
+        "kind": "customer.stage_changed",
+        "audit_action": "customer.stage",
+        "data": {"from": before, "to": after, "auto": True},
+    }

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 
 from kebu.audit.context import request_bound
 from kebu.audit.models import GENESIS_HASH, AppendOnlyError, AuditEntry, AuditHead
-from kebu.audit.services import audit_record, audit_verify, entry_hash
+from kebu.audit.services import audit_record, audit_records, audit_verify, entry_hash
 from kebu.audit.tests.factories import guard_off, record, record_many, sql_delete, sql_set
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +46,30 @@ def test_an_intact_log_verifies():
 
     assert result.ok and result.checked == 5 and result.first_broken_seq is None
     assert result.last_hash == AuditEntry.objects.get(seq=5).hash
+
+
+def test_entries_written_together_are_the_entries_written_one_by_one(owner):
+    before = record("customer.update", owner).seq  # after the owner's own entries
+    written = audit_records(
+        [
+            {"action": "order.create", "actor": owner, "target_type": "orders.order", "target_id": 7},
+            {"action": "customer.stage", "actor": None, "data": {"from": "lead", "to": "new"}},
+            {"action": "order.create", "actor": owner, "ip": "203.0.113.9"},
+        ]
+    )
+
+    stored = list(AuditEntry.objects.filter(seq__gte=before).order_by("seq").values())
+    assert [e["seq"] - before for e in stored] == [0, 1, 2, 3]
+    assert [e.seq for e in written] == [e["seq"] for e in stored[1:]]
+    assert [e["prev_hash"] for e in stored[1:]] == [e["hash"] for e in stored[:-1]]
+    assert all(entry_hash(e) == e["hash"] for e in stored)
+    assert (stored[1]["target_id"], stored[2]["data"], stored[3]["ip"]) == (
+        "7",
+        {"from": "lead", "to": "new"},
+        "203.0.113.9",
+    )
+    assert AuditHead.objects.get().seq == before + 3 and AuditHead.objects.get().hash == stored[-1]["hash"]
+    assert audit_verify().ok and audit_records([]) == []
 
 
 def test_an_empty_log_verifies():

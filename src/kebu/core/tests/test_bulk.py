@@ -4,6 +4,7 @@ an id twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -14,7 +15,7 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kebu.core.bulk import _AS_IS, field_preparer, objects_insert, values_insert
+from kebu.core.bulk import _AS_IS, field_preparer, objects_insert, values_insert, values_update
 from kebu.customers.models import Customer, CustomerEvent
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,29 @@ def test_a_value_made_per_row_must_be_named():
     with pytest.raises(ValueError, match="data"):
         values_insert(CustomerEvent, ["customer", "kind", "created_at"], [(1, "x", timezone.now())])
     assert not CustomerEvent.objects.exists()
+
+
+def test_updated_values_read_back_as_an_update_stores_them(owner):
+    first, second, third = (
+        Customer.objects.create(customer_no=f"C90010{i}", name=f"客户{i}") for i in (1, 2, 3)
+    )
+    when = timezone.now().replace(microsecond=0) - timedelta(days=3)
+
+    values_update(
+        Customer,
+        ("total_spent_cny", "last_order_at", "avg_order_cny", "stage", "name"),
+        [
+            (first.pk, Decimal("1234.50"), when, None, "repeat", "改过的"),
+            (third.pk, 0, None, Decimal("9.99"), "vip", "三"),
+        ],
+    )
+    Customer.objects.filter(pk=second.pk).update(total_spent_cny=Decimal("1234.50"), last_order_at=when)
+
+    read = {
+        c.pk: (c.total_spent_cny, c.last_order_at, c.avg_order_cny, c.stage, c.name)
+        for c in Customer.objects.all()
+    }
+    assert read[first.pk] == (Decimal("1234.50"), when, None, "repeat", "改过的")
+    assert read[third.pk] == (Decimal("0.00"), None, Decimal("9.99"), "vip", "三")
+    assert read[second.pk][:2] == read[first.pk][:2]  # the same as the ORM's own update stores
+    values_update(Customer, ("name",), [])  # nothing to do: no statement

@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kebu.audit.services import audit_record
+from kebu.core.bulk import values_update
 from kebu.core.models import ShopSettings
 from kebu.customers.models import Customer, CustomerEvent, Stage
 from kebu.orders.models import COUNTED_STATUSES, CustomerCategorySpend, Order, OrderLine
@@ -169,6 +170,28 @@ def customer_figures_apply(
     add up instead of overwriting each other. ``locked`` is the row :func:`customer_lock` returned in
     this transaction, which saves reading it again; it is brought up to date with what is written."""
     customer = locked if locked is not None else customer_lock(customer_id=customer_id)
+    spend = _category_spend_read([customer_id]).get(customer_id, {}) if change.categories else {}
+    touched = _categories_touched(change, spend)
+    values = _figures_after(customer, change, rules=StageRules.current(), spend=spend)
+    if values.get("stage", customer.stage) != customer.stage:
+        # A new version: someone editing the profile from before this must not save the old stage back.
+        _stage_changed_event(customer=customer, before=customer.stage, after=values["stage"], actor=actor)
+        values["version"] = F("version") + 1
+    if touched:
+        _category_spend_write({(customer_id, c): spend[c] for c in touched})
+    Customer.objects.filter(pk=customer_id).update(**values)
+    for name, value in values.items():
+        if name != "version":
+            setattr(customer, name, value)
+
+
+def _figures_after(
+    customer: Customer, change: FiguresChange, *, rules: StageRules, spend: dict[int, Decimal]
+) -> dict[str, Any]:
+    """The figures ``customer`` (as locked) has once ``change`` is applied, its top category when the
+    change has categories, and its stage when the shop's rules move stages: the one definition of an
+    incremental change, for one customer at a time or a batch (:class:`FiguresBatch`). ``spend`` is
+    the customer's spend per top category; the change's categories are added to it here."""
     orders = customer.order_count + change.orders
     spent = customer.total_spent_cny + change.spent_cny
     first, last = customer.first_order_at, customer.last_order_at
@@ -188,44 +211,89 @@ def customer_figures_apply(
         "receivable_cny": customer.receivable_cny + change.receivable_cny,
     }
     if change.categories:
-        values["top_category_id"] = _category_spend_apply(customer_id, change.categories)
-    rules = StageRules.current()
+        for category_id, delta in change.categories.items():
+            spend[category_id] = spend.get(category_id, ZERO) + delta
+        # The most spent, the lower id on a tie, none when nothing is left spent.
+        bought = [(-amount, category_id) for category_id, amount in spend.items() if amount > 0]
+        values["top_category_id"] = min(bought)[1] if bought else None
     if rules.auto:
         earned = stage_earned(orders=orders, spent_cny=spent, rules=rules)
-        stage = stage_next(customer.stage, earned=earned, ordered_again=change.orders > 0)
-        if stage != customer.stage:
-            # A new version: someone editing the profile from before this must not save the old stage back.
-            values.update(stage=stage, version=F("version") + 1)
-            _stage_changed_event(customer=customer, before=customer.stage, after=stage, actor=actor)
-    Customer.objects.filter(pk=customer_id).update(**values)
-    for name, value in values.items():
-        if name != "version":
-            setattr(customer, name, value)
+        values["stage"] = stage_next(customer.stage, earned=earned, ordered_again=change.orders > 0)
+    return values
 
 
-def _category_spend_apply(customer_id: int, deltas: Mapping[int, Decimal]) -> int | None:
-    """Add ``deltas`` (top category id → yuan) to the customer's spend per category; return the top one:
-    the most spent, the lower id on a tie, none when nothing is left spent. A customer has a row for
-    each top category they bought from (a handful), so all are read and the top is found here."""
-    spent = dict(
-        CustomerCategorySpend.objects.filter(customer_id=customer_id).values_list("category_id", "spent_cny")
+def _categories_touched(change: FiguresChange, spend: Mapping[int, Decimal]) -> list[int]:
+    """The categories whose spend row ``change`` writes: those it moves, and new ones even at nought."""
+    return [c for c, delta in change.categories.items() if delta or c not in spend]
+
+
+def _category_spend_read(customer_ids: Iterable[int]) -> dict[int, dict[int, Decimal]]:
+    """Customer -> top category -> yuan spent. A customer has a row for each top category they bought
+    from (a handful), so all are read and the top one is found in Python."""
+    spend: dict[int, dict[int, Decimal]] = {}
+    rows = CustomerCategorySpend.objects.filter(customer_id__in=list(customer_ids))
+    for customer_id, category_id, spent in rows.values_list("customer_id", "category_id", "spent_cny"):
+        spend.setdefault(customer_id, {})[category_id] = spent
+    return spend
+
+
+def _category_spend_write(spend: Mapping[tuple[int, int], Decimal]) -> None:
+    """Store (customer, category) -> yuan: one statement for new and changed rows alike; the customers'
+    locks keep what was read current."""
+    CustomerCategorySpend.objects.bulk_create(
+        [
+            CustomerCategorySpend(customer_id=customer_id, category_id=category_id, spent_cny=spent)
+            for (customer_id, category_id), spent in spend.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["customer", "category"],
+        update_fields=["spent_cny"],
     )
-    touched = [c for c, delta in deltas.items() if delta or c not in spent]
-    for category_id in touched:
-        spent[category_id] = spent.get(category_id, ZERO) + deltas[category_id]
-    if touched:
-        # One statement for new and changed rows alike; the customer's lock keeps the read above current.
-        CustomerCategorySpend.objects.bulk_create(
-            [
-                CustomerCategorySpend(customer_id=customer_id, category_id=c, spent_cny=spent[c])
-                for c in touched
-            ],
-            update_conflicts=True,
-            unique_fields=["customer", "category"],
-            update_fields=["spent_cny"],
-        )
-    bought = [(-amount, category_id) for category_id, amount in spent.items() if amount > 0]
-    return min(bought)[1] if bought else None
+
+
+def customers_lock(*, customer_ids: Iterable[int]) -> dict[int, Customer]:
+    """:func:`customer_lock` for many customers, in one statement and in the order of their ids (two
+    batches locking customers they share queue rather than deadlock), with their versions, for
+    :class:`FiguresBatch`."""
+    rows = Customer.objects.select_for_update(no_key=True).only(*_LOCKED_FIELDS, "version")
+    return {c.pk: c for c in rows.filter(pk__in=sorted(set(customer_ids))).order_by("pk")}
+
+
+class FiguresBatch:
+    """Changes to many customers' figures, each applied as :func:`customer_figures_apply` applies it,
+    one after another in the order given, and written together (:meth:`write`): one statement for the
+    customers and one for their spend rows, however many changes. For an import's batch of orders; a
+    test holds it to one :func:`customer_figures_apply` per change."""
+
+    def __init__(self, locked: Mapping[int, Customer]) -> None:
+        self._locked = locked  # from customers_lock; brought up to date as changes apply
+        self._rules = StageRules.current()
+        self._spend = _category_spend_read(locked)
+        self._touched: set[tuple[int, int]] = set()
+        self._changed: set[int] = set()
+
+    def apply(self, customer_id: int, change: FiguresChange) -> tuple[str, str] | None:
+        """Apply ``change``; return the stage before and after when the rules moved it, for the caller
+        to record the timeline event in its place among its other records."""
+        customer = self._locked[customer_id]
+        spend = self._spend.setdefault(customer_id, {})
+        self._touched.update((customer_id, c) for c in _categories_touched(change, spend))
+        values = _figures_after(customer, change, rules=self._rules, spend=spend)
+        before = customer.stage
+        for name, value in values.items():
+            setattr(customer, name, value)
+        self._changed.add(customer_id)
+        if customer.stage == before:
+            return None
+        customer.version += 1  # as customer_figures_apply does, once for each move
+        return before, customer.stage
+
+    def write(self) -> None:
+        if self._touched:
+            _category_spend_write({key: self._spend[key[0]][key[1]] for key in sorted(self._touched)})
+        fields = (*FIGURE_FIELDS, "version")
+        rows = [(pk, *[getattr(self._locked[pk], name) for name in fields]) for pk in sorted(self._changed)]
+        values_update(Customer, fields, rows)
 
 
 def _stage_changed_event(*, customer: Customer, before: str, after: str, actor: Any) -> None:
