@@ -7,7 +7,7 @@ written."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,13 +18,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kebu.audit.services import audit_record
+from kebu.audit.services import audit_record, audit_records
+from kebu.core.bulk import objects_insert
 from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.forms import EARLIEST_DATE, LATEST_DATE
 from kebu.core.models import ShopSettings
 from kebu.core.services import idempotent, sequence_next
-from kebu.customers.models import Customer
+from kebu.customers.events import customer_stage_changed_unsaved
+from kebu.customers.models import Customer, CustomerEvent
 from kebu.orders.models import (
     COUNTED_STATUSES,
     DeliveryMethod,
@@ -36,9 +38,11 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.services.metrics import (
+    FiguresBatch,
     FiguresChange,
     customer_figures_apply,
     customer_lock,
+    customers_lock,
     line_category_spend,
 )
 
@@ -191,21 +195,17 @@ class _CleanLine:
         return self.quantity * self.unit_price_cny - self.discount_cny
 
 
-def _lines_clean(lines: Sequence[LineInput], errors: dict[str, list[Any]]) -> list[_CleanLine]:
+def _lines_clean(
+    lines: Sequence[LineInput], errors: dict[str, list[Any]], *, skus: dict[str, Sku] | None = None
+) -> list[_CleanLine]:
     if not lines:
         _errors_add(errors, "lines", _("An order needs at least one line."))
         return []
     if len(lines) > MAX_LINES:
         _errors_add(errors, "lines", _("An order can have at most %(n)d lines.") % {"n": MAX_LINES})
         return []
-    codes = {line.sku_code.strip() for line in lines if line.sku_code.strip()}
-    # Only when a line names a SKU: a marketplace's lines are often titles alone, and Django builds the
-    # whole joined query before it finds an empty IN needs no database (a tenth of an order import).
-    skus = (
-        {s.code: s for s in Sku.objects.filter(code__in=codes).select_related("product", "product__category")}
-        if codes
-        else {}
-    )
+    if skus is None:
+        skus = skus_load(line.sku_code.strip() for line in lines)
     clean: list[_CleanLine] = []
     for index, line in enumerate(lines):
         prefix = f"lines.{index}."
@@ -233,6 +233,17 @@ def _lines_clean(lines: Sequence[LineInput], errors: dict[str, list[Any]]) -> li
     return clean
 
 
+def skus_load(codes: Iterable[str]) -> dict[str, Sku]:
+    """Code -> SKU, with its product and category (what a line takes from them)."""
+    codes = set(codes) - {""}
+    if not codes:
+        # A marketplace's lines are often titles alone, and Django builds the whole joined query before
+        # it finds an empty IN needs no database (a tenth of an order import).
+        return {}
+    found = Sku.objects.filter(code__in=codes).select_related("product", "product__category")
+    return {sku.code: sku for sku in found}
+
+
 def order_no_next() -> str:
     return f"KB{sequence_next(name=ORDER_NO_SEQUENCE):08d}"
 
@@ -246,8 +257,8 @@ def _address_defaults(data: OrderInput) -> dict[str, str]:
         "ship_district": data.ship_district.strip()[:30],
         "ship_address": data.ship_address.strip()[:200],
     }
-    if any(fields.values()):
-        return fields
+    if any(fields.values()) or data.customer.pk is None:
+        return fields  # a customer not saved yet (an import's new buyer) has no address to default to
     address = data.customer.addresses.filter(is_default=True).first()
     if address is None:
         return fields
@@ -328,8 +339,136 @@ def order_create(
 
 
 def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool) -> Order:
+    checked = order_check(actor=actor, data=data)
+    locked = customer_lock(customer_id=data.customer.pk)
+    if checked.counted and data.payment_method == PaymentMethod.CREDIT:
+        credit_check(
+            customer=data.customer,
+            owed_cny=locked.receivable_cny,
+            amount_cny=checked.order.paid_cny,
+            allow_over_limit=allow_over_credit_limit,
+        )
+    order = checked.order
+    order.order_no = order.order_no or order_no_next()
+    try:
+        order.save()
+    except IntegrityError as exc:
+        # Two people saving the same order number at once: the unique constraint decides. No savepoint of
+        # its own: the error leaves this function, and its atomic (a savepoint when nested) rolls back.
+        raise ValidationFailed(
+            _("Order number %(no)s already exists in %(store)s.")
+            % {"no": order.order_no, "store": data.store},
+            field_errors={"order_no": [_("This order number already exists in this store.")]},
+        ) from exc
+    rows = OrderLine.objects.bulk_create(checked.lines_unsaved())
+    if checked.counted:
+        customer_figures_apply(
+            customer_id=order.customer_id, change=_counting_change(order, rows), actor=actor, locked=locked
+        )
+    audit_record(**checked.audit(actor))
+    return order
+
+
+def orders_create_checked(*, actor: Any, checked: Sequence[CheckedOrder]) -> list[tuple[Order, int]]:
+    """Write orders that passed :func:`order_check` (their customers saved) as :func:`order_create`
+    writes them one after another in this order: the same rows, figures, stages, timeline events and
+    audit entries, in a few statements for them all, inside the caller's transaction. For an import's
+    batch; a test holds the two ways equal. Returns each order with its customer's version as that
+    order left it.
+
+    Not for orders on credit, whose limit check depends on the orders before them (``ValueError``).
+    Two orders with one store and number, or one saved meanwhile by someone else, raise
+    ``IntegrityError``: the caller's savepoint rolls them all back."""
+    if any(c.counted and c.order.payment_method == PaymentMethod.CREDIT for c in checked):
+        raise ValueError("Orders on credit are created one at a time (order_create).")
+    if not checked:
+        return []
+    locked = customers_lock(customer_ids=[c.order.customer_id for c in checked])
+    orders = [c.order for c in checked]
+    for order in orders:
+        order.order_no = order.order_no or order_no_next()
+    objects_insert(Order, orders)
+    lines = [c.lines_unsaved() for c in checked]
+    objects_insert(OrderLine, [line for order_lines in lines for line in order_lines])
+    figures = FiguresBatch(locked)
+    events: list[CustomerEvent] = []
+    audits: list[dict[str, Any]] = []
+    versions: list[int] = []
+    for one, order_lines in zip(checked, lines, strict=True):
+        customer_id = one.order.customer_id
+        if one.counted and (moved := figures.apply(customer_id, _counting_change(one.order, order_lines))):
+            event, audit = customer_stage_changed_unsaved(
+                customer=locked[customer_id], actor=actor, before=moved[0], after=moved[1]
+            )
+            events.append(event)
+            audits.append(audit)
+        audits.append(one.audit(actor))
+        versions.append(locked[customer_id].version)
+    figures.write()
+    objects_insert(CustomerEvent, events)
+    audit_records(audits)
+    return list(zip(orders, versions, strict=True))
+
+
+@dataclass
+class CheckedOrder:
+    """An order that passed :func:`order_check`: not saved, its lines cleaned."""
+
+    order: Order
+    lines: list[_CleanLine]
+    counted: bool
+
+    def lines_unsaved(self) -> list[OrderLine]:
+        order = self.order
+        return [
+            OrderLine(
+                order=order,
+                customer_id=order.customer_id,
+                counted=self.counted,
+                sku=line.sku,
+                product=line.sku.product if line.sku else None,
+                root_category_id=_root_category_id(line.sku),
+                title=line.title,
+                sku_code=line.sku.code if line.sku else "",
+                variant=line.sku.variant if line.sku else "",
+                quantity=line.quantity,
+                unit_price_cny=line.unit_price_cny,
+                discount_cny=line.discount_cny,
+                amount_cny=line.amount_cny,
+                position=index,
+            )
+            for index, line in enumerate(self.lines)
+        ]
+
+    def audit(self, actor: Any) -> dict[str, Any]:
+        """Its ``order.create`` audit record, as ``audit_record``'s arguments."""
+        order = self.order
+        return {
+            "action": "order.create",
+            "actor": actor,
+            "target": order,
+            "data": {
+                "customer": order.customer.customer_no,
+                "status": order.status,
+                "total": str(order.total_cny),
+            },
+        }
+
+
+def order_check(
+    *,
+    actor: Any,
+    data: OrderInput,
+    now: datetime | None = None,
+    numbers_taken: set[tuple[int, str]] | None = None,
+    skus: dict[str, Sku] | None = None,
+) -> CheckedOrder:
+    """Every check of :func:`order_create` that needs no lock, and the order it would save: raises
+    ``ValidationFailed`` naming each bad field. Reads, never writes. A caller checking many orders
+    passes ``numbers_taken`` ((store id, order number) already used) and ``skus`` (code -> SKU, its
+    product and category) read once for all, instead of a query or two for each."""
     errors: dict[str, list[Any]] = {k: list(v) for k, v in data.extra_errors.items()}
-    now = timezone.now()
+    now = now or timezone.now()
     customer = data.customer
     if customer.archived_at is not None:
         _errors_add(errors, "customer", _("This customer is archived: restore them before adding orders."))
@@ -340,7 +479,7 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
     if data.delivery_method not in DeliveryMethod.values:
         _errors_add(errors, "delivery_method", _("Choose a valid delivery method."))
     ordered_at = _moment(data.ordered_at, errors=errors, key="ordered_at", now=now)
-    lines = _lines_clean(data.lines, errors)
+    lines = _lines_clean(data.lines, errors, skus=skus)
     shipping = money_parse(data.shipping_cny, errors=errors, key="shipping_cny")
     discount = money_parse(data.discount_cny, errors=errors, key="discount_cny")
     coupon = money_parse(data.coupon_cny, errors=errors, key="coupon_cny")
@@ -365,7 +504,11 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
     elif paid:
         _errors_add(errors, "paid_cny", _("An order awaiting payment or cancelled has nothing paid."))
     order_no = data.order_no.strip()[:64]
-    if order_no and Order.objects.filter(store=data.store, order_no=order_no).exists():
+    if numbers_taken is not None:
+        taken = (data.store.pk, order_no) in numbers_taken
+    else:
+        taken = bool(order_no) and Order.objects.filter(store=data.store, order_no=order_no).exists()
+    if order_no and taken:
         _errors_add(
             errors,
             "order_no",
@@ -373,17 +516,8 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
         )
     if errors:
         raise ValidationFailed(_("The order was not saved; correct the marked fields."), field_errors=errors)
-    locked = customer_lock(customer_id=customer.pk)
-    if counted and data.payment_method == PaymentMethod.CREDIT:
-        credit_check(
-            customer=customer,
-            owed_cny=locked.receivable_cny,
-            amount_cny=paid,
-            allow_over_limit=allow_over_credit_limit,
-        )
-
     order = Order(
-        order_no=order_no or order_no_next(),
+        order_no=order_no,  # blank: numbered when written
         store=data.store,
         customer=customer,
         status=data.status,
@@ -417,46 +551,7 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
         order.cancelled_at = ordered_at
     if counted:
         _credit_terms(order, customer)
-    try:
-        order.save()
-    except IntegrityError as exc:
-        # Two people saving the same order number at once: the unique constraint decides. No savepoint of
-        # its own: the error leaves this function, and its atomic (a savepoint when nested) rolls back.
-        raise ValidationFailed(
-            _("Order number %(no)s already exists in %(store)s.")
-            % {"no": order.order_no, "store": data.store},
-            field_errors={"order_no": [_("This order number already exists in this store.")]},
-        ) from exc
-    rows = OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            customer=customer,
-            counted=counted,
-            sku=line.sku,
-            product=line.sku.product if line.sku else None,
-            root_category_id=_root_category_id(line.sku),
-            title=line.title,
-            sku_code=line.sku.code if line.sku else "",
-            variant=line.sku.variant if line.sku else "",
-            quantity=line.quantity,
-            unit_price_cny=line.unit_price_cny,
-            discount_cny=line.discount_cny,
-            amount_cny=line.amount_cny,
-            position=index,
-        )
-        for index, line in enumerate(lines)
-    )
-    if counted:
-        customer_figures_apply(
-            customer_id=customer.pk, change=_counting_change(order, rows), actor=actor, locked=locked
-        )
-    audit_record(
-        action="order.create",
-        actor=actor,
-        target=order,
-        data={"customer": customer.customer_no, "status": order.status, "total": str(order.total_cny)},
-    )
-    return order
+    return CheckedOrder(order=order, lines=lines, counted=counted)
 
 
 def _root_category_id(sku: Sku | None) -> int | None:
