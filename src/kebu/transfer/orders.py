@@ -5,9 +5,10 @@ that has a row per order is the same with one line each.
 An order is matched by its store and order number: one already in Kebu is left as it is, so the same
 export imported twice, or next week's overlapping export, adds each order once. The buyer is matched to
 a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes a new customer
-when none has them. Each order goes through ``order_create``, so the customer's figures move with it
-in the same transaction. Undo deletes the orders the import made and the customers it made for them,
-and rebuilds the figures of the customers they belonged to."""
+when none has them. Each order is checked as ``order_create`` checks it, and a batch's orders are
+written together (``orders_create_checked``), with the customers' figures, stages and audit entries
+as ``order_create`` would leave them, in the batch's transaction. Undo deletes the orders the import
+made and the customers it made for them, and rebuilds the figures of the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -29,7 +31,15 @@ from kebu.customers.models import Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import AfterSale, Order, OrderStatus, PaymentMethod, Platform, Sku, Store
 from kebu.orders.services.metrics import figures_recompute
-from kebu.orders.services.orders import LineInput, OrderInput, order_create
+from kebu.orders.services.orders import (
+    CheckedOrder,
+    LineInput,
+    OrderInput,
+    order_check,
+    order_create,
+    orders_create_checked,
+    skus_load,
+)
 from kebu.transfer.cells import CellError, moment_parse, money_parse, normalized, text_parse
 from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
 from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
@@ -288,7 +298,16 @@ def order_rows_read(
             return None
 
     order.order_no = text(first_number, first, "order_no", 40)
-    if split and order.order_no in split:
+    if not order.order_no:
+        # Without it a second import could not tell the order is already in, and the lines of orders
+        # without numbers one under another would be taken for one order.
+        problem(
+            first_number,
+            first,
+            "order_no",
+            _("Enter the order number: a later import of the same sheet knows the order by it."),
+        )
+    elif split and order.order_no in split:
         problem(
             first_number,
             first,
@@ -476,15 +495,39 @@ def order_batch_import(
     mapping: dict[int, str],
     split: Mapping[str, list[int]] | None = None,
 ) -> None:
-    """Import the orders of ``groups`` inside the caller's transaction, counting onto ``run``; each
-    order in a savepoint, so an order the services refuse is rejected alone."""
-    from kebu.transfer.imports import _Keys, _matches_load
+    """Import the orders of ``groups`` inside the caller's transaction, counting onto ``run``. An order
+    the services refuse is rejected alone.
 
+    The batch's orders are checked one by one and written together (``orders_create_checked``): the
+    same rows, figures, stages and audit entries as ``order_create`` for each, in a few statements. A
+    batch with an order on credit (whose limit check depends on the orders before it), or one whose
+    write meets an order number someone saved meanwhile, goes through ``order_create`` order by order,
+    each in its own savepoint."""
+    orders = orders_read(run, groups, mapping=mapping, split=split)
+    if any(not o.problems and o.data.get("payment_method") == PaymentMethod.CREDIT for o in orders):
+        journal = _orders_one_by_one(run, orders)
+    else:
+        try:
+            with transaction.atomic():
+                journal = _orders_together(run, orders)
+        except IntegrityError:
+            journal = _orders_one_by_one(run, orders)
+    ImportRow.objects.bulk_create(journal)
+
+
+def orders_read(
+    run: Import,
+    groups: Sequence[Sequence[tuple[int, list[Cell]]]],
+    *,
+    mapping: dict[int, str],
+    split: Mapping[str, list[int]] | None = None,
+) -> list[OrderRows]:
+    """The orders of ``groups`` read for ``run``, with what every order asks for read once."""
     store = Store.objects.filter(pk=run.options.get("store")).first() if run.options.get("store") else None
     stores = {s.name.lower(): s for s in Store.objects.all()}
     references = References.load()
-    definitions = list(CustomField.objects.filter(is_active=True))  # read once, not once an order
-    orders = [
+    definitions = list(CustomField.objects.filter(is_active=True))
+    return [
         order_rows_read(
             g,
             mapping=mapping,
@@ -497,27 +540,146 @@ def order_batch_import(
         )
         for g in groups
     ]
-    existing = set(
-        Order.objects.filter(order_no__in=[o.order_no for o in orders if o.order_no]).values_list(
-            "store_id", "order_no"
-        )
+
+
+@dataclass
+class _Known:
+    """What a batch's orders are matched against: the (store, order number) pairs already in Kebu, and
+    the existing customers with any of their buyers' keys."""
+
+    existing: set[tuple[int, str]]
+    matches: Any  # imports._Matches
+    matched: dict[int, Customer]
+
+    @classmethod
+    def load(cls, orders: Sequence[OrderRows]) -> _Known:
+        from kebu.transfer.imports import _Keys, _matches_load
+
+        numbers = [o.order_no for o in orders if o.order_no]
+        existing = set(Order.objects.filter(order_no__in=numbers).values_list("store_id", "order_no"))
+        keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
+        matches = _matches_load(keys)
+        wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
+        return cls(existing, matches, Customer.objects.in_bulk(wanted))
+
+    def customer(self, customer_id: int) -> Customer:
+        return self.matched.get(customer_id) or Customer.objects.get(pk=customer_id)
+
+
+def _refusal(order: OrderRows, exc: KebuError) -> None:
+    reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
+    order.problems = [Problem(order.numbers[0], "", "", reason) for reason in reasons]
+
+
+def _journal_entry(
+    run: Import, order: OrderRows, *, created: Order, made: bool, version: int | None
+) -> ImportRow:
+    return ImportRow(
+        run=run,
+        row=order.numbers[0],
+        action=ImportRowAction.CREATED,
+        noted=bool(order.warnings),
+        customer=created.customer,
+        version=version,
+        detail=json.dumps(
+            {
+                "order": created.pk,
+                "customer_created": made,
+                "left_out": [[w.column, w.value, w.reason] for w in order.warnings],
+            },
+            ensure_ascii=False,
+        ),
     )
-    keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
-    matches = _matches_load(keys)
-    wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
-    matched = Customer.objects.in_bulk(wanted)
-    journal: list[ImportRow] = []
-    rejected: list[OrderRows] = []
+
+
+def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
+    assert order.store is not None
+    return OrderInput(
+        customer=customer, store=order.store, lines=order.lines, order_no=order.order_no, **order.data
+    )
+
+
+def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:
+    """Check every order, make the new buyers of those that pass in one go, then write the orders
+    together. Counts onto ``run`` only once everything is written, so that the caller can roll the
+    whole batch back and take it again order by order."""
+    from kebu.transfer.imports import _Keys
+
+    known = _Known.load(orders)
+    now = timezone.now()
+    taken = set(known.existing)  # and the orders of the batch before, as order_create would find them
+    skus = skus_load(line.sku_code for o in orders if not o.problems for line in o.lines)
+    passed: list[tuple[OrderRows, CheckedOrder, int]] = []  # the order, checked, its customer (< 0: new)
+    new_buyers: dict[int, OrderRows] = {}  # a stand-in id -> the order whose buyer it is
+    unchanged = 0
     for order in orders:
         if order.problems:
-            rejected.append(order)
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
-        if (order.store.pk, order.order_no) in existing:
+        if (order.store.pk, order.order_no) in taken:
+            unchanged += 1
+            continue
+        keys = _Keys.of(order.buyer)
+        customer_id = None if keys.name else known.matches.find(keys)
+        customer = known.customer(customer_id) if customer_id is not None and customer_id > 0 else Customer()
+        try:
+            checked = order_check(
+                actor=run.created_by,
+                data=_order_input(order, customer),
+                now=now,
+                numbers_taken=taken,
+                skus=skus,
+            )
+        except KebuError as exc:
+            _refusal(order, exc)
+            continue
+        taken.add((order.store.pk, checked.order.order_no))
+        if customer_id is None:
+            # A new buyer: later orders of the batch with the same keys are theirs, as they would be once
+            # order_create had made them.
+            customer_id = -(len(new_buyers) + 1)
+            new_buyers[customer_id] = order
+            known.matches.learn(keys, customer_id, order.buyer.customer_no)
+        passed.append((order, checked, customer_id))
+    made = customers_import_create(
+        actor=run.created_by,
+        rows=[(o.buyer.checked, o.buyer.customer_no) for o in new_buyers.values()],  # type: ignore[union-attr]
+        import_id=run.pk,
+    )
+    customers = {**known.matched, **dict(zip(new_buyers, made, strict=True))}
+    for _order, checked, customer_id in passed:
+        checked.order.customer = customers.get(customer_id) or known.customer(customer_id)
+    created = orders_create_checked(actor=run.created_by, checked=[checked for _o, checked, _c in passed])
+    journal = [
+        _journal_entry(
+            run, order, created=made_order, made=new_buyers.get(customer_id) is order, version=version
+        )
+        for (order, _checked, customer_id), (made_order, version) in zip(passed, created, strict=True)
+    ]
+    rejected = [o for o in orders if o.problems]
+    journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
+    run.created += len(created)
+    run.noted += sum(bool(order.warnings) for order, _c, _i in passed)
+    run.unchanged += unchanged
+    run.rejected += len(rejected)
+    return journal
+
+
+def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:
+    """Each order through ``order_create`` in a savepoint of its own, its new buyer made with it."""
+    from kebu.transfer.imports import _Keys
+
+    known = _Known.load(orders)
+    journal: list[ImportRow] = []
+    for order in orders:
+        if order.problems:
+            continue
+        assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
+        if (order.store.pk, order.order_no) in known.existing:
             run.unchanged += 1
             continue
         buyer_keys = _Keys.of(order.buyer)
-        customer_id = None if buyer_keys.name else matches.find(buyer_keys)
+        customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)
         try:
             with transaction.atomic():
                 made = customer_id is None
@@ -528,53 +690,25 @@ def order_batch_import(
                         import_id=run.pk,
                     )
                 else:
-                    customer = matched.get(customer_id) or Customer.objects.get(pk=customer_id)
+                    customer = known.customer(customer_id)
                 created = order_create(
-                    actor=run.created_by,
-                    data=OrderInput(
-                        customer=customer,
-                        store=order.store,
-                        lines=order.lines,
-                        order_no=order.order_no,
-                        **order.data,
-                    ),
-                    allow_over_credit_limit=True,
+                    actor=run.created_by, data=_order_input(order, customer), allow_over_credit_limit=True
                 )
         except KebuError as exc:
-            reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
-                str(exc.message)
-            ]
-            order.problems = [Problem(order.numbers[0], "", "", reason) for reason in reasons]
-            rejected.append(order)
+            _refusal(order, exc)
             continue
         if made:
             # Only now that the order's savepoint has committed: a refused order's buyer was rolled back.
-            matches.learn(buyer_keys, customer.pk, customer.customer_no)
-            matched[customer.pk] = customer
-        existing.add((order.store.pk, order.order_no))
+            known.matches.learn(buyer_keys, customer.pk, customer.customer_no)
+            known.matched[customer.pk] = customer
+        known.existing.add((order.store.pk, order.order_no))
         run.created += 1
         run.noted += bool(order.warnings)
-        journal.append(
-            ImportRow(
-                run=run,
-                row=order.numbers[0],
-                action=ImportRowAction.CREATED,
-                noted=bool(order.warnings),
-                customer=customer,
-                version=Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first(),
-                detail=json.dumps(
-                    {
-                        "order": created.pk,
-                        "customer_created": made,
-                        "left_out": [[w.column, w.value, w.reason] for w in order.warnings],
-                    },
-                    ensure_ascii=False,
-                ),
-            )
-        )
-    journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
+        version = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()
+        journal.append(_journal_entry(run, order, created=created, made=made, version=version))
+    rejected = [o for o in orders if o.problems]
     run.rejected += len(rejected)
-    ImportRow.objects.bulk_create(journal)
+    return journal + [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
 
 
 def order_import_undo(run: Import) -> dict[str, int]:
