@@ -2,13 +2,15 @@
 order's fields repeated on each of its lines (the rows of one order come one after the other); a file
 that has a row per order is the same with one line each.
 
-An order is matched by its store and order number: one already in Kebu is left as it is, so the same
-export imported twice, or next week's overlapping export, adds each order once. The buyer is matched to
+An order is matched by its store and order number, so the same export imported twice, or next week's
+overlapping export, adds each order once; one already in Kebu that the newer export reports further
+along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand. The buyer is matched to
 a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes a new customer
 when none has them. Each order is checked as ``order_create`` checks it, and a batch's orders are
 written together (``orders_create_checked``), with the customers' figures, stages and audit entries
 as ``order_create`` would leave them, in the batch's transaction. Undo deletes the orders the import
-made and the customers it made for them, and rebuilds the figures of the customers they belonged to."""
+made and the customers it made for them, puts the orders it moved on back, and rebuilds the figures of
+the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import F, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -29,14 +32,29 @@ from django.utils.translation import ngettext
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.customers.models import Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
-from kebu.orders.models import AfterSale, Order, OrderStatus, PaymentMethod, Platform, Sku, Store
+from kebu.orders.models import (
+    COUNTED_STATUSES,
+    AfterSale,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    Platform,
+    Sku,
+    Store,
+)
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import (
     CheckedOrder,
     LineInput,
     OrderInput,
+    order_cancel,
     order_check,
+    order_complete,
     order_create,
+    order_deliver,
+    order_pay,
+    order_ship,
     orders_create_checked,
     skus_load,
 )
@@ -547,7 +565,7 @@ class _Known:
     """What a batch's orders are matched against: the (store, order number) pairs already in Kebu, and
     the existing customers with any of their buyers' keys."""
 
-    existing: set[tuple[int, str]]
+    existing: dict[tuple[int, str], str]  # (store, order number) -> the order's status
     matches: Any  # imports._Matches
     matched: dict[int, Customer]
 
@@ -556,7 +574,8 @@ class _Known:
         from kebu.transfer.imports import _Keys, _matches_load
 
         numbers = [o.order_no for o in orders if o.order_no]
-        existing = set(Order.objects.filter(order_no__in=numbers).values_list("store_id", "order_no"))
+        found = Order.objects.filter(order_no__in=numbers).values_list("store_id", "order_no", "status")
+        existing = {(store, number): status for store, number, status in found}
         keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
         matches = _matches_load(keys)
         wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
@@ -611,11 +630,21 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     skus = skus_load(line.sku_code for o in orders if not o.problems for line in o.lines)
     passed: list[tuple[OrderRows, CheckedOrder, int]] = []  # the order, checked, its customer (< 0: new)
     new_buyers: dict[int, OrderRows] = {}  # a stand-in id -> the order whose buyer it is
+    moved: list[ImportRow] = []
     unchanged = 0
     for order in orders:
         if order.problems:
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
+        if (order.store.pk, order.order_no) in known.existing:
+            try:
+                entry = _order_move(run, order, known.existing[order.store.pk, order.order_no])
+            except KebuError as exc:
+                _refusal(order, exc)
+                continue
+            moved += [entry] if entry is not None else []
+            unchanged += entry is None
+            continue
         if (order.store.pk, order.order_no) in taken:
             unchanged += 1
             continue
@@ -650,7 +679,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     for _order, checked, customer_id in passed:
         checked.order.customer = customers.get(customer_id) or known.customer(customer_id)
     created = orders_create_checked(actor=run.created_by, checked=[checked for _o, checked, _c in passed])
-    journal = [
+    journal = moved + [
         _journal_entry(
             run, order, created=made_order, made=new_buyers.get(customer_id) is order, version=version
         )
@@ -659,10 +688,98 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     rejected = [o for o in orders if o.problems]
     journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
     run.created += len(created)
+    run.updated += len(moved)
     run.noted += sum(bool(order.warnings) for order, _c, _i in passed)
     run.unchanged += unchanged
     run.rejected += len(rejected)
     return journal
+
+
+# The way an order moves on, as an export reports it; a later export may report it further along.
+_FLOW = (
+    OrderStatus.PENDING,
+    OrderStatus.PAID,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+)
+# The fields of an order that moving it on may change: what undo puts back.
+MOVED_FIELDS = (
+    "status",
+    "paid_cny",
+    "paid_at",
+    "payment_method",
+    "credit_due_date",
+    "credit_outstanding_cny",
+    "shipped_at",
+    "carrier",
+    "tracking_no",
+    "delivered_at",
+    "completed_at",
+    "cancelled_at",
+)
+
+
+def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
+    """Move an order already in Kebu (now ``status``) on to the status a newer export reports, through
+    the services that move an order by hand (pay, ship, deliver, complete; cancel one never paid), all
+    the steps or none; the journal's entry keeps what it changed, for undo. None when there is nothing
+    to move: the same status, or a change Kebu does not take from a sheet (a status going back, or a
+    paid order closed, which is a refund to record as an after-sale)."""
+    target = order.data["status"]
+    forward = target in _FLOW and status in _FLOW and _FLOW.index(target) > _FLOW.index(status)
+    cancel = target == OrderStatus.CANCELLED and status == OrderStatus.PENDING
+    if not (forward or cancel):
+        return None
+    actor, data = run.created_by, order.data
+    stored = Order.objects.select_related("customer", "store").get(store=order.store, order_no=order.order_no)
+    before = {name: getattr(stored, name) for name in MOVED_FIELDS}
+    try:
+        with transaction.atomic():
+            if cancel:
+                stored = order_cancel(actor=actor, order=stored, reason=_("Cancelled in the marketplace."))
+            if forward and stored.status == OrderStatus.PENDING:
+                stored = order_pay(
+                    actor=actor,
+                    order=stored,
+                    payment_method=data.get("payment_method") or PaymentMethod.OTHER,
+                    paid_cny=data.get("paid_cny"),
+                    paid_at=data.get("paid_at"),
+                    allow_over_credit_limit=True,
+                )
+            if forward and target != OrderStatus.PAID and stored.status == OrderStatus.PAID:
+                stored = order_ship(
+                    actor=actor,
+                    order=stored,
+                    carrier=data.get("carrier", ""),
+                    tracking_no=data.get("tracking_no", ""),
+                )
+            if target == OrderStatus.DELIVERED:
+                stored = order_deliver(actor=actor, order=stored)
+            if target == OrderStatus.COMPLETED:
+                stored = order_complete(actor=actor, order=stored)
+    except KebuError as exc:
+        reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
+        raise ValidationFailed(
+            _("Order %(no)s is in Kebu as “%(status)s” and was not moved to “%(to)s”: %(reason)s")
+            % {
+                "no": order.order_no,
+                "status": OrderStatus(status).label,
+                "to": OrderStatus(target).label,
+                "reason": " ".join(reasons),
+            }
+        ) from exc
+    return ImportRow(
+        run=run,
+        row=order.numbers[0],
+        action=ImportRowAction.UPDATED,
+        customer_id=stored.customer_id,
+        detail=json.dumps(
+            {"order": stored.pk, "order_version": stored.version, "before": before},
+            cls=DjangoJSONEncoder,
+            ensure_ascii=False,
+        ),
+    )
 
 
 def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:
@@ -676,7 +793,14 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
         if (order.store.pk, order.order_no) in known.existing:
-            run.unchanged += 1
+            try:
+                entry = _order_move(run, order, known.existing[order.store.pk, order.order_no])
+            except KebuError as exc:
+                _refusal(order, exc)
+                continue
+            journal += [entry] if entry is not None else []
+            run.updated += entry is not None
+            run.unchanged += entry is None
             continue
         buyer_keys = _Keys.of(order.buyer)
         customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)
@@ -701,7 +825,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             # Only now that the order's savepoint has committed: a refused order's buyer was rolled back.
             known.matches.learn(buyer_keys, customer.pk, customer.customer_no)
             known.matched[customer.pk] = customer
-        known.existing.add((order.store.pk, order.order_no))
+        known.existing[order.store.pk, order.order_no] = created.status
         run.created += 1
         run.noted += bool(order.warnings)
         version = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()
@@ -712,16 +836,22 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
 
 
 def order_import_undo(run: Import) -> dict[str, int]:
-    """Delete the orders ``run`` made and the customers it made for them, and rebuild the figures of the
-    customers who keep their other orders (inside the caller's transaction). ``Conflict``, naming the
-    orders, when that would lose later work: an after-sale, a change to the order, or a later order of a
-    customer the import made."""
+    """Delete the orders ``run`` made and the customers it made for them, put the orders it moved on
+    back as they were, and rebuild the figures of the customers who keep orders (inside the caller's
+    transaction). ``Conflict``, naming the orders, when that would lose later work: an after-sale, a
+    change to an order, or a later order of a customer the import made."""
     entries = [
         (customer_id, version, json.loads(detail))
         for customer_id, version, detail in run.journal.filter(action=ImportRowAction.CREATED)
         .order_by("row")
         .values_list("customer_id", "version", "detail")
     ]
+    moves = {
+        move["order"]: move
+        for move in map(
+            json.loads, run.journal.filter(action=ImportRowAction.UPDATED).values_list("detail", flat=True)
+        )
+    }
     order_ids = [d["order"] for _c, _v, d in entries]
     made_customers = {c for c, _v, d in entries if d["customer_created"] and c is not None}
     left_at = {c: v for c, v, _d in entries if c in made_customers}  # the last row's: the import's last word
@@ -736,6 +866,12 @@ def order_import_undo(run: Import) -> dict[str, int]:
     )
     later = Order.objects.filter(customer_id__in=made_customers).exclude(pk__in=order_ids)
     touched += list(later.values_list("order_no", flat=True))
+    # An order moved on, then changed again (an after-sale, a note, moved on by hand): its version moved.
+    touched += [
+        number
+        for pk, number, version in Order.objects.filter(pk__in=moves).values_list("pk", "order_no", "version")
+        if version != moves[pk]["order_version"]
+    ]
     if touched:
         shown = sorted(set(touched))[:UNDO_CONFLICTS_SHOWN]
         message = ngettext(
@@ -744,7 +880,7 @@ def order_import_undo(run: Import) -> dict[str, int]:
             len(set(touched)),
         ) % {"count": len(set(touched)), "orders": "、".join(shown)}
         raise Conflict(message)
-    customers = set(Order.objects.filter(pk__in=order_ids).values_list("customer_id", flat=True))
+    customers = set(Order.objects.filter(pk__in=[*order_ids, *moves]).values_list("customer_id", flat=True))
     try:
         deleted = Order.objects.filter(pk__in=order_ids).delete()[1].get("orders.Order", 0)
         Customer.objects.filter(pk__in=made_customers).delete()
@@ -752,8 +888,15 @@ def order_import_undo(run: Import) -> dict[str, int]:
         raise Conflict(
             _("Undoing would lose later work: records were added for these customers since.")
         ) from exc
+    now = timezone.now()
+    for pk, move in moves.items():
+        before = {
+            name: Order._meta.get_field(name).to_python(value) for name, value in move["before"].items()
+        }
+        Order.objects.filter(pk=pk).update(**before, version=F("version") + 1, updated_at=now)
+        OrderLine.objects.filter(order_id=pk).update(counted=before["status"] in COUNTED_STATUSES)
     figures_recompute(customer_ids=sorted(customers - made_customers))
-    return {"deleted": deleted, "customers_deleted": len(made_customers)}
+    return {"deleted": deleted, "customers_deleted": len(made_customers), "restored": len(moves)}
 
 
 def order_file_check(

@@ -467,6 +467,7 @@ def test_an_order_saved_meanwhile_by_someone_else_sends_the_batch_one_by_one(own
                     store=shop.store,
                     lines=[LineInput(title="电话下单", unit_price_cny="1.00")],
                     order_no="2024010512346",
+                    status=OrderStatus.PAID,  # as the sheet has it: nothing to move on
                 ),
             )
         finally:
@@ -512,3 +513,91 @@ def test_a_batch_with_an_order_on_credit_is_taken_order_by_order_against_the_lim
     assert (buyer.order_count, buyer.receivable_cny) == (2, Decimal("327.00"))
     owed = Order.objects.filter(customer=buyer).values_list("credit_outstanding_cny", flat=True)
     assert sorted(owed) == [Decimal("128.00"), Decimal("199.00")]
+
+
+# --- a newer export moves orders on ---------------------------------------------------------------
+
+# The sample a week later: the unpaid order was paid, the one awaiting shipment went out, the shipped
+# one was signed for and completed, and the completed one was closed (a refund, which Kebu does not take
+# from a sheet).
+LATER = (
+    TAOBAO.decode("utf-8")
+    .replace("交易成功,请尽快发货", "交易关闭,请尽快发货")
+    .replace("89.50,等待卖家发货,,李华", "89.50,卖家已发货,,李华")
+    .replace(
+        "88号,13900001111,2024-01-06 09:00:00,2024-01-06 09:05:00,爽肤水,1,TONER-100,89.50,,,",
+        "88号,13900001111,2024-01-06 09:00:00,2024-01-06 09:05:00,爽肤水,1,TONER-100,89.50,圆通速递,YT2024,",
+    )
+    .replace("128.00,卖家已发货,,王小明", "128.00,交易成功,,王小明")
+    .replace("0,等待买家付款,,王五", "55,买家已付款,,王五")
+    .replace("2024-02-03 08:00:00,,不存在的宝贝", "2024-02-03 08:00:00,2024-02-04 09:00:00,不存在的宝贝")
+    .encode()
+)
+
+
+def test_a_newer_export_moves_the_orders_it_reports_further_along(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    wang = Customer.objects.get(name="王五")
+    assert wang.order_count == 0
+
+    later = run_import(owner, LATER, store=shop.store)
+
+    assert counts(later) == (0, 3, 1, 0), import_rejected_rows(later)
+    status = dict(Order.objects.values_list("order_no", "status"))
+    assert status == {
+        "2024010512345": OrderStatus.COMPLETED,  # closed in the export: a refund, left to after-sales
+        "2024010512346": OrderStatus.SHIPPED,
+        "2024010512347": OrderStatus.COMPLETED,
+        "2024010512348": OrderStatus.PAID,
+    }
+    shipped = Order.objects.get(order_no="2024010512346")
+    assert (shipped.carrier, shipped.tracking_no) == ("圆通速递", "YT2024")
+    wang.refresh_from_db()
+    assert (wang.order_count, wang.total_spent_cny) == (1, Decimal("55.00"))  # paid: it counts now
+    assert Order.objects.get(order_no="2024010512348").lines.get().counted
+
+    again = run_import(owner, LATER, store=shop.store)
+    assert counts(again) == (0, 0, 4, 0)
+
+
+def test_undo_of_a_newer_export_puts_the_orders_back_as_they_were(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    fields = ["order_no", "status", "paid_cny", "paid_at", "payment_method", "shipped_at", "carrier"]
+    fields += ["tracking_no", "delivered_at", "completed_at", "cancelled_at", "credit_outstanding_cny"]
+    orders_before = list(Order.objects.order_by("order_no").values_list(*fields))
+    figures_before = list(Customer.objects.order_by("pk").values_list("pk", "order_count", "total_spent_cny"))
+    later = run_import(owner, LATER, store=shop.store)
+
+    import_undo(actor=owner, run=later)
+
+    assert list(Order.objects.order_by("order_no").values_list(*fields)) == orders_before
+    assert (
+        list(Customer.objects.order_by("pk").values_list("pk", "order_count", "total_spent_cny"))
+        == figures_before
+    )
+    assert not Order.objects.get(order_no="2024010512348").lines.get().counted
+
+
+def test_undo_of_a_newer_export_refuses_when_a_moved_order_was_worked_on_since(owner, shop):
+    from kebu.orders.services.orders import order_notes_update
+
+    run_import(owner, TAOBAO, store=shop.store)
+    later = run_import(owner, LATER, store=shop.store)
+    order_notes_update(actor=owner, order=Order.objects.get(order_no="2024010512346"), seller_notes="加急")
+
+    with pytest.raises(Conflict, match="2024010512346"):
+        import_undo(actor=owner, run=later)
+    assert Order.objects.get(order_no="2024010512346").status == OrderStatus.SHIPPED
+
+
+def test_a_move_the_services_refuse_is_rejected_saying_where_the_order_stands(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    # Shipped, says the export, but by which carrier? An order sent by parcel needs it.
+    data = TAOBAO.decode("utf-8").replace("89.50,等待卖家发货,,李华", "89.50,卖家已发货,,李华").encode()
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (0, 0, 3, 1)
+    [(_row, _cells, [problem])] = import_rejected_rows(run)
+    assert "2024010512346" in problem.reason and "carrier" in problem.reason
+    assert Order.objects.get(order_no="2024010512346").status == OrderStatus.PAID
