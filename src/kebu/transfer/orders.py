@@ -4,13 +4,13 @@ that has a row per order is the same with one line each.
 
 An order is matched by its store and order number, so the same export imported twice, or next week's
 overlapping export, adds each order once; one already in Kebu that the newer export reports further
-along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand. The buyer is matched to
-a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes a new customer
-when none has them. Each order is checked as ``order_create`` checks it, and a batch's orders are
-written together (``orders_create_checked``), with the customers' figures, stages and audit entries
-as ``order_create`` would leave them, in the batch's transaction. Undo deletes the orders the import
-made and the customers it made for them, puts the orders it moved on back, and rebuilds the figures of
-the customers they belonged to."""
+along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand. The
+buyer is matched to a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes
+a new customer when none has them. Each order is checked as ``order_create`` checks it, and a batch's
+orders are written together (``orders_create_checked``), with the customers' figures, stages and audit
+entries as ``order_create`` would leave them, in the batch's transaction. Undo deletes the orders the
+import made and the customers it made for them, puts the orders it moved on back, and rebuilds the
+figures of the customers they belonged to."""
 
 from __future__ import annotations
 
