@@ -169,7 +169,7 @@ def customer_import_start(
             _("Orders are imported order by order: all or nothing is not offered for them.")
         )
     if isinstance(data, Path):
-        file_size_check(data.stat().st_size)  # before a file too large is copied
+        file_size_check(data.stat().st_size, streamed=True)  # before a file too large is copied
     stored_as = uuid.uuid4().hex
     kept = imports_dir() / stored_as
     size, sha256 = _file_keep(data, kept)

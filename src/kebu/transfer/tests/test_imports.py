@@ -388,7 +388,7 @@ def test_a_file_given_by_its_path_is_kept_a_piece_at_a_time_with_its_size_and_ha
 def test_a_file_over_the_size_limit_is_refused_before_it_is_copied(owner, tmp_path, monkeypatch):
     from kebu.transfer import imports, readers
 
-    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(readers, "MAX_STREAMED_BYTES", 10)
     source = tmp_path / "客户.csv"
     source.write_bytes(FIRST)
     kept = set(imports.imports_dir().iterdir())

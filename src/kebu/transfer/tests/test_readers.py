@@ -216,6 +216,23 @@ def test_a_file_over_the_size_limit_is_refused(monkeypatch):
         table_read(("姓名\n" + "张三\n" * 50).encode())
 
 
+def test_a_csv_on_disk_may_be_larger_than_a_file_read_whole(monkeypatch, tmp_path):
+    # Read as its rows are, a CSV (or .xlsx) on disk does not cost memory by its size; an .xls is read
+    # whole, so the smaller limit is its own.
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 100)
+    sheet = tmp_path / "订单.csv"
+    sheet.write_text("姓名\n" + "张三\n" * 50, encoding="utf-8")
+    xls = tmp_path / "订单.xls"
+    xls.write_bytes(readers.OLE2_MAGIC + b"\0" * 200)
+
+    assert len(list(table_read(sheet).rows)) == 50
+    with pytest.raises(FileRefused, match="Split it into several files"):
+        table_read(xls)
+    monkeypatch.setattr(readers, "MAX_STREAMED_BYTES", 100)
+    with pytest.raises(FileRefused, match="Split it into several files"):
+        table_read(sheet)
+
+
 def test_a_refusal_reads_in_the_merchants_language():
     with translation.override("zh-hans"), pytest.raises(FileRefused, match="文件只有表头，下面没有数据行"):
         table_read("姓名,手机\n".encode())
