@@ -446,7 +446,8 @@ class _Keys:
 @dataclass
 class _Matches:
     """Each key a batch's rows carry -> the customer that has it (the first created, for a key several
-    customers share). Grows as the batch creates customers, so a later row of the same file finds them."""
+    customers share). Grows as the batch creates customers, so a later row of the same file finds them;
+    an order batch learns a buyer it will make under a stand-in id below zero."""
 
     numbers: dict[str, int] = field(default_factory=dict)
     phones: dict[str, int] = field(default_factory=dict)

@@ -15,12 +15,13 @@ figures of the customers they belonged to."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -63,6 +64,11 @@ from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References,
 from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
+
+if TYPE_CHECKING:
+    from kebu.transfer.imports import _Matches
+
+logger = logging.getLogger(__name__)
 
 UNDO_CONFLICTS_SHOWN = 10
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -519,8 +525,9 @@ def order_batch_import(
     The batch's orders are checked one by one and written together (``orders_create_checked``): the
     same rows, figures, stages and audit entries as ``order_create`` for each, in a few statements. A
     batch with an order on credit (whose limit check depends on the orders before it), or one whose
-    write meets an order number someone saved meanwhile, goes through ``order_create`` order by order,
-    each in its own savepoint."""
+    write meets a unique key taken since it was checked, goes through ``order_create`` order by order,
+    each in its own savepoint: an order number someone saved meanwhile, or a customer number a new buyer
+    of the batch was just given and a later row of the batch names."""
     orders = orders_read(run, groups, mapping=mapping, split=split)
     if any(not o.problems and o.data.get("payment_method") == PaymentMethod.CREDIT for o in orders):
         journal = _orders_one_by_one(run, orders)
@@ -528,7 +535,9 @@ def order_batch_import(
         try:
             with transaction.atomic():
                 journal = _orders_together(run, orders)
-        except IntegrityError:
+        except IntegrityError as exc:
+            # Rare, and slower: say so, so that one happening every batch is seen.
+            logger.warning("import %s: a batch of orders written one by one (%s)", run.pk, exc)
             journal = _orders_one_by_one(run, orders)
     ImportRow.objects.bulk_create(journal)
 
@@ -566,7 +575,7 @@ class _Known:
     the existing customers with any of their buyers' keys."""
 
     existing: dict[tuple[int, str], str]  # (store, order number) -> the order's status
-    matches: Any  # imports._Matches
+    matches: _Matches
     matched: dict[int, Customer]
 
     @classmethod
@@ -626,7 +635,9 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
 
     known = _Known.load(orders)
     now = timezone.now()
-    taken = set(known.existing)  # and the orders of the batch before, as order_create would find them
+    # And the orders of the batch before, as order_create would find them. Every order has its number
+    # (order_rows_read refuses a blank one), so a number here is one order.
+    taken = set(known.existing)
     skus = skus_load(line.sku_code for o in orders if not o.problems for line in o.lines)
     passed: list[tuple[OrderRows, CheckedOrder, int]] = []  # the order, checked, its customer (< 0: new)
     new_buyers: dict[int, OrderRows] = {}  # a stand-in id -> the order whose buyer it is
@@ -665,7 +676,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         taken.add((order.store.pk, checked.order.order_no))
         if customer_id is None:
             # A new buyer: later orders of the batch with the same keys are theirs, as they would be once
-            # order_create had made them.
+            # order_create had made them. Not made yet, they are known by a stand-in id below zero.
             customer_id = -(len(new_buyers) + 1)
             new_buyers[customer_id] = order
             known.matches.learn(keys, customer_id, order.buyer.customer_no)

@@ -258,7 +258,10 @@ def _address_defaults(data: OrderInput) -> dict[str, str]:
         "ship_address": data.ship_address.strip()[:200],
     }
     if any(fields.values()) or data.customer.pk is None:
-        return fields  # a customer not saved yet (an import's new buyer) has no address to default to
+        # A customer not saved yet (an import's new buyer, checked before it is made) has no address to
+        # default to. An import's order always names its receiver or phone (its buyer needs one), so
+        # it never asks for the default: checked before or after its buyer is made, it is the same.
+        return fields
     address = data.customer.addresses.filter(is_default=True).first()
     if address is None:
         return fields
@@ -369,10 +372,11 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
     return order
 
 
+@transaction.atomic
 def orders_create_checked(*, actor: Any, checked: Sequence[CheckedOrder]) -> list[tuple[Order, int]]:
     """Write orders that passed :func:`order_check` (their customers saved) as :func:`order_create`
     writes them one after another in this order: the same rows, figures, stages, timeline events and
-    audit entries, in a few statements for them all, inside the caller's transaction. For an import's
+    audit entries, in a few statements for them all, all or nothing. For an import's
     batch; a test holds the two ways equal. Returns each order with its customer's version as that
     order left it.
 

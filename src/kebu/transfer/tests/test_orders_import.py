@@ -89,6 +89,20 @@ def test_the_same_export_again_adds_nothing(owner, shop):
     assert Order.objects.count() == 4 and Customer.objects.count() == 3
 
 
+def test_a_batch_of_orders_is_written_together(owner, shop):
+    # One statement for the batch's orders, one for their lines and one for their audit entries: the
+    # batched path, not order_create per order (which the same result would not show).
+    with CaptureQueriesContext(connection) as queries:
+        run = run_import(owner, TAOBAO, store=shop.store)
+
+    assert counts(run) == (4, 0, 0, 0)
+    # Django logs an executemany as "<n> times: INSERT …".
+    statements = [q["sql"].split(" times: ")[-1] for q in queries]
+    inserts = [sql.split("(")[0].strip() for sql in statements if sql.startswith("INSERT INTO")]
+    assert inserts.count('INSERT INTO "orders_order"') == 1
+    assert inserts.count('INSERT INTO "orders_orderline"') == 1
+
+
 def test_a_batch_of_orders_reads_the_shop_settings_once(owner, shop):
     # Each order asks for the stage rules (and a credit order for the credit setting): one reading a
     # batch serves them all, and the stages still move by the shop's rules.
@@ -477,7 +491,8 @@ def test_an_order_saved_meanwhile_by_someone_else_sends_the_batch_one_by_one(own
         monkeypatch.setattr(transfer_orders, "orders_create_checked", real)
         thread = threading.Thread(target=someone_else)
         thread.start()
-        thread.join()
+        thread.join(timeout=30)
+        assert not thread.is_alive()  # it would wait for a lock the batch holds: the test would hang
         return real(**kwargs)
 
     monkeypatch.setattr(transfer_orders, "orders_create_checked", meanwhile)
