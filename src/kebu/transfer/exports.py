@@ -436,6 +436,23 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
             "ordered_at", gettext_lazy("Order time"), order(lambda o: _local(o.ordered_at)), MOMENT, width=17
         ),
         Column("paid_at", gettext_lazy("Paid at"), order(lambda o: _local(o.paid_at)), MOMENT, width=17),
+        Column(
+            "shipped_at", gettext_lazy("Shipped at"), order(lambda o: _local(o.shipped_at)), MOMENT, width=17
+        ),
+        Column(
+            "delivered_at",
+            gettext_lazy("Delivered at"),
+            order(lambda o: _local(o.delivered_at)),
+            MOMENT,
+            width=17,
+        ),
+        Column(
+            "completed_at",
+            gettext_lazy("Completed at"),
+            order(lambda o: _local(o.completed_at)),
+            MOMENT,
+            width=17,
+        ),
         Column("sku_code", gettext_lazy("SKU code"), line(lambda ln: ln.sku_code)),
         Column("title", gettext_lazy("Item"), line(lambda ln: ln.title), width=30),
         Column("variant", gettext_lazy("Variant"), line(lambda ln: ln.variant)),

@@ -152,6 +152,20 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
         "支付完成时间",
         "paid at",
     ),
+    # When a marketplace says the order was shipped, signed for, completed: kept on the order (and on
+    # a later import, the times of an order it moves on), not the time of the import.
+    "shipped_at": ("发货时间", "卖家发货时间", "订单发货时间", "shipped at", "fulfilled at", "date shipped"),
+    "delivered_at": ("签收时间", "妥投时间", "delivered at", "date delivered"),
+    "completed_at": (
+        "完成时间",
+        "确认收货时间",
+        "订单完成时间",
+        "交易成功时间",
+        "交易完成时间",
+        "completed at",
+        "completed date",
+        "date completed",
+    ),
     "status": ("订单状态", "状态", "order status", "status"),
     "customer_no": ("客户编号", "customer number"),
     # Buyer IDs a marketplace keeps unique; nicknames (买家昵称, 粉丝昵称) are not, and match no one.

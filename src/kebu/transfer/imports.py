@@ -711,6 +711,16 @@ def import_problems(run: Import) -> dict[int, list[Problem]]:
     return found
 
 
+def import_notes(run: Import, *, limit: int) -> list[Problem]:
+    """The notes on the first ``limit`` rows imported without some of their cells, or left as they
+    were with a note: what was left out, and why."""
+    return [
+        Problem(entry.row, column, value, reason)
+        for entry in run.journal.filter(noted=True).order_by("row")[:limit]
+        for column, value, reason in json.loads(entry.detail).get("left_out", [])
+    ]
+
+
 def import_rejected_rows(run: Import) -> list[tuple[int, list[Cell], list[Problem]]]:
     """The rejected rows with their cells (read again from the kept file) and problems: the report's
     rows, under the file's own header."""

@@ -62,7 +62,10 @@ class Import(models.Model):
     noted = models.PositiveIntegerField(
         _("imported with notes"),
         default=0,
-        help_text=_("Rows imported without some of their cells (a buyer's detail Kebu could not take)."),
+        help_text=_(
+            "Rows imported without some of their cells (a buyer's detail Kebu could not take), or left as "
+            "they were with a note (a paid order an export reports closed)."
+        ),
     )
     refused = models.BooleanField(
         _("refused"), default=False, help_text=_("All or nothing, and some row was bad: nothing was written.")
@@ -106,14 +109,17 @@ class ImportRowAction(models.TextChoices):
     CREATED = "created", _("Created")
     UPDATED = "updated", _("Updated")
     REJECTED = "rejected", _("Rejected")
+    UNCHANGED = "unchanged", _("Unchanged")  # only with a note: a row that changed nothing is only counted
 
 
 class ImportRow(models.Model):
-    """What one row of an imported file did. Rows that changed nothing are only counted.
+    """What one row of an imported file did. Rows that changed nothing are only counted, unless there
+    is something to tell about them (``UNCHANGED`` with a note: a paid order an export reports closed).
 
     ``detail`` is JSON, encrypted because it holds contact details: for an update, the values before
     and the ids of the rows it added (``{"before": …, "added": …}``); for a rejection, the problems
-    (``{"problems": [[column, value, reason], …]}``)."""
+    (``{"problems": [[column, value, reason], …]}``); for a note, what was left out and why
+    (``{"left_out": [[column, value, reason], …]}``)."""
 
     run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="journal")
     row = models.PositiveIntegerField(_("row"))
@@ -125,7 +131,8 @@ class ImportRow(models.Model):
         null=True, blank=True, help_text="The customer's version this row left."
     )
     detail = EncryptedTextField(blank=True)
-    # Imported, but without some cells (``detail["left_out"]``): listed on the import's page.
+    # Imported, but without some cells (``detail["left_out"]``), or left as it was with a note:
+    # listed on the import's page.
     noted = models.BooleanField(default=False)
 
     class Meta:

@@ -152,6 +152,7 @@ MARKETPLACES = (
             "name": "order_no",
             "createdat": "ordered_at",
             "paidat": "paid_at",
+            "fulfilledat": "shipped_at",
             "financialstatus": "status",
             "email": "email",
             "shippingname": "receiver",
@@ -259,6 +260,7 @@ class OrderRows:
     buyer: CustomerRow | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # the buyer's details left out
+    status_text: str = ""  # the status as the sheet words it (交易关闭)
 
 
 def _names_joined(
@@ -350,7 +352,7 @@ def order_rows_read(
             problem(first_number, first, "store", message % {"value": store_name, "known": known})
     elif order.store is None:
         problem(first_number, first, "store", _("Which store? Add a store column or choose the store."))
-    for key in ("ordered_at", "paid_at"):
+    for key in ("ordered_at", "paid_at", "shipped_at", "delivered_at", "completed_at"):
         index = columns.get(key)
         if index is not None and normalized(first[index]):
             try:
@@ -360,6 +362,7 @@ def order_rows_read(
     if "ordered_at" not in order.data:
         problem(first_number, first, "ordered_at", _("Enter the order time."))
     if status := text(first_number, first, "status", 20):
+        order.status_text = status
         word = status.lower().removeprefix("wc-")
         found = _STATUS_WORDS.get(status) or _STATUS_WORDS.get(word) or _word(OrderStatus, word)
         if found is None or found == OrderStatus.CLOSED:
@@ -642,22 +645,16 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     passed: list[tuple[OrderRows, CheckedOrder, int]] = []  # the order, checked, its customer (< 0: new)
     new_buyers: dict[int, OrderRows] = {}  # a stand-in id -> the order whose buyer it is
     moved: list[ImportRow] = []
-    unchanged = 0
+    counts = _Counts()
     for order in orders:
         if order.problems:
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
         if (order.store.pk, order.order_no) in known.existing:
-            try:
-                entry = _order_move(run, order, known.existing[order.store.pk, order.order_no])
-            except KebuError as exc:
-                _refusal(order, exc)
-                continue
-            moved += [entry] if entry is not None else []
-            unchanged += entry is None
+            moved += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts)
             continue
         if (order.store.pk, order.order_no) in taken:
-            unchanged += 1
+            counts.unchanged += 1
             continue
         keys = _Keys.of(order.buyer)
         customer_id = None if keys.name else known.matches.find(keys)
@@ -698,12 +695,44 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     ]
     rejected = [o for o in orders if o.problems]
     journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
-    run.created += len(created)
-    run.updated += len(moved)
-    run.noted += sum(bool(order.warnings) for order, _c, _i in passed)
-    run.unchanged += unchanged
-    run.rejected += len(rejected)
+    counts.created += len(created)
+    counts.noted += sum(bool(order.warnings) for order, _c, _i in passed)
+    counts.rejected += len(rejected)
+    counts.onto(run)
     return journal
+
+
+@dataclass
+class _Counts:
+    """What a batch of orders did, added onto the import once the batch is written: a batch written
+    together that fails is taken again order by order, and must not count twice."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    noted: int = 0
+    rejected: int = 0
+
+    def onto(self, run: Import) -> None:
+        for name in ("created", "updated", "unchanged", "noted", "rejected"):
+            setattr(run, name, getattr(run, name) + getattr(self, name))
+
+
+def _order_again(run: Import, order: OrderRows, status: str, counts: _Counts) -> list[ImportRow]:
+    """An order already in Kebu (now ``status``), met again: moved on, left as it was, or left with a
+    note; refused, its problem on ``order``, when it cannot move. Returns its journal entry, if any."""
+    try:
+        entry = _order_move(run, order, status)
+    except KebuError as exc:
+        _refusal(order, exc)
+        return []
+    if entry is None:
+        counts.unchanged += 1
+        return []
+    counts.updated += entry.action == ImportRowAction.UPDATED
+    counts.unchanged += entry.action == ImportRowAction.UNCHANGED
+    counts.noted += entry.noted
+    return [entry]
 
 
 # The way an order moves on, as an export reports it; a later export may report it further along.
@@ -734,15 +763,22 @@ MOVED_FIELDS = (
 def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
     """Move an order already in Kebu (now ``status``) on to the status a newer export reports, through
     the services that move an order by hand (pay, ship, deliver, complete; cancel one never paid), all
-    the steps or none; the journal's entry keeps what it changed, for undo. None when there is nothing
-    to move: the same status, or a change Kebu does not take from a sheet (a status going back, or a
-    paid order closed, which is a refund to record as an after-sale)."""
+    the steps or none, at the times the export gives; the journal's entry keeps what it changed, for
+    undo. None when there is nothing to move: the same status, or a status going back (an older
+    export). A paid order the export reports closed is left as it is, with a note (an entry that
+    changes nothing): what was paid comes back through an after-sale, which the merchant records."""
     target = order.data["status"]
     forward = target in _FLOW and status in _FLOW and _FLOW.index(target) > _FLOW.index(status)
     cancel = target == OrderStatus.CANCELLED and status == OrderStatus.PENDING
+    if target == OrderStatus.CANCELLED and status in COUNTED_STATUSES:
+        return _closed_when_paid(run, order, status)
     if not (forward or cancel):
         return None
     actor, data = run.created_by, order.data
+    # A step without its time in the export took place no later than the next step that has one.
+    paid_at, shipped_at, delivered_at, completed_at = _times_filled(
+        [data.get(key) for key in ("paid_at", "shipped_at", "delivered_at", "completed_at")]
+    )
     stored = Order.objects.select_related("customer", "store").get(store=order.store, order_no=order.order_no)
     before = {name: getattr(stored, name) for name in MOVED_FIELDS}
     try:
@@ -755,7 +791,7 @@ def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
                     order=stored,
                     payment_method=data.get("payment_method") or PaymentMethod.OTHER,
                     paid_cny=data.get("paid_cny"),
-                    paid_at=data.get("paid_at"),
+                    paid_at=paid_at,
                     allow_over_credit_limit=True,
                 )
             if forward and target != OrderStatus.PAID and stored.status == OrderStatus.PAID:
@@ -764,11 +800,12 @@ def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
                     order=stored,
                     carrier=data.get("carrier", ""),
                     tracking_no=data.get("tracking_no", ""),
+                    shipped_at=shipped_at,
                 )
             if target == OrderStatus.DELIVERED:
-                stored = order_deliver(actor=actor, order=stored)
+                stored = order_deliver(actor=actor, order=stored, delivered_at=delivered_at)
             if target == OrderStatus.COMPLETED:
-                stored = order_complete(actor=actor, order=stored)
+                stored = order_complete(actor=actor, order=stored, completed_at=completed_at)
     except KebuError as exc:
         reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
         raise ValidationFailed(
@@ -793,25 +830,47 @@ def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
     )
 
 
+def _times_filled(times: list[Any]) -> list[Any]:
+    """Each missing time (None) of an order's steps, in order, taken from the next step that has one;
+    the last steps' stay None (now, when they are taken)."""
+    filled, later = [], None
+    for moment in reversed(times):
+        later = moment or later
+        filled.append(later)
+    return filled[::-1]
+
+
+def _closed_when_paid(run: Import, order: OrderRows, status: str) -> ImportRow:
+    """The journal's note for a paid order the export reports closed: counted unchanged, shown with the
+    import's notes; undo passes over it."""
+    index = next((i for i, key in run.mapping.items() if key == "status"), None)
+    column = run.headers[int(index)] if index is not None else ""
+    reason = _(
+        "Order %(no)s is “%(status)s” in Kebu, and closed in the export: it was left as it is. A paid "
+        "order is closed by refunding it: record the refund as an after-sale on the order."
+    ) % {"no": order.order_no, "status": OrderStatus(status).label}
+    return ImportRow(
+        run=run,
+        row=order.numbers[0],
+        action=ImportRowAction.UNCHANGED,
+        noted=True,
+        detail=json.dumps({"left_out": [[column, order.status_text, reason]]}, ensure_ascii=False),
+    )
+
+
 def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:
     """Each order through ``order_create`` in a savepoint of its own, its new buyer made with it."""
     from kebu.transfer.imports import _Keys
 
     known = _Known.load(orders)
     journal: list[ImportRow] = []
+    counts = _Counts()
     for order in orders:
         if order.problems:
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
         if (order.store.pk, order.order_no) in known.existing:
-            try:
-                entry = _order_move(run, order, known.existing[order.store.pk, order.order_no])
-            except KebuError as exc:
-                _refusal(order, exc)
-                continue
-            journal += [entry] if entry is not None else []
-            run.updated += entry is not None
-            run.unchanged += entry is None
+            journal += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts)
             continue
         buyer_keys = _Keys.of(order.buyer)
         customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)
@@ -837,12 +896,13 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             known.matches.learn(buyer_keys, customer.pk, customer.customer_no)
             known.matched[customer.pk] = customer
         known.existing[order.store.pk, order.order_no] = created.status
-        run.created += 1
-        run.noted += bool(order.warnings)
+        counts.created += 1
+        counts.noted += bool(order.warnings)
         version = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()
         journal.append(_journal_entry(run, order, created=created, made=made, version=version))
     rejected = [o for o in orders if o.problems]
-    run.rejected += len(rejected)
+    counts.rejected += len(rejected)
+    counts.onto(run)
     return journal + [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
 
 

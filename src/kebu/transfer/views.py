@@ -55,7 +55,7 @@ from kebu.transfer.forms import (
     import_max_bytes,
     kind_field_choices,
 )
-from kebu.transfer.imports import import_cancel, import_rejected_rows, import_undo
+from kebu.transfer.imports import import_cancel, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPreset
 from kebu.transfer.orders import order_headers_match
 from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
@@ -78,7 +78,7 @@ PREVIEW_ROWS = 10
 SAMPLE_VALUES = 3
 HISTORY_PAGE = 25
 PROBLEMS_PAGE = 50
-NOTED_SHOWN = 200  # rows imported without some cells, listed on the import's page
+NOTED_SHOWN = 200  # rows imported with notes, listed on the import's page
 PROBLEMS_SHOWN = 2000  # the page shows this many of a check's problems; the report has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -480,13 +480,8 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         "kept_aside": aside_kept_text(run),
     }
     if job.is_finished and run.noted:
-        # Rows imported without some cells: the first ones here, every one in the journal.
-        noted = run.journal.filter(noted=True).order_by("row")[:NOTED_SHOWN]
-        context["notes"] = [
-            Problem(entry.row, column, value, reason)
-            for entry in noted
-            for column, value, reason in json.loads(entry.detail).get("left_out", [])
-        ]
+        # Rows imported without some cells, or left with a note: the first ones here, all in the journal.
+        context["notes"] = import_notes(run, limit=NOTED_SHOWN)
     if job.is_finished and run.rejected:
         rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
         page = paginate(rejected, page=request.GET.get("page"), per_page=PROBLEMS_PAGE)

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kebu.audit.services import audit_record, audit_records
 from kebu.core.bulk import objects_insert
@@ -106,7 +107,11 @@ class OrderInput:
     delivery_method: str = DeliveryMethod.EXPRESS
     carrier: str = ""
     tracking_no: str = ""
+    # When it was shipped, signed for and completed, for an order entered at that status (a sheet's
+    # 发货时间, 签收时间, 确认收货时间); blank: the step before's time.
     shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    completed_at: datetime | None = None
     # The shipping address; all blank takes the customer's default address.
     receiver_name: str = ""
     receiver_phone: str = ""
@@ -180,6 +185,27 @@ def _moment(value: datetime | None, *, errors: dict[str, list[Any]], key: str, n
     if moment > now + CLOCK_TOLERANCE:
         _errors_add(errors, key, _("This time is in the future."))
     return moment.replace(microsecond=0)
+
+
+# What each step of an order's journey may not come before, in the words of its error.
+_TOO_EARLY = {
+    "shipped_at": gettext_lazy("Shipping cannot come before the payment."),
+    "delivered_at": gettext_lazy("Signing for it cannot come before the shipping."),
+    "completed_at": gettext_lazy("Completion cannot come before the shipping or signing for it."),
+}
+
+
+def _moment_after(
+    value: datetime | None, earliest: datetime, *, errors: dict[str, list[Any]], key: str, now: datetime
+) -> datetime:
+    """The time of an order's step ``key`` (``earliest``, the step before's, when not given): as
+    ``_moment``, and not before ``earliest``."""
+    if value is None:
+        return earliest.replace(microsecond=0)
+    moment = _moment(value, errors=errors, key=key, now=now)
+    if moment < earliest.replace(microsecond=0):
+        _errors_add(errors, key, _TOO_EARLY[key])
+    return moment
 
 
 @dataclass
@@ -518,6 +544,7 @@ def order_check(
             "order_no",
             _("Order number %(no)s already exists in %(store)s.") % {"no": order_no, "store": data.store},
         )
+    steps = _steps_checked(data, paid_at or ordered_at, errors=errors, now=now)
     if errors:
         raise ValidationFailed(_("The order was not saved; correct the marked fields."), field_errors=errors)
     order = Order(
@@ -545,17 +572,28 @@ def order_check(
         updated_at=now,
         **_address_defaults(data),
     )
-    if data.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED):
-        order.shipped_at = (data.shipped_at or paid_at or ordered_at).replace(microsecond=0)
-    if data.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
-        order.delivered_at = order.shipped_at
-    if data.status == OrderStatus.COMPLETED:
-        order.completed_at = order.delivered_at
+    order.shipped_at, order.delivered_at, order.completed_at = steps
     if data.status == OrderStatus.CANCELLED:
         order.cancelled_at = ordered_at
     if counted:
         _credit_terms(order, customer)
     return CheckedOrder(order=order, lines=lines, counted=counted)
+
+
+def _steps_checked(
+    data: OrderInput, paid_at: datetime, *, errors: dict[str, list[Any]], now: datetime
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """When an order entered as shipped, signed for or completed took each of those steps (shipped,
+    delivered, completed; None for a step it has not taken): the times given, each not before the step
+    before it; a time not given is the step before's (the payment's, for the shipping)."""
+    shipped = delivered = completed = None
+    if data.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+        shipped = _moment_after(data.shipped_at, paid_at, errors=errors, key="shipped_at", now=now)
+    if shipped is not None and data.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+        delivered = _moment_after(data.delivered_at, shipped, errors=errors, key="delivered_at", now=now)
+    if delivered is not None and data.status == OrderStatus.COMPLETED:
+        completed = _moment_after(data.completed_at, delivered, errors=errors, key="completed_at", now=now)
+    return shipped, delivered, completed
 
 
 def _root_category_id(sku: Sku | None) -> int | None:
@@ -664,7 +702,7 @@ def order_ship(
             _errors_add(errors, "carrier", _("Enter the carrier."))
         if not tracking_no:
             _errors_add(errors, "tracking_no", _("Enter the tracking number."))
-    moment = _moment(shipped_at, errors=errors, key="shipped_at", now=timezone.now())
+    moment = _step_moment(order, shipped_at, key="shipped_at", errors=errors)
     if errors:
         raise ValidationFailed(_("The order was not marked shipped."), field_errors=errors)
     order = _claim(
@@ -680,34 +718,56 @@ def order_ship(
 
 
 @transaction.atomic
-def order_deliver(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
-    """The customer signed for the parcel (已签收)."""
+def order_deliver(
+    *, actor: Any, order: Order, delivered_at: datetime | None = None, expected_version: int | None = None
+) -> Order:
+    """The customer signed for the parcel (已签收), now or at ``delivered_at`` (a marketplace's 签收时间)."""
     _require_status(order, [OrderStatus.SHIPPED], _("Only a shipped order can be delivered."))
+    errors: dict[str, list[Any]] = {}
+    moment = _step_moment(order, delivered_at, key="delivered_at", errors=errors)
+    if errors:
+        raise ValidationFailed(_("The order was not marked delivered."), field_errors=errors)
     order = _claim(
-        order, expected_version=expected_version, status=OrderStatus.DELIVERED, delivered_at=timezone.now()
+        order, expected_version=expected_version, status=OrderStatus.DELIVERED, delivered_at=moment
     )
     audit_record(action="order.deliver", actor=actor, target=order)
     return order
 
 
 @transaction.atomic
-def order_complete(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
-    """Close the sale (已完成): delivered, or shipped and never confirmed."""
+def order_complete(
+    *, actor: Any, order: Order, completed_at: datetime | None = None, expected_version: int | None = None
+) -> Order:
+    """Close the sale (已完成): delivered, or shipped and never confirmed; now or at ``completed_at`` (a
+    marketplace's 确认收货时间)."""
     _require_status(
         order,
         [OrderStatus.SHIPPED, OrderStatus.DELIVERED],
         _("Only a shipped or delivered order can complete."),
     )
-    now = timezone.now()
+    errors: dict[str, list[Any]] = {}
+    moment = _step_moment(order, completed_at, key="completed_at", errors=errors)
+    if errors:
+        raise ValidationFailed(_("The order was not completed."), field_errors=errors)
     order = _claim(
         order,
         expected_version=expected_version,
         status=OrderStatus.COMPLETED,
-        completed_at=now,
-        delivered_at=order.delivered_at or now,
+        completed_at=moment,
+        delivered_at=order.delivered_at or moment,
     )
     audit_record(action="order.complete", actor=actor, target=order)
     return order
+
+
+def _step_moment(order: Order, value: datetime | None, *, key: str, errors: dict[str, list[Any]]) -> datetime:
+    """When ``order`` takes step ``key`` (shipped_at, delivered_at, completed_at): now, or ``value`` (a
+    marketplace's time), which may not be in the future nor before the step it follows."""
+    now = timezone.now()
+    if value is None:
+        return _moment(None, errors=errors, key=key, now=now)
+    earliest = order.delivered_at or order.shipped_at or order.paid_at or order.ordered_at
+    return _moment_after(value, earliest, errors=errors, key=key, now=now)
 
 
 @transaction.atomic

@@ -338,6 +338,88 @@ def test_an_order_entered_as_completed_from_a_marketplace_export_counts(owner, c
     assert (buyer.total_spent_cny, buyer.last_order_at) == (Decimal("180.00"), ordered.replace(microsecond=0))
 
 
+def test_an_order_entered_at_a_later_step_keeps_the_times_given_and_fills_the_rest(owner, catalogue, buyer):
+    ordered = (timezone.now() - timedelta(days=30)).replace(microsecond=0)
+    paid, completed = ordered + timedelta(minutes=5), ordered + timedelta(days=9)
+    data = _input(
+        catalogue,
+        buyer,
+        status=OrderStatus.COMPLETED,
+        ordered_at=ordered,
+        paid_at=paid,
+        completed_at=completed,
+        carrier="顺丰",
+        tracking_no="SF1",
+    )
+
+    order = order_create(actor=owner, data=data)
+
+    # Shipping and signing for it, not given, took place no later than the steps after them.
+    assert (order.paid_at, order.shipped_at, order.delivered_at, order.completed_at) == (
+        paid,
+        paid,
+        paid,
+        completed,
+    )
+    shipped = order_create(
+        actor=owner,
+        data=_input(catalogue, buyer, status=OrderStatus.SHIPPED, ordered_at=ordered, completed_at=completed),
+    )
+    assert (shipped.shipped_at, shipped.delivered_at, shipped.completed_at) == (ordered, None, None)
+
+
+@pytest.mark.parametrize(
+    ("times", "field", "message"),
+    [
+        ({"shipped_at": -1}, "shipped_at", "before the payment"),
+        ({"shipped_at": 2, "delivered_at": 1}, "delivered_at", "before the shipping"),
+        ({"delivered_at": 2, "completed_at": 1}, "completed_at", "before the shipping or signing"),
+        ({"completed_at": 40}, "completed_at", "future"),
+    ],
+)
+def test_a_step_of_an_order_out_of_its_order_is_refused_naming_it(
+    owner, catalogue, buyer, times, field, message
+):
+    ordered = timezone.now() - timedelta(days=30)
+    given = {key: ordered + timedelta(days=days) for key, days in times.items()}
+    data = _input(catalogue, buyer, status=OrderStatus.COMPLETED, ordered_at=ordered, **given)
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=data)
+
+    assert list(caught.value.field_errors) == [field]
+    assert message in str(caught.value.field_errors[field][0])
+    _nothing_written(buyer)
+
+
+def test_shipping_signing_and_completing_take_the_times_given_in_their_order(owner, catalogue, buyer):
+    ordered = (timezone.now() - timedelta(days=20)).replace(microsecond=0)
+    order = make_order(actor=owner, customer=buyer, store=catalogue.store, ordered_at=ordered)
+    sent, signed, done = (ordered + timedelta(days=d) for d in (1, 3, 10))
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_ship(
+            actor=owner, order=order, carrier="顺丰", tracking_no="SF1", shipped_at=ordered - timedelta(1)
+        )
+    assert "before the payment" in str(caught.value.field_errors["shipped_at"][0])
+    order = order_ship(actor=owner, order=order, carrier="顺丰", tracking_no="SF1", shipped_at=sent)
+    with pytest.raises(ValidationFailed) as caught:
+        order_deliver(actor=owner, order=order, delivered_at=sent - timedelta(hours=1))
+    assert "before the shipping" in str(caught.value.field_errors["delivered_at"][0])
+    order = order_deliver(actor=owner, order=order, delivered_at=signed)
+    with pytest.raises(ValidationFailed):
+        order_complete(actor=owner, order=order, completed_at=timezone.now() + timedelta(days=1))
+    order = order_complete(actor=owner, order=order, completed_at=done)
+
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.shipped_at, stored.delivered_at, stored.completed_at) == (
+        OrderStatus.COMPLETED,
+        sent,
+        signed,
+        done,
+    )
+
+
 def test_an_amount_beyond_what_the_columns_hold_is_refused_not_saved(owner, catalogue, buyer):
     data = _input(
         catalogue, buyer, lines=[LineInput(title="整柜", quantity=10000, unit_price_cny="100000000.00")]

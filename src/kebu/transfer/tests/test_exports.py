@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -253,6 +253,31 @@ def test_orders_export_a_row_per_line_and_products_a_row_per_sku(owner, tmp_path
     assert sum(c[headers.index("Line amount")] for c in cells) == pytest.approx(float(order.goods_cny))
     rows, headers, cells, _path = exported("products", user=owner, file_format="csv", tmp_path=tmp_path)
     assert rows == 3 and {c[headers.index("SKU code")] for c in cells} == {"CREAM-50", "TONER-100", "TEA-250"}
+
+
+def test_an_orders_steps_are_exported_at_their_times_and_read_back_as_them(owner, tmp_path):
+    from kebu.orders.models import OrderStatus
+    from kebu.orders.tests.factories import make_catalogue, make_order
+    from kebu.transfer.orders import order_headers_match
+
+    shop = make_catalogue(actor=owner)
+    ordered = datetime(2024, 11, 11, 0, 5, tzinfo=timezone.get_current_timezone())
+    steps = {"shipped_at": 1, "delivered_at": 3, "completed_at": 10}
+    times = {key: ordered + timedelta(days=days) for key, days in steps.items()}
+    make_order(
+        actor=owner,
+        customer=add(owner, "王小明", "13812345678"),
+        store=shop.store,
+        status=OrderStatus.COMPLETED,
+        ordered_at=ordered,
+        **times,
+    )
+
+    _rows, headers, [cells], _path = exported("orders", user=owner, tmp_path=tmp_path)
+
+    mapping = order_headers_match(headers)
+    read_back = {mapping[i]: cells[i] for i in mapping if mapping[i] in steps}
+    assert read_back == {key: moment.replace(tzinfo=None) for key, moment in times.items()}
 
 
 # --- template --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import job_run
@@ -22,7 +24,7 @@ from kebu.customers.services import CustomerInput, PhoneInput, customer_create
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.services.orders import order_cancel
 from kebu.orders.tests.factories import make_catalogue
-from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow
 
 pytestmark = pytest.mark.django_db
@@ -573,6 +575,108 @@ def test_a_newer_export_moves_the_orders_it_reports_further_along(owner, shop):
 
     again = run_import(owner, LATER, store=shop.store)
     assert counts(again) == (0, 0, 4, 0)
+
+
+def test_a_paid_order_the_export_reports_closed_is_left_as_it_is_with_a_note(
+    owner, owner_client, shop, tmp_path
+):
+    run_import(owner, TAOBAO, store=shop.store)
+    path = tmp_path / "ExportOrderList.csv"
+    path.write_bytes(LATER)
+    out = io.StringIO()
+
+    call_command("import", str(path), kind="orders", store=shop.store.name, stdout=out)
+
+    later = Import.objects.latest("pk")
+    assert (counts(later), later.noted) == ((0, 3, 1, 0), 1)
+    assert Order.objects.get(order_no="2024010512345").status == OrderStatus.COMPLETED
+    [note] = import_notes(later, limit=10)
+    assert (note.row, note.column, note.value) == (2, "订单状态", "交易关闭")
+    assert "2024010512345" in note.reason and "after-sale" in note.reason
+    assert "1 with notes" in out.getvalue() and "row 2, 订单状态 “交易关闭”" in out.getvalue()
+    page = owner_client.get(reverse("transfer:detail", args=[later.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    page = page.content.decode()
+    notes = page[page.index('id="import-notes"') :]
+    assert "有备注：1 行" in notes and "交易关闭" in notes and "售后" in notes
+    # The note changed nothing, so undo has nothing of it to put back; the moves it does undo.
+    assert import_undo(actor=owner, run=later).undone_at is not None
+    assert Order.objects.get(order_no="2024010512345").status == OrderStatus.COMPLETED
+    assert Order.objects.get(order_no="2024010512346").status == OrderStatus.PAID
+
+
+# The sample with the times a marketplace gives for the later steps (发货时间 and 确认收货时间 on Taobao).
+def _with_times(data: bytes, times: dict[str, tuple[str, str]]) -> bytes:
+    """``data`` with 发货时间 and 确认收货时间 columns, filled for the orders ``times`` names."""
+    lines = data.decode("utf-8").splitlines()
+    rows = [lines[0] + ",发货时间,确认收货时间"]
+    rows += [line + ",{},{}".format(*times.get(line.split(",")[0], ("", ""))) for line in lines[1:]]
+    return "\n".join(rows).encode()
+
+
+def test_the_times_an_export_gives_for_shipping_and_completion_are_kept(owner, shop):
+    data = _with_times(TAOBAO, {"2024010512345": ("2024-01-06 08:00:00", "2024-01-12 18:30:00")})
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run)[0] == 4, import_rejected_rows(run)
+    done = Order.objects.get(order_no="2024010512345")
+    local = timezone.get_current_timezone()
+    assert (done.shipped_at, done.completed_at) == (
+        datetime(2024, 1, 6, 8, tzinfo=local),
+        datetime(2024, 1, 12, 18, 30, tzinfo=local),
+    )
+    assert done.delivered_at == done.shipped_at  # signed for: not in the export, no later than completion
+
+
+def test_a_newer_export_moves_orders_on_at_the_times_it_gives(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    later = _with_times(
+        LATER,
+        {
+            "2024010512346": ("2024-01-07 10:00:00", ""),
+            "2024010512347": ("", "2024-02-09 12:00:00"),
+            "2024010512348": ("", ""),
+        },
+    )
+    run = run_import(owner, later, store=shop.store)
+
+    assert counts(run) == (0, 3, 1, 0), import_rejected_rows(run)
+    local = timezone.get_current_timezone()
+    shipped = Order.objects.get(order_no="2024010512346")
+    assert shipped.shipped_at == datetime(2024, 1, 7, 10, tzinfo=local)
+    completed = Order.objects.get(order_no="2024010512347")
+    assert completed.completed_at == completed.delivered_at == datetime(2024, 2, 9, 12, tzinfo=local)
+    assert completed.shipped_at == datetime(2024, 2, 1, 20, 1, tzinfo=local)  # as the first import left it
+    paid = Order.objects.get(order_no="2024010512348")
+    assert paid.paid_at == datetime(2024, 2, 4, 9, tzinfo=local)
+    # A completion time before the order was shipped is refused, and says where the order stands.
+    wrong = _with_times(LATER, {"2024010512347": ("", "2024-01-01 00:00:00")})
+    import_undo(actor=owner, run=run)
+    run = run_import(owner, wrong, store=shop.store)
+    [(_row, _cells, [problem])] = import_rejected_rows(run)
+    assert "2024010512347" in problem.reason and "before the shipping" in problem.reason
+    assert Order.objects.get(order_no="2024010512347").status == OrderStatus.SHIPPED
+
+
+def test_a_step_the_export_gives_no_time_for_is_taken_no_later_than_the_next_one(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    # Paid in Kebu, completed in the export, which gives the completion's time but not the shipping's:
+    # shipped "now" would come after it was completed, and be refused.
+    later = LATER.decode("utf-8").replace("89.50,卖家已发货,,李华", "89.50,交易成功,,李华").encode()
+
+    run = run_import(
+        owner, _with_times(later, {"2024010512346": ("", "2024-01-09 12:00:00")}), store=shop.store
+    )
+
+    assert counts(run) == (0, 3, 1, 0), import_rejected_rows(run)
+    done = Order.objects.get(order_no="2024010512346")
+    moment = datetime(2024, 1, 9, 12, tzinfo=timezone.get_current_timezone())
+    assert (done.status, done.shipped_at, done.delivered_at, done.completed_at) == (
+        OrderStatus.COMPLETED,
+        moment,
+        moment,
+        moment,
+    )
 
 
 def test_undo_of_a_newer_export_puts_the_orders_back_as_they_were(owner, shop):

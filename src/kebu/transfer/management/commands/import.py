@@ -23,7 +23,7 @@ from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.customers import customer_file_check
-from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
 from kebu.transfer.management.commands._staff import staff_member_named
 from kebu.transfer.models import Import, ImportKind, ImportMode
@@ -35,6 +35,7 @@ from kebu.transfer.report import report_write
 from kebu.transfer.reviews import review_file_check
 
 PROGRESS_EVERY_SECONDS = 2.0
+NOTES_SHOWN = 20  # the rest are on the import's page
 
 
 class Command(BaseCommand):
@@ -163,6 +164,10 @@ class Command(BaseCommand):
             f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
             f"{run.rejected} rejected"
         )
+        if run.noted:
+            self.stdout.write(f"{run.noted} with notes (what was left out, and why):")
+            for note in import_notes(run, limit=NOTES_SHOWN):
+                self.stdout.write(f"  row {note.row}, {note.column} “{note.value}”: {note.reason}")
         if run.refused:
             self.stdout.write("nothing imported: all or nothing, and some rows are bad")
         if report is not None and run.rejected:
