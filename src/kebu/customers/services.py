@@ -925,14 +925,36 @@ _CREATE_REST = tuple(
 )
 
 
+@dataclass(frozen=True)
+class CustomersMade:
+    """What :func:`customers_import_create` wrote, in the order of its rows: each customer's id and
+    number, and ``customers()``, the customers as reading them back would give them (made only for a
+    caller that goes on with them: making one costs about what writing it does)."""
+
+    ids: list[int]
+    numbers: list[str]
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+    _varying: tuple[str, ...] = ()
+    _values: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+
+    def customers(self) -> list[Customer]:
+        order = [f.attname for f in Customer._meta.concrete_fields]
+        made = []
+        for pk, row in zip(self.ids, self._values, strict=True):
+            columns = {**self._shared, "id": pk, **dict(zip(self._varying, row, strict=True))}
+            # Positionally: a third of what making one by keyword costs.
+            made.append(Customer.from_db(connection.alias, order, [columns[name] for name in order]))
+        return made
+
+
 def customers_import_create(
     *, actor: Any, rows: Sequence[tuple[CheckedCustomer, str]], import_id: int
-) -> list[Customer]:
+) -> CustomersMade:
     """Create one customer per ``(checked input, customer number)``, in bulk, inside the caller's
     transaction. An empty number takes the next free one; a given number is kept (the caller matched it,
     so it is free). Each gets a "customer.imported" timeline event naming ``import_id``."""
     if not rows:
-        return []
+        return CustomersMade([], [])
     now = timezone.now()
     actor_id = actor.pk if actor is not None else None
     numbers = _numbers_for(sum(1 for _, number in rows if not number))
@@ -983,17 +1005,14 @@ def customers_import_create(
             "created_at": now,
         },
     )
-    # The customers as reading them back would give them (positionally, which costs a third of making
-    # one by keyword), for the callers that go on with them.
     attname = {f.name: f.attname for f in Customer._meta.concrete_fields}
-    shared = {attname[name]: value for name, value in same.items()}
-    varying_attnames = [attname[name] for name in varying]
-    order = [f.attname for f in Customer._meta.concrete_fields]
-    made_customers = []
-    for pk, row in zip(ids, values, strict=True):
-        columns = {**shared, "id": pk, **dict(zip(varying_attnames, row, strict=True))}
-        made_customers.append(Customer.from_db(connection.alias, order, [columns[name] for name in order]))
-    return made_customers
+    return CustomersMade(
+        ids=list(ids),
+        numbers=[row[0] for row in values],
+        _shared={attname[name]: value for name, value in same.items()},
+        _varying=tuple(attname[name] for name in varying),
+        _values=values,
+    )
 
 
 def _numbers_for(count: int) -> Iterator[str]:

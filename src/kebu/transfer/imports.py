@@ -589,10 +589,10 @@ def _batch_import(
             rows=[(r.checked, r.customer_no) for r, _ in to_create if r.checked],
             import_id=run.pk,
         )
-        for (row, keys), customer in zip(to_create, made, strict=True):
-            matches.learn(keys, customer.pk, customer.customer_no)
-            created.append((row.number, customer.pk))
-        run.created += len(made)
+        for (row, keys), pk, number in zip(to_create, made.ids, made.numbers, strict=True):
+            matches.learn(keys, pk, number)
+            created.append((row.number, pk))
+        run.created += len(made.ids)
         to_create.clear()
         pending = _Matches()
 

@@ -682,7 +682,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         actor=run.created_by,
         rows=[(o.buyer.checked, o.buyer.customer_no) for o in new_buyers.values()],  # type: ignore[union-attr]
         import_id=run.pk,
-    )
+    ).customers()
     customers = {**known.matched, **dict(zip(new_buyers, made, strict=True))}
     for _order, checked, customer_id in passed:
         checked.order.customer = customers.get(customer_id) or known.customer(customer_id)
@@ -882,7 +882,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                         actor=run.created_by,
                         rows=[(order.buyer.checked, order.buyer.customer_no)],
                         import_id=run.pk,
-                    )
+                    ).customers()
                 else:
                     customer = known.customer(customer_id)
                 created = order_create(

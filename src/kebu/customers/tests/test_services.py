@@ -686,7 +686,7 @@ def test_an_imported_customer_is_stored_as_the_form_stores_one(owner):
     by_form = customer_create(actor=owner, data=data, allow_duplicate_phone=True)
     [by_import] = customers_import_create(
         actor=owner, rows=[(customer_input_check(data=data), "")], import_id=7
-    )
+    ).customers()
 
     def columns(customer: Customer) -> dict:
         skip = {"id", "customer_no", "created_at", "updated_at"}
@@ -765,6 +765,9 @@ def test_customers_imported_together_each_get_their_own_rows(owner):
     made = customers_import_create(
         actor=owner, rows=[(customer_input_check(data=data), "") for data in inputs], import_id=7
     )
+    assert made.ids == [c.pk for c in made.customers()]
+    assert made.numbers == [c.customer_no for c in made.customers()]
+    made = made.customers()
 
     for customer, data in zip(made, inputs, strict=True):
         stored = Customer.objects.get(pk=customer.pk)
