@@ -34,7 +34,7 @@ from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_groups, order_mapping_check, order_numbers_split, order_rows_read
 from kebu.transfer.products import product_mapping_check, product_rows_check
-from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.readers import Cell, table_read, table_rows_count
 from kebu.transfer.report import report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
 
@@ -216,7 +216,7 @@ def import_check_run(job_run: JobRun) -> None:
         mapping = {int(index): key for index, key in payload["mapping"].items()}
         table = table_read(data, sheet=sheet)
         with transaction.atomic():
-            job_run.beat(done=0, total=sum(1 for _ in table_read(data, sheet=sheet).rows))
+            job_run.beat(done=0, total=table_rows_count(data, sheet=sheet))
         kind = payload.get("kind") or ImportKind.CUSTOMERS
         split = (
             order_numbers_split(table_read(data, sheet=sheet).rows, mapping)

@@ -82,7 +82,7 @@ from kebu.transfer.products import (
     product_mapping_check,
     product_rows_check,
 )
-from kebu.transfer.readers import Cell, file_size_check, table_read
+from kebu.transfer.readers import Cell, file_size_check, table_read, table_rows_count
 from kebu.transfer.reviews import (
     ReviewRow,
     review_batch_import,
@@ -274,7 +274,7 @@ def _import_run(job_run: JobRun) -> None:
 
     if job_run.job.total is None:
         with transaction.atomic():
-            job_run.beat(total=sum(1 for _ in rows()))
+            job_run.beat(total=table_rows_count(kept, sheet=run.sheet or None))
     if run.mode == ImportMode.ALL_OR_NOTHING and not run.checked:
         if run.kind == ImportKind.PRODUCTS:
             bad = product_rows_check(rows(), mapping=mapping, headers=run.headers)

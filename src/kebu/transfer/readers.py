@@ -17,9 +17,10 @@ import lzma
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +29,7 @@ import python_calamine
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
-from kebu.transfer.sheetxml import XlsxBook
+from kebu.transfer.sheetxml import SheetInfo, XlsxBook
 
 # A file read whole into memory (sent as bytes, or an .xls, .ods or .xlsb), and a CSV or .xlsx on disk,
 # read as its rows are: a year of a busy store's marketplace export (a million order lines) is over
@@ -67,6 +68,17 @@ class Table:
     encoding: str = ""  # CSV: "utf-8", "gb18030", "utf-8+gb18030" (mixed) or "utf-16"
     delimiter: str = ""  # CSV
     notes: list[str] = field(default_factory=list)
+    # How many data rows there are, counted more cheaply than by reading them (an .xlsx's, from its XML).
+    count: Callable[[], int | None] | None = field(default=None, repr=False)
+
+
+def table_rows_count(data: bytes | Path, *, sheet: str | None = None) -> int:
+    """How many data rows ``table_read(data, sheet=sheet)`` gives, for a progress bar's total. An .xlsx's
+    are counted without reading their cells (a sixth of the time; a row holding only an error or spaces
+    counts too); other files' are read."""
+    table = table_read(data, sheet=sheet)
+    counted = table.count() if table.count is not None else None
+    return counted if counted is not None else sum(1 for _ in table.rows)
 
 
 def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
@@ -194,10 +206,18 @@ def _xlsx(archive: zipfile.ZipFile, sheet: str | None) -> Table:
                 table = _table("xlsx", _xlsx_rows(book.rows(info)))
                 if table is not None:
                     table.sheet = info.name
+                    table.count = partial(_xlsx_count, book, info, after=table.header_row)
                     return table
     except _XLSX_BROKEN as exc:
         raise _damaged() from exc
     raise FileRefused(_("The workbook has no rows."))
+
+
+def _xlsx_count(book: XlsxBook, sheet: SheetInfo, *, after: int) -> int | None:
+    try:
+        return book.rows_count(sheet, after=after)
+    except _XLSX_BROKEN as exc:
+        raise _damaged() from exc
 
 
 def _xlsx_rows(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Cell]]]:

@@ -14,7 +14,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kebu.transfer.readers import FileRefused, table_read
+from kebu.transfer.readers import FileRefused, table_read, table_rows_count
 from kebu.transfer.sheetxml import XlsxBook, number_format_kind
 
 FORMATS = [
@@ -301,3 +301,79 @@ def test_reading_a_sheet_holds_one_row_at_a_time_not_the_sheet():
     # are well under one.
     assert count == 20_000
     assert peak < 2_000_000
+
+
+# --- counting the rows for the progress bar ------------------------------------------------------------
+
+
+def _read_count(data: bytes) -> int:
+    return sum(1 for _ in table_read(data).rows)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    width=st.integers(min_value=2, max_value=8),
+    rows=st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.text(min_size=1, max_size=8).filter(str.strip),
+                st.integers(min_value=-(10**6), max_value=10**6),
+                st.booleans(),
+            ),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    title=st.booleans(),
+    constant_memory=st.booleans(),
+)
+def test_an_xlsx_counts_the_rows_that_reading_it_gives(width, rows, title, constant_memory):
+    # A title above the header, blank rows between, rows shorter than the header: as merchants' sheets are.
+    top = [(0, 0, "客户名单", None)] if title else []
+    header = [(len(top), c, f"列{c}", None) for c in range(width)]
+    cells = [
+        (len(top) + 1 + r, c, value, None)
+        for r, row in enumerate(rows)
+        for c, value in enumerate(row[:width])
+        if value is not None
+    ]
+    if not cells:
+        return  # a header without rows under it is refused, not counted
+    data = _workbook(top + header + cells, constant_memory=constant_memory)
+
+    assert table_rows_count(data) == _read_count(data)
+
+
+def test_counting_a_large_sheet_takes_rows_cut_between_reads_once():
+    cells = [(r, c, f"第{r}行" if c else r, None) for r in range(40_000) for c in range(3)]
+    data = _workbook(cells, constant_memory=True)  # ~3 MB of XML: three reads of 1 MB
+
+    assert table_rows_count(data) == _read_count(data) == 39_999
+
+
+def test_counting_reads_prefixed_tags_rows_without_numbers_and_blank_strings_as_reading_does():
+    sheet = (
+        '<x:worksheet xmlns:x="NS"><x:sheetData>'
+        '<x:row><x:c t="inlineStr"><x:is><x:t>姓名</x:t></x:is></x:c><x:c><x:v>2</x:v></x:c></x:row>'
+        '<x:row r="3"><x:c r="A3" t="inlineStr"><x:is><x:t xml:space="preserve">  </x:t></x:is></x:c></x:row>'
+        '<x:row spans="1:2"><x:c t="b"><x:v>1</x:v></x:c></x:row>'
+        '<x:row r="9" ht="20"/>'
+        '<x:row r="10"><x:c r="B10" s="1"/></x:row>'
+        '<x:row r="11"><x:c r="A11"><x:v>7</x:v></x:c></x:row>'
+        "</x:sheetData></x:worksheet>"
+    )
+    data = _package(sheet, namespace="http://purl.oclc.org/ooxml/spreadsheetml/main")
+
+    assert [number for number, _cells in table_read(data).rows] == [4, 11]
+    assert table_rows_count(data) == 2
+
+
+def test_a_row_too_large_to_count_from_the_xml_is_counted_by_reading_it(monkeypatch):
+    monkeypatch.setattr("kebu.transfer.sheetxml._COUNT_ROW_BYTES", 100)
+    data = _workbook([(r, 0, "备注" * (r + 40), None) for r in range(20)], constant_memory=True)
+    book = XlsxBook(zipfile.ZipFile(io.BytesIO(data)))
+
+    assert book.rows_count(book.sheets[0], after=1) is None
+    assert table_rows_count(data) == _read_count(data) == 19
