@@ -770,7 +770,7 @@ def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
     target = order.data["status"]
     forward = target in _FLOW and status in _FLOW and _FLOW.index(target) > _FLOW.index(status)
     cancel = target == OrderStatus.CANCELLED and status == OrderStatus.PENDING
-    if target == OrderStatus.CANCELLED and status in COUNTED_STATUSES:
+    if target == OrderStatus.CANCELLED and status in _FLOW[1:]:  # paid, not refunded in full (closed)
         return _closed_when_paid(run, order, status)
     if not (forward or cancel):
         return None

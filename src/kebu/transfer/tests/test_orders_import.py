@@ -602,6 +602,10 @@ def test_a_paid_order_the_export_reports_closed_is_left_as_it_is_with_a_note(
     assert import_undo(actor=owner, run=later).undone_at is not None
     assert Order.objects.get(order_no="2024010512345").status == OrderStatus.COMPLETED
     assert Order.objects.get(order_no="2024010512346").status == OrderStatus.PAID
+    # Once the refund is recorded (refunded in full, the order closes), the export agrees: no note.
+    Order.objects.filter(order_no="2024010512345").update(status=OrderStatus.CLOSED)
+    agreed = run_import(owner, LATER, store=shop.store)
+    assert (counts(agreed), agreed.noted) == ((0, 3, 1, 0), 0)
 
 
 # The sample with the times a marketplace gives for the later steps (发货时间 and 确认收货时间 on Taobao).
