@@ -359,6 +359,9 @@ KEBU = {
     "PHONE_REGION": os.environ.get("KEBU_PHONE_REGION", "CN"),
     # Rows an import writes per transaction: what a killed worker can lose and does again.
     "IMPORT_BATCH_ROWS": int(os.environ.get("KEBU_IMPORT_BATCH_ROWS", "500")),
+    # A customer import with at least this many rows to go, and no fewer than the customers there are,
+    # sets the customer table's list indexes aside and builds them again at its end (kebu.core.indexes).
+    "IMPORT_INDEXES_ASIDE_ROWS": int(os.environ.get("KEBU_IMPORT_INDEXES_ASIDE_ROWS", "50000")),
     # The largest spreadsheet the import page takes, in MB (the reader refuses more than 200 anyway).
     "IMPORT_MAX_MB": int(os.environ.get("KEBU_IMPORT_MAX_MB", "50")),
     # Days an imported file (personal data) is kept after its import ended, for the rejected rows' report.

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import KebuError
+from kebu.core.indexes import indexes_restore
 from kebu.core.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -202,4 +203,7 @@ def jobs_reconcile(
     ids = list(lost.filter(attempts__lt=MAX_ATTEMPTS, cancel_requested=False).values_list("pk", flat=True))
     for job_id in ids:
         job_enqueue(job_id)
+    # Indexes a job set aside come back once it is no longer running: one that ended without getting
+    # to it (it used up its attempts, was cancelled while waiting) leaves them to this.
+    indexes_restore(orphaned=True)
     return len(ids)

@@ -205,3 +205,24 @@ class Job(models.Model):
         if not self.total:
             return 100 if self.status == JobStatus.DONE else None
         return min(100, int(self.done * 100 / self.total))
+
+
+class SetAsideIndex(models.Model):
+    """An index dropped for the length of a long bulk write (``kebu.core.indexes``), with the statement
+    that makes it again. Dropped and recorded in one transaction, made again and forgotten in one, so the
+    database never loses an index without this row saying how to get it back."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    table = models.CharField(_("table"), max_length=200)
+    sql = models.TextField(_("SQL"))
+    job = models.ForeignKey(
+        Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("job")
+    )
+    set_aside_at = models.DateTimeField(_("set aside at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("index set aside")
+        verbose_name_plural = _("indexes set aside")
+
+    def __str__(self) -> str:
+        return self.name

@@ -36,6 +36,7 @@ from django.utils.translation import ngettext
 from kebu.audit.services import audit_record
 from kebu.core.bulk import objects_insert, values_insert
 from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.indexes import indexes_restore, indexes_set_aside
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
 from kebu.core.models import JobStatus, shop_settings_held
@@ -291,6 +292,8 @@ def _import_run(job_run: JobRun) -> None:
         _orders_run(run, rows, mapping=mapping, job_run=job_run)
         return
     try:
+        if run.kind == ImportKind.CUSTOMERS and _bulk(job_run):
+            indexes_set_aside(Customer, job=job_run.job, keep=MATCHED_BY)
         pending = (r for r in rows() if r[0] >= run.next_row)
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
         while batch := list(islice(pending, batch_rows)):
@@ -310,7 +313,17 @@ def _import_run(job_run: JobRun) -> None:
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)
         raise
+    finally:
+        indexes_restore(job=job_run.job)
     _finished(run, status=JobStatus.DONE)
+
+
+def _bulk(job_run: JobRun) -> bool:
+    """Whether the rows still to import are many, and at least as many as the customers there are:
+    then the customer table's list indexes are set aside for the import (``kebu.core.indexes``)."""
+    left = (job_run.job.total or 0) - job_run.job.done
+    threshold = cast(int, settings.KEBU["IMPORT_INDEXES_ASIDE_ROWS"])
+    return left >= threshold and left >= Customer.objects.count()
 
 
 def import_cancel(*, run: Import) -> Import:
@@ -481,6 +494,11 @@ class _Matches:
             self.emails.setdefault(keys.email, customer_id)
         if keys.name:
             self.names.setdefault(keys.name, [customer_id])
+
+
+# The customer columns ``_matches_load`` looks rows up by, besides the unique customer number: a bulk
+# import keeps their indexes when it sets the others aside.
+MATCHED_BY = ("name", "email_lookup")
 
 
 def _matches_load(keys: Sequence[_Keys]) -> _Matches:

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import job_cancel, job_run
-from kebu.core.models import Job, JobStatus
+from kebu.core.models import Job, JobStatus, SetAsideIndex
 from kebu.customers.models import (
     Address,
     Customer,
@@ -622,3 +622,54 @@ def test_a_sheet_may_give_owners_only_in_the_hands_of_someone_who_may_assign(own
 
     assert counts(run) == (1, 0, 0, 1)
     assert "assign" in import_rejected_rows(run)[0][2][0].reason
+
+
+def customer_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers_customer'"
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="PostgreSQL's indexes are never set aside")
+@pytest.mark.parametrize("cancel", [False, True])
+def test_a_big_import_sets_the_list_indexes_aside_and_builds_them_again(owner, settings, cancel):
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 2, "IMPORT_INDEXES_ASIDE_ROWS": 5}
+    make_customer(actor=owner, name="老客户")
+    before = customer_indexes()
+    rows = [f",客户{i},1380000{i:04d},,,,,,,," for i in range(6)]
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=csv_bytes(*rows), file_name="a.csv", enqueue=False)
+    during = []
+
+    def look(job):
+        if job.done:  # a batch's beat, not the one that gave the total
+            during.append(customer_indexes())
+        if cancel and job.done == 4:
+            job_cancel(job=job)
+
+    job = job_run(run.job_id, on_beat=look)
+
+    assert job.status == (JobStatus.CANCELLED if cancel else JobStatus.DONE)
+    assert {"cust_active_created", "cust_region", "cust_spent"} <= before
+    assert len(during) == (2 if cancel else 3)
+    assert all(not {"cust_active_created", "cust_region", "cust_spent"} & names for names in during)
+    assert all("cust_name" in names for names in during), "what matching reads stays"
+    assert customer_indexes() == before and not SetAsideIndex.objects.exists()
+
+
+@pytest.mark.parametrize("customers", [0, 7])
+def test_a_small_import_or_one_into_a_bigger_table_keeps_every_index(owner, settings, customers):
+    threshold = 6 if customers else 7  # 6 rows: enough, but fewer than 7 customers; or not enough
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 2, "IMPORT_INDEXES_ASIDE_ROWS": threshold}
+    for i in range(customers):
+        make_customer(actor=owner, name=f"老客户{i}")
+    rows = [f",客户{i},1380000{i:04d},,,,,,,," for i in range(6)]
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=csv_bytes(*rows), file_name="a.csv", enqueue=False)
+    count = []
+
+    job_run(run.job_id, on_beat=lambda job: count.append(SetAsideIndex.objects.count()))
+
+    assert count and set(count) == {0}

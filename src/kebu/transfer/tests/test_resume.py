@@ -25,7 +25,12 @@ BATCH = 50
 
 @pytest.fixture
 def kebu_env(tmp_path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "KEBU_DATA_DIR": str(tmp_path / "data"), "KEBU_IMPORT_BATCH_ROWS": str(BATCH)}
+    env = {
+        **os.environ,
+        "KEBU_DATA_DIR": str(tmp_path / "data"),
+        "KEBU_IMPORT_BATCH_ROWS": str(BATCH),
+        "KEBU_IMPORT_INDEXES_ASIDE_ROWS": str(ROWS // 2),  # a bulk import (on SQLite): indexes set aside
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     url = os.environ.get("DATABASE_URL", "")
     database = ""
@@ -64,7 +69,14 @@ def query(env: dict[str, str], sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
 
 
+def indexes(env: dict[str, str]) -> list[tuple]:
+    if "DATABASE_URL" in env:
+        return query(env, "SELECT indexname, indexdef FROM pg_indexes ORDER BY 1")
+    return query(env, "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
+
+
 def test_a_killed_import_resumes_where_its_last_batch_ended(kebu_env, tmp_path):
+    schema = indexes(kebu_env)
     sheet = tmp_path / "客户.csv"
     sheet.write_text(
         "姓名,手机\n" + "".join(f"客户{i},138{i:08d}\n" for i in range(ROWS)), encoding="gb18030"
@@ -96,6 +108,9 @@ def test_a_killed_import_resumes_where_its_last_batch_ended(kebu_env, tmp_path):
     assert status == "running" and next_row < ROWS + 1, "killed half-way, by the rows it had committed"
     # What is in the database is exactly the committed batches: the header is row 1, data from row 2.
     assert customers == created == next_row - 2 and created % BATCH == 0
+    # The customer list's indexes, set aside for the import, are still away, and on record.
+    [(aside,)] = query(kebu_env, "SELECT count(*) FROM core_setasideindex")
+    assert (aside > 20 and indexes(kebu_env) != schema) if "DATABASE_URL" not in kebu_env else aside == 0
 
     out = kebu(kebu_env, "import", "--resume", "1", "--take-over")
 
@@ -106,3 +121,5 @@ def test_a_killed_import_resumes_where_its_last_batch_ended(kebu_env, tmp_path):
     assert query(kebu_env, "SELECT count(DISTINCT number_lookup) FROM customers_customerphone") == [(ROWS,)]
     assert query(kebu_env, "SELECT count(*), count(DISTINCT row) FROM transfer_importrow") == [(ROWS, ROWS)]
     assert query(kebu_env, "SELECT status, attempts FROM core_job") == [("done", 2)]
+    assert indexes(kebu_env) == schema
+    assert query(kebu_env, "SELECT count(*) FROM core_setasideindex") == [(0,)]

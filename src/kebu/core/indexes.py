@@ -1,0 +1,83 @@
+"""A table's secondary indexes set aside for a long bulk write, and made again after it (SQLite).
+
+A big first import into a near-empty customer table spends a fifth of its time moving entries into
+indexes that only the list pages read (names, regions, figures: bench/README.md). Dropping them for the
+import and building each again afterwards from its own ``CREATE`` statement is faster, as
+``kebu demo`` does within one run. An import spans many transactions and may be killed in any of them,
+so each dropped index is recorded (``SetAsideIndex``) in the transaction that drops it, and made again
+when the job ends, however it ends: by the job itself, by the reconciler once the job is no longer
+running (``jobs_reconcile``), or before any migration (``pre_migrate``), so that the schema a migration
+sees is the declared one. Unique indexes are never set aside: they are rules, not speed.
+
+PostgreSQL is left alone: ``DROP INDEX`` there takes a lock that stops every read of the table until
+the transaction ends, and an import is many transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model, Q
+
+from kebu.core.models import Job, JobStatus, SetAsideIndex
+
+
+def indexes_set_aside(model: type[Model], *, job: Job, keep: Collection[str] = ()) -> int:
+    """Drop the secondary, non-unique indexes of ``model``'s table, except those whose first column is
+    in ``keep`` (the columns the bulk write itself looks rows up by), recording each for ``job``.
+    Returns how many were set aside; none on a database other than SQLite."""
+    if connection.vendor != "sqlite":
+        return 0
+    table = model._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master"
+            " WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL ORDER BY name",
+            [table],
+        )
+        found = cursor.fetchall()
+        cursor.execute(f"PRAGMA index_list({connection.ops.quote_name(table)})")
+        unique = {row[1] for row in cursor.fetchall() if row[2]}
+        aside = []
+        for name, sql in found:
+            cursor.execute(f"PRAGMA index_info({connection.ops.quote_name(name)})")
+            first = next((row[2] for row in cursor.fetchall()), None)
+            if name not in unique and first not in keep:
+                aside.append(SetAsideIndex(name=name, table=table, sql=sql, job=job))
+        for index in aside:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(index.name)}")
+        SetAsideIndex.objects.bulk_create(aside)
+    return len(aside)
+
+
+def indexes_restore(*, job: Job | None = None, orphaned: bool = False) -> int:
+    """Make again the indexes set aside for ``job``; with ``orphaned``, those of every job that is no
+    longer waiting or running (and of deleted jobs); with neither, all of them. One transaction per
+    index, so that other writers get a turn between builds. Returns how many were made again."""
+    if connection.vendor != "sqlite":
+        return 0
+    wanted = SetAsideIndex.objects.all()
+    if job is not None:
+        wanted = wanted.filter(job=job)
+    if orphaned:
+        wanted = wanted.filter(Q(job=None) | ~Q(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]))
+    made = 0
+    for pk in wanted.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic(), connection.cursor() as cursor:
+            index = SetAsideIndex.objects.filter(pk=pk).first()
+            if index is None:  # made again meanwhile by another process
+                continue
+            # SQLite keeps the statement without IF NOT EXISTS: the index comes back exactly as it was.
+            cursor.execute(index.sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+            index.delete()
+            made += 1
+    return made
+
+
+def restore_before_migrate(using: str, **kwargs: Any) -> None:
+    """``pre_migrate``: a migration must find the schema its predecessors declared."""
+    if using != connection.alias or connection.vendor != "sqlite":
+        return
+    if SetAsideIndex._meta.db_table in connection.introspection.table_names():
+        indexes_restore()

@@ -1,0 +1,104 @@
+"""Indexes set aside for a bulk write come back exactly as they were, however the write ends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from kebu.core.indexes import indexes_restore, indexes_set_aside
+from kebu.core.jobs import jobs_reconcile
+from kebu.core.models import Job, JobStatus, SetAsideIndex
+from kebu.customers.models import Customer
+
+pytestmark = pytest.mark.django_db
+sqlite_only = pytest.mark.skipif(
+    "connection.vendor != 'sqlite'", reason="PostgreSQL's indexes are never set aside"
+)
+
+
+def indexes() -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+            [Customer._meta.db_table],
+        )
+        return dict(cursor.fetchall())
+
+
+def job(status: str = JobStatus.RUNNING) -> Job:
+    return Job.objects.create(kind="import", status=status, heartbeat_at=timezone.now())
+
+
+@sqlite_only
+def test_the_list_indexes_go_and_come_back_as_they_were_the_rules_and_kept_ones_stay():
+    before = indexes()
+    running = job()
+
+    count = indexes_set_aside(Customer, job=running, keep=["name"])
+
+    left = indexes()
+    assert count == len(before) - len(left) > 20
+    assert {"cust_name", "cust_active_created", "cust_spent"} <= before.keys()
+    assert "cust_name" in left and "cust_active_created" not in left and "cust_spent" not in left
+    assert all("UNIQUE" in sql or sql.startswith('CREATE INDEX "cust_name"') for sql in left.values())
+    assert set(SetAsideIndex.objects.values_list("name", flat=True)) == before.keys() - left.keys()
+
+    assert indexes_restore(job=running) == count
+    assert indexes() == before and not SetAsideIndex.objects.exists()
+
+
+@sqlite_only
+def test_only_the_indexes_of_jobs_no_longer_running_are_orphans():
+    before = indexes()
+    running, ended = job(), job()
+    indexes_set_aside(Customer, job=running, keep=["name"])
+    # Another job's are those it finds still there: here, all of them are gone already.
+    assert indexes_set_aside(Customer, job=ended, keep=["name"]) == 0
+    SetAsideIndex.objects.filter(name__in=["cust_spent", "cust_orders"]).update(job=ended)
+    Job.objects.filter(pk=ended.pk).update(status=JobStatus.FAILED)
+
+    assert indexes_restore(orphaned=True) == 2
+    assert {"cust_spent", "cust_orders"} <= indexes().keys()
+    assert SetAsideIndex.objects.filter(job=running).count() == len(before) - len(indexes())
+
+    running.delete()  # a deleted job's indexes are orphans too
+    assert indexes_restore(orphaned=True) > 0 and indexes() == before
+
+
+@sqlite_only
+def test_the_reconciler_makes_again_what_a_job_that_ran_out_of_attempts_set_aside():
+    before = indexes()
+    dead = job()
+    indexes_set_aside(Customer, job=dead)
+    Job.objects.filter(pk=dead.pk).update(attempts=99, heartbeat_at=timezone.now() - timedelta(hours=1))
+
+    jobs_reconcile()
+
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED and indexes() == before
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_finds_the_schema_it_declared():
+    before = indexes()
+    indexes_set_aside(Customer, job=job())
+    assert indexes() != before
+
+    call_command("migrate", verbosity=0)
+
+    assert indexes() == before and not SetAsideIndex.objects.exists()
+
+
+@pytest.mark.skipif("connection.vendor == 'sqlite'", reason="what PostgreSQL does")
+def test_postgresql_keeps_its_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", [Customer._meta.db_table])
+        before = cursor.fetchone()[0]
+        assert indexes_set_aside(Customer, job=job()) == 0
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", [Customer._meta.db_table])
+        assert cursor.fetchone()[0] == before > 20
