@@ -5,22 +5,27 @@ indexes that only the list pages read (names, regions, figures: bench/README.md)
 import and building each again afterwards from its own ``CREATE`` statement is faster, as
 ``kebu demo`` does within one run. An import spans many transactions and may be killed in any of them,
 so each dropped index is recorded (``SetAsideIndex``) in the transaction that drops it, and made again
-when the job ends, however it ends: by the job itself, by the reconciler once the job is no longer
-running (``jobs_reconcile``), or before any migration (``pre_migrate``), so that the schema a migration
-sees is the declared one. Unique indexes are never set aside: they are rules, not speed.
+once the job has ended, however it ends: by ``job_run`` after the job's status is written, by the
+reconciler for a job that ended without its worker (``jobs_reconcile``), or before any migration
+(``pre_migrate``), so that the schema a migration sees is the declared one. Unique indexes are never set
+aside: they are rules, not speed.
 
 PostgreSQL is left alone: ``DROP INDEX`` there takes a lock that stops every read of the table until
 the transaction ends, and an import is many transactions."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Model, Q
 
 from kebu.core.models import Job, JobStatus, SetAsideIndex
+
+# The page cache, in KiB (negative, as PRAGMA cache_size takes it), while indexes are built again.
+LEAN_CACHE_KB = -8192
 
 
 def indexes_set_aside(model: type[Model], *, job: Job, keep: Collection[str] = ()) -> int:
@@ -63,16 +68,44 @@ def indexes_restore(*, job: Job | None = None, orphaned: bool = False) -> int:
     if orphaned:
         wanted = wanted.filter(Q(job=None) | ~Q(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]))
     made = 0
-    for pk in wanted.order_by("pk").values_list("pk", flat=True):
-        with transaction.atomic(), connection.cursor() as cursor:
-            index = SetAsideIndex.objects.filter(pk=pk).first()
-            if index is None:  # made again meanwhile by another process
-                continue
-            # SQLite keeps the statement without IF NOT EXISTS: the index comes back exactly as it was.
-            cursor.execute(index.sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
-            index.delete()
-            made += 1
+    pks = list(wanted.order_by("pk").values_list("pk", flat=True))
+    if not pks:
+        return 0
+    with _sorting_lean():
+        for pk in pks:
+            with transaction.atomic(), connection.cursor() as cursor:
+                index = SetAsideIndex.objects.filter(pk=pk).first()
+                if index is None:  # made again meanwhile by another process
+                    continue
+                # SQLite keeps the statement without IF NOT EXISTS: the index comes back as it was.
+                cursor.execute(index.sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+                index.delete()
+                made += 1
     return made
+
+
+@contextmanager
+def _sorting_lean() -> Iterator[None]:
+    """Build with a small page cache and sort runs in files: SQLite sorts an index's entries in memory up
+    to the page cache's size, and with ``temp_store=MEMORY`` keeps every sorted run in memory too. Over a
+    million customers four builds took a process from 35 MB to 252 MB that way, and to 32 MB (and were
+    faster) with 8 MB and files. ``temp_store`` cannot change inside a transaction: then it stays."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        cache = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA temp_store")
+        store = int(cursor.fetchone()[0])
+        outside = not connection.in_atomic_block
+        cursor.execute(f"PRAGMA cache_size={LEAN_CACHE_KB}")
+        if outside:
+            cursor.execute("PRAGMA temp_store=FILE")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size={cache}")
+            if outside:
+                cursor.execute(f"PRAGMA temp_store={store}")
 
 
 def restore_before_migrate(using: str, **kwargs: Any) -> None:

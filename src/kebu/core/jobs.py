@@ -154,6 +154,12 @@ def job_run(
     Job.objects.filter(pk=job_id, claim=run.job.claim).update(
         status=status, error=error, finished_at=now, heartbeat_at=now
     )
+    try:
+        # What the job set aside for its bulk writes comes back now that it has ended: after its status
+        # is written, so that a long build is not taken for a dead worker and the job run again.
+        indexes_restore(job=run.job)
+    except Exception:
+        log.exception("job %s: its indexes set aside are left to the reconciler", job_id)
     return Job.objects.get(pk=job_id)
 
 

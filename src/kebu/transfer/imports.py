@@ -36,7 +36,7 @@ from django.utils.translation import ngettext
 from kebu.audit.services import audit_record
 from kebu.core.bulk import objects_insert, values_insert
 from kebu.core.errors import Conflict, ValidationFailed
-from kebu.core.indexes import indexes_restore, indexes_set_aside
+from kebu.core.indexes import indexes_set_aside
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
 from kebu.core.models import JobStatus, shop_settings_held
@@ -313,14 +313,13 @@ def _import_run(job_run: JobRun) -> None:
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)
         raise
-    finally:
-        indexes_restore(job=job_run.job)
     _finished(run, status=JobStatus.DONE)
 
 
 def _bulk(job_run: JobRun) -> bool:
     """Whether the rows still to import are many, and at least as many as the customers there are:
-    then the customer table's list indexes are set aside for the import (``kebu.core.indexes``)."""
+    then the customer table's list indexes are set aside for the import (``kebu.core.indexes``), and
+    made again once the job has ended, however it ends (``job_run``)."""
     left = (job_run.job.total or 0) - job_run.job.done
     threshold = cast(int, settings.KEBU["IMPORT_INDEXES_ASIDE_ROWS"])
     return left >= threshold and left >= Customer.objects.count()

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from kebu.core.indexes import indexes_restore, indexes_set_aside
-from kebu.core.jobs import jobs_reconcile
+from kebu.core.jobs import job_create, job_run, job_runner, jobs_reconcile
 from kebu.core.models import Job, JobStatus, SetAsideIndex
 from kebu.customers.models import Customer
 
@@ -18,6 +18,19 @@ pytestmark = pytest.mark.django_db
 sqlite_only = pytest.mark.skipif(
     "connection.vendor != 'sqlite'", reason="PostgreSQL's indexes are never set aside"
 )
+
+
+@job_runner("test.aside-and-crash")
+def _aside_and_crash(run):
+    indexes_set_aside(Customer, job=run.job)
+    raise ZeroDivisionError
+
+
+@job_runner("test.aside-unbuildable")
+def _aside_unbuildable(run):
+    SetAsideIndex.objects.create(
+        name="gone", table="nowhere", sql='CREATE INDEX "gone" ON "nowhere" ("x")', job=run.job
+    )
 
 
 def indexes() -> dict[str, str]:
@@ -47,7 +60,12 @@ def test_the_list_indexes_go_and_come_back_as_they_were_the_rules_and_kept_ones_
     assert all("UNIQUE" in sql or sql.startswith('CREATE INDEX "cust_name"') for sql in left.values())
     assert set(SetAsideIndex.objects.values_list("name", flat=True)) == before.keys() - left.keys()
 
-    assert indexes_restore(job=running) == count
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        cache = cursor.fetchone()
+        assert indexes_restore(job=running) == count
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone() == cache, "the connection's page cache is as it was before the builds"
     assert indexes() == before and not SetAsideIndex.objects.exists()
 
 
@@ -80,6 +98,24 @@ def test_the_reconciler_makes_again_what_a_job_that_ran_out_of_attempts_set_asid
 
     dead.refresh_from_db()
     assert dead.status == JobStatus.FAILED and indexes() == before
+
+
+@sqlite_only
+def test_a_job_gets_its_indexes_back_when_it_ends_even_by_crashing():
+    before = indexes()
+
+    job = job_run(job_create(kind="test.aside-and-crash", actor=None, enqueue=False).pk)
+
+    assert job.status == JobStatus.FAILED and indexes() == before and not SetAsideIndex.objects.exists()
+
+
+@sqlite_only
+def test_an_index_that_cannot_be_built_again_does_not_turn_a_finished_job_into_an_error(caplog):
+    job = job_run(job_create(kind="test.aside-unbuildable", actor=None, enqueue=False).pk)
+
+    assert job.status == JobStatus.DONE and job.error == ""
+    assert SetAsideIndex.objects.filter(name="gone").exists(), "kept for the reconciler to try again"
+    assert "left to the reconciler" in caplog.text
 
 
 @sqlite_only
