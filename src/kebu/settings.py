@@ -277,6 +277,7 @@ PERMISSIONS_POLICY = (
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["kebu.formats"]
 USE_I18N = True
 TIME_ZONE = os.environ.get("KEBU_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True

@@ -107,3 +107,20 @@ def test_redis_url_moves_cache_and_jobs_to_a_real_redis(tmp_path):
 def test_healthz_answers_with_the_database_vendor(client):
     response = client.get("/healthz")
     assert response.json() == {"status": "ok", "database": connection.vendor}
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_numbers_are_grouped_by_thousands_in_both_languages_and_dates_stay_the_locales(language):
+    from datetime import date
+    from decimal import Decimal
+
+    from django.template import Context, Template
+    from django.utils import translation
+
+    page = Template(
+        "{% load humanize %}{{ n|intcomma }} ¥{{ m|floatformat:'2g' }} {{ d|date:'DATE_FORMAT' }}"
+    )
+    with translation.override(language):
+        shown = page.render(Context({"n": 60000, "m": Decimal("123456.5"), "d": date(2024, 1, 5)}))
+
+    assert shown == ("60,000 ¥123,456.50 " + ("2024年1月5日" if language == "zh-hans" else "Jan. 5, 2024"))
