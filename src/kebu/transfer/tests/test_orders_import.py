@@ -98,11 +98,11 @@ def test_a_batch_of_orders_is_written_together(owner, shop):
         run = run_import(owner, TAOBAO, store=shop.store)
 
     assert counts(run) == (4, 0, 0, 0)
-    # Django logs an executemany as "<n> times: INSERT …".
+    # Django logs an executemany as "<n> times: INSERT …"; PostgreSQL is sent the rows with COPY.
     statements = [q["sql"].split(" times: ")[-1] for q in queries]
-    inserts = [sql.split("(")[0].strip() for sql in statements if sql.startswith("INSERT INTO")]
-    assert inserts.count('INSERT INTO "orders_order"') == 1
-    assert inserts.count('INSERT INTO "orders_orderline"') == 1
+    writes = [sql.split("(")[0].split()[-1] for sql in statements if sql.startswith(("INSERT INTO", "COPY"))]
+    assert writes.count('"orders_order"') == 1
+    assert writes.count('"orders_orderline"') == 1
 
 
 def test_a_batch_of_orders_reads_the_shop_settings_once(owner, shop):
