@@ -57,12 +57,17 @@ def column_of(model: type[Model], field_name: str) -> str:
     return column
 
 
-def insert_sql(model: type[Model], field_names: Sequence[str]) -> str:
+def _into(model: type[Model], field_names: Sequence[str]) -> str:
+    """``"table" ("column", …)``, quoted: what an INSERT or a COPY names."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column_of(model, name)) for name in field_names)
+    return f"{quote(model._meta.db_table)} ({columns})"
+
+
+def insert_sql(model: type[Model], field_names: Sequence[str]) -> str:
     placeholders = ", ".join(["%s"] * len(field_names))
     # Identifiers come from the models, quoted; every value is a parameter.
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    return f"INSERT INTO {_into(model, field_names)} VALUES ({placeholders})"  # noqa: S608
 
 
 def objects_insert(model: type[Model], objects: Sequence[Model]) -> None:
@@ -131,9 +136,7 @@ def _rows_insert(model: type[Model], field_names: Sequence[str], rows: Sequence[
         if connection.vendor != "postgresql":
             cursor.executemany(insert_sql(model, field_names), rows)
             return
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(column_of(model, name)) for name in field_names)
-        sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+        sql = f"COPY {_into(model, field_names)} FROM STDIN"
         # Django's cursor has no COPY: its errors become Django's (an IntegrityError that callers catch),
         # and it is logged as statements are, where Django logs them (debug, tests).
         logged = cursor.debug_sql(sql, rows, many=True) if hasattr(cursor, "debug_sql") else nullcontext()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -28,6 +29,33 @@ from kebu.core.models import Job, JobStatus, SetAsideIndex
 LEAN_CACHE_KB = -8192
 
 
+@dataclass(frozen=True)
+class SqliteIndex:
+    name: str
+    sql: str  # the CREATE statement that makes it again exactly
+    columns: tuple[str, ...]
+    unique: bool
+
+
+def sqlite_indexes(cursor: Any, table: str) -> list[SqliteIndex]:
+    """The indexes of ``table`` that have a ``CREATE`` statement: not the ones SQLite made for the table's
+    own PRIMARY KEY and UNIQUE clauses, which cannot be dropped."""
+    cursor.execute(
+        "SELECT name, sql FROM sqlite_master"
+        " WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL ORDER BY name",
+        [table],
+    )
+    found = cursor.fetchall()
+    cursor.execute(f"PRAGMA index_list({connection.ops.quote_name(table)})")
+    unique = {row[1] for row in cursor.fetchall() if row[2]}
+    indexes = []
+    for name, sql in found:
+        cursor.execute(f"PRAGMA index_info({connection.ops.quote_name(name)})")
+        columns = tuple(row[2] for row in cursor.fetchall())
+        indexes.append(SqliteIndex(name, sql, columns, name in unique))
+    return indexes
+
+
 def indexes_set_aside(model: type[Model], *, job: Job, keep: Collection[str] = ()) -> int:
     """Drop the secondary, non-unique indexes of ``model``'s table, except those whose first column is
     in ``keep`` (the columns the bulk write itself looks rows up by), recording each for ``job``.
@@ -36,20 +64,11 @@ def indexes_set_aside(model: type[Model], *, job: Job, keep: Collection[str] = (
         return 0
     table = model._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name, sql FROM sqlite_master"
-            " WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL ORDER BY name",
-            [table],
-        )
-        found = cursor.fetchall()
-        cursor.execute(f"PRAGMA index_list({connection.ops.quote_name(table)})")
-        unique = {row[1] for row in cursor.fetchall() if row[2]}
-        aside = []
-        for name, sql in found:
-            cursor.execute(f"PRAGMA index_info({connection.ops.quote_name(name)})")
-            first = next((row[2] for row in cursor.fetchall()), None)
-            if name not in unique and first not in keep:
-                aside.append(SetAsideIndex(name=name, table=table, sql=sql, job=job))
+        aside = [
+            SetAsideIndex(name=index.name, table=table, sql=index.sql, job=job)
+            for index in sqlite_indexes(cursor, table)
+            if not index.unique and index.columns[0] not in keep
+        ]
         for index in aside:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(index.name)}")
         SetAsideIndex.objects.bulk_create(aside)

@@ -41,6 +41,7 @@ from kebu.accounts.roles import role_assign
 from kebu.core import divisions
 from kebu.core.bulk import column_of, ids_reserve, insert_sql
 from kebu.core.crypto import context_of, keyring
+from kebu.core.indexes import sqlite_indexes
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.services import sequence_next
 from kebu.core.text import pinyin_keys
@@ -647,13 +648,10 @@ def _sqlite_indexes_drop(tables: Sequence[str]) -> list[str]:
     Indexes SQLite made for UNIQUE clauses of the table itself (no SQL in sqlite_master) cannot be
     dropped and stay; they are filled in key order (ids, customer numbers), which is cheap."""
     with connection.cursor() as cursor:
-        marks = ", ".join(["%s"] * len(tables))
-        where = f"type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks})"
-        cursor.execute(f"SELECT name, sql FROM sqlite_master WHERE {where} ORDER BY name", list(tables))  # noqa: S608
-        found = cursor.fetchall()
-        for name, _sql in found:
-            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
-    return [sql for _name, sql in found]
+        found = [index for table in tables for index in sqlite_indexes(cursor, table)]
+        for index in found:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(index.name)}")
+    return [index.sql for index in found]
 
 
 def _bulk_path_possible(count: int) -> bool:

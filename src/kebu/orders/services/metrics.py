@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from kebu.audit.services import audit_record
 from kebu.core.bulk import values_update
+from kebu.core.indexes import sqlite_indexes
 from kebu.core.models import ShopSettings
 from kebu.customers.models import Customer, CustomerEvent, Stage
 from kebu.orders.models import COUNTED_STATUSES, CustomerCategorySpend, Order, OrderLine
@@ -442,20 +443,12 @@ def _figure_indexes_set_aside(cursor: Any, rows: int) -> Iterator[None]:
     if rows < BULK_INDEX_SHARE * cursor.fetchone()[0]:
         yield
         return
-    cursor.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-        [table],
-    )
-    aside = []
-    for name, sql in cursor.fetchall():
-        cursor.execute(f'PRAGMA index_info("{name}")')
-        if _FIGURE_COLUMNS.intersection(row[2] for row in cursor.fetchall()):
-            aside.append((name, sql))
-    for name, _sql in aside:
-        cursor.execute(f'DROP INDEX "{name}"')
+    aside = [index for index in sqlite_indexes(cursor, table) if _FIGURE_COLUMNS.intersection(index.columns)]
+    for index in aside:
+        cursor.execute(f'DROP INDEX "{index.name}"')
     yield
-    for _name, sql in aside:
-        cursor.execute(sql)
+    for index in aside:
+        cursor.execute(index.sql)
 
 
 def _figures_rebuild(ids: list[int] | None) -> tuple[int, int]:
