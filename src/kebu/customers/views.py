@@ -56,6 +56,13 @@ def _require(request: HttpRequest, *perms: str) -> None:
 @login_required
 def customer_list_view(request: HttpRequest) -> HttpResponse:
     qs, filterset = selectors.customer_list(user=request.user, filters=request.GET)
+    if set(filterset.errors) == {"sort"}:
+        # An order the list no longer has (an old bookmark or saved view) or one this role may not use:
+        # the same customers in the default order, rather than no list at all.
+        query = request.GET.copy()
+        query.pop("sort")
+        messages.info(request, _("The list cannot be sorted that way; it is shown in its default order."))
+        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}" if query else request.path)
     page = selectors.customer_list_page(
         qs, sort=filterset.sort_key, page=request.GET.get("page"), per_page=PAGE_SIZE
     )

@@ -206,6 +206,23 @@ def test_chosen_columns_and_sort_are_applied(clerk_client, clerk):
     assert body.index("阿强") < body.index("周杰")  # ā before zhōu
 
 
+def test_a_sort_the_list_does_not_have_falls_back_to_the_default_order(clerk_client, clerk):
+    make_customer(actor=clerk, name="阿强", stage="vip")
+    make_customer(actor=clerk, name="周杰", stage="lead")
+    url = reverse("customers:list")
+
+    response = clerk_client.get(url + "?stage=vip&sort=favourite", follow=True)
+
+    assert response.redirect_chain == [(url + "?stage=vip", 302)]
+    body = response.content.decode()
+    assert "阿强" in body and "周杰" not in body  # the filter kept, the list not emptied
+    assert 'id="filter-errors"' not in body
+    assert "default order" in body
+    # Anything else invalid is still an error, never a silently unfiltered list.
+    body = clerk_client.get(url + "?sort=favourite&created_after=yesterday").content.decode()
+    assert 'id="filter-errors"' in body and "阿强" not in body
+
+
 def test_saved_views_are_private_unless_shared(clerk_client, clerk, staff_member):
     clerk_client.post(reverse("customers:view-save"), {"name": "我的", "query": "stage=vip"})
     clerk_client.post(reverse("customers:view-save"), {"name": "团队", "query": "stage=lead", "shared": "on"})
