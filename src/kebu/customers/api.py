@@ -777,10 +777,24 @@ _FILTERS = [
             ("first_order_after", OpenApiTypes.DATE, gettext_lazy("First order on or after this day.")),
             ("first_order_before", OpenApiTypes.DATE, gettext_lazy("First order on or before this day.")),
             (
+                "days_since_last_order_max",
+                OpenApiTypes.INT,
+                gettext_lazy("Ordered in the last this many days (0: today), counted as the minimum is."),
+            ),
+            (
+                "interval_min",
+                OpenApiTypes.DECIMAL,
+                gettext_lazy("Average days between orders at least (customers with two orders or more)."),
+            ),
+            ("interval_max", OpenApiTypes.DECIMAL, gettext_lazy("Average days between orders at most.")),
+            ("refund_count_min", OpenApiTypes.INT, gettext_lazy("At least this many refunded orders.")),
+            ("refund_count_max", OpenApiTypes.INT, gettext_lazy("At most this many refunded orders.")),
+            (
                 "refund_rate_pct_min",
                 OpenApiTypes.DECIMAL,
                 gettext_lazy("Refund rate at least, in percent (20 = 20%)."),
             ),
+            ("refund_rate_pct_max", OpenApiTypes.DECIMAL, gettext_lazy("Refund rate at most, in percent.")),
             (
                 "top_category",
                 OpenApiTypes.INT,
@@ -791,6 +805,8 @@ _FILTERS = [
                 OpenApiTypes.BOOL,
                 gettext_lazy("true: customers who owe money on credit; false: who owe none."),
             ),
+            ("owed_min", OpenApiTypes.DECIMAL, gettext_lazy("Owing at least this much on credit, in yuan.")),
+            ("owed_max", OpenApiTypes.DECIMAL, gettext_lazy("Owing at most this much, in yuan.")),
         )
     ],
 ]

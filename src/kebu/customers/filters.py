@@ -179,6 +179,11 @@ RANGE_PAIRS = [
     ("avg_order_min", "avg_order_max"),
     ("last_order_after", "last_order_before"),
     ("first_order_after", "first_order_before"),
+    ("days_since_last_order_min", "days_since_last_order_max"),
+    ("interval_min", "interval_max"),
+    ("refund_count_min", "refund_count_max"),
+    ("refund_rate_pct_min", "refund_rate_pct_max"),
+    ("owed_min", "owed_max"),
 ]
 FIGURE_FILTERS = (
     "spent_min",
@@ -190,12 +195,20 @@ FIGURE_FILTERS = (
     "last_order_after",
     "last_order_before",
     "days_since_last_order_min",
+    "days_since_last_order_max",
     "never_ordered",
     "first_order_after",
     "first_order_before",
+    "interval_min",
+    "interval_max",
+    "refund_count_min",
+    "refund_count_max",
     "refund_rate_pct_min",
+    "refund_rate_pct_max",
     "top_category",
     "owes",
+    "owed_min",
+    "owed_max",
 )
 
 
@@ -368,6 +381,12 @@ class CustomerFilterSet(django_filters.FilterSet):
         max_value=36500,
         help_text=_("Customers who never ordered are not included: choose “Never ordered” for them."),
     )
+    days_since_last_order_max = IntegerFilter(
+        label=_("Ordered in the last N days"),
+        method="filter_days_since_last_order_max",
+        min_value=0,
+        max_value=36500,
+    )
     never_ordered = django_filters.ChoiceFilter(
         label=_("Never ordered"), choices=YES_NO, method="filter_never_ordered"
     )
@@ -377,9 +396,50 @@ class CustomerFilterSet(django_filters.FilterSet):
     first_order_before = django_filters.DateFilter(
         label=_("First order until"), field_name="first_order_at", method="filter_until", **DATE_FIELD
     )
+    interval_min = django_filters.NumberFilter(
+        label=_("Days between orders at least"),
+        field_name="purchase_interval_days",
+        lookup_expr="gte",
+        min_value=0,
+        max_digits=7,
+        decimal_places=1,
+        help_text=_("The average over a customer's orders; customers with one order have none."),
+    )
+    interval_max = django_filters.NumberFilter(
+        label=_("Days between orders at most"),
+        field_name="purchase_interval_days",
+        lookup_expr="lte",
+        min_value=0,
+        max_digits=7,
+        decimal_places=1,
+    )
+    refund_count_min = IntegerFilter(
+        label=_("At least N refunded orders"),
+        field_name="refund_count",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=2**31 - 1,
+    )
+    refund_count_max = IntegerFilter(
+        label=_("At most N refunded orders"),
+        field_name="refund_count",
+        lookup_expr="lte",
+        min_value=0,
+        max_value=2**31 - 1,
+    )
     refund_rate_pct_min = django_filters.NumberFilter(
         label=_("Refund rate at least (%)"),
-        method="filter_refund_rate_pct_min",
+        method="filter_refund_rate_pct",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+    )
+    refund_rate_pct_max = django_filters.NumberFilter(
+        label=_("Refund rate at most (%)"),
+        method="filter_refund_rate_pct",
+        lookup_expr="lte",
         min_value=0,
         max_value=100,
         max_digits=5,
@@ -391,6 +451,12 @@ class CustomerFilterSet(django_filters.FilterSet):
         help_text=_("The top-level category a customer spent most on."),
     )
     owes = django_filters.ChoiceFilter(label=_("Owes money"), choices=YES_NO, method="filter_owes")
+    owed_min = django_filters.NumberFilter(
+        label=_("Owes at least (¥)"), method="filter_owed", lookup_expr="gte", **MONEY_FIELD
+    )
+    owed_max = django_filters.NumberFilter(
+        label=_("Owes at most (¥)"), method="filter_owed", lookup_expr="lte", **MONEY_FIELD
+    )
 
     class Meta:
         model = Customer
@@ -456,6 +522,16 @@ class CustomerFilterSet(django_filters.FilterSet):
         cutoff = shop_today() - timedelta(days=value) + timedelta(days=1)
         return qs.filter(last_order_at__lt=shop_midnight(cutoff))
 
+    def filter_days_since_last_order_max(
+        self, qs: QuerySet[Customer], name: str, value: int | None
+    ) -> QuerySet[Customer]:
+        """Customers whose last order is at most ``value`` whole days ago (0: today), counted as
+        ``filter_days_since_last_order_min`` counts them, so the two split the customers who ordered."""
+        if value is None:
+            return qs
+        cutoff = shop_today() - timedelta(days=value)
+        return qs.filter(last_order_at__gte=shop_midnight(cutoff))
+
     def filter_never_ordered(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         if value == "true":
             return qs.filter(order_count=0)
@@ -463,10 +539,13 @@ class CustomerFilterSet(django_filters.FilterSet):
             return qs.filter(order_count__gt=0)
         return qs
 
-    def filter_refund_rate_pct_min(
+    def filter_refund_rate_pct(
         self, qs: QuerySet[Customer], name: str, value: Decimal | None
     ) -> QuerySet[Customer]:
-        return qs if value is None else qs.filter(refund_rate__gte=value / 100)
+        """The rate is kept as a fraction (0.2000); the filter is in percent (20), as the list shows it.
+        Customers who never ordered have no rate and match neither end."""
+        lookup = self.filters[name].lookup_expr
+        return qs if value is None else qs.filter(**{f"refund_rate__{lookup}": value / 100})
 
     def filter_owes(self, qs: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         if value == "true":
@@ -474,6 +553,14 @@ class CustomerFilterSet(django_filters.FilterSet):
         if value == "false":
             return qs.exclude(receivable_cny__gt=0)
         return qs
+
+    def filter_owed(self, qs: QuerySet[Customer], name: str, value: Decimal | None) -> QuerySet[Customer]:
+        if value is None:
+            return qs
+        lookup = self.filters[name].lookup_expr
+        owed = qs.filter(**{f"receivable_cny__{lookup}": value})
+        # With "> 0" stated, a minimum reads the partial index of those who owe (cust_receivable).
+        return owed.filter(receivable_cny__gt=0) if lookup == "gte" and value > 0 else owed
 
     def filter_queryset(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
         archived = self.form.cleaned_data.get("archived")

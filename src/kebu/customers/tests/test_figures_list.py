@@ -136,6 +136,61 @@ def test_each_range_filter_bounds_its_figure(owner, dormant_big_spenders, catalo
     assert ids(owner, top_category=str(catalogue.tea.pk)) == []
 
 
+def test_every_other_figure_has_its_range_too(owner, dormant_big_spenders):
+    c = dormant_big_spenders["customers"]
+    ordered = {c[k].pk for k in "ABCEFGH"}
+
+    # Days between orders: A's two orders are 180 days apart, B's 170; one order gives no interval.
+    assert ids(owner, interval_min="175") == [c["A"].pk]
+    assert ids(owner, interval_max="175") == [c["B"].pk]
+    assert set(ids(owner, interval_min="170", interval_max="180")) == {c["A"].pk, c["B"].pk}
+    assert ids(owner, refund_count_min="1") == [c["F"].pk]
+    assert set(ids(owner, refund_count_max="0")) == {c[k].pk for k in "ABCDEGH"}
+    # Refund rate: F is at 100%; D never ordered and has no rate, so no end of the range matches it.
+    assert set(ids(owner, refund_rate_pct_max="0")) == ordered - {c["F"].pk}
+    assert ids(owner, refund_rate_pct_min="50", refund_rate_pct_max="100") == [c["F"].pk]
+    # Ordered in the last N days: whole days, as "no order for N days" counts them (G 90, H 89, B 30).
+    assert ids(owner, days_since_last_order_max="30") == [c["B"].pk]
+    assert ids(owner, days_since_last_order_max="29") == []
+    assert set(ids(owner, days_since_last_order_max="89")) == {c["B"].pk, c["H"].pk}
+    within, beyond = ids(owner, days_since_last_order_max="89"), ids(owner, days_since_last_order_min="90")
+    assert set(within) | set(beyond) == ordered and not set(within) & set(beyond)
+
+
+def test_the_page_and_the_api_take_the_new_ranges(owner_client, dormant_big_spenders):
+    c = dormant_big_spenders["customers"]
+    query = "interval_min=175&refund_count_max=0&cols=customer_no"
+
+    page = owner_client.get(f"{LIST_URL}?{query}").content.decode()
+    api = owner_client.get(f"{API_URL}?{query}").json()
+
+    assert set(re.findall(r"C\d{6}", page.split('id="customer-table"')[1])) == {c["A"].customer_no}
+    assert 'name="interval_min" id="f-interval-min" class="form-control" placeholder' in page
+    assert 'value="175"' in page  # the panel shows what is in force
+    assert [row["id"] for row in api["results"]] == [c["A"].pk]
+
+
+def test_owed_between_two_amounts(owner, catalogue):
+    def debtor(name, lines):
+        customer = customer_credit_set(
+            actor=owner,
+            customer=make_customer(actor=owner, name=name, owner=owner),
+            credit_limit_cny="9000.00",
+            payment_terms_days=30,
+        )
+        buy(owner, catalogue, customer, when=days_ago(3), lines=lines, payment_method="credit")
+        return customer
+
+    small, large = debtor("小欠", [("TEA-250", 1)]), debtor("大欠", [("CREAM-50", 6)])
+    payer = make_customer(actor=owner, name="现结", owner=owner)
+    buy(owner, catalogue, payer, when=days_ago(3))
+    small.refresh_from_db()
+
+    assert ids(owner, owed_min="1000") == [large.pk]
+    assert ids(owner, owed_min=str(small.receivable_cny), owed_max="1000") == [small.pk]
+    assert set(ids(owner, owed_max="1000")) == {small.pk, payer.pk}  # owing nothing is owing at most ¥1,000
+
+
 def test_owes_money_finds_customers_with_credit_outstanding(owner, catalogue):
     debtor = customer_credit_set(
         actor=owner,
@@ -302,6 +357,14 @@ BAD_FILTERS = [
     ({"first_order_after": "2026-02-30"}, "first_order_after"),
     ({"last_order_after": "2025-06-01", "last_order_before": "2025-01-01"}, "last_order_before"),
     ({"refund_rate_pct_min": "150"}, "refund_rate_pct_min"),
+    ({"refund_rate_pct_min": "50", "refund_rate_pct_max": "10"}, "refund_rate_pct_max"),
+    ({"interval_min": "-1"}, "interval_min"),
+    ({"interval_min": "30", "interval_max": "7"}, "interval_max"),
+    ({"refund_count_min": "x"}, "refund_count_min"),
+    ({"refund_count_min": "3", "refund_count_max": "1"}, "refund_count_max"),
+    ({"days_since_last_order_max": "-1"}, "days_since_last_order_max"),
+    ({"owed_min": "-5"}, "owed_min"),
+    ({"owed_min": "500", "owed_max": "100"}, "owed_max"),
     ({"top_category": "999999"}, "top_category"),
     ({"owes": "maybe"}, "owes"),
     ({"never_ordered": "perhaps"}, "never_ordered"),
