@@ -509,6 +509,13 @@ class OrderWriteSerializer(serializers.Serializer):
     carrier = serializers.CharField(max_length=30, allow_blank=True, required=False)
     tracking_no = serializers.CharField(max_length=40, allow_blank=True, required=False)
     shipped_at = serializers.DateTimeField(required=False, allow_null=True)
+    # A marketplace's own times (签收时间, 完成时间) for an order entered after the fact.
+    delivered_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text=gettext_lazy("The step before's time when left out.")
+    )
+    completed_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text=gettext_lazy("The step before's time when left out.")
+    )
     receiver_name = serializers.CharField(max_length=50, allow_blank=True, required=False)
     receiver_phone = serializers.CharField(max_length=32, allow_blank=True, required=False)
     ship_province = serializers.CharField(max_length=30, allow_blank=True, required=False)
@@ -576,6 +583,18 @@ class ShipSerializer(VersionSerializer):
     carrier = serializers.CharField(max_length=30, allow_blank=True, required=False, default="")
     tracking_no = serializers.CharField(max_length=40, allow_blank=True, required=False, default="")
     shipped_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class DeliverSerializer(VersionSerializer):
+    delivered_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text=gettext_lazy("Now when left out.")
+    )
+
+
+class CompleteSerializer(VersionSerializer):
+    completed_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text=gettext_lazy("Now when left out.")
+    )
 
 
 class CancelSerializer(VersionSerializer):
@@ -957,8 +976,8 @@ _ORDER_LIST_DESCRIPTION = gettext_lazy(
         gettext_lazy("A parcel or freight needs the carrier and tracking number."),
         OrderDetailSerializer,
     ),
-    deliver=_step(gettext_lazy("Mark an order delivered"), VersionSerializer, response=OrderDetailSerializer),
-    complete=_step(gettext_lazy("Complete an order"), VersionSerializer, response=OrderDetailSerializer),
+    deliver=_step(gettext_lazy("Mark an order delivered"), DeliverSerializer, response=OrderDetailSerializer),
+    complete=_step(gettext_lazy("Complete an order"), CompleteSerializer, response=OrderDetailSerializer),
     cancel=_step(
         gettext_lazy("Cancel an order awaiting payment"),
         CancelSerializer,
@@ -1057,16 +1076,26 @@ class OrderViewSet(_ApiViewSet):
     @action(detail=True, methods=["post"])
     def deliver(self, request: Request, pk: str, format: str | None = None) -> Response:
         order = self.get_object()
-        validated = self._body(VersionSerializer)
-        expected = expected_version(request, validated)
-        return self._answer(order_deliver(actor=request.user, order=order, expected_version=expected))
+        validated = self._body(DeliverSerializer)
+        order = order_deliver(
+            actor=request.user,
+            order=order,
+            delivered_at=validated["delivered_at"],
+            expected_version=expected_version(request, validated),
+        )
+        return self._answer(order)
 
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str, format: str | None = None) -> Response:
         order = self.get_object()
-        validated = self._body(VersionSerializer)
-        expected = expected_version(request, validated)
-        return self._answer(order_complete(actor=request.user, order=order, expected_version=expected))
+        validated = self._body(CompleteSerializer)
+        order = order_complete(
+            actor=request.user,
+            order=order,
+            completed_at=validated["completed_at"],
+            expected_version=expected_version(request, validated),
+        )
+        return self._answer(order)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str, format: str | None = None) -> Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -326,6 +326,66 @@ def test_pay_ship_deliver_complete_walk_the_order_through_with_its_version(a_cli
     assert completed.json()["status"] == "completed" and completed.json()["version"] == 5
     a_customer.refresh_from_db()
     assert a_customer.total_spent_cny == Decimal("128.00")
+
+
+def test_the_marketplace_times_of_each_step_are_kept(a_client, catalogue, a_customer):
+    # A completed marketplace order entered afterwards, with its own times (签收时间, 完成时间).
+    times = {
+        "ordered_at": "2026-11-20T10:00:00+08:00",
+        "shipped_at": "2026-11-21T09:00:00+08:00",
+        "delivered_at": "2026-11-23T15:30:00+08:00",
+        "completed_at": "2026-11-30T08:00:00+08:00",
+    }
+    created = send(
+        a_client, "post", ORDERS, order_payload(a_customer, catalogue, status="completed", **times)
+    )
+
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    for key, value in times.items():
+        assert datetime.fromisoformat(body[key]) == datetime.fromisoformat(value), key
+    # Signed for before it was shipped: refused, naming the field, nothing written.
+    early = {**times, "order_no": "TB-2", "delivered_at": "2026-11-20T12:00:00+08:00"}
+    refused = send(
+        a_client, "post", ORDERS, order_payload(a_customer, catalogue, status="completed", **early)
+    )
+    assert refused.status_code == 400 and "delivered_at" in refused.json()
+    assert Order.objects.count() == 1
+
+
+def test_deliver_and_complete_take_their_moment(a_client, sales_a, catalogue, a_customer):
+    start = timezone.now().replace(microsecond=0) - timedelta(days=10)  # kept to the second
+    order = make_order(
+        actor=sales_a,
+        customer=a_customer,
+        store=catalogue.store,
+        status=OrderStatus.PENDING,
+        lines=[("TEA-250", 1)],
+        ordered_at=start,
+    )
+    at = {"paid": start + timedelta(hours=1), "shipped": start + timedelta(days=1)}
+    at |= {"delivered": at["shipped"] + timedelta(hours=30), "completed": start + timedelta(days=9)}
+    pay = {"payment_method": "alipay", "paid_at": at["paid"].isoformat(), "version": 1}
+    send(a_client, "post", order_url(order.pk, "pay"), pay)
+    ship = {"carrier": "顺丰", "tracking_no": "SF1", "shipped_at": at["shipped"].isoformat(), "version": 2}
+    send(a_client, "post", order_url(order.pk, "ship"), ship)
+
+    delivered = send(
+        a_client,
+        "post",
+        order_url(order.pk, "deliver"),
+        {"version": 3, "delivered_at": at["delivered"].isoformat()},
+    )
+    completed = send(
+        a_client,
+        "post",
+        order_url(order.pk, "complete"),
+        {"version": 4, "completed_at": at["completed"].isoformat()},
+    )
+
+    assert delivered.status_code == 200 and completed.status_code == 200, (delivered.json(), completed.json())
+    order.refresh_from_db()
+    assert (order.delivered_at, order.completed_at) == (at["delivered"], at["completed"])
 
 
 def test_a_step_without_a_version_is_refused_and_a_stale_one_answers_409(a_client, pending):
