@@ -30,6 +30,7 @@ from kebu.transfer.exports import (
     export_write,
     template_build,
 )
+from kebu.transfer.views import IMPORT_PERMISSION, KIND_PERMISSIONS
 
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -159,7 +160,9 @@ def export_download_view(request: HttpRequest, job_id: int) -> HttpResponse:
 def template_view(request: HttpRequest, kind: str) -> HttpResponse:
     """A blank import template: the columns the import reads, dropdowns and an example row."""
     kind = _kind(kind)
-    if not request.user.has_perm("transfer.import_customers"):
+    # Offered to whoever may import that kind, as on the upload page.
+    needed = [IMPORT_PERMISSION, KIND_PERMISSIONS.get(kind, IMPORT_PERMISSION)]
+    if not request.user.has_perms(needed):
         raise PermissionDenied
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", dir=settings.DATA_DIR)  # noqa: SIM115
     export_write(template_build(kind), Path(handle.name), file_format="xlsx", user=request.user)

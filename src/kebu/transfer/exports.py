@@ -21,7 +21,7 @@ import os
 import uuid
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -653,13 +653,53 @@ def template_build(kind: str) -> Export:
         "customers": lambda: [
             c for c in customer_columns(policy, figures=False) if c.key not in _NOT_IMPORTED
         ],
-        "orders": lambda: [c for c in order_columns(policy) if c.key not in _NOT_IMPORTED],
+        "orders": lambda: _order_template_columns(policy),
         "products": product_columns,
     }[kind]()
     return Export(kind=kind, columns=columns, rows=[_EXAMPLE], is_template=True)
 
 
 _NOT_IMPORTED = {"created_at", "archived_at", "refunded", "customer_name"}
+
+
+def _order_template_columns(policy: ContactPolicy) -> list[Column]:
+    example = _order_example()
+    columns = [c for c in order_columns(policy) if c.key not in _NOT_IMPORTED]
+    return [replace(c, example=example.get(c.key, "")) for c in columns]
+
+
+def _order_example() -> dict[str, Any]:
+    """The order template's example row: a paid order of one line, for a new buyer, in the shop's first
+    store, so that the template as downloaded imports as it is."""
+    from kebu.orders.models import DeliveryMethod, OrderStatus, PaymentMethod, Store
+
+    store = Store.objects.filter(is_active=True).first()
+    ordered = datetime(2024, 11, 11, 0, 12)
+    return {
+        "store": store.name if store else "",
+        "order_no": "4028123456789012345",
+        "status": str(OrderStatus.PAID.label),
+        "ordered_at": ordered,
+        "paid_at": ordered + timedelta(minutes=1),
+        "title": "玻尿酸面霜 50ml",
+        "quantity": 2,
+        "unit_price": Decimal("199.00"),
+        "line_amount": Decimal("398.00"),
+        "shipping": Decimal("0.00"),
+        "total": Decimal("398.00"),
+        "paid": Decimal("398.00"),
+        "payment_method": str(PaymentMethod.ALIPAY.label),
+        "delivery_method": str(DeliveryMethod.EXPRESS.label),
+        "receiver": "王小明",
+        "receiver_phone": "138 1234 5678",
+        "province": "浙江省",
+        "city": "杭州市",
+        "district": "西湖区",
+        "address": "文三路 100 号",
+        "buyer_message": "请尽快发货",
+    }
+
+
 _EXAMPLE = object()
 
 

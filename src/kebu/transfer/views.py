@@ -47,6 +47,7 @@ from kebu.transfer.drafts import (
     import_from_draft,
     import_mapping_check,
 )
+from kebu.transfer.exports import KINDS as EXPORT_KINDS
 from kebu.transfer.forms import (
     KIND_LABELS,
     STORE_KINDS,
@@ -232,6 +233,7 @@ def import_new_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "kinds": _kinds_allowed(request.user),
+            "template_kinds": [kind for kind in _kinds_allowed(request.user) if kind in EXPORT_KINDS],
             "max_mb": import_max_bytes() // (1024 * 1024),
             "drafts": _drafts_listed(request),
         },

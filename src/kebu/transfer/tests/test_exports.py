@@ -27,6 +27,8 @@ from kebu.core.jobs import job_run
 from kebu.customers.models import Customer, CustomField, CustomFieldType, SocialKind, Stage
 from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_create
 from kebu.customers.tests.factories import CustomFieldFactory
+from kebu.orders.models import Order, OrderStatus
+from kebu.orders.tests.factories import make_catalogue
 from kebu.transfer.cells import formula_risk, unquoted
 from kebu.transfer.customers import customer_file_check, customer_headers_match
 from kebu.transfer.exports import (
@@ -39,6 +41,8 @@ from kebu.transfer.exports import (
     template_build,
 )
 from kebu.transfer.imports import customer_import_start
+from kebu.transfer.models import ImportKind
+from kebu.transfer.orders import order_file_check
 from kebu.transfer.readers import table_read
 
 pytestmark = pytest.mark.django_db
@@ -297,6 +301,51 @@ def test_the_template_reads_back_column_for_column_and_its_example_imports(langu
         )
         check = customer_file_check(path.read_bytes())
     assert check.good == 1 and not check.bad
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_order_template_as_downloaded_imports_one_paid_order(language, owner, tmp_path):
+    make_catalogue(actor=owner)
+    path = tmp_path / "orders-template.xlsx"
+    with translation.override(language):
+        export_write(template_build("orders"), path, file_format="xlsx", user=None)
+        check = order_file_check(path.read_bytes())
+        with transaction.atomic():
+            run = customer_import_start(
+                actor=owner,
+                data=path.read_bytes(),
+                file_name=path.name,
+                kind=ImportKind.ORDERS,
+                enqueue=False,
+            )
+        job_run(run.job_id)
+
+    assert (check.good, check.bad) == (1, []), check.bad
+    run.refresh_from_db()
+    order = Order.objects.get()
+    assert (run.created, run.rejected) == (1, 0)
+    assert (order.status, order.paid_cny, order.lines.get().title) == (
+        OrderStatus.PAID,
+        Decimal("398.00"),
+        "玻尿酸面霜 50ml",
+    )
+
+
+def test_each_blank_template_is_offered_to_who_may_import_that_kind(owner_client, staff_member):
+    page = owner_client.get(reverse("transfer:new")).content.decode()
+    links = re.findall(r'href="(/exports/\w+/template\.xlsx)"', page.split('id="import-templates"')[1])
+    assert links == [reverse("exports:template", args=[kind]) for kind in ("customers", "orders", "products")]
+    for link in links:
+        response = owner_client.get(link)
+        assert response.status_code == 200
+        assert response["Content-Disposition"].endswith('-template.xlsx"')
+
+    from django.contrib.auth.models import Permission
+
+    importer = staff_member(None, "importer")  # may import customers, not products
+    importer.user_permissions.add(Permission.objects.get(codename="import_customers"))
+    assert client_for(importer).get(reverse("exports:template", args=["customers"])).status_code == 200
+    assert client_for(importer).get(reverse("exports:template", args=["products"])).status_code == 403
 
 
 # --- the round trip --------------------------------------------------------------------------------------
