@@ -49,6 +49,9 @@ _ORDER_WORK = (
     "orders.view_creditpayment",
 )
 _ORDER_READ = ("orders.view_order", "orders.view_aftersale", "orders.view_product")
+# Keeping the shop's stores (sales channels): a manager's, like the catalogue. Seeing them needs only
+# view_order (every order names its store).
+STORE_SETUP = ("orders.view_store", "orders.add_store", "orders.change_store")
 # Service work (kebu.engagement): every touch with the customers one may see.
 SERVICE_WORK = (
     "engagement.view_contactrecord",
@@ -126,6 +129,7 @@ ROLES: dict[str, Role] = {
                 "orders.change_product",
                 "orders.add_creditpayment",
                 "orders.manage_credit",
+                *STORE_SETUP,
                 *SERVICE_WORK,
                 *SERVICE_LEAD,
                 *INSIGHTS_VIEW,

@@ -50,6 +50,8 @@ class AuditAction(models.TextChoices):
     CREDIT_CHANGE = "credit.change", _("Credit terms changed")
     CREDIT_PAYMENT = "credit.payment", _("Payment received on credit")
     CATALOGUE_CHANGE = "catalogue.change", _("Catalogue changed")
+    STORE_CREATE = "store.create", _("Store added")
+    STORE_UPDATE = "store.update", _("Store changed")
     METRICS_RECOMPUTE = "metrics.recompute", _("Customer figures rebuilt")
     AUTH_LOGIN = "auth.login", _("Logged in")
     AUTH_LOGOUT = "auth.logout", _("Logged out")
