@@ -1,5 +1,6 @@
-"""REST API for the catalogue, orders and after-sales: `/api/v1/products/`, `/api/v1/orders/` and
-`/api/v1/refunds/` (after-sales of every kind: refund only, return and refund, exchange).
+"""REST API for the catalogue, orders and after-sales: `/api/v1/products/`, `/api/v1/orders/`,
+`/api/v1/refunds/` (after-sales of every kind: refund only, return and refund, exchange) and, read only,
+`/api/v1/stores/` (the ids an order is created with; stores are added on the Stores page).
 
 Thin, as the customers API is: serializers check the shape of the input (types, choices, lengths that
 fit the columns, ids that exist and may be seen); every rule and write lives in `services`; every order
@@ -63,6 +64,7 @@ from kebu.orders.models import (
     OrderLine,
     OrderStatus,
     PaymentMethod,
+    Platform,
     Product,
     Sku,
     Store,
@@ -200,6 +202,18 @@ class ProductFilterSet(filters.FilterSet):
         return qs.filter(Q(name__icontains=value) | Exists(code_matches))
 
 
+class StoreFilterSet(filters.FilterSet):
+    active = filters.BooleanFilter(
+        field_name="is_active",
+        label=gettext_lazy("true: the stores offered for new orders; false: the inactive ones."),
+    )
+    platform = filters.ChoiceFilter(choices=Platform.choices, label=gettext_lazy("Platform."))
+
+    class Meta:
+        model = Store
+        fields: list[str] = []
+
+
 class OrderFilterSet(filters.FilterSet):
     customer = IdFilter(field_name="customer_id", label=gettext_lazy("Customer id."))
     customer_no = filters.CharFilter(
@@ -239,6 +253,16 @@ class AfterSaleFilterSet(filters.FilterSet):
     class Meta:
         model = AfterSale
         fields: list[str] = []
+
+
+# --- serializers: stores ---------------------------------------------------------------------------
+
+
+class StoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = ["id", "name", "platform", "position", "is_active"]
+        read_only_fields = fields
 
 
 # --- serializers: products ---------------------------------------------------------------------------
@@ -735,6 +759,14 @@ class ProductAccess(permissions.BasePermission):
         return access.can(request.user, "orders.change_product")
 
 
+class StoreAccess(permissions.BasePermission):
+    """The stores are what every order names: whoever may see orders may list them. There is nothing to
+    write here (405); stores are added and changed on the Stores page."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return access.can(request.user, "orders.view_order")
+
+
 # --- schema pieces -----------------------------------------------------------------------------------
 
 _ERRORS = OpenApiResponse(
@@ -922,6 +954,43 @@ class ProductViewSet(_ApiViewSet):
 
     def partial_update(self, request: Request, pk: str, format: str | None = None) -> Response:
         return self._update(request, partial=True)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("List stores"),
+        description=gettext_lazy(
+            "The shop's stores by position and name, 50 a page (page_size up to 200): an order is created "
+            "with a store's `id`. Inactive stores are listed too (`active=true` leaves them out). "
+            "Stores are added and changed on the Stores page, not through the API."
+        ),
+        responses={200: StoreSerializer(many=True), 400: _ERRORS, 403: _FORBIDDEN},
+    ),
+    retrieve=extend_schema(
+        summary=gettext_lazy("One store"),
+        parameters=[_id_parameter()],
+        responses={200: StoreSerializer, 403: _FORBIDDEN, 404: _NOT_FOUND},
+    ),
+)
+class StoreViewSet(_ApiViewSet):
+    """The stores, read only."""
+
+    permission_classes = [StoreAccess]
+    serializer_class = StoreSerializer
+    filterset_class = StoreFilterSet
+
+    def get_queryset(self) -> QuerySet[Store]:
+        return Store.objects.order_by("position", "name")
+
+    def list(self, request: Request, format: str | None = None) -> Response:
+        return self._list(request, StoreSerializer)
+
+    def retrieve(self, request: Request, pk: str, format: str | None = None) -> Response:
+        try:
+            store = self.get_queryset().get(pk=int(pk))
+        except (Store.DoesNotExist, ValueError, OverflowError) as exc:
+            raise NotFound() from exc
+        return Response(StoreSerializer(store, context=self.get_serializer_context()).data)
 
 
 _ORDER_LIST_DESCRIPTION = gettext_lazy(

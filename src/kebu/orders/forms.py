@@ -655,3 +655,36 @@ class CategoryForm(KebuForm):
     parent = forms.ModelChoiceField(
         label=_("Under"), queryset=Category.objects.all(), required=False, empty_label=_("— top level —")
     )
+
+
+# --- stores ---------------------------------------------------------------------------------------------
+
+
+class StoreForm(KebuForm):
+    """A new store. Lengths and uniqueness are the service's to say (``store_create``), in one place for
+    the page, the admin and the API."""
+
+    name = forms.CharField(
+        label=_("Store name"),
+        # Room for a name that is too long, so the service's message says so rather than the browser
+        # cutting it silently.
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("e.g. 天猫旗舰店")}),
+    )
+    platform = forms.ChoiceField(label=_("Platform"), choices=Platform.choices, initial=Platform.OTHER)
+    position = forms.IntegerField(
+        label=_("Position"),
+        required=False,
+        help_text=_("Lists show stores by position, then by name."),
+    )
+
+
+class StoreEditForm(StoreForm):
+    is_active = forms.BooleanField(
+        label=_("Active"),
+        required=False,
+        help_text=_(
+            "An inactive store keeps its orders and its figures, but is no longer offered for new orders "
+            "and imports."
+        ),
+    )

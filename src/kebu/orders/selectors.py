@@ -9,7 +9,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kebu.core.errors import NotFound
@@ -23,6 +24,7 @@ from kebu.orders.models import (
     Order,
     Product,
     Sku,
+    Store,
 )
 
 
@@ -148,6 +150,22 @@ def customer_purchase_totals(*, customer: Customer) -> dict[str, Any]:
         first=Min("ordered_at"),
         last=Max("ordered_at"),
     )
+
+
+def store_list(*, user: Any) -> QuerySet[Store]:
+    """Every store, in the shop's order (position, name), each with ``order_count``: the orders in it
+    that ``user`` may see, so a sales clerk's page counts their own customers' orders, not the shop's."""
+    counts = (
+        order_visible_queryset(user=user)
+        .filter(store=OuterRef("pk"))
+        .order_by()
+        .values("store")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Store.objects.annotate(
+        order_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+    ).order_by("position", "name")
 
 
 def product_list(*, active_only: bool = False) -> QuerySet[Product]:

@@ -49,6 +49,8 @@ from kebu.orders.forms import (
     ProductFilterForm,
     ProductFormBundle,
     ShipForm,
+    StoreEditForm,
+    StoreForm,
     VersionForm,
     service_errors_apply,
 )
@@ -63,11 +65,13 @@ from kebu.orders.models import (
     Order,
     OrderStatus,
     Product,
+    Store,
 )
 from kebu.orders.services import aftersales as aftersale_services
 from kebu.orders.services import credit as credit_services
 from kebu.orders.services import orders as order_services
 from kebu.orders.services import products as product_services
+from kebu.orders.services import stores as store_services
 
 PAGE_SIZE = 25
 
@@ -81,6 +85,8 @@ VIEW_PRODUCT = "orders.view_product"
 ADD_PRODUCT = "orders.add_product"
 CHANGE_PRODUCT = "orders.change_product"
 MANAGE_CREDIT = "orders.manage_credit"
+ADD_STORE = "orders.add_store"
+CHANGE_STORE = "orders.change_store"
 ADD_CREDITPAYMENT = "orders.add_creditpayment"
 
 
@@ -780,3 +786,75 @@ def category_list_view(request: HttpRequest) -> HttpResponse:
                 return redirect("orders:categories")
     context = {"form": form, "categories": Category.objects.order_by("path"), "can_add": can_add}
     return render(request, "orders/categories.html", context, status=400 if request.method == "POST" else 200)
+
+
+# --- stores ------------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def store_list_view(request: HttpRequest) -> HttpResponse:
+    """The shop's stores and a form to add one. Whoever may see orders sees the stores (every order page
+    names them); adding takes ``add_store``, changing ``change_store``."""
+    _require(request, VIEW_ORDER)
+    can_add = _can(request.user, ADD_STORE)
+    form = StoreForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not can_add:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                store = store_services.store_create(
+                    actor=request.user,
+                    name=form.cleaned_data["name"],
+                    platform=form.cleaned_data["platform"],
+                    position=form.cleaned_data["position"] or 0,
+                )
+            except KebuError as exc:
+                service_errors_apply(form, exc)
+            else:
+                messages.success(request, _("Store “%(name)s” added.") % {"name": store.name})
+                return redirect("orders:stores")
+    context = {
+        "form": form,
+        "stores": selectors.store_list(user=request.user),
+        "can_add": can_add,
+        "can_change": _can(request.user, CHANGE_STORE),
+    }
+    return render(request, "orders/stores.html", context, status=400 if request.method == "POST" else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def store_edit_view(request: HttpRequest, store_id: int) -> HttpResponse:
+    """Rename a store, move it, change its platform, or take it out of use (never delete it: its orders
+    refer to it)."""
+    _require(request, VIEW_ORDER)
+    store = Store.objects.filter(pk=store_id).first()
+    if store is None:
+        raise Http404
+    _require(request, CHANGE_STORE)
+    initial = {
+        "name": store.name,
+        "platform": store.platform,
+        "position": store.position,
+        "is_active": store.is_active,
+    }
+    form = StoreEditForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            store = store_services.store_update(
+                actor=request.user,
+                store=store,
+                name=form.cleaned_data["name"],
+                platform=form.cleaned_data["platform"],
+                position=form.cleaned_data["position"] or 0,
+                is_active=form.cleaned_data["is_active"],
+            )
+        except KebuError as exc:
+            service_errors_apply(form, exc)
+        else:
+            messages.success(request, _("Store “%(name)s” saved.") % {"name": store.name})
+            return redirect("orders:stores")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "orders/store_form.html", {"form": form, "store": store}, status=status)

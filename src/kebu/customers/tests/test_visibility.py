@@ -223,6 +223,10 @@ NOT_CUSTOMER_IDS = {
     ("customers", "view-delete"): "a saved view's id, owned by its creator",
     ("", "contact-detail"): "a contact record's id (engagement/tests/test_contacts_api.py)",
     ("", "survey-detail"): "a survey's id (engagement/tests/test_surveys_api.py)",
+    (
+        "",
+        "store-detail",
+    ): "a store's id: the shop's, seen by whoever sees orders (orders/tests/test_stores.py)",
     ("", "survey-invitations"): "a survey's id; the customer's is in the body",
     **{("", f"followup-{n}"): "a follow-up's id" for n in ("detail", "done", "snooze", "reassign", "cancel")},
     **{("", f"ticket-{n}"): "a ticket's id" for n in ("detail", "transition", "assign", "note")},

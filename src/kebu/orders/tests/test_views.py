@@ -687,8 +687,9 @@ def test_categories_are_added_under_a_parent(client_for, manager_east, catalogue
 
 # --- every URL with an id ---------------------------------------------------------------------------------
 
-# Ids under orders/ that do not lead to a customer: the catalogue is the shop's, not a customer's.
-NOT_CUSTOMER_IDS = {"orders:product-edit"}
+# Ids under orders/ that do not lead to a customer: the catalogue and the stores are the shop's, not a
+# customer's.
+NOT_CUSTOMER_IDS = {"orders:product-edit", "orders:store-edit"}
 
 
 def _patterns(resolver, prefix="", namespace=""):
