@@ -207,6 +207,31 @@ def test_the_command_checks_then_imports_an_order_export_into_a_store(owner, sho
     assert "4 created" in out.getvalue() and Order.objects.count() == 4
 
 
+def test_an_order_export_imports_into_a_store_added_on_the_stores_page(
+    owner, shop, staff_member, client, tmp_path
+):
+    # given: a fresh shop has only its default store, so the guide's example is refused, saying where
+    # stores are added
+    path = tmp_path / "ExportOrderList.csv"
+    path.write_bytes(TAOBAO)
+    with pytest.raises(CommandError, match=r"Add it on the Stores page \(Orders › Stores"):
+        call_command("import", str(path), kind="orders", store="Tmall旗舰店", stdout=io.StringIO())
+
+    # when: a manager adds the store on the page, and the command names it in another case
+    client.force_login(staff_member("manager", "dianzhang"))
+    added = client.post(
+        reverse("orders:stores"), {"name": "TMALL旗舰店", "platform": "tmall", "position": "1"}
+    )
+    assert added.status_code == 302
+    out = io.StringIO()
+    call_command("import", str(path), kind="orders", store="Tmall旗舰店", stdout=out)
+
+    # then: the orders are in that store
+    assert "4 created" in out.getvalue()
+    assert set(Order.objects.values_list("store__name", flat=True)) == {"TMALL旗舰店"}
+    assert Order.objects.count() == 4
+
+
 SAMPLES = Path(__file__).parent / "samples"
 
 

@@ -104,10 +104,16 @@ class Command(BaseCommand):
                 raise CommandError(f"{path}: {exc.strerror}") from exc
             store = None
             if options["store"]:
-                store = Store.objects.filter(name=options["store"]).first()
+                # Without regard to case, as a sheet's store column is matched (kebu.transfer.orders).
+                wanted = options["store"].strip().lower()
+                stores = list(Store.objects.all())
+                store = next((s for s in stores if s.name.lower() == wanted), None)
                 if store is None:
-                    names = "、".join(Store.objects.values_list("name", flat=True))
-                    raise CommandError(f"There is no store {options['store']!r} (stores: {names}).")
+                    names = "、".join(s.name for s in stores) or "none yet"
+                    raise CommandError(
+                        f"There is no store {options['store']!r} (stores: {names}). Add it on the Stores "
+                        "page (Orders › Stores, /orders/stores/) or in the admin (Settings › Stores)."
+                    )
             mapping = None
             if options["preset"]:
                 headers = table_read(path, sheet=options["sheet"]).headers
