@@ -232,7 +232,9 @@ def test_the_admin_adds_and_changes_stores_through_the_services(owner_client, ca
     duplicate = owner_client.post(
         reverse("admin:orders_store_add"), {"name": "微信小店".upper(), "platform": "jd", "position": "0"}
     )
-    assert duplicate.status_code == 200 and "already a store named" in duplicate.content.decode()
+    assert (
+        duplicate.status_code == 200 and "已有名为" in duplicate.content.decode()
+    )  # zh-Hans, the tests' language
 
     changed = owner_client.post(
         reverse("admin:orders_store_change", args=[store.pk]),
