@@ -4,9 +4,14 @@ to do, in the user's language; nothing here writes to the database.
 
 What a file is, is decided by its first bytes, never by its name: a zip is a workbook (xlsx or ods, its
 members counted and their unpacked size added up before anything is unpacked), an OLE2 compound file is
-an old Excel workbook (xls) or a password-protected new one, and anything else must be text. A CSV is
-decoded line by line, as UTF-8 where the line is valid UTF-8 and as GB18030 (a superset of GBK and GB2312)
-where it is not, so a file that was appended to by two programs still reads right."""
+an old Excel workbook (xls) or a password-protected new one, and anything else must be text.
+
+A CSV's encoding is decided for the whole file, on a first pass over its bytes: a file that is valid UTF-8
+throughout is UTF-8. Any other file has GBK (GB18030, a superset of GBK and GB2312) in it, and its lines
+are decoded one by one: as GB18030 where a line is not valid UTF-8, as UTF-8 where it is not valid
+GB18030 (a file appended to by two programs mixes them), and a line that is valid both ways as the
+reading that is Chinese text rather than mojibake. That last is not rare: GBK 叶伟 is also valid UTF-8
+(Ҷΰ), and most lines of a UTF-8 Chinese file are also valid GB18030 (张三 reads 寮犱笁)."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import partial
+from functools import cache, partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, cast
@@ -92,7 +97,7 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
         with data.open("rb") as stream:
             head = stream.read(_HEAD_BYTES)
         if not head.startswith((ZIP_MAGIC, OLE2_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return _csv(head, _chunks(data))
+            return _csv(head, partial(_chunks, data))
         if head.startswith(ZIP_MAGIC):
             return _zipped(data, sheet)
         data = data.read_bytes()
@@ -103,7 +108,7 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
         if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data:
             raise _password_protected()
         return _workbook(data, "xls", sheet)
-    return _csv(data[:_HEAD_BYTES], (data[i : i + _CHUNK_BYTES] for i in range(0, len(data), _CHUNK_BYTES)))
+    return _csv(data[:_HEAD_BYTES], partial(_pieces, data))
 
 
 def file_size_check(size: int, *, streamed: bool = False) -> None:
@@ -121,6 +126,10 @@ def file_size_check(size: int, *, streamed: bool = False) -> None:
 
 _HEAD_BYTES = 65536 + len(codecs.BOM_UTF8)
 _CHUNK_BYTES = 1 << 20
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    return (data[i : i + _CHUNK_BYTES] for i in range(0, len(data), _CHUNK_BYTES))
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
@@ -266,9 +275,9 @@ def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
 # --- CSV ----------------------------------------------------------------------------------------------
 
 
-def _csv(head: bytes, chunks: Iterator[bytes]) -> Table:
+def _csv(head: bytes, chunks: Callable[[], Iterator[bytes]]) -> Table:
     """``head``: the file's first bytes (its BOM, and enough to tell text from a binary file); ``chunks``:
-    the whole file, in pieces."""
+    the whole file, in pieces, from its start each time it is called."""
     lines, encoding = _decode(head, chunks)
     sample = "".join(islice(lines, 50))
     delimiter = _delimiter(sample)
@@ -293,11 +302,11 @@ def _csv(head: bytes, chunks: Iterator[bytes]) -> Table:
     return table
 
 
-def _decode(head: bytes, chunks: Iterator[bytes]) -> tuple[Iterator[str], str]:
+def _decode(head: bytes, chunks: Callable[[], Iterator[bytes]]) -> tuple[Iterator[str], str]:
     """The text's lines, decoded as they are read (a large file is never held decoded whole), and what
     the first lines were decoded from."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        data = b"".join(chunks)
+        data = b"".join(chunks())
         try:
             # Lines end where a CSV's lines end (\r\n, \n, \r), not at every character str.splitlines takes.
             return iter(io.StringIO(data.decode("utf-16"), newline="")), "utf-16"
@@ -307,7 +316,8 @@ def _decode(head: bytes, chunks: Iterator[bytes]) -> tuple[Iterator[str], str]:
     if b"\x00" in head[start : start + 65536]:
         raise _not_text()
     used: set[str] = set()
-    lines = _lines_decoded(_raw_lines(chunks, start), used)
+    gbk = not _utf8_throughout(chunks(), start)
+    lines = _lines_decoded(_raw_lines(chunks(), start), used, gbk=gbk)
     first = list(islice(lines, _SAMPLE_LINES))
     encoding = "+".join(e for e in ("utf-8", "gb18030") if e in used) or "utf-8"
     return chain(first, lines), encoding
@@ -336,17 +346,29 @@ def _raw_lines(chunks: Iterator[bytes], start: int) -> Iterator[bytes]:
         yield found.group()
 
 
-def _lines_decoded(raw_lines: Iterator[bytes], used: set[str]) -> Iterator[str]:
-    """Each line as UTF-8 where it is valid UTF-8, else as GB18030 (files appended to by two programs mix
-    them); ``used`` collects which."""
+def _utf8_throughout(chunks: Iterator[bytes], start: int) -> bool:
+    """Whether the bytes from ``start`` on are valid UTF-8: one pass, held a piece at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for chunk in chunks:
+            decoder.decode(chunk[start:])
+            start = max(0, start - len(chunk))
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _lines_decoded(raw_lines: Iterator[bytes], used: set[str], *, gbk: bool) -> Iterator[str]:
+    """Each line as UTF-8, in a file that is UTF-8 throughout; in one that has GBK in it (``gbk``), as
+    GB18030 where the line is not UTF-8, and as the likelier reading where it is both (``_likelier``).
+    ``used`` collects which."""
     for number, raw in enumerate(raw_lines, start=1):
         try:
-            line = raw.decode("utf-8")
-            used.add("utf-8")
+            line, encoding = raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             try:
-                line = raw.decode("gb18030")
-                used.add("gb18030")
+                line, encoding = raw.decode("gb18030"), "gb18030"
             except UnicodeDecodeError as exc:
                 raise FileRefused(
                     _(
@@ -355,7 +377,40 @@ def _lines_decoded(raw_lines: Iterator[bytes], used: set[str]) -> Iterator[str]:
                     )
                     % {"line": number}
                 ) from exc
+        else:
+            if gbk and not raw.isascii():
+                line, encoding = _likelier(raw, line)
+        used.add(encoding)
         yield line
+
+
+def _likelier(raw: bytes, as_utf8: str) -> tuple[str, str]:
+    """A line of a file with GBK in it that is also valid UTF-8, as the reading that looks more like
+    Chinese text: GBK read as UTF-8 gives Cyrillic, Greek and Latin letters (叶伟 -> Ҷΰ), UTF-8 read as
+    GB18030 gives characters Chinese text seldom uses (张三 -> 寮犱笁). When neither looks likelier, the
+    line is taken as GB18030, as the file's other lines are."""
+    try:
+        as_gbk = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return as_utf8, "utf-8"
+    if _chinese_likeness(as_utf8) > _chinese_likeness(as_gbk):
+        return as_utf8, "utf-8"
+    return as_gbk, "gb18030"
+
+
+def _chinese_likeness(text: str) -> int:
+    return sum(_character_likeness(c) for c in text if not c.isascii())
+
+
+@cache
+def _character_likeness(character: str) -> int:
+    """1 for a Chinese character of GB2312 (the 6,763 in everyday use), 0 for its other characters
+    (full-width punctuation, pinyin, Greek and Russian letters), -1 for any character outside it."""
+    try:
+        encoded = character.encode("gb2312")
+    except UnicodeEncodeError:
+        return -1
+    return 1 if encoded[0] >= 0xB0 else 0
 
 
 def _delimiter(sample: str) -> str:

@@ -601,6 +601,16 @@ def test_an_old_imports_file_is_deleted_and_its_problems_and_undo_stay(owner):
     assert Customer.objects.count() == 0
 
 
+def test_a_gbk_csv_imports_the_names_whose_bytes_are_also_valid_utf8_as_written(owner):
+    # 叶伟 and 史小平 in GBK are also valid UTF-8 (Ҷΰ, ʷСƽ): the file is GBK, so they are GBK too.
+    data = (HEADER + ",张三,13800000001\n,叶伟,13800000002\n,史小平,13800000003\n").encode("gbk")
+
+    run = run_import(owner, data)
+
+    assert counts(run) == (3, 0, 0, 0)
+    assert sorted(Customer.objects.values_list("name", flat=True)) == sorted(["张三", "叶伟", "史小平"])
+
+
 def test_a_line_far_down_that_is_no_text_fails_the_import_before_any_row_is_written(owner):
     good = "".join(f",客户{i},138000{i:05d},,,,,,,,\n" for i in range(60)).encode()
     data = HEADER.encode() + good + b",\xff\xfe\xfa,13900001111,,,,,,,,\n"  # neither UTF-8 nor GBK

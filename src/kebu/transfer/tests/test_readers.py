@@ -147,6 +147,41 @@ def test_a_csv_appended_to_in_two_encodings_reads_each_line_right():
     assert [cells for _n, cells in rows(table)] == [["张三", "广州"], ["李四", "深圳"]]
 
 
+# GBK names whose bytes are also valid UTF-8 (叶伟 reads Ҷΰ as UTF-8, 史小平 ʷСƽ), as an audit found them.
+GBK_NAMES_TEXT = "姓名,手机\n张三,13800000001\n叶伟,13800000002\n史小平,13800000003\n"
+
+
+def test_a_gbk_csv_reads_as_gbk_throughout_even_the_lines_that_are_also_valid_utf8(tmp_path):
+    kept = tmp_path / "kept"
+    kept.write_bytes(GBK_NAMES_TEXT.encode("gbk"))
+
+    for table in (table_read(GBK_NAMES_TEXT.encode("gbk")), table_read(kept)):
+        assert table.encoding == "gb18030"
+        assert [cells[0] for _n, cells in rows(table)] == ["张三", "叶伟", "史小平"]
+
+
+def test_a_gbk_line_that_is_also_valid_utf8_is_read_as_gbk_past_the_first_pieces_of_a_large_file():
+    # The file's encoding is decided on all of it: its first lines here are ASCII and UTF-8-valid GBK.
+    text = "name,phone\n" + "叶伟,13800000002\n" * 200 + "".join(f"客户{i},138{i:08d}\n" for i in range(5000))
+
+    table = table_read(text.encode("gbk"))
+
+    assert [cells[0] for _n, cells in rows(table)][:2] == ["叶伟", "叶伟"]
+
+
+def test_a_utf8_csv_appended_to_in_gbk_reads_gbk_names_that_are_also_valid_utf8_right():
+    # 王小明 is only UTF-8 and 李四 only GBK; 张三 in UTF-8 is also valid GBK (寮犱笁), and GBK 叶伟 and
+    # 史小平 valid UTF-8.
+    data = "姓名,手机\n王小明,13800000000\n张三,13800000001\n".encode() + (
+        "李四,13800000004\n叶伟,13800000002\n史小平,13800000003\n".encode("gbk")
+    )
+
+    table = table_read(data)
+
+    assert table.encoding == "utf-8+gb18030"
+    assert [cells[0] for _n, cells in rows(table)] == ["王小明", "张三", "李四", "叶伟", "史小平"]
+
+
 def test_semicolons_and_quoted_cells_spanning_lines_keep_excels_row_numbers():
     data = '姓名;备注;城市\n张三;"第一行\n第二行";广州\n李四;"含;分号";深圳\n'.encode()
 
