@@ -34,7 +34,7 @@ import python_calamine
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
-from kebu.transfer.sheetxml import SheetInfo, XlsxBook
+from kebu.transfer.sheetxml import XlsxBook
 
 # A file read whole into memory (sent as bytes, or an .xls, .ods or .xlsb), and a CSV or .xlsx on disk,
 # read as its rows are: a year of a busy store's marketplace export (a million order lines) is over
@@ -73,17 +73,15 @@ class Table:
     encoding: str = ""  # CSV: "utf-8", "gb18030", "utf-8+gb18030" (mixed) or "utf-16"
     delimiter: str = ""  # CSV
     notes: list[str] = field(default_factory=list)
-    # How many data rows there are, counted more cheaply than by reading them (an .xlsx's, from its XML).
-    count: Callable[[], int | None] | None = field(default=None, repr=False)
 
 
 def table_rows_count(data: bytes | Path, *, sheet: str | None = None) -> int:
-    """How many data rows ``table_read(data, sheet=sheet)`` gives, for a progress bar's total. An .xlsx's
-    are counted without reading their cells (a sixth of the time; a row holding only an error or spaces
-    counts too); other files' are read."""
-    table = table_read(data, sheet=sheet)
-    counted = table.count() if table.count is not None else None
-    return counted if counted is not None else sum(1 for _ in table.rows)
+    """How many data rows ``table_read(data, sheet=sheet)`` gives, for a progress bar's total, and proof
+    that every one of them can be read: an import counts before it writes, so that a file damaged half-way
+    is refused (``FileRefused``) with nothing of it written. So every cell is read, as a row at a time:
+    counting an .xlsx's rows from its XML without reading their cells took a sixth of the time, and let a
+    cell that cannot be read stop the import after its first batches were in."""
+    return sum(1 for _ in table_read(data, sheet=sheet).rows)
 
 
 def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
@@ -215,27 +213,21 @@ def _xlsx(archive: zipfile.ZipFile, sheet: str | None) -> Table:
                 table = _table("xlsx", _xlsx_rows(book.rows(info)))
                 if table is not None:
                     table.sheet = info.name
-                    table.count = partial(_xlsx_count, book, info, after=table.header_row)
                     return table
     except _XLSX_BROKEN as exc:
         raise _damaged() from exc
     raise FileRefused(_("The workbook has no rows."))
 
 
-def _xlsx_count(book: XlsxBook, sheet: SheetInfo, *, after: int) -> int | None:
-    try:
-        return book.rows_count(sheet, after=after)
-    except _XLSX_BROKEN as exc:
-        raise _damaged() from exc
-
-
 def _xlsx_rows(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Cell]]]:
-    """A damaged part met half-way through is refused as the whole file is. (The archive closes with
-    the last reference to it: the rows, or the workbook when a sheet has none.)"""
+    """A damaged part met half-way through is refused as the whole file is, naming the last row read.
+    (The archive closes with the last reference to it: the rows, or the workbook when a sheet has none.)"""
+    number = 0
     try:
-        yield from rows
+        for number, cells in rows:
+            yield number, cells
     except _XLSX_BROKEN as exc:
-        raise _damaged() from exc
+        raise _damaged(after=number) from exc
 
 
 def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
@@ -481,7 +473,15 @@ def _blank(cell: Any) -> bool:
 # --- messages -----------------------------------------------------------------------------------------
 
 
-def _damaged() -> FileRefused:
+def _damaged(*, after: int = 0) -> FileRefused:
+    if after:
+        return FileRefused(
+            _(
+                "The workbook cannot be read after row %(row)s: it may be damaged or only half uploaded. "
+                "Nothing was imported. Open it in Excel or WPS, save it again and upload the saved file."
+            )
+            % {"row": after}
+        )
     return FileRefused(
         _(
             "The file could not be read as a workbook: it may be damaged or only half uploaded. Open it "

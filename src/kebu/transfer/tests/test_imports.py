@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -619,6 +623,37 @@ def test_a_line_far_down_that_is_no_text_fails_the_import_before_any_row_is_writ
 
     assert run.job.status == JobStatus.FAILED and "Line 62" in run.job.error
     assert Customer.objects.count() == 0
+
+
+def test_an_xlsx_with_a_cell_broken_far_down_is_refused_whole_before_any_batch_is_written(owner, settings):
+    # 3,000 rows imported 100 at a time, the cell at row 2,900 damaged: counting the rows reads them all,
+    # so the import stops before its first batch, and the customer the file's first row matches is
+    # left as it was.
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 100}
+    make_customer(actor=owner, name="张三", phone="13800000000")
+    before = state()
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("客户")
+    sheet.write_row(0, 0, ["姓名", "手机号码", "备注"])
+    for row in range(1, 3001):
+        sheet.write_row(row, 0, [f"客户{row}" if row > 1 else "张三", f"138{row:08d}", f"第{row}行"])
+    book.close()
+    with zipfile.ZipFile(buffer) as whole:
+        parts = {name: whole.read(name) for name in whole.namelist()}
+    part = "xl/worksheets/sheet1.xml"
+    parts[part], found = re.subn(rb'(<c r="C2900" t="s"><v>)\d+', rb"\g<1>99999999", parts[part])
+    assert found == 1  # a shared string the workbook does not have
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(damaged, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, content in parts.items():
+            out.writestr(name, content)
+
+    run = run_import(owner, damaged.getvalue(), name="客户.xlsx")
+
+    assert run.job.status == JobStatus.FAILED
+    assert state() == before and run.journal.count() == 0
+    assert "cannot be read after row 2899" in run.job.error and "Nothing was imported" in run.job.error
 
 
 def test_a_sheet_may_give_owners_only_in_the_hands_of_someone_who_may_assign(owner, staff_member):
