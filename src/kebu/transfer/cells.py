@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kebu.transfer.readers import Cell
+from kebu.transfer.sheetxml import FormulaError
 
 # Excel's day 0 for the 1900 date system, one day early so that serials from 61 on (after Excel's
 # phantom 29 February 1900) come out right; so does every date a shop has.
@@ -76,6 +77,17 @@ class CellError(ValueError):
     """A cell's value cannot be taken; ``str()`` is the reason for the report."""
 
 
+def formula_error_refuse(cell: Cell) -> None:
+    """``CellError`` for a cell whose formula gives an error (#REF!): there is no value in it to take, and
+    taking it for blank would import the row without what the merchant meant to be there. Every parser
+    here starts with it; a reader that takes a cell's text without one calls it itself."""
+    if isinstance(cell, FormulaError):
+        raise CellError(
+            _("The cell's formula gives an error (%(error)s): fix it in the sheet and import again.")
+            % {"error": cell}
+        )
+
+
 def normalized(cell: Cell) -> str:
     """The cell as text: full-width letters and digits made plain (NFKC), outer spaces removed; a whole
     number kept in a float (a phone Excel took for a number) without ``.0``."""
@@ -94,6 +106,7 @@ def text_parse(cell: Cell, *, max_length: int, free: bool = False) -> str:
     """The cell as one line of text, runs of spaces made one. ``free`` text (a name, an address, notes)
     is kept as written, full-width punctuation (，。), spacing and line breaks included, only trimmed:
     codes, numbers and choices are made plain."""
+    formula_error_refuse(cell)
     if free and isinstance(cell, str):
         value = unquoted(cell.strip()).replace("\r\n", "\n")
     else:
@@ -125,6 +138,7 @@ def moment_parse(cell: Cell) -> datetime:
 
 
 def _moment(cell: Cell) -> date | datetime:
+    formula_error_refuse(cell)
     if isinstance(cell, datetime | date):
         return cell
     if isinstance(cell, bool):
@@ -175,6 +189,7 @@ def _not_a_date(value: object) -> CellError:
 
 def money_parse(cell: Cell) -> Decimal:
     """An amount in yuan, to the fen."""
+    formula_error_refuse(cell)
     if isinstance(cell, bool):
         raise _not_money(cell)
     if isinstance(cell, int | float):

@@ -39,7 +39,7 @@ from kebu.customers.services import (
     SocialInput,
     customer_input_check,
 )
-from kebu.transfer.cells import CellError, date_parse, normalized, text_parse
+from kebu.transfer.cells import CellError, date_parse, formula_error_refuse, normalized, text_parse
 from kebu.transfer.headers import headers_match, mapping_one_column_each
 from kebu.transfer.readers import Cell, table_read
 
@@ -267,6 +267,11 @@ def customer_row_read(
     for definition in definitions or ():
         raw = cell(CUSTOM_PREFIX + definition.key)
         if not normalized(raw):
+            continue
+        try:
+            formula_error_refuse(raw)  # a list or a choice is taken as its text, not through a parser
+        except CellError as exc:
+            problem(CUSTOM_PREFIX + definition.key, str(exc))
             continue
         if definition.field_type == CustomFieldType.DATE:
             try:

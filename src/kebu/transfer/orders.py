@@ -59,11 +59,19 @@ from kebu.orders.services.orders import (
     orders_create_checked,
     skus_load,
 )
-from kebu.transfer.cells import CellError, moment_parse, money_parse, normalized, text_parse
+from kebu.transfer.cells import (
+    CellError,
+    formula_error_refuse,
+    moment_parse,
+    money_parse,
+    normalized,
+    text_parse,
+)
 from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
 from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.sheetxml import FormulaError
 
 if TYPE_CHECKING:
     from kebu.transfer.imports import _Matches
@@ -275,7 +283,10 @@ def _names_joined(
     joined = []
     for number, cells in group:
         given, family = normalized(cells[given_at]), normalized(cells[family_at])
-        if given and family and _HAN.search(given + family):
+        error = next((c for c in (cells[given_at], cells[family_at]) if isinstance(c, FormulaError)), None)
+        if error is not None:
+            name: Cell = error  # refused in the receiver's column, not joined into a name
+        elif given and family and _HAN.search(given + family):
             name = family + given
         else:
             name = " ".join(part for part in (given, family) if part)
@@ -502,8 +513,17 @@ def _buyer(
                 again.warnings = row.problems
                 row = again
     buyer = next((i for i, key in mapping.items() if key == "buyer"), None)
-    handle = normalized(cells[buyer])[:100] if buyer is not None else ""
-    if account is None and handle and row.data is not None:
+    handle = ""
+    if buyer is not None and account is None:  # else the buyer's row read it as the platform's account
+        try:
+            formula_error_refuse(cells[buyer])
+            handle = normalized(cells[buyer])[:100]
+        except CellError as exc:
+            row.warnings = [
+                *row.warnings,
+                Problem(number, headers[buyer], normalized(cells[buyer]), str(exc)),
+            ]
+    if handle and row.data is not None:
         label = str(Platform(platform).label)
         row.data.socials = [
             *row.data.socials,

@@ -37,7 +37,7 @@ from kebu.core.errors import Conflict, ValidationFailed
 from kebu.engagement.models import Feedback
 from kebu.engagement.services.feedback import feedback_import_row
 from kebu.orders.models import Order, OrderLine, Product, Store
-from kebu.transfer.cells import CellError, moment_parse, normalized, text_parse
+from kebu.transfer.cells import CellError, formula_error_refuse, moment_parse, normalized, text_parse
 from kebu.transfer.customers import FileCheck, Problem
 from kebu.transfer.headers import REVIEW_HEADERS, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
@@ -72,6 +72,7 @@ def review_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> 
 def rating_parse(cell: Cell) -> int:
     """A rating of 1 to 5 stars: a number (5, 5.0, 5星, 5分, 五星), stars (★★★★☆ is 4), or Taobao's
     verdict (好评 5, 中评 3, 差评 1)."""
+    formula_error_refuse(cell)
     text = normalized(cell)
     if not text:
         raise CellError(_("Enter the rating: 1 to 5 stars, or 好评, 中评 or 差评."))

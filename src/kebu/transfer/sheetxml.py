@@ -6,10 +6,14 @@ row: a 1,000,000-row customer sheet costs several hundred MB that way (bench/REA
 the shared-string table, kept here as one UTF-8 buffer and its offsets rather than as Python strings.
 
 Cells come out as calamine gives them, so that an import reads the same values whichever reader ran:
-numbers as ``float``, text as ``str``, booleans, formula results (their cached value), errors as blank,
-and a number in a date or time format as ``date`` (a whole day), ``datetime``, ``time`` (under one day)
-or ``timedelta`` (an elapsed-time format such as ``[h]:mm``), counted from the workbook's epoch, with
-Excel's 1900 leap-year bug. ``test_sheetxml.py`` holds the two readers to the same values.
+numbers as ``float``, text as ``str``, booleans, formula results (their cached value), and a number in
+a date or time format as ``date`` (a whole day), ``datetime``, ``time`` (under one day) or ``timedelta``
+(an elapsed-time format such as ``[h]:mm``), counted from the workbook's epoch, with Excel's 1900
+leap-year bug. ``test_sheetxml.py`` holds the two readers to the same values.
+
+One difference: a formula whose result is an error (#REF!, #DIV/0!, #N/A …) comes out as a
+``FormulaError``, which calamine gives as blank. Taken for blank, a phone column of #REF! imported as
+"ready, 0 problems" and the phones were never there; the import refuses such a cell, saying why.
 """
 
 from __future__ import annotations
@@ -52,6 +56,12 @@ _LETTERS = re.compile(r"[A-Za-z]{1,3}")
 # Excel's last cell, XFD1048576: a reference past it is a damaged or crafted file.
 MAX_ROWS = 1_048_576
 MAX_COLUMNS = 16_384
+
+
+class FormulaError(str):
+    """A cell whose formula gives an error: its text is the error Excel shows (#REF!), for the report."""
+
+    __slots__ = ()
 
 
 class SheetXmlError(ValueError):
@@ -292,7 +302,7 @@ class XlsxBook:
                 except ValueError:
                     continue
             return text
-        return ""  # "e": an error such as #DIV/0!, blank as calamine reads it
+        return FormulaError(text.strip())  # "e": an error such as #DIV/0!
 
 
 def _text(element: Any) -> str:

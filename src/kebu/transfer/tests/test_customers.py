@@ -13,6 +13,7 @@ from kebu.customers.models import CustomerType, Gender, SocialKind, Stage
 from kebu.transfer.customers import Problem, customer_row_read
 from kebu.transfer.headers import headers_match
 from kebu.transfer.readers import table_read
+from kebu.transfer.tests.sheets import FORMULA_ERRORS, xlsx_with_formula_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +80,24 @@ def test_each_bad_cell_is_named_by_row_column_and_value():
         [Problem(4, "性别", "不详", "“不详” is not one of: Female、Male.")],
     ]
     assert rows[0].data is not None and rows[1].data is None and rows[2].data is None
+
+
+@pytest.mark.parametrize("error", FORMULA_ERRORS)
+def test_a_cell_whose_formula_gives_an_error_is_a_problem_of_its_row_and_column_not_a_blank(error):
+    from kebu.transfer.customers import customer_file_check
+
+    data = xlsx_with_formula_errors(
+        [["姓名", "手机", "生日"], ["张三", error, "1990-01-05"], ["李四", "13812345678", error]]
+    )
+
+    check = customer_file_check(data)
+
+    reason = f"The cell's formula gives an error ({error}): fix it in the sheet and import again."
+    assert check.good == 0
+    assert [problems for _n, _cells, problems in check.bad] == [
+        [Problem(2, "手机", error, reason)],
+        [Problem(3, "生日", error, reason)],
+    ]
 
 
 def test_what_the_customer_form_refuses_is_refused_in_its_words_at_the_right_column():

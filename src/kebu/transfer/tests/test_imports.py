@@ -30,6 +30,7 @@ from kebu.customers.services import PhoneInput, SocialInput, customer_input_from
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportMode, ImportRow, ImportRowAction
+from kebu.transfer.tests.sheets import xlsx_with_formula_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -654,6 +655,18 @@ def test_an_xlsx_with_a_cell_broken_far_down_is_refused_whole_before_any_batch_i
     assert run.job.status == JobStatus.FAILED
     assert state() == before and run.journal.count() == 0
     assert "cannot be read after row 2899" in run.job.error and "Nothing was imported" in run.job.error
+
+
+def test_a_phone_whose_formula_gives_an_error_rejects_its_row_saying_so_and_imports_the_others(owner):
+    data = xlsx_with_formula_errors([["姓名", "手机号码"], ["张三", "#REF!"], ["李四", "13812345678"]])
+
+    run = run_import(owner, data, name="客户.xlsx")
+
+    assert counts(run) == (1, 0, 0, 1)
+    [(number, _cells, [problem])] = import_rejected_rows(run)
+    assert (number, problem.column, problem.value) == (2, "手机号码", "#REF!")
+    assert "formula gives an error (#REF!)" in problem.reason
+    assert list(Customer.objects.values_list("name", flat=True)) == ["李四"]
 
 
 def test_a_sheet_may_give_owners_only_in_the_hands_of_someone_who_may_assign(owner, staff_member):

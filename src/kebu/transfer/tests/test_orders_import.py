@@ -26,6 +26,7 @@ from kebu.orders.services.orders import order_cancel
 from kebu.orders.tests.factories import make_catalogue
 from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow
+from kebu.transfer.tests.sheets import csv_rows, xlsx_with_formula_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -352,6 +353,21 @@ def test_an_order_whose_rows_are_apart_is_refused_naming_the_rows_and_loses_no_l
     assert counts(run) == (1, 0, 0, 2)
     assert not Order.objects.filter(order_no="2024010512345").exists()
     assert Order.objects.filter(order_no="2024010512346").exists()
+
+
+def test_an_amount_whose_formula_gives_an_error_is_the_orders_problem_not_a_blank_amount(owner, shop):
+    from kebu.transfer.customers import Problem
+    from kebu.transfer.orders import order_file_check
+
+    rows = csv_rows(TAOBAO)
+    rows[1][rows[0].index("买家实际支付金额")] = "#VALUE!"
+
+    check = order_file_check(xlsx_with_formula_errors(rows), store=shop.store)
+
+    reason = "The cell's formula gives an error (#VALUE!): fix it in the sheet and import again."
+    assert [problems for _n, _cells, problems in check.bad] == [
+        [Problem(2, "买家实际支付金额", "#VALUE!", reason)]
+    ]
 
 
 # --- a batch written together ----------------------------------------------------------------------

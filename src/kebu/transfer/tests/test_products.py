@@ -20,6 +20,7 @@ from kebu.orders.tests.factories import make_catalogue, make_order
 from kebu.transfer.exports import export_build, export_write
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode
+from kebu.transfer.tests.sheets import csv_rows, xlsx_with_formula_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -242,3 +243,16 @@ def test_the_command_imports_products(owner, tmp_path):
     assert "3 rows ready, 1 rows with problems" in out.getvalue() and not Sku.objects.exists()
     call_command("import", str(path), kind="products", stdout=out)
     assert Sku.objects.count() == 3
+
+
+def test_a_price_whose_formula_gives_an_error_is_the_rows_problem_not_a_blank_price():
+    from kebu.transfer.customers import Problem
+    from kebu.transfer.products import product_file_check
+
+    rows = csv_rows(sheet("面霜,护肤,,CREAM-50,,50ml,199.00,80.00,30,是"))
+    rows[1][6] = "#DIV/0!"  # 价格
+
+    check = product_file_check(xlsx_with_formula_errors(rows))
+
+    reason = "The cell's formula gives an error (#DIV/0!): fix it in the sheet and import again."
+    assert [problems for _n, _cells, problems in check.bad] == [[Problem(2, "价格", "#DIV/0!", reason)]]

@@ -28,7 +28,8 @@ from kebu.orders.tests.factories import make_catalogue
 from kebu.transfer.cells import CellError
 from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode
-from kebu.transfer.reviews import rating_parse, review_id_derive
+from kebu.transfer.reviews import rating_parse, review_file_check, review_id_derive
+from kebu.transfer.tests.sheets import csv_rows, xlsx_with_formula_errors
 from kebu.transfer.views import DRAFTS_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
@@ -481,3 +482,15 @@ def test_a_review_draft_is_not_found_once_the_feedback_permission_is_gone(staff_
     Permission.objects.get(codename="add_feedback").user_set.remove(user)
 
     assert client.get(reverse("transfer:draft", args=[token])).status_code == 404
+
+
+def test_a_rating_whose_formula_gives_an_error_is_the_rows_problem(taobao):
+    from kebu.transfer.customers import Problem
+
+    rows = csv_rows(TAOBAO)
+    rows[1][rows[0].index("评价结果")] = "#N/A"
+
+    check = review_file_check(xlsx_with_formula_errors(rows), store=taobao)
+
+    reason = "The cell's formula gives an error (#N/A): fix it in the sheet and import again."
+    assert [problems for _n, _cells, problems in check.bad] == [[Problem(2, "评价结果", "#N/A", reason)]]

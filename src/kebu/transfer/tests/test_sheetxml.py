@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kebu.transfer.readers import FileRefused, table_read, table_rows_count
-from kebu.transfer.sheetxml import XlsxBook, number_format_kind
+from kebu.transfer.sheetxml import FormulaError, XlsxBook, number_format_kind
+from kebu.transfer.tests.sheets import FORMULA_ERRORS, xlsx_with_formula_errors
 
 FORMATS = [
     None,
@@ -237,6 +238,15 @@ def test_strict_ooxml_prefixed_tags_and_cells_without_references_are_read():
     data = _package(sheet, namespace="http://purl.oclc.org/ooxml/spreadsheetml/main")
 
     assert ours(data) == [[("str", "甲"), ("float", 2.0)], [], [], [("str", ""), ("str", ""), ("bool", True)]]
+
+
+@pytest.mark.parametrize("error", FORMULA_ERRORS)
+def test_a_cell_whose_formula_gives_an_error_reads_as_that_error_not_as_blank(error):
+    data = xlsx_with_formula_errors([["姓名", "手机"], ["张三", error]])
+
+    [(_number, [name, phone])] = list(table_read(data).rows)
+
+    assert (name, phone) == ("张三", error) and isinstance(phone, FormulaError)
 
 
 @pytest.mark.parametrize(
