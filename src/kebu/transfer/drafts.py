@@ -32,7 +32,13 @@ from kebu.orders.models import Store
 from kebu.transfer.customers import Problem, References, customer_row_read, mapping_check
 from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportKind
-from kebu.transfer.orders import order_groups, order_mapping_check, order_numbers_split, order_rows_read
+from kebu.transfer.orders import (
+    OrderKey,
+    order_groups,
+    order_mapping_check,
+    order_numbers_split,
+    order_rows_read,
+)
 from kebu.transfer.products import product_mapping_check, product_rows_check
 from kebu.transfer.readers import Cell, table_read, table_rows_count
 from kebu.transfer.report import report_write
@@ -218,19 +224,19 @@ def import_check_run(job_run: JobRun) -> None:
         with transaction.atomic():
             job_run.beat(done=0, total=table_rows_count(data, sheet=sheet))
         kind = payload.get("kind") or ImportKind.CUSTOMERS
+        store_id = payload.get("store")
+        store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
         split = (
-            order_numbers_split(table_read(data, sheet=sheet).rows, mapping)
+            order_numbers_split(table_read(data, sheet=sheet).rows, mapping, store=store)
             if kind == ImportKind.ORDERS
             else {}
         )
-        check = _batch_checker(
-            kind, headers=table.headers, mapping=mapping, store_id=payload.get("store"), split=split
-        )
+        check = _batch_checker(kind, headers=table.headers, mapping=mapping, store_id=store_id, split=split)
         counted = {"rows": 0, "bad": 0, "problems": 0}
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
 
         def bad_rows() -> Iterator[tuple[int, list[Cell], list[Problem]]]:
-            for batch in _batches(kind, table.rows, mapping=mapping, size=batch_rows):
+            for batch in _batches(kind, table.rows, mapping=mapping, store=store, size=batch_rows):
                 job_run.stop_if_cancelled()
                 for found, rows in check(batch):
                     counted["bad"] += rows
@@ -258,7 +264,12 @@ _Found = tuple[int, list[Cell], list[Problem]]
 
 
 def _batches(
-    kind: str, rows: Iterator[tuple[int, list[Cell]]], *, mapping: dict[int, str], size: int
+    kind: str,
+    rows: Iterator[tuple[int, list[Cell]]],
+    *,
+    mapping: dict[int, str],
+    store: Store | None,
+    size: int,
 ) -> Iterator[list[tuple[int, list[Cell]]]]:
     """About ``size`` rows at a time; an order's lines are never split between two batches, as the
     import reads them."""
@@ -267,7 +278,7 @@ def _batches(
             yield batch
         return
     whole: list[tuple[int, list[Cell]]] = []
-    for group in order_groups(rows, mapping):
+    for group in order_groups(rows, mapping, store=store):
         whole += group
         if len(whole) >= size:
             yield whole
@@ -282,7 +293,7 @@ def _batch_checker(
     headers: Sequence[str],
     mapping: dict[int, str],
     store_id: int | None,
-    split: Mapping[str, list[int]] | None = None,
+    split: Mapping[OrderKey, list[int]] | None = None,
 ) -> Callable[[Sequence[tuple[int, list[Cell]]]], list[tuple[_Found, int]]]:
     """For a sheet of ``kind``: a batch -> its bad rows (row, cells, problems), each with how many of the
     sheet's rows it stands for (an order's lines are one bad order, listed by its first row)."""
@@ -301,7 +312,7 @@ def _batch_checker(
 
         def orders(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
             found: list[tuple[_Found, int]] = []
-            for group in order_groups(batch, mapping):
+            for group in order_groups(batch, mapping, store=store):
                 order = order_rows_read(
                     group,
                     mapping=mapping,

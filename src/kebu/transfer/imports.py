@@ -344,8 +344,9 @@ def _orders_run(
     """An order sheet's batches: whole orders (an order's lines are never split between two batches), about
     ``IMPORT_BATCH_ROWS`` rows each. All or nothing is not offered for orders yet: each order stands alone."""
     try:
-        split = order_numbers_split(rows(), mapping)
-        pending = order_groups((r for r in rows() if r[0] >= run.next_row), mapping)
+        store = Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None
+        split = order_numbers_split(rows(), mapping, store=store)
+        pending = order_groups((r for r in rows() if r[0] >= run.next_row), mapping, store=store)
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
         while True:
             batch: list[list[tuple[int, list[Cell]]]] = []

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -77,6 +77,9 @@ if TYPE_CHECKING:
     from kebu.transfer.imports import _Matches
 
 logger = logging.getLogger(__name__)
+
+# A sheet's order: (its store as the sheet names it, lowercased; its order number). See ``order_key``.
+OrderKey = tuple[str, str]
 
 UNDO_CONFLICTS_SHOWN = 10
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -227,29 +230,49 @@ def order_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> N
         )
 
 
+def order_key(
+    mapping: Mapping[int, str], *, store: Store | None = None
+) -> Callable[[Sequence[Cell]], OrderKey]:
+    """What tells a row's order apart from the sheet's others: its store and its order number. Two
+    stores of one shop may each have an order 1001 (Kebu's own export of the shop has both, one under
+    the other), and they are two orders. The store is the row's store cell, compared as it is looked up
+    (by name, case aside), or the store chosen on upload when the sheet has no store column or the
+    cell is blank."""
+    number_at = next(i for i, key in mapping.items() if key == "order_no")
+    store_at = next((i for i, key in mapping.items() if key == "store"), None)
+    chosen = store.name.lower() if store is not None else ""
+
+    def key(cells: Sequence[Cell]) -> OrderKey:
+        named = " ".join(normalized(cells[store_at]).split()).lower() if store_at is not None else ""
+        return named or chosen, normalized(cells[number_at])
+
+    return key
+
+
 def order_groups(
-    rows: Iterable[tuple[int, list[Cell]]], mapping: Mapping[int, str]
+    rows: Iterable[tuple[int, list[Cell]]], mapping: Mapping[int, str], *, store: Store | None = None
 ) -> Iterator[list[tuple[int, list[Cell]]]]:
-    """The rows, an order's lines together (consecutive rows with the same order number)."""
-    index = next(i for i, key in mapping.items() if key == "order_no")
-    for _number, group in groupby(rows, key=lambda row: normalized(row[1][index])):
+    """The rows, an order's lines together (consecutive rows with the same store and order number,
+    ``order_key``)."""
+    key = order_key(mapping, store=store)
+    for _key, group in groupby(rows, key=lambda row: key(row[1])):
         yield list(group)
 
 
 def order_numbers_split(
-    rows: Iterable[tuple[int, list[Cell]]], mapping: Mapping[int, str]
-) -> dict[str, list[int]]:
-    """The order numbers whose rows are not together in the sheet, each with the first row of every run
-    after its first. An order's lines are the consecutive rows with its number: a later run of the same
-    number would be taken for the order already imported and its lines lost without a word, so every
-    run of such an order is refused instead, naming the rows. One pass over the sheet, keeping a hash per
-    order number rather than the numbers."""
-    index = next(i for i, key in mapping.items() if key == "order_no")
+    rows: Iterable[tuple[int, list[Cell]]], mapping: Mapping[int, str], *, store: Store | None = None
+) -> dict[OrderKey, list[int]]:
+    """The orders (``order_key``) whose rows are not together in the sheet, each with the first row of
+    every run after its first. An order's lines are the consecutive rows with its store and number: a
+    later run of the same order would be taken for the order already imported and its lines lost
+    without a word, so every run of such an order is refused instead, naming the rows. One pass over the
+    sheet, keeping a hash per order rather than the orders."""
+    order_of = order_key(mapping, store=store)
     seen: set[int] = set()
-    split: dict[str, list[int]] = {}
-    for key, group in groupby(rows, key=lambda row: normalized(row[1][index])):
+    split: dict[OrderKey, list[int]] = {}
+    for key, group in groupby(rows, key=lambda row: order_of(row[1])):
         first = next(group)[0]  # groupby moves past the rest of the run by itself
-        if key and hash(key) in seen:
+        if key[1] and hash(key) in seen:
             split.setdefault(key, []).append(first)
         seen.add(hash(key))
     return split
@@ -303,7 +326,7 @@ def order_rows_read(
     stores: Mapping[str, Store],
     references: References,
     definitions: Sequence[CustomField] | None = None,
-    split: Mapping[str, list[int]] | None = None,
+    split: Mapping[OrderKey, list[int]] | None = None,
 ) -> OrderRows:
     columns = {key: index for index, key in mapping.items()}
     group = _names_joined(group, columns)
@@ -344,7 +367,7 @@ def order_rows_read(
             "order_no",
             _("Enter the order number: a later import of the same sheet knows the order by it."),
         )
-    elif split and order.order_no in split:
+    elif split and (again := split.get(order_key(mapping, store=store)(first))):
         problem(
             first_number,
             first,
@@ -353,7 +376,7 @@ def order_rows_read(
                 "The rows of order %(no)s are not together (it appears again from row %(rows)s): put an "
                 "order's lines one under the other, e.g. sort the sheet by order number, and import again."
             )
-            % {"no": order.order_no, "rows": "、".join(str(n) for n in split[order.order_no])},
+            % {"no": order.order_no, "rows": "、".join(str(n) for n in again)},
         )
     if store_name := text(first_number, first, "store", 50):
         order.store = stores.get(store_name.lower())
@@ -540,7 +563,7 @@ def order_batch_import(
     groups: Sequence[Sequence[tuple[int, list[Cell]]]],
     *,
     mapping: dict[int, str],
-    split: Mapping[str, list[int]] | None = None,
+    split: Mapping[OrderKey, list[int]] | None = None,
 ) -> None:
     """Import the orders of ``groups`` inside the caller's transaction, counting onto ``run``. An order
     the services refuse is rejected alone.
@@ -570,7 +593,7 @@ def orders_read(
     groups: Sequence[Sequence[tuple[int, list[Cell]]]],
     *,
     mapping: dict[int, str],
-    split: Mapping[str, list[int]] | None = None,
+    split: Mapping[OrderKey, list[int]] | None = None,
 ) -> list[OrderRows]:
     """The orders of ``groups`` read for ``run``, with what every order asks for read once."""
     store = Store.objects.filter(pk=run.options.get("store")).first() if run.options.get("store") else None
@@ -1006,8 +1029,8 @@ def order_file_check(
     check = FileCheck(headers=table.headers, mapping=mapping)
     stores = {s.name.lower(): s for s in Store.objects.all()}
     references = References.load()
-    split = order_numbers_split(table_read(data, sheet=sheet).rows, mapping)
-    for group in order_groups(table.rows, mapping):
+    split = order_numbers_split(table_read(data, sheet=sheet).rows, mapping, store=store)
+    for group in order_groups(table.rows, mapping, store=store):
         order = order_rows_read(
             group,
             mapping=mapping,

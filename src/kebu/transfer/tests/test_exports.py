@@ -408,6 +408,87 @@ def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_
     assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == before
 
 
+def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
+    from kebu.transfer.models import ImportKind
+
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=path.read_bytes(), file_name=path.name, kind=ImportKind.ORDERS, enqueue=False
+        )
+    job_run(run.job_id)
+    run.refresh_from_db()
+    return run.created, run.updated, run.unchanged, run.rejected
+
+
+@hypothesis_settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    orders=st.lists(
+        st.tuples(
+            st.sampled_from(["天猫店", "抖音店"]),
+            st.sampled_from(["1001", "1002", "1003"]),  # the same numbers in both stores
+            st.sampled_from(["pending", "paid", "shipped", "completed", "cancelled"]),
+            st.lists(
+                st.tuples(st.sampled_from(["CREAM-50", "TEA-250"]), st.integers(1, 3)), min_size=1, max_size=2
+            ),
+            notes,
+            notes,
+            st.booleans(),
+            st.integers(0, 2),  # the hour it was ordered: orders of one time come one under the other
+        ),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda order: order[:2],
+    ),
+    file_format=st.sampled_from(["xlsx", "csv"]),
+)
+def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing(
+    owner, tmp_path, orders, file_format
+):
+    from kebu.orders.models import Order, Store
+    from kebu.orders.tests.factories import make_catalogue, make_order
+
+    Order.objects.all().delete()
+    Customer.objects.all().delete()
+    if not Store.objects.filter(name="抖音店").exists():
+        make_catalogue(actor=owner)
+        Store.objects.update(name="天猫店")
+        Store.objects.create(name="抖音店", platform="douyin")
+    buyers = [add(owner, "王小明", "13812345678"), add(owner, "李华", "13900001111")]
+    ordered = datetime(2024, 11, 11, 9, tzinfo=timezone.get_current_timezone())
+    for index, (store, number, status, lines, seller_notes, message, with_address, hour) in enumerate(orders):
+        shipped = status in ("shipped", "completed")
+        make_order(
+            actor=owner,
+            customer=buyers[index % 2],
+            store=Store.objects.get(name=store),
+            order_no=number,
+            status=status,
+            lines=lines,
+            ordered_at=ordered + timedelta(hours=hour),
+            seller_notes=seller_notes,
+            buyer_message=message,
+            carrier="中通快递" if shipped else "",
+            tracking_no=f"ZT{index}" if shipped else "",
+            receiver_name=buyers[index % 2].name,
+            ship_province="浙江省" if with_address else "",
+            ship_city="杭州市" if with_address else "",
+            ship_district="西湖区" if with_address else "",
+            ship_address=f"文三路{index}号" if with_address else "",
+        )
+    before = list(Order.objects.order_by("pk").values_list("pk", "store__name", "order_no", "version"))
+    customers = list(Customer.objects.order_by("pk").values_list("pk", "version"))
+    path = tmp_path / f"orders.{file_format}"
+    export_write(export_build("orders", user=owner), path, file_format=file_format, user=owner)
+
+    assert order_import_counts(owner, path) == (0, 0, len(orders), 0)
+    assert (
+        list(Order.objects.order_by("pk").values_list("pk", "store__name", "order_no", "version")) == before
+    )
+    assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == customers
+
+
 # --- pages, job and command ------------------------------------------------------------------------------
 
 

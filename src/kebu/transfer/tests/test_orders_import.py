@@ -765,3 +765,82 @@ def test_a_move_the_services_refuse_is_rejected_saying_where_the_order_stands(ow
     [(_row, _cells, [problem])] = import_rejected_rows(run)
     assert "2024010512346" in problem.reason and "carrier" in problem.reason
     assert Order.objects.get(order_no="2024010512346").status == OrderStatus.PAID
+
+
+# --- one order number in two stores ----------------------------------------------------------------
+
+
+def _two_stores(owner, shop):
+    from kebu.orders.models import Store
+
+    shop.store.name = "天猫店"
+    shop.store.save()
+    return shop.store, Store.objects.create(name="抖音店", platform="douyin")
+
+
+def _store_sheet(*rows: str) -> bytes:
+    header = "店铺,订单编号,收货人姓名,联系手机,订单创建时间,订单状态,宝贝标题,商家编码,宝贝总数量,价格"
+    return "\n".join([header, *rows]).encode()
+
+
+def test_one_order_number_in_two_stores_on_rows_one_under_the_other_is_two_orders(owner, shop):
+    tmall, douyin = _two_stores(owner, shop)
+    data = _store_sheet(
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
+        "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
+    )
+
+    run = run_import(owner, data, store=None)
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    first, second = Order.objects.get(store=tmall), Order.objects.get(store=douyin)
+    assert (first.customer.name, first.lines.count(), first.total_cny) == ("赵六", 2, Decimal("327.00"))
+    assert (second.customer.name, second.lines.count(), second.total_cny) == ("钱七", 1, Decimal("179.00"))
+    assert counts(run_import(owner, data, store=None)) == (0, 0, 2, 0)
+
+
+def test_one_order_number_in_two_stores_on_rows_apart_is_two_orders(owner, shop):
+    tmall, douyin = _two_stores(owner, shop)
+    data = _store_sheet(
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+        "天猫店,1002,孙八,13700002222,2024-01-05 11:00:00,已付款,明前龙井,TEA-250,1,128.00",
+        "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
+    )
+
+    run = run_import(owner, data, store=None)
+
+    assert counts(run) == (3, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get(store=tmall, order_no="1001").customer.name == "赵六"
+    assert Order.objects.get(store=douyin, order_no="1001").customer.name == "钱七"
+
+
+def test_an_orders_rows_apart_in_one_store_are_still_refused_beside_another_stores_order(owner, shop):
+    # given order 1001 of the Tmall store on rows 2 and 4, with the Douyin store's 1001 between them
+    _tmall, douyin = _two_stores(owner, shop)
+    data = _store_sheet(
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+        "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
+    )
+
+    run = run_import(owner, data, store=None)
+
+    # then the Tmall order is refused, naming where it comes again; the Douyin one is in
+    assert counts(run) == (1, 0, 0, 2)
+    reasons = [p.reason for _row, _cells, problems in import_rejected_rows(run) for p in problems]
+    assert all("1001" in r and "row 4" in r for r in reasons), reasons
+    assert list(Order.objects.values_list("store__name", flat=True)) == [douyin.name]
+
+
+def test_a_blank_store_cell_is_the_store_chosen_on_upload(owner, shop):
+    tmall, _douyin = _two_stores(owner, shop)
+    data = _store_sheet(
+        ",1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
+    )
+
+    run = run_import(owner, data, store=tmall)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get(store=tmall, order_no="1001").lines.count() == 2
