@@ -798,3 +798,68 @@ def order_notes_update(
     order = _claim(order, expected_version=expected_version, seller_notes=notes)
     audit_record(action="order.update", actor=actor, target=order, data={"fields": ["seller_notes"]})
     return order
+
+
+# What may change on an order once it is placed, besides its status: how it is described, where it goes
+# and how it was paid. Not its lines nor its amounts, which the customer's figures are made of: those
+# change through the after-sales services (a refund), never by overwriting them.
+ORDER_DETAIL_FIELDS = (
+    "seller_notes",
+    "buyer_message",
+    "payment_method",
+    "carrier",
+    "tracking_no",
+    "receiver_name",
+    "receiver_phone",
+    "ship_province",
+    "ship_city",
+    "ship_district",
+    "ship_address",
+)
+
+
+_NOTES_LENGTH = {"buyer_message": 1000, "seller_notes": 2000}
+
+
+@transaction.atomic
+def order_details_update(
+    *, actor: Any, order: Order, changes: dict[str, str], expected_version: int | None = None
+) -> Order:
+    """Change an order's details (``ORDER_DETAIL_FIELDS``: notes, buyer message, carrier and tracking
+    number, the shipping address, the payment method of a paid order) to ``changes``, all or none. The
+    customer's figures do not depend on them, with one exception refused here: taking a paid order on
+    credit or off it would change what the customer owes. Raises ``ValidationFailed`` naming each bad
+    field; ``Conflict`` when the order changed since it was read."""
+    unknown = set(changes) - set(ORDER_DETAIL_FIELDS)
+    if unknown:
+        raise ValueError(f"Not an order detail: {', '.join(sorted(unknown))}")
+    errors: dict[str, list[Any]] = {}
+    values = {name: value.strip() for name, value in changes.items()}
+    for name, value in values.items():
+        # The notes and message are text fields, held to their length by a validator, not the column.
+        limit = getattr(Order._meta.get_field(name), "max_length", None) or _NOTES_LENGTH[name]
+        if len(value) > limit:
+            _errors_add(errors, name, _("At most %(max)d characters.") % {"max": limit})
+    method = values.get("payment_method", order.payment_method)
+    if method != order.payment_method:
+        if order.status not in COUNTED_STATUSES:
+            _errors_add(errors, "payment_method", _("An order is given its payment method when it is paid."))
+        elif method not in PaymentMethod.values:
+            _errors_add(errors, "payment_method", _("Choose a valid payment method."))
+        elif PaymentMethod.CREDIT in (method, order.payment_method):
+            _errors_add(
+                errors,
+                "payment_method",
+                _(
+                    "A paid order is not taken on credit or off it afterwards: what the customer owes "
+                    "would change."
+                ),
+            )
+    if errors:
+        raise ValidationFailed(
+            _("The order was not changed; correct the marked fields."), field_errors=errors
+        )
+    order = _claim(order, expected_version=expected_version, **values)
+    # The field names only: the values are contact details and the buyer's words.
+    audit_record(action="order.update", actor=actor, target=order, data={"fields": sorted(values)})
+    return order
