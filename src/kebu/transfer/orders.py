@@ -4,12 +4,14 @@ that has a row per order is the same with one line each.
 
 An order is matched by its store and order number, so the same export imported twice, or next week's
 overlapping export, adds each order once; one already in Kebu that the newer export reports further
-along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand. The
+along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand, and
+takes the sheet's changed details (notes, carrier and tracking number, address, payment method), never
+its lines or amounts: a sheet that differs there is refused for that order, saying what differs. The
 buyer is matched to a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes
 a new customer when none has them. Each order is checked as ``order_create`` checks it, and a batch's
 orders are written together (``orders_create_checked``), with the customers' figures, stages and audit
 entries as ``order_create`` would leave them, in the batch's transaction. Undo deletes the orders the
-import made and the customers it made for them, puts the orders it moved on back, and rebuilds the
+import made and the customers it made for them, puts the orders it moved on or changed back, and rebuilds the
 figures of the customers they belonged to."""
 
 from __future__ import annotations
@@ -19,18 +21,21 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F, ProtectedError
+from django.db.models import F, Field, Prefetch, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
+from kebu.core.masking import MASK
+from kebu.core.phone import clean_digits, parse_phone
 from kebu.customers.models import Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import (
@@ -46,6 +51,7 @@ from kebu.orders.models import (
 )
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import (
+    ORDER_DETAIL_FIELDS,
     CheckedOrder,
     LineInput,
     OrderInput,
@@ -54,6 +60,7 @@ from kebu.orders.services.orders import (
     order_complete,
     order_create,
     order_deliver,
+    order_details_update,
     order_pay,
     order_ship,
     orders_create_checked,
@@ -339,10 +346,10 @@ def order_rows_read(
         value = "" if index is None else normalized(cells[index])
         order.problems.append(Problem(number, where, value, reason))
 
-    def text(number: int, cells: Sequence[Cell], key: str, length: int) -> str:
+    def text(number: int, cells: Sequence[Cell], key: str, length: int, *, free: bool = False) -> str:
         index = columns.get(key)
         try:
-            return text_parse(None if index is None else cells[index], max_length=length)
+            return text_parse(None if index is None else cells[index], max_length=length, free=free)
         except CellError as exc:
             problem(number, cells, key, str(exc))
             return ""
@@ -424,14 +431,15 @@ def order_rows_read(
     if order.data["status"] in (OrderStatus.PENDING, OrderStatus.CANCELLED):
         # Nothing was paid (or it was given back): an export's "total" column is then what was due.
         order.data.pop("paid_cny", None)
-    for key, target, length in (
-        ("carrier", "carrier", 30),
-        ("tracking_no", "tracking_no", 40),
-        ("receiver", "receiver_name", 50),
-        ("buyer_message", "buyer_message", 1000),
-        ("seller_notes", "seller_notes", 2000),
+    for key, target, length, free in (
+        ("carrier", "carrier", 30, False),
+        ("tracking_no", "tracking_no", 40, False),
+        # As written (full-width punctuation, line breaks): the words of a person, as a customer's notes.
+        ("receiver", "receiver_name", 50, True),
+        ("buyer_message", "buyer_message", 1000, True),
+        ("seller_notes", "seller_notes", 2000, True),
     ):
-        if value := text(first_number, first, key, length):
+        if value := text(first_number, first, key, length, free=free):
             order.data[target] = value
     codes = {text(n, cells, "sku_code", 64) for n, cells in group} - {""}
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
@@ -620,7 +628,7 @@ class _Known:
     """What a batch's orders are matched against: the (store, order number) pairs already in Kebu, and
     the existing customers with any of their buyers' keys."""
 
-    existing: dict[tuple[int, str], str]  # (store, order number) -> the order's status
+    existing: dict[tuple[int, str], Order]  # (store, order number) -> the order, with its lines
     matches: _Matches
     matched: dict[int, Customer]
 
@@ -628,9 +636,15 @@ class _Known:
     def load(cls, orders: Sequence[OrderRows]) -> _Known:
         from kebu.transfer.imports import _Keys, _matches_load
 
-        numbers = [o.order_no for o in orders if o.order_no]
-        found = Order.objects.filter(order_no__in=numbers).values_list("store_id", "order_no", "status")
-        existing = {(store, number): status for store, number, status in found}
+        numbers = {o.order_no for o in orders if o.order_no}
+        stores = {o.store.pk for o in orders if o.store is not None}
+        # Read whole, lines and all, for the batch at once: an order met again is compared with the sheet.
+        found = (
+            Order.objects.filter(order_no__in=numbers, store_id__in=stores)
+            .select_related("customer", "store")
+            .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("position", "pk")))
+        )
+        existing = {(order.store_id, order.order_no): order for order in found}
         keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
         matches = _matches_load(keys)
         wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
@@ -761,11 +775,12 @@ class _Counts:
             setattr(run, name, getattr(run, name) + getattr(self, name))
 
 
-def _order_again(run: Import, order: OrderRows, status: str, counts: _Counts) -> list[ImportRow]:
-    """An order already in Kebu (now ``status``), met again: moved on, left as it was, or left with a
-    note; refused, its problem on ``order``, when it cannot move. Returns its journal entry, if any."""
+def _order_again(run: Import, order: OrderRows, stored: Order, counts: _Counts) -> list[ImportRow]:
+    """An order already in Kebu (``stored``), met again: moved on and its details brought up to date,
+    left as it was, or left with a note; refused, its problem on ``order``, when it cannot be (its lines
+    or amounts differ, or it cannot move). Returns its journal entry, if any."""
     try:
-        entry = _order_move(run, order, status)
+        entry = _order_update(run, order, stored)
     except KebuError as exc:
         _refusal(order, exc)
         return []
@@ -786,7 +801,7 @@ _FLOW = (
     OrderStatus.DELIVERED,
     OrderStatus.COMPLETED,
 )
-# The fields of an order that moving it on may change: what undo puts back.
+# The fields of an order that moving it on may change.
 MOVED_FIELDS = (
     "status",
     "paid_cny",
@@ -801,65 +816,57 @@ MOVED_FIELDS = (
     "completed_at",
     "cancelled_at",
 )
+# What an import may change on an order already in Kebu, moving it on or bringing its details up to date:
+# what the journal keeps and undo puts back.
+RESTORED_FIELDS = MOVED_FIELDS + tuple(f for f in ORDER_DETAIL_FIELDS if f not in MOVED_FIELDS)
 
 
-def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
-    """Move an order already in Kebu (now ``status``) on to the status a newer export reports, through
-    the services that move an order by hand (pay, ship, deliver, complete; cancel one never paid), all
-    the steps or none, at the times the export gives; the journal's entry keeps what it changed, for
-    undo. None when there is nothing to move: the same status, or a status going back (an older
-    export). A paid order the export reports closed is left as it is, with a note (an entry that
-    changes nothing): what was paid comes back through an after-sale, which the merchant records."""
-    target = order.data["status"]
+def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | None:
+    """Bring an order already in Kebu (``stored``) up to what a sheet says of it, as the services that
+    change an order by hand would, all or nothing; the journal's entry keeps what it was, for undo.
+
+    - Its status moves on to the one a newer export reports (pay, ship, deliver, complete; cancel one
+      never paid), at the times the export gives; a status going back (an older export) is left.
+    - Its details (``ORDER_DETAIL_FIELDS``: notes, buyer message, carrier and tracking number, the
+      shipping address, the payment method) take the sheet's non-blank cells that differ, as a
+      customer takes a customer sheet's; a masked cell (****, from an export by someone who may not see
+      it) says nothing.
+    - Its lines and amounts are not rewritten: the customer's figures are made of them. A sheet that
+      says otherwise is refused (``ValidationFailed``, saying what differs), not taken for unchanged.
+
+    None when there is nothing to change. A paid order the export reports closed is left as it is,
+    with a note (an entry that changes nothing): what was paid comes back through an after-sale, which
+    the merchant records."""
+    status, target = stored.status, order.data["status"]
     forward = target in _FLOW and status in _FLOW and _FLOW.index(target) > _FLOW.index(status)
     cancel = target == OrderStatus.CANCELLED and status == OrderStatus.PENDING
     if target == OrderStatus.CANCELLED and status in _FLOW[1:]:  # paid, not refunded in full (closed)
         return _closed_when_paid(run, order, status)
-    if not (forward or cancel):
-        return None
-    actor, data = run.created_by, order.data
-    # A step without its time in the export took place no later than the next step that has one.
-    paid_at, shipped_at, delivered_at, completed_at = _times_filled(
-        [data.get(key) for key in ("paid_at", "shipped_at", "delivered_at", "completed_at")]
-    )
-    stored = Order.objects.select_related("customer", "store").get(store=order.store, order_no=order.order_no)
-    before = {name: getattr(stored, name) for name in MOVED_FIELDS}
-    try:
-        with transaction.atomic():
-            if cancel:
-                stored = order_cancel(actor=actor, order=stored, reason=_("Cancelled in the marketplace."))
-            if forward and stored.status == OrderStatus.PENDING:
-                stored = order_pay(
-                    actor=actor,
-                    order=stored,
-                    payment_method=data.get("payment_method") or PaymentMethod.OTHER,
-                    paid_cny=data.get("paid_cny"),
-                    paid_at=paid_at,
-                    allow_over_credit_limit=True,
-                )
-            if forward and target != OrderStatus.PAID and stored.status == OrderStatus.PAID:
-                stored = order_ship(
-                    actor=actor,
-                    order=stored,
-                    carrier=data.get("carrier", ""),
-                    tracking_no=data.get("tracking_no", ""),
-                    shipped_at=shipped_at,
-                )
-            if target == OrderStatus.DELIVERED:
-                stored = order_deliver(actor=actor, order=stored, delivered_at=delivered_at)
-            if target == OrderStatus.COMPLETED:
-                stored = order_complete(actor=actor, order=stored, completed_at=completed_at)
-    except KebuError as exc:
-        reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
+    if differences := _amounts_differences(stored, order, set(run.mapping.values())):
         raise ValidationFailed(
-            _("Order %(no)s is in Kebu as “%(status)s” and was not moved to “%(to)s”: %(reason)s")
-            % {
-                "no": order.order_no,
-                "status": OrderStatus(status).label,
-                "to": OrderStatus(target).label,
-                "reason": " ".join(reasons),
-            }
-        ) from exc
+            _(
+                "Order %(no)s was not updated: its lines or amounts in the file are not those in Kebu "
+                "(%(differences)s). An import does not change what was bought or paid, which the "
+                "customer's figures are made of: change the order in Kebu (a refund is an after-sale), "
+                "or correct the file."
+            )
+            % {"no": order.order_no, "differences": "; ".join(differences)}
+        )
+    before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
+    with transaction.atomic():
+        if forward or cancel:
+            stored = _order_move(run, order, stored, forward=forward, cancel=cancel)
+        changes = _details_changed(stored, order)
+        if changes:
+            try:
+                stored = order_details_update(actor=run.created_by, order=stored, changes=changes)
+            except KebuError as exc:
+                raise ValidationFailed(
+                    _("Order %(no)s was not updated: %(reason)s")
+                    % {"no": order.order_no, "reason": " ".join(_reasons(exc))}
+                ) from exc
+    if not (forward or cancel or changes):
+        return None
     return ImportRow(
         run=run,
         row=order.numbers[0],
@@ -871,6 +878,168 @@ def _order_move(run: Import, order: OrderRows, status: str) -> ImportRow | None:
             ensure_ascii=False,
         ),
     )
+
+
+def _reasons(exc: KebuError) -> list[str]:
+    return [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
+
+
+def _order_move(run: Import, order: OrderRows, stored: Order, *, forward: bool, cancel: bool) -> Order:
+    """Move ``stored`` on to the status the sheet reports, through the services that move an order by
+    hand, at the times the export gives (inside the caller's transaction). ``ValidationFailed`` saying
+    where the order stands when a service refuses."""
+    actor, data, target = run.created_by, order.data, order.data["status"]
+    status = stored.status
+    # A step without its time in the export took place no later than the next step that has one.
+    paid_at, shipped_at, delivered_at, completed_at = _times_filled(
+        [data.get(key) for key in ("paid_at", "shipped_at", "delivered_at", "completed_at")]
+    )
+    try:
+        if cancel:
+            stored = order_cancel(actor=actor, order=stored, reason=_("Cancelled in the marketplace."))
+        if forward and stored.status == OrderStatus.PENDING:
+            stored = order_pay(
+                actor=actor,
+                order=stored,
+                payment_method=data.get("payment_method") or PaymentMethod.OTHER,
+                paid_cny=data.get("paid_cny"),
+                paid_at=paid_at,
+                allow_over_credit_limit=True,
+            )
+        if forward and target != OrderStatus.PAID and stored.status == OrderStatus.PAID:
+            stored = order_ship(
+                actor=actor,
+                order=stored,
+                carrier=data.get("carrier", ""),
+                tracking_no=data.get("tracking_no", ""),
+                shipped_at=shipped_at,
+            )
+        if target == OrderStatus.DELIVERED:
+            stored = order_deliver(actor=actor, order=stored, delivered_at=delivered_at)
+        if target == OrderStatus.COMPLETED:
+            stored = order_complete(actor=actor, order=stored, completed_at=completed_at)
+    except KebuError as exc:
+        raise ValidationFailed(
+            _("Order %(no)s is in Kebu as “%(status)s” and was not moved to “%(to)s”: %(reason)s")
+            % {
+                "no": order.order_no,
+                "status": OrderStatus(status).label,
+                "to": OrderStatus(target).label,
+                "reason": " ".join(_reasons(exc)),
+            }
+        ) from exc
+    return stored
+
+
+def _plain(value: Any) -> str:
+    """Text compared as the sheet's codes and names are read (``cells.text_parse``): full-width made
+    plain, runs of spaces one."""
+    return " ".join(normalized(value).split())
+
+
+def _free(value: str) -> str:
+    """Free text (notes, an address) compared as it is read: as written, only trimmed, one kind of line
+    break (a browser sends a form's line breaks as \\r\\n)."""
+    return (value or "").replace("\r\n", "\n").strip()
+
+
+def _same_phone(one: str, other: str) -> bool:
+    """Whether two ways of writing a number are the same number (138 1234 5678, +8613812345678)."""
+    try:
+        return parse_phone(one).e164 == parse_phone(other).e164
+    except ValidationFailed:
+        return clean_digits(one) == clean_digits(other)
+
+
+def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
+    """The details of ``stored`` (``ORDER_DETAIL_FIELDS``) the sheet gives otherwise: a non-blank cell
+    that differs. A masked cell says nothing; nor does "other" as the payment method (a word Kebu does
+    not know is read so), nor a payment method before the order is paid (paying it sets one)."""
+    data, changes = order.data, {}
+    for name, free in (
+        ("seller_notes", True),
+        ("buyer_message", True),
+        ("receiver_name", True),
+        ("carrier", False),
+        ("tracking_no", False),
+    ):
+        value = data.get(name, "")
+        kept = _free(getattr(stored, name)) if free else _plain(getattr(stored, name))
+        if value and MASK not in value and value != kept:
+            changes[name] = value
+    phone = data.get("receiver_phone", "")
+    if phone and not _same_phone(phone, stored.receiver_phone):
+        changes["receiver_phone"] = phone
+    address = {
+        name: data.get(name, "") for name in ("ship_province", "ship_city", "ship_district", "ship_address")
+    }
+    given = address["ship_address"] and MASK not in address["ship_address"]
+    if given and any(_free(getattr(stored, name)) != value for name, value in address.items()):
+        changes.update(address)  # the address is one: its parts go together
+    method = data.get("payment_method", "")
+    if (
+        method
+        and method != PaymentMethod.OTHER
+        and method != stored.payment_method
+        and stored.status in COUNTED_STATUSES
+    ):
+        changes["payment_method"] = method
+    return changes
+
+
+def _label(model: type[Order] | type[OrderLine], name: str) -> str:
+    """A field's name as the merchant reads it (its verbose name, translated)."""
+    return str(cast(Field, model._meta.get_field(name)).verbose_name)
+
+
+def _amounts_differences(stored: Order, order: OrderRows, columns: set[str]) -> list[str]:
+    """What the sheet says of the order's lines and amounts that is not what Kebu has, each in words
+    ("line 1, quantity: 3 in the file, 2 in Kebu"). A column the sheet does not have, or a blank amount,
+    says nothing; a SKU line's title is the marketplace's wording of it, not what was bought, and a line
+    the catalogue did not know then or does not know now is compared by neither."""
+    found: list[str] = []
+
+    def differs(what: Any, in_file: Any, in_kebu: Any) -> None:
+        found.append(
+            _("%(what)s: %(file)s in the file, %(kebu)s in Kebu")
+            % {"what": what, "file": in_file, "kebu": in_kebu}
+        )
+
+    lines = list(stored.lines.all())
+    if len(lines) != len(order.lines):
+        differs(OrderLine._meta.verbose_name_plural, len(order.lines), len(lines))
+        return found
+    for number, (line, given) in enumerate(zip(lines, order.lines, strict=True), start=1):
+
+        def where(name: str, number: int = number) -> str:
+            return _("line %(number)d, %(field)s") % {
+                "number": number,
+                "field": _label(OrderLine, name),
+            }
+
+        if given.sku_code and line.sku_code:
+            if given.sku_code != line.sku_code:
+                differs(where("sku_code"), given.sku_code, line.sku_code)
+        elif not given.sku_code and not line.sku_code and _plain(given.title) != _plain(line.title):
+            differs(where("title"), given.title, line.title)
+        if "quantity" in columns:
+            try:
+                quantity: Any = Decimal(str(given.quantity))
+            except InvalidOperation:
+                quantity = given.quantity
+            if quantity != line.quantity:
+                differs(where("quantity"), given.quantity, line.quantity)
+        if given.unit_price_cny is not None and given.unit_price_cny != line.unit_price_cny:
+            differs(where("unit_price_cny"), given.unit_price_cny, line.unit_price_cny)
+        if "line_discount" in columns and given.discount_cny != line.discount_cny:
+            differs(where("discount_cny"), given.discount_cny, line.discount_cny)
+    amounts = ["shipping_cny", "discount_cny", "coupon_cny"]
+    if stored.status in COUNTED_STATUSES:
+        amounts.append("paid_cny")  # one not paid yet is paid with the sheet's amount, moving it on
+    for name in amounts:
+        if name in order.data and order.data[name] != getattr(stored, name):
+            differs(_label(Order, name), order.data[name], getattr(stored, name))
+    return found
 
 
 def _times_filled(times: list[Any]) -> list[Any]:
@@ -938,7 +1107,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             # Only now that the order's savepoint has committed: a refused order's buyer was rolled back.
             known.matches.learn(buyer_keys, customer.pk, customer.customer_no)
             known.matched[customer.pk] = customer
-        known.existing[order.store.pk, order.order_no] = created.status
+        known.existing[order.store.pk, order.order_no] = created
         counts.created += 1
         counts.noted += bool(order.warnings)
         version = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()

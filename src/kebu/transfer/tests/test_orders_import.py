@@ -3,6 +3,7 @@ the customers' figures moving with them, a re-import that adds nothing, and undo
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import threading
@@ -787,17 +788,18 @@ def test_one_order_number_in_two_stores_on_rows_one_under_the_other_is_two_order
     tmall, douyin = _two_stores(owner, shop)
     data = _store_sheet(
         "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
-        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
+        # a blank store cell is the store chosen on upload
+        ",1001,赵六,13811112222,2024-01-05 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
         "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
     )
 
-    run = run_import(owner, data, store=None)
+    run = run_import(owner, data, store=tmall)
 
     assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
     first, second = Order.objects.get(store=tmall), Order.objects.get(store=douyin)
     assert (first.customer.name, first.lines.count(), first.total_cny) == ("赵六", 2, Decimal("327.00"))
     assert (second.customer.name, second.lines.count(), second.total_cny) == ("钱七", 1, Decimal("179.00"))
-    assert counts(run_import(owner, data, store=None)) == (0, 0, 2, 0)
+    assert counts(run_import(owner, data, store=tmall)) == (0, 0, 2, 0)
 
 
 def test_one_order_number_in_two_stores_on_rows_apart_is_two_orders(owner, shop):
@@ -833,14 +835,227 @@ def test_an_orders_rows_apart_in_one_store_are_still_refused_beside_another_stor
     assert list(Order.objects.values_list("store__name", flat=True)) == [douyin.name]
 
 
-def test_a_blank_store_cell_is_the_store_chosen_on_upload(owner, shop):
-    tmall, _douyin = _two_stores(owner, shop)
-    data = _store_sheet(
-        ",1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
-        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
+# --- an order met again takes the sheet's changed details, never its lines or amounts ---------------
+
+FIRST = TAOBAO.decode("utf-8").splitlines()[1]  # order …345: completed, 中通快递 ZT1234567890, notes 老客
+
+
+def _first_row_edited(old: str, new: str, data: bytes = TAOBAO) -> bytes:
+    header, first, *rest = data.decode("utf-8").splitlines()
+    assert old in first
+    return "\n".join([header, first.replace(old, new, 1), *rest]).encode()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fields"),
+    [
+        # 订单备注 (the seller's notes), kept as written: full-width punctuation and all
+        (",老客,0", ",老客，送小样,0", {"seller_notes": "老客，送小样"}),
+        ("请尽快发货", "周末不收货", {"buyer_message": "周末不收货"}),  # 买家留言
+        ("中通快递,ZT1234567890", "中通快递,ZT9999999999", {"tracking_no": "ZT9999999999"}),  # 物流单号
+        (
+            "中通快递,ZT1234567890",
+            "圆通速递,YT1234567890",
+            {"carrier": "圆通速递", "tracking_no": "YT1234567890"},
+        ),
+        (
+            "浙江省 杭州市 西湖区 文三路1号",
+            "浙江省 宁波市 海曙区 中山西路2号",  # 收货地址: the parcel's address goes as one
+            {
+                "ship_province": "浙江省",
+                "ship_city": "宁波市",
+                "ship_district": "海曙区",
+                "ship_address": "中山西路2号",
+            },
+        ),
+        ("138****5678", "13812345678", {"receiver_phone": "13812345678"}),  # unmasked since
+        (",王小明,浙江省", ",王晓明,浙江省", {"receiver_name": "王晓明"}),  # 收货人姓名
+    ],
+)
+def test_an_order_imported_again_takes_each_changed_detail_and_counts_as_updated(
+    owner, shop, old, new, fields
+):
+    from kebu.audit.models import AuditEntry
+
+    run_import(owner, TAOBAO, store=shop.store)
+    ming = Customer.objects.get(name="王小明")
+    figures = (ming.order_count, ming.total_spent_cny, ming.version)
+
+    again = run_import(owner, _first_row_edited(old, new), store=shop.store)
+
+    assert counts(again) == (0, 1, 3, 0), import_rejected_rows(again)
+    order = Order.objects.get(order_no="2024010512345")
+    assert {name: getattr(order, name) for name in fields} == fields
+    assert (order.status, order.paid_cny, order.lines.get().quantity) == (
+        OrderStatus.COMPLETED,
+        Decimal("398.00"),
+        2,
+    )
+    ming.refresh_from_db()
+    assert (ming.order_count, ming.total_spent_cny, ming.version) == figures
+    audit = AuditEntry.objects.filter(action="order.update").get()
+    assert audit.data == {"fields": sorted(fields)}  # the names, never the values (contact details)
+    assert counts(run_import(owner, _first_row_edited(old, new), store=shop.store)) == (0, 0, 4, 0)
+
+
+def test_a_payment_method_the_sheet_gives_otherwise_is_taken_for_a_paid_order(owner, shop):
+    data = "\n".join(
+        [
+            "订单编号,收货人姓名,联系手机,订单创建时间,订单状态,宝贝标题,商家编码,宝贝总数量,价格,支付方式",
+            "P1,赵六,13811112222,2024-01-05 10:00:00,交易成功,玻尿酸面霜,CREAM-50,1,199.00,支付宝",
+            "P2,钱七,13900001111,2024-01-06 10:00:00,等待买家付款,明前龙井,TEA-250,1,128.00,",
+        ]
+    )
+    run_import(owner, data.encode(), store=shop.store)
+
+    again = run_import(owner, data.replace("199.00,支付宝", "199.00,微信").encode(), store=shop.store)
+
+    assert counts(again) == (0, 1, 1, 0), import_rejected_rows(again)
+    assert Order.objects.get(order_no="P1").payment_method == "wechat"
+    # A word Kebu does not know ("other") says nothing, and credit would change what is owed: refused.
+    assert counts(
+        run_import(owner, data.replace("199.00,支付宝", "199.00,云闪付").encode(), store=shop.store)
+    ) == (
+        0,
+        0,
+        2,
+        0,
+    )
+    refused = run_import(owner, data.replace("199.00,支付宝", "199.00,赊账").encode(), store=shop.store)
+    assert counts(refused) == (0, 0, 1, 1)
+    [(_row, _cells, [problem])] = import_rejected_rows(refused)
+    assert "P1" in problem.reason and "credit" in problem.reason
+    assert Order.objects.get(order_no="P1").payment_method == "wechat"
+
+
+def test_a_blank_or_masked_cell_leaves_the_orders_detail_as_it_is(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    # a new carrier, blank notes and tracking number, a masked message and street address (an export by
+    # someone who may not see them)
+    data = _first_row_edited("中通快递,ZT1234567890,老客", "圆通速递,,")
+    data = _first_row_edited("请尽快发货", "****", data)
+    data = _first_row_edited("文三路1号", "****", data)
+
+    again = run_import(owner, data, store=shop.store)
+
+    assert counts(again) == (0, 1, 3, 0), import_rejected_rows(again)
+    order = Order.objects.get(order_no="2024010512345")
+    assert (
+        order.carrier,
+        order.seller_notes,
+        order.tracking_no,
+        order.buyer_message,
+        order.ship_address,
+    ) == (
+        "圆通速递",
+        "老客",
+        "ZT1234567890",
+        "请尽快发货",
+        "文三路1号",
     )
 
-    run = run_import(owner, data, store=tmall)
 
-    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
-    assert Order.objects.get(store=tmall, order_no="1001").lines.count() == 2
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            "玻尿酸面霜,2,CREAM-50,199.00",
+            "玻尿酸面霜,3,CREAM-50,199.00",
+            "line 1, quantity: 3 in the file, 2 in Kebu",
+        ),
+        (
+            "玻尿酸面霜,2,CREAM-50,199.00",
+            "玻尿酸面霜,2,CREAM-50,189.00",
+            "line 1, unit price: 189.00 in the file, 199.00",
+        ),
+        (
+            "玻尿酸面霜,2,CREAM-50,199.00",
+            "明前龙井,2,TEA-250,199.00",
+            "line 1, SKU code: TEA-250 in the file, CREAM-50",
+        ),
+        ("老客,0", "老客,10", "shipping fee: 10.00 in the file, 0.00 in Kebu"),
+        ("398.00,交易成功", "388.00,交易成功", "amount paid: 388.00 in the file, 398.00 in Kebu"),
+    ],
+)
+def test_an_order_whose_lines_or_amounts_differ_is_not_updated_and_says_what_differs(
+    owner, shop, old, new, said
+):
+    run_import(owner, TAOBAO, store=shop.store)
+    ming = Customer.objects.get(name="王小明")
+    before = (ming.order_count, ming.total_spent_cny, ming.version)
+    # the amounts changed, and the notes with them: none of it is taken
+    data = _first_row_edited(",老客,", ",老客，送小样,", _first_row_edited(old, new))
+
+    again = run_import(owner, data, store=shop.store)
+
+    assert counts(again) == (0, 0, 3, 1)
+    [(row, _cells, [problem])] = import_rejected_rows(again)
+    assert row == 2 and "2024010512345" in problem.reason and said in problem.reason, problem.reason
+    order = Order.objects.get(order_no="2024010512345")
+    assert (order.seller_notes, order.total_cny, order.lines.get().quantity) == ("老客", Decimal("398.00"), 2)
+    ming.refresh_from_db()
+    assert (ming.order_count, ming.total_spent_cny, ming.version) == before
+
+
+def test_an_order_with_a_line_more_in_the_file_is_not_updated(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    header, first, *rest = TAOBAO.decode("utf-8").splitlines()
+    extra = first.replace("玻尿酸面霜,2,CREAM-50,199.00", "明前龙井,1,TEA-250,128.00")
+
+    again = run_import(owner, "\n".join([header, first, extra, *rest]).encode(), store=shop.store)
+
+    assert counts(again) == (0, 0, 3, 1)
+    [(_row, _cells, [problem])] = import_rejected_rows(again)
+    assert "order lines: 2 in the file, 1 in Kebu" in problem.reason, problem.reason
+
+
+def test_an_exported_order_edited_and_imported_again_is_updated_and_undo_puts_it_back(owner, shop, tmp_path):
+    from django.http import QueryDict
+    from django.utils import translation
+
+    from kebu.transfer.exports import export_build, export_write
+
+    run_import(owner, TAOBAO, store=shop.store)
+    fields = ["seller_notes", "tracking_no", "ship_address", "version"]
+    before = list(Order.objects.order_by("order_no").values_list("order_no", *fields))
+    path = tmp_path / "订单.csv"
+    with translation.override("zh-hans"):  # the merchant's export, in Chinese
+        export_write(
+            export_build("orders", user=owner, filters=QueryDict()), path, file_format="csv", user=owner
+        )
+    header, *rows = csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig")))
+    column = {name: header.index(name) for name in ("订单号", "卖家备注", "运单号", "详细地址")}
+    for cells in rows:
+        if cells[column["订单号"]] == "2024010512345":
+            cells[column["卖家备注"]] = "老客，送小样"
+            cells[column["运单号"]] = "ZT9999999999"
+            cells[column["详细地址"]] = "文三路9号"
+    edited = io.StringIO()
+    csv.writer(edited).writerows([header, *rows])
+
+    again = run_import(owner, edited.getvalue().encode(), store=shop.store)
+
+    assert counts(again) == (0, 1, 3, 0), import_rejected_rows(again)
+    order = Order.objects.get(order_no="2024010512345")
+    assert (order.seller_notes, order.tracking_no, order.ship_address) == (
+        "老客，送小样",
+        "ZT9999999999",
+        "文三路9号",
+    )
+    import_undo(actor=owner, run=again)
+    after = list(Order.objects.order_by("order_no").values_list("order_no", *fields[:-1]))
+    assert after == [row[:-1] for row in before]
+
+
+def test_undo_refuses_when_an_order_the_import_updated_was_changed_since(owner, shop):
+    from kebu.orders.services.orders import order_notes_update
+
+    run_import(owner, TAOBAO, store=shop.store)
+    again = run_import(
+        owner, _first_row_edited("中通快递,ZT1234567890", "中通快递,ZT9999999999"), store=shop.store
+    )
+    order_notes_update(actor=owner, order=Order.objects.get(order_no="2024010512345"), seller_notes="加急")
+
+    with pytest.raises(Conflict, match="2024010512345"):
+        import_undo(actor=owner, run=again)
+    assert Order.objects.get(order_no="2024010512345").tracking_no == "ZT9999999999"
