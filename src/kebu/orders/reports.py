@@ -9,9 +9,10 @@ What is summed, and when it counts:
   orders came to, and they move when a later refund lands (said on the page);
 - gross sales are what was paid, refunds what was refunded, net sales the difference, the average
   order net sales ÷ orders (rounded half up to the fen, as the customers' figures are);
-- by top category: the order lines' amounts net of their refunds, per top-level category copied on the
-  line at order time. Lines carry neither shipping nor the order's discounts, so these add up to the
-  goods sold, not to net sales (also said on the page).
+- by top category: the order lines' amounts net of their refunds (a refund that names no line is shared
+  by the order's lines, ``aftersales._spread``), per top-level category copied on the line at order
+  time. Lines carry neither shipping nor the order's discounts, so these add up to the goods sold, not
+  to net sales (also said on the page).
 
 Everything a user sums goes through ``order_visible_queryset``: a sales clerk sees the sums of the orders
 of the customers they may see, and nothing without ``orders.view_order``. Months are grouped by the

@@ -62,9 +62,10 @@ def _open_quantities(order: Order) -> dict[int, int]:
 
 
 def _open_line_amounts(order: Order) -> dict[int, Decimal]:
+    """Per order line, the money open after-sales hold of it; what was paid out is the line's own
+    ``refunded_cny`` (which also holds its share of refunds that named no line)."""
     rows = (
-        AfterSaleLine.objects.filter(aftersale__order=order)
-        .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
+        AfterSaleLine.objects.filter(aftersale__order=order, aftersale__status__in=OPEN_AFTERSALE_STATUSES)
         .values("line_id")
         .annotate(amount=Sum("amount_cny"))
     )
@@ -101,7 +102,7 @@ def _lines_clean(
                 _("Only %(left)d of this line can still be returned or refunded.") % {"left": max(left, 0)},
             )
             continue
-        line_left = line.amount_cny - taken_amounts.get(line.pk, ZERO)
+        line_left = line.amount_cny - line.refunded_cny - taken_amounts.get(line.pk, ZERO)
         amount = ZERO
         if kind != AfterSaleKind.EXCHANGE:
             amount = money_parse(item.amount_cny, errors=errors, key=prefix + "amount_cny", allow_none=True)
@@ -318,15 +319,19 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
     order = Order.objects.get(pk=aftersale.order_id)
     amount = aftersale.amount_cny
     categories: dict[int, Decimal] = {}
-    for item in aftersale.lines.select_related("line"):
-        line = item.line
-        returned = item.quantity if aftersale.kind == AfterSaleKind.RETURN else 0
+    items = [
+        (item.line, item.quantity if aftersale.kind == AfterSaleKind.RETURN else 0, item.amount_cny)
+        for item in aftersale.lines.select_related("line")
+    ]
+    if not items:
+        items = [(line, 0, share) for line, share in _spread(order, amount)]
+    for line, returned, line_amount in items:
         OrderLine.objects.filter(pk=line.pk).update(
             returned_quantity=line.returned_quantity + returned,
-            refunded_cny=line.refunded_cny + item.amount_cny,
+            refunded_cny=line.refunded_cny + line_amount,
         )
-        if line.root_category_id is not None and item.amount_cny:
-            categories[line.root_category_id] = categories.get(line.root_category_id, ZERO) - item.amount_cny
+        if line.root_category_id is not None and line_amount:
+            categories[line.root_category_id] = categories.get(line.root_category_id, ZERO) - line_amount
     refunded = order.refunded_cny + amount
     # On credit, a refund first cancels what is still owed on the order.
     owed_less = min(order.credit_outstanding_cny, amount)
@@ -350,6 +355,30 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
         ),
         actor=actor,
     )
+
+
+def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:
+    """A refund that names no line (仅退款 of part of the price, 差价补偿) as shares of the order's lines,
+    in proportion to what each has left to refund (its amount less what was paid out of it and what open
+    after-sales hold), to the fen, the odd fen to the largest remainders. So the spend per category, the
+    top category and the sales by category move with the refund as the total spent does. What passes
+    the lines' money (the shipping) stays with the order."""
+    held = _open_line_amounts(order)
+    lines = [
+        (line, int((line.amount_cny - line.refunded_cny - held.get(line.pk, ZERO)) * 100))
+        for line in order.lines.order_by("position", "pk")
+    ]
+    lines = [(line, left) for line, left in lines if left > 0]
+    total = sum(left for _line, left in lines)
+    if not total:
+        return []
+    fen = min(int(amount * 100), total)
+    shares = [fen * left // total for _line, left in lines]
+    remainders = sorted(range(len(lines)), key=lambda i: fen * lines[i][1] % total, reverse=True)
+    for i in remainders[: fen - sum(shares)]:
+        shares[i] += 1  # at most its left: fen * left / total is not whole, so its ceiling is within left
+    paired = zip(lines, shares, strict=True)
+    return [(line, Decimal(share).scaleb(-2)) for (line, _left), share in paired if share]
 
 
 def _release(aftersale: AfterSale) -> None:

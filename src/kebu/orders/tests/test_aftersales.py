@@ -9,7 +9,14 @@ import pytest
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import ValidationFailed
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import AfterSale, AfterSaleKind, AfterSaleStatus, Order, OrderStatus
+from kebu.orders.models import (
+    AfterSale,
+    AfterSaleKind,
+    AfterSaleStatus,
+    CustomerCategorySpend,
+    Order,
+    OrderStatus,
+)
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
     aftersale_approve,
@@ -20,6 +27,7 @@ from kebu.orders.services.aftersales import (
     aftersale_request,
     order_refund,
 )
+from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +48,17 @@ def order(owner, catalogue, buyer):
         lines=[("CREAM-50", 2), ("TEA-250", 1)],
         shipping_cny="10.00",
     )
+
+
+def _rebuilt_changes_nothing(customer) -> bool:
+    def spend():
+        return sorted(
+            CustomerCategorySpend.objects.filter(customer=customer).values_list("category", "spent_cny")
+        )
+
+    before = spend()
+    result = figures_recompute()
+    return (result.customers_changed, result.top_category_changed) == (0, 0) and spend() == before
 
 
 def _line(order, code):
@@ -189,6 +208,55 @@ def test_an_unpaid_order_has_no_after_sales(owner, catalogue, buyer):
     with pytest.raises(ValidationFailed) as caught:
         order_refund(actor=owner, order=pending, amount_cny="1", reason="other")
     assert "order" in caught.value.field_errors
+
+
+def test_a_refund_naming_no_line_is_shared_by_the_lines_and_moves_the_spend_per_category(
+    owner, catalogue, order, buyer
+):
+    # 536.00 paid: cream 398.00, tea 128.00, shipping 10.00. ¥100 back of the price, no line named.
+    order_refund(actor=owner, order=order, amount_cny="100.00", reason="price")
+
+    cream, tea = _line(order, "CREAM-50"), _line(order, "TEA-250")
+    # In proportion, to the fen: 100 × 398 / 526 = 75.665…, 100 × 128 / 526 = 24.334…
+    assert (cream.refunded_cny, tea.refunded_cny) == (Decimal("75.67"), Decimal("24.33"))
+    spend = dict(CustomerCategorySpend.objects.filter(customer=buyer).values_list("category", "spent_cny"))
+    assert spend == {catalogue.skincare.pk: Decimal("322.33"), catalogue.tea.pk: Decimal("103.67")}
+    assert _rebuilt_changes_nothing(buyer)  # a rebuild from the lines agrees
+
+
+def test_refunded_in_full_without_naming_lines_no_category_keeps_any_spend(owner, catalogue, order, buyer):
+    order_refund(actor=owner, order=order, amount_cny="536.00", reason="other")  # the shipping too
+
+    assert [line.refunded_cny for line in order.lines.order_by("position")] == [
+        Decimal("398.00"),
+        Decimal("128.00"),
+    ]
+    spend = set(CustomerCategorySpend.objects.filter(customer=buyer).values_list("spent_cny", flat=True))
+    assert spend <= {Decimal("0.00")}
+    buyer.refresh_from_db()
+    assert (buyer.total_spent_cny, buyer.top_category) == (Decimal("0.00"), None)
+    assert _rebuilt_changes_nothing(buyer)
+
+
+def test_a_line_refund_after_one_naming_no_line_is_capped_by_what_is_left_of_the_line(owner, order):
+    order_refund(actor=owner, order=order, amount_cny="100.00", reason="price")  # tea took 24.33 of it
+    tea = _line(order, "TEA-250")
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(
+            actor=owner,
+            order=order,
+            amount_cny=None,
+            reason="other",
+            lines=[AfterSaleLineInput(tea.pk, 1, "128.00")],
+        )
+    assert "103.67" in str(caught.value.field_errors["lines.0.amount_cny"][0])
+    taken = order_refund(
+        actor=owner, order=order, amount_cny=None, reason="other", lines=[AfterSaleLineInput(tea.pk, 1)]
+    )
+    assert taken.amount_cny == Decimal("103.67")
+    tea.refresh_from_db()
+    assert tea.refunded_cny == tea.amount_cny
 
 
 def test_a_line_refund_above_the_line_is_refused(owner, order):

@@ -169,6 +169,9 @@ def test_incremental_figures_equal_a_full_recompute_after_any_sequence(data, own
         completed = [a for a in order.aftersales.all() if a.status == "completed"]
         assert order.refunded_cny == sum((a.amount_cny for a in completed), Decimal("0"))
         assert order.refunded_cny <= order.refund_reserved_cny <= order.paid_cny
+        # A line never gives back more than it cost, however refunds with and without lines mix.
+        assert all(0 <= line.refunded_cny <= line.amount_cny for line in order.lines.all())
+        assert sum(line.refunded_cny for line in order.lines.all()) <= order.refunded_cny
         # What the spend rebuild reads: each line's copy of its order's customer and counting.
         assert {(line.customer_id, line.counted) for line in order.lines.all()} == {
             (order.customer_id, order.status in COUNTED_STATUSES)
