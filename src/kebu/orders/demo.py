@@ -78,6 +78,7 @@ from kebu.orders.models import (
     Sku,
     Store,
 )
+from kebu.orders.services.aftersales import fen_shares
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import ORDER_NO_SEQUENCE
 from kebu.orders.services.products import SEPARATOR
@@ -924,6 +925,7 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
             kind = ""
             requested = resolved = 0
             returned: list[tuple[int, int, int]] = []  # (line, quantity, fen)
+            spread: list[int] = []  # a refund naming no line: each line's fen of it
             if refund_early:
                 requested = paid_at + 600 + int(r() * 20 * 3600)  # type: ignore[operator]
                 resolved = requested + 300 + int(r() * 6 * 3600)
@@ -956,10 +958,11 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
                         back, share = 1, each * (30 + int(r() * 71)) // 100
                     returned.append((line, back, share))
                     refunded = share
-                else:  # 退差价: the price dropped after they bought
+                else:  # 退差价: the price dropped after they bought; no line named, shared as a service would
                     refunded = min(due, max(100, due * (5 + int(r() * 16)) // 10000 * 100))
+                    spread = fen_shares(min(refunded, goods), amounts)
                 if kind and refunded <= 0:
-                    kind, returned = "", []
+                    kind, returned, spread = "", [], []
             if kind:
                 aftersale = len(batch.aftersales)
                 for line, quantity, share in returned:
@@ -968,6 +971,8 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
                         line_rows[line][_REFUNDED] = share
                         if kind == _RETURN:
                             line_rows[line][_RETURNED] = quantity
+                for line, share in enumerate(spread):
+                    line_rows[line][_REFUNDED] += share
                 if refunded == due:
                     status, closed_at = _CLOSED, resolved
                     if completed_at is not None and completed_at > resolved:

@@ -360,25 +360,33 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
 def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:
     """A refund that names no line (仅退款 of part of the price, 差价补偿) as shares of the order's lines,
     in proportion to what each has left to refund (its amount less what was paid out of it and what open
-    after-sales hold), to the fen, the odd fen to the largest remainders. So the spend per category, the
-    top category and the sales by category move with the refund as the total spent does. What passes
-    the lines' money (the shipping) stays with the order."""
+    after-sales hold). So the spend per category, the top category and the sales by category move with
+    the refund as the total spent does. What passes the lines' money (the shipping) stays with the
+    order."""
     held = _open_line_amounts(order)
     lines = [
         (line, int((line.amount_cny - line.refunded_cny - held.get(line.pk, ZERO)) * 100))
         for line in order.lines.order_by("position", "pk")
     ]
     lines = [(line, left) for line, left in lines if left > 0]
-    total = sum(left for _line, left in lines)
-    if not total:
-        return []
-    fen = min(int(amount * 100), total)
-    shares = [fen * left // total for _line, left in lines]
-    remainders = sorted(range(len(lines)), key=lambda i: fen * lines[i][1] % total, reverse=True)
-    for i in remainders[: fen - sum(shares)]:
-        shares[i] += 1  # at most its left: fen * left / total is not whole, so its ceiling is within left
+    lefts = [left for _line, left in lines]
+    shares = fen_shares(min(int(amount * 100), sum(lefts)), lefts)
     paired = zip(lines, shares, strict=True)
     return [(line, Decimal(share).scaleb(-2)) for (line, _left), share in paired if share]
+
+
+def fen_shares(fen: int, weights: Sequence[int]) -> list[int]:
+    """``fen`` (at most the weights' sum) in whole fen, in proportion to ``weights``, the odd fen to the
+    largest remainders (ties: the first): never more than a weight. The demo loader shares its price-drop
+    refunds with it as ``_spread`` does."""
+    total = sum(weights)
+    if not total:
+        return [0] * len(weights)
+    shares = [fen * weight // total for weight in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: fen * weights[i] % total, reverse=True)
+    for i in by_remainder[: fen - sum(shares)]:
+        shares[i] += 1  # its exact share was not whole, so its ceiling is still within its weight
+    return shares
 
 
 def _release(aftersale: AfterSale) -> None:

@@ -31,6 +31,7 @@ from kebu.orders.models import (
     PaymentMethod,
     Store,
 )
+from kebu.orders.services.aftersales import fen_shares
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import LineInput, OrderInput, order_create
 
@@ -192,9 +193,18 @@ def test_refunds_are_completed_within_what_was_paid_and_close_orders_refunded_in
     )
     returned = AfterSaleLine.objects.filter(aftersale__kind=AfterSaleKind.RETURN).values("line")
     returned_quantities = dict(returned.annotate(q=Sum("quantity")).values_list("line", "q"))
-    line_refunds = {row["line"]: row["amount"] for row in per_line}
+    line_refunds = {row["line"]: _money(row["amount"]) for row in per_line}
+    # A refund naming no line (退差价) is shared by the order's lines, as the service shares it.
+    unlined = AfterSale.objects.filter(lines__isnull=True).values_list("order", "amount_cny")
+    assert unlined, "the demo has price-drop refunds"
+    for order_id, amount in unlined:
+        lines = list(OrderLine.objects.filter(order=order_id).order_by("position"))
+        fen = [int(line.amount_cny * 100) for line in lines]
+        for line, share in zip(lines, fen_shares(min(int(amount * 100), sum(fen)), fen), strict=True):
+            line_refunds[line.pk] = line_refunds.get(line.pk, _money(None)) + Decimal(share).scaleb(-2)
     for line in OrderLine.objects.all():
-        assert line.refunded_cny == _money(line_refunds.get(line.pk))
+        assert line.refunded_cny == line_refunds.get(line.pk, _money(None))
+        assert line.refunded_cny <= line.amount_cny
         assert line.returned_quantity == returned_quantities.get(line.pk, 0)
     for aftersale in AfterSale.objects.annotate(lines_total=Sum("lines__amount_cny")):
         assert _money(aftersale.lines_total) <= aftersale.amount_cny
