@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from kebu.audit.services import audit_record
-from kebu.core.models import ShopSettings
+from kebu.core.models import ShopSettings, shop_settings_changed
 
 admin.site.site_header = _("Kebu settings")
 admin.site.site_title = _("Kebu")
@@ -47,8 +47,13 @@ class ShopSettingsAdmin(admin.ModelAdmin):
             for name in form.changed_data
         }
         super().save_model(request, obj, form, change)
-        if changes:
-            audit_record(action="settings.change", actor=request.user, target=obj, changes=changes)
+        if not changes:
+            return
+        audit_record(action="settings.change", actor=request.user, target=obj, changes=changes)
+        replies = shop_settings_changed.send(sender=ShopSettings, changed=set(changes), actor=request.user)
+        for _receiver, reply in replies:
+            if reply:
+                messages.info(request, reply)
 
 
 def _plain(value: Any) -> Any:

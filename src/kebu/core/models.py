@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 
 
@@ -72,6 +73,12 @@ class EncryptionKey(models.Model):
 
     def __str__(self) -> str:
         return self.key_id
+
+
+# Sent by whatever saves the shop settings, once the change is recorded, with ``changed`` (the names of the
+# fields that changed) and ``actor``. A receiver answers with a sentence for the person who saved, or
+# None: the apps whose rules the settings hold (stages, credit) act on them without core knowing them.
+shop_settings_changed = Signal()
 
 
 class ShopSettings(models.Model):

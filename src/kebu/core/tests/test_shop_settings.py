@@ -8,7 +8,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kebu.audit.models import AuditEntry
-from kebu.core.models import ShopSettings, shop_settings_held
+from kebu.core.jobs import job_run
+from kebu.core.models import Job, ShopSettings, shop_settings_held
+from kebu.customers.models import Stage
+from kebu.customers.tests.factories import make_customer
+from kebu.orders.tests.factories import make_catalogue, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +51,33 @@ def test_a_held_reading_serves_every_read_inside_and_a_change_shows_after():
     assert len([q for q in queries if q["sql"].startswith("SELECT")]) == 1
     assert held.stage_repeat_orders == 2
     assert ShopSettings.read().stage_repeat_orders == 3
+
+
+def test_new_stage_rules_place_every_customer_again_in_the_background(owner, owner_client):
+    catalogue = make_catalogue(actor=owner)
+    buyer = make_customer(actor=owner, name="老主顾")
+    for _order in range(2):
+        make_order(actor=owner, customer=buyer, store=catalogue.store, lines=[("CREAM-50", 6)])  # ¥2,388
+    buyer.refresh_from_db()
+    assert buyer.stage == Stage.REPEAT  # under the ¥5,000 VIP bar
+    row = ShopSettings.current()
+    form = {
+        "shared_pool_enabled": "on",
+        "stage_auto": "on",
+        "stage_repeat_orders": "2",
+        "stage_vip_spent_cny": "2000.00",
+        "stage_churn_days": "365",
+        "credit_over_limit": "warn",
+    }
+
+    url = reverse("admin:core_shopsettings_change", args=[row.pk])
+    response = owner_client.post(url, form, follow=True)
+
+    job = Job.objects.get(kind="metrics.stages")
+    assert "后台" in response.content.decode()  # the admin says the stages follow (zh-Hans, the tests')
+    job_run(job.pk)
+    buyer.refresh_from_db()
+    assert buyer.stage == Stage.VIP
+    # Any other setting changes no stage: no job.
+    owner_client.post(url, {**form, "credit_over_limit": "block"})
+    assert Job.objects.filter(kind="metrics.stages").count() == 1

@@ -27,12 +27,15 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
 from kebu.core.bulk import values_update
 from kebu.core.indexes import sqlite_indexes
-from kebu.core.models import ShopSettings
+from kebu.core.jobs import JobRun, job_create, job_runner
+from kebu.core.models import ShopSettings, shop_settings_changed
 from kebu.customers.models import Customer, CustomerEvent, Stage
 from kebu.orders.models import COUNTED_STATUSES, CustomerCategorySpend, Order, OrderLine
 
@@ -362,6 +365,32 @@ def figures_recompute(*, customer_ids: Iterable[int] | None = None, actor: Any =
                 data={"customers_changed": changed, "top_category_changed": top_changed},
             )
     return RecomputeResult(customers_changed=changed, top_category_changed=top_changed)
+
+
+STAGES_JOB_KIND = "metrics.stages"
+# The shop settings that place customers on the lifecycle ladder.
+STAGE_RULES = frozenset({"stage_auto", "stage_repeat_orders", "stage_vip_spent_cny", "stage_churn_days"})
+
+
+@receiver(shop_settings_changed)
+def stages_reapply_start(*, changed: set[str], actor: Any, **kwargs: Any) -> str | None:
+    """After the shop changed its lifecycle rules: place every customer by the new rules, in the
+    background (a rebuild of 1M customers' figures takes tens of seconds), once the change commits.
+    Stages only move up, as they do with each order: a VIP stays one when the bar is raised."""
+    if not changed & STAGE_RULES:
+        return None
+    job_create(kind=STAGES_JOB_KIND, actor=actor)
+    return _(
+        "Every customer's lifecycle stage is being placed by the new rules, in the background: the "
+        "customer list shows them in a minute or so."
+    )
+
+
+@job_runner(STAGES_JOB_KIND)
+def _stages_reapply(run: JobRun) -> None:
+    run.beat()
+    figures_recompute(actor=run.job.created_by)
+    customers_churn_mark()
 
 
 def _scope(column: str, ids: list[int] | None) -> tuple[str, list[Any]]:
