@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
 
-_SEPARATORS = re.compile(r"[\s\-()（）.·—_/]+")
+# What people put between a number's digits; taken out, it leaves the number as typed.
+PHONE_SEPARATORS = re.compile(r"[\s\-()（）.·—_/]+")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Phone:
 def clean_digits(raw: str) -> str:
     """Full-width digits to ASCII, separators removed; ``+`` kept only in front."""
     text = unicodedata.normalize("NFKC", raw or "").strip()
-    text = _SEPARATORS.sub("", text)
+    text = PHONE_SEPARATORS.sub("", text)
     return text
 
 

@@ -30,6 +30,8 @@ _DATE = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
     r"(?:[\sT]+(\d{1,2})\s*[:时]\s*(\d{1,2})\s*分?(?:\s*:?\s*(\d{1,2})(?:\.\d+)?\s*秒?)?)?"
 )
+# A serial exported as text has five digits (10000 is 1927, 99999 is 2173); "1990" is not one.
+_SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _WITH_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}:?\d{2})")
 _CURRENCY = re.compile(r"^(?:¥|RMB|CNY)|(?:元|RMB|CNY)$", re.IGNORECASE)
@@ -150,8 +152,7 @@ def _moment(cell: Cell) -> date | datetime:
     value = normalized(cell)
     if not value:
         raise CellError(_("Empty."))
-    # A serial exported as text has five digits (10000 is 1927, 99999 is 2173); "1990" is not one.
-    if re.fullmatch(r"\d{5}(?:\.\d+)?", value):
+    if _SERIAL.fullmatch(value):
         return _serial(float(value))
     if found := _WITH_OFFSET.fullmatch(value):
         # A moment with its UTC offset, as Shopify and ISO 8601 write it: that instant, wherever it was.
@@ -229,3 +230,74 @@ def _not_money(value: object) -> CellError:
 
 def _fractions_of_a_fen(value: object) -> CellError:
     return CellError(_("“%(value)s” has more than two decimal places.") % {"value": str(value)[:40]})
+
+
+# --- corrections: a cell taken otherwise than written (transfer.corrections) --------------------------
+#
+# Each function below is given the cell and what its parser made of it, and says how the value was
+# taken and why when the merchant would read it as a different value; None, which is most cells, when
+# not. Only trivial changes are left out: outer spaces trimmed and runs of spaces made one, a number cell
+# read as text (13812345678.0 is 13812345678), a workbook's own date, a quote an export put in front of
+# a formula, thousands separators (1,299.00 is 1299.00), a letter's case, and an amount's decimal places
+# (12.5 is 12.50). Each starts with the cheapest test that rules a plain value out, as it runs for
+# millions of cells.
+
+# ASCII: \d alone is any digit, full-width ones (２０２４) too, which are a correction.
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?", re.ASCII)
+_PLAIN_AMOUNT = re.compile(r"-?" + _AMOUNT.pattern, re.ASCII)
+_CURRENCY_ANYWHERE = re.compile(r"¥|元|RMB|CNY", re.IGNORECASE)
+
+
+def as_written(cell: Cell) -> str:
+    """The cell as the merchant reads it in the sheet: text trimmed, a whole number without ``.0``."""
+    return cell.strip() if isinstance(cell, str) else normalized(cell)
+
+
+def text_correction(cell: Cell, value: str) -> str | None:
+    """Why ``value`` (``text_parse``'s, not free text) differs from ``cell``: full-width letters and
+    digits made plain (ＡＢＣ１２３ is ABC123). Only a text with other than ASCII characters can have them."""
+    if not value or not isinstance(cell, str) or cell.isascii():
+        return None
+    if " ".join(unquoted(cell.strip()).split()) == value:
+        return None
+    return _("Full-width letters or digits taken as plain ones.")
+
+
+def date_correction(cell: Cell, taken: date) -> tuple[str, str] | None:
+    """The date or moment ``date_parse``/``moment_parse`` took from ``cell`` as Kebu writes it, and why,
+    when the sheet wrote it another way: an Excel date number, 2024年1月5日, 20240105, 2024/1/5, a time
+    with its UTC offset (taken in the shop's time zone). None for a workbook's own date and one written
+    as Kebu writes it (2024-01-05, 2024-01-05 10:30)."""
+    if isinstance(cell, date) or (isinstance(cell, str) and _ISO_MOMENT.fullmatch(cell.strip())):
+        return None
+    if isinstance(taken, datetime):
+        local = timezone.localtime(taken) if timezone.is_aware(taken) else taken
+        text = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+    else:
+        text = taken.isoformat()
+    value = normalized(cell)
+    if text == value:
+        return None
+    serial = not 19000101 <= cell <= 99991231 if isinstance(cell, int | float) else _SERIAL.fullmatch(value)
+    if serial:
+        reason = _("An Excel date number, taken as the date it stands for.")
+    elif _WITH_OFFSET.fullmatch(value):
+        reason = _("A time with its UTC offset, taken in the shop's time zone.")
+    else:
+        reason = _("A date written another way, taken as year-month-day.")
+    return text, reason
+
+
+def money_correction(cell: Cell, amount: Decimal) -> tuple[str, str] | None:
+    """The amount ``money_parse`` took from ``cell`` and why, when the cell held more than digits, a
+    minus sign, a decimal point and thousands separators: a currency sign or word (￥1,299.00元),
+    brackets for a negative amount, full-width digits."""
+    if not isinstance(cell, str) or _PLAIN_AMOUNT.fullmatch(text := cell.strip()):
+        return None
+    if text.startswith(("(", "（")):
+        reason = _("Brackets taken as a minus sign.")
+    elif _CURRENCY_ANYWHERE.search(unicodedata.normalize("NFKC", text)):
+        reason = _("The currency sign or word left out: the amount in yuan.")
+    else:
+        reason = _("Full-width digits or spaces taken as plain ones.")
+    return str(amount), reason

@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
+from kebu.core.phone import PHONE_SEPARATORS
+from kebu.core.templatetags.kebu import phone_display
 from kebu.customers.models import (
     CustomerType,
     CustomField,
@@ -39,7 +41,17 @@ from kebu.customers.services import (
     SocialInput,
     customer_input_check,
 )
-from kebu.transfer.cells import CellError, date_parse, formula_error_refuse, normalized, text_parse
+from kebu.transfer.cells import (
+    CellError,
+    as_written,
+    date_correction,
+    date_parse,
+    formula_error_refuse,
+    normalized,
+    text_correction,
+    text_parse,
+)
+from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
 from kebu.transfer.headers import headers_match, mapping_one_column_each
 from kebu.transfer.readers import Cell, table_read
 
@@ -127,6 +139,8 @@ class CustomerRow:
     # Problems with cells the reader was told to leave out rather than refuse the row for (an order's
     # buyer: see transfer.orders).
     warnings: list[Problem] = field(default_factory=list)
+    # Cells taken otherwise than written (transfer.corrections); none on a row with problems.
+    corrections: list[Correction] = field(default_factory=list)
 
 
 @dataclass
@@ -194,6 +208,7 @@ def customer_row_read(
     fields) and ``references`` (source and staff names) are read once by whoever reads many rows."""
     columns = {key: index for index, key in mapping.items()}
     problems: list[Problem] = []
+    corrections: list[Correction] = []
 
     def cell(key: str) -> Cell:
         index = columns.get(key)
@@ -204,15 +219,24 @@ def customer_row_read(
         where = headers[index] if index is not None else ""
         problems.append(Problem(number, where, "" if index is None else normalized(cells[index]), reason))
 
-    def text(key: str, max_length: int, *, free: bool = False) -> str:
+    def corrected(key: str, taken: str, reason: str) -> None:
+        index = columns[key]
+        corrections.append(Correction(number, headers[index], as_written(cells[index]), taken, reason))
+
+    def text(key: str, max_length: int, *, free: bool = False, noted: bool = True) -> str:
+        """The cell's text; ``noted``: a change to it is a correction (else the caller says what the
+        text became)."""
         try:
-            return text_parse(cell(key), max_length=max_length, free=free)
+            value = text_parse(raw := cell(key), max_length=max_length, free=free)
         except CellError as exc:
             problem(key, str(exc))
             return ""
+        if noted and not free and (reason := text_correction(raw, value)):
+            corrected(key, value, reason)
+        return value
 
     def choice(key: str, words: Mapping[str, str], choices: Any, default: str) -> str:
-        value = text(key, 40)
+        value = text(key, 40, noted=False)
         if not value:
             return default
         found = words.get(value.lower(), _choice_words(choices, get_language()).get(value.lower()))
@@ -220,6 +244,11 @@ def customer_row_read(
             labels = "、".join(str(label) for v, label in choices.choices if v)
             problem(key, _("“%(value)s” is not one of: %(choices)s.") % {"value": value, "choices": labels})
             return default
+        # A word of the sheet's own (先生, m, 批发) is taken as Kebu's choice: a correction unless the
+        # sheet wrote the choice as the merchant's pages name it.
+        label = str(choices(found).label)
+        if as_written(cell(key)).lower() != label.lower():
+            corrected(key, label, _("Taken as the choice Kebu has for this word."))
         return found
 
     data = CustomerInput(
@@ -235,7 +264,10 @@ def customer_row_read(
             data.birthday = date_parse(birthday)
         except CellError as exc:
             problem("birthday", str(exc))
-    if phone := text("phone", 40):
+        else:
+            if as_taken := date_correction(birthday, data.birthday):
+                corrected("birthday", *as_taken)
+    if phone := text("phone", 40, noted=False):
         data.phones = [PhoneInput(number=phone)]
     data.socials = [
         SocialInput(kind=kind, handle=handle)
@@ -247,7 +279,15 @@ def customer_row_read(
         province, city, district = text("province", 30), text("city", 30), text("district", 30)
         if not province:
             # One cell for the whole address, as marketplaces export it: 浙江省 杭州市 西湖区 文三路1号.
-            province, city, district, detail = divisions.address_split(detail)
+            whole = detail
+            province, city, district, detail = divisions.address_split(whole)
+            # A name the cell shortened (广东深圳南山区…) is taken in full from the division list: a
+            # correction. 市辖区, the list's city of a municipality, is never written, and not shown.
+            written = "".join(whole.split())
+            named = [part for part in (province, city, district) if part and part != "市辖区"]
+            if any(part not in written for part in named):
+                taken = " ".join([*named, detail])
+                corrected("address", taken, _("Completed from the list of provinces, cities and districts."))
         if not province:
             problem(
                 "address",
@@ -278,6 +318,9 @@ def customer_row_read(
                 data.custom[definition.key] = date_parse(raw)
             except CellError as exc:
                 problem(CUSTOM_PREFIX + definition.key, str(exc))
+            else:
+                if as_taken := date_correction(raw, data.custom[definition.key]):
+                    corrected(CUSTOM_PREFIX + definition.key, *as_taken)
         elif definition.field_type == CustomFieldType.MULTI:
             data.custom[definition.key] = [
                 v.strip() for v in _LIST_SEPARATORS.split(normalized(raw)) if v.strip()
@@ -336,6 +379,15 @@ def customer_row_read(
         _PROVIDES[key] for key, index in columns.items() if key in _PROVIDES and normalized(cells[index])
     }
     provided |= {f"custom.{key}" for key in data.custom}
+    if phone and checked is not None and checked.clean.phones:
+        # The number as Kebu keeps it against the digits as written: spaces and dashes between them
+        # are only how it was laid out (Kebu's own export writes 138 1234 5678); a country code taken
+        # off, or full-width digits made plain, change what the merchant reads.
+        taken = PHONE_SEPARATORS.sub("", phone_display(checked.clean.phones[0][0]))
+        if PHONE_SEPARATORS.sub("", as_written(cell("phone"))) != taken:
+            corrected("phone", taken, _("Taken as the phone number Kebu keeps."))
+    if len(corrections) > 1:  # in the sheet's order of columns, as the merchant reads the row
+        corrections.sort(key=lambda c: headers.index(c.column))
     return CustomerRow(
         number,
         data,
@@ -344,6 +396,7 @@ def customer_row_read(
         provided=frozenset(provided),
         checked=checked,
         tag_names=tag_names,
+        corrections=corrections,
     )
 
 
@@ -373,6 +426,15 @@ class FileCheck:
     mapping: dict[int, str]
     good: int = 0
     bad: list[tuple[int, list[Cell], list[Problem]]] = field(default_factory=list)
+    # Cells of the good rows taken otherwise than written: all counted, the first kept for the report.
+    corrected: int = 0
+    corrections: list[Correction] = field(default_factory=list)
+
+    def corrections_add(self, corrections: Sequence[Correction]) -> None:
+        room = CORRECTIONS_LISTED - len(self.corrections)
+        if room > 0:
+            self.corrections += corrections[:room]
+        self.corrected += len(corrections)
 
     @property
     def unmapped(self) -> list[str]:
@@ -417,4 +479,5 @@ def customer_file_check(
             check.bad.append((number, cells, row.problems))
         else:
             check.good += 1
+            check.corrections_add(row.corrections)
     return check

@@ -68,12 +68,17 @@ from kebu.orders.services.orders import (
 )
 from kebu.transfer.cells import (
     CellError,
+    as_written,
+    date_correction,
     formula_error_refuse,
     moment_parse,
+    money_correction,
     money_parse,
     normalized,
+    text_correction,
     text_parse,
 )
+from kebu.transfer.corrections import Correction, corrections_note
 from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
 from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
@@ -298,6 +303,8 @@ class OrderRows:
     buyer: CustomerRow | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # the buyer's details left out
+    # Cells taken otherwise than written, the buyer's with them (transfer.corrections).
+    corrections: list[Correction] = field(default_factory=list)
     status_text: str = ""  # the status as the sheet words it (交易关闭)
 
 
@@ -346,23 +353,36 @@ def order_rows_read(
         value = "" if index is None else normalized(cells[index])
         order.problems.append(Problem(number, where, value, reason))
 
-    def text(number: int, cells: Sequence[Cell], key: str, length: int, *, free: bool = False) -> str:
+    def corrected(number: int, cells: Sequence[Cell], index: int, found: tuple[str, str]) -> None:
+        order.corrections.append(Correction(number, headers[index], as_written(cells[index]), *found))
+
+    def text(
+        number: int, cells: Sequence[Cell], key: str, length: int, *, free: bool = False, noted: bool = True
+    ) -> str:
+        """The cell's text; ``noted``: a change to it is a correction (once a cell, as some are read
+        twice)."""
         index = columns.get(key)
         try:
-            return text_parse(None if index is None else cells[index], max_length=length, free=free)
+            value = text_parse(None if index is None else cells[index], max_length=length, free=free)
         except CellError as exc:
             problem(number, cells, key, str(exc))
             return ""
+        if noted and not free and index is not None and (reason := text_correction(cells[index], value)):
+            corrected(number, cells, index, (value, reason))
+        return value
 
     def money(number: int, cells: Sequence[Cell], key: str) -> Any:
         index = columns.get(key)
         if index is None or not normalized(cells[index]):
             return None
         try:
-            return money_parse(cells[index])
+            amount = money_parse(cells[index])
         except CellError as exc:
             problem(number, cells, key, str(exc))
             return None
+        if found := money_correction(cells[index], amount):
+            corrected(number, cells, index, found)
+        return amount
 
     order.order_no = text(first_number, first, "order_no", 40)
     if not order.order_no:
@@ -400,6 +420,9 @@ def order_rows_read(
                 order.data[key] = moment_parse(first[index])
             except CellError as exc:
                 problem(first_number, first, key, str(exc))
+            else:
+                if found := date_correction(first[index], order.data[key]):
+                    corrected(first_number, first, index, found)
     if "ordered_at" not in order.data:
         problem(first_number, first, "ordered_at", _("Enter the order time."))
     if status := text(first_number, first, "status", 20):
@@ -441,7 +464,7 @@ def order_rows_read(
     ):
         if value := text(first_number, first, key, length, free=free):
             order.data[target] = value
-    codes = {text(n, cells, "sku_code", 64) for n, cells in group} - {""}
+    codes = {text(n, cells, "sku_code", 64, noted=False) for n, cells in group} - {""}
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
     for number, cells in group:
         code = text(number, cells, "sku_code", 64)
@@ -475,6 +498,9 @@ def order_rows_read(
     )
     order.problems += order.buyer.problems
     order.warnings = order.buyer.warnings
+    order.corrections += order.buyer.corrections
+    if len(order.corrections) > 1:  # row by row, in the sheet's order of columns, as the merchant reads
+        order.corrections.sort(key=lambda c: (c.row, headers.index(c.column)))
     if order.buyer.data is not None:
         # The parcel's address as the sheet has it: the order keeps its own copy.
         if order.buyer.data.addresses:
@@ -594,6 +620,7 @@ def order_batch_import(
             logger.warning("import %s: a batch of orders written one by one (%s)", run.pk, exc)
             journal = _orders_one_by_one(run, orders)
     ImportRow.objects.bulk_create(journal)
+    corrections_note(run, [c for order in orders if not order.problems for c in order.corrections])
 
 
 def orders_read(
@@ -1213,4 +1240,5 @@ def order_file_check(
             check.bad.append((group[0][0], group[0][1], order.problems))
         else:
             check.good += len(group)
+            check.corrections_add(order.corrections)
     return check

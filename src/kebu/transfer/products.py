@@ -34,7 +34,16 @@ from kebu.orders.services.products import (
     sku_add,
 )
 from kebu.transfer.aside import aside_note
-from kebu.transfer.cells import CellError, money_parse, normalized, text_parse
+from kebu.transfer.cells import (
+    CellError,
+    as_written,
+    money_correction,
+    money_parse,
+    normalized,
+    text_correction,
+    text_parse,
+)
+from kebu.transfer.corrections import Correction, corrections_note
 from kebu.transfer.customers import FileCheck, Problem
 from kebu.transfer.headers import PRODUCT_HEADERS, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
@@ -69,6 +78,7 @@ class ProductRow:
     code: str
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)  # transfer.corrections
 
 
 def product_row_read(
@@ -86,12 +96,19 @@ def product_row_read(
         where = headers[index] if index is not None else ""
         row.problems.append(Problem(number, where, "" if index is None else normalized(cells[index]), reason))
 
+    def corrected(key: str, taken: str, reason: str) -> None:
+        index = columns[key]
+        row.corrections.append(Correction(number, headers[index], as_written(cells[index]), taken, reason))
+
     def text(key: str, max_length: int, *, free: bool = False) -> str:
         try:
-            return text_parse(cell(key), max_length=max_length, free=free)
+            value = text_parse(raw := cell(key), max_length=max_length, free=free)
         except CellError as exc:
             problem(key, str(exc))
             return ""
+        if not free and (reason := text_correction(raw, value)):
+            corrected(key, value, reason)
+        return value
 
     row.code = text("sku_code", 64)
     if not row.code:
@@ -117,6 +134,8 @@ def product_row_read(
                 problem(key, _("Cannot be negative."))
             else:
                 row.values[target] = amount
+                if found := money_correction(cell(key), amount):
+                    corrected(key, *found)
     if cycle := text("usage_cycle_days", 10):
         days = int(float(cycle)) if cycle.replace(".", "", 1).isdigit() else 0
         if 1 <= days <= 3650:
@@ -135,9 +154,16 @@ def product_rows_check(
     rows: Iterable[tuple[int, list[Cell]]], *, mapping: Mapping[int, str], headers: Sequence[str]
 ) -> list[ProductRow]:
     """The rows with problems (what all-or-nothing refuses a file for), reading every row."""
+    return [row for row in product_rows_read(rows, mapping=mapping, headers=headers) if row.problems]
+
+
+def product_rows_read(
+    rows: Iterable[tuple[int, list[Cell]]], *, mapping: Mapping[int, str], headers: Sequence[str]
+) -> list[ProductRow]:
+    """Every row read as the import reads it, the ones it would refuse with their problems."""
     read = [product_row_read(number, cells, mapping=mapping, headers=headers) for number, cells in rows]
     _unknown_skus_check(read)
-    return [row for row in read if row.problems]
+    return read
 
 
 def _unknown_skus_check(rows: Sequence[ProductRow]) -> None:
@@ -187,6 +213,7 @@ def product_batch_import(
     journal += [ImportRow.rejection(run, row.number, row.problems) for row in rejected]
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
+    corrections_note(run, [c for row in rows if not row.problems for c in row.corrections])
 
 
 def _row_import(run: Import, row: ProductRow) -> tuple[ImportRow | None, list[Category | Brand]]:
@@ -363,4 +390,5 @@ def product_file_check(
                 check.bad.append((row.number, cells, row.problems))
             else:
                 check.good += 1
+                check.corrections_add(row.corrections)
     return check
