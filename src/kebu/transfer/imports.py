@@ -52,6 +52,7 @@ from kebu.customers.services import (
 )
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_note, aside_undo
+from kebu.transfer.corrections import corrections_note
 from kebu.transfer.customers import (
     CustomerRow,
     Problem,
@@ -307,7 +308,16 @@ def _import_run(job_run: JobRun) -> None:
                     _batch_import(run, batch, mapping=mapping, definitions=definitions)
                 run.next_row = batch[-1][0] + 1
                 run.save(
-                    update_fields=["next_row", "created", "updated", "unchanged", "rejected", "made_aside"]
+                    update_fields=[
+                        "next_row",
+                        "created",
+                        "updated",
+                        "unchanged",
+                        "rejected",
+                        "made_aside",
+                        "corrected",
+                        "corrections",
+                    ]
                 )
                 job_run.beat(done=run.processed)
     except JobCancelled:
@@ -359,7 +369,18 @@ def _orders_run(
             with transaction.atomic(), shop_settings_held():
                 order_batch_import(run, batch, mapping=mapping, split=split)
                 run.next_row = batch[-1][-1][0] + 1
-                run.save(update_fields=["next_row", "created", "updated", "unchanged", "rejected", "noted"])
+                run.save(
+                    update_fields=[
+                        "next_row",
+                        "created",
+                        "updated",
+                        "unchanged",
+                        "rejected",
+                        "noted",
+                        "corrected",
+                        "corrections",
+                    ]
+                )
                 job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)
@@ -654,6 +675,8 @@ def _batch_import(
         create_pending()
     journal += _rejections(run, rejected)
     run.rejected += len(rejected)
+    refused = {r.number for r in rejected}
+    corrections_note(run, [c for r in rows if r.number not in refused for c in r.corrections])
     objects_insert(ImportRow, journal)
     values_insert(
         ImportRow,

@@ -67,6 +67,17 @@ class Import(models.Model):
             "they were with a note (a paid order an export reports closed)."
         ),
     )
+    corrected = models.PositiveIntegerField(
+        _("corrected cells"),
+        default=0,
+        help_text=_(
+            "Cells of the rows imported that were taken otherwise than written: a phone without its +86, "
+            "a date written 2024年1月5日, an amount with its ¥ sign."
+        ),
+    )
+    # The first of them (transfer.corrections.CORRECTIONS_KEPT), JSON [[row, column, written, taken,
+    # reason], …], encrypted as the journal is: a corrected cell may be a phone or an address.
+    corrections = EncryptedTextField(blank=True, editable=False)
     refused = models.BooleanField(
         _("refused"), default=False, help_text=_("All or nothing, and some row was bad: nothing was written.")
     )
