@@ -29,6 +29,7 @@ from kebu.core.jobs import JobRun, job_create, job_runner
 from kebu.core.models import Job, JobStatus
 from kebu.customers.models import CustomField
 from kebu.orders.models import Store
+from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import Problem, References, customer_row_read, mapping_check
 from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportKind
@@ -39,7 +40,7 @@ from kebu.transfer.orders import (
     order_numbers_split,
     order_rows_read,
 )
-from kebu.transfer.products import product_mapping_check, product_rows_check
+from kebu.transfer.products import product_mapping_check, product_rows_read
 from kebu.transfer.readers import Cell, table_read, table_rows_count
 from kebu.transfer.report import report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
@@ -172,13 +173,16 @@ def import_from_draft(
 @dataclass
 class CheckResult:
     """A finished check: how many rows were read, how many the import would reject, how many problems
-    they have, and the report (the rows to fix) if there is one."""
+    they have, how many cells of the others it would take otherwise than written, and the report (the
+    rows to fix, the corrected cells) if there is one."""
 
     rows: int
     bad: int
     problems: int
     problems_sheet: str
     report: Path | None
+    corrected: int = 0
+    corrections_sheet: str = ""
 
 
 @transaction.atomic
@@ -232,15 +236,17 @@ def import_check_run(job_run: JobRun) -> None:
             else {}
         )
         check = _batch_checker(kind, headers=table.headers, mapping=mapping, store_id=store_id, split=split)
-        counted = {"rows": 0, "bad": 0, "problems": 0}
+        counted = {"rows": 0, "bad": 0, "problems": 0, "corrected": 0}
         batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
 
-        def bad_rows() -> Iterator[tuple[int, list[Cell], list[Problem]]]:
+        def bad_rows() -> Iterator[_Found]:
             for batch in _batches(kind, table.rows, mapping=mapping, store=store, size=batch_rows):
                 job_run.stop_if_cancelled()
                 for found, rows in check(batch):
-                    counted["bad"] += rows
-                    counted["problems"] += len(found[2])
+                    if found[2]:
+                        counted["bad"] += rows
+                        counted["problems"] += len(found[2])
+                    counted["corrected"] += len(found[3])
                     yield found
                 counted["rows"] += len(batch)
                 with transaction.atomic():
@@ -254,13 +260,14 @@ def import_check_run(job_run: JobRun) -> None:
             partial.unlink(missing_ok=True)  # cancelled or failed: no half report left behind
             raise
         os.replace(partial, target)
-        result = {**counted, "problems_sheet": _("Problems")}
+        result = {**counted, "problems_sheet": _("Problems"), "corrections_sheet": _("Corrected cells")}
     updated = Job.objects.filter(pk=job.pk, claim=job.claim).update(payload={**payload, "result": result})
     if not updated:
         raise KebuError(_("The check was taken over by another worker."))
 
 
-_Found = tuple[int, list[Cell], list[Problem]]
+# A row the import would reject (its problems) or take otherwise than written (its corrections).
+_Found = tuple[int, list[Cell], list[Problem], list[Correction]]
 
 
 def _batches(
@@ -295,14 +302,19 @@ def _batch_checker(
     store_id: int | None,
     split: Mapping[OrderKey, list[int]] | None = None,
 ) -> Callable[[Sequence[tuple[int, list[Cell]]]], list[tuple[_Found, int]]]:
-    """For a sheet of ``kind``: a batch -> its bad rows (row, cells, problems), each with how many of the
-    sheet's rows it stands for (an order's lines are one bad order, listed by its first row)."""
+    """For a sheet of ``kind``: a batch -> its bad rows (row, cells, problems) and the others with
+    corrections (row, cells, no problems, corrections), each with how many of the sheet's rows it stands
+    for (an order's lines are one order, listed by its first row)."""
     if kind == ImportKind.PRODUCTS:
 
         def products(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
             cells_of = dict(batch)
-            bad = product_rows_check(batch, mapping=mapping, headers=headers)
-            return [((row.number, cells_of[row.number], row.problems), 1) for row in bad]
+            read = product_rows_read(batch, mapping=mapping, headers=headers)
+            return [
+                ((row.number, cells_of[row.number], row.problems, [] if row.problems else row.corrections), 1)
+                for row in read
+                if row.problems or row.corrections
+            ]
 
         return products
     if kind == ImportKind.ORDERS:
@@ -323,7 +335,9 @@ def _batch_checker(
                     split=split,
                 )
                 if order.problems:
-                    found.append(((group[0][0], group[0][1], order.problems), len(group)))
+                    found.append(((group[0][0], group[0][1], order.problems, []), len(group)))
+                elif order.corrections:
+                    found.append(((group[0][0], group[0][1], [], order.corrections), len(group)))
             return found
 
         return orders
@@ -333,7 +347,7 @@ def _batch_checker(
         def reviews(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
             cells_of = dict(batch)
             bad = review_rows_check(batch, mapping=mapping, headers=headers, store=review_store)
-            return [((row.number, cells_of[row.number], row.problems), 1) for row in bad]
+            return [((row.number, cells_of[row.number], row.problems, []), 1) for row in bad]
 
         return reviews
     definitions = list(CustomField.objects.filter(is_active=True))
@@ -353,10 +367,11 @@ def _batch_check(
     headers: Sequence[str],
     mapping: dict[int, str],
     definitions: Sequence[CustomField],
-) -> list[tuple[int, list[Cell], list[Problem]]]:
+) -> list[_Found]:
     """The rows of ``batch`` the import would reject before it looks for their customers, with their
-    cells and problems, in row order."""
-    bad: list[tuple[int, list[Cell], list[Problem]]] = []
+    cells and problems, and the others it would take otherwise than written, with their corrections, in
+    row order."""
+    found: dict[int, _Found] = {}
     names: dict[str, list[int]] = defaultdict(list)
     cells_of: dict[int, list[Cell]] = {}
     references = References.load()
@@ -364,15 +379,16 @@ def _batch_check(
         row = customer_row_read(
             number, cells, mapping=mapping, headers=headers, definitions=definitions, references=references
         )
-        if row.problems:
-            bad.append((number, cells, row.problems))
-        elif (name := _Keys.of(row).name) != "":
+        if row.problems or row.corrections:
+            found[number] = (number, cells, row.problems, row.corrections)
+        if not row.problems and (name := _Keys.of(row).name) != "":
             names[name].append(number)
             cells_of[number] = cells
     for name in _ambiguous_names(names):
         for number in names[name]:
-            bad.append((number, cells_of[number], _ambiguous(number, name, headers, mapping).problems))
-    return sorted(bad, key=lambda found: found[0])
+            problems = _ambiguous(number, name, headers, mapping).problems
+            found[number] = (number, cells_of[number], problems, [])  # rejected: nothing of it is taken
+    return [found[number] for number in sorted(found)]
 
 
 def import_check_result(job: Job) -> CheckResult | None:
@@ -387,6 +403,8 @@ def import_check_result(job: Job) -> CheckResult | None:
         problems=result["problems"],
         problems_sheet=result["problems_sheet"],
         report=report if report.is_file() else None,
+        corrected=result.get("corrected", 0),
+        corrections_sheet=result.get("corrections_sheet", ""),
     )
 
 
@@ -399,4 +417,16 @@ def import_check_problems(result: CheckResult, *, start: int, stop: int) -> list
     return [
         Problem(int(float(str(cells[0]))), str(cells[1] or ""), str(cells[2] or ""), str(cells[3] or ""))
         for _number, cells in islice(table.rows, start, stop)
+    ]
+
+
+def import_check_corrections(result: CheckResult, *, limit: int) -> list[Correction]:
+    """The first ``limit`` corrections of a finished check, read back from its report, as its problems
+    are."""
+    if result.report is None or not result.corrected:
+        return []
+    table = table_read(result.report.read_bytes(), sheet=result.corrections_sheet)
+    return [
+        Correction(int(float(str(cells[0]))), *[str(cells[i] or "") for i in range(1, 5)])
+        for _number, cells in islice(table.rows, min(limit, result.corrected))
     ]

@@ -1,6 +1,8 @@
 """The validation report as a workbook the merchant can fix and upload again: the first sheet holds the
 rows that were not taken, under the file's own header, each bad cell highlighted with the reason as its
-comment; the second lists every problem with the row number it had in the original file."""
+comment; the second lists every problem with the row number it had in the original file; a third, when
+there are any, the cells of the rows taken that were taken otherwise than written (``corrections``), in
+another colour than the bad cells, and how many there were."""
 
 from __future__ import annotations
 
@@ -11,20 +13,31 @@ from typing import IO, Any
 
 import xlsxwriter
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
 from kebu.transfer.customers import Problem
 from kebu.transfer.readers import Cell
+
+ReportRow = (
+    tuple[int, Sequence[Cell], Sequence[Problem]]
+    | tuple[int, Sequence[Cell], Sequence[Problem], Sequence[Correction]]
+)
 
 
 def report_write(
     target: str | IO[bytes],
     *,
     headers: Sequence[str],
-    rows: Iterable[tuple[int, Sequence[Cell], Sequence[Problem]]],
+    rows: Iterable[ReportRow],
+    corrections: Iterable[Correction] = (),
+    corrected: int | None = None,
 ) -> int:
-    """Write the rows with problems (row number, cells, problems) to ``target``; return how many rows
-    were written. Cells are written as values, never as formulas: a cell the merchant typed as ``=…``
-    stays text."""
+    """Write the rows with problems (row number, cells, problems) to ``target``, and the corrected
+    cells: ``corrections``, and those a row of ``rows`` comes with as a fourth item (a row taken has them
+    without problems: a check streams both in one pass). Return how many rows with problems were
+    written. ``corrected``: how many corrections there were, when only the first are given. Cells are
+    written as values, never as formulas: a cell the merchant typed as ``=…`` stays text."""
     book = xlsxwriter.Workbook(
         target,
         {
@@ -47,7 +60,10 @@ def report_write(
     listed.freeze_panes(1, 0)
     column_of = {name: index for index, name in enumerate(headers)}
     written = problems_written = 0
-    for number, cells, problems in rows:
+    corrections_sheet = _CorrectionsSheet(book, bold)
+    for number, cells, problems, *more in rows:
+        if more:
+            corrections_sheet.add(more[0])
         if not problems:
             continue
         written += 1
@@ -65,8 +81,57 @@ def report_write(
             _write(fix, written, index, cell, style, day=day, moment=moment)
             if index in reasons:
                 fix.write_comment(written, index, "\n".join(reasons[index]))
+    corrections_sheet.add(corrections)
+    corrections_sheet.close(corrected)
     book.close()
     return written
+
+
+class _CorrectionsSheet:
+    """The sheet of corrected cells, added at the first correction (a file without any has none): row,
+    column, value as written, value as taken (in yellow, where bad cells are red, with written → taken
+    and the reason as its comment), reason; the first ``CORRECTIONS_LISTED``, then how many there were."""
+
+    def __init__(self, book: Any, bold: Any) -> None:
+        self.book, self.bold = book, bold
+        self.sheet: Any = None
+        self.count = 0
+
+    def add(self, corrections: Iterable[Correction]) -> None:
+        for correction in corrections:
+            self.count += 1
+            if self.count > CORRECTIONS_LISTED:
+                continue
+            if self.sheet is None:
+                self.sheet = self.book.add_worksheet(_("Corrected cells"))
+                self.taken = self.book.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+                columns = [_("Row"), _("Column"), _("Value as written"), _("Value as taken"), _("Reason")]
+                self.sheet.write_row(0, 0, columns, self.bold)
+                self.sheet.freeze_panes(1, 0)
+            line = self.count
+            self.sheet.write_number(line, 0, correction.row)
+            self.sheet.write_string(line, 1, correction.column)
+            self.sheet.write_string(line, 2, correction.written)
+            self.sheet.write_string(line, 3, correction.taken, self.taken)
+            self.sheet.write_string(line, 4, correction.reason)
+            comment = f"{correction.written} → {correction.taken}\n{correction.reason}"
+            self.sheet.write_comment(line, 3, comment)
+
+    def close(self, corrected: int | None) -> None:
+        """Say how many cells were corrected, below the list."""
+        if self.sheet is None:
+            return
+        total = max(corrected or 0, self.count)
+        listed = min(self.count, CORRECTIONS_LISTED)
+        if listed < total:
+            note = _("The first %(listed)s of %(total)s corrected cells are listed.") % {
+                "listed": listed,
+                "total": total,
+            }
+        else:
+            note = ngettext("%(total)d cell corrected.", "%(total)d cells corrected.", total)
+            note %= {"total": total}
+        self.sheet.write_string(listed + 2, 0, note, self.bold)
 
 
 def _write(sheet: Any, row: int, column: int, cell: Cell, style: Any, *, day: Any, moment: Any) -> None:

@@ -35,9 +35,11 @@ from kebu.customers.models import CustomField
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.cells import normalized
+from kebu.transfer.corrections import CORRECTIONS_KEPT, import_corrections
 from kebu.transfer.customers import Problem, customer_headers_match
 from kebu.transfer.drafts import (
     CHECK_JOB_KIND,
+    import_check_corrections,
     import_check_problems,
     import_check_result,
     import_draft_check_start,
@@ -444,6 +446,7 @@ def import_check_view(request: HttpRequest, token: str, job_id: int) -> HttpResp
             capped=result.problems > shown,
             shown=shown,
             good=result.rows - result.bad,
+            corrections=import_check_corrections(result, limit=CORRECTIONS_KEPT),
         )
     template = "transfer/_check.html" if _htmx(request) else "transfer/check.html"
     return render(request, template, context)
@@ -484,6 +487,8 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
     if job.is_finished and run.noted:
         # Rows imported without some cells, or left with a note: the first ones here, all in the journal.
         context["notes"] = import_notes(run, limit=NOTED_SHOWN)
+    if job.is_finished and run.corrected:
+        context["corrections"] = import_corrections(run)
     if job.is_finished and run.rejected:
         rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
         page = paginate(rejected, page=request.GET.get("page"), per_page=PROBLEMS_PAGE)
@@ -531,13 +536,15 @@ def import_undo_view(request: HttpRequest, import_id: int) -> HttpResponse:
 @importer_required
 def import_rejected_view(request: HttpRequest, import_id: int) -> HttpResponseBase:
     run = _get_import(request, import_id)
-    if not run.job.is_finished or not run.rejected:
+    if not run.job.is_finished or not (run.rejected or run.corrected):
         raise Http404
     try:
         rows = import_rejected_rows(run)
     except FileNotFoundError as exc:
         raise Http404 from exc
     out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-    report_write(out, headers=run.headers, rows=rows)
+    report_write(
+        out, headers=run.headers, rows=rows, corrections=import_corrections(run), corrected=run.corrected
+    )
     out.seek(0)
     return FileResponse(out, as_attachment=True, filename=_report_name(run.file_name), content_type=XLSX)

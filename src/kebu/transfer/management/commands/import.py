@@ -22,6 +22,7 @@ from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
+from kebu.transfer.corrections import Correction, import_corrections
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
@@ -36,6 +37,7 @@ from kebu.transfer.reviews import review_file_check
 
 PROGRESS_EVERY_SECONDS = 2.0
 NOTES_SHOWN = 20  # the rest are on the import's page
+CORRECTIONS_SHOWN = 20  # the rest are on the import's page and in the report
 
 
 class Command(BaseCommand):
@@ -174,11 +176,27 @@ class Command(BaseCommand):
             self.stdout.write(f"{run.noted} with notes (what was left out, and why):")
             for note in import_notes(run, limit=NOTES_SHOWN):
                 self.stdout.write(f"  row {note.row}, {note.column} “{note.value}”: {note.reason}")
+        if run.corrected:
+            self._corrections(run.corrected, import_corrections(run))
         if run.refused:
             self.stdout.write("nothing imported: all or nothing, and some rows are bad")
-        if report is not None and run.rejected:
-            written = report_write(str(report), headers=run.headers, rows=import_rejected_rows(run))
+        if report is not None and (run.rejected or run.corrected):
+            written = report_write(
+                str(report),
+                headers=run.headers,
+                rows=import_rejected_rows(run),
+                corrections=import_corrections(run),
+                corrected=run.corrected,
+            )
             self.stdout.write(f"report: {report} ({written} rows to fix)")
+
+    def _corrections(self, corrected: int, corrections: list[Correction]) -> None:
+        """The cells taken otherwise than written, the first of them one a line."""
+        self.stdout.write(f"{corrected} cells corrected (taken otherwise than written):")
+        for c in corrections[:CORRECTIONS_SHOWN]:
+            self.stdout.write(f"  row {c.row}, {c.column} “{c.written}” → “{c.taken}”: {c.reason}")
+        if corrected > CORRECTIONS_SHOWN:
+            self.stdout.write(f"  … and {corrected - CORRECTIONS_SHOWN} more")
 
     def _progress(self, job: Job) -> None:
         now = time.monotonic()
@@ -213,6 +231,14 @@ class Command(BaseCommand):
             for p in problems:
                 self.stdout.write(f"  row {p.row}, {p.column or '-'}: {p.value!r}: {p.reason}")
         self.stdout.write(f"{check.good} rows ready, {len(check.bad)} rows with problems")
+        if check.corrected:
+            self._corrections(check.corrected, check.corrections)
         if report is not None:
-            written = report_write(str(report), headers=check.headers, rows=check.bad)
+            written = report_write(
+                str(report),
+                headers=check.headers,
+                rows=check.bad,
+                corrections=check.corrections,
+                corrected=check.corrected,
+            )
             self.stdout.write(f"report: {report} ({written} rows to fix)")
