@@ -144,7 +144,7 @@ def test_the_import_counts_every_correction_keeps_the_first_and_shows_them_after
     assert (run.created, run.rejected, run.corrected) == (4, 1, len(EXPECTED))
     assert by_place(import_corrections(run)) == EXPECTED
     page = owner_client.get(reverse("transfer:detail", args=[run.pk])).content.decode()
-    assert re.search(r'data-count="corrected">\s*Corrected: 10 cells', page)
+    assert re.search(r'data-count="corrected">\s*已更正：10 个格子', page)  # zh-Hans, the tests' language
     assert "+86 138-1234-5671" in page and "广东省 深圳市 南山区 科技园1号" in page
 
 
