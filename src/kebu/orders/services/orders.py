@@ -20,14 +20,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kebu.audit.services import audit_record, audit_records
+from kebu.core import divisions
 from kebu.core.bulk import objects_insert
 from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.forms import EARLIEST_DATE, LATEST_DATE
 from kebu.core.models import ShopSettings
+from kebu.core.phone import parse_phone
 from kebu.core.services import idempotent, sequence_next
 from kebu.customers.events import customer_stage_changed_unsaved
 from kebu.customers.models import Customer, CustomerEvent
+from kebu.customers.privacy import contact_policy
 from kebu.orders.models import (
     COUNTED_STATUSES,
     DeliveryMethod,
@@ -816,9 +819,67 @@ ORDER_DETAIL_FIELDS = (
     "ship_district",
     "ship_address",
 )
+# The details someone without ``customers.view_contact`` sees masked (the phone, the street address, the
+# buyer's words and the notes), and the province, city and district, which are one address with the
+# street they cannot see.
+ORDER_CONTACT_DETAIL_FIELDS = (
+    "seller_notes",
+    "buyer_message",
+    "receiver_phone",
+    "ship_province",
+    "ship_city",
+    "ship_district",
+    "ship_address",
+)
+_DIVISION_FIELDS = ("ship_province", "ship_city", "ship_district")
+_ADDRESS_FIELDS = (*_DIVISION_FIELDS, "ship_address")
 
 
 _NOTES_LENGTH = {"buyer_message": 1000, "seller_notes": 2000}
+
+
+def order_detail_fields_for(*, actor: Any) -> tuple[str, ...]:
+    """The details ``actor`` is offered to change, by hand (a page, the API): every one to someone who
+    sees contact details, the others only to someone who sees them masked, since a form of masked values
+    would either show them or overwrite them blindly. An import is not asked: its values are the file's,
+    not a masked page's. Whether the actor may change orders at all is ``orders.change_order``."""
+    if contact_policy(actor).can_see:
+        return ORDER_DETAIL_FIELDS
+    return tuple(name for name in ORDER_DETAIL_FIELDS if name not in ORDER_CONTACT_DETAIL_FIELDS)
+
+
+def _detail_clean(order: Order, values: dict[str, str]) -> dict[str, str]:
+    """``values`` as they would be stored (trimmed, one kind of line break, a municipality's city as the
+    division list names it), less those that are what the order already has. The address is one: when a
+    part of it changes, every part given goes with it."""
+    clean = {name: value.replace("\r\n", "\n").strip() for name, value in values.items()}
+    if clean.get("ship_city", order.ship_city) != order.ship_city:
+        province = clean.get("ship_province", order.ship_province)
+        clean["ship_city"] = divisions.city_as_listed(province, clean["ship_city"])
+    changed = {name: value for name, value in clean.items() if value != getattr(order, name)}
+    if set(_ADDRESS_FIELDS) & set(changed):
+        changed.update({name: clean[name] for name in _ADDRESS_FIELDS if name in clean})
+    return changed
+
+
+def _address_check(order: Order, changed: dict[str, str], errors: dict[str, list[Any]]) -> None:
+    """A changed province, city or district must be one of the division list's, each under the one
+    before it (or the three left blank: no address)."""
+    if not set(_DIVISION_FIELDS) & set(changed):
+        return
+    province, city, district = (changed.get(name, getattr(order, name)) for name in _DIVISION_FIELDS)
+    if not (province or city or district) or divisions.is_valid(province, city, district):
+        return
+    if not divisions.is_valid(province):
+        _errors_add(errors, "ship_province", _("Choose a province from the list."))
+    elif not divisions.is_valid(province, city):
+        _errors_add(
+            errors, "ship_city", _("Choose a city of %(province)s from the list.") % {"province": province}
+        )
+    else:
+        _errors_add(
+            errors, "ship_district", _("Choose a district of %(city)s from the list.") % {"city": city}
+        )
 
 
 @transaction.atomic
@@ -828,18 +889,26 @@ def order_details_update(
     """Change an order's details (``ORDER_DETAIL_FIELDS``: notes, buyer message, carrier and tracking
     number, the shipping address, the payment method of a paid order) to ``changes``, all or none. The
     customer's figures do not depend on them, with one exception refused here: taking a paid order on
-    credit or off it would change what the customer owes. Raises ``ValidationFailed`` naming each bad
-    field; ``Conflict`` when the order changed since it was read."""
+    credit or off it would change what the customer owes. A changed receiver phone must be a phone
+    number, a changed province, city or district one of the division list's. Only what differs from the
+    order is written and named in the audit entry; with nothing different, nothing is written. Raises
+    ``ValidationFailed`` naming each bad field; ``Conflict`` when the order changed since it was read."""
     unknown = set(changes) - set(ORDER_DETAIL_FIELDS)
     if unknown:
         raise ValueError(f"Not an order detail: {', '.join(sorted(unknown))}")
     errors: dict[str, list[Any]] = {}
-    values = {name: value.strip() for name, value in changes.items()}
+    values = _detail_clean(order, changes)
     for name, value in values.items():
         # The notes and message are text fields, held to their length by a validator, not the column.
         limit = getattr(Order._meta.get_field(name), "max_length", None) or _NOTES_LENGTH[name]
         if len(value) > limit:
             _errors_add(errors, name, _("At most %(max)d characters.") % {"max": limit})
+    if values.get("receiver_phone"):
+        try:
+            parse_phone(values["receiver_phone"])
+        except ValidationFailed as exc:
+            _errors_add(errors, "receiver_phone", exc.message)
+    _address_check(order, values, errors)
     method = values.get("payment_method", order.payment_method)
     if method != order.payment_method:
         if order.status not in COUNTED_STATUSES:
@@ -859,6 +928,8 @@ def order_details_update(
         raise ValidationFailed(
             _("The order was not changed; correct the marked fields."), field_errors=errors
         )
+    if not values:
+        return order
     order = _claim(order, expected_version=expected_version, **values)
     # The field names only: the values are contact details and the buyer's words.
     audit_record(action="order.update", actor=actor, target=order, data={"fields": sorted(values)})

@@ -17,12 +17,15 @@ from kebu.customers.models import Stage
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import Order, OrderLine, OrderStatus
 from kebu.orders.services.orders import (
+    ORDER_DETAIL_FIELDS,
     LineInput,
     OrderInput,
     order_cancel,
     order_complete,
     order_create,
     order_deliver,
+    order_detail_fields_for,
+    order_details_update,
     order_pay,
     order_ship,
 )
@@ -468,3 +471,90 @@ def test_a_profile_saved_from_before_an_order_does_not_put_the_stage_back(owner,
         )
     buyer.refresh_from_db()
     assert buyer.stage == Stage.NEW
+
+
+# --- correcting an order's details --------------------------------------------------------------------
+
+
+@pytest.fixture
+def addressed(owner, catalogue, buyer):
+    return make_order(
+        actor=owner,
+        customer=buyer,
+        store=catalogue.store,
+        receiver_phone="13812345678",
+        ship_province="浙江省",
+        ship_city="杭州市",
+        ship_district="西湖区",
+        ship_address="文三路 90 号",
+        seller_notes="老客",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"receiver_phone": "138 1234 567"}, "receiver_phone"),
+        ({"receiver_phone": "电话见留言"}, "receiver_phone"),
+        ({"ship_province": "火星省"}, "ship_province"),
+        ({"ship_province": "", "ship_city": "杭州市"}, "ship_province"),
+        ({"ship_province": "江苏省"}, "ship_city"),  # 杭州市 is not in 江苏省
+        ({"ship_city": "宁波市"}, "ship_district"),  # nor 西湖区 in 宁波市
+    ],
+)
+def test_a_changed_phone_or_place_not_on_the_list_is_refused_naming_it(owner, addressed, changes, field):
+    with pytest.raises(ValidationFailed) as caught:
+        order_details_update(actor=owner, order=addressed, changes={"tracking_no": "SF1", **changes})
+
+    assert set(caught.value.field_errors) == {field}
+    stored = Order.objects.get(pk=addressed.pk)
+    assert (stored.tracking_no, stored.version) == ("", addressed.version)
+    assert not AuditEntry.objects.filter(action="order.update").exists()
+
+
+def test_an_address_may_be_cleared_and_a_municipality_is_named_as_the_list_names_it(owner, addressed):
+    cleared = order_details_update(
+        actor=owner,
+        order=addressed,
+        changes={"ship_province": "", "ship_city": "", "ship_district": "", "ship_address": ""},
+    )
+    shanghai = order_details_update(
+        actor=owner,
+        order=cleared,
+        changes={"ship_province": "上海市", "ship_city": "上海市", "ship_district": "浦东新区"},
+    )
+
+    assert (cleared.ship_province, cleared.ship_address) == ("", "")
+    assert (shanghai.ship_province, shanghai.ship_city, shanghai.ship_district) == (
+        "上海市",
+        "市辖区",
+        "浦东新区",
+    )
+
+
+def test_only_the_details_that_differ_are_written_and_named(owner, addressed):
+    # the form sent back as it was, with the notes changed (a browser sends its line breaks as \r\n)
+    same = {name: getattr(addressed, name) for name in ORDER_DETAIL_FIELDS}
+
+    unchanged = order_details_update(actor=owner, order=addressed, changes=same)
+    changed = order_details_update(
+        actor=owner, order=unchanged, changes={**same, "seller_notes": "老客\r\n加急"}
+    )
+
+    assert unchanged.version == addressed.version
+    assert changed.seller_notes == "老客\n加急" and changed.version == addressed.version + 1
+    assert [entry.data for entry in AuditEntry.objects.filter(action="order.update")] == [
+        {"fields": ["seller_notes"]}
+    ]
+
+
+def test_the_contact_details_are_not_offered_to_someone_who_sees_them_masked(owner, staff_member):
+    analyst = staff_member("analyst", "analyst")
+
+    assert order_detail_fields_for(actor=owner) == ORDER_DETAIL_FIELDS
+    assert set(order_detail_fields_for(actor=analyst)) == {
+        "carrier",
+        "tracking_no",
+        "receiver_name",
+        "payment_method",
+    }
