@@ -15,7 +15,8 @@ from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import Order
-from kebu.orders.tests.factories import make_catalogue
+from kebu.orders.services.orders import order_ship
+from kebu.orders.tests.factories import make_catalogue, make_order
 from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -130,3 +131,60 @@ def test_new_order_with_two_lines_moves_the_customers_total_spent(logged_in_page
     _shoot(page, "detail-phone")
     page.goto(f"{live_server.url}/orders/new/?customer={customer.pk}")
     _shoot(page, "new-phone")
+
+
+def test_an_orders_tracking_number_and_address_are_corrected_from_its_page(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="林小姐", owner=clerk)
+    order = make_order(
+        actor=clerk,
+        customer=customer,
+        store=catalogue.store,
+        receiver_name="林小姐",
+        receiver_phone="13912345678",
+        ship_province="广东省",
+        ship_city="深圳市",
+        ship_district="南山区",
+        ship_address="科技园 1 号",
+        seller_notes="老客",
+    )
+    order = order_ship(actor=clerk, order=order, carrier="中通快递", tracking_no="ZT0000000001")
+
+    # given the shipped order's page, its details form opened: filled with what the order has
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    page.click("#details-toggle")
+    expect(page.locator("#details-panel")).to_have_class(re.compile(r"\bshow\b"))
+    expect(page.locator("#details-form #id_tracking_no")).to_have_value("ZT0000000001")
+    expect(page.locator("#details-form #id_ship_district")).to_have_value("南山区")
+
+    # a phone number one digit short is refused beside the field, and nothing is saved
+    page.fill("#details-form #id_receiver_phone", "1391234567")
+    page.fill("#details-form #id_tracking_no", "ZT1234567890")
+    page.click("#details-submit")
+    expect(page.locator('#details-form [data-field="receiver_phone"]')).to_be_visible()
+    assert Order.objects.get(pk=order.pk).tracking_no == "ZT0000000001"
+    _shoot(page, "details-errors")
+
+    # when the tracking number and the address are corrected, the city and district picked anew
+    page.fill("#details-form #id_receiver_phone", "13912345678")
+    page.select_option("#details-form #id_ship_city", "广州市")
+    page.locator('#details-form #id_ship_district option[value="天河区"]').wait_for(state="attached")
+    page.select_option("#details-form #id_ship_district", "天河区")
+    page.fill("#details-form #id_ship_address", "天河路 2 号")
+    page.fill("#details-form #id_seller_notes", "老客，地址已改")
+    _shoot(page, "details-form")
+    page.click("#details-submit")
+
+    # then the order page shows them
+    expect(page.locator("#tracking")).to_contain_text("ZT1234567890")
+    expect(page.locator("#ship-address")).to_contain_text("广东省广州市天河区 天河路 2 号")
+    expect(page.locator("#seller-notes")).to_contain_text("地址已改")
+    order.refresh_from_db()
+    assert (order.status, order.ship_city, order.version) == ("shipped", "广州市", 3)
+    page.set_viewport_size(PHONE)
+    page.click("#details-toggle")
+    expect(page.locator("#details-panel")).to_have_class(re.compile(r"\bshow\b"))
+    _shoot(page, "details-form-phone")

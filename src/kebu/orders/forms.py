@@ -20,6 +20,7 @@ from kebu.core.forms import DATE_VALIDATORS, KebuForm, moment_in_range
 from kebu.customers import selectors as customer_selectors
 from kebu.customers.models import Customer
 from kebu.orders.models import (
+    COUNTED_STATUSES,
     AfterSaleKind,
     AfterSaleReason,
     AfterSaleStatus,
@@ -405,10 +406,79 @@ class CancelForm(VersionForm):
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
 
-class NotesForm(VersionForm):
-    seller_notes = forms.CharField(
-        label=_("Seller notes"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+class OrderDetailsForm(VersionForm):
+    """An order's details (``ORDER_DETAIL_FIELDS``), pre-filled; only the ``fields`` this person may
+    change are on it (``order_detail_fields_for``), so a masked value is never shown nor sent back. The
+    payment method is offered for a paid order not on credit, without credit (which would change what
+    the customer owes). The province is checked by the service, which names it for the API alike."""
+
+    carrier = forms.CharField(
+        label=_("Carrier"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "details-carriers", "autocomplete": "off"}),
     )
+    tracking_no = forms.CharField(
+        label=_("Tracking number"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    payment_method = forms.ChoiceField(label=_("Payment method"), required=False)
+    receiver_name = forms.CharField(label=_("Receiver"), max_length=50, required=False)
+    receiver_phone = forms.CharField(
+        label=_("Receiver phone"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    ship_province = forms.CharField(label=_("Province"), max_length=30, required=False)
+    ship_city = forms.CharField(label=_("City"), max_length=30, required=False)
+    ship_district = forms.CharField(label=_("District"), max_length=30, required=False)
+    ship_address = forms.CharField(label=_("Street address"), max_length=200, required=False)
+    buyer_message = forms.CharField(
+        label=_("Buyer message"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    seller_notes = forms.CharField(
+        label=_("Seller notes"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, order: Order, fields: Sequence[str], **kwargs: Any) -> None:
+        initial = {"version": order.version, **{name: getattr(order, name) for name in fields}}
+        super().__init__(*args, initial={**initial, **kwargs.pop("initial", {})}, **kwargs)
+        self.order = order
+        offered = set(fields)
+        if order.status not in COUNTED_STATUSES or order.payment_method == PaymentMethod.CREDIT:
+            offered.discard("payment_method")
+        for name in [n for n in self.fields if n != "version" and n not in offered]:
+            del self.fields[name]
+        if "payment_method" in self.fields:
+            methods = [(v, label) for v, label in PaymentMethod.choices if v != PaymentMethod.CREDIT]
+            # An order paid before any method was recorded keeps none until one is chosen.
+            blank = [("", "—")] if not order.payment_method else []
+            self.fields["payment_method"].choices = [*blank, *methods]
+
+    @property
+    def offers_contact(self) -> bool:
+        return "ship_address" in self.fields
+
+    def division_pickers(self) -> list[tuple[forms.BoundField, str, list[str]]]:
+        """(field, level, names offered) for the province, city and district pickers, each level's
+        names those under the level before it (as the address book's pickers; kebu.js reloads them)."""
+        province, city, district = (self[name] for name in ("ship_province", "ship_city", "ship_district"))
+        chosen = [str(f.value() or "") for f in (province, city, district)]
+        names = [
+            divisions.provinces(),
+            divisions.cities(chosen[0]),
+            divisions.districts(chosen[0], chosen[1]),
+        ]
+        # An order's own place the list does not name (an old import's) stays on offer, so saving the
+        # form unchanged never clears it.
+        offered = [
+            [value, *listed] if value and value not in listed else listed
+            for value, listed in zip(chosen, names, strict=True)
+        ]
+        return list(zip((province, city, district), ("province", "city", "district"), offered, strict=True))
 
 
 # --- after-sales ------------------------------------------------------------------------------------------

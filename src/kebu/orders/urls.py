@@ -14,7 +14,7 @@ urlpatterns = [
     path("<int:order_id>/deliver/", views.order_deliver_view, name="deliver"),
     path("<int:order_id>/complete/", views.order_complete_view, name="complete"),
     path("<int:order_id>/cancel/", views.order_cancel_view, name="cancel"),
-    path("<int:order_id>/notes/", views.order_notes_view, name="notes"),
+    path("<int:order_id>/details/", views.order_details_view, name="details"),
     path("<int:order_id>/aftersales/new/", views.aftersale_create_view, name="aftersale-create"),
     path("aftersales/", views.aftersale_list_view, name="aftersales"),
     *[

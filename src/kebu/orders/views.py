@@ -8,6 +8,7 @@ errors beside the fields (400), or, when someone else changed the order meanwhil
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -42,7 +43,7 @@ from kebu.orders.forms import (
     CategoryForm,
     CreditPaymentForm,
     CreditTermsForm,
-    NotesForm,
+    OrderDetailsForm,
     OrderFilterForm,
     OrderFormBundle,
     PayForm,
@@ -198,17 +199,15 @@ def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[st
         and order.status in COUNTED_STATUSES
         and order.status != OrderStatus.CLOSED,
         "can_handle_aftersale": _can(user, CHANGE_AFTERSALE),
-        # The notes form shows the notes in full, so it is for those who may see them.
-        "can_edit_notes": can_change and policy.can_see,
+        # Any status: a tracking number or an address may be wrong whatever the order's step.
+        "can_edit_details": can_change,
         "pay_form": PayForm(initial=version, order=order),
         "ship_form": ShipForm(
             initial={**version, "carrier": order.carrier, "tracking_no": order.tracking_no}
         ),
         "cancel_form": CancelForm(initial=version),
         "status_form": VersionForm(initial=version),
-        "notes_form": NotesForm(
-            initial={**version, "seller_notes": order.seller_notes if policy.can_see else ""}
-        ),
+        "details_form": _details_form_class(user)(order=order),
         "open_panel": "",
     }
     context.update(forms)
@@ -222,11 +221,16 @@ def order_detail_view(request: HttpRequest, order_id: int) -> HttpResponse:
     return render(request, "orders/detail.html", _detail_context(request, order))
 
 
+def _details_form_class(user: Any) -> Callable[..., OrderDetailsForm]:
+    """The details form with the fields ``user`` may change (contact details only if they see them)."""
+    return partial(OrderDetailsForm, fields=order_services.order_detail_fields_for(actor=user))
+
+
 def _order_action(
     request: HttpRequest,
     order_id: int,
     *,
-    form_class: type[Form],
+    form_class: Callable[..., Form],
     name: str,
     act: Callable[[Order, dict[str, Any]], Any],
     done: str,
@@ -344,20 +348,25 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def order_notes_view(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_details_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Correct an order's details; its lines and amounts change through an after-sale instead."""
+
     def act(order: Order, cd: dict[str, Any]) -> Any:
-        return order_services.order_notes_update(
-            actor=request.user, order=order, seller_notes=cd["seller_notes"], expected_version=cd["version"]
+        # The form holds only the fields this person was offered: a masked one, or the payment method
+        # of an order awaiting payment, is never sent, whatever the POST carries.
+        changes = {name: value for name, value in cd.items() if name != "version"}
+        return order_services.order_details_update(
+            actor=request.user, order=order, changes=changes, expected_version=cd["version"]
         )
 
     return _order_action(
         request,
         order_id,
-        form_class=NotesForm,
-        name="notes",
+        form_class=_details_form_class(request.user),
+        name="details",
         act=act,
-        done=_("Notes of order %(no)s saved."),
-        extra_perms=("customers.view_contact",),
+        done=_("Details of order %(no)s saved."),
+        needs_order=True,
     )
 
 

@@ -202,7 +202,7 @@ def test_detail_shows_lines_amounts_shipping_and_notes_in_full_to_the_clerk(a_cl
     assert "文三路 90 号" in html
     assert "请周末送达" in html
     assert "老客户，送小样" in html
-    assert 'id="notes-form"' in html
+    assert 'id="details-form"' in html
 
 
 @pytest.mark.parametrize("persona", ["analyst", "readonly"])
@@ -218,28 +218,239 @@ def test_contact_details_of_an_order_are_masked_for_analyst_and_readonly(
     assert "文三路" not in html
     assert "请周末送达" not in html
     assert "老客户" not in html
-    assert 'id="notes-form"' not in html
+    assert 'id="details-form"' not in html
     assert "浙江省杭州市西湖区" in html  # province, city and district stay visible
     # and they cannot change the order at all
     assert 'id="ship-toggle"' not in html
 
 
-def test_masked_roles_cannot_post_notes(client_for, analyst, a_order):
-    response = client_for(analyst).post(
-        reverse("orders:notes", args=[a_order.pk]), {"version": a_order.version, "seller_notes": "x"}
-    )
-    assert response.status_code == 403
-    a_order.refresh_from_db()
-    assert a_order.seller_notes == "老客户，送小样"
+# --- correcting an order's details ------------------------------------------------------------------------
+
+DETAILS = (
+    "carrier",
+    "tracking_no",
+    "payment_method",
+    "receiver_name",
+    "receiver_phone",
+    "ship_province",
+    "ship_city",
+    "ship_district",
+    "ship_address",
+    "buyer_message",
+    "seller_notes",
+)
 
 
-def test_seller_notes_are_saved(a_client, a_order):
-    response = a_client.post(
-        reverse("orders:notes", args=[a_order.pk]), {"version": a_order.version, "seller_notes": "改地址了"}
+def _details(order, **changes):
+    """The POST of the details form as the page fills it, with ``changes`` typed over it."""
+    return {"version": order.version, **{name: getattr(order, name) for name in DETAILS}, **changes}
+
+
+def _post_details(client, order, data):
+    return client.post(reverse("orders:details", args=[order.pk]), data, HTTP_ACCEPT_LANGUAGE="en")
+
+
+def _unchanged(order) -> tuple:
+    before = {name: getattr(order, name) for name in DETAILS}
+    order.refresh_from_db()
+    return before == {name: getattr(order, name) for name in DETAILS}, order.version
+
+
+@pytest.fixture
+def masked_clerk(staff_member):
+    """A clerk whose role may change orders but sees contact details masked (a shop's own role)."""
+    from django.contrib.auth.models import Permission
+
+    user = staff_member("analyst", "masked_clerk")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="orders", codename="change_order")
     )
+    return user
+
+
+def test_the_details_form_is_filled_with_the_orders_details(a_client, a_order):
+    html = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+
+    form = html[html.index('id="details-form"') : html.index("</form>", html.index('id="details-form"'))]
+    assert 'id="details-toggle"' in html
+    for value in (PHONE, "文三路 90 号", "请周末送达", "老客户，送小样", "甲客户"):
+        assert value in form, value
+    for province, city, district in (("浙江省", "杭州市", "西湖区"),):
+        assert f'<option value="{province}" selected>' in form
+        assert f'<option value="{city}" selected>' in form
+        assert f'<option value="{district}" selected>' in form
+    assert '<option value="alipay" selected>' in form and 'value="credit"' not in form
+    # the notes are changed in this one form, not in a second one beside them
+    assert 'id="notes-form"' not in html
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"carrier": "顺丰速运"},
+        {"tracking_no": "SF1234567890"},
+        {"payment_method": "wechat"},
+        {"receiver_name": "甲的家人"},
+        {"receiver_phone": "13900001111"},
+        {
+            "ship_province": "江苏省",
+            "ship_city": "南京市",
+            "ship_district": "玄武区",
+            "ship_address": "中山路 1 号",
+        },
+        {"buyer_message": "改送公司"},
+        {"seller_notes": "地址已核对"},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+def test_each_detail_is_corrected_and_the_audit_names_what_changed(a_client, a_order, a_customer, changes):
+    from kebu.audit.models import AuditEntry
+
+    a_customer.refresh_from_db()
+    figures = (a_customer.total_spent_cny, a_customer.order_count)
+
+    response = _post_details(a_client, a_order, _details(a_order, **changes))
+
     assert response.status_code == 302
     a_order.refresh_from_db()
-    assert a_order.seller_notes == "改地址了"
+    assert {name: getattr(a_order, name) for name in changes} == changes
+    assert a_order.version == 2
+    audit = AuditEntry.objects.get(action="order.update")
+    # the names of the fields, only those that changed, never their values (contact details)
+    assert audit.data == {"fields": sorted(changes)}
+    a_customer.refresh_from_db()
+    assert (a_customer.total_spent_cny, a_customer.order_count) == figures
+
+
+def test_a_shipped_orders_tracking_number_is_corrected(a_client, owner, a_order):
+    from kebu.orders.services.orders import order_ship
+
+    shipped = order_ship(actor=owner, order=a_order, carrier="中通快递", tracking_no="ZT0000000000")
+
+    response = _post_details(a_client, shipped, _details(shipped, tracking_no="ZT1234567890"))
+
+    assert response.status_code == 302
+    shipped.refresh_from_db()
+    assert (shipped.status, shipped.tracking_no) == (OrderStatus.SHIPPED, "ZT1234567890")
+
+
+def test_roles_that_may_not_change_orders_neither_see_nor_post_the_details_form(
+    request, client_for, analyst, a_order
+):
+    client = client_for(analyst)
+
+    html = client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    response = _post_details(client, a_order, _details(a_order, tracking_no="X1", seller_notes="x"))
+
+    assert 'id="details-toggle"' not in html and 'id="details-form"' not in html
+    assert response.status_code == 403
+    assert _unchanged(a_order) == (True, 1)
+
+
+def test_someone_who_sees_contact_details_masked_is_offered_only_the_others(
+    client_for, masked_clerk, a_order
+):
+    client = client_for(masked_clerk)
+
+    html = client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+
+    form = html[html.index('id="details-form"') : html.index("</form>", html.index('id="details-form"'))]
+    for name in ("carrier", "tracking_no", "receiver_name", "payment_method"):
+        assert f'name="{name}"' in form, name
+    for name in ("receiver_phone", "ship_province", "ship_address", "buyer_message", "seller_notes"):
+        assert f'name="{name}"' not in form, name
+    assert 'id="details-masked"' in form
+    # nothing of what is masked is on the page in full, in the form or anywhere else
+    for value in ("12345678", "文三路", "请周末送达", "老客户"):
+        assert value not in html, value
+
+
+def test_contact_details_posted_by_someone_who_sees_them_masked_are_not_written(
+    client_for, masked_clerk, a_order
+):
+    from kebu.audit.models import AuditEntry
+
+    # a POST carrying the masked values as the page showed them, and a new tracking number
+    data = _details(
+        a_order,
+        tracking_no="SF1234567890",
+        receiver_phone="138****5678",
+        ship_address="****",
+        seller_notes="****",
+        buyer_message="",
+    )
+
+    response = _post_details(client_for(masked_clerk), a_order, data)
+
+    assert response.status_code == 302
+    a_order.refresh_from_db()
+    assert a_order.tracking_no == "SF1234567890"
+    assert (a_order.receiver_phone, a_order.ship_address, a_order.seller_notes, a_order.buyer_message) == (
+        PHONE,
+        "文三路 90 号",
+        "老客户，送小样",
+        "请周末送达",
+    )
+    assert AuditEntry.objects.get(action="order.update").data == {"fields": ["tracking_no"]}
+
+
+def test_a_stale_version_asks_to_reload_and_writes_nothing(a_client, owner, a_order):
+    from kebu.orders.services.orders import order_details_update
+
+    # given the page read at version 1, then a colleague changed the notes
+    page = _details(a_order, tracking_no="SF1234567890")
+    order_details_update(actor=owner, order=a_order, changes={"seller_notes": "同事改的"})
+
+    response = _post_details(a_client, a_order, page)
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert 'id="conflict"' in html and 'id="details-panel"' in html
+    a_order.refresh_from_db()
+    assert (a_order.tracking_no, a_order.seller_notes, a_order.version) == ("", "同事改的", 2)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "said"),
+    [
+        ({"receiver_phone": "12345"}, "receiver_phone", "12345"),
+        ({"receiver_phone": "1381234567"}, "receiver_phone", "11 digits"),
+        ({"ship_province": "火星省"}, "ship_province", "province"),
+        ({"ship_city": "南京市"}, "ship_city", "浙江省"),
+        ({"ship_district": "玄武区"}, "ship_district", "杭州市"),
+        ({"payment_method": "credit"}, "payment_method", ""),
+        ({"tracking_no": "X" * 41}, "tracking_no", "40"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_bad_detail_is_named_beside_its_field_and_nothing_is_written(
+    a_client, a_order, changes, field, said
+):
+    from kebu.audit.models import AuditEntry
+
+    # the bad field and a good one in the same form: neither is written
+    response = _post_details(a_client, a_order, _details(a_order, seller_notes="新备注", **changes))
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    errors = re.findall(rf'data-field="{field}">([^<]*)<', html)
+    assert errors and said in errors[0], errors
+    assert 'id="details-panel"' in html and "collapse show" in html
+    assert _unchanged(a_order) == (True, 1)
+    assert not AuditEntry.objects.filter(action="order.update").exists()
+
+
+def test_the_payment_method_is_not_offered_before_the_order_is_paid(a_client, owner, catalogue, a_customer):
+    pending = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+
+    html = a_client.get(reverse("orders:detail", args=[pending.pk])).content.decode()
+    response = _post_details(a_client, pending, _details(pending, payment_method="cash", carrier="顺丰速运"))
+
+    form = html[html.index('id="details-form"') : html.index("</form>", html.index('id="details-form"'))]
+    assert 'name="payment_method"' not in form
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert (pending.payment_method, pending.carrier) == ("", "顺丰速运")
 
 
 # --- a new order ------------------------------------------------------------------------------------------
@@ -731,7 +942,7 @@ def test_every_orders_url_with_an_id_answers_404_for_a_colleagues_customer(
         "orders:pay",
         "orders:ship",
         "orders:cancel",
-        "orders:notes",
+        "orders:details",
         "orders:aftersale-create",
         "orders:aftersale-approve",
         "orders:aftersale-reject",
