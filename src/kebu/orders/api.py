@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from kebu.core.api import DB_INT_MAX, expected_version
-from kebu.core.errors import Conflict, NotFound, ValidationFailed
+from kebu.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kebu.core.forms import DATE_VALIDATORS
 from kebu.customers import access, privacy
 from kebu.customers.api import (
@@ -87,6 +87,7 @@ from kebu.orders.services.aftersales import (
 )
 from kebu.orders.services.orders import (
     ENTERED_STATUSES,
+    ORDER_DETAIL_FIELDS,
     CreditLimitExceeded,
     LineInput,
     OrderInput,
@@ -94,6 +95,8 @@ from kebu.orders.services.orders import (
     order_complete,
     order_create,
     order_deliver,
+    order_detail_fields_for,
+    order_details_update,
     order_pay,
     order_ship,
 )
@@ -625,6 +628,37 @@ class CancelSerializer(VersionSerializer):
     reason = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
 
 
+class DetailsSerializer(VersionSerializer):
+    """An order's details (``ORDER_DETAIL_FIELDS``): only those sent change. Lengths as the columns';
+    the phone, the province, city and district and the payment method are the service's to judge, so
+    the page and the API say the same."""
+
+    carrier = serializers.CharField(max_length=30, allow_blank=True, required=False)
+    tracking_no = serializers.CharField(max_length=40, allow_blank=True, required=False)
+    payment_method = serializers.ChoiceField(
+        choices=PaymentMethod.choices,
+        required=False,
+        help_text=gettext_lazy("Of a paid order only; never to or from credit (what is owed would change)."),
+    )
+    receiver_name = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    receiver_phone = serializers.CharField(max_length=32, allow_blank=True, required=False)
+    ship_province = serializers.CharField(
+        max_length=30,
+        allow_blank=True,
+        required=False,
+        help_text=gettext_lazy("As GET /divisions/ names it; the city and district under it, or blank."),
+    )
+    ship_city = serializers.CharField(max_length=30, allow_blank=True, required=False)
+    ship_district = serializers.CharField(max_length=30, allow_blank=True, required=False)
+    ship_address = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    buyer_message = serializers.CharField(
+        max_length=1000, allow_blank=True, required=False, trim_whitespace=False
+    )
+    seller_notes = serializers.CharField(
+        max_length=2000, allow_blank=True, required=False, trim_whitespace=False
+    )
+
+
 # --- serializers: after-sales ------------------------------------------------------------------------
 
 
@@ -1047,6 +1081,19 @@ _ORDER_LIST_DESCRIPTION = gettext_lazy(
     ),
     deliver=_step(gettext_lazy("Mark an order delivered"), DeliverSerializer, response=OrderDetailSerializer),
     complete=_step(gettext_lazy("Complete an order"), CompleteSerializer, response=OrderDetailSerializer),
+    details=_step(
+        gettext_lazy("Correct an order's details"),
+        DetailsSerializer,
+        gettext_lazy(
+            "Carrier, tracking number, receiver, shipping address, buyer message, seller notes and the "
+            "payment method of a paid order; only the fields sent change, and the audit log names them. "
+            "Lines and amounts are not changed here: a refund, return or exchange is an after-sale "
+            "(POST /api/v1/refunds/). Without the permission to see contact details, sending the "
+            "receiver phone, the address, the buyer message or the notes answers 403: they are masked "
+            "to you and would be overwritten blindly."
+        ),
+        OrderDetailSerializer,
+    ),
     cancel=_step(
         gettext_lazy("Cancel an order awaiting payment"),
         CancelSerializer,
@@ -1065,6 +1112,7 @@ class OrderViewSet(_ApiViewSet):
         "deliver": VersionSerializer,
         "complete": VersionSerializer,
         "cancel": CancelSerializer,
+        "details": DetailsSerializer,
     }
 
     def get_queryset(self) -> QuerySet[Order]:
@@ -1162,6 +1210,23 @@ class OrderViewSet(_ApiViewSet):
             actor=request.user,
             order=order,
             completed_at=validated["completed_at"],
+            expected_version=expected_version(request, validated),
+        )
+        return self._answer(order)
+
+    @action(detail=True, methods=["post"])
+    def details(self, request: Request, pk: str, format: str | None = None) -> Response:
+        order = self.get_object()
+        validated = self._body(DetailsSerializer)
+        changes = {name: validated[name] for name in ORDER_DETAIL_FIELDS if name in validated}
+        allowed = order_detail_fields_for(actor=request.user)
+        if refused := sorted(set(changes) - set(allowed)):
+            message = _("Your role sees contact details masked and may not change them.")
+            raise Forbidden(message, field_errors={name: [message] for name in refused})
+        order = order_details_update(
+            actor=request.user,
+            order=order,
+            changes=changes,
             expected_version=expected_version(request, validated),
         )
         return self._answer(order)

@@ -446,6 +446,126 @@ def test_shipping_a_parcel_needs_carrier_and_tracking_number(a_client, pending):
     assert {"carrier", "tracking_no"} <= set(response.json())
 
 
+# --- orders: correcting the details ------------------------------------------------------------------
+
+
+def _details(client, order, data, **headers):
+    return send(client, "post", order_url(order.pk, "details"), data, HTTP_ACCEPT_LANGUAGE="en", **headers)
+
+
+def test_details_sent_are_corrected_the_others_kept_and_the_audit_names_them(b_client, b_order, b_customer):
+    b_customer.refresh_from_db()
+    figures = (b_customer.total_spent_cny, b_customer.order_count)
+    version = b_order.version
+    changes = {
+        "carrier": "顺丰速运",
+        "tracking_no": "SF1234567890",
+        "payment_method": "wechat",
+        "receiver_phone": "13900001111",
+        "ship_province": "广东省",
+        "ship_city": "广州市",
+        "ship_district": "天河区",
+        "ship_address": "天河路 2 号",
+    }
+
+    response = _details(b_client, b_order, changes, If_Match=f'"{version}"')
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert {name: body[name] for name in changes} == changes
+    assert (body["seller_notes"], body["receiver_name"]) == ("老客户，送小样", "李雷")  # not sent: kept
+    assert body["version"] == version + 1 and response["ETag"] == f'"{version + 1}"'
+    audit = AuditEntry.objects.get(action="order.update")
+    assert audit.data == {"fields": sorted(changes)}
+    b_customer.refresh_from_db()
+    assert (b_customer.total_spent_cny, b_customer.order_count) == figures
+
+
+def test_details_need_a_version_and_a_stale_one_answers_409_writing_nothing(b_client, b_order):
+    missing = _details(b_client, b_order, {"tracking_no": "SF1"})
+    first = _details(b_client, b_order, {"seller_notes": "加急", "version": b_order.version})
+    stale = _details(b_client, b_order, {"tracking_no": "SF2", "version": b_order.version})
+
+    assert missing.status_code == 400 and "version" in missing.json()
+    assert first.status_code == 200
+    assert stale.status_code == 409 and stale.json()["code"] == "conflict"
+    b_order.refresh_from_db()
+    assert (b_order.tracking_no, b_order.seller_notes) == ("", "加急")
+    assert AuditEntry.objects.filter(action="order.update").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"receiver_phone": "12345"}, "receiver_phone"),
+        ({"ship_province": "火星省"}, "ship_province"),
+        ({"ship_city": "杭州市"}, "ship_city"),
+        ({"payment_method": "credit"}, "payment_method"),
+        ({"payment_method": "paypal"}, "payment_method"),
+        ({"tracking_no": "X" * 41}, "tracking_no"),
+    ],
+)
+def test_a_bad_detail_answers_400_naming_it_and_nothing_is_written(b_client, b_order, changes, field):
+    response = _details(b_client, b_order, {"version": b_order.version, "carrier": "顺丰速运", **changes})
+
+    assert response.status_code == 400
+    assert set(response.json()) - {"code"} == {field}, response.json()
+    version = b_order.version
+    b_order.refresh_from_db()
+    assert (b_order.carrier, b_order.version) == ("", version)
+    assert not AuditEntry.objects.filter(action="order.update").exists()
+
+
+@pytest.fixture
+def masked_clerk(staff_member):
+    """May change orders, sees contact details masked (a shop's own role) and every customer."""
+    from django.contrib.auth.models import Permission
+
+    user = staff_member("analyst", "masked_clerk")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="orders", codename="change_order")
+    )
+    return user
+
+
+def test_someone_who_sees_contact_details_masked_may_not_send_them(client_for, masked_clerk, b_order):
+    client = client_for(masked_clerk)
+    read = client.get(order_url(b_order.pk)).json()
+
+    # the order sent back as read, masked values and all, with a new tracking number: refused whole
+    blind = _details(
+        client,
+        b_order,
+        {
+            "version": read["version"],
+            "tracking_no": "SF1",
+            "receiver_phone": read["receiver_phone"],
+            "seller_notes": read["seller_notes"],
+        },
+    )
+    allowed = _details(
+        client, b_order, {"version": read["version"], "tracking_no": "SF1", "receiver_name": "李"}
+    )
+
+    assert blind.status_code == 403 and set(blind.json()) - {"code"} == {"receiver_phone", "seller_notes"}
+    assert allowed.status_code == 200, allowed.json()
+    b_order.refresh_from_db()
+    assert (b_order.tracking_no, b_order.receiver_name, b_order.receiver_phone, b_order.seller_notes) == (
+        "SF1",
+        "李",
+        PHONE,
+        "老客户，送小样",
+    )
+
+
+def test_a_role_that_may_not_change_orders_cannot_correct_details(client_for, analyst, b_order):
+    response = _details(client_for(analyst), b_order, {"version": b_order.version, "tracking_no": "SF1"})
+
+    assert response.status_code == 403
+    b_order.refresh_from_db()
+    assert b_order.tracking_no == ""
+
+
 @pytest.fixture
 def wholesaler(owner, sales_a):
     customer = make_customer(actor=sales_a, name="义乌批发", customer_type="wholesaler", owner=sales_a)
@@ -760,7 +880,7 @@ def test_every_order_and_refund_route_answers_404_for_another_clerks_order(a_cli
     refund_urls = _object_urls("refund", b_refund.pk)
     # The walk finds the known ways in, so it would find a new one too.
     assert set(order_urls) == {
-        f"order-{n}" for n in ("detail", "pay", "ship", "deliver", "complete", "cancel")
+        f"order-{n}" for n in ("detail", "pay", "ship", "deliver", "complete", "cancel", "details")
     }
     assert set(refund_urls) == {
         f"refund-{n}" for n in ("detail", "approve", "receive", "complete", "reject", "cancel")
@@ -1161,7 +1281,7 @@ def test_the_schema_documents_the_order_endpoints_and_stays_valid(a_client):
         "/api/v1/refunds/{id}/",
     ):
         assert path in paths, path
-    for step in ("pay", "ship", "deliver", "complete", "cancel"):
+    for step in ("pay", "ship", "deliver", "complete", "cancel", "details"):
         assert f"/api/v1/orders/{{id}}/{step}/" in paths
     for step in ("approve", "receive", "complete", "reject", "cancel"):
         assert f"/api/v1/refunds/{{id}}/{step}/" in paths
@@ -1190,7 +1310,14 @@ def test_the_schema_documents_the_order_endpoints_and_stays_valid(a_client):
         if path.startswith(("/api/v1/products/", "/api/v1/orders/", "/api/v1/refunds/"))
         for method, op in item.items()
     ]
-    assert len(ours) == 21
+    details = paths["/api/v1/orders/{id}/details/"]["post"]
+    assert {"200", "400", "403", "404", "409"} <= set(details["responses"])
+    assert "If-Match" in {p["name"] for p in details["parameters"]}
+    body = details["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert {"tracking_no", "receiver_phone", "ship_province", "payment_method", "version"} <= set(
+        schema["components"]["schemas"][body]["properties"]
+    )
+    assert len(ours) == 22
     assert [(path, method) for path, method, op in ours if not op.get("summary")] == []
 
 
