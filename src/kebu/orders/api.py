@@ -646,7 +646,10 @@ class DetailsSerializer(VersionSerializer):
         max_length=30,
         allow_blank=True,
         required=False,
-        help_text=gettext_lazy("As GET /divisions/ names it; the city and district under it, or blank."),
+        help_text=gettext_lazy(
+            "As the division list names it (广东省), with the city and district under it; all three "
+            "blank for no address."
+        ),
     )
     ship_city = serializers.CharField(max_length=30, allow_blank=True, required=False)
     ship_district = serializers.CharField(max_length=30, allow_blank=True, required=False)
