@@ -96,7 +96,9 @@ class Export:
 
 
 def _labels(choices: Any) -> tuple[str, ...]:
-    return tuple(str(label) for value, label in choices.choices if value)
+    """Every label the column's cells may hold, the blank value's too (a gender not known is exported as
+    未知): a dropdown that left it out would flag the file's own rows in Excel."""
+    return tuple(str(label) for _value, label in choices.choices)
 
 
 def _local(moment: datetime | None) -> datetime | None:

@@ -161,6 +161,24 @@ def test_a_large_export_written_by_a_child_process_holds_the_same(owner, tmp_pat
     assert (child_headers, child) == (headers, here)
 
 
+def test_every_gender_an_export_holds_is_in_its_dropdown(owner, tmp_path):
+    # given: one customer whose gender is not known (exported as 未知) and one who is a man
+    from kebu.customers.models import Gender
+
+    add(owner, "王小明", "13812345678")
+    add(owner, "李四", "13912345678", gender=Gender.MALE)
+
+    # when: exported in Chinese
+    with translation.override("zh-hans"):
+        export = export_build("customers", user=owner)
+        rows, headers, cells, _path = exported("customers", user=owner, tmp_path=tmp_path)
+
+    # then: Excel's dropdown takes the file's own values, 未知 as well
+    [gender] = [c for c in export.columns if c.key == "gender"]
+    given = {row[headers.index("性别")] for row in cells}
+    assert given == {"未知", "男"} and given <= set(gender.choices), gender.choices
+
+
 def test_csv_has_a_bom_and_neutralises_formulas(owner, tmp_path):
     add(owner, "@SUM(1)", "13812345678")
     path = tmp_path / "out.csv"
