@@ -360,6 +360,7 @@ def _customers(user: Any, filters: QueryDict | None) -> Export:
         raise Forbidden(_("You may not export customers."))
     policy = contact_policy(user) if user is not None else ContactPolicy(can_see=True, can_reveal=True)
     qs, filterset = customer_list(user=user or _Everyone(), filters=filters)
+    _unknown_filters_refuse(filters, known=filterset.filters, page=("page", "cols"))
     if filterset.errors:
         raise ValidationFailed(
             _("The filters are not valid: %(errors)s") % {"errors": _errors(filterset.errors)}
@@ -394,6 +395,19 @@ class _Everyone:
 
     def has_perms(self, perms: Iterable[str]) -> bool:
         return True
+
+
+def _unknown_filters_refuse(filters: QueryDict | None, *, known: Iterable[str], page: Iterable[str]) -> None:
+    """Refuse a filter the list does not have (``stag=lead``): left out, it would export every record
+    where the merchant asked for a few. ``page`` are what the list page's query string holds besides
+    its filters (the page number, the columns shown): they say nothing to an export, and pass."""
+    allowed = {*known, *page}
+    unknown = sorted(key for key in (filters or {}) if key not in allowed)
+    if unknown:
+        raise ValidationFailed(
+            _("Unknown filter(s): %(unknown)s. Filters: %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(known)}
+        )
 
 
 def _errors(errors: Any) -> str:
@@ -522,6 +536,7 @@ def _orders(user: Any, filters: QueryDict | None) -> Export:
     if user is not None and not (access.can(user, access.EXPORT) and purchases_visible(user=user)):
         raise Forbidden(_("You may not export orders."))
     form = OrderFilterForm(filters or QueryDict())
+    _unknown_filters_refuse(filters, known=form.fields, page=("page",))
     if not form.is_valid():
         raise ValidationFailed(_("The filters are not valid: %(errors)s") % {"errors": _errors(form.errors)})
     policy = contact_policy(user) if user is not None else ContactPolicy(can_see=True, can_reveal=True)
@@ -607,6 +622,7 @@ def _products(user: Any, filters: QueryDict | None) -> Export:
     if user is not None and not (access.can(user, access.EXPORT) and user.has_perm("orders.view_product")):
         raise Forbidden(_("You may not export products."))
     form = ProductFilterForm(filters or QueryDict())
+    _unknown_filters_refuse(filters, known=form.fields, page=("page",))
     if not form.is_valid():
         raise ValidationFailed(_("The filters are not valid: %(errors)s") % {"errors": _errors(form.errors)})
     products = product_search(filters=form.cleaned_data)

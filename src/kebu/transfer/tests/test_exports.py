@@ -572,6 +572,38 @@ def test_the_command_exports_with_filters_and_columns(owner, tmp_path):
     assert table_read((tmp_path / "t.xlsx").read_bytes()).rows  # the example row
 
 
+@pytest.mark.parametrize(
+    ("kind", "typo", "known"),
+    [("customers", "stag=lead", "stage"), ("orders", "staus=paid", "status"), ("products", "qq=霜", "q")],
+)
+def test_the_command_refuses_a_filter_the_list_does_not_have_and_names_the_known_ones(
+    owner, tmp_path, kind, typo, known
+):
+    # given: a filter misspelt, which left out would export every record
+    add(owner, "潜在乙", "13912345678", stage=Stage.LEAD)
+    target = tmp_path / "out.csv"
+
+    # when / then: refused, naming the key and listing the filters there are; no file written
+    with pytest.raises(CommandError, match=r"Unknown filter\(s\): " + typo.split("=")[0] + r"\. Filters: ") as exc:
+        call_command("export", kind, output=str(target), filter=typo, stdout=io.StringIO())
+    assert known in str(exc.value).split("Filters: ")[1].split(", ")
+    assert not target.exists()
+
+
+def test_the_export_page_refuses_an_unknown_filter_but_takes_the_lists_page_and_columns(
+    owner, owner_client
+):
+    add(owner, "新客甲", "13812345678", stage=Stage.NEW)
+    url = reverse("exports:export", args=["customers"])
+
+    refused = owner_client.get(url + "?stag=lead")
+    taken = owner_client.get(url + "?stage=new&page=2&cols=name,phone&sort=-created_at")
+
+    assert refused.status_code == 400 and "stag" in refused.content.decode()
+    assert taken.status_code == 200, taken.content.decode()[:500]
+    assert owner_client.get(reverse("exports:export", args=["orders"]) + "?status=paid&page=3").status_code == 200
+
+
 def test_a_background_export_speaks_the_language_of_who_asked_not_the_workers(owner):
     from kebu.transfer.exports import export_file, export_start
 
