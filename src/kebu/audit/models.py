@@ -28,7 +28,13 @@ class AuditAction(models.TextChoices):
     CUSTOMER_DELETE = "customer.delete", _("Customer deleted")
     CUSTOMER_REVEAL = "customer.reveal", _("Contact detail revealed")
     CUSTOMER_EXPORT = "customer.export", _("Customers exported")
+    # An import's start is recorded under its kind, as an export is; its end and undo under one name.
+    # (Before this, order and product imports were recorded as customer.import too: the entry's target,
+    # the import, says which it was.)
     CUSTOMER_IMPORT = "customer.import", _("Customer import started")
+    ORDER_IMPORT = "order.import", _("Order import started")
+    PRODUCT_IMPORT = "product.import", _("Product import started")
+    REVIEW_IMPORT = "review.import", _("Review import started")
     IMPORT_FINISH = "import.finish", _("Import finished")
     IMPORT_UNDO = "import.undo", _("Import undone")
     CUSTOMER_ASSIGN = "customer.assign", _("Customer assigned")

@@ -95,6 +95,13 @@ from kebu.transfer.reviews import (
 )
 
 JOB_KIND = "transfer.import"
+# The audit log's action for an import's start, by what it imports (``audit.models.AuditAction``).
+START_ACTIONS = {
+    ImportKind.CUSTOMERS: "customer.import",
+    ImportKind.ORDERS: "order.import",
+    ImportKind.PRODUCTS: "product.import",
+    ImportKind.REVIEWS: "review.import",
+}
 UNDO_CONFLICTS_SHOWN = 10
 
 
@@ -199,10 +206,16 @@ def customer_import_start(
         created_by=actor,
     )
     audit_record(
-        action="customer.import",
+        action=START_ACTIONS[ImportKind(kind)],
         actor=actor,
         target=run,
-        data={"file": run.file_name, "bytes": run.file_size, "sha256": run.file_sha256, "mode": mode},
+        data={
+            "kind": kind,
+            "file": run.file_name,
+            "bytes": run.file_size,
+            "sha256": run.file_sha256,
+            "mode": mode,
+        },
     )
     return run
 

@@ -184,6 +184,18 @@ def test_an_order_without_its_number_is_refused_and_its_lines_are_not_taken_for_
     assert list(Order.objects.values_list("order_no", flat=True)) == ["D3"]
 
 
+def test_an_order_import_is_audited_as_an_order_import_with_its_kind(owner, shop):
+    from kebu.audit.models import ACTION_LABELS, AuditEntry
+
+    run = run_import(owner, TAOBAO, store=shop.store)
+
+    entries = AuditEntry.objects.filter(target_type="transfer.import", target_id=str(run.pk)).order_by("seq")
+    assert list(entries.values_list("action", flat=True)) == ["order.import", "import.finish"]
+    started = entries.first()
+    assert started.data["kind"] == "orders" and started.actor == owner
+    assert str(ACTION_LABELS["order.import"]) == "Order import started"
+
+
 def test_orders_are_not_offered_all_or_nothing(owner, shop):
     with pytest.raises(ValidationFailed, match="order by order"):
         customer_import_start(
