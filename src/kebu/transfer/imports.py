@@ -757,10 +757,11 @@ def _merge(
 # --- the report -------------------------------------------------------------------------------------
 
 
-def import_problems(run: Import) -> dict[int, list[Problem]]:
-    """Row number -> its problems, for the rejected rows."""
+def import_problems(run: Import, *, limit: int | None = None) -> dict[int, list[Problem]]:
+    """Row number -> its problems, for the rejected rows (the first ``limit`` of them, if given)."""
     found: dict[int, list[Problem]] = {}
-    for entry in run.journal.filter(action=ImportRowAction.REJECTED).order_by("row"):
+    rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
+    for entry in rejected[:limit] if limit is not None else rejected:
         found[entry.row] = [Problem(entry.row, c, v, r) for c, v, r in json.loads(entry.detail)["problems"]]
     return found
 

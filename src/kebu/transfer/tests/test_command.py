@@ -103,6 +103,37 @@ def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merc
     assert Customer.objects.count() == 0
 
 
+def test_an_import_without_a_report_says_why_each_row_was_rejected_as_the_dry_run_does(
+    merchant_sheet, owner
+):
+    checked, imported = io.StringIO(), io.StringIO()
+    call_command("import", str(merchant_sheet), dry_run=True, stdout=checked)
+
+    call_command("import", str(merchant_sheet), user="laoban", stdout=imported)
+
+    text = imported.getvalue()
+    said = [line for line in checked.getvalue().splitlines() if line.startswith("  row ")]
+    assert len(said) == 3
+    after = text.split("1 created, 0 updated, 0 unchanged, 3 rejected")[1]
+    assert [line for line in after.splitlines() if line.startswith("  row ")] == said
+    assert "more rows with problems" not in text
+
+
+def test_an_import_with_many_rejected_rows_shows_the_first_and_counts_the_rest(tmp_path, owner):
+    path = tmp_path / "客户.csv"
+    lines = ["姓名,手机号码"] + [f"客户{n},1381234{n:03d}" for n in range(25)]  # ten digits: all refused
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = io.StringIO()
+
+    call_command("import", str(path), user="laoban", stdout=out)
+
+    text = out.getvalue()
+    assert "0 created, 0 updated, 0 unchanged, 25 rejected" in text
+    shown = [line for line in text.splitlines() if line.startswith("  row ")]
+    assert len(shown) == 20 and shown[0].startswith("  row 2, 手机号码: '1381234000': A mobile number has 11 digits")
+    assert "  and 5 more rows with problems — use --report FILE to have them all" in text
+
+
 def test_a_csv_or_xlsx_is_imported_from_the_terminal_without_its_file_ever_read_whole(
     merchant_sheet, tmp_path, monkeypatch, owner
 ):

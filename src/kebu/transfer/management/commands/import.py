@@ -24,7 +24,13 @@ from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.corrections import Correction, import_corrections
 from kebu.transfer.customers import customer_file_check
-from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
+from kebu.transfer.imports import (
+    customer_import_start,
+    import_notes,
+    import_problems,
+    import_rejected_rows,
+    import_undo,
+)
 from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
 from kebu.transfer.management.commands._staff import staff_member_named
 from kebu.transfer.models import Import, ImportKind, ImportMode
@@ -38,6 +44,7 @@ from kebu.transfer.reviews import review_file_check
 PROGRESS_EVERY_SECONDS = 2.0
 NOTES_SHOWN = 20  # the rest are on the import's page
 CORRECTIONS_SHOWN = 20  # the rest are on the import's page and in the report
+PROBLEMS_SHOWN = 20  # the rest are in the report (--report) and on the import's page
 
 
 class Command(BaseCommand):
@@ -172,6 +179,8 @@ class Command(BaseCommand):
             f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
             f"{run.rejected} rejected"
         )
+        if run.rejected:
+            self._problems(run, report=report)
         if run.noted:
             self.stdout.write(f"{run.noted} with notes (what was left out, and why):")
             for note in import_notes(run, limit=NOTES_SHOWN):
@@ -197,6 +206,18 @@ class Command(BaseCommand):
             self.stdout.write(f"  row {c.row}, {c.column} “{c.written}” → “{c.taken}”: {c.reason}")
         if corrected > CORRECTIONS_SHOWN:
             self.stdout.write(f"  … and {corrected - CORRECTIONS_SHOWN} more")
+
+    def _problems(self, run: Import, *, report: Path | None) -> None:
+        """The first rejected rows' problems, as the dry run prints them, so that a run without
+        --report still says why; the rest are counted, and where to find them said."""
+        found = import_problems(run, limit=PROBLEMS_SHOWN)
+        shown = [p for problems in found.values() for p in problems][:PROBLEMS_SHOWN]
+        for p in shown:
+            self.stdout.write(f"  row {p.row}, {p.column or '-'}: {p.value!r}: {p.reason}")
+        more = run.rejected - len({p.row for p in shown})
+        if more > 0:
+            where = "in the report" if report is not None else "use --report FILE to have them all"
+            self.stdout.write(f"  and {more} more rows with problems — {where}")
 
     def _progress(self, job: Job) -> None:
         now = time.monotonic()
