@@ -16,6 +16,7 @@ figures of the customers they belonged to."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,10 +27,11 @@ from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Field, Prefetch, ProtectedError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -429,7 +431,9 @@ def order_rows_read(
         order.status_text = status
         word = status.lower().removeprefix("wc-")
         found = _STATUS_WORDS.get(status) or _STATUS_WORDS.get(word) or _word(OrderStatus, word)
-        if found is None or found == OrderStatus.CLOSED:
+        if found == OrderStatus.CLOSED:
+            found = OrderStatus.CANCELLED  # Kebu's own "Closed" is read as its 已关闭 is (_STATUS_WORDS)
+        if found is None:
             problem(
                 first_number,
                 first,
@@ -517,8 +521,23 @@ def order_rows_read(
 
 
 def _word(choices: Any, value: str) -> str | None:
-    lowered = value.lower()
-    return next((v for v, label in choices.choices if lowered in (v, str(label).lower())), None)
+    """The choice ``value`` names, by its code or its label in any language Kebu speaks: a sheet
+    exported by someone reading Kebu in English is imported by someone reading it in Chinese."""
+    return _labels_any_language(choices).get(value.lower())
+
+
+@functools.cache
+def _labels_any_language(choices: Any) -> dict[str, str]:
+    """Each choice's code and its label in every language of ``settings.LANGUAGES``, lowercased -> its
+    value. Read once: the labels are the translation catalogues', which do not change while Kebu runs."""
+    found: dict[str, str] = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for value, label in choices.choices:
+                found.setdefault(str(label).lower(), value)
+    for value in choices.values:
+        found.setdefault(value.lower(), value)
+    return found
 
 
 # A store's platform -> the customer column its buyer IDs go to; other platforms' IDs are kept as an

@@ -184,6 +184,72 @@ def test_an_order_without_its_number_is_refused_and_its_lines_are_not_taken_for_
     assert list(Order.objects.values_list("order_no", flat=True)) == ["D3"]
 
 
+def test_an_order_export_in_english_imports_in_chinese_with_its_statuses_and_payment_methods(
+    owner, shop, tmp_path
+):
+    from django.utils import translation
+
+    from kebu.orders.tests.factories import make_order
+    from kebu.transfer.exports import export_build, export_write
+
+    # given: orders at each step, paid in several ways, exported by someone reading Kebu in English
+    buyer = customer_create(
+        actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
+    )
+    made = [
+        ("E1", OrderStatus.PENDING, ""),
+        ("E2", OrderStatus.PAID, "wechat"),
+        ("E3", OrderStatus.SHIPPED, "alipay"),
+        ("E4", OrderStatus.COMPLETED, "bank_transfer"),
+        ("E5", OrderStatus.PAID, "cod"),
+    ]
+    for number, status, method in made:
+        shipped = {"carrier": "顺丰", "tracking_no": f"SF{number}"} if status != OrderStatus.PAID else {}
+        make_order(
+            actor=owner,
+            customer=buyer,
+            store=shop.store,
+            order_no=number,
+            status=status,
+            payment_method=method,
+            receiver_name="王小明",
+            receiver_phone="13812345678",
+            **(shipped if status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED) else {}),
+        )
+    path = tmp_path / "orders.csv"
+    with translation.override("en"):
+        export_write(export_build("orders", user=owner), path, file_format="csv", user=owner)
+    assert "Awaiting payment" in path.read_text("utf-8-sig") and "WeChat Pay" in path.read_text("utf-8-sig")
+    Order.objects.all().delete()
+
+    # when: imported by someone reading it in Chinese
+    with translation.override("zh-hans"):
+        run = run_import(owner, path.read_bytes(), store=shop.store)
+
+    # then: every order is back at its step, paid as it was
+    assert counts(run) == (5, 0, 0, 0), import_rejected_rows(run)
+    assert sorted(Order.objects.values_list("order_no", "status", "payment_method")) == made
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("status", ["Closed", "已关闭", "closed"])
+def test_kebus_own_closed_status_is_read_in_either_language_as_its_chinese_label_is(
+    owner, shop, language, status
+):
+    from django.utils import translation
+
+    data = (
+        "订单编号,收货人姓名,联系手机,订单创建时间,订单状态,宝贝标题,价格\n"
+        f"C1,赵六,13811112222,2024-01-05 10:00:00,{status},玻尿酸面霜,199.00\n"
+    ).encode()
+
+    with translation.override(language):
+        run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get(order_no="C1").status == OrderStatus.CANCELLED
+
+
 def test_an_order_import_is_audited_as_an_order_import_with_its_kind(owner, shop):
     from kebu.audit.models import ACTION_LABELS, AuditEntry
 
