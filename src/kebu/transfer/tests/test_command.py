@@ -103,9 +103,7 @@ def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merc
     assert Customer.objects.count() == 0
 
 
-def test_an_import_without_a_report_says_why_each_row_was_rejected_as_the_dry_run_does(
-    merchant_sheet, owner
-):
+def test_an_import_without_a_report_says_why_each_row_was_rejected_as_the_dry_run_does(merchant_sheet, owner):
     checked, imported = io.StringIO(), io.StringIO()
     call_command("import", str(merchant_sheet), dry_run=True, stdout=checked)
 
@@ -130,7 +128,8 @@ def test_an_import_with_many_rejected_rows_shows_the_first_and_counts_the_rest(t
     text = out.getvalue()
     assert "0 created, 0 updated, 0 unchanged, 25 rejected" in text
     shown = [line for line in text.splitlines() if line.startswith("  row ")]
-    assert len(shown) == 20 and shown[0].startswith("  row 2, 手机号码: '1381234000': A mobile number has 11 digits")
+    assert len(shown) == 20
+    assert shown[0].startswith("  row 2, 手机号码: '1381234000': A mobile number has 11 digits")
     assert "  and 5 more rows with problems — use --report FILE to have them all" in text
 
 

@@ -50,7 +50,8 @@ def test_a_product_import_is_audited_as_a_product_import_with_its_kind(owner):
 
     run = run_import(owner, sheet("玻尿酸面霜,护肤/面霜,,CREAM-50,,50ml,199,80,60,是"))
 
-    started = AuditEntry.objects.filter(target_type="transfer.import", target_id=str(run.pk)).order_by("seq")[0]
+    entries = AuditEntry.objects.filter(target_type="transfer.import", target_id=str(run.pk))
+    started = entries.order_by("seq")[0]
     assert (started.action, started.data["kind"]) == ("product.import", "products")
 
 
