@@ -120,9 +120,6 @@ KIND_LABELS: dict[str, Any] = {
 }
 # The kinds whose rows belong to a store: chosen on upload, unless a column names it.
 STORE_KINDS = (ImportKind.ORDERS, ImportKind.REVIEWS)
-ORDERS_MODE_REFUSED = gettext_lazy(
-    "Orders are imported order by order: all or nothing is not offered for them."
-)
 
 
 def import_max_bytes() -> int:
@@ -200,8 +197,6 @@ class UploadForm(forms.Form):
         cleaned = super().clean() or {}
         if not cleaned.get("kind") and "kind" not in self.errors:
             cleaned["kind"] = ImportKind.CUSTOMERS
-        if cleaned.get("kind") == ImportKind.ORDERS and cleaned.get("mode") == ImportMode.ALL_OR_NOTHING:
-            self.add_error("mode", str(ORDERS_MODE_REFUSED))
         if cleaned.get("kind") not in STORE_KINDS:
             cleaned["store"] = None
         return cleaned
@@ -209,8 +204,7 @@ class UploadForm(forms.Form):
 
 class MappingForm(forms.Form):
     """One choice per column of the file (``col_<index>``: a field key, or blank to skip the column), the
-    mode (good rows only for orders), for orders and reviews the store, and a name for saving the choice as a
-    preset."""
+    mode, for orders and reviews the store, and a name for saving the choice as a preset."""
 
     mode = forms.ChoiceField(
         label=gettext_lazy("Rows with problems"), choices=ImportMode.choices, widget=forms.RadioSelect
@@ -228,9 +222,6 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kind = kind
         self.headers = list(headers)
-        if kind == ImportKind.ORDERS:
-            mode = cast(forms.ChoiceField, self.fields["mode"])
-            mode.choices = [(ImportMode.GOOD_ROWS.value, ImportMode.GOOD_ROWS.label)]
         if kind in STORE_KINDS:
             self.fields["store"] = _store_field()
         options = [("", gettext_lazy("— skip —")), *choices]

@@ -69,7 +69,9 @@ from kebu.transfer.models import (
     ImportRowAction,
 )
 from kebu.transfer.orders import (
+    OrderRows,
     order_batch_import,
+    order_batch_rehearse,
     order_groups,
     order_headers_match,
     order_import_undo,
@@ -173,10 +175,6 @@ def customer_import_start(
     queue its import as a job (``enqueue=False``: the caller runs ``job_run`` itself). The kept copy is
     read as far as its header first, so a file that cannot be imported is refused here, before anything
     is queued, and the job reads exactly the file that was checked."""
-    if kind == ImportKind.ORDERS and mode == ImportMode.ALL_OR_NOTHING:
-        raise ValidationFailed(
-            _("Orders are imported order by order: all or nothing is not offered for them.")
-        )
     if isinstance(data, Path):
         file_size_check(data.stat().st_size, streamed=True)  # before a file too large is copied
     stored_as = uuid.uuid4().hex
@@ -300,6 +298,7 @@ def _import_run(job_run: JobRun) -> None:
             _refuse_or_go_on(run, reviews, job_run=job_run)
         elif run.kind == ImportKind.CUSTOMERS:
             _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
+        # An order sheet is checked by _orders_run, batch by batch as it is written.
     if run.refused:
         return
     if run.kind == ImportKind.ORDERS:
@@ -357,6 +356,14 @@ def import_cancel(*, run: Import) -> Import:
     return run
 
 
+class _RefusedWhenWritten(Exception):
+    """All or nothing, and an order that passed the check was refused when written."""
+
+    def __init__(self, orders: list[OrderRows]) -> None:
+        super().__init__()
+        self.orders = orders
+
+
 def _orders_run(
     run: Import,
     rows: Callable[[], Iterator[tuple[int, list[Cell]]]],
@@ -365,22 +372,52 @@ def _orders_run(
     job_run: JobRun,
 ) -> None:
     """An order sheet's batches: whole orders (an order's lines are never split between two batches), about
-    ``IMPORT_BATCH_ROWS`` rows each. All or nothing is not offered for orders yet: each order stands alone."""
+    ``IMPORT_BATCH_ROWS`` rows each. Importing the good rows, each order stands alone.
+
+    All or nothing writes the file's orders only if every one of them can be: first every batch is
+    imported in a transaction rolled back (``order_batch_rehearse``), so that the check is the writing's
+    own rules, and any order refused refuses the file, each such order listed; then the batches are
+    written. Should an order still be refused when written (the shop changed between the check and the
+    write: someone saved an order with one of the file's numbers), its batch rolls back and what the
+    batches before it wrote is undone (``order_import_undo``, recorded as ``import.undo``): the import
+    is refused, that order listed, and nothing of the file is left. Only when that undo would lose
+    work done meanwhile on what the import had just written does the job fail instead, saying so and
+    keeping what it wrote, which the import's page can undo later. A cancelled import keeps the batches
+    it had written (undo takes them back), as in the other mode."""
     try:
         store = Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None
         split = order_numbers_split(rows(), mapping, store=store)
-        pending = order_groups((r for r in rows() if r[0] >= run.next_row), mapping, store=store)
-        batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
-        while True:
-            batch: list[list[tuple[int, list[Cell]]]] = []
-            while sum(len(g) for g in batch) < batch_rows and (group := next(pending, None)) is not None:
-                batch.append(group)
-            if not batch:
-                break
+
+        def batches(start: int) -> Iterator[list[list[tuple[int, list[Cell]]]]]:
+            pending = order_groups((r for r in rows() if r[0] >= start), mapping, store=store)
+            batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+            while True:
+                batch: list[list[tuple[int, list[Cell]]]] = []
+                while sum(len(g) for g in batch) < batch_rows and (group := next(pending, None)) is not None:
+                    batch.append(group)
+                if not batch:
+                    return
+                yield batch
+
+        whole = run.mode == ImportMode.ALL_OR_NOTHING
+        if whole and not run.checked:
+            refused: list[OrderRows] = []
+            for batch in batches(0):
+                job_run.stop_if_cancelled()
+                with shop_settings_held():
+                    refused += order_batch_rehearse(run, batch, mapping=mapping, split=split)
+                with transaction.atomic():
+                    job_run.beat()  # alive: a large file's check is long
+            _refuse_or_go_on(run, refused, job_run=job_run)
+            if run.refused:
+                return
+        for batch in batches(run.next_row):
             job_run.stop_if_cancelled()
             # The stage rules and credit setting each order asks for are read once a batch.
             with transaction.atomic(), shop_settings_held():
-                order_batch_import(run, batch, mapping=mapping, split=split)
+                orders = order_batch_import(run, batch, mapping=mapping, split=split)
+                if whole and (refused := [o for o in orders if o.problems]):
+                    raise _RefusedWhenWritten(refused)
                 run.next_row = batch[-1][-1][0] + 1
                 run.save(
                     update_fields=[
@@ -395,9 +432,51 @@ def _orders_run(
                     ]
                 )
                 job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
+    except _RefusedWhenWritten as exc:
+        _orders_taken_back(run, exc.orders, job_run=job_run)
+        return
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)
         raise
+    _finished(run, status=JobStatus.DONE)
+
+
+def _orders_taken_back(run: Import, refused: Sequence[OrderRows], *, job_run: JobRun) -> None:
+    """All or nothing, and ``refused`` were refused when written: undo what the batches before wrote,
+    and refuse the import with those orders for the report, in one transaction."""
+    run.refresh_from_db()  # the rolled-back batch had counted onto the run in memory
+    try:
+        with transaction.atomic():
+            counts = order_import_undo(run)
+            run.journal.all().delete()
+            ImportRow.objects.bulk_create(_rejections(run, refused))
+            run.created = run.updated = run.unchanged = run.noted = 0
+            run.rejected, run.refused = len(refused), True
+            run.save(update_fields=["created", "updated", "unchanged", "noted", "rejected", "refused"])
+            if any(counts.values()):
+                # Orders written and deleted again: the audit log says so, and the dashboard rebuilds.
+                audit_record(
+                    action="import.undo",
+                    actor=run.created_by,
+                    target=run,
+                    data=counts | {"all_or_nothing": True},
+                    ip="",
+                )
+            job_run.beat(done=run.processed)
+    except Conflict as exc:
+        orders = "; ".join(
+            _("row %(row)d: %(reason)s") % {"row": o.number, "reason": " ".join(p.reason for p in o.problems)}
+            for o in refused
+        )
+        raise ValidationFailed(
+            _(
+                "All or nothing: an order was refused when written, after the file had been checked "
+                "(%(orders)s), and what the import wrote before it cannot be undone without losing work "
+                "done on it since (%(conflict)s). It is kept: undo the import from its page once that is "
+                "settled."
+            )
+            % {"orders": orders, "conflict": exc.message}
+        ) from exc
     _finished(run, status=JobStatus.DONE)
 
 
@@ -451,7 +530,7 @@ def _refuse_if_any_bad(
 
 
 def _refuse_or_go_on(
-    run: Import, bad: Sequence[CustomerRow | ProductRow | ReviewRow], *, job_run: JobRun
+    run: Import, bad: Sequence[CustomerRow | ProductRow | ReviewRow | OrderRows], *, job_run: JobRun
 ) -> None:
     """After the all-or-nothing check: refuse the import with its bad rows kept for the report, or mark
     it checked so that a resumed run does not check again."""
@@ -591,7 +670,9 @@ def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int
     return CustomerRow(number, None, problems=[Problem(number, column, name, reason)])
 
 
-def _rejections(run: Import, rows: Iterable[CustomerRow | ProductRow | ReviewRow]) -> list[ImportRow]:
+def _rejections(
+    run: Import, rows: Iterable[CustomerRow | ProductRow | ReviewRow | OrderRows]
+) -> list[ImportRow]:
     return [ImportRow.rejection(run, r.number, r.problems) for r in rows]
 
 

@@ -309,6 +309,11 @@ class OrderRows:
     corrections: list[Correction] = field(default_factory=list)
     status_text: str = ""  # the status as the sheet words it (交易关闭)
 
+    @property
+    def number(self) -> int:
+        """The order's first row: where its problems are reported."""
+        return self.numbers[0]
+
 
 def _names_joined(
     group: Sequence[tuple[int, list[Cell]]], columns: Mapping[str, int]
@@ -617,9 +622,9 @@ def order_batch_import(
     *,
     mapping: dict[int, str],
     split: Mapping[OrderKey, list[int]] | None = None,
-) -> None:
+) -> list[OrderRows]:
     """Import the orders of ``groups`` inside the caller's transaction, counting onto ``run``. An order
-    the services refuse is rejected alone.
+    the services refuse is rejected alone. Returns the batch's orders, a rejected one with its problems.
 
     The batch's orders are checked one by one and written together (``orders_create_checked``): the
     same rows, figures, stages and audit entries as ``order_create`` for each, in a few statements. A
@@ -640,6 +645,33 @@ def order_batch_import(
             journal = _orders_one_by_one(run, orders)
     ImportRow.objects.bulk_create(journal)
     corrections_note(run, [c for order in orders if not order.problems for c in order.corrections])
+    return orders
+
+
+# What an order batch counts onto its import (its corrected cells too).
+COUNTED = ("created", "updated", "unchanged", "noted", "rejected", "corrected", "corrections")
+
+
+def order_batch_rehearse(
+    run: Import,
+    groups: Sequence[Sequence[tuple[int, list[Cell]]]],
+    *,
+    mapping: dict[int, str],
+    split: Mapping[OrderKey, list[int]] | None = None,
+) -> list[OrderRows]:
+    """The orders of ``groups`` that importing them now would reject, found by importing them in a
+    transaction that is then rolled back: every rule the writing applies (a cell, the services' checks,
+    an order met again whose lines differ, a move it cannot make) and nothing written, nor counted on
+    ``run``. All or nothing checks a file so, a batch at a time."""
+    before = {name: getattr(run, name) for name in COUNTED}
+    try:
+        with transaction.atomic():
+            orders = order_batch_import(run, groups, mapping=mapping, split=split)
+            transaction.set_rollback(True)
+    finally:
+        for name, value in before.items():
+            setattr(run, name, value)
+    return [order for order in orders if order.problems]
 
 
 def orders_read(
@@ -817,7 +849,7 @@ class _Counts:
     rejected: int = 0
 
     def onto(self, run: Import) -> None:
-        for name in ("created", "updated", "unchanged", "noted", "rejected"):
+        for name in COUNTED:
             setattr(run, name, getattr(run, name) + getattr(self, name))
 
 

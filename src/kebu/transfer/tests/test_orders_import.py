@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.errors import Conflict
 from kebu.core.jobs import job_run
 from kebu.customers.models import Customer
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
@@ -262,15 +262,153 @@ def test_an_order_import_is_audited_as_an_order_import_with_its_kind(owner, shop
     assert str(ACTION_LABELS["order.import"]) == "Order import started"
 
 
-def test_orders_are_not_offered_all_or_nothing(owner, shop):
-    with pytest.raises(ValidationFailed, match="order by order"):
-        customer_import_start(
+def run_all_or_nothing(owner, data: bytes, *, store, on_beat=None) -> Import:
+    with transaction.atomic():
+        run = customer_import_start(
             actor=owner,
-            data=TAOBAO,
-            file_name="x.csv",
+            data=data,
+            file_name="ExportOrderList.csv",
             kind=ImportKind.ORDERS,
             mode=ImportMode.ALL_OR_NOTHING,
+            store=store,
+            enqueue=False,
         )
+    job_run(run.job_id, on_beat=on_beat)
+    run.refresh_from_db()
+    return run
+
+
+def _sheet_with_two_bad_orders() -> bytes:
+    header, *lines = TAOBAO.decode("utf-8").splitlines()
+    return "\n".join(
+        [
+            header,
+            *lines[:2],
+            # paid before it was ordered: only the order services refuse it, when it is written
+            lines[2].replace("2024-02-01 20:01:00", "2024-01-31 20:01:00"),
+            lines[3].replace("2024-02-03 08:00:00", "昨天"),  # a time nobody can read: a cell's problem
+        ]
+    ).encode()
+
+
+def test_all_or_nothing_with_a_bad_order_writes_no_order_and_lists_every_bad_one(owner, shop, settings):
+    # given: four orders, one a cell refuses and one the order services refuse, in batches of one order
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+
+    run = run_all_or_nothing(owner, _sheet_with_two_bad_orders(), store=shop.store)
+
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 2))
+    assert not Order.objects.exists() and not Customer.objects.exists()
+    rejected = {row: [p.reason for p in problems] for row, _cells, problems in import_rejected_rows(run)}
+    assert set(rejected) == {4, 5}, rejected
+    assert any("昨天" in reason or "time" in reason for reason in rejected[5]), rejected[5]
+    assert not ImportRow.objects.filter(run=run).exclude(action="rejected").exists()
+
+
+def test_all_or_nothing_with_every_order_good_imports_them_all(owner, shop, settings):
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+
+    run = run_all_or_nothing(owner, TAOBAO, store=shop.store)
+
+    assert (run.refused, run.checked, counts(run)) == (False, True, (4, 0, 0, 0))
+    assert Order.objects.count() == 4 and Customer.objects.get(name="王小明").order_count == 2
+
+
+def test_all_or_nothing_refuses_an_order_met_again_whose_amounts_differ_and_moves_no_other(owner, shop):
+    # given: the export imported, then a newer one moving an order on and changing another's amount
+    run_import(owner, TAOBAO, store=shop.store)
+    newer = _first_row_edited("398.00,交易成功", "388.00,交易成功")
+    newer = newer.replace("等待卖家发货".encode(), "卖家已发货".encode())
+    newer = newer.replace(b"89.50,,,,0", "89.50,顺丰,SF200,,0".encode())
+    before = list(Order.objects.order_by("pk").values_list("status", "version"))
+
+    run = run_all_or_nothing(owner, newer, store=shop.store)
+
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1)), import_rejected_rows(run)
+    assert list(Order.objects.order_by("pk").values_list("status", "version")) == before
+
+
+def test_all_or_nothing_takes_back_what_it_wrote_when_an_order_is_refused_after_the_check(
+    owner, shop, settings
+):
+    # given: batches of one order; once the check has passed and the first order is written, someone
+    # saves an order with the number of the file's third order, and other lines
+    from kebu.audit.models import AuditEntry
+    from kebu.orders.services.orders import LineInput, OrderInput, order_create
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    other = customer_create(actor=owner, data=CustomerInput(name="别的店员的客户"))
+
+    def meanwhile(job) -> None:
+        if job.done and not Order.objects.filter(order_no="2024010512347").exists():
+            order_create(
+                actor=owner,
+                data=OrderInput(
+                    customer=other,
+                    store=shop.store,
+                    lines=[LineInput(title="电话下单", unit_price_cny="1.00")],
+                    order_no="2024010512347",
+                    status=OrderStatus.PAID,
+                ),
+            )
+
+    # when
+    run = run_all_or_nothing(owner, TAOBAO, store=shop.store, on_beat=meanwhile)
+
+    # then: refused, that order listed, and nothing of the file left: only the order saved meanwhile
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    [(row, _cells, [problem])] = import_rejected_rows(run)
+    assert row == 4 and "2024010512347" in problem.reason, problem.reason
+    assert list(Order.objects.values_list("order_no", "customer")) == [("2024010512347", other.pk)]
+    assert list(Customer.objects.values_list("name", flat=True)) == ["别的店员的客户"]
+    undone = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert undone.data["deleted"] == 2 and undone.data["all_or_nothing"] is True
+
+
+def test_all_or_nothing_that_cannot_take_back_without_losing_work_fails_saying_so(owner, shop, settings):
+    # given: as above, and meanwhile someone also writes a note on the order the import wrote first
+    from kebu.core.models import Job, JobStatus
+    from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_details_update
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    other = customer_create(actor=owner, data=CustomerInput(name="别的店员的客户"))
+
+    def meanwhile(job) -> None:
+        if job.done and not Order.objects.filter(order_no="2024010512347").exists():
+            first = Order.objects.get(order_no="2024010512345")
+            order_details_update(actor=owner, order=first, changes={"seller_notes": "客服已回访"})
+            order_create(
+                actor=owner,
+                data=OrderInput(
+                    customer=other,
+                    store=shop.store,
+                    lines=[LineInput(title="电话下单", unit_price_cny="1.00")],
+                    order_no="2024010512347",
+                    status=OrderStatus.PAID,
+                ),
+            )
+
+    # when
+    run = run_all_or_nothing(owner, TAOBAO, store=shop.store, on_beat=meanwhile)
+
+    # then: the job fails saying why, and the note is not lost with the order
+    job = Job.objects.get(pk=run.job_id)
+    assert job.status == JobStatus.FAILED and "row 4" in job.error and "undo the import" in job.error, (
+        job.error
+    )
+    assert Order.objects.get(order_no="2024010512345").seller_notes == "客服已回访"
+    assert not run.refused
+
+
+def test_the_command_imports_orders_all_or_nothing(owner, shop, tmp_path):
+    path = tmp_path / "ExportOrderList.csv"
+    path.write_bytes(_sheet_with_two_bad_orders())
+    out = io.StringIO()
+
+    call_command("import", str(path), kind="orders", store=shop.store.name, all_or_nothing=True, stdout=out)
+
+    assert "0 created, 0 updated, 0 unchanged, 2 rejected" in out.getvalue()
+    assert "nothing imported: all or nothing" in out.getvalue() and not Order.objects.exists()
 
 
 def test_the_command_checks_then_imports_an_order_export_into_a_store(owner, shop, tmp_path):

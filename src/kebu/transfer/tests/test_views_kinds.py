@@ -81,7 +81,7 @@ def test_a_taobao_export_uploaded_as_orders_is_guessed_checked_and_imported_as_f
     draft = owner_client.session[DRAFTS_SESSION_KEY][token]
     assert (draft["kind"], draft["store"]) == (ImportKind.ORDERS, shop.store.pk)
 
-    # the columns are guessed as an order sheet's, and all-or-nothing is not offered
+    # the columns are guessed as an order sheet's, and the mode is offered as for the other kinds
     page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
     mapping = chosen(page)
     assert mapping["col_0"] == "order_no"  # 订单编号
@@ -89,7 +89,7 @@ def test_a_taobao_export_uploaded_as_orders_is_guessed_checked_and_imported_as_f
     assert mapping["col_8"] == "ordered_at"  # 订单创建时间
     assert mapping["col_10"] == "title"  # 宝贝标题
     assert mapping["col_12"] == "sku_code"  # 商家编码
-    assert 'value="all"' not in page and 'data-problem="mapping"' not in page
+    assert 'value="all"' in page and 'data-problem="mapping"' not in page
     assert f'<option value="{shop.store.pk}" selected>' in page
 
     # when: every row is checked
@@ -197,17 +197,35 @@ def test_orders_with_a_store_chosen_on_the_columns_page_import_into_it(
     assert Order.objects.filter(store=shop.store).count() == 4
 
 
-def test_orders_are_not_offered_all_or_nothing(owner_client, shop):
-    data = io.BytesIO(TAOBAO)
+def test_orders_imported_all_or_nothing_from_the_pages_write_none_when_one_is_bad(
+    owner_client, shop, django_capture_on_commit_callbacks
+):
+    # given: an order sheet whose second order has a time nobody can read, uploaded all or nothing
+    lines = TAOBAO.decode().splitlines()
+    sheet = "\n".join([lines[0], lines[1], lines[2].replace("2024-01-06 09:00:00", "昨天"), *lines[3:]])
+    data = io.BytesIO(sheet.encode())
     data.name = "orders.csv"
-    response = owner_client.post(
+    uploaded = owner_client.post(
         reverse("transfer:new"),
         {"file": data, "mode": ImportMode.ALL_OR_NOTHING, "kind": ImportKind.ORDERS, "store": shop.store.pk},
     )
+    token = token_of(uploaded)
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    assert re.search(r'name="mode" value="all"[^>]*checked', page), "the columns page offers the mode"
 
-    assert response.status_code == 400
-    assert "all or nothing is not offered" in response.content.decode()
-    assert not owner_client.session.get(DRAFTS_SESSION_KEY)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {**chosen(page), "mode": ImportMode.ALL_OR_NOTHING, "store": shop.store.pk, "action": "import"},
+        )
+
+    # then: refused, the bad order listed, no order written
+    run = Import.objects.get(pk=import_id(response))
+    assert (run.mode, run.refused, run.rejected, run.created) == (ImportMode.ALL_OR_NOTHING, True, 1, 0)
+    assert not Order.objects.exists()
+    status = owner_client.get(reverse("transfer:detail", args=[run.pk])).content.decode()
+    assert "Nothing was imported" in status and "昨天" in status
 
 
 def test_a_bad_order_is_listed_once_by_its_first_row(owner_client, shop, django_capture_on_commit_callbacks):
