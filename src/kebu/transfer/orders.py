@@ -648,8 +648,10 @@ def order_batch_import(
     return orders
 
 
-# What an order batch counts onto its import (its corrected cells too).
-COUNTED = ("created", "updated", "unchanged", "noted", "rejected", "corrected", "corrections")
+# What an order batch counts onto its import.
+COUNTED = ("created", "updated", "unchanged", "noted", "rejected")
+# What a rehearsal puts back on the import: the counts, and the corrected cells it noted.
+REHEARSED = (*COUNTED, "corrected", "corrections")
 
 
 def order_batch_rehearse(
@@ -663,7 +665,7 @@ def order_batch_rehearse(
     transaction that is then rolled back: every rule the writing applies (a cell, the services' checks,
     an order met again whose lines differ, a move it cannot make) and nothing written, nor counted on
     ``run``. All or nothing checks a file so, a batch at a time."""
-    before = {name: getattr(run, name) for name in COUNTED}
+    before = {name: getattr(run, name) for name in REHEARSED}
     try:
         with transaction.atomic():
             orders = order_batch_import(run, groups, mapping=mapping, split=split)
