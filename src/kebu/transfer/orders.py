@@ -63,6 +63,7 @@ from kebu.orders.services.orders import (
     order_create,
     order_deliver,
     order_details_update,
+    order_fields_edited_by_hand,
     order_pay,
     order_ship,
     orders_create_checked,
@@ -251,14 +252,21 @@ def order_key(
     stores of one shop may each have an order 1001 (Kebu's own export of the shop has both, one under
     the other), and they are two orders. The store is the row's store cell, compared as it is looked up
     (by name, case aside), or the store chosen on upload when the sheet has no store column or the
-    cell is blank."""
+    cell is blank; but a blank cell under a row of the same order number is that row's store (a sheet
+    that names the store on an order's first line only). So the function is called on the rows in
+    their order, once each, as ``groupby`` does."""
     number_at = next(i for i, key in mapping.items() if key == "order_no")
     store_at = next((i for i, key in mapping.items() if key == "store"), None)
     chosen = store.name.lower() if store is not None else ""
+    above: list[OrderKey] = []  # the key of the row above
 
     def key(cells: Sequence[Cell]) -> OrderKey:
         named = " ".join(normalized(cells[store_at]).split()).lower() if store_at is not None else ""
-        return named or chosen, normalized(cells[number_at])
+        number = normalized(cells[number_at])
+        if not named and above and above[0][1] == number:
+            named = above[0][0]
+        above[:] = [(named or chosen, number)]
+        return above[0]
 
     return key
 
@@ -937,27 +945,75 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
         if forward or cancel:
             stored = _order_move(run, order, stored, forward=forward, cancel=cancel)
         changes = _details_changed(stored, order)
+        kept = _kept_by_hand(stored, changes)
+        changes = {name: value for name, value in changes.items() if name not in kept}
         if changes:
             try:
-                stored = order_details_update(actor=run.created_by, order=stored, changes=changes)
+                stored = order_details_update(
+                    actor=run.created_by, order=stored, changes=changes, import_id=run.pk
+                )
             except KebuError as exc:
                 raise ValidationFailed(
                     _("Order %(no)s was not updated: %(reason)s")
                     % {"no": order.order_no, "reason": " ".join(_reasons(exc))}
                 ) from exc
+    # One note for the address, not one for each of its parts.
+    left_out = [_kept_note(run, order, name) for name in kept if name not in _ADDRESS[:3]]
     if not (forward or cancel or changes):
-        return None
+        if not left_out:
+            return None
+        return ImportRow(
+            run=run,
+            row=order.numbers[0],
+            action=ImportRowAction.UNCHANGED,
+            noted=True,
+            detail=json.dumps({"left_out": left_out}, ensure_ascii=False),
+        )
+    detail: dict[str, Any] = {"order": stored.pk, "order_version": stored.version, "before": before}
+    if left_out:
+        detail["left_out"] = left_out
     return ImportRow(
         run=run,
         row=order.numbers[0],
         action=ImportRowAction.UPDATED,
+        noted=bool(left_out),
         customer_id=stored.customer_id,
-        detail=json.dumps(
-            {"order": stored.pk, "order_version": stored.version, "before": before},
-            cls=DjangoJSONEncoder,
-            ensure_ascii=False,
-        ),
+        detail=json.dumps(detail, cls=DjangoJSONEncoder, ensure_ascii=False),
     )
+
+
+# The shipping address is one detail: a hand-corrected part keeps the whole of it.
+_ADDRESS = ("ship_province", "ship_city", "ship_district", "ship_address")
+# An order's detail -> the sheet's column it is read from, where the two are named apart.
+_COLUMN_OF = {
+    "receiver_name": "receiver",
+    "ship_province": "address",
+    "ship_city": "address",
+    "ship_district": "address",
+    "ship_address": "address",
+}
+
+
+def _kept_by_hand(stored: Order, changes: dict[str, str]) -> list[str]:
+    """The ``changes`` to leave out: details corrected in Kebu since an import last changed the order,
+    which an export older than the correction would otherwise put back (in the file's column order)."""
+    if not changes:
+        return []
+    edited = order_fields_edited_by_hand(stored)
+    if edited & set(_ADDRESS):
+        edited |= set(_ADDRESS)
+    return [name for name in changes if name in edited]
+
+
+def _kept_note(run: Import, order: OrderRows, name: str) -> list[str]:
+    """The note for a detail left as it was corrected in Kebu: [column, value in the file, reason]."""
+    index = next((i for i, key in run.mapping.items() if key == _COLUMN_OF.get(name, name)), None)
+    column = run.headers[int(index)] if index is not None else _label(Order, name)
+    reason = _(
+        "Order %(no)s: “%(field)s” was corrected in Kebu after this order was last imported; the "
+        "file's value was left out."
+    ) % {"no": order.order_no, "field": _label(Order, name)}
+    return [column, str(order.data.get(name, "")), reason]
 
 
 def _reasons(exc: KebuError) -> list[str]:
@@ -1031,6 +1087,15 @@ def _same_phone(one: str, other: str) -> bool:
         return clean_digits(one) == clean_digits(other)
 
 
+def _masked(name: str, value: str) -> bool:
+    """Whether a detail the sheet gives is masked: Kebu's own export writes ****, a marketplace's
+    fewer stars (张**, 文三路***号), as the buyer's phone is read (``_buyer``). Notes and messages are
+    the merchant's and buyer's own words, where a star is only a star."""
+    if name in ("seller_notes", "buyer_message"):
+        return MASK in value
+    return "*" in value
+
+
 def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
     """The details of ``stored`` (``ORDER_DETAIL_FIELDS``) the sheet gives otherwise: a non-blank cell
     that differs. A masked cell says nothing; nor does "other" as the payment method (a word Kebu does
@@ -1045,7 +1110,7 @@ def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
     ):
         value = data.get(name, "")
         kept = _free(getattr(stored, name)) if free else _plain(getattr(stored, name))
-        if value and MASK not in value and value != kept:
+        if value and not _masked(name, value) and value != kept:
             changes[name] = value
     phone = data.get("receiver_phone", "")
     if phone and not _same_phone(phone, stored.receiver_phone):
@@ -1053,7 +1118,7 @@ def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
     address = {
         name: data.get(name, "") for name in ("ship_province", "ship_city", "ship_district", "ship_address")
     }
-    given = address["ship_address"] and MASK not in address["ship_address"]
+    given = address["ship_address"] and not _masked("ship_address", address["ship_address"])
     if given and any(_free(getattr(stored, name)) != value for name, value in address.items()):
         changes.update(address)  # the address is one: its parts go together
     method = data.get("payment_method", "")

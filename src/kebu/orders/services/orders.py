@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kebu.audit.models import AuditEntry
 from kebu.audit.services import audit_record, audit_records
 from kebu.core import divisions
 from kebu.core.bulk import objects_insert
@@ -884,7 +885,12 @@ def _address_check(order: Order, changed: dict[str, str], errors: dict[str, list
 
 @transaction.atomic
 def order_details_update(
-    *, actor: Any, order: Order, changes: dict[str, str], expected_version: int | None = None
+    *,
+    actor: Any,
+    order: Order,
+    changes: dict[str, str],
+    expected_version: int | None = None,
+    import_id: int | None = None,
 ) -> Order:
     """Change an order's details (``ORDER_DETAIL_FIELDS``: notes, buyer message, carrier and tracking
     number, the shipping address, the payment method of a paid order) to ``changes``, all or none. The
@@ -892,7 +898,9 @@ def order_details_update(
     credit or off it would change what the customer owes. A changed receiver phone must be a phone
     number, a changed province, city or district one of the division list's. Only what differs from the
     order is written and named in the audit entry; with nothing different, nothing is written. Raises
-    ``ValidationFailed`` naming each bad field; ``Conflict`` when the order changed since it was read."""
+    ``ValidationFailed`` naming each bad field; ``Conflict`` when the order changed since it was read.
+    ``import_id``: the import that brings the change, kept in the audit entry, so that a later import can
+    tell a correction made by hand from its own (``order_fields_edited_by_hand``)."""
     unknown = set(changes) - set(ORDER_DETAIL_FIELDS)
     if unknown:
         raise ValueError(f"Not an order detail: {', '.join(sorted(unknown))}")
@@ -932,5 +940,23 @@ def order_details_update(
         return order
     order = _claim(order, expected_version=expected_version, **values)
     # The field names only: the values are contact details and the buyer's words.
-    audit_record(action="order.update", actor=actor, target=order, data={"fields": sorted(values)})
+    data: dict[str, Any] = {"fields": sorted(values)}
+    if import_id is not None:
+        data["import"] = import_id
+    audit_record(action="order.update", actor=actor, target=order, data=data)
     return order
+
+
+def order_fields_edited_by_hand(order: Order) -> set[str]:
+    """The details of ``order`` changed in Kebu (its page, the API, the notes) since an import last
+    changed any: what a later import of an older export must not put back. Read from the order's audit
+    entries, newest first, up to the first that an import made."""
+    entries = AuditEntry.objects.filter(
+        action="order.update", target_type="orders.order", target_id=str(order.pk)
+    ).order_by("-seq")
+    edited: set[str] = set()
+    for data in entries.values_list("data", flat=True).iterator():
+        if (data or {}).get("import") is not None:
+            break
+        edited.update((data or {}).get("fields", ()))
+    return edited

@@ -1033,6 +1033,21 @@ def test_one_order_number_in_two_stores_on_rows_apart_is_two_orders(owner, shop)
     assert Order.objects.get(store=douyin, order_no="1001").customer.name == "钱七"
 
 
+def test_a_store_named_on_an_orders_first_line_only_holds_for_its_other_lines(owner, shop):
+    tmall, douyin = _two_stores(owner, shop)
+    data = _store_sheet(
+        "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
+        ",1001,钱七,13900001111,2024-01-06 10:00:00,已付款,明前龙井,TEA-250,1,128.00",
+        "天猫店,1002,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+    )
+
+    run = run_import(owner, data, store=None)  # no store chosen on upload
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get(store=douyin, order_no="1001").lines.count() == 2
+    assert Order.objects.filter(store=tmall).count() == 1
+
+
 def test_an_orders_rows_apart_in_one_store_are_still_refused_beside_another_stores_order(owner, shop):
     # given order 1001 of the Tmall store on rows 2 and 4, with the Douyin store's 1001 between them
     _tmall, douyin = _two_stores(owner, shop)
@@ -1110,8 +1125,46 @@ def test_an_order_imported_again_takes_each_changed_detail_and_counts_as_updated
     ming.refresh_from_db()
     assert (ming.order_count, ming.total_spent_cny, ming.version) == figures
     audit = AuditEntry.objects.filter(action="order.update").get()
-    assert audit.data == {"fields": sorted(fields)}  # the names, never the values (contact details)
+    # the names, never the values (contact details), and the import that changed them
+    assert audit.data == {"fields": sorted(fields), "import": again.pk}
     assert counts(run_import(owner, _first_row_edited(old, new), store=shop.store)) == (0, 0, 4, 0)
+
+
+def test_a_detail_corrected_by_hand_is_not_put_back_by_an_older_export(owner, shop):
+    from kebu.orders.services.orders import order_details_update
+
+    run_import(owner, TAOBAO, store=shop.store)
+    order = Order.objects.get(order_no="2024010512345")
+    order_details_update(actor=owner, order=order, changes={"tracking_no": "ZT5555555555"})  # on its page
+
+    again = run_import(owner, TAOBAO, store=shop.store)  # the export from before, with ZT1234567890
+
+    assert counts(again) == (0, 0, 4, 0), import_rejected_rows(again)
+    assert Order.objects.get(pk=order.pk).tracking_no == "ZT5555555555"
+    [note] = import_notes(again, limit=10)
+    assert "2024010512345" in note.reason and note.value == "ZT1234567890"
+    # What the hand did not touch still follows the file.
+    newer = _first_row_edited("请尽快发货", "周末不收货")
+    assert counts(run_import(owner, newer, store=shop.store)) == (0, 1, 3, 0)
+    order.refresh_from_db()
+    assert (order.buyer_message, order.tracking_no) == ("周末不收货", "ZT5555555555")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (",王小明,浙江省", ",王**,浙江省"),
+        ("浙江省 杭州市 西湖区 文三路1号", "浙江省 杭州市 西湖区 文三路***号"),
+    ],
+)
+def test_a_marketplaces_masked_receiver_or_address_changes_nothing(owner, shop, old, new):
+    run_import(owner, TAOBAO, store=shop.store)
+    before = Order.objects.values("receiver_name", "ship_address").get(order_no="2024010512345")
+
+    again = run_import(owner, _first_row_edited(old, new), store=shop.store)
+
+    assert counts(again)[1] == 0, import_rejected_rows(again)
+    assert Order.objects.values("receiver_name", "ship_address").get(order_no="2024010512345") == before
 
 
 def test_a_payment_method_the_sheet_gives_otherwise_is_taken_for_a_paid_order(owner, shop):
