@@ -9,19 +9,23 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kebu.core.errors import NotFound
 from kebu.customers.models import Customer
 from kebu.customers.selectors import customer_visible_queryset
+from kebu.engagement.models import Preference
 from kebu.orders.models import (
     CATEGORY_SEPARATOR,
     COUNTED_STATUSES,
     AfterSale,
+    Category,
     CreditPayment,
+    CustomerCategorySpend,
     Order,
+    OrderLine,
     Product,
     Sku,
     Store,
@@ -166,6 +170,21 @@ def store_list(*, user: Any) -> QuerySet[Store]:
     return Store.objects.annotate(
         order_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
     ).order_by("position", "name")
+
+
+def category_list() -> QuerySet[Category]:
+    """The category tree in path order, each with ``in_use``: whether a subcategory, a product, an order
+    line, a customer's spend or a customer's favourites name it. The page offers to delete only those not
+    in use; ``category_delete`` checks again, the customers' top category too (not asked here: it has
+    no index, and it only ever names a category the customer has spend in)."""
+    category = OuterRef("pk")
+    return Category.objects.annotate(
+        in_use=Exists(Category.objects.filter(parent=category))
+        | Exists(Product.objects.filter(category=category))
+        | Exists(OrderLine.objects.filter(root_category=category))
+        | Exists(CustomerCategorySpend.objects.filter(category=category))
+        | Exists(Preference.categories.through.objects.filter(category=category))
+    ).order_by("path")
 
 
 def product_list(*, active_only: bool = False) -> QuerySet[Product]:

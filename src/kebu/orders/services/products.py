@@ -7,32 +7,57 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import ValidationFailed
-from kebu.orders.models import CATEGORY_SEPARATOR, Brand, Category, Product, Sku
+from kebu.customers.models import Customer
+from kebu.engagement.models import Preference
+from kebu.orders.models import (
+    CATEGORY_SEPARATOR,
+    Brand,
+    Category,
+    CustomerCategorySpend,
+    OrderLine,
+    Product,
+    Sku,
+)
 from kebu.orders.services.orders import _errors_add, money_parse
 
 MAX_DEPTH = 4
 SEPARATOR = CATEGORY_SEPARATOR
 
 
-@transaction.atomic
-def category_create(*, actor: Any, name: str, parent: Category | None = None) -> Category:
-    """A category under ``parent`` (or at the top). Names are unique among siblings."""
+def _category_name_clean(name: str) -> str:
     name = name.strip()[:50]
     if not name or SEPARATOR.strip() in name:
         raise ValidationFailed(
             _("Enter a category name."), field_errors={"name": [_("Enter a category name.")]}
         )
+    return name
+
+
+def _category_sibling_refuse(*, parent: Category | None, name: str, category: Category | None) -> None:
+    siblings = Category.objects.filter(parent=parent, name=name)
+    if category is not None:
+        siblings = siblings.exclude(pk=category.pk)
+    if siblings.exists():
+        message = _("There is already a category “%(name)s” here.") % {"name": name}
+        raise ValidationFailed(message, field_errors={"name": [message]})
+
+
+@transaction.atomic
+def category_create(*, actor: Any, name: str, parent: Category | None = None) -> Category:
+    """A category under ``parent`` (or at the top). Names are unique among siblings."""
+    name = _category_name_clean(name)
     if parent is not None and parent.path.count(SEPARATOR) + 1 >= MAX_DEPTH:
         message = _("Categories go at most %(n)d levels deep.") % {"n": MAX_DEPTH}
         raise ValidationFailed(message, field_errors={"parent": [message]})
-    if Category.objects.filter(parent=parent, name=name).exists():
-        message = _("There is already a category “%(name)s” here.") % {"name": name}
-        raise ValidationFailed(message, field_errors={"name": [message]})
+    _category_sibling_refuse(parent=parent, name=name, category=None)
     path = f"{parent.path}{SEPARATOR}{name}" if parent else name
     category = Category.objects.create(
         name=name, parent=parent, path=path, root=parent.root if parent else None
@@ -42,6 +67,100 @@ def category_create(*, actor: Any, name: str, parent: Category | None = None) ->
         category.save(update_fields=["root"])
     audit_record(action="catalogue.change", actor=actor, target=category, data={"created": path})
     return category
+
+
+@transaction.atomic
+def category_rename(*, actor: Any, category: Category, name: str) -> Category:
+    """Give ``category`` a new name, under the same rules as a new one; its path and the paths of every
+    category below it follow, all or nothing.
+
+    A rename never moves a category, so it stays under the same top-level category: the top category
+    that order lines copied (``OrderLine.root_category``) and the customers' spend per top category
+    (``CustomerCategorySpend``, ``Customer.top_category``) refer to it by key and stay right without
+    being touched. That is also why there is no way to move a category under another parent: it would
+    change the top category of past order lines."""
+    name = _category_name_clean(name)
+    category = Category.objects.select_for_update().get(pk=category.pk)
+    if name == category.name:
+        return category
+    _category_sibling_refuse(parent=category.parent, name=name, category=category)
+    old_path = category.path
+    parent = category.parent
+    new_path = f"{parent.path}{SEPARATOR}{name}" if parent else name
+    below = list(Category.objects.filter(path__startswith=old_path + SEPARATOR))
+    for descendant in below:
+        descendant.path = new_path + descendant.path[len(old_path) :]
+    Category.objects.bulk_update(below, ["path"])
+    category.name, category.path = name, new_path
+    category.save(update_fields=["name", "path"])
+    audit_record(
+        action="catalogue.change",
+        actor=actor,
+        target=category,
+        changes={"path": [old_path, new_path]},
+        data={"subcategories renamed": len(below)},
+    )
+    return category
+
+
+def _category_uses(category: Category) -> list[str]:
+    """What still refers to ``category``, in words; empty when it may be deleted. Every key to
+    :class:`Category` is here (a test checks the list against the models): the tree, the products, the
+    top category copied onto order lines, and the customers' figures and stated preferences. The one key
+    not asked is the dashboard's day totals per top category: they are counted from the order lines, so a
+    category no line names has only stale rows there, which go with it."""
+    uses = []
+    children = Category.objects.filter(parent=category).count()
+    if children:
+        uses.append(ngettext("%(n)d subcategory", "%(n)d subcategories", children) % {"n": children})
+    products = Product.objects.filter(category=category).count()
+    if products:
+        uses.append(ngettext("%(n)d product", "%(n)d products", products) % {"n": products})
+    lines = OrderLine.objects.filter(root_category=category).count()
+    if lines:
+        uses.append(ngettext("%(n)d order line", "%(n)d order lines", lines) % {"n": lines})
+    # One count of customers, whichever of their rows names it: spend per category, top category (no
+    # index, but only scanned here, when deleting), favourite categories.
+    customers = Customer.objects.filter(
+        Q(pk__in=CustomerCategorySpend.objects.filter(category=category).values("customer_id"))
+        | Q(top_category=category)
+        | Q(pk__in=Preference.categories.through.objects.filter(category=category).values("preference_id"))
+    ).count()
+    if customers:
+        uses.append(
+            ngettext(
+                "%(n)d customer's figures or preferences",
+                "%(n)d customers' figures or preferences",
+                customers,
+            )
+            % {"n": customers}
+        )
+    return uses
+
+
+@transaction.atomic
+def category_delete(*, actor: Any, category: Category) -> None:
+    """Delete a category made by mistake: only while nothing refers to it, so that no product, order
+    line, customer figure or preference loses its category. Otherwise say what still uses it."""
+    category = Category.objects.select_for_update().get(pk=category.pk)
+    uses = _category_uses(category)
+    if uses:
+        raise ValidationFailed(
+            _("“%(path)s” was not deleted: %(uses)s still use it.")
+            % {"path": category.path, "uses": get_text_list(uses, _("and"))}
+        )
+    path, pk = category.path, category.pk
+    # A top-level category is its own root; the key is cleared first so the row is not protected by itself.
+    Category.objects.filter(pk=pk).update(root=None)
+    category.delete()
+    audit_record(
+        action="catalogue.change",
+        actor=actor,
+        target_type="orders.category",
+        target_id=pk,
+        target_repr=path,
+        data={"deleted": path},
+    )
 
 
 def category_by_path(*, actor: Any, path: str) -> Category:
