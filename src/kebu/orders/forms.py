@@ -727,6 +727,12 @@ class CategoryForm(KebuForm):
     )
 
 
+class CategoryRenameForm(KebuForm):
+    """A category's new name; blank, separator and sibling names are the service's to refuse."""
+
+    name = forms.CharField(label=_("Category name"), max_length=50)
+
+
 # --- stores ---------------------------------------------------------------------------------------------
 
 

@@ -34,6 +34,8 @@ urlpatterns = [
     path("products/new/", views.product_create_view, name="product-create"),
     path("products/<int:product_id>/edit/", views.product_edit_view, name="product-edit"),
     path("products/categories/", views.category_list_view, name="categories"),
+    path("products/categories/<int:category_id>/edit/", views.category_edit_view, name="category-edit"),
+    path("products/categories/<int:category_id>/delete/", views.category_delete_view, name="category-delete"),
     path("stores/", views.store_list_view, name="stores"),
     path("stores/<int:store_id>/edit/", views.store_edit_view, name="store-edit"),
 ]

@@ -41,6 +41,7 @@ from kebu.orders.forms import (
     AfterSaleForm,
     CancelForm,
     CategoryForm,
+    CategoryRenameForm,
     CreditPaymentForm,
     CreditTermsForm,
     OrderDetailsForm,
@@ -793,8 +794,59 @@ def category_list_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Category “%(path)s” added.") % {"path": category.path})
                 return redirect("orders:categories")
-    context = {"form": form, "categories": Category.objects.order_by("path"), "can_add": can_add}
+    context = {
+        "form": form,
+        "categories": selectors.category_list(),
+        "can_add": can_add,
+        "can_change": _can(request.user, CHANGE_PRODUCT),
+    }
     return render(request, "orders/categories.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _category_for_change(request: HttpRequest, category_id: int) -> Category:
+    _require(request, VIEW_PRODUCT)
+    category = Category.objects.filter(pk=category_id).first()
+    if category is None:
+        raise Http404
+    # Renaming and deleting are both ``change_product``, as changing a product is: the manager role has
+    # it and not ``delete_product``, and a delete only ever removes a category nothing uses.
+    _require(request, CHANGE_PRODUCT)
+    return category
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def category_edit_view(request: HttpRequest, category_id: int) -> HttpResponse:
+    """Rename a category; the categories below it follow. There is no moving it: see ``category_rename``."""
+    category = _category_for_change(request, category_id)
+    data = request.POST if request.method == "POST" else None
+    form = CategoryRenameForm(data, initial={"name": category.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            category = product_services.category_rename(
+                actor=request.user, category=category, name=form.cleaned_data["name"]
+            )
+        except KebuError as exc:
+            service_errors_apply(form, exc)
+        else:
+            messages.success(request, _("Category renamed to “%(path)s”.") % {"path": category.path})
+            return redirect("orders:categories")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "orders/category_form.html", {"form": form, "category": category}, status=status)
+
+
+@require_POST
+@login_required
+def category_delete_view(request: HttpRequest, category_id: int) -> HttpResponse:
+    """Delete a category made by mistake; the service refuses, saying why, while anything still uses it."""
+    category = _category_for_change(request, category_id)
+    try:
+        product_services.category_delete(actor=request.user, category=category)
+    except KebuError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Category “%(path)s” deleted.") % {"path": category.path})
+    return redirect("orders:categories")
 
 
 # --- stores ------------------------------------------------------------------------------------------------

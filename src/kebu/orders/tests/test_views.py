@@ -900,7 +900,12 @@ def test_categories_are_added_under_a_parent(client_for, manager_east, catalogue
 
 # Ids under orders/ that do not lead to a customer: the catalogue and the stores are the shop's, not a
 # customer's.
-NOT_CUSTOMER_IDS = {"orders:product-edit", "orders:store-edit"}
+NOT_CUSTOMER_IDS = {
+    "orders:product-edit",
+    "orders:store-edit",
+    "orders:category-edit",
+    "orders:category-delete",
+}
 
 
 def _patterns(resolver, prefix="", namespace=""):
