@@ -3,6 +3,8 @@ category, counted orders only, refunds in the month of their order, only what th
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -10,10 +12,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from python_calamine import CalamineWorkbook
 
+from kebu.audit.models import AuditEntry
 from kebu.customers.tests.factories import make_customer
 from kebu.orders import reports
-from kebu.orders.models import OrderLine, OrderStatus, Store
+from kebu.orders.models import Category, OrderLine, OrderStatus, Store
 from kebu.orders.services.aftersales import AfterSaleLineInput, order_refund
 from kebu.orders.services.orders import LineInput, OrderInput, order_create
 from kebu.orders.tests.factories import make_order
@@ -287,3 +291,173 @@ def test_the_page_costs_the_same_for_few_or_many_orders(owner, owner_client, sho
 
     assert queries() == few
     assert few <= 20
+
+
+# --- the download ------------------------------------------------------------------------------------------
+
+EXPORT_URL = "/reports/sales.xlsx"
+
+
+def workbook(response) -> dict[str, list[list]]:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    book = CalamineWorkbook.from_filelike(io.BytesIO(response.content))
+    return {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+
+
+def figures_row(figures: reports.SalesFigures) -> list:
+    average = "" if figures.avg_order_cny is None else float(figures.avg_order_cny)
+    return [
+        float(figures.orders),
+        float(figures.customers),
+        float(figures.gross_cny),
+        float(figures.refunds_cny),
+        float(figures.net_cny),
+        average,
+    ]
+
+
+def test_the_download_holds_the_pages_tables_as_numbers_with_totals(owner, owner_client, shop):
+    owner_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+
+    response = owner_client.get(f"{EXPORT_URL}?{QUERY}")
+
+    sheets = workbook(response)
+    summary = reports.sales_summary(user=owner, **RANGE)
+    assert list(sheets) == [
+        "By month",
+        "By store",
+        "Stores by month",
+        "By top category",
+        "Top categories by month",
+    ]
+    by_month = sheets["By month"]
+    assert by_month[0] == [
+        "Month",
+        "Orders",
+        "Customers",
+        "Gross sales",
+        "Refunds",
+        "Net sales",
+        "Average order",
+    ]
+    assert [row[0] for row in by_month[1:-1]] == [MAR, FEB, JAN]  # newest first, as on the page
+    for row in by_month[1:-1]:
+        assert row[1:] == figures_row(summary.by_month[row[0]])
+    assert by_month[-1] == ["Total", *figures_row(summary.total)]
+    assert by_month[-1][5] == 1227.0
+
+    by_store = sheets["By store"]
+    store_names = [c.label for c in summary.channels]
+    assert [row[0] for row in by_store[1:-1]] == store_names == ["默认店铺", "拼多多店"]
+    for row, column in zip(by_store[1:-1], summary.channels, strict=True):
+        assert row[1:] == figures_row(summary.channel_totals[column.key])
+    assert by_store[-1] == ["Total", *figures_row(summary.total)]
+
+    stores_by_month = sheets["Stores by month"]
+    assert stores_by_month[0] == ["Month", "默认店铺", "拼多多店", "Total"]
+    assert stores_by_month[1:] == [
+        [MAR, 178.0, 0.0, 178.0],
+        [FEB, 384.0, 159.0, 543.0],
+        [JAN, 327.0, 179.0, 506.0],
+        ["Total", 889.0, 338.0, 1227.0],
+    ]
+
+    by_category = sheets["By top category"]
+    assert by_category[0] == ["Top category", "Orders", "Units", "Net sales"]
+    for row, column in zip(by_category[1:-1], summary.categories, strict=True):
+        figures = summary.category_totals[column.key]
+        assert row == [column.label, float(figures.orders), float(figures.quantity), float(figures.net_cny)]
+    assert by_category[-1][0] == "Total" and by_category[-1][3] == 1217.0
+
+    categories_by_month = sheets["Top categories by month"]
+    assert categories_by_month[0] == ["Month", *(c.label for c in summary.categories), "Total"]
+    for row in categories_by_month[1:-1]:
+        none = reports.CategoryFigures()
+        cells = [summary.by_category.get((row[0], c.key), none) for c in summary.categories]
+        assert row[1:-1] == [float(cell.net_cny) for cell in cells]
+        assert row[-1] == float(summary.category_month_totals[row[0]].net_cny)
+    assert categories_by_month[-1][-1] == 1217.0
+
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        styles = archive.read("xl/styles.xml").decode()
+        first_sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert 'formatCode="&quot;¥&quot;#,##0.00"' in styles and 'formatCode="yyyy-mm"' in styles
+    assert 'state="frozen"' in first_sheet
+    assert response["Content-Disposition"] == 'attachment; filename="sales-summary-20250101-20250331.xlsx"'
+
+
+def test_the_download_is_audited_with_its_range(owner, owner_client, shop):
+    owner_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+
+    sheets = workbook(owner_client.get(f"{EXPORT_URL}?{QUERY}&channel=platform"))
+
+    entry = AuditEntry.objects.get(action="orders.sales_summary_export")
+    assert entry.actor == owner
+    assert entry.data == {
+        "date_from": "2025-01-01",
+        "date_to": "2025-03-31",
+        "channel": "platform",
+        "sheets": list(sheets),
+        "rows": sum(len(rows) - 2 for rows in sheets.values()),  # neither header nor total
+    }
+    assert [row[0] for row in sheets["By platform"][1:-1]] == ["Other", "Pinduoduo"]
+
+
+def test_the_download_is_in_the_users_language(owner_client, shop):
+    owner_client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+
+    sheets = workbook(owner_client.get(f"{EXPORT_URL}?{QUERY}"))
+
+    by_month = sheets["按月"]
+    assert by_month[0][:2] == ["月份", "订单"] and by_month[-1][0] == "合计"
+
+
+def test_a_clerks_download_holds_the_clerks_sums(clerk, client_for, shop):
+    browser = client_for(clerk)
+    browser.post("/i18n/setlang/", {"language": "en", "next": "/"})
+
+    sheets = workbook(browser.get(f"{EXPORT_URL}?{QUERY}"))
+
+    summary = reports.sales_summary(user=clerk, **RANGE)
+    assert sheets["By month"][-1][1:] == figures_row(summary.total)
+    assert sheets["By month"][-1][5] == 843.0  # Bob's 384.00 is not the clerk's
+    assert sheets["By month"][2] == [FEB, *figures_row(summary.by_month[FEB])]
+
+
+def test_the_download_needs_the_permission_to_see_orders(staff_member, client_for, client, shop):
+    nobody = staff_member(None, "nobody")
+
+    assert client_for(nobody).get(f"{EXPORT_URL}?{QUERY}").status_code == 403
+    assert client.get(f"{EXPORT_URL}?{QUERY}").status_code == 302  # to the login
+    assert not AuditEntry.objects.filter(action="orders.sales_summary_export").exists()
+
+
+def test_a_bad_range_downloads_nothing_and_records_nothing(owner_client, shop):
+    response = owner_client.get(f"{EXPORT_URL}?date_from=2025-03-01&date_to=2025-01-01")
+
+    assert response.status_code == 400
+    assert not AuditEntry.objects.filter(action="orders.sales_summary_export").exists()
+
+
+def test_a_store_or_category_named_like_a_formula_is_written_as_text(owner_client, shop):
+    shop["pdd"].name = "=cmd|' /C calc'!A0"
+    shop["pdd"].save(update_fields=["name"])
+    Category.objects.filter(pk=shop["catalogue"].tea.pk).update(name="@SUM(1+1)")
+    owner_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+
+    sheets = workbook(owner_client.get(f"{EXPORT_URL}?{QUERY}"))
+
+    assert sheets["By store"][2][0] == "'=cmd|' /C calc'!A0"
+    assert "'=cmd|' /C calc'!A0" in sheets["Stores by month"][0]
+    assert "'@SUM(1+1)" in [row[0] for row in sheets["By top category"]]
+    assert "'@SUM(1+1)" in sheets["Top categories by month"][0]
+
+
+def test_the_page_offers_the_download_of_the_range_it_shows(owner_client, shop):
+    html = owner_client.get(f"{URL}?{QUERY}&channel=platform").content.decode()
+    default_html = owner_client.get(URL).content.decode()
+
+    assert f"{EXPORT_URL}?date_from=2025-01-01&amp;date_to=2025-03-31&amp;channel=platform" in html
+    first, last = reports.default_range()
+    assert f"{EXPORT_URL}?date_from={first}&amp;date_to={last}&amp;channel=store" in default_html
