@@ -8,10 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kebu.audit.models import AuditEntry
-from kebu.core.jobs import job_run
-from kebu.core.models import Job, ShopSettings, shop_settings_held
+from kebu.core.models import Job, JobStatus, ShopSettings, shop_settings_held
 from kebu.customers.models import Stage
 from kebu.customers.tests.factories import make_customer
+from kebu.orders.services.metrics import stages_reapply_start
 from kebu.orders.tests.factories import make_catalogue, make_order
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,9 @@ def test_a_held_reading_serves_every_read_inside_and_a_change_shows_after():
     assert ShopSettings.read().stage_repeat_orders == 3
 
 
-def test_new_stage_rules_place_every_customer_again_in_the_background(owner, owner_client):
+def test_new_stage_rules_place_every_customer_again_in_the_background(
+    owner, owner_client, django_capture_on_commit_callbacks
+):
     catalogue = make_catalogue(actor=owner)
     buyer = make_customer(actor=owner, name="老主顾")
     for _order in range(2):
@@ -71,13 +73,25 @@ def test_new_stage_rules_place_every_customer_again_in_the_background(owner, own
     }
 
     url = reverse("admin:core_shopsettings_change", args=[row.pk])
-    response = owner_client.post(url, form, follow=True)
+    version = buyer.version
+    with django_capture_on_commit_callbacks(execute=True):  # the job is queued as the save commits
+        response = owner_client.post(url, form, follow=True)
 
-    job = Job.objects.get(kind="metrics.stages")
     assert "后台" in response.content.decode()  # the admin says the stages follow (zh-Hans, the tests')
-    job_run(job.pk)
+    assert Job.objects.get(kind="metrics.stages").status == JobStatus.DONE  # run at once: Huey's immediate
     buyer.refresh_from_db()
-    assert buyer.stage == Stage.VIP
+    assert (buyer.stage, buyer.version) == (Stage.VIP, version + 1)  # a profile open since cannot undo it
+    moves = buyer.events.filter(kind="customer.stage_changed").order_by("pk")
+    assert [event.data["to"] for event in moves] == ["new", "repeat", "vip"]  # on the timeline
     # Any other setting changes no stage: no job.
     owner_client.post(url, {**form, "credit_over_limit": "block"})
     assert Job.objects.filter(kind="metrics.stages").count() == 1
+
+
+def test_one_waiting_job_is_enough_however_often_the_rules_are_saved(owner):
+    for _save in range(3):
+        stages_reapply_start(changed={"stage_vip_spent_cny"}, actor=owner)  # the queue is not reached here
+
+    assert list(Job.objects.filter(kind="metrics.stages").values_list("status", flat=True)) == [
+        JobStatus.QUEUED
+    ]

@@ -18,7 +18,7 @@ places is exact again).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +35,7 @@ from kebu.audit.services import audit_record
 from kebu.core.bulk import values_update
 from kebu.core.indexes import sqlite_indexes
 from kebu.core.jobs import JobRun, job_create, job_runner
-from kebu.core.models import ShopSettings, shop_settings_changed
+from kebu.core.models import Job, JobStatus, ShopSettings, shop_settings_changed
 from kebu.customers.models import Customer, CustomerEvent, Stage
 from kebu.orders.models import COUNTED_STATUSES, CustomerCategorySpend, Order, OrderLine
 
@@ -375,11 +375,12 @@ STAGE_RULES = frozenset({"stage_auto", "stage_repeat_orders", "stage_vip_spent_c
 @receiver(shop_settings_changed)
 def stages_reapply_start(*, changed: set[str], actor: Any, **kwargs: Any) -> str | None:
     """After the shop changed its lifecycle rules: place every customer by the new rules, in the
-    background (a rebuild of 1M customers' figures takes tens of seconds), once the change commits.
+    background, once the change commits (one job waiting is enough: it reads the rules when it starts).
     Stages only move up, as they do with each order: a VIP stays one when the bar is raised."""
     if not changed & STAGE_RULES:
         return None
-    job_create(kind=STAGES_JOB_KIND, actor=actor)
+    if not Job.objects.filter(kind=STAGES_JOB_KIND, status=JobStatus.QUEUED).exists():
+        job_create(kind=STAGES_JOB_KIND, actor=actor)
     return _(
         "Every customer's lifecycle stage is being placed by the new rules, in the background: the "
         "customer list shows them in a minute or so."
@@ -388,9 +389,51 @@ def stages_reapply_start(*, changed: set[str], actor: Any, **kwargs: Any) -> str
 
 @job_runner(STAGES_JOB_KIND)
 def _stages_reapply(run: JobRun) -> None:
-    run.beat()
-    figures_recompute(actor=run.job.created_by)
+    customers_stages_promote(actor=run.job.created_by, beat=run.beat)
     customers_churn_mark()
+
+
+def customers_stages_promote(
+    *, actor: Any = None, batch_size: int = 5000, beat: Callable[[], None] | None = None
+) -> int:
+    """Move every customer up to the stage their figures earn by the shop's rules as they are now (after
+    the rules changed), as an order would have moved them: in short transactions, each customer moved
+    locked and read again (an order written meanwhile is not undone), with a new version and a
+    timeline event. Reads the figures kept on each customer, which the orders keep exact; nobody moves
+    when the shop moves stages by hand. Returns how many moved."""
+    rules = StageRules.current()
+    if not rules.auto:
+        return 0
+    below_top = [stage for stage, rank in LADDER_RANK.items() if rank < LADDER_RANK[Stage.VIP]]
+
+    def earned(stage: str, orders: int, spent: Decimal) -> str:
+        return stage_next(
+            stage, earned=stage_earned(orders=orders, spent_cny=spent, rules=rules), ordered_again=False
+        )
+
+    moved, after_pk = 0, 0
+    while True:
+        rows = list(
+            Customer.objects.filter(pk__gt=after_pk, stage__in=below_top, order_count__gt=0)
+            .order_by("pk")
+            .values_list("pk", "stage", "order_count", "total_spent_cny")[:batch_size]
+        )
+        if not rows:
+            return moved
+        after_pk = rows[-1][0]
+        due = [pk for pk, stage, orders, spent in rows if earned(stage, orders, spent) != stage]
+        with transaction.atomic():
+            for customer in Customer.objects.select_for_update().filter(pk__in=due).order_by("pk"):
+                stage = earned(customer.stage, customer.order_count, customer.total_spent_cny)
+                if stage == customer.stage:
+                    continue
+                Customer.objects.filter(pk=customer.pk).update(
+                    stage=stage, version=F("version") + 1, updated_at=timezone.now()
+                )
+                _stage_changed_event(customer=customer, before=customer.stage, after=stage, actor=actor)
+                moved += 1
+            if beat is not None:
+                beat()
 
 
 def _scope(column: str, ids: list[int] | None) -> tuple[str, list[Any]]:
