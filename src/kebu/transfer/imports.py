@@ -450,9 +450,21 @@ def _orders_taken_back(run: Import, refused: Sequence[OrderRows], *, job_run: Jo
             counts = order_import_undo(run)
             run.journal.all().delete()
             ImportRow.objects.bulk_create(_rejections(run, refused))
-            run.created = run.updated = run.unchanged = run.noted = 0
+            run.created = run.updated = run.unchanged = run.noted = run.corrected = 0
+            run.corrections = ""  # of rows no longer taken
             run.rejected, run.refused = len(refused), True
-            run.save(update_fields=["created", "updated", "unchanged", "noted", "rejected", "refused"])
+            run.save(
+                update_fields=[
+                    "created",
+                    "updated",
+                    "unchanged",
+                    "noted",
+                    "corrected",
+                    "corrections",
+                    "rejected",
+                    "refused",
+                ]
+            )
             if any(counts.values()):
                 # Orders written and deleted again: the audit log says so, and the dashboard rebuilds.
                 audit_record(

@@ -352,11 +352,13 @@ def test_all_or_nothing_takes_back_what_it_wrote_when_an_order_is_refused_after_
                 ),
             )
 
-    # when
-    run = run_all_or_nothing(owner, TAOBAO, store=shop.store, on_beat=meanwhile)
+    # when (the first order's time written 2024/1/5, a corrected cell)
+    data = TAOBAO.decode().replace(",2024-01-05 10:20:00,", ",2024/1/5 10:20,", 1).encode()
+    run = run_all_or_nothing(owner, data, store=shop.store, on_beat=meanwhile)
 
     # then: refused, that order listed, and nothing of the file left: only the order saved meanwhile
     assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    assert (run.corrected, run.corrections) == (0, "")  # no corrected cell of rows no longer taken
     [(row, _cells, [problem])] = import_rejected_rows(run)
     assert row == 4 and "2024010512347" in problem.reason, problem.reason
     assert list(Order.objects.values_list("order_no", "customer")) == [("2024010512347", other.pk)]
