@@ -865,8 +865,10 @@ def _detail_clean(order: Order, values: dict[str, str]) -> dict[str, str]:
 
 def _address_check(order: Order, changed: dict[str, str], errors: dict[str, list[Any]]) -> None:
     """A changed province, city or district must be one of the division list's, each under the one
-    before it (or the three left blank: no address)."""
-    if not set(_DIVISION_FIELDS) & set(changed):
+    before it (or the three left blank: no address). Only a change to one of them is checked: the parts
+    of an address go together (``_detail_clean``), and an order's division from before the list (an API
+    or import of old) does not stop its street from being corrected."""
+    if not any(changed.get(name, getattr(order, name)) != getattr(order, name) for name in _DIVISION_FIELDS):
         return
     province, city, district = (changed.get(name, getattr(order, name)) for name in _DIVISION_FIELDS)
     if not (province or city or district) or divisions.is_valid(province, city, district):

@@ -512,6 +512,19 @@ def test_a_changed_phone_or_place_not_on_the_list_is_refused_naming_it(owner, ad
     assert not AuditEntry.objects.filter(action="order.update").exists()
 
 
+def test_the_street_of_an_address_from_before_the_list_can_be_corrected(owner, addressed):
+    # An order whose province the list does not have (an old API call, an import of old).
+    Order.objects.filter(pk=addressed.pk).update(ship_province="浙江", ship_city="杭州", ship_district="")
+    old = Order.objects.get(pk=addressed.pk)
+    as_the_form_sends_it = {"ship_province": "浙江", "ship_city": "杭州", "ship_district": ""}
+
+    fixed = order_details_update(
+        actor=owner, order=old, changes={**as_the_form_sends_it, "ship_address": "文三路 100 号"}
+    )
+
+    assert (fixed.ship_province, fixed.ship_address) == ("浙江", "文三路 100 号")
+
+
 def test_an_address_may_be_cleared_and_a_municipality_is_named_as_the_list_names_it(owner, addressed):
     cleared = order_details_update(
         actor=owner,
