@@ -1112,8 +1112,8 @@ class OrderViewSet(_ApiViewSet):
         "create": OrderWriteSerializer,
         "pay": PaySerializer,
         "ship": ShipSerializer,
-        "deliver": VersionSerializer,
-        "complete": VersionSerializer,
+        "deliver": DeliverSerializer,
+        "complete": CompleteSerializer,
         "cancel": CancelSerializer,
         "details": DetailsSerializer,
     }

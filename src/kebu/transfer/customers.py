@@ -16,7 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -245,10 +247,10 @@ def customer_row_read(
             problem(key, _("“%(value)s” is not one of: %(choices)s.") % {"value": value, "choices": labels})
             return default
         # A word of the sheet's own (先生, m, 批发) is taken as Kebu's choice: a correction unless the
-        # sheet wrote the choice as the merchant's pages name it.
-        label = str(choices(found).label)
-        if as_written(cell(key)).lower() != label.lower():
-            corrected(key, label, _("Taken as the choice Kebu has for this word."))
+        # sheet wrote the choice as Kebu's pages name it, in either language (an export made in English,
+        # imported in Chinese, changes nothing).
+        if as_written(cell(key)).lower() not in _labels_everywhere(choices, found):
+            corrected(key, str(choices(found).label), _("Taken as the choice Kebu has for this word."))
         return found
 
     data = CustomerInput(
@@ -398,6 +400,16 @@ def customer_row_read(
         tag_names=tag_names,
         corrections=corrections,
     )
+
+
+@lru_cache(maxsize=64)
+def _labels_everywhere(choices: Any, value: str) -> frozenset[str]:
+    """The choice ``value``'s label in each language Kebu speaks, lower case."""
+    labels = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            labels.add(str(choices(value).label).lower())
+    return frozenset(labels)
 
 
 @lru_cache(maxsize=32)

@@ -940,6 +940,8 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
             )
             % {"no": order.order_no, "differences": "; ".join(differences)}
         )
+    if not (forward or cancel) and not _details_changed(stored, order):
+        return None  # most orders of an overlapping export: no savepoint, no more queries
     before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
     with transaction.atomic():
         if forward or cancel:

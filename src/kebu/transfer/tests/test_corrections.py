@@ -93,6 +93,16 @@ def test_a_word_written_as_the_merchants_own_label_is_no_correction_and_a_synony
     assert [(c.row, c.written, c.taken) for c in check.corrections] == [(3, "先生", "男")]
 
 
+def test_a_label_of_kebus_other_language_is_no_correction():
+    # given a sheet exported by someone reading Kebu in English, imported by someone reading it in Chinese
+    with translation.override("zh-hans"):
+        check = customer_file_check(
+            customers_sheet("张三,13812345670,Male,,,,,", "李四,13812345671,Female,,,,,")
+        )
+
+    assert check.good == 2 and check.corrections == []
+
+
 def test_a_number_cell_read_as_text_and_spaces_trimmed_are_no_corrections():
     from kebu.transfer.cells import date_correction, money_correction, text_correction
 
