@@ -761,7 +761,10 @@ def test_an_order_saved_meanwhile_by_someone_else_sends_the_batch_one_by_one(own
 
     run = run_import(owner, TAOBAO, store=shop.store)
 
-    assert counts(run) == (3, 0, 1, 0)
+    # That order is found already in, with other lines than the sheet's: refused, saying so, and kept.
+    assert counts(run) == (3, 0, 0, 1)
+    [(_row, _cells, [problem])] = import_rejected_rows(run)
+    assert "2024010512346" in problem.reason and "89.50" in problem.reason, problem.reason
     assert Order.objects.get(order_no="2024010512346").customer == other
     assert Order.objects.count() == 4 and Customer.objects.get(name="王小明").order_count == 2
 
