@@ -225,6 +225,16 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+def count_range(field_name: str, low: Any, high: Any) -> tuple[IntegerFilter, IntegerFilter]:
+    """A figure that counts (orders, refunded orders) as a minimum and a maximum filter, each a whole
+    number a database integer holds; labelled ``low`` and ``high``."""
+    bounds = {"field_name": field_name, "min_value": 0, "max_value": 2**31 - 1}
+    return (
+        IntegerFilter(label=low, lookup_expr="gte", **bounds),
+        IntegerFilter(label=high, lookup_expr="lte", **bounds),
+    )
+
+
 class CustomerFilterForm(forms.Form):
     """The filters' form: checks each range's ends against each other, and that someone who may not see
     orders does not filter or sort by what customers bought."""
@@ -348,20 +358,7 @@ class CustomerFilterSet(django_filters.FilterSet):
     spent_max = django_filters.NumberFilter(
         label=_("Spent at most (¥)"), field_name="total_spent_cny", lookup_expr="lte", **MONEY_FIELD
     )
-    orders_min = IntegerFilter(
-        label=_("At least N orders"),
-        field_name="order_count",
-        lookup_expr="gte",
-        min_value=0,
-        max_value=2**31 - 1,
-    )
-    orders_max = IntegerFilter(
-        label=_("At most N orders"),
-        field_name="order_count",
-        lookup_expr="lte",
-        min_value=0,
-        max_value=2**31 - 1,
-    )
+    orders_min, orders_max = count_range("order_count", _("At least N orders"), _("At most N orders"))
     avg_order_min = django_filters.NumberFilter(
         label=_("Average order at least (¥)"), field_name="avg_order_cny", lookup_expr="gte", **MONEY_FIELD
     )
@@ -413,19 +410,8 @@ class CustomerFilterSet(django_filters.FilterSet):
         max_digits=7,
         decimal_places=1,
     )
-    refund_count_min = IntegerFilter(
-        label=_("At least N refunded orders"),
-        field_name="refund_count",
-        lookup_expr="gte",
-        min_value=0,
-        max_value=2**31 - 1,
-    )
-    refund_count_max = IntegerFilter(
-        label=_("At most N refunded orders"),
-        field_name="refund_count",
-        lookup_expr="lte",
-        min_value=0,
-        max_value=2**31 - 1,
+    refund_count_min, refund_count_max = count_range(
+        "refund_count", _("At least N refunded orders"), _("At most N refunded orders")
     )
     refund_rate_pct_min = django_filters.NumberFilter(
         label=_("Refund rate at least (%)"),
