@@ -387,12 +387,14 @@ class PayForm(VersionForm):
         self.fields["paid_at"].help_text = _("Empty: now.")
 
 
-class ShipForm(VersionForm):
+def shipment_fields(carriers: str) -> tuple[forms.CharField, forms.CharField]:
+    """The carrier (suggested from the page's datalist ``carriers``) and the tracking number, as the ship
+    step and the order's details both take them."""
     carrier = forms.CharField(
         label=_("Carrier"),
         max_length=30,
         required=False,
-        widget=forms.TextInput(attrs={"list": "carriers", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"list": carriers, "autocomplete": "off"}),
     )
     tracking_no = forms.CharField(
         label=_("Tracking number"),
@@ -400,6 +402,11 @@ class ShipForm(VersionForm):
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+    return carrier, tracking_no
+
+
+class ShipForm(VersionForm):
+    carrier, tracking_no = shipment_fields("carriers")
 
 
 class CancelForm(VersionForm):
@@ -412,18 +419,7 @@ class OrderDetailsForm(VersionForm):
     payment method is offered for a paid order not on credit, without credit (which would change what
     the customer owes). The province is checked by the service, which names it for the API alike."""
 
-    carrier = forms.CharField(
-        label=_("Carrier"),
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"list": "details-carriers", "autocomplete": "off"}),
-    )
-    tracking_no = forms.CharField(
-        label=_("Tracking number"),
-        max_length=40,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
+    carrier, tracking_no = shipment_fields("details-carriers")
     payment_method = forms.ChoiceField(label=_("Payment method"), required=False)
     receiver_name = forms.CharField(label=_("Receiver"), max_length=50, required=False)
     receiver_phone = forms.CharField(
