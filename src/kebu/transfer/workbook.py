@@ -176,7 +176,7 @@ def workbook_write(
             "as_text": as_text,
         }
         return _write_in_child(str(target), book, rows, on_row, every)
-    sheet_name, lists_name = _sheet_name(sheet_name), _sheet_name(lists_name)
+    sheet_name, lists_name = excel_sheet_name(sheet_name), excel_sheet_name(lists_name)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as book:
         with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
             written = _rows_write(member, columns, rows, as_text, on_row, every)
@@ -321,7 +321,7 @@ def _child_main(path: str) -> int:
     return 0
 
 
-def _sheet_name(name: str) -> str:
+def excel_sheet_name(name: str) -> str:
     """A name Excel accepts for a sheet: no []:*?/\\, at most 31 characters."""
     return re.sub(r"[\[\]:*?/\\]", " ", name)[:31] or "Sheet"
 
