@@ -378,6 +378,23 @@ def test_the_results_export_has_a_row_per_visible_answer(client_for, manager_eas
     assert row[0] == mine.customer_no and row[4] == 8 and row[7] == "价格、物流" and row[8] == "'@SUM(1)"
 
 
+def test_a_question_written_like_a_formula_heads_the_results_export_as_text(
+    client_for, manager_east, sales_a
+):
+    survey = make_survey(manager_east, kinds=("nps",))
+    services.question_add(
+        actor=manager_east, survey=survey, kind="text", text='=HYPERLINK("http://x")', required=False
+    )
+    answered_by = own_customer(sales_a)
+    services.response_submit(
+        invitation=invite(sales_a, survey, answered_by), answers={question(survey, "nps").pk: "9"}
+    )
+
+    rows = rows_of(client_for(sales_a).get(reverse("surveys:results-export", args=[survey.pk])).content)
+
+    assert rows[0][-1] == '\'=HYPERLINK("http://x")'
+
+
 def test_the_results_need_the_view_permission(client, django_user_model, manager_east):
     survey = make_survey(manager_east)
     nobody = django_user_model.objects.create_user(username="nobody", password="pass-nobody-123")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from typing import Any
 
-import xlsxwriter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,7 +35,8 @@ from kebu.engagement.services import surveys as services
 from kebu.engagement.views._common import can, customer_or_404, require
 from kebu.engagement.views.survey_public import answer_page_context
 from kebu.orders.selectors import order_visible_queryset
-from kebu.transfer.exports import safe_cell
+from kebu.transfer.cells import safe_cell
+from kebu.transfer.downloads import ExportAudit, Sheet, xlsx_response
 
 VIEW_SURVEY = "engagement.view_survey"
 ADD_SURVEY = "engagement.add_survey"
@@ -359,53 +359,16 @@ def invitation_batch_view(request: HttpRequest, survey_id: int) -> HttpResponse:
     return render(request, "engagement/surveys/batch.html", context, status=200 if result else 400)
 
 
-def _spreadsheet(
-    name: str, sheet_name: str, header: list[str], rows: list[list[Any]], file_format: str
-) -> HttpResponse:
-    """A small download of ``rows``: text cells neutralised by ``safe_cell`` (as every export is) and
-    never written as formulas."""
-    if file_format == "csv":
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out)
-        writer.writerow([safe_cell(h) for h in header])
-        for row in rows:
-            writer.writerow([safe_cell("" if v is None else v) for v in row])
-        response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        return response
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-        },
-    )
-    sheet = book.add_worksheet(sheet_name[:31])
-    bold = book.add_format({"bold": True, "bg_color": "#EEEEEE", "border": 1})
-    moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-    for col, label in enumerate(header):
-        sheet.write_string(0, col, label, bold)
-        sheet.set_column(col, col, 16)
-    for r, row in enumerate(rows, start=1):
-        for col, value in enumerate(row):
-            if value is None or value == "":
-                continue
-            if isinstance(value, datetime):
-                sheet.write_datetime(r, col, timezone.localtime(value).replace(tzinfo=None), moment)
-            elif isinstance(value, int) and not isinstance(value, bool):
-                sheet.write_number(r, col, value)
-            else:
-                sheet.write_string(r, col, safe_cell(value))
-    sheet.freeze_panes(1, 0)
-    book.close()
-    response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
+    """The links as CSV, text cells neutralised by ``safe_cell`` as in every export."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([safe_cell("" if v is None else v) for v in row])
+    response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.csv")
     return response
 
 
@@ -444,7 +407,10 @@ def invitation_export_view(request: HttpRequest, survey_id: int) -> HttpResponse
         _("Link"),
         _("Expires at"),
     ]
-    return _spreadsheet(f"survey-{survey.pk}-links", _("Links"), header, rows, file_format)
+    name = f"survey-{survey.pk}-links"
+    if file_format == "csv":
+        return _csv(name, header, rows)
+    return xlsx_response(f"{name}.xlsx", [Sheet(_("Links"), header, rows)])
 
 
 # --- results -----------------------------------------------------------------------------------------
@@ -543,12 +509,6 @@ def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResp
             else:
                 row.append(answer.text)
         rows.append(row)
-    audit_record(
-        action="survey.responses_export",
-        actor=request.user,
-        target=survey,
-        data={"rows": len(rows), **{k: str(v) for k, v in dates.items()}},
-    )
     header = [
         _("Customer number"),
         _("Name"),
@@ -556,7 +516,9 @@ def survey_results_export_view(request: HttpRequest, survey_id: int) -> HttpResp
         _("Answered at"),
         *[q.text for q in questions],
     ]
-    return _spreadsheet(f"survey-{survey.pk}-answers", _("Answers"), header, rows, "xlsx")
+    dates_text = {k: str(v) for k, v in dates.items()}
+    audit = ExportAudit("survey.responses_export", request.user, dates_text, target=survey)
+    return xlsx_response(f"survey-{survey.pk}-answers.xlsx", [Sheet(_("Answers"), header, rows)], audit=audit)
 
 
 # --- the customer page's card ------------------------------------------------------------------------
