@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from kebu.audit.services import audit_record
 from kebu.core.forms import KebuForm
 from kebu.customers.columns import yuan
 from kebu.orders import report_export, reports
+from kebu.transfer.downloads import ExportAudit, xlsx_response
 
 DAY_LIMITS = [MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(9998, 12, 31))]
 
@@ -198,22 +198,10 @@ def sales_summary_export_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=400)
     date_from, date_to, channel = _range(form)
     summary = reports.sales_summary(user=user, date_from=date_from, date_to=date_to, channel=channel)
-    sheets = report_export.sales_summary_sheets(summary)
-    audit_record(
-        action="orders.sales_summary_export",
-        actor=user,
-        data={
-            "date_from": date_from.isoformat(),
-            "date_to": date_to.isoformat(),
-            "channel": channel,
-            "sheets": [sheet.name for sheet in sheets],
-            "rows": sum(len(sheet.rows) for sheet in sheets),
-        },
-    )
-    response = HttpResponse(
-        report_export.sales_summary_workbook(sheets),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
     name = f"sales-summary-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    audit = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "channel": channel}
+    return xlsx_response(
+        name,
+        report_export.sales_summary_sheets(summary),
+        audit=ExportAudit("orders.sales_summary_export", user, audit),
+    )

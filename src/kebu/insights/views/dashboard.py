@@ -7,14 +7,12 @@ which the script opens on a click."""
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-import xlsxwriter
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -26,7 +24,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from kebu.audit.services import audit_record
 from kebu.core.forms import KebuForm
 from kebu.customers.columns import yuan
 from kebu.insights import access
@@ -37,7 +34,7 @@ from kebu.insights.services.dashboard import STATE_PK, dashboard_refresh
 from kebu.insights.views._common import freshness
 from kebu.orders.models import Order, Store
 from kebu.orders.selectors import COUNTED
-from kebu.transfer.exports import safe_cell
+from kebu.transfer.downloads import ExportAudit, Percent, Sheet, xlsx_response
 
 KIND = InsightKind.DASHBOARD
 # The page brings the tables up to date itself when that is a few days' work and was not done in the
@@ -359,134 +356,71 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 # --- the spreadsheet -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Percent:
-    """A rate (0.125) to write as a percentage (12.50%)."""
-
-    value: Decimal | int | None
+_sheet = partial(Sheet, width=18)
 
 
-def export_sheets(figures: DashboardFigures) -> list[tuple[str, list[str], list[list[Any]]]]:
-    """(sheet name, header, rows) for each chart of the page, amounts as Decimal yuan."""
+def export_sheets(figures: DashboardFigures) -> list[Sheet]:
+    """A sheet for each chart of the page, amounts as Decimal yuan."""
     f = figures.filters
-    sheets: list[tuple[str, list[str], list[list[Any]]]] = []
+    sheets: list[Sheet] = []
     if figures.sales_visible:
-        sheets.append(
-            (
+        period = _("%(from)s to %(to)s") % {"from": f.date_from, "to": f.date_to}
+        sheets += [
+            _sheet(
                 _("Summary"),
-                [
-                    _("Figure"),
-                    _("%(from)s to %(to)s") % {"from": f.date_from, "to": f.date_to},
-                    _("Period before"),
-                ],
+                [_("Figure"), period, _("Period before")],
                 [
                     [k.label, Percent(k.value), Percent(k.previous)]
                     if k.kind == "rate"
                     else [k.label, k.value, k.previous]
                     for k in figures.kpis
                 ],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("Sales"),
                 [_("From"), _("Until"), _("Net sales (¥)"), _("Orders")],
                 [[b.start, b.end, b.net_cny, b.orders] for b in figures.buckets],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("By channel"),
                 [_("Store"), _("Net sales (¥)"), _("Orders")],
                 [[s.label, s.net_cny, s.orders] for s in figures.channels],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("By category"),
                 [_("Top category"), _("Net sales (¥)"), _("Units"), _("Orders")],
                 [[s.label, s.net_cny, s.units, s.orders] for s in figures.categories],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("New and returning"),
                 [_("From"), _("Until"), _("New customers"), _("Returning customers")],
                 [[b.start, b.end, b.new_customers, b.returning_customers] for b in figures.buckets],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("Top customers"),
                 [_("Customer number"), _("Name"), _("Net sales (¥)"), _("Orders")],
                 [[c.customer_no, c.name, c.net_cny, c.orders] for c in figures.top_customers],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("Top products"),
                 [_("Product"), _("Net sales (¥)"), _("Units"), _("Orders")],
                 [[s.label, s.net_cny, s.units, s.orders] for s in figures.top_products],
-            )
-        )
+            ),
+        ]
     if figures.customers_visible:
-        sheets.append(
-            (
+        sheets += [
+            _sheet(
                 _("By province"),
                 [_("Province"), _("Customers")],
                 [[s.label, s.customers] for s in figures.provinces],
-            )
-        )
-        sheets.append(
-            (
+            ),
+            _sheet(
                 _("Lifecycle"),
                 [_("Lifecycle stage"), _("Customers")],
                 [[s.label, s.customers] for s in figures.funnel] + [[_("Churned"), figures.churned]],
-            )
-        )
+            ),
+        ]
     return sheets
-
-
-def _workbook(sheets: list[tuple[str, list[str], list[list[Any]]]]) -> bytes:
-    """The sheets as .xlsx: text neutralised by ``safe_cell`` and never a formula (the project's rule for
-    every export), amounts and counts as numbers, days as dates."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-        },
-    )
-    bold = book.add_format({"bold": True, "bg_color": "#EEEEEE", "border": 1})
-    money = book.add_format({"num_format": "#,##0.00"})
-    day = book.add_format({"num_format": "yyyy-mm-dd"})
-    rate = book.add_format({"num_format": "0.00%"})
-    for name, header, rows in sheets:
-        sheet = book.add_worksheet(safe_cell(name)[:31])
-        for col, label in enumerate(header):
-            sheet.write_string(0, col, safe_cell(label), bold)
-            sheet.set_column(col, col, 18)
-        for r, row in enumerate(rows, start=1):
-            for col, value in enumerate(row):
-                if isinstance(value, Percent):
-                    if value.value is not None:
-                        sheet.write_number(r, col, float(value.value), rate)
-                elif value is None:
-                    continue
-                elif isinstance(value, date):
-                    sheet.write_datetime(r, col, datetime.combine(value, time.min), day)
-                elif isinstance(value, Decimal):
-                    sheet.write_number(r, col, float(value), money)
-                elif isinstance(value, int) and not isinstance(value, bool):
-                    sheet.write_number(r, col, value)
-                else:
-                    sheet.write_string(r, col, safe_cell(value))
-        sheet.freeze_panes(1, 0)
-    book.close()
-    return buffer.getvalue()
 
 
 @require_GET
@@ -500,23 +434,14 @@ def dashboard_export_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=400)
     filters = form.filters()
     figures = selectors.dashboard_figures(user=request.user, filters=filters)
-    sheets = export_sheets(figures)
-    audit_record(
-        action="insights.dashboard_export",
-        actor=request.user,
-        data={
-            "date_from": filters.date_from.isoformat(),
-            "date_to": filters.date_to.isoformat(),
-            "store": filters.store_id,
-            "platform": filters.platform,
-            "owner": filters.owner,
-            "sheets": [name for name, _header, _rows in sheets],
-            "rows": sum(len(rows) for _name, _header, rows in sheets),
-        },
-    )
-    response = HttpResponse(
-        _workbook(sheets), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
     name = f"dashboard-{filters.date_from:%Y%m%d}-{filters.date_to:%Y%m%d}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    audit = {
+        "date_from": filters.date_from.isoformat(),
+        "date_to": filters.date_to.isoformat(),
+        "store": filters.store_id,
+        "platform": filters.platform,
+        "owner": filters.owner,
+    }
+    return xlsx_response(
+        name, export_sheets(figures), audit=ExportAudit("insights.dashboard_export", request.user, audit)
+    )

@@ -4,12 +4,10 @@ from data handed over with ``json_script``."""
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import xlsxwriter
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -22,7 +20,7 @@ from kebu.insights import access
 from kebu.insights.forecast import DOUBLE_11, MID_YEAR_618, MONTH, SPRING_FESTIVAL, WEEK
 from kebu.insights.models import InsightKind
 from kebu.insights.views._common import freshness
-from kebu.transfer.exports import safe_cell
+from kebu.transfer.downloads import MONEY, Column, Sheet, xlsx_response
 
 KIND = InsightKind.FORECAST
 PERIODS = (WEEK, MONTH)
@@ -173,13 +171,13 @@ def forecast_export_view(request: HttpRequest) -> HttpResponse:
     if not view or not view.get("metrics"):
         raise Http404
     net, orders = view["metrics"]["net"], view["metrics"]["orders"]
-    header = [
+    columns: list[Column | str] = [
         _("Period"),
         _("Starts on"),
         _("Actual or forecast"),
-        _("Net sales (¥)"),
-        _("Net sales, low"),
-        _("Net sales, high"),
+        Column(_("Net sales (¥)"), MONEY),
+        Column(_("Net sales, low"), MONEY),
+        Column(_("Net sales, high"), MONEY),
         _("Orders"),
         _("Orders, low"),
         _("Orders, high"),
@@ -204,40 +202,4 @@ def forecast_export_view(request: HttpRequest) -> HttpResponse:
                 str(EVENT_NAMES[money["event"]]) if money["event"] else "",
             ]
         )
-    return _xlsx(f"forecast-{period}", _("Forecast"), header, rows)
-
-
-def _xlsx(name: str, sheet_name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-        },
-    )
-    sheet = book.add_worksheet(sheet_name[:31])
-    bold = book.add_format({"bold": True, "bg_color": "#EEEEEE", "border": 1})
-    money = book.add_format({"num_format": "#,##0.00"})
-    for col, label in enumerate(header):
-        sheet.write_string(0, col, safe_cell(label), bold)
-        sheet.set_column(col, col, 14)
-    for r, row in enumerate(rows, start=1):
-        for col, value in enumerate(row):
-            if value is None or value == "":
-                continue
-            if isinstance(value, Decimal):
-                sheet.write_number(r, col, float(value), money)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(r, col, value, money if col in (3, 4, 5) else None)
-            else:
-                sheet.write_string(r, col, safe_cell(value))
-    sheet.freeze_panes(1, 0)
-    book.close()
-    response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-    return response
+    return xlsx_response(f"forecast-{period}.xlsx", [Sheet(_("Forecast"), columns, rows, width=14)])
