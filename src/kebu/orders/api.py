@@ -510,7 +510,11 @@ class OrderLineWriteSerializer(serializers.Serializer):
 class OrderWriteSerializer(serializers.Serializer):
     # A text box in the browsable API, not a <select> of every customer.
     customer = VisibleCustomerField(style={"base_template": "input.html"})
-    store = serializers.PrimaryKeyRelatedField(queryset=Store.objects.all())
+    # Every store, a deactivated one too: order_create refuses that by its name, clearer than "no such id".
+    store = serializers.PrimaryKeyRelatedField(
+        queryset=Store.objects.all(),
+        help_text=gettext_lazy("An active store's id (a deactivated store takes no new orders)."),
+    )
     lines = OrderLineWriteSerializer(many=True)
     order_no = serializers.CharField(
         max_length=64,

@@ -50,6 +50,7 @@ from kebu.orders.services.metrics import (
     customers_lock,
     line_category_spend,
 )
+from kebu.orders.services.stores import store_closed_message
 
 ZERO = Decimal("0.00")
 # One amount, line or order at most ¥100 million: far above any shop's order, and far enough below the
@@ -506,6 +507,8 @@ def order_check(
     customer = data.customer
     if customer.archived_at is not None:
         _errors_add(errors, "customer", _("This customer is archived: restore them before adding orders."))
+    if not data.store.is_active:
+        _errors_add(errors, "store", store_closed_message(data.store))
     if data.status not in ENTERED_STATUSES:
         _errors_add(errors, "status", _("Choose a valid status."))
     if data.payment_method and data.payment_method not in PaymentMethod.values:

@@ -24,6 +24,14 @@ NAME_MAX_LENGTH = Store._meta.get_field("name").max_length or 50
 POSITION_MAX = 32767
 
 
+def store_closed_message(store: Store) -> str:
+    """Why ``store`` takes no new order: it is deactivated, and where to turn it back on."""
+    return _(
+        "The store “%(name)s” is deactivated and takes no new orders: re-activate it on the Stores page "
+        "(Orders › Stores) to add orders to it."
+    ) % {"name": store.name}
+
+
 def _name_taken_message(name: str) -> str:
     return _("There is already a store named “%(name)s”.") % {"name": name}
 

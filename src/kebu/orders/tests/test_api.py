@@ -208,6 +208,22 @@ def test_bad_input_answers_400_naming_the_field_and_writes_nothing(
     _nothing_written(a_customer)
 
 
+def test_an_order_in_a_deactivated_store_is_refused_on_the_store_field_and_writes_nothing(
+    a_client, owner, catalogue, a_customer
+):
+    from kebu.orders.services.stores import store_closed_message, store_update
+
+    closed = Store.objects.create(name="旧店", platform="pinduoduo")
+    store_update(actor=owner, store=closed, is_active=False)
+
+    response = send(a_client, "post", ORDERS, order_payload(a_customer, catalogue, store=closed.pk))
+
+    assert response.status_code == 400
+    assert response.json() == {"store": [store_closed_message(closed)], "code": "invalid"}
+    assert "旧店" in response.json()["store"][0]
+    _nothing_written(a_customer)
+
+
 def test_a_duplicate_order_number_in_the_same_store_is_refused_and_writes_nothing(
     a_client, sales_a, catalogue, a_customer
 ):

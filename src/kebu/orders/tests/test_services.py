@@ -243,6 +243,40 @@ def test_an_archived_customer_takes_no_orders(owner, catalogue, buyer):
     assert "customer" in caught.value.field_errors
 
 
+def test_a_deactivated_store_takes_no_new_order_and_nothing_is_written(owner, catalogue, buyer):
+    from kebu.orders.services.stores import store_update
+
+    store_update(actor=owner, store=catalogue.store, is_active=False)
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=_input(catalogue, buyer, status=OrderStatus.PAID))
+
+    [message] = caught.value.field_errors["store"]
+    assert catalogue.store.name in str(message) and "deactivated" in str(message)
+    _nothing_written(buyer)
+
+
+def test_an_order_already_in_a_deactivated_store_is_still_paid_shipped_and_refunded(owner, catalogue, buyer):
+    from kebu.orders.services.aftersales import order_refund
+    from kebu.orders.services.stores import store_update
+
+    order = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    store_update(actor=owner, store=catalogue.store, is_active=False)
+    order.store.refresh_from_db()
+
+    order = order_pay(actor=owner, order=order, payment_method="alipay", expected_version=order.version)
+    order = order_ship(
+        actor=owner, order=order, carrier="顺丰", tracking_no="SF1", expected_version=order.version
+    )
+    order_refund(actor=owner, order=order, amount_cny="50.00", reason="price")
+
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (1, Decimal("149.00"))
+    with pytest.raises(ValidationFailed) as caught:  # while a new order there is refused
+        make_order(actor=owner, customer=buyer, store=catalogue.store)
+    assert list(caught.value.field_errors) == ["store"]
+
+
 def test_kebu_numbers_manual_orders_and_keeps_a_marketplace_number(owner, catalogue, buyer):
     ours = order_create(actor=owner, data=_input(catalogue, buyer))
     theirs = order_create(actor=owner, data=_input(catalogue, buyer, order_no=" 3812345678901234567 "))
