@@ -35,10 +35,12 @@ from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import (
     OrderKey,
+    closed_store_orders_refuse,
     order_groups,
     order_mapping_check,
     order_numbers_split,
     order_rows_read,
+    order_store_check,
 )
 from kebu.transfer.products import product_mapping_check, product_rows_read
 from kebu.transfer.readers import Cell, table_read, table_rows_count
@@ -117,7 +119,7 @@ def import_mapping_check(
 ) -> None:
     """``ValidationFailed`` unless ``mapping`` gives a sheet of ``kind`` what tells its rows apart; for
     orders, also unless they have a store, chosen or in a column (else every order would be refused for
-    want of one)."""
+    want of one), and one chosen is active (``order_store_check``)."""
     if kind == ImportKind.PRODUCTS:
         product_mapping_check(headers, mapping)
     elif kind == ImportKind.ORDERS:
@@ -126,6 +128,7 @@ def import_mapping_check(
             raise ValidationFailed(
                 _("Which store were these orders sold in? Choose the store, or the column that names it.")
             )
+        order_store_check(store)
     elif kind == ImportKind.REVIEWS:
         review_mapping_check(headers, mapping)
         if store is None and "store" not in mapping.values():
@@ -216,9 +219,9 @@ def import_draft_check_start(
 def import_check_run(job_run: JobRun) -> None:
     """Read every row, reject what the import would reject before matching (bad cells; a row known only
     by a name several customers have; a SKU row the catalogue would refuse; an order that cannot be read,
-    listed by its first row) and write those rows to the report. Writes nothing else. A worker
-    killed half-way leaves no report (a finished one is renamed into place); claimed again, it starts
-    over."""
+    listed by its first row), and a new order in a deactivated store, and write those rows to the report.
+    Writes nothing else. A worker killed half-way leaves no report (a finished one is renamed into
+    place); claimed again, it starts over."""
     job, payload = job_run.job, job_run.job.payload
     with translation.override(payload.get("language")):
         data = import_draft_read(payload["draft"])
@@ -324,8 +327,9 @@ def _batch_checker(
 
         def orders(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
             found: list[tuple[_Found, int]] = []
-            for group in order_groups(batch, mapping, store=store):
-                order = order_rows_read(
+            groups = list(order_groups(batch, mapping, store=store))
+            read = [
+                order_rows_read(
                     group,
                     mapping=mapping,
                     headers=headers,
@@ -334,6 +338,10 @@ def _batch_checker(
                     references=references,
                     split=split,
                 )
+                for group in groups
+            ]
+            closed_store_orders_refuse(read)
+            for group, order in zip(groups, read, strict=True):
                 if order.problems:
                     found.append(((group[0][0], group[0][1], order.problems, []), len(group)))
                 elif order.corrections:

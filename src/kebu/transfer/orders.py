@@ -8,11 +8,12 @@ along (paid, shipped, signed for, completed; or cancelled before payment) is mov
 takes the sheet's changed details (notes, carrier and tracking number, address, payment method), never
 its lines or amounts: a sheet that differs there is refused for that order, saying what differs. The
 buyer is matched to a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes
-a new customer when none has them. Each order is checked as ``order_create`` checks it, and a batch's
-orders are written together (``orders_create_checked``), with the customers' figures, stages and audit
-entries as ``order_create`` would leave them, in the batch's transaction. Undo deletes the orders the
-import made and the customers it made for them, puts the orders it moved on or changed back, and rebuilds the
-figures of the customers they belonged to."""
+a new customer when none has them. A new order in a deactivated store is refused on its store's cell;
+one already in such a store is matched as any other. Each order is checked as ``order_create`` checks
+it, and a batch's orders are written together (``orders_create_checked``), with the customers' figures,
+stages and audit entries as ``order_create`` would leave them, in the batch's transaction. Undo deletes
+the orders the import made and the customers it made for them, puts the orders it moved on or changed
+back, and rebuilds the figures of the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ from kebu.orders.services.orders import (
     orders_create_checked,
     skus_load,
 )
+from kebu.orders.services.stores import store_closed_message
 from kebu.transfer.cells import (
     CellError,
     as_written,
@@ -97,6 +99,8 @@ logger = logging.getLogger(__name__)
 OrderKey = tuple[str, str]
 
 UNDO_CONFLICTS_SHOWN = 10
+# Orders a file's check matches against the deactivated stores' orders in one query.
+CHECKED_TOGETHER = 500
 _HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {
@@ -316,6 +320,9 @@ class OrderRows:
     # Cells taken otherwise than written, the buyer's with them (transfer.corrections).
     corrections: list[Correction] = field(default_factory=list)
     status_text: str = ""  # the status as the sheet words it (交易关闭)
+    # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
+    # (an old store's export imported again), which is known only once the order is matched.
+    closed_store: Problem | None = None
 
     @property
     def number(self) -> int:
@@ -362,11 +369,14 @@ def order_rows_read(
     first_number, first = group[0]
     order = OrderRows(numbers=[number for number, _cells in group], store=store)
 
-    def problem(number: int, cells: Sequence[Cell], key: str, reason: str) -> None:
+    def at(number: int, cells: Sequence[Cell], key: str, reason: str) -> Problem:
         index = columns.get(key)
         where = headers[index] if index is not None else ""
         value = "" if index is None else normalized(cells[index])
-        order.problems.append(Problem(number, where, value, reason))
+        return Problem(number, where, value, reason)
+
+    def problem(number: int, cells: Sequence[Cell], key: str, reason: str) -> None:
+        order.problems.append(at(number, cells, key, reason))
 
     def corrected(number: int, cells: Sequence[Cell], index: int, found: tuple[str, str]) -> None:
         order.corrections.append(Correction(number, headers[index], as_written(cells[index]), *found))
@@ -428,6 +438,8 @@ def order_rows_read(
             problem(first_number, first, "store", message % {"value": store_name, "known": known})
     elif order.store is None:
         problem(first_number, first, "store", _("Which store? Add a store column or choose the store."))
+    if order.store is not None and not order.store.is_active:
+        order.closed_store = at(first_number, first, "store", store_closed_message(order.store))
     for key in ("ordered_at", "paid_at", "shipped_at", "delivered_at", "completed_at"):
         index = columns.get(key)
         if index is not None and normalized(first[index]):
@@ -531,6 +543,32 @@ def order_rows_read(
         if order.buyer.data.phones:
             order.data["receiver_phone"] = order.buyer.data.phones[0].number
     return order
+
+
+def order_store_check(store: Store | None) -> None:
+    """``ValidationFailed`` on ``store`` if the store chosen for a sheet's orders (those whose row names
+    none) is deactivated: chosen for the whole file, it would be refused for every new order in it."""
+    if store is not None and not store.is_active:
+        message = store_closed_message(store)
+        raise ValidationFailed(message, field_errors={"store": [message]})
+
+
+def closed_store_orders_refuse(orders: Sequence[OrderRows]) -> None:
+    """Refuse, on its store's cell, each of ``orders`` that names a deactivated store and is not already
+    in it: such a store takes no new order, while one of its orders met again (an old store's export
+    imported again) is matched as ever. One query, none when no order names such a store."""
+    closed = [(o, o.store.pk, o.closed_store) for o in orders if o.store and o.closed_store]
+    if not closed:
+        return
+    found = set(
+        Order.objects.filter(
+            store_id__in={store_id for _o, store_id, _p in closed},
+            order_no__in={order.order_no for order, _s, _p in closed},
+        ).values_list("store_id", "order_no")
+    )
+    for order, store_id, problem in closed:
+        if (store_id, order.order_no) not in found:
+            order.problems.append(problem)
 
 
 def _word(choices: Any, value: str) -> str | None:
@@ -696,7 +734,7 @@ def orders_read(
     stores = {s.name.lower(): s for s in Store.objects.all()}
     references = References.load()
     definitions = list(CustomField.objects.filter(is_active=True))
-    return [
+    orders = [
         order_rows_read(
             g,
             mapping=mapping,
@@ -709,6 +747,8 @@ def orders_read(
         )
         for g in groups
     ]
+    closed_store_orders_refuse(orders)
+    return orders
 
 
 @dataclass
@@ -1346,6 +1386,18 @@ def order_file_check(
     stores = {s.name.lower(): s for s in Store.objects.all()}
     references = References.load()
     split = order_numbers_split(table_read(data, sheet=sheet).rows, mapping, store=store)
+    batch: list[tuple[Sequence[tuple[int, list[Cell]]], OrderRows]] = []
+
+    def batch_add() -> None:
+        closed_store_orders_refuse([order for _group, order in batch])
+        for group, order in batch:
+            if order.problems:
+                check.bad.append((group[0][0], group[0][1], order.problems))
+            else:
+                check.good += len(group)
+                check.corrections_add(order.corrections)
+        batch.clear()
+
     for group in order_groups(table.rows, mapping, store=store):
         order = order_rows_read(
             group,
@@ -1356,9 +1408,8 @@ def order_file_check(
             references=references,
             split=split,
         )
-        if order.problems:
-            check.bad.append((group[0][0], group[0][1], order.problems))
-        else:
-            check.good += len(group)
-            check.corrections_add(order.corrections)
+        batch.append((group, order))
+        if len(batch) >= CHECKED_TOGETHER:
+            batch_add()
+    batch_add()
     return check

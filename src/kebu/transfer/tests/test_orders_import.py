@@ -1333,3 +1333,136 @@ def test_undo_refuses_when_an_order_the_import_updated_was_changed_since(owner, 
     with pytest.raises(Conflict, match="2024010512345"):
         import_undo(actor=owner, run=again)
     assert Order.objects.get(order_no="2024010512345").tracking_no == "ZT9999999999"
+
+
+# --- a deactivated store ---------------------------------------------------------------------------
+
+
+def _deactivated(owner, store):
+    from kebu.orders.services.stores import store_update
+
+    return store_update(actor=owner, store=store, is_active=False)
+
+
+def _closed_store_refusal(store) -> str:
+    from kebu.orders.services.stores import store_closed_message
+
+    return store_closed_message(store)
+
+
+def test_a_new_order_naming_a_deactivated_store_is_refused_on_its_store_cell_and_the_others_import(
+    owner, shop
+):
+    tmall, douyin = _two_stores(owner, shop)
+    _deactivated(owner, douyin)
+    data = _store_sheet(
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+        "抖音店,1002,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
+    )
+
+    run = run_import(owner, data, store=None)
+
+    assert counts(run) == (1, 0, 0, 1)
+    [(row, _cells, [problem])] = import_rejected_rows(run)
+    assert (row, problem.column, problem.value) == (3, "店铺", "抖音店")
+    assert problem.reason == _closed_store_refusal(douyin) and "抖音店" in problem.reason
+    assert list(Order.objects.values_list("store", "order_no")) == [(tmall.pk, "1001")]
+    assert not Customer.objects.filter(name="钱七").exists()  # its buyer is not made either
+
+
+def test_an_order_already_in_a_deactivated_store_is_still_matched_when_imported_again(owner, shop):
+    # given: order 1001 of the Douyin store imported, then the store deactivated
+    _tmall, douyin = _two_stores(owner, shop)
+    first = "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,{status},爽肤水,TONER-100,2,89.50"
+    run_import(owner, _store_sheet(first.format(status="等待买家付款")), store=None)
+    _deactivated(owner, douyin)
+    new = "抖音店,1002,孙八,13700002222,2024-01-07 10:00:00,已付款,明前龙井,TEA-250,1,128.00"
+
+    # when: the store's later export reports 1001 paid, beside an order new to Kebu
+    later = run_import(owner, _store_sheet(first.format(status="已付款"), new), store=None)
+
+    # then: 1001 moves on as ever, 1002 is refused; and the same export again leaves 1001 as it is
+    assert counts(later) == (0, 1, 0, 1), import_rejected_rows(later)
+    assert [row for row, _c, _p in import_rejected_rows(later)] == [3]
+    assert list(Order.objects.filter(store=douyin).values_list("order_no", "status")) == [
+        ("1001", OrderStatus.PAID)
+    ]
+    again = run_import(owner, _store_sheet(first.format(status="已付款")), store=None)
+    assert counts(again) == (0, 0, 1, 0)
+
+
+def test_all_or_nothing_refuses_a_file_with_a_new_order_in_a_deactivated_store(owner, shop):
+    _tmall, douyin = _two_stores(owner, shop)
+    _deactivated(owner, douyin)
+    data = _store_sheet(
+        "天猫店,1001,赵六,13811112222,2024-01-05 10:00:00,已付款,玻尿酸面霜,CREAM-50,1,199.00",
+        "抖音店,1002,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50",
+    )
+
+    run = run_all_or_nothing(owner, data, store=None)
+
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    [(row, _cells, [problem])] = import_rejected_rows(run)
+    assert (row, problem.column, problem.reason) == (3, "店铺", _closed_store_refusal(douyin))
+    assert not Order.objects.exists()
+
+
+def test_the_store_chosen_for_an_import_deactivated_before_it_runs_takes_no_new_order(owner, shop):
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner,
+            data=TAOBAO,
+            file_name="x.csv",
+            kind=ImportKind.ORDERS,
+            store=shop.store,
+            enqueue=False,
+        )
+    _deactivated(owner, shop.store)
+
+    job_run(run.job_id)
+
+    run.refresh_from_db()
+    assert counts(run) == (0, 0, 0, 4) and not Order.objects.exists()
+    reasons = {problem.reason for _row, _cells, problems in import_rejected_rows(run) for problem in problems}
+    assert reasons == {_closed_store_refusal(shop.store)}
+
+
+def test_the_command_refuses_a_deactivated_store_by_its_name_and_writes_nothing(owner, shop, tmp_path):
+    path = tmp_path / "ExportOrderList.csv"
+    path.write_bytes(TAOBAO)
+    _deactivated(owner, shop.store)
+
+    for dry_run in (True, False):
+        with pytest.raises(CommandError) as caught:
+            call_command(
+                "import",
+                str(path),
+                kind="orders",
+                store=shop.store.name,
+                dry_run=dry_run,
+                stdout=io.StringIO(),
+            )
+        assert str(caught.value) == _closed_store_refusal(shop.store)
+    assert not Import.objects.exists() and not Order.objects.exists()
+
+
+def test_the_commands_check_lists_a_new_order_in_a_deactivated_store_not_one_already_in_it(
+    owner, shop, tmp_path
+):
+    _tmall, douyin = _two_stores(owner, shop)
+    first = "抖音店,1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50"
+    run_import(owner, _store_sheet(first), store=None)
+    _deactivated(owner, douyin)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(
+        _store_sheet(
+            first, "抖音店,1002,孙八,13700002222,2024-01-07 10:00:00,已付款,明前龙井,TEA-250,1,128.00"
+        )
+    )
+    out = io.StringIO()
+
+    call_command("import", str(path), kind="orders", dry_run=True, stdout=out)
+
+    assert f"row 3, 店铺: '抖音店': {_closed_store_refusal(douyin)}" in out.getvalue()
+    assert "1 rows ready, 1 rows with problems" in out.getvalue()
+    assert Order.objects.count() == 1

@@ -295,3 +295,77 @@ def test_an_importer_of_customers_only_is_offered_neither_and_a_draft_of_another
     assert 'value="orders"' not in page and 'value="products"' not in page and 'id="store-choice"' not in page
 
     assert client.get(reverse("transfer:draft", args=[token])).status_code == 404
+
+
+# --- a deactivated store ---------------------------------------------------------------------------
+
+
+def _deactivate(owner, store) -> None:
+    from kebu.orders.services.stores import store_update
+
+    store_update(actor=owner, store=store, is_active=False)
+
+
+def test_a_store_deactivated_since_the_upload_page_was_shown_is_refused_by_its_name(
+    owner, owner_client, shop
+):
+    _deactivate(owner, shop.store)
+
+    response = upload_file(owner_client, TAOBAO, kind=ImportKind.ORDERS, store=shop.store)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"The store “{shop.store.name}” is deactivated" in page and "Stores page" in page
+    assert not owner_client.session.get(DRAFTS_SESSION_KEY)
+
+
+def test_a_draft_whose_store_was_deactivated_since_is_neither_checked_nor_imported_and_says_why(
+    owner, owner_client, shop
+):
+    token = token_of(upload_file(owner_client, TAOBAO, kind=ImportKind.ORDERS, store=shop.store))
+    _deactivate(owner, shop.store)
+
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    assert 'data-problem="mapping"' in page and f"The store “{shop.store.name}” is deactivated" in page
+    mapping = chosen(page)
+    for action in ("check", "import"):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {**mapping, "mode": ImportMode.GOOD_ROWS, "store": shop.store.pk, "action": action},
+        )
+        assert response.status_code == 400
+        assert f"The store “{shop.store.name}” is deactivated" in response.content.decode()
+    assert not Import.objects.exists() and not Order.objects.exists()
+
+
+def test_the_check_lists_a_new_order_in_a_deactivated_store_not_one_already_in_it(
+    owner, owner_client, shop, django_capture_on_commit_callbacks
+):
+    # given: an order of the shop's store imported, then the store deactivated
+    header = "店铺,订单编号,收货人姓名,联系手机,订单创建时间,订单状态,宝贝标题,商家编码,宝贝总数量,价格"
+    old = f"{shop.store.name},1001,钱七,13900001111,2024-01-06 10:00:00,已付款,爽肤水,TONER-100,2,89.50"
+    new = f"{shop.store.name},1002,孙八,13700002222,2024-01-07 10:00:00,已付款,明前龙井,TEA-250,1,128.00"
+    token = token_of(upload_file(owner_client, f"{header}\n{old}".encode(), kind=ImportKind.ORDERS))
+    mapping = chosen(owner_client.get(reverse("transfer:draft", args=[token])).content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {**mapping, "mode": ImportMode.GOOD_ROWS, "store": "", "action": "import"},
+        )
+    assert Order.objects.count() == 1
+    _deactivate(owner, shop.store)
+
+    # when: its export, with an order new to Kebu, is checked
+    token = token_of(upload_file(owner_client, f"{header}\n{old}\n{new}".encode(), kind=ImportKind.ORDERS))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {**mapping, "mode": ImportMode.GOOD_ROWS, "store": "", "action": "check"},
+        )
+
+    # then: the new order is the one bad row, on its store's cell
+    check = owner_client.get(response["Location"]).content.decode()
+    assert re.search(r'data-count="good">1<', check) and re.search(r'data-count="bad">1<', check)
+    assert set(re.findall(r'<tr><td class="text-secondary">(\d+)</td>', check)) == {"3"}
+    assert f"The store “{shop.store.name}” is deactivated" in check
+    assert Order.objects.count() == 1

@@ -34,7 +34,7 @@ from kebu.transfer.imports import (
 from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
 from kebu.transfer.management.commands._staff import staff_member_named
 from kebu.transfer.models import Import, ImportKind, ImportMode
-from kebu.transfer.orders import order_file_check
+from kebu.transfer.orders import order_file_check, order_store_check
 from kebu.transfer.presets import mapping_preset_named
 from kebu.transfer.products import product_file_check
 from kebu.transfer.readers import table_read
@@ -124,6 +124,8 @@ class Command(BaseCommand):
                         f"There is no store {options['store']!r} (stores: {names}). Add it on the Stores "
                         "page (Orders › Stores, /orders/stores/) or in the admin (Settings › Stores)."
                     )
+                if options["kind"] == ImportKind.ORDERS:
+                    order_store_check(store)
             mapping = None
             if options["preset"]:
                 headers = table_read(path, sheet=options["sheet"]).headers
