@@ -644,6 +644,7 @@ class DetailsSerializer(VersionSerializer):
         required=False,
         help_text=gettext_lazy("Of a paid order only; never to or from credit (what is owed would change)."),
     )
+    delivery_method = serializers.ChoiceField(choices=DeliveryMethod.choices, required=False)
     receiver_name = serializers.CharField(max_length=50, allow_blank=True, required=False)
     receiver_phone = serializers.CharField(max_length=32, allow_blank=True, required=False)
     ship_province = serializers.CharField(

@@ -421,6 +421,10 @@ class OrderDetailsForm(VersionForm):
 
     carrier, tracking_no = shipment_fields("details-carriers")
     payment_method = forms.ChoiceField(label=_("Payment method"), required=False)
+    # Not required: a POST without it (a page from before it was offered) keeps the order's.
+    delivery_method = forms.ChoiceField(
+        label=_("Delivery method"), choices=DeliveryMethod.choices, required=False
+    )
     receiver_name = forms.CharField(label=_("Receiver"), max_length=50, required=False)
     receiver_phone = forms.CharField(
         label=_("Receiver phone"),
@@ -453,6 +457,9 @@ class OrderDetailsForm(VersionForm):
             # An order paid before any method was recorded keeps none until one is chosen.
             blank = [("", "—")] if not order.payment_method else []
             self.fields["payment_method"].choices = [*blank, *methods]
+
+    def clean_delivery_method(self) -> str:
+        return self.cleaned_data.get("delivery_method") or self.order.delivery_method
 
     @property
     def offers_contact(self) -> bool:

@@ -807,13 +807,14 @@ def order_notes_update(
     return order
 
 
-# What may change on an order once it is placed, besides its status: how it is described, where it goes
-# and how it was paid. Not its lines nor its amounts, which the customer's figures are made of: those
-# change through the after-sales services (a refund), never by overwriting them.
+# What may change on an order once it is placed, besides its status: how it is described, how and where
+# it goes and how it was paid. Not its lines nor its amounts, which the customer's figures are made of:
+# those change through the after-sales services (a refund), never by overwriting them.
 ORDER_DETAIL_FIELDS = (
     "seller_notes",
     "buyer_message",
     "payment_method",
+    "delivery_method",
     "carrier",
     "tracking_no",
     "receiver_name",
@@ -897,15 +898,16 @@ def order_details_update(
     expected_version: int | None = None,
     import_id: int | None = None,
 ) -> Order:
-    """Change an order's details (``ORDER_DETAIL_FIELDS``: notes, buyer message, carrier and tracking
-    number, the shipping address, the payment method of a paid order) to ``changes``, all or none. The
-    customer's figures do not depend on them, with one exception refused here: taking a paid order on
-    credit or off it would change what the customer owes. A changed receiver phone must be a phone
-    number, a changed province, city or district one of the division list's. Only what differs from the
-    order is written and named in the audit entry; with nothing different, nothing is written. Raises
-    ``ValidationFailed`` naming each bad field; ``Conflict`` when the order changed since it was read.
-    ``import_id``: the import that brings the change, kept in the audit entry, so that a later import can
-    tell a correction made by hand from its own (``order_fields_edited_by_hand``)."""
+    """Change an order's details (``ORDER_DETAIL_FIELDS``: notes, buyer message, delivery method, carrier
+    and tracking number, the shipping address, the payment method of a paid order) to ``changes``, all or
+    none. The customer's figures do not depend on them, with one exception refused here: taking a paid
+    order on credit or off it would change what the customer owes. A changed receiver phone must be a
+    phone number, a changed province, city or district one of the division list's, a changed delivery
+    method one of ``DeliveryMethod``'s. Only what differs from the order is written and named in the
+    audit entry; with nothing different, nothing is written. Raises ``ValidationFailed`` naming each bad
+    field; ``Conflict`` when the order changed since it was read. ``import_id``: the import that brings
+    the change, kept in the audit entry, so that a later import can tell a correction made by hand from
+    its own (``order_fields_edited_by_hand``)."""
     unknown = set(changes) - set(ORDER_DETAIL_FIELDS)
     if unknown:
         raise ValueError(f"Not an order detail: {', '.join(sorted(unknown))}")
@@ -922,6 +924,8 @@ def order_details_update(
         except ValidationFailed as exc:
             _errors_add(errors, "receiver_phone", exc.message)
     _address_check(order, values, errors)
+    if values.get("delivery_method", order.delivery_method) not in DeliveryMethod.values:
+        _errors_add(errors, "delivery_method", _("Choose a valid delivery method."))
     method = values.get("payment_method", order.payment_method)
     if method != order.payment_method:
         if order.status not in COUNTED_STATUSES:

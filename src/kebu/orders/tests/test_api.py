@@ -477,6 +477,7 @@ def test_details_sent_are_corrected_the_others_kept_and_the_audit_names_them(b_c
         "carrier": "顺丰速运",
         "tracking_no": "SF1234567890",
         "payment_method": "wechat",
+        "delivery_method": "same_city",
         "receiver_phone": "13900001111",
         "ship_province": "广东省",
         "ship_city": "广州市",
@@ -518,6 +519,7 @@ def test_details_need_a_version_and_a_stale_one_answers_409_writing_nothing(b_cl
         ({"ship_city": "杭州市"}, "ship_city"),
         ({"payment_method": "credit"}, "payment_method"),
         ({"payment_method": "paypal"}, "payment_method"),
+        ({"delivery_method": "drone"}, "delivery_method"),
         ({"tracking_no": "X" * 41}, "tracking_no"),
     ],
 )

@@ -534,6 +534,7 @@ def addressed(owner, catalogue, buyer):
         ({"ship_province": "", "ship_city": "杭州市"}, "ship_province"),
         ({"ship_province": "江苏省"}, "ship_city"),  # 杭州市 is not in 江苏省
         ({"ship_city": "宁波市"}, "ship_district"),  # nor 西湖区 in 宁波市
+        ({"delivery_method": "drone"}, "delivery_method"),
     ],
 )
 def test_a_changed_phone_or_place_not_on_the_list_is_refused_naming_it(owner, addressed, changes, field):
@@ -604,4 +605,5 @@ def test_the_contact_details_are_not_offered_to_someone_who_sees_them_masked(own
         "tracking_no",
         "receiver_name",
         "payment_method",
+        "delivery_method",
     }

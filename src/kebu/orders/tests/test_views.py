@@ -242,7 +242,8 @@ DETAILS = (
 
 
 def _details(order, **changes):
-    """The POST of the details form as the page fills it, with ``changes`` typed over it."""
+    """The POST of the details form as the page fills it, with ``changes`` typed over it. Without the
+    delivery method unless typed over: a page from before it was offered, whose POST keeps the order's."""
     return {"version": order.version, **{name: getattr(order, name) for name in DETAILS}, **changes}
 
 
@@ -290,6 +291,7 @@ def test_the_details_form_is_filled_with_the_orders_details(a_client, a_order):
         {"carrier": "顺丰速运"},
         {"tracking_no": "SF1234567890"},
         {"payment_method": "wechat"},
+        {"delivery_method": "pickup"},
         {"receiver_name": "甲的家人"},
         {"receiver_phone": "13900001111"},
         {
@@ -355,7 +357,7 @@ def test_someone_who_sees_contact_details_masked_is_offered_only_the_others(
     html = client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
 
     form = html[html.index('id="details-form"') : html.index("</form>", html.index('id="details-form"'))]
-    for name in ("carrier", "tracking_no", "receiver_name", "payment_method"):
+    for name in ("carrier", "tracking_no", "receiver_name", "payment_method", "delivery_method"):
         assert f'name="{name}"' in form, name
     for name in ("receiver_phone", "ship_province", "ship_address", "buyer_message", "seller_notes"):
         assert f'name="{name}"' not in form, name
