@@ -92,6 +92,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("discount", gettext_lazy("Order discount")),
     ("paid", gettext_lazy("Amount paid")),
     ("payment_method", gettext_lazy("Payment method")),
+    ("delivery_method", gettext_lazy("Delivery method")),
     ("carrier", gettext_lazy("Carrier")),
     ("tracking_no", gettext_lazy("Tracking number")),
     ("buyer_message", gettext_lazy("Buyer message")),

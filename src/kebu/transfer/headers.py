@@ -221,6 +221,16 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
         "paid",
     ),
     "payment_method": ("支付方式", "付款方式", "payment method"),
+    # Taobao/Tmall's 运送方式, Youzan's and Weidian's 配送方式 (Kebu's own export's header in Chinese).
+    "delivery_method": (
+        "配送方式",
+        "运送方式",
+        "物流方式",
+        "发货方式",
+        "送货方式",
+        "delivery method",
+        "shipping method",
+    ),
     "carrier": ("物流公司", "快递公司", "carrier"),
     "tracking_no": ("物流单号", "快递单号", "运单号", "tracking number"),
     "email": ("买家邮箱", "邮箱", "email"),

@@ -5,15 +5,15 @@ that has a row per order is the same with one line each.
 An order is matched by its store and order number, so the same export imported twice, or next week's
 overlapping export, adds each order once; one already in Kebu that the newer export reports further
 along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand, and
-takes the sheet's changed details (notes, carrier and tracking number, address, payment method), never
-its lines or amounts: a sheet that differs there is refused for that order, saying what differs. The
-buyer is matched to a customer by customer number, phone, or marketplace buyer ID (旺旺/会员名), and becomes
-a new customer when none has them. A new order in a deactivated store is refused on its store's cell;
-one already in such a store is matched as any other. Each order is checked as ``order_create`` checks
-it, and a batch's orders are written together (``orders_create_checked``), with the customers' figures,
-stages and audit entries as ``order_create`` would leave them, in the batch's transaction. Undo deletes
-the orders the import made and the customers it made for them, puts the orders it moved on or changed
-back, and rebuilds the figures of the customers they belonged to."""
+takes the sheet's changed details (notes, delivery method, carrier and tracking number, address, payment
+method), never its lines or amounts: a sheet that differs there is refused for that order, saying what
+differs. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
+(旺旺/会员名), and becomes a new customer when none has them. A new order in a deactivated store is
+refused on its store's cell; one already in such a store is matched as any other. Each order is checked
+as ``order_create`` checks it, and a batch's orders are written together (``orders_create_checked``),
+with the customers' figures, stages and audit entries as ``order_create`` would leave them, in the
+batch's transaction. Undo deletes the orders the import made and the customers it made for them, puts
+the orders it moved on or changed back, and rebuilds the figures of the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import (
     COUNTED_STATUSES,
     AfterSale,
+    DeliveryMethod,
     Order,
     OrderLine,
     OrderStatus,
@@ -84,7 +85,14 @@ from kebu.transfer.cells import (
     text_parse,
 )
 from kebu.transfer.corrections import Correction, corrections_note
-from kebu.transfer.customers import CustomerRow, FileCheck, Problem, References, customer_row_read
+from kebu.transfer.customers import (
+    CustomerRow,
+    FileCheck,
+    Problem,
+    References,
+    _labels_everywhere,
+    customer_row_read,
+)
 from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
 from kebu.transfer.models import Import, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell, table_read
@@ -162,6 +170,55 @@ _PAYMENT_WORDS = {
     "银行转账": PaymentMethod.BANK_TRANSFER,
     "赊账": PaymentMethod.CREDIT,
 }
+# How an order goes, in the marketplaces' words (Taobao's 运送方式, Youzan's and Weidian's 配送方式) and
+# Shopify's and WooCommerce's default shipping names, lower case; Kebu's own labels, in either language,
+# are read by ``_word``. Post (平邮, EMS) goes as a parcel with a tracking number: express. A carrier's
+# name (中通快递, 圆通速递, 顺丰速运) is a parcel by that carrier (``_delivery_word``). There is no "other" to
+# fall back on, as an unknown payment word does: a word not here is the order's problem, not a parcel,
+# since taking a pick-up for a parcel is the very mistake the column is read to avoid.
+_DELIVERY_WORDS = {
+    "快递发货": DeliveryMethod.EXPRESS,
+    "普通快递": DeliveryMethod.EXPRESS,
+    "顺丰": DeliveryMethod.EXPRESS,
+    "ems": DeliveryMethod.EXPRESS,
+    "平邮": DeliveryMethod.EXPRESS,
+    "邮政": DeliveryMethod.EXPRESS,
+    "express delivery": DeliveryMethod.EXPRESS,
+    "standard": DeliveryMethod.EXPRESS,
+    "standard shipping": DeliveryMethod.EXPRESS,
+    "flat rate": DeliveryMethod.EXPRESS,
+    "free shipping": DeliveryMethod.EXPRESS,
+    "物流": DeliveryMethod.FREIGHT,
+    "物流发货": DeliveryMethod.FREIGHT,
+    "货运": DeliveryMethod.FREIGHT,
+    "大件物流": DeliveryMethod.FREIGHT,
+    "快运": DeliveryMethod.FREIGHT,
+    "logistics": DeliveryMethod.FREIGHT,
+    "同城": DeliveryMethod.SAME_CITY,
+    "同城送": DeliveryMethod.SAME_CITY,
+    "同城急送": DeliveryMethod.SAME_CITY,
+    "送货上门": DeliveryMethod.SAME_CITY,
+    "商家配送": DeliveryMethod.SAME_CITY,
+    "local delivery": DeliveryMethod.SAME_CITY,
+    "上门自提": DeliveryMethod.PICKUP,
+    "到店自提": DeliveryMethod.PICKUP,
+    "门店自提": DeliveryMethod.PICKUP,
+    "买家自提": DeliveryMethod.PICKUP,
+    "自取": DeliveryMethod.PICKUP,
+    "到店自取": DeliveryMethod.PICKUP,
+    "pick up": DeliveryMethod.PICKUP,
+    "local pickup": DeliveryMethod.PICKUP,
+    "store pickup": DeliveryMethod.PICKUP,
+    "无需物流": DeliveryMethod.NONE,
+    "无需快递": DeliveryMethod.NONE,
+    "无需发货": DeliveryMethod.NONE,
+    "虚拟发货": DeliveryMethod.NONE,
+    "虚拟物品": DeliveryMethod.NONE,
+    "电子凭证": DeliveryMethod.NONE,
+    "no shipping": DeliveryMethod.NONE,
+    "no shipping required": DeliveryMethod.NONE,
+}
+_CARRIER_ENDINGS = ("快递", "速递", "速运")
 
 
 @dataclass(frozen=True)
@@ -472,6 +529,20 @@ def order_rows_read(
         order.data["payment_method"] = (
             _PAYMENT_WORDS.get(method) or _word(PaymentMethod, method) or PaymentMethod.OTHER
         )
+    # A blank cell, or no column, leaves the order as order_create makes it: a parcel.
+    if way := text(first_number, first, "delivery_method", 40, noted=False):
+        index = columns["delivery_method"]
+        if (delivery := _delivery_word(way)) is None:
+            labels = "、".join(str(label) for _value, label in DeliveryMethod.choices)
+            reason = _("“%(value)s” is not one of: %(choices)s.") % {"value": way, "choices": labels}
+            problem(first_number, first, "delivery_method", reason)
+        else:
+            order.data["delivery_method"] = delivery
+            # A word of the sheet's own (上门自提, EMS) is a correction; Kebu's label in either language
+            # (an export made in English, imported in Chinese) is none.
+            if as_written(first[index]).lower() not in _labels_everywhere(DeliveryMethod, delivery):
+                why = _("Taken as the choice Kebu has for this word.")
+                corrected(first_number, first, index, (str(DeliveryMethod(delivery).label), why))
     for key, target in (
         ("shipping", "shipping_cny"),
         ("discount", "discount_cny"),
@@ -569,6 +640,15 @@ def closed_store_orders_refuse(orders: Sequence[OrderRows]) -> None:
     for order, store_id, problem in closed:
         if (store_id, order.order_no) not in found:
             order.problems.append(problem)
+
+
+def _delivery_word(value: str) -> str | None:
+    """The delivery method ``value`` names (``_DELIVERY_WORDS``, Kebu's labels, a carrier's name)."""
+    word = value.lower()
+    found = _DELIVERY_WORDS.get(word) or _word(DeliveryMethod, word)
+    if found is None and word.endswith(_CARRIER_ENDINGS):
+        found = DeliveryMethod.EXPRESS
+    return found
 
 
 def _word(choices: Any, value: str) -> str | None:
@@ -955,8 +1035,8 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
 
     - Its status moves on to the one a newer export reports (pay, ship, deliver, complete; cancel one
       never paid), at the times the export gives; a status going back (an older export) is left.
-    - Its details (``ORDER_DETAIL_FIELDS``: notes, buyer message, carrier and tracking number, the
-      shipping address, the payment method) take the sheet's non-blank cells that differ, as a
+    - Its details (``ORDER_DETAIL_FIELDS``: notes, buyer message, delivery method, carrier and tracking
+      number, the shipping address, the payment method) take the sheet's non-blank cells that differ, as a
       customer takes a customer sheet's; a masked cell (****, from an export by someone who may not see
       it) says nothing.
     - Its lines and amounts are not rewritten: the customer's figures are made of them. A sheet that
@@ -980,25 +1060,26 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
             )
             % {"no": order.order_no, "differences": "; ".join(differences)}
         )
-    if not (forward or cancel) and not _details_changed(stored, order):
+    changes = _details_changed(stored, order)
+    if not (forward or cancel) and not changes:
         return None  # most orders of an overlapping export: no savepoint, no more queries
     before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
     with transaction.atomic():
+        # Read before the import writes a change of its own, which would then be the last word. Moving
+        # on only brings details to the sheet's, so what differs after it differed before.
+        edited = _edited_by_hand(stored) if changes else set()
+        way = changes.get("delivery_method")
+        if forward and way and "delivery_method" not in edited:
+            # How the order goes, first: shipping a parcel asks for its carrier and tracking number, a
+            # pick-up or an order with nothing to send for neither (order_ship).
+            stored = _details_write(run, order, stored, {"delivery_method": way})
         if forward or cancel:
             stored = _order_move(run, order, stored, forward=forward, cancel=cancel)
         changes = _details_changed(stored, order)
-        kept = _kept_by_hand(stored, changes)
+        kept = [name for name in changes if name in edited]
         changes = {name: value for name, value in changes.items() if name not in kept}
         if changes:
-            try:
-                stored = order_details_update(
-                    actor=run.created_by, order=stored, changes=changes, import_id=run.pk
-                )
-            except KebuError as exc:
-                raise ValidationFailed(
-                    _("Order %(no)s was not updated: %(reason)s")
-                    % {"no": order.order_no, "reason": " ".join(_reasons(exc))}
-                ) from exc
+            stored = _details_write(run, order, stored, changes)
     # One note for the address, not one for each of its parts.
     left_out = [_kept_note(run, order, name) for name in kept if name not in _ADDRESS[:3]]
     if not (forward or cancel or changes):
@@ -1036,15 +1117,24 @@ _COLUMN_OF = {
 }
 
 
-def _kept_by_hand(stored: Order, changes: dict[str, str]) -> list[str]:
-    """The ``changes`` to leave out: details corrected in Kebu since an import last changed the order,
-    which an export older than the correction would otherwise put back (in the file's column order)."""
-    if not changes:
-        return []
+def _edited_by_hand(stored: Order) -> set[str]:
+    """The details to leave out: those corrected in Kebu since an import last changed the order, which
+    an export older than the correction would otherwise put back."""
     edited = order_fields_edited_by_hand(stored)
     if edited & set(_ADDRESS):
         edited |= set(_ADDRESS)
-    return [name for name in changes if name in edited]
+    return edited
+
+
+def _details_write(run: Import, order: OrderRows, stored: Order, changes: dict[str, str]) -> Order:
+    """``order_details_update`` for the import; ``ValidationFailed`` naming the order when it refuses."""
+    try:
+        return order_details_update(actor=run.created_by, order=stored, changes=changes, import_id=run.pk)
+    except KebuError as exc:
+        raise ValidationFailed(
+            _("Order %(no)s was not updated: %(reason)s")
+            % {"no": order.order_no, "reason": " ".join(_reasons(exc))}
+        ) from exc
 
 
 def _kept_note(run: Import, order: OrderRows, name: str) -> list[str]:
@@ -1055,7 +1145,9 @@ def _kept_note(run: Import, order: OrderRows, name: str) -> list[str]:
         "Order %(no)s: “%(field)s” was corrected in Kebu after this order was last imported; the "
         "file's value was left out."
     ) % {"no": order.order_no, "field": _label(Order, name)}
-    return [column, str(order.data.get(name, "")), reason]
+    value = str(order.data.get(name, ""))
+    labels = dict(cast(Field, Order._meta.get_field(name)).flatchoices)  # a choice as it reads, not its code
+    return [column, str(labels.get(value, value)), reason]
 
 
 def _reasons(exc: KebuError) -> list[str]:
@@ -1147,6 +1239,7 @@ def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
         ("seller_notes", True),
         ("buyer_message", True),
         ("receiver_name", True),
+        ("delivery_method", False),
         ("carrier", False),
         ("tracking_no", False),
     ):

@@ -138,6 +138,22 @@ def test_an_amount_with_its_currency_and_an_order_time_in_another_form_are_corre
     ]
 
 
+def test_a_delivery_method_in_a_marketplaces_words_is_corrected_and_kebus_label_in_either_language_is_not(
+    owner, shop
+):
+    from kebu.transfer.tests.test_orders_import import delivery_sheet
+
+    # given a merchant reading Kebu in Chinese, where a pick-up is 自提
+    with translation.override("zh-hans"):
+        check = order_file_check(delivery_sheet("自提", "Pick-up", "上门自提", "ＥＭＳ"), store=shop.store)
+
+    assert check.good == 4 and not check.bad
+    assert [(c.row, c.column, c.written, c.taken) for c in check.corrections] == [
+        (4, "运送方式", "上门自提", "自提"),
+        (5, "运送方式", "ＥＭＳ", "快递"),
+    ]
+
+
 def test_a_product_price_in_brackets_or_full_width_is_corrected():
     data = "商家编码,商品名称,价格\nA-1,面霜,１９９\nA-2,爽肤水,89.50\n".encode()
 

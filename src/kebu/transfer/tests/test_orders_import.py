@@ -25,6 +25,7 @@ from kebu.customers.services import CustomerInput, PhoneInput, customer_create
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.services.orders import order_cancel
 from kebu.orders.tests.factories import make_catalogue
+from kebu.transfer.corrections import import_corrections
 from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow
 from kebu.transfer.tests.sheets import csv_rows, xlsx_with_formula_errors
@@ -184,7 +185,7 @@ def test_an_order_without_its_number_is_refused_and_its_lines_are_not_taken_for_
     assert list(Order.objects.values_list("order_no", flat=True)) == ["D3"]
 
 
-def test_an_order_export_in_english_imports_in_chinese_with_its_statuses_and_payment_methods(
+def test_an_order_export_in_english_imports_in_chinese_with_its_statuses_payment_and_delivery_methods(
     owner, shop, tmp_path
 ):
     from django.utils import translation
@@ -197,13 +198,13 @@ def test_an_order_export_in_english_imports_in_chinese_with_its_statuses_and_pay
         actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
     )
     made = [
-        ("E1", OrderStatus.PENDING, ""),
-        ("E2", OrderStatus.PAID, "wechat"),
-        ("E3", OrderStatus.SHIPPED, "alipay"),
-        ("E4", OrderStatus.COMPLETED, "bank_transfer"),
-        ("E5", OrderStatus.PAID, "cod"),
+        ("E1", OrderStatus.PENDING, "", "pickup"),
+        ("E2", OrderStatus.PAID, "wechat", "same_city"),
+        ("E3", OrderStatus.SHIPPED, "alipay", "express"),
+        ("E4", OrderStatus.COMPLETED, "bank_transfer", "freight"),
+        ("E5", OrderStatus.PAID, "cod", "none"),
     ]
-    for number, status, method in made:
+    for number, status, method, delivery in made:
         shipped = {"carrier": "顺丰", "tracking_no": f"SF{number}"} if status != OrderStatus.PAID else {}
         make_order(
             actor=owner,
@@ -212,6 +213,7 @@ def test_an_order_export_in_english_imports_in_chinese_with_its_statuses_and_pay
             order_no=number,
             status=status,
             payment_method=method,
+            delivery_method=delivery,
             receiver_name="王小明",
             receiver_phone="13812345678",
             **(shipped if status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED) else {}),
@@ -219,16 +221,19 @@ def test_an_order_export_in_english_imports_in_chinese_with_its_statuses_and_pay
     path = tmp_path / "orders.csv"
     with translation.override("en"):
         export_write(export_build("orders", user=owner), path, file_format="csv", user=owner)
-    assert "Awaiting payment" in path.read_text("utf-8-sig") and "WeChat Pay" in path.read_text("utf-8-sig")
+    exported = path.read_text("utf-8-sig")
+    assert "Awaiting payment" in exported and "WeChat Pay" in exported and "Pick-up" in exported
     Order.objects.all().delete()
 
     # when: imported by someone reading it in Chinese
     with translation.override("zh-hans"):
         run = run_import(owner, path.read_bytes(), store=shop.store)
 
-    # then: every order is back at its step, paid as it was
+    # then: every order is back at its step, paid and delivered as it was
     assert counts(run) == (5, 0, 0, 0), import_rejected_rows(run)
-    assert sorted(Order.objects.values_list("order_no", "status", "payment_method")) == made
+    assert (
+        sorted(Order.objects.values_list("order_no", "status", "payment_method", "delivery_method")) == made
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
@@ -483,6 +488,26 @@ def test_each_marketplaces_export_is_read_by_its_own_headers(
     assert (order.status, order.paid_cny) == (first[1], Decimal(first[2]))
     assert order.customer.name == buyer
     assert counts(run_import(owner, (SAMPLES / sample).read_bytes(), store=store)) == (0, 0, orders, 0)
+
+
+def test_a_marketplaces_delivery_column_is_read_in_its_own_words(owner):
+    from kebu.orders.models import Store
+
+    make_catalogue(actor=owner)
+    store = Store.objects.create(name="有赞店", platform="youzan")
+
+    run = run_import(owner, (SAMPLES / "youzan_orders.csv").read_bytes(), store=store)
+
+    # 配送方式: 快递发货 is a parcel, 到店自提 a pick-up, and each is listed as taken as Kebu's word
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert dict(Order.objects.filter(store=store).values_list("order_no", "delivery_method")) == {
+        "E20240310000001": "express",
+        "E20240311000002": "pickup",
+    }
+    assert [(c.row, c.column, c.written, c.taken) for c in import_corrections(run)] == [
+        (2, "配送方式", "快递发货", "Express parcel"),
+        (3, "配送方式", "到店自提", "Pick-up"),
+    ]
 
 
 def test_a_name_split_in_two_columns_is_joined_as_it_is_written(owner):
@@ -1466,3 +1491,115 @@ def test_the_commands_check_lists_a_new_order_in_a_deactivated_store_not_one_alr
     assert f"row 3, 店铺: '抖音店': {_closed_store_refusal(douyin)}" in out.getvalue()
     assert "1 rows ready, 1 rows with problems" in out.getvalue()
     assert Order.objects.count() == 1
+
+
+# --- the delivery method ---------------------------------------------------------------------------------
+
+DELIVERY_HEADER = "订单编号,收货人姓名,联系手机,订单创建时间,订单付款时间,宝贝标题,商家编码,价格,运送方式"
+
+
+def delivery_sheet(*ways: str) -> bytes:
+    """A paid order a row (D1, D2 …), each of another buyer, going as ``ways`` say (Taobao's 运送方式)."""
+    rows = [
+        f"D{n},赵六,1381111{n:04d},2024-01-05 10:00:00,2024-01-05 10:01:00,玻尿酸面霜,CREAM-50,199.00,{way}"
+        for n, way in enumerate(ways, start=1)
+    ]
+    return "\n".join([DELIVERY_HEADER, *rows]).encode()
+
+
+@pytest.mark.parametrize(
+    ("written", "taken"),
+    [
+        ("快递", "express"),  # Kebu's labels, in either language
+        ("Express parcel", "express"),
+        ("物流货运", "freight"),
+        ("Same-city delivery", "same_city"),
+        ("自提", "pickup"),
+        ("No delivery needed", "none"),
+        ("EMS", "express"),  # and the marketplaces' words
+        ("中通快递", "express"),
+        ("物流", "freight"),
+        ("同城配送", "same_city"),
+        ("上门自提", "pickup"),
+        ("无需物流", "none"),
+        ("虚拟发货", "none"),
+        ("local pickup", "pickup"),
+        ("", "express"),  # a blank cell: a parcel, as an order entered without saying
+    ],
+)
+def test_a_new_order_goes_as_the_sheets_delivery_method_says(owner, shop, written, taken):
+    run = run_import(owner, delivery_sheet(written), store=shop.store)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get(order_no="D1").delivery_method == taken
+
+
+def test_a_delivery_method_kebu_does_not_know_is_the_orders_problem_and_nothing_of_it_is_written(owner, shop):
+    run = run_import(owner, delivery_sheet("自提", "骑手送"), store=shop.store)
+
+    assert counts(run) == (1, 0, 0, 1)
+    [(row, _cells, [problem])] = import_rejected_rows(run)
+    assert (row, problem.column, problem.value) == (3, "运送方式", "骑手送")
+    assert "骑手送" in problem.reason and "Pick-up" in problem.reason  # what it could have been
+    assert list(Order.objects.values_list("order_no", flat=True)) == ["D1"]
+    assert Customer.objects.count() == 1  # D2's buyer was not made either
+
+
+def test_an_order_imported_again_takes_its_changed_delivery_method_and_undo_puts_it_back(owner, shop):
+    from kebu.audit.models import AuditEntry
+
+    run_import(owner, delivery_sheet("快递", "快递"), store=shop.store)
+
+    again = run_import(owner, delivery_sheet("上门自提", "快递"), store=shop.store)
+
+    assert counts(again) == (0, 1, 1, 0), import_rejected_rows(again)
+    order = Order.objects.get(order_no="D1")
+    assert order.delivery_method == "pickup"
+    assert AuditEntry.objects.get(action="order.update").data == {
+        "fields": ["delivery_method"],
+        "import": again.pk,
+    }
+    import_undo(actor=owner, run=again)
+    assert Order.objects.get(order_no="D1").delivery_method == "express"
+
+
+def test_a_blank_delivery_method_leaves_an_order_met_again_as_it_goes(owner, shop):
+    run_import(owner, delivery_sheet("自提"), store=shop.store)
+
+    again = run_import(owner, delivery_sheet(""), store=shop.store)
+
+    assert counts(again) == (0, 0, 1, 0), import_rejected_rows(again)
+    assert Order.objects.get(order_no="D1").delivery_method == "pickup"
+
+
+def test_a_delivery_method_corrected_by_hand_is_not_put_back_by_an_older_export(owner, shop):
+    from kebu.orders.services.orders import order_details_update
+
+    run_import(owner, delivery_sheet("快递"), store=shop.store)
+    order = Order.objects.get(order_no="D1")
+    order_details_update(actor=owner, order=order, changes={"delivery_method": "pickup"})  # on its page
+
+    again = run_import(owner, delivery_sheet("快递"), store=shop.store)  # the export from before
+
+    assert counts(again) == (0, 0, 1, 0), import_rejected_rows(again)
+    assert Order.objects.get(pk=order.pk).delivery_method == "pickup"
+    [note] = import_notes(again, limit=10)
+    assert (note.column, note.value) == ("运送方式", "Express parcel") and "D1" in note.reason
+
+
+def test_an_order_a_newer_export_ships_without_a_parcel_goes_as_it_says_before_it_is_moved_on(owner, shop):
+    # given an order imported as a parcel (a sheet that did not say), paid
+    run_import(owner, delivery_sheet(""), store=shop.store)
+    # when the newer export says it needed no delivery, and was shipped without carrier nor tracking number
+    shipped = delivery_sheet("无需物流").decode().replace("订单付款时间,", "订单付款时间,订单状态,", 1)
+    shipped = shipped.replace("10:01:00,", "10:01:00,卖家已发货,", 1)
+
+    again = run_import(owner, shipped.encode(), store=shop.store)
+
+    # then it is moved on, as it could be by hand once its way was corrected: a parcel would want both
+    assert counts(again) == (0, 1, 0, 0), import_rejected_rows(again)
+    order = Order.objects.get(order_no="D1")
+    assert (order.status, order.delivery_method, order.carrier) == (OrderStatus.SHIPPED, "none", "")
+    import_undo(actor=owner, run=again)
+    order.refresh_from_db()
+    assert (order.status, order.delivery_method) == (OrderStatus.PAID, "express")
