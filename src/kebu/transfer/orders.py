@@ -7,7 +7,9 @@ overlapping export, adds each order once; one already in Kebu that the newer exp
 along (paid, shipped, signed for, completed; or cancelled before payment) is moved on as by hand, and
 takes the sheet's changed details (notes, delivery method, carrier and tracking number, address, payment
 method), never its lines or amounts: a sheet that differs there is refused for that order, saying what
-differs. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
+differs. The importer changes an order already in Kebu only as its page would let them: one they may not
+see, or may not change, is left as it is with a note, and the contact details they see masked are never
+taken. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
 (旺旺/会员名), and becomes a new customer when none has them. A new order in a deactivated store is
 refused on its store's cell; one already in such a store is matched as any other. Each order is checked
 as ``order_create`` checks it, and a batch's orders are written together (``orders_create_checked``),
@@ -53,6 +55,7 @@ from kebu.orders.models import (
     Sku,
     Store,
 )
+from kebu.orders.selectors import order_visible_queryset
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import (
     ORDER_DETAIL_FIELDS,
@@ -64,6 +67,7 @@ from kebu.orders.services.orders import (
     order_complete,
     order_create,
     order_deliver,
+    order_detail_fields_for,
     order_details_update,
     order_fields_edited_by_hand,
     order_pay,
@@ -831,17 +835,38 @@ def orders_read(
     return orders
 
 
+@dataclass(frozen=True)
+class _Allowed:
+    """What the importer may do to an order already in Kebu, as its page and the API let them: move it on
+    or change its details at all (``orders.change_order``), and which details (``order_detail_fields_for``:
+    the contact details only to someone who sees them). An import from the terminal under no one's name
+    may do everything: whoever runs it holds the database."""
+
+    change: bool
+    details: frozenset[str]
+
+    @classmethod
+    def of(cls, actor: Any) -> _Allowed:
+        if actor is None:
+            return cls(True, frozenset(ORDER_DETAIL_FIELDS))
+        change = actor.is_active and actor.has_perm("orders.change_order")
+        return cls(change, frozenset(order_detail_fields_for(actor=actor)))
+
+
 @dataclass
 class _Known:
-    """What a batch's orders are matched against: the (store, order number) pairs already in Kebu, and
-    the existing customers with any of their buyers' keys."""
+    """What a batch's orders are matched against: the (store, order number) pairs already in Kebu, those
+    of them the importer may not see, what the importer may do to the others, and the existing customers
+    with any of their buyers' keys."""
 
     existing: dict[tuple[int, str], Order]  # (store, order number) -> the order, with its lines
     matches: _Matches
     matched: dict[int, Customer]
+    hidden: set[int]  # the ids of existing orders the importer may not see
+    allowed: _Allowed
 
     @classmethod
-    def load(cls, orders: Sequence[OrderRows]) -> _Known:
+    def load(cls, orders: Sequence[OrderRows], *, actor: Any) -> _Known:
         from kebu.transfer.imports import _Keys, _matches_load
 
         numbers = {o.order_no for o in orders if o.order_no}
@@ -856,10 +881,25 @@ class _Known:
         keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
         matches = _matches_load(keys)
         wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
-        return cls(existing, matches, Customer.objects.in_bulk(wanted))
+        return cls(
+            existing,
+            matches,
+            Customer.objects.in_bulk(wanted),
+            _orders_hidden(actor, [order.pk for order in existing.values()]),
+            _Allowed.of(actor),
+        )
 
     def customer(self, customer_id: int) -> Customer:
         return self.matched.get(customer_id) or Customer.objects.get(pk=customer_id)
+
+
+def _orders_hidden(actor: Any, order_ids: Sequence[int]) -> set[int]:
+    """The orders of ``order_ids`` that ``actor`` may not see (``order_visible_queryset``: the orders of
+    the customers they see), in one query for a batch; none under no one's name (``_Allowed``)."""
+    if not order_ids or actor is None:
+        return set()
+    visible = order_visible_queryset(user=actor).filter(pk__in=order_ids).values_list("pk", flat=True)
+    return set(order_ids) - set(visible)
 
 
 def _refusal(order: OrderRows, exc: KebuError) -> None:
@@ -901,7 +941,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     whole batch back and take it again order by order."""
     from kebu.transfer.imports import _Keys
 
-    known = _Known.load(orders)
+    known = _Known.load(orders, actor=run.created_by)
     now = timezone.now()
     # And the orders of the batch before, as order_create would find them. Every order has its number
     # (order_rows_read refuses a blank one), so a number here is one order.
@@ -916,7 +956,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
         if (order.store.pk, order.order_no) in known.existing:
-            moved += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts)
+            moved += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts, known)
             continue
         if (order.store.pk, order.order_no) in taken:
             counts.unchanged += 1
@@ -983,15 +1023,29 @@ class _Counts:
             setattr(run, name, getattr(run, name) + getattr(self, name))
 
 
-def _order_again(run: Import, order: OrderRows, stored: Order, counts: _Counts) -> list[ImportRow]:
+def _order_again(
+    run: Import, order: OrderRows, stored: Order, counts: _Counts, known: _Known
+) -> list[ImportRow]:
     """An order already in Kebu (``stored``), met again: moved on and its details brought up to date,
     left as it was, or left with a note; refused, its problem on ``order``, when it cannot be (its lines
-    or amounts differ, or it cannot move). Returns its journal entry, if any."""
-    try:
-        entry = _order_update(run, order, stored)
-    except KebuError as exc:
-        _refusal(order, exc)
-        return []
+    or amounts differ, or it cannot move). Returns its journal entry, if any.
+
+    One the importer may not see (``order_visible_queryset``) is left with a note before anything of it
+    is compared: its page answers "not found" to them and the new-order form "this number already
+    exists", so the note says no more than that; comparing it with the sheet would tell its lines,
+    amounts and status, and changing it would be changing what they may not even see."""
+    if stored.pk in known.hidden:
+        reason = _(
+            "Order %(no)s is already in %(store)s and is not one you may see: it was left as it is."
+        ) % {"no": order.order_no, "store": stored.store}
+        note = [_column(run, "order_no"), order.order_no, reason]
+        entry: ImportRow | None = _left_as_it_is(run, order, [note])
+    else:
+        try:
+            entry = _order_update(run, order, stored, known.allowed)
+        except KebuError as exc:
+            _refusal(order, exc)
+            return []
     if entry is None:
         counts.unchanged += 1
         return []
@@ -1029,7 +1083,7 @@ MOVED_FIELDS = (
 RESTORED_FIELDS = MOVED_FIELDS + tuple(f for f in ORDER_DETAIL_FIELDS if f not in MOVED_FIELDS)
 
 
-def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | None:
+def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowed) -> ImportRow | None:
     """Bring an order already in Kebu (``stored``) up to what a sheet says of it, as the services that
     change an order by hand would, all or nothing; the journal's entry keeps what it was, for undo.
 
@@ -1041,6 +1095,10 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
       it) says nothing.
     - Its lines and amounts are not rewritten: the customer's figures are made of them. A sheet that
       says otherwise is refused (``ValidationFailed``, saying what differs), not taken for unchanged.
+
+    What the importer may not do by hand they may not do by a sheet either (``allowed``): without
+    ``orders.change_order`` an order that would change is left as it is, with a note saying so; the
+    contact details they see masked are never taken, with a note whenever the sheet gives one.
 
     None when there is nothing to change. A paid order the export reports closed is left as it is,
     with a note (an entry that changes nothing): what was paid comes back through an after-sale, which
@@ -1060,9 +1118,13 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
             )
             % {"no": order.order_no, "differences": "; ".join(differences)}
         )
-    changes = _details_changed(stored, order)
-    if not (forward or cancel) and not changes:
-        return None  # most orders of an overlapping export: no savepoint, no more queries
+    moving = forward or cancel
+    withheld = _withheld_notes(run, order, allowed.details)
+    changes = _details_changed(stored, order, allowed.details)
+    if not (moving or changes):
+        return _left_as_it_is(run, order, withheld)  # most orders of an overlapping export: no savepoint
+    if not allowed.change:
+        return _left_as_it_is(run, order, [_unchangeable_note(run, order, moving=moving, changes=changes)])
     before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
     with transaction.atomic():
         # Read before the import writes a change of its own, which would then be the last word. Moving
@@ -1073,25 +1135,17 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
             # How the order goes, first: shipping a parcel asks for its carrier and tracking number, a
             # pick-up or an order with nothing to send for neither (order_ship).
             stored = _details_write(run, order, stored, {"delivery_method": way})
-        if forward or cancel:
+        if moving:
             stored = _order_move(run, order, stored, forward=forward, cancel=cancel)
-        changes = _details_changed(stored, order)
+            changes = _details_changed(stored, order, allowed.details)
         kept = [name for name in changes if name in edited]
         changes = {name: value for name, value in changes.items() if name not in kept}
         if changes:
             stored = _details_write(run, order, stored, changes)
     # One note for the address, not one for each of its parts.
-    left_out = [_kept_note(run, order, name) for name in kept if name not in _ADDRESS[:3]]
-    if not (forward or cancel or changes):
-        if not left_out:
-            return None
-        return ImportRow(
-            run=run,
-            row=order.numbers[0],
-            action=ImportRowAction.UNCHANGED,
-            noted=True,
-            detail=json.dumps({"left_out": left_out}, ensure_ascii=False),
-        )
+    left_out = [_kept_note(run, order, name) for name in kept if name not in _ADDRESS[:3]] + withheld
+    if not (moving or changes):
+        return _left_as_it_is(run, order, left_out)
     detail: dict[str, Any] = {"order": stored.pk, "order_version": stored.version, "before": before}
     if left_out:
         detail["left_out"] = left_out
@@ -1105,11 +1159,26 @@ def _order_update(run: Import, order: OrderRows, stored: Order) -> ImportRow | N
     )
 
 
+def _left_as_it_is(run: Import, order: OrderRows, left_out: list[list[str]]) -> ImportRow | None:
+    """The journal's entry for an order met again and left as it was: with its notes ([column, value in
+    the file, reason]), or none without any (counted unchanged)."""
+    if not left_out:
+        return None
+    return ImportRow(
+        run=run,
+        row=order.numbers[0],
+        action=ImportRowAction.UNCHANGED,
+        noted=True,
+        detail=json.dumps({"left_out": left_out}, ensure_ascii=False),
+    )
+
+
 # The shipping address is one detail: a hand-corrected part keeps the whole of it.
 _ADDRESS = ("ship_province", "ship_city", "ship_district", "ship_address")
 # An order's detail -> the sheet's column it is read from, where the two are named apart.
 _COLUMN_OF = {
     "receiver_name": "receiver",
+    "receiver_phone": "phone",
     "ship_province": "address",
     "ship_city": "address",
     "ship_district": "address",
@@ -1137,17 +1206,58 @@ def _details_write(run: Import, order: OrderRows, stored: Order, changes: dict[s
         ) from exc
 
 
+def _withheld_notes(run: Import, order: OrderRows, allowed: frozenset[str]) -> list[list[str]]:
+    """The note for the details the sheet gives (a non-blank cell, not masked) that the importer may not
+    change, the contact details to someone who sees them masked (``order_detail_fields_for``): their
+    columns, in the sheet's order, and not their values. Told from the sheet alone, never by comparing
+    it with the order: a note that came only when a value differed would tell a masked user whether the
+    phone they typed is the one Kebu has."""
+    columns = {
+        _COLUMN_OF.get(name, name)
+        for name in ORDER_DETAIL_FIELDS
+        if name not in allowed and (value := str(order.data.get(name, ""))) and not _masked(name, value)
+    }
+    if not columns:
+        return []
+    reason = _(
+        "Order %(no)s is already in Kebu: the contact details in these columns, which your role sees "
+        "masked, were left as Kebu has them."
+    ) % {"no": order.order_no}
+    headers = [
+        run.headers[int(i)]
+        for i, key in sorted(run.mapping.items(), key=lambda m: int(m[0]))
+        if key in columns
+    ]
+    return [["、".join(headers), "", reason]]
+
+
 def _kept_note(run: Import, order: OrderRows, name: str) -> list[str]:
     """The note for a detail left as it was corrected in Kebu: [column, value in the file, reason]."""
-    index = next((i for i, key in run.mapping.items() if key == _COLUMN_OF.get(name, name)), None)
-    column = run.headers[int(index)] if index is not None else _label(Order, name)
     reason = _(
         "Order %(no)s: “%(field)s” was corrected in Kebu after this order was last imported; the "
         "file's value was left out."
     ) % {"no": order.order_no, "field": _label(Order, name)}
+    column = _column(run, _COLUMN_OF.get(name, name)) or _label(Order, name)
     value = str(order.data.get(name, ""))
     labels = dict(cast(Field, Order._meta.get_field(name)).flatchoices)  # a choice as it reads, not its code
     return [column, str(labels.get(value, value)), reason]
+
+
+def _unchangeable_note(run: Import, order: OrderRows, *, moving: bool, changes: dict[str, str]) -> list[str]:
+    """The note for an order the file would move on or change, left as it is because the importer may
+    not change orders: what differs, by name (the values are the file's, the order's are on its page)."""
+    names = (["status"] if moving else []) + [name for name in changes if name not in _ADDRESS[:3]]
+    reason = _(
+        "Order %(no)s was left as it is: the file differs from it (%(fields)s), and your role may not "
+        "change orders."
+    ) % {"no": order.order_no, "fields": "、".join(_label(Order, name) for name in names)}
+    return [_column(run, "order_no"), order.order_no, reason]
+
+
+def _column(run: Import, key: str) -> str:
+    """The header of the sheet's column for the field ``key``; blank when the sheet has none."""
+    index = next((i for i, found in run.mapping.items() if found == key), None)
+    return run.headers[int(index)] if index is not None else ""
 
 
 def _reasons(exc: KebuError) -> list[str]:
@@ -1230,10 +1340,11 @@ def _masked(name: str, value: str) -> bool:
     return "*" in value
 
 
-def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
-    """The details of ``stored`` (``ORDER_DETAIL_FIELDS``) the sheet gives otherwise: a non-blank cell
-    that differs. A masked cell says nothing; nor does "other" as the payment method (a word Kebu does
-    not know is read so), nor a payment method before the order is paid (paying it sets one)."""
+def _details_changed(stored: Order, order: OrderRows, allowed: frozenset[str]) -> dict[str, str]:
+    """The details of ``stored`` the sheet gives otherwise, of those ``allowed`` (``ORDER_DETAIL_FIELDS``
+    the importer may change): a non-blank cell that differs. A masked cell says nothing; nor does
+    "other" as the payment method (a word Kebu does not know is read so), nor a payment method before
+    the order is paid (paying it sets one)."""
     data, changes = order.data, {}
     for name, free in (
         ("seller_notes", True),
@@ -1264,7 +1375,7 @@ def _details_changed(stored: Order, order: OrderRows) -> dict[str, str]:
         and stored.status in COUNTED_STATUSES
     ):
         changes["payment_method"] = method
-    return changes
+    return {name: value for name, value in changes.items() if name in allowed}
 
 
 def _label(model: type[Order] | type[OrderLine], name: str) -> str:
@@ -1354,7 +1465,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
     """Each order through ``order_create`` in a savepoint of its own, its new buyer made with it."""
     from kebu.transfer.imports import _Keys
 
-    known = _Known.load(orders)
+    known = _Known.load(orders, actor=run.created_by)
     journal: list[ImportRow] = []
     counts = _Counts()
     for order in orders:
@@ -1362,7 +1473,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             continue
         assert order.store is not None and order.buyer is not None and order.buyer.checked is not None
         if (order.store.pk, order.order_no) in known.existing:
-            journal += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts)
+            journal += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts, known)
             continue
         buyer_keys = _Keys.of(order.buyer)
         customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)

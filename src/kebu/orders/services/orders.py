@@ -844,10 +844,10 @@ _NOTES_LENGTH = {"buyer_message": 1000, "seller_notes": 2000}
 
 
 def order_detail_fields_for(*, actor: Any) -> tuple[str, ...]:
-    """The details ``actor`` is offered to change, by hand (a page, the API): every one to someone who
-    sees contact details, the others only to someone who sees them masked, since a form of masked values
-    would either show them or overwrite them blindly. An import is not asked: its values are the file's,
-    not a masked page's. Whether the actor may change orders at all is ``orders.change_order``."""
+    """The details ``actor`` may change, by hand (a page, the API) or by importing a sheet: every one to
+    someone who sees contact details, the others only to someone who sees them masked, since a form of
+    masked values would either show them or overwrite them blindly, and a sheet's value would overwrite
+    one they cannot see. Whether the actor may change orders at all is ``orders.change_order``."""
     if contact_policy(actor).can_see:
         return ORDER_DETAIL_FIELDS
     return tuple(name for name in ORDER_DETAIL_FIELDS if name not in ORDER_CONTACT_DETAIL_FIELDS)

@@ -1,5 +1,7 @@
 import pytest
 
+from kebu.customers.tests.conftest import pool_off  # noqa: F401  (a fixture, shared by name)
+
 
 @pytest.fixture(autouse=True)
 def _messages_in_english():

@@ -1603,3 +1603,176 @@ def test_an_order_a_newer_export_ships_without_a_parcel_goes_as_it_says_before_i
     import_undo(actor=owner, run=again)
     order.refresh_from_db()
     assert (order.status, order.delivery_method) == (OrderStatus.PAID, "express")
+
+
+# --- an order met again changes only as its page would let the importer change it -------------------
+
+
+@pytest.fixture
+def order_importer(staff_member):
+    """A colleague in ``role`` who may import order sheets (``transfer.import_customers`` and
+    ``orders.add_order``), with the further ``permissions`` given ("app.codename")."""
+    from django.contrib.auth.models import Permission
+
+    def make(role: str, *permissions: str):
+        user = staff_member(role, "daoru", display_name="导入员")
+        for name in ("transfer.import_customers", "orders.add_order", *permissions):
+            app_label, codename = name.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    return make
+
+
+def orders_state() -> list[tuple]:
+    """Every order as an import may leave it, in a comparable form."""
+    return [
+        (
+            order.order_no,
+            order.status,
+            order.version,
+            order.updated_at,
+            order.paid_cny,
+            order.carrier,
+            order.tracking_no,
+            order.receiver_name,
+            order.receiver_phone,
+            order.ship_province,
+            order.ship_city,
+            order.ship_district,
+            order.ship_address,
+            order.buyer_message,
+            order.seller_notes,
+        )
+        for order in Order.objects.order_by("order_no")
+    ]
+
+
+def _second_order_shipped(data: bytes = TAOBAO) -> bytes:
+    """The export of a week later: order …346, paid in Kebu, reported shipped with 顺丰 SF200."""
+    text = data.decode("utf-8")
+    old = "89.50,等待卖家发货,"
+    assert old in text and "TONER-100,89.50,,,,0" in text
+    return (
+        text.replace(old, "89.50,卖家已发货,")
+        .replace("TONER-100,89.50,,,,0", "TONER-100,89.50,顺丰,SF200,,0")
+        .encode()
+    )
+
+
+def test_an_importer_who_may_not_change_orders_leaves_those_the_file_differs_from_with_a_note(
+    owner, shop, order_importer
+):
+    from kebu.audit.models import AuditEntry
+
+    # given the orders in Kebu, and a colleague who sees them all in full but may not change orders
+    run_import(owner, TAOBAO, store=shop.store)
+    before, audited = orders_state(), AuditEntry.objects.filter(target_type="orders.order").count()
+    clerk = order_importer("analyst", "customers.view_contact")
+    # when they import a newer export: a tracking number corrected, an order shipped since
+    data = _second_order_shipped(_first_row_edited("中通快递,ZT1234567890", "中通快递,ZT9999999999"))
+    again = run_import(clerk, data, store=shop.store)
+
+    # then nothing changed, and each of the two orders says why, not a rejection: the file is right
+    assert counts(again) == (0, 0, 4, 0), import_rejected_rows(again)
+    assert orders_state() == before
+    assert AuditEntry.objects.filter(target_type="orders.order").count() == audited
+    assert again.noted == 2
+    first, second = import_notes(again, limit=10)
+    assert (first.row, first.column, first.value) == (2, "订单编号", "2024010512345")
+    assert "may not change orders" in first.reason and "tracking number" in first.reason
+    assert second.row == 3 and "may not change orders" in second.reason and "status" in second.reason
+    # and an order the file says nothing new of has no note
+    assert counts(run_import(clerk, TAOBAO, store=shop.store)) == (0, 0, 4, 0)
+    assert Import.objects.order_by("-pk").first().noted == 0
+
+
+def test_an_importer_who_sees_contact_details_masked_changes_the_others_but_never_those(
+    owner, shop, order_importer
+):
+    from kebu.audit.models import AuditEntry
+
+    run_import(owner, TAOBAO, store=shop.store)
+    kept = Order.objects.values(
+        "receiver_phone", "ship_city", "ship_address", "buyer_message", "seller_notes"
+    )
+    contact_before = kept.get(order_no="2024010512345")
+    # a colleague who may change orders, and sees phones, addresses, messages and notes masked
+    clerk = order_importer("analyst", "orders.change_order")
+    data = _first_row_edited(
+        "中通快递,ZT1234567890,老客", "中通快递,ZT9999999999,老客，送小样"
+    )  # number, notes
+    data = _first_row_edited(
+        ",王小明,浙江省 杭州市 西湖区 文三路1号,138****5678",
+        ",王晓明,浙江省 宁波市 海曙区 中山西路2号,13812345678",
+        data,
+    )
+    data = _first_row_edited("请尽快发货", "周末不收货", data)
+
+    again = run_import(clerk, data, store=shop.store)
+
+    assert counts(again) == (0, 1, 3, 0), import_rejected_rows(again)
+    order = Order.objects.get(order_no="2024010512345")
+    assert (order.tracking_no, order.receiver_name) == ("ZT9999999999", "王晓明")  # theirs to change
+    assert kept.get(order_no="2024010512345") == contact_before
+    assert AuditEntry.objects.filter(action="order.update").get().data == {
+        "fields": ["receiver_name", "tracking_no"],
+        "import": again.pk,
+    }
+    notes = [note for note in import_notes(again, limit=10) if note.row == 2]
+    assert [note.column for note in notes] == ["买家留言、收货地址、联系手机、订单备注"]
+    assert notes[0].value == "" and "masked" in notes[0].reason  # the values are not repeated
+
+
+def test_a_masked_importer_is_told_of_the_contact_details_left_out_even_when_they_are_kebus(
+    owner, shop, order_importer
+):
+    # A note only when the file's phone or address differs from Kebu's would tell someone who sees them
+    # masked whether the number they typed is the real one.
+    run_import(owner, TAOBAO, store=shop.store)
+    clerk = order_importer("analyst", "orders.change_order")
+
+    again = run_import(clerk, TAOBAO, store=shop.store)  # the very values Kebu has
+
+    assert counts(again) == (0, 0, 4, 0) and again.noted == 4
+    assert all("masked" in note.reason for note in import_notes(again, limit=10))
+
+
+def test_an_order_the_importer_may_not_see_is_left_as_it_is_and_nothing_of_it_is_told(
+    owner, shop, order_importer, pool_off
+):
+    from kebu.audit.models import AuditEntry
+
+    # given the owner's orders, their buyers nobody's (the shared pool, switched off), but one: the
+    # buyer of order …346, who is the clerk's
+    run_import(owner, TAOBAO, store=shop.store)
+    clerk = order_importer("sales")
+    Customer.objects.filter(name="李华").update(owner=clerk)
+    before = orders_state()
+    # when the clerk imports an export where order …345 has another tracking number and amount paid,
+    # and their own …346 was shipped
+    data = _first_row_edited("中通快递,ZT1234567890", "中通快递,ZT9999999999")
+    data = _second_order_shipped(_first_row_edited("398.00,交易成功", "388.00,交易成功", data))
+    again = run_import(clerk, data, store=shop.store)
+
+    # then only their own order moved on; the others are left, each with the same note
+    assert counts(again) == (0, 1, 3, 0), import_rejected_rows(again)
+    after = orders_state()
+    assert [row for row in after if row[0] != "2024010512346"] == [
+        row for row in before if row[0] != "2024010512346"
+    ]
+    assert Order.objects.get(order_no="2024010512346").status == OrderStatus.SHIPPED
+    assert AuditEntry.objects.filter(action="order.update").count() == 0
+    notes = import_notes(again, limit=10)
+    assert [(note.row, note.value) for note in notes] == [
+        (2, "2024010512345"),
+        (4, "2024010512347"),
+        (5, "2024010512348"),
+    ]
+    # which says the order exists, as the new-order form would, and nothing of what it holds
+    assert all("not one you may see" in note.reason for note in notes)
+    told = " ".join(note.reason for note in notes)
+    assert "398.00" not in told and "Completed" not in told and "王小明" not in told
+    assert Order.objects.count() == 4 and Customer.objects.count() == 3
