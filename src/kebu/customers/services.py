@@ -1092,22 +1092,42 @@ def _stored(customer: Customer, relation: str) -> list[Any]:
     return list(getattr(customer, relation).all()) if loaded is None else loaded
 
 
-def customer_import_merge(
+@dataclass
+class _ImportPlan:
+    """What a sheet's row makes of a customer (``_import_plan``): the input merged, the scalar fields it
+    changes, and the phones, addresses, accounts and tags it adds."""
+
+    merged: CustomerInput
+    clean: _Clean
+    changed: list[str]
+    custom_changed: bool
+    known_phones: set[str]
+    new_phones: list[PhoneInput]
+    new_addresses: list[AddressInput]
+    new_socials: list[SocialInput]
+    new_tags: list[Tag]
+
+    @property
+    def fields(self) -> list[str]:
+        added = {
+            "phones": self.new_phones,
+            "addresses": self.new_addresses,
+            "socials": self.new_socials,
+            "tags": self.new_tags,
+        }
+        custom = ["custom"] if self.custom_changed else []
+        return [*self.changed, *custom, *(name for name, rows in added.items() if rows)]
+
+
+def _import_plan(
     *,
-    actor: Any,
     customer: Customer,
     checked: CheckedCustomer,
     provided: frozenset[str],
     definitions: Sequence[CustomField],
-    import_id: int,
-) -> ImportedChange | None:
-    """Lay what a sheet's row says (``checked``; only the fields in ``provided``, the non-blank cells)
-    over ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
-    address or account the customer does not have yet is added beside the ones they have. Returns None
-    when the row changes nothing. Raises ``ValidationFailed`` when the result would be invalid (an
-    eleventh phone), and ``Conflict`` when someone saved the customer meanwhile.
-
-    ``customer`` should come from ``customers_with_contacts``."""
+) -> _ImportPlan | None:
+    """What laying ``checked`` (the fields in ``provided``) over ``customer`` would change, writing
+    nothing; None when nothing. Raises ``ValidationFailed`` when the result would be invalid."""
     data = checked.data
     stored_phones = _stored(customer, "phones")
     stored_addresses = _stored(customer, "addresses")
@@ -1127,16 +1147,22 @@ def customer_import_merge(
     merged.custom.update({key: data.custom[key] for key in data.custom if f"custom.{key}" in provided})
     known_phones = {p.number_lookup for p in stored_phones}
     new_phones = [
-        PhoneInput(number=p[0], label=p[1]) for p in checked.clean.phones if p[2] not in known_phones
+        PhoneInput(number=p[0], label=p[1])
+        for p in checked.clean.phones
+        if p[2] not in known_phones and "phones" in provided
     ]
     known_places = {(a.province, a.city, a.district, a.detail.strip()) for a in stored_addresses}
     new_addresses = [
         replace(a, is_default=not stored_addresses and i == 0)
         for i, a in enumerate(data.addresses)
-        if (a.province, a.city, a.district, a.detail.strip()) not in known_places
+        if (a.province, a.city, a.district, a.detail.strip()) not in known_places and "addresses" in provided
     ]
     known_accounts = {(s.kind, s.handle_lookup) for s in stored_accounts}
-    new_socials = [s for s in data.socials if (s.kind, text_lookup(s.handle)) not in known_accounts]
+    new_socials = [
+        s
+        for s in data.socials
+        if (s.kind, text_lookup(s.handle)) not in known_accounts and "socials" in provided
+    ]
     # Tags are added, never taken away: a sheet lists the tags it knows of, not all the customer has.
     stored_tags = _stored(customer, "tags")
     new_tags = [t for t in data.tags if t not in stored_tags] if "tags" in provided else []
@@ -1154,6 +1180,55 @@ def customer_import_merge(
     custom_changed = {**retired, **clean.custom} != (customer.custom or {})
     if not changed and not custom_changed and not added_any:
         return None
+    return _ImportPlan(
+        merged,
+        clean,
+        changed,
+        custom_changed,
+        known_phones,
+        new_phones,
+        new_addresses,
+        new_socials,
+        new_tags,
+    )
+
+
+def customer_import_changes(
+    *,
+    customer: Customer,
+    checked: CheckedCustomer,
+    provided: frozenset[str],
+    definitions: Sequence[CustomField],
+) -> list[str]:
+    """The fields ``customer_import_merge`` would change on ``customer`` (``IMPORT_SCALARS``, "custom",
+    and the "phones", "addresses", "socials" and "tags" it would add to), writing nothing: what an
+    importer who may not change customers is told their row would have changed. Raises
+    ``ValidationFailed`` as the merge would."""
+    plan = _import_plan(customer=customer, checked=checked, provided=provided, definitions=definitions)
+    return [] if plan is None else plan.fields
+
+
+def customer_import_merge(
+    *,
+    actor: Any,
+    customer: Customer,
+    checked: CheckedCustomer,
+    provided: frozenset[str],
+    definitions: Sequence[CustomField],
+    import_id: int,
+) -> ImportedChange | None:
+    """Lay what a sheet's row says (``checked``; only the fields in ``provided``, the non-blank cells)
+    over ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
+    address or account the customer does not have yet is added beside the ones they have. Returns None
+    when the row changes nothing. Raises ``ValidationFailed`` when the result would be invalid (an
+    eleventh phone), and ``Conflict`` when someone saved the customer meanwhile.
+
+    ``customer`` should come from ``customers_with_contacts``."""
+    plan = _import_plan(customer=customer, checked=checked, provided=provided, definitions=definitions)
+    if plan is None:
+        return None
+    merged, clean, changed, known_phones = plan.merged, plan.clean, plan.changed, plan.known_phones
+    new_addresses, new_socials, new_tags = plan.new_addresses, plan.new_socials, plan.new_tags
 
     before_snapshot = _import_snapshot(customer)
     # Stored columns (source_id, not source), so that undo writes back what was there.

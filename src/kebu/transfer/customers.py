@@ -187,6 +187,17 @@ CUSTOM_PREFIX = "cf_"
 _LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
 
 
+def columns_feeding(mapping: Mapping[int, str], cells: Sequence[Cell], fields: frozenset[str]) -> list[int]:
+    """The columns of a row (its ``cells``) with a value that feed one of ``fields`` (the input's, as
+    ``CustomerRow.provided`` names them; "custom" for every custom field), in the sheet's order."""
+    return [
+        index
+        for index, key in sorted(mapping.items())
+        if normalized(cells[index])
+        and (_PROVIDES.get(key) in fields or (key.startswith(CUSTOM_PREFIX) and "custom" in fields))
+    ]
+
+
 def customer_headers_match(headers: Sequence[str], definitions: Sequence[CustomField]) -> dict[int, str]:
     """``headers.headers_match`` with the shop's custom fields: a column headed by a field's label or key
     feeds that field (``cf_<key>``)."""

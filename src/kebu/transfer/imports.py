@@ -3,9 +3,10 @@ last committed one ended), report (the rows to fix) and undo.
 
 Each row is matched to a customer by, in this order, customer number, phone, a marketplace or social
 account (WeChat, 旺旺, Douyin …), email, and, for a row with none of those, its exact name when exactly one
-customer has it. A matched customer gets the row's non-blank cells (``customer_import_merge``); an
-unmatched row becomes a new customer. So importing the same file twice, or a newer export that overlaps
-an older one, creates nobody twice.
+customer has it. A matched customer gets the row's non-blank cells (``customer_import_merge``) that the
+importer may change (``_Allowed``): one they may not see or change is left as it is, and contact details
+they see masked are not taken, each with a note; an unmatched row becomes a new customer. So importing
+the same file twice, or a newer export that overlaps an older one, creates nobody twice.
 
 A batch is one transaction: its customers, its journal rows (``ImportRow``), the import's next row and
 counts, and the job's heartbeat. A worker killed mid-batch loses only that uncommitted batch, which
@@ -43,8 +44,11 @@ from kebu.core.models import JobStatus, shop_settings_held
 from kebu.customers import access
 from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, SocialKind, Tag
 from kebu.customers.models import CustomerPhone as Phone
+from kebu.customers.privacy import CONTACT_CHANGE_KINDS
+from kebu.customers.selectors import customer_visible_queryset
 from kebu.customers.services import (
     ImportedChange,
+    customer_import_changes,
     customer_import_merge,
     customer_import_revert,
     customers_import_create,
@@ -57,6 +61,7 @@ from kebu.transfer.customers import (
     CustomerRow,
     Problem,
     References,
+    columns_feeding,
     customer_headers_match,
     customer_row_read,
     mapping_check,
@@ -326,6 +331,7 @@ def _import_run(job_run: JobRun) -> None:
                         "updated",
                         "unchanged",
                         "rejected",
+                        "noted",
                         "made_aside",
                         "corrected",
                         "corrections",
@@ -719,9 +725,13 @@ def _batch_import(
     rejected = [r for r in rows if r.problems]
     matches = _matches_load([keys for _, keys in good])
     # The customers the batch matched, read in one go with their phones, addresses and accounts; one
-    # the batch created or already changed is read again when needed.
+    # the batch created or already changed is read again when needed. Those the importer may not see
+    # are not read at all.
     wanted = {cid for _, keys in good if (cid := matches.find(keys)) is not None}
-    loaded = customers_with_contacts(wanted) if wanted else {}
+    hidden = _customers_hidden(run, wanted)
+    loaded = customers_with_contacts(wanted - hidden) if wanted else {}
+    allowed = _Allowed.of(run.created_by)
+    cells_of = dict(batch)
     journal: list[ImportRow] = []
     created: list[tuple[int, int]] = []  # the journal's rows for the customers made: (row, customer)
     to_create: list[tuple[CustomerRow, _Keys]] = []
@@ -753,28 +763,60 @@ def _batch_import(
             to_create.append((row, keys))
             pending.learn(keys, 0, row.customer_no)
             continue
-        try:
-            change = _merge(run, row, loaded.pop(customer_id, customer_id), definitions=definitions)
-        except ValidationFailed as exc:
-            reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
-                str(exc.message)
-            ]
-            rejected.append(
-                CustomerRow(row.number, None, problems=[Problem(row.number, "", "", r) for r in reasons])
+        if customer_id in hidden:
+            # As much as the new-customer form tells of a phone that a customer they cannot see has.
+            reason = _(
+                "A customer you cannot see already has this row's customer number, phone, account, email "
+                "or name: they were left as they are."
             )
-            continue
+            left_out = [["", "", reason]]
+            change = None
+        else:
+            try:
+                change, left_out = _update(
+                    run,
+                    row,
+                    loaded.pop(customer_id, customer_id),
+                    cells=cells_of[row.number],
+                    mapping=mapping,
+                    allowed=allowed,
+                    definitions=definitions,
+                )
+            except ValidationFailed as exc:
+                reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
+                    str(exc.message)
+                ]
+                rejected.append(
+                    CustomerRow(row.number, None, problems=[Problem(row.number, "", "", r) for r in reasons])
+                )
+                continue
+        run.noted += bool(left_out)
         if change is None:
             run.unchanged += 1
+            if left_out:
+                journal.append(
+                    ImportRow(
+                        run=run,
+                        row=row.number,
+                        action=ImportRowAction.UNCHANGED,
+                        noted=True,
+                        detail=json.dumps({"left_out": left_out}, ensure_ascii=False),
+                    )
+                )
             continue
         run.updated += 1
+        detail: dict[str, Any] = {"before": change.before, "added": change.added}
+        if left_out:
+            detail["left_out"] = left_out
         journal.append(
             ImportRow(
                 run=run,
                 row=row.number,
                 action=ImportRowAction.UPDATED,
+                noted=bool(left_out),
                 customer_id=customer_id,
                 version=change.customer.version,
-                detail=json.dumps({"before": change.before, "added": change.added}, ensure_ascii=False),
+                detail=json.dumps(detail, ensure_ascii=False),
             )
         )
     if to_create:
@@ -819,8 +861,97 @@ def _tags_resolve(rows: Sequence[CustomerRow]) -> list[Tag]:
     return made
 
 
+# A customer's contact details as a sheet's row names them (``CustomerRow.provided``): phones, email,
+# addresses, accounts and notes, which someone without ``customers.view_contact`` sees masked.
+CONTACT_FIELDS = frozenset(CONTACT_CHANGE_KINDS)
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    """What the importer may do to a customer already in Kebu, as the customer's page and the API let
+    them: change it at all (``customers.change_customer``), and its contact details (``CONTACT_FIELDS``)
+    only if they see them (``customers.view_contact``). The profile form and the API ask for both to
+    change anything, since they show and send back every contact detail; a sheet's row shows none, so
+    its other cells are still taken from someone who sees them masked. An import from the terminal under
+    no one's name may do everything: whoever runs it holds the database."""
+
+    change: bool
+    contact: bool
+
+    @classmethod
+    def of(cls, actor: Any) -> _Allowed:
+        if actor is None:
+            return cls(True, True)
+        return cls(access.can(actor, access.CHANGE), access.can(actor, access.VIEW_CONTACT))
+
+
+def _customers_hidden(run: Import, ids: set[int]) -> set[int]:
+    """The customers of ``ids`` the importer may not see (``customer_visible_queryset``), in one query for
+    a batch. Not those this import made: a later row of the file is the same customer, as it is within a
+    batch. None under no one's name (``_Allowed``)."""
+    actor = run.created_by
+    if not ids or actor is None:
+        return set()
+    hidden = ids - set(customer_visible_queryset(user=actor).filter(pk__in=ids).values_list("pk", flat=True))
+    if hidden:
+        made = run.journal.filter(action=ImportRowAction.CREATED, customer_id__in=hidden)
+        hidden -= set(made.values_list("customer_id", flat=True))
+    return hidden
+
+
+def _update(
+    run: Import,
+    row: CustomerRow,
+    customer: Customer | int,
+    *,
+    cells: Sequence[Cell],
+    mapping: dict[int, str],
+    allowed: _Allowed,
+    definitions: Sequence[CustomField],
+) -> tuple[ImportedChange | None, list[list[str]]]:
+    """Lay the row over its customer as the importer may change them (``allowed``): what changed, if
+    anything, and the notes ([column, value, reason]) on what the row gave that was left out.
+
+    The contact details of a row by someone who sees them masked are never taken, and said so whenever
+    the row gives one: were it said only when they differ from the customer's, the note would tell the
+    importer whether the address they typed is the one Kebu has. Someone who may not change customers
+    changes nothing, and is told when the row would have."""
+    masked = frozenset() if allowed.contact else row.provided & CONTACT_FIELDS
+    provided = row.provided - masked
+    left_out = []
+    if masked:
+        reason = _(
+            "This customer is already in Kebu: the contact details in these columns, which your role sees "
+            "masked, were left as Kebu has them."
+        )
+        left_out.append([_headers(run, columns_feeding(mapping, cells, masked)), "", reason])
+    if allowed.change:
+        return _merge(run, row, customer, provided=provided, definitions=definitions), left_out
+    if not isinstance(customer, Customer):
+        customer = customers_with_contacts([customer]).get(customer) or Customer.objects.get(pk=customer)
+    assert isinstance(customer, Customer) and row.checked is not None
+    if would := customer_import_changes(
+        customer=customer, checked=row.checked, provided=provided, definitions=definitions
+    ):
+        reason = _(
+            "This customer is already in Kebu and the file differs from them in these columns, but your "
+            "role may not change customers: they were left as they are."
+        )
+        return None, [[_headers(run, columns_feeding(mapping, cells, frozenset(would))), "", reason]]
+    return None, left_out
+
+
+def _headers(run: Import, columns: Sequence[int]) -> str:
+    return "、".join(run.headers[index] for index in columns)
+
+
 def _merge(
-    run: Import, row: CustomerRow, customer: Customer | int, *, definitions: Sequence[CustomField]
+    run: Import,
+    row: CustomerRow,
+    customer: Customer | int,
+    *,
+    provided: frozenset[str],
+    definitions: Sequence[CustomField],
 ) -> ImportedChange | None:
     """Lay the row over its customer (read here when given by id; the merge writes in a savepoint of
     its own); a save by someone else meanwhile is read and merged again once."""
@@ -834,7 +965,7 @@ def _merge(
                 actor=run.created_by,
                 customer=customer,
                 checked=row.checked,
-                provided=row.provided,
+                provided=provided,
                 definitions=definitions,
                 import_id=run.pk,
             )

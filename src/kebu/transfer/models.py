@@ -104,8 +104,8 @@ class Import(models.Model):
         verbose_name = _("import")
         verbose_name_plural = _("imports")
         ordering = ["-pk"]
-        # Importing matches rows against every customer of the shop, visible to the importer or not,
-        # and may change any of them: an admin's permission.
+        # Importing matches rows against every customer of the shop, visible to the importer or not
+        # (it changes only those they may see and change, as by hand): an admin's permission.
         permissions = [("import_customers", _("Can import customers from a spreadsheet"))]
 
     def __str__(self) -> str:

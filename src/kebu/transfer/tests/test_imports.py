@@ -28,7 +28,7 @@ from kebu.customers.models import (
 )
 from kebu.customers.services import PhoneInput, SocialInput, customer_input_from, customer_update
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
-from kebu.transfer.imports import customer_import_start, import_rejected_rows, import_undo
+from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportMode, ImportRow, ImportRowAction
 from kebu.transfer.tests.sheets import xlsx_with_formula_errors
 
@@ -731,3 +731,118 @@ def test_a_small_import_or_one_into_a_bigger_table_keeps_every_index(owner, sett
     job_run(run.job_id, on_beat=lambda job: count.append(SetAsideIndex.objects.count()))
 
     assert count and set(count) == {0}
+
+
+# --- a customer already in Kebu changes only as the importer may change them -----------------------
+
+
+@pytest.fixture
+def customer_importer(staff_member):
+    """A colleague in ``role`` who may import customer sheets (``transfer.import_customers``), with the
+    further ``permissions`` given ("app.codename")."""
+    from django.contrib.auth.models import Permission
+
+    def make(role: str, *permissions: str):
+        user = staff_member(role, "daoru", display_name="导入员")
+        for name in ("transfer.import_customers", *permissions):
+            app_label, codename = name.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    return make
+
+
+KNOWN = csv_bytes(
+    ",张三,13812345678,zs_wx,zs@example.com,男,浙江省,杭州市,西湖区,文三路1号,老客户",
+    ",李四,13900001111,,,女,,,,,",
+)
+
+
+def test_an_importer_who_may_not_change_customers_leaves_those_the_file_differs_from_with_a_note(
+    owner, customer_importer
+):
+    # given two customers, and a colleague who sees every customer in full but may not change them
+    run_import(owner, KNOWN)
+    before = state()
+    clerk = customer_importer("analyst", "customers.view_contact")
+
+    # when they import a sheet with other notes and gender for 张三, 李四 as Kebu has them, and 赵六
+    again = run_import(
+        clerk,
+        csv_bytes(
+            ",张三,13812345678,,,女,,,,,VIP",
+            ",李四,13900001111,,,女,,,,,",
+            ",赵六,13700002222,,,,,,,,",
+        ),
+    )
+
+    # then 张三 is left as he was, with a note naming what differs; 李四 has none; 赵六 is new
+    assert counts(again) == (1, 0, 2, 0)
+    assert [row for row in state() if row[1] != "赵六"] == before
+    assert again.noted == 1
+    [note] = import_notes(again, limit=10)
+    assert (note.row, note.column) == (2, "性别、备注")
+    assert "may not change customers" in note.reason
+
+
+def test_an_importer_who_sees_contact_details_masked_changes_the_others_but_never_those(
+    owner, customer_importer
+):
+    run_import(owner, KNOWN)
+    zhang = Customer.objects.get(name="张三")
+    contact = (zhang.email, zhang.notes, zhang.primary_phone)
+    # a colleague who may change customers, and sees phones, emails, addresses, accounts, notes masked
+    clerk = customer_importer("analyst", "customers.change_customer")
+
+    again = run_import(
+        clerk,
+        csv_bytes(
+            # a new number is not how this row finds 张三: his account is
+            ",张三丰,13899998888,zs_wx,new@example.com,女,浙江省,宁波市,海曙区,中山西路2号,VIP",
+        ),
+    )
+
+    assert counts(again) == (0, 1, 0, 0), import_rejected_rows(again)
+    zhang.refresh_from_db()
+    assert (zhang.name, zhang.gender) == ("张三丰", "f")  # theirs to change
+    assert (zhang.email, zhang.notes, zhang.primary_phone) == contact
+    assert zhang.phones.count() == 1 and zhang.addresses.count() == 1 and zhang.socials.count() == 1
+    assert zhang.events.get(kind="customer.updated").data["changes"].keys() == {"name", "gender"}
+    [note] = import_notes(again, limit=10)
+    assert (note.column, note.value) == ("手机号码、微信号、邮箱、详细地址、备注", "")
+    assert "masked" in note.reason
+    # Told whenever the row gives one, not only when it differs: else the note would tell whether the
+    # number typed is the customer's.
+    same = run_import(clerk, csv_bytes(",张三丰,13812345678,,,女,,,,,"))
+    assert counts(same) == (0, 0, 1, 0) and [n.column for n in import_notes(same, limit=10)] == ["手机号码"]
+
+
+def test_a_customer_the_importer_may_not_see_is_left_as_they_are_and_nobody_is_made_twice(
+    owner, customer_importer, pool_off
+):
+    # given 张三 and 李四, nobody's (the shared pool, switched off), but 李四 is the clerk's own
+    run_import(owner, KNOWN)
+    clerk = customer_importer("sales")
+    Customer.objects.filter(name="李四").update(owner=clerk)
+    before = state()
+
+    # when the clerk imports new notes for both
+    again = run_import(
+        clerk,
+        csv_bytes(
+            ",张三,13812345678,,,,,,,,VIP",
+            ",李四,13900001111,,,,,,,,VIP",
+        ),
+    )
+
+    # then only 李四 takes them; 张三 is left, with a note telling no more than the new-customer form
+    assert counts(again) == (0, 1, 1, 0), import_rejected_rows(again)
+    after = state()
+    assert [row for row in after if row[1] != "李四"] == [row for row in before if row[1] != "李四"]
+    assert Customer.objects.get(name="李四").notes == "VIP"
+    assert Customer.objects.count() == 2
+    [note] = import_notes(again, limit=10)
+    assert note.row == 2 and "cannot see" in note.reason
+    assert "张三" not in note.reason and "老客户" not in note.reason
