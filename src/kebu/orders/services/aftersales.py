@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,7 @@ from kebu.orders.models import (
     OrderStatus,
 )
 from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, customer_lock
-from kebu.orders.services.orders import _errors_add, money_parse
+from kebu.orders.services.orders import _errors_add, _moment, money_parse
 
 ZERO = Decimal("0.00")
 # Two requests on one order at the same moment: the loser re-reads and tries again this many times.
@@ -167,6 +168,7 @@ def _aftersale_request(
     reason_detail: str,
     amount_cny: Any,
     lines: Sequence[AfterSaleLineInput],
+    requested_at: datetime | None = None,
 ) -> AfterSale:
     # Two requests on one order at once queue here, so each counts what the other already took of a line.
     customer_lock(customer_id=order.customer_id)
@@ -207,6 +209,7 @@ def _aftersale_request(
         reason=reason,
         reason_detail=reason_detail.strip()[:500],
         amount_cny=amount,
+        requested_at=requested_at or timezone.now(),
         created_by=actor,
     )
     AfterSaleLine.objects.bulk_create(
@@ -292,6 +295,19 @@ def aftersale_complete(
 ) -> AfterSale:
     """Pay the refund out (or send the exchange): the order's refunded amount, its lines, what a credit
     customer owes and the customer's figures move together. Refunded in full, the order closes."""
+    return _aftersale_complete(
+        actor=actor, aftersale=aftersale, resolution_note=resolution_note, expected_version=expected_version
+    )
+
+
+def _aftersale_complete(
+    *,
+    actor: Any,
+    aftersale: AfterSale,
+    resolution_note: str = "",
+    expected_version: int | None = None,
+    resolved_at: datetime | None = None,
+) -> AfterSale:
     allowed = (
         [AfterSaleStatus.REQUESTED] if aftersale.kind == AfterSaleKind.REFUND else [AfterSaleStatus.RECEIVED]
     )
@@ -301,7 +317,7 @@ def aftersale_complete(
         allowed=allowed,
         expected_version=expected_version,
         status=AfterSaleStatus.COMPLETED,
-        resolved_at=timezone.now(),
+        resolved_at=resolved_at or timezone.now(),
         resolution_note=resolution_note.strip()[:500],
     )
     if aftersale.kind != AfterSaleKind.EXCHANGE:
@@ -342,7 +358,7 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
         "updated_at": timezone.now(),
     }
     if refunded == order.paid_cny:
-        values.update(status=OrderStatus.CLOSED, closed_at=timezone.now())
+        values.update(status=OrderStatus.CLOSED, closed_at=aftersale.resolved_at)
     if not Order.objects.filter(pk=order.pk, version=order.version).update(**values):
         raise Conflict(_("This order is being changed by someone else. Try again."))
     customer_figures_apply(
@@ -447,10 +463,20 @@ def order_refund(
     reason: str,
     reason_detail: str = "",
     lines: Sequence[AfterSaleLineInput] = (),
+    refunded_at: datetime | None = None,
 ) -> AfterSale:
     """Refund part or all of a paid order at once (the seller's own refund, 仅退款): a request that
-    completes in the same transaction."""
-    aftersale = aftersale_request(
+    completes in the same transaction. ``refunded_at``: when the money went back, for a refund recorded
+    after the fact (an order import's order closed in the marketplace after payment), now when left
+    out; never in the future nor before the payment (``ValidationFailed``)."""
+    if refunded_at is not None:
+        errors: dict[str, list[Any]] = {}
+        refunded_at = _moment(refunded_at, errors=errors, key="refunded_at", now=timezone.now())
+        if order.paid_at is not None and refunded_at < order.paid_at:
+            _errors_add(errors, "refunded_at", _("The refund cannot come before the payment."))
+        if errors:
+            raise ValidationFailed(_("The refund was not recorded."), field_errors=errors)
+    aftersale = _aftersale_request(
         actor=actor,
         order=order,
         kind=AfterSaleKind.REFUND,
@@ -458,5 +484,6 @@ def order_refund(
         reason_detail=reason_detail,
         amount_cny=amount_cny,
         lines=lines,
+        requested_at=refunded_at,
     )
-    return aftersale_complete(actor=actor, aftersale=aftersale)
+    return _aftersale_complete(actor=actor, aftersale=aftersale, resolved_at=refunded_at)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import ValidationFailed
@@ -105,6 +107,36 @@ def test_refunded_in_full_the_order_closes_and_still_counts_with_nothing_spent(o
     assert (buyer.order_count, buyer.total_spent_cny, buyer.refund_count) == (1, 0, 1)
     with pytest.raises(ValidationFailed):
         order_refund(actor=owner, order=order, amount_cny="1", reason="other")
+
+
+def test_a_refund_recorded_after_the_fact_is_dated_when_the_money_went_back(owner, catalogue, buyer):
+    paid = make_order(
+        actor=owner, customer=buyer, store=catalogue.store, ordered_at=timezone.now() - timedelta(days=10)
+    )
+    moment = paid.paid_at + timedelta(days=3)
+
+    aftersale = order_refund(actor=owner, order=paid, amount_cny="199.00", reason="other", refunded_at=moment)
+
+    assert (aftersale.requested_at, aftersale.resolved_at) == (moment, moment)
+    paid.refresh_from_db()
+    assert (paid.status, paid.closed_at) == (OrderStatus.CLOSED, moment)
+
+
+@pytest.mark.parametrize("days", [-1, 3650])  # before the payment; in the future
+def test_a_refund_dated_before_the_payment_or_in_the_future_is_refused(owner, order, buyer, days):
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(
+            actor=owner,
+            order=order,
+            amount_cny="536.00",
+            reason="other",
+            refunded_at=order.paid_at + timedelta(days=days),
+        )
+
+    assert "refunded_at" in caught.value.field_errors
+    assert not AfterSale.objects.exists()
+    buyer.refresh_from_db()
+    assert (buyer.total_spent_cny, buyer.refund_count) == (Decimal("536.00"), 0)
 
 
 def test_a_return_goes_approved_received_completed_and_counts_returned_items(owner, order, buyer):
