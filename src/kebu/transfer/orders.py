@@ -14,8 +14,11 @@ taken. The buyer is matched to a customer by customer number, phone, or marketpl
 refused on its store's cell; one already in such a store is matched as any other. Each order is checked
 as ``order_create`` checks it, and a batch's orders are written together (``orders_create_checked``),
 with the customers' figures, stages and audit entries as ``order_create`` would leave them, in the
-batch's transaction. Undo deletes the orders the import made and the customers it made for them, puts
-the orders it moved on or changed back, and rebuilds the figures of the customers they belonged to."""
+batch's transaction. A new order the sheet reports closed after payment (交易关闭 with its payment time)
+is made as it happened: paid, then refunded in full through the after-sale services; one closed before
+payment is cancelled. Undo deletes the orders the import made, their refunds, and the customers it made
+for them, puts the orders it moved on or changed back, and rebuilds the figures of the customers they
+belonged to."""
 
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import (
     COUNTED_STATUSES,
     AfterSale,
+    AfterSaleReason,
     DeliveryMethod,
     Order,
     OrderLine,
@@ -56,6 +60,7 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.selectors import order_visible_queryset
+from kebu.orders.services.aftersales import order_refund
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import (
     ORDER_DETAIL_FIELDS,
@@ -148,18 +153,20 @@ _STATUS_WORDS = {
     "完成": OrderStatus.COMPLETED,
     "待支付": OrderStatus.PENDING,  # Douyin
     "等待付款": OrderStatus.PENDING,
-    "未发货,退款成功": OrderStatus.CANCELLED,
+    "未发货,退款成功": OrderStatus.CLOSED,
     "取消": OrderStatus.CANCELLED,
     # Shopify's financial status, WooCommerce's order status
     "authorized": OrderStatus.PENDING,
     "partially_paid": OrderStatus.PAID,
-    "refunded": OrderStatus.CANCELLED,
+    "refunded": OrderStatus.CLOSED,
     "voided": OrderStatus.CANCELLED,
     "processing": OrderStatus.PAID,
     "on-hold": OrderStatus.PENDING,
     "failed": OrderStatus.CANCELLED,
-    "交易关闭": OrderStatus.CANCELLED,
-    "已关闭": OrderStatus.CANCELLED,
+    # Closed: paid and refunded in full when the sheet gives a payment time, else closed before payment
+    # and read as cancelled (order_rows_read).
+    "交易关闭": OrderStatus.CLOSED,
+    "已关闭": OrderStatus.CLOSED,
     "已取消": OrderStatus.CANCELLED,
 }
 _PAYMENT_WORDS = {
@@ -517,8 +524,6 @@ def order_rows_read(
         order.status_text = status
         word = status.lower().removeprefix("wc-")
         found = _STATUS_WORDS.get(status) or _STATUS_WORDS.get(word) or _word(OrderStatus, word)
-        if found == OrderStatus.CLOSED:
-            found = OrderStatus.CANCELLED  # Kebu's own "Closed" is read as its 已关闭 is (_STATUS_WORDS)
         if found is None:
             problem(
                 first_number,
@@ -555,6 +560,12 @@ def order_rows_read(
     ):
         if (amount := money(first_number, first, key)) is not None:
             order.data[target] = amount
+    if order.data["status"] == OrderStatus.CLOSED and (
+        "paid_at" not in order.data or order.data.get("paid_cny") == 0
+    ):
+        # Closed before it was paid. The payment time tells the two closings apart: an export fills the
+        # amount of an unpaid order too (Taobao's 买家实际支付金额), never its payment time.
+        order.data["status"] = OrderStatus.CANCELLED
     if order.data["status"] in (OrderStatus.PENDING, OrderStatus.CANCELLED):
         # Nothing was paid (or it was given back): an export's "total" column is then what was due.
         order.data.pop("paid_cny", None)
@@ -908,31 +919,81 @@ def _refusal(order: OrderRows, exc: KebuError) -> None:
 
 
 def _journal_entry(
-    run: Import, order: OrderRows, *, created: Order, made: bool, version: int | None
+    run: Import,
+    order: OrderRows,
+    *,
+    created: Order,
+    made: bool,
+    version: int | None,
+    refund: Mapping[str, int] | None = None,
 ) -> ImportRow:
+    """The entry of an order the import made; ``refund``, what ``_refunded_in_full`` left of one closed
+    after payment, which undo takes back with it, and a note saying so."""
+    notes = [[w.column, w.value, w.reason] for w in order.warnings]
+    detail: dict[str, Any] = {"order": created.pk, "customer_created": made}
+    if refund:
+        detail |= refund
+        reason = _(
+            "Order %(no)s was closed after payment in the export: it was recorded as paid, then refunded "
+            "in full with an after-sale."
+        ) % {"no": order.order_no}
+        notes.append([_status_column(run), order.status_text, reason])
     return ImportRow(
         run=run,
         row=order.numbers[0],
         action=ImportRowAction.CREATED,
-        noted=bool(order.warnings),
+        noted=bool(notes),
         customer=created.customer,
         version=version,
-        detail=json.dumps(
-            {
-                "order": created.pk,
-                "customer_created": made,
-                "left_out": [[w.column, w.value, w.reason] for w in order.warnings],
-            },
-            ensure_ascii=False,
-        ),
+        detail=json.dumps(detail | {"left_out": notes}, ensure_ascii=False),
     )
 
 
 def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
+    """The order as ``order_create`` takes it; one closed after payment as it was before its refund
+    (``_refunded_in_full``): at the last step the sheet gives a time for, paid at least."""
     assert order.store is not None
+    data = order.data
+    if data["status"] == OrderStatus.CLOSED:
+        steps = [(OrderStatus.COMPLETED, "completed_at"), (OrderStatus.DELIVERED, "delivered_at")]
+        steps.append((OrderStatus.SHIPPED, "shipped_at"))
+        reached = next((status for status, key in steps if key in data), OrderStatus.PAID)
+        data = {**data, "status": reached}
     return OrderInput(
-        customer=customer, store=order.store, lines=order.lines, order_no=order.order_no, **order.data
+        customer=customer, store=order.store, lines=order.lines, order_no=order.order_no, **data
     )
+
+
+def _order_checked(run: Import, order: OrderRows, customer: Customer, **context: Any) -> CheckedOrder:
+    """``order_check`` of the order as ``_order_input`` gives it (``context``: its ``now``,
+    ``numbers_taken`` and ``skus``). One closed after a payment that comes to nothing (no amount paid
+    column, and nothing due) has nothing to refund: it is checked as closed unpaid, cancelled."""
+    checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
+    if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
+        order.data["status"] = OrderStatus.CANCELLED
+        checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
+    return checked
+
+
+def _refunded_in_full(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
+    """For an order the sheet reports closed after payment, made paid (``_order_input``): its refund of
+    everything paid, through the after-sale services as a refund by hand, dated at the last of its
+    steps the sheet gives a time for (the payment's, at least). Returns what undo needs of it: the
+    after-sale and the version it left the order at; nothing for any other order."""
+    if order.data["status"] != OrderStatus.CLOSED:
+        return {}
+    steps = (created.completed_at, created.delivered_at, created.shipped_at, created.paid_at)
+    aftersale = order_refund(
+        actor=run.created_by,
+        order=created,
+        amount_cny=created.paid_cny,
+        reason=AfterSaleReason.OTHER,
+        reason_detail=_("Closed in the marketplace after payment: refunded in full (import of %(file)s).")
+        % {"file": run.file_name},
+        refunded_at=next(moment for moment in steps if moment is not None),
+    )
+    version = Order.objects.filter(pk=created.pk).values_list("version", flat=True).get()
+    return {"aftersale": aftersale.pk, "order_version": version}
 
 
 def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:
@@ -965,13 +1026,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         customer_id = None if keys.name else known.matches.find(keys)
         customer = known.customer(customer_id) if customer_id is not None and customer_id > 0 else Customer()
         try:
-            checked = order_check(
-                actor=run.created_by,
-                data=_order_input(order, customer),
-                now=now,
-                numbers_taken=taken,
-                skus=skus,
-            )
+            checked = _order_checked(run, order, customer, now=now, numbers_taken=taken, skus=skus)
         except KebuError as exc:
             _refusal(order, exc)
             continue
@@ -991,17 +1046,43 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     customers = {**known.matched, **dict(zip(new_buyers, made, strict=True))}
     for _order, checked, customer_id in passed:
         checked.order.customer = customers.get(customer_id) or known.customer(customer_id)
-    created = orders_create_checked(actor=run.created_by, checked=[checked for _o, checked, _c in passed])
+    # An order closed after payment is refunded as soon as it is written, as order by order, so that the
+    # orders after it find its customer's figures as they were then: the orders up to it are written
+    # together, then its refund (the after-sale services), then the next run. A refund moves no stage
+    # (stages never go down), so the version each order left its customer at still holds.
+    created: list[tuple[Order, int]] = []
+    refunds: list[dict[str, int]] = []
+    start = 0
+    for end, (order, _checked, _customer_id) in enumerate(passed, start=1):
+        if order.data["status"] != OrderStatus.CLOSED and end < len(passed):
+            continue
+        part = passed[start:end]
+        written = orders_create_checked(actor=run.created_by, checked=[checked for _o, checked, _c in part])
+        refunds += [
+            _refunded_in_full(run, one, made_order)
+            for (one, _c, _i), (made_order, _v) in zip(part, written, strict=True)
+        ]
+        created += written
+        start = end
     journal = moved + [
         _journal_entry(
-            run, order, created=made_order, made=new_buyers.get(customer_id) is order, version=version
+            run,
+            order,
+            created=made_order,
+            made=new_buyers.get(customer_id) is order,
+            version=version,
+            refund=refund,
         )
-        for (order, _checked, customer_id), (made_order, version) in zip(passed, created, strict=True)
+        for (order, _checked, customer_id), (made_order, version), refund in zip(
+            passed, created, refunds, strict=True
+        )
     ]
     rejected = [o for o in orders if o.problems]
     journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
     counts.created += len(created)
-    counts.noted += sum(bool(order.warnings) for order, _c, _i in passed)
+    counts.noted += sum(
+        bool(order.warnings or refund) for (order, _c, _i), refund in zip(passed, refunds, strict=True)
+    )
     counts.rejected += len(rejected)
     counts.onto(run)
     return journal
@@ -1105,8 +1186,11 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
     the merchant records."""
     status, target = stored.status, order.data["status"]
     forward = target in _FLOW and status in _FLOW and _FLOW.index(target) > _FLOW.index(status)
-    cancel = target == OrderStatus.CANCELLED and status == OrderStatus.PENDING
-    if target == OrderStatus.CANCELLED and status in _FLOW[1:]:  # paid, not refunded in full (closed)
+    # Closed after payment (refunded in full): an order awaiting payment in Kebu is cancelled, as one
+    # closed unpaid is; only an order the import makes is recorded paid and refunded.
+    closed = target in (OrderStatus.CANCELLED, OrderStatus.CLOSED)
+    cancel = closed and status == OrderStatus.PENDING
+    if closed and status in _FLOW[1:]:  # paid, not refunded in full (closed)
         return _closed_when_paid(run, order, status)
     if differences := _amounts_differences(stored, order, set(run.mapping.values())):
         raise ValidationFailed(
@@ -1443,11 +1527,15 @@ def _times_filled(times: list[Any]) -> list[Any]:
     return filled[::-1]
 
 
+def _status_column(run: Import) -> str:
+    """The header of the sheet's status column, where a note on an order's status is shown."""
+    index = next((i for i, key in run.mapping.items() if key == "status"), None)
+    return run.headers[int(index)] if index is not None else ""
+
+
 def _closed_when_paid(run: Import, order: OrderRows, status: str) -> ImportRow:
     """The journal's note for a paid order the export reports closed: counted unchanged, shown with the
     import's notes; undo passes over it."""
-    index = next((i for i, key in run.mapping.items() if key == "status"), None)
-    column = run.headers[int(index)] if index is not None else ""
     reason = _(
         "Order %(no)s is “%(status)s” in Kebu, and closed in the export: it was left as it is. A paid "
         "order is closed by refunding it: record the refund as an after-sale on the order."
@@ -1457,7 +1545,9 @@ def _closed_when_paid(run: Import, order: OrderRows, status: str) -> ImportRow:
         row=order.numbers[0],
         action=ImportRowAction.UNCHANGED,
         noted=True,
-        detail=json.dumps({"left_out": [[column, order.status_text, reason]]}, ensure_ascii=False),
+        detail=json.dumps(
+            {"left_out": [[_status_column(run), order.status_text, reason]]}, ensure_ascii=False
+        ),
     )
 
 
@@ -1488,9 +1578,12 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                     ).customers()
                 else:
                     customer = known.customer(customer_id)
+                if order.data["status"] == OrderStatus.CLOSED:
+                    _order_checked(run, order, customer)  # one that comes to nothing paid is cancelled
                 created = order_create(
                     actor=run.created_by, data=_order_input(order, customer), allow_over_credit_limit=True
                 )
+                refund = _refunded_in_full(run, order, created)
         except KebuError as exc:
             _refusal(order, exc)
             continue
@@ -1500,9 +1593,9 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             known.matched[customer.pk] = customer
         known.existing[order.store.pk, order.order_no] = created
         counts.created += 1
-        counts.noted += bool(order.warnings)
+        counts.noted += bool(order.warnings or refund)
         version = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()
-        journal.append(_journal_entry(run, order, created=created, made=made, version=version))
+        journal.append(_journal_entry(run, order, created=created, made=made, version=version, refund=refund))
     rejected = [o for o in orders if o.problems]
     counts.rejected += len(rejected)
     counts.onto(run)
@@ -1510,10 +1603,11 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
 
 
 def order_import_undo(run: Import) -> dict[str, int]:
-    """Delete the orders ``run`` made and the customers it made for them, put the orders it moved on
-    back as they were, and rebuild the figures of the customers who keep orders (inside the caller's
-    transaction). ``Conflict``, naming the orders, when that would lose later work: an after-sale, a
-    change to an order, or a later order of a customer the import made."""
+    """Delete the orders ``run`` made, with the refunds it recorded for those closed after payment, and
+    the customers it made for them, put the orders it moved on back as they were, and rebuild the
+    figures of the customers who keep orders (inside the caller's transaction). ``Conflict``, naming
+    the orders, when that would lose later work: an after-sale, a change to an order, or a later order
+    of a customer the import made."""
     entries = [
         (customer_id, version, json.loads(detail))
         for customer_id, version, detail in run.journal.filter(action=ImportRowAction.CREATED)
@@ -1527,16 +1621,33 @@ def order_import_undo(run: Import) -> dict[str, int]:
         )
     }
     order_ids = [d["order"] for _c, _v, d in entries]
+    # Its own refunds, and the version each left its order at (``_refunded_in_full``).
+    refunds = {d["aftersale"]: d for _c, _v, d in entries if "aftersale" in d}
+    refund_versions = {d["order"]: d["order_version"] for d in refunds.values()}
     made_customers = {c for c, _v, d in entries if d["customer_created"] and c is not None}
     left_at = {c: v for c, v, _d in entries if c in made_customers}  # the last row's: the import's last word
     now_at = dict(Customer.objects.filter(pk__in=left_at).values_list("pk", "version"))
     changed = [c for c, v in left_at.items() if v is not None and now_at.get(c) != v]
-    touched = list(Order.objects.filter(pk__in=order_ids, version__gt=1).values_list("order_no", flat=True))
+    touched = [
+        number
+        for pk, number, version in Order.objects.filter(pk__in=order_ids, version__gt=1).values_list(
+            "pk", "order_no", "version"
+        )
+        if version != refund_versions.get(pk, 1)
+    ]
     touched += list(
         Order.objects.filter(pk__in=order_ids, customer_id__in=changed).values_list("order_no", flat=True)
     )
     touched += list(
-        AfterSale.objects.filter(order_id__in=order_ids).values_list("order__order_no", flat=True)
+        AfterSale.objects.filter(order_id__in=order_ids)
+        .exclude(pk__in=refunds)
+        .values_list("order__order_no", flat=True)
+    )
+    # A ticket linked to one of its refunds since (a ticket naming the order keeps the order anyway).
+    touched += list(
+        AfterSale.objects.filter(pk__in=refunds, tickets__isnull=False).values_list(
+            "order__order_no", flat=True
+        )
     )
     later = Order.objects.filter(customer_id__in=made_customers).exclude(pk__in=order_ids)
     touched += list(later.values_list("order_no", flat=True))
@@ -1556,6 +1667,7 @@ def order_import_undo(run: Import) -> dict[str, int]:
         raise Conflict(message)
     customers = set(Order.objects.filter(pk__in=[*order_ids, *moves]).values_list("customer_id", flat=True))
     try:
+        AfterSale.objects.filter(pk__in=refunds).delete()
         deleted = Order.objects.filter(pk__in=order_ids).delete()[1].get("orders.Order", 0)
         Customer.objects.filter(pk__in=made_customers).delete()
     except ProtectedError as exc:  # a payment received on credit, say, since the import

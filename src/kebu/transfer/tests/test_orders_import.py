@@ -623,12 +623,17 @@ def _sheet(*rows: str) -> bytes:
 
 # Buyers who come back within the batch, a new buyer whose first order is refused, a buyer known by
 # phone, one without any key (a new customer each time), an order of two lines, SKUs with and without a
-# category, an unpaid order, and one ordered in the future.
+# category, an unpaid order, one ordered in the future, and orders closed after payment (refunded in
+# full, between others of their buyer's, and a new buyer's) and before it.
 MIXED = _sheet(
     "B1,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
     "2024-01-04 10:00:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
     "B2,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-06 10:00:00,"
     "2024-01-06 10:01:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
+    "B2C,tb_zhao,199.00,交易关闭,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-06 11:00:00,"
+    "2024-01-06 11:01:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
+    "B3C,tb_qian,128.00,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-06 12:00:00,"
+    ",明前龙井,1,TEA-250,128.00,,,,0",
     "B3,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
     "2024-01-07 09:05:00,爽肤水,1,TONER-100,89.50,,,,0",
     "B3,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
@@ -640,6 +645,10 @@ MIXED = _sheet(
     "手写商品,1,,66,,,,0",
     "B7,tb_qian,128.00,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-03-01 09:00:00,"
     "2024-03-01 09:00:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B7C,tb_zhou,217.50,交易关闭,,周九,江苏省 南京市 鼓楼区 中山路1号,13622223333,2024-03-02 09:00:00,"
+    "2024-03-02 09:01:00,爽肤水,1,TONER-100,89.50,顺丰,SF7,,0",
+    "B7C,tb_zhou,217.50,交易关闭,,周九,江苏省 南京市 鼓楼区 中山路1号,13622223333,2024-03-02 09:00:00,"
+    "2024-03-02 09:01:00,明前龙井,1,TEA-250,128.00,顺丰,SF7,,0",
     # ordered in the future: refused
     "B8,tb_li,128.00,交易成功,,李雷,,13700002222,2099-03-01 09:00:00,2099-03-01 09:00:00,"
     "明前龙井,1,TEA-250,128.00,,,,0",
@@ -649,17 +658,40 @@ MIXED = _sheet(
 def _import_state(run: Import) -> dict:
     """What an import leaves, named by order and customer numbers (ids are not rolled back on
     PostgreSQL)."""
+    import re
+
     from kebu.audit.models import AuditEntry
     from kebu.customers.models import CustomerEvent
-    from kebu.orders.models import CustomerCategorySpend, OrderLine
+    from kebu.orders.models import AfterSale, CustomerCategorySpend, OrderLine
     from kebu.orders.services.metrics import FIGURE_FIELDS
 
     numbers = dict(Order.objects.values_list("pk", "order_no"))
+    refunds = dict(AfterSale.objects.values_list("pk", "order__order_no"))  # an after-sale by its order
+    named = {"order": numbers, "aftersale": refunds}
     return {
         "counts": counts(run),
         "orders": list(
             Order.objects.order_by("order_no").values_list(
-                "order_no", "customer__customer_no", "status", "paid_cny", "ordered_at", "receiver_name"
+                "order_no",
+                "customer__customer_no",
+                "status",
+                "paid_cny",
+                "refunded_cny",
+                "ordered_at",
+                "closed_at",
+                "receiver_name",
+                "version",
+            )
+        ),
+        "aftersales": list(
+            AfterSale.objects.order_by("order__order_no").values_list(
+                "order__order_no",
+                "kind",
+                "status",
+                "reason_detail",
+                "amount_cny",
+                "requested_at",
+                "resolved_at",
             )
         ),
         "lines": list(
@@ -669,6 +701,7 @@ def _import_state(run: Import) -> dict:
                 "counted",
                 "title",
                 "amount_cny",
+                "refunded_cny",
                 "root_category_id",
             )
         ),
@@ -688,7 +721,10 @@ def _import_state(run: Import) -> dict:
                 "customer__customer_no", "kind", "data"
             )
         ),
-        "audit": [(e.action, e.target_repr, e.data) for e in AuditEntry.objects.order_by("seq")],
+        "audit": [
+            (e.action, re.sub(r"#\d+", "#", e.target_repr), e.data)
+            for e in AuditEntry.objects.order_by("seq")
+        ],
         "journal": [
             (
                 r.row,
@@ -696,7 +732,7 @@ def _import_state(run: Import) -> dict:
                 r.noted,
                 r.customer.customer_no if r.customer else None,
                 r.version,
-                {k: numbers.get(v) if k == "order" else v for k, v in json.loads(r.detail).items()},
+                {k: named[k].get(v) if k in named else v for k, v in json.loads(r.detail).items()},
             )
             for r in run.journal.select_related("customer").order_by("row")
         ],
@@ -739,8 +775,11 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
     together = outcome(_orders_together)
 
     assert together == one_by_one
-    assert together["counts"] == (6, 0, 0, 2)  # B1 (paid before it was ordered) and B8 refused
-    assert Customer.objects.get(name="赵六").order_count == 2  # B1 refused, B2 made them, B4 found them
+    assert together["counts"] == (9, 0, 0, 2)  # B1 (paid before it was ordered) and B8 refused
+    # B1 refused, B2 made them, B2C (refunded in full: counted, nothing spent) and B4 found them
+    zhao = Customer.objects.get(name="赵六")
+    assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count) == (3, Decimal("1399.00"), 1)
+    assert [refund[0] for refund in together["aftersales"]] == ["B2C", "B7C"]
     assert Customer.objects.filter(name="孙八").count() == 2  # nothing tells them apart: new each time
 
 
@@ -1776,3 +1815,188 @@ def test_an_order_the_importer_may_not_see_is_left_as_it_is_and_nothing_of_it_is
     told = " ".join(note.reason for note in notes)
     assert "398.00" not in told and "Completed" not in told and "王小明" not in told
     assert Order.objects.count() == 4 and Customer.objects.count() == 3
+
+
+# --- closed after payment: refunded in full ------------------------------------------------------
+
+# Two orders a Taobao export reports closed (交易关闭): one paid, then refunded in full (its payment time
+# is there), and one closed before anyone paid (none; Taobao fills its amount all the same).
+CLOSED = _sheet(
+    "C1,tb_zhao,398.00,交易关闭,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
+    "2024-01-05 10:01:00,玻尿酸面霜,2,CREAM-50,199.00,中通快递,ZT100,,0",
+    "C2,tb_qian,128.00,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-06 09:00:00,"
+    ",明前龙井,1,TEA-250,128.00,,,,0",
+)
+
+
+def test_an_order_closed_after_payment_is_recorded_paid_and_refunded_in_full(owner, shop):
+    from kebu.orders.models import AfterSale
+
+    run = run_import(owner, CLOSED, store=shop.store)
+
+    assert (counts(run), run.noted) == ((2, 0, 0, 0), 1), import_rejected_rows(run)
+    paid_at = datetime(2024, 1, 5, 10, 1, tzinfo=timezone.get_current_timezone())
+    refunded = Order.objects.get(order_no="C1")
+    assert (refunded.status, refunded.paid_cny, refunded.refunded_cny, refunded.paid_at) == (
+        OrderStatus.CLOSED,
+        Decimal("398.00"),
+        Decimal("398.00"),
+        paid_at,
+    )
+    assert (refunded.carrier, refunded.tracking_no, refunded.closed_at) == ("中通快递", "ZT100", paid_at)
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.order, aftersale.kind, aftersale.status, aftersale.amount_cny, aftersale.reason) == (
+        refunded,
+        "refund",
+        "completed",
+        Decimal("398.00"),
+        "other",
+    )
+    assert (aftersale.requested_at, aftersale.resolved_at) == (paid_at, paid_at)
+    assert "ExportOrderList.csv" in aftersale.reason_detail
+    zhao = Customer.objects.get(name="赵六")
+    assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count, zhao.refund_rate) == (
+        1,
+        Decimal("0.00"),
+        1,
+        Decimal("1"),
+    )
+    # Closed before payment: cancelled as ever, nothing counted and nothing refunded.
+    unpaid = Order.objects.get(order_no="C2")
+    assert (unpaid.status, unpaid.paid_cny, unpaid.aftersales.exists()) == (OrderStatus.CANCELLED, 0, False)
+    qian = Customer.objects.get(name="钱七")
+    assert (qian.order_count, qian.refund_count) == (0, 0)
+    [note] = import_notes(run, limit=10)
+    assert (note.row, note.column, note.value) == (2, "订单状态", "交易关闭") and "C1" in note.reason
+
+
+def test_an_order_closed_after_payment_imported_again_is_unchanged_and_refunded_once(owner, shop):
+    from kebu.orders.models import AfterSale
+
+    run_import(owner, CLOSED, store=shop.store)
+
+    again = run_import(owner, CLOSED, store=shop.store)
+
+    assert (counts(again), again.noted) == ((0, 0, 2, 0), 0), import_rejected_rows(again)
+    assert AfterSale.objects.count() == 1
+    zhao = Customer.objects.get(name="赵六")
+    assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count) == (1, Decimal("0.00"), 1)
+
+
+def test_undo_takes_an_order_closed_after_payment_back_with_its_refund(owner, shop):
+    from kebu.orders.models import AfterSale
+    from kebu.orders.services.metrics import FIGURE_FIELDS
+    from kebu.orders.tests.factories import make_order
+
+    # given: a customer with an order of their own, whom the sheet's closed order is matched to by phone
+    zhao = customer_create(
+        actor=owner, data=CustomerInput(name="赵六", phones=[PhoneInput(number="13811112222")])
+    )
+    own = make_order(actor=owner, customer=zhao, store=shop.store, lines=[("TEA-250", 1)])
+    # The stage is left out: stages never go down, after an undo as after any refund.
+    figures = [name for name in FIGURE_FIELDS if name != "stage"]
+    before = Customer.objects.filter(pk=zhao.pk).values_list(*figures).get()
+    run = run_import(owner, CLOSED, store=shop.store)
+    zhao.refresh_from_db()
+    assert (zhao.order_count, zhao.refund_count) == (2, 1)
+
+    import_undo(actor=owner, run=run)
+
+    assert Customer.objects.filter(pk=zhao.pk).values_list(*figures).get() == before
+    assert not AfterSale.objects.exists() and list(Order.objects.all()) == [own]
+    assert not Customer.objects.filter(name="钱七").exists()  # the buyer it made goes with their order
+
+
+def test_undo_refuses_when_an_order_closed_after_payment_was_changed_since(owner, shop):
+    from kebu.orders.services.orders import order_notes_update
+
+    run = run_import(owner, CLOSED, store=shop.store)
+    order_notes_update(actor=owner, order=Order.objects.get(order_no="C1"), seller_notes="已退款")
+
+    with pytest.raises(Conflict, match="C1"):
+        import_undo(actor=owner, run=run)
+    assert Order.objects.get(order_no="C1").aftersales.count() == 1
+
+
+def test_undo_refuses_when_a_ticket_was_linked_to_the_refund_it_recorded(owner, shop):
+    from kebu.engagement.services.tickets import TicketInput, ticket_aftersale_link, ticket_open
+
+    run = run_import(owner, CLOSED, store=shop.store)
+    zhao = Customer.objects.get(name="赵六")
+    ticket = ticket_open(actor=owner, customer=zhao, data=TicketInput(category="quality", subject="退款咨询"))
+    ticket_aftersale_link(
+        actor=owner, ticket=ticket, aftersale=Order.objects.get(order_no="C1").aftersales.get()
+    )
+
+    with pytest.raises(Conflict, match="C1"):
+        import_undo(actor=owner, run=run)
+    assert ticket.aftersales.count() == 1
+
+
+def test_all_or_nothing_imports_an_order_closed_after_payment_once(owner, shop, settings):
+    from kebu.orders.models import AfterSale
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+
+    run = run_all_or_nothing(owner, CLOSED, store=shop.store)
+
+    assert (run.refused, run.checked, counts(run)) == (False, True, (2, 0, 0, 0)), import_rejected_rows(run)
+    assert Order.objects.get(order_no="C1").status == OrderStatus.CLOSED
+    assert AfterSale.objects.count() == 1
+    assert Customer.objects.get(name="赵六").refund_count == 1
+
+
+def test_kebus_own_export_of_a_closed_order_imports_into_an_empty_shop_as_the_same_order(
+    owner, shop, tmp_path
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+    from kebu.orders.services.aftersales import order_refund
+    from kebu.orders.services.metrics import FIGURE_FIELDS
+    from kebu.orders.tests.factories import make_order
+    from kebu.transfer.exports import export_build, export_write
+
+    # given: an order completed, then refunded in full by hand (closed), and the shop's export of it
+    local = timezone.get_current_timezone()
+    buyer = customer_create(
+        actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
+    )
+    order = make_order(
+        actor=owner,
+        customer=buyer,
+        store=shop.store,
+        lines=[("CREAM-50", 2), ("TEA-250", 1)],
+        status=OrderStatus.COMPLETED,
+        ordered_at=datetime(2024, 3, 1, 9, tzinfo=local),
+        paid_at=datetime(2024, 3, 1, 9, 5, tzinfo=local),
+        shipped_at=datetime(2024, 3, 2, 9, tzinfo=local),
+        completed_at=datetime(2024, 3, 8, 9, tzinfo=local),
+        shipping_cny="10.00",
+        carrier="顺丰",
+        tracking_no="SF1",
+        receiver_name="王小明",
+        receiver_phone="13812345678",
+    )
+    order_refund(actor=owner, order=order, amount_cny="536.00", reason="quality")
+    fields = ["order_no", "status", "paid_cny", "refunded_cny", "paid_at", "shipped_at", "delivered_at"]
+    fields += ["completed_at", "payment_method", "carrier", "tracking_no"]
+    order_before = Order.objects.values_list(*fields).get()
+    figures_before = Customer.objects.values_list(*FIGURE_FIELDS).get()
+    path = tmp_path / "orders.csv"
+    with translation.override("zh-hans"):
+        export_write(export_build("orders", user=owner), path, file_format="csv", user=owner)
+    AfterSale.objects.all().delete()
+    Order.objects.all().delete()
+    Customer.objects.all().delete()
+
+    # when
+    with translation.override("zh-hans"):
+        run = run_import(owner, path.read_bytes(), store=shop.store)
+
+    # then: closed again, paid and refunded as it was, and its buyer's figures are the same
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.values_list(*fields).get() == order_before
+    assert Customer.objects.values_list(*FIGURE_FIELDS).get() == figures_before
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.amount_cny, aftersale.resolved_at) == (Decimal("536.00"), order_before[7])
