@@ -94,6 +94,19 @@ def customer_stage_changed_unsaved(
     return _event_unsaved(customer=customer, actor=actor, **_stage_changed(before, after))
 
 
+def customer_stage_put_back_event(
+    *, customer: Customer, actor: Any, before: str, after: str, import_id: int
+) -> CustomerEvent:
+    """An import undone put back the lifecycle stage its orders had moved."""
+    return _event(
+        customer=customer,
+        actor=actor,
+        kind="customer.import_undone",
+        audit_action="customer.stage",
+        data={"import": import_id, "from": before, "to": after, "auto": False},
+    )
+
+
 def _stage_changed(before: str, after: str) -> dict[str, Any]:
     return {
         "kind": "customer.stage_changed",

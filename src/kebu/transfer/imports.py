@@ -453,7 +453,7 @@ def _orders_taken_back(run: Import, refused: Sequence[OrderRows], *, job_run: Jo
     run.refresh_from_db()  # the rolled-back batch had counted onto the run in memory
     try:
         with transaction.atomic():
-            counts = order_import_undo(run)
+            counts = order_import_undo(run, actor=run.created_by)
             run.journal.all().delete()
             ImportRow.objects.bulk_create(_rejections(run, refused))
             run.created = run.updated = run.unchanged = run.noted = run.corrected = 0
@@ -1048,12 +1048,12 @@ def import_undo(*, actor: Any, run: Import) -> Import:
     if not run.job.is_finished:
         raise Conflict(_("This import is still running. Cancel it first, then undo it."))
     if run.kind in (ImportKind.PRODUCTS, ImportKind.ORDERS, ImportKind.REVIEWS):
-        undo = {
-            ImportKind.PRODUCTS: product_import_undo,
-            ImportKind.ORDERS: order_import_undo,
-            ImportKind.REVIEWS: review_import_undo,
-        }[ImportKind(run.kind)]
-        counts = undo(run)
+        if run.kind == ImportKind.ORDERS:
+            counts = order_import_undo(run, actor=actor)
+        else:
+            counts = {ImportKind.PRODUCTS: product_import_undo, ImportKind.REVIEWS: review_import_undo}[
+                ImportKind(run.kind)
+            ](run)
         counts |= aside_undo(run)
         run.undone_at, run.undone_by = timezone.now(), actor
         run.save(update_fields=["undone_at", "undone_by", "made_aside"])

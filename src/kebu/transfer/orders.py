@@ -44,6 +44,7 @@ from django.utils.translation import ngettext
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.masking import MASK
 from kebu.core.phone import clean_digits, parse_phone
+from kebu.customers.events import customer_stage_put_back_event
 from kebu.customers.models import Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import (
@@ -925,12 +926,16 @@ def _journal_entry(
     created: Order,
     made: bool,
     version: int | None,
+    stage_before: str,
     refund: Mapping[str, int] | None = None,
 ) -> ImportRow:
-    """The entry of an order the import made; ``refund``, what ``_refunded_in_full`` left of one closed
-    after payment, which undo takes back with it, and a note saying so."""
+    """The entry of an order the import made. ``stage_before``: its buyer's lifecycle stage as the batch
+    found it, which undo puts back; ``refund``: what ``_refunded_in_full`` left of one closed after
+    payment, which undo takes back with it, and a note saying so."""
     notes = [[w.column, w.value, w.reason] for w in order.warnings]
     detail: dict[str, Any] = {"order": created.pk, "customer_created": made}
+    if not made:
+        detail["stage_before"] = stage_before
     if refund:
         detail |= refund
         reason = _(
@@ -1045,7 +1050,11 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     ).customers()
     customers = {**known.matched, **dict(zip(new_buyers, made, strict=True))}
     for _order, checked, customer_id in passed:
-        checked.order.customer = customers.get(customer_id) or known.customer(customer_id)
+        if customer_id not in customers:
+            customers[customer_id] = known.customer(customer_id)
+        checked.order.customer = customers[customer_id]
+    # Each buyer's stage before the batch's writes, which move copies of their own: undo puts it back.
+    stages = {customer_id: customers[customer_id].stage for _o, _c, customer_id in passed}
     # An order closed after payment is refunded as soon as it is written, as order by order, so that the
     # orders after it find its customer's figures as they were then: the orders up to it are written
     # together, then its refund (the after-sale services), then the next run. A refund moves no stage
@@ -1071,6 +1080,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             created=made_order,
             made=new_buyers.get(customer_id) is order,
             version=version,
+            stage_before=stages[customer_id],
             refund=refund,
         )
         for (order, _checked, customer_id), (made_order, version), refund in zip(
@@ -1210,6 +1220,7 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
     if not allowed.change:
         return _left_as_it_is(run, order, [_unchangeable_note(run, order, moving=moving, changes=changes)])
     before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
+    stage_before = stored.customer.stage  # as the batch found it
     with transaction.atomic():
         # Read before the import writes a change of its own, which would then be the last word. Moving
         # on only brings details to the sheet's, so what differs after it differed before.
@@ -1231,6 +1242,10 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
     if not (moving or changes):
         return _left_as_it_is(run, order, left_out)
     detail: dict[str, Any] = {"order": stored.pk, "order_version": stored.version, "before": before}
+    version = None
+    if forward or cancel:  # paying an order may move its buyer's stage, which undo puts back
+        detail["stage_before"] = stage_before
+        version = Customer.objects.filter(pk=stored.customer_id).values_list("version", flat=True).first()
     if left_out:
         detail["left_out"] = left_out
     return ImportRow(
@@ -1239,6 +1254,7 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
         action=ImportRowAction.UPDATED,
         noted=bool(left_out),
         customer_id=stored.customer_id,
+        version=version,
         detail=json.dumps(detail, cls=DjangoJSONEncoder, ensure_ascii=False),
     )
 
@@ -1578,6 +1594,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                     ).customers()
                 else:
                     customer = known.customer(customer_id)
+                stage_before = customer.stage  # as the batch found it: order_create moves its own copy
                 if order.data["status"] == OrderStatus.CLOSED:
                     _order_checked(run, order, customer)  # one that comes to nothing paid is cancelled
                 created = order_create(
@@ -1595,31 +1612,39 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
         counts.created += 1
         counts.noted += bool(order.warnings or refund)
         version = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()
-        journal.append(_journal_entry(run, order, created=created, made=made, version=version, refund=refund))
+        journal.append(
+            _journal_entry(
+                run,
+                order,
+                created=created,
+                made=made,
+                version=version,
+                stage_before=stage_before,
+                refund=refund,
+            )
+        )
     rejected = [o for o in orders if o.problems]
     counts.rejected += len(rejected)
     counts.onto(run)
     return journal + [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
 
 
-def order_import_undo(run: Import) -> dict[str, int]:
+def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
     """Delete the orders ``run`` made, with the refunds it recorded for those closed after payment, and
-    the customers it made for them, put the orders it moved on back as they were, and rebuild the
-    figures of the customers who keep orders (inside the caller's transaction). ``Conflict``, naming
-    the orders, when that would lose later work: an after-sale, a change to an order, or a later order
-    of a customer the import made."""
-    entries = [
-        (customer_id, version, json.loads(detail))
-        for customer_id, version, detail in run.journal.filter(action=ImportRowAction.CREATED)
-        .order_by("row")
-        .values_list("customer_id", "version", "detail")
-    ]
-    moves = {
-        move["order"]: move
-        for move in map(
-            json.loads, run.journal.filter(action=ImportRowAction.UPDATED).values_list("detail", flat=True)
+    the customers it made for them, put the orders it moved on back as they were, put back the lifecycle
+    stages its orders moved (``_stages_put_back``), and rebuild the figures of the customers who keep
+    orders (inside the caller's transaction). ``Conflict``, naming the orders, when that would lose
+    later work: an after-sale, a change to an order, or a later order of a customer the import made."""
+    journal = [
+        (action, customer_id, version, json.loads(detail))
+        for action, customer_id, version, detail in run.journal.filter(
+            action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED]
         )
-    }
+        .order_by("row")
+        .values_list("action", "customer_id", "version", "detail")
+    ]
+    entries = [(c, v, d) for action, c, v, d in journal if action == ImportRowAction.CREATED]
+    moves = {d["order"]: d for action, _c, _v, d in journal if action == ImportRowAction.UPDATED}
     order_ids = [d["order"] for _c, _v, d in entries]
     # Its own refunds, and the version each left its order at (``_refunded_in_full``).
     refunds = {d["aftersale"]: d for _c, _v, d in entries if "aftersale" in d}
@@ -1681,8 +1706,49 @@ def order_import_undo(run: Import) -> dict[str, int]:
         }
         Order.objects.filter(pk=pk).update(**before, version=F("version") + 1, updated_at=now)
         OrderLine.objects.filter(order_id=pk).update(counted=before["status"] in COUNTED_STATUSES)
+    stages = _stages_put_back(run, journal, made_customers, actor=actor)
     figures_recompute(customer_ids=sorted(customers - made_customers))
-    return {"deleted": deleted, "customers_deleted": len(made_customers), "restored": len(moves)}
+    return {
+        "deleted": deleted,
+        "customers_deleted": len(made_customers),
+        "restored": len(moves),
+        "stages_restored": stages,
+    }
+
+
+def _stages_put_back(
+    run: Import,
+    journal: Sequence[tuple[str, int | None, int | None, dict[str, Any]]],
+    made_customers: set[int],
+    *,
+    actor: Any,
+) -> int:
+    """Give each customer the import's orders moved up a stage the stage they had before its first
+    order (the journal's ``stage_before``), unless they changed since its last one (their version moved:
+    later work, which keeps the stage it left). Stages otherwise only move up; this is undo. Returns
+    how many were put back."""
+    first: dict[int, str] = {}
+    last: dict[int, int] = {}
+    for _action, customer_id, version, detail in journal:  # in row order: the order they were written
+        if customer_id is None or customer_id in made_customers or "stage_before" not in detail:
+            continue
+        first.setdefault(customer_id, detail["stage_before"])
+        if version is not None:
+            last[customer_id] = version
+    put_back = 0
+    for customer in Customer.objects.select_for_update().filter(pk__in=sorted(first)).order_by("pk"):
+        before = first[customer.pk]
+        if customer.stage == before or customer.version != last.get(customer.pk):
+            continue
+        moved_to = customer.stage
+        Customer.objects.filter(pk=customer.pk).update(
+            stage=before, version=F("version") + 1, updated_at=timezone.now()
+        )
+        customer_stage_put_back_event(
+            customer=customer, actor=actor, before=moved_to, after=before, import_id=run.pk
+        )
+        put_back += 1
+    return put_back
 
 
 def order_file_check(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -343,6 +344,10 @@ def test_all_or_nothing_takes_back_what_it_wrote_when_an_order_is_refused_after_
 
     settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
     other = customer_create(actor=owner, data=CustomerInput(name="别的店员的客户"))
+    # the buyer of the file's second order, whom its batch moves up from 潜在 before the third is refused
+    lihua = customer_create(
+        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
+    )
 
     def meanwhile(job) -> None:
         if job.done and not Order.objects.filter(order_no="2024010512347").exists():
@@ -367,7 +372,9 @@ def test_all_or_nothing_takes_back_what_it_wrote_when_an_order_is_refused_after_
     [(row, _cells, [problem])] = import_rejected_rows(run)
     assert row == 4 and "2024010512347" in problem.reason, problem.reason
     assert list(Order.objects.values_list("order_no", "customer")) == [("2024010512347", other.pk)]
-    assert list(Customer.objects.values_list("name", flat=True)) == ["别的店员的客户"]
+    assert list(Customer.objects.order_by("pk").values_list("name", flat=True)) == ["别的店员的客户", "李华"]
+    lihua.refresh_from_db()
+    assert (lihua.stage, lihua.order_count) == ("lead", 0)
     undone = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
     assert undone.data["deleted"] == 2 and undone.data["all_or_nothing"] is True
 
@@ -379,6 +386,10 @@ def test_all_or_nothing_that_cannot_take_back_without_losing_work_fails_saying_s
 
     settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
     other = customer_create(actor=owner, data=CustomerInput(name="别的店员的客户"))
+    # the buyer of the file's second order, whom its batch moves up from 潜在 before the third is refused
+    lihua = customer_create(
+        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
+    )
 
     def meanwhile(job) -> None:
         if job.done and not Order.objects.filter(order_no="2024010512347").exists():
@@ -539,6 +550,43 @@ def test_an_order_the_services_refuse_is_rejected_alone_and_its_buyers_next_orde
     assert counts(run) == (1, 0, 0, 1)
     assert list(Order.objects.values_list("order_no", flat=True)) == ["A2"]
     assert Customer.objects.get(name="赵六").order_count == 1
+
+
+def test_undo_puts_back_the_stage_the_import_moved_a_known_buyer_to(owner, owner_client, shop):
+    from kebu.customers.models import CustomerEvent
+
+    lihua = customer_create(
+        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
+    )
+    run = run_import(owner, TAOBAO, store=shop.store)
+    lihua.refresh_from_db()
+    assert (lihua.stage, lihua.order_count) == ("new", 1)
+
+    import_undo(actor=owner, run=run)
+
+    lihua.refresh_from_db()
+    assert (lihua.stage, lihua.order_count) == ("lead", 0)
+    event = CustomerEvent.objects.filter(customer=lihua).latest("pk")
+    assert (event.kind, event.actor, event.data) == (
+        "customer.import_undone",
+        owner,
+        {"import": run.pk, "from": "new", "to": "lead", "auto": False},
+    )
+    page = owner_client.get(reverse("customers:detail", args=[lihua.pk])).content.decode()
+    assert f"第 {run.pk} 次导入已撤销：阶段从“新客”改回“潜在客户”" in page
+
+
+def test_undo_leaves_the_stage_of_a_buyer_changed_since_the_import(owner, shop):
+    lihua = customer_create(
+        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
+    )
+    run = run_import(owner, TAOBAO, store=shop.store)
+    Customer.objects.filter(pk=lihua.pk).update(notes="后来补的备注", version=F("version") + 1)
+
+    import_undo(actor=owner, run=run)
+
+    lihua.refresh_from_db()
+    assert (lihua.stage, lihua.order_count) == ("new", 0)  # later work keeps the stage it left
 
 
 def test_undo_keeps_a_buyer_the_import_made_when_someone_has_changed_them_since(owner, shop):
@@ -1026,6 +1074,8 @@ def test_undo_of_a_newer_export_puts_the_orders_back_as_they_were(owner, shop):
         == figures_before
     )
     assert not Order.objects.get(order_no="2024010512348").lines.get().counted
+    # the newer export paid 王五's order, which made a lead a new customer; undo makes him a lead again
+    assert Customer.objects.get(name="王五").stage == "lead"
 
 
 def test_undo_of_a_newer_export_refuses_when_a_moved_order_was_worked_on_since(owner, shop):
