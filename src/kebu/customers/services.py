@@ -3,7 +3,7 @@ input first (so nothing is half-written), keeps the derived columns, and writes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -957,7 +957,9 @@ def customers_import_create(
         return CustomersMade([], [])
     now = timezone.now()
     actor_id = actor.pk if actor is not None else None
-    numbers = _numbers_for(sum(1 for _, number in rows if not number))
+    numbers = _numbers_for(
+        sum(1 for _, number in rows if not number), kept={number for _, number in rows if number}
+    )
     # Written as values, not model instances: building and preparing a Customer field by field was a
     # third of an import's time (bench/README.md). What every row shares is prepared once; a default
     # made by a callable is made for each row, so no two customers share one.
@@ -1015,13 +1017,15 @@ def customers_import_create(
     )
 
 
-def _numbers_for(count: int) -> Iterator[str]:
+def _numbers_for(count: int, *, kept: Collection[str] = ()) -> Iterator[str]:
     """``count`` free customer numbers, reserved from the sequence in one step (and more where a number
-    is already taken by a kept one)."""
+    is already taken by a kept one, or is ``kept`` for a customer made beside them: a sheet's row may name
+    the very number the sequence gives next)."""
     while count:
         first = sequence_next(name=CUSTOMER_NO_SEQUENCE, count=count)
         candidates = [customer_no_format(n) for n in range(first, first + count)]
         taken = set(Customer.objects.filter(customer_no__in=candidates).values_list("customer_no", flat=True))
+        taken |= set(kept) & set(candidates)
         for candidate in candidates:
             if candidate not in taken:
                 count -= 1

@@ -231,6 +231,16 @@ def test_a_kept_customer_number_is_used_and_later_numbers_skip_it(owner):
     assert Customer.objects.get(name="下一个").customer_no == "C000003"
 
 
+def test_a_row_may_name_the_number_an_unnumbered_row_before_it_would_be_given(owner):
+    # given: the shop's next customer number is C000001, and the sheet's second row names it
+    data = csv_bytes(",新客,13800000022,,,,,,,,", "C000001,老客,13800000021,,,,,,,,")
+
+    run = run_import(owner, data)
+
+    assert counts(run) == (2, 0, 0, 0)
+    assert dict(Customer.objects.values_list("name", "customer_no")) == {"老客": "C000001", "新客": "C000002"}
+
+
 def test_custom_fields_are_matched_by_their_label_and_checked(owner):
     CustomFieldFactory(key="shoe", label="鞋码", field_type=CustomFieldType.NUMBER)
     data = "姓名,手机,鞋码\n张三,13812345678,42\n李四,13900001111,大号\n".encode()
