@@ -4,7 +4,8 @@ with it tied to the column and value it came from, for the validation report.
 The row is checked twice, the way it will be saved: first each cell on its own (a date that is not a
 date, a gender nobody can read), then the whole input by the customer services' own validation, so the
 import refuses exactly what the new-customer form refuses, and says so in the same words. Nothing here
-writes."""
+writes: ``customer_file_check`` hands the file to the dry run (``transfer.rehearsals``), which writes only
+in transactions it rolls back."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ from kebu.transfer.cells import (
 )
 from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
 from kebu.transfer.headers import headers_match, mapping_one_column_each
-from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.models import ImportKind
+from kebu.transfer.readers import Cell
 
 # Header field key -> the kind of social account its column holds.
 SOCIAL_COLUMNS = {
@@ -477,30 +479,12 @@ def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
 
 
 def customer_file_check(
-    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None
+    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None, actor: Any = None
 ) -> FileCheck:
     """Read ``data`` (any file ``readers.table_read`` takes), take ``mapping`` or guess the columns from
-    the header, and check every row as the import would take it. Raises ``FileRefused`` for a file that
-    cannot be read, and ``ValidationFailed`` when no column names a customer's name or phone."""
-    table = table_read(data, sheet=sheet)
-    definitions = list(CustomField.objects.filter(is_active=True))
-    references = References.load()
-    if mapping is None:
-        mapping = customer_headers_match(table.headers, definitions)
-    mapping_check(table.headers, mapping)
-    check = FileCheck(headers=table.headers, mapping=mapping)
-    for number, cells in table.rows:
-        row = customer_row_read(
-            number,
-            cells,
-            mapping=mapping,
-            headers=table.headers,
-            definitions=definitions,
-            references=references,
-        )
-        if row.problems:
-            check.bad.append((number, cells, row.problems))
-        else:
-            check.good += 1
-            check.corrections_add(row.corrections)
-    return check
+    the header, and rehearse every row as ``actor``'s import would take it, writing nothing
+    (``rehearsals.import_file_check``). Raises ``FileRefused`` for a file that cannot be read, and
+    ``ValidationFailed`` when no column names a customer's name or phone."""
+    from kebu.transfer.rehearsals import import_file_check  # the rehearsal imports this module
+
+    return import_file_check(data, kind=ImportKind.CUSTOMERS, sheet=sheet, mapping=mapping, actor=actor)

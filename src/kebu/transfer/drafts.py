@@ -1,5 +1,5 @@
 """A file between its upload and its import: kept as a draft the pages read its columns and first rows
-from, and checked row by row without writing (the pages' dry run, a job).
+from, and checked by rehearsing its import in transactions rolled back (the pages' dry run, a job).
 
 A draft is a file only, under a generated name beside the imports' files, with no job and no Import
 row, so nothing can run it (the reconciler re-queues jobs, and a draft has none). Whoever holds the
@@ -12,8 +12,7 @@ import os
 import re
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -27,23 +26,15 @@ from django.utils.translation import gettext as _
 from kebu.core.errors import KebuError, NotFound, ValidationFailed
 from kebu.core.jobs import JobRun, job_create, job_runner
 from kebu.core.models import Job, JobStatus
-from kebu.customers.models import CustomField
 from kebu.orders.models import Store
 from kebu.transfer.corrections import Correction
-from kebu.transfer.customers import Problem, References, customer_row_read, mapping_check
-from kebu.transfer.imports import _ambiguous, _ambiguous_names, _Keys, customer_import_start, imports_dir
+from kebu.transfer.customers import Problem, mapping_check
+from kebu.transfer.imports import customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportKind
-from kebu.transfer.orders import (
-    OrderKey,
-    closed_store_orders_refuse,
-    order_groups,
-    order_mapping_check,
-    order_numbers_split,
-    order_rows_read,
-    order_store_check,
-)
-from kebu.transfer.products import product_mapping_check, product_rows_read
+from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
+from kebu.transfer.products import product_mapping_check
 from kebu.transfer.readers import Cell, table_read, table_rows_count
+from kebu.transfer.rehearsals import Found, Stretch, import_rehearse
 from kebu.transfer.report import report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
 
@@ -217,48 +208,71 @@ def import_draft_check_start(
 
 @job_runner(CHECK_JOB_KIND)
 def import_check_run(job_run: JobRun) -> None:
-    """Read every row, reject what the import would reject before matching (bad cells; a row known only
-    by a name several customers have; a SKU row the catalogue would refuse; an order that cannot be read,
-    listed by its first row), and a new order in a deactivated store, and write those rows to the report.
-    Writes nothing else. A worker killed half-way leaves no report (a finished one is renamed into
-    place); claimed again, it starts over."""
+    """Rehearse every row as the import of whoever asked would import it now, a stretch of the file at a
+    time, each rolled back (``rehearsals.import_rehearse``; a review export's rows are read as its import
+    reads them), and write the rows it would reject, or take otherwise than written, to the report. Writes
+    nothing else. A worker killed half-way leaves no report (a finished one is renamed into place);
+    claimed again, it starts over."""
     job, payload = job_run.job, job_run.job.payload
     with translation.override(payload.get("language")):
         data = import_draft_read(payload["draft"])
         sheet = payload.get("sheet") or None
         mapping = {int(index): key for index, key in payload["mapping"].items()}
         table = table_read(data, sheet=sheet)
-        with transaction.atomic():
-            job_run.beat(done=0, total=table_rows_count(data, sheet=sheet))
         kind = payload.get("kind") or ImportKind.CUSTOMERS
         store_id = payload.get("store")
         store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
-        split = (
-            order_numbers_split(table_read(data, sheet=sheet).rows, mapping, store=store)
-            if kind == ImportKind.ORDERS
-            else {}
-        )
-        check = _batch_checker(kind, headers=table.headers, mapping=mapping, store_id=store_id, split=split)
-        counted = {"rows": 0, "bad": 0, "problems": 0, "corrected": 0}
-        batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+        split = None
+        if kind == ImportKind.ORDERS:
+            # The pass that finds the orders whose rows are apart counts the rows too: no pass of its own
+            # for the progress bar's total.
+            total = 0
 
-        def bad_rows() -> Iterator[_Found]:
-            for batch in _batches(kind, table.rows, mapping=mapping, store=store, size=batch_rows):
+            def each_counted(rows: Iterator[tuple[int, list[Cell]]]) -> Iterator[tuple[int, list[Cell]]]:
+                nonlocal total
+                for row in rows:
+                    total += 1
+                    yield row
+
+            split = order_numbers_split(
+                each_counted(table_read(data, sheet=sheet).rows), mapping, store=store
+            )
+        else:
+            total = table_rows_count(data, sheet=sheet)
+        with transaction.atomic():
+            job_run.beat(done=0, total=total)
+        stretches = (
+            _reviews_check(table.rows, headers=table.headers, mapping=mapping, store=store)
+            if kind == ImportKind.REVIEWS
+            else import_rehearse(
+                table.rows,
+                kind=kind,
+                actor=job.created_by,
+                headers=table.headers,
+                mapping=mapping,
+                store=store,
+                split=split,
+            )
+        )
+        counted = {"rows": 0, "bad": 0, "problems": 0, "corrected": 0}
+
+        def found_rows() -> Iterator[Found]:
+            for stretch in stretches:
                 job_run.stop_if_cancelled()
-                for found, rows in check(batch):
+                for found, rows in stretch.found:
                     if found[2]:
                         counted["bad"] += rows
                         counted["problems"] += len(found[2])
                     counted["corrected"] += len(found[3])
                     yield found
-                counted["rows"] += len(batch)
+                counted["rows"] += stretch.rows
                 with transaction.atomic():
                     job_run.beat(done=counted["rows"])
 
         target = _draft_path(payload["draft"], payload["report"])
         partial = target.with_suffix(".partial")
         try:
-            report_write(str(partial), headers=table.headers, rows=bad_rows())
+            report_write(str(partial), headers=table.headers, rows=found_rows())
         except BaseException:
             partial.unlink(missing_ok=True)  # cancelled or failed: no half report left behind
             raise
@@ -269,134 +283,21 @@ def import_check_run(job_run: JobRun) -> None:
         raise KebuError(_("The check was taken over by another worker."))
 
 
-# A row the import would reject (its problems) or take otherwise than written (its corrections).
-_Found = tuple[int, list[Cell], list[Problem], list[Correction]]
-
-
-def _batches(
-    kind: str,
+def _reviews_check(
     rows: Iterator[tuple[int, list[Cell]]],
     *,
+    headers: Sequence[str],
     mapping: dict[int, str],
     store: Store | None,
-    size: int,
-) -> Iterator[list[tuple[int, list[Cell]]]]:
-    """About ``size`` rows at a time; an order's lines are never split between two batches, as the
-    import reads them."""
-    if kind != ImportKind.ORDERS:
-        while batch := list(islice(rows, size)):
-            yield batch
-        return
-    whole: list[tuple[int, list[Cell]]] = []
-    for group in order_groups(rows, mapping, store=store):
-        whole += group
-        if len(whole) >= size:
-            yield whole
-            whole = []
-    if whole:
-        yield whole
-
-
-def _batch_checker(
-    kind: str,
-    *,
-    headers: Sequence[str],
-    mapping: dict[int, str],
-    store_id: int | None,
-    split: Mapping[OrderKey, list[int]] | None = None,
-) -> Callable[[Sequence[tuple[int, list[Cell]]]], list[tuple[_Found, int]]]:
-    """For a sheet of ``kind``: a batch -> its bad rows (row, cells, problems) and the others with
-    corrections (row, cells, no problems, corrections), each with how many of the sheet's rows it stands
-    for (an order's lines are one order, listed by its first row)."""
-    if kind == ImportKind.PRODUCTS:
-
-        def products(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
-            cells_of = dict(batch)
-            read = product_rows_read(batch, mapping=mapping, headers=headers)
-            return [
-                ((row.number, cells_of[row.number], row.problems, [] if row.problems else row.corrections), 1)
-                for row in read
-                if row.problems or row.corrections
-            ]
-
-        return products
-    if kind == ImportKind.ORDERS:
-        store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
-        stores = {s.name.lower(): s for s in Store.objects.all()}
-        references = References.load()
-
-        def orders(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
-            found: list[tuple[_Found, int]] = []
-            groups = list(order_groups(batch, mapping, store=store))
-            read = [
-                order_rows_read(
-                    group,
-                    mapping=mapping,
-                    headers=headers,
-                    store=store,
-                    stores=stores,
-                    references=references,
-                    split=split,
-                )
-                for group in groups
-            ]
-            closed_store_orders_refuse(read)
-            for group, order in zip(groups, read, strict=True):
-                if order.problems:
-                    found.append(((group[0][0], group[0][1], order.problems, []), len(group)))
-                elif order.corrections:
-                    found.append(((group[0][0], group[0][1], [], order.corrections), len(group)))
-            return found
-
-        return orders
-    if kind == ImportKind.REVIEWS:
-        review_store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
-
-        def reviews(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
-            cells_of = dict(batch)
-            bad = review_rows_check(batch, mapping=mapping, headers=headers, store=review_store)
-            return [((row.number, cells_of[row.number], row.problems, []), 1) for row in bad]
-
-        return reviews
-    definitions = list(CustomField.objects.filter(is_active=True))
-
-    def customers(batch: Sequence[tuple[int, list[Cell]]]) -> list[tuple[_Found, int]]:
-        return [
-            (found, 1)
-            for found in _batch_check(batch, headers=headers, mapping=mapping, definitions=definitions)
-        ]
-
-    return customers
-
-
-def _batch_check(
-    batch: Sequence[tuple[int, list[Cell]]],
-    *,
-    headers: Sequence[str],
-    mapping: dict[int, str],
-    definitions: Sequence[CustomField],
-) -> list[_Found]:
-    """The rows of ``batch`` the import would reject before it looks for their customers, with their
-    cells and problems, and the others it would take otherwise than written, with their corrections, in
-    row order."""
-    found: dict[int, _Found] = {}
-    names: dict[str, list[int]] = defaultdict(list)
-    cells_of: dict[int, list[Cell]] = {}
-    references = References.load()
-    for number, cells in batch:
-        row = customer_row_read(
-            number, cells, mapping=mapping, headers=headers, definitions=definitions, references=references
+) -> Iterator[Stretch]:
+    """A review export's bad rows (row, cells, problems), a batch at a time."""
+    size = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+    while batch := list(islice(rows, size)):
+        cells_of = dict(batch)
+        bad = review_rows_check(batch, mapping=mapping, headers=headers, store=store)
+        yield Stretch(
+            rows=len(batch), found=[((row.number, cells_of[row.number], row.problems, []), 1) for row in bad]
         )
-        if row.problems or row.corrections:
-            found[number] = (number, cells, row.problems, row.corrections)
-        if not row.problems and (name := _Keys.of(row).name) != "":
-            names[name].append(number)
-            cells_of[number] = cells
-    for name in _ambiguous_names(names):
-        for number in names[name]:
-            problems = _ambiguous(number, name, headers, mapping).problems
-            found[number] = (number, cells_of[number], problems, [])  # rejected: nothing of it is taken
-    return [found[number] for number in sorted(found)]
 
 
 def import_check_result(job: Job) -> CheckResult | None:

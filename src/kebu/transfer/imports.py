@@ -77,6 +77,7 @@ from kebu.transfer.orders import (
     OrderRows,
     order_batch_import,
     order_batch_rehearse,
+    order_batches,
     order_groups,
     order_headers_match,
     order_import_undo,
@@ -141,26 +142,35 @@ def import_plan(
     ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` when no column holds what tells
     the rows apart (a customer's name or phone, a SKU's code)."""
     table = table_read(data, sheet=sheet)
+    mapping = import_mapping(table.headers, mapping=mapping, kind=kind)
+    return Plan(headers=table.headers, mapping=mapping, sheet=table.sheet)
+
+
+def import_mapping(
+    headers: Sequence[str], *, mapping: dict[int, str] | None = None, kind: str = ImportKind.CUSTOMERS
+) -> dict[int, str]:
+    """Which column of a sheet of ``kind`` with ``headers`` feeds which field: ``mapping`` checked, or
+    guessed from the headers (``import_plan``, for a header already read)."""
     if mapping is None:
         if kind == ImportKind.PRODUCTS:
-            mapping = product_headers_match(table.headers)
+            mapping = product_headers_match(headers)
         elif kind == ImportKind.ORDERS:
-            mapping = order_headers_match(table.headers)
+            mapping = order_headers_match(headers)
         elif kind == ImportKind.REVIEWS:
-            mapping = review_headers_match(table.headers)
+            mapping = review_headers_match(headers)
         else:
-            mapping = customer_headers_match(table.headers, list(CustomField.objects.filter(is_active=True)))
-    elif any(not 0 <= index < len(table.headers) for index in mapping):
+            mapping = customer_headers_match(headers, list(CustomField.objects.filter(is_active=True)))
+    elif any(not 0 <= index < len(headers) for index in mapping):
         raise ValidationFailed(_("The column mapping names a column the file does not have."))
     if kind == ImportKind.PRODUCTS:
-        product_mapping_check(table.headers, mapping)
+        product_mapping_check(headers, mapping)
     elif kind == ImportKind.ORDERS:
-        order_mapping_check(table.headers, mapping)
+        order_mapping_check(headers, mapping)
     elif kind == ImportKind.REVIEWS:
-        review_mapping_check(table.headers, mapping)
+        review_mapping_check(headers, mapping)
     else:
-        mapping_check(table.headers, mapping)
-    return Plan(headers=table.headers, mapping=dict(mapping), sheet=table.sheet)
+        mapping_check(headers, mapping)
+    return dict(mapping)
 
 
 @transaction.atomic
@@ -396,14 +406,7 @@ def _orders_run(
 
         def batches(start: int) -> Iterator[list[list[tuple[int, list[Cell]]]]]:
             pending = order_groups((r for r in rows() if r[0] >= start), mapping, store=store)
-            batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
-            while True:
-                batch: list[list[tuple[int, list[Cell]]]] = []
-                while sum(len(g) for g in batch) < batch_rows and (group := next(pending, None)) is not None:
-                    batch.append(group)
-                if not batch:
-                    return
-                yield batch
+            return order_batches(pending, size=cast(int, settings.KEBU["IMPORT_BATCH_ROWS"]))
 
         whole = run.mode == ImportMode.ALL_OR_NOTHING
         if whole and not run.checked:
@@ -700,8 +703,9 @@ def _batch_import(
     *,
     mapping: dict[int, str],
     definitions: Sequence[CustomField],
-) -> None:
-    """Import ``batch`` inside the caller's transaction, counting onto ``run``."""
+) -> list[CustomerRow]:
+    """Import ``batch`` inside the caller's transaction, counting onto ``run``. Returns its rows as the
+    import took them, a rejected one with its problems (the dry run's report, ``transfer.rehearsals``)."""
     references = References.load()
     rows = [
         customer_row_read(
@@ -839,6 +843,8 @@ def _batch_import(
         gone = set(unused.values_list("pk", flat=True))
         Tag.objects.filter(pk__in=gone).delete()
         aside_note(run, [t for t in made_tags if t.pk not in gone])
+    rejections = {r.number: r for r in rejected}
+    return [rejections.get(r.number, r) for r in rows]
 
 
 def _tags_resolve(rows: Sequence[CustomerRow]) -> list[Tag]:

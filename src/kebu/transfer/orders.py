@@ -104,8 +104,8 @@ from kebu.transfer.customers import (
     customer_row_read,
 )
 from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapping_one_column_each
-from kebu.transfer.models import Import, ImportRow, ImportRowAction
-from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.models import Import, ImportKind, ImportRow, ImportRowAction
+from kebu.transfer.readers import Cell
 from kebu.transfer.sheetxml import FormulaError
 
 if TYPE_CHECKING:
@@ -352,6 +352,20 @@ def order_groups(
     key = order_key(mapping, store=store)
     for _key, group in groupby(rows, key=lambda row: key(row[1])):
         yield list(group)
+
+
+def order_batches(
+    groups: Iterator[list[tuple[int, list[Cell]]]], *, size: int
+) -> Iterator[list[list[tuple[int, list[Cell]]]]]:
+    """The orders of ``groups`` (``order_groups``) a batch at a time, as the import writes them: whole
+    orders (an order's lines are never split between two batches), about ``size`` rows each."""
+    while True:
+        batch: list[list[tuple[int, list[Cell]]]] = []
+        while sum(len(g) for g in batch) < size and (group := next(groups, None)) is not None:
+            batch.append(group)
+        if not batch:
+            return
+        yield batch
 
 
 def order_numbers_split(
@@ -1757,41 +1771,13 @@ def order_file_check(
     sheet: str | None = None,
     mapping: dict[int, str] | None = None,
     store: Store | None = None,
+    actor: Any = None,
 ) -> FileCheck:
-    """``customers.customer_file_check`` for an order sheet: every order read, nothing written. Rows are
-    counted as good by order; a bad order is listed by its first row."""
-    table = table_read(data, sheet=sheet)
-    if mapping is None:
-        mapping = order_headers_match(table.headers)
-    order_mapping_check(table.headers, mapping)
-    check = FileCheck(headers=table.headers, mapping=mapping)
-    stores = {s.name.lower(): s for s in Store.objects.all()}
-    references = References.load()
-    split = order_numbers_split(table_read(data, sheet=sheet).rows, mapping, store=store)
-    batch: list[tuple[Sequence[tuple[int, list[Cell]]], OrderRows]] = []
+    """``customers.customer_file_check`` for an order sheet: every order rehearsed as ``actor``'s import
+    would write it, nothing written. Rows are counted as good by order; a bad order is listed by its
+    first row."""
+    from kebu.transfer.rehearsals import import_file_check  # the rehearsal imports this module
 
-    def batch_add() -> None:
-        closed_store_orders_refuse([order for _group, order in batch])
-        for group, order in batch:
-            if order.problems:
-                check.bad.append((group[0][0], group[0][1], order.problems))
-            else:
-                check.good += len(group)
-                check.corrections_add(order.corrections)
-        batch.clear()
-
-    for group in order_groups(table.rows, mapping, store=store):
-        order = order_rows_read(
-            group,
-            mapping=mapping,
-            headers=table.headers,
-            store=store,
-            stores=stores,
-            references=references,
-            split=split,
-        )
-        batch.append((group, order))
-        if len(batch) >= CHECKED_TOGETHER:
-            batch_add()
-    batch_add()
-    return check
+    return import_file_check(
+        data, kind=ImportKind.ORDERS, sheet=sheet, mapping=mapping, store=store, actor=actor
+    )

@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,8 @@ from kebu.transfer.cells import (
 from kebu.transfer.corrections import Correction, corrections_note
 from kebu.transfer.customers import FileCheck, Problem
 from kebu.transfer.headers import PRODUCT_HEADERS, headers_match, mapping_one_column_each
-from kebu.transfer.models import Import, ImportRow, ImportRowAction
-from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.models import Import, ImportKind, ImportRow, ImportRowAction
+from kebu.transfer.readers import Cell
 
 UNDO_CONFLICTS_SHOWN = 10
 _YES = {"是", "在售", "上架", "出售中", "y", "yes", "true", "1", "on sale"}
@@ -182,9 +181,10 @@ def _unknown_skus_check(rows: Sequence[ProductRow]) -> None:
 
 def product_batch_import(
     run: Import, batch: Sequence[tuple[int, list[Cell]]], *, mapping: dict[int, str]
-) -> None:
+) -> list[ProductRow]:
     """Import ``batch`` inside the caller's transaction, counting onto ``run``; each row in a savepoint,
-    so a row the catalogue refuses is rejected alone."""
+    so a row the catalogue refuses is rejected alone. Returns its rows as the import took them, a
+    rejected one with its problems."""
     rows = [product_row_read(n, cells, mapping=mapping, headers=run.headers) for n, cells in batch]
     rejected = [row for row in rows if row.problems]
     journal: list[ImportRow] = []
@@ -214,6 +214,7 @@ def product_batch_import(
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
     corrections_note(run, [c for row in rows if not row.problems for c in row.corrections])
+    return rows
 
 
 def _row_import(run: Import, row: ProductRow) -> tuple[ImportRow | None, list[Category | Brand]]:
@@ -372,23 +373,9 @@ def product_import_undo(run: Import) -> dict[str, int]:
 
 
 def product_file_check(
-    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None
+    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None, actor: Any = None
 ) -> FileCheck:
-    """``customers.customer_file_check`` for a product sheet: every row read, nothing written."""
-    table = table_read(data, sheet=sheet)
-    if mapping is None:
-        mapping = product_headers_match(table.headers)
-    product_mapping_check(table.headers, mapping)
-    check = FileCheck(headers=table.headers, mapping=mapping)
-    while batch := list(islice(table.rows, 1000)):
-        rows = [
-            product_row_read(number, cells, mapping=mapping, headers=table.headers) for number, cells in batch
-        ]
-        _unknown_skus_check(rows)
-        for row, (_number, cells) in zip(rows, batch, strict=True):
-            if row.problems:
-                check.bad.append((row.number, cells, row.problems))
-            else:
-                check.good += 1
-                check.corrections_add(row.corrections)
-    return check
+    """``customers.customer_file_check`` for a product sheet: every row rehearsed, nothing written."""
+    from kebu.transfer.rehearsals import import_file_check  # the rehearsal imports this module
+
+    return import_file_check(data, kind=ImportKind.PRODUCTS, sheet=sheet, mapping=mapping, actor=actor)

@@ -138,6 +138,7 @@ class Command(BaseCommand):
                     mapping=mapping,
                     kind=options["kind"],
                     store=store,
+                    actor=actor,
                 )
                 return
             with transaction.atomic():
@@ -238,15 +239,17 @@ class Command(BaseCommand):
         mapping: dict[int, str] | None,
         kind: str,
         store: Store | None,
+        actor: Any,
     ) -> None:
+        """The dry run: the file's import rehearsed as ``actor``'s, rolled back (``transfer.rehearsals``)."""
         if kind == ImportKind.ORDERS:
-            check = order_file_check(data, sheet=sheet, mapping=mapping, store=store)
+            check = order_file_check(data, sheet=sheet, mapping=mapping, store=store, actor=actor)
         elif kind == ImportKind.PRODUCTS:
-            check = product_file_check(data, sheet=sheet, mapping=mapping)
+            check = product_file_check(data, sheet=sheet, mapping=mapping, actor=actor)
         elif kind == ImportKind.REVIEWS:
             check = review_file_check(data, sheet=sheet, mapping=mapping, store=store)
         else:
-            check = customer_file_check(data, sheet=sheet, mapping=mapping)
+            check = customer_file_check(data, sheet=sheet, mapping=mapping, actor=actor)
         for index, key in sorted(check.mapping.items()):
             self.stdout.write(f"  {check.headers[index]} → {key}")
         if check.unmapped:
