@@ -72,7 +72,7 @@ _test-postgres:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(wildcard src/kebu/*/services.py src/kebu/*/services/*.py src/kebu/*/selectors.py src/kebu/*/selectors/*.py) src/kebu/core/jobs.py src/kebu/core/indexes.py src/kebu/transfer/imports.py src/kebu/transfer/exports.py
+	$(BIN)/mypy $(wildcard src/kebu/*/services.py src/kebu/*/services/*.py src/kebu/*/selectors.py src/kebu/*/selectors/*.py) src/kebu/core/jobs.py src/kebu/core/indexes.py src/kebu/transfer/imports.py src/kebu/transfer/exports.py src/kebu/transfer/rehearsals.py
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
