@@ -117,8 +117,6 @@ logger = logging.getLogger(__name__)
 OrderKey = tuple[str, str]
 
 UNDO_CONFLICTS_SHOWN = 10
-# Orders a file's check matches against the deactivated stores' orders in one query.
-CHECKED_TOGETHER = 500
 _HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {

@@ -386,10 +386,6 @@ def test_all_or_nothing_that_cannot_take_back_without_losing_work_fails_saying_s
 
     settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
     other = customer_create(actor=owner, data=CustomerInput(name="别的店员的客户"))
-    # the buyer of the file's second order, whom its batch moves up from 潜在 before the third is refused
-    lihua = customer_create(
-        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
-    )
 
     def meanwhile(job) -> None:
         if job.done and not Order.objects.filter(order_no="2024010512347").exists():
