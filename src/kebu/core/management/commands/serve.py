@@ -4,6 +4,7 @@ on SQLite also the thread that checkpoints the database off the request path (``
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -48,13 +49,24 @@ class Command(BaseCommand):
             "--control-socket",
             str(settings.DATA_DIR / "gunicorn.ctl"),
         ]
+        # Told to stop (a service manager's or kill's SIGTERM, as much as Ctrl-C), stop what it started:
+        # a worker left behind would go on taking jobs with the code of before an upgrade.
+        signal.signal(signal.SIGTERM, _stop)
+        web = subprocess.Popen(command)  # noqa: S603
         try:
-            subprocess.run(command, check=False)  # noqa: S603
+            web.wait()
         except KeyboardInterrupt:
             pass
         finally:
-            if worker is not None:
-                worker.terminate()
-                worker.wait(timeout=15)
+            for child in (web, worker):
+                if child is not None and child.poll() is None:
+                    child.terminate()
+            for child in (web, worker):
+                if child is not None:
+                    child.wait(timeout=15)
             if checkpointer is not None:
                 checkpointer.stop()
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
