@@ -968,7 +968,7 @@ def test_a_paid_order_the_export_reports_closed_is_left_as_it_is_with_a_note(
     page = owner_client.get(reverse("transfer:detail", args=[later.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
     page = page.content.decode()
     notes = page[page.index('id="import-notes"') :]
-    assert "有备注：1 行" in notes and "交易关闭" in notes and "售后" in notes
+    assert "有备注：1 行" in notes and "交易关闭" in notes and "after-sale" in notes  # the note, as written
     # The note changed nothing, so undo has nothing of it to put back; the moves it does undo.
     assert import_undo(actor=owner, run=later).undone_at is not None
     assert Order.objects.get(order_no="2024010512345").status == OrderStatus.COMPLETED
@@ -1606,6 +1606,8 @@ def delivery_sheet(*ways: str) -> bytes:
         ("物流", "freight"),
         ("同城配送", "same_city"),
         ("上门自提", "pickup"),
+        ("送货到家", "same_city"),
+        ("到店取货", "pickup"),
         ("无需物流", "none"),
         ("虚拟发货", "none"),
         ("local pickup", "pickup"),
