@@ -91,6 +91,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("shipping", gettext_lazy("Shipping fee")),
     ("discount", gettext_lazy("Order discount")),
     ("paid", gettext_lazy("Amount paid")),
+    ("refunded", gettext_lazy("Refunded")),
     ("payment_method", gettext_lazy("Payment method")),
     ("delivery_method", gettext_lazy("Delivery method")),
     ("carrier", gettext_lazy("Carrier")),

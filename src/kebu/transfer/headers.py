@@ -220,6 +220,22 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
         "amount paid",
         "paid",
     ),
+    # What was given back of the order (Taobao's 退款金额; 已退款 is Kebu's own export's header in Chinese):
+    # the whole order's, on each of its rows, as the amount paid is.
+    "refunded": (
+        "退款金额",
+        "已退款",
+        "已退款金额",
+        "退款总金额",
+        "退款总额",
+        "订单退款金额",
+        "退款",
+        "refunded",
+        "refund amount",
+        "refunded amount",
+        "amount refunded",
+        "refund",
+    ),
     "payment_method": ("支付方式", "付款方式", "payment method"),
     # Taobao/Tmall's 运送方式, Youzan's and Weidian's 配送方式 (Kebu's own export's header in Chinese).
     "delivery_method": (

@@ -16,9 +16,11 @@ as ``order_create`` checks it, and a batch's orders are written together (``orde
 with the customers' figures, stages and audit entries as ``order_create`` would leave them, in the
 batch's transaction. A new order the sheet reports closed after payment (交易关闭 with its payment time)
 is made as it happened: paid, then refunded in full through the after-sale services; one closed before
-payment is cancelled. Undo deletes the orders the import made, their refunds, and the customers it made
-for them, puts the orders it moved on or changed back, and rebuilds the figures of the customers they
-belonged to."""
+payment is cancelled. A new order of which the sheet gives an amount refunded (退款金额, Kebu's own
+Refunded) is made at its status, then refunded that much the same way (in full, it closes). An order
+already in Kebu is never refunded by an import: a sheet saying more was refunded gets a note. Undo
+deletes the orders the import made, their refunds, and the customers it made for them, puts the orders
+it moved on or changed back, and rebuilds the figures of the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -157,6 +159,7 @@ _STATUS_WORDS = {
     # Shopify's financial status, WooCommerce's order status
     "authorized": OrderStatus.PENDING,
     "partially_paid": OrderStatus.PAID,
+    "partially_refunded": OrderStatus.PAID,  # paid; what went back is its Refunded Amount
     "refunded": OrderStatus.CLOSED,
     "voided": OrderStatus.CANCELLED,
     "processing": OrderStatus.PAID,
@@ -267,6 +270,7 @@ MARKETPLACES = (
             "shipping": "shipping",
             "discountamount": "discount",
             # "Total" includes tax, which Kebu does not keep: the amount paid is taken as the amount due.
+            "refundedamount": "refunded",
             "paymentmethod": "payment_method",
             "notes": "buyer_message",
         },
@@ -289,6 +293,7 @@ MARKETPLACES = (
             "itemcost": "unit_price",
             "ordershippingamount": "shipping",
             "cartdiscountamount": "discount",
+            "orderrefundamount": "refunded",
             "paymentmethodtitle": "payment_method",
             "customernote": "buyer_message",
         },
@@ -407,6 +412,8 @@ class OrderRows:
     # Cells taken otherwise than written, the buyer's with them (transfer.corrections).
     corrections: list[Correction] = field(default_factory=list)
     status_text: str = ""  # the status as the sheet words it (交易关闭)
+    # What the sheet says was refunded of it (退款金额); None when it does not say (no column, a blank cell).
+    refunded_cny: Decimal | None = None
     # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
     # (an old store's export imported again), which is known only once the order is matched.
     closed_store: Problem | None = None
@@ -415,6 +422,12 @@ class OrderRows:
     def number(self) -> int:
         """The order's first row: where its problems are reported."""
         return self.numbers[0]
+
+    @property
+    def has_refund(self) -> bool:
+        """Whether the import, making it, records a refund of it (``_refunded``): the sheet reports it
+        closed after payment, or gives an amount refunded."""
+        return self.data.get("status") == OrderStatus.CLOSED or bool(self.refunded_cny)
 
 
 def _names_joined(
@@ -588,6 +601,10 @@ def order_rows_read(
     if order.data["status"] in (OrderStatus.PENDING, OrderStatus.CANCELLED):
         # Nothing was paid (or it was given back): an export's "total" column is then what was due.
         order.data.pop("paid_cny", None)
+    if (refunded := money(first_number, first, "refunded")) is not None:
+        order.refunded_cny = refunded
+        if wrong := _refund_problem(order, order.data.get("paid_cny")):
+            problem(first_number, first, "refunded", wrong)
     for key, target, length, free in (
         ("carrier", "carrier", 30, False),
         ("tracking_no", "tracking_no", 40, False),
@@ -648,6 +665,39 @@ def order_rows_read(
         if order.buyer.data.phones:
             order.data["receiver_phone"] = order.buyer.data.phones[0].number
     return order
+
+
+def _refund_problem(order: OrderRows, paid: Decimal | None) -> str | None:
+    """What is wrong with the amount the sheet says was refunded of ``order``, given what was paid (None
+    when the sheet has no amount paid: known once the order is checked, ``_order_checked``): a refund of
+    an order not paid, more than was paid, or less than everything of one it reports closed after
+    payment. Closed is refunded in full in Kebu (and in Kebu's own export); an export saying 交易关闭 and
+    less refunded contradicts itself on the money the customer's figures are made of, and guessing which
+    is right would put them wrong one way or the other, so the merchant corrects the one that is wrong."""
+    refunded, status = order.refunded_cny, order.data["status"]
+    if refunded is None:
+        return None
+    if refunded < 0:
+        return _("The amount cannot be negative.")
+    if refunded and status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
+        return _(
+            "Order %(no)s is not paid in the file (awaiting payment, cancelled, or closed without a payment "
+            "time): nothing of it can have been refunded. If it was paid, give its status and payment time."
+        ) % {"no": order.order_no}
+    if paid is None:
+        return None
+    if refunded > paid:
+        return _("Order %(no)s: %(refunded)s refunded is more than the %(paid)s paid.") % {
+            "no": order.order_no,
+            "refunded": refunded,
+            "paid": paid,
+        }
+    if status == OrderStatus.CLOSED and refunded < paid:
+        return _(
+            "Order %(no)s is closed in the file, which is everything paid (%(paid)s) refunded, but "
+            "%(refunded)s was refunded: correct its status or the amount refunded."
+        ) % {"no": order.order_no, "refunded": refunded, "paid": paid}
+    return None
 
 
 def order_store_check(store: Store | None) -> None:
@@ -948,19 +998,15 @@ def _journal_entry(
     refund: Mapping[str, int] | None = None,
 ) -> ImportRow:
     """The entry of an order the import made. ``stage_before``: its buyer's lifecycle stage as the batch
-    found it, which undo puts back; ``refund``: what ``_refunded_in_full`` left of one closed after
-    payment, which undo takes back with it, and a note saying so."""
+    found it, which undo puts back; ``refund``: what ``_refunded`` left of the refund it recorded, which
+    undo takes back with it, and a note saying so."""
     notes = [[w.column, w.value, w.reason] for w in order.warnings]
     detail: dict[str, Any] = {"order": created.pk, "customer_created": made}
     if not made:
         detail["stage_before"] = stage_before
     if refund:
         detail |= refund
-        reason = _(
-            "Order %(no)s was closed after payment in the export: it was recorded as paid, then refunded "
-            "in full with an after-sale."
-        ) % {"no": order.order_no}
-        notes.append([_status_column(run), order.status_text, reason])
+        notes.append(_refund_note(run, order, created))
     return ImportRow(
         run=run,
         row=order.numbers[0],
@@ -972,9 +1018,35 @@ def _journal_entry(
     )
 
 
+def _refund_note(run: Import, order: OrderRows, created: Order) -> list[str]:
+    """The journal's note on the refund ``_refunded`` recorded for ``created``: [column, value in the
+    file, reason]. One closed after payment is told by its status, any other by its amount refunded."""
+    values = {"no": order.order_no, "paid": created.paid_cny, "refunded": order.refunded_cny}
+    if order.data["status"] == OrderStatus.CLOSED:
+        message = _(
+            "Order %(no)s was closed after payment in the export: it was recorded as paid, then refunded "
+            "in full with an after-sale."
+        )
+        return [_status_column(run), order.status_text, message % values]
+    if order.refunded_cny == created.paid_cny:
+        # Kebu's own export says Closed of such an order: a marketplace that keeps its 交易成功 does not.
+        values["status"] = order.status_text or OrderStatus(order.data["status"]).label
+        message = _(
+            "Order %(no)s is “%(status)s” in the export with everything paid (%(paid)s) refunded: it was "
+            "recorded as paid, then refunded in full with an after-sale, which closes it."
+        )
+    else:
+        message = _(
+            "Order %(no)s: %(refunded)s of the %(paid)s paid was refunded in the export: it was recorded "
+            "with a refund after-sale."
+        )
+    return [_column(run, "refunded"), str(order.refunded_cny), message % values]
+
+
 def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
     """The order as ``order_create`` takes it; one closed after payment as it was before its refund
-    (``_refunded_in_full``): at the last step the sheet gives a time for, paid at least."""
+    (``_refunded``): at the last step the sheet gives a time for, paid at least. Any other is made at
+    its status, and a refund the sheet gives is recorded after."""
     assert order.store is not None
     data = order.data
     if data["status"] == OrderStatus.CLOSED:
@@ -990,29 +1062,41 @@ def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
 def _order_checked(run: Import, order: OrderRows, customer: Customer, **context: Any) -> CheckedOrder:
     """``order_check`` of the order as ``_order_input`` gives it (``context``: its ``now``,
     ``numbers_taken`` and ``skus``). One closed after a payment that comes to nothing (no amount paid
-    column, and nothing due) has nothing to refund: it is checked as closed unpaid, cancelled."""
+    column, and nothing due) has nothing to refund: it is checked as closed unpaid, cancelled. The
+    amount refunded is held against what was paid (``_refund_problem``) here when the sheet gave no
+    amount paid, the order's amount due."""
     checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
     if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
         order.data["status"] = OrderStatus.CANCELLED
         checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
+    if reason := _refund_problem(order, checked.order.paid_cny):
+        raise ValidationFailed(reason)
     return checked
 
 
-def _refunded_in_full(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
-    """For an order the sheet reports closed after payment, made paid (``_order_input``): its refund of
-    everything paid, through the after-sale services as a refund by hand, dated at the last of its
-    steps the sheet gives a time for (the payment's, at least). Returns what undo needs of it: the
-    after-sale and the version it left the order at; nothing for any other order."""
-    if order.data["status"] != OrderStatus.CLOSED:
+def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
+    """For a new order the sheet reports refunded (``OrderRows.has_refund``), made as it was before its
+    refund (``_order_input``): that refund, through the after-sale services as a refund by hand that names
+    no line (spread over the lines, ``aftersales._spread``), dated at the last of its steps the sheet
+    gives a time for (the payment's, at least). Everything paid for one closed after payment (its
+    refunded column, if any, says the same: ``_refund_problem``), else the amount the sheet gives; in
+    full, the after-sale closes the order. Returns what undo needs of it: the after-sale and the version
+    it left the order at; nothing for an order without a refund."""
+    closed = order.data["status"] == OrderStatus.CLOSED
+    amount = created.paid_cny if closed else order.refunded_cny
+    if not amount:
         return {}
+    if closed:
+        detail = _("Closed in the marketplace after payment: refunded in full (import of %(file)s).")
+    else:
+        detail = _("Refunded before the import, as its file says (import of %(file)s).")
     steps = (created.completed_at, created.delivered_at, created.shipped_at, created.paid_at)
     aftersale = order_refund(
         actor=run.created_by,
         order=created,
-        amount_cny=created.paid_cny,
+        amount_cny=amount,
         reason=AfterSaleReason.OTHER,
-        reason_detail=_("Closed in the marketplace after payment: refunded in full (import of %(file)s).")
-        % {"file": run.file_name},
+        reason_detail=detail % {"file": run.file_name},
         refunded_at=next(moment for moment in steps if moment is not None),
     )
     version = Order.objects.filter(pk=created.pk).values_list("version", flat=True).get()
@@ -1073,22 +1157,21 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         checked.order.customer = customers[customer_id]
     # Each buyer's stage before the batch's writes, which move copies of their own: undo puts it back.
     stages = {customer_id: customers[customer_id].stage for _o, _c, customer_id in passed}
-    # An order closed after payment is refunded as soon as it is written, as order by order, so that the
-    # orders after it find its customer's figures as they were then: the orders up to it are written
-    # together, then its refund (the after-sale services), then the next run. A refund moves no stage
-    # (stages never go down), so the version each order left its customer at still holds.
+    # An order refunded (closed after payment, or with an amount refunded) is refunded as soon as it is
+    # written, as order by order, so that the orders after it find its customer's figures as they were
+    # then: the orders up to it are written together, then its refund (the after-sale services), then the
+    # next run. A refund moves no stage (stages never go down), so the version each order left its
+    # customer at still holds.
     created: list[tuple[Order, int]] = []
     refunds: list[dict[str, int]] = []
     start = 0
     for end, (order, _checked, _customer_id) in enumerate(passed, start=1):
-        if order.data["status"] != OrderStatus.CLOSED and end < len(passed):
+        if not order.has_refund and end < len(passed):
             continue
         part = passed[start:end]
         written = orders_create_checked(actor=run.created_by, checked=[checked for _o, checked, _c in part])
-        refunds += [
-            _refunded_in_full(run, one, made_order)
-            for (one, _c, _i), (made_order, _v) in zip(part, written, strict=True)
-        ]
+        paired = zip(part, written, strict=True)
+        refunds += [_refunded(run, one, made_order) for (one, _c, _i), (made_order, _v) in paired]
         created += written
         start = end
     journal = moved + [
@@ -1204,6 +1287,9 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
       it) says nothing.
     - Its lines and amounts are not rewritten: the customer's figures are made of them. A sheet that
       says otherwise is refused (``ValidationFailed``, saying what differs), not taken for unchanged.
+    - Nor is a refund recorded: refunds are worked in Kebu, as after-sales. Less refunded in the sheet
+      than in Kebu is an export older than a refund recorded since, and says nothing; more comes with a
+      note to record it (``_refunded_more_notes``).
 
     What the importer may not do by hand they may not do by a sheet either (``allowed``): without
     ``orders.change_order`` an order that would change is left as it is, with a note saying so; the
@@ -1231,12 +1317,15 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
             % {"no": order.order_no, "differences": "; ".join(differences)}
         )
     moving = forward or cancel
-    withheld = _withheld_notes(run, order, allowed.details)
+    # An order cancelled unpaid has nothing to record a refund on.
+    refund_notes = [] if closed else _refunded_more_notes(run, order, stored)
+    withheld = _withheld_notes(run, order, allowed.details) + refund_notes
     changes = _details_changed(stored, order, allowed.details)
     if not (moving or changes):
         return _left_as_it_is(run, order, withheld)  # most orders of an overlapping export: no savepoint
     if not allowed.change:
-        return _left_as_it_is(run, order, [_unchangeable_note(run, order, moving=moving, changes=changes)])
+        unchangeable = _unchangeable_note(run, order, moving=moving, changes=changes)
+        return _left_as_it_is(run, order, [unchangeable, *refund_notes])
     before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
     stage_before = stored.customer.stage  # as the batch found it
     with transaction.atomic():
@@ -1347,6 +1436,20 @@ def _withheld_notes(run: Import, order: OrderRows, allowed: frozenset[str]) -> l
         if key in columns
     ]
     return [["、".join(headers), "", reason]]
+
+
+def _refunded_more_notes(run: Import, order: OrderRows, stored: Order) -> list[list[str]]:
+    """The note for an order already in Kebu (``stored``) that the sheet says more was refunded of than
+    Kebu has recorded: [column, value in the file, reason], or none. An import records no refund of an
+    order it did not make, which would take a sheet's word over the after-sales worked in Kebu, and an
+    export older than a refund recorded since (less refunded) says nothing."""
+    if order.refunded_cny is None or order.refunded_cny <= stored.refunded_cny:
+        return []
+    reason = _(
+        "Order %(no)s: %(file)s refunded in the file, %(kebu)s in Kebu. An import records no refund of an "
+        "order already in Kebu: record the refund as an after-sale on the order."
+    ) % {"no": order.order_no, "file": order.refunded_cny, "kebu": stored.refunded_cny}
+    return [[_column(run, "refunded"), str(order.refunded_cny), reason]]
 
 
 def _kept_note(run: Import, order: OrderRows, name: str) -> list[str]:
@@ -1505,7 +1608,9 @@ def _amounts_differences(stored: Order, order: OrderRows, columns: set[str]) -> 
     """What the sheet says of the order's lines and amounts that is not what Kebu has, each in words
     ("line 1, quantity: 3 in the file, 2 in Kebu"). A column the sheet does not have, or a blank amount,
     says nothing; a SKU line's title is the marketplace's wording of it, not what was bought, and a line
-    the catalogue did not know then or does not know now is compared by neither."""
+    the catalogue did not know then or does not know now is compared by neither. What was refunded is not
+    compared: a refund moves neither lines nor amounts, and an older export has less of it
+    (``_refunded_more_notes``)."""
     found: list[str] = []
 
     def differs(what: Any, in_file: Any, in_kebu: Any) -> None:
@@ -1613,12 +1718,14 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                 else:
                     customer = known.customer(customer_id)
                 stage_before = customer.stage  # as the batch found it: order_create moves its own copy
-                if order.data["status"] == OrderStatus.CLOSED:
-                    _order_checked(run, order, customer)  # one that comes to nothing paid is cancelled
+                if order.has_refund:
+                    # One closed that comes to nothing paid is cancelled; a refund is held against the
+                    # amount paid, before anything of the order is written.
+                    _order_checked(run, order, customer)
                 created = order_create(
                     actor=run.created_by, data=_order_input(order, customer), allow_over_credit_limit=True
                 )
-                refund = _refunded_in_full(run, order, created)
+                refund = _refunded(run, order, created)
         except KebuError as exc:
             _refusal(order, exc)
             continue
@@ -1648,11 +1755,12 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
 
 
 def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
-    """Delete the orders ``run`` made, with the refunds it recorded for those closed after payment, and
-    the customers it made for them, put the orders it moved on back as they were, put back the lifecycle
-    stages its orders moved (``_stages_put_back``), and rebuild the figures of the customers who keep
-    orders (inside the caller's transaction). ``Conflict``, naming the orders, when that would lose
-    later work: an after-sale, a change to an order, or a later order of a customer the import made."""
+    """Delete the orders ``run`` made, with the refunds it recorded for them (closed after payment, or
+    refunded as the sheet said), and the customers it made for them, put the orders it moved on back as
+    they were, put back the lifecycle stages its orders moved (``_stages_put_back``), and rebuild the
+    figures of the customers who keep orders (inside the caller's transaction). ``Conflict``, naming
+    the orders, when that would lose later work: an after-sale, a change to an order, or a later order of
+    a customer the import made."""
     journal = [
         (action, customer_id, version, json.loads(detail))
         for action, customer_id, version, detail in run.journal.filter(
@@ -1664,7 +1772,7 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
     entries = [(c, v, d) for action, c, v, d in journal if action == ImportRowAction.CREATED]
     moves = {d["order"]: d for action, _c, _v, d in journal if action == ImportRowAction.UPDATED}
     order_ids = [d["order"] for _c, _v, d in entries]
-    # Its own refunds, and the version each left its order at (``_refunded_in_full``).
+    # Its own refunds, and the version each left its order at (``_refunded``).
     refunds = {d["aftersale"]: d for _c, _v, d in entries if "aftersale" in d}
     refund_versions = {d["order"]: d["order_version"] for d in refunds.values()}
     made_customers = {c for c, _v, d in entries if d["customer_created"] and c is not None}

@@ -661,14 +661,28 @@ def test_an_amount_whose_formula_gives_an_error_is_the_orders_problem_not_a_blan
 # --- a batch written together ----------------------------------------------------------------------
 
 
-def _sheet(*rows: str) -> bytes:
-    return "\n".join([TAOBAO.decode("utf-8").splitlines()[0], *rows]).encode()
+def _sheet(*rows: str, refunds: dict[str, str] | None = None) -> bytes:
+    """The sample's header over ``rows``; with a 退款金额 column (``_with_refunds``) when ``refunds`` is
+    given."""
+    data = "\n".join([TAOBAO.decode("utf-8").splitlines()[0], *rows]).encode()
+    return data if refunds is None else _with_refunds(data, refunds)
+
+
+def _with_refunds(data: bytes, refunds: dict[str, str], header: str = "退款金额") -> bytes:
+    """``data`` with Taobao's 退款金额 column, filled on every row of the orders ``refunds`` names (an
+    export repeats an order's fields on each of its lines), blank for the others."""
+    lines = data.decode("utf-8").splitlines()
+    rows = [f"{lines[0]},{header}"]
+    rows += [f"{line},{refunds.get(line.split(',')[0], '')}" for line in lines[1:]]
+    return "\n".join(rows).encode()
 
 
 # Buyers who come back within the batch, a new buyer whose first order is refused, a buyer known by
 # phone, one without any key (a new customer each time), an order of two lines, SKUs with and without a
-# category, an unpaid order, one ordered in the future, and orders closed after payment (refunded in
-# full, between others of their buyer's, and a new buyer's) and before it.
+# category, an unpaid order, one ordered in the future, orders closed after payment (refunded in full,
+# between others of their buyer's, and a new buyer's) and before it, and amounts refunded (退款金额): in
+# part, in full on a shipped order, more than paid, and more than the amount due of an order whose amount
+# paid is blank (known only once it is checked).
 MIXED = _sheet(
     "B1,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
     "2024-01-04 10:00:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
@@ -676,12 +690,18 @@ MIXED = _sheet(
     "2024-01-06 10:01:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
     "B2C,tb_zhao,199.00,交易关闭,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-06 11:00:00,"
     "2024-01-06 11:01:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
+    "B2R,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-06 11:30:00,"
+    "2024-01-06 11:31:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
     "B3C,tb_qian,128.00,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-06 12:00:00,"
     ",明前龙井,1,TEA-250,128.00,,,,0",
     "B3,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
     "2024-01-07 09:05:00,爽肤水,1,TONER-100,89.50,,,,0",
     "B3,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
     "2024-01-07 09:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
+    "2024-01-08 09:05:00,爽肤水,1,TONER-100,89.50,顺丰,SF3,,0",
+    "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
+    "2024-01-08 09:05:00,明前龙井,1,TEA-250,128.00,顺丰,SF3,,0",
     "B4,tb_zhao,1200.00,卖家已发货,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-02-01 20:00:00,"
     "2024-02-01 20:01:00,定制礼盒,1,,1200.00,顺丰,SF100,,0",
     "B5,,55.00,等待买家付款,,孙八,北京市朝阳区建国路1号,,2024-02-03 08:00:00,,手写商品,1,,55,,,,0",
@@ -696,6 +716,11 @@ MIXED = _sheet(
     # ordered in the future: refused
     "B8,tb_li,128.00,交易成功,,李雷,,13700002222,2099-03-01 09:00:00,2099-03-01 09:00:00,"
     "明前龙井,1,TEA-250,128.00,,,,0",
+    "B9,tb_wu,128.00,交易成功,,吴十,,13700003333,2024-03-03 09:00:00,2024-03-03 09:00:00,"
+    "明前龙井,1,TEA-250,128.00,,,,0",
+    "B9X,tb_zhou,,交易成功,,周九,江苏省 南京市 鼓楼区 中山路1号,13622223333,2024-03-04 09:00:00,"
+    "2024-03-04 09:00:00,明前龙井,1,TEA-250,128.00,,,,0",
+    refunds={"B2C": "199.00", "B2R": "20.00", "B3R": "217.50", "B9": "300.00", "B9X": "200.00"},
 )
 
 
@@ -819,11 +844,14 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
     together = outcome(_orders_together)
 
     assert together == one_by_one
-    assert together["counts"] == (9, 0, 0, 2)  # B1 (paid before it was ordered) and B8 refused
-    # B1 refused, B2 made them, B2C (refunded in full: counted, nothing spent) and B4 found them
+    # B1 (paid before it was ordered), B8, B9 and B9X (refunded more than paid) refused
+    assert together["counts"] == (11, 0, 0, 4)
+    # B1 refused, B2 made them, B2C (refunded in full: counted, nothing spent), B2R (20.00 of it
+    # refunded) and B4 found them
     zhao = Customer.objects.get(name="赵六")
-    assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count) == (3, Decimal("1399.00"), 1)
-    assert [refund[0] for refund in together["aftersales"]] == ["B2C", "B7C"]
+    assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count) == (4, Decimal("1578.00"), 2)
+    assert [refund[0] for refund in together["aftersales"]] == ["B2C", "B2R", "B3R", "B7C"]
+    assert Order.objects.get(order_no="B3R").status == OrderStatus.CLOSED  # refunded in full
     assert Customer.objects.filter(name="孙八").count() == 2  # nothing tells them apart: new each time
 
 
@@ -1994,18 +2022,28 @@ def test_all_or_nothing_imports_an_order_closed_after_payment_once(owner, shop, 
     assert Customer.objects.get(name="赵六").refund_count == 1
 
 
-def test_kebus_own_export_of_a_closed_order_imports_into_an_empty_shop_as_the_same_order(
-    owner, shop, tmp_path
+@pytest.mark.parametrize(
+    ("refund", "line", "status"),
+    [
+        ("536.00", "", OrderStatus.CLOSED),  # in full: closed
+        ("36.00", "", OrderStatus.COMPLETED),  # in part, a price difference (差价补偿) naming no line
+        # in part, the tea's line: the export names no line, so the refund comes back spread over the
+        # lines (here the top category stays; the money is the same whatever the lines)
+        ("128.00", "TEA-250", OrderStatus.COMPLETED),
+    ],
+)
+def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_same_order(
+    owner, shop, tmp_path, refund, line, status
 ):
     from django.utils import translation
 
     from kebu.orders.models import AfterSale
-    from kebu.orders.services.aftersales import order_refund
+    from kebu.orders.services.aftersales import AfterSaleLineInput, order_refund
     from kebu.orders.services.metrics import FIGURE_FIELDS
     from kebu.orders.tests.factories import make_order
     from kebu.transfer.exports import export_build, export_write
 
-    # given: an order completed, then refunded in full by hand (closed), and the shop's export of it
+    # given: an order completed, then refunded by hand, and the shop's export of it
     local = timezone.get_current_timezone()
     buyer = customer_create(
         actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
@@ -2026,7 +2064,8 @@ def test_kebus_own_export_of_a_closed_order_imports_into_an_empty_shop_as_the_sa
         receiver_name="王小明",
         receiver_phone="13812345678",
     )
-    order_refund(actor=owner, order=order, amount_cny="536.00", reason="quality")
+    named = [AfterSaleLineInput(line_id=ln.pk) for ln in order.lines.all() if ln.sku_code == line]
+    order_refund(actor=owner, order=order, amount_cny=refund, reason="quality", lines=named)
     fields = ["order_no", "status", "paid_cny", "refunded_cny", "paid_at", "shipped_at", "delivered_at"]
     fields += ["completed_at", "payment_method", "carrier", "tracking_no"]
     order_before = Order.objects.values_list(*fields).get()
@@ -2042,9 +2081,277 @@ def test_kebus_own_export_of_a_closed_order_imports_into_an_empty_shop_as_the_sa
     with translation.override("zh-hans"):
         run = run_import(owner, path.read_bytes(), store=shop.store)
 
-    # then: closed again, paid and refunded as it was, and its buyer's figures are the same
+    # then: at its status again, paid and refunded as it was, and its buyer's figures are the same
     assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
     assert Order.objects.values_list(*fields).get() == order_before
+    assert order_before[1] == status
     assert Customer.objects.values_list(*FIGURE_FIELDS).get() == figures_before
     aftersale = AfterSale.objects.get()
-    assert (aftersale.amount_cny, aftersale.resolved_at) == (Decimal("536.00"), order_before[7])
+    assert (aftersale.amount_cny, aftersale.resolved_at) == (Decimal(refund), order_before[7])
+
+
+# --- refunded in part: the amount refunded a sheet gives ------------------------------------------
+
+
+# Order …345 (交易成功, 398.00 paid) with 50.00 given back, a price difference (差价补偿); …346 refunded 0.00.
+PART_REFUNDED = _with_refunds(TAOBAO, {"2024010512345": "50.00", "2024010512346": "0.00"})
+
+
+def test_an_order_the_export_reports_partly_refunded_is_recorded_with_that_refund(owner, shop):
+    from kebu.orders.models import AfterSale
+
+    run = run_import(owner, PART_REFUNDED, store=shop.store)
+
+    assert (counts(run), run.noted) == ((4, 0, 0, 0), 1), import_rejected_rows(run)
+    order = Order.objects.get(order_no="2024010512345")
+    assert (order.status, order.paid_cny, order.refunded_cny) == (
+        OrderStatus.COMPLETED,
+        Decimal("398.00"),
+        Decimal("50.00"),
+    )
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.order, aftersale.kind, aftersale.status, aftersale.amount_cny) == (
+        order,
+        "refund",
+        "completed",
+        Decimal("50.00"),
+    )
+    # dated at the last step the sheet gives a time for (its payment: a completed order's steps before
+    # completion take it when the sheet gives none), naming no line: spread over the order's lines
+    assert aftersale.resolved_at == order.completed_at == order.paid_at
+    assert not aftersale.lines.exists() and sum(line.refunded_cny for line in order.lines.all()) == 50
+    assert "ExportOrderList.csv" in aftersale.reason_detail
+    ming = Customer.objects.get(name="王小明")
+    assert (ming.order_count, ming.total_spent_cny, ming.refund_count, ming.refund_rate) == (
+        2,
+        Decimal("476.00"),
+        1,
+        Decimal("0.5"),
+    )
+    assert not Order.objects.get(order_no="2024010512346").aftersales.exists()  # 0.00: nothing refunded
+    [note] = import_notes(run, limit=10)
+    assert (note.row, note.column, note.value) == (2, "退款金额", "50.00") and "2024010512345" in note.reason
+
+
+def test_an_amount_refunded_written_with_its_currency_is_read_as_money_and_listed_as_corrected(owner, shop):
+    from kebu.transfer.orders import order_file_check
+
+    data = _with_refunds(TAOBAO, {"2024010512345": "￥50.00元"})
+
+    check = order_file_check(data, store=shop.store)
+    run = run_import(owner, data, store=shop.store)
+
+    assert not check.bad
+    assert [(c.row, c.column, c.written, c.taken) for c in check.corrections] == [
+        (2, "退款金额", "￥50.00元", "50.00")
+    ]
+    assert Order.objects.get(order_no="2024010512345").refunded_cny == Decimal("50.00")
+    assert [(c.row, c.column, c.taken) for c in import_corrections(run)] == [(2, "退款金额", "50.00")]
+
+
+def test_an_order_refunded_in_full_that_the_export_still_calls_completed_comes_in_closed(owner, shop):
+    # A marketplace may keep 交易成功 on an order refunded in full after it completed; Kebu closes it.
+    run = run_import(owner, _with_refunds(TAOBAO, {"2024010512345": "398.00"}), store=shop.store)
+
+    assert (counts(run), run.noted) == ((4, 0, 0, 0), 1), import_rejected_rows(run)
+    order = Order.objects.get(order_no="2024010512345")
+    assert (order.status, order.refunded_cny, order.closed_at) == (
+        OrderStatus.CLOSED,
+        Decimal("398.00"),
+        order.paid_at,
+    )
+    ming = Customer.objects.get(name="王小明")
+    assert (ming.order_count, ming.total_spent_cny, ming.refund_count) == (2, Decimal("128.00"), 1)
+    [note] = import_notes(run, limit=10)
+    assert (note.column, note.value) == ("退款金额", "398.00") and "2024010512345" in note.reason
+
+
+def test_an_order_closed_after_payment_whose_refunded_column_agrees_is_refunded_in_full_once(owner, shop):
+    closed = TAOBAO.replace("398.00,交易成功".encode(), "398.00,交易关闭".encode())
+
+    run = run_import(owner, _with_refunds(closed, {"2024010512345": "398.00"}), store=shop.store)
+
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="2024010512345")
+    assert (order.status, order.refunded_cny, order.aftersales.count()) == (
+        OrderStatus.CLOSED,
+        Decimal("398.00"),
+        1,
+    )
+    [note] = import_notes(run, limit=10)
+    assert (note.column, note.value) == ("订单状态", "交易关闭")
+
+
+@pytest.mark.parametrize(
+    ("status", "number", "refunded", "row"),
+    [
+        ("交易成功", "2024010512345", "400.00", 2),  # more than the 398.00 paid
+        ("交易成功", "2024010512345", "-5.00", 2),  # negative
+        ("交易成功", "2024010512348", "5.00", 5),  # awaiting payment: nothing paid to refund
+        ("交易关闭", "2024010512345", "100.00", 2),  # closed after payment, which is refunded in full
+    ],
+)
+def test_an_amount_refunded_that_cannot_be_is_the_problem_of_its_cell_and_nothing_of_the_order_is_written(
+    owner, shop, status, number, refunded, row
+):
+    from kebu.orders.models import AfterSale
+    from kebu.transfer.orders import order_file_check
+
+    data = _with_refunds(
+        TAOBAO.replace("398.00,交易成功".encode(), f"398.00,{status}".encode()), {number: refunded}
+    )
+
+    check = order_file_check(data, store=shop.store)
+    run = run_import(owner, data, store=shop.store)
+
+    [(bad_row, _cells, [problem])] = check.bad
+    assert (bad_row, problem.column, problem.value) == (row, "退款金额", refunded), problem
+    assert counts(run) == (3, 0, 0, 1)
+    assert [problems for _row, _cells, problems in import_rejected_rows(run)] == [[problem]]
+    assert not Order.objects.filter(order_no=number).exists() and not AfterSale.objects.exists()
+
+
+def test_an_amount_refunded_above_the_amount_due_of_a_sheet_without_an_amount_paid_is_refused(owner, shop):
+    from kebu.orders.models import AfterSale
+
+    # Without 买家实际支付金额 what was paid is the amount due (398.00), known once the order is checked.
+    header, *lines = csv_rows(_with_refunds(TAOBAO, {"2024010512345": "400.00"}))
+    paid = header.index("买家实际支付金额")
+    rows = [[cell for index, cell in enumerate(cells) if index != paid] for cells in [header, *lines]]
+    data = "\n".join(",".join(cells) for cells in rows).encode()
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (3, 0, 0, 1)
+    [(row, _cells, [problem])] = import_rejected_rows(run)
+    assert row == 2 and "2024010512345" in problem.reason and "400.00" in problem.reason, problem
+    assert not Order.objects.filter(order_no="2024010512345").exists() and not AfterSale.objects.exists()
+
+
+def test_the_same_export_with_a_refund_imported_again_is_unchanged_and_refunded_once(owner, shop):
+    from kebu.orders.models import AfterSale
+
+    run_import(owner, PART_REFUNDED, store=shop.store)
+
+    again = run_import(owner, PART_REFUNDED, store=shop.store)
+
+    assert (counts(again), again.noted) == ((0, 0, 4, 0), 0), import_rejected_rows(again)
+    assert AfterSale.objects.count() == 1
+    ming = Customer.objects.get(name="王小明")
+    assert (ming.total_spent_cny, ming.refund_count) == (Decimal("476.00"), 1)
+
+
+def test_an_export_older_than_a_refund_recorded_in_kebu_is_unchanged_and_keeps_the_refund(
+    owner, shop, tmp_path
+):
+    from django.utils import translation
+
+    from kebu.orders.services.aftersales import order_refund
+    from kebu.transfer.exports import export_build, export_write
+
+    # given: the shop's export (已退款 0.00 on every order), then a refund recorded on one of its orders
+    run_import(owner, TAOBAO, store=shop.store)
+    path = tmp_path / "订单.csv"
+    with translation.override("zh-hans"):
+        export_write(export_build("orders", user=owner), path, file_format="csv", user=owner)
+    order = Order.objects.get(order_no="2024010512345")
+    order_refund(actor=owner, order=order, amount_cny="50.00", reason="other")
+    before = list(Order.objects.order_by("pk").values_list("order_no", "refunded_cny", "version"))
+    figures = Customer.objects.filter(name="王小明").values_list("total_spent_cny", "refund_count", "version")
+    figures_before = figures.get()
+
+    # when: the older export is imported again
+    with translation.override("zh-hans"):
+        again = run_import(owner, path.read_bytes(), store=shop.store)
+
+    # then: nothing refused, nothing noted, and the refund stays
+    assert (counts(again), again.noted) == ((0, 0, 4, 0), 0), import_rejected_rows(again)
+    assert list(Order.objects.order_by("pk").values_list("order_no", "refunded_cny", "version")) == before
+    assert figures.get() == figures_before == (Decimal("476.00"), 1, figures_before[2])
+    assert order.aftersales.count() == 1
+
+
+def test_a_newer_export_showing_more_refunded_than_kebu_has_is_noted_and_refunds_nothing(owner, shop):
+    from kebu.orders.models import AfterSale
+
+    run_import(owner, TAOBAO, store=shop.store)
+    ming = Customer.objects.filter(name="王小明").values_list("total_spent_cny", "refund_count", "version")
+    ming_before = ming.get()
+    # a week later: …345 refunded 50.00, and …346 shipped and refunded 10.00
+    newer = TAOBAO.replace("89.50,等待卖家发货".encode(), "89.50,卖家已发货".encode())
+    newer = newer.replace(b"89.50,,,,0", "89.50,圆通速递,YT2024,,0".encode())
+
+    later = run_import(
+        owner, _with_refunds(newer, {"2024010512345": "50.00", "2024010512346": "10.00"}), store=shop.store
+    )
+
+    assert (counts(later), later.noted) == ((0, 1, 3, 0), 2), import_rejected_rows(later)
+    assert Order.objects.get(order_no="2024010512346").status == OrderStatus.SHIPPED  # moved on all the same
+    assert not AfterSale.objects.exists()
+    assert set(Order.objects.values_list("refunded_cny", flat=True)) == {Decimal("0.00")}
+    assert ming.get() == ming_before
+    notes = import_notes(later, limit=10)
+    assert [(n.row, n.column, n.value) for n in notes] == [(2, "退款金额", "50.00"), (3, "退款金额", "10.00")]
+    assert "2024010512345" in notes[0].reason and "after-sale" in notes[0].reason
+
+
+def test_undo_takes_a_partly_refunded_order_back_with_its_refund_and_gives_back_the_buyers_figures(
+    owner, shop
+):
+    from kebu.orders.models import AfterSale
+    from kebu.orders.services.metrics import FIGURE_FIELDS
+    from kebu.orders.tests.factories import make_order
+
+    # given: 李华, with an order of her own, whom the sheet's …346 is matched to by phone, refunded 9.50
+    lihua = customer_create(
+        actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")])
+    )
+    own = make_order(actor=owner, customer=lihua, store=shop.store, lines=[("TEA-250", 1)])
+    figures = [name for name in FIGURE_FIELDS if name != "stage"]  # stages never go down
+    before = Customer.objects.filter(pk=lihua.pk).values_list(*figures).get()
+    run = run_import(owner, _with_refunds(TAOBAO, {"2024010512346": "9.50"}), store=shop.store)
+    lihua.refresh_from_db()
+    assert (lihua.order_count, lihua.total_spent_cny, lihua.refund_count) == (2, Decimal("208.00"), 1)
+
+    import_undo(actor=owner, run=run)
+
+    assert Customer.objects.filter(pk=lihua.pk).values_list(*figures).get() == before
+    assert not AfterSale.objects.exists() and list(Order.objects.all()) == [own]
+
+
+def test_all_or_nothing_imports_a_partly_refunded_order_once(owner, shop, settings):
+    from kebu.orders.models import AfterSale
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+
+    run = run_all_or_nothing(owner, PART_REFUNDED, store=shop.store)
+
+    assert (run.refused, run.checked, counts(run)) == (False, True, (4, 0, 0, 0)), import_rejected_rows(run)
+    assert AfterSale.objects.get().amount_cny == Decimal("50.00")
+    assert Customer.objects.get(name="王小明").total_spent_cny == Decimal("476.00")
+
+
+def test_a_shopify_order_partly_refunded_comes_in_paid_with_its_refunded_amount(owner):
+    from kebu.orders.models import Store
+
+    make_catalogue(actor=owner)
+    store = Store.objects.create(name="Shopify 店", platform="shopify")
+    header, *lines = csv_rows((SAMPLES / "shopify_orders.csv").read_bytes())
+    at = header.index("Id")  # Shopify's Refunded Amount comes after Payment Method and Payment Reference
+    rows = [[*header[:at], "Refunded Amount", *header[at:]]]
+    for cells in lines:
+        if cells[0] == "#1001":
+            cells[header.index("Financial Status")] = "partially_refunded"
+        rows.append([*cells[:at], "100.00" if cells[0] == "#1001" else "", *cells[at:]])
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+
+    run = run_import(owner, out.getvalue().encode(), store=store)
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="#1001")
+    assert (order.status, order.paid_cny, order.refunded_cny) == (
+        OrderStatus.PAID,
+        Decimal("398.00"),
+        Decimal("100.00"),
+    )

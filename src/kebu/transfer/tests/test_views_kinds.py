@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,23 @@ def test_a_taobao_export_uploaded_as_orders_is_guessed_checked_and_imported_as_f
     assert 'data-kind="orders"' in detail and shop.store.name in detail
     history = owner_client.get(reverse("transfer:list")).content.decode()
     assert 'data-kind="orders"' in history
+
+
+def test_an_amount_refunded_column_is_guessed_on_the_columns_page_and_imported(
+    owner_client, shop, django_capture_on_commit_callbacks
+):
+    from kebu.transfer.tests.test_orders_import import PART_REFUNDED
+
+    token = token_of(upload_file(owner_client, PART_REFUNDED, kind=ImportKind.ORDERS, store=shop.store))
+
+    mapping = chosen(owner_client.get(reverse("transfer:draft", args=[token])).content.decode())
+    assert mapping["col_18"] == "refunded"  # 退款金额
+    form = {**mapping, "mode": ImportMode.GOOD_ROWS, "store": shop.store.pk, "action": "import"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("transfer:draft", args=[token]), form)
+
+    assert Import.objects.get(pk=import_id(response)).created == 4
+    assert Order.objects.get(order_no="2024010512345").refunded_cny == Decimal("50.00")
 
 
 def test_a_product_sheet_is_imported_as_skus(owner_client, shop, django_capture_on_commit_callbacks):
