@@ -677,7 +677,7 @@ def template_build(kind: str) -> Export:
     return Export(kind=kind, columns=columns, rows=[_EXAMPLE], is_template=True)
 
 
-_NOT_IMPORTED = {"created_at", "archived_at", "refunded", "customer_name"}
+_NOT_IMPORTED = {"created_at", "archived_at", "customer_name"}
 
 
 def _order_template_columns(policy: ContactPolicy) -> list[Column]:
@@ -706,6 +706,7 @@ def _order_example() -> dict[str, Any]:
         "shipping": Decimal("0.00"),
         "total": Decimal("398.00"),
         "paid": Decimal("398.00"),
+        "refunded": Decimal("0.00"),
         "payment_method": str(PaymentMethod.ALIPAY.label),
         "delivery_method": str(DeliveryMethod.EXPRESS.label),
         "receiver": "王小明",

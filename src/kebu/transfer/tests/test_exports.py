@@ -339,9 +339,10 @@ def test_the_order_template_as_downloaded_imports_one_paid_order(language, owner
         job_run(run.job_id)
 
     assert (check.good, check.bad) == (1, []), check.bad
-    # every column is read back but the amounts Kebu works out from the others
+    # every column is read back but the amounts Kebu works out from the others; the amount refunded too
     keys = [column.key for column in template_build("orders").columns]
     assert [key for index, key in enumerate(keys) if index not in check.mapping] == ["line_amount", "total"]
+    assert check.mapping[keys.index("refunded")] == "refunded"
     run.refresh_from_db()
     order = Order.objects.get()
     assert (run.created, run.rejected) == (1, 0)
@@ -458,6 +459,7 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
             st.booleans(),
             st.integers(0, 2),  # the hour it was ordered: orders of one time come one under the other
             st.sampled_from(["express", "freight", "same_city", "pickup", "none"]),
+            st.sampled_from(["", "10.00", "all"]),  # refunded, when paid: nothing, in part, in full
         ),
         min_size=1,
         max_size=6,
@@ -468,9 +470,12 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
 def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_makes_them_again(
     owner, tmp_path, orders, file_format
 ):
-    from kebu.orders.models import Order, Store
+    from kebu.orders.models import AfterSale, Order, Store
+    from kebu.orders.services.aftersales import order_refund
+    from kebu.orders.services.metrics import FIGURE_FIELDS
     from kebu.orders.tests.factories import make_catalogue, make_order
 
+    AfterSale.objects.all().delete()
     Order.objects.all().delete()
     Customer.objects.all().delete()
     if not Store.objects.filter(name="抖音店").exists():
@@ -480,9 +485,9 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     buyers = [add(owner, "王小明", "13812345678"), add(owner, "李华", "13900001111")]
     ordered = datetime(2024, 11, 11, 9, tzinfo=timezone.get_current_timezone())
     for index, drawn in enumerate(orders):
-        store, number, status, lines, seller_notes, message, with_address, hour, delivery = drawn
+        store, number, status, lines, seller_notes, message, with_address, hour, delivery, refund = drawn
         shipped = status in ("shipped", "completed")
-        make_order(
+        order = make_order(
             actor=owner,
             customer=buyers[index % 2],
             store=Store.objects.get(name=store),
@@ -501,6 +506,9 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
             ship_address=f"文三路{index}号" if with_address else "",
             delivery_method=delivery,
         )
+        if refund and status not in ("pending", "cancelled"):
+            amount = order.paid_cny if refund == "all" else refund
+            order_refund(actor=owner, order=order, amount_cny=amount, reason="other")
     before = list(Order.objects.order_by("pk").values_list("pk", "store__name", "order_no", "version"))
     customers = list(Customer.objects.order_by("pk").values_list("pk", "version"))
     path = tmp_path / f"orders.{file_format}"
@@ -512,13 +520,21 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     )
     assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == customers
 
-    # and into a shop without them (another Kebu, the same stores), each order comes back as it went
+    # and into a shop without them (another Kebu, the same stores), each order comes back as it went,
+    # paid and refunded as it was, and each buyer's figures with it (the buyers of the orders: the export
+    # has no other; stages only ever go up: left out)
     kept = ("store__name", "order_no", "status", "delivery_method", "carrier", "tracking_no", "seller_notes")
+    kept += ("paid_cny", "refunded_cny")
     made = sorted(Order.objects.values_list(*kept))
+    figures = ("name", *(name for name in FIGURE_FIELDS if name != "stage"))
+    buyers = Customer.objects.filter(pk__in=Order.objects.values("customer_id"))
+    buyers_made = sorted(buyers.values_list(*figures))
+    AfterSale.objects.all().delete()
     Order.objects.all().delete()
     Customer.objects.all().delete()
     assert order_import_counts(owner, path) == (len(orders), 0, 0, 0)
     assert sorted(Order.objects.values_list(*kept)) == made
+    assert sorted(buyers.values_list(*figures)) == buyers_made
 
 
 # --- pages, job and command ------------------------------------------------------------------------------
