@@ -18,8 +18,7 @@ import hashlib
 import io
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,7 +28,6 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -74,9 +72,8 @@ from kebu.transfer.models import (
     ImportRowAction,
 )
 from kebu.transfer.orders import (
-    OrderRows,
+    OrderKey,
     order_batch_import,
-    order_batch_rehearse,
     order_batches,
     order_groups,
     order_headers_match,
@@ -90,11 +87,9 @@ from kebu.transfer.products import (
     product_headers_match,
     product_import_undo,
     product_mapping_check,
-    product_rows_check,
 )
 from kebu.transfer.readers import Cell, file_size_check, table_read, table_rows_count
 from kebu.transfer.reviews import (
-    ReviewRow,
     review_batch_import,
     review_headers_match,
     review_import_undo,
@@ -290,7 +285,7 @@ def _database_file_unmapped() -> Iterator[None]:
 
 def _import_run(job_run: JobRun) -> None:
     run = Import.objects.get(job=job_run.job)
-    if run.undone_at is not None:
+    if run.undone_at is not None or run.refused:
         return
     definitions = list(CustomField.objects.filter(is_active=True))
     mapping = {int(index): key for index, key in run.mapping.items()}
@@ -303,55 +298,71 @@ def _import_run(job_run: JobRun) -> None:
     if job_run.job.total is None:
         with transaction.atomic():
             job_run.beat(total=table_rows_count(kept, sheet=run.sheet or None))
-    if run.mode == ImportMode.ALL_OR_NOTHING and not run.checked:
-        if run.kind == ImportKind.PRODUCTS:
-            bad = product_rows_check(rows(), mapping=mapping, headers=run.headers)
-            _refuse_or_go_on(run, bad, job_run=job_run)
-        elif run.kind == ImportKind.REVIEWS:
-            store = Store.objects.filter(pk=run.options.get("store")).first()
-            reviews = review_rows_check(rows(), mapping=mapping, headers=run.headers, store=store)
-            _refuse_or_go_on(run, reviews, job_run=job_run)
-        elif run.kind == ImportKind.CUSTOMERS:
-            _refuse_if_any_bad(run, rows(), mapping=mapping, definitions=definitions, job_run=job_run)
-        # An order sheet is checked by _orders_run, batch by batch as it is written.
-    if run.refused:
-        return
-    if run.kind == ImportKind.ORDERS:
-        _orders_run(run, rows, mapping=mapping, job_run=job_run)
-        return
+    store = Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None
+    # An order sheet's orders whose rows are apart, which the import refuses: a pass of its own over the
+    # file, since no order can be judged before the whole file has been seen.
+    split = order_numbers_split(rows(), mapping, store=store) if run.kind == ImportKind.ORDERS else None
     try:
-        if run.kind == ImportKind.CUSTOMERS and _bulk(job_run):
-            indexes_set_aside(Customer, job=job_run.job, keep=MATCHED_BY)
-        pending = (r for r in rows() if r[0] >= run.next_row)
-        batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
-        while batch := list(islice(pending, batch_rows)):
-            job_run.stop_if_cancelled()
-            with transaction.atomic():
-                if run.kind == ImportKind.PRODUCTS:
-                    product_batch_import(run, batch, mapping=mapping)
-                elif run.kind == ImportKind.REVIEWS:
-                    review_batch_import(run, batch, mapping=mapping)
-                else:
-                    _batch_import(run, batch, mapping=mapping, definitions=definitions)
-                run.next_row = batch[-1][0] + 1
-                run.save(
-                    update_fields=[
-                        "next_row",
-                        "created",
-                        "updated",
-                        "unchanged",
-                        "rejected",
-                        "noted",
-                        "made_aside",
-                        "corrected",
-                        "corrections",
-                    ]
-                )
-                job_run.beat(done=run.processed)
+        if run.mode == ImportMode.ALL_OR_NOTHING and not run.checked:
+            _all_or_nothing_check(run, rows, mapping=mapping, store=store, split=split, job_run=job_run)
+            if run.refused:
+                return
+        if run.kind == ImportKind.ORDERS:
+            _orders_run(run, rows, mapping=mapping, store=store, split=split, job_run=job_run)
+        else:
+            _rows_run(run, rows, mapping=mapping, definitions=definitions, job_run=job_run)
+    except _RefusedWhenWritten as exc:
+        _taken_back(run, exc.refused, job_run=job_run)
+        return
     except JobCancelled:
         _finished(run, status=JobStatus.CANCELLED)
         raise
     _finished(run, status=JobStatus.DONE)
+
+
+def _rows_run(
+    run: Import,
+    rows: Callable[[], Iterator[tuple[int, list[Cell]]]],
+    *,
+    mapping: dict[int, str],
+    definitions: Sequence[CustomField],
+    job_run: JobRun,
+) -> None:
+    """A customer, product or review sheet's batches of ``IMPORT_BATCH_ROWS`` rows, from where the last
+    committed one ended. All or nothing, a row refused when written refuses the file
+    (``_RefusedWhenWritten``): its batch rolls back, and ``_taken_back`` takes back the ones before."""
+    whole = run.mode == ImportMode.ALL_OR_NOTHING
+    if run.kind == ImportKind.CUSTOMERS and _bulk(job_run):
+        indexes_set_aside(Customer, job=job_run.job, keep=MATCHED_BY)
+    pending = (r for r in rows() if r[0] >= run.next_row)
+    batch_rows = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
+    while batch := list(islice(pending, batch_rows)):
+        job_run.stop_if_cancelled()
+        with transaction.atomic():
+            taken: Sequence[CustomerRow | ProductRow] = []
+            if run.kind == ImportKind.PRODUCTS:
+                taken = product_batch_import(run, batch, mapping=mapping)
+            elif run.kind == ImportKind.REVIEWS:
+                review_batch_import(run, batch, mapping=mapping)
+            else:
+                taken = _batch_import(run, batch, mapping=mapping, definitions=definitions)
+            if whole and (refused := [(r.number, r.problems) for r in taken if r.problems]):
+                raise _RefusedWhenWritten(refused)
+            run.next_row = batch[-1][0] + 1
+            run.save(
+                update_fields=[
+                    "next_row",
+                    "created",
+                    "updated",
+                    "unchanged",
+                    "rejected",
+                    "noted",
+                    "made_aside",
+                    "corrected",
+                    "corrections",
+                ]
+            )
+            job_run.beat(done=run.processed)
 
 
 def _bulk(job_run: JobRun) -> bool:
@@ -372,12 +383,57 @@ def import_cancel(*, run: Import) -> Import:
     return run
 
 
-class _RefusedWhenWritten(Exception):
-    """All or nothing, and an order that passed the check was refused when written."""
+# A row the import refuses, by its number (an order's first row), with its problems.
+Refusal = tuple[int, Sequence[Problem]]
 
-    def __init__(self, orders: list[OrderRows]) -> None:
+
+class _RefusedWhenWritten(Exception):
+    """All or nothing, and rows that passed the check were refused when written."""
+
+    def __init__(self, refused: Sequence[Refusal]) -> None:
         super().__init__()
-        self.orders = orders
+        self.refused = refused
+
+
+def _all_or_nothing_check(
+    run: Import,
+    rows: Callable[[], Iterator[tuple[int, list[Cell]]]],
+    *,
+    mapping: dict[int, str],
+    store: Store | None,
+    split: Mapping[OrderKey, list[int]] | None,
+    job_run: JobRun,
+) -> None:
+    """All or nothing: before any of it is written, the file is imported as its importer's import will
+    import it, a stretch at a time in transactions rolled back (``rehearsals.import_rehearse``, the dry
+    run's rehearsal), so that the check is the writing's own rules: besides a cell that cannot be read,
+    an order the order services refuse, a customer the rows give an eleventh phone, a category five
+    levels deep. A review sheet's rows are read and their orders looked for, as its dry run does. Any row
+    refused refuses the import (``_refuse_or_go_on``). The check's progress is the job's, a stretch at a
+    time, and starts again from nothing when the writing does."""
+    if run.kind == ImportKind.REVIEWS:
+        reviews = review_rows_check(rows(), mapping=mapping, headers=run.headers, store=store)
+        _refuse_or_go_on(run, [(r.number, r.problems) for r in reviews], job_run=job_run)
+        return
+    from kebu.transfer.rehearsals import import_rehearse  # the rehearsal imports this module
+
+    refused: list[Refusal] = []
+    checked = 0
+    for stretch in import_rehearse(
+        rows(),
+        kind=run.kind,
+        actor=run.created_by,
+        headers=run.headers,
+        mapping=mapping,
+        store=store,
+        split=split,
+    ):
+        refused += [(found[0], found[2]) for found, _rows in stretch.found if found[2]]
+        checked += stretch.rows
+        with transaction.atomic():
+            job_run.beat(done=checked)  # alive, and how far: a long file's check is as long as its import
+        job_run.stop_if_cancelled()
+    _refuse_or_go_on(run, refused, job_run=job_run)
 
 
 def _orders_run(
@@ -385,78 +441,55 @@ def _orders_run(
     rows: Callable[[], Iterator[tuple[int, list[Cell]]]],
     *,
     mapping: dict[int, str],
+    store: Store | None,
+    split: Mapping[OrderKey, list[int]] | None,
     job_run: JobRun,
 ) -> None:
     """An order sheet's batches: whole orders (an order's lines are never split between two batches), about
-    ``IMPORT_BATCH_ROWS`` rows each. Importing the good rows, each order stands alone.
-
-    All or nothing writes the file's orders only if every one of them can be: first every batch is
-    imported in a transaction rolled back (``order_batch_rehearse``), so that the check is the writing's
-    own rules, and any order refused refuses the file, each such order listed; then the batches are
-    written. Should an order still be refused when written (the shop changed between the check and the
-    write: someone saved an order with one of the file's numbers), its batch rolls back and what the
-    batches before it wrote is undone (``order_import_undo``, recorded as ``import.undo``): the import
-    is refused, that order listed, and nothing of the file is left. Only when that undo would lose
-    work done meanwhile on what the import had just written does the job fail instead, saying so and
-    keeping what it wrote, which the import's page can undo later. A cancelled import keeps the batches
-    it had written (undo takes them back), as in the other mode."""
-    try:
-        store = Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None
-        split = order_numbers_split(rows(), mapping, store=store)
-
-        def batches(start: int) -> Iterator[list[list[tuple[int, list[Cell]]]]]:
-            pending = order_groups((r for r in rows() if r[0] >= start), mapping, store=store)
-            return order_batches(pending, size=cast(int, settings.KEBU["IMPORT_BATCH_ROWS"]))
-
-        whole = run.mode == ImportMode.ALL_OR_NOTHING
-        if whole and not run.checked:
-            refused: list[OrderRows] = []
-            for batch in batches(0):
-                job_run.stop_if_cancelled()
-                with shop_settings_held():
-                    refused += order_batch_rehearse(run, batch, mapping=mapping, split=split)
-                with transaction.atomic():
-                    job_run.beat()  # alive: a large file's check is long
-            _refuse_or_go_on(run, refused, job_run=job_run)
-            if run.refused:
-                return
-        for batch in batches(run.next_row):
-            job_run.stop_if_cancelled()
-            # The stage rules and credit setting each order asks for are read once a batch.
-            with transaction.atomic(), shop_settings_held():
-                orders = order_batch_import(run, batch, mapping=mapping, split=split)
-                if whole and (refused := [o for o in orders if o.problems]):
-                    raise _RefusedWhenWritten(refused)
-                run.next_row = batch[-1][-1][0] + 1
-                run.save(
-                    update_fields=[
-                        "next_row",
-                        "created",
-                        "updated",
-                        "unchanged",
-                        "rejected",
-                        "noted",
-                        "corrected",
-                        "corrections",
-                    ]
-                )
-                job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
-    except _RefusedWhenWritten as exc:
-        _orders_taken_back(run, exc.orders, job_run=job_run)
-        return
-    except JobCancelled:
-        _finished(run, status=JobStatus.CANCELLED)
-        raise
-    _finished(run, status=JobStatus.DONE)
+    ``IMPORT_BATCH_ROWS`` rows each, from where the last committed one ended. Importing the good rows,
+    each order stands alone; all or nothing, an order refused when written refuses the file
+    (``_RefusedWhenWritten``), as a row of another sheet does."""
+    pending = order_groups((r for r in rows() if r[0] >= run.next_row), mapping, store=store)
+    for batch in order_batches(pending, size=cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])):
+        job_run.stop_if_cancelled()
+        # The stage rules and credit setting each order asks for are read once a batch.
+        with transaction.atomic(), shop_settings_held():
+            orders = order_batch_import(run, batch, mapping=mapping, split=split)
+            if run.mode == ImportMode.ALL_OR_NOTHING and (
+                refused := [(o.number, o.problems) for o in orders if o.problems]
+            ):
+                raise _RefusedWhenWritten(refused)
+            run.next_row = batch[-1][-1][0] + 1
+            run.save(
+                update_fields=[
+                    "next_row",
+                    "created",
+                    "updated",
+                    "unchanged",
+                    "rejected",
+                    "noted",
+                    "corrected",
+                    "corrections",
+                ]
+            )
+            job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
 
 
-def _orders_taken_back(run: Import, refused: Sequence[OrderRows], *, job_run: JobRun) -> None:
-    """All or nothing, and ``refused`` were refused when written: undo what the batches before wrote,
-    and refuse the import with those orders for the report, in one transaction."""
+def _taken_back(run: Import, refused: Sequence[Refusal], *, job_run: JobRun) -> None:
+    """All or nothing, and ``refused`` passed the check but were refused when written (the shop changed
+    between the check and the write: someone saved an order with one of the file's numbers, gave a
+    customer of the file another phone; or a stretch of the check did not see what the stretches before
+    it would write). Their batch has rolled back; what the batches before it wrote is taken back as undo
+    takes it back (``_import_take_back``, recorded as ``import.undo``), and the import is refused with
+    those rows for the report, in one transaction: nothing of the file is left.
+
+    Only when taking back would lose work done meanwhile on what the import had just written does the job
+    fail instead (``ValidationFailed``), saying so and keeping what it wrote, which the import's page can
+    undo later."""
     run.refresh_from_db()  # the rolled-back batch had counted onto the run in memory
     try:
         with transaction.atomic():
-            counts = order_import_undo(run, actor=run.created_by)
+            counts = _import_take_back(run, actor=run.created_by)
             run.journal.all().delete()
             ImportRow.objects.bulk_create(_rejections(run, refused))
             run.created = run.updated = run.unchanged = run.noted = run.corrected = 0
@@ -472,10 +505,11 @@ def _orders_taken_back(run: Import, refused: Sequence[OrderRows], *, job_run: Jo
                     "corrections",
                     "rejected",
                     "refused",
+                    "made_aside",
                 ]
             )
             if any(counts.values()):
-                # Orders written and deleted again: the audit log says so, and the dashboard rebuilds.
+                # Rows written and taken back again: the audit log says so, and the dashboard rebuilds.
                 audit_record(
                     action="import.undo",
                     actor=run.created_by,
@@ -484,21 +518,22 @@ def _orders_taken_back(run: Import, refused: Sequence[OrderRows], *, job_run: Jo
                     ip="",
                 )
             job_run.beat(done=run.processed)
+            # With the refusal, so that a worker killed after it does not leave the import unfinished.
+            _finished(run, status=JobStatus.DONE)
     except Conflict as exc:
-        orders = "; ".join(
-            _("row %(row)d: %(reason)s") % {"row": o.number, "reason": " ".join(p.reason for p in o.problems)}
-            for o in refused
+        rows = "; ".join(
+            _("row %(row)d: %(reason)s") % {"row": number, "reason": " ".join(p.reason for p in found)}
+            for number, found in refused
         )
         raise ValidationFailed(
             _(
-                "All or nothing: an order was refused when written, after the file had been checked "
-                "(%(orders)s), and what the import wrote before it cannot be undone without losing work "
+                "All or nothing: a row was refused when written, after the file had been checked "
+                "(%(rows)s), and what the import wrote before it cannot be undone without losing work "
                 "done on it since (%(conflict)s). It is kept: undo the import from its page once that is "
                 "settled."
             )
-            % {"orders": orders, "conflict": exc.message}
+            % {"rows": rows, "conflict": exc.message}
         ) from exc
-    _finished(run, status=JobStatus.DONE)
 
 
 def _finished(run: Import, *, status: str) -> None:
@@ -518,41 +553,7 @@ def _finished(run: Import, *, status: str) -> None:
     )
 
 
-def _refuse_if_any_bad(
-    run: Import,
-    rows: Iterable[tuple[int, list[Cell]]],
-    *,
-    mapping: dict[int, str],
-    definitions: Sequence[CustomField],
-    job_run: JobRun,
-) -> None:
-    """All or nothing: check every row before writing any. With a bad one, the import is refused, its
-    problems are kept for the report, and nothing else is written."""
-    bad: list[CustomerRow] = []
-    names: dict[str, list[int]] = defaultdict(list)
-    references = References.load()
-    for number, cells in rows:
-        row = customer_row_read(
-            number,
-            cells,
-            mapping=mapping,
-            headers=run.headers,
-            definitions=definitions,
-            references=references,
-        )
-        if row.problems:
-            bad.append(row)
-        elif (name := _Keys.of(row).name) != "":
-            names[name].append(number)
-    # A row known only by a name that several customers have cannot be matched: a problem too.
-    for name in _ambiguous_names(names):
-        bad += [_ambiguous(number, name, run.headers, mapping) for number in names[name]]
-    _refuse_or_go_on(run, bad, job_run=job_run)
-
-
-def _refuse_or_go_on(
-    run: Import, bad: Sequence[CustomerRow | ProductRow | ReviewRow | OrderRows], *, job_run: JobRun
-) -> None:
+def _refuse_or_go_on(run: Import, bad: Sequence[Refusal], *, job_run: JobRun) -> None:
     """After the all-or-nothing check: refuse the import with its bad rows kept for the report, or mark
     it checked so that a resumed run does not check again."""
     with transaction.atomic():
@@ -562,8 +563,9 @@ def _refuse_or_go_on(
         run.checked = True
         run.save(update_fields=["rejected", "refused", "checked"])
         job_run.beat(done=run.processed if bad else 0)
-    if bad:
-        _finished(run, status=JobStatus.DONE)
+        if bad:
+            # With the refusal, so that a worker killed after it does not leave the import unfinished.
+            _finished(run, status=JobStatus.DONE)
 
 
 @dataclass(frozen=True)
@@ -675,13 +677,6 @@ def _matches_load(keys: Sequence[_Keys]) -> _Matches:
     return found
 
 
-def _ambiguous_names(names: dict[str, list[int]]) -> list[str]:
-    taken = (
-        Customer.objects.filter(name__in=list(names)).values("name").annotate(n=Count("pk")).filter(n__gt=1)
-    )
-    return [t["name"] for t in taken]
-
-
 def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int, str]) -> CustomerRow:
     column = next((headers[i] for i, key in mapping.items() if key == "name"), "")
     reason = _(
@@ -691,10 +686,8 @@ def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int
     return CustomerRow(number, None, problems=[Problem(number, column, name, reason)])
 
 
-def _rejections(
-    run: Import, rows: Iterable[CustomerRow | ProductRow | ReviewRow | OrderRows]
-) -> list[ImportRow]:
-    return [ImportRow.rejection(run, r.number, r.problems) for r in rows]
+def _rejections(run: Import, refused: Iterable[Refusal]) -> list[ImportRow]:
+    return [ImportRow.rejection(run, number, problems) for number, problems in refused]
 
 
 def _batch_import(
@@ -825,7 +818,7 @@ def _batch_import(
         )
     if to_create:
         create_pending()
-    journal += _rejections(run, rejected)
+    journal += _rejections(run, [(r.number, r.problems) for r in rejected])
     run.rejected += len(rejected)
     refused = {r.number for r in rejected}
     corrections_note(run, [c for r in rows if r.number not in refused for c in r.corrections])
@@ -1041,30 +1034,45 @@ def imports_purge(*, older_than: timedelta) -> int:
 
 @transaction.atomic
 def import_undo(*, actor: Any, run: Import) -> Import:
-    """Put everything back as it was before ``run``: the customers it created are deleted, the fields it
-    changed get their old values, the phones, addresses and accounts it added go, and so do the tags,
-    categories and brands it made, unless something uses them by then (``aside.aside_undo``: kept, and
-    counted as kept).
+    """Put everything back as it was before ``run`` (``_import_take_back``): what it created is deleted,
+    what it changed gets its old values, and the tags, categories and brands it made go, unless something
+    uses them by then (``aside.aside_undo``: kept, and counted as kept).
 
-    Refused (``Conflict``, naming the customers) when that would lose later work: a customer it created
-    or changed was changed again since (by hand or by a later import), or has orders."""
+    Refused (``Conflict``, naming what) when that would lose later work: a customer, SKU or order it
+    created or changed was changed again since (by hand or by a later import), or ordered since."""
     run = Import.objects.select_for_update().select_related("job").get(pk=run.pk)
     if run.undone_at is not None:
         raise Conflict(_("This import was undone already."))
     if not run.job.is_finished:
         raise Conflict(_("This import is still running. Cancel it first, then undo it."))
-    if run.kind in (ImportKind.PRODUCTS, ImportKind.ORDERS, ImportKind.REVIEWS):
-        if run.kind == ImportKind.ORDERS:
-            counts = order_import_undo(run, actor=actor)
-        else:
-            counts = {ImportKind.PRODUCTS: product_import_undo, ImportKind.REVIEWS: review_import_undo}[
-                ImportKind(run.kind)
-            ](run)
-        counts |= aside_undo(run)
-        run.undone_at, run.undone_by = timezone.now(), actor
-        run.save(update_fields=["undone_at", "undone_by", "made_aside"])
-        audit_record(action="import.undo", actor=actor, target=run, data=counts)
-        return run
+    counts = _import_take_back(run, actor=actor)
+    run.undone_at, run.undone_by = timezone.now(), actor
+    run.save(update_fields=["undone_at", "undone_by", "made_aside"])
+    audit_record(action="import.undo", actor=actor, target=run, data=counts)
+    return run
+
+
+def _import_take_back(run: Import, *, actor: Any) -> dict[str, int]:
+    """Take back what ``run`` wrote, by its kind's undo, then what it made on the side
+    (``aside.aside_undo``, which leaves on ``run.made_aside`` the ones kept), inside the caller's
+    transaction: undo's work, and all or nothing's when a row is refused as it is written. Returns the
+    counts for the audit log; ``Conflict`` when that would lose later work."""
+    if run.kind == ImportKind.ORDERS:
+        counts = order_import_undo(run, actor=actor)
+    elif run.kind == ImportKind.PRODUCTS:
+        counts = product_import_undo(run)
+    elif run.kind == ImportKind.REVIEWS:
+        counts = review_import_undo(run)
+    else:
+        counts = customer_import_undo(run, actor=actor)
+    return counts | aside_undo(run)
+
+
+def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
+    """Delete the customers ``run`` created and give the ones it changed their old values, the phones,
+    addresses and accounts it added going with them (inside the caller's transaction). ``Conflict``,
+    naming the customers, when that would lose later work: a customer it created or changed was changed
+    again since (by hand or by a later import), or one it created has orders."""
     entries = list(
         run.journal.filter(
             action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED], customer__isnull=False
@@ -1124,8 +1132,4 @@ def import_undo(*, actor: Any, run: Import) -> Import:
         deleted += (
             Customer.objects.filter(pk__in=ids[start : start + 5000]).delete()[1].get("customers.Customer", 0)
         )
-    counts = {"deleted": deleted, "restored": len(reverted)} | aside_undo(run)
-    run.undone_at, run.undone_by = timezone.now(), actor
-    run.save(update_fields=["undone_at", "undone_by", "made_aside"])
-    audit_record(action="import.undo", actor=actor, target=run, data=counts)
-    return run
+    return {"deleted": deleted, "restored": len(reverted)}

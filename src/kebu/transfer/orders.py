@@ -860,30 +860,6 @@ def order_batch_import(
 
 # What an order batch counts onto its import.
 COUNTED = ("created", "updated", "unchanged", "noted", "rejected")
-# What a rehearsal puts back on the import: the counts, and the corrected cells it noted.
-REHEARSED = (*COUNTED, "corrected", "corrections")
-
-
-def order_batch_rehearse(
-    run: Import,
-    groups: Sequence[Sequence[tuple[int, list[Cell]]]],
-    *,
-    mapping: dict[int, str],
-    split: Mapping[OrderKey, list[int]] | None = None,
-) -> list[OrderRows]:
-    """The orders of ``groups`` that importing them now would reject, found by importing them in a
-    transaction that is then rolled back: every rule the writing applies (a cell, the services' checks,
-    an order met again whose lines differ, a move it cannot make) and nothing written, nor counted on
-    ``run``. All or nothing checks a file so, a batch at a time."""
-    before = {name: getattr(run, name) for name in REHEARSED}
-    try:
-        with transaction.atomic():
-            orders = order_batch_import(run, groups, mapping=mapping, split=split)
-            transaction.set_rollback(True)
-    finally:
-        for name, value in before.items():
-            setattr(run, name, value)
-    return [order for order in orders if order.problems]
 
 
 def orders_read(

@@ -10,7 +10,7 @@ the import made, unless orders have been taken for it since."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -147,33 +147,6 @@ def product_row_read(
         else:
             problem("on_sale", _("Write 是 (on sale) or 否 (off sale)."))
     return row
-
-
-def product_rows_check(
-    rows: Iterable[tuple[int, list[Cell]]], *, mapping: Mapping[int, str], headers: Sequence[str]
-) -> list[ProductRow]:
-    """The rows with problems (what all-or-nothing refuses a file for), reading every row."""
-    return [row for row in product_rows_read(rows, mapping=mapping, headers=headers) if row.problems]
-
-
-def product_rows_read(
-    rows: Iterable[tuple[int, list[Cell]]], *, mapping: Mapping[int, str], headers: Sequence[str]
-) -> list[ProductRow]:
-    """Every row read as the import reads it, the ones it would refuse with their problems."""
-    read = [product_row_read(number, cells, mapping=mapping, headers=headers) for number, cells in rows]
-    _unknown_skus_check(read)
-    return read
-
-
-def _unknown_skus_check(rows: Sequence[ProductRow]) -> None:
-    """A row for a SKU the catalogue does not have makes it, so it needs a product name and a price."""
-    lacking = [row for row in rows if not row.problems and not {"name", "price_cny"} <= row.values.keys()]
-    known = set(Sku.objects.filter(code__in=[row.code for row in lacking]).values_list("code", flat=True))
-    for row in lacking:
-        if row.code not in known:
-            row.problems.append(
-                Problem(row.number, "", row.code, _("A new SKU needs its product's name and a price."))
-            )
 
 
 # --- writing ---------------------------------------------------------------------------------------

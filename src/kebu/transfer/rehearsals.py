@@ -15,8 +15,10 @@ imported in it one after another as the import commits them, so that a later bat
 earlier one wrote: a buyer made, credit taken, a SKU added. Stretches rather than the whole file: while
 a stretch writes, the shop's other writers wait for it (SQLite's write lock, PostgreSQL's lock on the
 audit log's head), and a check's heartbeat is committed between stretches. A stretch does not see what
-the stretches before it wrote: across them, the check is the all-or-nothing import's own
-(``orders.order_batch_rehearse``), a batch at a time."""
+the stretches before it wrote. A row refused only because of them (a customer given an eleventh phone
+by rows thousands apart) is found when written, and an all-or-nothing import, which is checked by this
+rehearsal too, then takes back what it wrote (``imports._taken_back``); a row taken only because of
+them (a new price for a SKU a row thousands above adds) is reported as refused."""
 
 from __future__ import annotations
 

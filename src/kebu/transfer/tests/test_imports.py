@@ -282,6 +282,109 @@ def test_a_row_that_would_give_a_customer_an_eleventh_phone_is_rejected_not_half
     assert customer.notes == "" and customer.phones.count() == 10
 
 
+def with_phones(owner, name: str, count: int) -> Customer:
+    """A customer with ``count`` phones (ten at most)."""
+    customer = make_customer(actor=owner, name=name, phone="13800000100")
+    data = customer_input_from(customer)
+    data.phones = [PhoneInput(number=f"138000001{i:02d}") for i in range(count)]
+    return customer_update(actor=owner, customer=customer, data=data, expected_version=customer.version)
+
+
+def phone_added(owner, customer: Customer, number: str) -> Customer:
+    customer.refresh_from_db()
+    data = customer_input_from(customer)
+    data.phones = [*data.phones, PhoneInput(number=number)]
+    return customer_update(actor=owner, customer=customer, data=data, expected_version=customer.version)
+
+
+def test_all_or_nothing_writes_nothing_when_a_row_would_give_a_customer_an_eleventh_phone(owner):
+    # given: a customer with ten phones, and a file with a new customer and a row giving her one more:
+    # every cell reads, and only writing refuses the second row
+    customer = with_phones(owner, "多号", 10)
+    before = state()
+    data = csv_bytes(",张三,13812345678,,,,,,,,", f"{customer.customer_no},多号,13900000000,,,,,,,,新备注")
+
+    # when
+    run = run_import(owner, data, mode=ImportMode.ALL_OR_NOTHING)
+
+    # then: refused, that row listed, and nobody made or changed
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    [(row, _cells, problems)] = import_rejected_rows(run)
+    assert row == 3 and any("10" in p.reason for p in problems), problems
+    assert state() == before
+    assert not ImportRow.objects.filter(run=run).exclude(action=ImportRowAction.REJECTED).exists()
+
+
+def test_all_or_nothing_takes_back_what_it_wrote_when_a_row_is_refused_after_the_check(owner, settings):
+    # given: batches of one row: a known customer's new note, a new customer (her phone written with
+    # +86, a corrected cell), and a phone more for a customer with nine; once the check has passed and
+    # the first two rows are written, someone gives the third customer her tenth phone
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    wang = make_customer(actor=owner, name="王五", phone="13700001111")
+    duohao = with_phones(owner, "多号", 9)
+    untouched = [c for c in state() if c[1] == "王五"]
+
+    def meanwhile(job) -> None:
+        if Customer.objects.filter(name="张三").exists() and duohao.phones.count() == 9:
+            phone_added(owner, duohao, "13800000199")
+
+    data = csv_bytes(
+        f"{wang.customer_no},王五,,,,,,,,,老客户",
+        ",张三,+8613812345678,,,,,,,,",
+        f"{duohao.customer_no},多号,13900000000,,,,,,,,",
+    )
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=data, file_name="客户.csv", mode=ImportMode.ALL_OR_NOTHING, enqueue=False
+        )
+
+    # when
+    job_run(run.job_id, on_beat=meanwhile)
+
+    # then: refused, that row listed, and nothing of the file left: only the phone added meanwhile
+    run.refresh_from_db()
+    assert (run.refused, counts(run), run.corrected, run.corrections) == (True, (0, 0, 0, 1), 0, "")
+    [(row, _cells, _problems)] = import_rejected_rows(run)
+    assert row == 4
+    assert not Customer.objects.filter(name="张三").exists()
+    assert [c for c in state() if c[1] == "王五"] == untouched
+    assert duohao.phones.count() == 10
+    undone = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert (undone.data["deleted"], undone.data["restored"], undone.data["all_or_nothing"]) == (1, 1, True)
+    assert Job.objects.get(pk=run.job_id).status == JobStatus.DONE
+
+
+def test_all_or_nothing_that_cannot_take_back_without_losing_work_fails_saying_so(owner, settings):
+    # given: as above, and meanwhile someone also writes a note on 张三, whom the import has just made
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    duohao = with_phones(owner, "多号", 9)
+
+    def meanwhile(job) -> None:
+        zhang = Customer.objects.filter(name="张三").first()
+        if zhang is not None and duohao.phones.count() == 9:
+            data = customer_input_from(zhang)
+            data.notes = "电话回访过"
+            customer_update(actor=owner, customer=zhang, data=data, expected_version=zhang.version)
+            phone_added(owner, duohao, "13800000199")
+
+    data = csv_bytes(",张三,13812345678,,,,,,,,", f"{duohao.customer_no},多号,13900000000,,,,,,,,")
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=data, file_name="客户.csv", mode=ImportMode.ALL_OR_NOTHING, enqueue=False
+        )
+
+    # when
+    job = job_run(run.job_id, on_beat=meanwhile)
+
+    # then: the job fails saying why, and the note is not lost with the customer
+    zhang = Customer.objects.get(name="张三")
+    assert job.status == JobStatus.FAILED
+    assert all(word in job.error for word in ("row 3", zhang.customer_no, "undo the import")), job.error
+    assert zhang.notes == "电话回访过"
+    run.refresh_from_db()
+    assert (run.refused, counts(run)) == (False, (1, 0, 0, 0))
+
+
 # --- undo ---------------------------------------------------------------------------------------------
 
 

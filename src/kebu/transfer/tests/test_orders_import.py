@@ -350,7 +350,8 @@ def test_all_or_nothing_takes_back_what_it_wrote_when_an_order_is_refused_after_
     )
 
     def meanwhile(job) -> None:
-        if job.done and not Order.objects.filter(order_no="2024010512347").exists():
+        written = Order.objects.filter(order_no="2024010512345").exists()  # not by the check: rolled back
+        if written and not Order.objects.filter(order_no="2024010512347").exists():
             order_create(
                 actor=owner,
                 data=OrderInput(
@@ -388,7 +389,8 @@ def test_all_or_nothing_that_cannot_take_back_without_losing_work_fails_saying_s
     other = customer_create(actor=owner, data=CustomerInput(name="别的店员的客户"))
 
     def meanwhile(job) -> None:
-        if job.done and not Order.objects.filter(order_no="2024010512347").exists():
+        written = Order.objects.filter(order_no="2024010512345").exists()  # not by the check: rolled back
+        if written and not Order.objects.filter(order_no="2024010512347").exists():
             first = Order.objects.get(order_no="2024010512345")
             order_details_update(actor=owner, order=first, changes={"seller_notes": "客服已回访"})
             order_create(

@@ -229,6 +229,70 @@ def test_all_or_nothing_imports_nothing_from_a_sheet_with_a_bad_row(owner):
     assert run.refused and counts(run) == (0, 0, 0, 1) and not Sku.objects.exists()
 
 
+def test_all_or_nothing_writes_nothing_when_a_category_is_five_levels_deep(owner):
+    # given: a new SKU in a new category, and a teapot filed five levels deep: every cell reads, and
+    # only writing refuses the category
+    data = sheet(
+        "玻尿酸面霜,护肤/面霜,润百颜,CREAM-50,,50g,199.00,80,60,是",
+        "紫砂壶,茶具/壶/宜兴/紫砂/朱泥,,POT-1,,,680.00,,,是",
+    )
+
+    # when
+    run = run_import(owner, data, mode=ImportMode.ALL_OR_NOTHING)
+
+    # then: refused, that row listed, and nothing made
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    assert [row for row, _cells, _problems in import_rejected_rows(run)] == [3]
+    assert not Sku.objects.exists() and not Product.objects.exists()
+    assert not Category.objects.exists() and not Brand.objects.exists()
+
+
+def test_all_or_nothing_takes_back_what_it_wrote_when_a_row_is_refused_after_the_check(owner, settings):
+    # given: the catalogue, an earlier import that added TEA-1, and a sheet of one row a batch: a teapot
+    # in a new category, a new price for CREAM-50, and a new price alone for TEA-1; once the check has
+    # passed and the first two rows are written, someone undoes the earlier import, so TEA-1 is gone
+    # when its row is written, and a new SKU needs a name
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    make_catalogue(actor=owner)
+    earlier = run_import(owner, sheet("明前龙井,茶叶,,TEA-1,,,138,,,"))
+    before = [sku for sku in catalogue() if sku[0] != "TEA-1"]
+    categories = list(Category.objects.order_by("path").values_list("path", flat=True))
+
+    def meanwhile(job) -> None:
+        if Sku.objects.filter(code="POT-1").exists() and Sku.objects.filter(code="TEA-1").exists():
+            import_undo(actor=owner, run=earlier)
+
+    data = sheet("紫砂壶,茶具/壶,,POT-1,,,680.00,,,是", ",,,CREAM-50,,,219.00,,,", ",,,TEA-1,,,148.00,,,")
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner,
+            data=data,
+            file_name="商品.csv",
+            mode=ImportMode.ALL_OR_NOTHING,
+            kind=ImportKind.PRODUCTS,
+            enqueue=False,
+        )
+
+    # when
+    job_run(run.job_id, on_beat=meanwhile)
+
+    # then: refused, that row listed, and nothing of the file left: the catalogue as the undo left it
+    run.refresh_from_db()
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    assert [row for row, _cells, _problems in import_rejected_rows(run)] == [4]
+    assert catalogue() == before
+    assert list(Category.objects.order_by("path").values_list("path", flat=True)) == categories
+    undone = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
+    assert undone.data == {
+        "deleted": 1,
+        "restored": 1,
+        "products_deleted": 1,
+        "categories_deleted": 2,
+        "categories_kept": 0,
+        "all_or_nothing": True,
+    }, undone.data
+
+
 def test_an_exported_catalogue_imported_again_changes_nothing(owner, tmp_path):
     make_catalogue(actor=owner)
     before = catalogue()

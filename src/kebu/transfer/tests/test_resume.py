@@ -123,3 +123,70 @@ def test_a_killed_import_resumes_where_its_last_batch_ended(kebu_env, tmp_path):
     assert query(kebu_env, "SELECT status, attempts FROM core_job") == [("done", 2)]
     assert indexes(kebu_env) == schema
     assert query(kebu_env, "SELECT count(*) FROM core_setasideindex") == [(0,)]
+
+
+def test_an_all_or_nothing_import_killed_half_way_then_refused_when_resumed_leaves_nothing(
+    kebu_env, tmp_path
+):
+    # given: a customer with nine phones, and a sheet of new customers whose last row gives her a tenth
+    kebu(
+        kebu_env,
+        "shell",
+        "-c",
+        "from kebu.customers.services import CustomerInput, PhoneInput, customer_create\n"
+        "phones = [PhoneInput(number=f'139000001{i:02d}') for i in range(9)]\n"
+        "customer_create(actor=None, data=CustomerInput(name='多号', phones=phones))\n",
+    )
+    [(number,)] = query(kebu_env, "SELECT customer_no FROM customers_customer")
+    sheet = tmp_path / "客户.csv"
+    rows = "".join(f",客户{i},138{i:08d}\n" for i in range(ROWS - 1)) + f"{number},多号,13999999999\n"
+    sheet.write_text("客户编号,姓名,手机\n" + rows, encoding="gb18030")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "kebu.cli", "import", str(sheet), "--all-or-nothing"],
+        env=kebu_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            found = query(kebu_env, "SELECT next_row FROM transfer_import") if worker.poll() is None else []
+            if found and found[0][0] > 10 * BATCH:
+                break
+            if worker.poll() is not None:
+                pytest.fail("the import ended before it could be killed: " + worker.stderr.read().decode())
+            time.sleep(0.02)
+        else:
+            pytest.fail("the import did not get going")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    # killed while writing, once the whole file had passed the check
+    [(checked, refused, created)] = query(kebu_env, "SELECT checked, refused, created FROM transfer_import")
+    assert (bool(checked), bool(refused)) == (True, False) and 0 < created < ROWS - 1
+    # meanwhile, someone gives her a tenth phone: the sheet's last row would now be her eleventh
+    kebu(
+        kebu_env,
+        "shell",
+        "-c",
+        "from kebu.customers.models import Customer\n"
+        "from kebu.customers.services import PhoneInput, customer_input_from, customer_update\n"
+        f"customer = Customer.objects.get(customer_no='{number}')\n"
+        "data = customer_input_from(customer)\n"
+        "data.phones = [*data.phones, PhoneInput(number='13900000199')]\n"
+        "customer_update(actor=None, customer=customer, data=data, expected_version=customer.version)\n",
+    )
+
+    # when
+    out = kebu(kebu_env, "import", "--resume", "1", "--take-over")
+
+    # then: refused on that row, and nothing of the file left, from either run
+    assert "0 created, 0 updated, 0 unchanged, 1 rejected" in out and "nothing imported" in out, out
+    assert query(kebu_env, "SELECT count(*) FROM customers_customer") == [(1,)]
+    assert query(kebu_env, "SELECT count(*) FROM customers_customerphone") == [(10,)]
+    assert query(kebu_env, "SELECT row, action FROM transfer_importrow") == [(ROWS + 1, "rejected")]
+    [(refused,)] = query(kebu_env, "SELECT refused FROM transfer_import")
+    taken_back = query(kebu_env, "SELECT count(*) FROM audit_auditentry WHERE action = 'import.undo'")
+    assert (bool(refused), taken_back) == (True, [(1,)])
+    assert query(kebu_env, "SELECT status, attempts FROM core_job") == [("done", 2)]
+    assert query(kebu_env, "SELECT count(*) FROM core_setasideindex") == [(0,)]

@@ -379,6 +379,27 @@ def test_a_running_import_polls_its_progress_and_can_be_cancelled(owner_client, 
     assert "Stopping after the current batch" in owner_client.get(url).content.decode()
 
 
+def test_an_all_or_nothing_import_shows_its_check_then_its_writing(owner_client, owner):
+    # given: an all-or-nothing import a quarter through its check
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner,
+            data=sheet(*GOOD).getvalue(),
+            file_name="客户.csv",
+            mode=ImportMode.ALL_OR_NOTHING,
+            enqueue=False,
+        )
+    Job.objects.filter(pk=run.job_id).update(status=JobStatus.RUNNING, total=4, done=1)
+    url = reverse("transfer:detail", args=[run.pk])
+
+    assert "1 of 4 rows checked" in owner_client.get(url).content.decode()
+
+    # when: checked, and a quarter written
+    Import.objects.filter(pk=run.pk).update(checked=True)
+
+    assert "1 of 4 rows imported" in owner_client.get(url).content.decode()
+
+
 def test_a_waiting_import_is_cancelled_at_once(owner_client, owner):
     with transaction.atomic():
         run = customer_import_start(

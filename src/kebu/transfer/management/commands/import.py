@@ -68,8 +68,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--all-or-nothing",
             action="store_true",
-            help="import nothing if any row is bad (default: import the good rows, report the others); "
-            "orders: nothing if any order would be refused",
+            help="import nothing if any row would be refused, checking every row as writing it would "
+            "(default: import the good rows, report the others)",
         )
         parser.add_argument(
             "--report", type=Path, help="write the rows to fix, bad cells marked, to this .xlsx"
