@@ -10,22 +10,24 @@ from ``core.Sequence`` rows, rolled back with the rest), no audit entry, the aud
 was. Only PostgreSQL's id sequences move on, as for any transaction rolled back: an id is a key, not a
 count, and the audit log is chained by numbers of its own (``AuditHead``).
 
-A stretch of the file (about ``STRETCH_ROWS`` rows, whole batches) is one transaction, its batches
-imported in it one after another as the import commits them, so that a later batch meets what an
-earlier one wrote: a buyer made, credit taken, a SKU added. Stretches rather than the whole file: while
-a stretch writes, the shop's other writers wait for it (SQLite's write lock, PostgreSQL's lock on the
-audit log's head), and a check's heartbeat is committed between stretches. A stretch does not see what
-the stretches before it wrote. A row refused only because of them (a customer given an eleventh phone
-by rows thousands apart) is found when written, and an all-or-nothing import, which is checked by this
-rehearsal too, then takes back what it wrote (``imports._taken_back``); a row taken only because of
-them (a new price for a SKU a row thousands above adds) is reported as refused."""
+A stretch of the file (about ``STRETCH_ROWS`` rows, or fewer if they take longer than
+``STRETCH_SECONDS``; whole batches) is one transaction, its batches imported in it one after another as
+the import commits them, so that a later batch meets what an earlier one wrote: a buyer made, credit
+taken, a SKU added. Stretches rather than the whole file: while a stretch writes, the shop's other
+writers wait for it (SQLite's write lock, PostgreSQL's lock on the audit log's head), and a check's
+heartbeat is committed between stretches. A stretch does not see what the stretches before it wrote. A
+row refused only because of them (a customer given an eleventh phone by rows thousands apart) is found
+when written, and an all-or-nothing import, which is checked by this rehearsal too, then takes back what
+it wrote (``imports._taken_back``); a row taken only because of them (a new price alone for a SKU a row
+a stretch above adds) is reported as refused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,10 +53,14 @@ from kebu.transfer.products import ProductRow, product_batch_import
 from kebu.transfer.readers import Cell, table_read
 
 # A marketplace export of a few thousand lines is one stretch, checked exactly as its import writes it.
-# A stretch is rehearsed at about the import's speed, under a millisecond a line on either database (a
-# 3,000-line Taobao export: 1.8 s on SQLite, 2.8 s on PostgreSQL), so the shop's writers wait some
-# seconds at most, well within SQLite's 20-second busy timeout.
+# A stretch is rehearsed at about the import's speed: under a millisecond a line of orders or customers
+# on either database (a 3,000-line Taobao export: 1.8 s on SQLite, 2.8 s on PostgreSQL), but some 5 ms a
+# row of a product sheet (a SKU, its category's levels and an audit entry each, in a savepoint of its
+# own), where 5,000 rows held the shop's other writers for 28 s, past SQLite's 20-second busy timeout: a
+# clerk saving a customer meanwhile was told the database was locked. So a stretch also ends, after the
+# batch it is in, once it has been open ``STRETCH_SECONDS``: the writers wait some seconds at most.
 STRETCH_ROWS = 5000
+STRETCH_SECONDS = 5.0
 
 # A row the dry run tells of: its number and cells, and its problems (the import would reject it) or the
 # cells of it the import would take otherwise than written (its corrections).
@@ -93,10 +99,10 @@ def import_rehearse(
     else:
         batches = _row_batches(rows, size=size)
     definitions = list(CustomField.objects.filter(is_active=True)) if kind == ImportKind.CUSTOMERS else []
-
-    def rehearsed(stretch: list[list[Group]]) -> Stretch:
-        return _stretch_rehearse(
-            stretch,
+    # Each stretch takes the batches after the one that opens it, for as long as it may.
+    for first in batches:
+        yield _stretch_rehearse(
+            chain([first], batches),
             kind=kind,
             actor=actor,
             headers=headers,
@@ -106,17 +112,6 @@ def import_rehearse(
             definitions=definitions,
         )
 
-    stretch: list[list[Group]] = []
-    held = 0
-    for batch in batches:
-        stretch.append(batch)
-        held += sum(len(group) for group in batch)
-        if held >= STRETCH_ROWS:
-            yield rehearsed(stretch)
-            stretch, held = [], 0
-    if stretch:
-        yield rehearsed(stretch)
-
 
 def _row_batches(rows: Iterator[tuple[int, list[Cell]]], *, size: int) -> Iterator[list[Group]]:
     """A customer or product sheet's rows, ``size`` at a time, as its import takes them."""
@@ -125,7 +120,7 @@ def _row_batches(rows: Iterator[tuple[int, list[Cell]]], *, size: int) -> Iterat
 
 
 def _stretch_rehearse(
-    stretch: Sequence[Sequence[Group]],
+    batches: Iterator[list[Group]],
     *,
     kind: str,
     actor: Any,
@@ -135,9 +130,12 @@ def _stretch_rehearse(
     split: Mapping[OrderKey, list[int]] | None,
     definitions: Sequence[CustomField],
 ) -> Stretch:
+    """``batches`` rehearsed in one transaction rolled back, until it has held ``STRETCH_ROWS`` rows or been
+    open ``STRETCH_SECONDS``; the batches after those are left in ``batches``."""
     taken: list[tuple[Group, OrderRows | CustomerRow | ProductRow]] = []
     with _rolled_back(kind=kind, actor=actor, headers=headers, mapping=mapping, store=store) as run:
-        for batch in stretch:
+        opened, held = time.monotonic(), 0
+        for batch in batches:
             if kind == ImportKind.ORDERS:
                 # The stage rules and credit setting read once a batch, as the import reads them.
                 with shop_settings_held():
@@ -151,6 +149,9 @@ def _stretch_rehearse(
                     run, [group[0] for group in batch], mapping=mapping, definitions=definitions
                 )
                 taken += zip(batch, customers, strict=True)
+            held += sum(len(group) for group in batch)
+            if held >= STRETCH_ROWS or time.monotonic() - opened >= STRETCH_SECONDS:
+                break
     found: list[tuple[Found, int]] = []
     for group, record in taken:
         number, cells = group[0]

@@ -250,3 +250,41 @@ def test_the_dry_run_takes_a_sku_an_earlier_row_adds_as_the_import_does(owner):
     run = run_import(owner, data, kind=ImportKind.PRODUCTS, mode=ImportMode.GOOD_ROWS)
     assert (run.created, run.updated, run.rejected) == (1, 1, 0)
     assert Sku.objects.get(code="POT-1").price_cny == Decimal("650.00")
+
+
+def test_a_stretch_ends_once_it_has_been_open_its_time_and_the_next_takes_the_rows_after(
+    owner, settings, monkeypatch
+):
+    # given: batches of one row, stretches that may stay open no time at all (a product sheet, some 5 ms
+    # a row, takes 5 s for a thousand), and three rows, the second filed five levels deep
+    from kebu.transfer import rehearsals
+    from kebu.transfer.imports import import_mapping
+    from kebu.transfer.readers import table_read
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    monkeypatch.setattr(rehearsals, "STRETCH_SECONDS", 0)
+    data = (
+        PRODUCTS_HEADER
+        + "紫砂壶,茶具,,POT-1,,,680.00,,,是\n"
+        + "朱泥壶,茶具/壶/宜兴/紫砂/朱泥,,POT-2,,,880.00,,,是\n"
+        + "紫砂壶,茶具,,POT-3,,,720.00,,,是\n"
+    ).encode()
+    table = table_read(data)
+    before = database_state()
+
+    # when
+    stretches = list(
+        rehearsals.import_rehearse(
+            table.rows,
+            kind=ImportKind.PRODUCTS,
+            actor=owner,
+            headers=table.headers,
+            mapping=import_mapping(table.headers, kind=ImportKind.PRODUCTS),
+        )
+    )
+
+    # then: a stretch a batch, every row rehearsed once, the bad one found, and nothing left
+    assert [stretch.rows for stretch in stretches] == [1, 1, 1]
+    bad = [[found[0] for found, _rows in stretch.found if found[2]] for stretch in stretches]
+    assert bad == [[], [3], []]
+    assert database_state() == before
