@@ -348,21 +348,27 @@ def _rows_run(
                 taken = _batch_import(run, batch, mapping=mapping, definitions=definitions)
             if whole and (refused := [(r.number, r.problems) for r in taken if r.problems]):
                 raise _RefusedWhenWritten(refused)
-            run.next_row = batch[-1][0] + 1
-            run.save(
-                update_fields=[
-                    "next_row",
-                    "created",
-                    "updated",
-                    "unchanged",
-                    "rejected",
-                    "noted",
-                    "made_aside",
-                    "corrected",
-                    "corrections",
-                ]
-            )
+            _batch_committed(run, next_row=batch[-1][0] + 1)
             job_run.beat(done=run.processed)
+
+
+def _batch_committed(run: Import, *, next_row: int) -> None:
+    """Save what a batch counted onto ``run``, and where the next one starts, in the batch's transaction:
+    a worker killed after it resumes there."""
+    run.next_row = next_row
+    run.save(
+        update_fields=[
+            "next_row",
+            "created",
+            "updated",
+            "unchanged",
+            "rejected",
+            "noted",
+            "made_aside",
+            "corrected",
+            "corrections",
+        ]
+    )
 
 
 def _bulk(job_run: JobRun) -> bool:
@@ -459,19 +465,7 @@ def _orders_run(
                 refused := [(o.number, o.problems) for o in orders if o.problems]
             ):
                 raise _RefusedWhenWritten(refused)
-            run.next_row = batch[-1][-1][0] + 1
-            run.save(
-                update_fields=[
-                    "next_row",
-                    "created",
-                    "updated",
-                    "unchanged",
-                    "rejected",
-                    "noted",
-                    "corrected",
-                    "corrections",
-                ]
-            )
+            _batch_committed(run, next_row=batch[-1][-1][0] + 1)
             job_run.beat(done=run.next_row - 2)  # rows, not orders: the header is row 1
 
 

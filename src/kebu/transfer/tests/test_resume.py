@@ -69,6 +69,30 @@ def query(env: dict[str, str], sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
 
 
+def import_killed_half_way(env: dict[str, str], *args: str) -> None:
+    """``kebu import *args`` in a process of its own, killed (kill -9) once ten batches are committed."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "kebu.cli", "import", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            found = query(env, "SELECT next_row FROM transfer_import") if worker.poll() is None else []
+            if found and found[0][0] > 10 * BATCH:
+                break
+            if worker.poll() is not None:
+                pytest.fail("the import ended before it could be killed: " + worker.stderr.read().decode())
+            time.sleep(0.02)
+        else:
+            pytest.fail("the import did not get going")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+
+
 def indexes(env: dict[str, str]) -> list[tuple]:
     if "DATABASE_URL" in env:
         return query(env, "SELECT indexname, indexdef FROM pg_indexes ORDER BY 1")
@@ -81,26 +105,7 @@ def test_a_killed_import_resumes_where_its_last_batch_ended(kebu_env, tmp_path):
     sheet.write_text(
         "姓名,手机\n" + "".join(f"客户{i},138{i:08d}\n" for i in range(ROWS)), encoding="gb18030"
     )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "kebu.cli", "import", str(sheet)],
-        env=kebu_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            rows = query(kebu_env, "SELECT next_row FROM transfer_import") if worker.poll() is None else []
-            if rows and rows[0][0] > 10 * BATCH:
-                break
-            if worker.poll() is not None:
-                pytest.fail("the import ended before it could be killed: " + worker.stderr.read().decode())
-            time.sleep(0.02)
-        else:
-            pytest.fail("the import did not get going")
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    import_killed_half_way(kebu_env, str(sheet))
 
     [(next_row, created)] = query(kebu_env, "SELECT next_row, created FROM transfer_import")
     [(status,)] = query(kebu_env, "SELECT status FROM core_job")
@@ -141,26 +146,7 @@ def test_an_all_or_nothing_import_killed_half_way_then_refused_when_resumed_leav
     sheet = tmp_path / "客户.csv"
     rows = "".join(f",客户{i},138{i:08d}\n" for i in range(ROWS - 1)) + f"{number},多号,13999999999\n"
     sheet.write_text("客户编号,姓名,手机\n" + rows, encoding="gb18030")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "kebu.cli", "import", str(sheet), "--all-or-nothing"],
-        env=kebu_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            found = query(kebu_env, "SELECT next_row FROM transfer_import") if worker.poll() is None else []
-            if found and found[0][0] > 10 * BATCH:
-                break
-            if worker.poll() is not None:
-                pytest.fail("the import ended before it could be killed: " + worker.stderr.read().decode())
-            time.sleep(0.02)
-        else:
-            pytest.fail("the import did not get going")
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    import_killed_half_way(kebu_env, str(sheet), "--all-or-nothing")
     # killed while writing, once the whole file had passed the check
     [(checked, refused, created)] = query(kebu_env, "SELECT checked, refused, created FROM transfer_import")
     assert (bool(checked), bool(refused)) == (True, False) and 0 < created < ROWS - 1
