@@ -14,6 +14,7 @@ urlpatterns = [
     path("account/", include("kebu.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core_views.healthz, name="healthz"),
+    path("favicon.ico", core_views.favicon),
     path("divisions/", core_views.division_options, name="divisions"),
     path("customers/", include("kebu.customers.urls")),
     path("orders/", include("kebu.orders.urls")),
