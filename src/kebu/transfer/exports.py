@@ -476,6 +476,8 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
         Column("unit_price", gettext_lazy("Unit price"), line(lambda ln: ln.unit_price_cny), MONEY),
         Column("line_discount", gettext_lazy("Line discount"), line(lambda ln: ln.discount_cny), MONEY),
         Column("line_amount", gettext_lazy("Line amount"), line(lambda ln: ln.amount_cny), MONEY),
+        # Read back by the import, so that a refund of one line comes back on that line (transfer.orders).
+        Column("line_refunded", gettext_lazy("Line refunded"), line(lambda ln: ln.refunded_cny), MONEY),
         Column("shipping", gettext_lazy("Shipping fee"), order(lambda o: o.shipping_cny), MONEY),
         Column("discount", gettext_lazy("Order discount"), order(lambda o: o.discount_cny), MONEY),
         Column("coupon", gettext_lazy("Coupon amount"), order(lambda o: o.coupon_cny), MONEY),
@@ -703,6 +705,7 @@ def _order_example() -> dict[str, Any]:
         "quantity": 2,
         "unit_price": Decimal("199.00"),
         "line_amount": Decimal("398.00"),
+        "line_refunded": Decimal("0.00"),
         "shipping": Decimal("0.00"),
         "total": Decimal("398.00"),
         "paid": Decimal("398.00"),

@@ -94,6 +94,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("coupon", gettext_lazy("Coupon amount")),
     ("paid", gettext_lazy("Amount paid")),
     ("refunded", gettext_lazy("Refunded")),
+    ("line_refunded", gettext_lazy("Line refunded")),
     ("payment_method", gettext_lazy("Payment method")),
     ("delivery_method", gettext_lazy("Delivery method")),
     ("carrier", gettext_lazy("Carrier")),

@@ -236,6 +236,9 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
         "amount refunded",
         "refund",
     ),
+    # What was given back of one line (Kebu's own export's Line refunded): a returned item's line, not
+    # the order's others. Without it, the order's refund is spread over its lines.
+    "line_refunded": ("商品退款金额", "商品退款", "单品退款", "line refunded", "line refund"),
     "payment_method": ("支付方式", "付款方式", "payment method"),
     # Taobao/Tmall's 运送方式, Youzan's and Weidian's 配送方式 (Kebu's own export's header in Chinese).
     "delivery_method": (

@@ -17,10 +17,12 @@ with the customers' figures, stages and audit entries as ``order_create`` would 
 batch's transaction. A new order the sheet reports closed after payment (交易关闭 with its payment time)
 is made as it happened: paid, then refunded in full through the after-sale services; one closed before
 payment is cancelled. A new order of which the sheet gives an amount refunded (退款金额, Kebu's own
-Refunded) is made at its status, then refunded that much the same way (in full, it closes). An order
-already in Kebu is never refunded by an import: a sheet saying more was refunded gets a note. Undo
-deletes the orders the import made, their refunds, and the customers it made for them, puts the orders
-it moved on or changed back, and rebuilds the figures of the customers they belonged to."""
+Refunded) is made at its status, then refunded that much the same way (in full, it closes): each line
+gives back what the sheet says was refunded of it (Kebu's own Line refunded), else the refund is spread
+over the lines. An order already in Kebu is never refunded by an import: a sheet saying more was
+refunded gets a note. Undo deletes the orders the import made, their refunds, and the customers it made
+for them, puts the orders it moved on or changed back, and rebuilds the figures of the customers they
+belonged to."""
 
 from __future__ import annotations
 
@@ -119,6 +121,7 @@ logger = logging.getLogger(__name__)
 OrderKey = tuple[str, str]
 
 UNDO_CONFLICTS_SHOWN = 10
+ZERO = Decimal("0.00")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {
@@ -414,6 +417,9 @@ class OrderRows:
     status_text: str = ""  # the status as the sheet words it (交易关闭)
     # What the sheet says was refunded of it (退款金额); None when it does not say (no column, a blank cell).
     refunded_cny: Decimal | None = None
+    # What it says was refunded of each line (Kebu's own export's Line refunded), in the order of
+    # ``lines``, a blank cell nothing; None when it says it of no line (no column, every cell blank).
+    line_refunds: list[Decimal] | None = None
     # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
     # (an old store's export imported again), which is known only once the order is matched.
     closed_store: Problem | None = None
@@ -426,8 +432,9 @@ class OrderRows:
     @property
     def has_refund(self) -> bool:
         """Whether the import, making it, records a refund of it (``_refunded``): the sheet reports it
-        closed after payment, or gives an amount refunded."""
-        return self.data.get("status") == OrderStatus.CLOSED or bool(self.refunded_cny)
+        closed after payment, or gives an amount refunded, of it or of a line."""
+        refunds = (self.refunded_cny, *(self.line_refunds or ()))
+        return self.data.get("status") == OrderStatus.CLOSED or any(refunds)
 
 
 def _names_joined(
@@ -601,10 +608,6 @@ def order_rows_read(
     if order.data["status"] in (OrderStatus.PENDING, OrderStatus.CANCELLED):
         # Nothing was paid (or it was given back): an export's "total" column is then what was due.
         order.data.pop("paid_cny", None)
-    if (refunded := money(first_number, first, "refunded")) is not None:
-        order.refunded_cny = refunded
-        if wrong := _refund_problem(order, order.data.get("paid_cny")):
-            problem(first_number, first, "refunded", wrong)
     for key, target, length, free in (
         ("carrier", "carrier", 30, False),
         ("tracking_no", "tracking_no", 40, False),
@@ -617,6 +620,7 @@ def order_rows_read(
             order.data[target] = value
     codes = {text(n, cells, "sku_code", 64, noted=False) for n, cells in group} - {""}
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
+    line_refunds: list[Decimal | None] = []
     for number, cells in group:
         code = text(number, cells, "sku_code", 64)
         title = text(number, cells, "title", 200)
@@ -624,20 +628,35 @@ def order_rows_read(
         quantity = text(number, cells, "quantity", 10) or "1"
         price = money(number, cells, "unit_price")
         off = money(number, cells, "line_discount") or 0
+        line_refunded = money(number, cells, "line_refunded")
+        if line_refunded is not None and line_refunded < 0:
+            problem(number, cells, "line_refunded", _("The amount cannot be negative."))
+            line_refunded = None  # the order is refused for it: nothing more to say of it
         if code in known:
             order.lines.append(
                 LineInput(
                     sku_code=code, title=title, quantity=quantity, unit_price_cny=price, discount_cny=off
                 )
             )
+            line_refunds.append(line_refunded)
         elif title or code:
             # A SKU the catalogue does not have is kept as the line's text, not refused.
             label = " ".join(part for part in (title or code, variant) if part)
             order.lines.append(
                 LineInput(title=label, quantity=quantity, unit_price_cny=price, discount_cny=off)
             )
+            line_refunds.append(line_refunded)
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
+    if any(amount is not None for amount in line_refunds):
+        order.line_refunds = [amount or ZERO for amount in line_refunds]
+    refunded = money(first_number, first, "refunded")
+    if refunded is None and order.line_refunds is not None:
+        refunded = sum(order.line_refunds, ZERO)  # only its lines say what was refunded
+    if refunded is not None:
+        order.refunded_cny = refunded
+        if wrong := _refund_problem(order, order.data.get("paid_cny")):
+            problem(first_number, first, "refunded", wrong)
     order.buyer = _buyer(
         first_number,
         first,
@@ -1045,16 +1064,40 @@ def _order_checked(run: Import, order: OrderRows, customer: Customer, **context:
     if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
         order.data["status"] = OrderStatus.CANCELLED
         checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
-    if reason := _refund_problem(order, checked.order.paid_cny):
+    if reason := _refund_problem(order, checked.order.paid_cny) or _line_refunds_problem(order, checked):
         raise ValidationFailed(reason)
     return checked
+
+
+def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> str | None:
+    """What is wrong with what the sheet says was refunded of each of ``order``'s lines, now that their
+    amounts are known: more than a line's amount, or together more than the order's refund (everything
+    paid, for one closed after payment). Held here, before anything is written, as ``_refund_problem``,
+    so that ``_refunded`` never meets a refund the after-sale services refuse."""
+    if order.line_refunds is None:
+        return None
+    lines = zip(checked.lines, order.line_refunds, strict=True)
+    for number, (line, refunded) in enumerate(lines, start=1):
+        if refunded > line.amount_cny:
+            return _(
+                "Order %(no)s, line %(number)d: %(refunded)s refunded is more than the line's %(amount)s."
+            ) % {"no": order.order_no, "number": number, "refunded": refunded, "amount": line.amount_cny}
+    closed = order.data["status"] == OrderStatus.CLOSED
+    refund = checked.order.paid_cny if closed else order.refunded_cny or ZERO
+    if (lines_total := sum(order.line_refunds, ZERO)) > refund:
+        return _(
+            "Order %(no)s: its lines' refunds add up to %(lines)s, more than the %(refunded)s refunded."
+        ) % {"no": order.order_no, "lines": lines_total, "refunded": refund}
+    return None
 
 
 def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     """For a new order the sheet reports refunded (``OrderRows.has_refund``), made as it was before its
     refund (``_order_input``): that refund, through the after-sale services as a refund by hand that names
-    no line (spread over the lines, ``aftersales._spread``), dated at the last of its steps the sheet
-    gives a time for (the payment's, at least). Everything paid for one closed after payment (its
+    no line, dated at the last of its steps the sheet gives a time for (the payment's, at least). Each line
+    gives back what the sheet says was refunded of it (Kebu's own export says it: a returned item's line,
+    not the others, so the spend per category comes back as it went); a sheet that says it of no line has
+    it spread over the lines (``aftersales._spread``). Everything paid for one closed after payment (its
     refunded column, if any, says the same: ``_refund_problem``), else the amount the sheet gives; in
     full, the after-sale closes the order. Returns what undo needs of it: the after-sale and the version
     it left the order at; nothing for an order without a refund."""
@@ -1067,6 +1110,10 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     else:
         detail = _("Refunded before the import, as its file says (import of %(file)s).")
     steps = (created.completed_at, created.delivered_at, created.shipped_at, created.paid_at)
+    shares = None
+    if order.line_refunds is not None:
+        lines = created.lines.order_by("position", "pk").values_list("pk", flat=True)
+        shares = dict(zip(lines, order.line_refunds, strict=True))
     aftersale = order_refund(
         actor=run.created_by,
         order=created,
@@ -1074,6 +1121,7 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
         reason=AfterSaleReason.OTHER,
         reason_detail=detail % {"file": run.file_name},
         refunded_at=next(moment for moment in steps if moment is not None),
+        shares=shares,
     )
     version = Order.objects.filter(pk=created.pk).values_list("version", flat=True).get()
     return {"aftersale": aftersale.pk, "order_version": version}

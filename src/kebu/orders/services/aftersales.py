@@ -9,7 +9,7 @@ once on PostgreSQL). The customer's figures move when the money does."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -307,6 +307,7 @@ def _aftersale_complete(
     resolution_note: str = "",
     expected_version: int | None = None,
     resolved_at: datetime | None = None,
+    shares: Mapping[int, Decimal] | None = None,
 ) -> AfterSale:
     allowed = (
         [AfterSaleStatus.REQUESTED] if aftersale.kind == AfterSaleKind.REFUND else [AfterSaleStatus.RECEIVED]
@@ -321,7 +322,7 @@ def _aftersale_complete(
         resolution_note=resolution_note.strip()[:500],
     )
     if aftersale.kind != AfterSaleKind.EXCHANGE:
-        _refund_pay_out(aftersale, actor)
+        _refund_pay_out(aftersale, actor, shares=shares)
     audit_record(
         action="aftersale.complete",
         actor=actor,
@@ -331,7 +332,9 @@ def _aftersale_complete(
     return aftersale
 
 
-def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
+def _refund_pay_out(aftersale: AfterSale, actor: Any, *, shares: Mapping[int, Decimal] | None = None) -> None:
+    """Pay ``aftersale``'s refund out. One that names no line is spread over the order's lines
+    (``_spread``), or taken from them as ``shares`` says (``order_refund``)."""
     order = Order.objects.get(pk=aftersale.order_id)
     amount = aftersale.amount_cny
     categories: dict[int, Decimal] = {}
@@ -339,7 +342,10 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any) -> None:
         (item.line, item.quantity if aftersale.kind == AfterSaleKind.RETURN else 0, item.amount_cny)
         for item in aftersale.lines.select_related("line")
     ]
-    if not items:
+    if not items and shares is not None:
+        lines = order.lines.order_by("position", "pk")
+        items = [(line, 0, shares[line.pk]) for line in lines if shares.get(line.pk)]
+    elif not items:
         items = [(line, 0, share) for line, share in _spread(order, amount)]
     for line, returned, line_amount in items:
         OrderLine.objects.filter(pk=line.pk).update(
@@ -389,6 +395,28 @@ def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:
     shares = fen_shares(min(int(amount * 100), sum(lefts)), lefts)
     paired = zip(lines, shares, strict=True)
     return [(line, Decimal(share).scaleb(-2)) for (line, _left), share in paired if share]
+
+
+def _shares_check(aftersale: AfterSale, shares: Mapping[int, Decimal]) -> None:
+    """``ValidationFailed`` unless ``shares`` (order line id -> yuan) are lines of the after-sale's order,
+    each at most what is left of its line to refund, together at most the refund."""
+    errors: dict[str, list[Any]] = {}
+    lines = {line.pk: line for line in aftersale.order.lines.all()}
+    held = _open_line_amounts(aftersale.order)
+    for index, (line_id, share) in enumerate(shares.items()):
+        prefix = f"lines.{index}."
+        line = lines.get(line_id)
+        if line is None:
+            _errors_add(errors, prefix + "line_id", _("Choose a line of this order (each once)."))
+            continue
+        left = max(line.amount_cny - line.refunded_cny - held.get(line.pk, ZERO), ZERO)
+        if share < 0 or share > left:
+            message = _("At most ¥%(left)s of this line is left to refund.") % {"left": left}
+            _errors_add(errors, prefix + "amount_cny", message)
+    if sum(shares.values(), ZERO) > aftersale.amount_cny:
+        _errors_add(errors, "amount_cny", _("The amount is less than the lines' refunds add up to."))
+    if errors:
+        raise ValidationFailed(_("The refund was not recorded."), field_errors=errors)
 
 
 def fen_shares(fen: int, weights: Sequence[int]) -> list[int]:
@@ -464,11 +492,21 @@ def order_refund(
     reason_detail: str = "",
     lines: Sequence[AfterSaleLineInput] = (),
     refunded_at: datetime | None = None,
+    shares: Mapping[int, Decimal] | None = None,
 ) -> AfterSale:
     """Refund part or all of a paid order at once (the seller's own refund, 仅退款): a request that
     completes in the same transaction. ``refunded_at``: when the money went back, for a refund recorded
     after the fact (an order import's order closed in the marketplace after payment), now when left
-    out; never in the future nor before the payment (``ValidationFailed``)."""
+    out; never in the future nor before the payment (``ValidationFailed``).
+
+    ``shares``, for a refund that names no line (``lines`` empty): how much of it each line gave back
+    (order line id -> yuan), when that is known rather than spread over the lines (``_spread``): an
+    import of Kebu's own export, whose rows say what was refunded of each line, so that the spend per
+    category comes back as it went. Each at most what is left of its line, together at most the refund
+    (``ValidationFailed``); what passes them stays with the order (the shipping), as when spread. No
+    quantity is taken: as a spread refund, it names no line a later return would be counted against."""
+    if shares is not None and lines:
+        raise ValueError("A refund names its lines or gives their shares, not both.")
     if refunded_at is not None:
         errors: dict[str, list[Any]] = {}
         refunded_at = _moment(refunded_at, errors=errors, key="refunded_at", now=timezone.now())
@@ -486,4 +524,6 @@ def order_refund(
         lines=lines,
         requested_at=refunded_at,
     )
-    return _aftersale_complete(actor=actor, aftersale=aftersale, resolved_at=refunded_at)
+    if shares is not None:
+        _shares_check(aftersale, shares)
+    return _aftersale_complete(actor=actor, aftersale=aftersale, resolved_at=refunded_at, shares=shares)

@@ -270,6 +270,46 @@ def test_refunded_in_full_without_naming_lines_no_category_keeps_any_spend(owner
     assert _rebuilt_changes_nothing(buyer)
 
 
+def test_a_refund_given_its_lines_shares_takes_them_from_those_lines_and_no_quantity(
+    owner, catalogue, order, buyer
+):
+    # 536.00 paid: cream 398.00, tea 128.00, shipping 10.00. ¥138 back: all of the tea, and the shipping.
+    tea = _line(order, "TEA-250")
+
+    refund = order_refund(
+        actor=owner, order=order, amount_cny="138.00", reason="other", shares={tea.pk: Decimal("128.00")}
+    )
+
+    cream, tea = _line(order, "CREAM-50"), _line(order, "TEA-250")
+    assert (cream.refunded_cny, tea.refunded_cny) == (Decimal("0.00"), Decimal("128.00"))
+    assert Order.objects.get(pk=order.pk).refunded_cny == Decimal("138.00")
+    spend = dict(CustomerCategorySpend.objects.filter(customer=buyer).values_list("category", "spent_cny"))
+    assert spend == {catalogue.skincare.pk: Decimal("398.00"), catalogue.tea.pk: Decimal("0.00")}
+    assert not refund.lines.exists()  # as a spread refund: no line's quantity is taken
+    assert _rebuilt_changes_nothing(buyer)
+
+
+@pytest.mark.parametrize(
+    ("shares", "key"),
+    [
+        ({"TEA-250": "128.01"}, "lines.0.amount_cny"),  # more than the line
+        ({"TEA-250": "-1.00"}, "lines.0.amount_cny"),
+        ({"TEA-250": "100.00", "CREAM-50": "50.00"}, "amount_cny"),  # more than the refund's 138.00
+    ],
+)
+def test_shares_a_line_cannot_give_are_refused_and_change_nothing(owner, order, buyer, shares, key):
+    given = {_line(order, code).pk: Decimal(amount) for code, amount in shares.items()}
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(actor=owner, order=order, amount_cny="138.00", reason="other", shares=given)
+
+    assert key in caught.value.field_errors
+    assert not AfterSale.objects.exists()
+    assert Order.objects.get(pk=order.pk).refund_reserved_cny == 0
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")
+
+
 def test_a_line_refund_after_one_naming_no_line_is_capped_by_what_is_left_of_the_line(owner, order):
     order_refund(actor=owner, order=order, amount_cny="100.00", reason="price")  # tea took 24.33 of it
     tea = _line(order, "TEA-250")

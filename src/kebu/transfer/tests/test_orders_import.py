@@ -663,11 +663,14 @@ def test_an_amount_whose_formula_gives_an_error_is_the_orders_problem_not_a_blan
 # --- a batch written together ----------------------------------------------------------------------
 
 
-def _sheet(*rows: str, refunds: dict[str, str] | None = None) -> bytes:
+def _sheet(
+    *rows: str, refunds: dict[str, str] | None = None, line_refunds: dict[tuple[str, str], str] | None = None
+) -> bytes:
     """The sample's header over ``rows``; with a 退款金额 column (``_with_refunds``) when ``refunds`` is
-    given."""
+    given, and a 商品退款金额 column (``_with_line_refunds``) when ``line_refunds`` is."""
     data = "\n".join([TAOBAO.decode("utf-8").splitlines()[0], *rows]).encode()
-    return data if refunds is None else _with_refunds(data, refunds)
+    data = data if refunds is None else _with_refunds(data, refunds)
+    return data if line_refunds is None else _with_line_refunds(data, line_refunds)
 
 
 def _with_refunds(data: bytes, refunds: dict[str, str], header: str = "退款金额") -> bytes:
@@ -679,12 +682,25 @@ def _with_refunds(data: bytes, refunds: dict[str, str], header: str = "退款金
     return "\n".join(rows).encode()
 
 
+def _with_line_refunds(
+    data: bytes, refunds: dict[tuple[str, str], str], header: str = "商品退款金额"
+) -> bytes:
+    """``data`` with a column of what was refunded of each line (Kebu's own export has one), filled on
+    the rows ``refunds`` names by order number and SKU code, blank on the others."""
+    lines = data.decode("utf-8").splitlines()
+    code = lines[0].split(",").index("商家编码")
+    rows = [f"{lines[0]},{header}"]
+    rows += [f"{line},{refunds.get((line.split(',')[0], line.split(',')[code]), '')}" for line in lines[1:]]
+    return "\n".join(rows).encode()
+
+
 # Buyers who come back within the batch, a new buyer whose first order is refused, a buyer known by
 # phone, one without any key (a new customer each time), an order of two lines, SKUs with and without a
 # category, an unpaid order, one ordered in the future, orders closed after payment (refunded in full,
 # between others of their buyer's, and a new buyer's) and before it, and amounts refunded (退款金额): in
 # part, in full on a shipped order, more than paid, and more than the amount due of an order whose amount
-# paid is blank (known only once it is checked).
+# paid is blank (known only once it is checked); and what was refunded of each line (商品退款金额): one
+# line of two, and more than a line.
 MIXED = _sheet(
     "B1,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
     "2024-01-04 10:00:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
@@ -700,6 +716,12 @@ MIXED = _sheet(
     "2024-01-07 09:05:00,爽肤水,1,TONER-100,89.50,,,,0",
     "B3,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
     "2024-01-07 09:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3L,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 10:00:00,"
+    "2024-01-07 10:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3L,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 10:00:00,"
+    "2024-01-07 10:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3X,tb_qian,89.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 11:00:00,"
+    "2024-01-07 11:05:00,爽肤水,1,TONER-100,89.50,,,,0",
     "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
     "2024-01-08 09:05:00,爽肤水,1,TONER-100,89.50,顺丰,SF3,,0",
     "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
@@ -723,6 +745,7 @@ MIXED = _sheet(
     "B9X,tb_zhou,,交易成功,,周九,江苏省 南京市 鼓楼区 中山路1号,13622223333,2024-03-04 09:00:00,"
     "2024-03-04 09:00:00,明前龙井,1,TEA-250,128.00,,,,0",
     refunds={"B2C": "199.00", "B2R": "20.00", "B3R": "217.50", "B9": "300.00", "B9X": "200.00"},
+    line_refunds={("B3L", "TEA-250"): "128.00", ("B3X", "TONER-100"): "90.00"},
 )
 
 
@@ -846,13 +869,16 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
     together = outcome(_orders_together)
 
     assert together == one_by_one
-    # B1 (paid before it was ordered), B8, B9 and B9X (refunded more than paid) refused
-    assert together["counts"] == (11, 0, 0, 4)
+    # B1 (paid before it was ordered), B8, B9 and B9X (refunded more than paid), B3X (its line refunded
+    # more than it is) refused
+    assert together["counts"] == (12, 0, 0, 5)
     # B1 refused, B2 made them, B2C (refunded in full: counted, nothing spent), B2R (20.00 of it
     # refunded) and B4 found them
     zhao = Customer.objects.get(name="赵六")
     assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count) == (4, Decimal("1578.00"), 2)
-    assert [refund[0] for refund in together["aftersales"]] == ["B2C", "B2R", "B3R", "B7C"]
+    assert [refund[0] for refund in together["aftersales"]] == ["B2C", "B2R", "B3L", "B3R", "B7C"]
+    b3l = [line[-2] for line in together["lines"] if line[0] == "B3L"]
+    assert b3l == [Decimal("0.00"), Decimal("128.00")]  # the tea's line, not the toner's
     assert Order.objects.get(order_no="B3R").status == OrderStatus.CLOSED  # refunded in full
     assert Customer.objects.filter(name="孙八").count() == 2  # nothing tells them apart: new each time
 
@@ -2029,8 +2055,8 @@ def test_all_or_nothing_imports_an_order_closed_after_payment_once(owner, shop, 
     [
         ("536.00", "", OrderStatus.CLOSED),  # in full: closed
         ("36.00", "", OrderStatus.COMPLETED),  # in part, a price difference (差价补偿) naming no line
-        # in part, the tea's line: the export names no line, so the refund comes back spread over the
-        # lines (here the top category stays; the money is the same whatever the lines)
+        # in part, the tea's line: the export says what was refunded of each line, so the refund comes
+        # back on the tea's line, not spread over the cream's too
         ("128.00", "TEA-250", OrderStatus.COMPLETED),
     ],
 )
@@ -2039,7 +2065,7 @@ def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_
 ):
     from django.utils import translation
 
-    from kebu.orders.models import AfterSale
+    from kebu.orders.models import AfterSale, CustomerCategorySpend, OrderLine
     from kebu.orders.services.aftersales import AfterSaleLineInput, order_refund
     from kebu.orders.services.metrics import FIGURE_FIELDS
     from kebu.orders.tests.factories import make_order
@@ -2072,6 +2098,10 @@ def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_
     fields += ["completed_at", "payment_method", "carrier", "tracking_no"]
     order_before = Order.objects.values_list(*fields).get()
     figures_before = Customer.objects.values_list(*FIGURE_FIELDS).get()
+    lines = OrderLine.objects.order_by("position").values_list("sku_code", "refunded_cny")
+    lines_before = list(lines.all())
+    spend = CustomerCategorySpend.objects.order_by("category_id").values_list("category_id", "spent_cny")
+    spend_before = list(spend.all())
     path = tmp_path / "orders.csv"
     with translation.override("zh-hans"):
         export_write(export_build("orders", user=owner), path, file_format="csv", user=owner)
@@ -2088,6 +2118,7 @@ def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_
     assert Order.objects.values_list(*fields).get() == order_before
     assert order_before[1] == status
     assert Customer.objects.values_list(*FIGURE_FIELDS).get() == figures_before
+    assert list(lines.all()) == lines_before and list(spend.all()) == spend_before
     aftersale = AfterSale.objects.get()
     assert (aftersale.amount_cny, aftersale.resolved_at) == (Decimal(refund), order_before[7])
 
@@ -2133,6 +2164,100 @@ def test_an_order_the_export_reports_partly_refunded_is_recorded_with_that_refun
     assert not Order.objects.get(order_no="2024010512346").aftersales.exists()  # 0.00: nothing refunded
     [note] = import_notes(run, limit=10)
     assert (note.row, note.column, note.value) == (2, "退款金额", "50.00") and "2024010512345" in note.reason
+
+
+# Order L1 of 钱七: the toner (护肤) and the tea (茶叶), 217.50 paid.
+TWO_CATEGORIES = _sheet(
+    "L1,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
+    "2024-01-07 09:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "L1,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
+    "2024-01-07 09:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+)
+
+
+# Without 退款金额, what its lines' refunds add up to was refunded of the order.
+@pytest.mark.parametrize("order_column", [True, False])
+def test_a_sheet_saying_what_was_refunded_of_each_line_has_the_refund_on_that_line_and_undo_takes_it_back(
+    owner, shop, order_column
+):
+    from kebu.orders.models import AfterSale, CustomerCategorySpend
+    from kebu.orders.services.metrics import FIGURE_FIELDS
+    from kebu.orders.tests.factories import make_order
+
+    # given: 钱七, with an order of her own (a cream), and a sheet whose L1 had its tea given back
+    qian = customer_create(
+        actor=owner, data=CustomerInput(name="钱七", phones=[PhoneInput(number="13900001111")])
+    )
+    own = make_order(actor=owner, customer=qian, store=shop.store, lines=[("CREAM-50", 1)])
+    figures = Customer.objects.filter(pk=qian.pk).values_list(*(f for f in FIGURE_FIELDS if f != "stage"))
+    spend = CustomerCategorySpend.objects.filter(customer=qian).order_by("category_id")
+    spend = spend.values_list("category__name", "spent_cny")
+    before = (figures.get(), list(spend.all()))
+    data = _with_refunds(TWO_CATEGORIES, {"L1": "128.00"}) if order_column else TWO_CATEGORIES
+    data = _with_line_refunds(data, {("L1", "TEA-250"): "128.00", ("L1", "TONER-100"): "0.00"})
+
+    # when
+    run = run_import(owner, data, store=shop.store)
+
+    # then: the tea's line is refunded, not the toner's, and her spend per category says so
+    assert (counts(run), run.noted) == ((1, 0, 0, 0), 1), import_rejected_rows(run)
+    order = Order.objects.get(order_no="L1")
+    assert (order.status, order.paid_cny, order.refunded_cny) == (
+        OrderStatus.COMPLETED,
+        Decimal("217.50"),
+        Decimal("128.00"),
+    )
+    assert list(order.lines.order_by("position").values_list("sku_code", "refunded_cny")) == [
+        ("TONER-100", Decimal("0.00")),
+        ("TEA-250", Decimal("128.00")),
+    ]
+    assert list(spend.all()) == [("护肤", Decimal("288.50")), ("茶叶", Decimal("0.00"))]
+    qian.refresh_from_db()
+    assert (qian.total_spent_cny, qian.refund_count, qian.top_category) == (
+        Decimal("288.50"),
+        1,
+        shop.skincare,
+    )
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.amount_cny, aftersale.lines.exists()) == (Decimal("128.00"), False)  # no quantity taken
+
+    # and undo takes the order back with its refund, and her figures with it
+    import_undo(actor=owner, run=run)
+    assert not AfterSale.objects.exists() and list(Order.objects.all()) == [own]
+    assert (figures.get(), list(spend.all())) == before
+
+
+@pytest.mark.parametrize(
+    ("line_refunds", "order_refund", "column", "words"),
+    [
+        # more than its line's 89.50
+        ({("L1", "TONER-100"): "100.00"}, "100.00", "", ["L1", "line 1", "100.00", "89.50"]),
+        # the lines' refunds, 128.00 and 10.00, more than the order's refund
+        (
+            {("L1", "TEA-250"): "128.00", ("L1", "TONER-100"): "10.00"},
+            "128.00",
+            "",
+            ["L1", "138.00", "128.00"],
+        ),
+        ({("L1", "TEA-250"): "-1.00"}, "", "商品退款金额", ["negative"]),
+    ],
+)
+def test_a_line_refund_that_cannot_be_refuses_its_order_saying_why_and_nothing_of_it_is_written(
+    owner, shop, line_refunds, order_refund, column, words
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    data = _with_refunds(TWO_CATEGORIES, {"L1": order_refund}) if order_refund else TWO_CATEGORIES
+
+    with translation.override("en"):
+        run = run_import(owner, _with_line_refunds(data, line_refunds), store=shop.store)
+        [(_row, _cells, [problem])] = import_rejected_rows(run)
+
+    assert counts(run) == (0, 0, 0, 1)
+    assert problem.column == column and all(word in problem.reason for word in words), problem
+    assert not Order.objects.exists() and not AfterSale.objects.exists()
 
 
 def test_an_amount_refunded_written_with_its_currency_is_read_as_money_and_listed_as_corrected(owner, shop):
