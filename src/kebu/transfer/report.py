@@ -2,7 +2,12 @@
 rows that were not taken, under the file's own header, each bad cell highlighted with the reason as its
 comment; the second lists every problem with the row number it had in the original file; a third, when
 there are any, the cells of the rows taken that were taken otherwise than written (``corrections``), in
-another colour than the bad cells, and how many there were."""
+another colour than the bad cells, and how many there were.
+
+The merchant's own text (the header, the cells, the values in the lists) is neutralised as every export
+neutralises it (``cells.safe_cell``): a cell typed as ``=HYPERLINK(…)`` is a harmless string cell in the
+.xlsx, but not once the report is saved again as CSV. The import takes the quote off again, so the report
+uploaded again reads as the sheet did."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import xlsxwriter
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from kebu.transfer.cells import safe_cell, unquoted
 from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
 from kebu.transfer.customers import Problem
 from kebu.transfer.readers import Cell
@@ -54,7 +60,7 @@ def report_write(
     fix = book.add_worksheet(_("Rows to fix"))
     listed = book.add_worksheet(_("Problems"))
     for index, name in enumerate(headers):
-        fix.write_string(0, index, name, bold)  # as text: write() would make "http://…" a link
+        fix.write_string(0, index, _safe(name), bold)  # as text: write() would make "http://…" a link
     fix.freeze_panes(1, 0)
     listed.write_row(0, 0, [_("Row"), _("Column"), _("Value"), _("Problem")], bold)
     listed.freeze_panes(1, 0)
@@ -73,9 +79,9 @@ def report_write(
                 reasons.setdefault(column_of[problem.column], []).append(problem.reason)
             problems_written += 1
             listed.write_number(problems_written, 0, number)
-            listed.write_string(problems_written, 1, problem.column or _("(whole row)"))
-            listed.write_string(problems_written, 2, problem.value)
-            listed.write_string(problems_written, 3, problem.reason)
+            listed.write_string(problems_written, 1, _safe(problem.column) or _("(whole row)"))
+            listed.write_string(problems_written, 2, _safe(problem.value))
+            listed.write_string(problems_written, 3, _safe(problem.reason))
         for index, cell in enumerate(cells):
             style = bad if index in reasons else None
             _write(fix, written, index, cell, style, day=day, moment=moment)
@@ -110,10 +116,10 @@ class _CorrectionsSheet:
                 self.sheet.freeze_panes(1, 0)
             line = self.count
             self.sheet.write_number(line, 0, correction.row)
-            self.sheet.write_string(line, 1, correction.column)
-            self.sheet.write_string(line, 2, correction.written)
-            self.sheet.write_string(line, 3, correction.taken, self.taken)
-            self.sheet.write_string(line, 4, correction.reason)
+            self.sheet.write_string(line, 1, _safe(correction.column))
+            self.sheet.write_string(line, 2, _safe(correction.written))
+            self.sheet.write_string(line, 3, _safe(correction.taken), self.taken)
+            self.sheet.write_string(line, 4, _safe(correction.reason))
             comment = f"{correction.written} → {correction.taken}\n{correction.reason}"
             self.sheet.write_comment(line, 3, comment)
 
@@ -144,4 +150,11 @@ def _write(sheet: Any, row: int, column: int, cell: Cell, style: Any, *, day: An
     elif isinstance(cell, date):
         sheet.write_datetime(row, column, datetime.combine(cell, time.min), style or day)
     else:
-        sheet.write_string(row, column, "" if cell is None else str(cell), style)
+        sheet.write_string(row, column, _safe("" if cell is None else str(cell)), style)
+
+
+def _safe(text: str) -> str:
+    """``text`` neutralised as the exports neutralise it (``safe_cell``). A cell the sheet had already
+    neutralised (``'=…``, as Kebu's own exports write it) is written as it was, not quoted twice: the
+    import takes one quote off, and the report uploaded again must read as the sheet did."""
+    return safe_cell(unquoted(text))

@@ -70,8 +70,9 @@ def test_a_dry_run_names_every_bad_cell_writes_a_report_to_fix_and_saves_nothing
     fix = book.get_sheet_by_name("Rows to fix").to_python()
     assert fix[0] == ["*姓名", "手机号码（必填）", "性别", "生日", "备注", "最近购买"]
     assert [r[0] for r in fix[1:]] == ["李四", "王芳", "赵六"]
-    # Kept as text: a formula typed into a cell is never written back as one.
-    assert fix[2][4] == INJECTION
+    # Kept as text: a formula typed into a cell is never written back as one, and neutralised with a
+    # quote as the exports neutralise it, for the report saved again as CSV.
+    assert fix[2][4] == "'" + INJECTION
     problems = book.get_sheet_by_name("Problems").to_python()
     assert [(int(r[0]), r[1]) for r in problems[1:]] == [(4, "手机号码（必填）"), (5, "生日"), (6, "性别")]
 
@@ -216,6 +217,43 @@ def test_the_report_writes_cells_no_spreadsheet_number_can_hold_as_text(tmp_path
 
     fix = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
     assert fix == [["http://example.invalid/姓名", "金额"], ["张三", "nan"]]
+
+
+def test_the_reports_own_cells_are_neutralised_as_the_exports_are_and_read_back_as_the_sheet_was(tmp_path):
+    from kebu.transfer.cells import normalized
+    from kebu.transfer.corrections import Correction
+    from kebu.transfer.customers import Problem
+    from kebu.transfer.readers import table_read
+    from kebu.transfer.report import report_write
+
+    # given: a formula typed in a rejected row's cell and header, one the sheet had already neutralised
+    # (an export of Kebu's own), a phone, and a corrected amount written with a minus sign
+    headers = ["姓名", "@备注", "电话", "旧备注"]
+    cells = ["王芳", INJECTION, "+86 138 1234 5678", "'=1+1"]
+    path = tmp_path / "r.xlsx"
+
+    # when
+    report_write(
+        str(path),
+        headers=headers,
+        rows=[(2, cells, [Problem(2, "@备注", INJECTION, "Not a note.")])],
+        corrections=[Correction(3, "金额", "-¥5", "-5.00", "Taken as an amount.")],
+    )
+
+    # then: every text of the merchant's that a spreadsheet would run gets a quote, as in the exports
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    fix = book.get_sheet_by_name("Rows to fix").to_python()
+    assert fix == [
+        ["姓名", "'@备注", "电话", "旧备注"],
+        ["王芳", "'" + INJECTION, "+86 138 1234 5678", "'=1+1"],  # not quoted twice
+    ]
+    problems = book.get_sheet_by_name("Problems").to_python()
+    assert problems[1][1:] == ["'@备注", "'" + INJECTION, "Not a note."]
+    corrected = book.get_sheet_by_name("Corrected cells").to_python()
+    assert corrected[1][1:] == ["金额", "'-¥5", "-5.00", "Taken as an amount."]
+    # and uploaded again, the rows read as the sheet's did
+    [(_number, read)] = list(table_read(path.read_bytes()).rows)
+    assert [normalized(c) for c in read] == [normalized(c) for c in cells]
 
 
 def test_a_saved_preset_maps_the_columns_the_header_words_would_not(tmp_path, owner):
