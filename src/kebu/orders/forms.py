@@ -37,6 +37,7 @@ from kebu.orders.selectors import COUNTED, POOL
 from kebu.orders.services.aftersales import AfterSaleLineInput
 from kebu.orders.services.orders import LineInput, OrderInput
 from kebu.orders.services.products import ProductInput, SkuInput
+from kebu.orders.services.stores import store_closed_message
 
 # The carriers most Chinese shops ship with, offered in a datalist: any other name may be typed.
 CARRIERS = (
@@ -188,13 +189,28 @@ OrderLineFormSet = forms.formset_factory(
 )
 
 
+class ActiveStoreField(forms.ModelChoiceField):
+    """The active stores; one deactivated since the page was shown is refused by its name, saying why
+    (``store_closed_message``), not as a choice that does not exist."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            # Compared as text: the value is whatever was posted, and a shop has a few inactive stores.
+            closed = next((s for s in Store.objects.filter(is_active=False) if str(s.pk) == str(value)), None)
+            if closed is None:
+                raise
+            raise forms.ValidationError(store_closed_message(closed), code="invalid_choice") from None
+
+
 class OrderForm(KebuForm):
     customer_no = forms.CharField(
         label=_("Customer number"),
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "off", "list": "customer-options"}),
     )
-    store = forms.ModelChoiceField(
+    store = ActiveStoreField(
         label=_("Store"), queryset=Store.objects.filter(is_active=True), empty_label=None
     )
     order_no = forms.CharField(

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kebu.customers.models import CustomField, SocialKind
+from kebu.orders.forms import ActiveStoreField
 from kebu.orders.models import Store
-from kebu.orders.services.stores import store_closed_message
 from kebu.transfer.customers import CUSTOM_PREFIX
 from kebu.transfer.models import ImportKind, ImportMode
 
@@ -148,23 +148,8 @@ def kind_field_choices(kind: str, definitions: Sequence[CustomField]) -> list[tu
     return field_choices(definitions)
 
 
-class _ActiveStoreField(forms.ModelChoiceField):
-    """The active stores; one deactivated since the page was shown is refused by its name, saying why,
-    not as a choice that does not exist."""
-
-    def to_python(self, value: Any) -> Any:
-        try:
-            return super().to_python(value)
-        except forms.ValidationError:
-            # Compared as text: the value is whatever was posted, and a shop has a few inactive stores.
-            closed = next((s for s in Store.objects.filter(is_active=False) if str(s.pk) == str(value)), None)
-            if closed is None:
-                raise
-            raise forms.ValidationError(store_closed_message(closed), code="invalid_choice") from None
-
-
 def _store_field() -> forms.ModelChoiceField:
-    return _ActiveStoreField(
+    return ActiveStoreField(
         label=gettext_lazy("Store"),
         queryset=Store.objects.filter(is_active=True),
         required=False,

@@ -548,6 +548,24 @@ def test_duplicate_order_number_in_the_same_store_is_refused(a_client, owner, ca
     assert Order.objects.count() == 1
 
 
+def test_a_store_deactivated_since_the_form_was_shown_is_refused_saying_it_is_closed(
+    a_client, owner, catalogue, a_customer
+):
+    from kebu.orders.services.stores import store_closed_message, store_update
+
+    # given: the form shown with the store chosen, then the store deactivated by someone else
+    store_update(actor=owner, store=catalogue.store, is_active=False)
+
+    # when: the form is posted as it was
+    response = a_client.post(reverse("orders:create"), _form(a_customer, store=str(catalogue.store.pk)))
+
+    # then: refused on the store, saying it is closed and where to turn it back on, not "not a choice"
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'data-field="store"' in html and store_closed_message(catalogue.store) in html
+    assert not Order.objects.exists()
+
+
 def test_a_double_clicked_submit_creates_one_order(a_client, catalogue, a_customer):
     data = _form(a_customer, idempotency_key="k-1", store=str(catalogue.store.pk))
     first = a_client.post(reverse("orders:create"), data)
