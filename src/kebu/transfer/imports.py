@@ -5,7 +5,8 @@ Each row is matched to a customer by, in this order, customer number, phone, a m
 account (WeChat, 旺旺, Douyin …), email, and, for a row with none of those, its exact name when exactly one
 customer has it. A matched customer gets the row's non-blank cells (``customer_import_merge``) that the
 importer may change (``_Allowed``): one they may not see or change is left as it is, and contact details
-they see masked are not taken, each with a note; an unmatched row becomes a new customer. So importing
+they see masked are not taken, each with a note; an unmatched row becomes a new customer, if the
+importer may add customers, owned as the new-customer form would have it (``_new_owner``). So importing
 the same file twice, or a newer export that overlaps an older one, creates nobody twice.
 
 A batch is one transaction: its customers, its journal rows (``ImportRow``), the import's next row and
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -34,7 +36,7 @@ from django.utils.translation import ngettext
 
 from kebu.audit.services import audit_record
 from kebu.core.bulk import objects_insert, values_insert
-from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.errors import Conflict, Forbidden, ValidationFailed
 from kebu.core.indexes import indexes_set_aside
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
@@ -43,7 +45,7 @@ from kebu.customers import access
 from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, SocialKind, Tag
 from kebu.customers.models import CustomerPhone as Phone
 from kebu.customers.privacy import CONTACT_CHANGE_KINDS
-from kebu.customers.selectors import customer_visible_queryset
+from kebu.customers.selectors import assignable_users, customer_visible_queryset
 from kebu.customers.services import (
     ImportedChange,
     customer_import_changes,
@@ -168,6 +170,28 @@ def import_mapping(
     return dict(mapping)
 
 
+# ``customer_import_start``'s ``owner`` when none is chosen: the customers an import adds are the
+# importer's, as those they add on the new-customer form are unless they choose otherwise.
+BY_IMPORTER: Any = object()
+
+
+def import_owner_options(*, actor: Any, owner: Any) -> dict[str, Any]:
+    """An import's ``options`` for the owner of the customers it adds whose row names none: nothing for
+    the importer (``BY_IMPORTER``, or ``actor`` themselves), else ``{"owner": id}``, or
+    ``{"owner": None}`` for nobody (the shared pool). Choosing is the assign permission's, as on the
+    new-customer form: ``Forbidden`` for someone without it choosing anyone but themselves,
+    ``ValidationFailed`` for someone who may not have customers (inactive, or without
+    ``customers.view_customer``)."""
+    if owner is BY_IMPORTER or owner == actor:
+        return {}
+    if actor is not None and not access.can_assign(actor):
+        raise Forbidden(_("Your role may not give customers to others; leave owner out to own it yourself."))
+    if owner is not None and not assignable_users().filter(pk=owner.pk).exists():
+        message = _("Choose an active colleague who works with customers.")
+        raise ValidationFailed(message, field_errors={"owner": [message]})
+    return {"owner": owner.pk if owner is not None else None}
+
+
 @transaction.atomic
 def customer_import_start(
     *,
@@ -180,11 +204,16 @@ def customer_import_start(
     enqueue: bool = True,
     kind: str = ImportKind.CUSTOMERS,
     store: Any = None,
+    owner: Any = BY_IMPORTER,
 ) -> Import:
     """Keep the file (``data``, or the file at that path, copied in pieces) under a generated name, and
     queue its import as a job (``enqueue=False``: the caller runs ``job_run`` itself). The kept copy is
     read as far as its header first, so a file that cannot be imported is refused here, before anything
-    is queued, and the job reads exactly the file that was checked."""
+    is queued, and the job reads exactly the file that was checked. ``owner``: of the customers it adds
+    (a customer sheet's rows, an order sheet's new buyers) whose row names none: a staff member, or None
+    for nobody (the shared pool); by default the importer (``import_owner_options``)."""
+    options: dict[str, Any] = {"store": store.pk} if store is not None else {}
+    options |= import_owner_options(actor=actor, owner=owner)
     if isinstance(data, Path):
         file_size_check(data.stat().st_size, streamed=True)  # before a file too large is copied
     stored_as = uuid.uuid4().hex
@@ -203,7 +232,7 @@ def customer_import_start(
         job=job,
         kind=kind,
         mode=mode,
-        options={"store": store.pk} if store is not None else {},
+        options=options,
         file_name=Path(file_name).name[:255],
         stored_as=stored_as,
         file_size=size,
@@ -705,12 +734,6 @@ def _batch_import(
         )
         for number, cells in batch
     ]
-    if run.created_by is not None and not access.can_assign(run.created_by):
-        # Giving a customer an owner is the assign permission's, in a sheet as on the customer page.
-        for row in rows:
-            if not row.problems and "owner" in row.provided:
-                message = _("Your role may not assign customers to staff: leave the owner column out.")
-                row.problems.append(Problem(row.number, "", "", message))
     good = [(r, _Keys.of(r)) for r in rows if not r.problems]
     made_tags = _tags_resolve([r for r, _keys in good])
     rejected = [r for r in rows if r.problems]
@@ -722,6 +745,7 @@ def _batch_import(
     hidden = _customers_hidden(run, wanted)
     loaded = customers_with_contacts(wanted - hidden) if wanted else {}
     allowed = _Allowed.of(run.created_by)
+    owner = _new_owner(run, allowed)
     cells_of = dict(batch)
     journal: list[ImportRow] = []
     created: list[tuple[int, int]] = []  # the journal's rows for the customers made: (row, customer)
@@ -751,6 +775,11 @@ def _batch_import(
             if keys.name and len(matches.names.get(keys.name, ())) > 1:
                 rejected.append(_ambiguous(row.number, keys.name, run.headers, mapping))
                 continue
+            if reason := _new_customer_problem(row, allowed=allowed, actor=run.created_by):
+                rejected.append(CustomerRow(row.number, None, problems=[Problem(row.number, "", "", reason)]))
+                continue
+            if "owner" not in row.provided and row.checked is not None:
+                row.checked.data.owner = owner
             to_create.append((row, keys))
             pending.learn(keys, 0, row.customer_no)
             continue
@@ -861,21 +890,50 @@ CONTACT_FIELDS = frozenset(CONTACT_CHANGE_KINDS)
 
 @dataclass(frozen=True)
 class _Allowed:
-    """What the importer may do to a customer already in Kebu, as the customer's page and the API let
-    them: change it at all (``customers.change_customer``), and its contact details (``CONTACT_FIELDS``)
-    only if they see them (``customers.view_contact``). The profile form and the API ask for both to
-    change anything, since they show and send back every contact detail; a sheet's row shows none, so
+    """What the importer may do to a customer, as the customer's page and the API let them: change one
+    already in Kebu at all (``customers.change_customer``), and its contact details (``CONTACT_FIELDS``)
+    only if they see them (``customers.view_contact``); add one (``customers.add_customer``); and give
+    one an owner (``customers.assign_customer``). The profile form and the API ask for both of the first
+    to change anything, since they show and send back every contact detail; a sheet's row shows none, so
     its other cells are still taken from someone who sees them masked. An import from the terminal under
     no one's name may do everything: whoever runs it holds the database."""
 
     change: bool
     contact: bool
+    add: bool
+    assign: bool
 
     @classmethod
     def of(cls, actor: Any) -> _Allowed:
         if actor is None:
-            return cls(True, True)
-        return cls(access.can(actor, access.CHANGE), access.can(actor, access.VIEW_CONTACT))
+            return cls(True, True, True, True)
+        return cls(
+            access.can(actor, access.CHANGE),
+            access.can(actor, access.VIEW_CONTACT),
+            access.can(actor, access.ADD),
+            access.can_assign(actor),
+        )
+
+
+def _new_owner(run: Import, allowed: _Allowed) -> Any:
+    """The owner a customer ``run`` adds gets when its row names none: the one chosen for the import
+    (``import_owner_options``), else the importer; always the importer when they may not assign
+    customers. Under no one's name, from the terminal, nobody unless one was chosen."""
+    if not allowed.assign or "owner" not in run.options:
+        return run.created_by
+    chosen = run.options["owner"]
+    return None if chosen is None else get_user_model()._default_manager.filter(pk=chosen).first()
+
+
+def _new_customer_problem(row: CustomerRow, *, allowed: _Allowed, actor: Any) -> str:
+    """Why the importer may not make ``row`` a new customer, or "" when they may: they may not add
+    customers, or the owner column names someone else and they may not assign customers."""
+    if not allowed.add:
+        return _("This customer is not in Kebu yet, and your role may not add customers.")
+    if not allowed.assign and "owner" in row.provided and row.data is not None and row.data.owner != actor:
+        # What the API answers someone who names another owner; the form does not let them name one.
+        return _("Your role may not assign customers to staff: leave the owner column out.")
+    return ""
 
 
 def _customers_hidden(run: Import, ids: set[int]) -> set[int]:
@@ -907,8 +965,9 @@ def _update(
 
     The contact details of a row by someone who sees them masked are never taken, and said so whenever
     the row gives one: were it said only when they differ from the customer's, the note would tell the
-    importer whether the address they typed is the one Kebu has. Someone who may not change customers
-    changes nothing, and is told when the row would have."""
+    importer whether the address they typed is the one Kebu has. Someone who may not assign customers
+    leaves each one's owner as it is, told when the row names another. Someone who may not change
+    customers changes nothing, and is told when the row would have."""
     masked = frozenset() if allowed.contact else row.provided & CONTACT_FIELDS
     provided = row.provided - masked
     left_out = []
@@ -918,11 +977,24 @@ def _update(
             "masked, were left as Kebu has them."
         )
         left_out.append([_headers(run, columns_feeding(mapping, cells, masked)), "", reason])
+    owner_kept: list[list[str]] = []
+    if "owner" in provided and not allowed.assign:
+        # As on their page, where only claim, release and transfer change the owner: kept, and said so
+        # when the file names another (the importer sees who owns a customer they see).
+        provided -= {"owner"}
+        customer = _customer_read(customer)
+        assert row.data is not None
+        if customer.owner_id != getattr(row.data.owner, "pk", None):
+            reason = _(
+                "This customer is already in Kebu, and your role may not assign customers: their owner "
+                "was left as Kebu has it."
+            )
+            owner_kept = [[_headers(run, columns_feeding(mapping, cells, frozenset({"owner"}))), "", reason]]
+            left_out += owner_kept
     if allowed.change:
         return _merge(run, row, customer, provided=provided, definitions=definitions), left_out
-    if not isinstance(customer, Customer):
-        customer = customers_with_contacts([customer]).get(customer) or Customer.objects.get(pk=customer)
-    assert isinstance(customer, Customer) and row.checked is not None
+    customer = _customer_read(customer)
+    assert row.checked is not None
     if would := customer_import_changes(
         customer=customer, checked=row.checked, provided=provided, definitions=definitions
     ):
@@ -930,8 +1002,16 @@ def _update(
             "This customer is already in Kebu and the file differs from them in these columns, but your "
             "role may not change customers: they were left as they are."
         )
-        return None, [[_headers(run, columns_feeding(mapping, cells, frozenset(would))), "", reason]]
+        differs = [_headers(run, columns_feeding(mapping, cells, frozenset(would))), "", reason]
+        return None, [differs, *owner_kept]
     return None, left_out
+
+
+def _customer_read(customer: Customer | int) -> Customer:
+    """The customer, read with what the merge compares when given by id."""
+    if isinstance(customer, Customer):
+        return customer
+    return customers_with_contacts([customer]).get(customer) or Customer.objects.get(pk=customer)
 
 
 def _headers(run: Import, columns: Sequence[int]) -> str:

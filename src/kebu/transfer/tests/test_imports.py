@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from kebu.audit.models import AuditEntry
-from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.errors import Conflict, Forbidden, ValidationFailed
 from kebu.core.jobs import job_cancel, job_run
 from kebu.core.models import Job, JobStatus, SetAsideIndex
 from kebu.customers.models import (
@@ -28,7 +28,14 @@ from kebu.customers.models import (
 )
 from kebu.customers.services import PhoneInput, SocialInput, customer_input_from, customer_update
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
-from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
+from kebu.transfer.customers import customer_file_check
+from kebu.transfer.imports import (
+    customer_import_start,
+    import_notes,
+    import_problems,
+    import_rejected_rows,
+    import_undo,
+)
 from kebu.transfer.models import Import, ImportMode, ImportRow, ImportRowAction
 from kebu.transfer.tests.sheets import xlsx_with_formula_errors
 
@@ -786,7 +793,9 @@ def test_a_sheet_may_give_owners_only_in_the_hands_of_someone_who_may_assign(own
     from django.contrib.auth.models import Permission
 
     importer = staff_member("analyst", "importer")
-    importer.user_permissions.add(Permission.objects.get(codename="import_customers"))
+    importer.user_permissions.add(
+        Permission.objects.get(codename="import_customers"), Permission.objects.get(codename="add_customer")
+    )
     staff_member("sales", "xiaowang", display_name="小王")
 
     run = run_import(importer, owned_csv(",张三,13812345678,,,小王", ",李四,13900001111,,,"))
@@ -876,10 +885,11 @@ KNOWN = csv_bytes(
 def test_an_importer_who_may_not_change_customers_leaves_those_the_file_differs_from_with_a_note(
     owner, customer_importer
 ):
-    # given two customers, and a colleague who sees every customer in full but may not change them
+    # given two customers, and a colleague who sees every customer in full and may add customers, but
+    # may not change them
     run_import(owner, KNOWN)
     before = state()
-    clerk = customer_importer("analyst", "customers.view_contact")
+    clerk = customer_importer("analyst", "customers.view_contact", "customers.add_customer")
 
     # when they import a sheet with other notes and gender for 张三, 李四 as Kebu has them, and 赵六
     again = run_import(
@@ -935,7 +945,7 @@ def test_an_importer_who_sees_contact_details_masked_changes_the_others_but_neve
 def test_a_customer_the_importer_may_not_see_is_left_as_they_are_and_nobody_is_made_twice(
     owner, customer_importer, pool_off
 ):
-    # given 张三 and 李四, nobody's (the shared pool, switched off), but 李四 is the clerk's own
+    # given 张三 and 李四, the shop owner's (the shared pool switched off), but 李四 is the clerk's own
     run_import(owner, KNOWN)
     clerk = customer_importer("sales")
     Customer.objects.filter(name="李四").update(owner=clerk)
@@ -959,3 +969,158 @@ def test_a_customer_the_importer_may_not_see_is_left_as_they_are_and_nobody_is_m
     [note] = import_notes(again, limit=10)
     assert note.row == 2 and "cannot see" in note.reason
     assert "张三" not in note.reason and "老客户" not in note.reason
+
+
+# --- a customer the file adds is added only as the importer could add them by hand --------------------
+
+
+def problems_of(run: Import) -> dict[int, list[str]]:
+    return {number: [p.reason for p in found] for number, found in import_problems(run).items()}
+
+
+def checked_problems(check) -> dict[int, list[str]]:
+    return {number: [p.reason for p in found] for number, _cells, found in check.bad}
+
+
+@pytest.mark.parametrize("mode", [ImportMode.GOOD_ROWS, ImportMode.ALL_OR_NOTHING])
+def test_an_importer_who_may_not_add_customers_updates_the_ones_they_see_and_adds_nobody(
+    owner, customer_importer, pool_off, mode
+):
+    # given 李四, the clerk's own, and a clerk who sees and changes their customers but may not add one
+    run_import(owner, KNOWN)
+    clerk = customer_importer(
+        None, "customers.view_customer", "customers.change_customer", "customers.view_contact"
+    )
+    Customer.objects.filter(name="李四").update(owner=clerk)
+    before = state()
+    data = csv_bytes(",李四,13900001111,,,,,,,,VIP", ",赵六,13700002222,,,,,,,,")
+
+    # when they check, then import, a sheet with new notes for 李四 and a new customer, 赵六
+    check = customer_file_check(data, actor=clerk)
+    run = run_import(clerk, data, mode=mode)
+
+    # then 赵六 is refused, saying why, and made nowhere; 李四 takes the notes unless all or nothing
+    assert (
+        problems_of(run)
+        == checked_problems(check)
+        == {3: ["This customer is not in Kebu yet, and your role may not add customers."]}
+    )
+    assert not Customer.objects.filter(name="赵六").exists()
+    if mode == ImportMode.ALL_OR_NOTHING:
+        assert run.refused and state() == before
+    else:
+        assert counts(run) == (0, 1, 0, 1)
+        assert Customer.objects.get(name="李四").notes == "VIP"
+    # and a sheet of only the customers they have imports as it did before
+    assert counts(run_import(clerk, csv_bytes(",李四,13900001111,,,,,,,,老客户"))) == (0, 1, 0, 0)
+
+
+def test_a_salesperson_owns_the_customers_they_import_and_sees_them_with_the_pool_off(
+    customer_importer, pool_off
+):
+    from kebu.customers.selectors import customer_visible_queryset
+
+    clerk = customer_importer("sales")
+
+    run = run_import(clerk, KNOWN)
+
+    assert counts(run) == (2, 0, 0, 0)
+    assert set(Customer.objects.values_list("owner", flat=True)) == {clerk.pk}
+    assert customer_visible_queryset(user=clerk).count() == 2
+    # so the same file again finds them as theirs: nothing left out as a customer they cannot see
+    again = run_import(clerk, KNOWN)
+    assert counts(again) == (0, 0, 2, 0) and again.noted == 0
+
+
+def test_an_importer_who_may_not_assign_owns_the_customers_they_add_whatever_the_sheet_says(
+    owner, customer_importer, pool_off
+):
+    # given a clerk who may not assign customers, and 李四, the clerk's own
+    clerk = customer_importer("sales")
+    run_import(owner, owned_csv(",李四,13900001111,,,"))
+    Customer.objects.filter(name="李四").update(owner=clerk)
+    data = owned_csv(
+        ",张三,13812345678,,,导入员",  # new, and theirs: as the form would have it
+        ",王五,13700002222,,,laoban",  # new, but the boss's: not theirs to give
+        ",李四,13900001111,老客,,laoban",  # theirs already: the tag is taken, the owner kept
+    )
+
+    check = customer_file_check(data, actor=clerk)
+    run = run_import(clerk, data)
+
+    assert counts(run) == (1, 1, 0, 1)
+    assert problems_of(run) == checked_problems(check)
+    assert list(problems_of(run)) == [3] and "may not assign" in problems_of(run)[3][0]
+    assert Customer.objects.get(name="张三").owner == clerk
+    li = Customer.objects.get(name="李四")
+    assert li.owner == clerk and list(li.tags.values_list("name", flat=True)) == ["老客"]
+    [note] = import_notes(run, limit=10)
+    assert (note.row, note.column) == (4, "负责人") and "owner was left as Kebu has it" in note.reason
+
+
+def test_an_importer_who_may_assign_gives_new_customers_the_sheets_owner_else_the_one_chosen(
+    owner, staff_member
+):
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    other = staff_member("sales", "xiaoli", display_name="小李")
+    data = owned_csv(",张三,13812345678,,,小王", ",李四,13900001111,,,")
+
+    def owners(run: Import) -> dict[str, object]:
+        assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+        made = dict(Customer.objects.values_list("name", "owner"))
+        import_undo(actor=owner, run=run)
+        return made
+
+    # themselves, by default, as on the new-customer form
+    assert owners(run_import(owner, data)) == {"张三": clerk.pk, "李四": owner.pk}
+    # nobody (the shared pool), or a colleague, when they choose so for the import
+    assert owners(start_and_run(owner, data, owner=None)) == {"张三": clerk.pk, "李四": None}
+    assert owners(start_and_run(owner, data, owner=other)) == {"张三": clerk.pk, "李四": other.pk}
+
+
+def start_and_run(actor, data: bytes, **options) -> Import:
+    with transaction.atomic():
+        run = customer_import_start(actor=actor, data=data, file_name="客户.csv", enqueue=False, **options)
+    job_run(run.job_id)
+    run.refresh_from_db()
+    return run
+
+
+def test_only_someone_who_may_assign_chooses_the_owner_of_the_customers_an_import_adds(
+    owner, customer_importer, staff_member
+):
+    clerk = customer_importer("sales")
+    inactive = staff_member("sales", "gone", is_active=False)
+
+    with pytest.raises(Forbidden):
+        start_and_run(clerk, KNOWN, owner=owner)
+    with pytest.raises(Forbidden):
+        start_and_run(clerk, KNOWN, owner=None)
+    with pytest.raises(ValidationFailed):
+        start_and_run(owner, KNOWN, owner=inactive)
+    assert not Import.objects.exists()
+    # choosing themselves is what they get anyway
+    assert counts(start_and_run(clerk, KNOWN, owner=clerk)) == (2, 0, 0, 0)
+
+
+def test_undo_of_an_import_that_gave_owners_puts_every_customer_back_as_it_was(owner, staff_member):
+    # given 张三, the clerk's
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    run_import(owner, owned_csv(",张三,13812345678,,,小王"))
+    before = owned_state()
+
+    # when an import for 小李 moves 张三 to them by the owner column and adds 李四, then is undone
+    other = staff_member("sales", "xiaoli", display_name="小李")
+    run = start_and_run(owner, owned_csv(",张三,13812345678,,,小李", ",李四,13900001111,,,"), owner=other)
+    assert counts(run) == (1, 1, 0, 0), import_rejected_rows(run)
+    assert dict(Customer.objects.values_list("name", "owner")) == {"张三": other.pk, "李四": other.pk}
+    import_undo(actor=owner, run=run)
+
+    # then 张三 is the clerk's again, and 李四 is gone
+    assert owned_state() == before and before[0][-1] == clerk.pk
+
+
+def owned_state() -> list[tuple]:
+    """``state()``, and whose each customer is."""
+    owners = Customer.objects.order_by("customer_no").values_list("owner", flat=True)
+    return [(*row, owner) for row, owner in zip(state(), owners, strict=True)]
