@@ -10,19 +10,21 @@ method), never its lines or amounts: a sheet that differs there is refused for t
 differs. The importer changes an order already in Kebu only as its page would let them: one they may not
 see, or may not change, is left as it is with a note, and the contact details they see masked are never
 taken. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
-(旺旺/会员名), and becomes a new customer when none has them. A new order in a deactivated store is
-refused on its store's cell; one already in such a store is matched as any other. Each order is checked
-as ``order_create`` checks it, and a batch's orders are written together (``orders_create_checked``),
-with the customers' figures, stages and audit entries as ``order_create`` would leave them, in the
-batch's transaction. A new order the sheet reports closed after payment (交易关闭 with its payment time)
-is made as it happened: paid, then refunded in full through the after-sale services; one closed before
-payment is cancelled. A new order of which the sheet gives an amount refunded (退款金额, Kebu's own
-Refunded) is made at its status, then refunded that much the same way (in full, it closes): each line
-gives back what the sheet says was refunded of it (Kebu's own Line refunded), else the refund is spread
-over the lines. An order already in Kebu is never refunded by an import: a sheet saying more was
-refunded gets a note. Undo deletes the orders the import made, their refunds, and the customers it made
-for them, puts the orders it moved on or changed back, and rebuilds the figures of the customers they
-belonged to."""
+(旺旺/会员名), and becomes a new customer when none has them, owned as the customer import's are. A new
+order whose buyer is a customer the importer may not see, or would be a new one when they may not add
+customers, is refused, saying so and nothing of that customer (``_Known.buyer_problem``). A new order in
+a deactivated store is refused on its store's cell; one already in such a store is matched as any other.
+Each order is checked as ``order_create`` checks it, and a batch's orders are written together
+(``orders_create_checked``), with the customers' figures, stages and audit entries as ``order_create``
+would leave them, in the batch's transaction. A new order the sheet reports closed after payment (交易关闭
+with its payment time) is made as it happened: paid, then refunded in full through the after-sale
+services; one closed before payment is cancelled. A new order of which the sheet gives an amount
+refunded (退款金额, Kebu's own Refunded) is made at its status, then refunded that much the same way (in
+full, it closes): each line gives back what the sheet says was refunded of it (Kebu's own Line
+refunded), else the refund is spread over the lines. An order already in Kebu is never refunded by an
+import: a sheet saying more was refunded gets a note. Undo deletes the orders the import made, their
+refunds, and the customers it made for them, puts the orders it moved on or changed back, and rebuilds
+the figures of the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -113,6 +115,7 @@ from kebu.transfer.readers import Cell
 from kebu.transfer.sheetxml import FormulaError
 
 if TYPE_CHECKING:
+    from kebu.transfer.imports import _Allowed as CustomersAllowed
     from kebu.transfer.imports import _Matches
 
 logger = logging.getLogger(__name__)
@@ -932,17 +935,22 @@ class _Allowed:
 class _Known:
     """What a batch's orders are matched against: the (store, order number) pairs already in Kebu, those
     of them the importer may not see, what the importer may do to the others, and the existing customers
-    with any of their buyers' keys."""
+    with any of their buyers' keys, those of them the importer may not see, what the importer may do to
+    customers (``imports._Allowed``: add one, for a new buyer) and whose a new buyer is."""
 
     existing: dict[tuple[int, str], Order]  # (store, order number) -> the order, with its lines
     matches: _Matches
     matched: dict[int, Customer]
     hidden: set[int]  # the ids of existing orders the importer may not see
     allowed: _Allowed
+    buyers_hidden: set[int]  # the ids of matched customers the importer may not see
+    customers: CustomersAllowed
+    owner: Any  # of a new buyer
 
     @classmethod
-    def load(cls, orders: Sequence[OrderRows], *, actor: Any) -> _Known:
-        from kebu.transfer.imports import _Keys, _matches_load
+    def load(cls, orders: Sequence[OrderRows], *, run: Import) -> _Known:
+        from kebu.transfer.imports import _Allowed as CustomersAllowed
+        from kebu.transfer.imports import _customers_hidden, _Keys, _matches_load, _new_owner
 
         numbers = {o.order_no for o in orders if o.order_no}
         stores = {o.store.pk for o in orders if o.store is not None}
@@ -956,16 +964,41 @@ class _Known:
         keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
         matches = _matches_load(keys)
         wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
+        actor = run.created_by
+        customers = CustomersAllowed.of(actor)
         return cls(
             existing,
             matches,
             Customer.objects.in_bulk(wanted),
             _orders_hidden(actor, [order.pk for order in existing.values()]),
             _Allowed.of(actor),
+            _customers_hidden(run, wanted),
+            customers,
+            _new_owner(run, customers),
         )
 
     def customer(self, customer_id: int) -> Customer:
         return self.matched.get(customer_id) or Customer.objects.get(pk=customer_id)
+
+    def buyer_problem(self, customer_id: int | None) -> str:
+        """Why a new order may not be the buyer's (``customer_id``: the customer matched, None for a new
+        one), or "" when it may: the order would go to a customer the importer may not see, or make one
+        when they may not add customers. Said as the new-customer form tells of a phone a customer they
+        cannot see has: that one has it, and nothing of who."""
+        if customer_id is not None and customer_id in self.buyers_hidden:
+            return _(
+                "A customer you cannot see already has this buyer's customer number, phone, account or "
+                "email: the order was not imported."
+            )
+        if customer_id is None and not self.customers.add:
+            return _("This order's buyer is not in Kebu yet, and your role may not add customers.")
+        return ""
+
+    def buyer_owned(self, order: OrderRows) -> None:
+        """Give the new buyer of ``order`` its owner (``imports._new_owner``), as the new-customer form."""
+        assert order.buyer is not None and order.buyer.checked is not None
+        if "owner" not in order.buyer.provided:
+            order.buyer.checked.data.owner = self.owner
 
 
 def _orders_hidden(actor: Any, order_ids: Sequence[int]) -> set[int]:
@@ -1133,7 +1166,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
     whole batch back and take it again order by order."""
     from kebu.transfer.imports import _Keys
 
-    known = _Known.load(orders, actor=run.created_by)
+    known = _Known.load(orders, run=run)
     now = timezone.now()
     # And the orders of the batch before, as order_create would find them. Every order has its number
     # (order_rows_read refuses a blank one), so a number here is one order.
@@ -1155,6 +1188,9 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             continue
         keys = _Keys.of(order.buyer)
         customer_id = None if keys.name else known.matches.find(keys)
+        if reason := known.buyer_problem(customer_id):
+            order.problems = [Problem(order.number, "", "", reason)]
+            continue
         customer = known.customer(customer_id) if customer_id is not None and customer_id > 0 else Customer()
         try:
             checked = _order_checked(run, order, customer, now=now, numbers_taken=taken, skus=skus)
@@ -1167,6 +1203,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             # order_create had made them. Not made yet, they are known by a stand-in id below zero.
             customer_id = -(len(new_buyers) + 1)
             new_buyers[customer_id] = order
+            known.buyer_owned(order)
             known.matches.learn(keys, customer_id, order.buyer.customer_no)
         passed.append((order, checked, customer_id))
     made = customers_import_create(
@@ -1718,7 +1755,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
     """Each order through ``order_create`` in a savepoint of its own, its new buyer made with it."""
     from kebu.transfer.imports import _Keys
 
-    known = _Known.load(orders, actor=run.created_by)
+    known = _Known.load(orders, run=run)
     journal: list[ImportRow] = []
     counts = _Counts()
     for order in orders:
@@ -1730,10 +1767,14 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             continue
         buyer_keys = _Keys.of(order.buyer)
         customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)
+        if reason := known.buyer_problem(customer_id):
+            order.problems = [Problem(order.number, "", "", reason)]
+            continue
         try:
             with transaction.atomic():
                 made = customer_id is None
                 if made:
+                    known.buyer_owned(order)
                     [customer] = customers_import_create(
                         actor=run.created_by,
                         rows=[(order.buyer.checked, order.buyer.customer_no)],

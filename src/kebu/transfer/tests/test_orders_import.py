@@ -23,6 +23,7 @@ from kebu.core.errors import Conflict
 from kebu.core.jobs import job_run
 from kebu.customers.models import Customer
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
+from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.services.orders import order_cancel
 from kebu.orders.tests.factories import make_catalogue
@@ -1888,8 +1889,8 @@ def test_an_order_the_importer_may_not_see_is_left_as_it_is_and_nothing_of_it_is
 ):
     from kebu.audit.models import AuditEntry
 
-    # given the owner's orders, their buyers nobody's (the shared pool, switched off), but one: the
-    # buyer of order …346, who is the clerk's
+    # given the owner's orders, their buyers the owner's too (the shared pool switched off), but one:
+    # the buyer of order …346, who is the clerk's
     run_import(owner, TAOBAO, store=shop.store)
     clerk = order_importer("sales")
     Customer.objects.filter(name="李华").update(owner=clerk)
@@ -1919,6 +1920,83 @@ def test_an_order_the_importer_may_not_see_is_left_as_it_is_and_nothing_of_it_is
     told = " ".join(note.reason for note in notes)
     assert "398.00" not in told and "Completed" not in told and "王小明" not in told
     assert Order.objects.count() == 4 and Customer.objects.count() == 3
+
+
+# --- a new order goes only to a buyer the importer could give it to by hand ---------------------------
+
+
+def _problems(run: Import) -> dict[int, list[str]]:
+    return {number: [p.reason for p in found] for number, _cells, found in import_rejected_rows(run)}
+
+
+@pytest.fixture(params=["together", "one_by_one"])
+def either_way(request, monkeypatch):
+    """A batch of orders written together, or order by order, as a batch is when writing them together
+    meets a key taken meanwhile (``order_batch_import``)."""
+    if request.param == "one_by_one":
+        from django.db import IntegrityError
+
+        from kebu.transfer import orders
+
+        def taken(*args, **kwargs):
+            raise IntegrityError("a key taken meanwhile")
+
+        monkeypatch.setattr(orders, "_orders_together", taken)
+    return request.param
+
+
+def test_a_new_order_whose_buyer_is_a_customer_the_importer_may_not_see_is_refused_telling_nothing(
+    owner, shop, order_importer, pool_off, either_way
+):
+    from kebu.orders.selectors import order_visible_queryset
+    from kebu.transfer.orders import order_file_check
+
+    # given 李华, the owner's customer, with the phone the buyer of order …346 gives
+    hidden = make_customer(actor=owner, name="李华（VIP）", phone="13900001111", owner=owner, notes="大客户")
+    clerk = order_importer("sales")
+    before = (hidden.version, hidden.order_count)
+
+    # when a clerk who may not see them checks, then imports, the export
+    check = order_file_check(TAOBAO, store=shop.store, actor=clerk)
+    run = run_import(clerk, TAOBAO, store=shop.store)
+
+    # then that order is refused, as the dry run said, and 李华 has no order of it
+    assert counts(run) == (3, 0, 0, 1)
+    assert _problems(run) == {number: [p.reason for p in found] for number, _c, found in check.bad}
+    [reason] = _problems(run)[3]
+    assert "customer you cannot see" in reason
+    for secret in (hidden.name, hidden.customer_no, hidden.notes, owner.username, str(owner)):
+        assert secret not in reason
+    hidden.refresh_from_db()
+    assert (hidden.version, hidden.order_count) == before and not hidden.orders.exists()
+    # the buyers it made are the clerk's: they see them, and the orders they imported
+    made = Customer.objects.exclude(pk=hidden.pk)
+    assert set(made.values_list("owner", flat=True)) == {clerk.pk}
+    assert order_visible_queryset(user=clerk).count() == Order.objects.count() == 3
+    # and undo takes it all back
+    import_undo(actor=clerk, run=run)
+    assert list(Customer.objects.all()) == [hidden] and not Order.objects.exists()
+
+
+def test_an_order_importer_who_may_not_add_customers_imports_only_the_orders_of_buyers_in_kebu(
+    owner, shop, order_importer, pool_off, either_way
+):
+    from kebu.transfer.orders import order_file_check
+
+    # given a clerk who may add orders but not customers, and 李华, their own customer
+    clerk = order_importer(None, "customers.view_customer", "orders.view_order")
+    li = make_customer(actor=owner, name="李华", phone="13900001111", owner=clerk)
+
+    check = order_file_check(TAOBAO, store=shop.store, actor=clerk)
+    run = run_import(clerk, TAOBAO, store=shop.store)
+
+    # then 李华's order is theirs; the orders of buyers Kebu does not have are refused, saying why
+    assert counts(run) == (1, 0, 0, 3)
+    said = "This order's buyer is not in Kebu yet, and your role may not add customers."
+    assert _problems(run) == {2: [said], 4: [said], 5: [said]}
+    assert _problems(run) == {number: [p.reason for p in found] for number, _c, found in check.bad}
+    assert list(Customer.objects.all()) == [li]
+    assert Order.objects.get().customer == li
 
 
 # --- closed after payment: refunded in full ------------------------------------------------------
