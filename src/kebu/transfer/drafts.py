@@ -29,7 +29,7 @@ from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
 from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import Problem, mapping_check
-from kebu.transfer.imports import customer_import_start, imports_dir
+from kebu.transfer.imports import BY_IMPORTER, customer_import_start, imports_dir
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
 from kebu.transfer.products import product_mapping_check
@@ -140,9 +140,11 @@ def import_from_draft(
     mapping: dict[int, str],
     kind: str = ImportKind.CUSTOMERS,
     store: Store | None = None,
+    owner: Any = BY_IMPORTER,
 ) -> Import:
     """Start the import of a draft holding a sheet of ``kind`` (``customer_import_start``, which keeps its
-    own copy and queues the job) and delete the draft once that is committed."""
+    own copy and queues the job; ``owner``: of the customers it adds) and delete the draft once that is
+    committed."""
     data = import_draft_read(token)
     import_mapping_check(
         kind=kind, headers=table_read(data, sheet=sheet or None).headers, mapping=mapping, store=store
@@ -156,6 +158,7 @@ def import_from_draft(
         mapping=mapping,
         kind=kind,
         store=store,
+        owner=owner,
     )
     transaction.on_commit(lambda: import_draft_drop(token))
     return run

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kebu.customers.models import CustomField, SocialKind
+from kebu.customers.selectors import assignable_users
 from kebu.orders.forms import ActiveStoreField
 from kebu.orders.models import Store
 from kebu.transfer.customers import CUSTOM_PREFIX
@@ -208,9 +209,15 @@ class UploadForm(forms.Form):
         return cleaned
 
 
+# The kinds whose import adds customers (a customer sheet's rows, an order sheet's new buyers).
+OWNER_KINDS = (ImportKind.CUSTOMERS, ImportKind.ORDERS)
+
+
 class MappingForm(forms.Form):
     """One choice per column of the file (``col_<index>``: a field key, or blank to skip the column), the
-    mode, for orders and reviews the store, and a name for saving the choice as a preset."""
+    mode, for orders and reviews the store, for customers and orders the owner of the customers the
+    import adds (``owner_choice``: offered only to someone who may assign customers, as on the
+    new-customer form), and a name for saving the choice as a preset."""
 
     mode = forms.ChoiceField(
         label=gettext_lazy("Rows with problems"), choices=ImportMode.choices, widget=forms.RadioSelect
@@ -223,6 +230,7 @@ class MappingForm(forms.Form):
         headers: Sequence[str],
         choices: list[tuple[str, Any]],
         kind: str = ImportKind.CUSTOMERS,
+        owner_choice: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -230,6 +238,17 @@ class MappingForm(forms.Form):
         self.headers = list(headers)
         if kind in STORE_KINDS:
             self.fields["store"] = _store_field()
+        if owner_choice and kind in OWNER_KINDS:
+            self.fields["owner"] = forms.ModelChoiceField(
+                label=gettext_lazy("Owner of new customers"),
+                queryset=assignable_users(),
+                required=False,
+                empty_label=gettext_lazy("— nobody: the shared pool —"),
+                help_text=gettext_lazy(
+                    "The customers this import adds get this owner, unless the file's owner column names one."
+                ),
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )
         options = [("", gettext_lazy("— skip —")), *choices]
         self.labels = dict(options)
         for index, header in enumerate(self.headers):

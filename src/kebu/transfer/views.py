@@ -6,6 +6,8 @@ Only staff holding ``transfer.import_customers`` reach them; anyone else gets 40
 does not exist. Products and orders are catalogue and sales work, reviews service work: their sheets are
 offered only to staff who may also add products (``orders.add_product``), orders (``orders.add_order``)
 or feedback (``engagement.add_feedback``), and a draft of a kind the user may not import is not found.
+Adding a customer (``customers.add_customer``) is asked of each row that would add one, not of the page:
+a re-import that only updates customers needs none (``imports._Allowed``).
 Between the upload and the import the file is a draft (``drafts.import_draft_keep``): its token lives in
 the uploader's session, so nobody else can name it, and it has no job, so it never runs."""
 
@@ -31,6 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.models import Job
 from kebu.core.pagination import paginate
+from kebu.customers import access
 from kebu.customers.models import CustomField
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
@@ -58,7 +61,13 @@ from kebu.transfer.forms import (
     import_max_bytes,
     kind_field_choices,
 )
-from kebu.transfer.imports import import_cancel, import_notes, import_rejected_rows, import_undo
+from kebu.transfer.imports import (
+    BY_IMPORTER,
+    import_cancel,
+    import_notes,
+    import_rejected_rows,
+    import_undo,
+)
 from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPreset
 from kebu.transfer.orders import order_headers_match
 from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
@@ -141,6 +150,7 @@ def _draft(request: HttpRequest, token: str) -> dict[str, Any]:
         raise Http404
     draft.setdefault("kind", ImportKind.CUSTOMERS)  # drafts uploaded before there were kinds
     draft.setdefault("store", None)
+    draft.setdefault("owner", request.user.pk)  # the new customers' owner (id, None: the pool)
     if draft["kind"] not in _kinds_allowed(request.user):
         raise Http404
     return draft
@@ -279,8 +289,13 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
     guessed = _headers_guess(kind, headers, definitions)
     problems: list[str] = []
 
+    owner_choice = access.can_assign(request.user)
     if request.method == "POST":
-        form = MappingForm(request.POST, headers=headers, choices=choices, kind=kind)
+        data = request.POST
+        if "owner" not in data:  # posted by a page without the choice: the draft's stands
+            data = data.copy()
+            data["owner"] = "" if draft["owner"] is None else str(draft["owner"])
+        form = MappingForm(data, headers=headers, choices=choices, kind=kind, owner_choice=owner_choice)
         if form.is_valid():
             response = _draft_act(request, token, draft, form)
             if response is not None:
@@ -293,7 +308,10 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         initial: dict[str, Any] = {f"col_{index}": key for index, key in mapping.items()}
         initial["mode"] = draft["mode"]
         initial["store"] = draft["store"]
-        form = MappingForm(initial=initial, headers=headers, choices=choices, kind=kind)
+        initial["owner"] = draft["owner"]
+        form = MappingForm(
+            initial=initial, headers=headers, choices=choices, kind=kind, owner_choice=owner_choice
+        )
         problems = _mapping_problems(draft, mapping)
         status = 200
     try:
@@ -355,6 +373,10 @@ def _draft_act(
     if draft["kind"] in STORE_KINDS:
         chosen = form.cleaned_data.get("store")
         draft["store"] = chosen.pk if chosen is not None else None
+    owner = BY_IMPORTER
+    if "owner" in form.fields:
+        owner = form.cleaned_data.get("owner")
+        draft["owner"] = owner.pk if owner is not None else None
     _draft_keep(request, token, draft)
     kind, store = draft["kind"], _draft_store(draft)
     action = request.POST.get("action")
@@ -390,6 +412,7 @@ def _draft_act(
                 mapping=mapping,
                 kind=kind,
                 store=store,
+                owner=owner,
             )
             _draft_forget(request, token)
             return redirect("transfer:detail", import_id=run.pk)

@@ -308,3 +308,31 @@ def test_the_sheet_commands_do_not_load_the_url_configuration_and_its_analytics_
 
     assert Tags.urls not in command.requires_system_checks
     assert {Tags.models, Tags.database} <= set(command.requires_system_checks)
+
+
+def test_the_command_runs_as_its_user_and_gives_new_customers_the_owner_asked_for(
+    merchant_sheet, owner, staff_member
+):
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+
+    def owners(**options) -> set:
+        call_command("import", str(merchant_sheet), stdout=io.StringIO(), **options)
+        made = set(Customer.objects.values_list("owner", flat=True))
+        Customer.objects.all().delete()
+        return made
+
+    assert owners() == {None}  # under no one's name: nobody's, the shared pool
+    assert owners(user="laoban") == {owner.pk}  # as the boss adds them by hand
+    assert owners(user="laoban", owner="nobody") == {None}
+    assert owners(user="laoban", owner="xiaowang") == {clerk.pk}
+    assert owners(user="xiaowang") == {clerk.pk}
+    # a clerk may not give customers to others, and a name must be a staff member's
+    with pytest.raises(CommandError, match="may not give customers to others"):
+        call_command("import", str(merchant_sheet), user="xiaowang", owner="laoban", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="may not give customers to others"):
+        call_command(
+            "import", str(merchant_sheet), user="xiaowang", owner="nobody", dry_run=True, stdout=io.StringIO()
+        )
+    with pytest.raises(CommandError, match="No staff member is called 'ghost'"):
+        call_command("import", str(merchant_sheet), owner="ghost", stdout=io.StringIO())
+    assert not Customer.objects.exists()

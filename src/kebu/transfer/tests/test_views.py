@@ -319,6 +319,53 @@ def test_a_check_of_another_draft_or_session_is_not_found(
     assert owner_client.get("/imports/draft/..%2F..%2Fsecret_key/").status_code == 404
 
 
+# --- the owner of the customers an import adds -------------------------------------------------------
+
+
+def test_an_admin_chooses_on_the_columns_page_whose_the_customers_an_import_adds_are(
+    owner_client, owner, staff_member, django_capture_on_commit_callbacks
+):
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    token = token_of(upload(owner_client, sheet(*GOOD)))
+
+    # offered as on the new-customer form: themselves, nobody (the shared pool), or a colleague
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    choice = re.search(r'<select name="owner".*?</select>', page, re.S).group(0)
+    assert f'<option value="{owner.pk}" selected>' in choice and f'value="{clerk.pk}"' in choice
+    assert "nobody: the shared pool" in choice
+
+    # when they choose the clerk, check every row, and import from the check's page
+    with django_capture_on_commit_callbacks(execute=True):
+        check_url = post_columns(owner_client, token, "check", owner=clerk.pk)["Location"]
+    check = owner_client.get(check_url).content.decode()
+    posted = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', check))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("transfer:draft", args=[token]), {**posted, "action": "import"})
+
+    # then the customers are the clerk's
+    assert response.status_code == 302
+    assert set(Customer.objects.values_list("owner", flat=True)) == {clerk.pk}
+    assert Import.objects.get().options == {"owner": clerk.pk}
+
+
+def test_an_importer_who_may_not_assign_is_not_offered_the_owner_and_owns_what_they_add(
+    staff_member, owner, django_capture_on_commit_callbacks
+):
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    clerk.user_permissions.add(Permission.objects.get(codename="import_customers"))
+    client = Client()
+    client.force_login(clerk)
+    token = token_of(upload(client, sheet(*GOOD)))
+
+    page = client.get(reverse("transfer:draft", args=[token])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_columns(client, token, "import", owner=owner.pk)  # posted all the same
+
+    assert 'name="owner"' not in page and 'id="owner-choice"' not in page
+    assert response.status_code == 302
+    assert set(Customer.objects.values_list("owner", flat=True)) == {clerk.pk}
+
+
 # --- import, progress, cancel, undo -----------------------------------------------------------------
 
 

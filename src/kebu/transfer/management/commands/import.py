@@ -2,7 +2,7 @@
 resume or undo an import.
 
 kebu import FILE [--kind customers|orders|products|reviews] [--store S] [--preset NAME] [--dry-run]
-            [--all-or-nothing] [--report out.xlsx] [--sheet S] [--user U]
+            [--all-or-nothing] [--report out.xlsx] [--sheet S] [--user U] [--owner U|nobody]
 kebu import --resume ID
 kebu import --undo ID [--user U]
 """
@@ -25,8 +25,10 @@ from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.corrections import Correction, import_corrections
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import (
+    BY_IMPORTER,
     customer_import_start,
     import_notes,
+    import_owner_options,
     import_problems,
     import_rejected_rows,
     import_undo,
@@ -45,6 +47,7 @@ PROGRESS_EVERY_SECONDS = 2.0
 NOTES_SHOWN = 20  # the rest are on the import's page
 CORRECTIONS_SHOWN = 20  # the rest are on the import's page and in the report
 PROBLEMS_SHOWN = 20  # the rest are in the report (--report) and on the import's page
+NOBODY = "nobody"  # --owner nobody: the customers the import adds go to the shared pool
 
 
 class Command(BaseCommand):
@@ -74,7 +77,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--report", type=Path, help="write the rows to fix, bad cells marked, to this .xlsx"
         )
-        parser.add_argument("--user", help="the staff member the import is recorded under (default: none)")
+        parser.add_argument(
+            "--user",
+            help="the staff member the import is recorded under, and runs as: it adds, changes and sees "
+            "only what they may by hand (default: none, and then everything)",
+        )
+        parser.add_argument(
+            "--owner",
+            metavar="U",
+            help="customers and orders: the owner of the customers the import adds, unless the file's "
+            f"owner column names one: a staff member's login name, or {NOBODY!r} for the shared pool "
+            "(default: the --user; nobody without one)",
+        )
         parser.add_argument(
             "--resume", type=int, metavar="ID", help="carry on with an import that was stopped"
         )
@@ -92,6 +106,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self._shown = 0.0
         actor = staff_member_named(options["user"])
+        owner = BY_IMPORTER
+        if options["owner"]:
+            owner = None if options["owner"] == NOBODY else staff_member_named(options["owner"])
         try:
             if options["undo"] is not None:
                 run = import_undo(actor=actor, run=self._import(options["undo"]))
@@ -131,6 +148,7 @@ class Command(BaseCommand):
                 headers = table_read(path, sheet=options["sheet"]).headers
                 mapping = mapping_preset_named(options["preset"], headers, kind=options["kind"])
             if options["dry_run"]:
+                import_owner_options(actor=actor, owner=owner)  # refused now, as the import would be
                 self._check(
                     path,
                     sheet=options["sheet"],
@@ -152,6 +170,7 @@ class Command(BaseCommand):
                     enqueue=False,
                     kind=options["kind"],
                     store=store,
+                    owner=owner,
                 )
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
