@@ -138,7 +138,9 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's, with writers that take turns: a bulk writer's next batch lets the writers
+            # waiting go first (kebu.core.sqlite.base).
+            "ENGINE": "kebu.core.sqlite",
             "NAME": SQLITE_PATH,
             "OPTIONS": {
                 # A deferred transaction that later upgrades to a write fails at once with

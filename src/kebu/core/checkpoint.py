@@ -59,7 +59,7 @@ class Checkpointer(threading.Thread):
 def checkpointer_start(database: dict[str, object]) -> Checkpointer | None:
     """Start a :class:`Checkpointer` for Django's ``database`` settings; None unless it is SQLite on
     disk."""
-    if database.get("ENGINE") != "django.db.backends.sqlite3":
+    if database.get("ENGINE") not in {"kebu.core.sqlite", "django.db.backends.sqlite3"}:
         return None
     name = str(database.get("NAME") or "")
     if not name or name == ":memory:" or name.startswith("file:"):

@@ -52,3 +52,10 @@ def test_only_an_sqlite_file_gets_a_checkpointer(tmp_path):
     )
     assert checkpointer is not None and checkpointer.is_alive()
     checkpointer.stop()
+
+
+def test_the_shops_own_sqlite_backend_gets_a_checkpointer_too(tmp_path):
+    _wal_database(tmp_path / "kebu.sqlite3")
+    checkpointer = checkpointer_start({"ENGINE": "kebu.core.sqlite", "NAME": tmp_path / "kebu.sqlite3"})
+    assert checkpointer is not None and checkpointer.is_alive()
+    checkpointer.stop()
