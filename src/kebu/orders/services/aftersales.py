@@ -308,10 +308,12 @@ def _aftersale_complete(
     expected_version: int | None = None,
     resolved_at: datetime | None = None,
     shares: Mapping[int, Decimal] | None = None,
+    at_once: bool = False,
 ) -> AfterSale:
-    allowed = (
-        [AfterSaleStatus.REQUESTED] if aftersale.kind == AfterSaleKind.REFUND else [AfterSaleStatus.RECEIVED]
-    )
+    """``at_once``: the after-sale was requested in the same transaction by a service that records one
+    already over (``order_refund``): a return completes from requested, without the steps in between."""
+    goods_back = aftersale.kind != AfterSaleKind.REFUND and not at_once
+    allowed = [AfterSaleStatus.RECEIVED] if goods_back else [AfterSaleStatus.REQUESTED]
     customer_lock(customer_id=aftersale.customer_id)
     aftersale = _transition(
         aftersale,
@@ -333,8 +335,9 @@ def _aftersale_complete(
 
 
 def _refund_pay_out(aftersale: AfterSale, actor: Any, *, shares: Mapping[int, Decimal] | None = None) -> None:
-    """Pay ``aftersale``'s refund out. One that names no line is spread over the order's lines
-    (``_spread``), or taken from them as ``shares`` says (``order_refund``)."""
+    """Pay ``aftersale``'s refund out: what it names of each line, and, given ``shares``
+    (``order_refund``), what they say of the lines it does not name; one that names no line and has no
+    shares is spread over the order's lines (``_spread``)."""
     order = Order.objects.get(pk=aftersale.order_id)
     amount = aftersale.amount_cny
     categories: dict[int, Decimal] = {}
@@ -342,9 +345,12 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any, *, shares: Mapping[int, De
         (item.line, item.quantity if aftersale.kind == AfterSaleKind.RETURN else 0, item.amount_cny)
         for item in aftersale.lines.select_related("line")
     ]
-    if not items and shares is not None:
+    if shares is not None:
+        named = {line.pk for line, _returned, _amount in items}
         lines = order.lines.order_by("position", "pk")
-        items = [(line, 0, shares[line.pk]) for line in lines if shares.get(line.pk)]
+        items += [
+            (line, 0, shares[line.pk]) for line in lines if shares.get(line.pk) and line.pk not in named
+        ]
     elif not items:
         items = [(line, 0, share) for line, share in _spread(order, amount)]
     for line, returned, line_amount in items:
@@ -399,7 +405,8 @@ def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:
 
 def _shares_check(aftersale: AfterSale, shares: Mapping[int, Decimal]) -> None:
     """``ValidationFailed`` unless ``shares`` (order line id -> yuan) are lines of the after-sale's order,
-    each at most what is left of its line to refund, together at most the refund."""
+    each at most what is left of its line to refund, together with what the after-sale names of its own
+    lines at most the refund."""
     errors: dict[str, list[Any]] = {}
     lines = {line.pk: line for line in aftersale.order.lines.all()}
     held = _open_line_amounts(aftersale.order)
@@ -413,7 +420,8 @@ def _shares_check(aftersale: AfterSale, shares: Mapping[int, Decimal]) -> None:
         if share < 0 or share > left:
             message = _("At most ¥%(left)s of this line is left to refund.") % {"left": left}
             _errors_add(errors, prefix + "amount_cny", message)
-    if sum(shares.values(), ZERO) > aftersale.amount_cny:
+    named = aftersale.lines.aggregate(total=Sum("amount_cny"))["total"] or ZERO
+    if sum(shares.values(), named) > aftersale.amount_cny:
         _errors_add(errors, "amount_cny", _("The amount is less than the lines' refunds add up to."))
     if errors:
         raise ValidationFailed(_("The refund was not recorded."), field_errors=errors)
@@ -493,20 +501,27 @@ def order_refund(
     lines: Sequence[AfterSaleLineInput] = (),
     refunded_at: datetime | None = None,
     shares: Mapping[int, Decimal] | None = None,
+    returned: bool = False,
 ) -> AfterSale:
     """Refund part or all of a paid order at once (the seller's own refund, 仅退款): a request that
     completes in the same transaction. ``refunded_at``: when the money went back, for a refund recorded
     after the fact (an order import's order closed in the marketplace after payment), now when left
     out; never in the future nor before the payment (``ValidationFailed``).
 
-    ``shares``, for a refund that names no line (``lines`` empty): how much of it each line gave back
-    (order line id -> yuan), when that is known rather than spread over the lines (``_spread``): an
-    import of Kebu's own export, whose rows say what was refunded of each line, so that the spend per
-    category comes back as it went. Each at most what is left of its line, together at most the refund
+    ``shares``: how much of the refund each line the after-sale does not name gave back (order line id
+    -> yuan), when that is known rather than spread over the lines (``_spread``): an import of Kebu's own
+    export, whose rows say what was refunded of each line, so that the spend per category comes back as
+    it went. Each at most what is left of its line, together with the named lines' at most the refund
     (``ValidationFailed``); what passes them stays with the order (the shipping), as when spread. No
-    quantity is taken: as a spread refund, it names no line a later return would be counted against."""
-    if shares is not None and lines:
-        raise ValueError("A refund names its lines or gives their shares, not both.")
+    quantity is taken of a line given a share: it names no line a later return would be counted against.
+
+    ``returned``: a return and refund (退货退款) already over when it is recorded, the goods back and the
+    money paid (an import of an export that says how many of each line came back): ``lines`` say how
+    many, which the lines' returned quantities take, as a received return completed by hand does. It is
+    recorded completed at once, without approved and received steps that were never taken in Kebu and
+    whose times no sheet gives."""
+    if shares is not None and {str(item.line_id) for item in lines} & {str(line_id) for line_id in shares}:
+        raise ValueError("A line the refund names takes its amount from there, not from shares.")
     if refunded_at is not None:
         errors: dict[str, list[Any]] = {}
         refunded_at = _moment(refunded_at, errors=errors, key="refunded_at", now=timezone.now())
@@ -517,7 +532,7 @@ def order_refund(
     aftersale = _aftersale_request(
         actor=actor,
         order=order,
-        kind=AfterSaleKind.REFUND,
+        kind=AfterSaleKind.RETURN if returned else AfterSaleKind.REFUND,
         reason=reason,
         reason_detail=reason_detail,
         amount_cny=amount_cny,
@@ -526,4 +541,6 @@ def order_refund(
     )
     if shares is not None:
         _shares_check(aftersale, shares)
-    return _aftersale_complete(actor=actor, aftersale=aftersale, resolved_at=refunded_at, shares=shares)
+    return _aftersale_complete(
+        actor=actor, aftersale=aftersale, resolved_at=refunded_at, shares=shares, at_once=True
+    )

@@ -310,6 +310,77 @@ def test_shares_a_line_cannot_give_are_refused_and_change_nothing(owner, order, 
     assert buyer.total_spent_cny == Decimal("536.00")
 
 
+def test_a_return_recorded_as_over_completes_at_once_counts_its_items_and_takes_them_from_later_returns(
+    owner, catalogue, order, buyer
+):
+    # 536.00 paid: 2 × cream 398.00, tea 128.00, shipping 10.00. Over before it is recorded (an import's):
+    # one cream back with 199.00, 20.00 of the tea (a price difference), and the shipping.
+    cream, tea = _line(order, "CREAM-50"), _line(order, "TEA-250")
+    at = order.paid_at  # the order was paid just now: nothing later is in the past
+
+    aftersale = order_refund(
+        actor=owner,
+        order=order,
+        amount_cny="229.00",
+        reason="other",
+        lines=[AfterSaleLineInput(cream.pk, 1, "199.00")],
+        refunded_at=at,
+        shares={tea.pk: Decimal("20.00")},
+        returned=True,
+    )
+
+    assert (aftersale.kind, aftersale.status, aftersale.resolved_at) == (
+        AfterSaleKind.RETURN,
+        AfterSaleStatus.COMPLETED,
+        at,
+    )
+    assert list(aftersale.lines.values_list("line__sku_code", "quantity", "amount_cny")) == [
+        ("CREAM-50", 1, Decimal("199.00"))
+    ]
+    cream, tea = _line(order, "CREAM-50"), _line(order, "TEA-250")
+    assert [(ln.returned_quantity, ln.refunded_cny) for ln in (cream, tea)] == [
+        (1, Decimal("199.00")),
+        (0, Decimal("20.00")),
+    ]
+    assert Order.objects.get(pk=order.pk).refunded_cny == Decimal("229.00")
+    spend = dict(CustomerCategorySpend.objects.filter(customer=buyer).values_list("category", "spent_cny"))
+    assert spend == {catalogue.skincare.pk: Decimal("199.00"), catalogue.tea.pk: Decimal("108.00")}
+    assert _rebuilt_changes_nothing(buyer)
+    # the cream that came back is not there to return again
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(
+            actor=owner,
+            order=order,
+            kind=AfterSaleKind.RETURN,
+            reason="size",
+            lines=[AfterSaleLineInput(cream.pk, 2)],
+        )
+    assert "lines.0.quantity" in caught.value.field_errors
+
+
+def test_a_return_recorded_as_over_with_shares_past_the_refund_is_refused_and_changes_nothing(
+    owner, order, buyer
+):
+    cream, tea = _line(order, "CREAM-50"), _line(order, "TEA-250")
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(
+            actor=owner,
+            order=order,
+            amount_cny="209.00",
+            reason="other",
+            lines=[AfterSaleLineInput(cream.pk, 1, "199.00")],
+            shares={tea.pk: Decimal("20.00")},  # with the cream's 199.00, more than the 209.00
+            returned=True,
+        )
+
+    assert "amount_cny" in caught.value.field_errors
+    assert not AfterSale.objects.exists()
+    assert [ln.returned_quantity for ln in order.lines.all()] == [0, 0]
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")
+
+
 def test_a_line_refund_after_one_naming_no_line_is_capped_by_what_is_left_of_the_line(owner, order):
     order_refund(actor=owner, order=order, amount_cny="100.00", reason="price")  # tea took 24.33 of it
     tea = _line(order, "TEA-250")
