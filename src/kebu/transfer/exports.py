@@ -478,6 +478,8 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
         Column("line_amount", gettext_lazy("Line amount"), line(lambda ln: ln.amount_cny), MONEY),
         # Read back by the import, so that a refund of one line comes back on that line (transfer.orders).
         Column("line_refunded", gettext_lazy("Line refunded"), line(lambda ln: ln.refunded_cny), MONEY),
+        # Read back too: the units that came back are out of the quantities sold (transfer.orders).
+        Column("line_returned", gettext_lazy("Line returned"), line(lambda ln: ln.returned_quantity), COUNT),
         Column("shipping", gettext_lazy("Shipping fee"), order(lambda o: o.shipping_cny), MONEY),
         Column("discount", gettext_lazy("Order discount"), order(lambda o: o.discount_cny), MONEY),
         Column("coupon", gettext_lazy("Coupon amount"), order(lambda o: o.coupon_cny), MONEY),
@@ -706,6 +708,7 @@ def _order_example() -> dict[str, Any]:
         "unit_price": Decimal("199.00"),
         "line_amount": Decimal("398.00"),
         "line_refunded": Decimal("0.00"),
+        "line_returned": 0,
         "shipping": Decimal("0.00"),
         "total": Decimal("398.00"),
         "paid": Decimal("398.00"),

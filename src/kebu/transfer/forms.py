@@ -96,6 +96,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("paid", gettext_lazy("Amount paid")),
     ("refunded", gettext_lazy("Refunded")),
     ("line_refunded", gettext_lazy("Line refunded")),
+    ("line_returned", gettext_lazy("Line returned")),
     ("payment_method", gettext_lazy("Payment method")),
     ("delivery_method", gettext_lazy("Delivery method")),
     ("carrier", gettext_lazy("Carrier")),

@@ -239,6 +239,19 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
     # What was given back of one line (Kebu's own export's Line refunded): a returned item's line, not
     # the order's others. Without it, the order's refund is spread over its lines.
     "line_refunded": ("商品退款金额", "商品退款", "单品退款", "line refunded", "line refund"),
+    # How many of a line came back (Kebu's own export's Line returned, a marketplace's 退货数量): the
+    # units the customer did not keep, out of the net quantities sold. Not 退款数量, the units refunded,
+    # which counts a refund without a return (仅退款), whose goods Kebu counts as kept.
+    "line_returned": (
+        "退货数量",
+        "已退货数量",
+        "退货件数",
+        "商品退货数量",
+        "line returned",
+        "returned quantity",
+        "quantity returned",
+        "qty returned",
+    ),
     "payment_method": ("支付方式", "付款方式", "payment method"),
     # Taobao/Tmall's 运送方式, Youzan's and Weidian's 配送方式 (Kebu's own export's header in Chinese).
     "delivery_method": (

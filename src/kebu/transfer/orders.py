@@ -21,10 +21,11 @@ with its payment time) is made as it happened: paid, then refunded in full throu
 services; one closed before payment is cancelled. A new order of which the sheet gives an amount
 refunded (退款金额, Kebu's own Refunded) is made at its status, then refunded that much the same way (in
 full, it closes): each line gives back what the sheet says was refunded of it (Kebu's own Line
-refunded), else the refund is spread over the lines. An order already in Kebu is never refunded by an
-import: a sheet saying more was refunded gets a note. Undo deletes the orders the import made, their
-refunds, and the customers it made for them, puts the orders it moved on or changed back, and rebuilds
-the figures of the customers they belonged to."""
+refunded), else the refund is spread over the lines; lines it says came back (Kebu's own Line returned,
+退货数量) make the refund a return naming them, so that their returned quantities come back too. An order
+already in Kebu is never refunded by an import: a sheet saying more was refunded, or more returned, gets
+a note. Undo deletes the orders the import made, their refunds, and the customers it made for them, puts
+the orders it moved on or changed back, and rebuilds the figures of the customers they belonged to."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.selectors import order_visible_queryset
-from kebu.orders.services.aftersales import order_refund
+from kebu.orders.services.aftersales import AfterSaleLineInput, fen_shares, order_refund
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import (
     ORDER_DETAIL_FIELDS,
@@ -423,6 +424,9 @@ class OrderRows:
     # What it says was refunded of each line (Kebu's own export's Line refunded), in the order of
     # ``lines``, a blank cell nothing; None when it says it of no line (no column, every cell blank).
     line_refunds: list[Decimal] | None = None
+    # How many of each line it says came back (Kebu's own export's Line returned, 退货数量), in the order
+    # of ``lines``, a blank cell none; None when it says it of no line (no column, every cell blank or 0).
+    line_returns: list[int] | None = None
     # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
     # (an old store's export imported again), which is known only once the order is matched.
     closed_store: Problem | None = None
@@ -518,6 +522,22 @@ def order_rows_read(
         if found := money_correction(cells[index], amount):
             corrected(number, cells, index, found)
         return amount
+
+    def count(number: int, cells: Sequence[Cell], key: str) -> int | None:
+        """A whole number of items, none or more; None for a blank cell and one refused."""
+        if not (written := text(number, cells, key, 10, noted=False)):
+            return None
+        try:
+            value = Decimal(written)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or value != value.to_integral_value():
+            problem(number, cells, key, _("Enter a whole number of items."))
+            return None
+        if value < 0:
+            problem(number, cells, key, _("The quantity cannot be negative."))
+            return None
+        return int(value)
 
     order.order_no = text(first_number, first, "order_no", 40)
     if not order.order_no:
@@ -624,6 +644,8 @@ def order_rows_read(
     codes = {text(n, cells, "sku_code", 64, noted=False) for n, cells in group} - {""}
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
     line_refunds: list[Decimal | None] = []
+    line_returns: list[int] = []
+    returned_at: tuple[int, list[Cell]] | None = None  # the first line said to have come back
     for number, cells in group:
         code = text(number, cells, "sku_code", 64)
         title = text(number, cells, "title", 200)
@@ -635,6 +657,16 @@ def order_rows_read(
         if line_refunded is not None and line_refunded < 0:
             problem(number, cells, "line_refunded", _("The amount cannot be negative."))
             line_refunded = None  # the order is refused for it: nothing more to say of it
+        line_returned = count(number, cells, "line_returned") or 0
+        try:
+            bought = Decimal(quantity)
+        except InvalidOperation:
+            bought = None  # order_check refuses it
+        if line_returned and bought is not None and bought.is_finite() and line_returned > bought:
+            message = _("%(returned)d returned is more than the %(bought)s bought.")
+            problem(number, cells, "line_returned", message % {"returned": line_returned, "bought": quantity})
+        if line_returned and returned_at is None:
+            returned_at = (number, cells)
         if code in known:
             order.lines.append(
                 LineInput(
@@ -642,6 +674,7 @@ def order_rows_read(
                 )
             )
             line_refunds.append(line_refunded)
+            line_returns.append(line_returned)
         elif title or code:
             # A SKU the catalogue does not have is kept as the line's text, not refused.
             label = " ".join(part for part in (title or code, variant) if part)
@@ -649,10 +682,13 @@ def order_rows_read(
                 LineInput(title=label, quantity=quantity, unit_price_cny=price, discount_cny=off)
             )
             line_refunds.append(line_refunded)
+            line_returns.append(line_returned)
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
     if any(amount is not None for amount in line_refunds):
         order.line_refunds = [amount or ZERO for amount in line_refunds]
+    if any(line_returns):
+        order.line_returns = line_returns
     refunded = money(first_number, first, "refunded")
     if refunded is None and order.line_refunds is not None:
         refunded = sum(order.line_refunds, ZERO)  # only its lines say what was refunded
@@ -660,6 +696,8 @@ def order_rows_read(
         order.refunded_cny = refunded
         if wrong := _refund_problem(order, order.data.get("paid_cny")):
             problem(first_number, first, "refunded", wrong)
+    if returned_at is not None and not order.refunded_cny and order.data["status"] != OrderStatus.CLOSED:
+        problem(*returned_at, "line_returned", _returned_unrefunded(order))
     order.buyer = _buyer(
         first_number,
         first,
@@ -687,6 +725,15 @@ def order_rows_read(
         if order.buyer.data.phones:
             order.data["receiver_phone"] = order.buyer.data.phones[0].number
     return order
+
+
+def _returned_unrefunded(order: OrderRows) -> str:
+    """Why ``order``, whose lines the sheet says came back, is refused when nothing of it was refunded:
+    a return in Kebu is a return and refund (退货退款), and the merchant knows which cell is wrong."""
+    return _(
+        "Order %(no)s: items returned, but nothing refunded. A return gives money back: give the amount "
+        "refunded, or correct the quantity returned."
+    ) % {"no": order.order_no}
 
 
 def _refund_problem(order: OrderRows, paid: Decimal | None) -> str | None:
@@ -1063,6 +1110,11 @@ def _refund_note(run: Import, order: OrderRows, created: Order) -> list[str]:
             "Order %(no)s is “%(status)s” in the export with everything paid (%(paid)s) refunded: it was "
             "recorded as paid, then refunded in full with an after-sale, which closes it."
         )
+    elif order.line_returns is not None:
+        message = _(
+            "Order %(no)s: items were returned and %(refunded)s of the %(paid)s paid was refunded in the "
+            "export: it was recorded with a return and refund after-sale."
+        )
     else:
         message = _(
             "Order %(no)s: %(refunded)s of the %(paid)s paid was refunded in the export: it was recorded "
@@ -1106,7 +1158,12 @@ def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> str | None
     """What is wrong with what the sheet says was refunded of each of ``order``'s lines, now that their
     amounts are known: more than a line's amount, or together more than the order's refund (everything
     paid, for one closed after payment). Held here, before anything is written, as ``_refund_problem``,
-    so that ``_refunded`` never meets a refund the after-sale services refuse."""
+    so that ``_refunded`` never meets a refund the after-sale services refuse. Lines said to have come
+    back with nothing refunded, once an order closed after payment proves to have had nothing paid."""
+    closed = order.data["status"] == OrderStatus.CLOSED
+    refund = checked.order.paid_cny if closed else order.refunded_cny or ZERO
+    if order.line_returns is not None and not refund:
+        return _returned_unrefunded(order)
     if order.line_refunds is None:
         return None
     lines = zip(checked.lines, order.line_refunds, strict=True)
@@ -1115,8 +1172,6 @@ def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> str | None
             return _(
                 "Order %(no)s, line %(number)d: %(refunded)s refunded is more than the line's %(amount)s."
             ) % {"no": order.order_no, "number": number, "refunded": refunded, "amount": line.amount_cny}
-    closed = order.data["status"] == OrderStatus.CLOSED
-    refund = checked.order.paid_cny if closed else order.refunded_cny or ZERO
     if (lines_total := sum(order.line_refunds, ZERO)) > refund:
         return _(
             "Order %(no)s: its lines' refunds add up to %(lines)s, more than the %(refunded)s refunded."
@@ -1126,38 +1181,69 @@ def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> str | None
 
 def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     """For a new order the sheet reports refunded (``OrderRows.has_refund``), made as it was before its
-    refund (``_order_input``): that refund, through the after-sale services as a refund by hand that names
-    no line, dated at the last of its steps the sheet gives a time for (the payment's, at least). Each line
-    gives back what the sheet says was refunded of it (Kebu's own export says it: a returned item's line,
-    not the others, so the spend per category comes back as it went); a sheet that says it of no line has
-    it spread over the lines (``aftersales._spread``). Everything paid for one closed after payment (its
-    refunded column, if any, says the same: ``_refund_problem``), else the amount the sheet gives; in
-    full, the after-sale closes the order. Returns what undo needs of it: the after-sale and the version
-    it left the order at; nothing for an order without a refund."""
+    refund (``_order_input``): that refund, through the after-sale services as a refund by hand, dated at
+    the last of its steps the sheet gives a time for (the payment's, at least). Each line gives back what
+    the sheet says was refunded of it (Kebu's own export says it: a returned item's line, not the others,
+    so the spend per category comes back as it went); a sheet that says it of no line has it spread over
+    the lines (``aftersales._spread``). Lines the sheet says came back (Kebu's own Line returned, 退货数量)
+    make it a return and refund naming them, with those quantities, recorded over (``order_refund``'s
+    ``returned``), so that their returned quantities come back too; without what was refunded of each
+    line, each gives back its price of the units returned (``_returned_refunds``). Everything paid for one
+    closed after payment (its refunded column, if any, says the same: ``_refund_problem``), else the
+    amount the sheet gives; in full, the after-sale closes the order. Returns what undo needs of it: the
+    after-sale and the version it left the order at; nothing for an order without a refund."""
     closed = order.data["status"] == OrderStatus.CLOSED
     amount = created.paid_cny if closed else order.refunded_cny
     if not amount:
         return {}
     if closed:
         detail = _("Closed in the marketplace after payment: refunded in full (import of %(file)s).")
+    elif order.line_returns is not None:
+        detail = _("Returned and refunded before the import, as its file says (import of %(file)s).")
     else:
         detail = _("Refunded before the import, as its file says (import of %(file)s).")
     steps = (created.completed_at, created.delivered_at, created.shipped_at, created.paid_at)
-    shares = None
-    if order.line_refunds is not None:
-        lines = created.lines.order_by("position", "pk").values_list("pk", flat=True)
-        shares = dict(zip(lines, order.line_refunds, strict=True))
+    shares: dict[int, Decimal] | None = None
+    returned: list[AfterSaleLineInput] = []
+    if order.line_refunds is not None or order.line_returns is not None:
+        lines = list(created.lines.order_by("position", "pk"))
+        counts = order.line_returns or [0] * len(lines)
+        refunds = order.line_refunds or _returned_refunds(lines, counts, amount)
+        shares = {}
+        for line, count, refund in zip(lines, counts, refunds, strict=True):
+            if count:
+                returned.append(AfterSaleLineInput(line_id=line.pk, quantity=count, amount_cny=refund))
+            else:
+                shares[line.pk] = refund
     aftersale = order_refund(
         actor=run.created_by,
         order=created,
         amount_cny=amount,
         reason=AfterSaleReason.OTHER,
         reason_detail=detail % {"file": run.file_name},
+        lines=returned,
         refunded_at=next(moment for moment in steps if moment is not None),
         shares=shares,
+        returned=bool(returned),
     )
     version = Order.objects.filter(pk=created.pk).values_list("version", flat=True).get()
     return {"aftersale": aftersale.pk, "order_version": version}
+
+
+def _returned_refunds(lines: Sequence[OrderLine], counts: Sequence[int], amount: Decimal) -> list[Decimal]:
+    """What each of ``lines`` gave back of a refund of ``amount`` that the sheet says came with ``counts``
+    of them back, when it does not say what was refunded of each (a marketplace's 退货数量 alone): a line
+    its price of the units that came back, its amount pro rata as a return by hand takes when given no
+    amount; together at most the refund, in proportion (``fen_shares``). What passes them stays with the
+    order (the shipping), as a return by hand of an amount larger than its lines'."""
+    due = [
+        (line.amount_cny * count / line.quantity).quantize(Decimal("0.01"))
+        for line, count in zip(lines, counts, strict=True)
+    ]
+    if sum(due, ZERO) <= amount:
+        return due
+    fen = fen_shares(int(amount * 100), [int(part * 100) for part in due])
+    return [Decimal(part).scaleb(-2) for part in fen]
 
 
 def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:
@@ -1503,14 +1589,23 @@ def _refunded_more_notes(run: Import, order: OrderRows, stored: Order) -> list[l
     """The note for an order already in Kebu (``stored``) that the sheet says more was refunded of than
     Kebu has recorded: [column, value in the file, reason], or none. An import records no refund of an
     order it did not make, which would take a sheet's word over the after-sales worked in Kebu, and an
-    export older than a refund recorded since (less refunded) says nothing."""
-    if order.refunded_cny is None or order.refunded_cny <= stored.refunded_cny:
-        return []
-    reason = _(
-        "Order %(no)s: %(file)s refunded in the file, %(kebu)s in Kebu. An import records no refund of an "
-        "order already in Kebu: record the refund as an after-sale on the order."
-    ) % {"no": order.order_no, "file": order.refunded_cny, "kebu": stored.refunded_cny}
-    return [[_column(run, "refunded"), str(order.refunded_cny), reason]]
+    export older than a refund recorded since (less refunded) says nothing. The same of the items it says
+    came back (Line returned, 退货数量), counted over the order's lines."""
+    notes = []
+    if order.refunded_cny is not None and order.refunded_cny > stored.refunded_cny:
+        reason = _(
+            "Order %(no)s: %(file)s refunded in the file, %(kebu)s in Kebu. An import records no refund of "
+            "an order already in Kebu: record the refund as an after-sale on the order."
+        ) % {"no": order.order_no, "file": order.refunded_cny, "kebu": stored.refunded_cny}
+        notes.append([_column(run, "refunded"), str(order.refunded_cny), reason])
+    in_file = sum(order.line_returns or ())
+    if in_file > (in_kebu := sum(line.returned_quantity for line in stored.lines.all())):
+        reason = _(
+            "Order %(no)s: %(file)d items returned in the file, %(kebu)d in Kebu. An import records no "
+            "return of an order already in Kebu: record the return as an after-sale on the order."
+        ) % {"no": order.order_no, "file": in_file, "kebu": in_kebu}
+        notes.append([_column(run, "line_returned"), str(in_file), reason])
+    return notes
 
 
 def _kept_note(run: Import, order: OrderRows, name: str) -> list[str]:

@@ -460,8 +460,11 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
             st.integers(0, 2),  # the hour it was ordered: orders of one time come one under the other
             st.sampled_from(["express", "freight", "same_city", "pickup", "none"]),
             # refunded, when paid: nothing, in part, in full, or one unit of its first line (a returned
-            # item), which the order's other lines, of another category, keep out of
-            st.sampled_from(["", "10.00", "all", "line"]),
+            # item), which the order's other lines, of another category, keep out of; or units of its
+            # first line returned (退货退款, the goods back), then 10.00 more refunded of the order (a
+            # price difference, spread over its lines: one not returned refunded too)
+            st.sampled_from(["", "10.00", "all", "line", "return", "return+10.00"]),
+            st.integers(1, 3),  # the units returned, at most the line's
         ),
         min_size=1,
         max_size=6,
@@ -471,16 +474,68 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
 )
 @example(
     orders=[
-        ("天猫店", "1001", "paid", [("CREAM-50", 1), ("TEA-250", 1)], "", "", False, 0, "express", "line"),
-        ("抖音店", "1001", "completed", [("TEA-250", 1), ("CREAM-50", 1)], "", "", True, 1, "none", "10.00"),
+        ("天猫店", "1001", "paid", [("CREAM-50", 1), ("TEA-250", 1)], "", "", False, 0, "express", "line", 1),
+        (
+            "抖音店",
+            "1001",
+            "completed",
+            [("TEA-250", 1), ("CREAM-50", 1)],
+            "",
+            "",
+            True,
+            1,
+            "none",
+            "10.00",
+            1,
+        ),
     ],
     file_format="csv",
+)
+@example(
+    orders=[
+        (
+            "天猫店",
+            "1001",
+            "shipped",
+            [("CREAM-50", 3), ("TEA-250", 1)],
+            "",
+            "",
+            False,
+            0,
+            "express",
+            "return",
+            2,
+        ),
+        (
+            "抖音店",
+            "1002",
+            "completed",
+            [("TEA-250", 2), ("CREAM-50", 1)],
+            "",
+            "",
+            True,
+            1,
+            "none",
+            "return+10.00",
+            1,
+        ),
+        ("抖音店", "1003", "completed", [("TEA-250", 1)], "", "", True, 2, "none", "return", 1),
+    ],
+    file_format="xlsx",
 )
 def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_makes_them_again(
     owner, tmp_path, orders, file_format
 ):
-    from kebu.orders.models import AfterSale, CustomerCategorySpend, Order, OrderLine, Store
-    from kebu.orders.services.aftersales import AfterSaleLineInput, order_refund
+    from kebu.orders.models import AfterSale, AfterSaleKind, CustomerCategorySpend, Order, OrderLine, Store
+    from kebu.orders.reports import sales_summary
+    from kebu.orders.services.aftersales import (
+        AfterSaleLineInput,
+        aftersale_approve,
+        aftersale_complete,
+        aftersale_receive,
+        aftersale_request,
+        order_refund,
+    )
     from kebu.orders.services.metrics import FIGURE_FIELDS
     from kebu.orders.tests.factories import make_catalogue, make_order
 
@@ -494,7 +549,9 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     buyers = [add(owner, "王小明", "13812345678"), add(owner, "李华", "13900001111")]
     ordered = datetime(2024, 11, 11, 9, tzinfo=timezone.get_current_timezone())
     for index, drawn in enumerate(orders):
-        store, number, status, lines, seller_notes, message, with_address, hour, delivery, refund = drawn
+        store, number, status, lines, seller_notes, message, with_address, hour, delivery, refund, units = (
+            drawn
+        )
         shipped = status in ("shipped", "completed")
         order = make_order(
             actor=owner,
@@ -515,11 +572,24 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
             ship_address=f"文三路{index}号" if with_address else "",
             delivery_method=delivery,
         )
-        if refund == "line" and status not in ("pending", "cancelled"):
-            first = order.lines.order_by("position").first()
+        first = order.lines.order_by("position").first()
+        if status in ("pending", "cancelled"):
+            pass
+        elif refund == "line":
             returned = [AfterSaleLineInput(line_id=first.pk, quantity=1)]
             order_refund(actor=owner, order=order, amount_cny=None, reason="other", lines=returned)
-        elif refund and status not in ("pending", "cancelled"):
+        elif refund.startswith("return"):
+            returned = [AfterSaleLineInput(line_id=first.pk, quantity=min(units, first.quantity))]
+            aftersale = aftersale_request(
+                actor=owner, order=order, kind=AfterSaleKind.RETURN, reason="quality", lines=returned
+            )
+            aftersale = aftersale_approve(actor=owner, aftersale=aftersale)
+            aftersale = aftersale_receive(actor=owner, aftersale=aftersale)
+            aftersale_complete(actor=owner, aftersale=aftersale)
+            order.refresh_from_db()
+            if refund.endswith("+10.00") and order.paid_cny - order.refunded_cny >= 10:
+                order_refund(actor=owner, order=order, amount_cny="10.00", reason="price")
+        elif refund:
             amount = order.paid_cny if refund == "all" else refund
             order_refund(actor=owner, order=order, amount_cny=amount, reason="other")
     before = list(Order.objects.order_by("pk").values_list("pk", "store__name", "order_no", "version"))
@@ -534,14 +604,18 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == customers
 
     # and into a shop without them (another Kebu, the same stores), each order comes back as it went,
-    # paid and refunded as it was, each line refunded as it was, and each buyer's figures with it, their
-    # spend per category and top category too (the buyers of the orders: the export has no other; stages
-    # only ever go up: left out)
+    # paid and refunded as it was, each line refunded and returned as it was, and each buyer's figures
+    # with it, their spend per category and top category too, and the units sold net of those returned
+    # (the buyers of the orders: the export has no other; stages only ever go up: left out)
     kept = ("store__name", "order_no", "status", "delivery_method", "carrier", "tracking_no", "seller_notes")
     kept += ("paid_cny", "refunded_cny")
     made = sorted(Order.objects.values_list(*kept))
     line_kept = ("order__store__name", "order__order_no", "position", "amount_cny", "refunded_cny")
+    line_kept += ("returned_quantity",)
     lines_made = sorted(OrderLine.objects.values_list(*line_kept))
+    november = {"user": owner, "date_from": date(2024, 11, 1), "date_to": date(2024, 11, 30)}
+    summary = sales_summary(**november)
+    sold_made = (summary.total, summary.category_totals, summary.category_total)
     figures = ("name", *(name for name in FIGURE_FIELDS if name != "stage"))
     buyers = Customer.objects.filter(pk__in=Order.objects.values("customer_id"))
     buyers_made = sorted(buyers.values_list(*figures))
@@ -555,6 +629,8 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     assert sorted(OrderLine.objects.values_list(*line_kept)) == lines_made
     assert sorted(CustomerCategorySpend.objects.values_list(*spend)) == spend_made
     assert sorted(buyers.values_list(*figures)) == buyers_made
+    summary = sales_summary(**november)
+    assert (summary.total, summary.category_totals, summary.category_total) == sold_made
 
 
 # --- pages, job and command ------------------------------------------------------------------------------

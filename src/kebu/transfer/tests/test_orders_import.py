@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from kebu.core.errors import Conflict
+from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import job_run
 from kebu.customers.models import Customer
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
@@ -665,13 +665,18 @@ def test_an_amount_whose_formula_gives_an_error_is_the_orders_problem_not_a_blan
 
 
 def _sheet(
-    *rows: str, refunds: dict[str, str] | None = None, line_refunds: dict[tuple[str, str], str] | None = None
+    *rows: str,
+    refunds: dict[str, str] | None = None,
+    line_refunds: dict[tuple[str, str], str] | None = None,
+    line_returns: dict[tuple[str, str], str] | None = None,
 ) -> bytes:
     """The sample's header over ``rows``; with a 退款金额 column (``_with_refunds``) when ``refunds`` is
-    given, and a 商品退款金额 column (``_with_line_refunds``) when ``line_refunds`` is."""
+    given, a 商品退款金额 column (``_with_line_refunds``) when ``line_refunds`` is, and a 退货数量 column
+    (``_with_line_returns``) when ``line_returns`` is."""
     data = "\n".join([TAOBAO.decode("utf-8").splitlines()[0], *rows]).encode()
     data = data if refunds is None else _with_refunds(data, refunds)
-    return data if line_refunds is None else _with_line_refunds(data, line_refunds)
+    data = data if line_refunds is None else _with_line_refunds(data, line_refunds)
+    return data if line_returns is None else _with_line_returns(data, line_returns)
 
 
 def _with_refunds(data: bytes, refunds: dict[str, str], header: str = "退款金额") -> bytes:
@@ -695,13 +700,20 @@ def _with_line_refunds(
     return "\n".join(rows).encode()
 
 
+def _with_line_returns(data: bytes, returns: dict[tuple[str, str], str]) -> bytes:
+    """``data`` with a 退货数量 column (Kebu's own export's Line returned; a marketplace's): how many of
+    each line came back, on the rows ``returns`` names by order number and SKU code, blank on the others."""
+    return _with_line_refunds(data, returns, header="退货数量")
+
+
 # Buyers who come back within the batch, a new buyer whose first order is refused, a buyer known by
 # phone, one without any key (a new customer each time), an order of two lines, SKUs with and without a
 # category, an unpaid order, one ordered in the future, orders closed after payment (refunded in full,
 # between others of their buyer's, and a new buyer's) and before it, and amounts refunded (退款金额): in
 # part, in full on a shipped order, more than paid, and more than the amount due of an order whose amount
-# paid is blank (known only once it is checked); and what was refunded of each line (商品退款金额): one
-# line of two, and more than a line.
+# paid is blank (known only once it is checked); what was refunded of each line (商品退款金额): one
+# line of two, and more than a line; and how many of a line came back (退货数量): with what was refunded
+# of each line (the other line refunded too), without it, and more than were bought.
 MIXED = _sheet(
     "B1,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
     "2024-01-04 10:00:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
@@ -723,6 +735,16 @@ MIXED = _sheet(
     "2024-01-07 10:05:00,明前龙井,1,TEA-250,128.00,,,,0",
     "B3X,tb_qian,89.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 11:00:00,"
     "2024-01-07 11:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3K,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 12:00:00,"
+    "2024-01-07 12:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3K,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 12:00:00,"
+    "2024-01-07 12:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3T,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 13:00:00,"
+    "2024-01-07 13:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3T,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 13:00:00,"
+    "2024-01-07 13:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3Y,tb_qian,89.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 14:00:00,"
+    "2024-01-07 14:05:00,爽肤水,1,TONER-100,89.50,,,,0",
     "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
     "2024-01-08 09:05:00,爽肤水,1,TONER-100,89.50,顺丰,SF3,,0",
     "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
@@ -745,8 +767,23 @@ MIXED = _sheet(
     "明前龙井,1,TEA-250,128.00,,,,0",
     "B9X,tb_zhou,,交易成功,,周九,江苏省 南京市 鼓楼区 中山路1号,13622223333,2024-03-04 09:00:00,"
     "2024-03-04 09:00:00,明前龙井,1,TEA-250,128.00,,,,0",
-    refunds={"B2C": "199.00", "B2R": "20.00", "B3R": "217.50", "B9": "300.00", "B9X": "200.00"},
-    line_refunds={("B3L", "TEA-250"): "128.00", ("B3X", "TONER-100"): "90.00"},
+    refunds={
+        "B2C": "199.00",
+        "B2R": "20.00",
+        "B3K": "138.00",
+        "B3T": "128.00",
+        "B3Y": "89.50",
+        "B3R": "217.50",
+        "B9": "300.00",
+        "B9X": "200.00",
+    },
+    line_refunds={
+        ("B3L", "TEA-250"): "128.00",
+        ("B3X", "TONER-100"): "90.00",
+        ("B3K", "TEA-250"): "128.00",
+        ("B3K", "TONER-100"): "10.00",
+    },
+    line_returns={("B3K", "TEA-250"): "1", ("B3T", "TEA-250"): "1", ("B3Y", "TONER-100"): "2"},
 )
 
 
@@ -757,7 +794,7 @@ def _import_state(run: Import) -> dict:
 
     from kebu.audit.models import AuditEntry
     from kebu.customers.models import CustomerEvent
-    from kebu.orders.models import AfterSale, CustomerCategorySpend, OrderLine
+    from kebu.orders.models import AfterSale, AfterSaleLine, CustomerCategorySpend, OrderLine
     from kebu.orders.services.metrics import FIGURE_FIELDS
 
     numbers = dict(Order.objects.values_list("pk", "order_no"))
@@ -796,8 +833,14 @@ def _import_state(run: Import) -> dict:
                 "counted",
                 "title",
                 "amount_cny",
+                "returned_quantity",
                 "refunded_cny",
                 "root_category_id",
+            )
+        ),
+        "aftersale_lines": sorted(
+            AfterSaleLine.objects.values_list(
+                "aftersale__order__order_no", "line__position", "quantity", "amount_cny"
             )
         ),
         "customers": list(
@@ -871,15 +914,33 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
 
     assert together == one_by_one
     # B1 (paid before it was ordered), B8, B9 and B9X (refunded more than paid), B3X (its line refunded
-    # more than it is) refused
-    assert together["counts"] == (12, 0, 0, 5)
+    # more than it is), B3Y (more of its line returned than bought) refused
+    assert together["counts"] == (14, 0, 0, 6)
     # B1 refused, B2 made them, B2C (refunded in full: counted, nothing spent), B2R (20.00 of it
     # refunded) and B4 found them
     zhao = Customer.objects.get(name="赵六")
     assert (zhao.order_count, zhao.total_spent_cny, zhao.refund_count) == (4, Decimal("1578.00"), 2)
-    assert [refund[0] for refund in together["aftersales"]] == ["B2C", "B2R", "B3L", "B3R", "B7C"]
+    assert [refund[0] for refund in together["aftersales"]] == [
+        "B2C",
+        "B2R",
+        "B3K",
+        "B3L",
+        "B3R",
+        "B3T",
+        "B7C",
+    ]
     b3l = [line[-2] for line in together["lines"] if line[0] == "B3L"]
     assert b3l == [Decimal("0.00"), Decimal("128.00")]  # the tea's line, not the toner's
+    # B3K's and B3T's lines, (returned, refunded): the tea came back with its money, named by the return;
+    # B3K's toner was refunded 10.00 of a price difference, not returned
+    lines = [(line[0], line[3], *line[-3:-1]) for line in together["lines"] if line[0] in ("B3K", "B3T")]
+    assert lines == [
+        ("B3K", "爽肤水", 0, Decimal("10.00")),
+        ("B3K", "明前龙井", 1, Decimal("128.00")),
+        ("B3T", "爽肤水", 0, Decimal("0.00")),
+        ("B3T", "明前龙井", 1, Decimal("128.00")),
+    ]
+    assert together["aftersale_lines"] == [("B3K", 1, 1, Decimal("128.00")), ("B3T", 1, 1, Decimal("128.00"))]
     assert Order.objects.get(order_no="B3R").status == OrderStatus.CLOSED  # refunded in full
     assert Customer.objects.filter(name="孙八").count() == 2  # nothing tells them apart: new each time
 
@@ -2129,22 +2190,32 @@ def test_all_or_nothing_imports_an_order_closed_after_payment_once(owner, shop, 
 
 
 @pytest.mark.parametrize(
-    ("refund", "line", "status"),
+    ("refund", "line", "status", "returned"),
     [
-        ("536.00", "", OrderStatus.CLOSED),  # in full: closed
-        ("36.00", "", OrderStatus.COMPLETED),  # in part, a price difference (差价补偿) naming no line
+        ("536.00", "", OrderStatus.CLOSED, 0),  # in full: closed
+        ("36.00", "", OrderStatus.COMPLETED, 0),  # in part, a price difference (差价补偿) naming no line
         # in part, the tea's line: the export says what was refunded of each line, so the refund comes
         # back on the tea's line, not spread over the cream's too
-        ("128.00", "TEA-250", OrderStatus.COMPLETED),
+        ("128.00", "TEA-250", OrderStatus.COMPLETED, 0),
+        # one of the two creams returned (退货退款), with its 199.00: the export says how many of each
+        # line came back, so the cream's line comes back with one returned, out of the units sold
+        ("199.00", "CREAM-50", OrderStatus.COMPLETED, 1),
     ],
 )
 def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_same_order(
-    owner, shop, tmp_path, refund, line, status
+    owner, shop, tmp_path, refund, line, status, returned
 ):
     from django.utils import translation
 
-    from kebu.orders.models import AfterSale, CustomerCategorySpend, OrderLine
-    from kebu.orders.services.aftersales import AfterSaleLineInput, order_refund
+    from kebu.orders.models import AfterSale, AfterSaleKind, CustomerCategorySpend, OrderLine
+    from kebu.orders.services.aftersales import (
+        AfterSaleLineInput,
+        aftersale_approve,
+        aftersale_complete,
+        aftersale_receive,
+        aftersale_request,
+        order_refund,
+    )
     from kebu.orders.services.metrics import FIGURE_FIELDS
     from kebu.orders.tests.factories import make_order
     from kebu.transfer.exports import export_build, export_write
@@ -2171,12 +2242,21 @@ def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_
         receiver_phone="13812345678",
     )
     named = [AfterSaleLineInput(line_id=ln.pk) for ln in order.lines.all() if ln.sku_code == line]
-    order_refund(actor=owner, order=order, amount_cny=refund, reason="quality", lines=named)
+    if returned:  # asked, agreed, the goods back, the money paid
+        back = aftersale_request(
+            actor=owner, order=order, kind=AfterSaleKind.RETURN, reason="size", amount_cny=refund, lines=named
+        )
+        back = aftersale_receive(actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=back))
+        aftersale_complete(actor=owner, aftersale=back)
+    else:
+        order_refund(actor=owner, order=order, amount_cny=refund, reason="quality", lines=named)
     fields = ["order_no", "status", "paid_cny", "refunded_cny", "paid_at", "shipped_at", "delivered_at"]
     fields += ["completed_at", "payment_method", "carrier", "tracking_no"]
     order_before = Order.objects.values_list(*fields).get()
     figures_before = Customer.objects.values_list(*FIGURE_FIELDS).get()
-    lines = OrderLine.objects.order_by("position").values_list("sku_code", "refunded_cny")
+    lines = OrderLine.objects.order_by("position").values_list(
+        "sku_code", "returned_quantity", "refunded_cny"
+    )
     lines_before = list(lines.all())
     spend = CustomerCategorySpend.objects.order_by("category_id").values_list("category_id", "spent_cny")
     spend_before = list(spend.all())
@@ -2199,6 +2279,8 @@ def test_kebus_own_export_of_a_refunded_order_imports_into_an_empty_shop_as_the_
     assert list(lines.all()) == lines_before and list(spend.all()) == spend_before
     aftersale = AfterSale.objects.get()
     assert (aftersale.amount_cny, aftersale.resolved_at) == (Decimal(refund), order_before[7])
+    assert aftersale.kind == (AfterSaleKind.RETURN if returned else AfterSaleKind.REFUND)
+    assert lines_before[0][1] == returned  # the cream's line
 
 
 # --- refunded in part: the amount refunded a sheet gives ------------------------------------------
@@ -2336,6 +2418,169 @@ def test_a_line_refund_that_cannot_be_refuses_its_order_saying_why_and_nothing_o
     assert counts(run) == (0, 0, 0, 1)
     assert problem.column == column and all(word in problem.reason for word in words), problem
     assert not Order.objects.exists() and not AfterSale.objects.exists()
+
+
+# Order R1 of 钱七: two teas (茶叶, 256.00) and a toner (护肤, 89.50), 10.00 shipping: 355.50 paid.
+RETURNED = _sheet(
+    "R1,tb_qian,355.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
+    "2024-01-07 09:05:00,明前龙井,2,TEA-250,128.00,,,,10",
+    "R1,tb_qian,355.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
+    "2024-01-07 09:05:00,爽肤水,1,TONER-100,89.50,,,,10",
+)
+
+
+def _january_units(owner, category) -> int:
+    """The units of ``category`` sold in January 2024 net of those returned (the sales summary's 件数)."""
+    from datetime import date
+
+    from kebu.orders.reports import sales_summary
+
+    summary = sales_summary(user=owner, date_from=date(2024, 1, 1), date_to=date(2024, 1, 31))
+    return summary.category_totals[category.pk].quantity
+
+
+def test_a_sheet_saying_how_many_of_a_line_came_back_records_that_return_and_undo_takes_it_back(owner, shop):
+    from kebu.orders.models import AfterSale, AfterSaleKind, AfterSaleStatus, CustomerCategorySpend
+    from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
+    from kebu.orders.services.metrics import FIGURE_FIELDS
+    from kebu.orders.tests.factories import make_order
+
+    # given: 钱七, with an order of her own (a cream), and Kebu's own export of R1, one of whose teas came
+    # back (128.00), its toner refunded 20.00 of a price difference, and the shipping refunded
+    qian = customer_create(
+        actor=owner, data=CustomerInput(name="钱七", phones=[PhoneInput(number="13900001111")])
+    )
+    own = make_order(actor=owner, customer=qian, store=shop.store, lines=[("CREAM-50", 1)])
+    figures = Customer.objects.filter(pk=qian.pk).values_list(*(f for f in FIGURE_FIELDS if f != "stage"))
+    spend = CustomerCategorySpend.objects.filter(customer=qian).order_by("category_id")
+    spend = spend.values_list("category__name", "spent_cny")
+    before = (figures.get(), list(spend.all()))
+    data = _with_refunds(RETURNED, {"R1": "158.00"})
+    data = _with_line_refunds(data, {("R1", "TEA-250"): "128.00", ("R1", "TONER-100"): "20.00"})
+    data = _with_line_returns(data, {("R1", "TEA-250"): "1", ("R1", "TONER-100"): "0"})
+
+    # when
+    run = run_import(owner, data, store=shop.store)
+
+    # then: one tea came back, with its money, and the toner kept its 20.00 off
+    assert (counts(run), run.noted) == ((1, 0, 0, 0), 1), import_rejected_rows(run)
+    order = Order.objects.get(order_no="R1")
+    assert (order.status, order.paid_cny, order.refunded_cny) == (
+        OrderStatus.COMPLETED,
+        Decimal("355.50"),
+        Decimal("158.00"),
+    )
+    lines = order.lines.order_by("position").values_list("sku_code", "returned_quantity", "refunded_cny")
+    assert list(lines) == [("TEA-250", 1, Decimal("128.00")), ("TONER-100", 0, Decimal("20.00"))]
+    assert _january_units(owner, shop.tea) == 1  # two sold, one back
+    assert list(spend.all()) == [("护肤", Decimal("268.50")), ("茶叶", Decimal("128.00"))]
+    qian.refresh_from_db()
+    assert (qian.total_spent_cny, qian.refund_count) == (Decimal("396.50"), 1)
+    # a return and refund, over as the sheet says: completed at once, dated at its last step
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.kind, aftersale.status, aftersale.amount_cny, aftersale.resolved_at) == (
+        AfterSaleKind.RETURN,
+        AfterSaleStatus.COMPLETED,
+        Decimal("158.00"),
+        order.completed_at,
+    )
+    assert list(aftersale.lines.values_list("line__sku_code", "quantity")) == [("TEA-250", 1)]
+    # the tea that came back is not there to return again
+    tea = order.lines.get(sku_code="TEA-250")
+    with pytest.raises(ValidationFailed):
+        aftersale_request(
+            actor=owner,
+            order=order,
+            kind=AfterSaleKind.RETURN,
+            reason="size",
+            lines=[AfterSaleLineInput(tea.pk, 2)],
+        )
+
+    # and undo takes the order back with its return, and her figures with it
+    import_undo(actor=owner, run=run)
+    assert not AfterSale.objects.exists() and list(Order.objects.all()) == [own]
+    assert (figures.get(), list(spend.all())) == before
+
+
+# A marketplace's 退货数量 without what was refunded of each line: the line that came back gives back
+# its price of the units returned, at most the refund; what passes it (the shipping) stays with the order.
+@pytest.mark.parametrize(
+    ("refunded", "tea_refunded"),
+    [("138.00", "128.00"), ("100.00", "100.00")],
+)
+def test_a_marketplaces_returned_quantity_alone_takes_the_refund_from_the_line_that_came_back(
+    owner, shop, refunded, tea_refunded
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale, AfterSaleKind
+
+    data = _with_line_returns(_with_refunds(RETURNED, {"R1": refunded}), {("R1", "TEA-250"): "1"})
+
+    with translation.override("en"):
+        run = run_import(owner, data, store=shop.store)
+        [note] = import_notes(run, limit=10)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="R1")
+    lines = order.lines.order_by("position").values_list("sku_code", "returned_quantity", "refunded_cny")
+    assert list(lines) == [("TEA-250", 1, Decimal(tea_refunded)), ("TONER-100", 0, Decimal("0.00"))]
+    assert (order.refunded_cny, AfterSale.objects.get().kind) == (Decimal(refunded), AfterSaleKind.RETURN)
+    assert (note.column, note.value) == ("退款金额", refunded) and "returned" in note.reason
+
+
+@pytest.mark.parametrize(
+    ("returned", "refunded", "words"),
+    [
+        ("3", "256.00", ["3 returned", "2 bought"]),
+        ("-1", "128.00", ["negative"]),
+        ("1.5", "128.00", ["whole number"]),
+        ("1", "", ["R1", "nothing refunded"]),  # a return gives money back
+        ("1", "0.00", ["R1", "nothing refunded"]),
+    ],
+)
+def test_a_returned_quantity_that_cannot_be_refuses_its_order_on_its_cell_and_nothing_of_it_is_written(
+    owner, shop, returned, refunded, words
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    data = _with_refunds(RETURNED, {"R1": refunded}) if refunded else RETURNED
+
+    with translation.override("en"):
+        run = run_import(owner, _with_line_returns(data, {("R1", "TEA-250"): returned}), store=shop.store)
+        [(_row, _cells, [problem])] = import_rejected_rows(run)
+
+    assert counts(run) == (0, 0, 0, 1)
+    assert (problem.row, problem.column, problem.value) == (2, "退货数量", returned)
+    assert all(word in problem.reason for word in words), problem
+    assert not Order.objects.exists() and not AfterSale.objects.exists()
+
+
+def test_an_order_already_in_kebu_the_sheet_says_more_came_back_of_is_left_with_a_note(owner, shop):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    # given: R1 imported with its tea refunded (128.00), not returned; a later sheet says it came back
+    refunded = _with_line_refunds(_with_refunds(RETURNED, {"R1": "128.00"}), {("R1", "TEA-250"): "128.00"})
+    run_import(owner, refunded, store=shop.store)
+    order = Order.objects.get(order_no="R1")
+
+    # when
+    with translation.override("en"):
+        run = run_import(owner, _with_line_returns(refunded, {("R1", "TEA-250"): "1"}), store=shop.store)
+        [note] = import_notes(run, limit=10)
+
+    # then: left as it is, with a note to record the return by hand
+    assert (counts(run), run.noted) == ((0, 0, 1, 0), 1), import_rejected_rows(run)
+    assert (
+        (note.column, note.value) == ("退货数量", "1") and "R1" in note.reason and "after-sale" in note.reason
+    )
+    assert Order.objects.get(order_no="R1").version == order.version
+    assert [line.returned_quantity for line in order.lines.all()] == [0, 0]
+    assert AfterSale.objects.count() == 1
 
 
 def test_an_amount_refunded_written_with_its_currency_is_read_as_money_and_listed_as_corrected(owner, shop):
