@@ -36,6 +36,7 @@ from kebu.customers.models import (
     SourceChannel,
     Stage,
 )
+from kebu.customers.selectors import assignable_users
 from kebu.customers.services import (
     AddressInput,
     CheckedCustomer,
@@ -150,20 +151,30 @@ class CustomerRow:
 @dataclass
 class References:
     """The shop's own names a sheet may use, read once per file rather than once a row: source channels
-    and staff members (by login name or display name)."""
+    and staff members (by login name or display name). ``staff`` are those who may be given customers,
+    the ones the customer page offers (``selectors.assignable_users``); ``others`` the names of the
+    rest (who left, or do not work with customers), so that a cell naming one says why it is refused."""
 
     sources: dict[str, SourceChannel]
     staff: dict[str, list[Any]]
+    others: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls) -> References:
         staff: dict[str, list[Any]] = defaultdict(list)
-        for member in get_user_model()._default_manager.filter(is_active=True).order_by("pk"):
-            for word in {member.username.lower(), str(member).lower()}:
+        others: set[str] = set()
+        assignable = set(assignable_users().values_list("pk", flat=True))
+        for member in get_user_model()._default_manager.order_by("pk"):
+            words = {member.username.lower(), str(member).lower()}
+            if member.pk not in assignable:
+                others |= words
+                continue
+            for word in words:
                 staff[word].append(member)
         return cls(
             sources={source.name.lower(): source for source in SourceChannel.objects.all()},
             staff=dict(staff),
+            others=frozenset(others),
         )
 
 
@@ -356,6 +367,13 @@ def customer_row_read(
         found = references.staff.get(owner_name.lower(), [])
         if len(found) == 1:
             data.owner = found[0]
+        elif not found and owner_name.lower() in references.others:
+            # As the customer page offers only them (``selectors.assignable_users``).
+            message = _(
+                "“%(value)s” cannot be given customers: they have left or do not work with customers. "
+                "Name an active colleague who does."
+            )
+            problem("owner", message % {"value": owner_name})
         elif not found:
             problem("owner", _("No staff member is called “%(value)s”.") % {"value": owner_name})
         else:

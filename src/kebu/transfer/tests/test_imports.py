@@ -1124,3 +1124,32 @@ def owned_state() -> list[tuple]:
     """``state()``, and whose each customer is."""
     owners = Customer.objects.order_by("customer_no").values_list("owner", flat=True)
     return [(*row, owner) for row, owner in zip(state(), owners, strict=True)]
+
+
+# --- the owner column names only someone who could be given customers by hand ---------------------
+
+
+@pytest.mark.parametrize("mode", [ImportMode.GOOD_ROWS, ImportMode.ALL_OR_NOTHING])
+def test_an_owner_cell_naming_someone_who_may_not_have_customers_is_refused_on_that_cell(
+    owner, staff_member, mode
+):
+    # given 张三, and two who may not be given customers: one who left, one who does not work with them
+    staff_member("sales", "gone", display_name="老周", is_active=False)
+    staff_member(None, "cangku", display_name="仓库")
+    run_import(owner, owned_csv(",张三,13812345678,,,"))
+    before = owned_state()
+    data = owned_csv(",张三,13812345678,,,老周", ",李四,13900001111,,,仓库")
+
+    # when the shop owner checks, then imports, a sheet giving 张三 to the first and a new 李四 to the other
+    check = customer_file_check(data, actor=owner)
+    run = run_import(owner, data, mode=mode)
+
+    # then both rows are refused on the owner cell, saying why, as the check said, and nothing changed
+    problems = import_rejected_rows(run)
+    assert [(n, [(p.column, p.value) for p in found]) for n, _cells, found in problems] == [
+        (2, [("负责人", "老周")]),
+        (3, [("负责人", "仓库")]),
+    ]
+    assert all("cannot be given customers" in p.reason for _n, _c, found in problems for p in found)
+    assert problems_of(run) == checked_problems(check)
+    assert owned_state() == before
