@@ -71,13 +71,25 @@ def _person(user: Any) -> dict[str, Any] | None:
 
 
 def customer_owner_changed_event(
-    *, customer: Customer, actor: Any, kind: str, from_user: Any, to_user: Any, reason: str = ""
+    *,
+    customer: Customer,
+    actor: Any,
+    kind: str,
+    from_user: Any,
+    to_user: Any,
+    reason: str = "",
+    import_id: int | None = None,
+    undo: bool = False,
 ) -> CustomerEvent:
-    """A claim from the shared pool, a release to it, or a transfer (also a bulk assignment). It goes
-    to the timeline and, as ``customer.assign``, to the audit log."""
+    """A claim from the shared pool, a release to it, or a transfer (also a bulk assignment, and a
+    sheet's owner column: ``import_id``, or that import's ``undo``). It goes to the timeline and, as
+    ``customer.assign``, to the audit log."""
     if kind not in OWNER_EVENT_KINDS:
         raise ValueError(kind)
-    data = {"from": _person(from_user), "to": _person(to_user), "reason": reason}
+    data: dict[str, Any] = {"from": _person(from_user), "to": _person(to_user), "reason": reason}
+    if import_id is not None:
+        data["import"] = import_id
+        data["undo"] = undo
     return _event(customer=customer, actor=actor, kind=kind, audit_action="customer.assign", data=data)
 
 

@@ -711,13 +711,7 @@ def customers_bulk_assign(*, actor: Any, customers: Sequence[Customer], owner: A
         owner=owner, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
     )
     for customer in changed:
-        events.customer_owner_changed_event(
-            customer=customer,
-            actor=actor,
-            kind=events.TRANSFERRED if owner else events.RELEASED,
-            from_user=customer.owner,
-            to_user=owner,
-        )
+        _owner_moved(customer=customer, actor=actor, from_user=customer.owner, to_user=owner)
     return len(changed)
 
 
@@ -787,23 +781,42 @@ def customer_release(*, customer: Customer, actor: Any, reason: str = "") -> Cus
     previous = customer.owner
     if not _owner_swap(customer=customer, to_owner=None, actor=actor):
         raise Conflict(_("The owner of this customer changed meanwhile. Reload and try again."))
-    events.customer_owner_changed_event(
-        customer=customer,
-        actor=actor,
-        kind=events.RELEASED,
-        from_user=previous,
-        to_user=None,
-        reason=reason.strip(),
-    )
+    _owner_moved(customer=customer, actor=actor, from_user=previous, to_user=None, reason=reason.strip())
     customer.refresh_from_db()
     return customer
 
 
 def _check_new_owner(to_user: Any, *, key: str) -> None:
+    """Who may be given customers, by hand or by a sheet: ``selectors.assignable_users``."""
     if to_user is None or not to_user.is_active or not to_user.has_perm(access.VIEW):
         raise ValidationFailed(
             field_errors={key: [_("Choose an active colleague who works with customers.")]}
         )
+
+
+def _owner_moved(
+    *,
+    customer: Customer,
+    actor: Any,
+    from_user: Any,
+    to_user: Any,
+    reason: str = "",
+    import_id: int | None = None,
+    undo: bool = False,
+) -> None:
+    """Record an owner change already written: a transfer to ``to_user``, or a release to the shared pool
+    when None, on the ownership history, the timeline and the audit log. Every change of owner but a
+    claim comes here: a transfer, a release, a bulk assignment, a sheet's owner column and its undo."""
+    events.customer_owner_changed_event(
+        customer=customer,
+        actor=actor,
+        kind=events.TRANSFERRED if to_user is not None else events.RELEASED,
+        from_user=from_user,
+        to_user=to_user,
+        reason=reason,
+        import_id=import_id,
+        undo=undo,
+    )
 
 
 @transaction.atomic
@@ -820,14 +833,7 @@ def customer_transfer(*, customer: Customer, to_user: Any, actor: Any, reason: s
     previous = customer.owner
     if not _owner_swap(customer=customer, to_owner=to_user, actor=actor):
         raise Conflict(_("The owner of this customer changed meanwhile. Reload and try again."))
-    events.customer_owner_changed_event(
-        customer=customer,
-        actor=actor,
-        kind=events.TRANSFERRED,
-        from_user=previous,
-        to_user=to_user,
-        reason=reason.strip(),
-    )
+    _owner_moved(customer=customer, actor=actor, from_user=previous, to_user=to_user, reason=reason.strip())
     customer.refresh_from_db()
     return customer
 
@@ -1225,13 +1231,22 @@ def customer_import_merge(
     over ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
     address or account the customer does not have yet is added beside the ones they have. Returns None
     when the row changes nothing. Raises ``ValidationFailed`` when the result would be invalid (an
-    eleventh phone), and ``Conflict`` when someone saved the customer meanwhile.
+    eleventh phone, an owner who may not be given customers), and ``Conflict`` when someone saved the
+    customer meanwhile.
+
+    A new owner is a transfer (or release) by ``actor``, as ``customers_bulk_assign`` makes one: on the
+    ownership history, the timeline and the audit log (``_owner_moved``), not among the profile's
+    changes. It is written with the row's other columns, so that undo (``customer_import_revert``) puts
+    it back with them. Whether ``actor`` may assign customers is the caller's to ask.
 
     ``customer`` should come from ``customers_with_contacts``."""
     plan = _import_plan(customer=customer, checked=checked, provided=provided, definitions=definitions)
     if plan is None:
         return None
     merged, clean, changed, known_phones = plan.merged, plan.clean, plan.changed, plan.known_phones
+    moved_from = customer.owner if "owner" in changed else None
+    if "owner" in changed and merged.owner is not None:
+        _check_new_owner(merged.owner, key="owner")
     new_addresses, new_socials, new_tags = plan.new_addresses, plan.new_socials, plan.new_tags
 
     before_snapshot = _import_snapshot(customer)
@@ -1277,14 +1292,23 @@ def customer_import_merge(
         changes = {
             k: [before_snapshot[k][1], v[1]]
             for k, v in after_snapshot.items()
-            if before_snapshot[k][0] != v[0]
+            if before_snapshot[k][0] != v[0] and k != "owner"
         }
-        CustomerEvent.objects.create(
-            customer=customer,
-            actor=actor,
-            kind="customer.updated",
-            data={"changes": changes, "import": import_id},
-        )
+        if "owner" in changed:
+            _owner_moved(
+                customer=customer,
+                actor=actor,
+                from_user=moved_from,
+                to_user=merged.owner,
+                import_id=import_id,
+            )
+        if changes or "owner" not in changed:
+            CustomerEvent.objects.create(
+                customer=customer,
+                actor=actor,
+                kind="customer.updated",
+                data={"changes": changes, "import": import_id},
+            )
     return ImportedChange(customer=customer, before=before, added={k: v for k, v in added.items() if v})
 
 
@@ -1325,14 +1349,25 @@ def _import_snapshot(
 
 
 def customer_import_revert(
-    *, customer_id: int, before: dict[str, Any], added: dict[str, list[int]], version: int
+    *,
+    actor: Any,
+    customer_id: int,
+    before: dict[str, Any],
+    added: dict[str, list[int]],
+    version: int,
+    import_id: int,
 ) -> bool:
     """Put back what ``customer_import_merge`` changed, if the customer is still at ``version`` (the one
     the import left). False when someone changed the customer since: nothing is written then.
 
     The version goes back too, to the one before the import: it names the state the customer is in
     again, so an earlier import can be undone after a later one, and a form opened before the import
-    still saves."""
+    still saves. An owner the import changed goes back by a transfer (or release) in ``actor``'s name,
+    on the ownership history and in the audit log: the customer is as they were, and the history, a log
+    of who had them when, keeps the import's move and tells of the move back rather than forget both."""
+    moved_from = None
+    if "owner_id" in before:
+        moved_from = Customer.objects.filter(pk=customer_id).values_list("owner_id", flat=True).first()
     values = {**before}
     if values.get("birthday"):
         values["birthday"] = date.fromisoformat(values["birthday"])
@@ -1345,4 +1380,16 @@ def customer_import_revert(
     Address.objects.filter(customer_id=customer_id, pk__in=added.get("addresses", [])).delete()
     SocialAccount.objects.filter(customer_id=customer_id, pk__in=added.get("socials", [])).delete()
     Customer.tags.through.objects.filter(customer_id=customer_id, tag_id__in=added.get("tags", [])).delete()
+    if "owner_id" in before and moved_from != before["owner_id"]:
+        customer = Customer.objects.select_related("owner").get(pk=customer_id)
+        staff = get_user_model()._default_manager
+        from_user = staff.filter(pk=moved_from).first() if moved_from is not None else None
+        _owner_moved(
+            customer=customer,
+            actor=actor,
+            from_user=from_user,
+            to_user=customer.owner,
+            import_id=import_id,
+            undo=True,
+        )
     return True

@@ -966,8 +966,10 @@ def _update(
     The contact details of a row by someone who sees them masked are never taken, and said so whenever
     the row gives one: were it said only when they differ from the customer's, the note would tell the
     importer whether the address they typed is the one Kebu has. Someone who may not assign customers
-    leaves each one's owner as it is, told when the row names another. Someone who may not change
-    customers changes nothing, and is told when the row would have."""
+    leaves each one's owner as it is, told when the row names another; someone who may moves the customer
+    to the owner the row names as a transfer by hand would (``customer_import_merge``), which undo
+    transfers back. Someone who may not change customers changes nothing, and is told when the row
+    would have."""
     masked = frozenset() if allowed.contact else row.provided & CONTACT_FIELDS
     provided = row.provided - masked
     left_out = []
@@ -1188,10 +1190,12 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             continue
         change = json.loads(detail)
         if not customer_import_revert(
+            actor=actor,
             customer_id=customer_id,
             before=change["before"],
             added=change["added"],
             version=expected[customer_id],
+            import_id=run.pk,
         ):
             raise Conflict(_("A customer changed while the import was being undone. Try again."))
         expected[customer_id] -= 1

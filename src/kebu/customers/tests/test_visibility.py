@@ -529,6 +529,33 @@ def test_a_transfer_goes_to_an_active_colleague_who_works_with_customers(
             customer_transfer(customer=a_customer, to_user=target, actor=manager_east)
 
 
+def test_a_sheets_owner_goes_only_to_whom_a_transfer_could_give_the_customer(
+    manager_east, staff_member, a_customer, django_user_model
+):
+    from kebu.customers.services import customer_import_merge, customer_input_check
+
+    gone = staff_member("sales", "gone", is_active=False)
+    no_role = django_user_model.objects.create_user(username="no_role", password="x" * 12)
+    before = a_customer.version
+
+    for target in (gone, no_role):
+        checked = customer_input_check(data=CustomerInput(name=a_customer.name, owner=target), definitions=[])
+        with pytest.raises(ValidationFailed) as refused:
+            customer_import_merge(
+                actor=manager_east,
+                customer=Customer.objects.get(pk=a_customer.pk),
+                checked=checked,
+                provided=frozenset({"owner"}),
+                definitions=[],
+                import_id=1,
+            )
+        assert list(refused.value.field_errors) == ["owner"]
+
+    a_customer.refresh_from_db()
+    assert (a_customer.owner_id, a_customer.version) == (a_customer.created_by_id, before)
+    assert not CustomerEvent.objects.filter(customer=a_customer, kind="customer.transferred").exists()
+
+
 def test_a_transfer_from_a_stale_read_conflicts(manager_east, sales_a, sales_b, a_customer):
     stale = Customer.objects.get(pk=a_customer.pk)
     customer_release(customer=a_customer, actor=sales_a)

@@ -1153,3 +1153,94 @@ def test_an_owner_cell_naming_someone_who_may_not_have_customers_is_refused_on_t
     assert all("cannot be given customers" in p.reason for _n, _c, found in problems for p in found)
     assert problems_of(run) == checked_problems(check)
     assert owned_state() == before
+
+
+# --- a customer already in Kebu changes owner by a sheet only as a transfer by hand would ------------
+
+
+@pytest.fixture
+def east_manager(customer_importer):
+    """A manager of the east team who may import customer sheets: sees the team's customers, assigns."""
+    from kebu.accounts.models import Team
+
+    manager = customer_importer("manager")
+    manager.team = Team.objects.create(name="华东")
+    manager.save(update_fields=["team"])
+    return manager
+
+
+def colleague(staff_member, manager, username: str, name: str):
+    return staff_member("sales", username, display_name=name, team=manager.team)
+
+
+def test_a_manager_reimporting_another_owner_transfers_the_customer_as_by_hand(
+    owner, staff_member, east_manager, pool_off
+):
+    from kebu.customers.selectors import customer_ownership_history
+
+    # given 张三, 小王's, and a sheet that gives them to 小李, with new notes
+    wang = colleague(staff_member, east_manager, "xiaowang", "小王")
+    li = colleague(staff_member, east_manager, "xiaoli", "小李")
+    run_import(owner, owned_csv(",张三,13812345678,,,小王"))
+    zhang = Customer.objects.get(name="张三")
+    data = owned_csv(",张三,13812345678,老客,,小李")
+
+    # when the manager checks the sheet, then imports it
+    check = customer_file_check(data, actor=east_manager)
+    assert (check.good, check.bad) == (1, [])
+    assert not AuditEntry.objects.filter(action="customer.assign").exists(), "the check writes nothing"
+    run = run_import(east_manager, data)
+
+    # then 张三 is 小李's, by a transfer in the manager's name on the ownership history and in the audit log
+    assert counts(run) == (0, 1, 0, 0)
+    zhang.refresh_from_db()
+    assert zhang.owner == li
+    [moved] = customer_ownership_history(actor=east_manager, customer=zhang)
+    assert (moved.kind, moved.actor) == ("customer.transferred", east_manager)
+    assert (moved.data["from"]["id"], moved.data["to"]["id"]) == (wang.pk, li.pk)
+    assert (moved.data["import"], moved.data["undo"]) == (run.pk, False)
+    [audit] = AuditEntry.objects.filter(action="customer.assign")
+    assert (audit.actor_id, audit.target_id, audit.data["kind"]) == (
+        east_manager.pk,
+        str(zhang.pk),
+        moved.kind,
+    )
+    # and the other columns are the import's change, as before
+    changed = CustomerEvent.objects.get(customer=zhang, kind="customer.updated", data__import=run.pk)
+    assert list(changed.data["changes"]) == ["tags"]
+
+
+def test_undo_of_a_reimport_that_moved_a_customer_gives_them_back_and_says_so(
+    owner, staff_member, east_manager, pool_off, owner_client, pages_in_english
+):
+    from django.urls import reverse
+
+    from kebu.customers.selectors import customer_ownership_history
+
+    # given 张三, 小王's, moved to 小李 by the manager's import
+    wang = colleague(staff_member, east_manager, "xiaowang", "小王")
+    li = colleague(staff_member, east_manager, "xiaoli", "小李")
+    run_import(owner, owned_csv(",张三,13812345678,,,小王"))
+    before = owned_state()
+    run = run_import(east_manager, owned_csv(",张三,13812345678,,,小李"))
+    assert counts(run) == (0, 1, 0, 0)
+
+    # when the shop owner undoes it
+    import_undo(actor=owner, run=run)
+
+    # then 张三 is 小王's again, exactly as before, and the history tells both moves: a log is not rewritten
+    assert owned_state() == before
+    zhang = Customer.objects.get(name="张三")
+    back, moved = customer_ownership_history(actor=owner, customer=zhang)
+    assert (back.kind, back.actor, back.data["import"], back.data["undo"]) == (
+        "customer.transferred",
+        owner,
+        run.pk,
+        True,
+    )
+    assert (back.data["from"]["id"], back.data["to"]["id"]) == (li.pk, wang.pk)
+    assert (moved.actor, moved.data["to"]["id"]) == (east_manager, li.pk)
+    assert AuditEntry.objects.filter(action="customer.assign", target_id=str(zhang.pk)).count() == 2
+    page = owner_client.get(reverse("customers:detail", args=[zhang.pk])).content.decode()
+    history = page[page.index('id="ownership-history"') :]
+    assert history.index(f"Import #{run.pk} undone") < history.index(f"Changed by import #{run.pk}")
