@@ -84,13 +84,43 @@ def customer_owner_changed_event(
     """A claim from the shared pool, a release to it, or a transfer (also a bulk assignment, and a
     sheet's owner column: ``import_id``, or that import's ``undo``). It goes to the timeline and, as
     ``customer.assign``, to the audit log."""
+    event, audit = customer_owner_changed_unsaved(
+        customer=customer,
+        actor=actor,
+        kind=kind,
+        from_user=from_user,
+        to_user=to_user,
+        reason=reason,
+        import_id=import_id,
+        undo=undo,
+    )
+    event.save()
+    audit_record(**audit)
+    return event
+
+
+def customer_owner_changed_unsaved(
+    *,
+    customer: Customer,
+    actor: Any,
+    kind: str,
+    from_user: Any,
+    to_user: Any,
+    reason: str = "",
+    import_id: int | None = None,
+    undo: bool = False,
+) -> tuple[CustomerEvent, dict[str, Any]]:
+    """:func:`customer_owner_changed_event` for a caller that saves many together: the event, not saved,
+    and its audit record as ``audit_record``'s arguments."""
     if kind not in OWNER_EVENT_KINDS:
         raise ValueError(kind)
     data: dict[str, Any] = {"from": _person(from_user), "to": _person(to_user), "reason": reason}
     if import_id is not None:
         data["import"] = import_id
         data["undo"] = undo
-    return _event(customer=customer, actor=actor, kind=kind, audit_action="customer.assign", data=data)
+    return _event_unsaved(
+        customer=customer, actor=actor, kind=kind, audit_action="customer.assign", data=data
+    )
 
 
 def customer_stage_changed_event(*, customer: Customer, actor: Any, before: str, after: str) -> CustomerEvent:

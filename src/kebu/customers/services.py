@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kebu.audit.services import audit_records
 from kebu.core import divisions, lunar
 from kebu.core.bulk import values_insert
 from kebu.core.crypto import keyring
@@ -802,21 +803,24 @@ def _owner_moved(
     to_user: Any,
     reason: str = "",
     import_id: int | None = None,
-    undo: bool = False,
 ) -> None:
     """Record an owner change already written: a transfer to ``to_user``, or a release to the shared pool
     when None, on the ownership history, the timeline and the audit log. Every change of owner but a
-    claim comes here: a transfer, a release, a bulk assignment, a sheet's owner column and its undo."""
+    claim comes here (a transfer, a release, a bulk assignment, a sheet's owner column), or, many at
+    once, to ``customers_import_owners_put_back``."""
     events.customer_owner_changed_event(
         customer=customer,
         actor=actor,
-        kind=events.TRANSFERRED if to_user is not None else events.RELEASED,
+        kind=_owner_move_kind(to_user),
         from_user=from_user,
         to_user=to_user,
         reason=reason,
         import_id=import_id,
-        undo=undo,
     )
+
+
+def _owner_move_kind(to_user: Any) -> str:
+    return events.TRANSFERRED if to_user is not None else events.RELEASED
 
 
 @transaction.atomic
@@ -1349,25 +1353,14 @@ def _import_snapshot(
 
 
 def customer_import_revert(
-    *,
-    actor: Any,
-    customer_id: int,
-    before: dict[str, Any],
-    added: dict[str, list[int]],
-    version: int,
-    import_id: int,
+    *, customer_id: int, before: dict[str, Any], added: dict[str, list[int]], version: int
 ) -> bool:
     """Put back what ``customer_import_merge`` changed, if the customer is still at ``version`` (the one
     the import left). False when someone changed the customer since: nothing is written then.
 
     The version goes back too, to the one before the import: it names the state the customer is in
     again, so an earlier import can be undone after a later one, and a form opened before the import
-    still saves. An owner the import changed goes back by a transfer (or release) in ``actor``'s name,
-    on the ownership history and in the audit log: the customer is as they were, and the history, a log
-    of who had them when, keeps the import's move and tells of the move back rather than forget both."""
-    moved_from = None
-    if "owner_id" in before:
-        moved_from = Customer.objects.filter(pk=customer_id).values_list("owner_id", flat=True).first()
+    still saves. An owner put back is recorded by ``customers_import_owners_put_back``."""
     values = {**before}
     if values.get("birthday"):
         values["birthday"] = date.fromisoformat(values["birthday"])
@@ -1380,16 +1373,35 @@ def customer_import_revert(
     Address.objects.filter(customer_id=customer_id, pk__in=added.get("addresses", [])).delete()
     SocialAccount.objects.filter(customer_id=customer_id, pk__in=added.get("socials", [])).delete()
     Customer.tags.through.objects.filter(customer_id=customer_id, tag_id__in=added.get("tags", [])).delete()
-    if "owner_id" in before and moved_from != before["owner_id"]:
-        customer = Customer.objects.select_related("owner").get(pk=customer_id)
-        staff = get_user_model()._default_manager
-        from_user = staff.filter(pk=moved_from).first() if moved_from is not None else None
-        _owner_moved(
-            customer=customer,
+    return True
+
+
+def customers_import_owners_put_back(
+    *, actor: Any, moves: Sequence[tuple[int, int | None, int | None]], import_id: int
+) -> None:
+    """Record the owners an import's undo put back (``customer_import_revert``), each move (customer id,
+    the owner the import gave, the one it had before) as a transfer, or a release, in ``actor``'s name,
+    marked as the import's undo, on the ownership history, the timeline and the audit log, inside the
+    caller's transaction. The customer is as they were; the history, a log of who had them when, keeps
+    the import's move and tells of the move back rather than forget that a colleague held them meanwhile.
+    Read and written for all at once: an undo may put back thousands."""
+    if not moves:
+        return
+    customers = Customer.objects.in_bulk([customer_id for customer_id, _, _ in moves])
+    staff = get_user_model()._default_manager.in_bulk(
+        {u for move in moves for u in move[1:] if u is not None}
+    )
+    recorded = [
+        events.customer_owner_changed_unsaved(
+            customer=customers[customer_id],
             actor=actor,
-            from_user=from_user,
-            to_user=customer.owner,
+            kind=_owner_move_kind(to_id),
+            from_user=staff.get(from_id) if from_id is not None else None,
+            to_user=staff.get(to_id) if to_id is not None else None,
             import_id=import_id,
             undo=True,
         )
-    return True
+        for customer_id, from_id, to_id in moves
+    ]
+    CustomerEvent.objects.bulk_create(event for event, _audit in recorded)
+    audit_records([audit for _event, audit in recorded])

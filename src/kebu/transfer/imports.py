@@ -52,6 +52,7 @@ from kebu.customers.services import (
     customer_import_merge,
     customer_import_revert,
     customers_import_create,
+    customers_import_owners_put_back,
     customers_with_contacts,
 )
 from kebu.orders.models import Store
@@ -1185,21 +1186,30 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
         raise Conflict(message)
     expected = dict(left_at)
     reverted: set[int] = set()
+    # Whose each customer is as the import left them (checked above: nobody changed them since).
+    owners = dict(
+        Customer.objects.filter(pk__in=left_at).exclude(pk__in=created).values_list("pk", "owner_id")
+    )
+    moves: list[tuple[int, int | None, int | None]] = []
     for _row, action, customer_id, _version, detail in entries:  # newest row first
         if action != ImportRowAction.UPDATED or customer_id in created:
             continue
         change = json.loads(detail)
         if not customer_import_revert(
-            actor=actor,
             customer_id=customer_id,
             before=change["before"],
             added=change["added"],
             version=expected[customer_id],
-            import_id=run.pk,
         ):
             raise Conflict(_("A customer changed while the import was being undone. Try again."))
         expected[customer_id] -= 1
         reverted.add(customer_id)
+        if "owner_id" in change["before"]:
+            # The owner this row gave them, the one it found: as the import's rows moved them, backwards.
+            moved_to = owners.get(customer_id)
+            owners[customer_id] = change["before"]["owner_id"]
+            moves.append((customer_id, moved_to, owners[customer_id]))
+    customers_import_owners_put_back(actor=actor, moves=moves, import_id=run.pk)
     CustomerEvent.objects.bulk_create(
         CustomerEvent(customer_id=cid, actor=actor, kind="customer.import_undone", data={"import": run.pk})
         for cid in sorted(reverted)
