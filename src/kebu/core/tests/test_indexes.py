@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from django.utils import timezone
 from kebu.core.indexes import indexes_restore, indexes_set_aside
 from kebu.core.jobs import job_create, job_run, job_runner, jobs_reconcile
 from kebu.core.models import Job, JobStatus, SetAsideIndex
+from kebu.core.tests.test_sqlite import shop_copy
 from kebu.customers.models import Customer
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +141,48 @@ def test_postgresql_keeps_its_indexes():
         assert indexes_set_aside(Customer, job=job()) == 0
         cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", [Customer._meta.db_table])
         assert cursor.fetchone()[0] == before > 20
+
+
+BUILDS_WATCHED = """
+from django.db import connection
+from kebu.core.indexes import indexes_restore, indexes_set_aside
+from kebu.core.models import Job, JobStatus
+from kebu.customers.models import Customer
+
+seen = []
+def watch(execute, sql, params, many, context):
+    if sql.startswith("CREATE INDEX"):
+        seen.append(context["cursor"].execute("PRAGMA mmap_size").fetchone()[0])
+    return execute(sql, params, many, context)
+
+job = Job.objects.create(kind="import", status=JobStatus.DONE)
+indexes_set_aside(Customer, job=job)
+with connection.execute_wrapper(watch):
+    indexes_restore(job=job)
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA mmap_size")
+    print("MAPPED", seen and max(seen), len(seen), cursor.fetchone()[0])
+"""
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_indexes_are_built_again_reading_the_table_without_the_memory_map(tmp_path):
+    """Through SQLite's memory map every page a build reads stays in the process; a file database has one
+    (the test database, in memory, has none: hence a process of its own on a copy)."""
+    env = shop_copy(tmp_path / "data")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "kebu.cli", "shell", "-c", BUILDS_WATCHED],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("MAPPED ")]
+    largest, builds, after = line.split()[1:]
+    assert int(builds) > 20
+    assert largest == "0", "a build read the table through the memory map"
+    assert int(after) > 0, "the connection's map is put back after the builds"

@@ -165,7 +165,7 @@ print("CLERK " + json.dumps({{"waits": waits, "failed": ""}}))
 """
 
 
-def _shop_copy(data: Path) -> dict[str, str]:
+def shop_copy(data: Path) -> dict[str, str]:
     """A data directory holding a copy of the test database (migrated already) and its keys, and the
     environment a ``kebu`` process needs to use it."""
     data.mkdir()
@@ -182,7 +182,7 @@ def _shop_copy(data: Path) -> dict[str, str]:
 @pytest.mark.django_db(transaction=True)
 def test_a_clerk_saves_customers_while_an_import_writes_batch_after_batch(tmp_path):
     # given: an import of many batches, in a process of its own
-    env = _shop_copy(tmp_path / "data")
+    env = shop_copy(tmp_path / "data")
     sheet = tmp_path / "客户.csv"
     sheet.write_text("姓名,手机\n" + "".join(f"客户{i},138{i:08d}\n" for i in range(ROWS)), encoding="utf-8")
     importer = subprocess.Popen(
