@@ -14,7 +14,7 @@ from django.utils import timezone
 from kebu.core.indexes import indexes_restore, indexes_set_aside
 from kebu.core.jobs import job_create, job_run, job_runner, jobs_reconcile
 from kebu.core.models import Job, JobStatus, SetAsideIndex
-from kebu.core.tests.test_sqlite import shop_copy
+from kebu.core.tests.copies import shop_copy
 from kebu.customers.models import Customer
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from kebu.core.tests.test_sqlite import shop_copy
+from kebu.core.tests.copies import shop_copy
 
 pytestmark = [
     pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc"),

@@ -4,8 +4,6 @@ writer, which SQLite's busy handler alone almost never lets happen."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.utils import ConnectionHandler
 
 from kebu.core.sqlite import base
 from kebu.core.sqlite.base import WriterTurns, writer_turns_open
+from kebu.core.tests.copies import shop_copy
 
 ALIAS = "turns"
 
@@ -165,24 +163,11 @@ print("CLERK " + json.dumps({{"waits": waits, "failed": ""}}))
 """
 
 
-def shop_copy(data: Path) -> dict[str, str]:
-    """A data directory holding a copy of the test database (migrated already) and its keys, and the
-    environment a ``kebu`` process needs to use it."""
-    data.mkdir()
-    shutil.copytree(Path(settings.DATA_DIR) / "keys", data / "keys")
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM INTO %s", [str(data / "kebu.sqlite3")])
-    env = {**os.environ, "KEBU_DATA_DIR": str(data), "KEBU_IMPORT_BATCH_ROWS": str(BATCH)}
-    env.pop("DATABASE_URL", None)
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
-
-
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL locks rows, not the database")
 @pytest.mark.django_db(transaction=True)
 def test_a_clerk_saves_customers_while_an_import_writes_batch_after_batch(tmp_path):
     # given: an import of many batches, in a process of its own
-    env = shop_copy(tmp_path / "data")
+    env = {**shop_copy(tmp_path / "data"), "KEBU_IMPORT_BATCH_ROWS": str(BATCH)}
     sheet = tmp_path / "客户.csv"
     sheet.write_text("姓名,手机\n" + "".join(f"客户{i},138{i:08d}\n" for i in range(ROWS)), encoding="utf-8")
     importer = subprocess.Popen(
