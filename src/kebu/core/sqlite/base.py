@@ -26,6 +26,7 @@ import math
 import os
 import re
 import time
+import weakref
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -56,6 +57,9 @@ class WriterTurns:
     def __init__(self, path: str) -> None:
         # Read-only is enough to lock, and lets processes of other users (a terminal's `kebu`) open it.
         self._fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        # A connection dropped without being closed (a thread's, at its end) must not keep the file, nor a
+        # lock on it that every bulk writer would then wait out: closed when these turns are collected.
+        self._closing = weakref.finalize(self, os.close, self._fd)
         self.held = False
         self._ended = -math.inf  # when this connection's last write ended (time.monotonic)
 
@@ -100,7 +104,7 @@ class WriterTurns:
                 return True
 
     def close(self) -> None:
-        os.close(self._fd)  # a lock still held goes with it
+        self._closing()  # closes the file once; a lock still held goes with it
         self.held = False
         self._fd = -1  # a cursor left over must not lock whatever file gets the number next
 

@@ -3,7 +3,9 @@ writer, which SQLite's busy handler alone almost never lets happen."""
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -125,6 +127,29 @@ def test_a_database_in_memory_has_no_turns(tmp_path):
     turns = writer_turns_open(tmp_path / "kebu.sqlite3")
     assert turns is not None and (tmp_path / "kebu.sqlite3-writers").exists()
     turns.close()
+
+
+def _files_open(path: Path) -> int:
+    return sum(1 for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == str(path))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+def test_a_connection_dropped_without_being_closed_lets_go_of_its_turn(database, django_db_blocker):
+    """As a thread's connection is when the thread ends: its lock file and its turn go with it, or every
+    bulk writer would wait out its patience at each batch until the process ends."""
+    writers = Path(f"{database}-writers")
+    before = _files_open(writers)
+    with django_db_blocker.unblock():
+        handler = ConnectionHandler({"default": connections[ALIAS].settings_dict})
+        dropped = handler["default"]
+        dropped.cursor().execute("BEGIN IMMEDIATE")  # a write begun, never ended
+        assert _someone_writing(database) and _files_open(writers) == before + 1
+
+        del dropped, handler
+        gc.collect()
+
+    assert _files_open(writers) == before
+    assert not _someone_writing(database)
 
 
 # --- with real processes -------------------------------------------------------------------------------
