@@ -317,6 +317,8 @@ def _import_run(job_run: JobRun) -> None:
     run = Import.objects.get(job=job_run.job)
     if run.undone_at is not None or run.refused:
         return
+    if run.kind in (ImportKind.CUSTOMERS, ImportKind.ORDERS):
+        _new_owner(run, _Allowed.of(run.created_by))  # refused before anything is checked or written
     definitions = list(CustomField.objects.filter(is_active=True))
     mapping = {int(index): key for index, key in run.mapping.items()}
     # Read from the kept file each time, not held: a CSV is then never in memory whole.
@@ -919,11 +921,29 @@ class _Allowed:
 def _new_owner(run: Import, allowed: _Allowed) -> Any:
     """The owner a customer ``run`` adds gets when its row names none: the one chosen for the import
     (``import_owner_options``), else the importer; always the importer when they may not assign
-    customers. Under no one's name, from the terminal, nobody unless one was chosen."""
+    customers. Under no one's name, from the terminal, nobody unless one was chosen.
+
+    The one chosen is taken only if they may be given customers now (``selectors.assignable_users``): a
+    queued or resumed import runs after the choice was checked, and a colleague may have left, or no
+    longer work with customers, since. ``ValidationFailed`` then, which fails the import's job at its
+    start (``_import_run`` asks before anything is written): giving the customers to someone else, the
+    importer or the shared pool, would be a choice the merchant did not make, and their colleague's
+    customers in the wrong hands are harder to find than an import to start again."""
     if not allowed.assign or "owner" not in run.options:
         return run.created_by
     chosen = run.options["owner"]
-    return None if chosen is None else get_user_model()._default_manager.filter(pk=chosen).first()
+    if chosen is None:
+        return None
+    owner = assignable_users().filter(pk=chosen).first()
+    if owner is None:
+        gone = get_user_model()._default_manager.filter(pk=chosen).first()
+        message = _(
+            "The colleague chosen to own the customers this import adds (%(name)s) can no longer be given "
+            "customers: they have left or no longer work with customers. The import stopped: import the "
+            "file again and choose someone else (customers it already added are not added twice)."
+        ) % {"name": str(gone) if gone is not None else _("account deleted")}
+        raise ValidationFailed(message, field_errors={"owner": [message]})
+    return owner
 
 
 def _new_customer_problem(row: CustomerRow, *, allowed: _Allowed, actor: Any) -> str:

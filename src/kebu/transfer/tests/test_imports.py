@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import Conflict, Forbidden, ValidationFailed
-from kebu.core.jobs import job_cancel, job_run
+from kebu.core.jobs import job_cancel, job_retry, job_run
 from kebu.core.models import Job, JobStatus, SetAsideIndex
 from kebu.customers.models import (
     Address,
@@ -1101,6 +1101,58 @@ def test_only_someone_who_may_assign_chooses_the_owner_of_the_customers_an_impor
     assert not Import.objects.exists()
     # choosing themselves is what they get anyway
     assert counts(start_and_run(clerk, KNOWN, owner=clerk)) == (2, 0, 0, 0)
+
+
+def no_longer_given_customers(user, how: str) -> None:
+    """``user`` leaves, moves to a role without customers, or has their account deleted."""
+    if how == "left":
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    elif how == "role changed":
+        user.groups.clear()
+    else:
+        user.delete()
+
+
+@pytest.mark.parametrize("how", ["left", "role changed", "deleted"])
+def test_an_import_whose_chosen_owner_may_no_longer_have_customers_fails_at_its_start_saying_so(
+    owner, staff_member, how
+):
+    # given an import queued to give the customers it adds to 小李
+    other = staff_member("sales", "xiaoli", display_name="小李")
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=KNOWN, file_name="客户.csv", enqueue=False, owner=other)
+
+    # when 小李 may no longer be given customers by the time it runs
+    no_longer_given_customers(other, how)
+    job = job_run(run.job_id)
+
+    # then it fails before adding anyone, naming who (while they have an account), rather than give
+    # the customers to someone who may not have them or to the shared pool
+    assert job.status == JobStatus.FAILED and not Customer.objects.exists()
+    assert ("小李" in job.error) == (how != "deleted")
+
+
+def test_a_resumed_import_gives_new_customers_to_its_chosen_owner_only_while_they_may_have_them(
+    owner, staff_member
+):
+    # given an import for 小李 that failed when 小李 had left
+    other = staff_member("sales", "xiaoli", display_name="小李")
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=KNOWN, file_name="客户.csv", enqueue=False, owner=other)
+    no_longer_given_customers(other, "left")
+    assert job_run(run.job_id).status == JobStatus.FAILED
+
+    # when 小李 is back and the import is resumed
+    other.is_active = True
+    other.save(update_fields=["is_active"])
+    job_retry(job=run.job)
+    job_run(run.job_id)
+
+    # then it adds the customers, 小李's
+    run.refresh_from_db()
+    assert counts(run) == (2, 0, 0, 0)
+    assert set(Customer.objects.values_list("owner", flat=True)) == {other.pk}
 
 
 def test_undo_of_an_import_that_gave_owners_puts_every_customer_back_as_it_was(owner, staff_member):

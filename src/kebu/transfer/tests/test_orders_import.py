@@ -2060,6 +2060,33 @@ def test_an_order_importer_who_may_not_add_customers_imports_only_the_orders_of_
     assert Order.objects.get().customer == li
 
 
+def test_an_order_import_whose_chosen_owner_has_left_since_fails_at_its_start_adding_no_buyer(
+    owner, shop, staff_member
+):
+    from kebu.core.models import JobStatus
+
+    # given an order import queued to give the buyers it adds to 小李, who leaves before it runs
+    other = staff_member("sales", "xiaoli", display_name="小李")
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner,
+            data=TAOBAO,
+            file_name="ExportOrderList.csv",
+            kind=ImportKind.ORDERS,
+            store=shop.store,
+            enqueue=False,
+            owner=other,
+        )
+    other.is_active = False
+    other.save(update_fields=["is_active"])
+
+    job = job_run(run.job_id)
+
+    # then it fails, naming 小李, with no order and no buyer made
+    assert job.status == JobStatus.FAILED and "小李" in job.error
+    assert not Order.objects.exists() and not Customer.objects.exists()
+
+
 # --- closed after payment: refunded in full ------------------------------------------------------
 
 # Two orders a Taobao export reports closed (交易关闭): one paid, then refunded in full (its payment time
