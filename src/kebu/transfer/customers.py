@@ -146,35 +146,36 @@ class CustomerRow:
     warnings: list[Problem] = field(default_factory=list)
     # Cells taken otherwise than written (transfer.corrections); none on a row with problems.
     corrections: list[Correction] = field(default_factory=list)
+    # The owner cell names someone who may not be given customers now (``References.others``): the row's
+    # problem only if it would give them a customer, which the import knows once it has matched the row
+    # (``imports._owner_refused``). Naming the one who owns the customer already changes nothing.
+    owner_refused: Problem | None = None
 
 
 @dataclass
 class References:
     """The shop's own names a sheet may use, read once per file rather than once a row: source channels
     and staff members (by login name or display name). ``staff`` are those who may be given customers,
-    the ones the customer page offers (``selectors.assignable_users``); ``others`` the names of the
-    rest (who left, or do not work with customers), so that a cell naming one says why it is refused."""
+    the ones the customer page offers (``selectors.assignable_users``); ``others`` the rest (who left,
+    or do not work with customers): a cell naming one is refused, saying why, where it would give them a
+    customer, and is no change where they own the customer already (a re-import of Kebu's own export)."""
 
     sources: dict[str, SourceChannel]
     staff: dict[str, list[Any]]
-    others: frozenset[str] = frozenset()
+    others: dict[str, list[Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> References:
         staff: dict[str, list[Any]] = defaultdict(list)
-        others: set[str] = set()
+        others: dict[str, list[Any]] = defaultdict(list)
         assignable = set(assignable_users().values_list("pk", flat=True))
         for member in get_user_model()._default_manager.order_by("pk"):
-            words = {member.username.lower(), str(member).lower()}
-            if member.pk not in assignable:
-                others |= words
-                continue
-            for word in words:
-                staff[word].append(member)
+            for word in {member.username.lower(), str(member).lower()}:
+                (staff if member.pk in assignable else others)[word].append(member)
         return cls(
             sources={source.name.lower(): source for source in SourceChannel.objects.all()},
             staff=dict(staff),
-            others=frozenset(others),
+            others=dict(others),
         )
 
 
@@ -363,17 +364,23 @@ def customer_row_read(
             known = "、".join(s.name for s in references.sources.values() if s.is_active)
             message = _("“%(value)s” is not one of the shop's sources (%(known)s); admins add sources.")
             problem("source", message % {"value": source_name, "known": known})
+    owner_refused = None
     if references is not None and (owner_name := text("owner", 150)):
         found = references.staff.get(owner_name.lower(), [])
         if len(found) == 1:
             data.owner = found[0]
         elif not found and owner_name.lower() in references.others:
             # As the customer page offers only them (``selectors.assignable_users``).
-            message = _(
+            reason = _(
                 "“%(value)s” cannot be given customers: they have left or do not work with customers. "
                 "Name an active colleague who does."
-            )
-            problem("owner", message % {"value": owner_name})
+            ) % {"value": owner_name}
+            if len(gone := references.others[owner_name.lower()]) == 1:
+                data.owner = gone[0]
+                at = columns["owner"]
+                owner_refused = Problem(number, headers[at], normalized(cells[at]), reason)
+            else:
+                problem("owner", reason)
         elif not found:
             problem("owner", _("No staff member is called “%(value)s”.") % {"value": owner_name})
         else:
@@ -430,6 +437,7 @@ def customer_row_read(
         checked=checked,
         tag_names=tag_names,
         corrections=corrections,
+        owner_refused=owner_refused,
     )
 
 

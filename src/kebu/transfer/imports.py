@@ -781,6 +781,9 @@ def _batch_import(
             if reason := _new_customer_problem(row, allowed=allowed, actor=run.created_by):
                 rejected.append(CustomerRow(row.number, None, problems=[Problem(row.number, "", "", reason)]))
                 continue
+            if row.owner_refused is not None:
+                rejected.append(CustomerRow(row.number, None, problems=[row.owner_refused]))
+                continue
             if "owner" not in row.provided and row.checked is not None:
                 row.checked.data.owner = owner
             to_create.append((row, keys))
@@ -795,11 +798,21 @@ def _batch_import(
             left_out = [["", "", reason]]
             change = None
         else:
+            customer: Customer | int = loaded.pop(customer_id, customer_id)
+            if row.owner_refused is not None and allowed.change and allowed.assign:
+                # Refused only where the row would move the customer to them: naming the one who owns
+                # them already (Kebu's own export, after a colleague left) changes nothing. Without
+                # those permissions the owner is left as it is anyway, with a note (``_update``).
+                customer = _customer_read(customer)
+                assert row.data is not None and row.data.owner is not None
+                if customer.owner_id != row.data.owner.pk:
+                    rejected.append(CustomerRow(row.number, None, problems=[row.owner_refused]))
+                    continue
             try:
                 change, left_out = _update(
                     run,
                     row,
-                    loaded.pop(customer_id, customer_id),
+                    customer,
                     cells=cells_of[row.number],
                     mapping=mapping,
                     allowed=allowed,

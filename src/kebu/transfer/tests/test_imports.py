@@ -1296,3 +1296,58 @@ def test_undo_of_a_reimport_that_moved_a_customer_gives_them_back_and_says_so(
     page = owner_client.get(reverse("customers:detail", args=[zhang.pk])).content.decode()
     history = page[page.index('id="ownership-history"') :]
     assert history.index(f"Import #{run.pk} undone") < history.index(f"Changed by import #{run.pk}")
+
+
+@pytest.mark.parametrize("mode", [ImportMode.GOOD_ROWS, ImportMode.ALL_OR_NOTHING])
+@pytest.mark.parametrize("how", ["left", "role changed"])
+def test_the_shops_own_export_imports_again_unchanged_after_an_owner_left(
+    owner, staff_member, tmp_path, how, mode
+):
+    from kebu.transfer.exports import export_build, export_write
+
+    # given 张三 and 李四, 小王's, and 小王 no longer given customers
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    run_import(owner, owned_csv(",张三,13812345678,,,小王", ",李四,13900001111,,,小王"))
+    no_longer_given_customers(clerk, how)
+    before = owned_state()
+
+    # when the shop's export, which names 小王 as their owner, is imported again
+    path = tmp_path / "客户.csv"
+    export_write(export_build("customers", user=owner), path, file_format="csv", user=owner)
+    check = customer_file_check(path, actor=owner)
+    run = run_import(owner, path, mode=mode)
+
+    # then both are as they were, 小王's, and no row is refused, by the check either
+    assert counts(run) == (0, 0, 2, 0), import_rejected_rows(run)
+    assert not check.bad and owned_state() == before
+
+
+def test_an_owner_cell_naming_someone_who_left_refuses_only_the_rows_that_would_give_them_a_customer(
+    owner, staff_member
+):
+    # given 张三, 小王's, and 李四, the shop owner's; then 小王 leaves
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    run_import(owner, owned_csv(",张三,13812345678,,,小王", ",李四,13900001111,,,"))
+    no_longer_given_customers(clerk, "left")
+    data = owned_csv(
+        ",张三,13812345678,老客,,小王",  # 小王's already: no change of owner, the tag is taken
+        ",李四,13900001111,,,小王",  # would move 李四 to 小王
+        ",王五,13700002222,,,小王",  # would make a customer of 小王's
+    )
+
+    check = customer_file_check(data, actor=owner)
+    run = run_import(owner, data)
+
+    # then the two rows that would give 小王 a customer are refused on the owner cell, as the check said
+    assert counts(run) == (0, 1, 0, 2)
+    problems = import_rejected_rows(run)
+    assert [(n, [(p.column, p.value) for p in found]) for n, _cells, found in problems] == [
+        (3, [("负责人", "小王")]),
+        (4, [("负责人", "小王")]),
+    ]
+    assert problems_of(run) == checked_problems(check)
+    # and 张三 stays 小王's, with the tag
+    zhang = Customer.objects.get(name="张三")
+    assert zhang.owner == clerk and list(zhang.tags.values_list("name", flat=True)) == ["老客"]
+    assert Customer.objects.get(name="李四").owner == owner
+    assert not Customer.objects.filter(name="王五").exists()
