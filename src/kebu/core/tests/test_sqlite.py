@@ -134,19 +134,18 @@ def _files_open(path: Path) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
-def test_a_connection_dropped_without_being_closed_lets_go_of_its_turn(database, django_db_blocker):
-    """As a thread's connection is when the thread ends: its lock file and its turn go with it, or every
-    bulk writer would wait out its patience at each batch until the process ends."""
+def test_turns_dropped_without_being_closed_let_go_of_their_file_and_their_turn(database):
+    """As a thread's connection's are when the thread ends without closing it: its lock file and its turn
+    go with them, or every bulk writer would wait out its patience at each batch until the process ends."""
     writers = Path(f"{database}-writers")
     before = _files_open(writers)
-    with django_db_blocker.unblock():
-        handler = ConnectionHandler({"default": connections[ALIAS].settings_dict})
-        dropped = handler["default"]
-        dropped.cursor().execute("BEGIN IMMEDIATE")  # a write begun, never ended
-        assert _someone_writing(database) and _files_open(writers) == before + 1
+    dropped = writer_turns_open(database)
+    assert dropped is not None
+    dropped.take()  # a write begun, never ended
+    assert _someone_writing(database) and _files_open(writers) == before + 1
 
-        del dropped, handler
-        gc.collect()
+    del dropped
+    gc.collect()
 
     assert _files_open(writers) == before
     assert not _someone_writing(database)
