@@ -406,20 +406,20 @@ def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:
 def _shares_check(aftersale: AfterSale, shares: Mapping[int, Decimal]) -> None:
     """``ValidationFailed`` unless ``shares`` (order line id -> yuan) are lines of the after-sale's order,
     each at most what is left of its line to refund, together with what the after-sale names of its own
-    lines at most the refund."""
+    lines at most the refund. A share's error is keyed ``shares.<line id>``."""
     errors: dict[str, list[Any]] = {}
     lines = {line.pk: line for line in aftersale.order.lines.all()}
     held = _open_line_amounts(aftersale.order)
-    for index, (line_id, share) in enumerate(shares.items()):
-        prefix = f"lines.{index}."
+    for line_id, share in shares.items():
+        # Keyed by the line the share is of: ``lines.{i}.…`` are the after-sale's own named lines.
+        key = f"shares.{line_id}"
         line = lines.get(line_id)
         if line is None:
-            _errors_add(errors, prefix + "line_id", _("Choose a line of this order (each once)."))
+            _errors_add(errors, key, _("Choose a line of this order (each once)."))
             continue
         left = max(line.amount_cny - line.refunded_cny - held.get(line.pk, ZERO), ZERO)
         if share < 0 or share > left:
-            message = _("At most ¥%(left)s of this line is left to refund.") % {"left": left}
-            _errors_add(errors, prefix + "amount_cny", message)
+            _errors_add(errors, key, _("At most ¥%(left)s of this line is left to refund.") % {"left": left})
     named = aftersale.lines.aggregate(total=Sum("amount_cny"))["total"] or ZERO
     if sum(shares.values(), named) > aftersale.amount_cny:
         _errors_add(errors, "amount_cny", _("The amount is less than the lines' refunds add up to."))

@@ -292,8 +292,8 @@ def test_a_refund_given_its_lines_shares_takes_them_from_those_lines_and_no_quan
 @pytest.mark.parametrize(
     ("shares", "key"),
     [
-        ({"TEA-250": "128.01"}, "lines.0.amount_cny"),  # more than the line
-        ({"TEA-250": "-1.00"}, "lines.0.amount_cny"),
+        ({"TEA-250": "128.01"}, "shares.TEA-250"),  # more than the line
+        ({"TEA-250": "-1.00"}, "shares.TEA-250"),
         ({"TEA-250": "100.00", "CREAM-50": "50.00"}, "amount_cny"),  # more than the refund's 138.00
     ],
 )
@@ -303,6 +303,7 @@ def test_shares_a_line_cannot_give_are_refused_and_change_nothing(owner, order, 
     with pytest.raises(ValidationFailed) as caught:
         order_refund(actor=owner, order=order, amount_cny="138.00", reason="other", shares=given)
 
+    key = key.replace("TEA-250", str(_line(order, "TEA-250").pk))  # a share's error names its line
     assert key in caught.value.field_errors
     assert not AfterSale.objects.exists()
     assert Order.objects.get(pk=order.pk).refund_reserved_cny == 0
@@ -377,6 +378,29 @@ def test_a_return_recorded_as_over_with_shares_past_the_refund_is_refused_and_ch
     assert "amount_cny" in caught.value.field_errors
     assert not AfterSale.objects.exists()
     assert [ln.returned_quantity for ln in order.lines.all()] == [0, 0]
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")
+
+
+def test_a_share_past_its_line_beside_a_named_line_is_told_of_that_share_not_of_the_named_line(
+    owner, order, buyer
+):
+    cream, tea = _line(order, "CREAM-50"), _line(order, "TEA-250")
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_refund(
+            actor=owner,
+            order=order,
+            amount_cny="400.00",
+            reason="other",
+            lines=[AfterSaleLineInput(cream.pk, 1, "199.00")],
+            shares={tea.pk: Decimal("128.01")},  # more than the tea's line
+            returned=True,
+        )
+
+    # the cream's line, named first, is right: its key is not the tea's share's
+    assert set(caught.value.field_errors) == {f"shares.{tea.pk}"}
+    assert not AfterSale.objects.exists()
     buyer.refresh_from_db()
     assert buyer.total_spent_cny == Decimal("536.00")
 
