@@ -34,7 +34,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from itertools import groupby
 from pathlib import Path
@@ -126,6 +126,7 @@ OrderKey = tuple[str, str]
 
 UNDO_CONFLICTS_SHOWN = 10
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {
@@ -422,8 +423,16 @@ class OrderRows:
     # What the sheet says was refunded of it (退款金额); None when it does not say (no column, a blank cell).
     refunded_cny: Decimal | None = None
     # What it says was refunded of each line (Kebu's own export's Line refunded), in the order of
-    # ``lines``, a blank cell nothing; None when it says it of no line (no column, every cell blank).
+    # ``lines``, a blank cell nothing; None when it says it of no line (no column, every cell blank or 0:
+    # a sheet that says 0 of every line says no more than one without the column, and its refund is
+    # spread as theirs is).
     line_refunds: list[Decimal] | None = None
+    # Where each line's refunded cell is (row, column, value; the reason left blank), in the order of
+    # ``lines``: a problem of what its lines say was refunded is told there.
+    line_refund_cells: list[Problem] = field(default_factory=list)
+    # The sheet gives no amount refunded of the order, only of its lines: ``refunded_cny`` is what they
+    # add up to (None for one closed after payment, which is everything paid refunded).
+    refunded_from_lines: bool = False
     # How many of each line it says came back (Kebu's own export's Line returned, 退货数量), in the order
     # of ``lines``, a blank cell none; None when it says it of no line (no column, every cell blank or 0).
     line_returns: list[int] | None = None
@@ -435,6 +444,13 @@ class OrderRows:
     def number(self) -> int:
         """The order's first row: where its problems are reported."""
         return self.numbers[0]
+
+    def line_refund_problem(self, reason: str, line: int | None = None) -> Problem:
+        """``reason`` on the refunded cell of ``line`` (its index in ``lines``), by default of the first
+        line the sheet says something was refunded of."""
+        if line is None:
+            line = next((i for i, amount in enumerate(self.line_refunds or ()) if amount), 0)
+        return replace(self.line_refund_cells[line], reason=reason)
 
     @property
     def has_refund(self) -> bool:
@@ -675,6 +691,7 @@ def order_rows_read(
             )
             line_refunds.append(line_refunded)
             line_returns.append(line_returned)
+            order.line_refund_cells.append(at(number, cells, "line_refunded", ""))
         elif title or code:
             # A SKU the catalogue does not have is kept as the line's text, not refused.
             label = " ".join(part for part in (title or code, variant) if part)
@@ -683,18 +700,26 @@ def order_rows_read(
             )
             line_refunds.append(line_refunded)
             line_returns.append(line_returned)
+            order.line_refund_cells.append(at(number, cells, "line_refunded", ""))
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
-    if any(amount is not None for amount in line_refunds):
+    if any(line_refunds):
         order.line_refunds = [amount or ZERO for amount in line_refunds]
     if any(line_returns):
         order.line_returns = line_returns
     refunded = money(first_number, first, "refunded")
     if refunded is None and order.line_refunds is not None:
-        refunded = sum(order.line_refunds, ZERO)  # only its lines say what was refunded
+        # Only its lines say what was refunded: their sum, unless it is closed after payment, which is
+        # everything paid refunded (the lines leave the shipping out), their sum at most that.
+        order.refunded_from_lines = True
+        if order.data["status"] != OrderStatus.CLOSED:
+            refunded = sum(order.line_refunds, ZERO)
     if refunded is not None:
         order.refunded_cny = refunded
-        if wrong := _refund_problem(order, order.data.get("paid_cny")):
+        wrong = _refund_problem(order, order.data.get("paid_cny"))
+        if wrong and order.refunded_from_lines:
+            order.problems.append(order.line_refund_problem(wrong))
+        elif wrong:
             problem(first_number, first, "refunded", wrong)
     if returned_at is not None and not order.refunded_cny and order.data["status"] != OrderStatus.CLOSED:
         problem(*returned_at, "line_returned", _returned_unrefunded(order))
@@ -1057,7 +1082,18 @@ def _orders_hidden(actor: Any, order_ids: Sequence[int]) -> set[int]:
     return set(order_ids) - set(visible)
 
 
+class _CellRefused(ValidationFailed):
+    """An order refused, once it is checked, for what one cell of the sheet says (``problem``)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.reason)
+        self.problem = problem
+
+
 def _refusal(order: OrderRows, exc: KebuError) -> None:
+    if isinstance(exc, _CellRefused):
+        order.problems = [exc.problem]
+        return
     reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
     order.problems = [Problem(order.numbers[0], "", "", reason) for reason in reasons]
 
@@ -1149,33 +1185,40 @@ def _order_checked(run: Import, order: OrderRows, customer: Customer, **context:
     if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
         order.data["status"] = OrderStatus.CANCELLED
         checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
-    if reason := _refund_problem(order, checked.order.paid_cny) or _line_refunds_problem(order, checked):
+    if reason := _refund_problem(order, checked.order.paid_cny):
+        if order.refunded_from_lines:
+            raise _CellRefused(order.line_refund_problem(reason))
         raise ValidationFailed(reason)
+    if problem := _line_refunds_problem(order, checked):
+        raise _CellRefused(problem)
     return checked
 
 
-def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> str | None:
+def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> Problem | None:
     """What is wrong with what the sheet says was refunded of each of ``order``'s lines, now that their
-    amounts are known: more than a line's amount, or together more than the order's refund (everything
-    paid, for one closed after payment). Held here, before anything is written, as ``_refund_problem``,
-    so that ``_refunded`` never meets a refund the after-sale services refuse. Lines said to have come
-    back with nothing refunded, once an order closed after payment proves to have had nothing paid."""
+    amounts are known: more than a line's amount (on its cell), or together more than the order's refund
+    (everything paid, for one closed after payment; on the first line's cell that gives one). Held here,
+    before anything is written, as ``_refund_problem``, so that ``_refunded`` never meets a refund the
+    after-sale services refuse. Lines said to have come back with nothing refunded, once an order closed
+    after payment proves to have had nothing paid."""
     closed = order.data["status"] == OrderStatus.CLOSED
     refund = checked.order.paid_cny if closed else order.refunded_cny or ZERO
     if order.line_returns is not None and not refund:
-        return _returned_unrefunded(order)
+        return Problem(order.number, "", "", _returned_unrefunded(order))
     if order.line_refunds is None:
         return None
     lines = zip(checked.lines, order.line_refunds, strict=True)
-    for number, (line, refunded) in enumerate(lines, start=1):
+    for index, (line, refunded) in enumerate(lines):
         if refunded > line.amount_cny:
-            return _(
+            reason = _(
                 "Order %(no)s, line %(number)d: %(refunded)s refunded is more than the line's %(amount)s."
-            ) % {"no": order.order_no, "number": number, "refunded": refunded, "amount": line.amount_cny}
+            ) % {"no": order.order_no, "number": index + 1, "refunded": refunded, "amount": line.amount_cny}
+            return order.line_refund_problem(reason, index)
     if (lines_total := sum(order.line_refunds, ZERO)) > refund:
-        return _(
+        reason = _(
             "Order %(no)s: its lines' refunds add up to %(lines)s, more than the %(refunded)s refunded."
         ) % {"no": order.order_no, "lines": lines_total, "refunded": refund}
+        return order.line_refund_problem(reason)
     return None
 
 
@@ -1188,10 +1231,14 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     the lines (``aftersales._spread``). Lines the sheet says came back (Kebu's own Line returned, 退货数量)
     make it a return and refund naming them, with those quantities, recorded over (``order_refund``'s
     ``returned``), so that their returned quantities come back too; without what was refunded of each
-    line, each gives back its price of the units returned (``_returned_refunds``). Everything paid for one
-    closed after payment (its refunded column, if any, says the same: ``_refund_problem``), else the
-    amount the sheet gives; in full, the after-sale closes the order. Returns what undo needs of it: the
-    after-sale and the version it left the order at; nothing for an order without a refund."""
+    line, each gives back its price of the units returned, and the rest of the refund is spread over
+    every line (``_line_refunds_spread``). Everything paid for one closed after payment (its refunded
+    column, if any, says the same: ``_refund_problem``), of which every line gives back what the sheet
+    says and then its share of the rest, spread as well; else the amount the sheet gives, of which what
+    passes the lines' refunds stays with the order (Kebu's own export: the shipping refunded with a
+    returned item, which spreading would put on the lines kept). In full, the after-sale closes the
+    order. Returns what undo needs of it: the after-sale and the version it left the order at; nothing
+    for an order without a refund."""
     closed = order.data["status"] == OrderStatus.CLOSED
     amount = created.paid_cny if closed else order.refunded_cny
     if not amount:
@@ -1208,7 +1255,14 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     if order.line_refunds is not None or order.line_returns is not None:
         lines = list(created.lines.order_by("position", "pk"))
         counts = order.line_returns or [0] * len(lines)
-        refunds = order.line_refunds or _returned_refunds(lines, counts, amount)
+        if order.line_refunds is None:
+            pairs = zip(lines, counts, strict=True)
+            due = [(line.amount_cny * count / line.quantity).quantize(CENT) for line, count in pairs]
+            refunds = _line_refunds_spread(lines, due, amount)
+        elif closed:
+            refunds = _line_refunds_spread(lines, order.line_refunds, amount)
+        else:
+            refunds = order.line_refunds
         shares = {}
         for line, count, refund in zip(lines, counts, refunds, strict=True):
             if count:
@@ -1230,20 +1284,23 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     return {"aftersale": aftersale.pk, "order_version": version}
 
 
-def _returned_refunds(lines: Sequence[OrderLine], counts: Sequence[int], amount: Decimal) -> list[Decimal]:
-    """What each of ``lines`` gave back of a refund of ``amount`` that the sheet says came with ``counts``
-    of them back, when it does not say what was refunded of each (a marketplace's 退货数量 alone): a line
-    its price of the units that came back, its amount pro rata as a return by hand takes when given no
-    amount; together at most the refund, in proportion (``fen_shares``). What passes them stays with the
-    order (the shipping), as a return by hand of an amount larger than its lines'."""
-    due = [
-        (line.amount_cny * count / line.quantity).quantize(Decimal("0.01"))
-        for line, count in zip(lines, counts, strict=True)
-    ]
-    if sum(due, ZERO) <= amount:
-        return due
-    fen = fen_shares(int(amount * 100), [int(part * 100) for part in due])
-    return [Decimal(part).scaleb(-2) for part in fen]
+def _line_refunds_spread(
+    lines: Sequence[OrderLine], given: Sequence[Decimal], amount: Decimal
+) -> list[Decimal]:
+    """What each of ``lines`` gave back of a refund of ``amount`` of which the sheet says ``given`` of
+    each (the price of the units that came back, when it says only how many, 退货数量 alone; what it
+    says was refunded of each line of an order closed after payment): at most the refund, in proportion
+    (``fen_shares``) should they pass it; what is left of it goes over every line in proportion to what
+    it has left, in whole fen, as ``aftersales._spread`` shares a refund that names no line, so that the
+    spend per category moves with the total spent. Only what passes all the lines' money (the shipping)
+    stays with the order."""
+    fen = int(amount * 100)
+    taken = [int(part * 100) for part in given]
+    if sum(taken) > fen:
+        taken = fen_shares(fen, taken)
+    lefts = [max(int(line.amount_cny * 100) - part, 0) for line, part in zip(lines, taken, strict=True)]
+    rest = fen_shares(min(fen - sum(taken), sum(lefts)), lefts)
+    return [Decimal(part + more).scaleb(-2) for part, more in zip(taken, rest, strict=True)]
 
 
 def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow]:

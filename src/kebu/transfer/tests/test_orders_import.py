@@ -9,6 +9,7 @@ import json
 import threading
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 
 import pytest
@@ -713,7 +714,10 @@ def _with_line_returns(data: bytes, returns: dict[tuple[str, str], str]) -> byte
 # part, in full on a shipped order, more than paid, and more than the amount due of an order whose amount
 # paid is blank (known only once it is checked); what was refunded of each line (商品退款金额): one
 # line of two, and more than a line; and how many of a line came back (退货数量): with what was refunded
-# of each line (the other line refunded too), without it, and more than were bought.
+# of each line (the other line refunded too), without it, and more than were bought; closed after
+# payment with a line back and no line refunds (the rest spread over the lines), closed with only its
+# lines' refunds (in full, the rest spread), every line refunded 0 beside an order refund (spread), and
+# a line refund of an unpaid order (refused on its cell).
 MIXED = _sheet(
     "B1,tb_zhao,199.00,交易成功,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
     "2024-01-04 10:00:00,玻尿酸面霜,1,CREAM-50,199.00,,,,0",
@@ -745,6 +749,20 @@ MIXED = _sheet(
     "2024-01-07 13:05:00,明前龙井,1,TEA-250,128.00,,,,0",
     "B3Y,tb_qian,89.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 14:00:00,"
     "2024-01-07 14:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3Z,tb_qian,217.50,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 15:00:00,"
+    "2024-01-07 15:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3Z,tb_qian,217.50,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 15:00:00,"
+    "2024-01-07 15:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3Q,tb_qian,217.50,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 16:00:00,"
+    "2024-01-07 16:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3Q,tb_qian,217.50,交易关闭,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 16:00:00,"
+    "2024-01-07 16:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3O,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 17:00:00,"
+    "2024-01-07 17:05:00,爽肤水,1,TONER-100,89.50,,,,0",
+    "B3O,tb_qian,217.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 17:00:00,"
+    "2024-01-07 17:05:00,明前龙井,1,TEA-250,128.00,,,,0",
+    "B3P,tb_qian,89.50,等待买家付款,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 18:00:00,"
+    ",爽肤水,1,TONER-100,89.50,,,,0",
     "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
     "2024-01-08 09:05:00,爽肤水,1,TONER-100,89.50,顺丰,SF3,,0",
     "B3R,tb_qian,217.50,卖家已发货,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-08 09:00:00,"
@@ -774,6 +792,7 @@ MIXED = _sheet(
         "B3T": "128.00",
         "B3Y": "89.50",
         "B3R": "217.50",
+        "B3O": "100.00",
         "B9": "300.00",
         "B9X": "200.00",
     },
@@ -782,8 +801,17 @@ MIXED = _sheet(
         ("B3X", "TONER-100"): "90.00",
         ("B3K", "TEA-250"): "128.00",
         ("B3K", "TONER-100"): "10.00",
+        ("B3Q", "TEA-250"): "128.00",
+        ("B3O", "TONER-100"): "0",
+        ("B3O", "TEA-250"): "0.00",
+        ("B3P", "TONER-100"): "89.50",
     },
-    line_returns={("B3K", "TEA-250"): "1", ("B3T", "TEA-250"): "1", ("B3Y", "TONER-100"): "2"},
+    line_returns={
+        ("B3K", "TEA-250"): "1",
+        ("B3T", "TEA-250"): "1",
+        ("B3Y", "TONER-100"): "2",
+        ("B3Z", "TEA-250"): "1",
+    },
 )
 
 
@@ -914,8 +942,8 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
 
     assert together == one_by_one
     # B1 (paid before it was ordered), B8, B9 and B9X (refunded more than paid), B3X (its line refunded
-    # more than it is), B3Y (more of its line returned than bought) refused
-    assert together["counts"] == (14, 0, 0, 6)
+    # more than it is), B3Y (more of its line returned than bought), B3P (unpaid, a line refunded) refused
+    assert together["counts"] == (17, 0, 0, 7)
     # B1 refused, B2 made them, B2C (refunded in full: counted, nothing spent), B2R (20.00 of it
     # refunded) and B4 found them
     zhao = Customer.objects.get(name="赵六")
@@ -925,8 +953,11 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
         "B2R",
         "B3K",
         "B3L",
+        "B3O",
+        "B3Q",
         "B3R",
         "B3T",
+        "B3Z",
         "B7C",
     ]
     b3l = [line[-2] for line in together["lines"] if line[0] == "B3L"]
@@ -940,7 +971,20 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
         ("B3T", "爽肤水", 0, Decimal("0.00")),
         ("B3T", "明前龙井", 1, Decimal("128.00")),
     ]
-    assert together["aftersale_lines"] == [("B3K", 1, 1, Decimal("128.00")), ("B3T", 1, 1, Decimal("128.00"))]
+    # B3Z and B3Q closed: every line's money back, only the shipping (none here) left with the order;
+    # B3O's 100.00 spread over its lines as if its zeros were not there (89.50 : 128.00)
+    refunded: dict[str, list[Decimal]] = {}
+    for line in together["lines"]:
+        refunded.setdefault(line[0], []).append(line[-2])
+    assert refunded["B3Z"] == refunded["B3Q"] == [Decimal("89.50"), Decimal("128.00")]
+    assert refunded["B3O"] == [Decimal("41.15"), Decimal("58.85")]
+    assert together["aftersale_lines"] == [
+        ("B3K", 1, 1, Decimal("128.00")),
+        ("B3T", 1, 1, Decimal("128.00")),
+        ("B3Z", 1, 1, Decimal("128.00")),
+    ]
+    cells = [(p.column, p.value) for _row, _cells, found in import_rejected_rows(run) for p in found]
+    assert ("商品退款金额", "89.50") in cells  # B3P's
     assert Order.objects.get(order_no="B3R").status == OrderStatus.CLOSED  # refunded in full
     assert Customer.objects.filter(name="孙八").count() == 2  # nothing tells them apart: new each time
 
@@ -2414,23 +2458,26 @@ def test_a_sheet_saying_what_was_refunded_of_each_line_has_the_refund_on_that_li
     assert (figures.get(), list(spend.all())) == before
 
 
+# Each on a line's refunded cell (商品退款金额), named by its value.
 @pytest.mark.parametrize(
-    ("line_refunds", "order_refund", "column", "words"),
+    ("line_refunds", "order_refund", "cell", "words"),
     [
         # more than its line's 89.50
-        ({("L1", "TONER-100"): "100.00"}, "100.00", "", ["L1", "line 1", "100.00", "89.50"]),
-        # the lines' refunds, 128.00 and 10.00, more than the order's refund
+        ({("L1", "TONER-100"): "100.00"}, "100.00", "100.00", ["L1", "line 1", "100.00", "89.50"]),
+        # the lines' refunds, 128.00 and 10.00, more than the order's refund: on the first of them
         (
             {("L1", "TEA-250"): "128.00", ("L1", "TONER-100"): "10.00"},
             "128.00",
-            "",
+            "10.00",
             ["L1", "138.00", "128.00"],
         ),
-        ({("L1", "TEA-250"): "-1.00"}, "", "商品退款金额", ["negative"]),
+        ({("L1", "TEA-250"): "-1.00"}, "", "-1.00", ["negative"]),
+        # without 退款金额: what the lines add up to, more than the 217.50 paid
+        ({("L1", "TEA-250"): "128.00", ("L1", "TONER-100"): "89.51"}, "", "89.51", ["217.51", "217.50"]),
     ],
 )
 def test_a_line_refund_that_cannot_be_refuses_its_order_saying_why_and_nothing_of_it_is_written(
-    owner, shop, line_refunds, order_refund, column, words
+    owner, shop, line_refunds, order_refund, cell, words
 ):
     from django.utils import translation
 
@@ -2443,7 +2490,8 @@ def test_a_line_refund_that_cannot_be_refuses_its_order_saying_why_and_nothing_o
         [(_row, _cells, [problem])] = import_rejected_rows(run)
 
     assert counts(run) == (0, 0, 0, 1)
-    assert problem.column == column and all(word in problem.reason for word in words), problem
+    assert (problem.column, problem.value) == ("商品退款金额", cell)
+    assert all(word in problem.reason for word in words), problem
     assert not Order.objects.exists() and not AfterSale.objects.exists()
 
 
@@ -2530,13 +2578,14 @@ def test_a_sheet_saying_how_many_of_a_line_came_back_records_that_return_and_und
 
 
 # A marketplace's 退货数量 without what was refunded of each line: the line that came back gives back
-# its price of the units returned, at most the refund; what passes it (the shipping) stays with the order.
+# its price of the units returned, at most the refund; the rest goes over the lines in proportion to
+# what each has left (the tea's other unit 128.00, the toner's 89.50), as a refund naming no line is.
 @pytest.mark.parametrize(
-    ("refunded", "tea_refunded"),
-    [("138.00", "128.00"), ("100.00", "100.00")],
+    ("refunded", "tea_refunded", "toner_refunded"),
+    [("138.00", "133.89", "4.11"), ("100.00", "100.00", "0.00")],
 )
 def test_a_marketplaces_returned_quantity_alone_takes_the_refund_from_the_line_that_came_back(
-    owner, shop, refunded, tea_refunded
+    owner, shop, refunded, tea_refunded, toner_refunded
 ):
     from django.utils import translation
 
@@ -2551,9 +2600,95 @@ def test_a_marketplaces_returned_quantity_alone_takes_the_refund_from_the_line_t
     assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
     order = Order.objects.get(order_no="R1")
     lines = order.lines.order_by("position").values_list("sku_code", "returned_quantity", "refunded_cny")
-    assert list(lines) == [("TEA-250", 1, Decimal(tea_refunded)), ("TONER-100", 0, Decimal("0.00"))]
+    assert list(lines) == [("TEA-250", 1, Decimal(tea_refunded)), ("TONER-100", 0, Decimal(toner_refunded))]
     assert (order.refunded_cny, AfterSale.objects.get().kind) == (Decimal(refunded), AfterSaleKind.RETURN)
     assert (note.column, note.value) == ("退款金额", refunded) and "returned" in note.reason
+
+
+def _refund_outcome(owner, store, data: bytes) -> tuple:
+    """What importing ``data`` leaves of order R1 and its buyer: her total spent, her spend per category,
+    the order's status and refund, and each line's (returned, refunded); then undone, for the next."""
+    from kebu.orders.models import CustomerCategorySpend
+
+    run = run_import(owner, data, store=store)
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    qian = Customer.objects.get(name="钱七")
+    spend = CustomerCategorySpend.objects.filter(customer=qian).order_by("category__name")
+    order = Order.objects.get(order_no="R1")
+    lines = order.lines.order_by("position").values_list("sku_code", "returned_quantity", "refunded_cny")
+    outcome = (
+        qian.total_spent_cny,
+        list(spend.values_list("category__name", "spent_cny")),
+        order.status,
+        order.refunded_cny,
+        list(lines),
+    )
+    import_undo(actor=owner, run=run)
+    return outcome
+
+
+CLOSED_R1 = RETURNED.replace("交易成功".encode(), "交易关闭".encode())
+
+
+def test_an_order_closed_with_a_unit_returned_and_no_line_refunds_spends_nothing_in_any_category(owner, shop):
+    # given: R1 closed after payment (355.50 back), one of its two teas back (退货数量), no 商品退款金额
+    returned = _with_line_returns(CLOSED_R1, {("R1", "TEA-250"): "1"})
+
+    # when / then: everything of every line went back, as it does without 退货数量; the tea's unit back
+    total, spend, status, refunded, lines = _refund_outcome(owner, shop.store, returned)
+    assert (total, spend, status, refunded) == _refund_outcome(owner, shop.store, CLOSED_R1)[:4]
+    assert spend == [("护肤", Decimal("0.00")), ("茶叶", Decimal("0.00"))] and total == Decimal("0.00")
+    assert lines == [("TEA-250", 1, Decimal("256.00")), ("TONER-100", 0, Decimal("89.50"))]
+
+
+def test_an_order_closed_whose_lines_alone_say_what_was_refunded_is_refunded_in_full(owner, shop):
+    # given: R1 closed after payment, its lines' refunds leaving out the 10.00 shipping, no 退款金额
+    data = _with_line_refunds(CLOSED_R1, {("R1", "TEA-250"): "256.00", ("R1", "TONER-100"): "89.50"})
+
+    # when / then: refunded in full as the sheet without the line column is, its lines as they say
+    outcome = _refund_outcome(owner, shop.store, data)
+    assert outcome == _refund_outcome(owner, shop.store, CLOSED_R1)
+    assert outcome[2:4] == (OrderStatus.CLOSED, Decimal("355.50"))
+
+
+def test_an_order_closed_whose_lines_say_part_of_what_was_refunded_has_the_rest_spread(owner, shop):
+    # the tea's line says 128.00 of its 256.00; the rest of everything paid goes over what is left
+    data = _with_line_refunds(CLOSED_R1, {("R1", "TEA-250"): "128.00"})
+
+    total, spend, _status, refunded, lines = _refund_outcome(owner, shop.store, data)
+
+    assert (total, refunded) == (Decimal("0.00"), Decimal("355.50"))
+    assert spend == [("护肤", Decimal("0.00")), ("茶叶", Decimal("0.00"))]
+    assert lines == [("TEA-250", 0, Decimal("256.00")), ("TONER-100", 0, Decimal("89.50"))]
+
+
+def test_line_refunds_all_zero_beside_an_order_refund_spread_it_as_a_sheet_without_them(owner, shop):
+    refunded = _with_refunds(RETURNED, {"R1": "100.00"})
+    zeros = _with_line_refunds(refunded, {("R1", "TEA-250"): "0", ("R1", "TONER-100"): "0.00"})
+
+    total, spend, _status, _refunded, lines = _refund_outcome(owner, shop.store, zeros)
+
+    assert (total, spend, lines) == itemgetter(0, 1, 4)(_refund_outcome(owner, shop.store, refunded))
+    assert sum(amount for _code, _back, amount in lines) == Decimal("100.00")  # none left on the order
+
+
+@pytest.mark.parametrize("status", ["等待买家付款", "交易关闭"])
+def test_line_refunds_of_an_unpaid_order_refuse_it_on_the_line_refunded_cell(owner, shop, status):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    # given: R1 not paid (交易关闭 without a payment time is closed before payment), its tea refunded
+    data = RETURNED.replace("交易成功".encode(), status.encode()).replace(b"2024-01-07 09:05:00", b"")
+    data = _with_line_refunds(data, {("R1", "TEA-250"): "128.00"})
+
+    with translation.override("en"):
+        run = run_import(owner, data, store=shop.store)
+        [(_row, _cells, [problem])] = import_rejected_rows(run)
+
+    assert (problem.column, problem.value) == ("商品退款金额", "128.00")
+    assert "R1" in problem.reason and "not paid" in problem.reason
+    assert not Order.objects.exists() and not AfterSale.objects.exists()
 
 
 @pytest.mark.parametrize(
