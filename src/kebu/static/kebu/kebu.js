@@ -30,6 +30,18 @@
     if (form.dataset.submitted === "1") { event.preventDefault(); return; }
     if (form.method.toLowerCase() === "post") form.dataset.submitted = "1";
   });
+
+  // Back from a page that refused the form (Kebu busy, an error): the browser shows the form as it was
+  // left, guard included, and it must be possible to send it again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) { delete form.dataset.submitted; });
+  });
+
+  // The error pages' "Go back" (a javascript: link would need an inline script, which the CSP refuses).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-history-back]")) window.history.back();
+  });
 })();
 
 // Province → city → district pickers: each change reloads the options of the level below.
