@@ -430,12 +430,18 @@ class OrderRows:
     # Where each line's refunded cell is (row, column, value; the reason left blank), in the order of
     # ``lines``: a problem of what its lines say was refunded is told there.
     line_refund_cells: list[Problem] = field(default_factory=list)
+    # Where its amount refunded is (退款金额, Refunded, a marketplace's Refunded Amount), as those; None
+    # when the sheet gives none. See ``refund_cell``.
+    refunded_cell: Problem | None = None
     # The sheet gives no amount refunded of the order, only of its lines: ``refunded_cny`` is what they
     # add up to (None for one closed after payment, which is everything paid refunded).
     refunded_from_lines: bool = False
     # How many of each line it says came back (Kebu's own export's Line returned, 退货数量), in the order
     # of ``lines``, a blank cell none; None when it says it of no line (no column, every cell blank or 0).
     line_returns: list[int] | None = None
+    # The first of those cells that says some came back, as ``line_refund_cells``: a problem or a note of
+    # what came back is told there.
+    returned_cell: Problem | None = None
     # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
     # (an old store's export imported again), which is known only once the order is matched.
     closed_store: Problem | None = None
@@ -451,6 +457,16 @@ class OrderRows:
         if line is None:
             line = next((i for i, amount in enumerate(self.line_refunds or ()) if amount), 0)
         return replace(self.line_refund_cells[line], reason=reason)
+
+    @property
+    def refund_cell(self) -> Problem:
+        """Where the sheet says what was refunded of it (row, column, value; the reason left blank): its
+        amount refunded, or, when only its lines say it (``refunded_from_lines``), the first line's
+        refunded cell that gives one. A problem or a note of its refund is told there, so that the report
+        marks the cell to correct."""
+        if self.refunded_cell is not None and not self.refunded_from_lines:
+            return self.refunded_cell
+        return self.line_refund_problem("")
 
     @property
     def has_refund(self) -> bool:
@@ -661,7 +677,6 @@ def order_rows_read(
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
     line_refunds: list[Decimal | None] = []
     line_returns: list[int] = []
-    returned_at: tuple[int, list[Cell]] | None = None  # the first line said to have come back
     for number, cells in group:
         code = text(number, cells, "sku_code", 64)
         title = text(number, cells, "title", 200)
@@ -681,8 +696,8 @@ def order_rows_read(
         if line_returned and bought is not None and bought.is_finite() and line_returned > bought:
             message = _("%(returned)d returned is more than the %(bought)s bought.")
             problem(number, cells, "line_returned", message % {"returned": line_returned, "bought": quantity})
-        if line_returned and returned_at is None:
-            returned_at = (number, cells)
+        if line_returned and order.returned_cell is None:
+            order.returned_cell = at(number, cells, "line_returned", "")
         if code in known:
             order.lines.append(
                 LineInput(
@@ -716,13 +731,13 @@ def order_rows_read(
             refunded = sum(order.line_refunds, ZERO)
     if refunded is not None:
         order.refunded_cny = refunded
-        wrong = _refund_problem(order, order.data.get("paid_cny"))
-        if wrong and order.refunded_from_lines:
-            order.problems.append(order.line_refund_problem(wrong))
-        elif wrong:
-            problem(first_number, first, "refunded", wrong)
-    if returned_at is not None and not order.refunded_cny and order.data["status"] != OrderStatus.CLOSED:
-        problem(*returned_at, "line_returned", _returned_unrefunded(order))
+        if not order.refunded_from_lines:
+            order.refunded_cell = at(first_number, first, "refunded", "")
+        if wrong := _refund_problem(order, order.data.get("paid_cny")):
+            order.problems.append(replace(order.refund_cell, reason=wrong))
+    returned = order.returned_cell
+    if returned is not None and not order.refunded_cny and order.data["status"] != OrderStatus.CLOSED:
+        order.problems.append(replace(returned, reason=_returned_unrefunded(order)))
     order.buyer = _buyer(
         first_number,
         first,
@@ -1131,7 +1146,8 @@ def _journal_entry(
 
 def _refund_note(run: Import, order: OrderRows, created: Order) -> list[str]:
     """The journal's note on the refund ``_refunded`` recorded for ``created``: [column, value in the
-    file, reason]. One closed after payment is told by its status, any other by its amount refunded."""
+    file, reason]. One closed after payment is told by its status, any other on the cell that gives what
+    was refunded (``OrderRows.refund_cell``)."""
     values = {"no": order.order_no, "paid": created.paid_cny, "refunded": order.refunded_cny}
     if order.data["status"] == OrderStatus.CLOSED:
         message = _(
@@ -1156,7 +1172,7 @@ def _refund_note(run: Import, order: OrderRows, created: Order) -> list[str]:
             "Order %(no)s: %(refunded)s of the %(paid)s paid was refunded in the export: it was recorded "
             "with a refund after-sale."
         )
-    return [_column(run, "refunded"), str(order.refunded_cny), message % values]
+    return [order.refund_cell.column, order.refund_cell.value, message % values]
 
 
 def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
@@ -1180,15 +1196,14 @@ def _order_checked(run: Import, order: OrderRows, customer: Customer, **context:
     ``numbers_taken`` and ``skus``). One closed after a payment that comes to nothing (no amount paid
     column, and nothing due) has nothing to refund: it is checked as closed unpaid, cancelled. The
     amount refunded is held against what was paid (``_refund_problem``) here when the sheet gave no
-    amount paid, the order's amount due."""
+    amount paid, the order's amount due: refused, as on reading, on the cell that gives it (Shopify's and
+    WooCommerce's exports have a refund column and none for the amount paid)."""
     checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
     if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
         order.data["status"] = OrderStatus.CANCELLED
         checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
     if reason := _refund_problem(order, checked.order.paid_cny):
-        if order.refunded_from_lines:
-            raise _CellRefused(order.line_refund_problem(reason))
-        raise ValidationFailed(reason)
+        raise _CellRefused(replace(order.refund_cell, reason=reason))
     if problem := _line_refunds_problem(order, checked):
         raise _CellRefused(problem)
     return checked
@@ -1203,8 +1218,8 @@ def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> Problem | 
     after payment proves to have had nothing paid."""
     closed = order.data["status"] == OrderStatus.CLOSED
     refund = checked.order.paid_cny if closed else order.refunded_cny or ZERO
-    if order.line_returns is not None and not refund:
-        return Problem(order.number, "", "", _returned_unrefunded(order))
+    if order.returned_cell is not None and not refund:
+        return replace(order.returned_cell, reason=_returned_unrefunded(order))
     if order.line_refunds is None:
         return None
     lines = zip(checked.lines, order.line_refunds, strict=True)
@@ -1522,7 +1537,7 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
         )
     moving = forward or cancel
     # An order cancelled unpaid has nothing to record a refund on.
-    refund_notes = [] if closed else _refunded_more_notes(run, order, stored)
+    refund_notes = [] if closed else _refunded_more_notes(order, stored)
     withheld = _withheld_notes(run, order, allowed.details) + refund_notes
     changes = _details_changed(stored, order, allowed.details)
     if not (moving or changes):
@@ -1642,26 +1657,29 @@ def _withheld_notes(run: Import, order: OrderRows, allowed: frozenset[str]) -> l
     return [["、".join(headers), "", reason]]
 
 
-def _refunded_more_notes(run: Import, order: OrderRows, stored: Order) -> list[list[str]]:
+def _refunded_more_notes(order: OrderRows, stored: Order) -> list[list[str]]:
     """The note for an order already in Kebu (``stored``) that the sheet says more was refunded of than
     Kebu has recorded: [column, value in the file, reason], or none. An import records no refund of an
     order it did not make, which would take a sheet's word over the after-sales worked in Kebu, and an
     export older than a refund recorded since (less refunded) says nothing. The same of the items it says
-    came back (Line returned, 退货数量), counted over the order's lines."""
+    came back (Line returned, 退货数量), counted over the order's lines and told on the first cell that
+    says some came back. Each note is on a cell of the sheet, as the merchant finds it there."""
     notes = []
     if order.refunded_cny is not None and order.refunded_cny > stored.refunded_cny:
         reason = _(
             "Order %(no)s: %(file)s refunded in the file, %(kebu)s in Kebu. An import records no refund of "
             "an order already in Kebu: record the refund as an after-sale on the order."
         ) % {"no": order.order_no, "file": order.refunded_cny, "kebu": stored.refunded_cny}
-        notes.append([_column(run, "refunded"), str(order.refunded_cny), reason])
+        notes.append([order.refund_cell.column, order.refund_cell.value, reason])
     in_file = sum(order.line_returns or ())
-    if in_file > (in_kebu := sum(line.returned_quantity for line in stored.lines.all())):
+    returned = order.returned_cell
+    in_kebu = sum(line.returned_quantity for line in stored.lines.all())
+    if returned is not None and in_file > in_kebu:
         reason = _(
             "Order %(no)s: %(file)d items returned in the file, %(kebu)d in Kebu. An import records no "
             "return of an order already in Kebu: record the return as an after-sale on the order."
         ) % {"no": order.order_no, "file": in_file, "kebu": in_kebu}
-        notes.append([_column(run, "line_returned"), str(in_file), reason])
+        notes.append([returned.column, returned.value, reason])
     return notes
 
 

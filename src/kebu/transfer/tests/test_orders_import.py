@@ -2458,6 +2458,22 @@ def test_a_sheet_saying_what_was_refunded_of_each_line_has_the_refund_on_that_li
     assert (figures.get(), list(spend.all())) == before
 
 
+def test_a_new_order_whose_lines_alone_say_what_was_refunded_is_noted_on_the_line_refunded_cell(owner, shop):
+    from django.utils import translation
+
+    # L1's toner refunded, in a sheet without 退款金额
+    data = _with_line_refunds(TWO_CATEGORIES, {("L1", "TONER-100"): "89.50"})
+
+    with translation.override("en"):
+        run = run_import(owner, data, store=shop.store)
+        [note] = import_notes(run, limit=10)
+
+    assert (counts(run), run.noted) == ((1, 0, 0, 0), 1), import_rejected_rows(run)
+    assert Order.objects.get(order_no="L1").refunded_cny == Decimal("89.50")
+    assert (note.row, note.column, note.value) == (2, "商品退款金额", "89.50")
+    assert "L1" in note.reason and "89.50" in note.reason, note
+
+
 # Each on a line's refunded cell (商品退款金额), named by its value.
 @pytest.mark.parametrize(
     ("line_refunds", "order_refund", "cell", "words"),
@@ -2720,6 +2736,57 @@ def test_a_returned_quantity_that_cannot_be_refuses_its_order_on_its_cell_and_no
     assert not Order.objects.exists() and not AfterSale.objects.exists()
 
 
+def test_a_unit_back_of_an_order_closed_with_nothing_paid_after_all_is_refused_on_its_returned_cell(
+    owner, shop, tmp_path, either_way
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    # given: a free sample (0.00) closed after a payment time, its amount paid blank, one unit back: once
+    # checked, nothing was due, so nothing was paid, and a return without a refund cannot be
+    data = _sheet(
+        "F1,tb_zhao,,交易关闭,,赵六,浙江省 杭州市 西湖区 文三路1号,13811112222,2024-01-05 10:00:00,"
+        "2024-01-05 10:01:00,玻尿酸面霜试用装,1,CREAM-50,0.00,,,,0",
+        line_returns={("F1", "CREAM-50"): "1"},
+    )
+
+    with translation.override("en"):
+        run = run_import(owner, data, store=shop.store)
+        [(_row, _cells, [problem])] = import_rejected_rows(run)
+
+    assert (problem.row, problem.column, problem.value) == (2, "退货数量", "1")
+    assert "F1" in problem.reason and "nothing refunded" in problem.reason, problem
+    assert counts(run) == (0, 0, 0, 1)
+    assert not Order.objects.exists() and not AfterSale.objects.exists() and not Customer.objects.exists()
+    assert _marked_cells(run, tmp_path / "report.xlsx") == {"S2": problem.reason}  # 退货数量, the 19th
+
+
+def test_an_order_already_in_kebu_the_sheet_says_more_came_back_of_over_its_lines_is_noted_on_a_cell(
+    owner, shop
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    # given: R1 imported refunded 128.00, nothing returned; a later sheet says a tea and the toner came back
+    refunded = _with_refunds(RETURNED, {"R1": "128.00"})
+    run_import(owner, refunded, store=shop.store)
+    returned = _with_line_returns(refunded, {("R1", "TEA-250"): "1", ("R1", "TONER-100"): "1"})
+
+    # when
+    with translation.override("en"):
+        run = run_import(owner, returned, store=shop.store)
+        [note] = import_notes(run, limit=10)
+
+    # then: the note is on the first cell that says some came back, as it stands in the file
+    assert (counts(run), run.noted) == ((0, 0, 1, 0), 1), import_rejected_rows(run)
+    assert (note.row, note.column, note.value) == (2, "退货数量", "1")
+    assert "2 items returned in the file, 0 in Kebu" in note.reason, note
+    assert not any(line.returned_quantity for line in Order.objects.get(order_no="R1").lines.all())
+    assert AfterSale.objects.count() == 1
+
+
 def test_an_order_already_in_kebu_the_sheet_says_more_came_back_of_is_left_with_a_note(owner, shop):
     from django.utils import translation
 
@@ -2823,21 +2890,103 @@ def test_an_amount_refunded_that_cannot_be_is_the_problem_of_its_cell_and_nothin
     assert not Order.objects.filter(order_no=number).exists() and not AfterSale.objects.exists()
 
 
-def test_an_amount_refunded_above_the_amount_due_of_a_sheet_without_an_amount_paid_is_refused(owner, shop):
+def _without_column(data: bytes, header: str) -> bytes:
+    """``data`` without its column ``header``."""
+    rows = csv_rows(data)
+    at = rows[0].index(header)
+    return "\n".join(",".join(c for i, c in enumerate(cells) if i != at) for cells in rows).encode()
+
+
+def _with_column(data: bytes, header: str, values: dict[str, str]) -> bytes:
+    """``data`` with a last column ``header``, filled on every row of the orders ``values`` names by
+    their number (a sheet's first column), blank on the others."""
+    header_row, *lines = csv_rows(data)
+    out = io.StringIO()
+    csv.writer(out).writerows([[*header_row, header], *([*c, values.get(c[0], "")] for c in lines)])
+    return out.getvalue().encode()
+
+
+def _marked_cells(run: Import, path: Path) -> dict[str, str]:
+    """The report of ``run``'s rejected rows, written to ``path``: its bad cells (as A1 references on
+    its sheet of rows to fix) with the reasons written on them."""
+    import html
+    import re
+    import zipfile
+
+    from kebu.transfer.report import report_write
+
+    report_write(str(path), headers=run.headers, rows=import_rejected_rows(run))
+    with zipfile.ZipFile(path) as archive:
+        comments = archive.read("xl/comments1.xml").decode()
+    found = re.findall(r'<comment ref="([A-Z]+\d+)".*?<t(?:\s[^>]*)?>([^<]*)</t>', comments, re.S)
+    return {cell: html.unescape(reason) for cell, reason in found}
+
+
+# Without 买家实际支付金额 what was paid is the amount due (398.00), known only once the order is checked:
+# an amount refunded held against it then is refused on its cell all the same.
+@pytest.mark.parametrize(
+    ("status", "refunded", "words"),
+    [
+        ("交易成功", "400.00", ["2024010512345", "400.00", "398.00"]),  # more than was paid
+        ("交易关闭", "100.00", ["2024010512345", "closed", "100.00"]),  # closed after payment: in full
+    ],
+)
+def test_an_amount_refunded_that_cannot_be_of_a_sheet_without_an_amount_paid_is_refused_on_its_cell(
+    owner, shop, tmp_path, either_way, status, refunded, words
+):
+    from django.utils import translation
+
     from kebu.orders.models import AfterSale
+    from kebu.transfer.orders import order_file_check
 
-    # Without 买家实际支付金额 what was paid is the amount due (398.00), known once the order is checked.
-    header, *lines = csv_rows(_with_refunds(TAOBAO, {"2024010512345": "400.00"}))
-    paid = header.index("买家实际支付金额")
-    rows = [[cell for index, cell in enumerate(cells) if index != paid] for cells in [header, *lines]]
-    data = "\n".join(",".join(cells) for cells in rows).encode()
+    data = TAOBAO.replace("398.00,交易成功".encode(), f"398.00,{status}".encode())
+    data = _without_column(_with_refunds(data, {"2024010512345": refunded}), "买家实际支付金额")
 
-    run = run_import(owner, data, store=shop.store)
+    with translation.override("en"):
+        check = order_file_check(data, store=shop.store)
+        run = run_import(owner, data, store=shop.store)
+        [(row, _cells, [problem])] = import_rejected_rows(run)
 
+    assert (row, problem.column, problem.value) == (2, "退款金额", refunded)
+    assert all(word in problem.reason for word in words), problem
+    assert [problems for _row, _cells, problems in check.bad] == [[problem]]
     assert counts(run) == (3, 0, 0, 1)
-    [(row, _cells, [problem])] = import_rejected_rows(run)
-    assert row == 2 and "2024010512345" in problem.reason and "400.00" in problem.reason, problem
     assert not Order.objects.filter(order_no="2024010512345").exists() and not AfterSale.objects.exists()
+    # the report marks that cell, and no other: 退款金额 is the sheet's last column, its 18th (R)
+    assert _marked_cells(run, tmp_path / "report.xlsx") == {"R2": problem.reason}
+
+
+# A marketplace's export gives no amount paid (Shopify's Total has the tax in it, which Kebu does not
+# keep): its refund column is held against the amount due once the order is checked.
+@pytest.mark.parametrize(
+    ("sample", "platform", "number", "header", "refunded", "row", "marked"),
+    [
+        # 398.00 due; marked on the report's first row to fix, in the column after the sheet's 34
+        ("shopify_orders.csv", "shopify", "#1001", "Refunded Amount", "400.00", 2, "AI2"),
+        # 189.00 due; the sheet's row 3 is the report's first, and the column after its 17 is R
+        ("woocommerce_orders.csv", "woocommerce", "3002", "Order Refund Amount", "190.00", 3, "R2"),
+    ],
+)
+def test_a_marketplaces_amount_refunded_above_the_amount_due_is_refused_on_its_own_column(
+    owner, tmp_path, either_way, sample, platform, number, header, refunded, row, marked
+):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale, Store
+
+    make_catalogue(actor=owner)
+    store = Store.objects.create(name=f"{platform} 店", platform=platform)
+    data = _with_column((SAMPLES / sample).read_bytes(), header, {number: refunded})
+
+    with translation.override("en"):
+        run = run_import(owner, data, store=store)
+        [(bad_row, _cells, [problem])] = import_rejected_rows(run)
+
+    assert (bad_row, problem.column, problem.value) == (row, header, refunded)
+    assert number in problem.reason and "more than" in problem.reason, problem
+    assert counts(run) == (1, 0, 0, 1)
+    assert not Order.objects.filter(order_no=number).exists() and not AfterSale.objects.exists()
+    assert _marked_cells(run, tmp_path / "report.xlsx") == {marked: problem.reason}
 
 
 def test_the_same_export_with_a_refund_imported_again_is_unchanged_and_refunded_once(owner, shop):
@@ -2905,6 +3054,27 @@ def test_a_newer_export_showing_more_refunded_than_kebu_has_is_noted_and_refunds
     notes = import_notes(later, limit=10)
     assert [(n.row, n.column, n.value) for n in notes] == [(2, "退款金额", "50.00"), (3, "退款金额", "10.00")]
     assert "2024010512345" in notes[0].reason and "after-sale" in notes[0].reason
+
+
+def test_a_newer_export_whose_lines_alone_show_more_refunded_is_noted_on_the_line_refunded_cell(owner, shop):
+    from django.utils import translation
+
+    from kebu.orders.models import AfterSale
+
+    # given: L1 imported with nothing refunded; a later sheet without 退款金额 says its toner was refunded
+    run_import(owner, TWO_CATEGORIES, store=shop.store)
+    later = _with_line_refunds(TWO_CATEGORIES, {("L1", "TONER-100"): "89.50"})
+
+    # when
+    with translation.override("en"):
+        run = run_import(owner, later, store=shop.store)
+        [note] = import_notes(run, limit=10)
+
+    # then: left as it is, the note on the cell that says so
+    assert (counts(run), run.noted) == ((0, 0, 1, 0), 1), import_rejected_rows(run)
+    assert (note.row, note.column, note.value) == (2, "商品退款金额", "89.50")
+    assert "L1" in note.reason and "after-sale" in note.reason, note
+    assert Order.objects.get(order_no="L1").refunded_cny == 0 and not AfterSale.objects.exists()
 
 
 def test_undo_takes_a_partly_refunded_order_back_with_its_refund_and_gives_back_the_buyers_figures(
