@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from kebu.customers.tests.factories import make_customer
 from kebu.engagement.models import ContactRecord, FollowUp, FollowUpStatus, SurveyResponse, Ticket
 from kebu.engagement.selectors.surveys import invitation_token
+from kebu.engagement.services.followups import followup_create
 from kebu.engagement.services.surveys import invitation_create, question_add, survey_create
 from kebu.orders.tests.factories import make_catalogue, make_order
 from tests.e2e.conftest import screenshot
@@ -98,3 +99,25 @@ def test_a_customer_answers_a_survey_on_a_phone_without_logging_in(browser, live
     context.close()
     response = SurveyResponse.objects.get(customer=customer)
     assert response.answers.get().score == 9
+
+
+def test_a_follow_up_gone_before_it_is_marked_done_says_so_instead_of_doing_nothing(
+    logged_in_page, live_server, clerk, customer
+):
+    # given a follow-up on the clerk's today page
+    followup = followup_create(actor=clerk, customer=customer, title="回访林晓", due_on=timezone.localdate())
+    page = logged_in_page
+    page.goto(f"{live_server.url}/followups/")
+    row = page.locator(f"#followup-{followup.pk}")
+    expect(row).to_contain_text("回访林晓")
+
+    # when a colleague deletes it meanwhile, and the clerk marks it done
+    FollowUp.objects.filter(pk=followup.pk).delete()
+    row.locator("button.dropdown-toggle").first.click()
+    row.locator("button[name=done]").click()
+
+    # then the page says why nothing happened, in the clerk's language
+    refused = page.locator("#action-refused")
+    expect(refused).to_have_attribute("data-status", "404")
+    expect(refused).to_contain_text("页面没有找到")
+    screenshot(page, "service-action-refused")

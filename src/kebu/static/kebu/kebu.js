@@ -38,6 +38,29 @@
     document.querySelectorAll("form[data-submitted]").forEach(function (form) { delete form.dataset.submitted; });
   });
 
+  // htmx leaves the page as it is when an action is refused (a record gone, a role changed, Kebu busy):
+  // say so above the page, in the words of Kebu's error page the answer carries, in the user's language.
+  document.addEventListener("htmx:responseError", function (event) {
+    var answer = new DOMParser().parseFromString(event.detail.xhr.responseText || "", "text/html");
+    var page = answer.getElementById("error-page");
+    var main = document.querySelector("main");
+    if (!page || !main) return;
+    var previous = document.getElementById("action-refused");
+    if (previous) previous.remove();
+    var box = document.createElement("div");
+    box.id = "action-refused";
+    box.className = "alert alert-warning";
+    box.setAttribute("role", "alert");
+    box.dataset.status = page.dataset.status || "";
+    var heading = document.createElement("strong");
+    heading.textContent = page.querySelector("h1").textContent.trim();
+    box.appendChild(heading);
+    var first = page.querySelector("p");
+    if (first) box.appendChild(document.createTextNode(" " + first.textContent.trim()));
+    main.prepend(box);
+    box.scrollIntoView({ block: "nearest" });
+  });
+
   // The error pages' "Go back" (a javascript: link would need an inline script, which the CSP refuses).
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-history-back]")) window.history.back();
