@@ -29,7 +29,7 @@ from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
 from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import Problem, mapping_check
-from kebu.transfer.imports import BY_IMPORTER, customer_import_start, imports_dir
+from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_permissions, imports_dir
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
 from kebu.transfer.products import product_mapping_check
@@ -144,7 +144,8 @@ def import_from_draft(
 ) -> Import:
     """Start the import of a draft holding a sheet of ``kind`` (``customer_import_start``, which keeps its
     own copy and queues the job; ``owner``: of the customers it adds) and delete the draft once that is
-    committed."""
+    committed. A draft is the import pages': what they ask of whoever starts an import
+    (``import_permissions``) is asked again when it runs."""
     data = import_draft_read(token)
     import_mapping_check(
         kind=kind, headers=table_read(data, sheet=sheet or None).headers, mapping=mapping, store=store
@@ -159,6 +160,7 @@ def import_from_draft(
         kind=kind,
         store=store,
         owner=owner,
+        permissions=import_permissions(kind),
     )
     transaction.on_commit(lambda: import_draft_drop(token))
     return run

@@ -34,6 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from kebu.audit.models import AuditEntry
 from kebu.audit.services import audit_record
 from kebu.core.bulk import objects_insert, values_insert
 from kebu.core.errors import Conflict, Forbidden, ValidationFailed
@@ -109,6 +110,19 @@ START_ACTIONS = {
     ImportKind.REVIEWS: "review.import",
 }
 UNDO_CONFLICTS_SHOWN = 10
+# What starting an import on the import pages takes (``views.importer_required``): the import permission,
+# and for a sheet of products, orders or reviews the right to add what it creates besides.
+IMPORT_PERMISSION = "transfer.import_customers"
+KIND_PERMISSIONS: dict[str, str] = {
+    ImportKind.PRODUCTS: "orders.add_product",
+    ImportKind.ORDERS: "orders.add_order",
+    ImportKind.REVIEWS: "engagement.add_feedback",
+}
+
+
+def import_permissions(kind: str) -> list[str]:
+    """The permissions the import pages ask of whoever starts an import of ``kind``."""
+    return [IMPORT_PERMISSION, *([KIND_PERMISSIONS[kind]] if kind in KIND_PERMISSIONS else [])]
 
 
 def imports_dir() -> Path:
@@ -206,13 +220,17 @@ def customer_import_start(
     kind: str = ImportKind.CUSTOMERS,
     store: Any = None,
     owner: Any = BY_IMPORTER,
+    permissions: Sequence[str] = (),
 ) -> Import:
     """Keep the file (``data``, or the file at that path, copied in pieces) under a generated name, and
     queue its import as a job (``enqueue=False``: the caller runs ``job_run`` itself). The kept copy is
     read as far as its header first, so a file that cannot be imported is refused here, before anything
     is queued, and the job reads exactly the file that was checked. ``owner``: of the customers it adds
     (a customer sheet's rows, an order sheet's new buyers) whose row names none: a staff member, or None
-    for nobody (the shared pool); by default the importer (``import_owner_options``)."""
+    for nobody (the shared pool); by default the importer (``import_owner_options``). ``permissions``:
+    those the importer was asked for to start it (the pages ask ``import_permissions``; the terminal
+    asks none of ``--user``, whom the import only runs as), asked again when the job runs
+    (``_importer_check``)."""
     options: dict[str, Any] = {"store": store.pk} if store is not None else {}
     options |= import_owner_options(actor=actor, owner=owner)
     if isinstance(data, Path):
@@ -226,9 +244,10 @@ def customer_import_start(
         kept.unlink()
         raise
     # The worker writes each rejected row's reasons in the language of whoever started the import.
-    job = job_create(
-        kind=JOB_KIND, actor=actor, payload={"language": translation.get_language()}, enqueue=enqueue
-    )
+    payload: dict[str, Any] = {"language": translation.get_language()}
+    if permissions:
+        payload["permissions"] = list(permissions)
+    job = job_create(kind=JOB_KIND, actor=actor, payload=payload, enqueue=enqueue)
     run = Import.objects.create(
         job=job,
         kind=kind,
@@ -317,8 +336,10 @@ def _import_run(job_run: JobRun) -> None:
     run = Import.objects.get(job=job_run.job)
     if run.undone_at is not None or run.refused:
         return
+    # Both refused before anything is checked or written.
+    _importer_check(run, permissions=job_run.job.payload.get("permissions", ()))
     if run.kind in (ImportKind.CUSTOMERS, ImportKind.ORDERS):
-        _new_owner(run, _Allowed.of(run.created_by))  # refused before anything is checked or written
+        _new_owner(run, _Allowed.of(run.created_by))
     definitions = list(CustomField.objects.filter(is_active=True))
     mapping = {int(index): key for index, key in run.mapping.items()}
     # Read from the kept file each time, not held: a CSV is then never in memory whole.
@@ -350,6 +371,49 @@ def _import_run(job_run: JobRun) -> None:
         _finished(run, status=JobStatus.CANCELLED)
         raise
     _finished(run, status=JobStatus.DONE)
+
+
+def _importer_check(run: Import, *, permissions: Sequence[str]) -> None:
+    """``ValidationFailed``, naming them and what to do, when whoever started ``run`` may no longer
+    import it: they have left, their account was deleted, or they no longer hold the ``permissions``
+    they were asked for to start it. A queued or resumed import runs after that was asked, and it runs
+    as them: one who left may do nothing, so each of its rows would be refused or left out with a note
+    that says nothing of why; and one whose account was deleted left ``created_by`` empty, which reads
+    as an import from the terminal under no one's name, which may do everything. Whether there was
+    someone is the import's start in the audit log, which keeps their id and login name for good; an
+    import from the terminal without ``--user`` has nobody there, and runs."""
+    importer = run.created_by
+    if importer is None:
+        started = (
+            AuditEntry.objects.filter(
+                action=START_ACTIONS[ImportKind(run.kind)],
+                target_type=Import._meta.label_lower,
+                target_id=str(run.pk),
+            )
+            .values_list("actor_id", "actor_label")
+            .first()
+        )
+        if started is None or started[0] is None:
+            return
+        message = _(
+            "%(name)s started this import, and their account has been deleted since: it cannot run in "
+            "their name. The import stopped: import the file again yourself (what it already imported "
+            "is not added twice)."
+        )
+        raise ValidationFailed(message % {"name": started[1]})
+    if not importer.is_active:
+        message = _(
+            "%(name)s started this import, and has left since: it cannot run in their name. The import "
+            "stopped: import the file again yourself (what it already imported is not added twice)."
+        )
+        raise ValidationFailed(message % {"name": importer})
+    if not importer.has_perms(permissions):
+        message = _(
+            "%(name)s started this import, and may no longer import this kind of sheet: it cannot run in "
+            "their name. The import stopped: import the file again as someone who may (what it already "
+            "imported is not added twice)."
+        )
+        raise ValidationFailed(message % {"name": importer})
 
 
 def _rows_run(

@@ -63,6 +63,8 @@ from kebu.transfer.forms import (
 )
 from kebu.transfer.imports import (
     BY_IMPORTER,
+    IMPORT_PERMISSION,
+    KIND_PERMISSIONS,
     import_cancel,
     import_notes,
     import_rejected_rows,
@@ -75,13 +77,6 @@ from kebu.transfer.products import product_headers_match
 from kebu.transfer.report import report_write
 from kebu.transfer.reviews import review_headers_match
 
-IMPORT_PERMISSION = "transfer.import_customers"
-# What importing each kind of sheet takes besides IMPORT_PERMISSION: the right to add what it creates.
-KIND_PERMISSIONS = {
-    ImportKind.PRODUCTS: "orders.add_product",
-    ImportKind.ORDERS: "orders.add_order",
-    ImportKind.REVIEWS: "engagement.add_feedback",
-}
 # Who may see every import, not only their own (the admin role has it).
 SEE_ALL_PERMISSION = "transfer.view_import"
 DRAFTS_SESSION_KEY = "kebu_import_drafts"

@@ -29,14 +29,16 @@ from kebu.customers.models import (
 from kebu.customers.services import PhoneInput, SocialInput, customer_input_from, customer_update
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
 from kebu.transfer.customers import customer_file_check
+from kebu.transfer.drafts import import_draft_keep, import_from_draft
 from kebu.transfer.imports import (
     customer_import_start,
+    import_mapping,
     import_notes,
     import_problems,
     import_rejected_rows,
     import_undo,
 )
-from kebu.transfer.models import Import, ImportMode, ImportRow, ImportRowAction
+from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow, ImportRowAction
 from kebu.transfer.tests.sheets import xlsx_with_formula_errors
 
 pytestmark = pytest.mark.django_db
@@ -1153,6 +1155,123 @@ def test_a_resumed_import_gives_new_customers_to_its_chosen_owner_only_while_the
     run.refresh_from_db()
     assert counts(run) == (2, 0, 0, 0)
     assert set(Customer.objects.values_list("owner", flat=True)) == {other.pk}
+
+
+# --- the importer is asked again when the import runs ----------------------------------------------
+
+
+def importer_on_the_pages(staff_member, *permissions: str):
+    """导入员, a manager who may import sheets (``transfer.import_customers``, given to them alone, and the
+    further ``permissions``), as the import pages require."""
+    from django.contrib.auth.models import Permission
+
+    user = staff_member("manager", "daoru", display_name="导入员")
+    for name in ("transfer.import_customers", *permissions):
+        app_label, codename = name.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+def started_on_the_pages(
+    actor, data: bytes, *, kind: str = ImportKind.CUSTOMERS, store=None, file_name: str = "客户.csv"
+) -> Import:
+    """An import started as the import pages start one (``drafts.import_from_draft``), left waiting."""
+    draft = import_draft_keep(data=data)
+    with transaction.atomic():
+        return import_from_draft(
+            actor=actor,
+            token=draft.token,
+            file_name=file_name,
+            sheet=draft.sheet,
+            mode=ImportMode.GOOD_ROWS,
+            mapping=import_mapping(draft.headers, kind=kind),
+            kind=kind,
+            store=store,
+        )
+
+
+def no_longer_importing(user, how: str) -> None:
+    """``user`` leaves, loses the import permission (still a manager, working with customers and
+    orders), moves to a role that takes no orders (still allowed to import), or is deleted."""
+    from django.contrib.auth.models import Permission
+
+    from kebu.accounts.roles import role_assign
+
+    if how == "left":
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    elif how == "may no longer import":
+        user.user_permissions.remove(Permission.objects.get(codename="import_customers"))
+    elif how == "takes no orders":
+        user.groups.clear()
+        role_assign(user=user, key="analyst")
+    else:
+        user.delete()
+
+
+@pytest.mark.parametrize("how", ["left", "may no longer import", "deleted"])
+def test_an_import_whose_importer_may_no_longer_import_fails_at_its_start_saying_so(
+    owner, staff_member, no_drafts_left_over, how
+):
+    # given 张三, and an import started on the pages by 导入员 that would change him and add 李四, waiting
+    run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,"))
+    importer = importer_on_the_pages(staff_member)
+    run = started_on_the_pages(importer, KNOWN)
+    before = state()
+
+    # when 导入员 may no longer import by the time it runs
+    no_longer_importing(importer, how)
+    job = job_run(run.job_id)
+
+    # then it fails before reading a row, naming them (their login name once the account is gone) and
+    # saying what to do, rather than run with no rights, or, deleted, as the terminal with every right
+    run.refresh_from_db()
+    assert job.status == JobStatus.FAILED, job.error
+    assert ("daoru" if how == "deleted" else "导入员") in job.error and "import the file again" in job.error
+    assert state() == before and counts(run) == (0, 0, 0, 0) and not run.journal.exists()
+
+
+def test_an_import_from_the_terminal_under_no_ones_name_still_runs(owner):
+    # given an import with no importer at all, as ``kebu import`` without --user starts one
+    run = start_and_run(None, KNOWN)
+
+    # then it runs as before: nobody left, so nothing to ask
+    assert run.job.status == JobStatus.DONE and counts(run) == (2, 0, 0, 0)
+
+
+class Killed(BaseException):
+    """The worker dies (kill -9) in the middle of a batch: nothing of that batch is committed."""
+
+
+def test_an_import_resumed_after_its_importer_left_keeps_what_it_committed_and_writes_no_more(
+    owner, staff_member, settings, no_drafts_left_over
+):
+    from datetime import timedelta
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 1}
+    importer = importer_on_the_pages(staff_member)
+    run = started_on_the_pages(importer, KNOWN)
+
+    # given a worker killed in the import's second batch, after the first (张三) was committed
+    def die_in_the_second_batch(job):
+        if job.done == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        job_run(run.job_id, on_beat=die_in_the_second_batch)
+    assert list(Customer.objects.values_list("name", flat=True)) == ["张三"]
+
+    # when 导入员 leaves, and the import is resumed (kebu import --resume --take-over)
+    no_longer_importing(importer, "left")
+    job = job_run(run.job_id, stale_after=timedelta(0))
+
+    # then it fails at its start: 张三 stays, as the batch committed him, and 李四 is not added
+    run.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "导入员" in job.error
+    assert list(Customer.objects.values_list("name", flat=True)) == ["张三"]
+    assert counts(run) == (1, 0, 0, 0) and run.next_row == 3
 
 
 def test_undo_of_an_import_that_gave_owners_puts_every_customer_back_as_it_was(owner, staff_member):

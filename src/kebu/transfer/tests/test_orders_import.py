@@ -2131,6 +2131,33 @@ def test_an_order_import_whose_chosen_owner_has_left_since_fails_at_its_start_ad
     assert not Order.objects.exists() and not Customer.objects.exists()
 
 
+@pytest.mark.parametrize("how", ["left", "may no longer import", "takes no orders", "deleted"])
+def test_an_order_import_whose_importer_may_no_longer_import_it_fails_at_its_start_saying_so(
+    shop, staff_member, no_drafts_left_over, how
+):
+    from kebu.core.models import JobStatus
+    from kebu.transfer.tests.test_imports import (
+        importer_on_the_pages,
+        no_longer_importing,
+        started_on_the_pages,
+    )
+
+    # given an order import started on the pages by 导入员, who may import sheets and take orders, waiting
+    importer = importer_on_the_pages(staff_member)
+    run = started_on_the_pages(
+        importer, TAOBAO, kind=ImportKind.ORDERS, store=shop.store, file_name="ExportOrderList.csv"
+    )
+
+    # when 导入员 may no longer import it by the time it runs
+    no_longer_importing(importer, how)
+    job = job_run(run.job_id)
+
+    # then it fails before reading an order, naming them and saying what to do, with no order or buyer made
+    assert job.status == JobStatus.FAILED, job.error
+    assert ("daoru" if how == "deleted" else "导入员") in job.error and "import the file again" in job.error
+    assert not Order.objects.exists() and not Customer.objects.exists()
+
+
 # --- closed after payment: refunded in full ------------------------------------------------------
 
 # Two orders a Taobao export reports closed (交易关闭): one paid, then refunded in full (its payment time
