@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import translation
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from kebu.core import divisions
@@ -104,6 +104,23 @@ _STAGE_WORDS = {
     "会员": Stage.MEMBER,
     "流失": Stage.CHURNED,
 }
+# What an owner cell says for nobody: the shared pool, as the customer pages name it (公海), which a
+# customer export writes for a customer nobody owns, so that the sheet says so rather than leave it blank
+# (a blank cell changes nothing, and gives a new customer the import's owner).
+SHARED_POOL = gettext_lazy("Shared pool")
+
+
+@lru_cache(maxsize=1)
+def shared_pool_words() -> frozenset[str]:
+    """The words an owner cell may use for the shared pool, lower case: 公海, and ``SHARED_POOL`` in
+    each language Kebu speaks, whichever language the sheet was exported in."""
+    words = {"公海"}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            words.add(str(SHARED_POOL).lower())
+    return frozenset(words)
+
+
 # The services' field names -> the sheet's field key that fed them.
 _SERVICE_FIELDS = {
     "name": "name",
@@ -367,7 +384,11 @@ def customer_row_read(
     owner_refused = None
     if references is not None and (owner_name := text("owner", 150)):
         found = references.staff.get(owner_name.lower(), [])
-        if len(found) == 1:
+        if owner_name.lower() in shared_pool_words():
+            # Nobody: with "owner" provided, a new customer goes to the pool, and one already in Kebu is
+            # released to it (``imports._update``), in the hands of someone who may assign customers.
+            data.owner = None
+        elif len(found) == 1:
             data.owner = found[0]
         elif not found and owner_name.lower() in references.others:
             # As the customer page offers only them (``selectors.assignable_users``).

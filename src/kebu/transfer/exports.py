@@ -58,6 +58,7 @@ from kebu.customers.privacy import EMAIL, PHONE, SOCIAL, TEXT, ContactPolicy, co
 from kebu.customers.selectors import customer_list, purchases_visible
 from kebu.transfer import workbook
 from kebu.transfer.cells import safe_cell
+from kebu.transfer.customers import SHARED_POOL
 from kebu.transfer.workbook import COUNT, DAY, MOMENT, MONEY, SheetColumn, workbook_write
 
 BOM = "\ufeff"
@@ -137,7 +138,8 @@ AddressValues = namedtuple("AddressValues", ("province", "city", "district", "de
 @dataclass(slots=True)
 class CustomerRow:
     """A customer's values with what its columns read from related rows: the default address (else the
-    first), the first account of each kind, the tags, the source's and the owner's names."""
+    first), the first account of each kind, the tags, the source's and the owner's names (the shared
+    pool's for nobody)."""
 
     customer: Any  # CustomerValues
     address: AddressValues | None = None
@@ -154,7 +156,9 @@ def _customer_rows(customers: QuerySet[Customer]) -> Iterator[CustomerRow]:
     from kebu.accounts.models import User
 
     sources = dict(SourceChannel.objects.values_list("id", "name"))
-    owners: dict[int, str] = {}
+    # Nobody's is said (公海), not left blank: the import reads a blank owner as no change, and gives a
+    # new customer its own owner, so a pool customer would not come back as one into another shop.
+    owners: dict[int | None, str] = {None: str(SHARED_POOL)}
     values = customers.prefetch_related(None).values_list(*_CUSTOMER_FIELDS)
     found = values.iterator(chunk_size=CHUNK_ROWS)
     while chunk := [CustomerRow(CustomerValues._make(v)) for v in islice(found, CHUNK_ROWS)]:

@@ -58,6 +58,7 @@ from kebu.customers.services import (
 )
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_note, aside_undo
+from kebu.transfer.cells import normalized
 from kebu.transfer.corrections import corrections_note
 from kebu.transfer.customers import (
     CustomerRow,
@@ -842,8 +843,10 @@ def _batch_import(
             if keys.name and len(matches.names.get(keys.name, ())) > 1:
                 rejected.append(_ambiguous(row.number, keys.name, run.headers, mapping))
                 continue
-            if reason := _new_customer_problem(row, allowed=allowed, actor=run.created_by):
-                rejected.append(CustomerRow(row.number, None, problems=[Problem(row.number, "", "", reason)]))
+            if problem := _new_customer_problem(
+                run, row, cells=cells_of[row.number], mapping=mapping, allowed=allowed
+            ):
+                rejected.append(CustomerRow(row.number, None, problems=[problem]))
                 continue
             if row.owner_refused is not None:
                 rejected.append(CustomerRow(row.number, None, problems=[row.owner_refused]))
@@ -1023,15 +1026,30 @@ def _new_owner(run: Import, allowed: _Allowed) -> Any:
     return owner
 
 
-def _new_customer_problem(row: CustomerRow, *, allowed: _Allowed, actor: Any) -> str:
-    """Why the importer may not make ``row`` a new customer, or "" when they may: they may not add
-    customers, or the owner column names someone else and they may not assign customers."""
+def _new_customer_problem(
+    run: Import, row: CustomerRow, *, cells: Sequence[Cell], mapping: dict[int, str], allowed: _Allowed
+) -> Problem | None:
+    """Why the importer may not make ``row`` (its ``cells``) a new customer, or None when they may: they
+    may not add customers, or they may not assign customers and the owner cell names someone else or the
+    shared pool (said on that cell)."""
     if not allowed.add:
-        return _("This customer is not in Kebu yet, and your role may not add customers.")
-    if not allowed.assign and "owner" in row.provided and row.data is not None and row.data.owner != actor:
-        # What the API answers someone who names another owner; the form does not let them name one.
-        return _("Your role may not assign customers to staff: leave the owner column out.")
-    return ""
+        reason = _("This customer is not in Kebu yet, and your role may not add customers.")
+        return Problem(row.number, "", "", reason)
+    if (
+        not allowed.assign
+        and "owner" in row.provided
+        and row.data is not None
+        and row.data.owner != run.created_by
+    ):
+        # What the API answers someone who names another owner; the form does not let them name one, and
+        # what they add is theirs, never the pool's.
+        if row.data.owner is None:
+            reason = _("Your role may not put customers in the shared pool: leave the owner column out.")
+        else:
+            reason = _("Your role may not assign customers to staff: leave the owner column out.")
+        [column] = columns_feeding(mapping, cells, frozenset({"owner"}))
+        return Problem(row.number, run.headers[column], normalized(cells[column]), reason)
+    return None
 
 
 def _customers_hidden(run: Import, ids: set[int]) -> set[int]:

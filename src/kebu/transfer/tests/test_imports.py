@@ -39,7 +39,7 @@ from kebu.transfer.imports import (
     import_undo,
 )
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow, ImportRowAction
-from kebu.transfer.tests.sheets import xlsx_with_formula_errors
+from kebu.transfer.tests.sheets import csv_rows, xlsx_with_formula_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -1415,6 +1415,150 @@ def test_undo_of_a_reimport_that_moved_a_customer_gives_them_back_and_says_so(
     page = owner_client.get(reverse("customers:detail", args=[zhang.pk])).content.decode()
     history = page[page.index('id="ownership-history"') :]
     assert history.index(f"Import #{run.pk} undone") < history.index(f"Changed by import #{run.pk}")
+
+
+# --- the owner column may say the shared pool (公海) ------------------------------------------------
+
+
+@pytest.mark.parametrize("pool", ["公海", "Shared pool", "shared pool"])
+def test_an_owner_cell_saying_the_shared_pool_adds_a_customer_nobody_owns(owner, pool):
+    # when the shop owner imports a new 张三 into the pool, and a new 李四 with no owner cell
+    run = run_import(owner, owned_csv(f",张三,13812345678,,,{pool}", ",李四,13900001111,,,"))
+
+    # then 张三 is nobody's, in the pool, and 李四 the importer's, as before
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert dict(Customer.objects.values_list("name", "owner")) == {"张三": None, "李四": owner.pk}
+
+
+def test_an_owner_cell_saying_the_shared_pool_releases_a_customer_as_by_hand_and_undo_gives_them_back(
+    owner, staff_member, east_manager
+):
+    from kebu.customers.selectors import customer_ownership_history
+    from kebu.customers.services import customer_release
+
+    # given 张三 and 王五, 小王's
+    wang = colleague(staff_member, east_manager, "xiaowang", "小王")
+    run_import(owner, owned_csv(",张三,13812345678,,,小王", ",王五,13700002222,,,小王"))
+    before = owned_state()
+    zhang, wu = Customer.objects.get(name="张三"), Customer.objects.get(name="王五")
+
+    # when the manager releases 王五 by hand, and 张三 by a sheet saying 公海, with a tag
+    customer_release(customer=wu, actor=east_manager)
+    run = run_import(east_manager, owned_csv(",张三,13812345678,老客,,公海"))
+
+    # then 张三 is in the pool, released as 王五 was: on the ownership history, the timeline and the audit
+    # log, in the manager's name, the sheet's as the import's
+    assert counts(run) == (0, 1, 0, 0), import_rejected_rows(run)
+    zhang.refresh_from_db()
+    assert zhang.owner is None
+    [by_sheet] = customer_ownership_history(actor=east_manager, customer=zhang)
+    [by_hand] = customer_ownership_history(actor=east_manager, customer=wu)
+    assert (
+        (by_sheet.kind, by_sheet.actor, by_sheet.data["from"], by_sheet.data["to"])
+        == (
+            by_hand.kind,
+            by_hand.actor,
+            by_hand.data["from"],
+            by_hand.data["to"],
+        )
+        == ("customer.released", east_manager, {"id": wang.pk, "name": "小王"}, None)
+    )
+    assert (by_sheet.data["import"], by_sheet.data["undo"]) == (run.pk, False)
+    sheet_audit, hand_audit = (
+        AuditEntry.objects.get(action="customer.assign", target_id=str(c.pk)) for c in (zhang, wu)
+    )
+    assert {k: v for k, v in sheet_audit.data.items() if k not in ("import", "undo")} == hand_audit.data
+    assert sheet_audit.actor_id == hand_audit.actor_id == east_manager.pk
+    changed = CustomerEvent.objects.get(customer=zhang, kind="customer.updated", data__import=run.pk)
+    assert list(changed.data["changes"]) == ["tags"]
+
+    # when the shop owner undoes the import
+    import_undo(actor=owner, run=run)
+
+    # then 张三 is 小王's again, exactly as before, by a transfer back marked as the undo
+    zhang.refresh_from_db()
+    assert zhang.owner == wang and owned_state()[0] == before[0]
+    back, _released = customer_ownership_history(actor=owner, customer=zhang)
+    assert (back.kind, back.actor, back.data["from"], back.data["to"]["id"], back.data["undo"]) == (
+        "customer.transferred",
+        owner,
+        None,
+        wang.pk,
+        True,
+    )
+    wu.refresh_from_db()
+    assert wu.owner is None, "the release by hand is not the import's to undo"
+
+
+@pytest.mark.parametrize("mode", [ImportMode.GOOD_ROWS, ImportMode.ALL_OR_NOTHING])
+def test_an_importer_who_may_not_assign_puts_no_customer_in_the_shared_pool_by_a_sheet(
+    owner, customer_importer, pool_off, mode
+):
+    # given 李四, the clerk's own, and a clerk who may add and change customers but not assign them
+    clerk = customer_importer("sales")
+    run_import(owner, owned_csv(",李四,13900001111,,,"))
+    Customer.objects.filter(name="李四").update(owner=clerk)
+    data = owned_csv(
+        ",张三,13812345678,,,公海",  # new, into the pool: not theirs to do
+        ",李四,13900001111,老客,,公海",  # theirs: the tag is taken, the owner kept
+    )
+
+    # when they check the sheet, then import it
+    check = customer_file_check(data, actor=clerk)
+    run = run_import(clerk, data, mode=mode)
+
+    # then the new customer is refused on the owner cell, saying why, as the check said
+    problems = import_rejected_rows(run)
+    assert [(n, [(p.column, p.value) for p in found]) for n, _cells, found in problems] == [
+        (2, [("负责人", "公海")])
+    ]
+    assert problems_of(run) == checked_problems(check)
+    assert "may not put customers in the shared pool" in problems_of(run)[2][0]
+    assert not Customer.objects.filter(name="张三").exists()
+    li = Customer.objects.get(name="李四")
+    assert li.owner == clerk
+    if mode == ImportMode.GOOD_ROWS:
+        # and 李四 stays theirs, with a note on the owner cell, and takes the tag
+        assert counts(run) == (0, 1, 0, 1)
+        assert list(li.tags.values_list("name", flat=True)) == ["老客"]
+        [note] = import_notes(run, limit=10)
+        assert (note.row, note.column) == (3, "负责人") and "owner was left as Kebu has it" in note.reason
+    else:
+        assert run.refused and not li.tags.exists()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_shops_own_export_says_the_shared_pool_for_nobodys_customers_and_imports_again_unchanged(
+    owner, staff_member, tmp_path, language
+):
+    from django.utils import translation
+
+    from kebu.transfer.exports import export_build, export_write
+
+    # given 张三, 小王's, and 李四 in the pool
+    staff_member("sales", "xiaowang", display_name="小王")
+    start_and_run(owner, owned_csv(",张三,13812345678,,,小王", ",李四,13900001111,,,公海"))
+    before = owned_state()
+
+    # when the shop's export is imported again, and into a shop without them
+    path = tmp_path / "客户.csv"
+    with translation.override(language):
+        export_write(export_build("customers", user=owner), path, file_format="csv", user=owner)
+    rows = csv_rows(path.read_bytes())
+    owner_at = rows[0].index("Owner" if language == "en" else "负责人")
+    assert {row[1]: row[owner_at] for row in rows[1:]} == {
+        "张三": "小王",
+        "李四": "Shared pool" if language == "en" else "公海",
+    }
+    again = run_import(owner, path)
+    assert counts(again) == (0, 0, 2, 0), import_rejected_rows(again)
+    assert owned_state() == before
+    Customer.objects.all().delete()
+    fresh = run_import(owner, path)
+
+    # then nothing changes, and, in a shop without them, 李四 comes back in the pool, not the importer's
+    assert counts(fresh) == (2, 0, 0, 0), import_rejected_rows(fresh)
+    assert dict(Customer.objects.values_list("name", "owner__username")) == {"张三": "xiaowang", "李四": None}
 
 
 @pytest.mark.parametrize("mode", [ImportMode.GOOD_ROWS, ImportMode.ALL_OR_NOTHING])
