@@ -35,7 +35,7 @@ from kebu.transfer.orders import order_mapping_check, order_numbers_split, order
 from kebu.transfer.products import product_mapping_check
 from kebu.transfer.readers import Cell, table_read, table_rows_count
 from kebu.transfer.rehearsals import Found, Stretch, import_rehearse
-from kebu.transfer.report import report_write
+from kebu.transfer.report import refused_rows, report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
 
 CHECK_JOB_KIND = "transfer.import_check"
@@ -265,11 +265,15 @@ def import_check_run(job_run: JobRun) -> None:
             for stretch in stretches:
                 job_run.stop_if_cancelled()
                 for found, rows in stretch.found:
-                    if found[2]:
-                        counted["bad"] += rows
-                        counted["problems"] += len(found[2])
-                    counted["corrected"] += len(found[3])
-                    yield found
+                    if not found[2]:
+                        counted["corrected"] += len(found[3])
+                        yield found
+                        continue
+                    counted["bad"] += len(rows)
+                    counted["problems"] += len(found[2])
+                    # Every row of an order refused, each with the problems on its own cells.
+                    for number, cells, problems in refused_rows(rows, found[2]):
+                        yield number, cells, problems, []
                 counted["rows"] += stretch.rows
                 with transaction.atomic():
                     job_run.beat(done=counted["rows"])
@@ -301,7 +305,11 @@ def _reviews_check(
         cells_of = dict(batch)
         bad = review_rows_check(batch, mapping=mapping, headers=headers, store=store)
         yield Stretch(
-            rows=len(batch), found=[((row.number, cells_of[row.number], row.problems, []), 1) for row in bad]
+            rows=len(batch),
+            found=[
+                ((row.number, cells_of[row.number], row.problems, []), [(row.number, cells_of[row.number])])
+                for row in bad
+            ],
         )
 
 

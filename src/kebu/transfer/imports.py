@@ -94,6 +94,7 @@ from kebu.transfer.products import (
     product_mapping_check,
 )
 from kebu.transfer.readers import Cell, file_size_check, table_read, table_rows_count
+from kebu.transfer.report import refused_rows
 from kebu.transfer.reviews import (
     review_batch_import,
     review_headers_match,
@@ -443,7 +444,7 @@ def _rows_run(
                 review_batch_import(run, batch, mapping=mapping)
             else:
                 taken = _batch_import(run, batch, mapping=mapping, definitions=definitions)
-            if whole and (refused := [(r.number, r.problems) for r in taken if r.problems]):
+            if whole and (refused := [([r.number], r.problems) for r in taken if r.problems]):
                 raise _RefusedWhenWritten(refused)
             _batch_committed(run, next_row=batch[-1][0] + 1)
             job_run.beat(done=run.processed)
@@ -486,8 +487,9 @@ def import_cancel(*, run: Import) -> Import:
     return run
 
 
-# A row the import refuses, by its number (an order's first row), with its problems.
-Refusal = tuple[int, Sequence[Problem]]
+# What the import refuses: its rows' numbers (an order's lines, in the file's order; a customer's row
+# alone), the first of which the journal keeps it under, and its problems, each on its own row.
+Refusal = tuple[Sequence[int], Sequence[Problem]]
 
 
 class _RefusedWhenWritten(Exception):
@@ -516,7 +518,7 @@ def _all_or_nothing_check(
     time, and starts again from nothing when the writing does."""
     if run.kind == ImportKind.REVIEWS:
         reviews = review_rows_check(rows(), mapping=mapping, headers=run.headers, store=store)
-        _refuse_or_go_on(run, [(r.number, r.problems) for r in reviews], job_run=job_run)
+        _refuse_or_go_on(run, [([r.number], r.problems) for r in reviews], job_run=job_run)
         return
     from kebu.transfer.rehearsals import import_rehearse  # the rehearsal imports this module
 
@@ -531,7 +533,7 @@ def _all_or_nothing_check(
         store=store,
         split=split,
     ):
-        refused += [(found[0], found[2]) for found, _rows in stretch.found if found[2]]
+        refused += [([n for n, _cells in rows], found[2]) for found, rows in stretch.found if found[2]]
         checked += stretch.rows
         with transaction.atomic():
             job_run.beat(done=checked)  # alive, and how far: a long file's check is as long as its import
@@ -559,7 +561,7 @@ def _orders_run(
         with transaction.atomic(), shop_settings_held():
             orders = order_batch_import(run, batch, mapping=mapping, split=split)
             if run.mode == ImportMode.ALL_OR_NOTHING and (
-                refused := [(o.number, o.problems) for o in orders if o.problems]
+                refused := [(o.numbers, o.problems) for o in orders if o.problems]
             ):
                 raise _RefusedWhenWritten(refused)
             _batch_committed(run, next_row=batch[-1][-1][0] + 1)
@@ -613,8 +615,9 @@ def _taken_back(run: Import, refused: Sequence[Refusal], *, job_run: JobRun) -> 
             _finished(run, status=JobStatus.DONE)
     except Conflict as exc:
         rows = "; ".join(
-            _("row %(row)d: %(reason)s") % {"row": number, "reason": " ".join(p.reason for p in found)}
-            for number, found in refused
+            _("row %(row)d: %(reason)s") % {"row": p.row, "reason": p.reason}
+            for _numbers, found in refused
+            for p in found
         )
         raise ValidationFailed(
             _(
@@ -778,7 +781,7 @@ def _ambiguous(number: int, name: str, headers: Sequence[str], mapping: dict[int
 
 
 def _rejections(run: Import, refused: Iterable[Refusal]) -> list[ImportRow]:
-    return [ImportRow.rejection(run, number, problems) for number, problems in refused]
+    return [ImportRow.rejection(run, numbers, problems) for numbers, problems in refused]
 
 
 def _batch_import(
@@ -924,7 +927,7 @@ def _batch_import(
         )
     if to_create:
         create_pending()
-    journal += _rejections(run, [(r.number, r.problems) for r in rejected])
+    journal += _rejections(run, [([r.number], r.problems) for r in rejected])
     run.rejected += len(rejected)
     refused = {r.number for r in rejected}
     corrections_note(run, [c for r in rows if r.number not in refused for c in r.corrections])
@@ -1173,11 +1176,12 @@ def _merge(
 
 
 def import_problems(run: Import, *, limit: int | None = None) -> dict[int, list[Problem]]:
-    """Row number -> its problems, for the rejected rows (the first ``limit`` of them, if given)."""
+    """What the import rejected (the first ``limit`` of them, if given), by its first row (an order's),
+    -> its problems, each on the row its cell is on."""
     found: dict[int, list[Problem]] = {}
     rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
     for entry in rejected[:limit] if limit is not None else rejected:
-        found[entry.row] = [Problem(entry.row, c, v, r) for c, v, r in json.loads(entry.detail)["problems"]]
+        found[entry.row] = [Problem(*problem) for problem in entry.rejection_read()[1]]
     return found
 
 
@@ -1192,16 +1196,33 @@ def import_notes(run: Import, *, limit: int) -> list[Problem]:
 
 
 def import_rejected_rows(run: Import) -> list[tuple[int, list[Cell], list[Problem]]]:
-    """The rejected rows with their cells (read again from the kept file) and problems: the report's
-    rows, under the file's own header."""
-    problems = import_problems(run)
-    if not problems:
+    """The rows of what the import rejected, with their cells (read again from the kept file) and the
+    problems on them: the report's rows, under the file's own header. Every row of an order rejected, in
+    the file's order, those without a problem with none (``report.refused_rows``): the report fixed and
+    imported again brings the whole order."""
+    rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
+    found = [entry.rejection_read() for entry in rejected]
+    if not found:
         return []
+    problems = [[Problem(*problem) for problem in listed] for _rows, listed in found]
     if not (imports_dir() / run.stored_as).is_file():
         # The file was cleared away after KEBU_IMPORT_KEEP_DAYS: the problems are still known, the cells not.
-        return [(number, [], found) for number, found in sorted(problems.items())]
-    table = table_read(imports_dir() / run.stored_as, sheet=run.sheet or None)
-    return [(number, cells, problems[number]) for number, cells in table.rows if number in problems]
+        return [
+            (number, [], [p for p in listed if p.row == number])
+            for listed in problems
+            for number in sorted({p.row for p in listed})
+        ]
+    owner = {number: index for index, (rows, _listed) in enumerate(found) for number in rows}
+    rows: list[list[tuple[int, list[Cell]]]] = [[] for _entry in found]
+    for number, cells in table_read(imports_dir() / run.stored_as, sheet=run.sheet or None).rows:
+        if (index := owner.get(number)) is not None:
+            rows[index].append((number, cells))
+    return [
+        row
+        for group, listed in zip(rows, problems, strict=True)
+        if group
+        for row in refused_rows(group, listed)
+    ]
 
 
 def imports_purge(*, older_than: timedelta) -> int:

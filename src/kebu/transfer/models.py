@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -128,9 +128,11 @@ class ImportRow(models.Model):
     is something to tell about them (``UNCHANGED`` with a note: a paid order an export reports closed).
 
     ``detail`` is JSON, encrypted because it holds contact details: for an update, the values before
-    and the ids of the rows it added (``{"before": …, "added": …}``); for a rejection, the problems
-    (``{"problems": [[column, value, reason], …]}``); for a note, what was left out and why
-    (``{"left_out": [[column, value, reason], …]}``)."""
+    and the ids of the rows it added (``{"before": …, "added": …}``); for a rejection, the problems, each
+    with the row its cell is on, and the last of its rows when it has several (an order's lines, from
+    ``row`` to ``last_row``: ``{"problems": [[column, value, reason, row], …], "last_row": n}``; an older
+    Kebu wrote ``[column, value, reason]``, on ``row``, and no ``last_row``: ``rejection_read`` reads
+    both); for a note, what was left out and why (``{"left_out": [[column, value, reason], …]}``)."""
 
     run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="journal")
     row = models.PositiveIntegerField(_("row"))
@@ -159,12 +161,29 @@ class ImportRow(models.Model):
         return f"{self.run_id}:{self.row} {self.action}"
 
     @classmethod
-    def rejection(cls, run: Import, number: int, problems: Iterable[Any]) -> ImportRow:
-        """The journal's row for a rejected row: its problems (anything with column, value, reason)."""
-        data = {"problems": [[p.column, p.value, p.reason] for p in problems]}
+    def rejection(cls, run: Import, rows: Sequence[int], problems: Iterable[Any]) -> ImportRow:
+        """The journal's row for what the import refused, kept under the first of its ``rows`` (an
+        order's lines; a customer's row alone): its problems (anything with row, column, value, reason),
+        and its last row, so that the report gives the merchant every row of it to import again."""
+        in_order = sorted(problems, key=lambda p: p.row)  # as the merchant reads them, a row at a time
+        data: dict[str, Any] = {"problems": [[p.column, p.value, p.reason, p.row] for p in in_order]}
+        if rows[-1] != rows[0]:
+            data["last_row"] = rows[-1]
         return cls(
-            run=run, row=number, action=ImportRowAction.REJECTED, detail=json.dumps(data, ensure_ascii=False)
+            run=run, row=rows[0], action=ImportRowAction.REJECTED, detail=json.dumps(data, ensure_ascii=False)
         )
+
+    def rejection_read(self) -> tuple[range, list[tuple[int, str, str, str]]]:
+        """A rejection's rows (the entry's to its last: an order's lines) and its problems as (row,
+        column, value, reason), each on the row its cell is on. One journalled by an older Kebu, which
+        kept neither, is its entry's row alone, every problem on it (an order's first row, whatever line
+        the cell was on)."""
+        detail = json.loads(self.detail)
+        problems = [
+            (int(rest[0]) if rest else self.row, column, value, reason)
+            for column, value, reason, *rest in detail["problems"]
+        ]
+        return range(self.row, detail.get("last_row", self.row) + 1), problems
 
 
 class MappingPreset(models.Model):

@@ -1408,7 +1408,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         )
     ]
     rejected = [o for o in orders if o.problems]
-    journal += [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
+    journal += [ImportRow.rejection(run, order.numbers, order.problems) for order in rejected]
     counts.created += len(created)
     counts.noted += sum(
         bool(order.warnings or refund) for (order, _c, _i), refund in zip(passed, refunds, strict=True)
@@ -1986,7 +1986,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
     rejected = [o for o in orders if o.problems]
     counts.rejected += len(rejected)
     counts.onto(run)
-    return journal + [ImportRow.rejection(run, order.numbers[0], order.problems) for order in rejected]
+    return journal + [ImportRow.rejection(run, order.numbers, order.problems) for order in rejected]
 
 
 def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:

@@ -183,7 +183,7 @@ def product_batch_import(
             run.created += 1
         else:
             run.updated += 1
-    journal += [ImportRow.rejection(run, row.number, row.problems) for row in rejected]
+    journal += [ImportRow.rejection(run, [row.number], row.problems) for row in rejected]
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
     corrections_note(run, [c for row in rows if not row.problems for c in row.corrections])

@@ -51,6 +51,7 @@ from kebu.transfer.orders import (
 )
 from kebu.transfer.products import ProductRow, product_batch_import
 from kebu.transfer.readers import Cell, table_read
+from kebu.transfer.report import refused_rows
 
 # A marketplace export of a few thousand lines is one stretch, checked exactly as its import writes it.
 # A stretch is rehearsed at about the import's speed: under a millisecond a line of orders or customers
@@ -72,10 +73,11 @@ Group = list[tuple[int, list[Cell]]]
 @dataclass
 class Stretch:
     """A stretch of the file rehearsed: how many of its rows it held, and the rows to tell of, each with
-    how many of the file's rows it stands for (an order is told of by its first row)."""
+    the file's rows it stands for (an order is told of by its first row, with all its problems; its
+    lines are those rows, which the report gives whole: ``report.refused_rows``)."""
 
     rows: int
-    found: list[tuple[Found, int]]
+    found: list[tuple[Found, Group]]
 
 
 def import_rehearse(
@@ -152,13 +154,13 @@ def _stretch_rehearse(
             held += sum(len(group) for group in batch)
             if held >= STRETCH_ROWS or time.monotonic() - opened >= STRETCH_SECONDS:
                 break
-    found: list[tuple[Found, int]] = []
+    found: list[tuple[Found, Group]] = []
     for group, record in taken:
         number, cells = group[0]
         if record.problems:
-            found.append(((number, cells, record.problems, []), len(group)))  # nothing of it is taken
+            found.append(((number, cells, record.problems, []), group))  # nothing of it is taken
         elif record.corrections:
-            found.append(((number, cells, [], record.corrections), len(group)))
+            found.append(((number, cells, [], record.corrections), group))
     return Stretch(rows=sum(len(group) for group, _record in taken), found=found)
 
 
@@ -192,7 +194,8 @@ def import_file_check(
 ) -> FileCheck:
     """``kebu import --dry-run`` of a customer, product or order sheet: ``mapping`` checked (or guessed
     from the header), every row rehearsed (``import_rehearse``), the rows the import would reject listed
-    with their cells and problems (an order by its first row), the others counted as good. Raises
+    with their cells and problems (every row of an order refused, each with the problems on its own
+    cells: ``report.refused_rows``), the others counted as good. Raises
     ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` for columns that do not make a
     sheet of ``kind``."""
     table = table_read(data, sheet=sheet)
@@ -213,10 +216,10 @@ def import_file_check(
         split=split,
     ):
         check.good += stretch.rows
-        for (number, cells, problems, corrections), rows in stretch.found:
+        for (_number, _cells, problems, corrections), rows in stretch.found:
             if problems:
-                check.bad.append((number, cells, problems))
-                check.good -= rows
+                check.bad += refused_rows(rows, problems)
+                check.good -= len(rows)
             else:
                 check.corrections_add(corrections)
     return check

@@ -1,6 +1,8 @@
 """The validation report as a workbook the merchant can fix and upload again: the first sheet holds the
 rows that were not taken, under the file's own header, each bad cell highlighted with the reason as its
-comment; the second lists every problem with the row number it had in the original file; a third, when
+comment (every row of an order refused, in the file's order, those without a problem unmarked: an order
+is imported whole, so the sheet fixed and uploaded again brings all its lines, ``refused_rows``); the
+second lists every problem with the row number its cell had in the original file; a third, when
 there are any, the cells of the rows taken that were taken otherwise than written (``corrections``), in
 another colour than the bad cells, and how many there were.
 
@@ -31,6 +33,19 @@ ReportRow = (
 )
 
 
+def refused_rows(
+    rows: Sequence[tuple[int, list[Cell]]], problems: Iterable[Problem]
+) -> list[tuple[int, list[Cell], list[Problem]]]:
+    """The rows of one thing refused (an order's lines, in the file's order; a customer's row alone) as
+    the report takes them: each with the problems on its own cells, none for a line of the order that
+    has none. A problem on none of ``rows`` (one journalled by an older Kebu, which kept no row but the
+    order's first) is on the first."""
+    found: dict[int, list[Problem]] = {number: [] for number, _cells in rows}
+    for problem in problems:
+        found.get(problem.row, found[rows[0][0]]).append(problem)
+    return [(number, cells, found[number]) for number, cells in rows]
+
+
 def report_write(
     target: str | IO[bytes],
     *,
@@ -39,11 +54,13 @@ def report_write(
     corrections: Iterable[Correction] = (),
     corrected: int | None = None,
 ) -> int:
-    """Write the rows with problems (row number, cells, problems) to ``target``, and the corrected
-    cells: ``corrections``, and those a row of ``rows`` comes with as a fourth item (a row taken has them
-    without problems: a check streams both in one pass). Return how many rows with problems were
-    written. ``corrected``: how many corrections there were, when only the first are given. Cells are
-    written as values, never as formulas: a cell the merchant typed as ``=…`` stays text."""
+    """Write the rows to fix (row number, cells, the problems on its cells: ``refused_rows``) to
+    ``target``, and the corrected cells: ``corrections``, and those a row of ``rows`` comes with as a
+    fourth item (a row taken has them without problems: a check streams both in one pass). A row without
+    problems is a row to fix, unmarked (a line of an order refused for another line), unless it comes
+    with corrections: then it was taken. Return how many rows to fix were written. ``corrected``: how
+    many corrections there were, when only the first are given. Cells are written as values, never as
+    formulas: a cell the merchant typed as ``=…`` stays text."""
     book = xlsxwriter.Workbook(
         target,
         {
@@ -66,13 +83,15 @@ def report_write(
     listed.freeze_panes(1, 0)
     column_of = {name: index for index, name in enumerate(headers)}
     written = problems_written = 0
+    unmarked = False
     corrections_sheet = _CorrectionsSheet(book, bold)
     for number, cells, problems, *more in rows:
-        if more:
+        if more and more[0]:
             corrections_sheet.add(more[0])
-        if not problems:
-            continue
+            if not problems:
+                continue
         written += 1
+        unmarked = unmarked or not problems
         reasons: dict[int, list[str]] = {}
         for problem in problems:
             if problem.column in column_of:
@@ -87,6 +106,14 @@ def report_write(
             _write(fix, written, index, cell, style, day=day, moment=moment)
             if index in reasons:
                 fix.write_comment(written, index, "\n".join(reasons[index]))
+    if unmarked:
+        # Below the list, a line apart, where reading the list back (``drafts.import_check_problems``)
+        # stops: why rows without a problem are among the rows to fix.
+        note = _(
+            "Rows to fix also holds, unmarked, the other lines of each order with a problem: an order is "
+            "imported whole. Fix the marked cells and import the sheet again as it is."
+        )
+        listed.write_string(problems_written + 2, 0, note, bold)
     corrections_sheet.add(corrections)
     corrections_sheet.close(corrected)
     book.close()

@@ -379,7 +379,7 @@ def review_batch_import(
                 detail=json.dumps(detail, ensure_ascii=False),
             )
         )
-    journal += [ImportRow.rejection(run, row.number, row.problems) for row in rejected]
+    journal += [ImportRow.rejection(run, [row.number], row.problems) for row in rejected]
     run.rejected += len(rejected)
     ImportRow.objects.bulk_create(journal)
 

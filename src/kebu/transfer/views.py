@@ -13,7 +13,6 @@ the uploader's session, so nobody else can name it, and it has no job, so it nev
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -511,10 +510,9 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
         page = paginate(rejected, page=request.GET.get("page"), per_page=PROBLEMS_PAGE)
         context["page"] = page
+        # Each on the row its cell is on: an order's problem on its second line is on that line's row.
         context["problems"] = [
-            Problem(entry.row, column, value, reason)
-            for entry in page.object_list
-            for column, value, reason in json.loads(entry.detail)["problems"]
+            Problem(*problem) for entry in page.object_list for problem in entry.rejection_read()[1]
         ]
     return context
 

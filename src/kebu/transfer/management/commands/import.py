@@ -198,9 +198,11 @@ class Command(BaseCommand):
         job = Job.objects.get(pk=run.job_id)
         if job.status == JobStatus.FAILED:
             raise CommandError(f"import #{run.pk} failed: {job.error}")
+        # An order sheet's counts are orders, an order of several lines once; the dry run counts rows.
+        unit = " (orders)" if run.kind == ImportKind.ORDERS else ""
         self.stdout.write(
             f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.rejected} rejected"
+            f"{run.rejected} rejected{unit}"
         )
         if run.rejected:
             self._problems(run, report=report)
@@ -231,16 +233,20 @@ class Command(BaseCommand):
             self.stdout.write(f"  … and {corrected - CORRECTIONS_SHOWN} more")
 
     def _problems(self, run: Import, *, report: Path | None) -> None:
-        """The first rejected rows' problems, as the dry run prints them, so that a run without
-        --report still says why; the rest are counted, and where to find them said."""
+        """The first rejected rows' problems, each on the row its cell is on, as the dry run prints them,
+        so that a run without --report still says why; the rest are counted as ``run.rejected`` counts
+        them (an order sheet's orders), and where to find them said."""
         found = import_problems(run, limit=PROBLEMS_SHOWN)
         shown = [p for problems in found.values() for p in problems][:PROBLEMS_SHOWN]
         for p in shown:
             self.stdout.write(f"  row {p.row}, {p.column or '-'}: {p.value!r}: {p.reason}")
-        more = run.rejected - len({p.row for p in shown})
+        # Those told of, fully or in part: the first problems are theirs, in the order found lists them.
+        told = sum(1 for problems in found.values() if problems and problems[0] in shown)
+        more = run.rejected - told
         if more > 0:
+            what = "orders" if run.kind == ImportKind.ORDERS else "rows"
             where = "in the report" if report is not None else "use --report FILE to have them all"
-            self.stdout.write(f"  and {more} more rows with problems — {where}")
+            self.stdout.write(f"  and {more} more {what} with problems — {where}")
 
     def _progress(self, job: Job) -> None:
         now = time.monotonic()
