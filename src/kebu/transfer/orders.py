@@ -34,6 +34,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from itertools import groupby
@@ -404,6 +405,70 @@ def order_numbers_split(
     return split
 
 
+# ``order_check``'s fields (``ValidationFailed.field_errors``' keys) -> the columns of an order sheet that
+# give them (``order_rows_read``'s keys), the first with a value counting. The order's are on its first
+# row, where a blank cell gave nothing: the value checked was Kebu's own (a payment time the order time,
+# an amount paid the amount due, the store chosen on upload), and its problem is the order's as a whole.
+# A field not here (``lines``: an order's amount as a whole; ``customer``: its buyer archived) has none.
+_ORDER_FIELD_COLUMNS = {
+    "order_no": ("order_no",),
+    "store": ("store",),
+    "status": ("status",),
+    "payment_method": ("payment_method",),
+    "delivery_method": ("delivery_method",),
+    "ordered_at": ("ordered_at",),
+    "paid_at": ("paid_at",),
+    "shipped_at": ("shipped_at",),
+    "delivered_at": ("delivered_at",),
+    "completed_at": ("completed_at",),
+    "shipping_cny": ("shipping",),
+    "discount_cny": ("discount", "coupon"),  # discount and coupon together more than the order is worth
+    "coupon_cny": ("coupon",),
+    "paid_cny": ("paid",),
+}
+# A line's (``lines.<i>.<field>``), on the line's own row, and there a blank cell too when no column of
+# the field has a value: a blank unit price is the cell to fill in.
+_LINE_FIELD_COLUMNS = {
+    "sku_code": ("sku_code",),
+    "title": ("title",),
+    "quantity": ("quantity", "unit_price"),  # the line's amount too large: its quantity, else its price
+    "unit_price_cny": ("unit_price",),
+    "discount_cny": ("line_discount",),
+}
+
+
+@dataclass
+class OrderCells:
+    """Where an order's values are in the sheet: its rows as read, the column of each field, and the row
+    of each of its lines (their places in ``rows``, in the order of ``OrderRows.lines``). So that a
+    refusal ``order_check`` words by field is told on the cell the merchant corrects (``problem``)."""
+
+    rows: Sequence[tuple[int, Sequence[Cell]]]
+    columns: Mapping[str, int]
+    headers: Sequence[str]
+    lines: list[int] = field(default_factory=list)
+
+    def problem(self, key: str, reason: str) -> Problem | None:
+        """``reason``, of ``order_check``'s field ``key``, on the cell it was read from
+        (``_ORDER_FIELD_COLUMNS``, ``_LINE_FIELD_COLUMNS``); None when no cell gave it."""
+        if key.startswith("lines."):
+            line, _dot, name = key.removeprefix("lines.").partition(".")
+            if not line.isdigit() or int(line) >= len(self.lines):
+                return None
+            number, cells = self.rows[self.lines[int(line)]]
+            columns, blank = _LINE_FIELD_COLUMNS.get(name, ()), True
+        else:
+            number, cells = self.rows[0]
+            columns, blank = _ORDER_FIELD_COLUMNS.get(key, ()), False
+        found = [
+            (index, normalized(cells[index])) for c in columns if (index := self.columns.get(c)) is not None
+        ]
+        index, value = next(((i, v) for i, v in found if v), found[0] if found and blank else (None, ""))
+        if index is None:
+            return None
+        return Problem(number, self.headers[index], value, reason)
+
+
 @dataclass
 class OrderRows:
     """One order read from its rows: the order (without its customer), the buyer as a customer row, the
@@ -445,11 +510,23 @@ class OrderRows:
     # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
     # (an old store's export imported again), which is known only once the order is matched.
     closed_store: Problem | None = None
+    # Where its values are in the sheet; None for an order not read from one.
+    cells: OrderCells | None = None
 
     @property
     def number(self) -> int:
         """The order's first row: where its problems are reported."""
         return self.numbers[0]
+
+    def field_problems(self, exc: KebuError) -> list[Problem]:
+        """The reasons of ``exc`` (``order_check``'s, by field), each on the cell of the sheet that gave
+        its field (``OrderCells.problem``), else on the order's first row as a whole."""
+        reasons = [(key, str(m)) for key, messages in exc.field_errors.items() for m in messages]
+        problems = []
+        for key, reason in reasons or [("", str(exc.message))]:
+            found = self.cells.problem(key, reason) if self.cells is not None else None
+            problems.append(found or Problem(self.number, "", "", reason))
+        return problems
 
     def line_refund_problem(self, reason: str, line: int | None = None) -> Problem:
         """``reason`` on the refunded cell of ``line`` (its index in ``lines``), by default of the first
@@ -513,7 +590,8 @@ def order_rows_read(
     columns = {key: index for index, key in mapping.items()}
     group = _names_joined(group, columns)
     first_number, first = group[0]
-    order = OrderRows(numbers=[number for number, _cells in group], store=store)
+    where = OrderCells(group, columns, headers)
+    order = OrderRows(numbers=[number for number, _cells in group], store=store, cells=where)
 
     def at(number: int, cells: Sequence[Cell], key: str, reason: str) -> Problem:
         index = columns.get(key)
@@ -677,7 +755,7 @@ def order_rows_read(
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
     line_refunds: list[Decimal | None] = []
     line_returns: list[int] = []
-    for number, cells in group:
+    for place, (number, cells) in enumerate(group):
         code = text(number, cells, "sku_code", 64)
         title = text(number, cells, "title", 200)
         variant = text(number, cells, "variant", 130)
@@ -707,6 +785,7 @@ def order_rows_read(
             line_refunds.append(line_refunded)
             line_returns.append(line_returned)
             order.line_refund_cells.append(at(number, cells, "line_refunded", ""))
+            where.lines.append(place)
         elif title or code:
             # A SKU the catalogue does not have is kept as the line's text, not refused.
             label = " ".join(part for part in (title or code, variant) if part)
@@ -716,6 +795,7 @@ def order_rows_read(
             line_refunds.append(line_refunded)
             line_returns.append(line_returned)
             order.line_refund_cells.append(at(number, cells, "line_refunded", ""))
+            where.lines.append(place)
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
     if any(line_refunds):
@@ -1098,16 +1178,30 @@ def _orders_hidden(actor: Any, order_ids: Sequence[int]) -> set[int]:
 
 
 class _CellRefused(ValidationFailed):
-    """An order refused, once it is checked, for what one cell of the sheet says (``problem``)."""
+    """An order refused, once it is checked, for what cells of the sheet say (``problems``, each on its
+    cell, or on the order's first row as a whole when no cell gave what it is about)."""
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.reason)
-        self.problem = problem
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__(problems[0].reason)
+        self.problems = list(problems)
+
+
+@contextmanager
+def _told_on_cells(order: OrderRows) -> Iterator[None]:
+    """A refusal of ``order`` by the order services (``order_check``'s, ``order_create``'s), which word it
+    by field, raised again as ``_CellRefused`` on the cells that gave those fields
+    (``OrderRows.field_problems``), so that the report marks the cell to correct."""
+    try:
+        yield
+    except _CellRefused:
+        raise
+    except ValidationFailed as exc:
+        raise _CellRefused(*order.field_problems(exc)) from exc
 
 
 def _refusal(order: OrderRows, exc: KebuError) -> None:
     if isinstance(exc, _CellRefused):
-        order.problems = [exc.problem]
+        order.problems = exc.problems
         return
     reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [str(exc.message)]
     order.problems = [Problem(order.numbers[0], "", "", reason) for reason in reasons]
@@ -1198,10 +1292,11 @@ def _order_checked(run: Import, order: OrderRows, customer: Customer, **context:
     amount refunded is held against what was paid (``_refund_problem``) here when the sheet gave no
     amount paid, the order's amount due: refused, as on reading, on the cell that gives it (Shopify's and
     WooCommerce's exports have a refund column and none for the amount paid)."""
-    checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
-    if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
-        order.data["status"] = OrderStatus.CANCELLED
+    with _told_on_cells(order):
         checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
+        if order.data["status"] == OrderStatus.CLOSED and not checked.order.paid_cny:
+            order.data["status"] = OrderStatus.CANCELLED
+            checked = order_check(actor=run.created_by, data=_order_input(order, customer), **context)
     if reason := _refund_problem(order, checked.order.paid_cny):
         raise _CellRefused(replace(order.refund_cell, reason=reason))
     if problem := _line_refunds_problem(order, checked):
@@ -1957,9 +2052,12 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                     # One closed that comes to nothing paid is cancelled; a refund is held against the
                     # amount paid, before anything of the order is written.
                     _order_checked(run, order, customer)
-                created = order_create(
-                    actor=run.created_by, data=_order_input(order, customer), allow_over_credit_limit=True
-                )
+                with _told_on_cells(order):
+                    created = order_create(
+                        actor=run.created_by,
+                        data=_order_input(order, customer),
+                        allow_over_credit_limit=True,
+                    )
                 refund = _refunded(run, order, created)
         except KebuError as exc:
             _refusal(order, exc)

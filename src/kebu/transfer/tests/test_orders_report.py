@@ -1,7 +1,7 @@
 """The report of an order sheet's refused orders: every row of an order refused, in the file's order, each
 problem on the row its cell is on and that cell marked, so that the report fixed and imported again
 brings the whole order; on the import's page, in the terminal, in the dry run and on the check's page
-alike."""
+alike. And the refusals the order services word by field, told on the cells that gave those fields."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import xlsxwriter
 from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
-from xlsxwriter.utility import xl_cell_to_rowcol
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from kebu.core.jobs import job_run
 from kebu.customers.models import Customer
@@ -28,7 +28,9 @@ from kebu.transfer.customers import Problem
 from kebu.transfer.imports import customer_import_start, import_problems, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRowAction
 from kebu.transfer.orders import order_file_check
-from kebu.transfer.tests.test_orders_import import TAOBAO, counts
+from kebu.transfer.report import report_write
+from kebu.transfer.tests.sheets import csv_rows
+from kebu.transfer.tests.test_orders_import import TAOBAO, _with_column, counts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english")]
 
@@ -275,3 +277,111 @@ def test_an_import_journalled_before_problems_kept_their_rows_still_shows_and_re
     # and undo works as ever
     import_undo(actor=owner, run=run)
     assert not Order.objects.exists()
+
+
+# What the order services refuse of a new order, by field, told on the cell the sheet gave it in: an
+# order's on its first row, a line's on the line's own row. A value Kebu derived has no cell: the problem
+# is the order's as a whole (column "").
+@pytest.mark.parametrize(
+    ("rows", "extra", "expected", "words"),
+    [
+        # paid more than due (398.00 + 89.50)
+        (
+            (CREAM.replace("487.50", "500.00"), TONER.replace("487.50", "500.00")),
+            None,
+            [(2, "买家实际支付金额")],
+            "More than",
+        ),
+        # paid before it was ordered
+        (
+            (CREAM.replace("2024-01-05 10:21:00", "2024-01-05 10:00:00"), TONER),
+            None,
+            [(2, "订单付款时间")],
+            "Payment cannot come before",
+        ),
+        # ordered and paid in the future: both cells
+        (
+            (CREAM.replace("2024-01-05", "2099-01-05"), TONER.replace("2024-01-05", "2099-01-05")),
+            None,
+            [(2, "订单创建时间"), (2, "订单付款时间")],
+            "in the future",
+        ),
+        # ordered in the future, no payment time: the payment's is the order's, Kebu's own, with no cell
+        (
+            (
+                CREAM.replace("2024-01-05 10:20:00,2024-01-05 10:21:00", "2099-01-05 10:20:00,"),
+                TONER.replace("2024-01-05 10:20:00,2024-01-05 10:21:00", "2099-01-05 10:20:00,"),
+            ),
+            None,
+            [(2, ""), (2, "订单创建时间")],
+            "in the future",
+        ),
+        # a discount larger than the order (nothing paid said: the amount due, 0)
+        (
+            (CREAM.replace("487.50", ""), TONER.replace("487.50", "")),
+            ("订单优惠", "1000.00"),
+            [(2, "订单优惠")],
+            "more than the order is worth",
+        ),
+        # the second line's quantity
+        (
+            (CREAM.replace("487.50", ""), TONER.replace("487.50", "").replace(",1,TONER", ",0,TONER")),
+            None,
+            [(3, "宝贝总数量")],
+            "at least 1",
+        ),
+        # the second line's unit price, blank, of an item the catalogue does not have: the cell to fill
+        (
+            (CREAM.replace("487.50", ""), TONER.replace("487.50", "").replace(",TONER-100,89.50,", ",,,")),
+            None,
+            [(3, PRICE)],
+            "Enter the unit price",
+        ),
+        # the second line's amount too large, on its quantity; the order's as a whole has no cell
+        (
+            (
+                CREAM.replace("487.50", ""),
+                TONER.replace("487.50", "").replace(",1,TONER-100,89.50,", ",2,TONER-100,99999999.00,"),
+            ),
+            None,
+            [(2, ""), (3, "宝贝总数量")],
+            "too large",
+        ),
+    ],
+)
+def test_an_order_the_order_services_refuse_is_refused_on_the_cells_that_say_why(
+    owner, shop, tmp_path, rows, extra, expected, words
+):
+    data = sheet(*rows)
+    if extra is not None:
+        data = _with_column(data, extra[0], {"9001": extra[1]})
+
+    check = order_file_check(data, store=shop.store, actor=owner)
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (0, 0, 0, 1) and not Order.objects.exists()
+    problems = [p for _row, _cells, found in import_rejected_rows(run) for p in found]
+    assert sorted((p.row, p.column) for p in problems) == sorted(expected)
+    assert all(words in p.reason for p in problems), problems
+    assert [p for _row, _cells, found in check.bad for p in found] == problems
+    # each cell named is marked on its own row of the report (the order's rows are its first two)
+    headers = run.headers
+    path = tmp_path / "report.xlsx"
+    report_write(str(path), headers=headers, rows=import_rejected_rows(run))
+    cells = {xl_rowcol_to_cell(row - 1, headers.index(column)) for row, column in expected if column}
+    assert set(marked(path.read_bytes()) if cells else {}) == cells
+    # with the value it had in the file
+    written = csv_rows(data)
+    assert all(p.value == written[p.row - 1][headers.index(p.column)] for p in problems if p.column)
+
+
+def test_an_order_on_credit_for_a_buyer_without_a_credit_line_is_refused_on_its_payment_method(owner, shop):
+    # An order on credit goes through order_create on its own: its refusal is told on the cell too.
+    data = _with_column(sheet(CREAM, TONER), "支付方式", {"9001": "赊账"})
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (0, 0, 0, 1) and not Order.objects.exists()
+    problems = [p for _row, _cells, found in import_rejected_rows(run) for p in found]
+    assert [(p.row, p.column, p.value) for p in problems] == [(2, "支付方式", "赊账")]
+    assert "credit line" in problems[0].reason
