@@ -137,8 +137,9 @@ def test_a_refused_order_is_reported_whole_its_problem_on_the_line_it_is_on(owne
     assert list(marked(report)) == ["N3"]  # 价格 of the report's third row: the toner's
     [listed] = found["Problems"][1:2]
     assert listed[:3] == [3, PRICE, "八十九块五"]
-    # the page lists the problem on row 3 too
+    # the page lists the problem on row 3 too, under counts it says are of orders
     page = owner_client.get(reverse("transfer:detail", args=[run.pk])).content.decode()
+    assert re.search(r'data-count="rejected">1<', page) and "Counted in orders" in page
     assert re.findall(
         r'<tr><td class="text-secondary">(\d+)</td><td class="text-nowrap">([^<]*)</td>', page
     ) == [("3", PRICE)]
