@@ -535,7 +535,11 @@ def order_check(
             _errors_add(
                 errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": max(total, ZERO)}
             )
-        paid_at = _moment(data.paid_at or ordered_at, errors=errors, key="paid_at", now=now)
+        # No payment time given: the order's, already checked above; checked again it would repeat the
+        # order time's error under a field the person never filled in.
+        paid_at = ordered_at
+        if data.paid_at is not None:
+            paid_at = _moment(data.paid_at, errors=errors, key="paid_at", now=now)
         if paid_at < ordered_at:
             _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
     elif paid:

@@ -200,6 +200,17 @@ def test_an_order_dated_in_the_future_is_refused(owner, catalogue, buyer):
     _nothing_written(buyer)
 
 
+def test_a_paid_order_dated_in_the_future_is_told_so_once_beside_the_order_time(owner, catalogue, buyer):
+    # given no payment time: the order's is taken, so the future is the order time's fault alone
+    data = _input(catalogue, buyer, status=OrderStatus.PAID, ordered_at=timezone.now() + timedelta(days=1))
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_create(actor=owner, data=data)
+
+    assert list(caught.value.field_errors) == ["ordered_at"]
+    _nothing_written(buyer)
+
+
 def test_an_order_without_lines_is_refused(owner, catalogue, buyer):
     with pytest.raises(ValidationFailed) as caught:
         order_create(actor=owner, data=_input(catalogue, buyer, lines=[]))
