@@ -191,7 +191,10 @@ def _aftersale_request(
     else:
         amount = money_parse(amount_cny, errors=errors, key="amount_cny", allow_none=True)
         amount = line_total if amount is None else amount
-        if amount <= 0 and "amount_cny" not in errors and not any(k.startswith("lines.") for k in errors):
+        # Left empty, the amount is the lines' share: when a line is wrong or none is chosen, that is
+        # what to correct, not the amount.
+        lines_wrong = any(k == "lines" or k.startswith("lines.") for k in errors)
+        if amount <= 0 and "amount_cny" not in errors and not lines_wrong:
             _errors_add(errors, "amount_cny", _("Enter the amount to refund."))
         if amount < line_total and "amount_cny" not in errors:
             _errors_add(errors, "amount_cny", _("The amount is less than the lines' refunds add up to."))

@@ -215,6 +215,15 @@ def test_a_line_cannot_come_back_more_often_than_it_was_sold(owner, order):
     assert "Only 0" in str(caught.value.field_errors["lines.0.quantity"][0])
 
 
+def test_a_return_naming_no_line_is_asked_for_its_lines_not_for_an_amount(owner, order, buyer):
+    # the amount left empty is the lines' share: with no line chosen, the lines are what is missing
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(actor=owner, order=order, kind=AfterSaleKind.RETURN, reason="quality")
+
+    assert list(caught.value.field_errors) == ["lines"]
+    assert not AfterSale.objects.exists()
+
+
 def test_an_exchange_moves_no_money(owner, order, buyer):
     cream = _line(order, "CREAM-50")
     aftersale = aftersale_request(
