@@ -227,6 +227,12 @@ def _details_form_class(user: Any) -> Callable[..., OrderDetailsForm]:
     return partial(OrderDetailsForm, fields=order_services.order_detail_fields_for(actor=user))
 
 
+# The flag that draws each step's panel on the order page. A step sent from a page opened before the
+# order moved on (paid, shipped or cancelled in another tab) is refused, and its panel is not drawn any
+# more: why it was refused is said at the top of the page instead, or the page would say nothing.
+ACTION_PANELS = {"pay": "can_pay", "ship": "can_ship", "cancel": "can_cancel", "details": "can_edit_details"}
+
+
 def _order_action(
     request: HttpRequest,
     order_id: int,
@@ -262,6 +268,8 @@ def _order_action(
         status, extra["conflict"] = 409, True
     order = _order(request, order_id)
     context = _detail_context(request, order, **{f"{name}_form": form, "open_panel": name, **extra})
+    if name in ACTION_PANELS and not context[ACTION_PANELS[name]] and not extra.get("conflict"):
+        context["refused_form"] = form
     return render(request, "orders/detail.html", context, status=status)
 
 

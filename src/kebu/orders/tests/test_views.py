@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
@@ -645,6 +646,47 @@ def test_a_stale_page_is_told_to_reload(a_client, owner, catalogue, a_customer):
     assert 'id="conflict"' in response.content.decode()
     other.refresh_from_db()
     assert other.status == "pending"
+
+
+@pytest.mark.parametrize(
+    ("moved", "step", "message"),
+    [
+        (
+            ("cancel", {}),
+            ("pay", {"payment_method": "cash"}),
+            "This order was cancelled; it cannot be paid. Create a new order instead.",
+        ),
+        (
+            ("pay", {"payment_method": "cash"}),
+            ("cancel", {}),
+            "This order is paid: refund it instead (after-sales); refunded in full, it closes.",
+        ),
+        (
+            ("cancel", {}),
+            ("ship", {"carrier": "顺丰速运", "tracking_no": "SF123"}),
+            "Only a paid order can be shipped.",
+        ),
+    ],
+    ids=["paying-a-cancelled-order", "cancelling-a-paid-order", "shipping-a-cancelled-order"],
+)
+def test_a_step_refused_because_the_order_moved_on_meanwhile_says_why(
+    a_client, owner, catalogue, a_customer, moved, step, message
+):
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    # given: the order moved on in another tab, so the panel of this page's step is no longer drawn
+    action, data = moved
+    a_client.post(reverse(f"orders:{action}", args=[order.pk]), {"version": order.version, **data})
+    order.refresh_from_db()
+
+    # when: the step is sent from the page as it was
+    action, data = step
+    response = a_client.post(reverse(f"orders:{action}", args=[order.pk]), {"version": order.version, **data})
+
+    # then: refused, and the page says why rather than showing the order as if nothing happened
+    assert response.status_code == 400
+    with translation.override("zh-hans"):
+        expected = translation.gettext(message)
+    assert expected in unescape(response.content.decode())
 
 
 def test_cancel_a_pending_order_and_a_paid_one_is_refused(a_client, owner, catalogue, a_customer):
