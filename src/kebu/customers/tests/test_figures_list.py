@@ -506,6 +506,17 @@ def test_the_customer_page_shows_purchases_history_and_totals(owner_client, regu
     assert 'id="credit"' not in html  # no credit line
 
 
+def test_a_first_and_last_order_placed_today_read_today_not_0_days_ago(owner, owner_client, catalogue):
+    customer = make_customer(actor=owner, name="今天下单", owner=owner)
+    buy(owner, catalogue, customer, when=days_ago(0, at=time(0, 0)))
+
+    html = owner_client.get(f"/customers/{customer.pk}/").content.decode()
+
+    card = html.split('id="purchases"')[1].split("</dl>")[0]
+    assert card.count("今天") == 2  # first order and last order
+    assert "0 天前" not in card
+
+
 def test_a_credit_customer_has_a_credit_card(owner, owner_client, catalogue):
     customer = customer_credit_set(
         actor=owner,
