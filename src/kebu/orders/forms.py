@@ -537,6 +537,19 @@ class AfterSaleForm(KebuForm):
             amount = self.fields[f"line_{line.pk}_amount"] = _money_input(_("Refund"), placeholder="")
             amount.widget.attrs["class"] = "form-control form-control-sm"
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for line in self.order_lines:
+            quantity = f"line_{line.pk}_quantity"
+            # A line is chosen by its quantity: a refund typed beside none would be dropped unseen.
+            if (
+                cleaned.get(f"line_{line.pk}_amount")
+                and not cleaned.get(quantity)
+                and quantity not in self.errors
+            ):
+                self.add_error(quantity, _("Enter how many of this line the refund is for."))
+        return cleaned
+
     def line_rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
         return [
             (line, self[f"line_{line.pk}_quantity"], self[f"line_{line.pk}_amount"])

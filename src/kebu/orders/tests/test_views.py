@@ -866,6 +866,20 @@ def test_aftersale_form_errors_go_on_the_right_line(a_client, a_order):
     assert not AfterSale.objects.exists()
 
 
+def test_a_line_refund_typed_without_its_quantity_is_asked_for_the_quantity_not_dropped(a_client, a_order):
+    line = a_order.lines.get(sku_code="TEA-250")
+    # given: ¥30 typed in the tea line's refund, its quantity left empty, and ¥20 as the whole refund
+    response = a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {"kind": "refund", "reason": "price", "amount_cny": "20", f"line_{line.pk}_amount": "30"},
+    )
+
+    # then: refused beside the line's quantity, rather than a ¥20 refund that forgets the ¥30
+    assert response.status_code == 400
+    assert f'data-field="line_{line.pk}_quantity"' in response.content.decode()
+    assert not AfterSale.objects.exists()
+
+
 def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_order):
     done = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="5")
     waiting = aftersale_request(
