@@ -291,3 +291,20 @@ def test_a_recorded_consent_cannot_silently_go_back_to_not_asked(clerk_client):
     )
     assert response.status_code == 400
     assert customer.consents.get().granted is True
+
+
+def test_the_edit_form_in_chinese_shows_dates_as_the_browsers_date_picker_reads_them(clerk_client, clerk):
+    # A date input shows any value but 2024-01-05 as blank, and saving the form then cleared the date.
+    from datetime import date
+
+    from kebu.customers.models import CustomField, CustomFieldType
+
+    CustomField.objects.create(key="member_since", label="入会日期", field_type=CustomFieldType.DATE)
+    customer = make_customer(
+        actor=clerk, name="王芳", birthday=date(1992, 7, 20), custom={"member_since": "2024-01-05"}
+    )
+
+    page = clerk_client.get(reverse("customers:edit", args=[customer.pk])).content.decode()
+
+    assert 'type="date" name="birthday" value="1992-07-20"' in page
+    assert 'type="date" name="cf_member_since" value="2024-01-05"' in page
