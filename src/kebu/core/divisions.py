@@ -86,6 +86,30 @@ def _take(text: str, names: list[str], suffixes: tuple[str, ...]) -> tuple[str, 
     return "", text
 
 
+def _named(text: str, names: list[str], suffixes: tuple[str, ...]) -> str:
+    """The name among ``names`` that ``text`` is, in full or short (浙江省 or 浙江); "" when none is."""
+    text = text.strip(" \u3000")
+    return next((name for name in names if text in (name, _short(name, suffixes))), "")
+
+
+def names_as_listed(province: str, city: str = "", district: str = "") -> tuple[str, str, str]:
+    """A province, city and district written in cells of their own, as the list names them: 广东 is
+    广东省, 深圳 is 深圳市, and a municipality's city (上海, 上海市) is 市辖区, as ``address_split`` reads
+    them in one cell. A part the list does not have under the part before it is kept as written, for
+    the caller to refuse."""
+    listed_province = _named(province, provinces(), _SUFFIXES)
+    if not listed_province:
+        return province, city, district
+    listed_city = _named(city, cities(listed_province), _CITY_SUFFIXES) if city else ""
+    municipality = "市辖区" in _index()[listed_province]
+    if city and not listed_city and municipality and _named(city, [listed_province], _SUFFIXES):
+        listed_city = "市辖区"
+    if not listed_city:
+        return listed_province, city, district
+    listed_district = _named(district, districts(listed_province, listed_city), ()) if district else ""
+    return listed_province, listed_city, listed_district or district
+
+
 def address_split(text: str) -> tuple[str, str, str, str]:
     """A whole address in one cell, as marketplaces export it ("浙江省 杭州市 西湖区 文三路1号",
     "上海 上海市 浦东新区 …", "广东深圳市南山区…"), as (province, city, district, street) named as the

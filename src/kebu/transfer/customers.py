@@ -321,7 +321,15 @@ def customer_row_read(
     detail = text("address", 200, free=True)
     if detail:
         province, city, district = text("province", 30), text("city", 30), text("district", 30)
-        if not province:
+        if province:
+            # Each in its own column, shortened as people write them (广东, 深圳, 上海): taken in full from
+            # the division list, as a whole-address cell is. 市辖区 is not shown, as below.
+            given = {"province": province, "city": city, "district": district}
+            province, city, district = divisions.names_as_listed(province, city, district)
+            for key, taken in (("province", province), ("city", city), ("district", district)):
+                if taken != given[key] and taken != "市辖区":
+                    corrected(key, taken, _("Completed from the list of provinces, cities and districts."))
+        else:
             # One cell for the whole address, as marketplaces export it: 浙江省 杭州市 西湖区 文三路1号.
             whole = detail
             province, city, district, detail = divisions.address_split(whole)

@@ -143,10 +143,29 @@ def test_a_municipality_written_as_its_own_city_is_the_lists_district_of_it():
     assert (row.data.addresses[0].province, row.data.addresses[0].city) == ("上海市", "市辖区")
 
 
-def test_a_city_missing_its_shi_is_the_city_cells_problem_not_the_provinces():
-    [row] = read("姓名,省份,城市,区县,地址\n张三,浙江省,杭州,西湖区,文三路 1 号\n")
+def test_a_city_not_in_its_province_is_the_city_cells_problem_not_the_provinces():
+    [row] = read("姓名,省份,城市,区县,地址\n张三,浙江省,广州,西湖区,文三路 1 号\n")
 
-    assert row.problems == [Problem(2, "城市", "杭州", "Choose province, city and district from the list.")]
+    assert row.problems == [Problem(2, "城市", "广州", "Choose province, city and district from the list.")]
+
+
+def test_a_province_and_city_written_short_in_their_own_columns_are_taken_in_full_and_said_so():
+    # As a WPS sheet has them: 广东 and 深圳, 北京 and 北京市; a whole-address cell is read the same way.
+    rows = read(
+        "姓名,省份,城市,区县,地址\n李娜,广东,深圳,南山区,科技园 8 号\n陈静,北京,北京市,朝阳区,建国路 1 号\n"
+    )
+
+    assert [r.problems for r in rows] == [[], []]
+    assert [(a.province, a.city, a.district) for r in rows for a in r.data.addresses] == [
+        ("广东省", "深圳市", "南山区"),
+        ("北京市", "市辖区", "朝阳区"),
+    ]
+    completed = "Completed from the list of provinces, cities and districts."
+    assert [(c.row, c.column, c.written, c.taken, c.reason) for r in rows for c in r.corrections] == [
+        (2, "省份", "广东", "广东省", completed),
+        (2, "城市", "深圳", "深圳市", completed),
+        (3, "省份", "北京", "北京市", completed),
+    ]
 
 
 def test_a_birthday_cell_holding_only_spaces_is_no_birthday():
