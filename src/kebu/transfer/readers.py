@@ -280,7 +280,7 @@ def _csv(head: bytes, chunks: Callable[[], Iterator[bytes]]) -> Table:
         try:
             # A record is one row in Excel, however many lines its quoted cells span.
             for number, record in enumerate(reader, start=1):
-                yield number, list(record)
+                yield number, [_excel_text(cell) for cell in record]
         except csv.Error as exc:
             raise FileRefused(
                 _("Row %(row)s of the CSV file cannot be read: %(reason)s.")
@@ -292,6 +292,19 @@ def _csv(head: bytes, chunks: Callable[[], Iterator[bytes]]) -> Table:
         raise FileRefused(_("The file has no rows."))
     table.encoding, table.delimiter = encoding, delimiter
     return table
+
+
+# ="3871234567890123456": a marketplace's CSV (Taobao's order and tracking numbers) writes a long number
+# as a formula giving it as text, so that Excel neither rounds it nor shows 3.87E+18. Excel and WPS show
+# the text; so does the import. A quote inside is doubled, as in any formula.
+_EXCEL_TEXT = re.compile(r'="((?:[^"]|"")*)"')
+
+
+def _excel_text(cell: str) -> str:
+    """A CSV cell as Excel shows it: ``="…"`` is the text between the quotes."""
+    if not cell.startswith('="') or not (found := _EXCEL_TEXT.fullmatch(cell)):
+        return cell
+    return found.group(1).replace('""', '"')
 
 
 def _decode(head: bytes, chunks: Callable[[], Iterator[bytes]]) -> tuple[Iterator[str], str]:

@@ -372,3 +372,16 @@ def test_a_sheet_that_starts_below_and_right_of_a1_keeps_excels_row_numbers_and_
 
     assert (table.header_row, table.headers[1:]) == (3, HEADER)
     assert rows(table) == [(4, ["", "张三", "13812345678", "", ""])]
+
+
+def test_a_long_number_a_marketplace_wrote_as_a_text_formula_reads_as_excel_shows_it():
+    # Taobao's CSV: ="…" keeps Excel from rounding a 19-digit order number. Excel shows the text.
+    table = table_read(
+        '订单编号,物流单号,备注\n="3871234567890123456",="SF1234",="说""好"""\n'
+        '="3871234567890123457",=SUM(1),"=""x"" and more"\n'.encode("gbk")
+    )
+
+    assert [cells for _n, cells in rows(table)] == [
+        ["3871234567890123456", "SF1234", '说"好"'],
+        ["3871234567890123457", "=SUM(1)", '="x" and more'],  # a formula of another kind stays as written
+    ]
