@@ -27,6 +27,7 @@ from kebu.core.errors import KebuError, NotFound, ValidationFailed
 from kebu.core.jobs import JobRun, job_create, job_runner
 from kebu.core.models import Job, JobStatus
 from kebu.orders.models import Store
+from kebu.transfer.cells import unquoted
 from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import Problem, mapping_check
 from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_permissions, imports_dir
@@ -337,7 +338,7 @@ def import_check_problems(result: CheckResult, *, start: int, stop: int) -> list
         return []
     table = table_read(result.report.read_bytes(), sheet=result.problems_sheet)
     return [
-        Problem(int(float(str(cells[0]))), str(cells[1] or ""), str(cells[2] or ""), str(cells[3] or ""))
+        Problem(int(float(str(cells[0]))), *[_as_written(cells[i]) for i in range(1, 4)])
         for _number, cells in islice(table.rows, start, stop)
     ]
 
@@ -349,6 +350,12 @@ def import_check_corrections(result: CheckResult, *, limit: int) -> list[Correct
         return []
     table = table_read(result.report.read_bytes(), sheet=result.corrections_sheet)
     return [
-        Correction(int(float(str(cells[0]))), *[str(cells[i] or "") for i in range(1, 5)])
+        Correction(int(float(str(cells[0]))), *[_as_written(cells[i]) for i in range(1, 5)])
         for _number, cells in islice(table.rows, min(limit, result.corrected))
     ]
+
+
+def _as_written(cell: Cell) -> str:
+    """A report's text cell as the merchant wrote it: the report put a quote before what a spreadsheet
+    would run (+86 138-…, =…), which the page, not a spreadsheet, does not need."""
+    return unquoted(str(cell or ""))

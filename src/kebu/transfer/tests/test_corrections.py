@@ -246,6 +246,25 @@ def test_the_check_page_shows_the_corrections_apart_from_the_problems(
 
 
 @pytest.mark.usefixtures("pages_in_english", "no_drafts_left_over")
+def test_the_check_page_shows_cells_as_written_without_the_reports_quote(
+    owner_client, django_capture_on_commit_callbacks
+):
+    # The report quotes +86 138-… and -138-1234 so no spreadsheet runs them; the page shows what the
+    # sheet said, as the finished import's page does.
+    text = check_page(
+        owner_client,
+        customers_sheet(*CORRECTED, "钱七,-138-1234,m,,,,,"),
+        django_capture_on_commit_callbacks,
+    )
+
+    corrections = re.search(r'<section id="corrections".*?</section>', text, re.S).group(0)
+    assert ">+86 138-1234-5671<" in corrections
+    problems = text.split('<section id="corrections"')[0]
+    assert ">-138-1234<" in problems
+    assert "&#x27;+86" not in text and "&#x27;-138" not in text
+
+
+@pytest.mark.usefixtures("pages_in_english", "no_drafts_left_over")
 def test_the_check_page_of_a_plain_file_has_no_corrections_section(
     owner_client, django_capture_on_commit_callbacks
 ):
