@@ -34,6 +34,13 @@ import python_calamine
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
+from kebu.transfer.headers import (
+    CUSTOMER_HEADERS,
+    ORDER_HEADERS,
+    PRODUCT_HEADERS,
+    REVIEW_HEADERS,
+    header_key,
+)
 from kebu.transfer.sheetxml import XlsxBook
 
 # A file read whole into memory (sent as bytes, or an .xls, .ods or .xlsb), and a CSV or .xlsx on disk,
@@ -441,6 +448,8 @@ def _table(kind: str, rows: Iterator[tuple[int, list[Cell]]]) -> Table | None:
     # unless no row has more: a title above a two-column sheet fills one.
     least = max(min(2, widest), (widest + 1) // 2)
     at = next(i for i, count in enumerate(counts) if count >= least)
+    if at + 1 < len(head) and _labels_groups_of(head[at][1], head[at + 1][1]):
+        at += 1
     number, header = head[at]
     width = max(i for i, cell in enumerate(header) if not _blank(cell)) + 1
     if width > MAX_COLUMNS:
@@ -454,6 +463,28 @@ def _table(kind: str, rows: Iterator[tuple[int, list[Cell]]]) -> Table | None:
     if first is None:
         raise FileRefused(_("The file has a header row but no data rows under it."))
     return Table(format=kind, headers=names, header_row=number, rows=chain([first], data))
+
+
+def _labels_groups_of(row: list[Cell], below: list[Cell]) -> bool:
+    """Whether ``row`` is a row of group labels over the header ``below``: 客户信息 merged over 客户编号
+    and 姓名, 联系方式 over 手机, 微信 and 邮箱. Each label stands over a column ``below`` names, the cells
+    after it are the rest of its merged cell, and ``below`` names more of the fields Kebu knows."""
+    labels = {i for i, cell in enumerate(row) if not _blank(cell)}
+    named = {i for i, cell in enumerate(below) if not _blank(cell)}
+    return len(named) > len(labels) and labels <= named and _known_names(below) > _known_names(row)
+
+
+def _known_names(cells: list[Cell]) -> int:
+    """How many of ``cells`` name a field of any kind of sheet (手机, 订单编号, SKU 编码 …)."""
+    return sum(1 for cell in cells if isinstance(cell, str) and header_key(cell) in _KNOWN_HEADER_KEYS)
+
+
+_KNOWN_HEADER_KEYS = frozenset(
+    header_key(word)
+    for vocabulary in (CUSTOMER_HEADERS, ORDER_HEADERS, PRODUCT_HEADERS, REVIEW_HEADERS)
+    for words in vocabulary.values()
+    for word in words
+)
 
 
 def _header_names(cells: list[Cell]) -> list[str]:

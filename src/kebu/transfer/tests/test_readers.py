@@ -385,3 +385,23 @@ def test_a_long_number_a_marketplace_wrote_as_a_text_formula_reads_as_excel_show
         ["3871234567890123456", "SF1234", '说"好"'],
         ["3871234567890123457", "=SUM(1)", '="x" and more'],  # a formula of another kind stays as written
     ]
+
+
+def test_group_labels_merged_above_the_header_are_not_taken_for_it():
+    def write(book, sheet):
+        sheet.merge_range(0, 0, 0, 1, "客户信息")
+        sheet.merge_range(0, 2, 0, 4, "联系方式")
+        sheet.write(0, 5, "消费")
+        sheet.write_row(1, 0, ["客户编号", "姓名", "手机", "微信", "邮箱", "累计金额"])
+        sheet.write_row(2, 0, ["C9001", "周杰", "13900139000", "zj_wx", "zj@example.com", "￥1,234.50"])
+
+    table = table_read(xlsx(write))
+
+    assert (table.header_row, table.headers) == (2, ["客户编号", "姓名", "手机", "微信", "邮箱", "累计金额"])
+    assert [number for number, _cells in rows(table)] == [3]
+
+
+def test_a_header_with_an_unnamed_column_keeps_its_first_data_row():
+    table = table_read("姓名,,备注\n张三,李四,老客\n".encode())
+
+    assert (table.header_row, table.headers) == (1, ["姓名", "Column 2", "备注"])
