@@ -126,7 +126,12 @@ def yuan(amount: Decimal | None) -> str:
     if amount is None:
         return ""
     sign = "-" if amount < 0 else ""
-    return f"{sign}¥{abs(amount):,.2f}"
+    return f"{sign}¥{grouped(abs(amount))}"
+
+
+def grouped(amount: Decimal) -> str:
+    """2,000.00: an amount as ``yuan`` writes it, without the sign ¥, for a message that has its own."""
+    return f"{amount:,.2f}"
 
 
 def percent(rate: Decimal | None) -> str:

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kebu.core.errors import Conflict, KebuError, NotFound
 from kebu.core.pagination import paginate
 from kebu.customers import selectors as customer_selectors
+from kebu.customers.columns import grouped
 from kebu.customers.filters import customer_search
 from kebu.customers.models import Customer
 from kebu.customers.privacy import contact_policy
@@ -507,7 +508,7 @@ def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
             form.add_service_errors(exc, chosen)
         else:
             done = _("Refunded ¥%(amount)s.") if refund_now else _("After-sale #%(id)s requested.")
-            messages.success(request, done % {"amount": aftersale.amount_cny, "id": aftersale.pk})
+            messages.success(request, done % {"amount": grouped(aftersale.amount_cny), "id": aftersale.pk})
             return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]) + "#aftersales")
     context = {"order": order, "form": form, "can_complete": can_complete}
     return render(
@@ -680,7 +681,9 @@ def credit_payment_view(request: HttpRequest, customer_id: int) -> HttpResponse:
         except KebuError as exc:
             service_errors_apply(form, exc)
         else:
-            messages.success(request, _("Payment of ¥%(amount)s recorded.") % {"amount": payment.amount_cny})
+            messages.success(
+                request, _("Payment of ¥%(amount)s recorded.") % {"amount": grouped(payment.amount_cny)}
+            )
             return redirect("orders:credit-customer", customer_id=customer.pk)
     customer = _customer(request, customer_id)
     context = _credit_context(request, customer, payment_form=form)

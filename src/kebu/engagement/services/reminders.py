@@ -39,6 +39,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kebu.core import lunar
+from kebu.customers.columns import grouped
 from kebu.customers.models import Customer, CustomField, CustomFieldType
 from kebu.engagement.models import FollowUp, FollowUpKind, FollowUpPlan, Preference, ReminderDay
 from kebu.orders.models import Order, OrderLine, OrderStatus, Product
@@ -354,7 +355,7 @@ def _credit_due(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
             customer_id=customer_id,
             owner_id=owner_id,
             title=_("%(plan)s · order %(no)s · ¥%(owed)s due %(day)s")
-            % {"plan": plan.name, "no": order_no, "owed": owed, "day": due.isoformat()},
+            % {"plan": plan.name, "no": order_no, "owed": grouped(owed), "day": due.isoformat()},
             order_id=pk,
         )
 

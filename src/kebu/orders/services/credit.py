@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import Conflict, ValidationFailed
+from kebu.customers.columns import grouped
 from kebu.customers.models import Customer
 from kebu.orders.models import CreditPayment, Order, PaymentMethod
 from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, customer_lock
@@ -87,7 +88,7 @@ def credit_payment_record(
             _("%(name)s owes ¥%(owed)s; that is less than this payment.")
             % {
                 "name": customer.display_name,
-                "owed": owed,
+                "owed": grouped(owed),
             },
         )
     if errors:

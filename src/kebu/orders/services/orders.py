@@ -29,6 +29,7 @@ from kebu.core.forms import EARLIEST_DATE, LATEST_DATE
 from kebu.core.models import ShopSettings
 from kebu.core.phone import parse_phone
 from kebu.core.services import idempotent, sequence_next
+from kebu.customers.columns import grouped
 from kebu.customers.events import customer_stage_changed_unsaved
 from kebu.customers.models import Customer, CustomerEvent
 from kebu.customers.privacy import contact_policy
@@ -325,7 +326,11 @@ def credit_check(
         return
     message = _(
         "On credit this order would bring what %(name)s owes to ¥%(owed)s, beyond the limit of ¥%(limit)s."
-    ) % {"name": customer.display_name, "owed": owed_cny + amount_cny, "limit": customer.credit_limit_cny}
+    ) % {
+        "name": customer.display_name,
+        "owed": grouped(owed_cny + amount_cny),
+        "limit": grouped(customer.credit_limit_cny),
+    }
     raise CreditLimitExceeded(message, blocking=blocking, field_errors={"payment_method": [message]})
 
 
@@ -533,7 +538,9 @@ def order_check(
         paid = max(total, ZERO) if paid is None else paid
         if paid > max(total, ZERO):
             _errors_add(
-                errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": max(total, ZERO)}
+                errors,
+                "paid_cny",
+                _("More than the amount due (¥%(due)s).") % {"due": grouped(max(total, ZERO))},
             )
         # No payment time given: the order's, already checked above; checked again it would repeat the
         # order time's error under a field the person never filled in.
@@ -653,7 +660,9 @@ def order_pay(
     amount = money_parse(paid_cny, errors=errors, key="paid_cny", allow_none=True)
     amount = order.total_cny if amount is None else amount
     if amount > order.total_cny:
-        _errors_add(errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": order.total_cny})
+        _errors_add(
+            errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": grouped(order.total_cny)}
+        )
     now = timezone.now()
     moment = _moment(paid_at, errors=errors, key="paid_at", now=now)
     if moment < order.ordered_at:

@@ -71,7 +71,7 @@ def test_beyond_the_limit_warns_and_may_be_confirmed(owner, catalogue, wholesale
     with pytest.raises(CreditLimitExceeded) as caught:
         order_pay(actor=owner, order=pending, payment_method="credit")
     assert not caught.value.blocking
-    assert "1194.00" in str(caught.value.message)
+    assert "¥1,194.00" in str(caught.value.message)  # grouped, as the pages write money
     assert Order.objects.get(pk=pending.pk).status == OrderStatus.PENDING
 
     order_pay(actor=owner, order=pending, payment_method="credit", allow_over_credit_limit=True)
