@@ -356,6 +356,19 @@ def customer_row_read(
                     is_default=True,
                 )
             ]
+    else:
+        # A region alone (广东 深圳, as a wholesaler's sheet keeps it): Kebu keeps it only with an address,
+        # which needs its street, so it is not taken; said on its cells rather than dropped without a word.
+        for key in ("province", "city", "district"):
+            if text(key, 30, noted=False):
+                corrected(
+                    key,
+                    "",
+                    _(
+                        "Not imported: Kebu keeps a province and city as part of an address, which needs its "
+                        "street. Add a street address column, or add the address on the customer's page."
+                    ),
+                )
     for definition in definitions or ():
         raw = cell(CUSTOM_PREFIX + definition.key)
         if not normalized(raw):

@@ -168,6 +168,18 @@ def test_a_province_and_city_written_short_in_their_own_columns_are_taken_in_ful
     ]
 
 
+def test_a_province_and_city_without_a_street_are_said_to_be_left_out_not_dropped_without_a_word():
+    # A wholesaler's sheet that keeps the region only: Kebu keeps it as part of an address, with a street.
+    [row] = read("姓名,手机号,省份,城市\n张三丰,13800001234,浙江,杭州\n")
+
+    assert row.problems == [] and not row.data.addresses
+    assert [(c.row, c.column, c.written, c.taken) for c in row.corrections] == [
+        (2, "省份", "浙江", ""),
+        (2, "城市", "杭州", ""),
+    ]
+    assert all(c.reason.startswith("Not imported") for c in row.corrections)
+
+
 def test_a_birthday_cell_holding_only_spaces_is_no_birthday():
     [row] = read("姓名,生日\n张三,   \n")
 
