@@ -310,3 +310,12 @@ def shop(owner):
     catalogue.store.platform = "taobao"
     catalogue.store.save()
     return catalogue
+
+
+def test_a_big_import_counts_its_corrected_cells_as_the_page_writes_numbers():
+    from django.template.loader import render_to_string
+
+    with translation.override("zh-hans"):
+        page = render_to_string("transfer/_corrections.html", {"corrected": 36000, "corrections": []})
+
+    assert re.search(r'data-count="corrected">\s*已更正：36,000 个格子', page)
