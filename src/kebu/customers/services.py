@@ -172,12 +172,16 @@ def custom_values_clean(
         try:
             cleaned[definition.key] = _custom_value(definition, value)
         except ValueError:
-            _add(
-                errors,
-                key,
-                _("“%(value)s” is not a valid %(label)s.")
-                % {"value": str(value)[:40], "label": definition.label},
-            )
+            shown = {"value": str(value)[:40], "label": definition.label}
+            if definition.field_type in (CustomFieldType.CHOICE, CustomFieldType.MULTI):
+                # As the built-in choices are refused: with what there is to choose from.
+                choices = "、".join(str(choice) for choice in definition.choices)
+                if isinstance(value, list | tuple):  # a multiple choice: the values there is not
+                    shown["value"] = "、".join(str(v) for v in value if str(v) not in definition.choices)[:40]
+                message = _("“%(value)s” is not one of the %(label)s choices: %(choices)s.")
+                _add(errors, key, message % {**shown, "choices": choices})
+            else:
+                _add(errors, key, _("“%(value)s” is not a valid %(label)s.") % shown)
     return cleaned
 
 

@@ -563,6 +563,21 @@ def test_a_wrong_custom_value_is_refused_on_its_key(clerk, field_type, choices, 
     assert not Customer.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field_type", "given", "named"), [("choice", "中性", "中性"), ("multi", ["油性", "中性"], "中性")]
+)
+def test_a_value_not_among_a_custom_fields_choices_is_told_what_there_is_to_choose(
+    clerk, field_type, given, named
+):
+    CustomFieldFactory(key="skin", label="肤质", field_type=field_type, choices=["干性", "油性", "混合"])
+
+    with pytest.raises(ValidationFailed) as caught:
+        _create_with_custom(clerk, {"skin": given})
+
+    [message] = caught.value.field_errors["custom.skin"]
+    assert f"“{named}”" in str(message) and "干性、油性、混合" in str(message)
+
+
 @pytest.mark.parametrize("empty", [None, "", []])
 def test_a_required_custom_field_must_be_given(clerk, empty):
     CustomFieldFactory(key="size", field_type=CustomFieldType.CHOICE, choices=["S"], required=True)
