@@ -35,6 +35,7 @@ from kebu.orders.models import (
 )
 from kebu.orders.selectors import COUNTED, POOL
 from kebu.orders.services.aftersales import AfterSaleLineInput
+from kebu.orders.services.credit import REPAYMENT_METHODS
 from kebu.orders.services.orders import LineInput, OrderInput
 from kebu.orders.services.products import ProductInput, SkuInput
 from kebu.orders.services.stores import store_closed_message
@@ -605,7 +606,7 @@ class CreditPaymentForm(KebuForm):
     amount_cny = _money_input(_("Amount received"), placeholder="", required=True)
     method = forms.ChoiceField(
         label=_("Payment method"),
-        choices=[(v, label) for v, label in PaymentMethod.choices if v != PaymentMethod.CREDIT],
+        choices=[(method.value, method.label) for method in REPAYMENT_METHODS],
     )
     received_at = forms.DateTimeField(
         label=_("Received at"), required=False, widget=DateTimeLocalInput(), validators=[moment_in_range]

@@ -60,6 +60,18 @@ def customer_credit_set(
     return customer
 
 
+# How a customer on credit pays what they owe: not on credit again, nor cash on delivery or Huabei, which
+# are ways a buyer pays for an order, not ways a debt comes in.
+REPAYMENT_METHODS = [
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.WECHAT,
+    PaymentMethod.ALIPAY,
+    PaymentMethod.BANK_CARD,
+    PaymentMethod.CASH,
+    PaymentMethod.OTHER,
+]
+
+
 @transaction.atomic
 def credit_payment_record(
     *,
@@ -76,7 +88,7 @@ def credit_payment_record(
     amount = money_parse(amount_cny, errors=errors, key="amount_cny")
     if amount <= 0 and "amount_cny" not in errors:
         _errors_add(errors, "amount_cny", _("Enter the amount received."))
-    if method not in PaymentMethod.values or method == PaymentMethod.CREDIT:
+    if method not in REPAYMENT_METHODS:
         _errors_add(errors, "method", _("Choose how the money came in."))
     moment = _moment(received_at, errors=errors, key="received_at", now=timezone.now())
     locked = customer_lock(customer_id=customer.pk)

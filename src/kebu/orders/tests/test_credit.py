@@ -142,3 +142,15 @@ def test_credit_terms_are_validated(owner, wholesaler):
     with pytest.raises(ValidationFailed) as caught:
         customer_credit_set(actor=owner, customer=wholesaler, credit_limit_cny="-5", payment_terms_days=400)
     assert set(caught.value.field_errors) == {"credit_limit_cny", "payment_terms_days"}
+
+
+@pytest.mark.parametrize("method", ["credit", "cod", "huabei"])
+def test_a_debt_is_not_paid_on_credit_cash_on_delivery_or_huabei(owner, catalogue, wholesaler, method):
+    _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)])
+
+    with pytest.raises(ValidationFailed) as caught:
+        credit_payment_record(actor=owner, customer=wholesaler, amount_cny="100.00", method=method)
+
+    assert "method" in caught.value.field_errors
+    wholesaler.refresh_from_db()
+    assert wholesaler.receivable_cny == Decimal("128.00")
