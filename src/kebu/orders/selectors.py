@@ -238,7 +238,8 @@ def credit_overdue_list(*, user: Any, today: date | None = None) -> list[dict[st
         .order_by("oldest_due", "customer_id")
     )
     rows = list(grouped)
-    customers = Customer.objects.in_bulk([r["customer_id"] for r in rows])
+    # With their owner: whose customer to chase is the first thing the list is read for.
+    customers = Customer.objects.select_related("owner").in_bulk([r["customer_id"] for r in rows])
     return [
         {
             "customer": customers[r["customer_id"]],

@@ -781,6 +781,28 @@ def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_eas
     assert "批发客户" not in client.get(reverse("orders:credit-overdue")).content.decode()
 
 
+def test_the_overdue_list_says_whose_customer_and_what_they_owe_in_all(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=0)
+    for days_ago in (3, 0):  # one past due, one due today
+        make_order(
+            actor=owner,
+            customer=customer,
+            store=catalogue.store,
+            payment_method="credit",
+            ordered_at=timezone.now() - timedelta(days=days_ago),
+            paid_at=timezone.now() - timedelta(days=days_ago),
+        )
+
+    page = client_for(manager_east).get(reverse("orders:credit-overdue")).content.decode()
+
+    row = page[page.index("批发客户") : page.index("</tr>", page.index("批发客户"))]
+    assert "¥199.00" in row and "¥398.00" in row  # past due, and owed in all
+    assert str(sales_a) in row
+
+
 def test_sales_may_read_credit_but_not_set_terms_or_record_payments(a_client, a_customer):
     page = a_client.get(reverse("orders:credit-customer", args=[a_customer.pk])).content.decode()
     assert 'id="credit-terms-form"' not in page and 'id="credit-payment-form"' not in page
