@@ -150,11 +150,25 @@ def order_list_view(request: HttpRequest) -> HttpResponse:
     page = paginate(orders, page=request.GET.get("page"), per_page=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
+    # Come from a customer's page (?customer=): say whose orders these are, and how to see everyone's.
+    only_of = None
+    if form.is_valid() and form.cleaned_data.get("customer"):
+        try:
+            only_of = customer_selectors.customer_get_for_actor(
+                actor=request.user, customer_id=form.cleaned_data["customer"]
+            )
+        except NotFound:
+            only_of = None  # the list is empty for it; nothing to name
+    everyone = request.GET.copy()
+    everyone.pop("customer", None)
+    everyone.pop("page", None)
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
         "can_add": _can(request.user, ADD_ORDER),
+        "only_of": only_of,
+        "everyone_query": everyone.urlencode(),
     }
     template = "orders/_results.html" if request.htmx else "orders/list.html"
     return render(request, template, context)

@@ -1082,3 +1082,15 @@ def test_the_list_filters_by_sales_statuses_platform_and_the_customers_owner(
     assert listed(f"status=counted&platform=pinduoduo&owner={sales_a.pk}") == {paid.order_no}
     assert listed("status=counted&owner=null") == {in_pool.order_no}
     assert len(listed("platform=pinduoduo")) == 2
+
+
+def test_the_order_list_from_a_customers_page_says_whose_orders_it_shows(a_client, a_customer, b_customer):
+    url = reverse("orders:list")
+
+    mine = a_client.get(url, {"customer": a_customer.pk, "status": "paid"}).content.decode()
+    not_mine = a_client.get(url, {"customer": b_customer.pk}).content.decode()
+
+    assert 'id="orders-of-customer"' in mine and "甲客户" in mine and a_customer.customer_no in mine
+    assert f'href="{url}?status=paid"' in mine  # every customer's, the other filters kept
+    # a customer the clerk may not see is not named
+    assert 'id="orders-of-customer"' not in not_mine and "乙客户" not in not_mine
