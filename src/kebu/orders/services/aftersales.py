@@ -52,10 +52,13 @@ class AfterSaleLineInput:
 
 
 def _open_quantities(order: Order) -> dict[int, int]:
-    """Per order line, the quantity already in open or completed returns and exchanges."""
+    """Per order line, the units that cannot come back again: those in returns and refunds open or
+    completed, and in exchanges still open (on their way back). A completed exchange took none for good:
+    the customer holds its replacement, which may come back as the unit it replaced could."""
     rows = (
         AfterSaleLine.objects.filter(aftersale__order=order)
         .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
+        .exclude(aftersale__kind=AfterSaleKind.EXCHANGE, aftersale__status=AfterSaleStatus.COMPLETED)
         .values("line_id")
         .annotate(quantity=Sum("quantity"))
     )

@@ -460,3 +460,68 @@ def test_a_line_of_another_order_is_refused(owner, catalogue, order, buyer):
             lines=[AfterSaleLineInput(other.lines.get().pk, 1)],
         )
     assert "lines.0.line_id" in caught.value.field_errors
+
+
+# --- exchanges: the units are held while they travel, and the replacement may come back -------------------
+
+
+def _exchange(owner, order, line, quantity: int, *, steps: int = 3) -> AfterSale:
+    """An exchange of ``quantity`` of ``line``, taken ``steps`` of approve, receive, complete on."""
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.EXCHANGE,
+        reason="size",
+        lines=[AfterSaleLineInput(line.pk, quantity)],
+    )
+    for step in (aftersale_approve, aftersale_receive, aftersale_complete)[:steps]:
+        aftersale = step(actor=owner, aftersale=aftersale)
+    return aftersale
+
+
+def test_after_a_completed_exchange_the_replacement_can_come_back_and_nothing_else_moved(owner, order, buyer):
+    cream = _line(order, "CREAM-50")  # 2 × 199.00
+    _exchange(owner, order, cream, 1)
+    cream.refresh_from_db()
+    assert (cream.returned_quantity, cream.refunded_cny) == (0, Decimal("0.00"))
+    buyer.refresh_from_db()
+    assert (buyer.total_spent_cny, buyer.refund_count) == (Decimal("536.00"), 0)
+    assert _rebuilt_changes_nothing(buyer)
+
+    # the customer holds two creams (one the replacement): both may come back, at their full share
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.RETURN,
+        reason="quality",
+        lines=[AfterSaleLineInput(cream.pk, 2)],
+    )
+    assert aftersale.amount_cny == Decimal("398.00")
+    aftersale_complete(
+        actor=owner,
+        aftersale=aftersale_receive(
+            actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=aftersale)
+        ),
+    )
+    cream.refresh_from_db()
+    assert (cream.returned_quantity, cream.refunded_cny) == (2, Decimal("398.00"))
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("138.00")
+    assert _rebuilt_changes_nothing(buyer)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2], ids=["requested", "approved", "received"])
+def test_an_open_exchange_holds_its_units_while_they_are_on_their_way_back(owner, order, steps):
+    cream = _line(order, "CREAM-50")
+    _exchange(owner, order, cream, 1, steps=steps)
+
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(
+            actor=owner,
+            order=order,
+            kind=AfterSaleKind.RETURN,
+            reason="quality",
+            lines=[AfterSaleLineInput(cream.pk, 2)],
+        )
+
+    assert "Only 1 " in str(caught.value.field_errors["lines.0.quantity"][0])
