@@ -14,8 +14,9 @@ from playwright.sync_api import expect
 from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import Order
-from kebu.orders.services.orders import order_ship
+from kebu.orders.models import AfterSale, AfterSaleKind, Order, OrderStatus
+from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
+from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
 from kebu.orders.tests.factories import make_catalogue, make_order
 from tests.e2e.conftest import screenshot
 
@@ -188,3 +189,61 @@ def test_an_orders_tracking_number_and_address_are_corrected_from_its_page(
     page.click("#details-toggle")
     expect(page.locator("#details-panel")).to_have_class(re.compile(r"\bshow\b"))
     _shoot(page, "details-form-phone")
+
+
+def test_the_after_sale_forms_preview_is_the_refund_the_server_records(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
+    # given 961.00 of goods (3 creams for 364.00, a tea for 397.00, 2 toners for 200.00), 30.00 off the
+    # order, a 10.00 coupon and 12.00 shipping: 933.00 paid, 921.00 of it for the goods
+    order = order_create(
+        actor=clerk,
+        data=OrderInput(
+            customer=customer,
+            store=catalogue.store,
+            lines=[
+                LineInput(sku_code="CREAM-50", quantity=3, unit_price_cny="122.00", discount_cny="2.00"),
+                LineInput(sku_code="TEA-250", quantity=1, unit_price_cny="397.00"),
+                LineInput(sku_code="TONER-100", quantity=2, unit_price_cny="100.00"),
+            ],
+            status=OrderStatus.PAID,
+            payment_method="alipay",
+            shipping_cny="12.00",
+            discount_cny="30.00",
+            coupon_cny="10.00",
+        ),
+    )
+    cream, tea, toner = (order.lines.get(sku_code=code) for code in ("CREAM-50", "TEA-250", "TONER-100"))
+    # and one cream already on its way back, at its share: 116.28 of the creams' 348.85
+    aftersale_request(
+        actor=clerk, order=order, kind="return", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+    )
+
+    # when the other two creams and a toner are chosen, the refund left empty shows their share
+    page.goto(f"{live_server.url}/orders/{order.pk}/aftersales/new/")
+    page.select_option("#id_kind", "return")
+    page.select_option("#id_reason", "quality")
+    page.fill(f"#id_line_{cream.pk}_quantity", "2")
+    page.fill(f"#id_line_{toner.pk}_quantity", "1")
+    amount = page.locator("#id_amount_cny")
+    expect(amount).to_have_attribute("placeholder", "328.40")  # 232.57, the odd fen on the last cream; 95.83
+    page.fill(f"#id_line_{tea.pk}_quantity", "1")
+    expect(amount).to_have_attribute("placeholder", "708.88")  # and the tea's 380.48
+    page.fill(f"#id_line_{tea.pk}_amount", "300")
+    expect(amount).to_have_attribute("placeholder", "628.40")  # the tea's refund as typed
+    _shoot(page, "aftersale-preview")
+    shown = Decimal(amount.get_attribute("placeholder"))
+    page.click("#save-aftersale")
+
+    # then the server records what the form showed, line by line
+    expect(page).to_have_url(re.compile(rf"/orders/{order.pk}/"))
+    recorded = AfterSale.objects.filter(kind=AfterSaleKind.RETURN).order_by("-pk").first()
+    assert recorded.amount_cny == shown == Decimal("628.40")
+    assert dict(recorded.lines.values_list("line_id", "amount_cny")) == {
+        cream.pk: Decimal("232.57"),
+        tea.pk: Decimal("300.00"),
+        toner.pk: Decimal("95.83"),
+    }

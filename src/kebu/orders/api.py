@@ -727,7 +727,10 @@ class AfterSaleLineWriteSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text=gettext_lazy("The line's share, pro rata, when left out; nothing for an exchange."),
+        help_text=gettext_lazy(
+            "Left out: the units' share of what was paid for the goods, shipping aside; nothing for an "
+            "exchange."
+        ),
     )
 
 

@@ -920,7 +920,8 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
                 tracking = f"{prefix}{int(r() * 10**digits):0{digits}d}"
 
             # A completed refund: before shipping (all of it), or after delivery (a return of some or
-            # all, or a partial refund). Shares of the lines are pro rata of what was paid for goods.
+            # all, or a partial refund). A line's units give back their share of what was paid for the
+            # goods, as the services' default does (``aftersales.line_refund_bases``).
             refunded = 0
             kind = ""
             requested = resolved = 0
@@ -931,31 +932,30 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
                 resolved = requested + 300 + int(r() * 6 * 3600)
                 if resolved <= now:
                     kind, refunded = _REFUND, due
-                    base = min(due, goods)
-                    for line, amount in enumerate(amounts):
-                        returned.append((line, line_rows[line][_QUANTITY], amount * base // goods))
+                    worth = fen_shares(min(max(due - shipping, 0), goods), amounts)
+                    for line, share in enumerate(worth):
+                        returned.append((line, line_rows[line][_QUANTITY], share))
             elif delivered_at is not None and refund_roll < refund_rates[store] and goods:
                 kind = _RETURN if r() < 0.55 else _REFUND
                 requested = delivered_at + DAY // 2 + int(r() * 6 * DAY)
                 resolved = requested + (
                     DAY + int(r() * 4 * DAY) if kind == _RETURN else 3600 + int(r() * 2 * DAY)
                 )
-                base = min(due, goods)
+                worth = fen_shares(min(max(due - shipping, 0), goods), amounts)
                 if resolved > now:
                     kind = ""
                 elif kind == _RETURN and r() < (0.6 if len(amounts) == 1 else 0.3):
                     refunded = due  # everything back, shipping included
-                    for line, amount in enumerate(amounts):
-                        returned.append((line, line_rows[line][_QUANTITY], amount * base // goods))
+                    for line, share in enumerate(worth):
+                        returned.append((line, line_rows[line][_QUANTITY], share))
                 elif kind == _RETURN or r() < 0.5:
                     line = int(r() * len(amounts))
                     quantity = line_rows[line][_QUANTITY]
-                    each = amounts[line] * base // (quantity * goods)
                     if kind == _RETURN:
                         back = quantity if quantity == 1 or r() < 0.75 else 1 + int(r() * (quantity - 1))
-                        share = each * back
+                        share = worth[line] * back // quantity
                     else:  # refund only, for one damaged or faulty item
-                        back, share = 1, each * (30 + int(r() * 71)) // 100
+                        back, share = 1, worth[line] // quantity * (30 + int(r() * 71)) // 100
                     returned.append((line, back, share))
                     refunded = share
                 else:  # 退差价: the price dropped after they bought; no line named, shared as a service would

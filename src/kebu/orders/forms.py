@@ -34,7 +34,7 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.selectors import COUNTED, POOL
-from kebu.orders.services.aftersales import AfterSaleLineInput
+from kebu.orders.services.aftersales import AfterSaleLineInput, line_refund_bases
 from kebu.orders.services.credit import REPAYMENT_METHODS
 from kebu.orders.services.orders import LineInput, OrderInput
 from kebu.orders.services.products import ProductInput, SkuInput
@@ -518,7 +518,10 @@ class AfterSaleForm(KebuForm):
         self.order_lines = list(order.lines.all())
         self.fields["amount_cny"].help_text = _("Empty: the lines' share of what was paid.")
         self.fields["amount_cny"].widget.attrs["data-aftersale-amount"] = ""
+        # What the preview works a line's refund out from, as the service does (``line_refund_bases``).
+        bases = line_refund_bases(order)
         for line in self.order_lines:
+            basis = bases[line.pk]
             self.fields[f"line_{line.pk}_quantity"] = forms.IntegerField(
                 label=_("Quantity"),
                 min_value=0,
@@ -531,12 +534,14 @@ class AfterSaleForm(KebuForm):
                         "max": line.quantity,
                         "data-aftersale-qty": "",
                         "data-line-quantity": line.quantity,
-                        "data-line-amount": line.amount_cny,
+                        "data-line-paid": f"{basis.paid_cny:.2f}",
+                        "data-line-priced": basis.priced,
+                        "data-line-left": f"{basis.left_cny:.2f}",
                     }
                 ),
             )
             amount = self.fields[f"line_{line.pk}_amount"] = _money_input(_("Refund"), placeholder="")
-            amount.widget.attrs["class"] = "form-control form-control-sm"
+            amount.widget.attrs.update({"class": "form-control form-control-sm", "data-aftersale-refund": ""})
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

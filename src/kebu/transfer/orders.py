@@ -69,7 +69,12 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.selectors import order_visible_queryset
-from kebu.orders.services.aftersales import AfterSaleLineInput, fen_shares, order_refund
+from kebu.orders.services.aftersales import (
+    AfterSaleLineInput,
+    fen_shares,
+    line_refund_bases,
+    order_refund,
+)
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import (
     ORDER_DETAIL_FIELDS,
@@ -127,7 +132,6 @@ OrderKey = tuple[str, str]
 
 UNDO_CONFLICTS_SHOWN = 10
 ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {
@@ -1341,14 +1345,15 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     the lines (``aftersales._spread``). Lines the sheet says came back (Kebu's own Line returned, 退货数量)
     make it a return and refund naming them, with those quantities, recorded over (``order_refund``'s
     ``returned``), so that their returned quantities come back too; without what was refunded of each
-    line, each gives back its price of the units returned, and the rest of the refund is spread over
-    every line (``_line_refunds_spread``). Everything paid for one closed after payment (its refunded
-    column, if any, says the same: ``_refund_problem``), of which every line gives back what the sheet
-    says and then its share of the rest, spread as well; else the amount the sheet gives, of which what
-    passes the lines' refunds stays with the order (Kebu's own export: the shipping refunded with a
-    returned item, which spreading would put on the lines kept). In full, the after-sale closes the
-    order. Returns what undo needs of it: the after-sale and the version it left the order at; nothing
-    for an order without a refund."""
+    line, each gives back what an after-sale left to its default would, the units' share of what was
+    paid for the goods (``line_refund_bases``: less the order's discount and coupon), and the rest of
+    the refund is spread over every line (``_line_refunds_spread``). Everything paid for one closed
+    after payment (its refunded column, if any, says the same: ``_refund_problem``), of which every line
+    gives back what the sheet says and then its share of the rest, spread as well; else the amount the
+    sheet gives, of which what passes the lines' refunds stays with the order (Kebu's own export: the
+    shipping refunded with a returned item, which spreading would put on the lines kept). In full, the
+    after-sale closes the order. Returns what undo needs of it: the after-sale and the version it left
+    the order at; nothing for an order without a refund."""
     closed = order.data["status"] == OrderStatus.CLOSED
     amount = created.paid_cny if closed else order.refunded_cny
     if not amount:
@@ -1366,8 +1371,8 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
         lines = list(created.lines.order_by("position", "pk"))
         counts = order.line_returns or [0] * len(lines)
         if order.line_refunds is None:
-            pairs = zip(lines, counts, strict=True)
-            due = [(line.amount_cny * count / line.quantity).quantize(CENT) for line, count in pairs]
+            bases = line_refund_bases(created)
+            due = [bases[line.pk].default(count) for line, count in zip(lines, counts, strict=True)]
             refunds = _line_refunds_spread(lines, due, amount)
         elif closed:
             refunds = _line_refunds_spread(lines, order.line_refunds, amount)
@@ -1398,7 +1403,7 @@ def _line_refunds_spread(
     lines: Sequence[OrderLine], given: Sequence[Decimal], amount: Decimal
 ) -> list[Decimal]:
     """What each of ``lines`` gave back of a refund of ``amount`` of which the sheet says ``given`` of
-    each (the price of the units that came back, when it says only how many, 退货数量 alone; what it
+    each (the units' share of what was paid, when it says only how many came back, 退货数量 alone; what it
     says was refunded of each line of an order closed after payment): at most the refund, in proportion
     (``fen_shares``) should they pass it; what is left of it goes over every line in proportion to what
     it has left, in whole fen, as ``aftersales._spread`` shares a refund that names no line, so that the

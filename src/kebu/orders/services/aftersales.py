@@ -40,6 +40,7 @@ from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, 
 from kebu.orders.services.orders import _errors_add, _moment, money_parse
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 # Two requests on one order at the same moment: the loser re-reads and tries again this many times.
 RESERVE_ATTEMPTS = 5
 
@@ -48,7 +49,7 @@ RESERVE_ATTEMPTS = 5
 class AfterSaleLineInput:
     line_id: int
     quantity: Any = 1
-    amount_cny: Any = None  # the line's share, pro rata, when left out
+    amount_cny: Any = None  # left out: the units' share of what was paid (``line_refund_bases``)
 
 
 def _open_quantities(order: Order) -> dict[int, int]:
@@ -65,6 +66,19 @@ def _open_quantities(order: Order) -> dict[int, int]:
     return {row["line_id"]: row["quantity"] for row in rows}
 
 
+def _priced_quantities(order: Order) -> dict[int, int]:
+    """Per order line, the units returns and refunds open or completed have priced (``LineRefundBasis``):
+    an exchange refunds nothing, so it prices none."""
+    rows = (
+        AfterSaleLine.objects.filter(aftersale__order=order)
+        .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
+        .exclude(aftersale__kind=AfterSaleKind.EXCHANGE)
+        .values("line_id")
+        .annotate(quantity=Sum("quantity"))
+    )
+    return {row["line_id"]: row["quantity"] for row in rows}
+
+
 def _open_line_amounts(order: Order) -> dict[int, Decimal]:
     """Per order line, the money open after-sales hold of it; what was paid out is the line's own
     ``refunded_cny`` (which also holds its share of refunds that named no line)."""
@@ -73,7 +87,71 @@ def _open_line_amounts(order: Order) -> dict[int, Decimal]:
         .values("line_id")
         .annotate(amount=Sum("amount_cny"))
     )
-    return {row["line_id"]: Decimal(row["amount"]).quantize(Decimal("0.01")) for row in rows}
+    return {row["line_id"]: Decimal(row["amount"]).quantize(CENT) for row in rows}
+
+
+@dataclass(frozen=True)
+class LineRefundBasis:
+    """What the default refund of a line's units is worked out from (``line_refund_bases``)."""
+
+    bought: int  # the line's quantity
+    paid_cny: Decimal  # its share of what was paid for the goods
+    priced: int  # its units that returns and refunds have already priced (``_priced_quantities``)
+    left_cny: Decimal  # its amount less what was paid out of it and what open after-sales hold
+
+    def default(self, quantity: int) -> Decimal:
+        """The refund of ``quantity`` more of the line's units, after the ``priced`` ones: the worth of
+        the first ``priced + quantity`` units less that of the first ``priced`` (the first n are worth
+        ⌊share × n / bought⌋ fen), at most what is left of the line."""
+        fen = int(self.paid_cny * 100)
+        upto = min(self.priced + quantity, self.bought)
+        worth = fen * upto // self.bought - fen * self.priced // self.bought
+        return min(Decimal(worth).scaleb(-2), max(self.left_cny, ZERO)).quantize(CENT)
+
+
+def line_refund_bases(order: Order) -> dict[int, LineRefundBasis]:
+    """Per line of ``order``, what the refund of its units is when none is given: their share of what the
+    customer actually paid for the goods. The after-sale services fill in a line's refund left out with
+    it (``_lines_clean``), the after-sale form's preview (``static/kebu/orders.js``) and an order import
+    that says only how many units came back (``transfer.orders._refunded``) show and record the same.
+
+    - What was paid for the goods is what was paid less the shipping, never below nought nor above the
+      goods' amount (the lines' amounts): the order's discount and coupon come off the goods, never off
+      the shipping. On credit what was paid is the amount due, owed or settled: an order taken on
+      credit records it as paid and what is owed beside it (``credit_outstanding_cny``, which a refund
+      cancels first), so the share is the same however much of it is settled yet.
+    - It is spread over the lines in proportion to their amounts (each already less its own discount),
+      in whole fen, the odd fen to the largest remainders, ties to the first line (``fen_shares``): the
+      lines' shares add up to it exactly.
+    - A line's share is spread over its units in the order they come back: its first n units are worth
+      ⌊share × n / bought⌋ fen, so the odd fen fall on the last units, and the units of a line returned
+      in any number of after-sales add up to its share. Returning every unit of every line, at once or
+      in turns, thus defaults to exactly what was paid less the shipping. The units already priced are
+      those in returns and refunds open or completed (an exchange refunds nothing).
+    - Never more than is left of the line: its own amount less what was paid out of it (a refund naming
+      no line took its part: ``_spread``) and what open after-sales hold of it, the same bound a refund
+      typed by hand has. That bound stays the line's own amount, before the order's discount and coupon,
+      as the spend per category counts the line.
+    - The shipping is in no line's share: the after-sale's own amount may add it (``aftersale_request``).
+
+    For 961.00 of goods (a line of 3 units at 364.00 among them), a 30.00 order discount, a 10.00 coupon
+    and 12.00 shipping, 933.00 paid: the goods were paid 921.00, the line's share is 348.85, and one of
+    its units comes to 116.28, where its undiscounted price would be 121.33."""
+    lines = list(order.lines.order_by("position", "pk"))
+    amounts = [int(line.amount_cny * 100) for line in lines]
+    goods_paid = min(max(int((order.paid_cny - order.shipping_cny) * 100), 0), sum(amounts))
+    shares = fen_shares(goods_paid, amounts)
+    priced = _priced_quantities(order)
+    held = _open_line_amounts(order)
+    return {
+        line.pk: LineRefundBasis(
+            bought=line.quantity,
+            paid_cny=Decimal(share).scaleb(-2).quantize(CENT),
+            priced=priced.get(line.pk, 0),
+            left_cny=line.amount_cny - line.refunded_cny - held.get(line.pk, ZERO),
+        )
+        for line, share in zip(lines, shares, strict=True)
+    }
 
 
 def _lines_clean(
@@ -81,7 +159,7 @@ def _lines_clean(
 ) -> list[tuple[OrderLine, int, Decimal]]:
     by_id = {line.pk: line for line in order.lines.all()}
     taken = _open_quantities(order)
-    taken_amounts = _open_line_amounts(order)
+    bases = line_refund_bases(order)
     clean: list[tuple[OrderLine, int, Decimal]] = []
     seen: set[int] = set()
     for index, item in enumerate(lines):
@@ -106,20 +184,18 @@ def _lines_clean(
                 _("Only %(left)d of this line can still be returned or refunded.") % {"left": max(left, 0)},
             )
             continue
-        line_left = line.amount_cny - line.refunded_cny - taken_amounts.get(line.pk, ZERO)
+        basis = bases[line.pk]
         amount = ZERO
         if kind != AfterSaleKind.EXCHANGE:
             amount = money_parse(item.amount_cny, errors=errors, key=prefix + "amount_cny", allow_none=True)
             if amount is None:
-                amount = min(
-                    (line.amount_cny * quantity / line.quantity).quantize(Decimal("0.01")),
-                    max(line_left, ZERO),
-                )
-            elif amount > line_left:
+                amount = basis.default(quantity)
+            elif amount > basis.left_cny:
                 _errors_add(
                     errors,
                     prefix + "amount_cny",
-                    _("At most ¥%(left)s of this line is left to refund.") % {"left": max(line_left, ZERO)},
+                    _("At most ¥%(left)s of this line is left to refund.")
+                    % {"left": max(basis.left_cny, ZERO)},
                 )
         clean.append((line, quantity, amount))
     return clean
@@ -139,7 +215,8 @@ def aftersale_request(
 ) -> AfterSale:
     """Open an after-sale on a paid order and reserve its refund.
 
-    ``amount_cny`` may include shipping, so it may pass the lines' shares; left out, it is their sum.
+    ``amount_cny`` may include shipping, so it may pass the lines' refunds; left out, it is their sum. A
+    line's refund left out is its units' share of what was paid for the goods (``line_refund_bases``).
     Never more than is refundable: what was paid less every refund completed or in progress. The same
     ``idempotency_key`` from the same actor opens one after-sale (a retried API call)."""
     # Keyed below: the fingerprint is stored in the clear and the details are the customer's words.

@@ -29,7 +29,9 @@ from kebu.orders.services.aftersales import (
     aftersale_request,
     order_refund,
 )
+from kebu.orders.services.credit import credit_payment_record, customer_credit_set
 from kebu.orders.services.metrics import figures_recompute
+from kebu.orders.services.orders import LineInput, OrderInput, order_create
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +52,34 @@ def order(owner, catalogue, buyer):
         lines=[("CREAM-50", 2), ("TEA-250", 1)],
         shipping_cny="10.00",
     )
+
+
+def _discounted_order(owner, catalogue, customer, **fields):
+    """The reviewer's order: 961.00 of goods in three lines (3 creams at 122.00 less 2.00 = 364.00, a
+    tea at 397.00, 2 toners at 100.00), a 30.00 order discount, a 10.00 coupon and 12.00 shipping: 933.00
+    due and paid, 921.00 of it for the goods."""
+    data = OrderInput(
+        customer=customer,
+        store=catalogue.store,
+        lines=[
+            LineInput(sku_code="CREAM-50", quantity=3, unit_price_cny="122.00", discount_cny="2.00"),
+            LineInput(sku_code="TEA-250", quantity=1, unit_price_cny="397.00"),
+            LineInput(sku_code="TONER-100", quantity=2, unit_price_cny="100.00"),
+        ],
+        status=OrderStatus.PAID,
+        payment_method=fields.pop("payment_method", "alipay"),
+        shipping_cny="12.00",
+        discount_cny="30.00",
+        coupon_code="NEW10",
+        coupon_cny="10.00",
+        **fields,
+    )
+    return order_create(actor=owner, data=data)
+
+
+@pytest.fixture
+def discounted(owner, catalogue, buyer):
+    return _discounted_order(owner, catalogue, buyer)
 
 
 def _rebuilt_changes_nothing(customer) -> bool:
@@ -460,6 +490,128 @@ def test_a_line_of_another_order_is_refused(owner, catalogue, order, buyer):
             lines=[AfterSaleLineInput(other.lines.get().pk, 1)],
         )
     assert "lines.0.line_id" in caught.value.field_errors
+
+
+# --- the default refund of a line's units: their share of what was paid for the goods ------------------
+
+
+def test_a_returns_refund_left_empty_is_the_units_share_of_what_was_paid_not_their_price(owner, discounted):
+    cream = _line(discounted, "CREAM-50")
+
+    aftersale = aftersale_request(
+        actor=owner,
+        order=discounted,
+        kind=AfterSaleKind.RETURN,
+        reason="size",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+
+    # 921.00 paid for 961.00 of goods: the creams' 364.00 is 348.85 of it, one cream 116.28 (not 121.33)
+    assert aftersale.amount_cny == Decimal("116.28")
+    assert list(aftersale.lines.values_list("amount_cny", flat=True)) == [Decimal("116.28")]
+
+
+AT_ONCE = [[("CREAM-50", 3), ("TEA-250", 1), ("TONER-100", 2)]]
+IN_TURNS = [
+    [("CREAM-50", 1)],
+    [("TONER-100", 1), ("CREAM-50", 1)],
+    [("TEA-250", 1)],
+    [("CREAM-50", 1)],
+    [("TONER-100", 1)],
+]
+
+
+@pytest.mark.parametrize("turns", [AT_ONCE, IN_TURNS], ids=["at once", "in turns"])
+def test_every_unit_of_every_line_returned_defaults_to_exactly_what_was_paid_less_the_shipping(
+    owner, discounted, buyer, turns
+):
+    lines = {code: _line(discounted, code).pk for code in ("CREAM-50", "TEA-250", "TONER-100")}
+    amounts = []
+    for index, turn in enumerate(turns):
+        chosen = [AfterSaleLineInput(lines[code], quantity) for code, quantity in turn]
+        order = Order.objects.get(pk=discounted.pk)
+        if index % 2:  # some over at once, others still open: both have priced their units
+            aftersale = order_refund(
+                actor=owner, order=order, amount_cny=None, reason="size", lines=chosen, returned=True
+            )
+        else:
+            aftersale = aftersale_request(
+                actor=owner, order=order, kind=AfterSaleKind.RETURN, reason="size", lines=chosen
+            )
+        amounts.append(aftersale.amount_cny)
+
+    assert sum(amounts) == Decimal("921.00")  # 933.00 paid less the 12.00 shipping
+    per_line = {
+        code: sum(
+            AfterSale.objects.filter(lines__line_id=pk).values_list("lines__amount_cny", flat=True),
+            Decimal("0"),
+        )
+        for code, pk in lines.items()
+    }
+    # 921.00 over 364 : 397 : 200, the odd fen to the largest remainder (the tea's)
+    assert per_line == {
+        "CREAM-50": Decimal("348.85"),
+        "TEA-250": Decimal("380.48"),
+        "TONER-100": Decimal("191.67"),
+    }
+    if turns != AT_ONCE:  # one cream at a time: the odd fen falls on the last
+        creams = AfterSale.objects.filter(lines__line_id=lines["CREAM-50"]).order_by("pk")
+        assert list(creams.values_list("lines__amount_cny", flat=True)) == [
+            Decimal("116.28"),
+            Decimal("116.28"),
+            Decimal("116.29"),
+        ]
+    assert Order.objects.get(pk=discounted.pk).refundable_cny == Decimal("12.00")  # the shipping, to add
+    assert _rebuilt_changes_nothing(buyer)
+
+
+def test_a_default_never_passes_what_is_left_of_the_line(owner, discounted):
+    # ¥300 back of the price, naming no line: the creams' 364.00 gave 113.63 of it, leaving 250.37
+    order_refund(actor=owner, order=discounted, amount_cny="300.00", reason="price")
+    cream = _line(discounted, "CREAM-50")
+    assert cream.refunded_cny == Decimal("113.63")
+
+    # two creams are worth 232.56 of what was paid, and the last one its 116.29: 348.85, more than is left
+    first = order_refund(
+        actor=owner, order=discounted, amount_cny=None, reason="size", lines=[AfterSaleLineInput(cream.pk, 2)]
+    )
+    last = order_refund(
+        actor=owner,
+        order=Order.objects.get(pk=discounted.pk),
+        amount_cny=None,
+        reason="size",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+
+    assert (first.amount_cny, last.amount_cny) == (Decimal("232.56"), Decimal("17.81"))
+    cream.refresh_from_db()
+    assert cream.refunded_cny == cream.amount_cny
+
+
+def test_on_credit_the_default_is_a_share_of_the_amount_due_and_cancels_what_is_owed(owner, catalogue):
+    wholesaler = make_customer(actor=owner, name="义乌小商品批发", customer_type="wholesaler", owner=owner)
+    customer_credit_set(actor=owner, customer=wholesaler, credit_limit_cny="5000.00", payment_terms_days=30)
+    order = _discounted_order(owner, catalogue, wholesaler, payment_method="credit")
+    # on credit the amount due is recorded as paid, all of it owed until settled
+    assert (order.paid_cny, order.credit_outstanding_cny) == (Decimal("933.00"), Decimal("933.00"))
+    credit_payment_record(actor=owner, customer=wholesaler, amount_cny="500.00", method="bank_transfer")
+    cream = _line(order, "CREAM-50")
+
+    refund = order_refund(
+        actor=owner,
+        order=Order.objects.get(pk=order.pk),
+        amount_cny=None,
+        reason="quality",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+        returned=True,
+    )
+
+    # the same share as paid at once, whatever of it is settled yet; the refund comes off what is owed
+    assert refund.amount_cny == Decimal("116.28")
+    order.refresh_from_db()
+    wholesaler.refresh_from_db()
+    assert order.credit_outstanding_cny == wholesaler.receivable_cny == Decimal("316.72")
+    assert _rebuilt_changes_nothing(wholesaler)
 
 
 # --- exchanges: the units are held while they travel, and the replacement may come back -------------------

@@ -5,6 +5,7 @@ future, and customers' figures equal to a rebuild from the orders."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -31,7 +32,7 @@ from kebu.orders.models import (
     PaymentMethod,
     Store,
 )
-from kebu.orders.services.aftersales import fen_shares
+from kebu.orders.services.aftersales import fen_shares, line_refund_bases
 from kebu.orders.services.metrics import figures_recompute
 from kebu.orders.services.orders import LineInput, OrderInput, order_create
 
@@ -210,6 +211,19 @@ def test_refunds_are_completed_within_what_was_paid_and_close_orders_refunded_in
         assert _money(aftersale.lines_total) <= aftersale.amount_cny
         assert aftersale.customer_id == aftersale.order.customer_id
         assert aftersale.order.paid_at <= aftersale.requested_at <= aftersale.resolved_at
+
+
+@pytest.mark.django_db
+def test_a_returns_lines_give_back_their_units_share_of_what_was_paid_as_the_services_default_does():
+    _load()
+
+    items = AfterSaleLine.objects.filter(aftersale__kind=AfterSaleKind.RETURN).select_related("line")
+    assert items, "the demo has returns"
+    for item in items:
+        # the order's one after-sale: its units are the line's first priced
+        basis = line_refund_bases(Order.objects.get(pk=item.line.order_id))[item.line_id]
+        first = replace(basis, priced=0, left_cny=item.line.amount_cny)
+        assert item.amount_cny == first.default(item.quantity), item.line.order_id
 
 
 @pytest.mark.django_db

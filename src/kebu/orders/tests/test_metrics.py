@@ -23,7 +23,10 @@ from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import COUNTED_STATUSES, AfterSaleKind, CustomerCategorySpend, Order, OrderStatus
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
+    aftersale_approve,
     aftersale_cancel,
+    aftersale_complete,
+    aftersale_receive,
     aftersale_reject,
     aftersale_request,
     order_refund,
@@ -68,7 +71,9 @@ def _scramble() -> None:
 def _step(draw, *, actor, store, customers, orders) -> None:
     """One thing a shop does, drawn at random; a refused one must leave everything as it was."""
     op = draw(
-        st.sampled_from(["create", "create", "pay", "cancel", "refund", "line_refund", "reject", "repay"])
+        st.sampled_from(
+            ["create", "create", "pay", "cancel", "refund", "line_refund", "exchange", "reject", "repay"]
+        )
     )
     now = timezone.now()
     if op == "create" or not orders:
@@ -97,6 +102,9 @@ def _step(draw, *, actor, store, customers, orders) -> None:
             payment_method=method,
             ordered_at=now - timedelta(days=draw(st.integers(0, 900)), seconds=draw(st.integers(0, 86399))),
             shipping_cny=draw(st.sampled_from(["0", "8.00"])),
+            # Order-level discounts spread over the lines' default refunds (aftersales.line_refund_bases).
+            discount_cny=draw(st.sampled_from(["0", "0", "3.33", "10.00"])),
+            coupon_cny=draw(st.sampled_from(["0", "0", "5.00"])),
         )
         orders.append(order_create(actor=actor, data=data, allow_over_credit_limit=True))
         return
@@ -116,7 +124,7 @@ def _step(draw, *, actor, store, customers, orders) -> None:
             st.sampled_from([left, (left / 3).quantize(Decimal("0.01")), Decimal("0.01"), left + 1])
         )
         order_refund(actor=actor, order=order, amount_cny=amount, reason="other")
-    elif op == "line_refund":
+    elif op == "line_refund":  # left to its default: the units' share of what was paid
         line = draw(st.sampled_from(list(order.lines.all())))
         order_refund(
             actor=actor,
@@ -124,7 +132,19 @@ def _step(draw, *, actor, store, customers, orders) -> None:
             amount_cny=None,
             reason="quality",
             lines=[AfterSaleLineInput(line.pk, draw(st.integers(1, line.quantity)))],
+            returned=draw(st.booleans()),
         )
+    elif op == "exchange":  # moves no money; completed, its units may come back again
+        line = draw(st.sampled_from(list(order.lines.all())))
+        aftersale = aftersale_request(
+            actor=actor,
+            order=order,
+            kind=AfterSaleKind.EXCHANGE,
+            reason="size",
+            lines=[AfterSaleLineInput(line.pk, draw(st.integers(1, line.quantity)))],
+        )
+        for step in (aftersale_approve, aftersale_receive, aftersale_complete)[: draw(st.integers(0, 3))]:
+            aftersale = step(actor=actor, aftersale=aftersale)
     elif op == "reject":
         aftersale = aftersale_request(
             actor=actor, order=order, kind=AfterSaleKind.REFUND, reason="price", amount_cny="0.01"
@@ -172,6 +192,12 @@ def test_incremental_figures_equal_a_full_recompute_after_any_sequence(data, own
         # A line never gives back more than it cost, however refunds with and without lines mix.
         assert all(0 <= line.refunded_cny <= line.amount_cny for line in order.lines.all())
         assert sum(line.refunded_cny for line in order.lines.all()) <= order.refunded_cny
+        # Only the units of completed returns are out of the quantities sold: never an exchange's.
+        returns = [a for a in completed if a.kind == AfterSaleKind.RETURN]
+        back = {line.pk: 0 for line in order.lines.all()}
+        for item in (item for a in returns for item in a.lines.all()):
+            back[item.line_id] += item.quantity
+        assert {line.pk: line.returned_quantity for line in order.lines.all()} == back
         # What the spend rebuild reads: each line's copy of its order's customer and counting.
         assert {(line.customer_id, line.counted) for line in order.lines.all()} == {
             (order.customer_id, order.status in COUNTED_STATUSES)

@@ -76,7 +76,7 @@
     var target = event.target;
     if (target.matches("[data-sku-input]")) skuChosen(target);
     if (target.matches("[data-line-price]")) delete target.dataset.auto;
-    if (target.matches("[data-aftersale-qty]")) aftersaleAmount(target.form);
+    if (target.matches("[data-aftersale-qty], [data-aftersale-refund]")) aftersaleAmount(target.form);
     var form = target.closest("#order-form");
     if (form) preview(form);
   });
@@ -103,15 +103,31 @@
     if (form) preview(form);
   });
 
-  // After-sale: the refund left empty is the chosen lines' share of what they cost.
+  // After-sale: the refund left empty is what the server makes of it (aftersales.line_refund_bases):
+  // each chosen line's refund as typed, else its units' share of what was paid for the goods (the first
+  // n units of a line are worth floor(share * n / bought) fen, counting those already returned or
+  // refunded), at most what is left of the line. In whole fen, with BigInt so that no product rounds.
+  function unitsWorth(input, qty) {
+    var bought = parseInt(input.getAttribute("data-line-quantity"), 10);
+    var priced = parseInt(input.getAttribute("data-line-priced") || "0", 10);
+    var paid = cents(input.getAttribute("data-line-paid"));
+    var left = cents(input.getAttribute("data-line-left"));
+    if (!(bought > 0) || paid === null || left === null) return 0;
+    var upto = Math.min(priced + qty, bought);
+    var share = BigInt(paid);
+    var worth = Number((share * BigInt(upto)) / BigInt(bought) - (share * BigInt(priced)) / BigInt(bought));
+    return Math.min(worth, Math.max(left, 0));
+  }
+
   function aftersaleAmount(form) {
     if (!form) return;
     var total = 0;
     form.querySelectorAll("[data-aftersale-qty]").forEach(function (input) {
       var qty = parseInt(input.value || "0", 10);
-      var bought = parseInt(input.getAttribute("data-line-quantity"), 10);
-      var amount = cents(input.getAttribute("data-line-amount"));
-      if (qty > 0 && bought > 0 && amount !== null) total += Math.round((amount * Math.min(qty, bought)) / bought);
+      if (!(qty > 0)) return;
+      var refund = input.closest("tr").querySelector("[data-aftersale-refund]");
+      var typed = refund ? cents(refund.value) : null;
+      total += typed !== null ? typed : unitsWorth(input, qty);
     });
     var target = form.querySelector("[data-aftersale-amount]");
     if (target) target.setAttribute("placeholder", total ? (total / 100).toFixed(2) : "");

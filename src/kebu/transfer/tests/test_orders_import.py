@@ -2655,6 +2655,48 @@ def test_a_marketplaces_returned_quantity_alone_takes_the_refund_from_the_line_t
     assert (note.column, note.value) == ("退款金额", refunded) and "returned" in note.reason
 
 
+# The same with an order discount (20.00) and a coupon (5.00): 458.50 paid, 448.50 of it for 473.50 of
+# goods. The tea's line (3 × 128.00) is 363.73 of that, one tea 121.24, as an after-sale left to its
+# default gives back (``line_refund_bases``), not its price of 128.00; what the refund has past it (the
+# shipping) goes over what each line has left, as above.
+_D1 = _sheet(
+    "D1,tb_qian,458.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
+    "2024-01-07 09:05:00,明前龙井,3,TEA-250,128.00,,,,10",
+    "D1,tb_qian,458.50,交易成功,,钱七,上海 上海市 浦东新区 张江路88号,13900001111,2024-01-07 09:00:00,"
+    "2024-01-07 09:05:00,爽肤水,1,TONER-100,89.50,,,,10",
+)
+DISCOUNTED = _with_refunds(
+    _with_refunds(_D1, {"D1": "20.00"}, header="订单优惠"), {"D1": "5.00"}, header="优惠券金额"
+)
+
+
+@pytest.mark.parametrize(
+    ("refunded", "tea_refunded", "toner_refunded"),
+    [("121.24", "121.24", "0.00"), ("131.24", "128.70", "2.54")],
+)
+def test_a_returned_quantity_alone_gives_back_the_units_share_of_what_was_paid_after_the_discounts(
+    owner, shop, refunded, tea_refunded, toner_refunded
+):
+    from kebu.orders.services.aftersales import line_refund_bases
+
+    data = _with_line_returns(_with_refunds(DISCOUNTED, {"D1": refunded}), {("D1", "TEA-250"): "1"})
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="D1")
+    assert (order.discount_cny, order.coupon_cny, order.paid_cny) == (
+        Decimal("20.00"),
+        Decimal("5.00"),
+        Decimal("458.50"),
+    )
+    lines = order.lines.order_by("position").values_list("sku_code", "returned_quantity", "refunded_cny")
+    assert list(lines) == [("TEA-250", 1, Decimal(tea_refunded)), ("TONER-100", 0, Decimal(toner_refunded))]
+    # what the after-sale form proposes for the two teas still there: the rest of the line's share
+    tea = order.lines.get(sku_code="TEA-250")
+    assert line_refund_bases(order)[tea.pk].default(2) == Decimal("242.49")
+
+
 def _refund_outcome(owner, store, data: bytes) -> tuple:
     """What importing ``data`` leaves of order R1 and its buyer: her total spent, her spend per category,
     the order's status and refund, and each line's (returned, refunded); then undone, for the next."""
