@@ -24,6 +24,7 @@ from kebu.audit.services import audit_record
 from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.services import idempotent
+from kebu.customers.columns import grouped
 from kebu.orders.models import (
     COUNTED_STATUSES,
     OPEN_AFTERSALE_STATUSES,
@@ -195,7 +196,7 @@ def _lines_clean(
                     errors,
                     prefix + "amount_cny",
                     _("At most ¥%(left)s of this line is left to refund.")
-                    % {"left": max(basis.left_cny, ZERO)},
+                    % {"left": grouped(max(basis.left_cny, ZERO))},
                 )
         clean.append((line, quantity, amount))
     return clean
@@ -314,7 +315,9 @@ def _reserve(order: Order, amount: Decimal) -> Order:
         fresh = Order.objects.get(pk=order.pk)
         left = fresh.paid_cny - fresh.refund_reserved_cny
         if amount > left:
-            message = _("At most ¥%(left)s of this order can still be refunded.") % {"left": max(left, ZERO)}
+            message = _("At most ¥%(left)s of this order can still be refunded.") % {
+                "left": grouped(max(left, ZERO))
+            }
             raise ValidationFailed(message, field_errors={"amount_cny": [message]})
         if Order.objects.filter(pk=fresh.pk, version=fresh.version).update(
             refund_reserved_cny=fresh.refund_reserved_cny + amount, version=F("version") + 1
@@ -502,7 +505,9 @@ def _shares_check(aftersale: AfterSale, shares: Mapping[int, Decimal]) -> None:
             continue
         left = max(line.amount_cny - line.refunded_cny - held.get(line.pk, ZERO), ZERO)
         if share < 0 or share > left:
-            _errors_add(errors, key, _("At most ¥%(left)s of this line is left to refund.") % {"left": left})
+            _errors_add(
+                errors, key, _("At most ¥%(left)s of this line is left to refund.") % {"left": grouped(left)}
+            )
     named = aftersale.lines.aggregate(total=Sum("amount_cny"))["total"] or ZERO
     if sum(shares.values(), named) > aftersale.amount_cny:
         _errors_add(errors, "amount_cny", _("The amount is less than the lines' refunds add up to."))
