@@ -71,3 +71,33 @@ def test_the_keys_other_indexes_lead_with_have_no_index_of_their_own_and_going_b
 
     assert {"customer_id", "store_id"} <= set(_single_column_indexes("orders_order"))
     assert _single_column_indexes("orders_orderline").count("sku_id") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_order_numbers_imported_as_excel_text_formulas_become_the_numbers_themselves(owner):
+    buyer = make_customer(actor=owner, name="王芳")
+    apps = migrate([("orders", "0010_store_roles")])
+    Store, Order = apps.get_model("orders", "Store"), apps.get_model("orders", "Order")
+    store = Store.objects.create(name="淘宝店", platform="taobao")
+    at = datetime(2026, 5, 1, 10, tzinfo=UTC)
+
+    def order(number: str, tracking: str = "") -> int:
+        return Order.objects.create(
+            order_no=number, tracking_no=tracking, store=store, customer_id=buyer.pk, status="pending",
+            ordered_at=at, goods_cny=30, total_cny=30,
+        ).pk  # fmt: skip
+
+    marked = order('="3871234567890123456"', tracking='="SF1234"')
+    twice = order('="3871234567890123457"')
+    order("3871234567890123457")  # the same order imported once each way: its number is taken
+    plain = order("A1", tracking="=SUM(1)")
+
+    migrate([("orders", "0011_order_numbers_as_excel_shows_them")])
+
+    Order = apps.get_model("orders", "Order")
+    numbers = dict(Order.objects.values_list("pk", "order_no"))
+    assert numbers[marked] == "3871234567890123456"
+    assert numbers[twice] == '="3871234567890123457"'  # two orders must not share one number
+    assert numbers[plain] == "A1"
+    tracking = dict(Order.objects.values_list("pk", "tracking_no"))
+    assert (tracking[marked], tracking[plain]) == ("SF1234", "=SUM(1)")
