@@ -227,10 +227,14 @@ def _custom_value(definition: CustomField, value: Any) -> Any:
 
 
 def _validate(
-    data: CustomerInput, *, customer: Customer | None, definitions: Sequence[CustomField] | None = None
+    data: CustomerInput,
+    *,
+    customer: Customer | None,
+    definitions: Sequence[CustomField] | None = None,
+    name_needed: bool = True,
 ) -> _Clean:
     """Check the whole input; raise one ``ValidationFailed`` naming every bad field. ``definitions`` are the
-    active custom fields, read here when not given."""
+    active custom fields, read here when not given; ``name_needed``: see ``customer_input_check``."""
     errors: dict[str, list[Any]] = {}
     if len(data.name) > 100:
         _add(errors, "name", _("A name has at most 100 characters."))
@@ -278,7 +282,7 @@ def _validate(
         label = item.label if item.label in _PHONE_LABEL_KEYS else CustomerPhone.Label.OTHER
         phones.append((parsed.e164, label, phone_lookup(parsed.e164), phone_last4_lookup(parsed.digits)))
 
-    if not data.name.strip() and not phones and not errors.get("phones.0.number"):
+    if name_needed and not data.name.strip() and not phones and not errors.get("phones.0.number"):
         _add(errors, "name", _("Give the customer a name or a phone number."))
 
     if len(data.addresses) > MAX_ADDRESSES:
@@ -344,15 +348,30 @@ class CheckedCustomer:
     def phone_lookups(self) -> list[str]:
         return [p[2] for p in self.clean.phones]
 
+    @property
+    def unnamed(self) -> bool:
+        """Neither a name nor a phone: not enough to make a customer of (``customer_input_check``)."""
+        return not self.data.name.strip() and not self.clean.phones
+
 
 def customer_input_check(
-    *, data: CustomerInput, customer: Customer | None = None, definitions: Sequence[CustomField] | None = None
+    *,
+    data: CustomerInput,
+    customer: Customer | None = None,
+    definitions: Sequence[CustomField] | None = None,
+    name_needed: bool = True,
 ) -> CheckedCustomer:
     """Raise the ``ValidationFailed`` that saving ``data`` would raise (as a new customer, or over
     ``customer``), writing nothing: for an import's dry run and validation report. Duplicate phones are
     not checked here; they are the import's matching, not an error. An import passes the active custom
-    fields (``definitions``) once for all its rows, instead of a query per row."""
-    return CheckedCustomer(data, _validate(data, customer=customer, definitions=definitions))
+    fields (``definitions``) once for all its rows, instead of a query per row.
+
+    ``name_needed=False`` lets through input with neither a name nor a phone (``CheckedCustomer.unnamed``):
+    an order sheet's buyer named by a key an import matches (a customer number, an account, an email),
+    whose name only a new customer needs. Such input makes no customer (``customers_import_create``);
+    the import refuses it when no customer has the key."""
+    clean = _validate(data, customer=customer, definitions=definitions, name_needed=name_needed)
+    return CheckedCustomer(data, clean)
 
 
 def phone_owners(*, e164_numbers: Iterable[str], exclude_customer_id: int | None = None) -> list[Customer]:
@@ -969,6 +988,10 @@ def customers_import_create(
     so it is free). Each gets a "customer.imported" timeline event naming ``import_id``."""
     if not rows:
         return CustomersMade([], [])
+    if any(checked.unnamed for checked, _number in rows):
+        raise ValueError(
+            "A customer needs a name or a phone: this input was checked as one to find, not to make."
+        )
     now = timezone.now()
     actor_id = actor.pk if actor is not None else None
     numbers = _numbers_for(

@@ -246,10 +246,14 @@ def customer_row_read(
     headers: Sequence[str],
     definitions: Sequence[CustomField] | None = None,
     references: References | None = None,
+    key_enough: bool = False,
 ) -> CustomerRow:
     """Row ``number`` (its ``cells``), with ``mapping`` (column index -> field key, see
     ``headers.headers_match``) saying which column is which field. ``definitions`` (the active custom
-    fields) and ``references`` (source and staff names) are read once by whoever reads many rows."""
+    fields) and ``references`` (source and staff names) are read once by whoever reads many rows.
+    ``key_enough``: a row with a key an import matches customers by (a customer number, an account, an
+    email) may leave out the name and phone, which only a new customer needs; its reader refuses it when
+    no customer has the key (an order's buyer: ``transfer.orders``)."""
     columns = {key: index for index, key in mapping.items()}
     problems: list[Problem] = []
     corrections: list[Correction] = []
@@ -439,8 +443,9 @@ def customer_row_read(
     # problem is not named twice (its value was left out of the input).
     spoken_for = {p.column for p in problems}
     checked = None
+    keyed = key_enough and bool(customer_no or data.socials or data.email)
     try:
-        checked = customer_input_check(data=data, definitions=definitions)
+        checked = customer_input_check(data=data, definitions=definitions, name_needed=not keyed)
     except ValidationFailed as exc:
         for name, messages in exc.field_errors.items():
             parts = name.split(".")  # "addresses.0.province": the province column, if the sheet has one

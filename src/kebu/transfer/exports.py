@@ -685,7 +685,7 @@ def template_build(kind: str) -> Export:
     return Export(kind=kind, columns=columns, rows=[_EXAMPLE], is_template=True)
 
 
-_NOT_IMPORTED = {"created_at", "archived_at", "customer_name"}
+_NOT_IMPORTED = {"created_at", "archived_at"}
 
 
 def _order_template_columns(policy: ContactPolicy) -> list[Column]:
@@ -704,6 +704,7 @@ def _order_example() -> dict[str, Any]:
     return {
         "store": store.name if store else "",
         "order_no": "4028123456789012345",
+        "customer_name": "王小明",
         "status": str(OrderStatus.PAID.label),
         "ordered_at": ordered,
         "paid_at": ordered + timedelta(minutes=1),

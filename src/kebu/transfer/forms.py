@@ -75,6 +75,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("completed_at", gettext_lazy("Completed at")),
     ("status", gettext_lazy("Order status")),
     ("customer_no", gettext_lazy("Customer number")),
+    ("customer_name", gettext_lazy("Customer name")),
     ("buyer", gettext_lazy("Buyer account")),
     ("receiver", gettext_lazy("Receiver")),
     ("receiver_family_name", gettext_lazy("Receiver's family name")),

@@ -168,6 +168,9 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
     ),
     "status": ("订单状态", "状态", "order status", "status"),
     "customer_no": ("客户编号", "customer number"),
+    # Who bought (Kebu's own export's Customer), beside who receives the parcel; the receiver names the
+    # buyer of a sheet without it.
+    "customer_name": ("客户", "客户名称", "客户名", "customer", "customer name"),
     # Buyer IDs a marketplace keeps unique; nicknames (买家昵称, 粉丝昵称) are not, and match no one.
     "buyer": ("买家会员名", "买家账号", "买家id", "下单帐号", "下单账号", "buyer id", "buyer"),
     "receiver": ("收货人", "收货人姓名", "收件人", "收件人姓名", "客户姓名", "receiver"),

@@ -10,11 +10,14 @@ method), never its lines or amounts: a sheet that differs there is refused for t
 differs. The importer changes an order already in Kebu only as its page would let them: one they may not
 see, or may not change, is left as it is with a note, and the contact details they see masked are never
 taken. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
-(旺旺/会员名), and becomes a new customer when none has them, owned as the customer import's are. A new
-order whose buyer is a customer the importer may not see, or would be a new one when they may not add
-customers, is refused, saying so and nothing of that customer (``_Known.buyer_problem``). A new order in
-a deactivated store is refused on its store's cell; one already in such a store is matched as any other.
-Each order is checked as ``order_create`` checks it, and a batch's orders are written together
+(旺旺/会员名), and becomes a new customer when none has them, owned as the customer import's are, named
+by the sheet's customer (Kebu's own export's Customer) or else its receiver. A buyer the sheet names by
+such a key needs no name or phone; a new one does, and its order is refused saying which column to fill
+in (``_new_buyer_unnamed``). A new order whose buyer is a customer the importer may not see, or would be
+a new one when they may not add customers, is refused, saying so and nothing of that customer
+(``_Known.buyer_problem``). A new order in a deactivated store is refused on its store's cell; one
+already in such a store is matched as any other. Each order is checked as ``order_create`` checks it,
+and its address is the sheet's, blank too (not the buyer's default). A batch's orders are written together
 (``orders_create_checked``), with the customers' figures, stages and audit entries as ``order_create``
 would leave them, in the batch's transaction. A new order the sheet reports closed after payment (交易关闭
 with its payment time) is made as it happened: paid, then refunded in full through the after-sale
@@ -136,6 +139,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 # An order sheet's buyer columns -> the customer fields they feed.
 BUYER_FIELDS = {
     "customer_no": "customer_no",
+    "customer_name": "name",  # Kebu's own export's Customer; else the receiver names the buyer (_buyer)
     "receiver": "name",
     "phone": "phone",
     "buyer": "wangwang",  # on a Taobao store; see _BUYER_ACCOUNT
@@ -840,6 +844,10 @@ def order_rows_read(
         # The parcel's address as the sheet has it: the order keeps its own copy.
         if order.buyer.data.addresses:
             address = order.buyer.data.addresses[0]
+            if order.data.get("receiver_name"):
+                # A new buyer's address is the parcel's, to whom it went: the customer's name is theirs
+                # only when the sheet names no one else (``_buyer``).
+                address.receiver = order.data["receiver_name"]
             order.data.update(
                 ship_province=address.province,
                 ship_city=address.city,
@@ -978,11 +986,26 @@ def _buyer(
         for index, key in mapping.items()
         if key in BUYER_FIELDS and (key != "buyer" or account)
     }
+    named = next((i for i, key in mapping.items() if key == "customer_name"), None)
+    receiver = next((i for i, key in mapping.items() if key == "receiver"), None)
+    if named is not None and receiver is not None:
+        # Kebu's own export names the customer beside the parcel's receiver, who may be someone else (a
+        # gift) or no one (an order without an address): the customer's name is the buyer's, the
+        # receiver's only where the sheet leaves it blank.
+        del buyer_mapping[receiver if normalized(cells[named]) else named]
     phone = next((i for i, key in buyer_mapping.items() if key == "phone"), None)
     if phone is not None and "*" in normalized(cells[phone]):
         cells = [None if i == phone else cell for i, cell in enumerate(cells)]
+    # A buyer the sheet names by a key (a customer number, an account, an email) needs no name or phone
+    # to be found; only a new one does (``_new_buyer_unnamed``).
     row = customer_row_read(
-        number, cells, mapping=buyer_mapping, headers=headers, references=references, definitions=definitions
+        number,
+        cells,
+        mapping=buyer_mapping,
+        headers=headers,
+        references=references,
+        definitions=definitions,
+        key_enough=True,
     )
     if row.problems:
         # A buyer's contact detail Kebu cannot take (a virtual number with an extension, an address
@@ -991,7 +1014,13 @@ def _buyer(
         kept = {i: key for i, key in buyer_mapping.items() if i not in bad}
         if bad and kept:
             again = customer_row_read(
-                number, cells, mapping=kept, headers=headers, references=references, definitions=definitions
+                number,
+                cells,
+                mapping=kept,
+                headers=headers,
+                references=references,
+                definitions=definitions,
+                key_enough=True,
             )
             if not again.problems:
                 again.warnings = row.problems
@@ -1172,6 +1201,28 @@ class _Known:
             order.buyer.checked.data.owner = self.owner
 
 
+def _new_buyer_unnamed(run: Import, order: OrderRows) -> Problem:
+    """Why a new order is refused whose buyer the sheet names only by a key no customer has (a customer
+    number from another shop's Kebu, an account), with neither a name nor a phone: a new customer needs
+    one. Told on the cell of the buyer's name (else of the phone), naming each column that would do."""
+    assert order.buyer is not None
+    columns = [header for key in ("customer_name", "receiver", "phone") if (header := _column(run, key))]
+    where = (
+        "、".join(columns) if columns else _("the buyer's name or phone (the sheet has no column for them)")
+    )
+    if order.buyer.customer_no:
+        reason = _(
+            "No customer has the customer number %(number)s, and a new customer needs a name or a phone: "
+            "fill in %(columns)s."
+        ) % {"number": order.buyer.customer_no, "columns": where}
+    else:
+        reason = _(
+            "No customer has this buyer's account or email, and a new customer needs a name or a phone: "
+            "fill in %(columns)s."
+        ) % {"columns": where}
+    return Problem(order.number, columns[0] if columns else "", "", reason)
+
+
 def _orders_hidden(actor: Any, order_ids: Sequence[int]) -> set[int]:
     """The orders of ``order_ids`` that ``actor`` may not see (``order_visible_queryset``: the orders of
     the customers they see), in one query for a batch; none under no one's name (``_Allowed``)."""
@@ -1285,7 +1336,12 @@ def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
         reached = next((status for status, key in steps if key in data), OrderStatus.PAID)
         data = {**data, "status": reached}
     return OrderInput(
-        customer=customer, store=order.store, lines=order.lines, order_no=order.order_no, **data
+        customer=customer,
+        store=order.store,
+        lines=order.lines,
+        order_no=order.order_no,
+        address_as_given=True,
+        **data,
     )
 
 
@@ -1448,6 +1504,9 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         customer_id = None if keys.name else known.matches.find(keys)
         if reason := known.buyer_problem(customer_id):
             order.problems = [Problem(order.number, "", "", reason)]
+            continue
+        if customer_id is None and order.buyer.checked.unnamed:
+            order.problems = [_new_buyer_unnamed(run, order)]
             continue
         customer = known.customer(customer_id) if customer_id is not None and customer_id > 0 else Customer()
         try:
@@ -2039,6 +2098,9 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
         customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)
         if reason := known.buyer_problem(customer_id):
             order.problems = [Problem(order.number, "", "", reason)]
+            continue
+        if customer_id is None and order.buyer.checked.unnamed:
+            order.problems = [_new_buyer_unnamed(run, order)]
             continue
         try:
             with transaction.atomic():

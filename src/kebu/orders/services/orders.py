@@ -118,7 +118,7 @@ class OrderInput:
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     completed_at: datetime | None = None
-    # The shipping address; all blank takes the customer's default address.
+    # The shipping address; all blank takes the customer's default address, unless ``address_as_given``.
     receiver_name: str = ""
     receiver_phone: str = ""
     ship_province: str = ""
@@ -128,6 +128,9 @@ class OrderInput:
     buyer_message: str = ""
     seller_notes: str = ""
     extra_errors: dict[str, list[Any]] = field(default_factory=dict)
+    # The address as given, all blank too: an import's sheet says where the parcel went, and one that
+    # names no one, no phone and no address (an order the customer took away) is kept so, as exported.
+    address_as_given: bool = False
 
 
 def _errors_add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
@@ -289,10 +292,10 @@ def _address_defaults(data: OrderInput) -> dict[str, str]:
         "ship_district": data.ship_district.strip()[:30],
         "ship_address": data.ship_address.strip()[:200],
     }
-    if any(fields.values()) or data.customer.pk is None:
+    if data.address_as_given or any(fields.values()) or data.customer.pk is None:
         # A customer not saved yet (an import's new buyer, checked before it is made) has no address to
-        # default to. An import's order always names its receiver or phone (its buyer needs one), so
-        # it never asks for the default: checked before or after its buyer is made, it is the same.
+        # default to; an import's order takes none either, so that it is the same checked before or after
+        # its buyer is made, whichever row made them.
         return fields
     address = data.customer.addresses.filter(is_default=True).first()
     if address is None:

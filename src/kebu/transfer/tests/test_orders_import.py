@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from kebu.core.errors import Conflict, ValidationFailed
 from kebu.core.jobs import job_run
-from kebu.customers.models import Customer
-from kebu.customers.services import CustomerInput, PhoneInput, customer_create
+from kebu.customers.models import Customer, SocialKind
+from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_create
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.services.orders import order_cancel
@@ -631,6 +631,105 @@ def test_a_buyers_phone_or_address_kebu_cannot_take_is_left_out_not_the_order(ow
     page = page.content.decode()
     notes = page[page.index('id="import-notes"') :]
     assert "1 row" in notes and "17012345678-1234" in notes and "南山区科苑路15号" in notes
+
+
+# A sheet as Kebu's own export names the buyer (客户编号, 客户) beside the parcel's receiver, with a buyer ID
+# column as a marketplace's has: a hand-made one, or Kebu's export with a column added.
+OWN = (
+    "店铺,订单号,客户编号,客户,买家会员名,订单状态,下单时间,付款时间,商品,数量,单价,实付金额,"
+    "收货人,收货人电话,详细地址"
+)
+
+
+def _own(store, number: str, *, customer_no="", customer="", account="", receiver="", phone="", address=""):
+    """A row of ``OWN``: a paid order of one 199.00 cream."""
+    buyer = f"{customer_no},{customer},{account}"
+    paid = "已付款,2024-01-05 10:00:00,2024-01-05 10:01:00,玻尿酸面霜,1,199.00,199.00"
+    return f"{store.name},{number},{buyer},{paid},{receiver},{phone},{address}"
+
+
+@pytest.mark.parametrize("key", ["customer number", "buyer ID"])
+def test_an_order_whose_buyer_the_sheet_knows_by_a_key_alone_is_theirs_sent_to_no_one(owner, shop, key):
+    # given a customer with a default address and a Taobao account
+    known = customer_create(
+        actor=owner,
+        data=CustomerInput(
+            name="王小明",
+            phones=[PhoneInput(number="13812345678")],
+            addresses=[
+                AddressInput(
+                    province="浙江省", city="杭州市", district="西湖区", detail="文三路1号", is_default=True
+                )
+            ],
+            socials=[SocialInput(kind=SocialKind.TAOBAO, handle="tb_xiaoming")],
+        ),
+    )
+    # when a sheet names them by it alone: no name, no receiver, no phone, no address (taken away)
+    by = {"customer_no": known.customer_no} if key == "customer number" else {"account": "tb_xiaoming"}
+    data = "\n".join([OWN, _own(shop.store, "K1", **by)]).encode()
+    run = run_import(owner, data, store=shop.store)
+    # then the order is theirs, sent to no one as the sheet says (not to their default address), and the
+    # same sheet again changes nothing
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="K1")
+    assert order.customer == known and Customer.objects.count() == 1
+    assert (order.receiver_name, order.receiver_phone, order.ship_province, order.ship_address) == ("",) * 4
+    assert counts(run_import(owner, data, store=shop.store)) == (0, 0, 1, 0)
+
+
+def test_a_new_buyer_needs_a_name_or_a_phone_and_the_report_says_which_column_to_fill_in(owner, shop):
+    from kebu.transfer.customers import Problem
+
+    # given orders whose buyers no customer has: by a customer number or a buyer ID alone, and by a
+    # customer number with the receiver's name
+    data = "\n".join(
+        [
+            OWN,
+            _own(shop.store, "K1", customer_no="C999999"),
+            _own(shop.store, "K2", account="tb_nobody"),
+            _own(shop.store, "K3", customer_no="C888888", receiver="张三"),
+        ]
+    ).encode()
+    run = run_import(owner, data, store=shop.store)
+    # then the first two are refused on the cell of the buyer's name, each naming the columns that would
+    # do, and the third makes its buyer, named by the receiver
+    assert counts(run) == (1, 0, 0, 2)
+    fill = "a new customer needs a name or a phone: fill in 客户、收货人、收货人电话."
+    assert [problems for _row, _cells, problems in import_rejected_rows(run)] == [
+        [Problem(2, "客户", "", f"No customer has the customer number C999999, and {fill}")],
+        [Problem(3, "客户", "", f"No customer has this buyer's account or email, and {fill}")],
+    ]
+    assert Customer.objects.get().name == "张三"
+    assert Order.objects.get().customer.customer_no == "C888888"
+
+
+def test_a_new_buyer_is_named_as_the_customer_and_their_address_as_the_parcels_receiver(owner, shop):
+    # given Kebu's own export of an order sent as a gift, and of one whose customer's name is blank
+    data = "\n".join(
+        [
+            OWN,
+            _own(
+                shop.store,
+                "K1",
+                customer_no="C000100",
+                customer="王小明",
+                receiver="张三",
+                phone="13900001111",
+                address="浙江省 杭州市 西湖区 文三路1号",
+            ),
+            _own(shop.store, "K2", customer_no="C000200", receiver="李四", phone="13700002222"),
+        ]
+    ).encode()
+    # when it is imported into a shop without them
+    run = run_import(owner, data, store=shop.store)
+    # then the buyer is the customer, their address the one the gift went to, to whom it went; the
+    # receiver names a buyer whose customer's name the sheet leaves blank
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    wang = Customer.objects.get(customer_no="C000100")
+    assert wang.name == "王小明"
+    assert list(wang.addresses.values_list("receiver", "detail")) == [("张三", "文三路1号")]
+    assert Order.objects.get(order_no="K1").receiver_name == "张三"
+    assert Customer.objects.get(customer_no="C000200").name == "李四"
 
 
 def test_an_order_whose_rows_are_apart_is_refused_naming_the_rows_and_loses_no_line(owner, shop, settings):
