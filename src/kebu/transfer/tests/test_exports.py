@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import Forbidden, ValidationFailed
 from kebu.core.jobs import job_run
+from kebu.core.phone import parse_phone
 from kebu.customers.models import Customer, CustomField, CustomFieldType, SocialKind, Stage
 from kebu.customers.services import AddressInput, CustomerInput, PhoneInput, SocialInput, customer_create
 from kebu.customers.tests.factories import CustomFieldFactory
@@ -481,6 +482,10 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
             # price difference, spread over its lines: one not returned refunded too)
             st.sampled_from(["", "10.00", "all", "line", "return", "return+10.00"]),
             st.integers(1, 3),  # the units returned, at most the line's
+            # who the parcel went to: the buyer, someone else (a gift), or no one it names: the buyer's
+            # phone alone, or nothing at all (an order the buyer took away, as the demo's customers
+            # without an address have), the buyer known by the customer number and name alone
+            st.sampled_from(["buyer", "someone else", "phone", "nobody"]),
         ),
         min_size=1,
         max_size=6,
@@ -490,7 +495,20 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
 )
 @example(
     orders=[
-        ("天猫店", "1001", "paid", [("CREAM-50", 1), ("TEA-250", 1)], "", "", False, 0, "express", "line", 1),
+        (
+            "天猫店",
+            "1001",
+            "paid",
+            [("CREAM-50", 1), ("TEA-250", 1)],
+            "",
+            "",
+            False,
+            0,
+            "express",
+            "line",
+            1,
+            "nobody",
+        ),
         (
             "抖音店",
             "1001",
@@ -503,7 +521,9 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
             "none",
             "10.00",
             1,
+            "someone else",
         ),
+        ("天猫店", "1002", "pending", [("TEA-250", 2)], "", "", True, 2, "express", "", 1, "nobody"),
     ],
     file_format="csv",
 )
@@ -521,6 +541,7 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
             "express",
             "return",
             2,
+            "phone",
         ),
         (
             "抖音店",
@@ -534,8 +555,9 @@ def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
             "none",
             "return+10.00",
             1,
+            "buyer",
         ),
-        ("抖音店", "1003", "completed", [("TEA-250", 1)], "", "", True, 2, "none", "return", 1),
+        ("抖音店", "1003", "completed", [("TEA-250", 1)], "", "", True, 2, "none", "return", 1, "nobody"),
     ],
     file_format="xlsx",
 )
@@ -565,13 +587,25 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     buyers = [add(owner, "王小明", "13812345678"), add(owner, "李华", "13900001111")]
     ordered = datetime(2024, 11, 11, 9, tzinfo=timezone.get_current_timezone())
     for index, drawn in enumerate(orders):
-        store, number, status, lines, seller_notes, message, with_address, hour, delivery, refund, units = (
-            drawn
-        )
+        (
+            store,
+            number,
+            status,
+            lines,
+            seller_notes,
+            message,
+            with_address,
+            hour,
+            delivery,
+            refund,
+            units,
+            to,
+        ) = drawn
+        buyer = buyers[index % 2]
         shipped = status in ("shipped", "completed")
         order = make_order(
             actor=owner,
-            customer=buyers[index % 2],
+            customer=buyer,
             store=Store.objects.get(name=store),
             order_no=number,
             status=status,
@@ -581,7 +615,8 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
             buyer_message=message,
             carrier="中通快递" if shipped else "",
             tracking_no=f"ZT{index}" if shipped else "",
-            receiver_name=buyers[index % 2].name,
+            receiver_name={"buyer": buyer.name, "someone else": "张三"}.get(to, ""),
+            receiver_phone=buyer.primary_phone if to == "phone" else "",
             ship_province="浙江省" if with_address else "",
             ship_city="杭州市" if with_address else "",
             ship_district="西湖区" if with_address else "",
@@ -628,12 +663,21 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == customers
 
     # and into a shop without them (another Kebu, the same stores), each order comes back as it went,
-    # paid and refunded as it was, each line refunded and returned as it was, and each buyer's figures
-    # with it, their spend per category and top category too, and the units sold net of those returned
+    # paid and refunded as it was, sent to whom and where it was (or to no one), each line refunded and
+    # returned as it was, and each buyer's figures with it, named as they were (not as the receiver of a
+    # gift), their spend per category and top category too, and the units sold net of those returned
     # (the buyers of the orders: the export has no other; stages only ever go up: left out)
     kept = ("store__name", "order_no", "status", "delivery_method", "carrier", "tracking_no", "seller_notes")
     kept += ("paid_cny", "refunded_cny")
     made = sorted(Order.objects.values_list(*kept))
+
+    def sent_to() -> list[tuple]:
+        # the receiver's phone as Kebu reads it: a sheet's is kept as it is written (138 1234 5678)
+        sent = ("store__name", "order_no", "receiver_name", "receiver_phone", "ship_city", "ship_address")
+        rows = Order.objects.values_list(*sent)
+        return sorted((*row[:3], parse_phone(row[3]).e164 if row[3] else "", *row[4:]) for row in rows)
+
+    sent_made = sent_to()
     line_kept = ("order__store__name", "order__order_no", "position", "amount_cny", "refunded_cny")
     line_kept += ("returned_quantity",)
     lines_made = sorted(OrderLine.objects.values_list(*line_kept))
@@ -650,6 +694,7 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     Customer.objects.all().delete()
     assert order_import_counts(owner, path) == (len(orders), 0, 0, 0)
     assert sorted(Order.objects.values_list(*kept)) == made
+    assert sent_to() == sent_made
     assert sorted(OrderLine.objects.values_list(*line_kept)) == lines_made
     assert sorted(CustomerCategorySpend.objects.values_list(*spend)) == spend_made
     assert sorted(buyers.values_list(*figures)) == buyers_made
@@ -664,6 +709,7 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
     Customer.objects.all().delete()
     assert order_import_counts(owner, unsplit) == (len(orders), 0, 0, 0)
     assert sorted(Order.objects.values_list(*kept)) == made
+    assert sent_to() == sent_made
     returns = ("order__store__name", "order__order_no", "position", "amount_cny", "returned_quantity")
     assert sorted(OrderLine.objects.values_list(*returns)) == sorted(row[:4] + row[5:] for row in lines_made)
     for order in Order.objects.prefetch_related("lines"):
