@@ -26,3 +26,15 @@ def no_drafts_left_over():
 
     for path in imports_dir().glob(DRAFT_PREFIX + "*"):
         path.unlink()
+
+
+@pytest.fixture
+def shop(owner):
+    """The catalogue of an order sheet's tests, its store a Taobao shop: the samples are Taobao exports,
+    whose buyer IDs are 旺旺 nicks."""
+    from kebu.orders.tests.factories import make_catalogue
+
+    catalogue = make_catalogue(actor=owner)
+    catalogue.store.platform = "taobao"
+    catalogue.store.save()
+    return catalogue

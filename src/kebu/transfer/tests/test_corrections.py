@@ -302,16 +302,6 @@ def check_page(client, data: bytes, on_commit) -> str:
     return client.get(response["Location"]).content.decode()
 
 
-@pytest.fixture
-def shop(owner):
-    from kebu.orders.tests.factories import make_catalogue
-
-    catalogue = make_catalogue(actor=owner)
-    catalogue.store.platform = "taobao"
-    catalogue.store.save()
-    return catalogue
-
-
 def test_a_big_import_counts_its_corrected_cells_as_the_page_writes_numbers():
     from django.template.loader import render_to_string
 

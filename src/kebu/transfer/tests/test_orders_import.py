@@ -63,14 +63,6 @@ def _with_problems(rows: list) -> list:
     return [row for row in rows if row[2]]
 
 
-@pytest.fixture
-def shop(owner):
-    catalogue = make_catalogue(actor=owner)
-    catalogue.store.platform = "taobao"  # the sample is a Taobao export: buyer IDs are 旺旺 nicks
-    catalogue.store.save()
-    return catalogue
-
-
 def test_a_taobao_export_becomes_orders_with_lines_and_their_buyers(owner, shop):
     run = run_import(owner, TAOBAO, store=shop.store)
 

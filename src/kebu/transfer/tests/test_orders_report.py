@@ -23,7 +23,6 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 from kebu.core.jobs import job_run
 from kebu.customers.models import Customer
 from kebu.orders.models import Order
-from kebu.orders.tests.factories import make_catalogue
 from kebu.transfer.customers import Problem
 from kebu.transfer.imports import customer_import_start, import_problems, import_rejected_rows, import_undo
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRowAction
@@ -56,14 +55,6 @@ PRICE = "价格"  # the sheet's 14th column: N on the report's sheet of rows to 
 
 def sheet(*rows: str) -> bytes:
     return "\n".join([HEADER, *rows]).encode()
-
-
-@pytest.fixture
-def shop(owner):
-    catalogue = make_catalogue(actor=owner)
-    catalogue.store.platform = "taobao"
-    catalogue.store.save()
-    return catalogue
 
 
 def run_import(owner, data: bytes, *, store, name: str = "ExportOrderList.csv", mode=ImportMode.GOOD_ROWS):

@@ -23,7 +23,6 @@ from kebu.customers.models import Customer
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
 from kebu.orders.models import Order, Sku
 from kebu.orders.services.credit import customer_credit_set
-from kebu.orders.tests.factories import make_catalogue
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import customer_import_start, import_rejected_rows
 from kebu.transfer.models import Import, ImportKind, ImportMode
@@ -34,14 +33,6 @@ from kebu.transfer.tests.test_views_kinds import chosen, token_of, upload_file
 pytestmark = pytest.mark.django_db
 
 TAOBAO = (Path(__file__).parent / "samples" / "taobao_orders.csv").read_bytes()
-
-
-@pytest.fixture
-def shop(owner):
-    catalogue = make_catalogue(actor=owner)
-    catalogue.store.platform = "taobao"  # the sample is a Taobao export: buyer IDs are 旺旺 nicks
-    catalogue.store.save()
-    return catalogue
 
 
 def database_state() -> dict[str, Any]:
