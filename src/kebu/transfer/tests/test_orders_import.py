@@ -38,13 +38,16 @@ pytestmark = pytest.mark.django_db
 TAOBAO = (Path(__file__).parent / "samples" / "taobao_orders.csv").read_bytes()
 
 
-def run_import(owner, data: bytes, *, store) -> Import:
+def run_import(
+    owner, data: bytes, *, store, name: str = "ExportOrderList.csv", mode: str = ImportMode.GOOD_ROWS
+) -> Import:
     with transaction.atomic():
         run = customer_import_start(
             actor=owner,
             data=data,
-            file_name="ExportOrderList.csv",
+            file_name=name,
             kind=ImportKind.ORDERS,
+            mode=mode,
             store=store,
             enqueue=False,
         )

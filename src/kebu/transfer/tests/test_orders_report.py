@@ -16,20 +16,18 @@ import pytest
 import python_calamine
 import xlsxwriter
 from django.core.management import call_command
-from django.db import transaction
 from django.urls import reverse
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
-from kebu.core.jobs import job_run
 from kebu.customers.models import Customer
 from kebu.orders.models import Order
 from kebu.transfer.customers import Problem
-from kebu.transfer.imports import customer_import_start, import_problems, import_rejected_rows, import_undo
-from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRowAction
+from kebu.transfer.imports import import_problems, import_rejected_rows, import_undo
+from kebu.transfer.models import Import, ImportMode, ImportRowAction
 from kebu.transfer.orders import order_file_check
 from kebu.transfer.report import report_write
 from kebu.transfer.tests.sheets import csv_rows
-from kebu.transfer.tests.test_orders_import import TAOBAO, _with_column, counts
+from kebu.transfer.tests.test_orders_import import TAOBAO, _with_column, counts, run_import
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english")]
 
@@ -55,22 +53,6 @@ PRICE = "价格"  # the sheet's 14th column: N on the report's sheet of rows to 
 
 def sheet(*rows: str) -> bytes:
     return "\n".join([HEADER, *rows]).encode()
-
-
-def run_import(owner, data: bytes, *, store, name: str = "ExportOrderList.csv", mode=ImportMode.GOOD_ROWS):
-    with transaction.atomic():
-        run = customer_import_start(
-            actor=owner,
-            data=data,
-            file_name=name,
-            kind=ImportKind.ORDERS,
-            mode=mode,
-            store=store,
-            enqueue=False,
-        )
-    job_run(run.job_id)
-    run.refresh_from_db()
-    return run
 
 
 def report_of(client, run: Import) -> bytes:
