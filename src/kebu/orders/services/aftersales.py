@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,27 +57,26 @@ def _open_quantities(order: Order) -> dict[int, int]:
     """Per order line, the units that cannot come back again: those in returns and refunds open or
     completed, and in exchanges still open (on their way back). A completed exchange took none for good:
     the customer holds its replacement, which may come back as the unit it replaced could."""
-    rows = (
-        AfterSaleLine.objects.filter(aftersale__order=order)
-        .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
-        .exclude(aftersale__kind=AfterSaleKind.EXCHANGE, aftersale__status=AfterSaleStatus.COMPLETED)
-        .values("line_id")
-        .annotate(quantity=Sum("quantity"))
-    )
-    return {row["line_id"]: row["quantity"] for row in rows}
+    return _units_in_aftersales(order, open_exchanges=True)
 
 
 def _priced_quantities(order: Order) -> dict[int, int]:
     """Per order line, the units returns and refunds open or completed have priced (``LineRefundBasis``):
     an exchange refunds nothing, so it prices none."""
-    rows = (
-        AfterSaleLine.objects.filter(aftersale__order=order)
-        .exclude(aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
-        .exclude(aftersale__kind=AfterSaleKind.EXCHANGE)
-        .values("line_id")
-        .annotate(quantity=Sum("quantity"))
+    return _units_in_aftersales(order, open_exchanges=False)
+
+
+def _units_in_aftersales(order: Order, *, open_exchanges: bool) -> dict[int, int]:
+    """Per line of ``order``, the units in its returns and refunds that are not rejected or withdrawn,
+    and (``open_exchanges``) in its exchanges still open."""
+    rows = AfterSaleLine.objects.filter(aftersale__order=order).exclude(
+        aftersale__status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED]
     )
-    return {row["line_id"]: row["quantity"] for row in rows}
+    exchange = Q(aftersale__kind=AfterSaleKind.EXCHANGE)
+    rows = rows.exclude(
+        exchange & Q(aftersale__status=AfterSaleStatus.COMPLETED) if open_exchanges else exchange
+    )
+    return dict(rows.values("line_id").annotate(quantity=Sum("quantity")).values_list("line_id", "quantity"))
 
 
 def _open_line_amounts(order: Order) -> dict[int, Decimal]:
