@@ -367,9 +367,9 @@ def customer_input_check(
     fields (``definitions``) once for all its rows, instead of a query per row.
 
     ``name_needed=False`` lets through input with neither a name nor a phone (``CheckedCustomer.unnamed``):
-    an order sheet's buyer named by a key an import matches (a customer number, an account, an email),
-    whose name only a new customer needs. Such input makes no customer (``customers_import_create``);
-    the import refuses it when no customer has the key."""
+    a customer sheet's row or an order sheet's buyer named by a key an import matches (a customer number,
+    an account, an email), whose name only a new customer needs. Such input makes no customer
+    (``customers_import_create``); the import refuses it when no customer has the key."""
     clean = _validate(data, customer=customer, definitions=definitions, name_needed=name_needed)
     return CheckedCustomer(data, clean)
 

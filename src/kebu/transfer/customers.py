@@ -213,6 +213,12 @@ _PROVIDES = {
     **{key: "socials" for key in SOCIAL_COLUMNS},
 }
 _REFERENCING = {"source", "owner"}
+# The sheet's fields that find a customer already in Kebu without a name or a phone: what the import
+# matches by besides those (``imports._Keys``). A row with one of them and neither a name nor a phone
+# updates the customer who has it (a 客户编号 | 标签 sheet), and makes nobody (``key_unknown_problem``).
+KEYS = frozenset({"customer_no", "email", *SOCIAL_COLUMNS})
+# A customer sheet needs a column of one of these, or no row could be matched or made.
+IDENTIFYING = KEYS | {"name", "phone"}
 TAG_MAX_LENGTH = 30
 CUSTOM_PREFIX = "cf_"
 _LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
@@ -251,9 +257,10 @@ def customer_row_read(
     """Row ``number`` (its ``cells``), with ``mapping`` (column index -> field key, see
     ``headers.headers_match``) saying which column is which field. ``definitions`` (the active custom
     fields) and ``references`` (source and staff names) are read once by whoever reads many rows.
-    ``key_enough``: a row with a key an import matches customers by (a customer number, an account, an
-    email) may leave out the name and phone, which only a new customer needs; its reader refuses it when
-    no customer has the key (an order's buyer: ``transfer.orders``)."""
+    ``key_enough``: a row with a key an import matches customers by (``KEYS``: a customer number, an
+    account, an email) may leave out the name and phone, which only a new customer needs; its import
+    refuses it when no customer has the key (a customer sheet's row: ``key_unknown_problem``; an order's
+    buyer: ``transfer.orders``)."""
     columns = {key: index for index, key in mapping.items()}
     problems: list[Problem] = []
     corrections: list[Correction] = []
@@ -541,14 +548,46 @@ class FileCheck:
 
 
 def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
-    """Raise ``ValidationFailed`` unless some column holds what tells customers apart, or when two
-    columns feed one field (one of them would be dropped without a word)."""
+    """Raise ``ValidationFailed`` unless some column holds what tells customers apart (``IDENTIFYING``),
+    or when two columns feed one field (one of them would be dropped without a word)."""
     mapping_one_column_each(headers, mapping)
-    if not {"name", "phone"} & set(mapping.values()):
+    if not IDENTIFYING & set(mapping.values()):
         raise ValidationFailed(
-            _("No column was recognised as the customer's name or phone (headers: %(headers)s).")
+            _(
+                "No column was recognised as the customer's name, phone, customer number, WeChat or another "
+                "account, or email (headers: %(headers)s)."
+            )
             % {"headers": "、".join(headers[:20])}
         )
+
+
+def key_unknown_problem(
+    row: CustomerRow, *, cells: Sequence[Cell], mapping: Mapping[int, str], headers: Sequence[str]
+) -> Problem:
+    """Why ``row`` (its ``cells``) is refused when it names a customer by keys no customer has
+    (``KEYS``) and has neither a name nor a phone, which a new customer needs: told on the cell of its
+    first key in the order the import matches by (``imports._Keys``), the customer number, an account,
+    the email."""
+    assert row.data is not None
+    if row.customer_no:
+        key = "customer_no"
+        reason = _(
+            "No customer has the customer number %(value)s; a new customer needs a name or a phone."
+        ) % {"value": row.customer_no}
+    elif row.data.socials:
+        account = row.data.socials[0]
+        key = next(key for key, kind in SOCIAL_COLUMNS.items() if kind == account.kind)
+        reason = _("No customer has the %(account)s %(value)s; a new customer needs a name or a phone.") % {
+            "account": SocialKind(account.kind).label,
+            "value": account.handle,
+        }
+    else:
+        key = "email"
+        reason = _("No customer has the email %(value)s; a new customer needs a name or a phone.") % {
+            "value": row.data.email
+        }
+    index = next(index for index, mapped in mapping.items() if mapped == key)
+    return Problem(row.number, headers[index], normalized(cells[index]), reason)
 
 
 def customer_file_check(

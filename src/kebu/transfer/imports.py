@@ -7,7 +7,10 @@ customer has it. A matched customer gets the row's non-blank cells (``customer_i
 importer may change (``_Allowed``): one they may not see or change is left as it is, and contact details
 they see masked are not taken, each with a note; an unmatched row becomes a new customer, if the
 importer may add customers, owned as the new-customer form would have it (``_new_owner``). So importing
-the same file twice, or a newer export that overlaps an older one, creates nobody twice.
+the same file twice, or a newer export that overlaps an older one, creates nobody twice. A row may name
+its customer by a key alone, without a name or a phone (a 客户编号 | 标签 sheet, to tag or reassign
+customers in bulk): it updates the customer who has the key, and is rejected, naming the key, when no
+one has it, since a new customer needs a name or a phone (``customers.key_unknown_problem``).
 
 A batch is one transaction: its customers, its journal rows (``ImportRow``), the import's next row and
 counts, and the job's heartbeat. A worker killed mid-batch loses only that uncommitted batch, which
@@ -67,6 +70,7 @@ from kebu.transfer.customers import (
     columns_feeding,
     customer_headers_match,
     customer_row_read,
+    key_unknown_problem,
     mapping_check,
 )
 from kebu.transfer.models import (
@@ -154,7 +158,7 @@ def import_plan(
 ) -> Plan:
     """Read the header of ``data`` and match its columns (or check the ``mapping`` given). Raises
     ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` when no column holds what tells
-    the rows apart (a customer's name or phone, a SKU's code)."""
+    the rows apart (a customer's name, phone, number, account or email; a SKU's code)."""
     table = table_read(data, sheet=sheet)
     mapping = import_mapping(table.headers, mapping=mapping, kind=kind)
     return Plan(headers=table.headers, mapping=mapping, sheet=table.sheet)
@@ -802,6 +806,7 @@ def _batch_import(
             headers=run.headers,
             definitions=definitions,
             references=references,
+            key_enough=True,
         )
         for number, cells in batch
     ]
@@ -845,6 +850,13 @@ def _batch_import(
         if customer_id is None:
             if keys.name and len(matches.names.get(keys.name, ())) > 1:
                 rejected.append(_ambiguous(row.number, keys.name, run.headers, mapping))
+                continue
+            if row.checked is not None and row.checked.unnamed:
+                # Named by a key alone (a 客户编号 | 标签 sheet): a customer to update, never one to make.
+                unknown = key_unknown_problem(
+                    row, cells=cells_of[row.number], mapping=mapping, headers=run.headers
+                )
+                rejected.append(CustomerRow(row.number, None, problems=[unknown]))
                 continue
             if problem := _new_customer_problem(
                 run, row, cells=cells_of[row.number], mapping=mapping, allowed=allowed

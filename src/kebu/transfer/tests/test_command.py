@@ -85,6 +85,29 @@ def test_a_sheet_without_a_name_or_phone_column_is_refused_with_its_headers(tmp_
         call_command("import", str(path), kind="customers", dry_run=True)
 
 
+def test_a_sheet_of_customer_numbers_and_tags_tags_them_from_the_terminal_as_its_dry_run_said(
+    tmp_path, owner
+):
+    from kebu.customers.tests.factories import make_customer
+
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    path = tmp_path / "打标签.csv"
+    path.write_text(f"客户编号,标签\n{zhang.customer_no},VIP\nC000123,VIP\n", encoding="utf-8")
+    checked, imported = io.StringIO(), io.StringIO()
+
+    call_command("import", str(path), kind="customers", dry_run=True, stdout=checked)
+    call_command("import", str(path), kind="customers", user="laoban", stdout=imported)
+
+    refused = (
+        "  row 3, 客户编号: 'C000123': No customer has the customer number C000123; a new customer needs a "
+        "name or a phone."
+    )
+    assert "1 rows ready, 1 rows with problems" in checked.getvalue() and refused in checked.getvalue()
+    assert "0 created, 1 updated, 0 unchanged, 1 rejected" in imported.getvalue()
+    assert refused in imported.getvalue()
+    assert list(zhang.tags.values_list("name", flat=True)) == ["VIP"] and Customer.objects.count() == 1
+
+
 def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merchant_sheet, tmp_path, owner):
     report = tmp_path / "待修改.xlsx"
     out = io.StringIO()

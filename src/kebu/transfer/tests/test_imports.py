@@ -1614,3 +1614,166 @@ def test_an_owner_cell_naming_someone_who_left_refuses_only_the_rows_that_would_
     assert zhang.owner == clerk and list(zhang.tags.values_list("name", flat=True)) == ["老客"]
     assert Customer.objects.get(name="李四").owner == owner
     assert not Customer.objects.filter(name="王五").exists()
+
+
+# --- a sheet that names customers by a key alone updates them, and makes nobody ---------------------
+
+
+def keyed_csv(header: str, *lines: str) -> bytes:
+    return (header + "\n" + "".join(line + "\n" for line in lines)).encode("utf-8")
+
+
+def tags_of(customer: Customer) -> list[str]:
+    return sorted(customer.tags.values_list("name", flat=True))
+
+
+def test_a_sheet_of_customer_numbers_tags_restages_and_reassigns_them_and_undo_puts_them_back(
+    owner, staff_member
+):
+    # given three customers, one already tagged 老客, and a colleague to give customers to
+    clerk = staff_member("sales", "xiaowang", display_name="小王")
+    Tag.objects.create(name="老客")
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    li = make_customer(actor=owner, name="李四", phone="13900001111")
+    wang = make_customer(actor=owner, name="王五", phone="13700002222")
+    run_import(owner, keyed_csv("客户编号,标签", f"{zhang.customer_no},老客"))
+    before = (owned_state(), tag_names(), tags_of(zhang))
+
+    # when a sheet of their numbers and only the columns to change is imported
+    run = run_import(
+        owner,
+        keyed_csv(
+            "客户编号,标签,客户阶段,负责人",
+            f"{zhang.customer_no},VIP、老客,复购,",
+            f"{li.customer_no.lower()},,,小王",
+            f"{wang.customer_no},,,",  # nothing to change
+        ),
+    )
+
+    # then each takes the cells its row has, and keeps its name, phone and everything the sheet left blank
+    assert counts(run) == (0, 2, 1, 0), import_rejected_rows(run)
+    zhang.refresh_from_db()
+    li.refresh_from_db()
+    assert (zhang.name, zhang.primary_phone, zhang.stage, tags_of(zhang)) == (
+        "张三",
+        "+8613812345678",
+        "repeat",
+        ["VIP", "老客"],
+    )
+    assert (li.name, li.owner, tags_of(li)) == ("李四", clerk, [])
+    assert [row for row in owned_state() if row[1] == "王五"] == [r for r in before[0] if r[1] == "王五"]
+    # and undo takes the tag and the stage off and gives 李四 back
+    import_undo(actor=owner, run=run)
+    zhang.refresh_from_db()
+    assert (owned_state(), tag_names(), tags_of(zhang)) == before
+
+
+def test_a_sheet_of_wechat_ids_and_notes_updates_the_customers_who_have_them(owner):
+    zhang = make_customer(
+        actor=owner, name="张三", phone="13812345678", socials=[SocialInput(kind="wechat", handle="zs_wx")]
+    )
+    li = make_customer(actor=owner, name="李四", phone="13900001111", notes="老客户")
+
+    run = run_import(owner, keyed_csv("微信号,备注", "ZS_WX,爱喝铁观音"))
+
+    assert counts(run) == (0, 1, 0, 0), import_rejected_rows(run)
+    zhang.refresh_from_db()
+    li.refresh_from_db()
+    assert (zhang.name, zhang.notes, zhang.socials.count()) == ("张三", "爱喝铁观音", 1)
+    assert li.notes == "老客户"
+
+
+def test_a_row_whose_name_and_phone_are_blank_updates_the_customer_its_number_names(owner):
+    """A sheet with a name column, and rows that leave it blank: once refused for want of a name."""
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+
+    run = run_import(owner, csv_bytes(f"{zhang.customer_no},,,,,,,,,,VIP", ",李四,13900001111,,,,,,,,"))
+
+    assert counts(run) == (1, 1, 0, 0), import_rejected_rows(run)
+    zhang.refresh_from_db()
+    assert (zhang.name, zhang.notes) == ("张三", "VIP")
+
+
+@pytest.mark.parametrize("mode", [ImportMode.GOOD_ROWS, ImportMode.ALL_OR_NOTHING])
+def test_a_key_no_customer_has_is_refused_on_its_row_naming_it_and_nothing_is_written_for_it(owner, mode):
+    # given 张三, with a WeChat ID
+    zhang = make_customer(
+        actor=owner, name="张三", phone="13812345678", socials=[SocialInput(kind="wechat", handle="zs_wx")]
+    )
+    before = (state(), tag_names())
+    data = keyed_csv(
+        "客户编号,微信号,邮箱,标签",
+        f"{zhang.customer_no},,,VIP",
+        "c000123,,,新词",  # a number from another shop's Kebu
+        ",wx_nobody,nobody@example.com,新词",
+        ",,nobody@example.com,新词",
+    )
+
+    # when a sheet tags him, and three customers Kebu does not have, each known by a key alone
+    check = customer_file_check(data, actor=owner)
+    run = run_import(owner, data, mode=mode)
+
+    # then those rows are refused on the cell of their key, as the dry run said, and none is made
+    problems = import_rejected_rows(run)
+    assert [(n, [(p.column, p.value, p.reason) for p in found]) for n, _cells, found in problems] == [
+        (
+            3,
+            [
+                (
+                    "客户编号",
+                    "c000123",
+                    "No customer has the customer number C000123; a new customer needs a name or a phone.",
+                )
+            ],
+        ),
+        (
+            4,
+            [
+                (
+                    "微信号",
+                    "wx_nobody",
+                    "No customer has the WeChat ID wx_nobody; a new customer needs a name or a phone.",
+                )
+            ],
+        ),
+        (
+            5,
+            [
+                (
+                    "邮箱",
+                    "nobody@example.com",
+                    "No customer has the email nobody@example.com; a new customer needs a name or a phone.",
+                )
+            ],
+        ),
+    ]
+    assert problems_of(run) == checked_problems(check) and check.good == 1
+    assert Customer.objects.count() == 1
+    if mode == ImportMode.ALL_OR_NOTHING:
+        assert run.refused and (state(), tag_names()) == before
+    else:
+        assert counts(run) == (0, 1, 0, 3)
+        assert tag_names() == ["VIP"]  # 新词 went to nobody: not left behind
+
+
+def test_an_importer_who_may_not_change_customers_leaves_those_a_keyed_sheet_names_with_a_note(
+    owner, customer_importer
+):
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    before = state()
+    clerk = customer_importer("analyst", "customers.view_contact", "customers.add_customer")
+
+    run = run_import(clerk, keyed_csv("客户编号,备注", f"{zhang.customer_no},VIP"))
+
+    assert counts(run) == (0, 0, 1, 0) and state() == before
+    [note] = import_notes(run, limit=10)
+    assert note.column == "备注" and "may not change customers" in note.reason
+
+
+def test_a_mapping_with_a_key_alone_is_taken_and_one_without_any_is_refused_naming_what_would_do(owner):
+    assert import_mapping(["客户编号", "标签"]) == {0: "customer_no", 1: "tags"}
+    assert import_mapping(["旺旺", "负责人"]) == {0: "wangwang", 1: "owner"}
+    with pytest.raises(ValidationFailed, match="customer number, WeChat or another account, or email"):
+        customer_import_start(
+            actor=owner, data=keyed_csv("备注,最近购买", "VIP,铁观音"), file_name="x.csv", enqueue=False
+        )

@@ -171,19 +171,46 @@ def test_the_columns_page_shows_the_header_first_rows_and_the_guessed_fields(own
         assert f'<option value="{key}" selected>' in select
 
 
-def test_a_mapping_without_name_or_phone_is_shown_as_a_problem_and_cannot_be_imported(owner_client):
-    token = token_of(upload(owner_client, sheet("zs_wx,铁观音", header="微信号,最近购买\n")))
+def test_a_mapping_with_nothing_that_tells_customers_apart_is_shown_as_a_problem_and_cannot_be_imported(
+    owner_client,
+):
+    token = token_of(upload(owner_client, sheet("VIP,铁观音", header="备注,最近购买\n")))
 
     page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
     assert "No column was recognised as the customer" in page
 
     response = owner_client.post(
         reverse("transfer:draft", args=[token]),
-        {"col_0": "wechat", "col_1": "", "mode": ImportMode.GOOD_ROWS, "action": "import"},
+        {"col_0": "notes", "col_1": "", "mode": ImportMode.GOOD_ROWS, "action": "import"},
     )
     assert response.status_code == 400
-    assert "No column was recognised as the customer" in response.content.decode()
+    assert "phone, customer number, WeChat or another account, or email" in response.content.decode()
     assert not Import.objects.exists()
+
+
+def test_a_sheet_of_customer_numbers_and_tags_tags_those_customers_from_the_pages(
+    owner_client, owner, django_capture_on_commit_callbacks
+):
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    data = sheet(f"{zhang.customer_no},VIP", "C000123,VIP", header="客户编号,标签\n")
+    token = token_of(upload(owner_client, data))
+    assert (
+        "No column was recognised"
+        not in owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {"col_0": "customer_no", "col_1": "tags", "mode": ImportMode.GOOD_ROWS, "action": "import"},
+        )
+
+    assert response.status_code == 302
+    run = Import.objects.get()
+    assert (run.created, run.updated, run.unchanged, run.rejected) == (0, 1, 0, 1)
+    assert list(zhang.tags.values_list("name", flat=True)) == ["VIP"]
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "No customer has the customer number C000123" in page
 
 
 def test_two_columns_cannot_feed_one_field(owner_client):
