@@ -462,6 +462,12 @@ def customer_row_read(
                 key = parts[-1] if parts[-1] in columns else _SERVICE_FIELDS.get(parts[0], "")
             if key == "province" and data.addresses:
                 key = _division_at_fault(data.addresses[0], columns)
+            named_by = next((k for k in ("customer_no", *SOCIAL_COLUMNS, "email") if k in columns), None)
+            if key == "name" and key_enough and named_by and not {"name", "phone"} & columns.keys():
+                # A sheet that names its customers by a key alone (客户编号 | 标签): this row's key is blank.
+                message = _("This row names no customer: fill in %(column)s.")
+                problem(named_by, message % {"column": headers[columns[named_by]]})
+                continue
             index = columns.get(key)
             if index is not None and headers[index] in spoken_for:
                 continue

@@ -1756,6 +1756,20 @@ def test_a_key_no_customer_has_is_refused_on_its_row_naming_it_and_nothing_is_wr
         assert tag_names() == ["VIP"]  # 新词 went to nobody: not left behind
 
 
+def test_a_row_of_a_keyed_sheet_with_its_key_blank_is_told_to_fill_the_key_in(owner):
+    # given 张三
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+
+    # when a 客户编号 | 标签 sheet tags him, and has a row whose number was left out
+    run = run_import(owner, keyed_csv("客户编号,标签", f"{zhang.customer_no},VIP", ",VIP"))
+
+    # then that row is refused on its number's cell, asking for it, not for a name no column holds
+    assert [(n, [(p.column, p.reason) for p in found]) for n, _cells, found in import_rejected_rows(run)] == [
+        (3, [("客户编号", "This row names no customer: fill in 客户编号.")])
+    ]
+    assert counts(run) == (0, 1, 0, 1)
+
+
 def test_an_importer_who_may_not_change_customers_leaves_those_a_keyed_sheet_names_with_a_note(
     owner, customer_importer
 ):
