@@ -71,6 +71,20 @@ def parse_phone(raw: str, *, region: str | None = None) -> Phone:
     return _parse_in_full(raw, text, region)
 
 
+def phone_as_kept(raw: str) -> str:
+    """A phone someone else wrote down (an order's receiver, from a sheet, a form or the API) as Kebu keeps
+    it: normalised as the customers' own phones are when it parses, else as written, only trimmed. So
+    one receiver is stored one way however the sheet spaced it, and what is no number Kebu can read (a
+    marketplace's masked 138****8000, an extension) is not lost."""
+    text = (raw or "").strip()
+    if not text:
+        return ""
+    try:
+        return parse_phone(text).e164
+    except ValidationFailed:
+        return text
+
+
 def _parse_in_full(raw: str, text: str, region: str) -> Phone:
     if not text:
         raise ValidationFailed(_("Enter a phone number."))

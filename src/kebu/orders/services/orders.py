@@ -27,7 +27,7 @@ from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.forms import EARLIEST_DATE, LATEST_DATE
 from kebu.core.models import ShopSettings
-from kebu.core.phone import parse_phone
+from kebu.core.phone import parse_phone, phone_as_kept
 from kebu.core.services import idempotent, sequence_next
 from kebu.customers.columns import grouped
 from kebu.customers.events import customer_stage_changed_unsaved
@@ -286,7 +286,7 @@ def order_no_next() -> str:
 def _address_defaults(data: OrderInput) -> dict[str, str]:
     fields = {
         "receiver_name": data.receiver_name.strip()[:50],
-        "receiver_phone": data.receiver_phone.strip()[:32],
+        "receiver_phone": phone_as_kept(data.receiver_phone)[:32],
         "ship_province": data.ship_province.strip()[:30],
         "ship_city": data.ship_city.strip()[:30],
         "ship_district": data.ship_district.strip()[:30],
@@ -870,17 +870,27 @@ def order_detail_fields_for(*, actor: Any) -> tuple[str, ...]:
 
 
 def _detail_clean(order: Order, values: dict[str, str]) -> dict[str, str]:
-    """``values`` as they would be stored (trimmed, one kind of line break, a municipality's city as the
-    division list names it), less those that are what the order already has. The address is one: when a
-    part of it changes, every part given goes with it."""
+    """``values`` as they would be stored (trimmed, one kind of line break, a receiver phone normalised
+    when it parses, a municipality's city as the division list names it), less those that are what the
+    order already has. The address is one: when a part of it changes, every part given goes with it."""
     clean = {name: value.replace("\r\n", "\n").strip() for name, value in values.items()}
+    if clean.get("receiver_phone"):
+        # Stored normalised when it is a number, so the same number typed another way is no change.
+        clean["receiver_phone"] = phone_as_kept(clean["receiver_phone"])
     if clean.get("ship_city", order.ship_city) != order.ship_city:
         province = clean.get("ship_province", order.ship_province)
         clean["ship_city"] = divisions.city_as_listed(province, clean["ship_city"])
-    changed = {name: value for name, value in clean.items() if value != getattr(order, name)}
+    changed = {name: value for name, value in clean.items() if value != _detail_stored(order, name)}
     if set(_ADDRESS_FIELDS) & set(changed):
         changed.update({name: clean[name] for name in _ADDRESS_FIELDS if name in clean})
     return changed
+
+
+def _detail_stored(order: Order, name: str) -> str:
+    """A detail of ``order`` as ``_detail_clean`` compares it: a receiver phone stored before phones were
+    normalised (as a sheet wrote it) is the number it is, so sending it back unchanged changes nothing."""
+    value = getattr(order, name)
+    return phone_as_kept(value) if name == "receiver_phone" else value
 
 
 def _address_check(order: Order, changed: dict[str, str], errors: dict[str, list[Any]]) -> None:
@@ -918,12 +928,12 @@ def order_details_update(
     and tracking number, the shipping address, the payment method of a paid order) to ``changes``, all or
     none. The customer's figures do not depend on them, with one exception refused here: taking a paid
     order on credit or off it would change what the customer owes. A changed receiver phone must be a
-    phone number, a changed province, city or district one of the division list's, a changed delivery
-    method one of ``DeliveryMethod``'s. Only what differs from the order is written and named in the
-    audit entry; with nothing different, nothing is written. Raises ``ValidationFailed`` naming each bad
-    field; ``Conflict`` when the order changed since it was read. ``import_id``: the import that brings
-    the change, kept in the audit entry, so that a later import can tell a correction made by hand from
-    its own (``order_fields_edited_by_hand``)."""
+    phone number, stored normalised (``phone_as_kept``), a changed province, city or district one of the
+    division list's, a changed delivery method one of ``DeliveryMethod``'s. Only what differs from the
+    order is written and named in the audit entry; with nothing different, nothing is written. Raises
+    ``ValidationFailed`` naming each bad field; ``Conflict`` when the order changed since it was read.
+    ``import_id``: the import that brings the change, kept in the audit entry, so that a later import can
+    tell a correction made by hand from its own (``order_fields_edited_by_hand``)."""
     unknown = set(changes) - set(ORDER_DETAIL_FIELDS)
     if unknown:
         raise ValueError(f"Not an order detail: {', '.join(sorted(unknown))}")

@@ -325,6 +325,20 @@ def test_the_shipping_address_is_copied_from_the_default_address_and_stored_encr
         assert all(value.startswith("kebu1$") for value in cursor.fetchone())
 
 
+@pytest.mark.parametrize("written", ["+86 138-0013-8000", "１３８ ００１３ ８０００", "138 0013 8000"])
+def test_a_receiver_phone_is_stored_normalised_as_a_customers_phone_is(owner, catalogue, buyer, written):
+    order = order_create(actor=owner, data=_input(catalogue, buyer, receiver_phone=written))
+
+    assert Order.objects.get(pk=order.pk).receiver_phone == "+8613800138000"
+
+
+def test_a_receiver_phone_that_is_no_number_is_kept_as_written(owner, catalogue, buyer):
+    # a marketplace's masked phone says something to the merchant (its last digits), if not to Kebu
+    order = order_create(actor=owner, data=_input(catalogue, buyer, receiver_phone=" 138****8000 "))
+
+    assert Order.objects.get(pk=order.pk).receiver_phone == "138****8000"
+
+
 def test_a_paid_order_cannot_be_cancelled_and_a_cancelled_one_cannot_be_paid(owner, catalogue, buyer):
     paid = make_order(actor=owner, customer=buyer, store=catalogue.store)
     with pytest.raises(ValidationFailed) as caught:
@@ -605,6 +619,24 @@ def test_only_the_details_that_differ_are_written_and_named(owner, addressed):
     assert [entry.data for entry in AuditEntry.objects.filter(action="order.update")] == [
         {"fields": ["seller_notes"]}
     ]
+
+
+def test_a_corrected_receiver_phone_is_stored_normalised(owner, addressed):
+    order_details_update(actor=owner, order=addressed, changes={"receiver_phone": "+86 139-0000-1111"})
+
+    assert Order.objects.get(pk=addressed.pk).receiver_phone == "+8613900001111"
+
+
+def test_a_receiver_phone_stored_as_written_sent_back_or_retyped_is_no_change(owner, addressed):
+    # a phone stored as a sheet wrote it, before phones were normalised, as the form sends it back
+    Order.objects.filter(pk=addressed.pk).update(receiver_phone="139 0000 1111")
+    old = Order.objects.get(pk=addressed.pk)
+
+    same = order_details_update(actor=owner, order=old, changes={"receiver_phone": "139 0000 1111"})
+    retyped = order_details_update(actor=owner, order=old, changes={"receiver_phone": "13900001111"})
+
+    assert same.version == retyped.version == old.version
+    assert not AuditEntry.objects.filter(action="order.update").exists()
 
 
 def test_the_contact_details_are_not_offered_to_someone_who_sees_them_masked(owner, staff_member):

@@ -89,6 +89,21 @@ def test_a_taobao_export_becomes_orders_with_lines_and_their_buyers(owner, shop)
     assert Customer.objects.get(name="王五").order_count == 0
 
 
+@pytest.mark.parametrize("written", ["+86 138-0013-8000", "１３８００１３８０００", "138 0013 8000"])
+def test_the_receiver_phone_is_kept_as_the_buyers_own_phone_is_however_the_sheet_wrote_it(
+    owner, shop, written
+):
+    run = run_import(owner, TAOBAO.replace(b"13900001111", written.encode()), store=shop.store)
+
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    lihua = Customer.objects.get(name="李华")
+    order = Order.objects.get(order_no="2024010512346")
+    assert order.receiver_phone == lihua.primary_phone == "+8613800138000"
+    # and the same sheet written the other way is the same number: nothing to update
+    again = run_import(owner, TAOBAO.replace(b"13900001111", b"13800138000"), store=shop.store)
+    assert counts(again) == (0, 0, 4, 0), import_notes(again, limit=10)
+
+
 def test_the_same_export_again_adds_nothing(owner, shop):
     run_import(owner, TAOBAO, store=shop.store)
 
@@ -1477,7 +1492,7 @@ def _first_row_edited(old: str, new: str, data: bytes = TAOBAO) -> bytes:
                 "ship_address": "中山西路2号",
             },
         ),
-        ("138****5678", "13812345678", {"receiver_phone": "13812345678"}),  # unmasked since
+        ("138****5678", "13812345678", {"receiver_phone": "+8613812345678"}),  # unmasked since
         (",王小明,浙江省", ",王晓明,浙江省", {"receiver_name": "王晓明"}),  # 收货人姓名
     ],
 )
