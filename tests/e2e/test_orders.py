@@ -247,3 +247,44 @@ def test_the_after_sale_forms_preview_is_the_refund_the_server_records(
         tea.pk: Decimal("300.00"),
         toner.pk: Decimal("95.83"),
     }
+
+
+def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_server_records(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
+    order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
+    cream = order.lines.get()
+
+    # given a return of one cream, whose preview is its share of what was paid
+    page.goto(f"{live_server.url}/orders/{order.pk}/aftersales/new/")
+    page.select_option("#id_kind", "return")
+    page.select_option("#id_reason", "size")
+    page.fill(f"#id_line_{cream.pk}_quantity", "1")
+    amount, line_refund = page.locator("#id_amount_cny"), page.locator(f"#id_line_{cream.pk}_amount")
+    expect(amount).to_have_attribute("placeholder", "199.00")
+    line_refund.fill("150")
+    note = page.locator("#aftersale-exchange-note")
+    expect(note).to_be_hidden()
+
+    # when it is made an exchange, the preview says no money moves and no refund is sent
+    page.select_option("#id_kind", "exchange")
+    expect(note).to_be_visible()
+    expect(amount).to_have_attribute("placeholder", "0.00")
+    expect(amount).to_be_disabled()
+    expect(line_refund).to_be_disabled()
+    expect(line_refund).to_have_value("")
+    _shoot(page, "aftersale-exchange-preview")
+    # (and back to a return, what was typed is there again)
+    page.select_option("#id_kind", "return")
+    expect(line_refund).to_have_value("150")
+    page.select_option("#id_kind", "exchange")
+    page.click("#save-aftersale")
+
+    # then the server records what the form showed: nought
+    expect(page).to_have_url(re.compile(rf"/orders/{order.pk}/"))
+    recorded = AfterSale.objects.get(order=order)
+    assert (recorded.kind, recorded.amount_cny) == (AfterSaleKind.EXCHANGE, Decimal("0.00"))
+    assert list(recorded.lines.values_list("quantity", "amount_cny")) == [(1, Decimal("0.00"))]

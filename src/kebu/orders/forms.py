@@ -518,6 +518,8 @@ class AfterSaleForm(KebuForm):
         self.order_lines = list(order.lines.all())
         self.fields["amount_cny"].help_text = _("Empty: the lines' share of what was paid.")
         self.fields["amount_cny"].widget.attrs["data-aftersale-amount"] = ""
+        # An exchange refunds nothing: the preview says so, and sends no refund (``static/kebu/orders.js``).
+        self.fields["kind"].widget.attrs["data-aftersale-kind"] = ""
         # What the preview works a line's refund out from, as the service does (``line_refund_bases``).
         bases = line_refund_bases(order)
         for line in self.order_lines:
@@ -555,6 +557,10 @@ class AfterSaleForm(KebuForm):
             ):
                 self.add_error(quantity, _("Enter how many of this line the refund is for."))
         return cleaned
+
+    @property
+    def is_exchange(self) -> bool:
+        return self["kind"].value() == AfterSaleKind.EXCHANGE
 
     def line_rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
         return [

@@ -186,7 +186,14 @@ def _lines_clean(
             continue
         basis = bases[line.pk]
         amount = ZERO
-        if kind != AfterSaleKind.EXCHANGE:
+        if kind == AfterSaleKind.EXCHANGE:
+            # Said, not dropped: a line's refund typed on an exchange would otherwise vanish unseen.
+            typed = money_parse(item.amount_cny, errors=errors, key=prefix + "amount_cny", allow_none=True)
+            if typed:
+                _errors_add(
+                    errors, prefix + "amount_cny", _("An exchange refunds nothing; use a refund for money.")
+                )
+        else:
             amount = money_parse(item.amount_cny, errors=errors, key=prefix + "amount_cny", allow_none=True)
             if amount is None:
                 amount = basis.default(quantity)

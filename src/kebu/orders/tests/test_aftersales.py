@@ -274,6 +274,23 @@ def test_an_exchange_moves_no_money(owner, order, buyer):
     assert (buyer.total_spent_cny, buyer.refund_count) == (Decimal("536.00"), 0)
 
 
+def test_a_lines_refund_typed_on_an_exchange_is_refused_not_dropped(owner, order):
+    cream = _line(order, "CREAM-50")
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(
+            actor=owner,
+            order=order,
+            kind=AfterSaleKind.EXCHANGE,
+            reason="size",
+            lines=[AfterSaleLineInput(cream.pk, 1, amount_cny="199.00")],
+        )
+
+    assert caught.value.field_errors["lines.0.amount_cny"] == [
+        "An exchange refunds nothing; use a refund for money."
+    ]
+    assert not AfterSale.objects.exists()
+
+
 def test_an_unpaid_order_has_no_after_sales(owner, catalogue, buyer):
     pending = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
     with pytest.raises(ValidationFailed) as caught:

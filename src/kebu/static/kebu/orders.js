@@ -1,4 +1,5 @@
-// The order pages: remove line rows, fill a line's price from the chosen SKU, preview the amounts.
+// The order pages: remove line rows, fill a line's price from the chosen SKU, preview the amounts
+// (and that an exchange moves no money).
 // The server computes and checks every amount again; these are only what the person sees as they type.
 (function () {
   "use strict";
@@ -76,12 +77,15 @@
     var target = event.target;
     if (target.matches("[data-sku-input]")) skuChosen(target);
     if (target.matches("[data-line-price]")) delete target.dataset.auto;
-    if (target.matches("[data-aftersale-qty], [data-aftersale-refund]")) aftersaleAmount(target.form);
+    if (target.matches("[data-aftersale-qty], [data-aftersale-refund], [data-aftersale-kind]")) {
+      aftersaleAmount(target.form);
+    }
     var form = target.closest("#order-form");
     if (form) preview(form);
   });
 
   document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-aftersale-kind]")) aftersaleAmount(event.target.form);
     if (event.target.matches("[data-sku-input]")) {
       skuChosen(event.target);
       var form = event.target.closest("#order-form");
@@ -119,8 +123,33 @@
     return Math.min(worth, Math.max(left, 0));
   }
 
+  // An exchange refunds nothing (the server records nought): the refunds are put aside, not sent, and the
+  // note says no money moves; back to a refund, what was typed comes back.
+  function aftersaleExchange(form) {
+    var kind = form.querySelector("[data-aftersale-kind]");
+    var exchange = !!kind && kind.value === "exchange";
+    var note = form.querySelector("[data-aftersale-exchange-note]");
+    if (note) note.hidden = !exchange;
+    form.querySelectorAll("[data-aftersale-refund-only]").forEach(function (element) {
+      element.hidden = exchange;
+    });
+    form.querySelectorAll("[data-aftersale-refund], [data-aftersale-amount]").forEach(function (input) {
+      if (exchange && !input.disabled) {
+        input.dataset.kept = input.value;
+        input.value = "";
+      } else if (!exchange && input.disabled) {
+        input.value = input.dataset.kept || "";
+        delete input.dataset.kept;
+      }
+      input.disabled = exchange;
+      input.setAttribute("placeholder", exchange ? "0.00" : "");
+    });
+    return exchange;
+  }
+
   function aftersaleAmount(form) {
     if (!form) return;
+    if (aftersaleExchange(form)) return;
     var total = 0;
     form.querySelectorAll("[data-aftersale-qty]").forEach(function (input) {
       var qty = parseInt(input.value || "0", 10);
