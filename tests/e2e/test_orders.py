@@ -15,7 +15,12 @@ from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import AfterSale, AfterSaleKind, Order, OrderStatus
-from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
+from kebu.orders.services.aftersales import (
+    AfterSaleLineInput,
+    aftersale_approve,
+    aftersale_receive,
+    aftersale_request,
+)
 from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
 from kebu.orders.tests.factories import make_catalogue, make_order
 from tests.e2e.conftest import screenshot
@@ -288,3 +293,40 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     recorded = AfterSale.objects.get(order=order)
     assert (recorded.kind, recorded.amount_cny) == (AfterSaleKind.EXCHANGE, Decimal("0.00"))
     assert list(recorded.lines.values_list("quantity", "amount_cny")) == [(1, Decimal("0.00"))]
+
+
+def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
+    order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
+    exchange = aftersale_request(
+        actor=clerk,
+        order=order,
+        kind="exchange",
+        reason="size",
+        lines=[AfterSaleLineInput(order.lines.get().pk, 1)],
+    )
+    aftersale_receive(actor=clerk, aftersale=aftersale_approve(actor=clerk, aftersale=exchange))
+
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    form = page.locator(f"[data-replacement-form='{exchange.pk}']")
+    form.locator("input[name=replacement_sku_code]").fill("TONER-100")
+    form.locator("input[name=replacement_carrier]").fill("顺丰速运")
+    form.locator("input[name=replacement_tracking_no]").fill("SF1234567890")
+    _shoot(page, "exchange-complete-form")
+    page.once("dialog", lambda dialog: dialog.accept())
+    form.locator("[data-action=complete]").click()
+
+    sent = page.locator(f"[data-replacement='{exchange.pk}']")
+    expect(sent).to_contain_text("SF1234567890")
+    expect(sent).to_contain_text("TONER-100")
+    _shoot(page, "exchange-replacement")
+    exchange.refresh_from_db()
+    assert (exchange.status, exchange.replacement_item, exchange.replacement_carrier) == (
+        "completed",
+        "爽肤水 100ml",
+        "顺丰速运",
+    )

@@ -78,6 +78,7 @@ from kebu.orders.selectors import (
 )
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
+    ReplacementInput,
     aftersale_approve,
     aftersale_cancel,
     aftersale_complete,
@@ -694,6 +695,9 @@ class AfterSaleSerializer(serializers.ModelSerializer):
     order_no = serializers.CharField(source="order.order_no", read_only=True)
     customer_no = serializers.CharField(source="customer.customer_no", read_only=True)
     lines = AfterSaleLineSerializer(many=True, read_only=True)
+    replacement_sku_code = serializers.CharField(
+        source="replacement_sku.code", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = AfterSale
@@ -709,6 +713,11 @@ class AfterSaleSerializer(serializers.ModelSerializer):
             "reason_detail",
             "amount_cny",
             "return_tracking_no",
+            "replacement_sku",
+            "replacement_sku_code",
+            "replacement_item",
+            "replacement_carrier",
+            "replacement_tracking_no",
             "resolution_note",
             "requested_at",
             "resolved_at",
@@ -760,6 +769,27 @@ class ResolveSerializer(VersionSerializer):
         required=False,
         default="",
         help_text=gettext_lazy("What the customer is told; required to reject."),
+    )
+
+
+class AfterSaleCompleteSerializer(ResolveSerializer):
+    replacement_sku_code = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text=gettext_lazy("An exchange: the code of the SKU sent in its place."),
+    )
+    replacement_item = serializers.CharField(
+        max_length=200,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text=gettext_lazy("An exchange: what was sent; left out with a SKU, its product and variant."),
+    )
+    replacement_carrier = serializers.CharField(max_length=30, allow_blank=True, required=False, default="")
+    replacement_tracking_no = serializers.CharField(
+        max_length=40, allow_blank=True, required=False, default=""
     )
 
 
@@ -1289,10 +1319,10 @@ class OrderViewSet(_ApiViewSet):
     ),
     complete=_step(
         gettext_lazy("Complete an after-sale"),
-        ResolveSerializer,
+        AfterSaleCompleteSerializer,
         gettext_lazy(
-            "Pays the refund out (or sends the exchange): the order, its lines and the customer's figures "
-            "move. Refunded in full, the order closes."
+            "Pays the refund out (or sends the exchange, with what was sent back when given): the order, "
+            "its lines and the customer's figures move. Refunded in full, the order closes."
         ),
         AfterSaleSerializer,
     ),
@@ -1312,7 +1342,7 @@ class AfterSaleViewSet(_ApiViewSet):
         "create": AfterSaleWriteSerializer,
         "approve": VersionSerializer,
         "receive": ReceiveSerializer,
-        "complete": ResolveSerializer,
+        "complete": AfterSaleCompleteSerializer,
         "reject": ResolveSerializer,
         "cancel": VersionSerializer,
     }
@@ -1320,7 +1350,7 @@ class AfterSaleViewSet(_ApiViewSet):
     def get_queryset(self) -> QuerySet[AfterSale]:
         return (
             aftersale_visible_queryset(user=getattr(getattr(self, "request", None), "user", None))
-            .select_related("order", "customer")
+            .select_related("order", "customer", "replacement_sku")
             .prefetch_related("lines__line")
             .order_by("-requested_at", "-id")
         )
@@ -1385,11 +1415,17 @@ class AfterSaleViewSet(_ApiViewSet):
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str, format: str | None = None) -> Response:
         aftersale = self.get_object()
-        validated = self._body(ResolveSerializer)
+        validated = self._body(AfterSaleCompleteSerializer)
         aftersale = aftersale_complete(
             actor=request.user,
             aftersale=aftersale,
             resolution_note=validated["resolution_note"],
+            replacement=ReplacementInput(
+                sku_code=validated["replacement_sku_code"],
+                item=validated["replacement_item"],
+                carrier=validated["replacement_carrier"],
+                tracking_no=validated["replacement_tracking_no"],
+            ),
             expected_version=expected_version(request, validated),
         )
         return self._answer(aftersale)

@@ -34,7 +34,7 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.selectors import COUNTED, POOL
-from kebu.orders.services.aftersales import AfterSaleLineInput, line_refund_bases
+from kebu.orders.services.aftersales import AfterSaleLineInput, ReplacementInput, line_refund_bases
 from kebu.orders.services.credit import REPAYMENT_METHODS
 from kebu.orders.services.orders import LineInput, OrderInput
 from kebu.orders.services.products import ProductInput, SkuInput
@@ -597,6 +597,20 @@ class AfterSaleForm(KebuForm):
 class AfterSaleActionForm(VersionForm):
     resolution_note = forms.CharField(label=_("Reason"), max_length=500, required=False)
     return_tracking_no = forms.CharField(label=_("Return tracking number"), max_length=40, required=False)
+    # What an exchange sent back, noted as it completes (``aftersales.ReplacementInput``).
+    replacement_sku_code = forms.CharField(label=_("Replacement SKU"), max_length=64, required=False)
+    replacement_item = forms.CharField(label=_("Replacement item"), max_length=200, required=False)
+    replacement_carrier = forms.CharField(label=_("Carrier"), max_length=30, required=False)
+    replacement_tracking_no = forms.CharField(label=_("Tracking number"), max_length=40, required=False)
+
+    def replacement(self) -> ReplacementInput:
+        cd = self.cleaned_data
+        return ReplacementInput(
+            sku_code=cd["replacement_sku_code"],
+            item=cd["replacement_item"],
+            carrier=cd["replacement_carrier"],
+            tracking_no=cd["replacement_tracking_no"],
+        )
 
 
 class AfterSaleFilterForm(KebuForm):

@@ -486,6 +486,24 @@ class AfterSale(models.Model):
     reason_detail = models.CharField(_("details"), max_length=500, blank=True)
     amount_cny = models.DecimalField(_("refund amount"), **MONEY, default=0)
     return_tracking_no = models.CharField(_("return tracking number"), max_length=40, blank=True)
+    # What an exchange sent back to the customer, noted when it completes (the flow has no shipping step
+    # of its own: the replacement goes out as the exchange is done). Blank on refunds and returns.
+    replacement_sku = models.ForeignKey(
+        Sku,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("replacement SKU"),
+    )
+    replacement_item = models.CharField(
+        _("replacement item"),
+        max_length=200,
+        blank=True,
+        help_text=_("What was sent in exchange: the product and its variant."),
+    )
+    replacement_carrier = models.CharField(_("replacement carrier"), max_length=30, blank=True)
+    replacement_tracking_no = models.CharField(_("replacement tracking number"), max_length=40, blank=True)
     resolution_note = models.CharField(_("resolution"), max_length=500, blank=True)
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -516,6 +534,15 @@ class AfterSale(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_AFTERSALE_STATUSES
+
+    @property
+    def has_replacement(self) -> bool:
+        return bool(
+            self.replacement_sku_id
+            or self.replacement_item
+            or self.replacement_carrier
+            or self.replacement_tracking_no
+        )
 
 
 class AfterSaleLine(models.Model):

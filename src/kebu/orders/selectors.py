@@ -125,7 +125,7 @@ def aftersale_get_for_actor(*, actor: Any, aftersale_id: Any) -> AfterSale:
     try:
         return (
             aftersale_visible_queryset(user=actor)
-            .select_related("order", "customer", "created_by")
+            .select_related("order", "customer", "created_by", "replacement_sku")
             .prefetch_related("lines__line")
             .get(pk=int(aftersale_id))
         )

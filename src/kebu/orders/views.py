@@ -184,7 +184,7 @@ def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[st
     aftersales: list[AfterSale] = []
     if _can(user, VIEW_AFTERSALE):
         aftersales = list(
-            order.aftersales.select_related("created_by").prefetch_related(
+            order.aftersales.select_related("created_by", "replacement_sku").prefetch_related(
                 Prefetch("lines", queryset=AfterSaleLine.objects.select_related("line")), "tickets"
             )
         )
@@ -531,10 +531,12 @@ def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _aftersale_act(
-    action: str, actor: Any, aftersale: AfterSale, cd: dict[str, Any]
+    action: str, actor: Any, aftersale: AfterSale, form: AfterSaleActionForm
 ) -> tuple[AfterSale, str]:
     """Run one step of an after-sale; the message to show when it went through."""
+    cd = form.cleaned_data
     version = cd["version"]
+    replacement = form.replacement()
     if action == "approve":
         done = aftersale_services.aftersale_approve(
             actor=actor, aftersale=aftersale, expected_version=version
@@ -550,7 +552,11 @@ def _aftersale_act(
         return done, _("After-sale #%(id)s: return received.") % {"id": done.pk}
     if action == "complete":
         done = aftersale_services.aftersale_complete(
-            actor=actor, aftersale=aftersale, resolution_note=cd["resolution_note"], expected_version=version
+            actor=actor,
+            aftersale=aftersale,
+            resolution_note=cd["resolution_note"],
+            replacement=replacement,
+            expected_version=version,
         )
         return done, _("After-sale #%(id)s completed.") % {"id": done.pk}
     if action == "reject":
@@ -576,7 +582,7 @@ def aftersale_action_view(request: HttpRequest, aftersale_id: int, action: str) 
     status = 400
     if form.is_valid():
         try:
-            _done, message = _aftersale_act(action, request.user, aftersale, form.cleaned_data)
+            _done, message = _aftersale_act(action, request.user, aftersale, form)
         except Conflict as exc:
             form.add_error(None, exc.message)
             status = 409

@@ -36,6 +36,7 @@ from kebu.orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Sku,
 )
 from kebu.orders.services.metrics import FiguresChange, customer_figures_apply, customer_lock
 from kebu.orders.services.orders import _errors_add, _moment, money_parse
@@ -44,6 +45,18 @@ ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 # Two requests on one order at the same moment: the loser re-reads and tries again this many times.
 RESERVE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ReplacementInput:
+    """What an exchange sent back to the customer, each part optional: the SKU by its code, the item as
+    the customer will know it (left out with a SKU: the SKU's product and variant), the carrier and the
+    tracking number."""
+
+    sku_code: str = ""
+    item: str = ""
+    carrier: str = ""
+    tracking_no: str = ""
 
 
 @dataclass
@@ -383,13 +396,57 @@ def aftersale_receive(
 
 @transaction.atomic
 def aftersale_complete(
-    *, actor: Any, aftersale: AfterSale, resolution_note: str = "", expected_version: int | None = None
+    *,
+    actor: Any,
+    aftersale: AfterSale,
+    resolution_note: str = "",
+    replacement: ReplacementInput | None = None,
+    expected_version: int | None = None,
 ) -> AfterSale:
     """Pay the refund out (or send the exchange): the order's refunded amount, its lines, what a credit
-    customer owes and the customer's figures move together. Refunded in full, the order closes."""
+    customer owes and the customer's figures move together. Refunded in full, the order closes.
+
+    ``replacement``: what an exchange sent back (``ReplacementInput``), recorded with its completion and
+    named in its audit entry; the flow has no shipping step, as the replacement goes out when the
+    exchange is done. Given for a refund or a return, or naming a SKU that does not exist, it is refused
+    (``ValidationFailed``) and nothing moves."""
     return _aftersale_complete(
-        actor=actor, aftersale=aftersale, resolution_note=resolution_note, expected_version=expected_version
+        actor=actor,
+        aftersale=aftersale,
+        resolution_note=resolution_note,
+        expected_version=expected_version,
+        replacement=replacement,
     )
+
+
+def _replacement_values(aftersale: AfterSale, replacement: ReplacementInput | None) -> dict[str, Any]:
+    """The ``AfterSale.replacement_*`` columns ``replacement`` fills, or ``ValidationFailed``."""
+    if replacement is None:
+        return {}
+    given: dict[str, Any] = {
+        "replacement_sku_code": replacement.sku_code.strip(),
+        "replacement_item": replacement.item.strip()[:200],
+        "replacement_carrier": replacement.carrier.strip()[:30],
+        "replacement_tracking_no": replacement.tracking_no.strip()[:40],
+    }
+    given = {name: value for name, value in given.items() if value}
+    if not given:
+        return {}
+    errors: dict[str, list[Any]] = {}
+    if aftersale.kind != AfterSaleKind.EXCHANGE:
+        for name in given:
+            _errors_add(errors, name, _("Only an exchange sends a replacement."))
+    sku = None
+    if code := given.pop("replacement_sku_code", ""):
+        sku = Sku.objects.select_related("product").filter(code=code).first()
+        if sku is None:
+            _errors_add(errors, "replacement_sku_code", _("No SKU has the code %(code)s.") % {"code": code})
+    if errors:
+        raise ValidationFailed(_("The after-sale was not completed."), field_errors=errors)
+    if sku is not None:
+        given["replacement_sku"] = sku
+        given.setdefault("replacement_item", f"{sku.product.name} {sku.variant}".strip()[:200])
+    return given
 
 
 def _aftersale_complete(
@@ -401,11 +458,13 @@ def _aftersale_complete(
     resolved_at: datetime | None = None,
     shares: Mapping[int, Decimal] | None = None,
     at_once: bool = False,
+    replacement: ReplacementInput | None = None,
 ) -> AfterSale:
     """``at_once``: the after-sale was requested in the same transaction by a service that records one
     already over (``order_refund``): a return completes from requested, without the steps in between."""
     goods_back = aftersale.kind != AfterSaleKind.REFUND and not at_once
     allowed = [AfterSaleStatus.RECEIVED] if goods_back else [AfterSaleStatus.REQUESTED]
+    sent = _replacement_values(aftersale, replacement)
     customer_lock(customer_id=aftersale.customer_id)
     aftersale = _transition(
         aftersale,
@@ -414,15 +473,18 @@ def _aftersale_complete(
         status=AfterSaleStatus.COMPLETED,
         resolved_at=resolved_at or timezone.now(),
         resolution_note=resolution_note.strip()[:500],
+        **sent,
     )
     if aftersale.kind != AfterSaleKind.EXCHANGE:
         _refund_pay_out(aftersale, actor, shares=shares)
-    audit_record(
-        action="aftersale.complete",
-        actor=actor,
-        target=aftersale,
-        data={"order": aftersale.order.order_no, "amount": str(aftersale.amount_cny)},
-    )
+    data: dict[str, Any] = {"order": aftersale.order.order_no, "amount": str(aftersale.amount_cny)}
+    if sent:
+        # What was sent, by the fields' names and the SKU's code: the tracking number leads to the
+        # customer's address at the carrier, so it stays on the after-sale, as an order's does.
+        data["replacement"] = sorted(name.removeprefix("replacement_") for name in sent)
+        if aftersale.replacement_sku is not None:
+            data["replacement_sku"] = aftersale.replacement_sku.code
+    audit_record(action="aftersale.complete", actor=actor, target=aftersale, data=data)
     return aftersale
 
 

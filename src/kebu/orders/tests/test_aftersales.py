@@ -21,6 +21,7 @@ from kebu.orders.models import (
 )
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
+    ReplacementInput,
     aftersale_approve,
     aftersale_cancel,
     aftersale_complete,
@@ -646,6 +647,78 @@ def _exchange(owner, order, line, quantity: int, *, steps: int = 3) -> AfterSale
     for step in (aftersale_approve, aftersale_receive, aftersale_complete)[:steps]:
         aftersale = step(actor=owner, aftersale=aftersale)
     return aftersale
+
+
+def test_a_completed_exchange_records_what_was_sent_back_and_its_audit_entry_names_it(owner, order):
+    cream = _line(order, "CREAM-50")
+    received = _exchange(owner, order, cream, 1, steps=2)
+
+    done = aftersale_complete(
+        actor=owner,
+        aftersale=received,
+        replacement=ReplacementInput(sku_code="TONER-100", carrier="顺丰速运", tracking_no=" SF1234567890 "),
+    )
+
+    stored = AfterSale.objects.get(pk=done.pk)
+    assert (stored.status, stored.amount_cny) == (AfterSaleStatus.COMPLETED, 0)
+    assert stored.replacement_sku.code == "TONER-100"
+    # the item left out is the SKU's product and variant, as an order line copies them
+    assert (stored.replacement_item, stored.replacement_carrier, stored.replacement_tracking_no) == (
+        "爽肤水 100ml",
+        "顺丰速运",
+        "SF1234567890",
+    )
+    entry = AuditEntry.objects.filter(action="aftersale.complete").get()
+    assert entry.data["replacement"] == ["carrier", "item", "sku", "tracking_no"]
+    assert entry.data["replacement_sku"] == "TONER-100"
+    assert "SF1234567890" not in str(entry.data)
+
+
+def test_a_replacement_named_in_words_alone_is_kept_as_written(owner, order):
+    received = _exchange(owner, order, _line(order, "CREAM-50"), 1, steps=2)
+
+    done = aftersale_complete(
+        actor=owner, aftersale=received, replacement=ReplacementInput(item="面霜 100g（补差价升级）")
+    )
+
+    assert (done.replacement_sku, done.replacement_item, done.replacement_tracking_no) == (
+        None,
+        "面霜 100g（补差价升级）",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "replacement", "field"),
+    [
+        (AfterSaleKind.RETURN, ReplacementInput(tracking_no="SF1"), "replacement_tracking_no"),
+        (AfterSaleKind.EXCHANGE, ReplacementInput(sku_code="NOPE-1"), "replacement_sku_code"),
+    ],
+)
+def test_a_replacement_for_a_return_or_of_an_unknown_sku_is_refused_and_nothing_moves(
+    owner, order, buyer, kind, replacement, field
+):
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=kind,
+        reason="size",
+        lines=[AfterSaleLineInput(_line(order, "CREAM-50").pk, 1)],
+    )
+    received = aftersale_receive(actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=aftersale))
+
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_complete(actor=owner, aftersale=received, replacement=replacement)
+
+    assert list(caught.value.field_errors) == [field]
+    stored = AfterSale.objects.get(pk=aftersale.pk)
+    assert (stored.status, stored.version, stored.replacement_tracking_no) == (
+        AfterSaleStatus.RECEIVED,
+        received.version,
+        "",
+    )
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")
 
 
 def test_after_a_completed_exchange_the_replacement_can_come_back_and_nothing_else_moved(owner, order, buyer):

@@ -962,6 +962,48 @@ def a_order(sales_a, catalogue, a_customer):
     )
 
 
+def test_an_exchange_completed_through_the_api_records_what_was_sent_back(a_client, sales_a, a_order):
+    from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_approve, aftersale_receive
+
+    cream = a_order.lines.get(sku_code="CREAM-50")
+    exchange = aftersale_request(
+        actor=sales_a, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+    )
+    aftersale_receive(actor=sales_a, aftersale=aftersale_approve(actor=sales_a, aftersale=exchange))
+
+    completed = send(
+        a_client,
+        "post",
+        refund_url(exchange.pk, "complete"),
+        {
+            "version": 3,
+            "replacement_sku_code": "CREAM-50",
+            "replacement_carrier": "顺丰速运",
+            "replacement_tracking_no": "SF42",
+        },
+    )
+
+    assert completed.status_code == 200, completed.json()
+    body = send(a_client, "get", refund_url(exchange.pk)).json()
+    assert {key: body[key] for key in body if key.startswith("replacement_")} == {
+        "replacement_sku": Sku.objects.get(code="CREAM-50").pk,
+        "replacement_sku_code": "CREAM-50",
+        "replacement_item": "玻尿酸面霜 50g",
+        "replacement_carrier": "顺丰速运",
+        "replacement_tracking_no": "SF42",
+    }
+    refused = send(
+        a_client,
+        "post",
+        refund_url(
+            aftersale_request(actor=sales_a, order=a_order, kind="refund", reason="price", amount_cny="5").pk,
+            "complete",
+        ),
+        {"version": 1, "replacement_tracking_no": "SF43"},
+    )
+    assert refused.status_code == 400 and "replacement_tracking_no" in json.dumps(refused.json())
+
+
 def test_a_refund_is_reserved_then_completed_and_the_customers_total_moves(
     a_client, sales_a, a_order, a_customer
 ):

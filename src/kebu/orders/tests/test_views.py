@@ -863,6 +863,71 @@ def test_a_return_goes_through_approve_receive_complete(a_client, a_order):
     assert aftersale.return_tracking_no == "YT999"
 
 
+def test_an_exchange_is_completed_with_what_was_sent_back_shown_on_the_order(a_client, a_order):
+    line = a_order.lines.get(sku_code="CREAM-50")
+    a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {"kind": "exchange", "reason": "size", f"line_{line.pk}_quantity": "1"},
+    )
+    aftersale = AfterSale.objects.get()
+    for action in ("approve", "receive"):
+        a_client.post(
+            reverse(f"orders:aftersale-{action}", args=[aftersale.pk]), {"version": aftersale.version}
+        )
+        aftersale.refresh_from_db()
+    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    assert f'data-replacement-form="{aftersale.pk}"' in page
+
+    response = a_client.post(
+        reverse("orders:aftersale-complete", args=[aftersale.pk]),
+        {
+            "version": aftersale.version,
+            "replacement_sku_code": "CREAM-50",
+            "replacement_item": "玻尿酸面霜 50g（新批次）",
+            "replacement_carrier": "中通快递",
+            "replacement_tracking_no": "ZT777",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    aftersale.refresh_from_db()
+    assert (aftersale.status, aftersale.replacement_sku.code, aftersale.replacement_tracking_no) == (
+        "completed",
+        "CREAM-50",
+        "ZT777",
+    )
+    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    shown = page[page.index(f'data-replacement="{aftersale.pk}"') :]
+    shown = shown[: shown.index("</div>")]
+    assert (
+        "玻尿酸面霜 50g（新批次）" in shown
+        and "CREAM-50" in shown
+        and "中通快递" in shown
+        and "ZT777" in shown
+    )
+
+
+def test_a_replacement_sku_no_one_has_is_told_beside_the_exchange(a_client, owner, a_order):
+    line = a_order.lines.get(sku_code="CREAM-50")
+    aftersale = aftersale_request(
+        actor=owner, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(line.pk, 1)]
+    )
+    from kebu.orders.services.aftersales import aftersale_approve, aftersale_receive
+
+    aftersale = aftersale_receive(actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=aftersale))
+
+    response = a_client.post(
+        reverse("orders:aftersale-complete", args=[aftersale.pk]),
+        {"version": aftersale.version, "replacement_sku_code": "NOPE-1", "replacement_tracking_no": "ZT1"},
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'data-aftersale-errors="{aftersale.pk}"' in page and "NOPE-1" in page
+    assert 'value="ZT1"' in page  # what was typed is still there to correct
+    assert AfterSale.objects.get(pk=aftersale.pk).status == "received"
+
+
 def test_reject_needs_a_reason_shown_beside_it(a_client, owner, a_order):
     aftersale = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="20")
     url = reverse("orders:aftersale-reject", args=[aftersale.pk])
