@@ -15,6 +15,7 @@ from kebu.engagement.models import ContactRecord, FollowUp, FollowUpStatus, Surv
 from kebu.engagement.selectors.surveys import invitation_token
 from kebu.engagement.services.followups import followup_create
 from kebu.engagement.services.surveys import invitation_create, question_add, survey_create
+from kebu.orders.services.aftersales import aftersale_request
 from kebu.orders.tests.factories import make_catalogue, make_order
 from tests.e2e.conftest import screenshot
 
@@ -59,6 +60,32 @@ def test_a_contact_logged_in_two_clicks_puts_its_next_step_on_the_today_page(
     expect(page.locator(f"#followup-{followup.pk}")).to_have_attribute("data-status", "done")
     followup.refresh_from_db()
     assert followup.status == FollowUpStatus.DONE
+
+
+def test_a_complaint_opened_from_an_order_with_a_refund_in_progress_is_linked_to_it(
+    logged_in_page, live_server, clerk, owner, customer
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    order = make_order(
+        actor=clerk, customer=customer, store=catalogue.store, ordered_at=timezone.now() - timedelta(days=3)
+    )
+    refund = aftersale_request(actor=clerk, order=order, kind="refund", reason="price", amount_cny="20")
+
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    page.click("#new-ticket")
+    told = page.locator(f"#ticket-aftersales [data-aftersale='{refund.pk}']")
+    expect(told.locator("input[type=checkbox]")).to_be_checked()
+    expect(told.locator("a")).to_have_attribute("href", f"/orders/{order.pk}/#aftersale-{refund.pk}")
+    page.select_option("select[name=category]", "price")
+    page.fill("input[name=subject]", "退款还没到账")
+    screenshot(page, "service-new-ticket-refund-in-progress")
+    page.click("#save-ticket")
+
+    expect(page.locator("body")).to_contain_text("T0")
+    ticket = Ticket.objects.get(customer=customer)
+    assert list(ticket.aftersales.all()) == [refund]
+    expect(page.locator(f"a[href$='#aftersale-{refund.pk}']").first).to_be_visible()
 
 
 def test_a_complaint_opened_from_an_order_is_on_the_customers_timeline(

@@ -20,6 +20,7 @@ from kebu.engagement.models import Preference
 from kebu.orders.models import (
     CATEGORY_SEPARATOR,
     COUNTED_STATUSES,
+    OPEN_AFTERSALE_STATUSES,
     AfterSale,
     Category,
     CreditPayment,
@@ -119,6 +120,16 @@ def aftersale_visible_queryset(*, user: Any) -> QuerySet[AfterSale]:
     if user.is_superuser or user.has_perm("customers.view_all_customers"):
         return AfterSale.objects.all()
     return AfterSale.objects.filter(customer__in=customer_visible_queryset(user=user).values("pk"))
+
+
+def order_open_aftersales(*, actor: Any, order: Order) -> list[AfterSale]:
+    """The after-sales of ``order`` still in progress (requested, approved, received) that ``actor`` may
+    see, oldest first: what a complaint opened about the order is told of and may be linked to."""
+    return list(
+        aftersale_visible_queryset(user=actor)
+        .filter(order=order, status__in=OPEN_AFTERSALE_STATUSES)
+        .order_by("requested_at", "id")
+    )
 
 
 def aftersale_get_for_actor(*, actor: Any, aftersale_id: Any) -> AfterSale:

@@ -162,6 +162,15 @@ class TicketWriteSerializer(serializers.Serializer):
         max_length=200,
         help_text=gettext_lazy("Ids of lines of the order."),
     )
+    aftersales = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DB_INT_MAX),
+        required=False,
+        default=list,
+        max_length=200,
+        help_text=gettext_lazy(
+            "Ids of after-sales of the order (a refund in progress) to link the ticket to."
+        ),
+    )
     assignee = AssigneeField(
         required=False,
         allow_null=True,
@@ -301,6 +310,7 @@ class TicketViewSet(viewsets.GenericViewSet):
                 order=validated["order"],
                 line_ids=validated["lines"],
                 assignee=validated["assignee"],
+                aftersale_ids=validated["aftersales"],
             ),
         )
         response = self._show(ticket, status_code=status.HTTP_201_CREATED)

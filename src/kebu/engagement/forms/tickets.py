@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from kebu.engagement.models import (
     TicketStatus,
 )
 from kebu.engagement.selectors.tickets import TABS, ticket_assignees
-from kebu.orders.models import Order
+from kebu.orders.models import AfterSale, Order
 
 _BLANK = [("", "—")]
 
@@ -51,6 +52,13 @@ class TicketForm(KebuForm):
     lines = forms.TypedMultipleChoiceField(
         label=_("Items concerned"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
+    aftersales = forms.TypedMultipleChoiceField(
+        label=_("After-sales in progress on this order"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Ticked: the ticket is linked to it, and the after-sale lists the ticket."),
+    )
     assignee = AssigneeChoiceField(
         label=_("Assignee"),
         queryset=ticket_assignees(),
@@ -58,8 +66,20 @@ class TicketForm(KebuForm):
         empty_label=_("The customer's owner, or me"),
     )
 
-    def __init__(self, *args: Any, orders: list[Order], lines_order: Order | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        orders: list[Order],
+        lines_order: Order | None,
+        open_aftersales: Sequence[AfterSale] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # The order's refunds and returns in progress, told and linked by default: a complaint about an
+        # order whose refund is under way is most often about that refund.
+        self.open_aftersales = list(open_aftersales)
+        self.fields["aftersales"].choices = [(a.pk, f"#{a.pk}") for a in self.open_aftersales]
+        self.fields["aftersales"].widget.attrs["class"] = "form-check-input"
         self.fields["order"].choices = _BLANK + [
             (o.pk, f"{o.order_no} · {timezone.localtime(o.ordered_at):%Y-%m-%d} · ¥{o.total_cny}")
             for o in orders
@@ -71,6 +91,10 @@ class TicketForm(KebuForm):
         ]
         self.fields["order"].widget.attrs["data-ticket-order"] = ""
         self.fields["lines"].widget.attrs["class"] = "form-check-input"
+
+    def aftersale_rows(self) -> list[tuple[AfterSale, Any]]:
+        """Each after-sale in progress beside its box."""
+        return list(zip(self.open_aftersales, self["aftersales"], strict=True))
 
 
 class VersionForm(KebuForm):

@@ -41,6 +41,7 @@ from kebu.engagement.models import (
     TicketStatus,
 )
 from kebu.orders.models import AfterSale, AfterSaleKind, Order, OrderLine
+from kebu.orders.selectors import aftersale_visible_queryset
 from kebu.orders.services import aftersales as aftersale_services
 
 TICKET_NO_SEQUENCE = "ticket_no"
@@ -74,6 +75,8 @@ class TicketInput:
     line_ids: Sequence[Any] = field(default_factory=list)
     # None: the customer's owner if they work tickets, else the one opening it.
     assignee: Any = None
+    # After-sales of ``order`` the complaint is about (a refund in progress): linked as it opens.
+    aftersale_ids: Sequence[Any] = field(default_factory=list)
 
 
 def _add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
@@ -111,6 +114,29 @@ def ticket_no_next() -> str:
             return candidate
 
 
+def _aftersales_clean(
+    actor: Any, order: Order | None, aftersale_ids: Sequence[Any], errors: dict[str, list[Any]]
+) -> list[AfterSale]:
+    """The after-sales of ``aftersale_ids``, each of ``order`` and one ``actor`` may see; one they may not
+    is refused as one of another order, so that no id can be probed."""
+    if not aftersale_ids:
+        return []
+    if order is None:
+        _add(errors, "aftersales", _("Choose the order first; the after-sales must be of that order."))
+        return []
+    try:
+        wanted = [int(raw) for raw in aftersale_ids]
+    except (TypeError, ValueError):
+        _add(errors, "aftersales", _("An after-sale id must be a whole number."))
+        return []
+    visible = aftersale_visible_queryset(user=actor).filter(order=order, pk__in=wanted)
+    found = {a.pk: a for a in visible}
+    if len(found) != len(set(wanted)):
+        _add(errors, "aftersales", _("Every after-sale must be of order %(no)s.") % {"no": order.order_no})
+        return []
+    return [found[pk] for pk in dict.fromkeys(wanted)]
+
+
 def _lines_clean(
     order: Order | None, line_ids: Sequence[Any], errors: dict[str, list[Any]]
 ) -> list[OrderLine]:
@@ -141,9 +167,10 @@ def ticket_open(*, actor: Any, customer: Customer, data: TicketInput) -> Ticket:
     ``Forbidden``); the customer is not archived; a unique number ``T000123`` even when two are opened at
     once; the first-response and resolution due times from the category's service level (``SlaPolicy``,
     or 4 h / 48 h when the shop has none), the resolution one kept unmoved as ``first_due_at`` for the
-    figures; the order, if any, is this customer's and the lines are of that order; an assignee who may
-    work tickets (by default the customer's owner, else ``actor``); an "opened" history event and an
-    audit entry. Nothing is written when anything is refused."""
+    figures; the order, if any, is this customer's and the lines are of that order, as are the
+    after-sales it is linked to (``ticket_aftersale_link``, each with its own event and audit entry); an
+    assignee who may work tickets (by default the customer's owner, else ``actor``); an "opened" history
+    event and an audit entry. Nothing is written when anything is refused."""
     if not customer_is_visible(user=actor, customer=customer):
         raise NotFound()
     if not (getattr(actor, "is_active", False) and actor.has_perm(ADD_TICKETS)):
@@ -170,6 +197,7 @@ def ticket_open(*, actor: Any, customer: Customer, data: TicketInput) -> Ticket:
         _add(errors, "order", _("Order %(no)s is not this customer's.") % {"no": order.order_no})
         order = None
     lines = _lines_clean(order, data.line_ids, errors) if "order" not in errors else []
+    aftersales = _aftersales_clean(actor, order, data.aftersale_ids, errors) if "order" not in errors else []
     assignee = data.assignee
     if assignee is not None and not _can_work(assignee):
         _add(errors, "assignee", _("%(name)s cannot work on tickets.") % {"name": assignee})
@@ -218,6 +246,8 @@ def ticket_open(*, actor: Any, customer: Customer, data: TicketInput) -> Ticket:
             "assignee": _label(assignee),
         },
     )
+    for aftersale in aftersales:
+        ticket_aftersale_link(actor=actor, ticket=ticket, aftersale=aftersale)
     return ticket
 
 

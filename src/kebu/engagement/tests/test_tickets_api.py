@@ -80,6 +80,32 @@ def test_a_ticket_is_opened_through_the_api_without_taking_its_creator_from_the_
     assert Ticket.objects.get().created_by == sales_a
 
 
+def test_a_ticket_opened_through_the_api_is_linked_to_the_after_sales_it_names(
+    a_client, sales_a, customer, catalogue
+):
+    from kebu.orders.services.aftersales import aftersale_request
+
+    order = make_order(actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 1)])
+    refund = aftersale_request(actor=sales_a, order=order, kind="refund", reason="price", amount_cny="20")
+
+    response = send(
+        a_client,
+        "post",
+        "/api/v1/tickets/",
+        {
+            "customer": customer.pk,
+            "category": "price",
+            "subject": "退款还没到账",
+            "order": order.pk,
+            "aftersales": [refund.pk],
+        },
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["aftersales"] == [refund.pk]
+    assert [e["kind"] for e in response.json()["events"]] == ["opened", "linked"]
+
+
 def test_an_order_of_another_customer_is_refused_by_the_api(a_client, sales_a, customer, catalogue):
     other = make_customer(actor=sales_a, name="另一个", phone="13700001111", owner=sales_a)
     foreign = make_order(actor=sales_a, customer=other, store=catalogue.store)

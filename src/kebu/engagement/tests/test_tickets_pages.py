@@ -221,6 +221,48 @@ def test_a_ticket_is_opened_from_the_order_page_with_the_order_and_its_lines_off
     assert list(ticket.lines.all()) == [cream]
 
 
+def test_a_complaint_opened_from_an_order_shows_its_refund_in_progress_and_is_linked_to_it(
+    a_client, sales_a, customer, order
+):
+    from kebu.orders.services.aftersales import aftersale_cancel, aftersale_request
+
+    refund = aftersale_request(actor=sales_a, order=order, kind="refund", reason="price", amount_cny="20")
+    withdrawn = aftersale_request(actor=sales_a, order=order, kind="refund", reason="price", amount_cny="5")
+    aftersale_cancel(actor=sales_a, aftersale=withdrawn)
+
+    form = a_client.get(reverse("tickets:create"), {"order": order.pk}).content.decode()
+    # the after-sale is told, with a way to it, and ticked to be linked; one withdrawn is not told
+    assert f'href="/orders/{order.pk}/#aftersale-{refund.pk}"' in form
+    assert (
+        f'name="aftersales" value="{refund.pk}"' in form
+        and "checked" in form[form.index('name="aftersales"') :]
+    )
+    assert f'value="{withdrawn.pk}"' not in form[form.index('id="ticket-aftersales"') :]
+    response = a_client.post(
+        reverse("tickets:create") + f"?order={order.pk}",
+        {
+            "kind": "complaint",
+            "category": "price",
+            "priority": "normal",
+            "subject": "退款还没到账",
+            "order": order.pk,
+            "aftersales": [refund.pk],
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ticket = Ticket.objects.get()
+    assert list(ticket.aftersales.all()) == [refund]
+    ticket_page = a_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    assert f"#aftersale-{refund.pk}" in ticket_page
+
+
+def test_an_order_without_after_sales_in_progress_tells_of_none(a_client, order):
+    form = a_client.get(reverse("tickets:create"), {"order": order.pk}).content.decode()
+
+    assert 'id="ticket-aftersales"' not in form
+
+
 def test_a_new_ticket_with_bad_input_shows_the_errors_and_opens_nothing(a_client, customer):
     response = a_client.post(
         reverse("tickets:create") + f"?customer={customer.pk}",

@@ -522,6 +522,48 @@ def test_an_after_sale_of_another_order_is_not_linked(sales_a, customer, order, 
     assert not ticket.aftersales.exists()
 
 
+def test_a_complaint_opened_about_a_refund_in_progress_is_linked_to_it_as_it_opens(sales_a, customer, order):
+    refund = aftersale_request(
+        actor=sales_a, order=order, kind=AfterSaleKind.REFUND, reason=AfterSaleReason.PRICE, amount_cny="20"
+    )
+
+    ticket = open_ticket(sales_a, customer, order=order, aftersale_ids=[refund.pk])
+
+    assert list(ticket.aftersales.all()) == [refund] and list(refund.tickets.all()) == [ticket]
+    assert TicketEvent.objects.filter(ticket=ticket, kind="linked", to_value=f"#{refund.pk}").exists()
+    assert AuditEntry.objects.filter(action="ticket.aftersale_link", target_id=str(ticket.pk)).count() == 1
+
+
+def test_a_ticket_is_not_opened_linked_to_another_orders_or_a_colleagues_after_sale(
+    sales_a, sales_b, customer, order, catalogue, other_customer
+):
+    other_order = make_order(actor=sales_a, customer=customer, store=catalogue.store)
+    elsewhere = aftersale_request(
+        actor=sales_a,
+        order=other_order,
+        kind=AfterSaleKind.REFUND,
+        reason=AfterSaleReason.PRICE,
+        amount_cny="5",
+    )
+    # a colleague's customer's after-sale, named by its id on a ticket of my own order
+    theirs = aftersale_request(
+        actor=sales_b,
+        order=make_order(actor=sales_b, customer=other_customer, store=catalogue.store),
+        kind=AfterSaleKind.REFUND,
+        reason=AfterSaleReason.PRICE,
+        amount_cny="5",
+    )
+
+    for wrong in (elsewhere, theirs):
+        with pytest.raises(ValidationFailed) as caught:
+            open_ticket(sales_a, customer, order=order, aftersale_ids=[wrong.pk])
+        assert list(caught.value.field_errors) == ["aftersales"]
+    with pytest.raises(ValidationFailed) as caught:
+        open_ticket(sales_a, customer, aftersale_ids=[elsewhere.pk])  # and none without its order
+    assert list(caught.value.field_errors) == ["aftersales"]
+    assert not Ticket.objects.exists()
+
+
 def raise_return(actor, ticket, order, **fields):
     cream = order.lines.get(sku_code="CREAM-50")
     return ticket_aftersale_raise(

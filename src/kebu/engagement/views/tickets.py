@@ -38,7 +38,7 @@ from kebu.engagement.selectors import tickets as selectors
 from kebu.engagement.services import tickets as services
 from kebu.engagement.views._common import can, customer_or_404, require
 from kebu.orders.models import COUNTED_STATUSES, Order, OrderStatus
-from kebu.orders.selectors import order_get_for_actor, order_visible_queryset
+from kebu.orders.selectors import order_get_for_actor, order_open_aftersales, order_visible_queryset
 
 PAGE_SIZE = 25
 VIEW_TICKET = "engagement.view_ticket"
@@ -306,11 +306,16 @@ def ticket_create_view(request: HttpRequest) -> HttpResponse:
         )
         if lines_order is not None:
             by_id[lines_order.pk] = lines_order
-    initial = {"order": lines_order.pk if lines_order else None}
+    open_aftersales = order_open_aftersales(actor=request.user, order=lines_order) if lines_order else []
+    initial = {
+        "order": lines_order.pk if lines_order else None,
+        "aftersales": [aftersale.pk for aftersale in open_aftersales],
+    }
     form = TicketForm(
         request.POST if request.method == "POST" else None,
         orders=sorted(by_id.values(), key=lambda o: (o.ordered_at, o.pk), reverse=True),
         lines_order=lines_order,
+        open_aftersales=open_aftersales,
         initial=initial,
     )
     if request.method == "POST" and form.is_valid():
@@ -328,6 +333,7 @@ def ticket_create_view(request: HttpRequest) -> HttpResponse:
                     order=by_id.get(cd["order"]) if cd["order"] else None,
                     line_ids=cd["lines"],
                     assignee=cd["assignee"],
+                    aftersale_ids=cd["aftersales"],
                 ),
             )
         except KebuError as exc:
