@@ -271,8 +271,9 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     amount, line_refund = page.locator("#id_amount_cny"), page.locator(f"#id_line_{cream.pk}_amount")
     expect(amount).to_have_attribute("placeholder", "199.00")
     line_refund.fill("150")
-    note = page.locator("#aftersale-exchange-note")
+    note, refund_now = page.locator("#aftersale-exchange-note"), page.locator("#complete-now")
     expect(note).to_be_hidden()
+    expect(refund_now).to_be_visible()
 
     # when it is made an exchange, the preview says no money moves and no refund is sent
     page.select_option("#id_kind", "exchange")
@@ -281,6 +282,7 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     expect(amount).to_be_disabled()
     expect(line_refund).to_be_disabled()
     expect(line_refund).to_have_value("")
+    expect(refund_now).to_be_hidden()  # "refund now" is a refund's, not an exchange's
     _shoot(page, "aftersale-exchange-preview")
     # (and back to a return, what was typed is there again)
     page.select_option("#id_kind", "return")
