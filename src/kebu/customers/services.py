@@ -1072,11 +1072,17 @@ def _numbers_for(count: int, *, kept: Collection[str] = ()) -> Iterator[str]:
 @dataclass
 class ImportedChange:
     """What an import's row changed on an existing customer, enough to put it back: the columns' values
-    before (``before``, JSON values) and the rows it added (``added``: kind -> ids)."""
+    before (``before``, JSON values) and the rows it added (``added``: kind -> ids); and enough to tell
+    the merchant what it did (``after``: the columns the row changed, as stored, JSON values, with
+    "custom" when a custom field changed, and the values of the rows it added: "phones" (E.164),
+    "addresses" ([province, city, district, detail]), "socials" ([kind, kind label, handle]), "tags"
+    (names)). ``before`` holds more than the row changed (the derived columns undo writes back), so
+    ``after`` is what says which fields changed."""
 
     customer: Customer
     before: dict[str, Any]
     added: dict[str, list[int]]
+    after: dict[str, Any] = field(default_factory=dict)
 
 
 def _json_of(value: Any) -> Any:
@@ -1340,7 +1346,23 @@ def customer_import_merge(
                 kind="customer.updated",
                 data={"changes": changes, "import": import_id},
             )
-    return ImportedChange(customer=customer, before=before, added={k: v for k, v in added.items() if v})
+    after: dict[str, Any] = {
+        name: _json_of(getattr(customer, name)) for name in columns if name not in _DERIVED
+    }
+    if plan.custom_changed:
+        after["custom"] = customer.custom
+    after |= {
+        "phones": [p.number for p in phones],
+        "addresses": [[a.province, a.city, a.district, a.detail] for a in addresses],
+        "socials": [[s.kind, s.kind_label, s.handle] for s in socials],
+        "tags": [t.name for t in new_tags],
+    }
+    return ImportedChange(
+        customer=customer,
+        before=before,
+        added={k: v for k, v in added.items() if v},
+        after={k: v for k, v in after.items() if v or k in columns},
+    )
 
 
 def _import_snapshot(

@@ -703,19 +703,24 @@ class _Matches:
     names: dict[str, list[int]] = field(default_factory=dict)
 
     def find(self, keys: _Keys) -> int | None:
+        return self.found_by(keys)[0]
+
+    def found_by(self, keys: _Keys) -> tuple[int | None, str]:
+        """The customer with these keys, and the key that told: "customer_no", "phone", "social:<kind>"
+        (a marketplace or social account), "email" or "name" (``changes.matched_by_label``)."""
         if keys.number in self.numbers:
-            return self.numbers[keys.number]
+            return self.numbers[keys.number], "customer_no"
         for lookup in keys.phones:
             if lookup in self.phones:
-                return self.phones[lookup]
+                return self.phones[lookup], "phone"
         for account in keys.accounts:
             if account in self.accounts:
-                return self.accounts[account]
+                return self.accounts[account], f"social:{account[0]}"
         if keys.email in self.emails:
-            return self.emails[keys.email]
+            return self.emails[keys.email], "email"
         if keys.name and len(self.names.get(keys.name, ())) == 1:
-            return self.names[keys.name][0]
-        return None
+            return self.names[keys.name][0], "name"
+        return None, ""
 
     def learn(self, keys: _Keys, customer_id: int, customer_no: str) -> None:
         if customer_no:
@@ -843,10 +848,10 @@ def _batch_import(
         pending = _Matches()
 
     for row, keys in good:
-        customer_id = matches.find(keys)
+        customer_id, matched_by = matches.found_by(keys)
         if customer_id is None and pending.find(keys) is not None:
             create_pending()  # an earlier row of this batch is the same customer: create it first
-            customer_id = matches.find(keys)
+            customer_id, matched_by = matches.found_by(keys)
         if customer_id is None:
             if keys.name and len(matches.names.get(keys.name, ())) > 1:
                 rejected.append(_ambiguous(row.number, keys.name, run.headers, mapping))
@@ -923,7 +928,14 @@ def _batch_import(
                 )
             continue
         run.updated += 1
-        detail: dict[str, Any] = {"before": change.before, "added": change.added}
+        # ``after`` and ``matched_by`` tell the import's page what the row changed (``changes``); undo
+        # reads only ``before`` and ``added``.
+        detail: dict[str, Any] = {
+            "before": change.before,
+            "added": change.added,
+            "after": change.after,
+            "matched_by": matched_by,
+        }
         if left_out:
             detail["left_out"] = left_out
         journal.append(

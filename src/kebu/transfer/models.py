@@ -128,7 +128,10 @@ class ImportRow(models.Model):
     is something to tell about them (``UNCHANGED`` with a note: a paid order an export reports closed).
 
     ``detail`` is JSON, encrypted because it holds contact details: for an update, the values before
-    and the ids of the rows it added (``{"before": …, "added": …}``); for a rejection, the problems, each
+    and the ids of the rows it added (``{"before": …, "added": …}``, what undo reads), and, for a
+    customer's, what the row made of the fields it changed and the values of the rows it added, and how
+    it found the customer (``"after"``, ``"matched_by"``: what the import's page lists, ``changes``;
+    an older Kebu wrote neither); for a rejection, the problems, each
     with the row its cell is on, and the last of its rows when it has several (an order's lines, from
     ``row`` to ``last_row``: ``{"problems": [[column, value, reason, row], …], "last_row": n}``; an older
     Kebu wrote ``[column, value, reason]``, on ``row``, and no ``last_row``: ``rejection_read`` reads
