@@ -4,7 +4,10 @@ comment (every row of an order refused, in the file's order, those without a pro
 is imported whole, so the sheet fixed and uploaded again brings all its lines, ``refused_rows``); the
 second lists every problem with the row number its cell had in the original file; a third, when
 there are any, the cells of the rows taken that were taken otherwise than written (``corrections``), in
-another colour than the bad cells, and how many there were.
+another colour than the bad cells, and how many there were; and a last, when the import updated
+customers already in Kebu, what it changed on each (``changes``): a line per field, old → new, so that
+the list filters by field in a spreadsheet. Those two sheets are for reading, after the first two: the
+report fixed and uploaded again is read from its first sheet, as the file's own rows.
 
 The merchant's own text (the header, the cells, the values in the lists) is neutralised as every export
 neutralises it (``cells.safe_cell``): a cell typed as ``=HYPERLINK(…)`` is a harmless string cell in the
@@ -23,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.transfer.cells import safe_cell, unquoted
+from kebu.transfer.changes import ADDED_FIELD, CustomerChange
 from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
 from kebu.transfer.customers import Problem
 from kebu.transfer.readers import Cell
@@ -30,6 +34,7 @@ from kebu.transfer.readers import Cell
 ReportRow = (
     tuple[int, Sequence[Cell], Sequence[Problem]]
     | tuple[int, Sequence[Cell], Sequence[Problem], Sequence[Correction]]
+    | tuple[int, Sequence[Cell], Sequence[Problem], Sequence[Correction], Sequence[CustomerChange]]
 )
 
 
@@ -53,14 +58,18 @@ def report_write(
     rows: Iterable[ReportRow],
     corrections: Iterable[Correction] = (),
     corrected: int | None = None,
+    changes: Iterable[CustomerChange] = (),
 ) -> int:
     """Write the rows to fix (row number, cells, the problems on its cells: ``refused_rows``) to
     ``target``, and the corrected cells: ``corrections``, and those a row of ``rows`` comes with as a
-    fourth item (a row taken has them without problems: a check streams both in one pass). A row without
-    problems is a row to fix, unmarked (a line of an order refused for another line), unless it comes
-    with corrections: then it was taken. Return how many rows to fix were written. ``corrected``: how
-    many corrections there were, when only the first are given. Cells are written as values, never as
-    formulas: a cell the merchant typed as ``=…`` stays text."""
+    fourth item (a row taken has them without problems: a check streams both in one pass), and what it
+    changed on a customer as a fifth (the check's, ``changes.CustomerChange``). A row without problems
+    is a row to fix, unmarked (a line of an order refused for another line), unless it comes with
+    corrections or changes: then it was taken. Return how many rows to fix were written. ``corrected``: how
+    many corrections there were, when only the first are given. ``changes``: what the import changed on
+    customers already in Kebu, as the reader may see it (``changes.import_changes``), read as it is
+    written. Cells are written as values, never as formulas: a cell the merchant typed as ``=…`` stays
+    text."""
     book = xlsxwriter.Workbook(
         target,
         {
@@ -85,11 +94,17 @@ def report_write(
     written = problems_written = 0
     unmarked = False
     corrections_sheet = _CorrectionsSheet(book, bold)
+    changes_sheet = _ChangesSheet(book, bold)
     for number, cells, problems, *more in rows:
+        taken = False
         if more and more[0]:
             corrections_sheet.add(more[0])
-            if not problems:
-                continue
+            taken = True
+        if len(more) > 1 and more[1]:
+            changes_sheet.add(more[1])
+            taken = True
+        if taken and not problems:
+            continue
         written += 1
         unmarked = unmarked or not problems
         reasons: dict[int, list[str]] = {}
@@ -116,6 +131,7 @@ def report_write(
         listed.write_string(problems_written + 2, 0, note, bold)
     corrections_sheet.add(corrections)
     corrections_sheet.close(corrected)
+    changes_sheet.add(changes)
     book.close()
     return written
 
@@ -165,6 +181,34 @@ class _CorrectionsSheet:
             note = ngettext("%(total)d cell corrected.", "%(total)d cells corrected.", total)
             note %= {"total": total}
         self.sheet.write_string(listed + 2, 0, note, self.bold)
+
+
+class _ChangesSheet:
+    """The sheet of what the import changed on customers already in Kebu, added at the first change: a
+    line per field changed (row, customer number and name, how the row found them, field, before,
+    after), every one of them."""
+
+    def __init__(self, book: Any, bold: Any) -> None:
+        self.book, self.bold = book, bold
+        self.sheet: Any = None
+        self.line = 0
+
+    def add(self, changes: Iterable[CustomerChange]) -> None:
+        for change in changes:
+            if self.sheet is None:
+                self.sheet = self.book.add_worksheet(_("Changed"))
+                columns = [_("Row"), _("Customer no."), _("Customer"), _("Matched by"), _("Field")]
+                self.sheet.write_row(0, 0, [*columns, _("Before"), _("After")], self.bold)
+                self.sheet.freeze_panes(1, 0)
+                self.sheet.set_column(4, 6, 24)
+            for field in change.fields:
+                self.line += 1
+                label = str(ADDED_FIELD % {"field": field.label}) if field.added else field.label
+                after = field.after if field.after_known else _("(changed since)")
+                values = [change.customer_no, change.name, change.matched_by, label, field.before, after]
+                self.sheet.write_number(self.line, 0, change.row)
+                for column, value in enumerate(values, start=1):
+                    self.sheet.write_string(self.line, column, _safe(value))
 
 
 def _write(sheet: Any, row: int, column: int, cell: Cell, style: Any, *, day: Any, moment: Any) -> None:

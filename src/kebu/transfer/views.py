@@ -37,6 +37,7 @@ from kebu.customers.models import CustomField
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.cells import normalized
+from kebu.transfer.changes import CHANGES_SHOWN, import_changes, import_changes_listed
 from kebu.transfer.corrections import CORRECTIONS_KEPT, import_corrections
 from kebu.transfer.customers import Problem, customer_headers_match
 from kebu.transfer.drafts import (
@@ -506,6 +507,14 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         context["notes"] = import_notes(run, limit=NOTED_SHOWN)
     if job.is_finished and run.corrected:
         context["corrections"] = import_corrections(run)
+    if job.is_finished and run.kind == ImportKind.CUSTOMERS and run.updated:
+        # What the updates changed, on the customers this reader may see: the first ones here, all in
+        # the report.
+        changes = list(import_changes(run, user=request.user, limit=CHANGES_SHOWN))
+        total = len(changes)
+        if total == CHANGES_SHOWN:
+            total = import_changes_listed(run, user=request.user).count()
+        context.update(changes=changes, changes_total=total, changes_unlisted=max(0, run.updated - total))
     if job.is_finished and run.rejected:
         rejected = run.journal.filter(action=ImportRowAction.REJECTED).order_by("row")
         page = paginate(rejected, page=request.GET.get("page"), per_page=PROBLEMS_PAGE)
@@ -552,7 +561,8 @@ def import_undo_view(request: HttpRequest, import_id: int) -> HttpResponse:
 @importer_required
 def import_rejected_view(request: HttpRequest, import_id: int) -> HttpResponseBase:
     run = _get_import(request, import_id)
-    if not run.job.is_finished or not (run.rejected or run.corrected):
+    updated = run.kind == ImportKind.CUSTOMERS and run.updated
+    if not run.job.is_finished or not (run.rejected or run.corrected or updated):
         raise Http404
     try:
         rows = import_rejected_rows(run)
@@ -560,7 +570,12 @@ def import_rejected_view(request: HttpRequest, import_id: int) -> HttpResponseBa
         raise Http404 from exc
     out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
     report_write(
-        out, headers=run.headers, rows=rows, corrections=import_corrections(run), corrected=run.corrected
+        out,
+        headers=run.headers,
+        rows=rows,
+        corrections=import_corrections(run),
+        corrected=run.corrected,
+        changes=import_changes(run, user=request.user),
     )
     out.seek(0)
     return FileResponse(out, as_attachment=True, filename=_report_name(run.file_name), content_type=XLSX)

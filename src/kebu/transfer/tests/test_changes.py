@@ -1,0 +1,155 @@
+"""What an import changed on the customers already there: on the import's page and in its report, as the
+reader may see it (the customers they may see, contact details masked unless they see them in full)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import python_calamine
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from kebu.customers.models import Customer
+from kebu.transfer.tests.test_imports import csv_bytes, run_import
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english")]
+
+# 客户编号,姓名,手机号码,微信号,邮箱,性别,省份,城市,区县,详细地址,备注
+FIRST = csv_bytes(
+    ",王小姐,13812345678,wang_wx,wang@example.com,女,浙江省,杭州市,西湖区,文三路1号,老客户",
+    ",李四,13900001111,,,男,,,,,",
+)
+# The same customer found by her phone alone, under the name she gave since.
+RENAMED = csv_bytes(
+    ",李四,13900001111,,,男,,,,,",
+    ",王丽,13812345678,,,,,,,,",
+)
+
+
+def page_of(client: Client, run) -> str:
+    response = client.get(reverse("transfer:detail", args=[run.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def changed_sheet(client: Client, run) -> list[list[str]]:
+    """The report's sheet of changes, as the reader downloads it, without its header."""
+    response = client.get(reverse("transfer:rejected", args=[run.pk]))
+    assert response.status_code == 200
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(b"".join(response.streaming_content)))
+    assert "Changed" in book.sheet_names, book.sheet_names
+    rows = book.get_sheet_by_name("Changed").to_python()
+    return [[str(cell) for cell in row] for row in rows[1:]]
+
+
+def colleague(staff_member, role: str, *permissions: str):
+    """A colleague in ``role`` who may import customer sheets and see every import, with the further
+    ``permissions`` given ("app.codename")."""
+    user = staff_member(role, "chakan", display_name="查看员")
+    for name in ("transfer.import_customers", "transfer.view_import", *permissions):
+        app_label, codename = name.split(".")
+        permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        user.user_permissions.add(permission)
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def test_a_reimport_that_renames_a_customer_found_by_phone_shows_the_row_and_both_names(owner, owner_client):
+    run_import(owner, FIRST)
+    wang = Customer.objects.get(name="王小姐")
+
+    again = run_import(owner, RENAMED)
+
+    assert (again.updated, again.unchanged) == (1, 1)
+    page = page_of(owner_client, again)
+    assert 'id="changes"' in page and "Changed customers" in page
+    changed = page[page.index('id="changes-table"') :]
+    assert '<tr data-row="3">' in changed and 'data-row="2"' not in changed  # 李四 changed nothing
+    assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a> 王丽' in changed
+    assert "Phone" in changed  # how the row found her
+    assert '<span class="text-secondary">Name</span>: <span class="text-secondary">王小姐</span> → 王丽' in (
+        changed
+    )
+    assert 'id="rejected-download"' in page  # the report, with every change
+
+
+def test_the_report_lists_every_field_a_reimport_changed_old_and_new(owner, owner_client):
+    run_import(owner, FIRST)
+    wang = Customer.objects.get(name="王小姐")
+
+    again = run_import(owner, RENAMED)
+
+    [line] = changed_sheet(owner_client, again)
+    assert line == ["3.0", wang.customer_no, "王丽", "Phone", "Name", "王小姐", "王丽"]
+
+
+def test_contact_details_stay_masked_for_a_colleague_who_sees_them_masked(owner, owner_client, staff_member):
+    # given 王小姐, and an import by the owner that finds her by her WeChat ID, changes her email and
+    # notes and gives her another phone
+    run_import(owner, FIRST)
+    again = run_import(owner, csv_bytes(",王小姐,13999990000,wang_wx,new@example.com,,,,,,VIP 年卡"))
+    assert again.updated == 1
+    # when a colleague who sees every customer, but contact details masked, reads the import
+    analyst = colleague(staff_member, "analyst")
+
+    # then they read that the email and notes changed, never what they were or became
+    page = page_of(analyst, again)
+    changed = page[page.index('id="changes-table"') :]
+    assert "w***@example.com" in changed and "n***@example.com" in changed and "139****0000" in changed
+    for clear in ("wang@example.com", "new@example.com", "老客户", "VIP 年卡", "9999", "139 9999 0000"):
+        assert clear not in page
+    lines = changed_sheet(analyst, again)
+    assert {line[3] for line in lines} == {"WeChat ID"}
+    assert [line[4:] for line in lines] == [
+        ["Email", "w***@example.com", "n***@example.com"],
+        ["Notes", "****", "****"],
+        ["Phones (added)", "", "139****0000"],
+    ]
+    # while the owner, who sees them, reads them in full
+    assert [line[4:] for line in changed_sheet(owner_client, again)] == [
+        ["Email", "wang@example.com", "new@example.com"],
+        ["Notes", "老客户", "VIP 年卡"],
+        ["Phones (added)", "", "139 9999 0000"],
+    ]
+
+
+def test_a_customer_the_reader_may_not_see_is_not_listed_and_said_so(owner, staff_member, pool_off):
+    # given 王小姐 and 李四, the owner's, both renamed by a re-import
+    run_import(owner, FIRST)
+    again = run_import(owner, csv_bytes(",王丽,13812345678,,,,,,,,", ",李思,13900001111,,,,,,,,"))
+    assert again.updated == 2
+    # and a salesperson who sees only their own customers, 李思 among them since
+    sales = colleague(staff_member, "sales")
+    Customer.objects.filter(name="李思").update(owner=sales.user)
+
+    page = page_of(sales, again)
+
+    # then they read what changed on 李思, and only that there was another
+    changed = page[page.index('id="changes"') :]
+    assert "李四" in changed and 'data-row="3"' in changed
+    assert "王小姐" not in page and "王丽" not in page and 'data-row="2"' not in changed
+    assert "1 more row changed a customer you may not see" in changed
+    assert [line[2] for line in changed_sheet(sales, again)] == ["李思"]
+
+
+def test_the_page_lists_the_first_changes_in_a_few_queries_however_many(
+    owner, owner_client, django_assert_max_num_queries
+):
+    def renamed(count: int, name: str) -> bytes:
+        return csv_bytes(*(f",{name}{i},1381234{i:04d},,,,,,,,客户{name}{i}" for i in range(count)))
+
+    run_import(owner, renamed(40, "甲"))
+    again = run_import(owner, renamed(40, "乙"))
+    assert again.updated == 40
+
+    with django_assert_max_num_queries(10):
+        page = page_of(owner_client, again)
+
+    changed = page[page.index('id="changes-table"') :]
+    assert changed.count("<tr data-row=") == 40
+    assert "甲39</span> → 乙39" in changed and "客户甲39</span> → 客户乙39" in changed
+
