@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast
@@ -26,8 +26,10 @@ from django.utils.translation import gettext as _
 from kebu.core.errors import KebuError, NotFound, ValidationFailed
 from kebu.core.jobs import JobRun, job_create, job_runner
 from kebu.core.models import Job, JobStatus
+from kebu.customers.selectors import customer_visible_queryset
 from kebu.orders.models import Store
 from kebu.transfer.cells import unquoted
+from kebu.transfer.changes import CustomerChange, FieldChange
 from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import Problem, mapping_check
 from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_permissions, imports_dir
@@ -35,8 +37,8 @@ from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
 from kebu.transfer.products import product_mapping_check
 from kebu.transfer.readers import Cell, table_read, table_rows_count
-from kebu.transfer.rehearsals import Found, Stretch, import_rehearse
-from kebu.transfer.report import refused_rows, report_write
+from kebu.transfer.rehearsals import Stretch, import_rehearse
+from kebu.transfer.report import ReportRow, refused_rows, report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
 
 CHECK_JOB_KIND = "transfer.import_check"
@@ -173,8 +175,9 @@ def import_from_draft(
 @dataclass
 class CheckResult:
     """A finished check: how many rows were read, how many the import would reject, how many problems
-    they have, how many cells of the others it would take otherwise than written, and the report (the
-    rows to fix, the corrected cells) if there is one."""
+    they have, how many cells of the others it would take otherwise than written, how many would change
+    a customer already in Kebu, and the report (the rows to fix, the corrected cells, the changes) if
+    there is one."""
 
     rows: int
     bad: int
@@ -183,6 +186,10 @@ class CheckResult:
     report: Path | None
     corrected: int = 0
     corrections_sheet: str = ""
+    # Rows that would change a customer already in Kebu (one the checker may see), and the report's
+    # sheet that lists what: none from a check made before Kebu told them.
+    changed: int = 0
+    changes_sheet: str = ""
 
 
 @transaction.atomic
@@ -258,11 +265,12 @@ def import_check_run(job_run: JobRun) -> None:
                 mapping=mapping,
                 store=store,
                 split=split,
+                changes=True,
             )
         )
-        counted = {"rows": 0, "bad": 0, "problems": 0, "corrected": 0}
+        counted = {"rows": 0, "bad": 0, "problems": 0, "corrected": 0, "changed": 0}
 
-        def found_rows() -> Iterator[Found]:
+        def found_rows() -> Iterator[ReportRow]:
             for stretch in stretches:
                 job_run.stop_if_cancelled()
                 for found, rows in stretch.found:
@@ -275,6 +283,9 @@ def import_check_run(job_run: JobRun) -> None:
                     # Every row of an order refused, each with the problems on its own cells.
                     for number, cells, problems in refused_rows(rows, found[2]):
                         yield number, cells, problems, []
+                for change in stretch.changes:
+                    counted["changed"] += 1
+                    yield change.row, [], [], [], [change]
                 counted["rows"] += stretch.rows
                 with transaction.atomic():
                     job_run.beat(done=counted["rows"])
@@ -287,7 +298,12 @@ def import_check_run(job_run: JobRun) -> None:
             partial.unlink(missing_ok=True)  # cancelled or failed: no half report left behind
             raise
         os.replace(partial, target)
-        result = {**counted, "problems_sheet": _("Problems"), "corrections_sheet": _("Corrected cells")}
+        result = {
+            **counted,
+            "problems_sheet": _("Problems"),
+            "corrections_sheet": _("Corrected cells"),
+            "changes_sheet": _("Changed"),
+        }
     updated = Job.objects.filter(pk=job.pk, claim=job.claim).update(payload={**payload, "result": result})
     if not updated:
         raise KebuError(_("The check was taken over by another worker."))
@@ -328,6 +344,8 @@ def import_check_result(job: Job) -> CheckResult | None:
         report=report if report.is_file() else None,
         corrected=result.get("corrected", 0),
         corrections_sheet=result.get("corrections_sheet", ""),
+        changed=result.get("changed", 0),
+        changes_sheet=result.get("changes_sheet", ""),
     )
 
 
@@ -353,6 +371,28 @@ def import_check_corrections(result: CheckResult, *, limit: int) -> list[Correct
         Correction(int(float(str(cells[0]))), *[_as_written(cells[i]) for i in range(1, 5)])
         for _number, cells in islice(table.rows, min(limit, result.corrected))
     ]
+
+
+def import_check_changes(result: CheckResult, *, limit: int, user: Any) -> list[CustomerChange]:
+    """The first ``limit`` rows of a finished check that would change a customer already in Kebu, read
+    back from its report, as its problems are (masked there as ``user``, who asked for the check, sees
+    them), each with the customer's page if ``user`` may see them still."""
+    if result.report is None or not result.changed:
+        return []
+    table = table_read(result.report.read_bytes(), sheet=result.changes_sheet)
+    changes: list[CustomerChange] = []
+    for _number, cells in table.rows:
+        row, customer_no, name, matched_by, label, before, after = (_as_written(c) for c in cells[:7])
+        if not changes or changes[-1].row != int(float(row)):
+            if len(changes) == limit:
+                break
+            changes.append(CustomerChange(int(float(row)), 0, customer_no, name, matched_by, []))
+        changes[-1].fields.append(FieldChange(label, before, after))
+    numbers = {change.customer_no for change in changes}
+    ids = dict(
+        customer_visible_queryset(user=user).filter(customer_no__in=numbers).values_list("customer_no", "pk")
+    )
+    return [replace(change, customer_id=ids.get(change.customer_no, 0)) for change in changes]
 
 
 def _as_written(cell: Cell) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, cast
@@ -36,7 +36,9 @@ from django.db import transaction
 
 from kebu.core.models import Job, JobStatus, shop_settings_held
 from kebu.customers.models import CustomField
+from kebu.customers.privacy import contact_policy
 from kebu.orders.models import Store
+from kebu.transfer.changes import CustomerChange, changes_read, import_changes_listed
 from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import CustomerRow, FileCheck, Problem
 from kebu.transfer.imports import JOB_KIND, _batch_import, import_mapping
@@ -74,10 +76,13 @@ Group = list[tuple[int, list[Cell]]]
 class Stretch:
     """A stretch of the file rehearsed: how many of its rows it held, and the rows to tell of, each with
     the file's rows it stands for (an order is told of by its first row, with all its problems; its
-    lines are those rows, which the report gives whole: ``report.refused_rows``)."""
+    lines are those rows, which the report gives whole: ``report.refused_rows``); and, when asked for,
+    what its rows would change on customers already in Kebu, in the file's order, as the one who
+    rehearses may see it (``changes.changes_read``)."""
 
     rows: int
     found: list[tuple[Found, Group]]
+    changes: list[CustomerChange] = field(default_factory=list)
 
 
 def import_rehearse(
@@ -89,11 +94,14 @@ def import_rehearse(
     mapping: dict[int, str],
     store: Store | None = None,
     split: Mapping[OrderKey, list[int]] | None = None,
+    changes: bool = False,
 ) -> Iterator[Stretch]:
     """``rows`` of a customer, product or order sheet imported by ``actor`` as the import would import them
     now, a stretch at a time, each stretch rolled back: what the import would reject, and what it would
-    correct. An order sheet's ``split`` is ``order_numbers_split`` of the whole file (the orders whose
-    rows are apart, which the import refuses), its ``store`` the one chosen for it."""
+    correct; with ``changes``, what a customer sheet's rows would change on the customers already in
+    Kebu (read from the stretch's journal before it is rolled back: a few queries a stretch). An order
+    sheet's ``split`` is ``order_numbers_split`` of the whole file (the orders whose rows are apart,
+    which the import refuses), its ``store`` the one chosen for it."""
     size = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
     batches: Iterator[list[Group]]
     if kind == ImportKind.ORDERS:
@@ -112,6 +120,7 @@ def import_rehearse(
             store=store,
             split=split,
             definitions=definitions,
+            changes=changes and kind == ImportKind.CUSTOMERS and actor is not None,
         )
 
 
@@ -131,10 +140,12 @@ def _stretch_rehearse(
     store: Store | None,
     split: Mapping[OrderKey, list[int]] | None,
     definitions: Sequence[CustomField],
+    changes: bool,
 ) -> Stretch:
     """``batches`` rehearsed in one transaction rolled back, until it has held ``STRETCH_ROWS`` rows or been
     open ``STRETCH_SECONDS``; the batches after those are left in ``batches``."""
     taken: list[tuple[Group, OrderRows | CustomerRow | ProductRow]] = []
+    changed: list[CustomerChange] = []
     with _rolled_back(kind=kind, actor=actor, headers=headers, mapping=mapping, store=store) as run:
         opened, held = time.monotonic(), 0
         for batch in batches:
@@ -154,6 +165,9 @@ def _stretch_rehearse(
             held += sum(len(group) for group in batch)
             if held >= STRETCH_ROWS or time.monotonic() - opened >= STRETCH_SECONDS:
                 break
+        if changes:
+            entries = import_changes_listed(run, user=actor)
+            changed = list(changes_read(entries.iterator(), policy=contact_policy(actor)))
     found: list[tuple[Found, Group]] = []
     for group, record in taken:
         number, cells = group[0]
@@ -161,7 +175,7 @@ def _stretch_rehearse(
             found.append(((number, cells, record.problems, []), group))  # nothing of it is taken
         elif record.corrections:
             found.append(((number, cells, [], record.corrections), group))
-    return Stretch(rows=sum(len(group) for group, _record in taken), found=found)
+    return Stretch(rows=sum(len(group) for group, _record in taken), found=found, changes=changed)
 
 
 @contextmanager

@@ -42,6 +42,7 @@ from kebu.transfer.corrections import CORRECTIONS_KEPT, import_corrections
 from kebu.transfer.customers import Problem, customer_headers_match
 from kebu.transfer.drafts import (
     CHECK_JOB_KIND,
+    import_check_changes,
     import_check_corrections,
     import_check_problems,
     import_check_result,
@@ -465,6 +466,7 @@ def import_check_view(request: HttpRequest, token: str, job_id: int) -> HttpResp
             shown=shown,
             good=result.rows - result.bad,
             corrections=import_check_corrections(result, limit=CORRECTIONS_KEPT),
+            changes=import_check_changes(result, limit=CHANGES_SHOWN, user=request.user),
         )
     template = "transfer/_check.html" if _htmx(request) else "transfer/check.html"
     return render(request, template, context)

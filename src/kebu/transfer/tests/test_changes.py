@@ -4,6 +4,7 @@ reader may see it (the customers they may see, contact details masked unless the
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 import python_calamine
@@ -13,8 +14,9 @@ from django.urls import reverse
 
 from kebu.customers.models import Customer
 from kebu.transfer.tests.test_imports import csv_bytes, run_import
+from kebu.transfer.tests.test_views import token_of, upload
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_in_english", "no_drafts_left_over")]
 
 # 客户编号,姓名,手机号码,微信号,邮箱,性别,省份,城市,区县,详细地址,备注
 FIRST = csv_bytes(
@@ -153,3 +155,37 @@ def test_the_page_lists_the_first_changes_in_a_few_queries_however_many(
     assert changed.count("<tr data-row=") == 40
     assert "甲39</span> → 乙39" in changed and "客户甲39</span> → 客户乙39" in changed
 
+
+def test_the_check_lists_what_the_import_would_change_and_changes_nothing(
+    owner, owner_client, django_capture_on_commit_callbacks
+):
+    # given 王小姐, and a file that finds her by her phone under another name
+    run_import(owner, FIRST)
+    wang = Customer.objects.get(name="王小姐")
+    data = io.BytesIO(RENAMED)
+    data.name = "客户.csv"
+    token = token_of(upload(owner_client, data))
+    mapped = {f"col_{i}": key for i, key in enumerate(["customer_no", "name", "phone", "wechat", "email"])}
+
+    # when the merchant checks the file
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {**{f"col_{i}": "" for i in range(11)}, **mapped, "mode": "good_rows", "action": "check"},
+        )
+    assert response.status_code == 302
+    page = owner_client.get(response["Location"]).content.decode()
+
+    # then the check says the row would rename her, and she is still 王小姐
+    changed = page[page.index('id="changes-table"') :]
+    assert '<tr data-row="3">' in changed and 'data-row="2"' not in changed
+    assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a> 王丽' in changed
+    assert '<span class="text-secondary">王小姐</span> → 王丽' in changed
+    wang.refresh_from_db()
+    assert (wang.name, wang.version) == ("王小姐", 1)
+    report = owner_client.get(re.search(r'href="([^"]+/report\.xlsx)"', page).group(1))
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(b"".join(report.streaming_content)))
+    lines = book.get_sheet_by_name("Changed").to_python()[1:]
+    assert [[str(cell) for cell in line] for line in lines] == [
+        ["3.0", wang.customer_no, "王丽", "Phone", "Name", "王小姐", "王丽"]
+    ]
