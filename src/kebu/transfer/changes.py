@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from itertools import islice
 from typing import Any
@@ -69,11 +69,12 @@ _SCALARS = (
 _CHOICES: dict[str, Any] = {"gender": Gender, "customer_type": CustomerType, "stage": Stage}
 # The rows a row adds beside the customer's own, in the order the customer's page shows them.
 _ADDED = ("phones", "addresses", "socials", "tags")
+# Said after "matched by" (按…匹配), and in the report's column of that name.
 _MATCHED_BY = {
-    "customer_no": pgettext_lazy("matched by", "Customer number"),
-    "phone": pgettext_lazy("matched by", "Phone"),
-    "email": pgettext_lazy("matched by", "Email"),
-    "name": pgettext_lazy("matched by", "Name"),
+    "customer_no": pgettext_lazy("matched by", "customer number"),
+    "phone": pgettext_lazy("matched by", "phone"),
+    "email": pgettext_lazy("matched by", "email"),
+    "name": pgettext_lazy("matched by", "name"),
 }
 ADDED_FIELD = gettext_lazy("%(field)s (added)")
 
@@ -126,9 +127,12 @@ def import_changes(run: Import, *, user: Any, limit: int | None = None) -> Itera
     return changes_read(entries.iterator(chunk_size=_CHUNK), policy=contact_policy(user))
 
 
-def changes_read(entries: Iterable[ImportRow], *, policy: ContactPolicy) -> Iterator[CustomerChange]:
+def changes_read(
+    entries: Iterable[ImportRow], *, policy: ContactPolicy, rehearsed: bool = False
+) -> Iterator[CustomerChange]:
     """``entries`` (updates, each with its customer, whom the reader may see) as ``policy`` lets the
-    reader see them. Also the dry run's, before its rehearsal is rolled back (``rehearsals``)."""
+    reader see them. Also the dry run's, before its rehearsal is rolled back (``rehearsed``: each
+    customer is named as they are, before the change that is not made)."""
     custom_labels: dict[str, str] | None = None
     found = iter(entries)
     while chunk := list(islice(found, _CHUNK)):
@@ -137,7 +141,10 @@ def changes_read(entries: Iterable[ImportRow], *, policy: ContactPolicy) -> Iter
             custom_labels = dict(CustomField.objects.values_list("key", "label"))
         names = _Names.load([d for _e, d in read])
         for entry, detail in read:
-            yield _change_of(entry, detail, policy=policy, names=names, custom_labels=custom_labels or {})
+            change = _change_of(entry, detail, policy=policy, names=names, custom_labels=custom_labels or {})
+            if rehearsed and "name" in detail["before"]:
+                change = replace(change, name=detail["before"]["name"])
+            yield change
 
 
 def matched_by_label(key: str) -> str:
@@ -192,15 +199,15 @@ class _Names:
         sources = SourceChannel.objects.in_bulk(wanted["source_id"]) if wanted["source_id"] else {}
         added: dict[str, dict[int, Any]] = {kind: {} for kind in _ADDED}
         old = [d["added"] for d in details if "after" not in d]
-        ids = {kind: [i for added in old for i in added.get(kind, [])] for kind in _ADDED}
+        added_ids = {kind: [i for ids in old for i in ids.get(kind, [])] for kind in _ADDED}
         for kind, model in (
             ("phones", CustomerPhone),
             ("addresses", Address),
             ("socials", SocialAccount),
             ("tags", Tag),
         ):
-            if ids[kind]:
-                added[kind] = model.objects.in_bulk(ids[kind])
+            if added_ids[kind]:
+                added[kind] = model.objects.in_bulk(added_ids[kind])
         return cls(owners, sources, added)
 
 

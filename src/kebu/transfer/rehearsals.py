@@ -167,7 +167,7 @@ def _stretch_rehearse(
                 break
         if changes:
             entries = import_changes_listed(run, user=actor)
-            changed = list(changes_read(entries.iterator(), policy=contact_policy(actor)))
+            changed = list(changes_read(entries.iterator(), policy=contact_policy(actor), rehearsed=True))
     found: list[tuple[Found, Group]] = []
     for group, record in taken:
         number, cells = group[0]

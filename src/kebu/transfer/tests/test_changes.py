@@ -4,7 +4,9 @@ reader may see it (the customers they may see, contact details masked unless the
 from __future__ import annotations
 
 import io
+import json
 import re
+from dataclasses import replace
 
 import pytest
 import python_calamine
@@ -13,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from kebu.customers.models import Customer
+from kebu.customers.services import customer_input_from, customer_update
 from kebu.transfer.tests.test_imports import csv_bytes, run_import
 from kebu.transfer.tests.test_views import token_of, upload
 
@@ -34,6 +37,11 @@ def page_of(client: Client, run) -> str:
     response = client.get(reverse("transfer:detail", args=[run.pk]))
     assert response.status_code == 200
     return response.content.decode()
+
+
+def text_of(html: str) -> str:
+    """``html`` as the reader reads it: without its tags, a space between words."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def changed_sheet(client: Client, run) -> list[list[str]]:
@@ -71,11 +79,10 @@ def test_a_reimport_that_renames_a_customer_found_by_phone_shows_the_row_and_bot
     assert 'id="changes"' in page and "Changed customers" in page
     changed = page[page.index('id="changes-table"') :]
     assert '<tr data-row="3">' in changed and 'data-row="2"' not in changed  # 李四 changed nothing
-    assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a> 王丽' in changed
-    assert "Phone" in changed  # how the row found her
-    assert '<span class="text-secondary">Name</span>: <span class="text-secondary">王小姐</span> → 王丽' in (
-        changed
-    )
+    assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a>' in changed
+    assert f"{wang.customer_no} 王丽" in text_of(changed)
+    assert "matched by phone" in changed  # how the row found her
+    assert "Name 王小姐 → 王丽" in text_of(changed)
     assert 'id="rejected-download"' in page  # the report, with every change
 
 
@@ -86,7 +93,7 @@ def test_the_report_lists_every_field_a_reimport_changed_old_and_new(owner, owne
     again = run_import(owner, RENAMED)
 
     [line] = changed_sheet(owner_client, again)
-    assert line == ["3.0", wang.customer_no, "王丽", "Phone", "Name", "王小姐", "王丽"]
+    assert line == ["3.0", wang.customer_no, "王丽", "phone", "Name", "王小姐", "王丽"]
 
 
 def test_contact_details_stay_masked_for_a_colleague_who_sees_them_masked(owner, owner_client, staff_member):
@@ -153,7 +160,7 @@ def test_the_page_lists_the_first_changes_in_a_few_queries_however_many(
 
     changed = page[page.index('id="changes-table"') :]
     assert changed.count("<tr data-row=") == 40
-    assert "甲39</span> → 乙39" in changed and "客户甲39</span> → 客户乙39" in changed
+    assert "Name 甲39 → 乙39 Notes 客户甲39 → 客户乙39" in text_of(changed)
 
 
 def test_the_check_lists_what_the_import_would_change_and_changes_nothing(
@@ -179,13 +186,34 @@ def test_the_check_lists_what_the_import_would_change_and_changes_nothing(
     # then the check says the row would rename her, and she is still 王小姐
     changed = page[page.index('id="changes-table"') :]
     assert '<tr data-row="3">' in changed and 'data-row="2"' not in changed
-    assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a> 王丽' in changed
-    assert '<span class="text-secondary">王小姐</span> → 王丽' in changed
+    assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a>' in changed
+    assert f"{wang.customer_no} 王小姐" in text_of(changed)  # as she is: nothing was written
+    assert "Name 王小姐 → 王丽" in text_of(changed)
     wang.refresh_from_db()
     assert (wang.name, wang.version) == ("王小姐", 1)
     report = owner_client.get(re.search(r'href="([^"]+/report\.xlsx)"', page).group(1))
     book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(b"".join(report.streaming_content)))
     lines = book.get_sheet_by_name("Changed").to_python()[1:]
     assert [[str(cell) for cell in line] for line in lines] == [
-        ["3.0", wang.customer_no, "王丽", "Phone", "Name", "王小姐", "王丽"]
+        ["3.0", wang.customer_no, "王小姐", "phone", "Name", "王小姐", "王丽"]
     ]
+
+
+def test_an_import_journalled_before_kebu_kept_the_new_values_shows_them_while_nobody_changed_since(
+    owner, owner_client
+):
+    # given a re-import journalled as an older Kebu did: the values before, not after, nor the match
+    run_import(owner, FIRST)
+    again = run_import(owner, RENAMED)
+    entry = again.journal.get(action="updated")
+    detail = json.loads(entry.detail)
+    entry.detail = json.dumps({"before": detail["before"], "added": detail["added"]}, ensure_ascii=False)
+    entry.save()
+
+    # then the new name is the customer's as she is, as long as nobody changed her since
+    changed = text_of(page_of(owner_client, again))
+    assert "Name 王小姐 → 王丽" in changed and "matched by" not in changed
+    wang = Customer.objects.get(name="王丽")
+    renamed = replace(customer_input_from(wang), name="王女士")
+    customer_update(actor=owner, customer=wang, data=renamed, expected_version=wang.version)
+    assert "Name 王小姐 → (changed since)" in text_of(page_of(owner_client, again))
