@@ -146,3 +146,48 @@ def test_a_running_import_shows_its_progress_and_stops_when_cancelled(page, live
     assert Job.objects.get(pk=run.job_id).cancel_requested
     page.set_viewport_size(PHONE)
     screenshot(page, "import-running-phone")
+
+
+def test_a_reimport_says_which_customers_it_changed_and_how(page, live_server, owner, tmp_path):
+    from kebu.core.jobs import job_run
+
+    def imported(text: str, name: str) -> Import:
+        run = customer_import_start(actor=owner, data=text.encode(), file_name=name, enqueue=False)
+        job_run(run.job_id)
+        run.refresh_from_db()
+        return run
+
+    # given the sheet imported, then a newer one where 张三 goes by another name and 李四 has a note
+    imported(SHEET, "客户名单.csv")
+    newer = SHEET.replace("张三", "张三丰").replace("科技园2号,", "科技园2号,年底回访")
+    again = imported(newer, "客户名单-新.csv")
+    assert (again.updated, again.unchanged, again.rejected) == (2, 0, 1)
+    _as_owner(page, live_server, owner)
+
+    # when the owner opens the import
+    page.goto(f"{live_server.url}/imports/{again.pk}/")
+
+    # then each changed customer is listed with what changed, and links to their page
+    rows = page.locator("#changes-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("张三 → 张三丰")
+    expect(rows.nth(1)).to_contain_text("年底回访")
+    zhang = Customer.objects.get(name="张三丰")
+    expect(rows.nth(0).locator("a")).to_have_attribute("href", f"/customers/{zhang.pk}/")
+    screenshot(page, "import-changed")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "import-changed-phone")
+
+    # and checking a file that would rename him back says so before anything is written
+    page.set_viewport_size({"width": 1366, "height": 900})
+    back = tmp_path / "客户名单-旧.csv"
+    back.write_bytes(SHEET.encode("utf-8-sig"))
+    page.goto(f"{live_server.url}/imports/new/")
+    page.set_input_files("#id_file", str(back))
+    page.click("#upload-submit")
+    page.click("#check-submit")
+    checked = page.locator("#changes-table tbody tr")
+    expect(checked).to_have_count(1)  # a blank note says nothing: 李四 keeps his
+    expect(checked.nth(0)).to_contain_text("张三丰 → 张三")
+    assert Customer.objects.filter(name="张三丰").exists()
+    screenshot(page, "import-check-changed")
