@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import xlsxwriter
 from django.utils.translation import gettext as _
@@ -98,10 +98,10 @@ def report_write(
     for number, cells, problems, *more in rows:
         taken = False
         if more and more[0]:
-            corrections_sheet.add(more[0])
+            corrections_sheet.add(cast(Sequence[Correction], more[0]))
             taken = True
         if len(more) > 1 and more[1]:
-            changes_sheet.add(more[1])
+            changes_sheet.add(cast(Sequence[CustomerChange], more[1]))
             taken = True
         if taken and not problems:
             continue
