@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from kebu.core import divisions
@@ -31,12 +33,13 @@ from kebu.orders.models import (
     PaymentMethod,
     Platform,
     Product,
+    Sku,
     Store,
 )
 from kebu.orders.selectors import COUNTED, POOL
 from kebu.orders.services.aftersales import AfterSaleLineInput, ReplacementInput, line_refund_bases
 from kebu.orders.services.credit import REPAYMENT_METHODS
-from kebu.orders.services.orders import LineInput, OrderInput
+from kebu.orders.services.orders import LineInput, OrderInput, skus_load
 from kebu.orders.services.products import ProductInput, SkuInput
 from kebu.orders.services.stores import store_closed_message
 
@@ -89,6 +92,13 @@ def service_errors_apply(form: forms.Form, error: KebuError, *, rename: dict[str
         target = name if name in form.fields else None
         for message in messages:
             form.add_error(target, message)
+
+
+def _same_amount(text: str, amount: Decimal) -> bool:
+    try:
+        return Decimal(text.replace(",", "").lstrip("¥￥")) == amount
+    except InvalidOperation:
+        return False
 
 
 def _row_filled(form: forms.Form, keys: Iterable[str]) -> bool:
@@ -178,6 +188,17 @@ class OrderLineForm(KebuForm):
         self.fields["discount_cny"].widget.attrs["data-line-discount"] = ""
 
     FILLED = ("sku_code", "title", "unit_price_cny")
+
+    def sku_show(self, sku: Sku) -> None:
+        """Show the row's SKU as picking it from the list did (orders.js ``skuChosen``): its product's
+        name where the title is left empty, its price where the unit price is, and a price equal to
+        the SKU's still taken as the SKU's, so that picking another SKU replaces it."""
+        self.fields["title"].widget.attrs["placeholder"] = sku.product.name
+        price = self.fields["unit_price_cny"].widget.attrs
+        price["placeholder"] = f"{sku.price_cny:.2f}"
+        typed = str(self["unit_price_cny"].value() or "").strip()
+        if typed and _same_amount(typed, sku.price_cny):
+            price["data-auto"] = "1"
 
 
 OrderLineFormSet = forms.formset_factory(
@@ -326,6 +347,20 @@ class OrderFormBundle:
         form_ok = self.form.is_valid()
         lines_ok = self.lines.is_valid()
         return form_ok and lines_ok
+
+    @cached_property
+    def line_forms(self) -> list[OrderLineForm]:
+        """The line rows as the page shows them. Shown again after a refusal, a row whose code names a
+        SKU shows that SKU's name and price as when it was picked: only the code and what was typed
+        come back in the POST, and the merchant should not lose sight of what they chose."""
+        rows: list[OrderLineForm] = list(self.lines.forms)
+        if self.lines.is_bound:
+            codes = [str(row["sku_code"].value() or "").strip() for row in rows]
+            skus = skus_load(codes)
+            for row, code in zip(rows, codes, strict=True):
+                if code in skus:
+                    row.sku_show(skus[code])
+        return rows
 
     def filled_rows(self) -> list[int]:
         """Indexes of the line rows with something in them; an empty or removed row is skipped."""

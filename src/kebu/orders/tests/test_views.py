@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -540,6 +541,63 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_written(
     assert not Order.objects.exists()
     a_customer.refresh_from_db()
     assert a_customer.total_spent_cny == 0
+
+
+def _inputs(html: str) -> dict[str, dict[str, str]]:
+    """Each named <input> of a page: its attributes, by name."""
+
+    class Inputs(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: dict[str, dict[str, str]] = {}
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            named = {key: value or "" for key, value in attrs}
+            if tag == "input" and "name" in named:
+                self.found[named["name"]] = named
+
+    parser = Inputs()
+    parser.feed(html)
+    return parser.found
+
+
+def test_a_refused_new_order_shows_each_lines_sku_name_and_price_again(a_client, catalogue, a_customer):
+    # given lines as a merchant leaves them: a SKU picked from the list (its price filled in), a code
+    # typed without picking (no price), an item described by hand, and a SKU at a price of their own
+    lines = [
+        {"sku_code": "CREAM-50", "quantity": "2", "unit_price_cny": "199.00"},
+        {"sku_code": "TEA-250", "quantity": "1"},
+        {"title": "手工香皂", "quantity": "3", "unit_price_cny": "15"},
+        {"sku_code": "TONER-100", "title": "爽肤水（赠品）", "quantity": "1", "unit_price_cny": "0"},
+    ]
+    future = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+
+    # when another field is wrong
+    response = a_client.post(
+        reverse("orders:create"),
+        _form(a_customer, lines=lines, ordered_at=future, store=str(catalogue.store.pk)),
+    )
+
+    # then the form comes back with every line as it was chosen: each SKU's product name where the
+    # title was left to it, its price where the price was, and a price from the SKU still the SKU's
+    assert response.status_code == 400
+    inputs = _inputs(response.content.decode())
+    assert inputs["lines-0-sku_code"]["value"] == "CREAM-50"
+    assert inputs["lines-0-title"]["placeholder"] == "玻尿酸面霜"
+    assert (inputs["lines-0-unit_price_cny"]["value"], inputs["lines-0-unit_price_cny"]["data-auto"]) == (
+        "199.00",
+        "1",
+    )
+    assert inputs["lines-1-title"]["placeholder"] == "明前龙井"
+    assert inputs["lines-1-unit_price_cny"]["placeholder"] == "128.00"
+    assert inputs["lines-2-title"]["value"] == "手工香皂"
+    assert (inputs["lines-2-unit_price_cny"]["value"], inputs["lines-2-quantity"]["value"]) == ("15", "3")
+    assert "data-auto" not in inputs["lines-2-unit_price_cny"]
+    # a price typed by hand is never replaced by the next SKU picked, as one from the SKU would be
+    toner_title, toner_price = inputs["lines-3-title"], inputs["lines-3-unit_price_cny"]
+    assert (toner_title["value"], toner_title["placeholder"]) == ("爽肤水（赠品）", "爽肤水")
+    assert toner_price["value"] == "0" and "data-auto" not in toner_price
+    assert not Order.objects.exists()
 
 
 def test_duplicate_order_number_in_the_same_store_is_refused(a_client, owner, catalogue, a_customer):

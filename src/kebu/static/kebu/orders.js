@@ -58,6 +58,7 @@
   }
 
   // A SKU picked from the list: its price goes into the line (unless typed by hand), its name shows.
+  // A page shown again after a refusal draws the same from the server (OrderLineForm.sku_show).
   function skuChosen(input) {
     var row = input.closest("[data-line-row]");
     var list = document.getElementById(input.getAttribute("list"));
@@ -65,7 +66,12 @@
     var option = Array.prototype.find.call(list.options, function (o) { return o.value === input.value; });
     var price = row.querySelector("[data-line-price]");
     var title = row.querySelector("input[name$='-title']");
-    if (!option) return;
+    if (!option) {
+      // Another code is being typed: the name and price shown were the previous SKU's.
+      if (title) title.setAttribute("placeholder", "");
+      if (price) price.setAttribute("placeholder", "");
+      return;
+    }
     if (price && (price.value === "" || price.dataset.auto === "1")) {
       price.value = option.getAttribute("data-price") || "";
       price.dataset.auto = "1";
@@ -91,6 +97,15 @@
       var form = event.target.closest("#order-form");
       if (form) preview(form);
     }
+  });
+
+  // A code typed in full before the list had come: once it comes, the SKU is shown as if picked.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var input = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!input || !input.matches || !input.matches("[data-sku-input]")) return;
+    skuChosen(input);
+    var form = input.closest("#order-form");
+    if (form) preview(form);
   });
 
   // Remove a line (or SKU) row: emptied and hidden, so the server skips it like any empty row.
