@@ -150,6 +150,7 @@ class _Segment:
 
     condition: Q
     keys: tuple[_SortKey, ...]
+    tag: str = ""  # what the segment holds, where its keys do not say (``filters.SortSegment.tag``)
 
 
 class KeysetCursorPagination(CursorPagination):
@@ -288,7 +289,10 @@ class KeysetCursorPagination(CursorPagination):
     # The cursor -----------------------------------------------------------------------------------
 
     def _signature(self) -> list[list[str]]:
-        return [[key.signature for key in segment.keys] for segment in self.segments]
+        return [
+            [key.signature for key in segment.keys] + ([segment.tag] if segment.tag else [])
+            for segment in self.segments
+        ]
 
     def decode_cursor(self, request: Request) -> tuple[bool, int, list[Any]] | None:  # type: ignore[override]
         encoded = request.query_params.get(self.cursor_query_param)
@@ -366,10 +370,16 @@ class CustomerCursorPagination(KeysetCursorPagination):
             keys = self._resolve(self.model, list(segment.ordering))
             if keys is None:
                 raise ValueError(f"sort {sort!r} does not name columns of {self.model.__name__}")
-            if len(split) > 1 and index == 0:
-                # The first segment holds only rows with a value in the sorted column.
+            if len(split) > 1 and index < len(split) - 1:
+                # Every segment but the last holds only rows with a value in the sorted column.
                 keys[0] = dataclasses.replace(keys[0], nullable=False)
-            segments.append(_Segment(condition=segment.condition, keys=tuple(self._unique(self.model, keys))))
+            segments.append(
+                _Segment(
+                    condition=segment.condition,
+                    keys=tuple(self._unique(self.model, keys)),
+                    tag=segment.tag,
+                )
+            )
         return segments
 
 

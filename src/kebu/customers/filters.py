@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from kebu.core.errors import ValidationFailed
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.phone import looks_like_phone_fragment, parse_phone
-from kebu.core.text import fold
+from kebu.core.text import fold, pinyin_keys
 from kebu.customers.models import (
     Customer,
     CustomerPhone,
@@ -76,7 +76,7 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
     "-refund_rate": ("-refund_rate", "-id"),
     "refund_count": ("refund_count", "id"),
     "-refund_count": ("-refund_count", "-id"),
-    # Groups customers by their top category (in the category's id order): a name order would join.
+    # By the category's name, in pinyin: read a category at a time (``sort_segments``), never joined.
     "top_category": ("top_category_id", "id"),
     "-top_category": ("-top_category_id", "-id"),
     "receivable_cny": ("receivable_cny", "id"),
@@ -118,10 +118,13 @@ FIGURE_SORTS = frozenset(
 
 @dataclass(frozen=True)
 class SortSegment:
-    """One stretch of a sort: the customers matching ``condition``, in ``ordering`` (ends on id)."""
+    """One stretch of a sort: the customers matching ``condition``, in ``ordering`` (ends on id).
+    ``tag`` names what the stretch holds where its ordering alone does not (which category), so that an
+    API cursor made before the stretches changed is refused rather than read in the wrong one."""
 
     condition: Q
     ordering: tuple[str, ...]
+    tag: str = ""
 
 
 def _empty(column: str) -> Q | None:
@@ -142,8 +145,49 @@ def sort_segments(sort: str) -> list[SortSegment]:
     empty = _empty(column)
     if empty is None:
         return [SortSegment(Q(), ordering)]
+    if column == "top_category_id":
+        return [*_top_category_segments(ordering), SortSegment(empty, ordering[1:])]
     # Empty ones follow the tie-breaker of the sort; they are all equal in the sorted column.
     return [SortSegment(~empty, ordering), SortSegment(empty, ordering[1:])]
+
+
+def _top_category_segments(ordering: tuple[str, ...]) -> list[SortSegment]:
+    """The customers with a top category, by the category's name as the column shows it, in pinyin
+    (茶叶 before 护肤), as names sort: one segment per top-level category, each read from
+    cust_top_category like any other sort, so a page reads only its own rows and joins nothing. A shop
+    has a handful of top-level categories; they are read and put in order here, once per list."""
+    roots = sorted(
+        Category.objects.filter(parent__isnull=True).values_list("pk", "name"),
+        key=lambda root: (pinyin_keys(root[1])[0], root[1], root[0]),
+    )
+    descending = ordering[0].startswith("-")
+    if descending:
+        roots.reverse()
+    segments = [SortSegment(Q(top_category_id=pk), ordering, tag=f"top_category={pk}") for pk, _name in roots]
+    # A top category is always top-level (the order services record each line's root); should one not
+    # be, its customers still come, after the named ones, rather than drop out of the list. Asked range
+    # by range between the top-level ids, each an index seek that finds nothing at once (one NOT IN
+    # read every customer with a category: 50 ms at 100k).
+    bounds = sorted(pk for pk, _name in roots)
+    strays = [
+        SortSegment(condition, ordering, tag=f"top_category={low or ''}..{high or ''}")
+        for low, high in zip([None, *bounds], [*bounds, None], strict=True)
+        if (condition := _between(low, high)) is not None
+    ]
+    if descending:
+        strays.reverse()
+    return [*segments, *strays]
+
+
+def _between(low: int | None, high: int | None) -> Q | None:
+    """Top categories strictly between two ids (either end open); None when no id can be."""
+    if low is None and high is None:
+        return Q(top_category_id__isnull=False)
+    if low is None:
+        return Q(top_category_id__lt=high)
+    if high is None:
+        return Q(top_category_id__gt=low)
+    return Q(top_category_id__gt=low, top_category_id__lt=high) if high - low > 1 else None
 
 
 def sort_expressions(sort: str) -> list[Any]:
@@ -154,6 +198,13 @@ def sort_expressions(sort: str) -> list[Any]:
         return list(ordering)
     first = ordering[0]
     column = first.lstrip("-")
+    if len(segments) > 2:
+        # One segment after another (the top categories by name), each in its own order.
+        rank = Case(
+            *(When(segment.condition, then=Value(i)) for i, segment in enumerate(segments)),
+            default=Value(len(segments)),
+        )
+        return [rank, *ordering]
     if Customer._meta.get_field(column).null:
         # NULLS LAST, which SQLite still serves from the index in either direction.
         last = F(column).desc(nulls_last=True) if first.startswith("-") else F(column).asc(nulls_last=True)

@@ -249,9 +249,13 @@ def varied(owner, catalogue):
     return list(Customer.objects.filter(pk__in=[c.pk for c in customers]))
 
 
+# The top categories as their names sort, in pinyin (chá yè before hù fū), not as they were made.
+CATEGORIES_BY_NAME = ["茶叶", "护肤"]
+
+
 def expected(customers: list[Customer], sort: str) -> list[int]:
     """The order a sort promises: customers with a value by (value, id), then the empty ones by id, in
-    the sort's direction."""
+    the sort's direction. A top category's value is its name."""
     first = ORDERINGS[sort][0]
     column, descending = first.lstrip("-"), first.startswith("-")
 
@@ -259,7 +263,12 @@ def expected(customers: list[Customer], sort: str) -> list[int]:
         value = getattr(c, column)
         return value is None or (column == "receivable_cny" and value <= 0)
 
-    filled = sorted((c for c in customers if not empty(c)), key=lambda c: (getattr(c, column), c.pk))
+    def value(c: Customer) -> object:
+        if column == "top_category_id":
+            return CATEGORIES_BY_NAME.index(c.top_category.name)
+        return getattr(c, column)
+
+    filled = sorted((c for c in customers if not empty(c)), key=lambda c: (value(c), c.pk))
     blank = sorted(c.pk for c in customers if empty(c))
     ordered = [c.pk for c in filled]
     if descending:
@@ -292,6 +301,29 @@ def test_every_figure_sort_pages_in_order_without_gaps_or_repeats(owner, varied,
         number += 1
     assert walked == want
     assert number == 4  # 11 customers, 3 a page: the boundaries fall inside both segments
+
+
+def test_sorting_by_top_category_goes_by_the_categorys_name_not_its_age(owner, owner_client, varied):
+    # given customers whose top category is 护肤 (made first) or 茶叶 (made later)
+    by_category = {
+        name: [c.pk for c in varied if c.top_category and c.top_category.name == name]
+        for name in CATEGORIES_BY_NAME
+    }
+    assert all(by_category.values())
+    numbers = dict(Customer.objects.values_list("pk", "customer_no"))
+
+    # when the list is sorted by top category, up and down
+    up = owner_client.get(f"{LIST_URL}?sort=top_category&cols=customer_no,top_category").content.decode()
+    down = owner_client.get(f"{LIST_URL}?sort=-top_category&cols=customer_no,top_category").content.decode()
+
+    # then 茶叶 (chá yè) comes before 护肤 (hù fū) going up, after it going down, and those without last
+    def shown(html: str) -> list[str]:
+        return re.findall(r'<a href="/customers/\d+/">(C\d{6})</a>', html.split('id="customer-table"')[1])
+
+    tea, skincare = (sorted(by_category[name]) for name in CATEGORIES_BY_NAME)
+    without = sorted(c.pk for c in varied if c.top_category_id is None)
+    assert shown(up) == [numbers[pk] for pk in tea + skincare + without]
+    assert shown(down) == [numbers[pk] for pk in [*reversed(skincare), *reversed(tea), *reversed(without)]]
 
 
 def _walk(client, url):
