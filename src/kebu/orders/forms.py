@@ -57,6 +57,9 @@ CARRIERS = (
 )
 MAX_ORDER_LINES = 100
 MAX_SKUS = 50
+# An order typed in as paid says how: the merchant knows, unlike a marketplace export that leaves it
+# out (imports and the API take an order without it, as the service does).
+PAYMENT_METHOD_MISSING = _("Choose how the order was paid.")
 
 
 def _money_input(label: Any, *, placeholder: str = "0.00", required: bool = False) -> forms.CharField:
@@ -293,6 +296,12 @@ class OrderForm(KebuForm):
             if store is not None:
                 self.initial.setdefault("store", store.pk)
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("status") in COUNTED_STATUSES and not cleaned.get("payment_method"):
+            self.add_error("payment_method", PAYMENT_METHOD_MISSING)
+        return cleaned
+
     def clean_customer_no(self) -> Customer:
         number = self.cleaned_data.get("customer_no", "").strip().upper()
         try:
@@ -423,7 +432,13 @@ class VersionForm(KebuForm):
 
 
 class PayForm(VersionForm):
-    payment_method = forms.ChoiceField(label=_("Payment method"), choices=PaymentMethod.choices)
+    # Nothing chosen beforehand (but the method the order was taken with): a payment recorded by a click
+    # that never looked at the list would say WeChat Pay, whatever the customer paid with.
+    payment_method = forms.ChoiceField(
+        label=_("Payment method"),
+        choices=[("", "—"), *PaymentMethod.choices],
+        error_messages={"required": PAYMENT_METHOD_MISSING},
+    )
     paid_cny = _money_input(_("Amount paid"), placeholder="")
     paid_at = forms.DateTimeField(
         label=_("Paid at"), required=False, widget=DateTimeLocalInput(), validators=[moment_in_range]
@@ -434,6 +449,7 @@ class PayForm(VersionForm):
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.initial = {"payment_method": order.payment_method, **self.initial}
         self.fields["paid_cny"].widget.attrs["placeholder"] = str(order.total_cny)
         self.fields["paid_cny"].help_text = _("Empty: the amount due.")
         self.fields["paid_at"].help_text = _("Empty: now.")

@@ -28,6 +28,7 @@ from kebu.orders.models import (
 )
 from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
 from kebu.orders.services.credit import customer_credit_set
+from kebu.orders.services.orders import LineInput, OrderInput, order_create
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -598,6 +599,67 @@ def test_a_refused_new_order_shows_each_lines_sku_name_and_price_again(a_client,
     assert (toner_title["value"], toner_title["placeholder"]) == ("爽肤水（赠品）", "爽肤水")
     assert toner_price["value"] == "0" and "data-auto" not in toner_price
     assert not Order.objects.exists()
+
+
+def test_a_paid_order_typed_in_says_how_it_was_paid(a_client, catalogue, a_customer):
+    # given a new order marked paid, its payment method left at "—"
+    data = _form(a_customer, status="paid", payment_method="", store=str(catalogue.store.pk))
+
+    # when it is saved, it is refused on that field, saying what to do
+    response = a_client.post(reverse("orders:create"), data, HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert re.findall(r'data-field="payment_method">([^<]*)<', html) == ["Choose how the order was paid."]
+    assert not Order.objects.exists()
+    # then, with the method chosen, it is saved; an order awaiting payment needs none yet
+    a_client.post(reverse("orders:create"), {**data, "payment_method": "wechat"})
+    a_client.post(
+        reverse("orders:create"), {**data, "status": "pending", "order_no": "P-1", "idempotency_key": "k-2"}
+    )
+    assert sorted(Order.objects.values_list("status", "payment_method")) == [
+        ("paid", "wechat"),
+        ("pending", ""),
+    ]
+
+
+def test_paying_an_order_asks_how_it_was_paid_and_chooses_nothing_for_the_merchant(
+    a_client, owner, catalogue, a_customer
+):
+    pending = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+    page = a_client.get(reverse("orders:detail", args=[pending.pk])).content.decode()
+    form = page[page.index('id="pay-form"') : page.index("</form>", page.index('id="pay-form"'))]
+    # the list opens on "—", not on the first method
+    assert re.search(r'<option value="" selected>—</option>', form)
+
+    response = a_client.post(
+        reverse("orders:pay", args=[pending.pk]),
+        {"version": pending.version, "payment_method": ""},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert re.findall(r'data-field="payment_method">([^<]*)<', html) == ["Choose how the order was paid."]
+    pending.refresh_from_db()
+    assert (pending.status, pending.payment_method) == ("pending", "")
+
+
+def test_paying_an_order_taken_with_a_method_offers_that_method(a_client, owner, catalogue, a_customer):
+    # an order taken cash on delivery, awaiting its money
+    cod = order_create(
+        actor=owner,
+        data=OrderInput(
+            customer=a_customer,
+            store=catalogue.store,
+            lines=[LineInput(sku_code="TEA-250")],
+            status=OrderStatus.PENDING,
+            payment_method="cod",
+        ),
+    )
+    page = a_client.get(reverse("orders:detail", args=[cod.pk])).content.decode()
+    form = page[page.index('id="pay-form"') : page.index("</form>", page.index('id="pay-form"'))]
+    assert re.search(r'<option value="cod" selected>', form)
 
 
 def test_duplicate_order_number_in_the_same_store_is_refused(a_client, owner, catalogue, a_customer):
