@@ -133,6 +133,9 @@ def test_new_order_with_two_lines_moves_the_customers_total_spent(logged_in_page
 
     page.goto(f"{live_server.url}/orders/")
     expect(page.locator("#order-table tbody tr")).to_have_count(1)
+    # the date filters are named by their labels: "下单日期起 … 至 …"
+    expect(page.get_by_label("下单日期起")).to_have_attribute("name", "date_from")
+    expect(page.get_by_label("至", exact=True)).to_have_attribute("name", "date_to")
     expect(page.locator("#order-table")).to_contain_text(order.order_no)
     _shoot(page, "list")
 

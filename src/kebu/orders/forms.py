@@ -127,14 +127,15 @@ class OrderFilterForm(KebuForm):
     platform = forms.ChoiceField(label=_("Platform"), required=False)
     # The customer's owner: a colleague's id, or POOL for the shared pool's customers.
     owner = forms.ChoiceField(label=_("Owner"), required=False)
+    # Read together on the page: "Ordered from [date] until [date]".
     date_from = forms.DateField(
-        label=_("From"),
+        label=_("Ordered from"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=DATE_VALIDATORS,
     )
     date_to = forms.DateField(
-        label=_("Until"),
+        label=_("until"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=DATE_VALIDATORS,

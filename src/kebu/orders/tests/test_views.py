@@ -169,6 +169,18 @@ def test_list_filters_by_number_customer_status_store_and_dates(a_client, owner,
     assert "TB100" not in bad.content.decode().split('id="order-table"')[1]
 
 
+def test_the_date_filters_are_labelled_on_the_page(a_client):
+    html = a_client.get(reverse("orders:list"), {"date_from": "2025-01-01"}, HTTP_ACCEPT_LANGUAGE="en")
+    html = html.content.decode()
+
+    # each date box has a label a merchant sees and a screen reader reads: "Ordered from … until …"
+    labels = dict(re.findall(r'<label class="input-group-text" for="(id_date_\w+)">([^<]+)</label>', html))
+    assert labels == {"id_date_from": "Ordered from", "id_date_to": "until"}
+    inputs = _inputs(html)
+    assert (inputs["date_from"]["id"], inputs["date_from"]["value"]) == ("id_date_from", "2025-01-01")
+    assert inputs["date_to"]["id"] == "id_date_to"
+
+
 def test_list_query_count_stays_flat_with_many_orders(
     a_client, owner, catalogue, sales_a, django_assert_max_num_queries
 ):
