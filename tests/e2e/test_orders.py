@@ -20,6 +20,7 @@ from kebu.orders.services.aftersales import (
     aftersale_approve,
     aftersale_receive,
     aftersale_request,
+    order_refund,
 )
 from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
 from kebu.orders.tests.factories import make_catalogue, make_order
@@ -341,3 +342,53 @@ def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
         "爽肤水 100ml",
         "顺丰速运",
     )
+
+
+def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_the_refunds(
+    browser, live_server, clerk, owner
+):
+    catalogue = make_catalogue(actor=owner)
+    # given after-sales with what runs long in English: a company's name, a return approved and awaiting
+    # the goods, a seven-day no-reason return
+    for i, name in enumerate(["欧阳娜娜", "Jennifer Wang-Richardson", "上海某某贸易有限公司采购部"]):
+        customer = make_customer(actor=clerk, name=name, owner=clerk)
+        order = make_order(
+            actor=clerk,
+            customer=customer,
+            store=catalogue.store,
+            lines=[("CREAM-50", 3), ("TEA-250", 2)],
+            order_no=f"TB2025010112345678{i}",
+        )
+        cream = order.lines.get(sku_code="CREAM-50")
+        request = aftersale_request(
+            actor=clerk,
+            order=order,
+            kind="return",
+            reason="changed_mind",
+            lines=[AfterSaleLineInput(cream.pk, 1)],
+        )
+        if i == 1:
+            aftersale_approve(actor=clerk, aftersale=request)
+        order_refund(actor=clerk, order=order, amount_cny="20.00", reason="price")
+
+    for locale, total in (("en-US", "Refunded: ¥60.00"), ("zh-CN", "¥60.00")):
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", clerk.username)
+        page.fill("#id_password", "pass-xiaowang-123")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/customers/")
+
+        # when the whole list is shown on a 1280-pixel window
+        page.goto(f"{live_server.url}/orders/aftersales/?status=all")
+
+        # then it says what was refunded, and the table fits: nothing to scroll sideways
+        expect(page.locator("#aftersale-table tbody tr")).to_have_count(6)
+        expect(page.locator('#aftersale-totals [data-total="refunded"]')).to_contain_text(total)
+        wrapper = page.locator("#aftersale-table").locator("xpath=..")
+        width, room = wrapper.evaluate("w => [w.scrollWidth, w.clientWidth]")
+        assert width <= room, (locale, width, room)
+        _shoot(page, f"aftersales-1280-{locale[:2]}")
+        context.close()

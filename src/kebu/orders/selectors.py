@@ -22,6 +22,7 @@ from kebu.orders.models import (
     COUNTED_STATUSES,
     OPEN_AFTERSALE_STATUSES,
     AfterSale,
+    AfterSaleStatus,
     Category,
     CreditPayment,
     CustomerCategorySpend,
@@ -130,6 +131,35 @@ def order_open_aftersales(*, actor: Any, order: Order) -> list[AfterSale]:
         .filter(order=order, status__in=OPEN_AFTERSALE_STATUSES)
         .order_by("requested_at", "id")
     )
+
+
+def aftersale_list(*, user: Any, filters: dict[str, Any] | None) -> QuerySet[AfterSale]:
+    """The after-sales list: open requests by default (the oldest waiting longest first), ``all``, or
+    one status, then the settled ones newest first; ``kind`` narrows it. ``None`` (an invalid filter)
+    gives nothing rather than everything."""
+    if filters is None:
+        return AfterSale.objects.none()
+    qs = aftersale_visible_queryset(user=user).select_related("order", "customer")
+    status = filters.get("status") or ""
+    if not status:
+        qs = qs.filter(status__in=OPEN_AFTERSALE_STATUSES)
+    elif status != "all":
+        qs = qs.filter(status=status)
+    if filters.get("kind"):
+        qs = qs.filter(kind=filters["kind"])
+    if status in ("", *OPEN_AFTERSALE_STATUSES):
+        return qs.order_by("requested_at", "id")
+    return qs.order_by("-requested_at", "-id")
+
+
+def aftersale_refund_totals(aftersales: QuerySet[AfterSale]) -> dict[str, Decimal]:
+    """What ``aftersales`` (a filtered list) come to, in one query: ``refunded``, by those completed,
+    and ``awaiting``, asked by those still open. A rejected or withdrawn request refunds nothing."""
+    totals = aftersales.order_by().aggregate(
+        refunded=Sum("amount_cny", filter=Q(status=AfterSaleStatus.COMPLETED)),
+        awaiting=Sum("amount_cny", filter=Q(status__in=OPEN_AFTERSALE_STATUSES)),
+    )
+    return {key: value or Decimal("0.00") for key, value in totals.items()}
 
 
 def aftersale_get_for_actor(*, actor: Any, aftersale_id: Any) -> AfterSale:

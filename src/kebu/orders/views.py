@@ -59,11 +59,9 @@ from kebu.orders.forms import (
 )
 from kebu.orders.models import (
     COUNTED_STATUSES,
-    OPEN_AFTERSALE_STATUSES,
     AfterSale,
     AfterSaleKind,
     AfterSaleLine,
-    AfterSaleStatus,
     Category,
     Order,
     OrderStatus,
@@ -604,29 +602,20 @@ def aftersale_action_view(request: HttpRequest, aftersale_id: int, action: str) 
 def aftersale_list_view(request: HttpRequest) -> HttpResponse:
     _require(request, VIEW_AFTERSALE)
     form = AfterSaleFilterForm(request.GET)
-    qs = selectors.aftersale_visible_queryset(user=request.user).select_related("order", "customer")
-    if form.is_valid():
-        status = form.cleaned_data["status"]
-        if not status:
-            qs = qs.filter(status__in=OPEN_AFTERSALE_STATUSES)
-        elif status != "all":
-            qs = qs.filter(status=status)
-        if form.cleaned_data["kind"]:
-            qs = qs.filter(kind=form.cleaned_data["kind"])
-    else:
-        qs = qs.none()
-    # Open requests first (the oldest waiting longest at the top), then the settled ones, newest first.
-    open_first = [AfterSaleStatus.REQUESTED, AfterSaleStatus.APPROVED, AfterSaleStatus.RECEIVED]
-    if form.is_valid() and form.cleaned_data["status"] in ("", *open_first):
-        qs = qs.order_by("requested_at", "id")
-    else:
-        qs = qs.order_by("-requested_at", "-id")
-    page = paginate(qs, page=request.GET.get("page"), per_page=PAGE_SIZE)
+    aftersales = selectors.aftersale_list(
+        user=request.user, filters=form.cleaned_data if form.is_valid() else None
+    )
+    page = paginate(aftersales, page=request.GET.get("page"), per_page=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request, "orders/aftersale_list.html", {"form": form, "page": page, "query": query.urlencode()}
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        # Of the whole filtered list, not the page: what a merchant reconciles with the payment platform.
+        "totals": selectors.aftersale_refund_totals(aftersales),
+    }
+    return render(request, "orders/aftersale_list.html", context)
 
 
 # --- credit ------------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from html import unescape
 from html.parser import HTMLParser
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone, translation
 
@@ -1118,6 +1120,43 @@ def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_
     assert f"#{waiting.pk}<" in html and f"#{done.pk}<" not in html
     html = a_client.get(reverse("orders:aftersales"), {"status": "all"}).content.decode()
     assert f"#{waiting.pk}<" in html and f"#{done.pk}<" in html
+
+
+def test_aftersale_list_totals_what_the_filtered_list_refunded_and_has_yet_to(a_client, owner, a_order):
+    from kebu.orders.services.aftersales import aftersale_complete, aftersale_reject
+
+    # given ¥5 and ¥7.50 refunded, ¥30 asked and waiting, and ¥100 asked and refused
+    for amount in ("5", "7.50"):
+        aftersale_complete(
+            actor=owner,
+            aftersale=aftersale_request(
+                actor=owner, order=a_order, kind="refund", reason="price", amount_cny=amount
+            ),
+        )
+    aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="30")
+    refused = aftersale_request(actor=owner, order=a_order, kind="refund", reason="quality", amount_cny="100")
+    aftersale_reject(actor=owner, aftersale=refused, resolution_note="超过售后期")
+    url = reverse("orders:aftersales")
+
+    def totals(**filters) -> dict[str, str]:
+        html = a_client.get(url, filters, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        return dict(re.findall(r'data-total="(\w+)">([^<]+)<', html))
+
+    # then each list says what it comes to, a refusal counting for nothing
+    assert totals(status="all") == {"refunded": "Refunded: ¥12.50", "awaiting": "Awaiting refund: ¥30.00"}
+    assert totals() == {"awaiting": "Awaiting refund: ¥30.00"}
+    assert totals(status="completed") == {"refunded": "Refunded: ¥12.50"}
+    assert totals(status="rejected") == {"refunded": "Refunded: ¥0.00"}
+    assert totals(status="all", kind="return") == {"refunded": "Refunded: ¥0.00"}
+
+
+def test_aftersale_list_totals_take_one_query_however_many_rows(a_client, owner, a_order):
+    aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="5")
+    a_client.get(reverse("orders:aftersales"))
+    with CaptureQueriesContext(connection) as queries:
+        a_client.get(reverse("orders:aftersales"), {"status": "all"})
+    sums = [q["sql"] for q in queries.captured_queries if "SUM(" in q["sql"].upper()]
+    assert len(sums) == 1, sums
 
 
 # --- the catalogue ----------------------------------------------------------------------------------------
