@@ -81,19 +81,23 @@ def test_new_order_with_two_lines_moves_the_customers_total_spent(logged_in_page
     expect(page.locator("[data-preview=total]")).to_have_text("¥536.00")
     _shoot(page, "new")
 
-    # a quantity of 0 on the second line is refused beside that line, the payment method of a paid order
-    # left at "—" beside its field, and nothing is saved; the lines still show the products picked
-    page.fill("#id_lines-1-quantity", "0")
+    # saved as it is, the paid order without its payment method is refused beside that field; the lines
+    # still show the products picked, and the amounts
     page.click("#save-order")
-    expect(page.locator('[data-field="lines-1-quantity"]')).to_be_visible()
     expect(page.locator('[data-field="payment_method"]')).to_be_visible()
     expect(page.locator("#id_lines-0-title")).to_have_attribute("placeholder", "玻尿酸面霜")
     expect(page.locator("#id_lines-1-title")).to_have_attribute("placeholder", "明前龙井")
-    expect(page.locator("[data-preview=total]")).to_have_text("¥408.00")
+    expect(page.locator("[data-preview=total]")).to_have_text("¥536.00")
+    _shoot(page, "new-no-payment-method")
+
+    # a quantity of 0 on the second line is refused beside that line, and nothing is saved
+    page.select_option("#id_payment_method", "wechat")
+    page.fill("#id_lines-1-quantity", "0")
+    page.click("#save-order")
+    expect(page.locator('[data-field="lines-1-quantity"]')).to_be_visible()
     assert not Order.objects.exists()
     _shoot(page, "new-errors")
     page.fill("#id_lines-1-quantity", "1")
-    page.select_option("#id_payment_method", "wechat")
     page.click("#save-order")
 
     # then the order page shows it, and the customer's total spent has moved
