@@ -81,6 +81,8 @@ _CHILD_LABELS = {
     "tags": gettext_lazy("Tags"),
     "consents": gettext_lazy("Marketing consent"),
     "custom": gettext_lazy("More fields"),
+    # The model's "name" is shared with products and categories (名称); a customer's is their 姓名.
+    "name": gettext_lazy("Name"),
 }
 
 
