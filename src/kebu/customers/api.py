@@ -433,7 +433,13 @@ class AddressSerializer(serializers.Serializer):
     province = serializers.CharField(max_length=30, allow_blank=True)
     city = serializers.CharField(max_length=30, allow_blank=True, default="")
     district = serializers.CharField(max_length=30, allow_blank=True, default="")
-    detail = ContactField(privacy.ADDRESS, max_length=200, allow_blank=True)
+    detail = ContactField(
+        privacy.ADDRESS,
+        max_length=200,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("The street; blank or left out for a region alone (the province at least)."),
+    )
     receiver = serializers.CharField(max_length=50, allow_blank=True, default="")
     receiver_phone = ContactField(privacy.PHONE, max_length=64, allow_blank=True, default="")
     is_default = serializers.BooleanField(default=False)

@@ -192,7 +192,12 @@ class AddressForm(KebuForm):
     province = forms.ChoiceField(label=_("Province"), required=False)
     city = forms.CharField(label=_("City"), max_length=30, required=False)
     district = forms.CharField(label=_("District"), max_length=30, required=False)
-    detail = forms.CharField(label=_("Street address"), max_length=200, required=False)
+    detail = forms.CharField(
+        label=_("Street address"),
+        max_length=200,
+        required=False,
+        help_text=_("Optional: left empty, the region alone is kept."),
+    )
     receiver = forms.CharField(label=_("Receiver"), max_length=50, required=False)
     receiver_phone = forms.CharField(label=_("Receiver phone"), max_length=40, required=False)
     is_default = forms.BooleanField(label=_("Default"), required=False)

@@ -372,7 +372,8 @@ class Address(models.Model):
     province = models.CharField(_("province"), max_length=30)
     city = models.CharField(_("city"), max_length=30, blank=True)
     district = models.CharField(_("district"), max_length=30, blank=True)
-    detail = EncryptedTextField(_("street address"), max_length=200)
+    # Blank for a region alone (广东省 深圳市): what a merchant often knows of a customer before any parcel.
+    detail = EncryptedTextField(_("street address"), max_length=200, blank=True)
     receiver = models.CharField(_("receiver"), max_length=50, blank=True)
     receiver_phone = EncryptedTextField(_("receiver phone"), max_length=32, blank=True)
     is_default = models.BooleanField(_("default address"), default=False)

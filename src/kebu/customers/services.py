@@ -73,8 +73,11 @@ class PhoneInput:
 
 @dataclass
 class AddressInput:
+    """An address, or a region alone: the province (city and district optional) without ``detail``, the
+    street, which many a merchant's sheet does not have. A street needs its province."""
+
     province: str
-    detail: str
+    detail: str = ""
     city: str = ""
     district: str = ""
     receiver: str = ""
@@ -292,8 +295,6 @@ def _validate(
             _add(
                 errors, f"addresses.{index}.province", _("Choose province, city and district from the list.")
             )
-        if not address.detail.strip():
-            _add(errors, f"addresses.{index}.detail", _("Enter the street address."))
         if len(address.detail) > 200 or len(address.receiver) > 50 or len(address.city) > 30:
             _add(errors, f"addresses.{index}.detail", _("The address is too long."))
         if address.receiver_phone:

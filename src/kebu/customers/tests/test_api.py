@@ -139,6 +139,42 @@ def test_patch_changes_only_what_was_sent(clerk_client):
     assert body["email"] == created["email"]
 
 
+def test_an_address_with_its_region_alone_goes_in_and_comes_back_as_it_went(
+    clerk_client, analyst, client_for
+):
+    # given: one region left without a street, one with it blank
+    region = {"province": "广东省", "city": "深圳市"}
+    created = send(clerk_client, "post", LIST_URL, {"name": "孙八", "addresses": [region]})
+
+    # then: the region is the customer's, and the answer says the street is blank, as it is stored
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["province"], body["city"]) == ("广东省", "深圳市")
+    assert body["addresses"] == [
+        {**region, "district": "", "detail": "", "receiver": "", "receiver_phone": "", "is_default": True}
+    ]
+    assert Address.objects.get().detail == ""
+    # the answer sent back changes nothing, and reads the same to someone who sees contacts masked
+    again = send(
+        clerk_client,
+        "put",
+        detail_url(body["id"]),
+        {"name": "孙八", "addresses": body["addresses"], "version": 1},
+    )
+    assert again.status_code == 200, again.json()
+    assert again.json()["addresses"] == body["addresses"]
+    masked = client_for(analyst).get(detail_url(body["id"])).json()
+    assert masked["addresses"] == body["addresses"]
+    # a street without its province is refused, as ever
+    street = send(
+        clerk_client,
+        "post",
+        LIST_URL,
+        {"name": "周九", "addresses": [{"detail": "文三路 1 号", "province": ""}]},
+    )
+    assert street.status_code == 400 and "addresses.0.province" in street.json()
+
+
 def test_patch_merges_custom_values_by_key(clerk_client):
     CustomFieldFactory(key="wechat_group", field_type="text")
     CustomFieldFactory(key="size", field_type="choice", choices=["S", "M", "L"])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -308,3 +310,43 @@ def test_the_edit_form_in_chinese_shows_dates_as_the_browsers_date_picker_reads_
 
     assert 'type="date" name="birthday" value="1992-07-20"' in page
     assert 'type="date" name="cf_member_since" value="2024-01-05"' in page
+
+
+def test_an_address_row_with_only_its_region_is_kept_as_the_customers_region(
+    clerk_client, analyst, client_for
+):
+    from django.utils import translation
+
+    # given: a street without its province, refused as ever
+    street_only = _form(**{"addresses-0-detail": "文三路 1 号"})
+    with translation.override("en"):
+        refused = clerk_client.post(
+            reverse("customers:create"), street_only, headers={"accept-language": "en"}
+        )
+    assert refused.status_code == 400
+    assert "Choose province, city and district from the list." in refused.content.decode()
+    assert not Customer.objects.exists()
+
+    # when: the region alone, 广东省 深圳市, as a merchant knows many a customer
+    region = _form(**{"addresses-0-province": "广东省", "addresses-0-city": "深圳市"})
+    response = clerk_client.post(reverse("customers:create"), region)
+
+    # then: an address like any other, the customer's region in the list and its filter
+    assert response.status_code == 302
+    customer = Customer.objects.get()
+    assert (customer.province, customer.city) == ("广东省", "深圳市")
+    [address] = customer.addresses.all()
+    assert (address.province, address.city, address.district, address.detail) == ("广东省", "深圳市", "", "")
+    assert address.is_default
+    with connection.cursor() as cursor:  # blank stays blank, nothing encrypted
+        cursor.execute("SELECT detail FROM customers_address WHERE id = %s", [address.pk])
+        assert cursor.fetchone()[0] == ""
+    listed = clerk_client.get(reverse("customers:list"), {"province": "广东省", "city": "深圳市"})
+    assert customer.customer_no in listed.content.decode()
+    # shown as the region alone, to someone who sees contact details and to someone who sees them masked
+    for client in (clerk_client, client_for(analyst)):
+        page = client.get(reverse("customers:detail", args=[customer.pk]))
+        item = re.search(
+            r'<li class="list-group-item">.*?广东省深圳市(.*?)</li>', page.content.decode(), re.S
+        )
+        assert item is not None and "****" not in item.group(1) and "contact-reveal" not in item.group(1)
