@@ -1199,11 +1199,10 @@ def _import_plan(
         for p in checked.clean.phones
         if p[2] not in known_phones and "phones" in provided
     ]
-    known_places = {(a.province, a.city, a.district, a.detail.strip()) for a in stored_addresses}
     new_addresses = [
         replace(a, is_default=not stored_addresses and i == 0)
         for i, a in enumerate(data.addresses)
-        if (a.province, a.city, a.district, a.detail.strip()) not in known_places and "addresses" in provided
+        if not address_known(a, stored_addresses) and "addresses" in provided
     ]
     known_accounts = {(s.kind, s.handle_lookup) for s in stored_accounts}
     new_socials = [
@@ -1238,6 +1237,22 @@ def _import_plan(
         new_addresses,
         new_socials,
         new_tags,
+    )
+
+
+def address_known(address: AddressInput, stored: Iterable[Address]) -> bool:
+    """Whether the customer's ``stored`` addresses already say what ``address`` does: one is the same
+    address, or, for a region alone (no street), one lies in that region (广东省 深圳市 is known from
+    广东省 深圳市 南山区 科技园 8 号): a sheet of regions imported over full addresses adds nothing."""
+    detail = address.detail.strip()
+    if detail:
+        place = (address.province, address.city, address.district, detail)
+        return any((a.province, a.city, a.district, a.detail.strip()) == place for a in stored)
+    return any(
+        a.province == address.province
+        and address.city in ("", a.city)
+        and address.district in ("", a.district)
+        for a in stored
     )
 
 

@@ -207,6 +207,10 @@ _PROVIDES = {
     "notes": "notes",
     "phone": "phones",
     "address": "addresses",
+    # A region alone is an address too (``customer_row_read``).
+    "province": "addresses",
+    "city": "addresses",
+    "district": "addresses",
     "source": "source",
     "owner": "owner",
     "tags": "tags",
@@ -330,54 +334,54 @@ def customer_row_read(
         if (handle := text(key, 100))
     ]
     detail = text("address", 200, free=True)
-    if detail:
-        province, city, district = text("province", 30), text("city", 30), text("district", 30)
-        if province:
-            # Each in its own column, shortened as people write them (广东, 深圳, 上海): taken in full from
-            # the division list, as a whole-address cell is. 市辖区 is not shown, as below.
-            given = {"province": province, "city": city, "district": district}
-            province, city, district = divisions.names_as_listed(province, city, district)
-            for key, taken in (("province", province), ("city", city), ("district", district)):
-                if taken != given[key] and taken != "市辖区":
-                    corrected(key, taken, _("Completed from the list of provinces, cities and districts."))
-        else:
-            # One cell for the whole address, as marketplaces export it: 浙江省 杭州市 西湖区 文三路1号.
-            whole = detail
-            province, city, district, detail = divisions.address_split(whole)
-            # A name the cell shortened (广东深圳南山区…) is taken in full from the division list: a
-            # correction. 市辖区, the list's city of a municipality, is never written, and not shown.
-            written = "".join(whole.split())
-            named = [part for part in (province, city, district) if part and part != "市辖区"]
-            if any(part not in written for part in named):
-                taken = " ".join([*named, detail])
-                corrected("address", taken, _("Completed from the list of provinces, cities and districts."))
-        if not province:
-            problem(
-                "address",
-                _("Which province? Start the address with it (浙江省杭州市…) or add a province column."),
+    province, city, district = text("province", 30), text("city", 30), text("district", 30)
+    if province:
+        # Each in its own column, shortened as people write them (广东, 深圳, 上海): taken in full from
+        # the division list, as a whole-address cell is. 市辖区 is not shown, as below.
+        given = {"province": province, "city": city, "district": district}
+        province, city, district = divisions.names_as_listed(province, city, district)
+        for key, taken in (("province", province), ("city", city), ("district", district)):
+            if taken != given[key] and taken != "市辖区":
+                corrected(key, taken, _("Completed from the list of provinces, cities and districts."))
+    elif detail:
+        # One cell for the whole address, as marketplaces export it: 浙江省 杭州市 西湖区 文三路1号.
+        whole = detail
+        province, city, district, detail = divisions.address_split(whole)
+        # A name the cell shortened (广东深圳南山区…) is taken in full from the division list: a
+        # correction. 市辖区, the list's city of a municipality, is never written, and not shown.
+        written = "".join(whole.split())
+        named = [part for part in (province, city, district) if part and part != "市辖区"]
+        if any(part not in written for part in named):
+            taken = " ".join([*named, detail])
+            corrected("address", taken, _("Completed from the list of provinces, cities and districts."))
+    if province:
+        # With its street, or a region alone (广东 深圳, as a wholesaler's sheet keeps it): an address
+        # either way, the customer's region in the list.
+        data.addresses = [
+            AddressInput(
+                province=province,
+                city=divisions.city_as_listed(province, city),
+                district=district,
+                detail=detail,
+                receiver=data.name[:50],
+                is_default=True,
             )
-        else:
-            data.addresses = [
-                AddressInput(
-                    province=province,
-                    city=divisions.city_as_listed(province, city),
-                    district=district,
-                    detail=detail,
-                    receiver=data.name[:50],
-                    is_default=True,
-                )
-            ]
+        ]
+    elif detail:
+        problem(
+            "address",
+            _("Which province? Start the address with it (浙江省杭州市…) or add a province column."),
+        )
     else:
-        # A region alone (广东 深圳, as a wholesaler's sheet keeps it): Kebu keeps it only with an address,
-        # which needs its street, so it is not taken; said on its cells rather than dropped without a word.
-        for key in ("province", "city", "district"):
-            if text(key, 30, noted=False):
+        # A city or district without its province: said on its cells rather than dropped without a word.
+        for key, value in (("city", city), ("district", district)):
+            if value:
                 corrected(
                     key,
                     "",
                     _(
-                        "Not imported: Kebu keeps a province and city as part of an address, which needs its "
-                        "street. Add a street address column, or add the address on the customer's page."
+                        "Not imported: a city or district is kept with its province. Add a province "
+                        "column, or add the address on the customer's page."
                     ),
                 )
     for definition in definitions or ():

@@ -168,16 +168,39 @@ def test_a_province_and_city_written_short_in_their_own_columns_are_taken_in_ful
     ]
 
 
-def test_a_province_and_city_without_a_street_are_said_to_be_left_out_not_dropped_without_a_word():
-    # A wholesaler's sheet that keeps the region only: Kebu keeps it as part of an address, with a street.
-    [row] = read("姓名,手机号,省份,城市\n张三丰,13800001234,浙江,杭州\n")
+def test_a_province_and_city_without_a_street_are_the_customers_address_with_its_region_alone():
+    # A wholesaler's sheet that keeps the region only (广东 深圳): an address without its street, completed
+    # from the list as one with a street is. A city without its province is said to be left out.
+    rows = read(
+        "姓名,手机号,省份,城市,区县\n"
+        "张三丰,13800001234,浙江,杭州,\n"
+        "陈静,13800001235,北京,北京市,\n"
+        "王五,13800001236,,杭州,西湖区\n"
+    )
 
-    assert row.problems == [] and not row.data.addresses
-    assert [(c.row, c.column, c.written, c.taken) for c in row.corrections] == [
-        (2, "省份", "浙江", ""),
-        (2, "城市", "杭州", ""),
+    assert [r.problems for r in rows] == [[], [], []]
+    assert [
+        [(a.province, a.city, a.district, a.detail, a.is_default) for a in r.data.addresses] for r in rows
+    ] == [
+        [("浙江省", "杭州市", "", "", True)],
+        [("北京市", "市辖区", "", "", True)],
+        [],
     ]
-    assert all(c.reason.startswith("Not imported") for c in row.corrections)
+    assert [(c.row, c.column, c.written, c.taken) for r in rows for c in r.corrections] == [
+        (2, "省份", "浙江", "浙江省"),
+        (2, "城市", "杭州", "杭州市"),
+        (3, "省份", "北京", "北京市"),
+        (4, "城市", "杭州", ""),
+        (4, "区县", "西湖区", ""),
+    ]
+    assert [c.reason.startswith("Not imported") for c in rows[2].corrections] == [True, True]
+    assert ["addresses" in r.provided for r in rows] == [True, True, True]
+
+
+def test_a_region_is_still_checked_against_the_list_of_provinces_cities_and_districts():
+    [row] = read("姓名,省份,城市\n张三,浙江省,广州\n")
+
+    assert row.problems == [Problem(2, "城市", "广州", "Choose province, city and district from the list.")]
 
 
 def test_a_birthday_cell_holding_only_spaces_is_no_birthday():

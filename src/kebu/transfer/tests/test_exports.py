@@ -393,6 +393,18 @@ names = st.text(
     alphabet=st.sampled_from(list("王李张小明华丽，。-=+@ 'abcXYZ0123")), min_size=1, max_size=12
 ).filter(lambda s: s.strip())
 notes = st.text(alphabet=st.sampled_from(list("每月初补货，提前一周微信提醒。\n=+- ab1")), max_size=40)
+# A customer's addresses, the default first: none, one with its street, a region alone (down to the
+# province, the city or the district; a municipality's city is the list's 市辖区), or a region alone as the
+# default beside a street in it.
+ADDRESS_SHAPES = {
+    "none": [],
+    "street": [("浙江省", "杭州市", "西湖区", "文三路{index}号")],
+    "region": [("广东省", "深圳市", "", "")],
+    "district": [("广东省", "深圳市", "南山区", "")],
+    "province": [("广东省", "", "", "")],
+    "municipality": [("北京市", "市辖区", "", "")],
+    "region and street": [("广东省", "深圳市", "", ""), ("广东省", "深圳市", "南山区", "科技园{index}号")],
+}
 
 
 @hypothesis_settings(
@@ -403,7 +415,7 @@ notes = st.text(alphabet=st.sampled_from(list("每月初补货，提前一周微
         st.tuples(
             names,
             notes,
-            st.booleans(),
+            st.sampled_from(list(ADDRESS_SHAPES)),
             st.sampled_from(list(Stage.values)),
             st.booleans(),
             st.lists(st.sampled_from(["VIP", "老客", "批发"]), unique=True, max_size=2),
@@ -415,11 +427,14 @@ notes = st.text(alphabet=st.sampled_from(list("每月初补货，提前一周微
     ),
     file_format=st.sampled_from(["xlsx", "csv"]),
 )
+@example(  # every shape of address at least once
+    people=[("王", "", shape, "new", False, [], None, True) for shape in ADDRESS_SHAPES], file_format="xlsx"
+)
 def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_format):
     from kebu.customers.models import SourceChannel, Tag
 
     Customer.objects.all().delete()
-    for index, (name, note, with_address, stage, with_social, tags, source, owned) in enumerate(people):
+    for index, (name, note, addresses, stage, with_social, tags, source, owned) in enumerate(people):
         customer_create(
             actor=owner,
             data=CustomerInput(
@@ -429,11 +444,14 @@ def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_
                 phones=[PhoneInput(number=f"1380000{index:04d}")],
                 addresses=[
                     AddressInput(
-                        province="浙江省", city="杭州市", district="西湖区", detail=f"文三路{index}号"
+                        province=province,
+                        city=city,
+                        district=district,
+                        detail=detail.format(index=index),
+                        is_default=position == 0,
                     )
-                ]
-                if with_address
-                else [],
+                    for position, (province, city, district, detail) in enumerate(ADDRESS_SHAPES[addresses])
+                ],
                 socials=[SocialInput(kind=SocialKind.WECHAT, handle=f"wx_{index}")] if with_social else [],
                 tags=[Tag.objects.get_or_create(name=tag)[0] for tag in tags],
                 source=SourceChannel.objects.get_or_create(name=source)[0] if source else None,

@@ -134,6 +134,58 @@ def test_importing_the_same_file_again_creates_nobody_and_changes_nothing(owner)
     assert state() == before
 
 
+def test_a_sheet_with_a_region_and_no_street_gives_its_customers_that_region(owner, owner_client):
+    from django.urls import reverse
+
+    # given: 省份 and 城市 columns, no street, as a wholesaler keeps them
+    sheet = "姓名,手机号,省份,城市\n张三丰,13800001234,广东,深圳\n李娜,13800001235,北京,北京市\n".encode()
+
+    run = run_import(owner, sheet)
+
+    # then: each customer has the region as an address, and it is their region in the list's filter
+    assert counts(run) == (2, 0, 0, 0)
+    zhang = Customer.objects.get(name="张三丰")
+    assert (zhang.province, zhang.city) == ("广东省", "深圳市")
+    assert [(a.province, a.city, a.district, a.detail, a.is_default) for a in zhang.addresses.all()] == [
+        ("广东省", "深圳市", "", "", True)
+    ]
+    li = Customer.objects.get(name="李娜")
+    assert (li.province, li.city) == ("北京市", "北京市")
+    listed = owner_client.get(reverse("customers:list"), {"province": "广东省", "city": "深圳市"})
+    page = listed.content.decode()
+    assert zhang.customer_no in page and li.customer_no not in page
+    # and again: nothing changes
+    before = state()
+    assert counts(run_import(owner, sheet)) == (0, 0, 2, 0)
+    assert state() == before
+
+
+def test_a_region_a_customer_already_has_an_address_in_adds_nothing_and_another_region_is_added(owner):
+    from kebu.customers.services import AddressInput
+
+    zhang = make_customer(
+        actor=owner,
+        name="张三丰",
+        phone="13800001234",
+        addresses=[AddressInput(province="广东省", city="深圳市", district="南山区", detail="科技园 8 号")],
+    )
+    before = state()
+
+    same = run_import(owner, "姓名,手机号,省份,城市\n张三丰,13800001234,广东,深圳\n".encode())
+    province_only = run_import(owner, "姓名,手机号,省份\n张三丰,13800001234,广东省\n".encode())
+
+    assert counts(same) == counts(province_only) == (0, 0, 1, 0)
+    assert state() == before
+    other = run_import(owner, "姓名,手机号,省份,城市\n张三丰,13800001234,广东,广州\n".encode())
+    assert counts(other) == (0, 1, 0, 0)
+    assert [(a.city, a.detail, a.is_default) for a in zhang.addresses.order_by("pk")] == [
+        ("深圳市", "科技园 8 号", True),
+        ("广州市", "", False),
+    ]
+    zhang.refresh_from_db()
+    assert (zhang.province, zhang.city) == ("广东省", "深圳市")  # the default address's, as before
+
+
 def test_rows_that_change_nothing_cost_the_same_queries_however_many(owner):
     """A re-import reads the matched customers with their phones, addresses, accounts and tags for the
     whole batch, and a row that writes nothing opens no savepoint: an unchanged row adds no query."""
@@ -936,7 +988,8 @@ def test_an_importer_who_sees_contact_details_masked_changes_the_others_but_neve
     assert zhang.phones.count() == 1 and zhang.addresses.count() == 1 and zhang.socials.count() == 1
     assert zhang.events.get(kind="customer.updated").data["changes"].keys() == {"name", "gender"}
     [note] = import_notes(again, limit=10)
-    assert (note.column, note.value) == ("手机号码、微信号、邮箱、详细地址、备注", "")
+    # The region is the address's too (a region alone is one): not taken either.
+    assert (note.column, note.value) == ("手机号码、微信号、邮箱、省份、城市、区县、详细地址、备注", "")
     assert "masked" in note.reason
     # Told whenever the row gives one, not only when it differs: else the note would tell whether the
     # number typed is the customer's.
