@@ -20,7 +20,7 @@ from kebu.core import divisions
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.forms import DATE_VALIDATORS, KebuForm, moment_in_range
 from kebu.customers import selectors as customer_selectors
-from kebu.customers.models import Customer
+from kebu.customers.models import Address, Customer
 from kebu.orders.models import (
     COUNTED_STATUSES,
     AfterSaleKind,
@@ -323,6 +323,24 @@ class OrderForm(KebuForm):
             value = self.cleaned_data.get("customer_no")
             return value if isinstance(value, Customer) else None
         return None
+
+
+def ship_to_initial(*, customer: Customer, address: Address | None, contacts_shown: bool) -> dict[str, str]:
+    """The new order's "Ship to" fields filled in from ``customer``'s default ``address`` when it is a
+    region alone (no street): its region and receiver, for the merchant to add the street, where typing
+    the street alone would have left the order without the region (the order takes the default address
+    only when every address field is left empty). A whole default address fills in nothing: left empty,
+    the order takes it. The receiver's phone only for someone who sees it in full (``contacts_shown``):
+    for anyone else nothing is filled in, and the order left empty takes the region and phone as before."""
+    if address is None or address.detail or not contacts_shown:
+        return {}
+    return {
+        "receiver_name": address.receiver or customer.name,
+        "receiver_phone": address.receiver_phone,
+        "ship_province": address.province,
+        "ship_city": address.city,
+        "ship_district": address.district,
+    }
 
 
 class OrderFormBundle:

@@ -56,6 +56,7 @@ from kebu.orders.forms import (
     StoreForm,
     VersionForm,
     service_errors_apply,
+    ship_to_initial,
 )
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -404,6 +405,11 @@ def order_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and request.GET.get("customer"):
         customer = _customer(request, request.GET["customer"])
         initial["customer_no"] = customer.customer_no
+        initial |= ship_to_initial(
+            customer=customer,
+            address=customer.addresses.filter(is_default=True).first(),
+            contacts_shown=contact_policy(request.user).can_see,
+        )
     bundle = OrderFormBundle(
         request.POST if request.method == "POST" else None, user=request.user, initial=initial
     )
@@ -432,6 +438,7 @@ def order_create_view(request: HttpRequest) -> HttpResponse:
         "form": bundle.form,
         "customer": customer,
         "default_address": customer.addresses.filter(is_default=True).first() if customer else None,
+        "ship_to_filled_in": "ship_province" in initial,
     }
     return render(request, "orders/form.html", context, status=400 if request.method == "POST" else 200)
 

@@ -339,6 +339,31 @@ def test_a_receiver_phone_that_is_no_number_is_kept_as_written(owner, catalogue,
     assert Order.objects.get(pk=order.pk).receiver_phone == "138****8000"
 
 
+def test_an_order_left_without_an_address_takes_a_default_address_with_its_region_alone(owner, catalogue):
+    from django.db import connection
+
+    from kebu.customers.services import AddressInput
+
+    buyer = make_customer(
+        actor=owner,
+        name="李雷",
+        addresses=[
+            AddressInput(province="广东省", city="深圳市", receiver_phone="13900001111", is_default=True)
+        ],
+    )
+
+    order = order_create(actor=owner, data=_input(catalogue, buyer))
+
+    # The region and receiver it has, the street blank: no delivery method needs one, and it is added on
+    # the order's page when known.
+    assert (order.ship_province, order.ship_city, order.ship_district) == ("广东省", "深圳市", "")
+    assert (order.receiver_name, order.receiver_phone, order.ship_address) == ("李雷", "+8613900001111", "")
+    with connection.cursor() as cursor:  # blank stays blank; the phone is encrypted as ever
+        cursor.execute("SELECT receiver_phone, ship_address FROM orders_order WHERE id = %s", [order.pk])
+        phone, street = cursor.fetchone()
+    assert phone.startswith("kebu1$") and street == ""
+
+
 def test_a_paid_order_cannot_be_cancelled_and_a_cancelled_one_cannot_be_paid(owner, catalogue, buyer):
     paid = make_order(actor=owner, customer=buyer, store=catalogue.store)
     with pytest.raises(ValidationFailed) as caught:

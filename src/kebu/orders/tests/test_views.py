@@ -514,6 +514,57 @@ def test_new_order_from_the_customer_page_has_the_customer_filled_in(a_client, a
     assert 'id="default-address"' in html
 
 
+def test_a_new_orders_address_is_filled_in_from_a_default_address_with_its_region_alone(
+    a_client, sales_a, a_customer, catalogue
+):
+    english = {"accept-language": "en"}
+    # A whole default address fills in nothing: left empty, the order takes it.
+    html = a_client.get(
+        reverse("orders:create"), {"customer": a_customer.pk}, headers=english
+    ).content.decode()
+    assert "Left empty, the customer's default address is used:" in html
+    assert not re.search(r'<option value="浙江省" selected>', html)
+
+    # given: a customer the merchant knows as 广东省 深圳市, no street
+    customer = make_customer(
+        actor=sales_a,
+        name="丙客户",
+        owner=sales_a,
+        addresses=[
+            AddressInput(
+                province="广东省", city="深圳市", receiver="丙", receiver_phone=PHONE, is_default=True
+            )
+        ],
+    )
+
+    # when: a new order from their page
+    html = a_client.get(reverse("orders:create"), {"customer": customer.pk}, headers=english).content.decode()
+
+    # then: what there is is filled in, and the merchant is asked for the street
+    assert re.search(r'<option value="广东省" selected>', html)
+    assert re.search(r'<option value="深圳市" selected>', html)
+    assert 'name="receiver_name"' in html and 'value="丙"' in html
+    assert 'value="+8613812345678"' in html
+    assert "its region and receiver are filled in below. Add the street." in html
+    street = re.search(r'<input[^>]*name="ship_address"[^>]*>', html)
+    assert street is not None and "value=" not in street.group(0)
+    # and the street typed, the order has the whole address
+    form = _form(
+        customer,
+        store=str(catalogue.store.pk),
+        receiver_name="丙",
+        receiver_phone="+8613812345678",
+        ship_province="广东省",
+        ship_city="深圳市",
+        ship_district="",
+        ship_address="科技园 8 号",
+    )
+    assert a_client.post(reverse("orders:create"), form).status_code == 302
+    order = Order.objects.get()
+    assert (order.ship_province, order.ship_city, order.ship_address) == ("广东省", "深圳市", "科技园 8 号")
+    assert (order.receiver_name, order.receiver_phone) == ("丙", "+8613812345678")
+
+
 def test_new_order_for_a_colleagues_customer_is_404_or_refused(a_client, catalogue, b_customer):
     assert a_client.get(reverse("orders:create"), {"customer": b_customer.pk}).status_code == 404
     response = a_client.post(reverse("orders:create"), _form(b_customer, store=str(catalogue.store.pk)))
