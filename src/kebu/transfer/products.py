@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, ValidationFailed
-from kebu.orders.models import Brand, Category, OrderLine, Product, Sku
+from kebu.orders.models import AfterSale, Brand, Category, OrderLine, Product, Sku
 from kebu.orders.services.products import (
     SEPARATOR,
     SKU_IMPORT_FIELDS,
@@ -296,7 +296,8 @@ def _typed(model: Any, values: dict[str, Any]) -> dict[str, Any]:
 def product_import_undo(run: Import) -> dict[str, int]:
     """Put the catalogue back as it was before ``run`` (inside the caller's transaction): values the
     import changed get their old ones, SKUs and products it made go. ``Conflict``, naming the SKUs, when
-    that would lose later work: a value changed again since, or an order taken for a SKU it made."""
+    that would lose later work: a value changed again since, or an order taken (or an exchange's
+    replacement sent) for a SKU it made."""
     entries = [
         (action, json.loads(detail))
         for action, detail in run.journal.filter(
@@ -308,6 +309,9 @@ def product_import_undo(run: Import) -> dict[str, int]:
     made = [d["sku"] for action, d in entries if action == ImportRowAction.CREATED]
     skus = Sku.objects.select_related("product").in_bulk([d["sku"] for _action, d in entries])
     blocked = set(OrderLine.objects.filter(sku_id__in=made).values_list("sku_id", flat=True))
+    blocked |= set(
+        AfterSale.objects.filter(replacement_sku_id__in=made).values_list("replacement_sku_id", flat=True)
+    )
     seen: set[int] = set()
     for action, detail in entries:  # only the newest change to each SKU is what it must still hold
         sku = skus.get(detail["sku"])

@@ -221,6 +221,40 @@ def test_undo_refuses_when_a_price_changed_since_or_a_new_sku_was_ordered(owner)
     assert Sku.objects.get(code="CREAM-50").price_cny == Decimal("219.00")
 
 
+def test_undo_refuses_when_a_new_sku_was_sent_as_an_exchanges_replacement(owner):
+    from kebu.orders.models import AfterSaleKind
+    from kebu.orders.services.aftersales import (
+        AfterSaleLineInput,
+        ReplacementInput,
+        aftersale_approve,
+        aftersale_complete,
+        aftersale_receive,
+        aftersale_request,
+    )
+
+    # given a SKU the import made, sent in exchange for a cream bought before
+    shop = make_catalogue(actor=owner)
+    customer = customer_create(
+        actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
+    )
+    order = make_order(actor=owner, customer=customer, store=shop.store, lines=[("CREAM-50", 1)])
+    run = run_import(owner, sheet("玻尿酸面霜,,,CREAM-30,,30g,129,,,"))
+    exchange = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=AfterSaleKind.EXCHANGE,
+        reason="size",
+        lines=[AfterSaleLineInput(order.lines.get().pk, 1)],
+    )
+    received = aftersale_receive(actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=exchange))
+    aftersale_complete(actor=owner, aftersale=received, replacement=ReplacementInput(sku_code="CREAM-30"))
+
+    # then undoing the import is refused, naming the SKU, instead of failing on the after-sale's link
+    with pytest.raises(Conflict, match="CREAM-30"):
+        import_undo(actor=owner, run=run)
+    assert Sku.objects.filter(code="CREAM-30").exists()
+
+
 def test_all_or_nothing_imports_nothing_from_a_sheet_with_a_bad_row(owner):
     run = run_import(
         owner, sheet("面霜,,,A-1,,,1x9,,,", "面霜,,,A-2,,,19,,,"), mode=ImportMode.ALL_OR_NOTHING
