@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -402,17 +402,15 @@ def order_create_view(request: HttpRequest) -> HttpResponse:
     _require(request, ADD_ORDER)
     customer: Customer | None = None
     initial: dict[str, Any] = {}
+    # Whose region-only address filled in "Ship to" (``ship_to_initial``), carried through the POST.
+    filled_for = request.POST.get("ship_to_for", "") if request.method == "POST" else ""
     if request.method == "GET" and request.GET.get("customer"):
         customer = _customer(request, request.GET["customer"])
         initial["customer_no"] = customer.customer_no
-        initial |= ship_to_initial(
-            customer=customer,
-            address=customer.addresses.filter(is_default=True).first(),
-            contacts_shown=contact_policy(request.user).can_see,
-        )
-    bundle = OrderFormBundle(
-        request.POST if request.method == "POST" else None, user=request.user, initial=initial
-    )
+        initial |= _ship_to_filled(request, customer)
+        filled_for = str(customer.pk) if initial.keys() - {"customer_no"} else ""
+    data = _ship_to_unfilled(request, request.POST, filled_for) if request.method == "POST" else None
+    bundle = OrderFormBundle(data, user=request.user, initial=initial)
     if request.method == "POST" and bundle.is_valid():
         cd = bundle.form.cleaned_data
         try:
@@ -437,10 +435,38 @@ def order_create_view(request: HttpRequest) -> HttpResponse:
         "bundle": bundle,
         "form": bundle.form,
         "customer": customer,
-        "default_address": customer.addresses.filter(is_default=True).first() if customer else None,
-        "ship_to_filled_in": "ship_province" in initial,
+        "default_address": order_services.ship_to_address(customer) if customer else None,
+        "ship_to_for": filled_for,
+        "ship_to_filled_in": bool(filled_for) and customer is not None and str(customer.pk) == filled_for,
     }
     return render(request, "orders/form.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _ship_to_filled(request: HttpRequest, customer: Customer) -> dict[str, str]:
+    return ship_to_initial(
+        customer=customer,
+        address=order_services.ship_to_address(customer),
+        contacts_shown=contact_policy(request.user).can_see,
+    )
+
+
+def _ship_to_unfilled(request: HttpRequest, data: QueryDict, filled_for: str) -> QueryDict:
+    """The new order as posted, less the "Ship to" values filled in from customer ``filled_for``'s
+    address when the order's customer number now names someone else: left, the first customer's
+    receiver and region would go on the other's order instead of the other's own default address."""
+    if not filled_for.isdigit():
+        return data
+    try:
+        first = customer_selectors.customer_get_for_actor(actor=request.user, customer_id=int(filled_for))
+    except NotFound:
+        return data
+    if data.get("customer_no", "").strip().upper() == first.customer_no:
+        return data
+    data = data.copy()
+    for name, value in _ship_to_filled(request, first).items():
+        if data.get(name, "").strip() == value:
+            data[name] = ""
+    return data
 
 
 @require_GET

@@ -31,7 +31,7 @@ from kebu.core.phone import parse_phone, phone_as_kept
 from kebu.core.services import idempotent, sequence_next
 from kebu.customers.columns import grouped
 from kebu.customers.events import customer_stage_changed_unsaved
-from kebu.customers.models import Customer, CustomerEvent
+from kebu.customers.models import Address, Customer, CustomerEvent
 from kebu.customers.privacy import contact_policy
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -283,6 +283,14 @@ def order_no_next() -> str:
     return f"KB{sequence_next(name=ORDER_NO_SEQUENCE):08d}"
 
 
+def ship_to_address(customer: Customer) -> Address | None:
+    """Where an order left without an address goes: the customer's default address, unless it is a
+    region alone (no street) and another of theirs has a street, which a parcel needs (a sheet's 广东省
+    深圳市 made the default, then a marketplace export brought the full address beside it)."""
+    addresses = list(customer.addresses.order_by("-is_default", "id"))
+    return next((a for a in addresses if a.detail.strip()), addresses[0] if addresses else None)
+
+
 def _address_defaults(data: OrderInput) -> dict[str, str]:
     fields = {
         "receiver_name": data.receiver_name.strip()[:50],
@@ -297,7 +305,7 @@ def _address_defaults(data: OrderInput) -> dict[str, str]:
         # default to; an import's order takes none either, so that it is the same checked before or after
         # its buyer is made, whichever row made them.
         return fields
-    address = data.customer.addresses.filter(is_default=True).first()
+    address = ship_to_address(data.customer)
     if address is None:
         return fields
     return {

@@ -364,6 +364,25 @@ def test_an_order_left_without_an_address_takes_a_default_address_with_its_regio
     assert phone.startswith("kebu1$") and street == ""
 
 
+def test_an_order_left_without_an_address_ships_to_a_street_before_a_default_region_alone(owner, catalogue):
+    from kebu.customers.services import AddressInput
+
+    # given 李雷, known first as 广东省 深圳市 (the default), then with his street from a marketplace export
+    buyer = make_customer(
+        actor=owner,
+        name="李雷",
+        addresses=[
+            AddressInput(province="广东省", city="深圳市", is_default=True),
+            AddressInput(province="广东省", city="深圳市", district="南山区", detail="科技园 8 号"),
+        ],
+    )
+
+    order = order_create(actor=owner, data=_input(catalogue, buyer))
+
+    # then the parcel goes where it can be delivered
+    assert (order.ship_district, order.ship_address) == ("南山区", "科技园 8 号")
+
+
 def test_a_paid_order_cannot_be_cancelled_and_a_cancelled_one_cannot_be_paid(owner, catalogue, buyer):
     paid = make_order(actor=owner, customer=buyer, store=catalogue.store)
     with pytest.raises(ValidationFailed) as caught:

@@ -565,6 +565,30 @@ def test_a_new_orders_address_is_filled_in_from_a_default_address_with_its_regio
     assert (order.receiver_name, order.receiver_phone) == ("丙", "+8613812345678")
 
 
+def test_a_new_order_moved_to_another_customer_leaves_the_first_ones_filled_in_address_behind(
+    a_client, sales_a, a_customer, catalogue
+):
+    # given a new order opened from 丙's page, whose default address (a region alone) filled in "Ship to"
+    customer = make_customer(
+        actor=sales_a,
+        name="丙客户",
+        owner=sales_a,
+        addresses=[AddressInput(province="广东省", city="深圳市", receiver="丙", is_default=True)],
+    )
+    html = a_client.get(reverse("orders:create"), {"customer": customer.pk}).content.decode()
+    assert f'name="ship_to_for" value="{customer.pk}"' in html
+
+    # when the merchant types another customer's number instead and saves, "Ship to" as it was filled in
+    filled_in = {"receiver_name": "丙", "ship_province": "广东省", "ship_city": "深圳市", "ship_district": ""}
+    form = _form(a_customer, store=str(catalogue.store.pk), ship_to_for=str(customer.pk), **filled_in)
+    assert a_client.post(reverse("orders:create"), form).status_code == 302
+
+    # then the order goes to that customer's own default address, not to 丙's city
+    order = Order.objects.get()
+    assert (order.customer, order.ship_province, order.ship_city) == (a_customer, "浙江省", "杭州市")
+    assert order.receiver_name != "丙"
+
+
 def test_new_order_for_a_colleagues_customer_is_404_or_refused(a_client, catalogue, b_customer):
     assert a_client.get(reverse("orders:create"), {"customer": b_customer.pk}).status_code == 404
     response = a_client.post(reverse("orders:create"), _form(b_customer, store=str(catalogue.store.pk)))
