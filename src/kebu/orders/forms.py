@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from kebu.core import divisions
 from kebu.core.errors import KebuError, NotFound
 from kebu.core.forms import DATE_VALIDATORS, KebuForm, moment_in_range
+from kebu.core.templatetags.kebu import phone_display
 from kebu.customers import selectors as customer_selectors
 from kebu.customers.models import Address, Customer
 from kebu.orders.models import (
@@ -336,7 +337,7 @@ def ship_to_initial(*, customer: Customer, address: Address | None, contacts_sho
         return {}
     return {
         "receiver_name": address.receiver or customer.name,
-        "receiver_phone": address.receiver_phone,
+        "receiver_phone": phone_display(address.receiver_phone),
         "ship_province": address.province,
         "ship_city": address.city,
         "ship_district": address.district,
@@ -532,6 +533,8 @@ class OrderDetailsForm(VersionForm):
 
     def __init__(self, *args: Any, order: Order, fields: Sequence[str], **kwargs: Any) -> None:
         initial = {"version": order.version, **{name: getattr(order, name) for name in fields}}
+        if "receiver_phone" in initial:  # as people read it (138 0013 8000); sent back, it is the same number
+            initial["receiver_phone"] = phone_display(order.receiver_phone)
         super().__init__(*args, initial={**initial, **kwargs.pop("initial", {})}, **kwargs)
         self.order = order
         offered = set(fields)
