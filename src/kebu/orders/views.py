@@ -645,7 +645,8 @@ def aftersale_list_view(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        # Of the whole filtered list, not the page: what a merchant reconciles with the payment platform.
+        # Of the whole filtered list, not the page. A credit order's refund is in it too: it lowered what the
+        # customer owes instead of going back through a payment platform.
         "totals": selectors.aftersale_refund_totals(aftersales),
     }
     return render(request, "orders/aftersale_list.html", context)
