@@ -80,6 +80,13 @@ class TicketForm(KebuForm):
         self.open_aftersales = list(open_aftersales)
         self.fields["aftersales"].choices = [(a.pk, f"#{a.pk}") for a in self.open_aftersales]
         self.fields["aftersales"].widget.attrs["class"] = "form-check-input"
+        if self.is_bound and hasattr(self.data, "getlist"):
+            # One ticked on the page and finished since (refunded, withdrawn) is no longer on offer: the
+            # ticket opens without that link rather than with "Select a valid choice".
+            offered = {str(a.pk) for a in self.open_aftersales}
+            name = self.add_prefix("aftersales")
+            self.data = self.data.copy()
+            self.data.setlist(name, [v for v in self.data.getlist(name) if v in offered])
         self.fields["order"].choices = _BLANK + [
             (o.pk, f"{o.order_no} · {timezone.localtime(o.ordered_at):%Y-%m-%d} · ¥{o.total_cny}")
             for o in orders

@@ -257,6 +257,38 @@ def test_a_complaint_opened_from_an_order_shows_its_refund_in_progress_and_is_li
     assert f"#aftersale-{refund.pk}" in ticket_page
 
 
+def test_a_complaint_ticked_for_a_refund_finished_meanwhile_opens_without_that_link(
+    a_client, sales_a, customer, order
+):
+    from kebu.orders.services.aftersales import aftersale_cancel, aftersale_request
+
+    # given the new-ticket page showed a refund in progress, ticked, and it was withdrawn meanwhile
+    refund = aftersale_request(actor=sales_a, order=order, kind="refund", reason="price", amount_cny="20")
+    assert (
+        f'value="{refund.pk}"'
+        in a_client.get(reverse("tickets:create"), {"order": order.pk}).content.decode()
+    )
+    aftersale_cancel(actor=sales_a, aftersale=refund)
+
+    # when the ticket is saved as the page had it
+    response = a_client.post(
+        reverse("tickets:create") + f"?order={order.pk}",
+        {
+            "kind": "complaint",
+            "category": "price",
+            "priority": "normal",
+            "subject": "退款还没到账",
+            "order": order.pk,
+            "aftersales": [refund.pk],
+        },
+    )
+
+    # then it opens, about the order, without the link to what is no longer in progress
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ticket = Ticket.objects.get()
+    assert ticket.order == order and not ticket.aftersales.exists()
+
+
 def test_an_order_without_after_sales_in_progress_tells_of_none(a_client, order):
     form = a_client.get(reverse("tickets:create"), {"order": order.pk}).content.decode()
 
