@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import AfterSale, AfterSaleKind, Order, OrderStatus
+from kebu.orders.models import AfterSale, AfterSaleKind, Order
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
     aftersale_approve,
@@ -22,8 +22,8 @@ from kebu.orders.services.aftersales import (
     aftersale_request,
     order_refund,
 )
-from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
-from kebu.orders.tests.factories import make_catalogue, make_order
+from kebu.orders.services.orders import order_ship
+from kebu.orders.tests.factories import make_catalogue, make_discounted_order, make_order
 from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -218,23 +218,7 @@ def test_the_after_sale_forms_preview_is_the_refund_the_server_records(
     customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
     # given 961.00 of goods (3 creams for 364.00, a tea for 397.00, 2 toners for 200.00), 30.00 off the
     # order, a 10.00 coupon and 12.00 shipping: 933.00 paid, 921.00 of it for the goods
-    order = order_create(
-        actor=clerk,
-        data=OrderInput(
-            customer=customer,
-            store=catalogue.store,
-            lines=[
-                LineInput(sku_code="CREAM-50", quantity=3, unit_price_cny="122.00", discount_cny="2.00"),
-                LineInput(sku_code="TEA-250", quantity=1, unit_price_cny="397.00"),
-                LineInput(sku_code="TONER-100", quantity=2, unit_price_cny="100.00"),
-            ],
-            status=OrderStatus.PAID,
-            payment_method="alipay",
-            shipping_cny="12.00",
-            discount_cny="30.00",
-            coupon_cny="10.00",
-        ),
-    )
+    order = make_discounted_order(actor=clerk, store=catalogue.store, customer=customer)
     cream, tea, toner = (order.lines.get(sku_code=code) for code in ("CREAM-50", "TEA-250", "TONER-100"))
     # and one cream already on its way back, at its share: 116.28 of the creams' 348.85
     aftersale_request(

@@ -221,6 +221,21 @@ def test_a_ticket_is_opened_from_the_order_page_with_the_order_and_its_lines_off
     assert list(ticket.lines.all()) == [cream]
 
 
+def _complain_about_refund(client, order, refund):
+    """Open a complaint about ``order``'s ``refund`` ("the money has not arrived"), linked to it."""
+    return client.post(
+        reverse("tickets:create") + f"?order={order.pk}",
+        {
+            "kind": "complaint",
+            "category": "price",
+            "priority": "normal",
+            "subject": "退款还没到账",
+            "order": order.pk,
+            "aftersales": [refund.pk],
+        },
+    )
+
+
 def test_a_complaint_opened_from_an_order_shows_its_refund_in_progress_and_is_linked_to_it(
     a_client, sales_a, customer, order
 ):
@@ -238,17 +253,7 @@ def test_a_complaint_opened_from_an_order_shows_its_refund_in_progress_and_is_li
         and "checked" in form[form.index('name="aftersales"') :]
     )
     assert f'value="{withdrawn.pk}"' not in form[form.index('id="ticket-aftersales"') :]
-    response = a_client.post(
-        reverse("tickets:create") + f"?order={order.pk}",
-        {
-            "kind": "complaint",
-            "category": "price",
-            "priority": "normal",
-            "subject": "退款还没到账",
-            "order": order.pk,
-            "aftersales": [refund.pk],
-        },
-    )
+    response = _complain_about_refund(a_client, order, refund)
 
     assert response.status_code == 302, response.content.decode()[:2000]
     ticket = Ticket.objects.get()
@@ -271,17 +276,7 @@ def test_a_complaint_ticked_for_a_refund_finished_meanwhile_opens_without_that_l
     aftersale_cancel(actor=sales_a, aftersale=refund)
 
     # when the ticket is saved as the page had it
-    response = a_client.post(
-        reverse("tickets:create") + f"?order={order.pk}",
-        {
-            "kind": "complaint",
-            "category": "price",
-            "priority": "normal",
-            "subject": "退款还没到账",
-            "order": order.pk,
-            "aftersales": [refund.pk],
-        },
-    )
+    response = _complain_about_refund(a_client, order, refund)
 
     # then it opens, about the order, without the link to what is no longer in progress
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -89,3 +89,26 @@ def make_order(
         **fields,
     )
     return order_create(actor=actor, data=data)
+
+
+def make_discounted_order(*, actor: Any, store: Store, customer: Any, **fields: Any) -> Order:
+    """The reviewer's order: 961.00 of goods in three lines (3 creams at 122.00 less 2.00 = 364.00, a
+    tea at 397.00, 2 toners at 100.00), a 30.00 order discount, a 10.00 coupon and 12.00 shipping: 933.00
+    due and paid, 921.00 of it for the goods."""
+    data = OrderInput(
+        customer=customer,
+        store=store,
+        lines=[
+            LineInput(sku_code="CREAM-50", quantity=3, unit_price_cny="122.00", discount_cny="2.00"),
+            LineInput(sku_code="TEA-250", quantity=1, unit_price_cny="397.00"),
+            LineInput(sku_code="TONER-100", quantity=2, unit_price_cny="100.00"),
+        ],
+        status=OrderStatus.PAID,
+        payment_method=fields.pop("payment_method", "alipay"),
+        shipping_cny="12.00",
+        discount_cny="30.00",
+        coupon_code="NEW10",
+        coupon_cny="10.00",
+        **fields,
+    )
+    return order_create(actor=actor, data=data)

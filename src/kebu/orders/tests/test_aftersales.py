@@ -32,8 +32,7 @@ from kebu.orders.services.aftersales import (
 )
 from kebu.orders.services.credit import credit_payment_record, customer_credit_set
 from kebu.orders.services.metrics import figures_recompute
-from kebu.orders.services.orders import LineInput, OrderInput, order_create
-from kebu.orders.tests.factories import make_order
+from kebu.orders.tests.factories import make_discounted_order, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -55,32 +54,9 @@ def order(owner, catalogue, buyer):
     )
 
 
-def _discounted_order(owner, catalogue, customer, **fields):
-    """The reviewer's order: 961.00 of goods in three lines (3 creams at 122.00 less 2.00 = 364.00, a
-    tea at 397.00, 2 toners at 100.00), a 30.00 order discount, a 10.00 coupon and 12.00 shipping: 933.00
-    due and paid, 921.00 of it for the goods."""
-    data = OrderInput(
-        customer=customer,
-        store=catalogue.store,
-        lines=[
-            LineInput(sku_code="CREAM-50", quantity=3, unit_price_cny="122.00", discount_cny="2.00"),
-            LineInput(sku_code="TEA-250", quantity=1, unit_price_cny="397.00"),
-            LineInput(sku_code="TONER-100", quantity=2, unit_price_cny="100.00"),
-        ],
-        status=OrderStatus.PAID,
-        payment_method=fields.pop("payment_method", "alipay"),
-        shipping_cny="12.00",
-        discount_cny="30.00",
-        coupon_code="NEW10",
-        coupon_cny="10.00",
-        **fields,
-    )
-    return order_create(actor=owner, data=data)
-
-
 @pytest.fixture
 def discounted(owner, catalogue, buyer):
-    return _discounted_order(owner, catalogue, buyer)
+    return make_discounted_order(actor=owner, store=catalogue.store, customer=buyer)
 
 
 def _rebuilt_changes_nothing(customer) -> bool:
@@ -609,7 +585,9 @@ def test_a_default_never_passes_what_is_left_of_the_line(owner, discounted):
 def test_on_credit_the_default_is_a_share_of_the_amount_due_and_cancels_what_is_owed(owner, catalogue):
     wholesaler = make_customer(actor=owner, name="义乌小商品批发", customer_type="wholesaler", owner=owner)
     customer_credit_set(actor=owner, customer=wholesaler, credit_limit_cny="5000.00", payment_terms_days=30)
-    order = _discounted_order(owner, catalogue, wholesaler, payment_method="credit")
+    order = make_discounted_order(
+        actor=owner, store=catalogue.store, customer=wholesaler, payment_method="credit"
+    )
     # on credit the amount due is recorded as paid, all of it owed until settled
     assert (order.paid_cny, order.credit_outstanding_cny) == (Decimal("933.00"), Decimal("933.00"))
     credit_payment_record(actor=owner, customer=wholesaler, amount_cny="500.00", method="bank_transfer")
