@@ -3,7 +3,9 @@ input first (so nothing is half-written), keeps the derived columns, and writes 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,11 +18,12 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_records
 from kebu.core import divisions, lunar
-from kebu.core.bulk import values_insert
+from kebu.core.bulk import row_update, values_insert
 from kebu.core.crypto import keyring
 from kebu.core.errors import Conflict, DuplicateWarning, Forbidden, ValidationFailed
 from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
@@ -1279,6 +1282,7 @@ def customer_import_merge(
     provided: frozenset[str],
     definitions: Sequence[CustomField],
     import_id: int,
+    timeline: list[CustomerEvent] | None = None,
 ) -> ImportedChange | None:
     """Lay what a sheet's row says (``checked``; only the fields in ``provided``, the non-blank cells)
     over ``customer``, inside the caller's transaction. A blank cell never wipes what is stored; a phone,
@@ -1292,7 +1296,9 @@ def customer_import_merge(
     changes. It is written with the row's other columns, so that undo (``customer_import_revert``) puts
     it back with them. Whether ``actor`` may assign customers is the caller's to ask.
 
-    ``customer`` should come from ``customers_with_contacts``."""
+    ``customer`` should come from ``customers_with_contacts``. Given ``timeline``, the row's timeline
+    event is added to it, unsaved, for the caller to insert with the rest of its batch
+    (``objects_insert``); otherwise it is saved here."""
     plan = _import_plan(customer=customer, checked=checked, provided=provided, definitions=definitions)
     if plan is None:
         return None
@@ -1311,14 +1317,23 @@ def customer_import_merge(
     customer.version = version + 1
     customer.updated_by = actor
     customer.updated_at = timezone.now()
-    # In a savepoint of its own, so that a row that fails half-way leaves the batch's other rows be;
-    # only a row that writes pays for one (a re-import's rows mostly change nothing).
-    with transaction.atomic():
-        written = Customer.objects.filter(pk=customer.pk, version=version).update(
-            **{name: getattr(customer, name) for name in columns},
-            version=customer.version,
-            updated_by=actor,
-            updated_at=customer.updated_at,
+    # A row that writes more than its customer's row does so in a savepoint of its own, so that one
+    # failing half-way leaves the batch's other rows be; the UPDATE alone is all or nothing already (and
+    # is what most changed rows write), and it goes first, so a conflict has written nothing.
+    several = bool(new_addresses or new_socials or new_tags or "owner" in changed) or any(
+        p[2] not in known_phones for p in clean.phones
+    )
+    with transaction.atomic() if several else nullcontext():
+        written = row_update(
+            Customer,
+            customer.pk,
+            {
+                **{name: getattr(customer, name) for name in columns},
+                "version": customer.version,
+                "updated_by": actor.pk if actor is not None else None,
+                "updated_at": customer.updated_at,
+            },
+            where={"version": version},
         )
         if not written:
             raise Conflict(_("Someone else saved this customer during the import."))
@@ -1356,12 +1371,16 @@ def customer_import_merge(
                 import_id=import_id,
             )
         if changes or "owner" not in changed:
-            CustomerEvent.objects.create(
+            event = CustomerEvent(
                 customer=customer,
                 actor=actor,
                 kind="customer.updated",
                 data={"changes": changes, "import": import_id},
             )
+            if timeline is None:
+                event.save()
+            else:
+                timeline.append(event)
     after: dict[str, Any] = {
         name: _json_of(getattr(customer, name)) for name in columns if name not in _DERIVED
     }
@@ -1412,9 +1431,19 @@ def _import_snapshot(
     accounts = [*_stored(customer, "socials"), *socials]
     snap["socials"] = (
         ", ".join(f"{s.kind}:{s.handle}" for s in accounts),
-        ", ".join(f"{s.get_kind_display()}: {mask_text(s.handle)}" for s in accounts),
+        ", ".join(
+            f"{_social_kind_labels(get_language()).get(s.kind, s.kind)}: {mask_text(s.handle)}"
+            for s in accounts
+        ),
     )
     return snap
+
+
+@functools.lru_cache(maxsize=8)
+def _social_kind_labels(language: str | None) -> dict[str, str]:
+    """``get_kind_display`` for every kind at once, in ``language`` (the active one): an import's update
+    records each account's kind twice a row, and Django builds the field's choices anew for each."""
+    return {value: str(label) for value, label in SocialKind.choices}
 
 
 def customer_import_revert(

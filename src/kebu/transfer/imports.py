@@ -829,6 +829,7 @@ def _batch_import(
     owner = _new_owner(run, allowed)
     cells_of = dict(batch)
     journal: list[ImportRow] = []
+    timeline: list[CustomerEvent] = []  # the updated customers' timeline events, written with the journal
     created: list[tuple[int, int]] = []  # the journal's rows for the customers made: (row, customer)
     to_create: list[tuple[CustomerRow, _Keys]] = []
     pending = _Matches()  # the keys of the rows waiting in to_create
@@ -904,6 +905,7 @@ def _batch_import(
                     mapping=mapping,
                     allowed=allowed,
                     definitions=definitions,
+                    timeline=timeline,
                 )
             except ValidationFailed as exc:
                 reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
@@ -956,6 +958,7 @@ def _batch_import(
     refused = {r.number for r in rejected}
     corrections_note(run, [c for r in rows if r.number not in refused for c in r.corrections])
     objects_insert(ImportRow, journal)
+    objects_insert(CustomerEvent, timeline)
     values_insert(
         ImportRow,
         ["row", "customer"],
@@ -1102,6 +1105,7 @@ def _update(
     mapping: dict[int, str],
     allowed: _Allowed,
     definitions: Sequence[CustomField],
+    timeline: list[CustomerEvent],
 ) -> tuple[ImportedChange | None, list[list[str]]]:
     """Lay the row over its customer as the importer may change them (``allowed``): what changed, if
     anything, and the notes ([column, value, reason]) on what the row gave that was left out.
@@ -1137,7 +1141,8 @@ def _update(
             owner_kept = [[_headers(run, columns_feeding(mapping, cells, frozenset({"owner"}))), "", reason]]
             left_out += owner_kept
     if allowed.change:
-        return _merge(run, row, customer, provided=provided, definitions=definitions), left_out
+        change = _merge(run, row, customer, provided=provided, definitions=definitions, timeline=timeline)
+        return change, left_out
     customer = _customer_read(customer)
     assert row.checked is not None
     if would := customer_import_changes(
@@ -1170,9 +1175,10 @@ def _merge(
     *,
     provided: frozenset[str],
     definitions: Sequence[CustomField],
+    timeline: list[CustomerEvent],
 ) -> ImportedChange | None:
-    """Lay the row over its customer (read here when given by id; the merge writes in a savepoint of
-    its own); a save by someone else meanwhile is read and merged again once."""
+    """Lay the row over its customer (read here when given by id); a save by someone else meanwhile is
+    read and merged again once. The row's timeline event goes to ``timeline``, for the batch to write."""
     for attempt in (1, 2):
         if not isinstance(customer, Customer):
             # One deleted meanwhile raises DoesNotExist, as reading it by id would.
@@ -1186,6 +1192,7 @@ def _merge(
                 provided=provided,
                 definitions=definitions,
                 import_id=run.pk,
+                timeline=timeline,
             )
         except Conflict:
             if attempt == 2:

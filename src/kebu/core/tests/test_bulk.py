@@ -1,5 +1,5 @@
-"""``objects_insert`` and ``values_insert``: rows stored exactly as a save stores them, ids set, never
-an id twice."""
+"""``objects_insert``, ``values_insert`` and the updates: rows stored exactly as a save (or the ORM's
+update) stores them, ids set, never an id twice."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kebu.core.bulk import _AS_IS, field_preparer, objects_insert, values_insert, values_update
+from kebu.core.bulk import _AS_IS, field_preparer, objects_insert, row_update, values_insert, values_update
 from kebu.customers.models import Customer, CustomerEvent
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +157,33 @@ def test_updated_values_read_back_as_an_update_stores_them(owner):
     assert read[third.pk] == (Decimal("0.00"), None, Decimal("9.99"), "vip", "三")
     assert read[second.pk][:2] == read[first.pk][:2]  # the same as the ORM's own update stores
     values_update(Customer, ("name",), [])  # nothing to do: no statement
+
+
+def test_a_row_updated_reads_back_as_the_orms_update_stores_it_and_only_at_the_version_asked(owner):
+    mine, theirs = (Customer.objects.create(customer_no=f"C90020{i}", name=f"客户{i}") for i in (1, 2))
+    when = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    values = {
+        "email": "li@example.com",  # encrypted
+        "custom": {"尺码": "L"},
+        "updated_at": when,
+        "updated_by": owner.pk,
+        "total_spent_cny": Decimal("88.80"),
+        "version": 2,
+    }
+
+    assert row_update(Customer, mine.pk, values, where={"version": 1}) == 1
+    Customer.objects.filter(pk=theirs.pk).update(**{**values, "updated_by": owner})
+    assert row_update(Customer, mine.pk, {"name": "晚到的"}, where={"version": 1}) == 0  # at version 2 now
+
+    read = {
+        c.pk: (c.email, c.custom, c.updated_at, c.updated_by_id, c.total_spent_cny, c.version, c.name)
+        for c in Customer.objects.all()
+    }
+    assert read[mine.pk] == ("li@example.com", {"尺码": "L"}, when, owner.pk, Decimal("88.80"), 2, "客户1")
+    assert read[mine.pk][:-1] == read[theirs.pk][:-1]
+    with connection.cursor() as cursor:  # stored as the same kind of value, the email encrypted
+        cursor.execute(
+            "SELECT email, custom FROM customers_customer WHERE id IN (%s, %s)", [mine.pk, theirs.pk]
+        )
+        stored = cursor.fetchall()
+    assert "li@example.com" not in str(stored) and type(stored[0][1]) is type(stored[1][1])

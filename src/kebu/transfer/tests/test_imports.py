@@ -208,6 +208,28 @@ def test_rows_that_change_nothing_cost_the_same_queries_however_many(owner):
     assert queries_of_a_reimport(sheet(2)) == queries_of_a_reimport(sheet(12))
 
 
+def test_a_changed_row_of_a_reimport_writes_one_statement(owner):
+    """A re-import whose rows each change their customer (the sheet edited and imported again) writes
+    each customer's row with one UPDATE; the timeline events go in with the batch's journal, and only a
+    row that adds a phone, address, account or tag, or moves the owner, pays for a savepoint."""
+
+    def sheet(first: int, count: int, note: str) -> bytes:
+        return csv_bytes(*(f",客户{i},1381234{i:04d},,,,,,,,{note}" for i in range(first, first + count)))
+
+    def queries_of_a_changed_reimport(first: int, count: int) -> int:
+        run_import(owner, sheet(first, count, "老客"))
+        with CaptureQueriesContext(connection) as captured:
+            again = run_import(owner, sheet(first, count, "已回访"))
+        assert again.updated == count
+        events = CustomerEvent.objects.filter(kind="customer.updated", data__import=again.pk)
+        assert sorted(e.customer.name for e in events) == sorted(
+            f"客户{i}" for i in range(first, first + count)
+        )
+        return len(captured)
+
+    assert queries_of_a_changed_reimport(0, 2) + 10 == queries_of_a_changed_reimport(100, 12)
+
+
 def test_a_newer_overlapping_export_updates_what_changed_and_adds_who_is_new(owner):
     run_import(owner, FIRST)
     zhang = Customer.objects.get(name="张三")
