@@ -76,7 +76,7 @@ _MATCHED_BY = {
     "email": pgettext_lazy("matched by", "email"),
     "name": pgettext_lazy("matched by", "name"),
 }
-ADDED_FIELD = gettext_lazy("%(field)s (added)")
+_ADDED_FIELD = gettext_lazy("%(field)s (added)")
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,18 @@ def matched_by_label(key: str) -> str:
         kind = key.removeprefix("social:")
         return str(SocialKind(kind).label) if kind in SocialKind.values else kind
     return str(_MATCHED_BY[key]) if key in _MATCHED_BY else ""
+
+
+def added_field_label(label: str) -> str:
+    """The report's name of a field a row added to (``FieldChange.added``): "Phones (added)"."""
+    return str(_ADDED_FIELD % {"field": label})
+
+
+def added_fields_read() -> dict[str, str]:
+    """The report's name of each field a row adds to, in the active language, to the field's own name:
+    how a report read back (``drafts.import_check_changes``) tells an added phone from a changed value."""
+    labels = (capfirst(field_label(kind)) for kind in _ADDED)
+    return {added_field_label(label): label for label in labels}
 
 
 def _detail_read(entry: ImportRow) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from kebu.core.models import Job, JobStatus
 from kebu.customers.selectors import customer_visible_queryset
 from kebu.orders.models import Store
 from kebu.transfer.cells import unquoted
-from kebu.transfer.changes import CustomerChange, FieldChange
+from kebu.transfer.changes import CustomerChange, FieldChange, added_fields_read
 from kebu.transfer.corrections import Correction
 from kebu.transfer.customers import Problem, mapping_check
 from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_permissions, imports_dir
@@ -190,6 +190,8 @@ class CheckResult:
     # sheet that lists what: none from a check made before Kebu told them.
     changed: int = 0
     changes_sheet: str = ""
+    # The language the report was written in: its sheets' and fields' names are in it.
+    language: str = ""
 
 
 @transaction.atomic
@@ -346,6 +348,7 @@ def import_check_result(job: Job) -> CheckResult | None:
         corrections_sheet=result.get("corrections_sheet", ""),
         changed=result.get("changed", 0),
         changes_sheet=result.get("changes_sheet", ""),
+        language=job.payload.get("language", ""),
     )
 
 
@@ -376,9 +379,13 @@ def import_check_corrections(result: CheckResult, *, limit: int) -> list[Correct
 def import_check_changes(result: CheckResult, *, limit: int, user: Any) -> list[CustomerChange]:
     """The first ``limit`` rows of a finished check that would change a customer already in Kebu, read
     back from its report, as its problems are (masked there as ``user``, who asked for the check, sees
-    them), each with the customer's page if ``user`` may see them still."""
+    them), each with the customer's page if ``user`` may see them still. A phone, address, account or tag
+    a row adds is told by its field's name in the report ("Phones (added)", in the check's language) and
+    listed as added, as the import's page lists it."""
     if result.report is None or not result.changed:
         return []
+    with translation.override(result.language or translation.get_language()):
+        added = added_fields_read()
     table = table_read(result.report.read_bytes(), sheet=result.changes_sheet)
     changes: list[CustomerChange] = []
     for _number, cells in table.rows:
@@ -387,7 +394,10 @@ def import_check_changes(result: CheckResult, *, limit: int, user: Any) -> list[
             if len(changes) == limit:
                 break
             changes.append(CustomerChange(int(float(row)), 0, customer_no, name, matched_by, []))
-        changes[-1].fields.append(FieldChange(label, before, after))
+        if label in added and not before:
+            changes[-1].fields.append(FieldChange(added[label], "", after, added=True))
+        else:
+            changes[-1].fields.append(FieldChange(label, before, after))
     numbers = {change.customer_no for change in changes}
     ids = dict(
         customer_visible_queryset(user=user).filter(customer_no__in=numbers).values_list("customer_no", "pk")

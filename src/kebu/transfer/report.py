@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.transfer.cells import safe_cell, unquoted
-from kebu.transfer.changes import ADDED_FIELD, CustomerChange
+from kebu.transfer.changes import CustomerChange, added_field_label
 from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
 from kebu.transfer.customers import Problem
 from kebu.transfer.readers import Cell
@@ -203,7 +203,7 @@ class _ChangesSheet:
                 self.sheet.set_column(4, 6, 24)
             for field in change.fields:
                 self.line += 1
-                label = str(ADDED_FIELD % {"field": field.label}) if field.added else field.label
+                label = added_field_label(field.label) if field.added else field.label
                 after = field.after if field.after_known else _("(changed since)")
                 values = [change.customer_no, change.name, change.matched_by, label, field.before, after]
                 self.sheet.write_number(self.line, 0, change.row)

@@ -217,3 +217,68 @@ def test_an_import_journalled_before_kebu_kept_the_new_values_shows_them_while_n
     renamed = replace(customer_input_from(wang), name="王女士")
     customer_update(actor=owner, customer=wang, data=renamed, expected_version=wang.version)
     assert "Name 王小姐 → (changed since)" in text_of(page_of(owner_client, again))
+
+
+# 王小姐 found by her WeChat ID, given a phone, an address and a tag.
+ADDS_HEADER = "姓名,手机号码,微信号,省份,城市,区县,详细地址,标签\n"
+ADDS = (ADDS_HEADER + "王小姐,13999990000,wang_wx,广东省,深圳市,南山区,科技园1号,VIP\n").encode("utf-8")
+ADDS_KEYS = ["name", "phone", "wechat", "province", "city", "district", "address", "tags"]
+
+
+def checked_page(
+    client: Client, data: bytes, keys: list[str], capture, *, language: str = "en", read_in: str = "en"
+) -> str:
+    """The check page of ``data``, its columns mapped to ``keys``, asked for in ``language`` (the report's)
+    and read in ``read_in``."""
+    upload_ = io.BytesIO(data)
+    upload_.name = "客户.csv"
+    token = token_of(upload(client, upload_))
+    with capture(execute=True):
+        response = client.post(
+            reverse("transfer:draft", args=[token]),
+            {**{f"col_{i}": key for i, key in enumerate(keys)}, "mode": "good_rows", "action": "check"},
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+    assert response.status_code == 302
+    return client.get(response["Location"], HTTP_ACCEPT_LANGUAGE=read_in).content.decode()
+
+
+def row_of(page: str, row: int) -> str:
+    return re.search(rf'<tr data-row="{row}">.*?</tr>', page, re.S).group(0)
+
+
+def test_the_check_shows_what_a_row_adds_as_added_as_the_import_page_does(
+    owner, owner_client, django_capture_on_commit_callbacks
+):
+    # given 王小姐, and a file that finds her by her WeChat ID and adds a phone, an address and a tag
+    run_import(owner, FIRST)
+
+    # when the merchant checks the file
+    page = checked_page(owner_client, ADDS, ADDS_KEYS, django_capture_on_commit_callbacks)
+
+    # then each is listed as added, under the field's own name, as the import's page lists them
+    checked = row_of(page, 2)
+    assert checked.count('<span class="badge text-bg-light border">added</span>') == 3
+    assert "Phones added 139 9999 0000" in text_of(checked)
+    assert "Addresses added 广东省深圳市南山区 科技园1号" in text_of(checked)
+    assert "Tags added VIP" in text_of(checked)
+    assert "(added)" not in checked and "→" not in checked
+    again = run_import(owner, ADDS)
+    assert row_of(page_of(owner_client, again), 2) == checked
+
+
+def test_a_check_asked_for_in_chinese_and_read_in_english_still_shows_what_a_row_adds_as_added(
+    owner, owner_client, django_capture_on_commit_callbacks
+):
+    # given a check asked for in Chinese: its report names the fields in Chinese, 手机（新增）
+    run_import(owner, FIRST)
+
+    # when its page is read in English
+    page = checked_page(
+        owner_client, ADDS, ADDS_KEYS, django_capture_on_commit_callbacks, language="zh-hans", read_in="en"
+    )
+
+    # then the fields keep the report's names, and what was added is still said to be
+    checked = row_of(page, 2)
+    assert checked.count('<span class="badge text-bg-light border">added</span>') == 3, text_of(checked)
+    assert "（新增）" not in checked and "→" not in checked
