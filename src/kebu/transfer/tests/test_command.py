@@ -77,11 +77,15 @@ def test_a_dry_run_names_every_bad_cell_writes_a_report_to_fix_and_saves_nothing
     assert [(int(r[0]), r[1]) for r in problems[1:]] == [(4, "手机号码（必填）"), (5, "生日"), (6, "性别")]
 
 
-def test_a_sheet_without_a_name_or_phone_column_is_refused_with_its_headers(tmp_path):
+def test_a_sheet_with_no_column_that_tells_customers_apart_is_refused_with_its_headers(tmp_path):
+    """A customer sheet needs a column that names or finds a customer: a name, phone, customer number,
+    account or email (``customers.IDENTIFYING``). One with none of them (an order number and an amount)
+    is refused before a row is read, the message naming the file's headers."""
     path = tmp_path / "orders.csv"
     path.write_text("订单号,金额\nA1,12\n", encoding="utf-8")
 
-    with pytest.raises(CommandError, match=r"No column was recognised.*订单号、金额"):
+    refused = r"No column was recognised as the customer's name, phone, customer number, .*订单号、金额"
+    with pytest.raises(CommandError, match=refused):
         call_command("import", str(path), kind="customers", dry_run=True)
 
 
