@@ -1,5 +1,6 @@
 """What an import changed on the customers already there: on the import's page and in its report, as the
-reader may see it (the customers they may see, contact details masked unless they see them in full)."""
+reader may see it (the customers they may see, contact details masked unless they see them in full); and
+from the terminal (``kebu import --report``), as its ``--user`` may see it, or all of it without one."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from dataclasses import replace
 import pytest
 import python_calamine
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
 from kebu.customers.models import Customer
 from kebu.customers.services import customer_input_from, customer_update
+from kebu.transfer.imports import customer_import_start
+from kebu.transfer.models import Import, ImportMode
 from kebu.transfer.tests.test_imports import csv_bytes, run_import
 from kebu.transfer.tests.test_views import token_of, upload
 
@@ -52,6 +57,13 @@ def changed_sheet(client: Client, run) -> list[list[str]]:
     assert "Changed" in book.sheet_names, book.sheet_names
     rows = book.get_sheet_by_name("Changed").to_python()
     return [[str(cell) for cell in row] for row in rows[1:]]
+
+
+def sheet_of(path) -> list[list[str]]:
+    """The sheet of changes of the report ``kebu import --report`` wrote, without its header."""
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    assert "Changed" in book.sheet_names, book.sheet_names
+    return [[str(cell) for cell in row] for row in book.get_sheet_by_name("Changed").to_python()[1:]]
 
 
 def colleague(staff_member, role: str, *permissions: str):
@@ -282,3 +294,84 @@ def test_a_check_asked_for_in_chinese_and_read_in_english_still_shows_what_a_row
     checked = row_of(page, 2)
     assert checked.count('<span class="badge text-bg-light border">added</span>') == 3, text_of(checked)
     assert "（新增）" not in checked and "→" not in checked
+
+
+# 王小姐 found by her WeChat ID, her email and notes changed, a phone added; 李四 renamed.
+CHANGED = csv_bytes(",王小姐,13999990000,wang_wx,new@example.com,,,,,,VIP 年卡", ",李思,13900001111,,,,,,,,")
+
+
+def test_the_terminals_report_without_a_user_lists_every_change_unmasked_as_the_owners_download_does(
+    owner, owner_client, tmp_path
+):
+    # given 王小姐 and 李四, and a file that changes both
+    run_import(owner, FIRST)
+    path, report = tmp_path / "客户.csv", tmp_path / "报告.xlsx"
+    path.write_bytes(CHANGED)
+    out = io.StringIO()
+
+    # when it is imported from the terminal under no one's name, with a report
+    call_command("import", str(path), report=str(report), stdout=out)
+
+    # then it says how many customers it changed, and the report lists every change, in full: whoever runs
+    # the command holds the database
+    text = out.getvalue()
+    assert "0 created, 2 updated, 0 unchanged, 0 rejected" in text
+    assert "2 customers changed: each field before → after in the report's sheet “Changed”" in text
+    assert f"report: {report} (0 rows to fix, 2 changed customers)" in text
+    run = Import.objects.latest("pk")
+    wang, li = Customer.objects.get(name="王小姐"), Customer.objects.get(name="李思")
+    assert sheet_of(report) == [
+        ["2.0", wang.customer_no, "王小姐", "WeChat ID", "Email", "wang@example.com", "new@example.com"],
+        ["2.0", wang.customer_no, "王小姐", "WeChat ID", "Notes", "老客户", "VIP 年卡"],
+        ["2.0", wang.customer_no, "王小姐", "WeChat ID", "Phones (added)", "", "139 9999 0000"],
+        ["3.0", li.customer_no, "李思", "phone", "Name", "李四", "李思"],
+    ]
+    assert sheet_of(report) == changed_sheet(owner_client, run)  # the page's download, line for line
+
+
+def test_the_terminals_report_as_a_user_lists_the_changes_masked_as_they_see_them(
+    owner, staff_member, tmp_path
+):
+    # given a re-import the owner started, resumed from the terminal as a colleague who sees every
+    # customer but contact details masked
+    run_import(owner, FIRST)
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=CHANGED, file_name="客户.csv", mode=ImportMode.GOOD_ROWS, enqueue=False
+        )
+    analyst = colleague(staff_member, "analyst")
+    report = tmp_path / "报告.xlsx"
+
+    call_command("import", resume=run.pk, user="chakan", report=str(report), stdout=io.StringIO())
+
+    # then the report is theirs: as the import's page downloads it for them, masked
+    lines = sheet_of(report)
+    assert [line[4:] for line in lines] == [
+        ["Email", "w***@example.com", "n***@example.com"],
+        ["Notes", "****", "****"],
+        ["Phones (added)", "", "139****0000"],
+        ["Name", "李四", "李思"],
+    ]
+    assert lines == changed_sheet(analyst, run)
+
+
+def test_the_terminal_counts_the_changes_its_user_may_see_and_says_the_others_are_not_listed(
+    owner, staff_member, pool_off, tmp_path
+):
+    # given a re-import the owner started that changes 王小姐 and 李四, resumed from the terminal by a
+    # salesperson who sees only their own customers, 李四 among them
+    run_import(owner, FIRST)
+    sales = colleague(staff_member, "sales")
+    Customer.objects.filter(name="李四").update(owner=sales.user)
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner, data=CHANGED, file_name="客户.csv", mode=ImportMode.GOOD_ROWS, enqueue=False
+        )
+    out = io.StringIO()
+
+    call_command("import", resume=run.pk, user="chakan", stdout=out)
+
+    assert (
+        "1 customer changed (and 1 more you may not see, or deleted since: not listed): "
+        "--report FILE lists each field before → after"
+    ) in out.getvalue()

@@ -5,6 +5,14 @@ kebu import FILE [--kind customers|orders|products|reviews] [--store S] [--prese
             [--all-or-nothing] [--report out.xlsx] [--sheet S] [--user U] [--owner U|nobody]
 kebu import --resume ID
 kebu import --undo ID [--user U]
+
+A customer sheet's import also says how many customers already in Kebu it changed, and ``--report`` then
+holds the sheet of what it changed on each ("Changed": row, customer, how the row found them, each field
+before → after), the one the import's page downloads (``changes.import_changes``), read as the one who
+runs the command may read it. With ``--user U``: the customers U may see, contact details masked if U
+sees them masked. Without: every customer, unmasked, as ``kebu export`` without ``--user`` writes them;
+an import under no one's name may do everything, and whoever runs it holds the database and its keys
+(``access.ShellOperator``).
 """
 
 from __future__ import annotations
@@ -16,12 +24,15 @@ from typing import Any
 
 from django.core.management import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from kebu.core.errors import KebuError
 from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
+from kebu.customers.access import ShellOperator
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
+from kebu.transfer.changes import import_changes, import_changes_listed
 from kebu.transfer.corrections import Correction, import_corrections
 from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import (
@@ -75,7 +86,10 @@ class Command(BaseCommand):
             "(default: import the good rows, report the others)",
         )
         parser.add_argument(
-            "--report", type=Path, help="write the rows to fix, bad cells marked, to this .xlsx"
+            "--report",
+            type=Path,
+            help="write the rows to fix, bad cells marked, to this .xlsx, and what a customer sheet changed "
+            "on customers already in Kebu (as the --user sees them; without one, all of them unmasked)",
         )
         parser.add_argument(
             "--user",
@@ -106,6 +120,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self._shown = 0.0
         actor = staff_member_named(options["user"])
+        # Who reads what the import changed: the --user, else whoever runs this, who holds the database.
+        reader = actor if actor is not None else ShellOperator()
         owner = BY_IMPORTER
         if options["owner"]:
             owner = None if options["owner"] == NOBODY else staff_member_named(options["owner"])
@@ -119,7 +135,7 @@ class Command(BaseCommand):
                 if run.job.status == JobStatus.FAILED:
                     job_retry(job=run.job)
                 stale_after = timedelta(0) if options["take_over"] else STALE_AFTER
-                self._run(run, stale_after=stale_after, report=options["report"])
+                self._run(run, stale_after=stale_after, report=options["report"], reader=reader)
                 return
             path: Path | None = options["file"]
             if path is None:
@@ -175,7 +191,7 @@ class Command(BaseCommand):
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
                 self.stdout.write(f"  {run.headers[index]} → {key}")
-            self._run(run, stale_after=STALE_AFTER, report=options["report"])
+            self._run(run, stale_after=STALE_AFTER, report=options["report"], reader=reader)
         except KebuError as exc:
             raise CommandError(str(exc.message)) from exc
 
@@ -185,8 +201,9 @@ class Command(BaseCommand):
             raise CommandError(f"There is no import #{pk}.")
         return run
 
-    def _run(self, run: Import, *, stale_after: Any, report: Path | None) -> None:
-        """Run the import's job here, in this process; a job another live worker holds is left to it."""
+    def _run(self, run: Import, *, stale_after: Any, report: Path | None, reader: Any) -> None:
+        """Run the import's job here, in this process; a job another live worker holds is left to it. What
+        it changed on customers already in Kebu is told as ``reader`` may see it."""
         run.job.refresh_from_db()
         waiting = run.job.status in {JobStatus.QUEUED, JobStatus.RUNNING}
         if waiting and job_run(run.job_id, stale_after=stale_after, on_beat=self._progress) is None:
@@ -206,6 +223,9 @@ class Command(BaseCommand):
         )
         if run.rejected:
             self._problems(run, report=report)
+        changed = 0
+        if run.kind == ImportKind.CUSTOMERS and run.updated:
+            changed = self._changed(run, report=report, reader=reader)
         if run.noted:
             self.stdout.write(f"{run.noted} with notes (what was left out, and why):")
             for note in import_notes(run, limit=NOTES_SHOWN):
@@ -214,15 +234,31 @@ class Command(BaseCommand):
             self._corrections(run.corrected, import_corrections(run))
         if run.refused:
             self.stdout.write("nothing imported: all or nothing, and some rows are bad")
-        if report is not None and (run.rejected or run.corrected):
+        if report is not None and (run.rejected or run.corrected or changed):
             written = report_write(
                 str(report),
                 headers=run.headers,
                 rows=import_rejected_rows(run),
                 corrections=import_corrections(run),
                 corrected=run.corrected,
+                changes=import_changes(run, user=reader),
             )
-            self.stdout.write(f"report: {report} ({written} rows to fix)")
+            listed = f", {changed} changed customers" if changed else ""
+            self.stdout.write(f"report: {report} ({written} rows to fix{listed})")
+
+    def _changed(self, run: Import, *, report: Path | None, reader: Any) -> int:
+        """Say how many customers already in Kebu the import changed, of those ``reader`` may see (the
+        import's page counts them so), and where each change is listed; return that count."""
+        listed = import_changes_listed(run, user=reader).count()
+        line = f"{listed} customer{'' if listed == 1 else 's'} changed"
+        if unlisted := run.updated - listed:
+            line += f" (and {unlisted} more you may not see, or deleted since: not listed)"
+        if listed and report is not None:
+            line += f": each field before → after in the report's sheet “{_('Changed')}”"
+        elif listed:
+            line += ": --report FILE lists each field before → after"
+        self.stdout.write(line)
+        return listed
 
     def _corrections(self, corrected: int, corrections: list[Correction]) -> None:
         """The cells taken otherwise than written, the first of them one a line."""
