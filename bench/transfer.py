@@ -3,7 +3,7 @@ floor (raw ``sqlite3.executemany``) and a peer (django-import-export), on the sa
 
     .venv/bin/python bench/transfer.py [--rows 100000] [--peer-rows 100000] [--seed 1]
                                        [--batch-rows N] [--profile 20000] [--no-peer] [--no-xlsx]
-                                       [--no-again]
+                                       [--no-again] [--edited-rows 100000]
 
 1. The sheet: ``--rows`` rows under 客户编号/姓名/手机号/微信号/省份/城市/详细地址/客户类型/标签/备注,
    from the product's demo generator (``bench/_transfer_sheet.py``): realistic names, distinct valid mobiles,
@@ -12,8 +12,10 @@ floor (raw ``sqlite3.executemany``) and a peer (django-import-export), on the sa
    and seed; generating is not timed.
 2. Kebu, each run a child process of its own so that its peak RSS (``ru_maxrss`` from ``os.wait4``) is
    its own: ``kebu import`` of the CSV into an empty database (a copy of one migrated once), the same for
-   the .xlsx, then the CSV again into the database the first run filled (every row unchanged); and a
-   10-row import first, for what the command costs before any row.
+   the .xlsx, then the CSV again into the database the first run filled (every row unchanged), then its
+   first ``--edited-rows`` rows edited as a merchant edits a sheet they exported (every 姓名 and 备注
+   changed: each row updates its customer); and a 10-row import first, for what the command costs
+   before any row.
    rows/s is the sheet's rows over the whole command (interpreter and Django start-up included: what a
    merchant waits for); the job's own time (claim to finish) is shown beside it.
 3. The floor, in a child process on the same CSV: read with the ``csv`` module, then ``executemany`` of
@@ -175,6 +177,25 @@ def _order_sheet(work: Path, template: Path, lines: int, seed: int) -> Path:
     subprocess.run([*argv, "--out", str(folder)], env=_env(template), check=True)  # noqa: S603
     done.write_text(json.dumps({"version": ORDER_SHEET_VERSION}))
     return folder / "orders.csv"
+
+
+def _edited(sheet: Path, rows: int) -> Path:
+    """The first ``rows`` rows of the CSV with every 姓名 and 备注 changed: importing it after the sheet
+    updates each of those customers (their name and note; the rest of the row is as Kebu has it)."""
+    target = sheet.with_name(f"edited-{rows}.csv")
+    if not target.exists():
+        with sheet.open(encoding="utf-8-sig", newline="") as source:
+            table = csv.reader(source)
+            headers = next(table)
+            name, notes = headers.index("姓名"), headers.index("备注")
+            with target.open("w", encoding="utf-8-sig", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(headers)
+                for _, row in zip(range(rows), table, strict=False):
+                    row[name] += "改"
+                    row[notes] = f"{row[notes]} 已回访".strip()
+                    writer.writerow(row)
+    return target
 
 
 def _head(sheet: Path, rows: int) -> Path:
@@ -489,6 +510,7 @@ def _report(result: dict[str, Any]) -> str:
         ("csv", "kebu import sheet.csv, empty database"),
         ("xlsx", "kebu import sheet.xlsx, empty database"),
         ("csv_again", "kebu import sheet.csv again, every row unchanged"),
+        ("csv_edited", "kebu import of the sheet's first rows edited: each row an update"),
         ("orders", "kebu import orders.csv --kind orders (lines/s), empty database"),
         ("orders_again", "kebu import orders.csv again, every order already in"),
     ):
@@ -561,7 +583,7 @@ def _report(result: dict[str, Any]) -> str:
             run = result["floor"][variant]
             share = rate / (run["rows"] / run["seconds"])
             out.append(f"    (of the floor into {FLOOR_VARIANTS[variant]}: {share:.1%})")
-    for key in ("csv", "xlsx", "csv_again", "orders", "orders_again"):
+    for key in ("csv", "xlsx", "csv_again", "csv_edited", "orders", "orders_again"):
         if key in kebu:
             rss = kebu[key]["peak_rss_mb"]
             out.append(
@@ -648,6 +670,13 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-xlsx", action="store_true")
     parser.add_argument("--no-again", action="store_true", help="skip the re-imports")
+    parser.add_argument(
+        "--edited-rows",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="re-import the sheet's first N rows with every name and note changed (0: skip)",
+    )
     parser.add_argument("--no-floor-schema", action="store_true", help=argparse.SUPPRESS)
     # The children's entry points.
     parser.add_argument(
@@ -712,6 +741,10 @@ def main() -> None:
     if not args.no_again:
         result["kebu"]["csv_again"] = _kebu_import(csv_dir, csv_sheet, args.rows, args.batch_rows)
         show("CSV again", result["kebu"]["csv_again"])
+        if edited_rows := min(args.edited_rows, args.rows):
+            edited = _edited(csv_sheet, edited_rows)
+            result["kebu"]["csv_edited"] = _kebu_import(csv_dir, edited, edited_rows, args.batch_rows)
+            show("CSV edited", result["kebu"]["csv_edited"])
 
     if args.order_lines:
         order_sheet = _order_sheet(work, template, args.order_lines, args.seed)
