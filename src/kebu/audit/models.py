@@ -51,6 +51,7 @@ class AuditAction(models.TextChoices):
     AFTERSALE_APPROVE = "aftersale.approve", _("After-sale approved")
     AFTERSALE_RECEIVE = "aftersale.receive", _("Returned goods received")
     AFTERSALE_COMPLETE = "aftersale.complete", _("After-sale completed (refund paid)")
+    AFTERSALE_REPLACEMENT = "aftersale.replacement", _("Exchange replacement corrected")
     AFTERSALE_REJECT = "aftersale.reject", _("After-sale rejected")
     AFTERSALE_CANCEL = "aftersale.cancel", _("After-sale withdrawn")
     CREDIT_CHANGE = "credit.change", _("Credit terms changed")

@@ -438,15 +438,109 @@ def _replacement_values(aftersale: AfterSale, replacement: ReplacementInput | No
             _errors_add(errors, name, _("Only an exchange sends a replacement."))
     sku = None
     if code := given.pop("replacement_sku_code", ""):
-        sku = Sku.objects.select_related("product").filter(code=code).first()
-        if sku is None:
-            _errors_add(errors, "replacement_sku_code", _("No SKU has the code %(code)s.") % {"code": code})
+        sku = _replacement_sku(code, errors)
     if errors:
         raise ValidationFailed(_("The after-sale was not completed."), field_errors=errors)
     if sku is not None:
         given["replacement_sku"] = sku
-        given.setdefault("replacement_item", f"{sku.product.name} {sku.variant}".strip()[:200])
+        given.setdefault("replacement_item", _sku_item(sku))
     return given
+
+
+def _replacement_sku(code: str, errors: dict[str, list[Any]]) -> Sku | None:
+    """The SKU whose code is ``code``, or None with the error on ``replacement_sku_code``."""
+    sku = Sku.objects.select_related("product").filter(code=code).first()
+    if sku is None:
+        _errors_add(errors, "replacement_sku_code", _("No SKU has the code %(code)s.") % {"code": code})
+    return sku
+
+
+def _sku_item(sku: Sku) -> str:
+    """A replacement's item left out with its SKU: the SKU's product and variant, as an order line's."""
+    return f"{sku.product.name} {sku.variant}".strip()[:200]
+
+
+# What a correction of a completed exchange's replacement may change, each by its length at most.
+REPLACEMENT_FIELDS = {"sku_code": 64, "item": 200, "carrier": 30, "tracking_no": 40}
+
+
+@transaction.atomic
+def aftersale_replacement_update(
+    *,
+    actor: Any,
+    aftersale: AfterSale,
+    changes: Mapping[str, str],
+    expected_version: int | None = None,
+) -> AfterSale:
+    """Correct what a completed exchange sent back (a mistyped tracking number, the wrong carrier or
+    SKU): ``changes`` keyed by ``REPLACEMENT_FIELDS`` (the SKU by its code, the item, the carrier, the
+    tracking number), a field left out kept, one given empty cleared. Nothing about money moves.
+
+    Checked as the completion checks it: only an exchange sends a replacement, and a SKU's code must be
+    one's (``ValidationFailed`` naming the field). Only a completed exchange is corrected: an open one
+    records its replacement as it completes. With a SKU, an item given empty is the SKU's product and
+    variant, as at the completion; so is the item left as it was when the SKU changes and that item was
+    the old SKU's own name (it named that SKU, so it follows the new one), while an item typed by hand
+    stays. Only what differs is written and named in the audit entry (the SKU's code, the item and the
+    carrier before and after; the tracking number by name only, as the completion's entry has it); with
+    nothing different, nothing is written. ``Conflict`` when the after-sale changed since it was read."""
+    unknown = set(changes) - set(REPLACEMENT_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a replacement field: {', '.join(sorted(unknown))}")
+    if aftersale.kind != AfterSaleKind.EXCHANGE:
+        message = _("Only an exchange sends a replacement.")
+        raise ValidationFailed(message, field_errors={"kind": [message]})
+    if aftersale.status != AfterSaleStatus.COMPLETED:
+        message = _(
+            "Only a completed exchange's replacement is corrected; an open one records it as it completes."
+        )
+        raise ValidationFailed(message, field_errors={"status": [message]})
+    given = {name: value.strip()[: REPLACEMENT_FIELDS[name]] for name, value in changes.items()}
+    old_sku = aftersale.replacement_sku
+    errors: dict[str, list[Any]] = {}
+    values: dict[str, Any] = {}
+    sku = old_sku
+    if "sku_code" in given and given["sku_code"] != (old_sku.code if old_sku else ""):
+        sku = _replacement_sku(given["sku_code"], errors) if given["sku_code"] else None
+        values["replacement_sku"] = sku
+    if errors:
+        raise ValidationFailed(
+            _("The replacement was not changed; correct the marked fields."), field_errors=errors
+        )
+    item = given.get("item", aftersale.replacement_item)
+    followed_old_sku = old_sku is not None and item == aftersale.replacement_item == _sku_item(old_sku)
+    if sku is not None and (not item or ("replacement_sku" in values and followed_old_sku)):
+        item = _sku_item(sku)
+    wanted = {
+        "replacement_item": item,
+        "replacement_carrier": given.get("carrier", aftersale.replacement_carrier),
+        "replacement_tracking_no": given.get("tracking_no", aftersale.replacement_tracking_no),
+    }
+    values.update({name: value for name, value in wanted.items() if value != getattr(aftersale, name)})
+    if not values:
+        return aftersale
+    before = aftersale
+    aftersale = _transition(
+        aftersale, allowed=[AfterSaleStatus.COMPLETED], expected_version=expected_version, **values
+    )
+    changed: dict[str, list[str]] = {}
+    if "replacement_sku" in values:
+        changed["sku"] = [old_sku.code if old_sku else "", sku.code if sku else ""]
+    for name in ("replacement_item", "replacement_carrier"):
+        if name in values:
+            changed[name.removeprefix("replacement_")] = [getattr(before, name), values[name]]
+    audit_record(
+        action="aftersale.replacement",
+        actor=actor,
+        target=aftersale,
+        changes=changed,
+        # The tracking number by name only: it leads to the customer's address at the carrier.
+        data={
+            "order": aftersale.order.order_no,
+            "fields": sorted(n.removeprefix("replacement_") for n in values),
+        },
+    )
+    return aftersale
 
 
 def _aftersale_complete(

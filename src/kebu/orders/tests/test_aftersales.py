@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from kebu.audit.models import AuditEntry
-from kebu.core.errors import ValidationFailed
+from kebu.core.errors import Conflict, ValidationFailed
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import (
     AfterSale,
@@ -27,6 +27,7 @@ from kebu.orders.services.aftersales import (
     aftersale_complete,
     aftersale_receive,
     aftersale_reject,
+    aftersale_replacement_update,
     aftersale_request,
     order_refund,
 )
@@ -745,3 +746,150 @@ def test_an_open_exchange_holds_its_units_while_they_are_on_their_way_back(owner
         )
 
     assert "Only 1 " in str(caught.value.field_errors["lines.0.quantity"][0])
+
+
+# --- correcting what a completed exchange sent ---------------------------------------------------------------
+
+
+def _sent(owner, order, **replacement: str) -> AfterSale:
+    """A completed exchange of one cream that sent ``replacement`` (``ReplacementInput``'s fields)."""
+    received = _exchange(owner, order, _line(order, "CREAM-50"), 1, steps=2)
+    return aftersale_complete(actor=owner, aftersale=received, replacement=ReplacementInput(**replacement))
+
+
+def test_a_mistyped_tracking_number_and_carrier_are_corrected_and_nothing_else_moves(owner, order, buyer):
+    sent = _sent(owner, order, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1234567890")
+
+    corrected = aftersale_replacement_update(
+        actor=owner,
+        aftersale=sent,
+        changes={"carrier": "中通快递", "tracking_no": " ZT7777 "},
+        expected_version=sent.version,
+    )
+
+    stored = AfterSale.objects.get(pk=sent.pk)
+    assert (stored.replacement_carrier, stored.replacement_tracking_no) == ("中通快递", "ZT7777")
+    # what was left out stays as sent
+    assert (stored.replacement_sku.code, stored.replacement_item) == ("TONER-100", "爽肤水 100ml")
+    assert (stored.status, stored.amount_cny, stored.version) == ("completed", 0, sent.version + 1)
+    assert corrected.version == stored.version
+    entry = AuditEntry.objects.filter(action="aftersale.replacement").get()
+    assert (entry.actor_id, entry.target_id) == (owner.pk, str(sent.pk))
+    assert entry.changes == {"carrier": ["顺丰速运", "中通快递"]}
+    assert entry.data == {"order": order.order_no, "fields": ["carrier", "tracking_no"]}
+    assert "ZT7777" not in str(entry.changes) + str(entry.data)
+    order.refresh_from_db()
+    buyer.refresh_from_db()
+    assert (order.refunded_cny, order.refund_reserved_cny, buyer.total_spent_cny) == (0, 0, Decimal("536.00"))
+    assert _rebuilt_changes_nothing(buyer)
+
+
+def test_a_field_given_empty_is_cleared(owner, order):
+    sent = _sent(owner, order, item="面霜 100g", carrier="顺丰速运", tracking_no="SF1")
+
+    aftersale_replacement_update(actor=owner, aftersale=sent, changes={"carrier": "", "tracking_no": ""})
+
+    stored = AfterSale.objects.get(pk=sent.pk)
+    assert (stored.replacement_item, stored.replacement_carrier, stored.replacement_tracking_no) == (
+        "面霜 100g",
+        "",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("item_sent", "item_after"),
+    [("", "玻尿酸面霜 50g"), ("爽肤水 100ml（新批次）", "爽肤水 100ml（新批次）")],
+    ids=["the SKU's own name follows it", "an item typed by hand stays"],
+)
+def test_a_corrected_sku_brings_its_name_unless_the_item_was_typed_by_hand(
+    owner, order, item_sent, item_after
+):
+    sent = _sent(owner, order, sku_code="TONER-100", item=item_sent)
+
+    # the page sends the item back as it stands beside the corrected SKU
+    aftersale_replacement_update(
+        actor=owner, aftersale=sent, changes={"sku_code": "CREAM-50", "item": sent.replacement_item}
+    )
+
+    stored = AfterSale.objects.get(pk=sent.pk)
+    assert (stored.replacement_sku.code, stored.replacement_item) == ("CREAM-50", item_after)
+    entry = AuditEntry.objects.filter(action="aftersale.replacement").get()
+    assert entry.changes["sku"] == ["TONER-100", "CREAM-50"]
+
+
+def test_a_correction_naming_an_unknown_sku_is_refused_and_changes_nothing(owner, order):
+    sent = _sent(owner, order, sku_code="TONER-100", tracking_no="SF1")
+
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_replacement_update(
+            actor=owner, aftersale=sent, changes={"sku_code": "NOPE-1", "tracking_no": "SF2"}
+        )
+
+    assert list(caught.value.field_errors) == ["replacement_sku_code"]
+    stored = AfterSale.objects.get(pk=sent.pk)
+    assert (stored.replacement_sku.code, stored.replacement_tracking_no, stored.version) == (
+        "TONER-100",
+        "SF1",
+        sent.version,
+    )
+    assert not AuditEntry.objects.filter(action="aftersale.replacement").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "steps", "field"),
+    [
+        (AfterSaleKind.RETURN, 3, "kind"),
+        (AfterSaleKind.EXCHANGE, 0, "status"),
+        (AfterSaleKind.EXCHANGE, 2, "status"),
+    ],
+    ids=["a completed return", "an exchange requested", "an exchange received"],
+)
+def test_only_a_completed_exchanges_replacement_is_corrected(owner, order, kind, steps, field):
+    aftersale = aftersale_request(
+        actor=owner,
+        order=order,
+        kind=kind,
+        reason="size",
+        lines=[AfterSaleLineInput(_line(order, "CREAM-50").pk, 1)],
+    )
+    for step in (aftersale_approve, aftersale_receive, aftersale_complete)[:steps]:
+        aftersale = step(actor=owner, aftersale=aftersale)
+
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_replacement_update(actor=owner, aftersale=aftersale, changes={"tracking_no": "SF9"})
+
+    assert list(caught.value.field_errors) == [field]
+    stored = AfterSale.objects.get(pk=aftersale.pk)
+    assert (stored.replacement_tracking_no, stored.version) == ("", aftersale.version)
+    assert not AuditEntry.objects.filter(action="aftersale.replacement").exists()
+
+
+def test_a_correction_that_changes_nothing_writes_nothing(owner, order):
+    sent = _sent(owner, order, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1")
+
+    aftersale_replacement_update(
+        actor=owner,
+        aftersale=sent,
+        changes={
+            "sku_code": "TONER-100",
+            "item": "爽肤水 100ml",
+            "carrier": "顺丰速运 ",
+            "tracking_no": "SF1",
+        },
+    )
+
+    assert AfterSale.objects.get(pk=sent.pk).version == sent.version
+    assert not AuditEntry.objects.filter(action="aftersale.replacement").exists()
+
+
+def test_a_correction_of_an_exchange_changed_since_it_was_read_is_refused(owner, order):
+    sent = _sent(owner, order, tracking_no="SF1")
+    aftersale_replacement_update(actor=owner, aftersale=sent, changes={"tracking_no": "SF2"})
+
+    with pytest.raises(Conflict):
+        aftersale_replacement_update(
+            actor=owner, aftersale=sent, changes={"tracking_no": "SF3"}, expected_version=sent.version
+        )
+
+    assert AfterSale.objects.get(pk=sent.pk).replacement_tracking_no == "SF2"
