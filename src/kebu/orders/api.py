@@ -77,6 +77,7 @@ from kebu.orders.selectors import (
     product_list,
 )
 from kebu.orders.services.aftersales import (
+    REPLACEMENT_FIELDS,
     AfterSaleLineInput,
     ReplacementInput,
     aftersale_approve,
@@ -84,6 +85,7 @@ from kebu.orders.services.aftersales import (
     aftersale_complete,
     aftersale_receive,
     aftersale_reject,
+    aftersale_replacement_update,
     aftersale_request,
 )
 from kebu.orders.services.orders import (
@@ -793,6 +795,28 @@ class AfterSaleCompleteSerializer(ResolveSerializer):
     )
 
 
+class AfterSaleReplacementSerializer(VersionSerializer):
+    """A correction of what a completed exchange sent: a field left out stays, one sent empty is cleared."""
+
+    replacement_sku_code = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        required=False,
+        help_text=gettext_lazy("The code of the SKU sent in its place."),
+    )
+    replacement_item = serializers.CharField(
+        max_length=200,
+        allow_blank=True,
+        required=False,
+        help_text=gettext_lazy(
+            "What was sent; empty with a SKU, its product and variant (and so when the SKU changes and the "
+            "item was the old SKU's name)."
+        ),
+    )
+    replacement_carrier = serializers.CharField(max_length=30, allow_blank=True, required=False)
+    replacement_tracking_no = serializers.CharField(max_length=40, allow_blank=True, required=False)
+
+
 # --- permissions -------------------------------------------------------------------------------------
 
 
@@ -1326,6 +1350,15 @@ class OrderViewSet(_ApiViewSet):
         ),
         AfterSaleSerializer,
     ),
+    replacement=_step(
+        gettext_lazy("Correct what a completed exchange sent"),
+        AfterSaleReplacementSerializer,
+        gettext_lazy(
+            "A mistyped tracking number, the wrong carrier or SKU; no money moves. Only a completed "
+            "exchange; the fields left out stay as they are."
+        ),
+        AfterSaleSerializer,
+    ),
     reject=_step(gettext_lazy("Reject an after-sale"), ResolveSerializer, response=AfterSaleSerializer),
     cancel=_step(
         gettext_lazy("Withdraw an after-sale"),
@@ -1343,6 +1376,7 @@ class AfterSaleViewSet(_ApiViewSet):
         "approve": VersionSerializer,
         "receive": ReceiveSerializer,
         "complete": AfterSaleCompleteSerializer,
+        "replacement": AfterSaleReplacementSerializer,
         "reject": ResolveSerializer,
         "cancel": VersionSerializer,
     }
@@ -1426,6 +1460,22 @@ class AfterSaleViewSet(_ApiViewSet):
                 carrier=validated["replacement_carrier"],
                 tracking_no=validated["replacement_tracking_no"],
             ),
+            expected_version=expected_version(request, validated),
+        )
+        return self._answer(aftersale)
+
+    @action(detail=True, methods=["post"])
+    def replacement(self, request: Request, pk: str, format: str | None = None) -> Response:
+        aftersale = self.get_object()
+        validated = self._body(AfterSaleReplacementSerializer)
+        aftersale = aftersale_replacement_update(
+            actor=request.user,
+            aftersale=aftersale,
+            changes={
+                name: validated[f"replacement_{name}"]
+                for name in REPLACEMENT_FIELDS
+                if f"replacement_{name}" in validated
+            },
             expected_version=expected_version(request, validated),
         )
         return self._answer(aftersale)

@@ -24,6 +24,7 @@ from kebu.customers import selectors as customer_selectors
 from kebu.customers.models import Address, Customer
 from kebu.orders.models import (
     COUNTED_STATUSES,
+    AfterSale,
     AfterSaleKind,
     AfterSaleReason,
     AfterSaleStatus,
@@ -38,7 +39,12 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.selectors import COUNTED, POOL
-from kebu.orders.services.aftersales import AfterSaleLineInput, ReplacementInput, line_refund_bases
+from kebu.orders.services.aftersales import (
+    REPLACEMENT_FIELDS,
+    AfterSaleLineInput,
+    ReplacementInput,
+    line_refund_bases,
+)
 from kebu.orders.services.credit import REPAYMENT_METHODS
 from kebu.orders.services.orders import LineInput, OrderInput, skus_load
 from kebu.orders.services.products import ProductInput, SkuInput
@@ -684,6 +690,26 @@ class AfterSaleActionForm(VersionForm):
             carrier=cd["replacement_carrier"],
             tracking_no=cd["replacement_tracking_no"],
         )
+
+    def replacement_changes(self) -> dict[str, str]:
+        """The replacement as the correction form sends it back, whole (``aftersale_replacement_update``):
+        a box emptied is a field cleared."""
+        return {name: self.cleaned_data[f"replacement_{name}"] for name in REPLACEMENT_FIELDS}
+
+    @staticmethod
+    def initial_for(aftersale: AfterSale) -> dict[str, Any]:
+        """What the after-sale's forms start from: its version, and for a completed exchange what it sent,
+        for the correction form to show."""
+        initial: dict[str, Any] = {"version": aftersale.version}
+        if aftersale.kind == AfterSaleKind.EXCHANGE and aftersale.status == AfterSaleStatus.COMPLETED:
+            sku = aftersale.replacement_sku
+            initial |= {
+                "replacement_sku_code": sku.code if sku else "",
+                "replacement_item": aftersale.replacement_item,
+                "replacement_carrier": aftersale.replacement_carrier,
+                "replacement_tracking_no": aftersale.replacement_tracking_no,
+            }
+        return initial
 
 
 class AfterSaleFilterForm(KebuForm):

@@ -192,7 +192,7 @@ def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[st
         aftersale.action_form = (
             failed[1]
             if failed and failed[0] == aftersale.pk
-            else AfterSaleActionForm(initial={"version": aftersale.version})
+            else AfterSaleActionForm(initial=AfterSaleActionForm.initial_for(aftersale))
         )
     version = {"version": order.version}
     pending = order.status == OrderStatus.PENDING
@@ -590,6 +590,11 @@ def _aftersale_act(
             expected_version=version,
         )
         return done, _("After-sale #%(id)s completed.") % {"id": done.pk}
+    if action == "replacement":
+        done = aftersale_services.aftersale_replacement_update(
+            actor=actor, aftersale=aftersale, changes=form.replacement_changes(), expected_version=version
+        )
+        return done, _("After-sale #%(id)s: what was sent is corrected.") % {"id": done.pk}
     if action == "reject":
         done = aftersale_services.aftersale_reject(
             actor=actor, aftersale=aftersale, resolution_note=cd["resolution_note"], expected_version=version
@@ -599,7 +604,8 @@ def _aftersale_act(
     return done, _("After-sale #%(id)s withdrawn.") % {"id": done.pk}
 
 
-AFTERSALE_ACTIONS = ("approve", "receive", "complete", "reject", "withdraw")
+# ``replacement``: correct what a completed exchange sent, with the permission that completes it.
+AFTERSALE_ACTIONS = ("approve", "receive", "complete", "reject", "withdraw", "replacement")
 
 
 @require_POST

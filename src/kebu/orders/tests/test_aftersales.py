@@ -748,7 +748,7 @@ def test_an_open_exchange_holds_its_units_while_they_are_on_their_way_back(owner
     assert "Only 1 " in str(caught.value.field_errors["lines.0.quantity"][0])
 
 
-# --- correcting what a completed exchange sent ---------------------------------------------------------------
+# --- correcting what a completed exchange sent ------------------------------------------------------------
 
 
 def _sent(owner, order, **replacement: str) -> AfterSale:

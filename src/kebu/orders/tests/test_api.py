@@ -22,7 +22,14 @@ from kebu.core.masking import mask
 from kebu.core.models import ShopSettings
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import AfterSale, AfterSaleStatus, Order, OrderLine, OrderStatus, Product, Sku, Store
-from kebu.orders.services.aftersales import aftersale_request
+from kebu.orders.services.aftersales import (
+    AfterSaleLineInput,
+    ReplacementInput,
+    aftersale_approve,
+    aftersale_complete,
+    aftersale_receive,
+    aftersale_request,
+)
 from kebu.orders.services.credit import customer_credit_set
 from kebu.orders.tests.factories import make_order
 
@@ -1004,6 +1011,104 @@ def test_an_exchange_completed_through_the_api_records_what_was_sent_back(a_clie
     assert refused.status_code == 400 and "replacement_tracking_no" in json.dumps(refused.json())
 
 
+def test_a_completed_exchanges_replacement_is_corrected_through_the_api_a_field_left_out_kept(
+    a_client, sales_a, a_order
+):
+    cream = a_order.lines.get(sku_code="CREAM-50")
+    exchange = aftersale_request(
+        actor=sales_a, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+    )
+    exchange = aftersale_complete(
+        actor=sales_a,
+        aftersale=aftersale_receive(
+            actor=sales_a, aftersale=aftersale_approve(actor=sales_a, aftersale=exchange)
+        ),
+        replacement=ReplacementInput(sku_code="CREAM-50", carrier="顺丰速运", tracking_no="SF42"),
+    )
+
+    corrected = send(
+        a_client,
+        "post",
+        refund_url(exchange.pk, "replacement"),
+        {"replacement_carrier": "中通快递", "replacement_tracking_no": "ZT42"},
+        **{"If-Match": f'"{exchange.version}"'},
+    )
+
+    assert corrected.status_code == 200, corrected.json()
+    body = corrected.json()
+    assert {key: body[key] for key in body if key.startswith("replacement_")} == {
+        "replacement_sku": Sku.objects.get(code="CREAM-50").pk,
+        "replacement_sku_code": "CREAM-50",
+        "replacement_item": "玻尿酸面霜 50g",
+        "replacement_carrier": "中通快递",
+        "replacement_tracking_no": "ZT42",
+    }
+    assert (body["version"], body["amount_cny"]) == (exchange.version + 1, "0.00")
+    assert AuditEntry.objects.filter(action="aftersale.replacement", actor=sales_a).count() == 1
+    # the same again from the version first read: someone changed it since
+    stale = send(
+        a_client,
+        "post",
+        refund_url(exchange.pk, "replacement"),
+        {"version": exchange.version, "replacement_tracking_no": "ZT43"},
+    )
+    assert stale.status_code == 409
+    unknown = send(
+        a_client,
+        "post",
+        refund_url(exchange.pk, "replacement"),
+        {"version": exchange.version + 1, "replacement_sku_code": "NOPE-1"},
+    )
+    assert unknown.status_code == 400 and "replacement_sku_code" in json.dumps(unknown.json())
+    assert AfterSale.objects.get(pk=exchange.pk).replacement_tracking_no == "ZT42"
+
+
+def test_a_refund_or_an_open_exchange_has_no_replacement_to_correct_through_the_api(
+    a_client, sales_a, a_order
+):
+    refund = aftersale_request(actor=sales_a, order=a_order, kind="refund", reason="price", amount_cny="5")
+    cream = a_order.lines.get(sku_code="CREAM-50")
+    exchange = aftersale_request(
+        actor=sales_a, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+    )
+
+    for aftersale, field in ((refund, "kind"), (exchange, "status")):
+        refused = send(
+            a_client,
+            "post",
+            refund_url(aftersale.pk, "replacement"),
+            {"version": aftersale.version, "replacement_tracking_no": "SF1"},
+        )
+        assert refused.status_code == 400 and field in json.dumps(refused.json()), refused.json()
+        assert AfterSale.objects.get(pk=aftersale.pk).replacement_tracking_no == ""
+
+
+@pytest.mark.parametrize("role", ["readonly", "analyst"])
+def test_roles_that_cannot_complete_an_after_sale_cannot_correct_a_replacement(
+    client_for, request, role, sales_a, a_order
+):
+    cream = a_order.lines.get(sku_code="CREAM-50")
+    exchange = aftersale_request(
+        actor=sales_a, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+    )
+    exchange = aftersale_complete(
+        actor=sales_a,
+        aftersale=aftersale_receive(
+            actor=sales_a, aftersale=aftersale_approve(actor=sales_a, aftersale=exchange)
+        ),
+    )
+
+    response = send(
+        client_for(request.getfixturevalue(role)),
+        "post",
+        refund_url(exchange.pk, "replacement"),
+        {"version": exchange.version, "replacement_tracking_no": "SF1"},
+    )
+
+    assert response.status_code == 403
+    assert AfterSale.objects.get(pk=exchange.pk).replacement_tracking_no == ""
+
+
 def test_a_refund_is_reserved_then_completed_and_the_customers_total_moves(
     a_client, sales_a, a_order, a_customer
 ):
@@ -1344,7 +1449,7 @@ def test_the_schema_documents_the_order_endpoints_and_stays_valid(a_client):
         assert path in paths, path
     for step in ("pay", "ship", "deliver", "complete", "cancel", "details"):
         assert f"/api/v1/orders/{{id}}/{step}/" in paths
-    for step in ("approve", "receive", "complete", "reject", "cancel"):
+    for step in ("approve", "receive", "complete", "replacement", "reject", "cancel"):
         assert f"/api/v1/refunds/{{id}}/{step}/" in paths
     order_params = {p["name"] for p in paths["/api/v1/orders/"]["get"]["parameters"]}
     assert {
@@ -1378,7 +1483,7 @@ def test_the_schema_documents_the_order_endpoints_and_stays_valid(a_client):
     assert {"tracking_no", "receiver_phone", "ship_province", "payment_method", "version"} <= set(
         schema["components"]["schemas"][body]["properties"]
     )
-    assert len(ours) == 22
+    assert len(ours) == 23
     assert [(path, method) for path, method, op in ours if not op.get("summary")] == []
 
 

@@ -1137,6 +1137,121 @@ def test_a_replacement_sku_no_one_has_is_told_beside_the_exchange(a_client, owne
     assert AfterSale.objects.get(pk=aftersale.pk).status == "received"
 
 
+def _exchange_sent(owner, order, **replacement: str) -> AfterSale:
+    """A completed exchange of one cream of ``order`` that sent ``replacement``."""
+    from kebu.orders.services.aftersales import (
+        ReplacementInput,
+        aftersale_approve,
+        aftersale_complete,
+        aftersale_receive,
+    )
+
+    line = order.lines.get(sku_code="CREAM-50")
+    aftersale = aftersale_request(
+        actor=owner, order=order, kind="exchange", reason="size", lines=[AfterSaleLineInput(line.pk, 1)]
+    )
+    aftersale = aftersale_receive(actor=owner, aftersale=aftersale_approve(actor=owner, aftersale=aftersale))
+    return aftersale_complete(actor=owner, aftersale=aftersale, replacement=ReplacementInput(**replacement))
+
+
+def _replacement_post(aftersale, **fields: str) -> dict[str, object]:
+    """The correction form as the page sends it: every box, as it stands, with ``fields`` typed over."""
+    sku = aftersale.replacement_sku
+    return {
+        "version": aftersale.version,
+        "replacement_sku_code": sku.code if sku else "",
+        "replacement_item": aftersale.replacement_item,
+        "replacement_carrier": aftersale.replacement_carrier,
+        "replacement_tracking_no": aftersale.replacement_tracking_no,
+        **fields,
+    }
+
+
+def test_a_completed_exchanges_mistyped_tracking_number_is_corrected_on_the_order_page(
+    a_client, owner, a_order
+):
+    sent = _exchange_sent(owner, a_order, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF12345")
+
+    # the page offers the correction, filled in with what was recorded
+    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    form = page[page.index(f'data-replacement-correct="{sent.pk}"') :]
+    form = form[: form.index("</details>")]
+    assert 'value="SF12345"' in form and 'value="TONER-100"' in form and 'value="顺丰速运"' in form
+
+    response = a_client.post(
+        reverse("orders:aftersale-replacement", args=[sent.pk]),
+        _replacement_post(sent, replacement_carrier="中通快递", replacement_tracking_no="ZT54321"),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    sent.refresh_from_db()
+    assert (sent.replacement_sku.code, sent.replacement_carrier, sent.replacement_tracking_no) == (
+        "TONER-100",
+        "中通快递",
+        "ZT54321",
+    )
+    page = a_client.get(response["Location"]).content.decode()
+    shown = page[page.index(f'data-replacement="{sent.pk}"') :]
+    assert "ZT54321" in shown[: shown.index("</div>")]
+
+
+def test_a_replacement_correction_naming_no_sku_is_told_beside_the_exchange_and_kept_to_correct(
+    a_client, owner, a_order
+):
+    sent = _exchange_sent(owner, a_order, sku_code="TONER-100", tracking_no="SF1")
+
+    response = a_client.post(
+        reverse("orders:aftersale-replacement", args=[sent.pk]),
+        _replacement_post(sent, replacement_sku_code="NOPE-1", replacement_tracking_no="SF2"),
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'data-aftersale-errors="{sent.pk}"' in page and "NOPE-1" in page
+    assert f'data-replacement-correct="{sent.pk}" open' in page
+    assert 'value="SF2"' in page  # what was typed is still there to correct
+    sent.refresh_from_db()
+    assert (sent.replacement_sku.code, sent.replacement_tracking_no) == ("TONER-100", "SF1")
+
+
+def test_a_replacement_is_corrected_only_by_who_may_complete_an_exchange(
+    client_for, readonly, owner, a_order
+):
+    sent = _exchange_sent(owner, a_order, tracking_no="SF1")
+    client = client_for(readonly)
+
+    page = client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    response = client.post(
+        reverse("orders:aftersale-replacement", args=[sent.pk]),
+        _replacement_post(sent, replacement_tracking_no="SF2"),
+    )
+
+    assert f'data-replacement="{sent.pk}"' in page and "data-replacement-correct" not in page
+    assert response.status_code == 403
+    sent.refresh_from_db()
+    assert sent.replacement_tracking_no == "SF1"
+
+
+def test_a_refund_offers_no_replacement_to_correct(a_client, owner, a_order):
+    from kebu.orders.services.aftersales import aftersale_complete
+
+    refund = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="5")
+    aftersale_complete(actor=owner, aftersale=refund)
+    refund.refresh_from_db()
+
+    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    response = a_client.post(
+        reverse("orders:aftersale-replacement", args=[refund.pk]),
+        _replacement_post(refund, replacement_tracking_no="SF2"),
+    )
+
+    assert "data-replacement-correct" not in page
+    assert response.status_code == 400
+    assert f'data-aftersale-errors="{refund.pk}"' in response.content.decode()
+    refund.refresh_from_db()
+    assert refund.replacement_tracking_no == ""
+
+
 def test_reject_needs_a_reason_shown_beside_it(a_client, owner, a_order):
     aftersale = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="20")
     url = reverse("orders:aftersale-reject", args=[aftersale.pk])
