@@ -17,7 +17,9 @@ from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import AfterSale, AfterSaleKind, Order
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
+    ReplacementInput,
     aftersale_approve,
+    aftersale_complete,
     aftersale_receive,
     aftersale_request,
     order_refund,
@@ -358,6 +360,20 @@ def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_th
         if i == 1:
             aftersale_approve(actor=clerk, aftersale=request)
         order_refund(actor=clerk, order=order, amount_cny="20.00", reason="price")
+    # and an exchange done, its replacement shown beside it: a long item and a long tracking number
+    tea = order.lines.get(sku_code="TEA-250")
+    exchange = aftersale_request(
+        actor=clerk, order=order, kind="exchange", reason="damaged", lines=[AfterSaleLineInput(tea.pk, 1)]
+    )
+    aftersale_complete(
+        actor=clerk,
+        aftersale=aftersale_receive(
+            actor=clerk, aftersale=aftersale_approve(actor=clerk, aftersale=exchange)
+        ),
+        replacement=ReplacementInput(
+            sku_code="TEA-250", carrier="顺丰速运", tracking_no="SF1234567890123456789012345"
+        ),
+    )
 
     for locale, total in (("en-US", "Refunded: ¥60.00"), ("zh-CN", "¥60.00")):
         context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
@@ -373,8 +389,11 @@ def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_th
         page.goto(f"{live_server.url}/orders/aftersales/?status=all")
 
         # then it says what was refunded, and the table fits: nothing to scroll sideways
-        expect(page.locator("#aftersale-table tbody tr")).to_have_count(6)
+        expect(page.locator("#aftersale-table tbody tr")).to_have_count(7)
         expect(page.locator('#aftersale-totals [data-total="refunded"]')).to_contain_text(total)
+        expect(page.locator(f"[data-replacement-sent='{exchange.pk}']")).to_contain_text(
+            "SF1234567890123456789012345"
+        )
         wrapper = page.locator("#aftersale-table").locator("xpath=..")
         width, room = wrapper.evaluate("w => [w.scrollWidth, w.clientWidth]")
         assert width <= room, (locale, width, room)

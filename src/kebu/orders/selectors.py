@@ -139,7 +139,8 @@ def aftersale_list(*, user: Any, filters: dict[str, Any] | None) -> QuerySet[Aft
     gives nothing rather than everything."""
     if filters is None:
         return AfterSale.objects.none()
-    qs = aftersale_visible_queryset(user=user).select_related("order", "customer")
+    # The SKU a completed exchange sent, shown beside it.
+    qs = aftersale_visible_queryset(user=user).select_related("order", "customer", "replacement_sku")
     status = filters.get("status") or ""
     if not status:
         qs = qs.filter(status__in=OPEN_AFTERSALE_STATUSES)

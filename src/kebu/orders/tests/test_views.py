@@ -1312,6 +1312,35 @@ def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_
     assert f"#{waiting.pk}<" in html and f"#{done.pk}<" in html
 
 
+def test_aftersale_list_shows_what_a_completed_exchange_sent_without_a_query_per_row(
+    a_client, owner, a_order
+):
+    # given one exchange done, which sent a toner by SF, and another still on its way back
+    sent = _exchange_sent(owner, a_order, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1234567")
+    tea = a_order.lines.get(sku_code="TEA-250")
+    waiting = aftersale_request(
+        actor=owner, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(tea.pk, 1)]
+    )
+    url = reverse("orders:aftersales")
+    a_client.get(url)  # the session's first page does its own once-only reads
+
+    with CaptureQueriesContext(connection) as one:
+        html = a_client.get(url, {"status": "all"}).content.decode()
+
+    # then the list says what went out, beside the exchange done only
+    shown = html[html.index(f'data-replacement-sent="{sent.pk}"') :]
+    shown = shown[: shown.index("</td>")]
+    assert all(text in shown for text in ("爽肤水 100ml", "TONER-100", "顺丰速运", "SF1234567")), shown
+    assert f'data-replacement-sent="{waiting.pk}"' not in html
+    # and more exchanges done cost no more queries
+    for _ in range(2):
+        _exchange_sent(owner, a_order, sku_code="CREAM-50", tracking_no="ZT1")
+    with CaptureQueriesContext(connection) as three:
+        html = a_client.get(url, {"status": "all"}).content.decode()
+    assert html.count("data-replacement-sent=") == 3
+    assert len(three.captured_queries) == len(one.captured_queries)
+
+
 def test_aftersale_list_totals_what_the_filtered_list_refunded_and_has_yet_to(a_client, owner, a_order):
     from kebu.orders.services.aftersales import aftersale_complete, aftersale_reject
 
