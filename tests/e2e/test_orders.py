@@ -272,8 +272,11 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     expect(amount).to_have_attribute("placeholder", "199.00")
     line_refund.fill("150")
     note, refund_now = page.locator("#aftersale-exchange-note"), page.locator("#complete-now")
+    refund_help, exchange_help = page.locator("#amount-help-refund"), page.locator("#amount-help-exchange")
     expect(note).to_be_hidden()
     expect(refund_now).to_be_visible()
+    expect(refund_help).to_be_visible()
+    expect(exchange_help).to_be_hidden()
 
     # when it is made an exchange, the preview says no money moves and no refund is sent
     page.select_option("#id_kind", "exchange")
@@ -283,6 +286,8 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     expect(line_refund).to_be_disabled()
     expect(line_refund).to_have_value("")
     expect(refund_now).to_be_hidden()  # "refund now" is a refund's, not an exchange's
+    expect(refund_help).to_be_hidden()  # what an empty amount means for a refund does not apply
+    expect(exchange_help).to_be_visible()
     _shoot(page, "aftersale-exchange-preview")
     # (and back to a return, what was typed is there again)
     page.select_option("#id_kind", "return")

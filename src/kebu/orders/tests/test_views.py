@@ -1280,6 +1280,25 @@ def test_aftersale_form_errors_go_on_the_right_line(a_client, a_order):
     assert not AfterSale.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("kind", "shown", "hidden"), [("exchange", "exchange", "refund"), ("return", "refund", "exchange")]
+)
+def test_the_amounts_help_fits_the_kind_an_exchange_moving_no_money(a_client, a_order, kind, shown, hidden):
+    # given a request sent back to be corrected (no line chosen), as the page shows it again
+    response = a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {"kind": kind, "reason": "size"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    helps = dict(re.findall(r'<div class="form-text" id="amount-help-(\w+)"([^>]*)>', html))
+    assert "hidden" not in helps[shown] and "hidden" in helps[hidden]
+    assert "An exchange moves no money: there is no refund to enter." in html
+    assert "Empty: the lines&#x27; share of what was paid." in html
+
+
 def test_a_line_refund_typed_without_its_quantity_is_asked_for_the_quantity_not_dropped(a_client, a_order):
     line = a_order.lines.get(sku_code="TEA-250")
     # given: ¥30 typed in the tea line's refund, its quantity left empty, and ¥20 as the whole refund

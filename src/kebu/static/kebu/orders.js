@@ -143,8 +143,9 @@
   function aftersaleExchange(form) {
     var kind = form.querySelector("[data-aftersale-kind]");
     var exchange = !!kind && kind.value === "exchange";
-    var note = form.querySelector("[data-aftersale-exchange-note]");
-    if (note) note.hidden = !exchange;
+    form.querySelectorAll("[data-aftersale-exchange-note]").forEach(function (element) {
+      element.hidden = !exchange;
+    });
     form.querySelectorAll("[data-aftersale-refund-only]").forEach(function (element) {
       element.hidden = exchange;
     });
