@@ -30,7 +30,7 @@ from kebu.core.pagination import paginate
 from kebu.customers import selectors as customer_selectors
 from kebu.customers.columns import grouped
 from kebu.customers.filters import customer_search
-from kebu.customers.models import Customer
+from kebu.customers.models import Address, Customer
 from kebu.customers.privacy import contact_policy
 from kebu.engagement.selectors.tickets import ticket_aftersale_initial, ticket_for_aftersale
 from kebu.engagement.services.tickets import ticket_aftersale_raise
@@ -401,13 +401,17 @@ def order_details_view(request: HttpRequest, order_id: int) -> HttpResponse:
 def order_create_view(request: HttpRequest) -> HttpResponse:
     _require(request, ADD_ORDER)
     customer: Customer | None = None
+    # The customer's ship-to address (``ship_to_address``), read once: it fills in "Ship to" and is the
+    # page's "left empty, this address is used".
+    address: Address | None = None
     initial: dict[str, Any] = {}
     # Whose region-only address filled in "Ship to" (``ship_to_initial``), carried through the POST.
     filled_for = request.POST.get("ship_to_for", "") if request.method == "POST" else ""
     if request.method == "GET" and request.GET.get("customer"):
         customer = _customer(request, request.GET["customer"])
+        address = order_services.ship_to_address(customer)
         initial["customer_no"] = customer.customer_no
-        initial |= _ship_to_filled(request, customer)
+        initial |= _ship_to_filled(request, customer, address=address)
         filled_for = str(customer.pk) if initial.keys() - {"customer_no"} else ""
     data = _ship_to_unfilled(request, request.POST, filled_for) if request.method == "POST" else None
     bundle = OrderFormBundle(data, user=request.user, initial=initial)
@@ -430,23 +434,23 @@ def order_create_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Order %(no)s created.") % {"no": order.order_no})
             return redirect("orders:detail", order_id=order.pk)
-    customer = bundle.form.customer() or customer
+    chosen = bundle.form.customer()  # a POST's; a GET's form is not bound
+    if chosen is not None:
+        customer, address = chosen, order_services.ship_to_address(chosen)
     context = {
         "bundle": bundle,
         "form": bundle.form,
         "customer": customer,
-        "default_address": order_services.ship_to_address(customer) if customer else None,
+        "default_address": address,
         "ship_to_for": filled_for,
         "ship_to_filled_in": bool(filled_for) and customer is not None and str(customer.pk) == filled_for,
     }
     return render(request, "orders/form.html", context, status=400 if request.method == "POST" else 200)
 
 
-def _ship_to_filled(request: HttpRequest, customer: Customer) -> dict[str, str]:
+def _ship_to_filled(request: HttpRequest, customer: Customer, *, address: Address | None) -> dict[str, str]:
     return ship_to_initial(
-        customer=customer,
-        address=order_services.ship_to_address(customer),
-        contacts_shown=contact_policy(request.user).can_see,
+        customer=customer, address=address, contacts_shown=contact_policy(request.user).can_see
     )
 
 
@@ -463,7 +467,7 @@ def _ship_to_unfilled(request: HttpRequest, data: QueryDict, filled_for: str) ->
     if data.get("customer_no", "").strip().upper() == first.customer_no:
         return data
     data = data.copy()
-    for name, value in _ship_to_filled(request, first).items():
+    for name, value in _ship_to_filled(request, first, address=order_services.ship_to_address(first)).items():
         if data.get(name, "").strip() == value:
             data[name] = ""
     return data

@@ -286,8 +286,10 @@ def order_no_next() -> str:
 def ship_to_address(customer: Customer) -> Address | None:
     """Where an order left without an address goes: the customer's default address, unless it is a
     region alone (no street) and another of theirs has a street, which a parcel needs (a sheet's 广东省
-    深圳市 made the default, then a marketplace export brought the full address beside it)."""
-    addresses = list(customer.addresses.order_by("-is_default", "id"))
+    深圳市 made the default, then a marketplace export brought the full address beside it). Sorted here
+    rather than by the database, so that a customer read with its addresses (``customer_get_for_actor``)
+    is not read again."""
+    addresses = sorted(customer.addresses.all(), key=lambda a: (not a.is_default, a.pk))
     return next((a for a in addresses if a.detail.strip()), addresses[0] if addresses else None)
 
 

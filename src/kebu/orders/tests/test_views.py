@@ -514,6 +514,18 @@ def test_new_order_from_the_customer_page_has_the_customer_filled_in(a_client, a
     assert 'id="default-address"' in html
 
 
+def test_new_order_from_the_customer_page_reads_their_addresses_once(a_client, a_customer):
+    url = reverse("orders:create")
+    a_client.get(url)  # the session's first page does its own once-only reads
+
+    with CaptureQueriesContext(connection) as queries:
+        html = a_client.get(url, {"customer": a_customer.pk}).content.decode()
+
+    assert 'id="default-address"' in html and "文三路 90 号" in html
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "customers_address"' in q["sql"]]
+    assert len(reads) == 1, reads
+
+
 def test_a_new_orders_address_is_filled_in_from_a_default_address_with_its_region_alone(
     a_client, sales_a, a_customer, catalogue
 ):
