@@ -339,6 +339,60 @@ def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
     )
 
 
+def test_a_mistyped_replacement_tracking_number_is_corrected_from_the_order_page_and_listed(
+    browser, live_server, clerk, owner
+):
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
+    order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
+    exchange = aftersale_request(
+        actor=clerk,
+        order=order,
+        kind="exchange",
+        reason="size",
+        lines=[AfterSaleLineInput(order.lines.get().pk, 1)],
+    )
+    # given an exchange sent with a tracking number one digit wrong, by the wrong carrier
+    aftersale_complete(
+        actor=clerk,
+        aftersale=aftersale_receive(
+            actor=clerk, aftersale=aftersale_approve(actor=clerk, aftersale=exchange)
+        ),
+        replacement=ReplacementInput(sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1234567890"),
+    )
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", clerk.username)
+    page.fill("#id_password", "pass-xiaowang-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/customers/")
+
+    # when the merchant opens the correction beside it, fixes both and saves
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    correct = page.locator(f"[data-replacement-correct='{exchange.pk}']")
+    correct.locator("summary").click()
+    expect(correct.locator("input[name=replacement_tracking_no]")).to_have_value("SF1234567890")
+    correct.locator("input[name=replacement_carrier]").fill("中通快递")
+    correct.locator("input[name=replacement_tracking_no]").fill("ZT1234567809")
+    _shoot(page, "exchange-replacement-correct-1280-zh")
+    correct.locator("[data-action=replacement]").click()
+
+    # then the order and the after-sales list show the parcel as it really went
+    expect(page.locator(f"[data-replacement='{exchange.pk}']")).to_contain_text("ZT1234567809")
+    expect(page.locator(f"[data-replacement='{exchange.pk}']")).to_contain_text("中通快递")
+    _shoot(page, "exchange-replacement-corrected-1280-zh")
+    page.goto(f"{live_server.url}/orders/aftersales/?status=all")
+    sent = page.locator(f"[data-replacement-sent='{exchange.pk}']")
+    expect(sent).to_contain_text("ZT1234567809")
+    expect(sent).to_contain_text("TONER-100")
+    _shoot(page, "aftersales-exchange-1280-zh")
+    context.close()
+    exchange.refresh_from_db()
+    assert (exchange.replacement_carrier, exchange.replacement_tracking_no) == ("中通快递", "ZT1234567809")
+
+
 def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_the_refunds(
     browser, live_server, clerk, owner
 ):
