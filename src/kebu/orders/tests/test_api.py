@@ -909,7 +909,7 @@ def test_every_order_and_refund_route_answers_404_for_another_clerks_order(a_cli
         f"order-{n}" for n in ("detail", "pay", "ship", "deliver", "complete", "cancel", "details")
     }
     assert set(refund_urls) == {
-        f"refund-{n}" for n in ("detail", "approve", "receive", "complete", "reject", "cancel")
+        f"refund-{n}" for n in ("detail", "approve", "receive", "complete", "replacement", "reject", "cancel")
     }
     audit_before = AuditEntry.objects.count()
     body = {
