@@ -38,6 +38,7 @@ from kebu.transfer.customers import customer_file_check
 from kebu.transfer.imports import (
     BY_IMPORTER,
     customer_import_start,
+    database_file_unmapped,
     import_notes,
     import_owner_options,
     import_problems,
@@ -118,6 +119,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The process's memory stays bounded by SQLite's page cache however large the database and the
+        # import: the pages read after the job (the journal, for what it changed) are not mapped either.
+        with database_file_unmapped():
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         self._shown = 0.0
         actor = staff_member_named(options["user"])
         # Who reads what the import changed: the --user, else whoever runs this, who holds the database.
