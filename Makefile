@@ -42,8 +42,11 @@ system-deps:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
-## test: the whole suite on SQLite, then on PostgreSQL when one answers on 127.0.0.1:5432
-test: $(VENV)/.dev system-deps test-sqlite test-postgres
+## test: the whole suite on SQLite and, when one answers on 127.0.0.1:5432, on PostgreSQL: side by side
+##       (TEST_JOBS=1 for one after the other), each run's output shown whole when it ends
+TEST_JOBS ?= 2
+test: $(VENV)/.dev system-deps
+	@$(MAKE) --no-print-directory --jobs=$(TEST_JOBS) --output-sync=target test-sqlite test-postgres
 
 # pytest exits 5 when it selected no test: for us that is a broken suite, not a pass.
 define run_pytest
