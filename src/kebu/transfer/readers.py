@@ -20,6 +20,7 @@ import csv
 import io
 import lzma
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -502,12 +503,26 @@ def _header_names(cells: list[Cell]) -> list[str]:
 
 
 def _data_rows(rows: Iterable[tuple[int, list[Cell]]], width: int) -> Iterator[tuple[int, list[Cell]]]:
-    """Rows cut or padded to the header's width; rows with nothing in them are skipped (their numbers
-    are not reused, so every row keeps the number the merchant sees)."""
+    """Rows cut or padded to the header's width; rows with nothing in them, and a sum's row (``_total``),
+    are skipped (their numbers are not reused, so every row keeps the number the merchant sees)."""
     for number, row in rows:
         cells = list(row[:width]) + [""] * (width - len(row))
-        if any(not _blank(cell) for cell in cells):
+        first = next((cell for cell in cells if not _blank(cell)), None)
+        if first is not None and not _total(first):
             yield number, cells
+
+
+# The word a sheet's sum or subtotal row starts with (合计 under a column of amounts), compared without
+# spaces (WPS users space it out, 合  计), its case or a colon after it.
+_TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "总合计", "total", "subtotal", "grandtotal"})
+
+
+def _total(cell: Cell) -> bool:
+    """Whether ``cell``, the first filled one of its row, says the row is a sum, not a record."""
+    if not isinstance(cell, str) or len(cell) > 20:
+        return False
+    word = "".join(unicodedata.normalize("NFKC", cell).split()).rstrip(":").lower()
+    return word in _TOTAL_WORDS
 
 
 def _blank(cell: Any) -> bool:

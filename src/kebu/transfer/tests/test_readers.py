@@ -303,6 +303,26 @@ def test_a_title_above_a_two_column_sheet_is_not_its_header():
     assert (table.header_row, table.headers) == (2, ["姓名", "手机"])
 
 
+@pytest.mark.parametrize("label", ["合计", "总计", "合 计", "小计：", "Total", "ＴＯＴＡＬ"])
+def test_a_total_row_a_sheet_ends_with_is_not_read_as_data(label):
+    # WPS and Excel sheets often end with a sum; it is no customer or order, and a row the import
+    # refused for it would stop an all-or-nothing import of an otherwise good sheet.
+    sheet = (
+        "客户资料表 2024\n姓名,手机,消费金额\n"
+        f"张三,13812345678,￥100\n\n李四,13912345678,200元\n{label},,￥300\n"
+    )
+
+    table = table_read(sheet.encode("gb18030"))
+
+    assert rows(table) == [(3, ["张三", "13812345678", "￥100"]), (5, ["李四", "13912345678", "200元"])]
+
+
+def test_a_name_that_only_starts_like_a_total_is_data():
+    table = table_read("姓名,手机\n合计划,13812345678\n张总计,13912345678\n".encode())
+
+    assert [cells[0] for _n, cells in rows(table)] == ["合计划", "张总计"]
+
+
 def test_a_lone_carriage_return_ends_a_line_wherever_it_is():
     table = table_read("姓名,手机\n张三,13800138000\r李四,13900139000\n".encode())
 
