@@ -235,12 +235,9 @@ def customer_columns(policy: ContactPolicy, *, figures: bool) -> list[Column]:
         return lambda r: labels.get(getattr(r.customer, attribute), "")
 
     columns = [
-        Column(
-            "customer_no",
-            gettext_lazy("Customer number"),
-            lambda r: r.customer.customer_no,
-            example="C000123",
-        ),
+        # No example number: C000123 is a number Kebu gives, and the template imported with its example
+        # row left in would overwrite that customer of the shop. Left blank, Kebu numbers the new one.
+        Column("customer_no", gettext_lazy("Customer number"), lambda r: r.customer.customer_no),
         Column("name", gettext_lazy("Name"), lambda r: r.customer.name, example="王小明", width=12),
         Column("phone", gettext_lazy("Phone"), phone, example="138 1234 5678", width=16),
         Column(

@@ -322,6 +322,25 @@ def test_the_template_reads_back_column_for_column_and_its_example_imports(langu
     assert check.good == 1 and not check.bad
 
 
+def test_the_customer_template_imported_as_downloaded_changes_none_of_the_shops_customers(owner, tmp_path):
+    # given: a shop's 123rd customer, under the number Kebu gave them
+    from kebu.customers.services import customer_no_format
+    from kebu.customers.tests.factories import make_customer
+
+    existing = make_customer(actor=owner, name="雷建平", phone="13700001234", notes="老客户")
+    Customer.objects.filter(pk=existing.pk).update(customer_no=customer_no_format(123))
+    path = tmp_path / "customers-template.xlsx"
+    export_write(template_build("customers"), path, file_format="xlsx", user=None)
+
+    # when: the template is imported with its example row left in
+    created, updated, unchanged, rejected = import_counts(owner, path.read_bytes())
+
+    # then: the example is a new customer of its own, and the shop's customer is as they were
+    assert (created, updated, unchanged, rejected) == (1, 0, 0, 0)
+    existing.refresh_from_db()
+    assert (existing.name, existing.notes) == ("雷建平", "老客户")
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_the_order_export_reads_back_column_for_column_but_the_amounts_kebu_works_out(language, owner):
     from kebu.transfer.orders import order_headers_match
