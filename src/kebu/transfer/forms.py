@@ -90,6 +90,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("variant", gettext_lazy("Item variant")),
     ("quantity", gettext_lazy("Quantity")),
     ("unit_price", gettext_lazy("Unit price")),
+    ("goods_total", gettext_lazy("Item total (unit price × quantity)")),
     ("shipping", gettext_lazy("Shipping fee")),
     ("line_discount", gettext_lazy("Line discount")),
     ("discount", gettext_lazy("Order discount")),

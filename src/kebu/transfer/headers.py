@@ -206,6 +206,10 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
     "variant": ("宝贝属性", "商品属性", "颜色分类", "sku属性", "商品规格", "规格", "variant"),
     "quantity": ("购买数量", "数量", "宝贝总数量", "商品数量", "订购数量", "quantity", "qty"),
     "unit_price": ("价格", "单价", "商品单价", "商品价格", "京东价", "unit price"),
+    # A line's unit price times its quantity, before any discount: Pinduoduo's export gives this and no
+    # unit price. Read for the unit price when the sheet has none (not Kebu's own Line amount, which is
+    # after the line's discount and is worked out again).
+    "goods_total": ("商品总价", "商品总额"),
     "shipping": ("邮费", "运费", "运费金额", "买家应付邮费", "快递费", "shipping fee", "shipping"),
     "coupon": ("优惠券金额", "优惠券", "coupon amount"),
     "line_discount": ("单品优惠", "商品优惠", "line discount"),

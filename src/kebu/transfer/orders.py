@@ -99,6 +99,7 @@ from kebu.orders.services.orders import (
 )
 from kebu.orders.services.stores import store_closed_message
 from kebu.transfer.cells import (
+    CENT,
     CellError,
     as_written,
     date_correction,
@@ -439,8 +440,9 @@ _ORDER_FIELD_COLUMNS = {
 _LINE_FIELD_COLUMNS = {
     "sku_code": ("sku_code",),
     "title": ("title",),
-    "quantity": ("quantity", "unit_price"),  # the line's amount too large: its quantity, else its price
-    "unit_price_cny": ("unit_price",),
+    # the line's amount too large: its quantity, else its price
+    "quantity": ("quantity", "unit_price", "goods_total"),
+    "unit_price_cny": ("unit_price", "goods_total"),
     "discount_cny": ("line_discount",),
 }
 
@@ -657,6 +659,29 @@ def order_rows_read(
             return None
         return int(value)
 
+    def unit_price_of(number: int, cells: Sequence[Cell], goods: Decimal, quantity: str) -> Decimal | None:
+        """The unit price a line's item total (商品总价) gives for its quantity; None, and the reason on
+        the total's cell, when it does not share out to the fen. A quantity that is not a whole number
+        of one or more gives none: ``order_check`` refuses the quantity."""
+        try:
+            units = Decimal(quantity)
+        except InvalidOperation:
+            return None
+        if not units.is_finite() or units < 1 or units != units.to_integral_value():
+            return None
+        each = goods / units
+        if each != each.quantize(CENT):
+            reason = _(
+                "¥%(total)s does not share out into %(quantity)s equal prices to the fen: add a unit price "
+                "column."
+            )
+            problem(number, cells, "goods_total", reason % {"total": goods, "quantity": quantity})
+            return None
+        if units != 1:
+            why = _("The item total divided by the quantity: the unit price.")
+            corrected(number, cells, columns["goods_total"], (str(each.quantize(CENT)), why))
+        return each.quantize(CENT)
+
     order.order_no = text(first_number, first, "order_no", 40)
     if not order.order_no:
         # Without it a second import could not tell the order is already in, and the lines of orders
@@ -769,6 +794,8 @@ def order_rows_read(
         variant = text(number, cells, "variant", 130)
         quantity = text(number, cells, "quantity", 10) or "1"
         price = money(number, cells, "unit_price")
+        if price is None and (goods := money(number, cells, "goods_total")) is not None:
+            price = unit_price_of(number, cells, goods, quantity)
         off = money(number, cells, "line_discount") or 0
         line_refunded = money(number, cells, "line_refunded")
         if line_refunded is not None and line_refunded < 0:

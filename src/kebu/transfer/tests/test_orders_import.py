@@ -518,6 +518,50 @@ def test_each_marketplaces_export_is_read_by_its_own_headers(
     assert counts(run_import(owner, (SAMPLES / sample).read_bytes(), store=store)) == (0, 0, orders, 0)
 
 
+def _pinduoduo_sheet(*, quantity: str, goods_total: str, paid: str) -> bytes:
+    """The Pinduoduo sample with its second order bought ``quantity`` times for ``goods_total``."""
+    header, first, second = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()
+    cells = next(csv.reader([second]))
+    cells[3], cells[7], cells[8], cells[9] = goods_total, paid, paid, quantity
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return "\n".join([header, first, out.getvalue().strip()]).encode("gb18030")  # as it downloads
+
+
+def test_a_pinduoduo_export_gives_its_lines_unit_prices_though_the_catalogue_has_none_of_its_skus(owner):
+    # Pinduoduo's export has no unit price, only 商品总价 (unit price × quantity); a shop moving in has
+    # no catalogue yet, so the price cannot come from the SKU.
+    from kebu.orders.models import OrderLine, Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+
+    run = run_import(owner, _pinduoduo_sheet(quantity="2", goods_total="256.00", paid="256.00"), store=store)
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    lines = OrderLine.objects.filter(order__store=store).order_by("order__order_no")
+    assert [(ln.title, ln.quantity, ln.unit_price_cny) for ln in lines] == [
+        ("玻尿酸面霜 50g", 1, Decimal("199.00")),
+        ("明前龙井 250g", 2, Decimal("128.00")),
+    ]
+    # the total of two is taken as each one's price, and said so; a total of one is its price as written
+    totals = [c for c in import_corrections(run) if c.column == "商品总价(元)"]
+    assert [(c.row, c.written, c.taken) for c in totals] == [(3, "256.00", "128.00")]
+
+
+def test_an_item_total_that_does_not_share_out_to_the_fen_asks_for_the_unit_price(owner):
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+
+    run = run_import(owner, _pinduoduo_sheet(quantity="3", goods_total="100.00", paid="100.00"), store=store)
+
+    assert counts(run) == (1, 0, 0, 1)
+    [(number, _cells, problems)] = _with_problems(import_rejected_rows(run))
+    assert number == 3
+    assert [(p.column, p.value) for p in problems] == [("商品总价(元)", "100.00")]
+    assert "unit price" in problems[0].reason
+
+
 def test_a_marketplaces_delivery_column_is_read_in_its_own_words(owner):
     from kebu.orders.models import Store
 
