@@ -549,7 +549,8 @@ def order_check(
     paid_at = None
     if counted:
         paid = max(total, ZERO) if paid is None else paid
-        if paid > max(total, ZERO):
+        # A line refused (no price, a bad quantity) leaves the amount due unknown: its error is the one.
+        if paid > max(total, ZERO) and not any(k.startswith("lines.") for k in errors):
             _errors_add(
                 errors,
                 "paid_cny",

@@ -562,6 +562,24 @@ def test_an_item_total_that_does_not_share_out_to_the_fen_asks_for_the_unit_pric
     assert "unit price" in problems[0].reason
 
 
+def test_a_line_without_a_price_is_the_one_problem_named_not_an_amount_paid_beyond_nothing(owner):
+    # An item the catalogue does not know, in a sheet with no price: the order's amount due cannot be
+    # worked out, so the amount paid is not said to be more than ¥0.00 beside it.
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    sheet = _pinduoduo_sheet(quantity="1", goods_total="128.00", paid="128.00")
+    sheet = sheet.replace("商品总价(元)".encode("gb18030"), "商品原价备注".encode("gb18030"))
+
+    run = run_import(owner, sheet, store=store)
+
+    assert counts(run) == (0, 0, 0, 2)
+    assert [[p.reason for p in problems] for _n, _c, problems in import_rejected_rows(run)] == [
+        ["Enter the unit price."],
+        ["Enter the unit price."],
+    ]
+
+
 def test_a_marketplaces_delivery_column_is_read_in_its_own_words(owner):
     from kebu.orders.models import Store
 
