@@ -725,7 +725,8 @@ def order_rows_read(
                     corrected(first_number, first, index, found)
     if "ordered_at" not in order.data:
         problem(first_number, first, "ordered_at", _("Enter the order time."))
-    if status := text(first_number, first, "status", 20):
+    # The status is taken, not its text: no correction of how it was written (已发货，待签收).
+    if status := text(first_number, first, "status", 20, noted=False):
         order.status_text = status
         word = status.lower().removeprefix("wc-")
         found = _STATUS_WORDS.get(status) or _STATUS_WORDS.get(word) or _word(OrderStatus, word)

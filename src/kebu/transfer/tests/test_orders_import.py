@@ -580,6 +580,16 @@ def test_a_line_without_a_price_is_the_one_problem_named_not_an_amount_paid_beyo
     ]
 
 
+def test_a_status_written_with_a_full_width_comma_is_read_without_a_correction_of_its_text(owner, shop):
+    # Pinduoduo's 已发货，待签收: the status is taken (shipped), not the text, so there is no text of it
+    # to say was changed (a "full-width letters or digits" correction of a comma).
+    run = run_import(owner, (SAMPLES / "pdd_orders.csv").read_bytes(), store=shop.store)
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get(order_no="240306-987654321").status == OrderStatus.SHIPPED
+    assert [c for c in import_corrections(run) if c.column == "订单状态"] == []
+
+
 def test_a_marketplaces_delivery_column_is_read_in_its_own_words(owner):
     from kebu.orders.models import Store
 
