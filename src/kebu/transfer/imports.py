@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -1313,6 +1313,22 @@ def _import_take_back(run: Import, *, actor: Any) -> dict[str, int]:
     return counts | aside_undo(run)
 
 
+def _later_imports(run: Import, customers: Collection[int]) -> list[int]:
+    """The imports after ``run``, not undone, that created or changed any of ``customers``: what must
+    be undone first for ``run``'s undo to lose nothing (newest first)."""
+    return list(
+        Import.objects.filter(
+            pk__gt=run.pk,
+            undone_at__isnull=True,
+            journal__customer_id__in=customers,
+            journal__action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED],
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
 def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
     """Delete the customers ``run`` created and give the ones it changed their old values, the phones,
     addresses and accounts it added going with them (inside the caller's transaction). ``Conflict``,
@@ -1351,6 +1367,12 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             "or with orders.",
             len(blocked),
         ) % {"count": len(blocked), "customers": "、".join(shown) + ("…" if more else "")}
+        if later := _later_imports(run, blocked):
+            message += " " + ngettext(
+                "A later import changed them: undo import #%(imports)s first, then this one.",
+                "Later imports changed them: undo imports #%(imports)s first (newest first), then this one.",
+                len(later),
+            ) % {"imports": ", #".join(str(pk) for pk in later)}
         raise Conflict(message)
     expected = dict(left_at)
     reverted: set[int] = set()

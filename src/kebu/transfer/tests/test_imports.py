@@ -499,8 +499,11 @@ def test_imports_are_undone_newest_first_back_to_the_start(owner):
     after_first = state()
     second = run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,VIP", ",钱七,13600000000,,,,,,,,"))
 
-    with pytest.raises(Conflict, match="changed since the import"):
+    with pytest.raises(Conflict, match="changed since the import") as refused:
         import_undo(actor=owner, run=first)
+    assert f"A later import changed them: undo import #{second.pk} first, then this one." in str(
+        refused.value
+    )
     import_undo(actor=owner, run=second)
     assert state() == after_first
     import_undo(actor=owner, run=first)
@@ -516,11 +519,26 @@ def test_undo_is_refused_when_someone_edited_an_imported_customer_since(owner):
     data.notes = "打电话确认过"
     customer_update(actor=owner, customer=zhang, data=data, expected_version=zhang.version)
 
-    with pytest.raises(Conflict, match=zhang.customer_no):
+    with pytest.raises(Conflict, match=zhang.customer_no) as refused:
         import_undo(actor=owner, run=run)
+    assert "undo import" not in str(refused.value)  # edited by hand: no import to undo first
     assert Customer.objects.count() == 2
     run.refresh_from_db()
     assert run.undone_at is None
+
+
+def test_an_undo_refused_for_several_later_imports_names_them_newest_first(owner):
+    first = run_import(owner, FIRST)
+    second = run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,VIP"))
+    third = run_import(owner, csv_bytes(",李四,13900001111,,,,,,,,老客"))
+    import_undo(
+        actor=owner, run=run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,"))
+    )  # undone: not named
+
+    with pytest.raises(Conflict) as refused:
+        import_undo(actor=owner, run=first)
+
+    assert f"undo imports #{third.pk}, #{second.pk} first (newest first)" in str(refused.value)
 
 
 def test_undo_is_refused_for_a_created_customer_who_has_ordered_since(owner):
