@@ -213,7 +213,9 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
     "shipping": ("邮费", "运费", "运费金额", "买家应付邮费", "快递费", "shipping fee", "shipping"),
     "coupon": ("优惠券金额", "优惠券", "coupon amount"),
     "line_discount": ("单品优惠", "商品优惠", "line discount"),
-    "discount": ("订单优惠", "店铺优惠", "优惠金额", "order discount"),
+    # The shop's own discount on the order. A platform's (拼多多 平台优惠折扣) is not: the platform pays it
+    # to the shop, so the order's total stays, and only what the buyer paid is less.
+    "discount": ("订单优惠", "店铺优惠", "店铺优惠折扣", "优惠金额", "order discount"),
     "paid": (
         "买家实际支付金额",
         "实付金额",

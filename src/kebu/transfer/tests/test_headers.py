@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kebu.transfer.forms import CUSTOMER_FIELDS, ORDER_FIELDS, PRODUCT_FIELDS, REVIEW_FIELDS
@@ -13,6 +15,8 @@ from kebu.transfer.headers import (
     header_key,
     headers_match,
 )
+
+SAMPLES = Path(__file__).parent / "samples"
 
 
 def test_chinese_and_english_header_words_find_their_fields():
@@ -56,6 +60,13 @@ def test_required_marks_full_width_letters_and_spaces_do_not_hide_a_field():
 
 def test_a_word_inside_a_longer_header_is_not_a_match():
     assert headers_match(["电话备注", "手机是否有效", "旧地址备份"]) == {}
+
+
+def test_pinduoduos_shop_discount_is_the_orders_discount_and_its_platform_discount_is_not():
+    header = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    matched = headers_match(header, vocabulary=ORDER_HEADERS)
+    assert matched[header.index("店铺优惠折扣(元)")] == "discount"
+    assert header.index("平台优惠折扣(元)") not in matched
 
 
 def test_the_first_column_naming_a_field_takes_it():
