@@ -755,7 +755,8 @@ def _csv_text(column: Column, value: Any) -> str:
     if value is None:
         return ""
     if column.kind == MOMENT and isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        # To the second when it has one (a marketplace's order times do), as the import reads it back.
+        return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
