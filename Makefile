@@ -85,7 +85,7 @@ format: $(VENV)/.dev
 ##        then the cost of encryption: the same pages on encrypted and on plain columns;
 ##        then orders: every customer's figures rebuilt from 10M orders on SQLite and PostgreSQL (with
 ##        pandas, DuckDB and a per-customer ORM loop beside it) and order_create at 10M orders;
-##        then importing a 1M-row customer sheet (CSV, xlsx, again unchanged) with kebu import, beside
+##        then importing a 1M-row customer sheet (CSV, xlsx, again unchanged, 100k rows edited) with kebu import, beside
 ##        raw executemany and django-import-export, and a 1M-line marketplace order export (~2 hours);
 ##        then exporting 1M customers to .xlsx and CSV, beside xlsxwriter;
 ##        then insights at 10M orders: RFM + CLV (beside the lifetimes package), the dashboard's read path
