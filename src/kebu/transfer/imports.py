@@ -1368,11 +1368,13 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             len(blocked),
         ) % {"count": len(blocked), "customers": "、".join(shown) + ("…" if more else "")}
         if later := _later_imports(run, blocked):
-            message += " " + ngettext(
-                "A later import changed them: undo import #%(imports)s first, then this one.",
-                "Later imports changed them: undo imports #%(imports)s first (newest first), then this one.",
+            named = "、".join(_("import #%(number)d") % {"number": pk} for pk in later)
+            hint = ngettext(
+                "A later import changed them: undo %(imports)s first, then this one.",
+                "Later imports changed them: undo %(imports)s first (newest first), then this one.",
                 len(later),
-            ) % {"imports": ", #".join(str(pk) for pk in later)}
+            ) % {"imports": named}
+            message += ("" if message.endswith("。") else " ") + hint
         raise Conflict(message)
     expected = dict(left_at)
     reverted: set[int] = set()

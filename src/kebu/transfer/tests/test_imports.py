@@ -12,6 +12,7 @@ import pytest
 import xlsxwriter
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import Conflict, Forbidden, ValidationFailed
@@ -501,9 +502,11 @@ def test_imports_are_undone_newest_first_back_to_the_start(owner):
 
     with pytest.raises(Conflict, match="changed since the import") as refused:
         import_undo(actor=owner, run=first)
-    assert f"A later import changed them: undo import #{second.pk} first, then this one." in str(
-        refused.value
-    )
+    hint = f"A later import changed them: undo import #{second.pk} first, then this one."
+    assert hint in str(refused.value)
+    with translation.override("zh-hans"), pytest.raises(Conflict) as refused_in_chinese:
+        import_undo(actor=owner, run=first)
+    assert f"。之后的导入改动过这些客户：请先撤销第 {second.pk} 次导入（" in str(refused_in_chinese.value)
     import_undo(actor=owner, run=second)
     assert state() == after_first
     import_undo(actor=owner, run=first)
@@ -538,7 +541,7 @@ def test_an_undo_refused_for_several_later_imports_names_them_newest_first(owner
     with pytest.raises(Conflict) as refused:
         import_undo(actor=owner, run=first)
 
-    assert f"undo imports #{third.pk}, #{second.pk} first (newest first)" in str(refused.value)
+    assert f"undo import #{third.pk}、import #{second.pk} first (newest first)" in str(refused.value)
 
 
 def test_undo_is_refused_for_a_created_customer_who_has_ordered_since(owner):
