@@ -48,13 +48,19 @@ def page(browser, live_server):
     context.close()
 
 
-@pytest.fixture
-def logged_in_page(page, live_server, clerk):
+def log_in(page, live_server, user) -> None:
+    """Log ``user`` (made by the root conftest's fixtures: password pass-<username>-123) in on ``page``,
+    as a person does."""
     page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", clerk.username)
-    page.fill("#id_password", "pass-xiaowang-123")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", f"pass-{user.username}-123")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/customers/")
+
+
+@pytest.fixture
+def logged_in_page(page, live_server, clerk):
+    log_in(page, live_server, clerk)
     return page
 
 

@@ -10,7 +10,7 @@ import pytest
 from kebu.customers.models import Stage
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
 from kebu.transfer.readers import table_read
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -24,11 +24,7 @@ def test_a_manager_exports_the_filtered_customer_list_as_xlsx(page, live_server,
             actor=owner,
             data=CustomerInput(name=name, stage=stage, phones=[PhoneInput(number=f"1381234000{index}")]),
         )
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", manager.username)
-    page.fill("#id_password", "pass-zhuguan-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/customers/")
+    log_in(page, live_server, manager)
 
     page.goto(f"{live_server.url}/customers/?stage=repeat")
     page.click("#export")

@@ -26,7 +26,7 @@ from kebu.orders.services.aftersales import (
 )
 from kebu.orders.services.orders import order_ship
 from kebu.orders.tests.factories import make_catalogue, make_discounted_order, make_order
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -363,11 +363,7 @@ def test_a_mistyped_replacement_tracking_number_is_corrected_from_the_order_page
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", clerk.username)
-    page.fill("#id_password", "pass-xiaowang-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/customers/")
+    log_in(page, live_server, clerk)
 
     # when the merchant opens the correction beside it, fixes both and saves
     page.goto(f"{live_server.url}/orders/{order.pk}/")
@@ -438,11 +434,7 @@ def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_th
         context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", clerk.username)
-        page.fill("#id_password", "pass-xiaowang-123")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/customers/")
+        log_in(page, live_server, clerk)
 
         # when the whole list is shown on a 1280-pixel window
         page.goto(f"{live_server.url}/orders/aftersales/?status=all")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from kebu.orders.models import Store
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,11 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_a_manager_adds_a_store_and_takes_the_default_one_out_of_use(page, live_server, staff_member):
     manager = staff_member("manager", "dianzhang", display_name="店长")
     default = Store.objects.get_or_create(name="默认店铺", defaults={"platform": "other"})[0]
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", manager.username)
-    page.fill("#id_password", "pass-dianzhang-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/customers/")
+    log_in(page, live_server, manager)
 
     # given the Stores page, reached from the Orders menu
     page.click("#nav-orders > a")

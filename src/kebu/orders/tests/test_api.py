@@ -1011,19 +1011,21 @@ def test_an_exchange_completed_through_the_api_records_what_was_sent_back(a_clie
     assert refused.status_code == 400 and "replacement_tracking_no" in json.dumps(refused.json())
 
 
+def _completed_exchange(actor, order, replacement: ReplacementInput | None = None):
+    """The order's cream exchanged, approved, received and completed (sending ``replacement``)."""
+    cream = order.lines.get(sku_code="CREAM-50")
+    exchange = aftersale_request(
+        actor=actor, order=order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+    )
+    received = aftersale_receive(actor=actor, aftersale=aftersale_approve(actor=actor, aftersale=exchange))
+    return aftersale_complete(actor=actor, aftersale=received, replacement=replacement)
+
+
 def test_a_completed_exchanges_replacement_is_corrected_through_the_api_a_field_left_out_kept(
     a_client, sales_a, a_order
 ):
-    cream = a_order.lines.get(sku_code="CREAM-50")
-    exchange = aftersale_request(
-        actor=sales_a, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
-    )
-    exchange = aftersale_complete(
-        actor=sales_a,
-        aftersale=aftersale_receive(
-            actor=sales_a, aftersale=aftersale_approve(actor=sales_a, aftersale=exchange)
-        ),
-        replacement=ReplacementInput(sku_code="CREAM-50", carrier="顺丰速运", tracking_no="SF42"),
+    exchange = _completed_exchange(
+        sales_a, a_order, ReplacementInput(sku_code="CREAM-50", carrier="顺丰速运", tracking_no="SF42")
     )
 
     corrected = send(
@@ -1087,16 +1089,7 @@ def test_a_refund_or_an_open_exchange_has_no_replacement_to_correct_through_the_
 def test_roles_that_cannot_complete_an_after_sale_cannot_correct_a_replacement(
     client_for, request, role, sales_a, a_order
 ):
-    cream = a_order.lines.get(sku_code="CREAM-50")
-    exchange = aftersale_request(
-        actor=sales_a, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
-    )
-    exchange = aftersale_complete(
-        actor=sales_a,
-        aftersale=aftersale_receive(
-            actor=sales_a, aftersale=aftersale_approve(actor=sales_a, aftersale=exchange)
-        ),
-    )
+    exchange = _completed_exchange(sales_a, a_order)
 
     response = send(
         client_for(request.getfixturevalue(role)),
