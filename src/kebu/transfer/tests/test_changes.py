@@ -195,7 +195,8 @@ def test_the_check_lists_what_the_import_would_change_and_changes_nothing(
     assert response.status_code == 302
     page = owner_client.get(response["Location"]).content.decode()
 
-    # then the check says the row would rename her, and she is still 王小姐
+    # then the check says the row would rename her (not that it did), and she is still 王小姐
+    assert "Customers it would change" in page and "Changed customers" not in page
     changed = page[page.index('id="changes-table"') :]
     assert '<tr data-row="3">' in changed and 'data-row="2"' not in changed
     assert f'href="{reverse("customers:detail", args=[wang.pk])}">{wang.customer_no}</a>' in changed
