@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kebu.core.errors import Conflict, KebuError, NotFound
 from kebu.core.pagination import paginate
 from kebu.customers import selectors as customer_selectors
-from kebu.customers.columns import grouped
+from kebu.customers.columns import grouped, yuan
 from kebu.customers.filters import customer_search
 from kebu.customers.models import Address, Customer
 from kebu.customers.privacy import contact_policy
@@ -691,7 +691,9 @@ def _credit_context(request: HttpRequest, customer: Customer, **forms: Any) -> d
         "customer": customer,
         "outstanding": outstanding,
         "payments": list(selectors.credit_payments(actor=user, customer=customer)[:50]),
-        "available": None if limit is None else limit - customer.receivable_cny,
+        # Written as the customer page writes it (-¥990.00), not ¥-990.00, and flagged past the limit.
+        "available": None if limit is None else yuan(limit - customer.receivable_cny),
+        "over_limit": limit is not None and customer.receivable_cny > limit,
         "can_record": _can(user, ADD_CREDITPAYMENT),
         "can_manage": _can(user, MANAGE_CREDIT),
         "payment_form": CreditPaymentForm(),

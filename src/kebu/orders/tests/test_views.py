@@ -1039,6 +1039,30 @@ def test_sales_may_read_credit_but_not_set_terms_or_record_payments(a_client, a_
     assert a_customer.credit_limit_cny is None
 
 
+def test_a_credit_page_past_the_limit_says_so_and_writes_the_excess_as_money(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: ¥1,990.00 owed on credit, then the limit lowered to ¥1,000.00
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 10)],
+        payment_method="credit",
+    )
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="1000", payment_terms_days=30)
+
+    url = reverse("orders:credit-customer", args=[customer.pk])
+    page = client_for(manager_east).get(url).content.decode()
+
+    # then: the sign before the ¥, as the customer page and the order pages write money, and the warning
+    summary = page[page.index('id="credit-summary"') : page.index('id="credit-orders"')]
+    assert "-¥990.00" in summary and "¥-990.00" not in summary
+    assert 'id="credit-over-limit"' in summary
+
+
 # --- after-sales ------------------------------------------------------------------------------------------
 
 
