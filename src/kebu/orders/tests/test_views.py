@@ -1066,6 +1066,17 @@ def test_a_credit_page_past_the_limit_says_so_and_writes_the_excess_as_money(
 # --- after-sales ------------------------------------------------------------------------------------------
 
 
+def test_the_after_sale_form_writes_what_was_paid_grouped_by_thousands(
+    a_client, owner, catalogue, a_customer
+):
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, lines=[("CREAM-50", 10)])
+
+    page = a_client.get(reverse("orders:aftersale-create", args=[order.pk])).content.decode()
+
+    hint = page[page.index('id="aftersale-paid"') :][:200]
+    assert hint.count("¥1,990.00") == 2 and "¥1990.00" not in hint
+
+
 def test_refund_now_lowers_the_customers_total(a_client, a_order, a_customer):
     line = a_order.lines.get(sku_code="TEA-250")
     response = a_client.post(
