@@ -155,6 +155,26 @@ def test_new_order_with_two_lines_moves_the_customers_total_spent(logged_in_page
     _shoot(page, "new-phone")
 
 
+def test_the_new_order_forms_amounts_read_as_the_saved_order_writes_them(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="批发客户", owner=clerk)
+    page.goto(f"{live_server.url}/orders/new/?customer={customer.pk}")
+
+    # ten of a ¥199.00 SKU: grouped by thousands, as the order page will write ¥1,990.00
+    _pick_sku(page, 0, "CREAM", "CREAM-50")
+    page.fill("#id_lines-0-quantity", "10")
+    expect(page.locator("[data-line-amount]").first).to_have_text("¥1,990.00")
+    expect(page.locator("[data-preview=goods]")).to_have_text("¥1,990.00")
+    expect(page.locator("[data-preview=total]")).to_have_text("¥1,990.00")
+
+    # a discount typed past the goods: the sign goes before the ¥ (the server then refuses the order)
+    page.fill("#id_discount_cny", "2500")
+    expect(page.locator("[data-preview=total]")).to_have_text("-¥510.00")
+
+
 def test_an_orders_tracking_number_and_address_are_corrected_from_its_page(
     logged_in_page, live_server, clerk, owner
 ):

@@ -10,8 +10,10 @@
     return Math.round(Number(value) * 100);
   }
 
+  // As the pages write money (``customers.columns.yuan``): ¥1,990.00, and -¥510.00 with the sign first.
   function yuan(amount) {
-    return "¥" + (amount / 100).toFixed(2);
+    var parts = (Math.abs(amount) / 100).toFixed(2).split(".");
+    return (amount < 0 ? "-" : "") + "¥" + parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",") + "." + parts[1];
   }
 
   function visibleRows(form) {
