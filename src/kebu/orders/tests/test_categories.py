@@ -218,7 +218,7 @@ def test_the_page_offers_to_delete_only_the_unused_and_deletes_one(client_for, m
 
     assert page.count('data-action="delete"') == 1 and f'action="{delete_url}"' in page
     assert page.count('data-action="rename"') == 4
-    assert "分类不能移到别的分类下" in page  # zh-Hans, the tests' language
+    assert "类目不能移到别的类目下" in page  # zh-Hans, the tests' language
     response = client.post(delete_url)
     assert response.status_code == 302
     assert not Category.objects.filter(pk=mistake.pk).exists()
