@@ -322,10 +322,8 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     assert list(recorded.lines.values_list("quantity", "amount_cny")) == [(1, Decimal("0.00"))]
 
 
-def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
-    logged_in_page, live_server, clerk, owner
-):
-    page = logged_in_page
+def _exchange_received(clerk, owner):
+    """周小姐's order of two creams, one of them to be exchanged: approved, and the cream received back."""
     catalogue = make_catalogue(actor=owner)
     customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
     order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
@@ -336,7 +334,14 @@ def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
         reason="size",
         lines=[AfterSaleLineInput(order.lines.get().pk, 1)],
     )
-    aftersale_receive(actor=clerk, aftersale=aftersale_approve(actor=clerk, aftersale=exchange))
+    return order, aftersale_receive(actor=clerk, aftersale=aftersale_approve(actor=clerk, aftersale=exchange))
+
+
+def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    order, exchange = _exchange_received(clerk, owner)
 
     page.goto(f"{live_server.url}/orders/{order.pk}/")
     form = page.locator(f"[data-replacement-form='{exchange.pk}']")
@@ -362,22 +367,11 @@ def test_an_exchange_is_completed_from_the_order_page_with_what_was_sent_back(
 def test_a_mistyped_replacement_tracking_number_is_corrected_from_the_order_page_and_listed(
     browser, live_server, clerk, owner
 ):
-    catalogue = make_catalogue(actor=owner)
-    customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
-    order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
-    exchange = aftersale_request(
-        actor=clerk,
-        order=order,
-        kind="exchange",
-        reason="size",
-        lines=[AfterSaleLineInput(order.lines.get().pk, 1)],
-    )
     # given an exchange sent with a tracking number one digit wrong, by the wrong carrier
+    order, exchange = _exchange_received(clerk, owner)
     aftersale_complete(
         actor=clerk,
-        aftersale=aftersale_receive(
-            actor=clerk, aftersale=aftersale_approve(actor=clerk, aftersale=exchange)
-        ),
+        aftersale=exchange,
         replacement=ReplacementInput(sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1234567890"),
     )
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
