@@ -59,6 +59,13 @@ _CN_VALID = re.compile(_CN.general_desc.national_number_pattern)
 _CN_MOBILE = re.compile(_CN.mobile.national_number_pattern)
 
 
+def mobile_national(text: str) -> str:
+    """The 11 digits of a mainland mobile as ``clean_digits`` leaves it, bare or after +86 / 0086; else
+    "". What rows writing one number differently have alike, without parsing it."""
+    typed = _CN_MOBILE_TYPED.fullmatch(text)
+    return typed[2] if typed else ""
+
+
 def parse_phone(raw: str, *, region: str | None = None) -> Phone:
     """Parse what a person typed (+86, spaces, dashes, full-width digits) or raise ``ValidationFailed``."""
     region = region or settings.KEBU["PHONE_REGION"]

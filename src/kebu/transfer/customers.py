@@ -10,13 +10,15 @@ in transactions it rolls back."""
 from __future__ import annotations
 
 import re
+from array import array
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import translation
@@ -25,8 +27,9 @@ from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
-from kebu.core.phone import PHONE_SEPARATORS
+from kebu.core.phone import PHONE_SEPARATORS, clean_digits, mobile_national
 from kebu.core.templatetags.kebu import phone_display
+from kebu.core.text import fold
 from kebu.customers.models import (
     CustomerType,
     CustomField,
@@ -38,6 +41,7 @@ from kebu.customers.models import (
 )
 from kebu.customers.selectors import assignable_users
 from kebu.customers.services import (
+    IMPORT_SCALARS,
     AddressInput,
     CheckedCustomer,
     CustomerInput,
@@ -555,6 +559,90 @@ class FileCheck:
     def unmapped(self) -> list[str]:
         """Columns no field was found for: left out of the import unless the merchant maps them."""
         return [h for i, h in enumerate(self.headers) if i not in self.mapping]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A row whose customer a row further down the same sheet names again (``customer_rows_repeated``)."""
+
+    later: int  # the next row that names them
+    fields: frozenset[str]  # what the rows further down give of what a customer has one of
+
+
+def customer_rows_repeated(
+    rows: Iterable[tuple[int, Sequence[Cell]]], mapping: Mapping[int, str]
+) -> dict[int, Repeat]:
+    """The rows of a customer sheet whose customer a row further down names again, each with the fields
+    those rows give that a customer has one of (name, notes, owner, a custom field …, as
+    ``CustomerRow.provided`` names them; not phones, addresses, accounts or tags, which are added to).
+
+    A sheet lists a customer twice with different notes: read as a spreadsheet is, the lower row is the
+    one that counts, and importing the sheet again must change nothing. So a row that updates a customer
+    leaves these fields to the rows further down instead of setting them back each time
+    (``imports._batch_import``).
+
+    Two rows are one customer here when the first key the import tries for each (``imports._Matches``:
+    customer number, phone, account, email; the name of a row with none of those) is the same: the import
+    then finds the same customer for both, whoever in Kebu has that key. Rows that share only a later key
+    (one's number, the other's phone) are not, since the phone may be another customer's in Kebu; they are
+    imported one after the other as before. The keys are the cells made plain (a mobile's 11 digits, an
+    email in lower case), not checked as the import checks them.
+
+    One pass over the sheet, keeping a hash and a few numbers for each row; the hashes are sorted to find
+    the few that more than one row has."""
+    overwrites: list[tuple[int, str]] = []
+    keys: list[tuple[int, str]] = []
+    for index, key in sorted(mapping.items()):
+        if key.startswith(CUSTOM_PREFIX):
+            overwrites.append((index, "custom." + key.removeprefix(CUSTOM_PREFIX)))
+        elif _PROVIDES.get(key) in IMPORT_SCALARS:
+            overwrites.append((index, _PROVIDES[key]))
+        if key in _KEY_ORDER:
+            keys.append((index, key))
+    keys.sort(key=lambda column: _KEY_ORDER[column[1]])  # as the import tries them
+    if (name := next((index for index, key in mapping.items() if key == "name"), None)) is not None:
+        keys.append((name, "name"))  # for a row with none of the others
+    hashes = array("q")  # each row's first key
+    numbers, given = array("I"), array("I")  # each row's number, and what of ``kinds`` it gives
+    kinds: dict[frozenset[str], int] = {}
+    for number, cells in rows:
+        first = next(((key, text) for index, key in keys if (text := normalized(cells[index]))), None)
+        if first is None:
+            continue  # names nobody: the import rejects it
+        hashes.append(hash(_repeat_key(*first)))
+        numbers.append(number)
+        fields = frozenset(field for index, field in overwrites if normalized(cells[index]))
+        given.append(kinds.setdefault(fields, len(kinds)))
+    found = np.frombuffer(hashes, dtype=np.int64)
+    order = np.argsort(found, kind="stable")  # a customer's rows together, in the sheet's order
+    again = np.flatnonzero(found[order[1:]] == found[order[:-1]])
+    fields_of = {kind: fields for fields, kind in kinds.items()}
+    repeated: dict[int, Repeat] = {}
+    # Each run of one customer's rows, bottom up: what the rows below each one give.
+    below: tuple[int, frozenset[str]] | None = None
+    for upper, lower in reversed(list(zip(order[again].tolist(), order[again + 1].tolist(), strict=True))):
+        if below is None or below[0] != lower:
+            below = (lower, fields_of[given[lower]])
+        if below[1]:
+            repeated[numbers[upper]] = Repeat(numbers[lower], below[1])
+        below = (upper, below[1] | fields_of[given[upper]])
+    return repeated
+
+
+def _repeat_key(key: str, text: str) -> tuple[str, str]:
+    """A key of ``customer_rows_repeated``: what rows naming the same customer by ``key`` have alike."""
+    if key == "phone":
+        digits = clean_digits(text)
+        return "phone", mobile_national(digits) or digits
+    if key == "customer_no":
+        return key, text.upper()
+    if key == "name":
+        return key, text
+    return SOCIAL_COLUMNS.get(key, key), fold(text)
+
+
+# The keys ``customer_rows_repeated`` tells a row's customer by, in the order the import tries them.
+_KEY_ORDER = {"customer_no": 0, "phone": 1, **dict.fromkeys(SOCIAL_COLUMNS, 2), "email": 3}
 
 
 def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:

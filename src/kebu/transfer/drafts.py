@@ -31,12 +31,12 @@ from kebu.orders.models import Store
 from kebu.transfer.cells import unquoted
 from kebu.transfer.changes import CustomerChange, FieldChange, added_fields_read
 from kebu.transfer.corrections import Correction
-from kebu.transfer.customers import Problem, mapping_check
+from kebu.transfer.customers import Problem, customer_rows_repeated, mapping_check
 from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_permissions, imports_dir
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
 from kebu.transfer.products import product_mapping_check
-from kebu.transfer.readers import Cell, table_read, table_rows_count
+from kebu.transfer.readers import Cell, RowsCounted, table_read
 from kebu.transfer.rehearsals import Stretch, import_rehearse
 from kebu.transfer.report import ReportRow, refused_rows, report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
@@ -237,25 +237,19 @@ def import_check_run(job_run: JobRun) -> None:
         kind = payload.get("kind") or ImportKind.CUSTOMERS
         store_id = payload.get("store")
         store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
-        split = None
+        # The pass that finds the orders whose rows are apart, or the customers named again further down,
+        # counts the rows too: no pass of its own for the progress bar's total.
+        read = RowsCounted(table_read(data, sheet=sheet).rows)
+        split = repeats = None
         if kind == ImportKind.ORDERS:
-            # The pass that finds the orders whose rows are apart counts the rows too: no pass of its own
-            # for the progress bar's total.
-            total = 0
-
-            def each_counted(rows: Iterator[tuple[int, list[Cell]]]) -> Iterator[tuple[int, list[Cell]]]:
-                nonlocal total
-                for row in rows:
-                    total += 1
-                    yield row
-
-            split = order_numbers_split(
-                each_counted(table_read(data, sheet=sheet).rows), mapping, store=store
-            )
+            split = order_numbers_split(read, mapping, store=store)
+        elif kind == ImportKind.CUSTOMERS:
+            repeats = customer_rows_repeated(read, mapping)
         else:
-            total = table_rows_count(data, sheet=sheet)
+            for _row in read:
+                pass
         with transaction.atomic():
-            job_run.beat(done=0, total=total)
+            job_run.beat(done=0, total=read.count)
         stretches = (
             _reviews_check(table.rows, headers=table.headers, mapping=mapping, store=store)
             if kind == ImportKind.REVIEWS
@@ -267,6 +261,7 @@ def import_check_run(job_run: JobRun) -> None:
                 mapping=mapping,
                 store=store,
                 split=split,
+                repeats=repeats,
                 changes=True,
             )
         )

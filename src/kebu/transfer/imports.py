@@ -67,9 +67,11 @@ from kebu.transfer.customers import (
     CustomerRow,
     Problem,
     References,
+    Repeat,
     columns_feeding,
     customer_headers_match,
     customer_row_read,
+    customer_rows_repeated,
     key_unknown_problem,
     mapping_check,
 )
@@ -97,7 +99,7 @@ from kebu.transfer.products import (
     product_import_undo,
     product_mapping_check,
 )
-from kebu.transfer.readers import Cell, file_size_check, table_read, table_rows_count
+from kebu.transfer.readers import Cell, RowsCounted, file_size_check, table_read
 from kebu.transfer.report import refused_rows
 from kebu.transfer.reviews import (
     review_batch_import,
@@ -355,22 +357,34 @@ def _import_run(job_run: JobRun) -> None:
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         return table_read(kept, sheet=run.sheet or None).rows
 
+    store = Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None
+    # A pass over the whole file before anything is written, which reads every cell and counts the rows
+    # (``table_rows_count``) and, for an order or customer sheet, tells what cannot be told before the
+    # whole file has been seen: the orders whose rows are apart, which the import refuses; the customers
+    # a row further down names again.
+    read = RowsCounted(rows())
+    split = repeats = None
+    if run.kind == ImportKind.ORDERS:
+        split = order_numbers_split(read, mapping, store=store)
+    elif run.kind == ImportKind.CUSTOMERS:
+        repeats = customer_rows_repeated(read, mapping)
+    else:
+        for _row in read:
+            pass
     if job_run.job.total is None:
         with transaction.atomic():
-            job_run.beat(total=table_rows_count(kept, sheet=run.sheet or None))
-    store = Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None
-    # An order sheet's orders whose rows are apart, which the import refuses: a pass of its own over the
-    # file, since no order can be judged before the whole file has been seen.
-    split = order_numbers_split(rows(), mapping, store=store) if run.kind == ImportKind.ORDERS else None
+            job_run.beat(total=read.count)
     try:
         if run.mode == ImportMode.ALL_OR_NOTHING and not run.checked:
-            _all_or_nothing_check(run, rows, mapping=mapping, store=store, split=split, job_run=job_run)
+            _all_or_nothing_check(
+                run, rows, mapping=mapping, store=store, split=split, repeats=repeats, job_run=job_run
+            )
             if run.refused:
                 return
         if run.kind == ImportKind.ORDERS:
             _orders_run(run, rows, mapping=mapping, store=store, split=split, job_run=job_run)
         else:
-            _rows_run(run, rows, mapping=mapping, definitions=definitions, job_run=job_run)
+            _rows_run(run, rows, mapping=mapping, definitions=definitions, repeats=repeats, job_run=job_run)
     except _RefusedWhenWritten as exc:
         _taken_back(run, exc.refused, job_run=job_run)
         return
@@ -429,6 +443,7 @@ def _rows_run(
     *,
     mapping: dict[int, str],
     definitions: Sequence[CustomField],
+    repeats: Mapping[int, Repeat] | None,
     job_run: JobRun,
 ) -> None:
     """A customer, product or review sheet's batches of ``IMPORT_BATCH_ROWS`` rows, from where the last
@@ -448,7 +463,7 @@ def _rows_run(
             elif run.kind == ImportKind.REVIEWS:
                 review_batch_import(run, batch, mapping=mapping)
             else:
-                taken = _batch_import(run, batch, mapping=mapping, definitions=definitions)
+                taken = _batch_import(run, batch, mapping=mapping, definitions=definitions, repeats=repeats)
             if whole and (refused := [([r.number], r.problems) for r in taken if r.problems]):
                 raise _RefusedWhenWritten(refused)
             _batch_committed(run, next_row=batch[-1][0] + 1)
@@ -512,6 +527,7 @@ def _all_or_nothing_check(
     mapping: dict[int, str],
     store: Store | None,
     split: Mapping[OrderKey, list[int]] | None,
+    repeats: Mapping[int, Repeat] | None,
     job_run: JobRun,
 ) -> None:
     """All or nothing: before any of it is written, the file is imported as its importer's import will
@@ -537,6 +553,7 @@ def _all_or_nothing_check(
         mapping=mapping,
         store=store,
         split=split,
+        repeats=repeats,
     ):
         refused += [([n for n, _cells in rows], found[2]) for found, rows in stretch.found if found[2]]
         checked += stretch.rows
@@ -800,9 +817,12 @@ def _batch_import(
     *,
     mapping: dict[int, str],
     definitions: Sequence[CustomField],
+    repeats: Mapping[int, Repeat] | None = None,
 ) -> list[CustomerRow]:
     """Import ``batch`` inside the caller's transaction, counting onto ``run``. Returns its rows as the
-    import took them, a rejected one with its problems (the dry run's report, ``transfer.rehearsals``)."""
+    import took them, a rejected one with its problems (the dry run's report, ``transfer.rehearsals``).
+    ``repeats`` (``customer_rows_repeated`` of the whole file): a row that updates a customer whom a row
+    further down names again leaves to that row what it gives too."""
     references = References.load()
     rows = [
         customer_row_read(
@@ -907,6 +927,7 @@ def _batch_import(
                     allowed=allowed,
                     definitions=definitions,
                     timeline=timeline,
+                    repeat=repeats.get(row.number) if repeats else None,
                 )
             except ValidationFailed as exc:
                 reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
@@ -1107,9 +1128,13 @@ def _update(
     allowed: _Allowed,
     definitions: Sequence[CustomField],
     timeline: list[CustomerEvent],
+    repeat: Repeat | None = None,
 ) -> tuple[ImportedChange | None, list[list[str]]]:
     """Lay the row over its customer as the importer may change them (``allowed``): what changed, if
     anything, and the notes ([column, value, reason]) on what the row gave that was left out.
+
+    What a row further down gives of the same customer (``repeat``) is left to it, with a note where this
+    row's value differs from what the customer has: that row's, once the sheet has been imported.
 
     The contact details of a row by someone who sees them masked are never taken, and said so whenever
     the row gives one: were it said only when they differ from the customer's, the note would tell the
@@ -1121,6 +1146,18 @@ def _update(
     masked = frozenset() if allowed.contact else row.provided & CONTACT_FIELDS
     provided = row.provided - masked
     left_out = []
+    if repeat is not None and (later := provided & repeat.fields):
+        provided -= later
+        customer = _customer_read(customer)
+        assert row.checked is not None
+        if differs := customer_import_changes(
+            customer=customer, checked=row.checked, provided=later, definitions=definitions
+        ):
+            reason = _(
+                "Row %(row)d further down is the same customer and fills in these columns too: its values "
+                "are the ones kept."
+            ) % {"row": repeat.later}
+            left_out.append([_headers(run, columns_feeding(mapping, cells, frozenset(differs))), "", reason])
     if masked:
         reason = _(
             "This customer is already in Kebu: the contact details in these columns, which your role sees "

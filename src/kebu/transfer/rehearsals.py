@@ -40,7 +40,7 @@ from kebu.customers.privacy import contact_policy
 from kebu.orders.models import Store
 from kebu.transfer.changes import CustomerChange, changes_read, import_changes_listed
 from kebu.transfer.corrections import Correction
-from kebu.transfer.customers import CustomerRow, FileCheck, Problem
+from kebu.transfer.customers import CustomerRow, FileCheck, Problem, Repeat, customer_rows_repeated
 from kebu.transfer.imports import JOB_KIND, _batch_import, import_mapping
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import (
@@ -94,6 +94,7 @@ def import_rehearse(
     mapping: dict[int, str],
     store: Store | None = None,
     split: Mapping[OrderKey, list[int]] | None = None,
+    repeats: Mapping[int, Repeat] | None = None,
     changes: bool = False,
 ) -> Iterator[Stretch]:
     """``rows`` of a customer, product or order sheet imported by ``actor`` as the import would import them
@@ -101,7 +102,8 @@ def import_rehearse(
     correct; with ``changes``, what a customer sheet's rows would change on the customers already in
     Kebu (read from the stretch's journal before it is rolled back: a few queries a stretch). An order
     sheet's ``split`` is ``order_numbers_split`` of the whole file (the orders whose rows are apart,
-    which the import refuses), its ``store`` the one chosen for it."""
+    which the import refuses), its ``store`` the one chosen for it; a customer sheet's ``repeats``
+    ``customer_rows_repeated`` of the whole file."""
     size = cast(int, settings.KEBU["IMPORT_BATCH_ROWS"])
     batches: Iterator[list[Group]]
     if kind == ImportKind.ORDERS:
@@ -119,6 +121,7 @@ def import_rehearse(
             mapping=mapping,
             store=store,
             split=split,
+            repeats=repeats,
             definitions=definitions,
             changes=changes and kind == ImportKind.CUSTOMERS and actor is not None,
         )
@@ -139,6 +142,7 @@ def _stretch_rehearse(
     mapping: dict[int, str],
     store: Store | None,
     split: Mapping[OrderKey, list[int]] | None,
+    repeats: Mapping[int, Repeat] | None,
     definitions: Sequence[CustomField],
     changes: bool,
 ) -> Stretch:
@@ -159,7 +163,11 @@ def _stretch_rehearse(
                 taken += zip(batch, skus, strict=True)
             else:
                 customers = _batch_import(
-                    run, [group[0] for group in batch], mapping=mapping, definitions=definitions
+                    run,
+                    [group[0] for group in batch],
+                    mapping=mapping,
+                    definitions=definitions,
+                    repeats=repeats,
                 )
                 taken += zip(batch, customers, strict=True)
             held += sum(len(group) for group in batch)
@@ -214,11 +222,13 @@ def import_file_check(
     sheet of ``kind``."""
     table = table_read(data, sheet=sheet)
     mapping = import_mapping(table.headers, mapping=mapping, kind=kind)
-    split = None
+    split = repeats = None
+    # A pass of its own over the file: an order's rows further down refuse its first ones, a customer's
+    # row further down is the one that counts, so neither can be told before the whole file is seen.
     if kind == ImportKind.ORDERS:
-        # A pass of its own over the file: an order's rows further down refuse its first ones, so no
-        # order can be judged before the whole file has been seen.
         split = order_numbers_split(table_read(data, sheet=sheet).rows, mapping, store=store)
+    elif kind == ImportKind.CUSTOMERS:
+        repeats = customer_rows_repeated(table_read(data, sheet=sheet).rows, mapping)
     check = FileCheck(headers=table.headers, mapping=mapping)
     for stretch in import_rehearse(
         table.rows,
@@ -228,6 +238,7 @@ def import_file_check(
         mapping=mapping,
         store=store,
         split=split,
+        repeats=repeats,
     ):
         check.good += stretch.rows
         for (_number, _cells, problems, corrections), rows in stretch.found:

@@ -212,6 +212,40 @@ def test_the_check_lists_what_the_import_would_change_and_changes_nothing(
     ]
 
 
+def test_the_check_of_a_sheet_listing_a_customer_twice_lists_no_change_once_it_is_imported(
+    owner, owner_client, django_capture_on_commit_callbacks
+):
+    # given a sheet with 王小姐 on rows 2 and 4, her notes different, imported once
+    sheet = csv_bytes(
+        ",王小姐,13812345678,,,,,,,,老客户",
+        ",李四,13900001111,,,,,,,,",
+        ",王小姐,138 1234 5678,,,,,,,,VIP客户",
+    )
+    run_import(owner, sheet)
+    data = io.BytesIO(sheet)
+    data.name = "客户.csv"
+    token = token_of(upload(owner_client, data))
+
+    # when the merchant checks the same sheet again
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {
+                **{f"col_{i}": "" for i in range(11)},
+                "col_1": "name",
+                "col_2": "phone",
+                "col_10": "notes",
+                "mode": "good_rows",
+                "action": "check",
+            },
+        )
+    page = owner_client.get(response["Location"]).content.decode()
+
+    # then it would change nobody: row 2 leaves her notes to row 4, as the import does
+    assert 'id="changes-table"' not in page
+    assert Customer.objects.get(name="王小姐").notes == "VIP客户"
+
+
 def test_an_import_journalled_before_kebu_kept_the_new_values_shows_them_while_nobody_changed_since(
     owner, owner_client
 ):

@@ -29,7 +29,7 @@ from kebu.customers.models import (
 )
 from kebu.customers.services import PhoneInput, SocialInput, customer_input_from, customer_update
 from kebu.customers.tests.factories import CustomFieldFactory, make_customer
-from kebu.transfer.customers import customer_file_check
+from kebu.transfer.customers import Repeat, customer_file_check, customer_rows_repeated
 from kebu.transfer.drafts import import_draft_keep, import_from_draft
 from kebu.transfer.imports import (
     customer_import_start,
@@ -304,6 +304,76 @@ def test_two_rows_of_one_file_with_the_same_phone_are_one_customer(owner):
     assert counts(run) == (1, 1, 0, 0)
     zhang = Customer.objects.get()
     assert zhang.notes == "第二行" and zhang.socials.count() == 1 and zhang.phones.count() == 1
+
+
+def test_a_customer_listed_twice_takes_the_lower_row_and_importing_again_changes_nothing(owner):
+    # Rows 2 and 4 are one customer (one phone, written two ways) with different notes and types.
+    data = csv_bytes(
+        ",张三,13812345678,,,男,,,,,老客户",
+        ",李四,13900001111,,,,,,,,",
+        ",张三,+86 138-1234-5678,zs_wx,,,,,,,VIP客户",
+    )
+    first = run_import(owner, data)
+    assert counts(first) == (2, 1, 0, 0)
+    zhang = Customer.objects.get(name="张三")
+    assert (zhang.notes, zhang.gender, zhang.socials.count()) == ("VIP客户", "m", 1)
+    before = state()
+
+    again = run_import(owner, data)
+
+    assert counts(again) == (0, 0, 3, 0)
+    assert state() == before
+    # The upper row's note differs from what the customer has: said on that row, naming the one kept.
+    [note] = import_notes(again, limit=10)
+    assert (note.row, note.column) == (2, "备注")
+    assert "Row 4 further down is the same customer" in note.reason
+
+
+def test_an_upper_row_still_gives_what_the_lower_rows_leave_blank(owner):
+    make_customer(actor=owner, name="张三", phone="13812345678", notes="旧备注")
+    data = csv_bytes(
+        "C000001,张三,13812345678,,,男,浙江省,杭州市,西湖区,文三路1号,备注一",
+        "c000001,,13700000000,,,,,,,,备注二",  # the customer number in lower case, another phone
+    )
+
+    run = run_import(owner, data)
+
+    assert counts(run) == (0, 2, 0, 0)
+    zhang = Customer.objects.get()
+    assert (zhang.notes, zhang.gender, zhang.city) == ("备注二", "m", "杭州市")
+    assert sorted(p.number for p in zhang.phones.all()) == ["+8613700000000", "+8613812345678"]
+    assert counts(run_import(owner, data)) == (0, 0, 2, 0)
+
+
+def test_rows_are_one_customer_as_the_import_would_match_them():
+    mapping = {0: "customer_no", 1: "name", 2: "phone", 3: "wechat", 4: "notes", 5: "email"}
+    rows = [
+        (2, ["", "张三", "13812345678", "", "一", ""]),
+        (3, ["", "张三", "", "zs", "二", ""]),  # no phone: by WeChat, which row 5 has after a phone
+        (4, ["", "李四", "13900001111", "", "", "LS@Example.com"]),
+        # Row 2's phone written otherwise, which the import tries before the WeChat and the email.
+        (5, ["", "", "＋86 138 1234 5678", "ZS", "", "ls@example.com "]),
+        (6, ["", "王五", "", "", "五", ""]),  # a name alone: the same as row 7
+        (7, ["", "王五", "", "", "", ""]),
+        (8, ["", "张三", "13600000000", "", "八", ""]),  # another 张三, by a phone of their own
+        # Customer numbers: one is one customer whatever the case; two are never one, phone or not.
+        (9, ["c000001", "赵六", "13700000001", "", "九", ""]),
+        (10, ["C000002", "赵妻", "13700000001", "", "十", ""]),
+        (11, ["C000001", "", "", "", "十一", ""]),
+        # Their phone alone: whoever has it in Kebu, perhaps neither of them.
+        (12, ["", "", "13700000001", "", "十二", ""]),
+        (13, ["", "", "", "", "", ""]),  # nobody
+    ]
+
+    repeats = customer_rows_repeated(rows, mapping)
+
+    assert repeats == {
+        2: Repeat(later=5, fields=frozenset({"email"})),
+        6: Repeat(later=7, fields=frozenset({"name"})),
+        9: Repeat(later=11, fields=frozenset({"notes"})),
+    }
+    # A sheet with nothing a customer has one of (a 客户编号 | 标签 sheet) has nothing to leave.
+    assert customer_rows_repeated([(2, ["C1", "a"]), (3, ["C1", "b"])], {0: "customer_no", 1: "tags"}) == {}
 
 
 def test_a_kept_customer_number_is_used_and_later_numbers_skip_it(owner):
