@@ -28,6 +28,7 @@ from kebu.audit.models import GENESIS_HASH, AuditEntry, AuditHead
 from kebu.audit.selectors import AuditFilters, audit_entry_list
 from kebu.core.bulk import objects_insert
 from kebu.core.crypto import keyring
+from kebu.core.text import list_join
 
 HASH_VERSION = 1
 HEAD_PK = 1
@@ -354,7 +355,7 @@ def _value_text(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, list):
-        return "、".join(str(v) for v in value) or "—"
+        return list_join(value) or "—"
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     return str(value)

@@ -1,11 +1,14 @@
-"""Search keys for Chinese names: full pinyin and initials, so `zhangsan` and `zs` find 张三."""
+"""Text helpers: search keys for Chinese names (full pinyin and initials, so `zhangsan` and `zs` find
+张三), and lists written into a sentence as the reader's language writes them."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
+from django.utils.translation import get_language
 from pypinyin import Style, lazy_pinyin
 
 _KEEP = re.compile(r"[^0-9a-z]+")
@@ -30,3 +33,12 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     full = "".join(words)
     initials = "".join(w[0] for w in words)
     return full[:200], initials[:50]
+
+
+def list_join(values: Iterable[object]) -> str:
+    """``values`` as a list inside a sentence in the active language: "a, b, c" in English, "a、b、c" in
+    Chinese. The enumeration comma (顿号) is Chinese punctuation, not a word to translate, so it follows
+    the language rather than the catalogue. For messages only: where "、" is a data format (the tags of
+    an export cell, which the import splits), it stays whatever the language."""
+    separator = "、" if (get_language() or "").startswith("zh") else ", "
+    return separator.join(str(value) for value in values)

@@ -30,7 +30,7 @@ from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.masking import mask_address, mask_email, mask_phone, mask_text
 from kebu.core.phone import parse_phone
 from kebu.core.services import idempotent, sequence_next
-from kebu.core.text import pinyin_keys
+from kebu.core.text import list_join, pinyin_keys
 from kebu.customers import access, events
 from kebu.customers.models import (
     Address,
@@ -181,9 +181,9 @@ def custom_values_clean(
             shown = {"value": str(value)[:40], "label": definition.label}
             if definition.field_type in (CustomFieldType.CHOICE, CustomFieldType.MULTI):
                 # As the built-in choices are refused: with what there is to choose from.
-                choices = "、".join(str(choice) for choice in definition.choices)
+                choices = list_join(definition.choices)
                 if isinstance(value, list | tuple):  # a multiple choice: the values there is not
-                    shown["value"] = "、".join(str(v) for v in value if str(v) not in definition.choices)[:40]
+                    shown["value"] = list_join(v for v in value if str(v) not in definition.choices)[:40]
                 message = _("“%(value)s” is not one of the %(label)s choices: %(choices)s.")
                 _add(errors, key, message % {**shown, "choices": choices})
             else:
@@ -405,7 +405,7 @@ def _check_duplicates(clean: _Clean, *, customer: Customer | None, allow: bool, 
     )
     if not owners.visible and not owners.hidden:
         return
-    names = "、".join(f"{c.customer_no} {c.name}".strip() for c in owners.visible)
+    names = list_join(f"{c.customer_no} {c.name}".strip() for c in owners.visible)
     if names and owners.hidden:
         message = _("This phone number already belongs to %(customers)s and to a customer you cannot see.")
     elif names:

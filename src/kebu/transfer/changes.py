@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from kebu.core.templatetags.kebu import custom_value, field_label, phone_display
+from kebu.core.text import list_join
 from kebu.customers.models import (
     Address,
     CustomerPhone,
@@ -320,7 +321,7 @@ def _added_shown(kind: str, values: list[Any], *, policy: ContactPolicy) -> str:
             f"{label if k == SocialKind.OTHER and label else _kind_label(k)}: {policy.show(SOCIAL, handle)}"
             for k, label, handle in values
         )
-    return "、".join(values)
+    return list_join(values)
 
 
 def _kind_label(kind: str) -> str:

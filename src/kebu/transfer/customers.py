@@ -29,7 +29,7 @@ from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
 from kebu.core.phone import PHONE_SEPARATORS, clean_digits, mobile_national
 from kebu.core.templatetags.kebu import phone_display
-from kebu.core.text import fold
+from kebu.core.text import fold, list_join
 from kebu.customers.models import (
     CustomerType,
     CustomField,
@@ -304,7 +304,7 @@ def customer_row_read(
             return default
         found = words.get(value.lower(), _choice_words(choices, get_language()).get(value.lower()))
         if found is None:
-            labels = "、".join(str(label) for v, label in choices.choices if v)
+            labels = list_join(label for v, label in choices.choices if v)
             problem(key, _("“%(value)s” is not one of: %(choices)s.") % {"value": value, "choices": labels})
             return default
         # A word of the sheet's own (先生, m, 批发) is taken as Kebu's choice: a correction unless the
@@ -418,7 +418,7 @@ def customer_row_read(
     if references is not None and (source_name := text("source", 40)):
         data.source = references.sources.get(source_name.lower())
         if data.source is None:
-            known = "、".join(s.name for s in references.sources.values() if s.is_active)
+            known = list_join(s.name for s in references.sources.values() if s.is_active)
             message = _("“%(value)s” is not one of the shop's sources (%(known)s); admins add sources.")
             problem("source", message % {"value": source_name, "known": known})
     owner_refused = None
@@ -655,7 +655,7 @@ def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:
                 "No column was recognised as the customer's name, phone, customer number, WeChat or another "
                 "account, or email (headers: %(headers)s)."
             )
-            % {"headers": "、".join(headers[:20])}
+            % {"headers": list_join(headers[:20])}
         )
 
 

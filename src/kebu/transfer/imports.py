@@ -45,6 +45,7 @@ from kebu.core.indexes import indexes_set_aside
 from kebu.core.jobs import JobCancelled, JobRun, job_cancel, job_create, job_runner
 from kebu.core.lookup import text_lookup
 from kebu.core.models import JobStatus, shop_settings_held
+from kebu.core.text import list_join
 from kebu.customers import access
 from kebu.customers.models import Customer, CustomerEvent, CustomField, SocialAccount, SocialKind, Tag
 from kebu.customers.models import CustomerPhone as Phone
@@ -1203,7 +1204,7 @@ def _customer_read(customer: Customer | int) -> Customer:
 
 
 def _headers(run: Import, columns: Sequence[int]) -> str:
-    return "、".join(run.headers[index] for index in columns)
+    return list_join(run.headers[index] for index in columns)
 
 
 def _merge(
@@ -1403,9 +1404,9 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             "Undoing would lose later work on %(count)d customers (%(customers)s): changed since the import, "
             "or with orders.",
             len(blocked),
-        ) % {"count": len(blocked), "customers": "、".join(shown) + ("…" if more else "")}
+        ) % {"count": len(blocked), "customers": list_join(shown) + ("…" if more else "")}
         if later := _later_imports(run, blocked):
-            named = "、".join(_("import #%(number)d") % {"number": pk} for pk in later)
+            named = list_join(_("import #%(number)d") % {"number": pk} for pk in later)
             hint = ngettext(
                 "A later import changed them: undo %(imports)s first, then this one.",
                 "Later imports changed them: undo %(imports)s first (newest first), then this one.",

@@ -55,6 +55,7 @@ from django.utils.translation import ngettext
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.masking import MASK
 from kebu.core.phone import clean_digits, parse_phone
+from kebu.core.text import list_join
 from kebu.customers.events import customer_stage_put_back_event
 from kebu.customers.models import Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
@@ -341,7 +342,7 @@ def order_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> N
     if "order_no" not in mapping.values() or not {"title", "sku_code"} & set(mapping.values()):
         raise ValidationFailed(
             _("An order sheet needs an order number column and an item or SKU column (headers: %(headers)s).")
-            % {"headers": "、".join(headers[:20])}
+            % {"headers": list_join(headers[:20])}
         )
 
 
@@ -701,13 +702,13 @@ def order_rows_read(
                 "The rows of order %(no)s are not together (it appears again from row %(rows)s): put an "
                 "order's lines one under the other, e.g. sort the sheet by order number, and import again."
             )
-            % {"no": order.order_no, "rows": "、".join(str(n) for n in again)},
+            % {"no": order.order_no, "rows": list_join(again)},
         )
     if store_name := text(first_number, first, "store", 50):
         order.store = stores.get(store_name.lower())
         if order.store is None:
             message = _("“%(value)s” is not one of the shop's stores (%(known)s).")
-            known = "、".join(s.name for s in stores.values())
+            known = list_join(s.name for s in stores.values())
             problem(first_number, first, "store", message % {"value": store_name, "known": known})
     elif order.store is None:
         problem(first_number, first, "store", _("Which store? Add a store column or choose the store."))
@@ -748,7 +749,7 @@ def order_rows_read(
     if way := text(first_number, first, "delivery_method", 40, noted=False):
         index = columns["delivery_method"]
         if (delivery := _delivery_word(way)) is None:
-            labels = "、".join(str(label) for _value, label in DeliveryMethod.choices)
+            labels = list_join(label for _value, label in DeliveryMethod.choices)
             reason = _("“%(value)s” is not one of: %(choices)s.") % {"value": way, "choices": labels}
             problem(first_number, first, "delivery_method", reason)
         else:
@@ -1236,7 +1237,7 @@ def _new_buyer_unnamed(run: Import, order: OrderRows) -> Problem:
     assert order.buyer is not None
     columns = [header for key in ("customer_name", "receiver", "phone") if (header := _column(run, key))]
     where = (
-        "、".join(columns) if columns else _("the buyer's name or phone (the sheet has no column for them)")
+        list_join(columns) if columns else _("the buyer's name or phone (the sheet has no column for them)")
     )
     if order.buyer.customer_no:
         reason = _(
@@ -1841,7 +1842,7 @@ def _withheld_notes(run: Import, order: OrderRows, allowed: frozenset[str]) -> l
         for i, key in sorted(run.mapping.items(), key=lambda m: int(m[0]))
         if key in columns
     ]
-    return [["、".join(headers), "", reason]]
+    return [[list_join(headers), "", reason]]
 
 
 def _refunded_more_notes(order: OrderRows, stored: Order) -> list[list[str]]:
@@ -1889,7 +1890,7 @@ def _unchangeable_note(run: Import, order: OrderRows, *, moving: bool, changes: 
     reason = _(
         "Order %(no)s was left as it is: the file differs from it (%(fields)s), and your role may not "
         "change orders."
-    ) % {"no": order.order_no, "fields": "、".join(_label(Order, name) for name in names)}
+    ) % {"no": order.order_no, "fields": list_join(_label(Order, name) for name in names)}
     return [_column(run, "order_no"), order.order_no, reason]
 
 
@@ -2242,7 +2243,7 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             "Undoing would lose later work on %(count)d order (%(orders)s): changed since, or its buyer.",
             "Undoing would lose later work on %(count)d orders (%(orders)s): changed since, or their buyers.",
             len(set(touched)),
-        ) % {"count": len(set(touched)), "orders": "、".join(shown)}
+        ) % {"count": len(set(touched)), "orders": list_join(shown)}
         raise Conflict(message)
     customers = set(Order.objects.filter(pk__in=[*order_ids, *moves]).values_list("customer_id", flat=True))
     try:

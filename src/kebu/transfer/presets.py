@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
+from kebu.core.text import list_join
 from kebu.transfer.customers import mapping_check
 from kebu.transfer.headers import header_key
 from kebu.transfer.models import ImportKind, MappingPreset
@@ -93,7 +94,7 @@ def mapping_preset_named(
     presets = MappingPreset.objects.filter(kind=kind)
     preset = presets.filter(name=" ".join(name.split())).first()
     if preset is None:
-        known = "、".join(presets.order_by("name").values_list("name", flat=True)) or "-"
+        known = list_join(presets.order_by("name").values_list("name", flat=True)) or "-"
         raise ValidationFailed(
             _("There is no preset “%(name)s” (presets: %(known)s).") % {"name": name, "known": known}
         )

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.text import list_join
 from kebu.orders.models import AfterSale, Brand, Category, OrderLine, Product, Sku
 from kebu.orders.services.products import (
     SEPARATOR,
@@ -64,7 +65,7 @@ def product_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) ->
     if "sku_code" not in mapping.values():
         raise ValidationFailed(
             _("No column was recognised as the SKU code (headers: %(headers)s).")
-            % {"headers": "、".join(headers[:20])}
+            % {"headers": list_join(headers[:20])}
         )
 
 
@@ -330,7 +331,7 @@ def product_import_undo(run: Import) -> dict[str, int]:
             "Undoing would lose later work on %(count)d SKU (%(codes)s): changed since, or ordered.",
             "Undoing would lose later work on %(count)d SKUs (%(codes)s): changed since, or ordered.",
             len(codes),
-        ) % {"count": len(codes), "codes": "、".join(shown) + ("…" if len(codes) > len(shown) else "")}
+        ) % {"count": len(codes), "codes": list_join(shown) + ("…" if len(codes) > len(shown) else "")}
         raise Conflict(message)
     restored = 0
     for action, detail in entries:  # newest first: each value ends as it was before the first change

@@ -35,6 +35,7 @@ import python_calamine
 from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
+from kebu.core.text import list_join
 from kebu.transfer.headers import (
     CUSTOMER_HEADERS,
     ORDER_HEADERS,
@@ -228,7 +229,7 @@ def _xlsx(archive: zipfile.ZipFile, sheet: str | None) -> Table:
         if sheet is not None and sheet not in names:
             raise FileRefused(
                 _("The workbook has no sheet “%(sheet)s”; it has: %(names)s.")
-                % {"sheet": sheet, "names": "、".join(names)}
+                % {"sheet": sheet, "names": list_join(names)}
             )
         # A hidden sheet is a template's lists for its dropdowns, not the data.
         for info in book.sheets:
@@ -263,7 +264,7 @@ def _workbook(data: bytes, kind: str, sheet: str | None) -> Table:
         if sheet is not None and sheet not in names:
             raise FileRefused(
                 _("The workbook has no sheet “%(sheet)s”; it has: %(names)s.")
-                % {"sheet": sheet, "names": "、".join(names)}
+                % {"sheet": sheet, "names": list_join(names)}
             )
         # A hidden sheet is a template's lists for its dropdowns, not the data.
         for name in [sheet] if sheet is not None else visible:

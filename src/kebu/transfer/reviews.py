@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.text import list_join
 from kebu.engagement.models import Feedback
 from kebu.engagement.services.feedback import feedback_import_row
 from kebu.orders.models import Order, OrderLine, Product, Store
@@ -65,7 +66,7 @@ def review_mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> 
     if not {"order_no", "rating"} <= set(mapping.values()):
         raise ValidationFailed(
             _("A review sheet needs an order number column and a rating column (headers: %(headers)s).")
-            % {"headers": "、".join(headers[:20])}
+            % {"headers": list_join(headers[:20])}
         )
 
 
@@ -151,7 +152,7 @@ def review_row_read(
     if store_name := text("store", 50):
         row.store = stores.get(store_name.lower())
         if row.store is None:
-            known = "、".join(s.name for s in stores.values())
+            known = list_join(s.name for s in stores.values())
             problem(
                 "store",
                 _("“%(value)s” is not one of the shop's stores (%(known)s).")
@@ -416,7 +417,7 @@ def review_import_undo(run: Import) -> dict[str, int]:
             "Undoing would lose later work on %(count)d review (%(reviews)s): changed since the import.",
             "Undoing would lose later work on %(count)d reviews (%(reviews)s): changed since the import.",
             len(blocked),
-        ) % {"count": len(blocked), "reviews": "、".join(shown) + ("…" if len(blocked) > len(shown) else "")}
+        ) % {"count": len(blocked), "reviews": list_join(shown) + ("…" if len(blocked) > len(shown) else "")}
         raise Conflict(message)
     restored = 0
     for action, detail in entries:  # newest first: each review ends as it was before the import's first row

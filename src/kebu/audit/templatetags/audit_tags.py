@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kebu.audit.selectors import CUSTOMER_TYPE
 from kebu.audit.services import change_lines
+from kebu.core.text import list_join
 
 register = template.Library()
 
@@ -55,7 +56,7 @@ def audit_details(entry: Any) -> list[tuple[str, str]]:
         if isinstance(value, dict):
             text = json.dumps(value, ensure_ascii=False, sort_keys=True)
         elif isinstance(value, list):
-            text = "、".join(str(v) for v in value)
+            text = list_join(value)
         elif isinstance(value, bool):
             text = str(_("Yes") if value else _("No"))
         else:

@@ -14,6 +14,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kebu.core.text import list_join
+
 register = template.Library()
 
 
@@ -47,7 +49,7 @@ def custom_value(custom: Any, key: str) -> str:
     if isinstance(value, bool):
         return str(_("Yes") if value else _("No"))
     if isinstance(value, list):
-        return "、".join(str(v) for v in value)
+        return list_join(value)
     return str(value)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kebu.core.text import fold, pinyin_keys
+from kebu.core.text import fold, list_join, pinyin_keys
 
 
 @pytest.mark.parametrize(
@@ -82,3 +83,9 @@ def test_every_common_chinese_character_gives_an_initial(text):
 
     assert len(initials) >= len(text)
     assert full.startswith(initials[0])
+
+
+@pytest.mark.parametrize(("language", "joined"), [("en", "VIP, 老客, 3"), ("zh-hans", "VIP、老客、3")])
+def test_a_list_in_a_sentence_is_joined_as_the_active_language_writes_one(language, joined):
+    with translation.override(language):
+        assert list_join(["VIP", "老客", 3]) == joined

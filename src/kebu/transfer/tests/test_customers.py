@@ -77,7 +77,7 @@ def test_each_bad_cell_is_named_by_row_column_and_value():
             # The phone by the customer services' own rules, in the same report.
             Problem(3, "手机", "1381234567", "A mobile number has 11 digits; “1381234567” has 10."),
         ],
-        [Problem(4, "性别", "不详", "“不详” is not one of: Female、Male.")],
+        [Problem(4, "性别", "不详", "“不详” is not one of: Female, Male.")],
     ]
     assert rows[0].data is not None and rows[1].data is None and rows[2].data is None
 

@@ -611,7 +611,7 @@ def test_an_undo_refused_for_several_later_imports_names_them_newest_first(owner
     with pytest.raises(Conflict) as refused:
         import_undo(actor=owner, run=first)
 
-    assert f"undo import #{third.pk}、import #{second.pk} first (newest first)" in str(refused.value)
+    assert f"undo import #{third.pk}, import #{second.pk} first (newest first)" in str(refused.value)
 
 
 def test_undo_is_refused_for_a_created_customer_who_has_ordered_since(owner):
@@ -1073,7 +1073,7 @@ def test_an_importer_who_may_not_change_customers_leaves_those_the_file_differs_
     assert [row for row in state() if row[1] != "赵六"] == before
     assert again.noted == 1
     [note] = import_notes(again, limit=10)
-    assert (note.row, note.column) == (2, "性别、备注")
+    assert (note.row, note.column) == (2, "性别, 备注")
     assert "may not change customers" in note.reason
 
 
@@ -1102,7 +1102,7 @@ def test_an_importer_who_sees_contact_details_masked_changes_the_others_but_neve
     assert zhang.events.get(kind="customer.updated").data["changes"].keys() == {"name", "gender"}
     [note] = import_notes(again, limit=10)
     # The region is the address's too (a region alone is one): not taken either.
-    assert (note.column, note.value) == ("手机号码、微信号、邮箱、省份、城市、区县、详细地址、备注", "")
+    assert (note.column, note.value) == ("手机号码, 微信号, 邮箱, 省份, 城市, 区县, 详细地址, 备注", "")
     assert "masked" in note.reason
     # Told whenever the row gives one, not only when it differs: else the note would tell whether the
     # number typed is the customer's.

@@ -776,7 +776,7 @@ def test_a_new_buyer_needs_a_name_or_a_phone_and_the_report_says_which_column_to
     # then the first two are refused on the cell of the buyer's name, each naming the columns that would
     # do, and the third makes its buyer, named by the receiver
     assert counts(run) == (1, 0, 0, 2)
-    fill = "a new customer needs a name or a phone: fill in 客户、收货人、收货人电话."
+    fill = "a new customer needs a name or a phone: fill in 客户, 收货人, 收货人电话."
     assert [problems for _row, _cells, problems in import_rejected_rows(run)] == [
         [Problem(2, "客户", "", f"No customer has the customer number C999999, and {fill}")],
         [Problem(3, "客户", "", f"No customer has this buyer's account or email, and {fill}")],
@@ -2159,7 +2159,7 @@ def test_an_importer_who_sees_contact_details_masked_changes_the_others_but_neve
         "import": again.pk,
     }
     notes = [note for note in import_notes(again, limit=10) if note.row == 2]
-    assert [note.column for note in notes] == ["买家留言、收货地址、联系手机、订单备注"]
+    assert [note.column for note in notes] == ["买家留言, 收货地址, 联系手机, 订单备注"]
     assert notes[0].value == "" and "masked" in notes[0].reason  # the values are not repeated
 
 

@@ -111,8 +111,30 @@ def test_a_named_sheet_is_read_and_a_missing_one_is_named_in_the_refusal():
     data = xlsx(write)
 
     assert table_read(data, sheet="订单").headers == ["订单号"]
-    with pytest.raises(FileRefused, match="no sheet “会员”; it has: 客户、订单"):
+    with pytest.raises(FileRefused, match="no sheet “会员”; it has: 客户, 订单"):
         table_read(data, sheet="会员")
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The workbook has no sheet “会员”; it has: 客户, 订单, 商品."),
+        ("zh-hans", "表格中没有名为“会员”的工作表，现有：客户、订单、商品。"),
+    ],
+)
+def test_the_sheets_a_refusal_names_are_a_list_as_the_merchants_language_writes_one(language, said):
+    """A message lists things as its language does: "a, b, c" in English, "a、b、c" (the enumeration
+    comma) in Chinese, never the Chinese comma in an English sentence."""
+
+    def write(book, sheet):
+        sheet.write_row(0, 0, ["姓名"])
+        for name in ("订单", "商品"):
+            book.add_worksheet(name).write_row(0, 0, ["编号"])
+
+    with translation.override(language), pytest.raises(FileRefused) as refused:
+        table_read(xlsx(write), sheet="会员")
+
+    assert str(refused.value.message) == said
 
 
 # --- CSV ----------------------------------------------------------------------------------------------

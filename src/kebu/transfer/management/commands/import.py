@@ -159,7 +159,7 @@ class Command(BaseCommand):
                 stores = list(Store.objects.all())
                 store = next((s for s in stores if s.name.lower() == wanted), None)
                 if store is None:
-                    names = "、".join(s.name for s in stores) or "none yet"
+                    names = ", ".join(s.name for s in stores) or "none yet"
                     raise CommandError(
                         f"There is no store {options['store']!r} (stores: {names}). Add it on the Stores "
                         "page (Orders › Stores, /orders/stores/) or in the admin (Settings › Stores)."
