@@ -1265,6 +1265,40 @@ def import_notes(run: Import, *, limit: int) -> list[Problem]:
     ]
 
 
+def import_held_back(run: Import) -> int | None:
+    """How many rows of the file a refused all-or-nothing import did not import though nothing was wrong
+    with them: its rows less those of what it refused (every line of an order refused). None for an
+    import not refused, or whose rows were never counted."""
+    if not run.refused or run.job.total is None:
+        return None
+    bad = run.rejected
+    if run.kind == ImportKind.ORDERS:  # a rejection is an order, of one line or several
+        rejected = run.journal.filter(action=ImportRowAction.REJECTED).only("row", "detail")
+        bad = sum(len(entry.rejection_read()[0]) for entry in rejected.iterator())
+    return max(run.job.total - bad, 0)
+
+
+def import_refusal_text(run: Import) -> str:
+    """Why a refused all-or-nothing import wrote nothing, counted: what had problems (an order sheet's
+    orders, another sheet's rows), and how many good rows were held back with them; "" for an import not
+    refused, or whose rows were never counted."""
+    held = import_held_back(run)
+    if held is None:
+        return ""
+    if run.kind == ImportKind.ORDERS:
+        problems = ngettext("%(count)d order has problems", "%(count)d orders have problems", run.rejected)
+    else:
+        problems = ngettext("%(count)d row has problems", "%(count)d rows have problems", run.rejected)
+    problems %= {"count": run.rejected}
+    if not held:
+        return _("%(problems)s, and the file has nothing else to import.") % {"problems": problems}
+    return ngettext(
+        "%(problems)s, so the other %(good)d good row was not imported either (all or nothing).",
+        "%(problems)s, so the other %(good)d good rows were not imported either (all or nothing).",
+        held,
+    ) % {"problems": problems, "good": held}
+
+
 def import_rejected_rows(run: Import) -> list[tuple[int, list[Cell], list[Problem]]]:
     """The rows of what the import rejected, with their cells (read again from the kept file) and the
     problems on them: the report's rows, under the file's own header. Every row of an order rejected, in

@@ -68,6 +68,7 @@ from kebu.transfer.imports import (
     KIND_PERMISSIONS,
     import_cancel,
     import_notes,
+    import_refusal_text,
     import_rejected_rows,
     import_undo,
 )
@@ -504,6 +505,8 @@ def _status_context(request: HttpRequest, run: Import) -> dict[str, Any]:
         "store": Store.objects.filter(pk=run.options["store"]).first() if run.options.get("store") else None,
         "kept_aside": aside_kept_text(run),
     }
+    if job.is_finished and run.refused:
+        context["refusal"] = import_refusal_text(run)
     if job.is_finished and run.noted:
         # Rows imported without some cells, or left with a note: the first ones here, all in the journal.
         context["notes"] = import_notes(run, limit=NOTED_SHOWN)

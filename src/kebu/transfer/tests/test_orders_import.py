@@ -29,7 +29,13 @@ from kebu.orders.models import Order, OrderStatus
 from kebu.orders.services.orders import order_cancel
 from kebu.orders.tests.factories import make_catalogue
 from kebu.transfer.corrections import import_corrections
-from kebu.transfer.imports import customer_import_start, import_notes, import_rejected_rows, import_undo
+from kebu.transfer.imports import (
+    customer_import_start,
+    import_notes,
+    import_refusal_text,
+    import_rejected_rows,
+    import_undo,
+)
 from kebu.transfer.models import Import, ImportKind, ImportMode, ImportRow
 from kebu.transfer.tests.sheets import csv_rows, xlsx_with_formula_errors
 
@@ -443,7 +449,8 @@ def test_the_command_imports_orders_all_or_nothing(owner, shop, tmp_path):
     call_command("import", str(path), kind="orders", store=shop.store.name, all_or_nothing=True, stdout=out)
 
     assert "0 created, 0 updated, 0 unchanged, 2 rejected" in out.getvalue()
-    assert "nothing imported: all or nothing" in out.getvalue() and not Order.objects.exists()
+    held = "2 orders have problems, so the other 2 good rows were not imported either (all or nothing)."
+    assert f"nothing imported: {held}" in out.getvalue() and not Order.objects.exists()
 
 
 def test_the_command_checks_then_imports_an_order_export_into_a_store(owner, shop, tmp_path):
@@ -728,6 +735,30 @@ def _own(store, number: str, *, customer_no="", customer="", account="", receive
     buyer = f"{customer_no},{customer},{account}"
     paid = "已付款,2024-01-05 10:00:00,2024-01-05 10:01:00,玻尿酸面霜,1,199.00,199.00"
     return f"{store.name},{number},{buyer},{paid},{receiver},{phone},{address}"
+
+
+def test_an_all_or_nothing_refusal_counts_the_good_rows_it_held_back_with_every_line_of_a_bad_order(
+    owner, shop
+):
+    # given an order of two lines whose buyer no one is (a customer number alone), and two good orders
+    data = "\n".join(
+        [
+            OWN,
+            _own(shop.store, "K1", customer_no="C999999"),
+            _own(shop.store, "K1", customer_no="C999999"),
+            _own(shop.store, "K2", customer="张三", phone="13812345678"),
+            _own(shop.store, "K3", customer="李四", phone="13900001111"),
+        ]
+    ).encode()
+
+    run = run_all_or_nothing(owner, data, store=shop.store)
+
+    # then the bad order is counted as one, its two lines are not among the good rows, and the good
+    # orders' rows are said to be held back
+    assert (run.refused, counts(run)) == (True, (0, 0, 0, 1))
+    assert import_refusal_text(run) == (
+        "1 order has problems, so the other 2 good rows were not imported either (all or nothing)."
+    )
 
 
 @pytest.mark.parametrize("key", ["customer number", "buyer ID"])

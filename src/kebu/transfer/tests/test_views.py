@@ -430,6 +430,9 @@ def test_all_or_nothing_with_a_bad_row_imports_nothing_and_says_so(
     page = owner_client.get(response["Location"]).content.decode()
     assert run.refused and not Customer.objects.exists()
     assert "Nothing was imported" in page and 'id="import-undo"' not in page
+    # and how many good rows were held back with the bad one
+    held = "1 row has problems, so the other 2 good rows were not imported either (all or nothing)."
+    assert held in page
 
 
 def test_a_running_import_polls_its_progress_and_can_be_cancelled(owner_client, owner):

@@ -42,6 +42,7 @@ from kebu.transfer.imports import (
     import_notes,
     import_owner_options,
     import_problems,
+    import_refusal_text,
     import_rejected_rows,
     import_undo,
 )
@@ -240,7 +241,8 @@ class Command(BaseCommand):
         if run.corrected:
             self._corrections(run.corrected, import_corrections(run))
         if run.refused:
-            self.stdout.write("nothing imported: all or nothing, and some rows are bad")
+            why = import_refusal_text(run) or "all or nothing, and some rows are bad"
+            self.stdout.write(f"nothing imported: {why}")
         if report is not None and (run.rejected or run.corrected or changed):
             written = report_write(
                 str(report),
