@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from django.conf import settings
@@ -548,6 +548,9 @@ class FileCheck:
     # Cells of the good rows taken otherwise than written: all counted, the first kept for the report.
     corrected: int = 0
     corrections: list[Correction] = field(default_factory=list)
+    # Customers already in Kebu the import would change, of those the reader may see: counted here,
+    # listed only in the report (``rehearsals.import_file_check``).
+    changed: int = 0
 
     def corrections_add(self, corrections: Sequence[Correction]) -> None:
         room = CORRECTIONS_LISTED - len(self.corrections)
@@ -689,12 +692,28 @@ def key_unknown_problem(
 
 
 def customer_file_check(
-    data: bytes | Path, *, sheet: str | None = None, mapping: dict[int, str] | None = None, actor: Any = None
+    data: bytes | Path,
+    *,
+    sheet: str | None = None,
+    mapping: dict[int, str] | None = None,
+    actor: Any = None,
+    report: str | IO[bytes] | None = None,
+    reader: Any = None,
 ) -> FileCheck:
     """Read ``data`` (any file ``readers.table_read`` takes), take ``mapping`` or guess the columns from
-    the header, and rehearse every row as ``actor``'s import would take it, writing nothing
-    (``rehearsals.import_file_check``). Raises ``FileRefused`` for a file that cannot be read, and
-    ``ValidationFailed`` when no column names a customer's name or phone."""
+    the header, and rehearse every row as ``actor``'s import would take it, writing nothing but the
+    ``report``, if asked for, with what the import would change on customers already in Kebu as
+    ``reader`` (by default ``actor``) may see them (``rehearsals.import_file_check``). Raises
+    ``FileRefused`` for a file that cannot be read, and ``ValidationFailed`` when no column names a
+    customer's name or phone."""
     from kebu.transfer.rehearsals import import_file_check  # the rehearsal imports this module
 
-    return import_file_check(data, kind=ImportKind.CUSTOMERS, sheet=sheet, mapping=mapping, actor=actor)
+    return import_file_check(
+        data,
+        kind=ImportKind.CUSTOMERS,
+        sheet=sheet,
+        mapping=mapping,
+        actor=actor,
+        report=report,
+        reader=reader,
+    )

@@ -24,12 +24,13 @@ a stretch above adds) is reported as refused."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -53,7 +54,7 @@ from kebu.transfer.orders import (
 )
 from kebu.transfer.products import ProductRow, product_batch_import
 from kebu.transfer.readers import Cell, table_read
-from kebu.transfer.report import refused_rows
+from kebu.transfer.report import ReportRow, refused_rows, report_write
 
 # A marketplace export of a few thousand lines is one stretch, checked exactly as its import writes it.
 # A stretch is rehearsed at about the import's speed: under a millisecond a line of orders or customers
@@ -96,11 +97,13 @@ def import_rehearse(
     split: Mapping[OrderKey, list[int]] | None = None,
     repeats: Mapping[int, Repeat] | None = None,
     changes: bool = False,
+    reader: Any = None,
 ) -> Iterator[Stretch]:
     """``rows`` of a customer, product or order sheet imported by ``actor`` as the import would import them
     now, a stretch at a time, each stretch rolled back: what the import would reject, and what it would
     correct; with ``changes``, what a customer sheet's rows would change on the customers already in
-    Kebu (read from the stretch's journal before it is rolled back: a few queries a stretch). An order
+    Kebu, as ``reader`` (by default ``actor``) may see them (read from the stretch's journal before it is
+    rolled back: a few queries a stretch). An order
     sheet's ``split`` is ``order_numbers_split`` of the whole file (the orders whose rows are apart,
     which the import refuses), its ``store`` the one chosen for it; a customer sheet's ``repeats``
     ``customer_rows_repeated`` of the whole file."""
@@ -111,6 +114,7 @@ def import_rehearse(
     else:
         batches = _row_batches(rows, size=size)
     definitions = list(CustomField.objects.filter(is_active=True)) if kind == ImportKind.CUSTOMERS else []
+    reader = actor if reader is None else reader
     # Each stretch takes the batches after the one that opens it, for as long as it may.
     for first in batches:
         yield _stretch_rehearse(
@@ -123,7 +127,8 @@ def import_rehearse(
             split=split,
             repeats=repeats,
             definitions=definitions,
-            changes=changes and kind == ImportKind.CUSTOMERS and actor is not None,
+            changes=changes and kind == ImportKind.CUSTOMERS and reader is not None,
+            reader=reader,
         )
 
 
@@ -145,6 +150,7 @@ def _stretch_rehearse(
     repeats: Mapping[int, Repeat] | None,
     definitions: Sequence[CustomField],
     changes: bool,
+    reader: Any,
 ) -> Stretch:
     """``batches`` rehearsed in one transaction rolled back, until it has held ``STRETCH_ROWS`` rows or been
     open ``STRETCH_SECONDS``; the batches after those are left in ``batches``."""
@@ -174,8 +180,8 @@ def _stretch_rehearse(
             if held >= STRETCH_ROWS or time.monotonic() - opened >= STRETCH_SECONDS:
                 break
         if changes:
-            entries = import_changes_listed(run, user=actor)
-            changed = list(changes_read(entries.iterator(), policy=contact_policy(actor), rehearsed=True))
+            entries = import_changes_listed(run, user=reader)
+            changed = list(changes_read(entries.iterator(), policy=contact_policy(reader), rehearsed=True))
     found: list[tuple[Found, Group]] = []
     for group, record in taken:
         number, cells = group[0]
@@ -213,13 +219,19 @@ def import_file_check(
     mapping: dict[int, str] | None = None,
     store: Store | None = None,
     actor: Any = None,
+    report: str | IO[bytes] | None = None,
+    reader: Any = None,
 ) -> FileCheck:
     """``kebu import --dry-run`` of a customer, product or order sheet: ``mapping`` checked (or guessed
     from the header), every row rehearsed (``import_rehearse``), the rows the import would reject listed
     with their cells and problems (every row of an order refused, each with the problems on its own
-    cells: ``report.refused_rows``), the others counted as good. Raises
-    ``FileRefused`` for a file that cannot be read, ``ValidationFailed`` for columns that do not make a
-    sheet of ``kind``."""
+    cells: ``report.refused_rows``), the others counted as good; a customer sheet's customers already
+    in Kebu that the import would change counted, as ``reader`` (by default ``actor``) may see them.
+    With ``report``, the report is written as the rows are rehearsed (``report.report_write``): the rows
+    to fix, the corrected cells, and what the import would change on each of those customers, as the
+    import's own report lists it once done (the check's page too, ``drafts.import_check_run``); each
+    change is written as its stretch is read, never all of them held. Raises ``FileRefused`` for a file
+    that cannot be read, ``ValidationFailed`` for columns that do not make a sheet of ``kind``."""
     table = table_read(data, sheet=sheet)
     mapping = import_mapping(table.headers, mapping=mapping, kind=kind)
     split = repeats = None
@@ -230,7 +242,7 @@ def import_file_check(
     elif kind == ImportKind.CUSTOMERS:
         repeats = customer_rows_repeated(table_read(data, sheet=sheet).rows, mapping)
     check = FileCheck(headers=table.headers, mapping=mapping)
-    for stretch in import_rehearse(
+    stretches = import_rehearse(
         table.rows,
         kind=kind,
         actor=actor,
@@ -239,12 +251,28 @@ def import_file_check(
         store=store,
         split=split,
         repeats=repeats,
-    ):
-        check.good += stretch.rows
-        for (_number, _cells, problems, corrections), rows in stretch.found:
-            if problems:
-                check.bad += refused_rows(rows, problems)
-                check.good -= len(rows)
-            else:
-                check.corrections_add(corrections)
+        changes=True,
+        reader=reader,
+    )
+
+    def found() -> Iterator[ReportRow]:
+        for stretch in stretches:
+            check.good += stretch.rows
+            for (number, cells, problems, corrections), rows in stretch.found:
+                if problems:
+                    refused = refused_rows(rows, problems)
+                    check.bad += refused
+                    check.good -= len(rows)
+                    yield from refused
+                else:
+                    check.corrections_add(corrections)
+                    yield number, cells, [], corrections
+            for change in stretch.changes:
+                check.changed += 1
+                yield change.row, [], [], [], [change]
+
+    if report is None:
+        deque(found(), maxlen=0)
+    else:
+        report_write(report, headers=table.headers, rows=found())
     return check

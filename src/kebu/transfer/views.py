@@ -483,13 +483,18 @@ def import_check_report_view(request: HttpRequest, token: str, job_id: int) -> H
     return FileResponse(
         result.report.open("rb"),
         as_attachment=True,
-        filename=_report_name(draft["file_name"]),
+        filename=_report_name(draft["file_name"], to_fix=result.bad > 0, checked=True),
         content_type=XLSX,
     )
 
 
-def _report_name(file_name: str) -> str:
-    return _("%(name)s - rows to fix.xlsx") % {"name": Path(file_name).stem or "import"}
+def _report_name(file_name: str, *, to_fix: bool, checked: bool = False) -> str:
+    """The report's file name, saying what it holds: rows to fix when some were rejected, else (the
+    corrected cells, the customers changed) a report of the import, or of its check."""
+    name = {"name": Path(file_name).stem or "import"}
+    if to_fix:
+        return _("%(name)s - rows to fix.xlsx") % name
+    return (_("%(name)s - check report.xlsx") if checked else _("%(name)s - import report.xlsx")) % name
 
 
 # --- an import --------------------------------------------------------------------------------------
@@ -583,4 +588,9 @@ def import_rejected_view(request: HttpRequest, import_id: int) -> HttpResponseBa
         changes=import_changes(run, user=request.user),
     )
     out.seek(0)
-    return FileResponse(out, as_attachment=True, filename=_report_name(run.file_name), content_type=XLSX)
+    return FileResponse(
+        out,
+        as_attachment=True,
+        filename=_report_name(run.file_name, to_fix=run.rejected > 0),
+        content_type=XLSX,
+    )

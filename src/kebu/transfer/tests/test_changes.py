@@ -8,6 +8,7 @@ import io
 import json
 import re
 from dataclasses import replace
+from urllib.parse import unquote
 
 import pytest
 import python_calamine
@@ -314,6 +315,22 @@ def test_the_check_shows_what_a_row_adds_as_added_as_the_import_page_does(
     assert row_of(page_of(owner_client, again), 2) == checked
 
 
+def test_a_checks_report_without_rows_to_fix_is_named_as_the_checks_report(
+    owner, owner_client, django_capture_on_commit_callbacks
+):
+    # given a file that only adds to 王小姐, checked
+    run_import(owner, FIRST)
+    page = checked_page(owner_client, ADDS, ADDS_KEYS, django_capture_on_commit_callbacks)
+
+    # when its report is downloaded
+    link = re.search(r'href="([^"]+)" id="check-report"', page).group(1)
+    response = owner_client.get(link)
+
+    # then it is named for what it is: no row is to fix
+    name = unquote(response["Content-Disposition"].split("filename*=utf-8''")[-1])
+    assert name == "客户 - check report.xlsx"
+
+
 def test_a_check_asked_for_in_chinese_and_read_in_english_still_shows_what_a_row_adds_as_added(
     owner, owner_client, django_capture_on_commit_callbacks
 ):
@@ -352,7 +369,7 @@ def test_the_terminals_report_without_a_user_lists_every_change_unmasked_as_the_
     text = out.getvalue()
     assert "0 created, 2 updated, 0 unchanged, 0 rejected" in text
     assert "2 customers changed: each field before → after in the report's sheet “Changed”" in text
-    assert f"report: {report} (0 rows to fix, 2 changed customers)" in text
+    assert f"report: {report} (2 changed customers)" in text  # no row to fix: it does not say "0 rows to fix"
     run = Import.objects.latest("pk")
     wang, li = Customer.objects.get(name="王小姐"), Customer.objects.get(name="李思")
     assert sheet_of(report) == [
@@ -362,6 +379,63 @@ def test_the_terminals_report_without_a_user_lists_every_change_unmasked_as_the_
         ["3.0", li.customer_no, "李思", "phone", "Name", "李四", "李思"],
     ]
     assert sheet_of(report) == changed_sheet(owner_client, run)  # the page's download, line for line
+
+
+def test_the_dry_runs_report_lists_what_the_import_would_change_as_the_import_itself_then_lists_it(
+    owner, owner_client, tmp_path
+):
+    # given 王小姐 and 李四, and a file that changes both
+    run_import(owner, FIRST)
+    path, checked, imported = tmp_path / "客户.csv", tmp_path / "检查.xlsx", tmp_path / "报告.xlsx"
+    path.write_bytes(CHANGED)
+    out = io.StringIO()
+
+    # when it is checked from the terminal with a report, then imported with one
+    call_command("import", str(path), dry_run=True, report=str(checked), stdout=out)
+    assert not Customer.objects.filter(name="李思").exists()  # the check changed nobody
+    call_command("import", str(path), report=str(imported), stdout=io.StringIO())
+
+    # then the check said what would change, and its report's sheet of changes is the import's, line for
+    # line, but for each customer named as they are, before the change the check did not make
+    text = out.getvalue()
+    assert "2 rows ready, 0 rows with problems" in text
+    assert "2 customers would change: each field before → after in the report's sheet “Changed”" in text
+    assert f"report: {checked} (2 changed customers)" in text
+    would, did = sheet_of(checked), sheet_of(imported)
+    assert [line[:2] + line[3:] for line in would] == [line[:2] + line[3:] for line in did]
+    assert [line[2] for line in would] == ["王小姐", "王小姐", "王小姐", "李四"]
+    assert [line[2] for line in did] == ["王小姐", "王小姐", "王小姐", "李思"]
+
+
+def test_the_dry_run_without_a_report_says_how_many_customers_would_change_and_how_to_list_them(
+    owner, tmp_path
+):
+    run_import(owner, FIRST)
+    path = tmp_path / "客户.csv"
+    path.write_bytes(CHANGED)
+    out = io.StringIO()
+
+    call_command("import", str(path), dry_run=True, stdout=out)
+
+    assert "2 customers would change: --report FILE lists each field before → after" in out.getvalue()
+
+
+def test_a_report_without_rejected_rows_is_named_as_the_imports_report_not_as_rows_to_fix(
+    owner, owner_client
+):
+    # given a re-import that changed customers and rejected no row, and one that rejected a row
+    run_import(owner, FIRST)
+    changed = run_import(owner, RENAMED)
+    rejected = run_import(owner, csv_bytes(",王五,12345,,,,,,,,"))  # not a phone
+    assert (changed.rejected, rejected.rejected) == (0, 1)
+
+    def name_of(run) -> str:
+        response = owner_client.get(reverse("transfer:rejected", args=[run.pk]))
+        return unquote(response["Content-Disposition"].split("filename*=utf-8''")[-1])
+
+    # then the first is named for what it is, the second still for its rows to fix
+    assert name_of(changed) == "客户 - import report.xlsx"
+    assert name_of(rejected) == "客户 - rows to fix.xlsx"
 
 
 def test_the_terminals_report_as_a_user_lists_the_changes_masked_as_they_see_them(

@@ -12,7 +12,8 @@ before → after), the one the import's page downloads (``changes.import_changes
 runs the command may read it. With ``--user U``: the customers U may see, contact details masked if U
 sees them masked. Without: every customer, unmasked, as ``kebu export`` without ``--user`` writes them;
 an import under no one's name may do everything, and whoever runs it holds the database and its keys
-(``access.ShellOperator``).
+(``access.ShellOperator``). The dry run says how many customers the import would change, and its
+``--report`` lists each change the same way (``rehearsals.import_file_check``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class Command(BaseCommand):
             "--report",
             type=Path,
             help="write the rows to fix, bad cells marked, to this .xlsx, and what a customer sheet changed "
-            "on customers already in Kebu (as the --user sees them; without one, all of them unmasked)",
+            "(or, with --dry-run, would change) on customers already in Kebu (as the --user sees them; "
+            "without one, all of them unmasked)",
         )
         parser.add_argument(
             "--user",
@@ -181,6 +183,7 @@ class Command(BaseCommand):
                     kind=options["kind"],
                     store=store,
                     actor=actor,
+                    reader=reader,
                 )
                 return
             with transaction.atomic():
@@ -252,8 +255,7 @@ class Command(BaseCommand):
                 corrected=run.corrected,
                 changes=import_changes(run, user=reader),
             )
-            listed = f", {changed} changed customers" if changed else ""
-            self.stdout.write(f"report: {report} ({written} rows to fix{listed})")
+            self.stdout.write(_report_line(report, to_fix=written, corrected=run.corrected, changed=changed))
 
     def _changed(self, run: Import, *, report: Path | None, reader: Any) -> int:
         """Say how many customers already in Kebu the import changed, of those ``reader`` may see (the
@@ -310,8 +312,10 @@ class Command(BaseCommand):
         kind: str,
         store: Store | None,
         actor: Any,
+        reader: Any,
     ) -> None:
-        """The dry run: the file's import rehearsed as ``actor``'s, rolled back (``transfer.rehearsals``)."""
+        """The dry run: the file's import rehearsed as ``actor``'s, rolled back (``transfer.rehearsals``);
+        what it would change on customers already in Kebu told as ``reader`` may see it."""
         if kind == ImportKind.ORDERS:
             check = order_file_check(data, sheet=sheet, mapping=mapping, store=store, actor=actor)
         elif kind == ImportKind.PRODUCTS:
@@ -319,7 +323,16 @@ class Command(BaseCommand):
         elif kind == ImportKind.REVIEWS:
             check = review_file_check(data, sheet=sheet, mapping=mapping, store=store)
         else:
-            check = customer_file_check(data, sheet=sheet, mapping=mapping, actor=actor)
+            # The report is written as the rows are rehearsed, with what the import would change on
+            # customers already in Kebu, as the real import's report lists it (read as ``reader`` may).
+            check = customer_file_check(
+                data,
+                sheet=sheet,
+                mapping=mapping,
+                actor=actor,
+                report=None if report is None else str(report),
+                reader=reader,
+            )
         for index, key in sorted(check.mapping.items()):
             self.stdout.write(f"  {check.headers[index]} → {key}")
         if check.unmapped:
@@ -330,12 +343,36 @@ class Command(BaseCommand):
         self.stdout.write(f"{check.good} rows ready, {len(check.bad)} rows with problems")
         if check.corrected:
             self._corrections(check.corrected, check.corrections)
+        if kind == ImportKind.CUSTOMERS and check.changed:
+            line = f"{check.changed} customer{'' if check.changed == 1 else 's'} would change"
+            if report is not None:
+                line += f": each field before → after in the report's sheet “{_('Changed')}”"
+            else:
+                line += ": --report FILE lists each field before → after"
+            self.stdout.write(line)
         if report is not None:
-            written = report_write(
-                str(report),
-                headers=check.headers,
-                rows=check.bad,
-                corrections=check.corrections,
-                corrected=check.corrected,
+            if kind != ImportKind.CUSTOMERS:  # a customer sheet's was written as it was checked
+                report_write(
+                    str(report),
+                    headers=check.headers,
+                    rows=check.bad,
+                    corrections=check.corrections,
+                    corrected=check.corrected,
+                )
+            self.stdout.write(
+                _report_line(report, to_fix=len(check.bad), corrected=check.corrected, changed=check.changed)
             )
-            self.stdout.write(f"report: {report} ({written} rows to fix)")
+
+
+def _report_line(report: Path, *, to_fix: int, corrected: int, changed: int) -> str:
+    """Where the report is and what it holds: rows to fix only when some were rejected."""
+    held = [
+        f"{count} {what}{'' if count == 1 else 's'}{after}"
+        for count, what, after in (
+            (to_fix, "row", " to fix"),
+            (corrected, "corrected cell", ""),
+            (changed, "changed customer", ""),
+        )
+        if count
+    ]
+    return f"report: {report} ({', '.join(held) or 'nothing to fix'})"
