@@ -77,7 +77,6 @@ class ContactForm(KebuForm):
         label=_("Attachments"),
         required=False,
         widget=MultipleFileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
-        help_text=_("Up to %(n)d pictures or PDFs, e.g. a chat screenshot.") % {"n": MAX_FILES_PER_RECORD},
     )
 
     def __init__(self, *args: Any, channel: str = "", **kwargs: Any) -> None:
@@ -86,6 +85,11 @@ class ContactForm(KebuForm):
         if channel:
             kwargs["initial"].setdefault("channel", channel)
         super().__init__(*args, **kwargs)
+        # Formatted here, per request: "%" on a lazy text translates it there and then, so written on the
+        # field it would keep the language the module happened to load in, whatever the page's.
+        self.fields["attachments"].help_text = _("Up to %(n)d pictures or PDFs, e.g. a chat screenshot.") % {
+            "n": MAX_FILES_PER_RECORD
+        }
 
     def to_input(self) -> ContactInput:
         data = self.cleaned_data

@@ -141,6 +141,15 @@ def test_a_refused_contact_comes_back_with_the_message_beside_the_field_and_noth
     assert not FollowUp.objects.exists()
 
 
+def test_the_attachments_hint_is_in_the_language_of_the_page(a_client, a_customer):
+    # The hint was formatted once, as the module loaded, and then read the same in every language.
+    url = reverse("contacts:customer_log", args=[a_customer.pk])
+    english = a_client.get(url, HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()
+    chinese = a_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9", **HTMX).content.decode()
+    assert "Up to 5 pictures or PDFs, e.g. a chat screenshot." in english
+    assert "最多 5 张图片或 PDF，例如聊天截图。" in chinese
+
+
 def test_an_attachment_that_is_not_what_its_name_says_is_refused_on_the_page(a_client, a_customer):
     body = _post(attachments=[SimpleUploadedFile("聊天.jpg", b"MZ\x90\x00not a picture")])
 
