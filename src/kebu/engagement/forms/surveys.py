@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kebu.core.forms import DATE_VALIDATORS, KebuForm
+from kebu.customers.columns import yuan
 from kebu.engagement.models import Question, QuestionKind, Survey
 from kebu.engagement.services.surveys import MAX_BATCH, TEXT_ANSWER_MAX
 
@@ -62,7 +63,13 @@ class SendForm(KebuForm):
     is None for someone who may not see orders: the form then has no order field at all."""
 
     survey = forms.ModelChoiceField(label=_("Survey"), queryset=Survey.objects.none(), empty_label=None)
-    order = forms.TypedChoiceField(label=_("About the order"), required=False, coerce=int, empty_value=None)
+    order = forms.TypedChoiceField(
+        label=_("About the order"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        error_messages={"invalid_choice": _("Choose one of this customer's orders.")},
+    )
 
     def __init__(self, *args: Any, surveys: Any, orders: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,7 +81,8 @@ class SendForm(KebuForm):
         self.fields["order"].choices = [("", _("No order"))] + [
             (
                 order.pk,
-                f"{order.order_no} · {timezone.localtime(order.ordered_at):%Y-%m-%d} · ¥{order.total_cny}",
+                f"{order.order_no} · {timezone.localtime(order.ordered_at):%Y-%m-%d}"
+                f" · {yuan(order.total_cny)}",
             )
             for order in orders
         ]

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from kebu.core.forms import DATE_VALIDATORS, KebuForm
+from kebu.customers.columns import yuan
 from kebu.engagement.models import (
     TicketCategory,
     TicketKind,
@@ -47,7 +48,11 @@ class TicketForm(KebuForm):
         help_text=_("What the customer says, in their words. Kept encrypted."),
     )
     order = forms.TypedChoiceField(
-        label=pgettext_lazy("sales order", "Order"), coerce=int, required=False, empty_value=None
+        label=pgettext_lazy("sales order", "Order"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={"invalid_choice": _("Choose one of this customer's orders.")},
     )
     lines = forms.TypedMultipleChoiceField(
         label=_("Items concerned"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
@@ -88,7 +93,7 @@ class TicketForm(KebuForm):
             self.data = self.data.copy()
             self.data.setlist(name, [v for v in self.data.getlist(name) if v in offered])
         self.fields["order"].choices = _BLANK + [
-            (o.pk, f"{o.order_no} · {timezone.localtime(o.ordered_at):%Y-%m-%d} · ¥{o.total_cny}")
+            (o.pk, f"{o.order_no} · {timezone.localtime(o.ordered_at):%Y-%m-%d} · {yuan(o.total_cny)}")
             for o in orders
         ]
         self.lines_order = lines_order

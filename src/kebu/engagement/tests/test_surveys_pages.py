@@ -201,6 +201,24 @@ def test_the_send_form_offers_the_customers_orders_by_the_shops_day(
     assert choices[order.pk].startswith(f"{order.order_no} · 2026-03-01 · ")
 
 
+def test_the_send_form_reads_order_amounts_as_money_and_refuses_another_customers_order(
+    client_for, manager_east, sales_a, catalogue
+):
+    survey = make_survey(manager_east)
+    customer = own_customer(sales_a)
+    order = make_order(actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 6)])
+    others_order = make_order(actor=sales_a, customer=own_customer(sales_a), store=catalogue.store)
+    client = client_for(sales_a)
+    url = reverse("surveys:customer_send", args=[customer.pk])
+
+    choices = dict(client.get(url).context["form"].fields["order"].choices)
+    refused = client.post(url, {"survey": survey.pk, "order": others_order.pk})
+
+    assert choices[order.pk].endswith(" · ¥1,194.00")
+    assert refused.context["form"].errors["order"] == ["Choose one of this customer's orders."]
+    assert not SurveyInvitation.objects.exists()
+
+
 def test_someone_who_may_not_see_orders_sends_links_without_any(
     client_for, manager_east, owner, service_desk, catalogue
 ):

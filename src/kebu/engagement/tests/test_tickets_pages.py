@@ -221,6 +221,40 @@ def test_a_ticket_is_opened_from_the_order_page_with_the_order_and_its_lines_off
     assert list(ticket.lines.all()) == [cream]
 
 
+def test_the_orders_offered_read_their_amounts_as_money(a_client, sales_a, customer, catalogue):
+    order = make_order(actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 6)])
+
+    page = a_client.get(reverse("tickets:create"), {"customer": customer.pk})
+
+    choices = dict(page.context["form"].fields["order"].choices)
+    assert choices[order.pk].endswith(" · ¥1,194.00")
+
+
+def test_a_complaint_on_another_customers_order_is_refused_beside_the_order_keeping_what_was_typed(
+    a_client, sales_a, customer, catalogue
+):
+    other = make_customer(actor=sales_a, name="赵敏", phone="13700002222", owner=sales_a)
+    others_order = make_order(actor=sales_a, customer=other, store=catalogue.store)
+
+    response = a_client.post(
+        reverse("tickets:create") + f"?customer={customer.pk}",
+        {
+            "kind": "complaint",
+            "category": "logistics",
+            "priority": "normal",
+            "subject": "包裹晚到五天",
+            "description": "礼盒是送人的",
+            "order": others_order.pk,
+        },
+    )
+
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form.errors["order"] == ["Choose one of this customer's orders."]
+    assert (form["subject"].value(), form["description"].value()) == ("包裹晚到五天", "礼盒是送人的")
+    assert not Ticket.objects.exists()
+
+
 def _complain_about_refund(client, order, refund):
     """Open a complaint about ``order``'s ``refund`` ("the money has not arrived"), linked to it."""
     return client.post(
