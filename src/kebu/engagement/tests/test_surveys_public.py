@@ -115,7 +115,7 @@ def test_an_answer_posted_with_csrf_enforced_and_no_session_is_saved(invitation,
 
     answered = client.post(url_of(invitation), {**post_data(survey), "csrfmiddlewaretoken": token})
 
-    assert answered.status_code == 302 and answered["Location"] == url_of(invitation)
+    assert answered.status_code == 302 and answered["Location"] == url_of(invitation) + "?answered=1"
     assert SurveyResponse.objects.get().invitation_id == invitation.pk
     thanks = client.get(url_of(invitation))
     assert thanks.status_code == 200 and "谢谢您的反馈！" in thanks.content.decode()
@@ -240,6 +240,18 @@ def test_two_submits_of_one_link_make_one_response_and_the_second_is_thanked(inv
     assert second.status_code == 200 and "Thank you!" in second.content.decode()
     assert SurveyResponse.objects.count() == 1
     assert Answer.objects.get(question__kind="nps").score == 10
+
+
+def test_the_customer_who_just_answered_is_thanked_not_told_they_answered_already(invitation, survey):
+    # The shop wrote no thank-you message of its own: the page's own words are read.
+    type(survey).objects.filter(pk=survey.pk).update(thanks="")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+
+    thanked = client.post(url_of(invitation), post_data(survey), follow=True).content.decode()
+    later = client.get(url_of(invitation)).content.decode()
+
+    assert "Your answers have been received. Thank you!" in thanked and "already answered" not in thanked
+    assert "You have already answered this survey." in later
 
 
 def test_a_closed_survey_is_no_longer_accepting_answers(invitation, survey, manager_east):

@@ -18,6 +18,7 @@ from typing import Any
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -33,6 +34,7 @@ from kebu.engagement.services.surveys import TEXT_ANSWER_MAX
 POSTS_PER_MINUTE_PER_IP = 30
 POSTS_PER_MINUTE_PER_LINK = 6
 WINDOW_SECONDS = 60
+ANSWERED_PARAM = "answered"
 
 
 def _too_many(key: str, limit: int) -> bool:
@@ -81,10 +83,18 @@ def _not_valid(request: HttpRequest) -> HttpResponse:
 def _state_page(request: HttpRequest, invitation: SurveyInvitation, error: Exception) -> HttpResponse:
     survey = invitation.survey
     if isinstance(error, services.AlreadyAnswered):
+        # Right after the answer (the redirect's ?answered=1) the customer is thanked for it; "already
+        # answered" is for one who opens the link again later.
+        just_answered = request.method == "GET" and request.GET.get(ANSWERED_PARAM) == "1"
+        default = (
+            _("Your answers have been received. Thank you!")
+            if just_answered
+            else _("You have already answered this survey. Thank you!")
+        )
         return _message(
             request,
             title=_("Thank you!"),
-            message=survey.thanks or _("You have already answered this survey. Thank you!"),
+            message=survey.thanks or default,
             icon="bi-heart",
             status=200,
             survey=survey,
@@ -192,7 +202,7 @@ def survey_answer_view(request: HttpRequest, token: str) -> HttpResponse:
         response["Cache-Control"] = "private, no-store"
         return response
     # Post/redirect/get: a reload or the back button then shows the thanks, never a second post.
-    return redirect("surveys:answer", token=token)
+    return redirect(f"{reverse('surveys:answer', args=[token])}?{ANSWERED_PARAM}=1")
 
 
 def _too_many_page(request: HttpRequest) -> HttpResponse:
