@@ -99,6 +99,11 @@ class SegmentSummary:
     tiers: dict[str, int] = field(default_factory=dict)
     churn: dict[str, int] = field(default_factory=dict)
     at_risk: int = 0
+    # The expected spend of the next 365 days of the customers counted (None without a lifetime-value
+    # model), and whether they are every customer: the shop's total is a forecast of its sales, which
+    # someone who sees only some customers is not shown (the forecast page is shop-wide, for others).
+    clv_365_cny: Decimal | None = None
+    everyone: bool = False
 
 
 def segment_summary(*, user: Any, result: dict[str, Any] | None = None) -> SegmentSummary:
@@ -107,7 +112,9 @@ def segment_summary(*, user: Any, result: dict[str, Any] | None = None) -> Segme
     own totals (``result``, written with the table), which saves reading a million rows per visit."""
     if not access.can_view(user, InsightKind.SCORES):
         return _summary({}, {}, {}, 0)
-    if result and "segments" in result and _sees_everyone(user):
+    everyone = _sees_everyone(user)
+    if result and "segments" in result and everyone:
+        clv_total = (result.get("clv") or {}).get("total_365_cny")
         return _summary(
             {
                 key: [n, Decimal(str(result["segment_spent_cny"].get(key, 0)))]
@@ -116,18 +123,27 @@ def segment_summary(*, user: Any, result: dict[str, Any] | None = None) -> Segme
             result["tiers"],
             result["churn"],
             result.get("at_risk", 0),
+            clv_365_cny=None if clv_total is None else Decimal(str(clv_total)),
+            everyone=True,
         )
     grouped = (
         scores_visible(user=user)
         .order_by()
         .values("segment", "tier", "churn_risk")
-        .annotate(n=Count("pk"), spent=Sum("spent_cny", output_field=MONEY))
+        .annotate(
+            n=Count("pk"),
+            spent=Sum("spent_cny", output_field=MONEY),
+            clv=Sum("clv_365_cny", output_field=MONEY),
+        )
     )
     by_segment: dict[str, list[Any]] = {}
     tiers: dict[str, int] = {}
     churn: dict[str, int] = {}
     at_risk = 0
+    clv_365: Decimal | None = None
     for row in grouped:
+        if row["clv"] is not None:
+            clv_365 = (clv_365 or Decimal(0)) + Decimal(str(row["clv"]))
         n = row["n"]
         counted = by_segment.setdefault(row["segment"], [0, Decimal(0)])
         counted[0] += n
@@ -137,7 +153,7 @@ def segment_summary(*, user: Any, result: dict[str, Any] | None = None) -> Segme
         churn[row["churn_risk"]] = churn.get(row["churn_risk"], 0) + n
         if is_at_risk(segment=row["segment"], tier=row["tier"], churn_risk=row["churn_risk"]):
             at_risk += n
-    return _summary(by_segment, tiers, churn, at_risk)
+    return _summary(by_segment, tiers, churn, at_risk, clv_365_cny=clv_365, everyone=everyone)
 
 
 def is_at_risk(*, segment: str, tier: str, churn_risk: str) -> bool:
@@ -146,7 +162,13 @@ def is_at_risk(*, segment: str, tier: str, churn_risk: str) -> bool:
 
 
 def _summary(
-    by_segment: dict[str, list[Any]], tiers: dict[str, int], churn: dict[str, int], at_risk: int
+    by_segment: dict[str, list[Any]],
+    tiers: dict[str, int],
+    churn: dict[str, int],
+    at_risk: int,
+    *,
+    clv_365_cny: Decimal | None = None,
+    everyone: bool = False,
 ) -> SegmentSummary:
     total = sum(n for n, _spent in by_segment.values())
     segments = []
@@ -169,6 +191,8 @@ def _summary(
         tiers={t.value: int(tiers.get(t.value, 0)) for t in ValueTier},
         churn={"": int(churn.get("", 0)), **{c.value: int(churn.get(c.value, 0)) for c in ChurnRisk}},
         at_risk=int(at_risk),
+        clv_365_cny=None if clv_365_cny is None else clv_365_cny.quantize(CENT, rounding=ROUND_HALF_UP),
+        everyone=everyone,
     )
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db.models import Sum
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
 
 from kebu.insights.models.scores import CustomerScore, ScoreSettings, Segment
-from kebu.insights.tests.scores_shop import CREAM, TEA, TONER, scores_run, shop_make
+from kebu.insights.tests.scores_shop import CREAM, TEA, TONER, history_shop, scores_run, shop_make
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +167,28 @@ def test_the_run_totals_shown_to_those_who_see_everyone_match_a_count_of_the_tab
 
     for user in (analyst, owner):
         assert segment_summary(user=user, result=result) == segment_summary(user=user)
+
+
+def test_a_sales_clerk_sees_the_expected_spend_of_their_own_customers_not_the_shops(
+    owner, catalogue, sales_a, sales_b, client_for, analyst
+):
+    # given a shop with enough history for the lifetime-value models, half of it sales_a's
+    history = list(history_shop().items())
+    shop_make(actor=owner, catalogue=catalogue, owner=sales_a, customers=dict(history[:40]))
+    shop_make(actor=owner, catalogue=catalogue, owner=sales_b, customers=dict(history[40:]))
+    run = scores_run()
+    assert run.result["clv"]["gamma_gamma"]
+    shop_total = f"¥{run.result['clv']['total_365_cny']:,.0f}"
+    own = CustomerScore.objects.filter(customer__owner=sales_a).aggregate(total=Sum("clv_365_cny"))["total"]
+    own_total = f"¥{own:,.0f}"
+    assert own_total != shop_total
+
+    # when each opens the segments page
+    clerk_html = client_for(sales_a).get(reverse("insights:segments")).content.decode()
+    analyst_html = client_for(analyst).get(reverse("insights:segments")).content.decode()
+
+    # then the clerk reads their customers' sum (the shop's is a forecast of its sales, which is not theirs
+    # to see), and someone who sees every customer the shop's
+    assert shop_total not in clerk_html
+    assert f"The customers you can see are together expected to spend about {own_total}" in clerk_html
+    assert f"All customers together are expected to spend about {shop_total}" in analyst_html
