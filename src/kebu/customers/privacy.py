@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from kebu.core.masking import mask
 
 # The kinds a value can be masked as (kebu.core.masking.MASKERS).
@@ -74,6 +76,16 @@ REVEALABLE: dict[str, tuple[str, str | None, str]] = {
     "social": (SOCIAL, "socials", "handle"),
     "notes": (TEXT, None, "notes"),
     "evidence": (TEXT, "consents", "evidence"),
+}
+# Each as a person knows it, for the audit log's reveal entries.
+REVEALABLE_LABELS: dict[str, Any] = {
+    "phone": _("Phone"),
+    "email": _("Email"),
+    "address": _("Address"),
+    "receiver_phone": _("Receiver phone"),
+    "social": _("Social accounts"),
+    "notes": _("Notes"),
+    "evidence": _("Consent evidence"),
 }
 
 

@@ -26,7 +26,22 @@ _DETAIL_LABELS = {
     "is_active": _("active"),
     "is_staff": _("staff status"),
     "is_superuser": _("superuser status"),
+    # customer.reveal: which contact detail, and the id of the phone, address … row it is in
+    "field": _("Contact detail"),
+    "item": _("Row id"),
+    # two-step verification
+    "new_phone": _("Replaced an earlier authenticator"),
+    "left": _("Recovery codes left"),
 }
+
+
+def _detail_value(entry: Any, key: str, value: Any) -> Any:
+    """A value that is itself a code name, in words: the contact detail a reveal showed."""
+    if entry.action == "customer.reveal" and key == "field":
+        from kebu.customers.privacy import REVEALABLE_LABELS
+
+        return REVEALABLE_LABELS.get(value, value)
+    return value
 
 
 def _field_label(target_type: str, name: str) -> str:
@@ -53,6 +68,7 @@ def audit_details(entry: Any) -> list[tuple[str, str]]:
     for key, value in (entry.data or {}).items():
         if value in ([], {}, None, ""):
             continue
+        value = _detail_value(entry, key, value)
         if isinstance(value, dict):
             text = json.dumps(value, ensure_ascii=False, sort_keys=True)
         elif isinstance(value, list):

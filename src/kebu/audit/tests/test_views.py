@@ -205,3 +205,28 @@ def test_the_pages_of_a_filtered_log_keep_its_filters(owner_client):
     page = owner_client.get(LIST_URL, {"action": "customer.archive"}).content.decode()
 
     assert 'href="?action=customer.archive&amp;page=2"' in page
+
+
+def test_what_a_reveal_and_two_step_verification_record_reads_in_words_not_code_names(owner_client):
+    # given the entries a reveal of a receiver's phone, a new authenticator and a used recovery code write
+    record(
+        "customer.reveal",
+        target_type="customers.customer",
+        target_id="7",
+        target_repr="C000007",
+        data={"field": "receiver_phone", "item": "1253"},
+    )
+    record("auth.2fa_enabled", target_type="accounts.user", target_id="1", data={"new_phone": True})
+    record("auth.2fa_recovery_code_used", target_type="accounts.user", target_id="1", data={"left": 9})
+
+    # when the owner reads the log (in English: the Chinese words come with the translations)
+    html = owner_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    # then each says what happened in the page's words, not the program's keys
+    assert "Contact detail: Receiver phone" in html
+    assert "Row id: 1253" in html
+    assert "Replaced an earlier authenticator: Yes" in html
+    assert "Recovery codes left: 9" in html
+    assert "receiver_phone" not in html
+    for key in ("field", "item", "new_phone", "left"):
+        assert f"<li>{key}:" not in html
