@@ -49,20 +49,31 @@
     el.style.height = height + "px";
   }
 
+  // The widest of ``texts`` in ECharts' default label font, in pixels.
+  function widest(texts) {
+    var context = document.createElement("canvas").getContext("2d");
+    context.font = "12px sans-serif";
+    return texts.reduce(function (most, text) { return Math.max(most, context.measureText(String(text)).width); }, 0);
+  }
+
   function horizontal(el, lang, labels, spec, title, colour, name, format) {
     sized(el, Math.max(180, 30 * spec.labels.length + 60));
     var chart = window.echarts.init(el, null, { locale: lang });
+    var values = (spec.values || spec.net).map(number);
+    var shown = function (value) { return (format || grouped)(value); };
     chart.setOption({
       animation: false,
       toolbox: toolbox(labels, name),
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      grid: { left: 8, right: 40, top: 32, bottom: 8, containLabel: true },
+      // Room on the right for the amount beside the longest bar, which may end at the axis's end
+      // (¥3,000.00 on an axis to 3,000): a fixed margin cut "243,032.73" to "243,032".
+      grid: { left: 8, right: Math.ceil(widest(values.map(shown))) + 12, top: 32, bottom: 8, containLabel: true },
       xAxis: { type: "value" },
       yAxis: { type: "category", inverse: true, data: spec.labels, axisLabel: { width: 140, overflow: "truncate" } },
       series: [{
         name: title, type: "bar", itemStyle: { color: colour }, cursor: "pointer",
-        data: (spec.values || spec.net).map(number),
-        label: { show: true, position: "right", formatter: function (p) { return (format || grouped)(p.value); } }
+        data: values,
+        label: { show: true, position: "right", formatter: function (p) { return shown(p.value); } }
       }]
     });
     chart.on("click", opener(spec.urls));
