@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import translation
@@ -591,8 +590,8 @@ def customer_rows_repeated(
     imported one after the other as before. The keys are the cells made plain (a mobile's 11 digits, an
     email in lower case), not checked as the import checks them.
 
-    One pass over the sheet, keeping a hash and a few numbers for each row; the hashes are sorted to find
-    the few that more than one row has."""
+    One pass over the sheet, keeping a hash and two numbers for each row (16 bytes); then two over the
+    hashes, to find the few that more than one row has (``_positions_repeated``)."""
     overwrites: list[tuple[int, str]] = []
     keys: list[tuple[int, str]] = []
     for index, key in sorted(mapping.items()):
@@ -616,20 +615,37 @@ def customer_rows_repeated(
         numbers.append(number)
         fields = frozenset(field for index, field in overwrites if normalized(cells[index]))
         given.append(kinds.setdefault(fields, len(kinds)))
-    found = np.frombuffer(hashes, dtype=np.int64)
-    order = np.argsort(found, kind="stable")  # a customer's rows together, in the sheet's order
-    again = np.flatnonzero(found[order[1:]] == found[order[:-1]])
     fields_of = {kind: fields for fields, kind in kinds.items()}
     repeated: dict[int, Repeat] = {}
-    # Each run of one customer's rows, bottom up: what the rows below each one give.
-    below: tuple[int, frozenset[str]] | None = None
-    for upper, lower in reversed(list(zip(order[again].tolist(), order[again + 1].tolist(), strict=True))):
-        if below is None or below[0] != lower:
-            below = (lower, fields_of[given[lower]])
-        if below[1]:
-            repeated[numbers[upper]] = Repeat(numbers[lower], below[1])
-        below = (upper, below[1] | fields_of[given[upper]])
+    for positions in _positions_repeated(hashes):
+        # One customer's rows, bottom up: what the rows below each one give.
+        below = fields_of[given[positions[-1]]]
+        for upper, lower in zip(positions[-2::-1], positions[:0:-1], strict=True):
+            if below:
+                repeated[numbers[upper]] = Repeat(numbers[lower], below)
+            below |= fields_of[given[upper]]
     return repeated
+
+
+def _positions_repeated(hashes: array[int]) -> Iterator[list[int]]:
+    """The positions in ``hashes`` of each value that it has more than once, in order. A bit for each
+    value in a table of 2**24 bits (2 MB) first finds the values that may be repeated, those falling on a
+    bit already set, and only those are then kept with their positions: a few per cent of a million."""
+    mask = (1 << 24) - 1
+    seen, again = bytearray(1 << 21), bytearray(1 << 21)
+    for value in hashes:
+        slot = value & mask
+        if seen[slot >> 3] & (bit := 1 << (slot & 7)):
+            again[slot >> 3] |= bit
+        else:
+            seen[slot >> 3] |= bit
+    del seen
+    maybe: dict[int, list[int]] = defaultdict(list)
+    for position, value in enumerate(hashes):
+        slot = value & mask
+        if again[slot >> 3] & (1 << (slot & 7)):
+            maybe[value].append(position)
+    return (positions for positions in maybe.values() if len(positions) > 1)
 
 
 def _repeat_key(key: str, text: str) -> tuple[str, str]:

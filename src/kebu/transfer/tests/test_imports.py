@@ -376,6 +376,17 @@ def test_rows_are_one_customer_as_the_import_would_match_them():
     assert customer_rows_repeated([(2, ["C1", "a"]), (3, ["C1", "b"])], {0: "customer_no", 1: "tags"}) == {}
 
 
+def test_keys_falling_on_one_bit_of_the_first_pass_are_not_taken_for_one_another():
+    from array import array
+
+    from kebu.transfer.customers import _positions_repeated
+
+    bit = 1 << 24  # the first pass tells values apart by their low 24 bits only
+    hashes = array("q", [7, 7 + bit, -bit + 7, 7, 5, 7 + bit])
+
+    assert sorted(_positions_repeated(hashes)) == [[0, 3], [1, 5]]
+
+
 def test_a_kept_customer_number_is_used_and_later_numbers_skip_it(owner):
     run = run_import(owner, csv_bytes("C000002,老客,13800000021,,,,,,,,", ",新客,13800000022,,,,,,,,"))
 
