@@ -324,7 +324,7 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "draft": draft,
         "form": form,
-        "columns": [(*column, samples[column[0]]) for column in form.columns],
+        **_columns_shown([(*column, samples[column[0]]) for column in form.columns]),
         "rows": rows,
         "problems": problems,
         "presets": presets,
@@ -333,6 +333,21 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         "kind_label": KIND_LABELS[kind],
     }
     return render(request, "transfer/draft.html", context, status=status)
+
+
+# A sheet with more columns than this left out shows those folded away below the ones it imports: a
+# 300-column export put the import button 12,000 px down the page.
+SKIPPED_COLUMNS_SHOWN = 12
+
+
+def _columns_shown(columns: list[tuple[int, str, Any, list[str]]]) -> dict[str, Any]:
+    """The mapping page's columns (index, header, bound field, sample values): all of them in the sheet's
+    order, and, when more than ``SKIPPED_COLUMNS_SHOWN`` are left out, those apart (``skipped``); a
+    column with an error is never folded away."""
+    skipped = [c for c in columns if not c[2].value() and not c[2].errors]
+    if len(skipped) <= SKIPPED_COLUMNS_SHOWN:
+        return {"columns": columns, "fed": columns, "skipped": []}
+    return {"columns": columns, "fed": [c for c in columns if c not in skipped], "skipped": skipped}
 
 
 def _mapping_shown(

@@ -171,6 +171,32 @@ def test_the_columns_page_shows_the_header_first_rows_and_the_guessed_fields(own
         assert f'<option value="{key}" selected>' in select
 
 
+def test_a_sheet_of_many_columns_shows_the_ones_it_imports_and_folds_the_others_away(owner_client):
+    # given a 40-column export of which Kebu knows three columns
+    header = ",".join(["姓名", *(f"统计{i}" for i in range(37)), "手机号", "备注"]) + "\n"
+    token = token_of(
+        upload(owner_client, sheet(",".join(["张三", *("x" * 37), "13812345678", "老客"]), header=header))
+    )
+
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+
+    # then those three come first, the 37 others folded away but still in the form
+    fed, skipped = page.split('id="columns-skipped"')
+    assert re.findall(r'data-column="(\d+)"', fed) == ["0", "38", "39"]
+    assert len(re.findall(r'data-column="\d+"', skipped)) == 37
+    assert "37 more columns are not imported" in " ".join(re.sub(r"<[^>]+>", " ", skipped).split())
+    assert "</details>" in skipped and 'name="col_5"' in skipped
+    # and a sheet with a few columns left out shows all of them, in its order
+    token = token_of(upload(owner_client, sheet("张三,13812345678,a,b", header="姓名,手机号,甲,乙\n")))
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    assert 'id="columns-skipped"' not in page and re.findall(r'data-column="(\d+)"', page) == [
+        "0",
+        "1",
+        "2",
+        "3",
+    ]
+
+
 def test_a_mapping_with_nothing_that_tells_customers_apart_is_shown_as_a_problem_and_cannot_be_imported(
     owner_client,
 ):
