@@ -1158,7 +1158,9 @@ def _update(
                 "Row %(row)d further down is the same customer and fills in these columns too: its values "
                 "are the ones kept."
             ) % {"row": repeat.later}
-            left_out.append([_headers(run, columns_feeding(mapping, cells, frozenset(differs))), "", reason])
+            columns = columns_feeding(mapping, cells, frozenset(differs))
+            given = list_join(normalized(cells[index]) for index in columns)  # the file's own, as written
+            left_out.append([_headers(run, columns), given, reason])
     if masked:
         reason = _(
             "This customer is already in Kebu: the contact details in these columns, which your role sees "

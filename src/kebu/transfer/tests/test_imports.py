@@ -325,7 +325,7 @@ def test_a_customer_listed_twice_takes_the_lower_row_and_importing_again_changes
     assert state() == before
     # The upper row's note differs from what the customer has: said on that row, naming the one kept.
     [note] = import_notes(again, limit=10)
-    assert (note.row, note.column) == (2, "备注")
+    assert (note.row, note.column, note.value) == (2, "备注", "老客户")
     assert "Row 4 further down is the same customer" in note.reason
 
 
