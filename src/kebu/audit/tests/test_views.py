@@ -230,3 +230,131 @@ def test_what_a_reveal_and_two_step_verification_record_reads_in_words_not_code_
     assert "receiver_phone" not in html
     for key in ("field", "item", "new_phone", "left"):
         assert f"<li>{key}:" not in html
+
+
+def _table_text(html: str) -> str:
+    """The log's table as read, without the codes kept in its hover titles."""
+    import re
+
+    table = html[html.index('id="audit-table"') : html.index("</table>")]
+    return re.sub(r' title="[^"]*"', "", table)
+
+
+def _entries_a_shop_writes(owner):
+    """The entries an edit, an export with filters, an import, a recompute, a rename and a change of the
+    shop's settings write, as their services write them."""
+    from kebu.customers.tests.factories import make_customer
+
+    customer = make_customer(actor=owner, name="张三")
+    record(
+        "customer.update",
+        target=customer,
+        changes={"stage": ["repeat", "vip"], "email": ["", "z***@example.com"]},
+        data={"kind": "customer.updated"},
+    )
+    record(
+        "customer.export",
+        data={
+            "masked": True,
+            "filters": {"stage": ["vip", "member"], "spent_min": ["1000"]},
+            "searched": False,
+            "rows": 12,
+            "format": "csv",
+            "columns": ["customer_no", "name", "total_spent"],
+        },
+    )
+    record(
+        "customer.import",
+        target_type="transfer.import",
+        target_id="3",
+        target_repr="#3 客户.xlsx",
+        data={"kind": "customers", "file": "客户.xlsx", "bytes": 2048, "sha256": "ab" * 32, "mode": "all"},
+    )
+    record(
+        "metrics.recompute",
+        target_type="customers.customer",
+        data={"customers_changed": 4308, "top_category_changed": 12},
+    )
+    record(
+        "catalogue.change",
+        target_type="orders.category",
+        target_id="5",
+        target_repr="护肤 › 面霜",
+        changes={"path": ["护肤 › 乳霜", "护肤 › 面霜"]},
+        data={"subcategories renamed": 2},
+    )
+    record(
+        "order.pay",
+        target_type="orders.order",
+        target_id="77",
+        target_repr="KB00001268",
+        data={"amount": "1234.00", "method": "alipay"},
+    )
+    record(
+        "settings.change",
+        target_type="core.shopsettings",
+        target_id="1",
+        target_repr="shop settings",
+        changes={"shared_pool_enabled": [True, False], "stage_vip_spent_cny": ["5000.00", "8000.00"]},
+    )
+    return customer
+
+
+def test_the_entries_of_a_days_work_read_in_words_not_code_names(owner_client, owner):
+    customer = _entries_a_shop_writes(owner)
+
+    html = owner_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    # the targets are named as a merchant names them, and a customer links to their page
+    assert f'<a href="/customers/{customer.pk}/"' in html
+    assert f"Customer {customer.customer_no} 张三</a>" in html
+    assert "Order KB00001268</a>" in html
+    assert "Import #3 客户.xlsx</a>" in html
+    assert "Category 护肤 › 面霜" in html
+    assert "Shop settings</span>" in html
+    # the details under the page's labels, the values as the app shows them
+    assert "Lifecycle stage</span>: Repeat buyer → VIP" in html
+    assert "Filters: Lifecycle stage: VIP, Member; Spent at least (¥): 1000" in html
+    assert "Contact details masked: Yes" in html
+    assert "Format: CSV" in html
+    assert "Columns exported: Customer number, Name, Total spent" in html
+    assert "Kind of sheet: Customers" in html
+    assert "File size: 2.0\xa0KB" in html
+    assert "Rows with problems: All or nothing" in html
+    assert "Customers whose figures changed: 4308" in html
+    assert "Category path</span>: 护肤 › 乳霜 → 护肤 › 面霜" in html
+    assert "Subcategories renamed with it: 2" in html
+    assert "Amount: ¥1,234.00" in html
+    assert "Payment method: Alipay" in html
+    assert "¥5,000.00 → ¥8,000.00" in html
+    # and none of the program's words
+    for code in (
+        "customers.customer",
+        "transfer.import #",
+        "customers_changed",
+        "top_category_changed",
+        "subcategories renamed",
+        "spent_min",
+        "customer.updated",
+        "<li>kind:",
+        "good_rows",
+    ):
+        assert code not in _table_text(html), code
+
+
+def test_the_entries_read_in_chinese_on_the_chinese_page(owner_client, owner):
+    customer = _entries_a_shop_writes(owner)
+
+    html = owner_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert f"客户 {customer.customer_no} 张三</a>" in html
+    assert "订单 KB00001268</a>" in html
+    assert "导入 #3 客户.xlsx</a>" in html
+    assert "生命周期阶段</span>: 复购 → VIP" in html
+    assert "筛选条件: 生命周期阶段: VIP、会员；" in html
+    assert "支付宝" in html
+    assert "¥5,000.00 → ¥8,000.00" in html
+    assert "公海</span>: 是 → 否" in html
+    # the labels added with this page's words (they read in Chinese once the catalogue has them)
+    assert "格式: CSV" in html
+    assert "客户 C" in html and "customers_changed" not in html
