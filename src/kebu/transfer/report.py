@@ -17,7 +17,7 @@ uploaded again reads as the sheet did."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time
 from typing import IO, Any, cast
 
@@ -25,6 +25,7 @@ import xlsxwriter
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from kebu.audit.services import audit_record
 from kebu.transfer.cells import safe_cell, unquoted
 from kebu.transfer.changes import CustomerChange, added_field_label
 from kebu.transfer.corrections import CORRECTIONS_LISTED, Correction
@@ -134,6 +135,48 @@ def report_write(
     changes_sheet.add(changes)
     book.close()
     return written
+
+
+class Counted:
+    """An iterable that counts what has been taken from it: the customers a report's "Changed" sheet
+    lists, known once the report is written."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items, self.count = items, 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.count += 1
+            yield item
+
+
+def report_audit(
+    *,
+    actor: Any,
+    run: Any = None,
+    file_name: str = "",
+    kind: str = "",
+    rows_to_fix: int,
+    corrected: int,
+    changed: int,
+    masked: bool,
+) -> None:
+    """Record that a report left Kebu, as an export is recorded: it holds the rejected rows' cells and,
+    on its "Changed" sheet, customers' values before and after, personal data. ``run``: the import it is
+    the report of (``import.report``); without one, the check of the file ``file_name``, a sheet of
+    ``kind``, that imported nothing (``import.check_report``). ``changed``: the customers it lists as
+    changed; ``masked``: whether their contact details are masked there."""
+    data: dict[str, Any] = {
+        "rows_to_fix": rows_to_fix,
+        "corrected": corrected,
+        "changed": changed,
+        "masked": masked,
+    }
+    if run is not None:
+        audit_record(action="import.report", actor=actor, target=run, data=data)
+    else:
+        data = {"file": file_name, "kind": kind, **data}
+        audit_record(action="import.check_report", actor=actor, data=data)
 
 
 class _CorrectionsSheet:

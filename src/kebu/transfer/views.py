@@ -34,6 +34,7 @@ from kebu.core.models import Job
 from kebu.core.pagination import paginate
 from kebu.customers import access
 from kebu.customers.models import CustomField
+from kebu.customers.privacy import contact_policy
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.cells import normalized
@@ -76,7 +77,7 @@ from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPre
 from kebu.transfer.orders import order_headers_match
 from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
 from kebu.transfer.products import product_headers_match
-from kebu.transfer.report import report_write
+from kebu.transfer.report import Counted, report_audit, report_write
 from kebu.transfer.reviews import review_headers_match
 
 # Who may see every import, not only their own (the admin role has it).
@@ -495,8 +496,19 @@ def import_check_report_view(request: HttpRequest, token: str, job_id: int) -> H
     result = import_check_result(job)
     if result is None or result.report is None:
         raise Http404
+    handle = result.report.open("rb")
+    report_audit(
+        actor=request.user,
+        file_name=draft["file_name"],
+        kind=job.payload.get("kind") or ImportKind.CUSTOMERS,
+        rows_to_fix=result.bad,
+        corrected=result.corrected,
+        changed=result.changed,
+        # The check wrote its "Changed" sheet as the one who asked for it may see customers.
+        masked=contact_policy(job.created_by).masked,
+    )
     return FileResponse(
-        result.report.open("rb"),
+        handle,
         as_attachment=True,
         filename=_report_name(draft["file_name"], to_fix=result.bad > 0, checked=True),
         content_type=XLSX,
@@ -594,13 +606,22 @@ def import_rejected_view(request: HttpRequest, import_id: int) -> HttpResponseBa
     except FileNotFoundError as exc:
         raise Http404 from exc
     out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-    report_write(
+    changes = Counted(import_changes(run, user=request.user))
+    written = report_write(
         out,
         headers=run.headers,
         rows=rows,
         corrections=import_corrections(run),
         corrected=run.corrected,
-        changes=import_changes(run, user=request.user),
+        changes=changes,
+    )
+    report_audit(
+        actor=request.user,
+        run=run,
+        rows_to_fix=written,
+        corrected=run.corrected,
+        changed=changes.count,
+        masked=contact_policy(request.user).masked,
     )
     out.seek(0)
     return FileResponse(

@@ -12,7 +12,9 @@ import python_calamine
 import xlsxwriter
 from django.core.management import CommandError, call_command
 
+from kebu.audit.models import AuditEntry
 from kebu.customers.models import Customer, Gender
+from kebu.transfer.models import Import
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +131,33 @@ def test_importing_keeps_the_good_rows_reports_the_others_and_can_be_undone(merc
     run_id = text.split("import #")[1].split(":")[0]
     call_command("import", undo=int(run_id), stdout=out)
     assert Customer.objects.count() == 0
+
+
+def test_a_report_written_by_the_command_is_audited_as_an_export_is(merchant_sheet, tmp_path, owner):
+    report = tmp_path / "待修改.xlsx"
+    out = io.StringIO()
+
+    call_command("import", str(merchant_sheet), report=str(report), user="laoban", stdout=out)
+
+    run = Import.objects.get()
+    entry = AuditEntry.objects.get(action="import.report")
+    assert (entry.actor_id, entry.target_type, entry.target_id) == (owner.pk, "transfer.import", str(run.pk))
+    assert entry.data == {"rows_to_fix": 3, "corrected": run.corrected, "changed": 0, "masked": False}
+
+
+def test_a_dry_runs_report_is_audited_and_a_dry_run_without_one_is_not(merchant_sheet, tmp_path):
+    call_command("import", str(merchant_sheet), dry_run=True, stdout=io.StringIO())
+    assert not AuditEntry.objects.filter(action="import.check_report").exists()
+
+    call_command(
+        "import", str(merchant_sheet), dry_run=True, report=str(tmp_path / "r.xlsx"), stdout=io.StringIO()
+    )
+
+    entry = AuditEntry.objects.get(action="import.check_report")
+    # Under no one's name: whoever runs it holds the database, and the report is unmasked.
+    assert entry.actor_id is None and entry.target_type == ""
+    assert entry.data["file"] == "客户表.xlsx" and entry.data["kind"] == "customers"
+    assert (entry.data["rows_to_fix"], entry.data["changed"], entry.data["masked"]) == (3, 0, False)
 
 
 def test_an_import_without_a_report_says_why_each_row_was_rejected_as_the_dry_run_does(merchant_sheet, owner):

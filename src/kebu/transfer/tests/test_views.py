@@ -13,6 +13,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
+from kebu.audit.models import AuditEntry
 from kebu.core.models import Job, JobStatus
 from kebu.customers.models import Customer
 from kebu.customers.services import customer_input_from, customer_update
@@ -441,6 +442,66 @@ def test_importing_from_the_pages_shows_the_counts_and_the_rejected_rows(
     assert report.status_code == 200
     book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(b"".join(report.streaming_content)))
     assert book.get_sheet_by_index(0).to_python()[1][0] == "王五"
+
+
+def test_downloading_an_imports_report_is_audited_with_who_which_import_and_how_many(
+    owner_client, owner, django_capture_on_commit_callbacks
+):
+    # given an import that rejected a row and changed a customer already in Kebu (their name)
+    make_customer(actor=owner, name="李小四", phone="13900001111")
+    run, _response = import_through_pages(
+        owner_client, [*GOOD, *BAD], django_capture_on_commit_callbacks=django_capture_on_commit_callbacks
+    )
+    assert (run.rejected, run.updated) == (1, 1)
+
+    # when the owner downloads its report (the rejected row's cells, the customer's before and after)
+    report = owner_client.get(reverse("transfer:rejected", args=[run.pk]))
+    b"".join(report.streaming_content)
+
+    # then it is in the audit log as an export is: who, which import, how much, unmasked
+    entry = AuditEntry.objects.get(action="import.report")
+    assert (entry.actor_id, entry.target_type, entry.target_id) == (owner.pk, "transfer.import", str(run.pk))
+    assert entry.data == {"rows_to_fix": 1, "corrected": run.corrected, "changed": 1, "masked": False}
+
+
+def test_a_report_downloaded_by_someone_who_sees_contacts_masked_is_audited_as_masked(
+    importer_client, importer, django_capture_on_commit_callbacks
+):
+    run, _response = import_through_pages(
+        importer_client, [*GOOD, *BAD], django_capture_on_commit_callbacks=django_capture_on_commit_callbacks
+    )
+
+    importer_client.get(reverse("transfer:rejected", args=[run.pk]))
+    importer_client.get(reverse("transfer:rejected", args=[run.pk]))
+
+    entries = AuditEntry.objects.filter(action="import.report", target_id=str(run.pk))
+    assert entries.count() == 2  # each download
+    read = {(e.actor_id, e.data["masked"], e.data["rows_to_fix"]) for e in entries}
+    assert read == {(importer.pk, True, run.rejected)} and run.rejected > 0
+
+
+def test_downloading_a_checks_report_is_audited_with_the_file_and_its_counts(
+    owner_client, owner, django_capture_on_commit_callbacks
+):
+    token = token_of(upload(owner_client, sheet(*GOOD, *BAD)))
+    with django_capture_on_commit_callbacks(execute=True):
+        check_url = post_columns(owner_client, token, "check")["Location"]
+    page = owner_client.get(check_url).content.decode()
+    assert not AuditEntry.objects.filter(action="import.check_report").exists()
+
+    report = owner_client.get(re.search(r'href="([^"]+/report\.xlsx)"', page).group(1))
+    assert report.status_code == 200
+
+    entry = AuditEntry.objects.get(action="import.check_report")
+    assert entry.actor_id == owner.pk and not Import.objects.exists()
+    assert entry.data == {
+        "file": "客户.csv",
+        "kind": "customers",
+        "rows_to_fix": 1,
+        "corrected": 0,
+        "changed": 0,
+        "masked": False,
+    }
 
 
 def test_all_or_nothing_with_a_bad_row_imports_nothing_and_says_so(

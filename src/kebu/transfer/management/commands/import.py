@@ -31,6 +31,7 @@ from kebu.core.errors import KebuError
 from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
 from kebu.customers.access import ShellOperator
+from kebu.customers.privacy import contact_policy
 from kebu.orders.models import Store
 from kebu.transfer.aside import aside_kept_text
 from kebu.transfer.changes import import_changes, import_changes_listed
@@ -54,7 +55,7 @@ from kebu.transfer.orders import order_file_check, order_store_check
 from kebu.transfer.presets import mapping_preset_named
 from kebu.transfer.products import product_file_check
 from kebu.transfer.readers import table_read
-from kebu.transfer.report import report_write
+from kebu.transfer.report import Counted, report_audit, report_write
 from kebu.transfer.reviews import review_file_check
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -145,7 +146,7 @@ class Command(BaseCommand):
                 if run.job.status == JobStatus.FAILED:
                     job_retry(job=run.job)
                 stale_after = timedelta(0) if options["take_over"] else STALE_AFTER
-                self._run(run, stale_after=stale_after, report=options["report"], reader=reader)
+                self._run(run, stale_after=stale_after, report=options["report"], reader=reader, actor=actor)
                 return
             path: Path | None = options["file"]
             if path is None:
@@ -202,7 +203,7 @@ class Command(BaseCommand):
             self.stdout.write(f"import #{run.pk}: {run.file_name}")
             for index, key in sorted((int(i), k) for i, k in run.mapping.items()):
                 self.stdout.write(f"  {run.headers[index]} → {key}")
-            self._run(run, stale_after=STALE_AFTER, report=options["report"], reader=reader)
+            self._run(run, stale_after=STALE_AFTER, report=options["report"], reader=reader, actor=actor)
         except KebuError as exc:
             raise CommandError(str(exc.message)) from exc
 
@@ -212,9 +213,10 @@ class Command(BaseCommand):
             raise CommandError(f"There is no import #{pk}.")
         return run
 
-    def _run(self, run: Import, *, stale_after: Any, report: Path | None, reader: Any) -> None:
+    def _run(self, run: Import, *, stale_after: Any, report: Path | None, reader: Any, actor: Any) -> None:
         """Run the import's job here, in this process; a job another live worker holds is left to it. What
-        it changed on customers already in Kebu is told as ``reader`` may see it."""
+        it changed on customers already in Kebu is told as ``reader`` may see it; the report, if written,
+        is recorded as ``actor``'s (None: whoever runs the command under no one's name)."""
         run.job.refresh_from_db()
         waiting = run.job.status in {JobStatus.QUEUED, JobStatus.RUNNING}
         if waiting and job_run(run.job_id, stale_after=stale_after, on_beat=self._progress) is None:
@@ -247,13 +249,22 @@ class Command(BaseCommand):
             why = import_refusal_text(run) or "all or nothing, and some rows are bad"
             self.stdout.write(f"nothing imported: {why}")
         if report is not None and (run.rejected or run.corrected or changed):
+            changes = Counted(import_changes(run, user=reader))
             written = report_write(
                 str(report),
                 headers=run.headers,
                 rows=import_rejected_rows(run),
                 corrections=import_corrections(run),
                 corrected=run.corrected,
-                changes=import_changes(run, user=reader),
+                changes=changes,
+            )
+            report_audit(
+                actor=actor,
+                run=run,
+                rows_to_fix=written,
+                corrected=run.corrected,
+                changed=changes.count,
+                masked=contact_policy(reader).masked,
             )
             self.stdout.write(_report_line(report, to_fix=written, corrected=run.corrected, changed=changed))
 
@@ -359,6 +370,15 @@ class Command(BaseCommand):
                     corrections=check.corrections,
                     corrected=check.corrected,
                 )
+            report_audit(
+                actor=actor,
+                file_name=data.name,
+                kind=kind,
+                rows_to_fix=len(check.bad),
+                corrected=check.corrected,
+                changed=check.changed if kind == ImportKind.CUSTOMERS else 0,
+                masked=contact_policy(reader).masked,
+            )
             self.stdout.write(
                 _report_line(report, to_fix=len(check.bad), corrected=check.corrected, changed=check.changed)
             )
