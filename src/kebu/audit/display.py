@@ -44,6 +44,10 @@ _TARGET_PAGES = {
 }
 
 
+# Kinds of which there is one row: named by their kind alone.
+_SINGLE_ROWS = {"core.shopsettings"}
+
+
 def _model(target_type: str) -> type[models.Model] | None:
     try:
         return apps.get_model(target_type)
@@ -62,8 +66,10 @@ def target_text(entry: Any) -> str:
     if not name:
         return str(capfirst(model._meta.verbose_name_plural))
     kind = str(capfirst(model._meta.verbose_name))
-    # The shop's settings are one row, named as its kind is: said once.
-    return kind if name.casefold() == kind.casefold() else f"{kind} {name}"
+    # The shop's settings are one row, named as its kind is (in the language it was saved in): said once.
+    if entry.target_type in _SINGLE_ROWS or name.casefold() == kind.casefold():
+        return kind
+    return f"{kind} {name}"
 
 
 def target_url(entry: Any) -> str:
@@ -162,13 +168,9 @@ def _model_field_label(labels: Iterable[str], name: str) -> str:
             if text != name:
                 return text
             continue
-        model = _model(label)
-        if model is None:
-            continue
-        try:
-            return str(model._meta.get_field(name.removesuffix("_id")).verbose_name)
-        except FieldDoesNotExist:
-            continue
+        field = _field(label, name.removesuffix("_id"))
+        if field is not None:
+            return str(field.verbose_name)
     return name
 
 
@@ -253,7 +255,10 @@ def _filter_value(field: forms.Field | None, values: list[Any]) -> str:
         return list_join(plain(v) for v in values)
     if isinstance(field, forms.ModelChoiceField):
         ids = [v for v in values if str(v).isdigit()]
-        found = {str(o.pk): str(o) for o in field.queryset.filter(pk__in=ids)} if ids else {}
+        queryset = field.queryset
+        found: dict[str, str] = {}
+        if ids and queryset is not None:
+            found = {str(o.pk): str(o) for o in queryset.filter(pk__in=ids)}
         nobody = str(getattr(field, "null_label", None) or _("No owner"))
         return list_join(found.get(str(v), nobody if str(v) == "null" else f"#{v}") for v in values)
     if isinstance(field, forms.NullBooleanField | forms.BooleanField):
