@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from kebu.customers.models import Customer
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import AfterSale, AfterSaleKind, Order
+from kebu.orders.models import AfterSale, AfterSaleKind, Order, OrderStatus
 from kebu.orders.services.aftersales import (
     AfterSaleLineInput,
     ReplacementInput,
@@ -232,6 +232,42 @@ def test_an_orders_tracking_number_and_address_are_corrected_from_its_page(
     _shoot(page, "details-form-phone")
 
 
+def test_an_order_not_shipped_offers_refund_only_until_it_is_marked_shipped(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="林小姐", owner=clerk)
+    # given a paid order awaiting shipment, its waybill already printed (a marketplace export's 运单号)
+    order = make_order(
+        actor=clerk,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        carrier="顺丰速运",
+        tracking_no="SF1234567890",
+    )
+    kinds = page.locator("#id_kind option")
+
+    # when an after-sale is requested from its page, only a refund is offered, and the form says why
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    page.click("#request-aftersale")
+    expect(kinds).to_have_count(1)
+    assert kinds.evaluate_all("options => options.map(o => o.value)") == ["refund"]
+    expect(page.locator("#id_kind ~ .form-text")).to_be_visible()
+    _shoot(page, "aftersale-not-shipped")
+
+    # then, once marked shipped (the carrier and tracking number come from the order), all three are
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    page.click("#ship-toggle")
+    expect(page.locator("#ship-panel #id_tracking_no")).to_have_value("SF1234567890")
+    page.click("#ship-submit")
+    page.click("#request-aftersale")
+    expect(kinds).to_have_count(3)
+    assert kinds.evaluate_all("options => options.map(o => o.value)") == ["refund", "return", "exchange"]
+    expect(page.locator("#id_kind ~ .form-text")).to_have_count(0)
+
+
 def test_the_after_sale_forms_preview_is_the_refund_the_server_records(
     logged_in_page, live_server, clerk, owner
 ):
@@ -240,7 +276,9 @@ def test_the_after_sale_forms_preview_is_the_refund_the_server_records(
     customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
     # given 961.00 of goods (3 creams for 364.00, a tea for 397.00, 2 toners for 200.00), 30.00 off the
     # order, a 10.00 coupon and 12.00 shipping: 933.00 paid, 921.00 of it for the goods
-    order = make_discounted_order(actor=clerk, store=catalogue.store, customer=customer)
+    order = make_discounted_order(
+        actor=clerk, store=catalogue.store, customer=customer, status=OrderStatus.SHIPPED
+    )
     cream, tea, toner = (order.lines.get(sku_code=code) for code in ("CREAM-50", "TEA-250", "TONER-100"))
     # and one cream already on its way back, at its share: 116.28 of the creams' 348.85
     aftersale_request(
@@ -280,7 +318,13 @@ def test_the_after_sale_forms_preview_of_an_exchange_moves_no_money_as_the_serve
     page = logged_in_page
     catalogue = make_catalogue(actor=owner)
     customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
-    order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
+    order = make_order(
+        actor=clerk,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        status=OrderStatus.SHIPPED,
+    )
     cream = order.lines.get()
 
     # given a return of one cream, whose preview is its share of what was paid
@@ -326,7 +370,13 @@ def _exchange_received(clerk, owner):
     """周小姐's order of two creams, one of them to be exchanged: approved, and the cream received back."""
     catalogue = make_catalogue(actor=owner)
     customer = make_customer(actor=clerk, name="周小姐", owner=clerk)
-    order = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
+    order = make_order(
+        actor=clerk,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        status=OrderStatus.SHIPPED,
+    )
     exchange = aftersale_request(
         actor=clerk,
         order=order,
@@ -417,6 +467,7 @@ def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_th
             store=catalogue.store,
             lines=[("CREAM-50", 3), ("TEA-250", 2)],
             order_no=f"TB2025010112345678{i}",
+            status=OrderStatus.DELIVERED,
         )
         cream = order.lines.get(sku_code="CREAM-50")
         request = aftersale_request(

@@ -40,9 +40,11 @@ from kebu.orders.models import (
 )
 from kebu.orders.selectors import COUNTED, POOL
 from kebu.orders.services.aftersales import (
+    NOT_SHIPPED_MESSAGE,
     REPLACEMENT_FIELDS,
     AfterSaleLineInput,
     ReplacementInput,
+    aftersale_kinds_for,
     line_refund_bases,
 )
 from kebu.orders.services.credit import REPAYMENT_METHODS
@@ -595,6 +597,14 @@ class AfterSaleForm(KebuForm):
         super().__init__(*args, **kwargs)
         self.order = order
         self.order_lines = list(order.lines.all())
+        # Only the kinds the order may have: before it is shipped, refund only. One sent from a page that
+        # offered more (the order changed since, a ticket's prefill) is told why.
+        kinds = aftersale_kinds_for(order)
+        kind = self.fields["kind"]
+        kind.choices = [(value, label) for value, label in AfterSaleKind.choices if value in kinds]
+        if len(kinds) < len(AfterSaleKind.values):
+            kind.help_text = NOT_SHIPPED_MESSAGE
+            kind.error_messages["invalid_choice"] = NOT_SHIPPED_MESSAGE
         self.fields["amount_cny"].help_text = _("Empty: the lines' share of what was paid.")
         self.fields["amount_cny"].widget.attrs["data-aftersale-amount"] = ""
         # An exchange refunds nothing: the preview says so, and sends no refund (``static/kebu/orders.js``).
@@ -626,6 +636,8 @@ class AfterSaleForm(KebuForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if "kind" in self.errors:
+            self["kind"].help_text = ""  # the error says the same (a bound field copies its help)
         for line in self.order_lines:
             quantity = f"line_{line.pk}_quantity"
             # A line is chosen by its quantity: a refund typed beside none would be dropped unseen.

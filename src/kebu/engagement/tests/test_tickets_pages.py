@@ -15,7 +15,7 @@ from django.urls import reverse
 from kebu.customers.tests.factories import make_customer
 from kebu.engagement.models import Ticket, TicketEvent
 from kebu.engagement.services.tickets import TicketInput, ticket_open
-from kebu.orders.models import AfterSale
+from kebu.orders.models import AfterSale, OrderStatus
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,11 @@ def b_customer(sales_b):
 @pytest.fixture
 def order(sales_a, customer, catalogue):
     return make_order(
-        actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2), ("TONER-100", 1)]
+        actor=sales_a,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2), ("TONER-100", 1)],
+        status=OrderStatus.SHIPPED,  # goods that went out: they may come back
     )
 
 

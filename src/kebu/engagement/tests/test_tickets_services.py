@@ -35,7 +35,7 @@ from kebu.engagement.services.tickets import (
     ticket_open,
     ticket_transition,
 )
-from kebu.orders.models import AfterSale, AfterSaleKind, AfterSaleReason, Order
+from kebu.orders.models import AfterSale, AfterSaleKind, AfterSaleReason, Order, OrderStatus
 from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
 from kebu.orders.tests.factories import make_order
 
@@ -58,7 +58,11 @@ def other_customer(sales_b):
 @pytest.fixture
 def order(sales_a, customer, catalogue):
     return make_order(
-        actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2), ("TONER-100", 1)]
+        actor=sales_a,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2), ("TONER-100", 1)],
+        status=OrderStatus.SHIPPED,  # goods that went out: they may come back
     )
 
 

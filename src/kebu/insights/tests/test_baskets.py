@@ -79,7 +79,11 @@ def test_tea_then_teapot_is_found_with_its_exact_support_confidence_and_lift(sho
 
 def test_a_line_returned_in_full_leaves_its_basket(owner, shop, catalogue):
     order = make_order(
-        actor=owner, customer=shop[0], store=catalogue.store, lines=[("TEA-250", 1), ("POT-1", 2)]
+        actor=owner,
+        customer=shop[0],
+        store=catalogue.store,
+        lines=[("TEA-250", 1), ("POT-1", 2)],
+        status=OrderStatus.DELIVERED,
     )
     pot_line = order.lines.get(sku_code="POT-1")
     aftersale = aftersale_request(

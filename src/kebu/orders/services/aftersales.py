@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kebu.audit.services import audit_record
 from kebu.core.crypto import keyring
@@ -45,6 +46,31 @@ ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 # Two requests on one order at the same moment: the loser re-reads and tries again this many times.
 RESERVE_ATTEMPTS = 5
+# The after-sales that send goods back, which an order whose goods never went out cannot have: before
+# shipping the marketplaces offer refund only (Taobao's and Pinduoduo's 未发货仅退款, JD's 取消订单退款).
+GOODS_BACK_KINDS = (AfterSaleKind.RETURN, AfterSaleKind.EXCHANGE)
+# The steps at which the goods have gone out to the customer.
+SENT_STATUSES = (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+NOT_SHIPPED_MESSAGE = gettext_lazy(
+    "This order has not been shipped: only a refund without return is possible. If it went out, mark it "
+    "shipped first."
+)
+
+
+def order_goods_sent(order: Order) -> bool:
+    """Whether ``order``'s goods went out: it was shipped, signed for or completed, or has a time of
+    shipping (an order closed after it was shipped keeps it). A tracking number alone is not a shipment:
+    a waybill (电子面单) is printed before the parcel is handed over, and a marketplace export reports an
+    order awaiting shipment (等待卖家发货) with one."""
+    return order.status in SENT_STATUSES or order.shipped_at is not None
+
+
+def aftersale_kinds_for(order: Order) -> list[str]:
+    """The kinds of after-sale ``order`` may have now (``AfterSaleKind`` values): refund only before its
+    goods went out (``order_goods_sent``), return and refund and exchange too once they did."""
+    if order_goods_sent(order):
+        return list(AfterSaleKind.values)
+    return [AfterSaleKind.REFUND]
 
 
 @dataclass(frozen=True)
@@ -233,7 +259,9 @@ def aftersale_request(
     lines: Sequence[AfterSaleLineInput] = (),
     idempotency_key: str | None = None,
 ) -> AfterSale:
-    """Open an after-sale on a paid order and reserve its refund.
+    """Open an after-sale on a paid order and reserve its refund. Before its goods went out an order has
+    refund only (``aftersale_kinds_for``): a return or an exchange is refused on ``kind``; one awaiting
+    payment, cancelled or closed (refunded in full) has none, refused on ``order``.
 
     ``amount_cny`` may include shipping, so it may pass the lines' refunds; left out, it is their sum. A
     line's refund left out is its units' share of what was paid for the goods (``line_refund_bases``).
@@ -269,7 +297,11 @@ def _aftersale_request(
     amount_cny: Any,
     lines: Sequence[AfterSaleLineInput],
     requested_at: datetime | None = None,
+    over: bool = False,
 ) -> AfterSale:
+    """``over``: a return already over when it is recorded (``order_refund``'s ``returned``), whose goods
+    came back, so went out, whatever step the order was recorded at (an import's order closed in the
+    marketplace, whose sheet gives no time of shipping): it is not refused as an order never shipped."""
     # Two requests on one order at once queue here, so each counts what the other already took of a line.
     customer_lock(customer_id=order.customer_id)
     order = Order.objects.get(pk=order.pk)
@@ -278,9 +310,11 @@ def _aftersale_request(
         _errors_add(errors, "kind", _("Choose refund only, return and refund, or exchange."))
     if reason not in AfterSaleReason.values:
         _errors_add(errors, "reason", _("Choose a reason."))
-    if order.status not in COUNTED_STATUSES or order.status == OrderStatus.CLOSED:
-        _errors_add(errors, "order", _("Only a paid order that is not closed can have an after-sale."))
-    if kind in (AfterSaleKind.RETURN, AfterSaleKind.EXCHANGE) and not lines:
+    if refused := _order_refusal(order):
+        _errors_add(errors, "order", refused)
+    elif kind in GOODS_BACK_KINDS and not over and kind not in aftersale_kinds_for(order):
+        _errors_add(errors, "kind", NOT_SHIPPED_MESSAGE)
+    if kind in GOODS_BACK_KINDS and not lines and "kind" not in errors:
         _errors_add(errors, "lines", _("Choose the lines and quantities that come back."))
     clean = _lines_clean(order, kind, lines, errors)
     line_total = sum((amount for _line, _qty, amount in clean), ZERO)
@@ -326,6 +360,17 @@ def _aftersale_request(
         data={"order": order.order_no, "kind": kind, "amount": str(amount)},
     )
     return aftersale
+
+
+def _order_refusal(order: Order) -> str | None:
+    """Why ``order`` can have no after-sale: nothing was paid, or everything paid was refunded."""
+    if order.status == OrderStatus.CLOSED:
+        return _("This order was refunded in full and is closed: nothing is left to refund.")
+    if order.status == OrderStatus.CANCELLED:
+        return _("This order was cancelled: nothing was paid, so nothing can be refunded.")
+    if order.status not in COUNTED_STATUSES:
+        return _("This order is awaiting payment: nothing was paid, so nothing can be refunded.")
+    return None
 
 
 def _reserve(order: Order, amount: Decimal) -> Order:
@@ -788,6 +833,7 @@ def order_refund(
         amount_cny=amount_cny,
         lines=lines,
         requested_at=refunded_at,
+        over=returned,
     )
     if shares is not None:
         _shares_check(aftersale, shares)

@@ -103,7 +103,7 @@ def make_discounted_order(*, actor: Any, store: Store, customer: Any, **fields: 
             LineInput(sku_code="TEA-250", quantity=1, unit_price_cny="397.00"),
             LineInput(sku_code="TONER-100", quantity=2, unit_price_cny="100.00"),
         ],
-        status=OrderStatus.PAID,
+        status=fields.pop("status", OrderStatus.PAID),
         payment_method=fields.pop("payment_method", "alipay"),
         shipping_cny="12.00",
         discount_cny="30.00",

@@ -25,6 +25,7 @@ from kebu.orders.services.aftersales import (
     aftersale_approve,
     aftersale_cancel,
     aftersale_complete,
+    aftersale_kinds_for,
     aftersale_receive,
     aftersale_reject,
     aftersale_replacement_update,
@@ -33,6 +34,7 @@ from kebu.orders.services.aftersales import (
 )
 from kebu.orders.services.credit import credit_payment_record, customer_credit_set
 from kebu.orders.services.metrics import figures_recompute
+from kebu.orders.services.orders import order_cancel, order_ship
 from kebu.orders.tests.factories import make_discounted_order, make_order
 
 pytestmark = pytest.mark.django_db
@@ -45,19 +47,23 @@ def buyer(owner):
 
 @pytest.fixture
 def order(owner, catalogue, buyer):
-    """2 × cream (398.00, skin care) + 1 tea (128.00) + 10.00 shipping = 536.00 paid."""
+    """2 × cream (398.00, skin care) + 1 tea (128.00) + 10.00 shipping = 536.00 paid, and shipped: goods
+    that went out may come back."""
     return make_order(
         actor=owner,
         customer=buyer,
         store=catalogue.store,
         lines=[("CREAM-50", 2), ("TEA-250", 1)],
         shipping_cny="10.00",
+        status=OrderStatus.SHIPPED,
     )
 
 
 @pytest.fixture
 def discounted(owner, catalogue, buyer):
-    return make_discounted_order(actor=owner, store=catalogue.store, customer=buyer)
+    return make_discounted_order(
+        actor=owner, store=catalogue.store, customer=buyer, status=OrderStatus.SHIPPED
+    )
 
 
 def _rebuilt_changes_nothing(customer) -> bool:
@@ -96,7 +102,7 @@ def test_a_partial_line_refund_moves_spend_refund_rate_and_the_top_category(owne
     assert (aftersale.amount_cny, aftersale.status) == (Decimal("398.00"), AfterSaleStatus.COMPLETED)
     order.refresh_from_db()
     cream.refresh_from_db()
-    assert (order.refunded_cny, order.status) == (Decimal("398.00"), OrderStatus.PAID)
+    assert (order.refunded_cny, order.status) == (Decimal("398.00"), OrderStatus.SHIPPED)
     assert (cream.refunded_cny, cream.returned_quantity) == (Decimal("398.00"), 0)  # refund only: kept
     buyer.refresh_from_db()
     assert buyer.total_spent_cny == Decimal("138.00")
@@ -274,6 +280,140 @@ def test_an_unpaid_order_has_no_after_sales(owner, catalogue, buyer):
     with pytest.raises(ValidationFailed) as caught:
         order_refund(actor=owner, order=pending, amount_cny="1", reason="other")
     assert "order" in caught.value.field_errors
+
+
+NOT_SHIPPED = (
+    "This order has not been shipped: only a refund without return is possible. If it went out, mark it "
+    "shipped first."
+)
+
+
+@pytest.fixture
+def unshipped(owner, catalogue, buyer):
+    """Paid, not shipped (已付款): 2 × cream + 1 tea + 10.00 shipping = 536.00, a waybill already printed."""
+    return make_order(
+        actor=owner,
+        customer=buyer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2), ("TEA-250", 1)],
+        shipping_cny="10.00",
+        carrier="顺丰速运",
+        tracking_no="SF1234567890",
+    )
+
+
+@pytest.mark.parametrize("kind", [AfterSaleKind.RETURN, AfterSaleKind.EXCHANGE])
+def test_an_order_paid_but_not_shipped_refuses_a_return_or_exchange_on_the_kind_and_writes_nothing(
+    owner, unshipped, buyer, kind
+):
+    cream = _line(unshipped, "CREAM-50")
+
+    with pytest.raises(ValidationFailed) as caught:
+        aftersale_request(
+            actor=owner, order=unshipped, kind=kind, reason="size", lines=[AfterSaleLineInput(cream.pk, 1)]
+        )
+
+    # a tracking number alone is no shipment: the waybill is printed before the parcel goes
+    assert caught.value.field_errors == {"kind": [NOT_SHIPPED]}
+    assert not AfterSale.objects.exists()
+    unshipped.refresh_from_db()
+    assert (unshipped.refund_reserved_cny, unshipped.version) == (0, 1)
+    buyer.refresh_from_db()
+    assert buyer.total_spent_cny == Decimal("536.00")
+
+
+def test_an_order_paid_but_not_shipped_is_refunded_without_a_return(owner, unshipped, buyer):
+    cream = _line(unshipped, "CREAM-50")
+
+    requested = aftersale_request(
+        actor=owner,
+        order=unshipped,
+        kind=AfterSaleKind.REFUND,
+        reason="changed_mind",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+    refunded = order_refund(
+        actor=owner, order=Order.objects.get(pk=unshipped.pk), amount_cny="10.00", reason="other"
+    )
+
+    assert (requested.kind, requested.amount_cny) == (AfterSaleKind.REFUND, Decimal("199.00"))
+    assert refunded.status == AfterSaleStatus.COMPLETED
+    assert aftersale_kinds_for(unshipped) == [AfterSaleKind.REFUND]
+
+
+def test_once_shipped_an_order_may_be_returned_or_exchanged(owner, unshipped):
+    shipped = order_ship(actor=owner, order=unshipped, carrier="顺丰速运", tracking_no="SF1234567890")
+    cream, tea = _line(shipped, "CREAM-50"), _line(shipped, "TEA-250")
+
+    back = aftersale_request(
+        actor=owner,
+        order=shipped,
+        kind=AfterSaleKind.RETURN,
+        reason="size",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+    )
+    swapped = aftersale_request(
+        actor=owner,
+        order=shipped,
+        kind=AfterSaleKind.EXCHANGE,
+        reason="size",
+        lines=[AfterSaleLineInput(tea.pk, 1)],
+    )
+
+    assert (back.kind, swapped.kind) == (AfterSaleKind.RETURN, AfterSaleKind.EXCHANGE)
+    assert aftersale_kinds_for(shipped) == list(AfterSaleKind.values)
+
+
+def test_an_order_with_a_time_of_shipping_counts_as_shipped_whatever_its_status_says():
+    # A paid order carrying a shipped time (a marketplace's 发货时间) went out: its goods may come back.
+    now = timezone.now()
+    assert aftersale_kinds_for(Order(status=OrderStatus.PAID, shipped_at=now)) == list(AfterSaleKind.values)
+    assert aftersale_kinds_for(Order(status=OrderStatus.PAID, tracking_no="SF1")) == [AfterSaleKind.REFUND]
+    for status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+        assert aftersale_kinds_for(Order(status=status)) == list(AfterSaleKind.values)
+
+
+def test_a_return_already_over_is_recorded_on_an_order_never_marked_shipped(owner, unshipped, buyer):
+    # An import's order closed in the marketplace, its sheet saying a cream came back but giving no time
+    # of shipping: the goods came back, so they went out; the record is not refused.
+    cream = _line(unshipped, "CREAM-50")
+
+    recorded = order_refund(
+        actor=owner,
+        order=unshipped,
+        amount_cny=None,
+        reason="quality",
+        lines=[AfterSaleLineInput(cream.pk, 1)],
+        returned=True,
+    )
+
+    assert (recorded.kind, recorded.status) == (AfterSaleKind.RETURN, AfterSaleStatus.COMPLETED)
+    assert _line(unshipped, "CREAM-50").returned_quantity == 1
+
+
+def test_an_order_refunded_in_full_cancelled_or_awaiting_payment_is_refused_saying_why(
+    owner, catalogue, buyer, order
+):
+    order_refund(actor=owner, order=order, amount_cny="536.00", reason="other")
+    cancelled = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    cancelled = order_cancel(actor=owner, order=cancelled)
+    pending = make_order(actor=owner, customer=buyer, store=catalogue.store, status=OrderStatus.PENDING)
+    said = {}
+    for name, refused in (
+        ("closed", Order.objects.get(pk=order.pk)),
+        ("cancelled", cancelled),
+        ("pending", pending),
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            order_refund(actor=owner, order=refused, amount_cny="1.00", reason="other")
+        said[name] = caught.value.field_errors["order"]
+
+    assert said == {
+        "closed": ["This order was refunded in full and is closed: nothing is left to refund."],
+        "cancelled": ["This order was cancelled: nothing was paid, so nothing can be refunded."],
+        "pending": ["This order is awaiting payment: nothing was paid, so nothing can be refunded."],
+    }
+    assert AfterSale.objects.count() == 1
 
 
 def test_a_refund_naming_no_line_is_shared_by_the_lines_and_moves_the_spend_per_category(

@@ -774,6 +774,7 @@ def test_one_order_reads_the_same_queries_however_many_lines_and_refunds_it_has(
         customer=a_customer,
         store=catalogue.store,
         lines=[("CREAM-50", 3), ("TEA-250", 2), ("TONER-100", 1)],
+        status=OrderStatus.SHIPPED,
     )
     for line in big.lines.all():
         aftersale_request(
@@ -795,7 +796,9 @@ def test_the_refund_and_product_lists_read_a_bounded_number_of_queries(
 ):
     def refunds(count: int) -> None:
         for _ in range(count):
-            order = make_order(actor=sales_a, customer=a_customer, store=catalogue.store)
+            order = make_order(
+                actor=sales_a, customer=a_customer, store=catalogue.store, status=OrderStatus.SHIPPED
+            )
             line = order.lines.get()
             aftersale_request(
                 actor=sales_a, order=order, kind="return", reason="size", lines=[_line_input(line.pk)]
@@ -959,13 +962,14 @@ def test_another_clerks_refunds_are_not_listed(a_client, b_client, b_refund):
 
 @pytest.fixture
 def a_order(sales_a, catalogue, a_customer):
-    """2 × cream + 1 tea + ¥10.00 shipping = ¥536.00 paid."""
+    """2 × cream + 1 tea + ¥10.00 shipping = ¥536.00 paid, and shipped: goods that may come back."""
     return make_order(
         actor=sales_a,
         customer=a_customer,
         store=catalogue.store,
         lines=[("CREAM-50", 2), ("TEA-250", 1)],
         shipping_cny="10.00",
+        status=OrderStatus.SHIPPED,
     )
 
 
@@ -1205,6 +1209,28 @@ def test_a_bad_refund_answers_400_naming_the_field_and_writes_nothing(
     assert (a_order.refund_reserved_cny, a_order.version) == (0, 1)
 
 
+@pytest.mark.parametrize("kind", ["return", "exchange"])
+def test_a_return_or_exchange_of_an_order_not_shipped_answers_400_on_the_kind(a_client, pending, kind):
+    paid = send(a_client, "post", order_url(pending.pk, "pay"), {"payment_method": "alipay", "version": 1})
+    tea = pending.lines.get()
+    payload = {
+        "order": pending.pk,
+        "kind": kind,
+        "reason": "size",
+        "lines": [{"line_id": tea.pk, "quantity": 1}],
+    }
+
+    refused = send(a_client, "post", REFUNDS, payload, Accept_Language="en")
+    refunded = send(a_client, "post", REFUNDS, {**payload, "kind": "refund"})
+
+    assert (paid.status_code, refused.status_code, refunded.status_code) == (200, 400, 201)
+    assert refused.json()["kind"] == [
+        "This order has not been shipped: only a refund without return is possible. If it went out, mark it "
+        "shipped first."
+    ]
+    assert list(AfterSale.objects.values_list("kind", flat=True)) == ["refund"]
+
+
 def test_a_refund_above_what_is_left_of_a_line_names_the_line(a_client, a_order):
     tea = a_order.lines.get(sku_code="TEA-250")
     lines = [{"line_id": tea.pk, "quantity": 1, "amount_cny": "128.01"}]
@@ -1291,7 +1317,9 @@ def test_the_same_idempotency_key_opens_one_refund(a_client, a_order):
 
 
 def test_refund_filters(a_client, sales_a, catalogue, a_customer, a_order):
-    other = make_order(actor=sales_a, customer=a_customer, store=catalogue.store)
+    other = make_order(
+        actor=sales_a, customer=a_customer, store=catalogue.store, status=OrderStatus.DELIVERED
+    )
     money = aftersale_request(actor=sales_a, order=a_order, kind="refund", reason="price", amount_cny="10.00")
     goods = aftersale_request(
         actor=sales_a, order=other, kind="exchange", reason="size", lines=[_line_input(other.lines.get().pk)]

@@ -30,7 +30,7 @@ from kebu.orders.models import (
 )
 from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
 from kebu.orders.services.credit import customer_credit_set
-from kebu.orders.services.orders import LineInput, OrderInput, order_create
+from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +118,12 @@ def a_order(owner, catalogue, a_customer):
         buyer_message="请周末送达",
         seller_notes="老客户，送小样",
     )
+
+
+@pytest.fixture
+def a_shipped(owner, a_order):
+    """``a_order`` shipped: its goods went out, so they may come back (a return, an exchange)."""
+    return order_ship(actor=owner, order=a_order, carrier="顺丰速运", tracking_no="SF1234567890")
 
 
 # --- list -------------------------------------------------------------------------------------------------
@@ -1077,6 +1083,52 @@ def test_the_after_sale_form_writes_what_was_paid_grouped_by_thousands(
     assert hint.count("¥1,990.00") == 2 and "¥1990.00" not in hint
 
 
+NOT_SHIPPED = (
+    "This order has not been shipped: only a refund without return is possible. If it went out, mark it "
+    "shipped first."
+)
+
+
+def _kinds_offered(html: str) -> list[str]:
+    select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', html, re.S)
+    assert select, "no type to choose"
+    return re.findall(r'<option value="(\w+)"', select.group(1))
+
+
+def test_the_after_sale_form_of_an_order_not_shipped_offers_refund_only_and_says_why(
+    a_client, owner, a_order
+):
+    url = reverse("orders:aftersale-create", args=[a_order.pk])
+
+    before = a_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    order_ship(actor=owner, order=a_order, carrier="顺丰速运", tracking_no="SF1234567890")
+    after = a_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert _kinds_offered(before) == ["refund"]
+    assert NOT_SHIPPED in before
+    assert _kinds_offered(after) == ["refund", "return", "exchange"]
+    assert NOT_SHIPPED not in after
+
+
+@pytest.mark.parametrize("kind", ["return", "exchange"])
+def test_a_return_or_exchange_sent_for_an_order_not_shipped_is_refused_beside_the_type(
+    a_client, a_order, kind
+):
+    # given a page opened for it before, or sent by hand: the order is paid, nothing went out
+    line = a_order.lines.get(sku_code="CREAM-50")
+    response = a_client.post(
+        reverse("orders:aftersale-create", args=[a_order.pk]),
+        {"kind": kind, "reason": "size", f"line_{line.pk}_quantity": "1"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f'<div class="invalid-feedback d-block" data-field="kind">{NOT_SHIPPED}</div>' in html
+    assert html.count(NOT_SHIPPED) == 1  # the error, not the help beside it again
+    assert not AfterSale.objects.exists()
+
+
 def test_refund_now_lowers_the_customers_total(a_client, a_order, a_customer):
     line = a_order.lines.get(sku_code="TEA-250")
     response = a_client.post(
@@ -1098,10 +1150,10 @@ def test_refund_now_lowers_the_customers_total(a_client, a_order, a_customer):
     assert f'id="aftersale-{aftersale.pk}"' in html and "¥128.00" in html
 
 
-def test_a_return_goes_through_approve_receive_complete(a_client, a_order):
-    line = a_order.lines.get(sku_code="CREAM-50")
+def test_a_return_goes_through_approve_receive_complete(a_client, a_shipped):
+    line = a_shipped.lines.get(sku_code="CREAM-50")
     a_client.post(
-        reverse("orders:aftersale-create", args=[a_order.pk]),
+        reverse("orders:aftersale-create", args=[a_shipped.pk]),
         {"kind": "return", "reason": "size", f"line_{line.pk}_quantity": "1"},
     )
     aftersale = AfterSale.objects.get()
@@ -1119,10 +1171,10 @@ def test_a_return_goes_through_approve_receive_complete(a_client, a_order):
     assert aftersale.return_tracking_no == "YT999"
 
 
-def test_an_exchange_is_completed_with_what_was_sent_back_shown_on_the_order(a_client, a_order):
-    line = a_order.lines.get(sku_code="CREAM-50")
+def test_an_exchange_is_completed_with_what_was_sent_back_shown_on_the_order(a_client, a_shipped):
+    line = a_shipped.lines.get(sku_code="CREAM-50")
     a_client.post(
-        reverse("orders:aftersale-create", args=[a_order.pk]),
+        reverse("orders:aftersale-create", args=[a_shipped.pk]),
         {"kind": "exchange", "reason": "size", f"line_{line.pk}_quantity": "1"},
     )
     aftersale = AfterSale.objects.get()
@@ -1131,7 +1183,7 @@ def test_an_exchange_is_completed_with_what_was_sent_back_shown_on_the_order(a_c
             reverse(f"orders:aftersale-{action}", args=[aftersale.pk]), {"version": aftersale.version}
         )
         aftersale.refresh_from_db()
-    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    page = a_client.get(reverse("orders:detail", args=[a_shipped.pk])).content.decode()
     assert f'data-replacement-form="{aftersale.pk}"' in page
 
     response = a_client.post(
@@ -1152,7 +1204,7 @@ def test_an_exchange_is_completed_with_what_was_sent_back_shown_on_the_order(a_c
         "CREAM-50",
         "ZT777",
     )
-    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    page = a_client.get(reverse("orders:detail", args=[a_shipped.pk])).content.decode()
     shown = page[page.index(f'data-replacement="{aftersale.pk}"') :]
     shown = shown[: shown.index("</div>")]
     assert (
@@ -1163,10 +1215,10 @@ def test_an_exchange_is_completed_with_what_was_sent_back_shown_on_the_order(a_c
     )
 
 
-def test_a_replacement_sku_no_one_has_is_told_beside_the_exchange(a_client, owner, a_order):
-    line = a_order.lines.get(sku_code="CREAM-50")
+def test_a_replacement_sku_no_one_has_is_told_beside_the_exchange(a_client, owner, a_shipped):
+    line = a_shipped.lines.get(sku_code="CREAM-50")
     aftersale = aftersale_request(
-        actor=owner, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(line.pk, 1)]
+        actor=owner, order=a_shipped, kind="exchange", reason="size", lines=[AfterSaleLineInput(line.pk, 1)]
     )
     from kebu.orders.services.aftersales import aftersale_approve, aftersale_receive
 
@@ -1215,12 +1267,12 @@ def _replacement_post(aftersale, **fields: str) -> dict[str, object]:
 
 
 def test_a_completed_exchanges_mistyped_tracking_number_is_corrected_on_the_order_page(
-    a_client, owner, a_order
+    a_client, owner, a_shipped
 ):
-    sent = _exchange_sent(owner, a_order, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF12345")
+    sent = _exchange_sent(owner, a_shipped, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF12345")
 
     # the page offers the correction, filled in with what was recorded
-    page = a_client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    page = a_client.get(reverse("orders:detail", args=[a_shipped.pk])).content.decode()
     form = page[page.index(f'data-replacement-correct="{sent.pk}"') :]
     form = form[: form.index("</details>")]
     assert 'value="SF12345"' in form and 'value="TONER-100"' in form and 'value="顺丰速运"' in form
@@ -1243,9 +1295,9 @@ def test_a_completed_exchanges_mistyped_tracking_number_is_corrected_on_the_orde
 
 
 def test_a_replacement_correction_naming_no_sku_is_told_beside_the_exchange_and_kept_to_correct(
-    a_client, owner, a_order
+    a_client, owner, a_shipped
 ):
-    sent = _exchange_sent(owner, a_order, sku_code="TONER-100", tracking_no="SF1")
+    sent = _exchange_sent(owner, a_shipped, sku_code="TONER-100", tracking_no="SF1")
 
     response = a_client.post(
         reverse("orders:aftersale-replacement", args=[sent.pk]),
@@ -1262,12 +1314,12 @@ def test_a_replacement_correction_naming_no_sku_is_told_beside_the_exchange_and_
 
 
 def test_a_replacement_is_corrected_only_by_who_may_complete_an_exchange(
-    client_for, readonly, owner, a_order
+    client_for, readonly, owner, a_shipped
 ):
-    sent = _exchange_sent(owner, a_order, tracking_no="SF1")
+    sent = _exchange_sent(owner, a_shipped, tracking_no="SF1")
     client = client_for(readonly)
 
-    page = client.get(reverse("orders:detail", args=[a_order.pk])).content.decode()
+    page = client.get(reverse("orders:detail", args=[a_shipped.pk])).content.decode()
     response = client.post(
         reverse("orders:aftersale-replacement", args=[sent.pk]),
         _replacement_post(sent, replacement_tracking_no="SF2"),
@@ -1311,10 +1363,10 @@ def test_reject_needs_a_reason_shown_beside_it(a_client, owner, a_order):
     assert aftersale.status == AfterSaleStatus.REJECTED
 
 
-def test_aftersale_form_errors_go_on_the_right_line(a_client, a_order):
-    line = a_order.lines.get(sku_code="TEA-250")
+def test_aftersale_form_errors_go_on_the_right_line(a_client, a_shipped):
+    line = a_shipped.lines.get(sku_code="TEA-250")
     response = a_client.post(
-        reverse("orders:aftersale-create", args=[a_order.pk]),
+        reverse("orders:aftersale-create", args=[a_shipped.pk]),
         {
             "kind": "return",
             "reason": "size",
@@ -1330,10 +1382,10 @@ def test_aftersale_form_errors_go_on_the_right_line(a_client, a_order):
 @pytest.mark.parametrize(
     ("kind", "shown", "hidden"), [("exchange", "exchange", "refund"), ("return", "refund", "exchange")]
 )
-def test_the_amounts_help_fits_the_kind_an_exchange_moving_no_money(a_client, a_order, kind, shown, hidden):
+def test_the_amounts_help_fits_the_kind_an_exchange_moving_no_money(a_client, a_shipped, kind, shown, hidden):
     # given a request sent back to be corrected (no line chosen), as the page shows it again
     response = a_client.post(
-        reverse("orders:aftersale-create", args=[a_order.pk]),
+        reverse("orders:aftersale-create", args=[a_shipped.pk]),
         {"kind": kind, "reason": "size"},
         HTTP_ACCEPT_LANGUAGE="en",
     )
@@ -1360,14 +1412,14 @@ def test_a_line_refund_typed_without_its_quantity_is_asked_for_the_quantity_not_
     assert not AfterSale.objects.exists()
 
 
-def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_order):
-    done = aftersale_request(actor=owner, order=a_order, kind="refund", reason="price", amount_cny="5")
+def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_shipped):
+    done = aftersale_request(actor=owner, order=a_shipped, kind="refund", reason="price", amount_cny="5")
     waiting = aftersale_request(
         actor=owner,
-        order=a_order,
+        order=a_shipped,
         kind="return",
         reason="size",
-        lines=[AfterSaleLineInput(line_id=a_order.lines.first().pk, quantity=1)],
+        lines=[AfterSaleLineInput(line_id=a_shipped.lines.first().pk, quantity=1)],
     )
     from kebu.orders.services.aftersales import aftersale_complete
 
@@ -1379,13 +1431,13 @@ def test_aftersale_list_puts_open_requests_first_and_filters(a_client, owner, a_
 
 
 def test_aftersale_list_shows_what_a_completed_exchange_sent_without_a_query_per_row(
-    a_client, owner, a_order
+    a_client, owner, a_shipped
 ):
     # given one exchange done, which sent a toner by SF, and another still on its way back
-    sent = _exchange_sent(owner, a_order, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1234567")
-    tea = a_order.lines.get(sku_code="TEA-250")
+    sent = _exchange_sent(owner, a_shipped, sku_code="TONER-100", carrier="顺丰速运", tracking_no="SF1234567")
+    tea = a_shipped.lines.get(sku_code="TEA-250")
     waiting = aftersale_request(
-        actor=owner, order=a_order, kind="exchange", reason="size", lines=[AfterSaleLineInput(tea.pk, 1)]
+        actor=owner, order=a_shipped, kind="exchange", reason="size", lines=[AfterSaleLineInput(tea.pk, 1)]
     )
     url = reverse("orders:aftersales")
     a_client.get(url)  # the session's first page does its own once-only reads
@@ -1400,7 +1452,7 @@ def test_aftersale_list_shows_what_a_completed_exchange_sent_without_a_query_per
     assert f'data-replacement-sent="{waiting.pk}"' not in html
     # and more exchanges done cost no more queries
     for _ in range(2):
-        _exchange_sent(owner, a_order, sku_code="CREAM-50", tracking_no="ZT1")
+        _exchange_sent(owner, a_shipped, sku_code="CREAM-50", tracking_no="ZT1")
     with CaptureQueriesContext(connection) as three:
         html = a_client.get(url, {"status": "all"}).content.decode()
     assert html.count("data-replacement-sent=") == 3
