@@ -651,6 +651,20 @@ def _require_status(order: Order, allowed: Sequence[str], message: Any, key: str
         raise ValidationFailed(message, field_errors={key: [message]})
 
 
+def _nothing_paid_message(order: Order, payment_method: str) -> str:
+    """Why ¥0 is no payment of ``order``, which has something due (``order_pay``)."""
+    due = grouped(order.total_cny)
+    if payment_method == PaymentMethod.CREDIT:
+        return _(
+            "On credit the amount is what the customer owes for this order: it cannot be ¥0 when ¥%(due)s "
+            "is due. Enter what they owe (empty: the amount due)."
+        ) % {"due": due}
+    return _(
+        "¥0 paid on an order of ¥%(due)s: enter the amount received (empty: the amount due). An order "
+        "given away is entered with a discount that brings it to ¥0."
+    ) % {"due": due}
+
+
 @transaction.atomic
 def order_pay(
     *,
@@ -663,7 +677,15 @@ def order_pay(
     allow_over_credit_limit: bool = False,
 ) -> Order:
     """Record the payment of an order awaiting it, or take it on credit (``PaymentMethod.CREDIT``). The
-    order starts counting for the customer's figures."""
+    order starts counting for the customer's figures.
+
+    ``paid_cny``: what the customer paid, the amount due when left out; on credit, what they owe for
+    the order (``credit_outstanding_cny``), which counts as spent as a payment does. Less than the amount
+    due is recorded as it is (the odd yuan let off at the till, 抹零; a marketplace's partial payment):
+    the order counts with what was paid, and Kebu keeps no balance of the rest. ¥0 of an amount due
+    above ¥0 is refused on ``paid_cny`` whatever the method: the order would count as bought with
+    nothing spent and, on credit, nothing owed, which is a slip of the keyboard, not a sale. An order
+    due ¥0 (a free sample) is paid with ¥0."""
     if order.status == OrderStatus.CANCELLED:
         message = _("This order was cancelled; it cannot be paid. Create a new order instead.")
         raise ValidationFailed(message, field_errors={"status": [message]})
@@ -677,6 +699,8 @@ def order_pay(
         _errors_add(
             errors, "paid_cny", _("More than the amount due (¥%(due)s).") % {"due": grouped(order.total_cny)}
         )
+    elif amount == 0 and order.total_cny > 0 and "paid_cny" not in errors:
+        _errors_add(errors, "paid_cny", _nothing_paid_message(order, payment_method))
     now = timezone.now()
     moment = _moment(paid_at, errors=errors, key="paid_at", now=now)
     if moment < order.ordered_at:

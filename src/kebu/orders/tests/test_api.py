@@ -619,6 +619,42 @@ def test_credit_beyond_the_limit_answers_409_then_goes_through_when_confirmed(
     assert wholesaler.receivable_cny == Decimal("199.00")
 
 
+@pytest.mark.parametrize(
+    ("method", "said"),
+    [
+        ("alipay", "¥0 paid on an order of ¥128.00: enter the amount received"),
+        ("credit", "On credit the amount is what the customer owes for this order: it cannot be ¥0"),
+    ],
+)
+def test_paying_nothing_of_an_amount_due_answers_400_on_the_amount_and_writes_nothing(
+    a_client, sales_a, catalogue, wholesaler, method, said
+):
+    order = make_order(
+        actor=sales_a,
+        customer=wholesaler,
+        store=catalogue.store,
+        status=OrderStatus.PENDING,
+        lines=[("TEA-250", 1)],
+    )
+
+    response = send(
+        a_client,
+        "post",
+        order_url(order.pk, "pay"),
+        {"payment_method": method, "paid_cny": "0.00", "version": 1},
+        Accept_Language="en",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["paid_cny"]) and response.json()["paid_cny"][0].startswith(said), (
+        response.json()
+    )
+    order.refresh_from_db()
+    assert (order.status, order.version) == (OrderStatus.PENDING, 1)
+    wholesaler.refresh_from_db()
+    assert (wholesaler.receivable_cny, wholesaler.total_spent_cny) == (0, 0)
+
+
 def test_credit_beyond_the_limit_is_a_400_when_the_shop_blocks_it(a_client, catalogue, wholesaler):
     shop = ShopSettings.current()
     shop.credit_over_limit = "block"

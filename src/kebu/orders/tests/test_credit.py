@@ -58,6 +58,34 @@ def test_a_customer_without_a_credit_line_cannot_buy_on_credit(owner, catalogue)
     assert not Order.objects.exists()
 
 
+def test_on_credit_the_amount_is_what_is_owed_and_nothing_owed_of_something_due_is_refused(
+    owner, catalogue, wholesaler
+):
+    pending = make_order(
+        actor=owner,
+        customer=wholesaler,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        status=OrderStatus.PENDING,
+    )  # 398.00 due
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_pay(actor=owner, order=pending, payment_method="credit", paid_cny="0.00")
+
+    assert caught.value.field_errors == {
+        "paid_cny": [
+            "On credit the amount is what the customer owes for this order: it cannot be ¥0 when ¥398.00 "
+            "is due. Enter what they owe (empty: the amount due)."
+        ]
+    }
+    assert Order.objects.get(pk=pending.pk).status == OrderStatus.PENDING
+    # part of it on credit is owed as given, and counts as spent as a payment does
+    order = order_pay(actor=owner, order=pending, payment_method="credit", paid_cny="300.00")
+    assert (order.paid_cny, order.credit_outstanding_cny) == (Decimal("300.00"), Decimal("300.00"))
+    wholesaler.refresh_from_db()
+    assert (wholesaler.receivable_cny, wholesaler.total_spent_cny) == (Decimal("300.00"), Decimal("300.00"))
+
+
 def test_beyond_the_limit_warns_and_may_be_confirmed(owner, catalogue, wholesaler):
     _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 4)])  # 796.00
     pending = make_order(

@@ -553,6 +553,56 @@ def test_more_paid_than_due_is_refused_when_entered_and_when_paid(owner, catalog
     assert (buyer.order_count, buyer.total_spent_cny) == (0, 0)
 
 
+@pytest.mark.parametrize("paid", ["0", "0.00", "¥0"])
+def test_nothing_paid_on_an_order_with_something_due_is_refused_on_the_amount_and_writes_nothing(
+    owner, catalogue, buyer, paid
+):
+    pending = order_create(actor=owner, data=_input(catalogue, buyer))  # 199.00 due
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_pay(actor=owner, order=pending, payment_method="wechat", paid_cny=paid)
+
+    assert caught.value.field_errors == {
+        "paid_cny": [
+            "¥0 paid on an order of ¥199.00: enter the amount received (empty: the amount due). An order "
+            "given away is entered with a discount that brings it to ¥0."
+        ]
+    }
+    pending.refresh_from_db()
+    assert (pending.status, pending.paid_cny, pending.version) == (OrderStatus.PENDING, 0, 1)
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (0, 0)
+    assert not AuditEntry.objects.filter(action="order.pay").exists()
+
+
+def test_an_order_with_nothing_due_a_free_sample_is_paid_with_nothing(owner, catalogue, buyer):
+    sample = _input(
+        catalogue, buyer, lines=[LineInput(sku_code="CREAM-50", quantity=1, discount_cny="199.00")]
+    )
+    pending = order_create(actor=owner, data=sample)
+
+    paid = order_pay(actor=owner, order=pending, payment_method="other", paid_cny="0")
+
+    assert (paid.status, paid.total_cny, paid.paid_cny) == (OrderStatus.PAID, 0, 0)
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (1, 0)
+
+
+def test_a_payment_short_of_the_amount_due_is_recorded_as_it_is(owner, catalogue, buyer):
+    # 199.00 due, 190.00 taken at the till (the odd yuan let off): the order counts with what was paid
+    pending = order_create(actor=owner, data=_input(catalogue, buyer))
+
+    paid = order_pay(actor=owner, order=pending, payment_method="cash", paid_cny="190.00")
+
+    assert (paid.status, paid.paid_cny, paid.total_cny) == (
+        OrderStatus.PAID,
+        Decimal("190.00"),
+        Decimal("199.00"),
+    )
+    buyer.refresh_from_db()
+    assert (buyer.order_count, buyer.total_spent_cny) == (1, Decimal("190.00"))
+
+
 def test_a_date_before_1900_is_refused_with_a_message(owner, catalogue, buyer):
     from datetime import datetime
 

@@ -1129,6 +1129,24 @@ def test_a_return_or_exchange_sent_for_an_order_not_shipped_is_refused_beside_th
     assert not AfterSale.objects.exists()
 
 
+def test_paying_nothing_of_an_amount_due_is_refused_beside_the_amount(a_client, owner, catalogue, a_customer):
+    pending = make_order(actor=owner, customer=a_customer, store=catalogue.store, status=OrderStatus.PENDING)
+
+    response = a_client.post(
+        reverse("orders:pay", args=[pending.pk]),
+        {"version": pending.version, "payment_method": "wechat", "paid_cny": "0"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(r'data-field="paid_cny">¥0 paid on an order of ¥199.00: enter the amount received', html)
+    pending.refresh_from_db()
+    assert (pending.status, pending.paid_cny) == (OrderStatus.PENDING, 0)
+    a_customer.refresh_from_db()
+    assert a_customer.total_spent_cny == 0
+
+
 def test_refund_now_lowers_the_customers_total(a_client, a_order, a_customer):
     line = a_order.lines.get(sku_code="TEA-250")
     response = a_client.post(
