@@ -1126,7 +1126,8 @@ _ORDER_LIST_DESCRIPTION = gettext_lazy(
         description=gettext_lazy(
             "Or take it on credit (payment_method=credit): beyond the customer's limit that answers 409 "
             "code=credit_limit (resend with allow_over_credit_limit=true) or, if the shop refuses it, "
-            "400 code=credit_limit_blocked."
+            "400 code=credit_limit_blocked. paid_cny (on credit, what is owed) of 0 on an order with "
+            "something due answers 400 on paid_cny."
         ),
         parameters=[_id_parameter(), _IF_MATCH],
         request=PaySerializer,
@@ -1326,7 +1327,8 @@ class OrderViewSet(_ApiViewSet):
         summary=gettext_lazy("Open an after-sale on a paid order"),
         description=gettext_lazy(
             "The refund is reserved at once and paid out when the after-sale completes; never more than "
-            "is left to refund. The order must be one you may see; any other id is refused as unknown."
+            "is left to refund. An order not shipped yet has kind=refund only: a return or an exchange "
+            "answers 400 on kind. The order must be one you may see; any other id is refused as unknown."
         ),
         parameters=[_IDEMPOTENCY_KEY],
         request=AfterSaleWriteSerializer,
