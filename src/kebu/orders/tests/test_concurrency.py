@@ -14,7 +14,7 @@ from django.db import connection, connections
 from kebu.core.errors import KebuError, ValidationFailed
 from kebu.customers.models import Customer
 from kebu.customers.tests.factories import make_customer
-from kebu.orders.models import AfterSale, Order, OrderLine
+from kebu.orders.models import AfterSale, Order, OrderLine, OrderStatus
 from kebu.orders.services.aftersales import order_refund
 from kebu.orders.tests.factories import make_order
 
@@ -125,7 +125,11 @@ def test_two_returns_of_the_same_line_at_once_cannot_both_take_it(owner, catalog
 
     buyer = make_customer(actor=owner, name="王芳")
     order = make_order(
-        actor=owner, customer=buyer, store=catalogue.store, lines=[("CREAM-50", 1), ("TEA-250", 1)]
+        actor=owner,
+        customer=buyer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 1), ("TEA-250", 1)],
+        status=OrderStatus.SHIPPED,  # goods that went out: they may come back
     )
     cream = order.lines.get(sku_code="CREAM-50")
 
