@@ -669,6 +669,8 @@ def test_exporting_orders_of_two_stores_then_importing_them_changes_nothing_and_
             delivery_method=delivery,
         )
         first = order.lines.order_by("position").first()
+        if refund.startswith("return") and not shipped:
+            refund = "line"  # nothing went out to come back: before shipping, refund only
         if status in ("pending", "cancelled"):
             pass
         elif refund == "line":

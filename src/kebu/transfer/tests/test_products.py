@@ -237,7 +237,9 @@ def test_undo_refuses_when_a_new_sku_was_sent_as_an_exchanges_replacement(owner)
     customer = customer_create(
         actor=owner, data=CustomerInput(name="王小明", phones=[PhoneInput(number="13812345678")])
     )
-    order = make_order(actor=owner, customer=customer, store=shop.store, lines=[("CREAM-50", 1)])
+    order = make_order(
+        actor=owner, customer=customer, store=shop.store, lines=[("CREAM-50", 1)], status="shipped"
+    )
     run = run_import(owner, sheet("玻尿酸面霜,,,CREAM-30,,30g,129,,,"))
     exchange = aftersale_request(
         actor=owner,
