@@ -740,7 +740,12 @@ def order_rows_read(
             )
         order.data["status"] = found or OrderStatus.PAID
     else:
-        order.data["status"] = OrderStatus.PAID if "paid_at" in order.data else OrderStatus.PENDING
+        # No status column: the order got as far as the last step the sheet gives a time for (a shipped
+        # time says it was shipped; taken as only paid, its shipped time was dropped and it could not be
+        # returned until marked shipped again by hand).
+        order.data["status"] = next(
+            (status for key, status in _STEP_TIMES if key in order.data), OrderStatus.PENDING
+        )
     if method := text(first_number, first, "payment_method", 20):
         order.data["payment_method"] = (
             _PAYMENT_WORDS.get(method) or _word(PaymentMethod, method) or PaymentMethod.OTHER
@@ -983,6 +988,15 @@ def _labels_any_language(choices: Any) -> dict[str, str]:
     for value in choices.values:
         found.setdefault(value.lower(), value)
     return found
+
+
+# The times of an order's steps, the latest first, each with the status it reaches.
+_STEP_TIMES = (
+    ("completed_at", OrderStatus.COMPLETED),
+    ("delivered_at", OrderStatus.DELIVERED),
+    ("shipped_at", OrderStatus.SHIPPED),
+    ("paid_at", OrderStatus.PAID),
+)
 
 
 # A store's platform -> the customer column its buyer IDs go to; other platforms' IDs are kept as an

@@ -1959,6 +1959,29 @@ def test_the_commands_check_lists_a_new_order_in_a_deactivated_store_not_one_alr
     assert Order.objects.count() == 1
 
 
+def test_a_sheet_without_a_status_gives_each_order_the_last_step_it_has_a_time_for(owner, shop):
+    header = "订单编号,收货人姓名,联系手机,订单创建时间,付款时间,发货时间,签收时间,宝贝标题,商家编码,价格"
+    # created, paid, shipped, delivered
+    times = [
+        ",,",
+        "2024-01-05 11:00,,",
+        "2024-01-05 11:00,2024-01-06 09:00,",
+        "2024-01-05 11:00,2024-01-06 09:00,2024-01-08 15:00",
+    ]
+    rows = [
+        f"S{n},赵六,1381111{n:04d},2024-01-05 10:00,{steps},玻尿酸面霜,CREAM-50,199.00"
+        for n, steps in enumerate(times)
+    ]
+
+    run = run_import(owner, "\n".join([header, *rows]).encode(), store=shop.store)
+
+    assert counts(run) == (4, 0, 0, 0)
+    found = dict(Order.objects.values_list("order_no", "status"))
+    assert found == {"S0": "pending", "S1": "paid", "S2": "shipped", "S3": "delivered"}
+    shipped = Order.objects.get(order_no="S2")
+    assert shipped.shipped_at is not None and shipped.paid_cny == Decimal("199.00")
+
+
 # --- the delivery method ---------------------------------------------------------------------------------
 
 DELIVERY_HEADER = "订单编号,收货人姓名,联系手机,订单创建时间,订单付款时间,宝贝标题,商家编码,价格,运送方式"
