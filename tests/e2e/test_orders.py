@@ -199,24 +199,24 @@ def test_an_orders_tracking_number_and_address_are_corrected_from_its_page(
     page.goto(f"{live_server.url}/orders/{order.pk}/")
     page.click("#details-toggle")
     expect(page.locator("#details-panel")).to_have_class(re.compile(r"\bshow\b"))
-    expect(page.locator("#details-form #id_tracking_no")).to_have_value("ZT0000000001")
-    expect(page.locator("#details-form #id_ship_district")).to_have_value("南山区")
+    expect(page.locator("#details_tracking_no")).to_have_value("ZT0000000001")
+    expect(page.locator("#details_ship_district")).to_have_value("南山区")
 
     # a phone number one digit short is refused beside the field, and nothing is saved
-    page.fill("#details-form #id_receiver_phone", "1391234567")
-    page.fill("#details-form #id_tracking_no", "ZT1234567890")
+    page.fill("#details_receiver_phone", "1391234567")
+    page.fill("#details_tracking_no", "ZT1234567890")
     page.click("#details-submit")
     expect(page.locator('#details-form [data-field="receiver_phone"]')).to_be_visible()
     assert Order.objects.get(pk=order.pk).tracking_no == "ZT0000000001"
     _shoot(page, "details-errors")
 
     # when the tracking number and the address are corrected, the city and district picked anew
-    page.fill("#details-form #id_receiver_phone", "13912345678")
-    page.select_option("#details-form #id_ship_city", "广州市")
-    page.locator('#details-form #id_ship_district option[value="天河区"]').wait_for(state="attached")
-    page.select_option("#details-form #id_ship_district", "天河区")
-    page.fill("#details-form #id_ship_address", "天河路 2 号")
-    page.fill("#details-form #id_seller_notes", "老客，地址已改")
+    page.fill("#details_receiver_phone", "13912345678")
+    page.select_option("#details_ship_city", "广州市")
+    page.locator('#details_ship_district option[value="天河区"]').wait_for(state="attached")
+    page.select_option("#details_ship_district", "天河区")
+    page.fill("#details_ship_address", "天河路 2 号")
+    page.fill("#details_seller_notes", "老客，地址已改")
     _shoot(page, "details-form")
     page.click("#details-submit")
 

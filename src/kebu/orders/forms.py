@@ -456,7 +456,8 @@ class OrderFormBundle:
 class VersionForm(KebuForm):
     """What every action on an order carries: the version of the order as the page showed it."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    # Without an id: an order's page has several of these forms, and no label points at a hidden field.
+    version = forms.IntegerField(widget=forms.HiddenInput(attrs={"id": False}), min_value=1)
 
 
 class PayForm(VersionForm):
@@ -543,6 +544,9 @@ class OrderDetailsForm(VersionForm):
         initial = {"version": order.version, **{name: getattr(order, name) for name in fields}}
         if "receiver_phone" in initial:  # as people read it (138 0013 8000); sent back, it is the same number
             initial["receiver_phone"] = phone_display(order.receiver_phone)
+        # Its own ids: the order page also has the ship form's carrier and tracking number and the pay
+        # form's payment method, whose labels would otherwise point at this form's fields.
+        kwargs.setdefault("auto_id", "details_%s")
         super().__init__(*args, initial={**initial, **kwargs.pop("initial", {})}, **kwargs)
         self.order = order
         offered = set(fields)

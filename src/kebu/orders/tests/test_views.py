@@ -308,6 +308,21 @@ def test_the_details_form_is_filled_with_the_orders_details(a_client, a_order):
     assert 'id="notes-form"' not in html
 
 
+@pytest.mark.parametrize("status", ["pending", "paid", "shipped"])
+def test_the_order_page_gives_each_element_its_own_id_and_each_label_a_field(
+    a_client, owner, a_customer, catalogue, status
+):
+    order = make_order(
+        actor=owner, customer=a_customer, store=catalogue.store, lines=[("CREAM-50", 1)], status=status
+    )
+
+    html = a_client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    assert set(re.findall(r'<label[^>]*\sfor="([^"]+)"', html)) <= set(ids)
+
+
 @pytest.mark.parametrize(
     "changes",
     [
