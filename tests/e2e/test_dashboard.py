@@ -58,3 +58,49 @@ def test_the_amounts_beside_the_bars_are_not_cut_off(page, live_server, clerk, o
     # then every amount written beside a bar is inside its chart, "3,000.00" whole
     for chart in ("chart-categories", "chart-top-customers", "chart-top-products"):
         assert page.evaluate(OVERFLOW, chart) <= 0, chart
+
+
+# Each lifecycle stage's drawn piece: its data index, count and width on the canvas, in pixels.
+PIECES = """
+() => {
+  const chart = window.echarts.getInstanceByDom(document.getElementById("chart-funnel"));
+  const data = chart.getModel().getSeriesByIndex(0).getData();
+  const stages = chart.getOption().series[0].data;
+  const pieces = [];
+  for (let i = 0; i < data.count(); i++) {
+    let el = data.getItemGraphicEl(i);
+    if (el && el.childOfName && el.childOfName("piece")) el = el.childOfName("piece");
+    pieces.push({ count: stages[i].value, width: el ? el.getBoundingRect().width : 0 });
+  }
+  return pieces;
+}
+"""
+
+
+def test_each_lifecycle_stage_is_drawn_as_wide_as_its_own_count(page, live_server, clerk, owner):
+    # given stages whose counts do not fall in order: no new customers at all, then many repeat buyers
+    counts = {"lead": 8, "new": 0, "converted": 1, "repeat": 20, "member": 4, "vip": 12}
+    for stage, n in counts.items():
+        for i in range(n):
+            make_customer(actor=owner, name=f"{stage}{i}", owner=clerk, stage=stage)
+    # and a sale in the shop (someone else's customer), without which the page shows no charts
+    catalogue = make_catalogue(actor=owner)
+    buyer = make_customer(actor=owner, name="老主顾", owner=owner)
+    make_order(actor=owner, customer=buyer, store=catalogue.store, lines=[("TEA-250", 1)], ordered_at=timezone.now())
+    dashboard_rebuild()
+
+    # when the clerk opens the dashboard
+    log_in(page, live_server, clerk)
+    page.goto(f"{live_server.url}/insights/")
+    page.wait_for_selector("#chart-funnel canvas")
+    screenshot(page, "dashboard-lifecycle")
+    pieces = page.evaluate(PIECES)
+
+    # then every piece's width follows its own count: the stage with nobody is the narrowest, the one
+    # with the most customers the widest, and widths keep the counts' proportions
+    assert [p["count"] for p in pieces] == list(counts.values())
+    widest = max(pieces, key=lambda p: p["width"])
+    assert widest["count"] == 20
+    assert min(pieces, key=lambda p: p["width"])["count"] == 0
+    for piece in pieces:
+        assert piece["width"] == pytest.approx(widest["width"] * piece["count"] / 20, abs=2), piece

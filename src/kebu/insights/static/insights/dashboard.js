@@ -80,6 +80,36 @@
     return chart;
   }
 
+  // The lifecycle as a funnel of centred pieces, each as wide as its own stage's count. ECharts' funnel
+  // draws a piece from its own count down to the next stage's, and scales counts against 0–100: with
+  // stages that do not fall in order, a stage of nobody could be drawn the widest. The label sits beside
+  // the shapes in the page's text colour (inside, a narrow stage's label ran past its shape).
+  function lifecycleStage(stages) {
+    var most = Math.max.apply(null, stages.map(function (s) { return s.value; }).concat([1]));
+    var labelWidth = Math.ceil(widest(stages.map(function (s) { return s.name + " " + grouped(s.value); })));
+    return function (params, api) {
+      var top = 32, bottom = 8, gap = 2, count = stages.length;
+      var left = Math.round(api.getWidth() * 0.08);
+      var room = Math.max(40, Math.min(api.getWidth() * 0.6, api.getWidth() - left - labelWidth - 32));
+      var height = (api.getHeight() - top - bottom - gap * (count - 1)) / count;
+      var width = room * api.value(0) / most;
+      var x = left + (room - width) / 2, y = top + params.dataIndex * (height + gap);
+      var textX = left + room + 16, middle = y + height / 2;
+      return {
+        type: "group",
+        children: [
+          { type: "rect", name: "piece", shape: { x: x, y: y, width: width, height: height },
+            style: { fill: api.visual("color") } },
+          { type: "line", shape: { x1: x + width + 2, y1: middle, x2: textX - 4, y2: middle },
+            style: { stroke: api.visual("color"), lineWidth: 1 } },
+          { type: "text", x: textX, y: middle,
+            style: { text: stages[params.dataIndex].name + " " + grouped(api.value(0)), fill: "#212529",
+                     font: "12px sans-serif", verticalAlign: "middle" } }
+        ]
+      };
+    };
+  }
+
   function draw() {
     var source = document.getElementById("dashboard-data");
     if (!source || typeof window.echarts === "undefined") return;
@@ -173,14 +203,10 @@
       funnel.setOption({
         animation: false,
         toolbox: toolbox(labels, "lifecycle"),
-        tooltip: { trigger: "item", formatter: "{b}: {c}" },
+        tooltip: { trigger: "item", formatter: function (p) { return p.name + ": " + grouped(p.value); } },
         series: [{
-          name: labels.customers, type: "funnel", sort: "none", gap: 2, top: 32, bottom: 8, minSize: "8%",
-          cursor: "pointer", left: "8%", width: "60%",
-          // Beside the shape in the page's text colour: inside, a narrow stage's label ran past its shape
-          // and light stages left white text unreadable.
-          label: { show: true, position: "right", formatter: "{b} {c}", color: "#212529" },
-          labelLine: { show: true },
+          name: labels.customers, type: "custom", coordinateSystem: "none", colorBy: "data", cursor: "pointer",
+          renderItem: lifecycleStage(data.funnel),
           data: data.funnel.map(function (s) { return { name: s.name, value: s.value, url: s.url }; })
         }]
       });
