@@ -5,6 +5,7 @@ without the permission; the settings page is for those who may change them."""
 from __future__ import annotations
 
 import re
+from html import unescape as html_unescape
 
 import pytest
 from django.db.models import Sum
@@ -13,6 +14,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from kebu.insights.models.scores import CustomerScore, ScoreSettings, Segment
+from kebu.insights.services.scores import score_settings_update
 from kebu.insights.tests.scores_shop import CREAM, TEA, TONER, history_shop, scores_run, shop_make
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +194,40 @@ def test_a_sales_clerk_sees_the_expected_spend_of_their_own_customers_not_the_sh
     assert shop_total not in clerk_html
     assert f"The customers you can see are together expected to spend about {own_total}" in clerk_html
     assert f"All customers together are expected to spend about {shop_total}" in analyst_html
+
+
+def _threshold_rows(html: str) -> list[list[str]]:
+    table = html[html.index('id="thresholds"') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr><th>[^<]*</th>(.*?)</tr>", table)
+    cells = [[html_unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", row)] for row in rows]
+    return [row for row in cells if row]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_cut_points_read_as_days_orders_and_money_each_in_one_format(
+    shop, client_for, owner, analyst, language
+):
+    # given the shop's own cut points: whole and part yuan, more than a thousand orders and days
+    score_settings_update(
+        actor=owner,
+        data={
+            "rfm_method": "fixed",
+            "r_cuts_days": "7, 30, 90, 1200",
+            "f_cuts_orders": "2, 3, 5, 1234",
+            "m_cuts_cny": "628, 1294.5, 2451.6, 5343",
+        },
+    )
+    scores_run()
+
+    # when the analyst reads the segments page
+    html = client_for(analyst).get(reverse("insights:segments"), HTTP_ACCEPT_LANGUAGE=language)
+
+    # then days and orders are whole numbers grouped by thousands, and money is in yuan with two places
+    page = html.content.decode()
+    assert "¥3,000" in page  # the tiers' note: the default high value, spent at least ¥3,000
+    assert _threshold_rows(page) == [
+        ["≤ 7", "≤ 30", "≤ 90", "≤ 1,200", "> 1,200"],
+        ["> 1,234", "≤ 1,234", "≤ 5", "≤ 3", "≤ 2"],
+        ["> ¥5,343.00", "≤ ¥5,343.00", "≤ ¥2,451.60", "≤ ¥1,294.50", "≤ ¥628.00"],
+    ]
