@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from kebu.core.forms import KebuForm
+from kebu.core.timezones import time_zone_label
 from kebu.customers.columns import yuan
 from kebu.orders import report_export, reports
 from kebu.transfer.downloads import ExportAudit, xlsx_response
@@ -176,7 +176,7 @@ def sales_summary_view(request: HttpRequest) -> HttpResponse:
         summary=summary,
         chart=_chart(summary),
         channel_label=_("Store") if channel == "store" else _("Platform"),
-        time_zone=settings.TIME_ZONE,
+        time_zone=time_zone_label(),
         # The range in force, not the address's: a page left to its default downloads the same months.
         export_query=urlencode(
             {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "channel": channel}

@@ -249,3 +249,16 @@ def test_open_complaints_open_the_ticket_list_of_just_those(client_for, owner, s
 
     assert page.context["figures"].open_complaints == 2
     assert client.get(url).context["page"].total == 2
+
+
+@pytest.mark.parametrize(
+    ("language", "zone"), [("en", "China Standard Time"), ("zh-hans", "日期按店铺时间（北京时间）划分")]
+)
+def test_the_definitions_name_the_shops_time_zone_as_the_merchant_says_it(
+    shop, client_for, owner, language, zone
+):
+    html = client_for(owner).get(f"{URL}?{MARCH}", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    definitions = html.split('id="dashboard-definitions"')[1].split("</details>")[0]
+    assert zone in definitions
+    assert "Asia/Shanghai" not in definitions

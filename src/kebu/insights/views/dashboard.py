@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from kebu.core.forms import KebuForm
+from kebu.core.timezones import time_zone_label
 from kebu.customers.columns import yuan
 from kebu.insights import access
 from kebu.insights.models import DashboardState, InsightKind
@@ -338,7 +338,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     context.update(
         form=_shown_form(form),
-        time_zone=settings.TIME_ZONE,
+        time_zone=time_zone_label(),
         figures=figures,
         filters=filters,
         previous_from=filters.previous[0],

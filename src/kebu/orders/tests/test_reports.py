@@ -228,6 +228,18 @@ def test_the_page_shows_the_tables_with_totals(owner_client, shop):
     assert "<script>" not in html  # nothing inline for the CSP to refuse
 
 
+@pytest.mark.parametrize(
+    ("language", "zone"), [("en", "(China Standard Time)"), ("zh-hans", "按下单月份归类（北京时间）")]
+)
+def test_the_notes_name_the_shops_time_zone_as_the_merchant_says_it(owner_client, shop, language, zone):
+    owner_client.post("/i18n/setlang/", {"language": language, "next": "/"})
+    html = owner_client.get(f"{URL}?{QUERY}").content.decode()
+
+    notes = html.split('id="report-notes"')[1].split("</p>")[0]
+    assert zone in notes
+    assert "Asia/Shanghai" not in notes
+
+
 def test_the_page_by_platform(owner_client, shop):
     owner_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
 
