@@ -247,10 +247,15 @@ def cluster_customers(
     recency = np.asarray(recency_days, dtype=np.float64)
     n = recency.size
     if n < MIN_CUSTOMERS:
-        raise TooFewData(
-            _("Clusters need at least %(min)d customers with orders; there are %(n)d.")
-            % {"min": MIN_CUSTOMERS, "n": n}
-        )
+        if n == 0:
+            message = _("Clusters need at least %(min)d customers with orders; no customer has ordered yet.")
+        else:
+            message = ngettext(
+                "Clusters need at least %(min)d customers with orders; there is %(n)d.",
+                "Clusters need at least %(min)d customers with orders; there are %(n)d.",
+                n,
+            )
+        raise TooFewData(message % {"min": MIN_CUSTOMERS, "n": n})
     orders = np.asarray(orders, dtype=np.float64)
     spent = np.maximum(np.asarray(spent, dtype=np.float64), 0.0)
     category_spend = np.asarray(category_spend, dtype=np.float64).reshape(n, -1)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from scipy import integrate, optimize, special
 
 from kebu.insights.errors import TooFewData
@@ -236,18 +237,32 @@ def bgnbd_fit(*, frequency: Any, recency: Any, age: Any) -> BgNbd:
     customers = int(x.size)
     repeaters = int(np.count_nonzero(x))
     if customers < MIN_CUSTOMERS:
-        raise TooFewData(
-            _("Purchase patterns need at least %(min)d customers with orders; there are %(n)d.")
-            % {"min": MIN_CUSTOMERS, "n": customers}
-        )
-    if repeaters < MIN_REPEATERS:
-        raise TooFewData(
-            _(
-                "Purchase patterns need at least %(min)d customers who came back for a second order; "
-                "there are %(n)d."
+        if customers == 0:
+            message = _(
+                "Purchase patterns need at least %(min)d customers with orders; no customer has ordered yet."
             )
-            % {"min": MIN_REPEATERS, "n": repeaters}
-        )
+        else:
+            message = ngettext(
+                "Purchase patterns need at least %(min)d customers with orders; there is %(n)d.",
+                "Purchase patterns need at least %(min)d customers with orders; there are %(n)d.",
+                customers,
+            )
+        raise TooFewData(message % {"min": MIN_CUSTOMERS, "n": customers})
+    if repeaters < MIN_REPEATERS:
+        if repeaters == 0:
+            message = _(
+                "Purchase patterns need at least %(min)d customers who came back for a second order; "
+                "none has come back yet."
+            )
+        else:
+            message = ngettext(
+                "Purchase patterns need at least %(min)d customers who came back for a second order; "
+                "there is %(n)d.",
+                "Purchase patterns need at least %(min)d customers who came back for a second order; "
+                "there are %(n)d.",
+                repeaters,
+            )
+        raise TooFewData(message % {"min": MIN_REPEATERS, "n": repeaters})
     if float(big_t.max()) <= 0:
         raise TooFewData(
             _("All customers bought for the first time today; there is no history to learn from.")
@@ -427,13 +442,20 @@ def gamma_gamma_fit(*, frequency: Any, monetary: Any) -> GammaGamma:
     keep = (x_all > 0) & np.isfinite(z_all) & (z_all > 0)
     x, z = x_all[keep], z_all[keep]
     if x.size < MIN_REPEATERS:
-        raise TooFewData(
-            _(
+        if x.size == 0:
+            message = _(
                 "Spend per order needs at least %(min)d customers who came back for a second order; "
-                "there are %(n)d."
+                "none has come back yet."
             )
-            % {"min": MIN_REPEATERS, "n": int(x.size)}
-        )
+        else:
+            message = ngettext(
+                "Spend per order needs at least %(min)d customers who came back for a second order; "
+                "there is %(n)d.",
+                "Spend per order needs at least %(min)d customers who came back for a second order; "
+                "there are %(n)d.",
+                int(x.size),
+            )
+        raise TooFewData(message % {"min": MIN_REPEATERS, "n": int(x.size)})
     if float(np.ptp(z)) <= 1e-9 * float(z.max()):
         raise TooFewData(_("Spend per order cannot be modelled: every customer spends the same."))
     # Fit in units of the mean spend (v scales with the currency unit, p and q do not).

@@ -297,10 +297,29 @@ def test_the_card_shows_what_they_told_us_apart_from_what_their_orders_suggest(
     assert "From 2 paid orders." in inferred
 
 
-def test_the_card_says_when_there_are_too_few_orders(client_for, sales_a, a_customer):
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "No orders yet: Kebu needs 2 to tell what they like."),
+        ("zh-hans", "还没有订单：至少需要 2 笔才能判断客户偏好。"),
+    ],
+)
+def test_the_card_of_a_customer_without_orders_says_so_plainly(
+    client_for, sales_a, a_customer, language, said
+):
+    url = reverse("contacts:customer_preferences", args=[a_customer.pk])
+    html = client_for(sales_a).get(url, HTTP_ACCEPT_LANGUAGE=language, **HTMX).content.decode()
+
+    assert said in html
+    assert "0 orders" not in html and "0 笔" not in html
+
+
+def test_the_card_says_when_there_are_too_few_orders(client_for, sales_a, a_customer, owner, catalogue):
+    _order(owner, a_customer, catalogue, [("TEA-250", 1)], datetime(2025, 6, 1, 10, tzinfo=SHANGHAI))
+
     html = client_for(sales_a).get(reverse("contacts:customer_preferences", args=[a_customer.pk]), **HTMX)
 
-    assert "Only 0 orders so far: too few to tell what they like" in html.content.decode()
+    assert "Only 1 order so far: too few to tell what they like" in html.content.decode()
 
 
 def test_preferences_are_edited_in_place_on_the_card(client_for, sales_a, a_customer, catalogue):

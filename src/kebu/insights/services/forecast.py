@@ -71,10 +71,15 @@ def forecast_compute(*, run: InsightRun) -> dict[str, Any]:
     days = sales_days(until=today - timedelta(days=1))
     weekly = sales_series(period=WEEK, today=today, days=days)
     if weekly.periods_with_sales < model.MIN_PERIODS[WEEK]:
-        raise TooFewData(
-            _("A forecast needs at least %(need)d complete weeks with sales; the shop has %(have)d so far.")
-            % {"need": model.MIN_PERIODS[WEEK], "have": weekly.periods_with_sales}
-        )
+        if weekly.periods_with_sales == 0:
+            message = _(
+                "A forecast needs at least %(need)d complete weeks with sales; the shop has none yet."
+            )
+        else:
+            message = _(
+                "A forecast needs at least %(need)d complete weeks with sales; the shop has %(have)d so far."
+            )
+        raise TooFewData(message % {"need": model.MIN_PERIODS[WEEK], "have": weekly.periods_with_sales})
     monthly = sales_series(period=MONTH, today=today, days=days)
     return {
         "as_of": (today - timedelta(days=1)).isoformat(),
@@ -100,7 +105,11 @@ def _view(series: SalesSeries, *, horizon: int, interval: float) -> dict[str, An
         "metrics": {},
     }
     if len(series) < need:
-        if period == MONTH:
+        if len(series) == 0 and period == MONTH:
+            message = _("A monthly forecast needs at least %(need)d complete months; the shop has none yet.")
+        elif len(series) == 0:
+            message = _("A weekly forecast needs at least %(need)d complete weeks; the shop has none yet.")
+        elif period == MONTH:
             message = _(
                 "A monthly forecast needs at least %(need)d complete months; the shop has %(have)d so far."
             )

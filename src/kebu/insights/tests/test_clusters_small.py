@@ -59,5 +59,5 @@ def test_a_too_few_data_run_shows_its_message(client_for, analyst, owner, catalo
 
     html = client_for(analyst).get(URL).content.decode()
 
-    assert "Clusters need at least 200 customers with orders; there are 1." in html
+    assert "Clusters need at least 200 customers with orders; there is 1." in html
     assert 'id="clusters-list"' not in html

@@ -405,3 +405,21 @@ def test_interval_churn_ratio_is_nan_without_an_interval():
         days_since_last=np.array([30.0, 30.0, 30.0]), interval_days=np.array([np.nan, 0.0, None], dtype=float)
     )
     assert np.all(np.isnan(ratio))
+
+
+def test_when_nobody_came_back_the_models_say_so_without_counting_zero():
+    nobody = np.zeros(500)
+
+    with pytest.raises(TooFewData, match="none has come back yet") as patterns:
+        clv.bgnbd_fit(frequency=nobody, recency=nobody, age=np.linspace(1, 300, 500))
+    with pytest.raises(TooFewData, match="none has come back yet") as spend:
+        clv.gamma_gamma_fit(frequency=nobody, monetary=np.full(500, 50.0))
+
+    assert "there are 0" not in str(patterns.value) + str(spend.value)
+
+
+def test_one_repeat_customer_is_counted_in_the_singular():
+    x = np.array([0.0] * 200 + [1.0])
+
+    with pytest.raises(TooFewData, match=r"second order; there is 1\."):
+        clv.gamma_gamma_fit(frequency=x, monetary=np.full(x.size, 50.0))
