@@ -86,7 +86,9 @@ def test_each_lifecycle_stage_is_drawn_as_wide_as_its_own_count(page, live_serve
     # and a sale in the shop (someone else's customer), without which the page shows no charts
     catalogue = make_catalogue(actor=owner)
     buyer = make_customer(actor=owner, name="老主顾", owner=owner)
-    make_order(actor=owner, customer=buyer, store=catalogue.store, lines=[("TEA-250", 1)], ordered_at=timezone.now())
+    make_order(
+        actor=owner, customer=buyer, store=catalogue.store, lines=[("TEA-250", 1)], ordered_at=timezone.now()
+    )
     dashboard_rebuild()
 
     # when the clerk opens the dashboard
