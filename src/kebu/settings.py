@@ -201,7 +201,8 @@ AXES_FAILURE_LIMIT = int(os.environ.get("KEBU_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("KEBU_LOGIN_LOCKOUT_MINUTES", "15")) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The lockout page, saying how long the lock lasts and when it ends (axes gives a template no end time).
+AXES_LOCKOUT_CALLABLE = "kebu.accounts.views.locked_out"
 AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

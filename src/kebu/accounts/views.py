@@ -1,12 +1,19 @@
-"""Two-step verification pages and the password change, all under /account/."""
+"""Two-step verification pages, the password change (all under /account/) and the lockout page after
+too many wrong passwords."""
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
+from axes.helpers import get_client_username, get_cool_off
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
@@ -202,3 +209,30 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         response = super().form_valid(form)
         messages.success(self.request, _("Your password has been changed. Other devices are logged out."))
         return response
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
+    """django-axes' lockout page (``AXES_LOCKOUT_CALLABLE``), saying how long the lock lasts (the
+    setting ``KEBU_LOGIN_LOCKOUT_MINUTES``, as axes reads it) and when it ends: the last failure on this
+    username and address plus that time. With axes' default, a try during the lock is a failure too and
+    starts the wait again, so the page says so."""
+    cool_off = get_cool_off(request)
+    context: dict[str, object] = {
+        "lock_minutes": None,
+        "lock_ends_at": None,
+        "retry_restarts": bool(settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT),
+    }
+    if cool_off:
+        context["lock_minutes"] = max(1, math.ceil(cool_off.total_seconds() / 60))
+        last = AccessAttempt.objects.filter(
+            username=get_client_username(request, credentials),
+            ip_address=getattr(request, "axes_ip_address", None),
+        ).aggregate(last=Max("attempt_time"))["last"]
+        # Without a row (another axes handler), this failure is the last one.
+        ends = (last or request.axes_attempt_time) + cool_off  # type: ignore[attr-defined]
+        # Shown to the minute, rounded up: "until 10:25" must not be refused at 10:24:30.
+        whole = ends.replace(second=0, microsecond=0)
+        context["lock_ends_at"] = whole if whole == ends else whole + timedelta(minutes=1)
+    return render(request, "registration/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
