@@ -225,3 +225,35 @@ def test_the_api_pages_the_timeline_with_a_next_link(client_for, sales_a, custom
 def test_the_api_answers_404_for_a_colleagues_customer(client_for, sales_b, customer):
     response = client_for(sales_b).get(reverse("customer-timeline", args=[customer.pk]))
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("language", "followup_line", "change_line"),
+    [
+        ("en", "回访异味问题: 已换货，客户满意", "</span>: 王芳 → 王芳芳"),
+        ("zh-hans", "回访异味问题：已换货，客户满意", "</span>：王芳 → 王芳芳"),
+    ],
+)
+def test_labels_and_what_follows_them_are_joined_with_the_languages_colon(
+    client_for, sales_a, customer, language, followup_line, change_line
+):
+    # given a follow-up done with its outcome, and a change of the customer's name
+    FollowUp.objects.create(
+        customer=customer,
+        title="回访异味问题",
+        outcome="已换货，客户满意",
+        due_on=timezone.localdate(),
+        status=FollowUpStatus.DONE,
+        done_at=timezone.now(),
+    )
+    CustomerEvent.objects.create(
+        customer=customer, kind="customer.updated", data={"changes": {"name": ["王芳", "王芳芳"]}}
+    )
+
+    # when the timeline is read in the language
+    url = reverse("timeline:customer", args=[customer.pk])
+    html = client_for(sales_a).get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    # then "title: outcome" in English, "标题：结果" in Chinese
+    assert followup_line in html
+    assert change_line in html
