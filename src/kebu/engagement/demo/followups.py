@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from kebu.customers.columns import grouped
 from kebu.customers.models import Customer
 from kebu.engagement.models import FollowUp, FollowUpKind, FollowUpPlan, FollowUpStatus
 from kebu.orders.models import Order, OrderStatus
@@ -135,7 +136,7 @@ def _credit(today: date, plan: FollowUpPlan | None) -> list[FollowUp]:
             kind=plan.kind,
             plan=plan,
             key=f"credit_due:{plan.pk}:{pk}:{due.isoformat()}",
-            title=f"{plan.name} · 订单 {order_no} · ¥{owed} 于 {due.isoformat()} 到期",
+            title=f"{plan.name} · 订单 {order_no} · ¥{grouped(owed)} 于 {due.isoformat()} 到期",
             due_on=max(today, due - timedelta(days=plan.days)),
             assignee_id=owner_id,
             order_id=pk,
