@@ -638,6 +638,16 @@ class FollowUp(models.Model):
     )
     key = models.CharField(max_length=80, null=True, blank=True, unique=True, editable=False)
     title = models.CharField(_("what to do"), max_length=200)
+    title_parts = models.JSONField(
+        _("title, as made by a plan"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "What a reminder's title is written from, so it reads in each reader's language. Empty for a "
+            "follow-up a person wrote."
+        ),
+    )
     note = models.TextField(_("note"), blank=True, validators=[MaxLengthValidator(2000)])
     due_on = models.DateField(_("due"))
     assignee = models.ForeignKey(
@@ -683,6 +693,16 @@ class FollowUp(models.Model):
         ]
 
     def __str__(self) -> str:
+        return self.title
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the active language: a reminder's written again from its parts, a person's
+        as they wrote it (and a reminder's stored one when its parts cannot be read)."""
+        if self.title_parts:
+            from kebu.engagement.titles import reminder_title
+
+            return reminder_title(self.title_parts) or self.title
         return self.title
 
 

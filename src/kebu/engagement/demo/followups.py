@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from kebu.customers.columns import grouped
 from kebu.customers.models import Customer
 from kebu.engagement.models import FollowUp, FollowUpKind, FollowUpPlan, FollowUpStatus
+from kebu.engagement.titles import reminder_title
 from kebu.orders.models import Order, OrderStatus
 
 MAX_DELIVERY_CALLS = 400
@@ -50,6 +52,12 @@ def demo_followups(*, rng: random.Random, now: datetime) -> int:
     return len(rows)
 
 
+def _titled(parts: dict[str, Any]) -> dict[str, Any]:
+    """A reminder's title as the plans write it: kept in the shop's language, shown in the reader's."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return {"title": reminder_title(parts)[:200], "title_parts": parts}
+
+
 def _done(rng: random.Random, row: FollowUp, due: date) -> FollowUp:
     row.status = FollowUpStatus.DONE
     row.outcome = rng.choice(OUTCOMES)
@@ -80,7 +88,7 @@ def _after_delivery(rng: random.Random, today: date, plan: FollowUpPlan | None) 
             kind=plan.kind,
             plan=plan,
             key=f"after_delivery:{plan.pk}:{pk}",
-            title=f"{plan.name} · 订单 {order_no}",
+            **_titled({"kind": "after_delivery", "plan": plan.name, "no": order_no}),
             due_on=due,
             assignee_id=owner_id,
             order_id=pk,
@@ -111,7 +119,7 @@ def _birthdays(today: date, plan: FollowUpPlan | None) -> list[FollowUp]:
                 kind=plan.kind,
                 plan=plan,
                 key=f"birthday:{plan.pk}:{pk}:{day.year}",
-                title=f"{plan.name} · 生日 {day.month}月{day.day}日",
+                **_titled({"kind": "birthday", "plan": plan.name, "day": day.isoformat()}),
                 due_on=day - timedelta(days=plan.days),
                 assignee_id=owner_id,
             )
@@ -136,7 +144,15 @@ def _credit(today: date, plan: FollowUpPlan | None) -> list[FollowUp]:
             kind=plan.kind,
             plan=plan,
             key=f"credit_due:{plan.pk}:{pk}:{due.isoformat()}",
-            title=f"{plan.name} · 订单 {order_no} · ¥{grouped(owed)} 于 {due.isoformat()} 到期",
+            **_titled(
+                {
+                    "kind": "credit_due",
+                    "plan": plan.name,
+                    "no": order_no,
+                    "owed": str(owed),
+                    "day": due.isoformat(),
+                }
+            ),
             due_on=max(today, due - timedelta(days=plan.days)),
             assignee_id=owner_id,
             order_id=pk,

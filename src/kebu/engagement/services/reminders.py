@@ -39,9 +39,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kebu.core import lunar
-from kebu.customers.columns import grouped
 from kebu.customers.models import Customer, CustomField, CustomFieldType
 from kebu.engagement.models import FollowUp, FollowUpKind, FollowUpPlan, Preference, ReminderDay
+from kebu.engagement.titles import reminder_title
 from kebu.orders.models import Order, OrderLine, OrderStatus, Product
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class _Candidate:
     key: str
     customer_id: int
     owner_id: int | None
-    title: str
+    # What the title is written from, in the reader's language when shown (kebu.engagement.titles).
+    parts: dict[str, Any]
     order_id: int | None = None
 
 
@@ -150,7 +151,8 @@ def _insert(plan: FollowUpPlan, day: date, candidates: Iterable[_Candidate], con
             kind=plan.kind,
             plan=plan,
             key=c.key,
-            title=c.title[:200],
+            title=(reminder_title(c.parts) or c.parts.get("plan", ""))[:200],
+            title_parts=c.parts,
             note=quiet_note if c.customer_id in quiet else "",
             due_on=day,
             assignee_id=plan_assignee or (c.owner_id if c.owner_id in context.active_users else None),
@@ -178,10 +180,6 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def _date_text(day: date) -> str:
-    return f"{day.month}月{day.day}日" if translation.get_language().startswith("zh") else day.isoformat()
-
-
 # --- one generator per plan kind ---------------------------------------------------------------------
 
 
@@ -202,7 +200,7 @@ def _after_delivery(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
             key=f"after_delivery:{plan.pk}:{pk}",
             customer_id=customer_id,
             owner_id=owner_id,
-            title=_("%(plan)s · order %(no)s") % {"plan": plan.name, "no": order_no},
+            parts={"kind": "after_delivery", "plan": plan.name, "no": order_no},
             order_id=pk,
         )
 
@@ -252,8 +250,12 @@ def _repurchase(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
                     key=f"repurchase:{plan.pk}:{pk}",
                     customer_id=customer_id,
                     owner_id=owner_id,
-                    title=_("%(plan)s · %(item)s runs out %(day)s")
-                    % {"plan": plan.name, "item": title[:80], "day": _date_text(runs_out)},
+                    parts={
+                        "kind": "repurchase",
+                        "plan": plan.name,
+                        "item": title[:80],
+                        "day": runs_out.isoformat(),
+                    },
                     order_id=order_id,
                 )
 
@@ -276,7 +278,7 @@ def _birthday(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
             key=f"birthday:{plan.pk}:{pk}:{birthday.year}",
             customer_id=pk,
             owner_id=owner_id,
-            title=_("%(plan)s · birthday %(day)s") % {"plan": plan.name, "day": _date_text(birthday)},
+            parts={"kind": "birthday", "plan": plan.name, "day": birthday.isoformat()},
         )
     if not lunar.MIN_SOLAR <= birthday < lunar.MAX_SOLAR:
         return
@@ -284,7 +286,7 @@ def _birthday(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
     for month, lunar_day in lunar.lunar_birthdays_on(birthday):
         # A lunar birth date can be in the solar year after its lunar year: one more year back.
         dates = lunar.solar_dates_of(month=month, day=lunar_day, years=range(years.start - 1, years.stop))
-        label = lunar.lunar_label(lunar.LunarDay(lunar_year, month, lunar_day))
+        lunar_parts = [lunar_year, month, lunar_day, False]
         customers = Customer.objects.filter(
             archived_at__isnull=True, birthday_is_lunar=True, birthday__in=dates
         ).values_list("pk", "owner_id")
@@ -293,8 +295,12 @@ def _birthday(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
                 key=f"birthday:{plan.pk}:{pk}:L{lunar_year}",
                 customer_id=pk,
                 owner_id=owner_id,
-                title=_("%(plan)s · birthday %(lunar)s (%(day)s)")
-                % {"plan": plan.name, "lunar": label, "day": _date_text(birthday)},
+                parts={
+                    "kind": "birthday",
+                    "plan": plan.name,
+                    "lunar": lunar_parts,
+                    "day": birthday.isoformat(),
+                },
             )
 
 
@@ -327,8 +333,7 @@ def _date_field(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
             key=f"date_field:{plan.pk}:{pk}:{target.isoformat()}",
             customer_id=pk,
             owner_id=owner_id,
-            title=_("%(plan)s · %(field)s %(day)s")
-            % {"plan": plan.name, "field": field.label, "day": target.isoformat()},
+            parts={"kind": "date_field", "plan": plan.name, "field": field.label, "day": target.isoformat()},
         )
 
 
@@ -354,8 +359,13 @@ def _credit_due(plan: FollowUpPlan, day: date) -> Iterator[_Candidate]:
             key=f"credit_due:{plan.pk}:{pk}:{due.isoformat()}",
             customer_id=customer_id,
             owner_id=owner_id,
-            title=_("%(plan)s · order %(no)s · ¥%(owed)s due %(day)s")
-            % {"plan": plan.name, "no": order_no, "owed": grouped(owed), "day": due.isoformat()},
+            parts={
+                "kind": "credit_due",
+                "plan": plan.name,
+                "no": order_no,
+                "owed": str(owed),
+                "day": due.isoformat(),
+            },
             order_id=pk,
         )
 

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from kebu.core import lunar
 from kebu.customers.models import Customer, CustomField, CustomFieldType
 from kebu.customers.tests.factories import make_customer
 from kebu.engagement.models import FollowUp, FollowUpKind, FollowUpPlan, Preference, ReminderDay
+from kebu.engagement.services.followups import followup_create
 from kebu.engagement.services.reminders import CATCH_UP_DAYS, reminders_generate
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.tests.factories import make_order
@@ -389,3 +391,40 @@ def test_a_partly_returned_purchase_runs_out_after_what_was_kept(sales_a, custom
     with time_machine.travel(at(date(2026, 5, 1)), tick=False):  # day 120
         assert reminders_generate() == 1
     assert FollowUp.objects.get().key == f"repurchase:{plan.pk}:{line.pk}"
+
+
+# --- titles in the reader's language ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "not_shown"),
+    [
+        ("en", "赊账到期提醒 · order {no} · ¥1,194.00 due 2026-03-13", "订单"),
+        ("zh-hans", "赊账到期提醒 · 订单 {no} · ¥1,194.00 于 2026-03-13 到期", "due 2026"),
+    ],
+)
+def test_a_reminders_title_reads_in_the_readers_language_a_persons_as_written(
+    sales_a, customer, catalogue, client_for, settings, language, shown, not_shown
+):
+    # given a credit reminder made on a day the shop ran in Chinese, and a follow-up a clerk wrote
+    settings.LANGUAGE_CODE = "zh-hans"
+    only_plan(FollowUpKind.CREDIT_DUE, days=3)
+    owing = make_order(actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 6)])
+    Order.objects.filter(pk=owing.pk).update(
+        credit_due_date=date(2026, 3, 13), credit_outstanding_cny=Decimal("1194.00")
+    )
+    with time_machine.travel(at(date(2026, 3, 10)), tick=False):
+        reminders_generate()
+        followup_create(
+            actor=sales_a, customer=customer, title="Send the sample 试用装", due_on=date(2026, 3, 10)
+        )
+
+        # when the clerk reads the day's follow-ups in a language
+        url = reverse("followups:today")
+        html = client_for(sales_a).get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    # then the reminder is written in it, the clerk's own words stay as they were
+    assert shown.format(no=owing.order_no) in html
+    assert not_shown not in html
+    assert "Send the sample 试用装" in html
+    assert FollowUp.objects.get(kind=FollowUpKind.CREDIT_DUE).title.startswith("赊账到期提醒 · 订单")
