@@ -138,6 +138,23 @@ def test_a_stage_moved_by_the_rules_reads_as_words_on_the_timeline(clerk_client,
     assert "按店铺规则，阶段从“新客”变为“复购”" in page
 
 
+@pytest.mark.parametrize(("language", "shown"), [("en", "SMS: "), ("zh-hans", "短信：")])
+def test_a_consent_reads_with_the_languages_colon(clerk_client, clerk, language, shown):
+    from django.utils import translation
+
+    from kebu.customers.services import ConsentInput
+
+    consent = ConsentInput(channel="sms", granted=True, method="verbal")
+    customer = make_customer(actor=clerk, name="钱七", consents=[consent])
+
+    with translation.override(language):
+        page = clerk_client.get(
+            reverse("customers:detail", args=[customer.pk]), headers={"accept-language": language}
+        ).content.decode()
+
+    assert f'{shown}<span class="text-success">' in page
+
+
 def test_a_ten_megabyte_name_is_refused(clerk_client):
     response = clerk_client.post(reverse("customers:create"), _form(name="张" * (10 * 1024 * 1024 // 3)))
     assert response.status_code == 400
