@@ -36,6 +36,7 @@ from django.db.models import BinaryField, CharField, F, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kebu.customers import access as customer_access
 from kebu.customers.models import Customer, Stage
@@ -341,8 +342,15 @@ class DashboardFigures:
                 "rate",
                 b.repurchase_rate,
                 pb.repurchase_rate,
-                note=_("%(repeaters)s of %(buyers)s customers who ordered")
-                % {"repeaters": b.repeaters, "buyers": b.buyers},
+                # No note for an empty range: "0 of 0" says nothing the dash does not.
+                note=ngettext(
+                    "%(repeaters)s of %(buyers)s customer who ordered",
+                    "%(repeaters)s of %(buyers)s customers who ordered",
+                    b.buyers,
+                )
+                % {"repeaters": b.repeaters, "buyers": b.buyers}
+                if b.buyers
+                else "",
             ),
             Kpi(
                 "refund_rate",
@@ -351,8 +359,12 @@ class DashboardFigures:
                 t.refund_rate,
                 p.refund_rate,
                 higher_is_better=False,
-                note=_("%(refunded)s of %(orders)s orders")
-                % {"refunded": t.refunded_orders, "orders": t.orders},
+                note=ngettext(
+                    "%(refunded)s of %(orders)s order", "%(refunded)s of %(orders)s orders", t.orders
+                )
+                % {"refunded": t.refunded_orders, "orders": t.orders}
+                if t.orders
+                else "",
             ),
         ]
 

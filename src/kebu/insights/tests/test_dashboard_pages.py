@@ -4,6 +4,7 @@ leads, the export, the empty shop, and figures that keep up with new orders."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -88,6 +89,20 @@ def test_an_empty_shop_gets_a_friendly_page_not_blank_charts(client_for, owner):
     page = response.content.decode()
     assert 'id="dashboard-empty"' in page and "No sales yet" in page
     assert 'id="chart-sales"' not in page
+
+
+def test_a_range_without_orders_has_no_rate_notes_and_one_with_them_counts_in_words(shop, client_for, owner):
+    def notes(query: str) -> dict[str, str]:
+        figures = client_for(owner).get(f"{URL}?{query}").context["figures"]
+        return {kpi.key: kpi.note for kpi in figures.kpis if kpi.key in ("repurchase_rate", "refund_rate")}
+
+    assert notes("preset=custom&date_from=2020-01-01&date_to=2020-01-31") == {
+        "repurchase_rate": "",
+        "refund_rate": "",
+    }
+    march = notes(MARCH)
+    assert re.fullmatch(r"\d+ of \d+ customers? who ordered", march["repurchase_rate"])
+    assert re.fullmatch(r"\d+ of \d+ orders?", march["refund_rate"])
 
 
 def test_the_same_address_gives_each_clerk_their_sums_and_the_owner_all(
