@@ -535,8 +535,12 @@ def _detail_value(action: str, key: str, value: Any) -> str:
     return plain(value)
 
 
+# Flags that say something only when set: an export not narrowed by a search says so on no line.
+_SAID_WHEN_SET = frozenset({"searched"})
+
+
 def _shown(action: str, key: str, value: Any) -> bool:
-    if value in ([], {}, None, ""):
+    if value in ([], {}, None, "") or (key in _SAID_WHEN_SET and value is False):
         return False
     # A customer event's kind, where the action says it already (customer.update: "customer.updated").
     if key == "kind" and action.startswith("customer.") and action not in _IMPORT_ACTIONS:

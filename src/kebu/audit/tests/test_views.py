@@ -316,6 +316,7 @@ def test_the_entries_of_a_days_work_read_in_words_not_code_names(owner_client, o
     assert "Lifecycle stage</span>: Repeat buyer → VIP" in html
     assert "Filters: Lifecycle stage: VIP, Member; Spent at least (¥): 1000" in html
     assert "Contact details masked: Yes" in html
+    assert "Narrowed by a search" not in html  # said only of an export that was
     assert "Format: CSV" in html
     assert "Columns exported: Customer number, Name, Total spent" in html
     assert "Kind of sheet: Customers" in html
