@@ -233,12 +233,18 @@ _LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
 
 def columns_feeding(mapping: Mapping[int, str], cells: Sequence[Cell], fields: frozenset[str]) -> list[int]:
     """The columns of a row (its ``cells``) with a value that feed one of ``fields`` (the input's, as
-    ``CustomerRow.provided`` names them; "custom" for every custom field), in the sheet's order."""
+    ``CustomerRow.provided`` names them, "custom.<key>" for one custom field; "custom" for every one), in
+    the sheet's order."""
     return [
         index
         for index, key in sorted(mapping.items())
         if normalized(cells[index])
-        and (_PROVIDES.get(key) in fields or (key.startswith(CUSTOM_PREFIX) and "custom" in fields))
+        and (
+            _PROVIDES.get(key) in fields
+            or (
+                key.startswith(CUSTOM_PREFIX) and ({"custom", "custom." + key[len(CUSTOM_PREFIX) :]} & fields)
+            )
+        )
     ]
 
 
@@ -567,8 +573,12 @@ class FileCheck:
 class Repeat:
     """A row whose customer a row further down the same sheet names again (``customer_rows_repeated``)."""
 
-    later: int  # the next row that names them
-    fields: frozenset[str]  # what the rows further down give of what a customer has one of
+    # The key both name the customer by, as ``imports._Matches.found_by`` says what it matched by
+    # ("customer_no", "phone", "social:<kind>", "email", "name"): the row gives way only when the import
+    # found its customer by that key, for only then does it find the same customer for the rows below.
+    key: str
+    # What the rows below give of what a customer has one of, each with the nearest row that gives it.
+    fields: Mapping[str, int]
 
 
 def customer_rows_repeated(
@@ -581,14 +591,17 @@ def customer_rows_repeated(
     A sheet lists a customer twice with different notes: read as a spreadsheet is, the lower row is the
     one that counts, and importing the sheet again must change nothing. So a row that updates a customer
     leaves these fields to the rows further down instead of setting them back each time
-    (``imports._batch_import``).
+    (``imports._update``).
 
     Two rows are one customer here when the first key the import tries for each (``imports._Matches``:
-    customer number, phone, account, email; the name of a row with none of those) is the same: the import
-    then finds the same customer for both, whoever in Kebu has that key. Rows that share only a later key
-    (one's number, the other's phone) are not, since the phone may be another customer's in Kebu; they are
-    imported one after the other as before. The keys are the cells made plain (a mobile's 11 digits, an
-    email in lower case), not checked as the import checks them.
+    customer number, phone, account, email; the name of a row with none of those) is the same. Whether
+    the import then finds one customer for both is known only as it goes: it does when it finds the upper
+    row's customer by that very key (``Repeat.key``), which the rows below then meet first too. A customer
+    number that no one has yet, or a phone of someone else's, sends the import on to another key, and the
+    row is imported as it is. Rows that share only a later key (one's number, the other's phone) are not
+    one customer here, nor are rows naming one customer by keys written otherwise: both are imported one
+    after the other as before. The keys are the cells made plain (a mobile's 11 digits, an email in lower
+    case), not checked as the import checks them.
 
     One pass over the sheet, keeping a hash and two numbers for each row (16 bytes); then two over the
     hashes, to find the few that more than one row has (``_positions_repeated``)."""
@@ -604,33 +617,41 @@ def customer_rows_repeated(
     keys.sort(key=lambda column: _KEY_ORDER[column[1]])  # as the import tries them
     if (name := next((index for index, key in mapping.items() if key == "name"), None)) is not None:
         keys.append((name, "name"))  # for a row with none of the others
+    matched_by = [_MATCHED_BY.get(key) or f"social:{SOCIAL_COLUMNS[key]}" for _index, key in keys]
     hashes = array("q")  # each row's first key
     numbers, given = array("I"), array("I")  # each row's number, and what of ``kinds`` it gives
+    first_key = bytearray()  # which of ``keys`` each row's first key is
     kinds: dict[frozenset[str], int] = {}
     for number, cells in rows:
-        first = next(((key, text) for index, key in keys if (text := normalized(cells[index]))), None)
+        first = next(
+            ((i, text) for i, (index, _key) in enumerate(keys) if (text := normalized(cells[index]))), None
+        )
         if first is None:
             continue  # names nobody: the import rejects it
-        hashes.append(hash(_repeat_key(*first)))
+        hashes.append(hash(_repeat_key(keys[first[0]][1], first[1])))
         numbers.append(number)
+        first_key.append(first[0])
         fields = frozenset(field for index, field in overwrites if normalized(cells[index]))
         given.append(kinds.setdefault(fields, len(kinds)))
     fields_of = {kind: fields for fields, kind in kinds.items()}
     repeated: dict[int, Repeat] = {}
     for positions in _positions_repeated(hashes):
-        # One customer's rows, bottom up: what the rows below each one give.
-        below = fields_of[given[positions[-1]]]
+        # One customer's rows, bottom up: what the rows below each one give, and the nearest that does.
+        below: dict[str, int] = {}
         for upper, lower in zip(positions[-2::-1], positions[:0:-1], strict=True):
+            below |= dict.fromkeys(fields_of[given[lower]], numbers[lower])
             if below:
-                repeated[numbers[upper]] = Repeat(numbers[lower], below)
-            below |= fields_of[given[upper]]
+                repeated[numbers[upper]] = Repeat(matched_by[first_key[upper]], dict(below))
     return repeated
 
 
 def _positions_repeated(hashes: array[int]) -> Iterator[list[int]]:
-    """The positions in ``hashes`` of each value that it has more than once, in order. A bit for each
-    value in a table of 2**24 bits (2 MB) first finds the values that may be repeated, those falling on a
-    bit already set, and only those are then kept with their positions: a few per cent of a million."""
+    """The positions in ``hashes`` of each value that it has more than once, in order. Two tables of
+    2**24 bits (2 MB each) first find the values that may be repeated, those falling on a bit already set,
+    and only those are then kept with their positions: a few per cent of a million. Values are 64-bit
+    hashes of the keys: two keys with one hash (about one chance in 30 million for a million rows) would
+    be taken for one customer's, and the upper row would leave its fields to a row of another customer,
+    saying so in its note."""
     mask = (1 << 24) - 1
     seen, again = bytearray(1 << 21), bytearray(1 << 21)
     for value in hashes:
@@ -660,8 +681,17 @@ def _repeat_key(key: str, text: str) -> tuple[str, str]:
     return SOCIAL_COLUMNS.get(key, key), fold(text)
 
 
-# The keys ``customer_rows_repeated`` tells a row's customer by, in the order the import tries them.
-_KEY_ORDER = {"customer_no": 0, "phone": 1, **dict.fromkeys(SOCIAL_COLUMNS, 2), "email": 3}
+# The keys ``customer_rows_repeated`` tells a row's customer by, in the order the import tries them: the
+# accounts in ``SOCIAL_COLUMNS``' order, as ``customer_row_read`` lists them.
+_KEY_ORDER = {
+    "customer_no": 0,
+    "phone": 1,
+    **{key: 2 + i for i, key in enumerate(SOCIAL_COLUMNS)},
+    "email": 2 + len(SOCIAL_COLUMNS),
+}
+# A key's word for what the import matched by (``imports._Matches.found_by``); an account's is
+# "social:<kind>".
+_MATCHED_BY = {"customer_no": "customer_no", "phone": "phone", "email": "email", "name": "name"}
 
 
 def mapping_check(headers: Sequence[str], mapping: Mapping[int, str]) -> None:

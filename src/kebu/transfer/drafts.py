@@ -36,7 +36,7 @@ from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_per
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
 from kebu.transfer.products import product_mapping_check
-from kebu.transfer.readers import Cell, RowsCounted, table_read
+from kebu.transfer.readers import Cell, Counted, table_read
 from kebu.transfer.rehearsals import Stretch, import_rehearse
 from kebu.transfer.report import ReportRow, refused_rows, report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
@@ -239,15 +239,14 @@ def import_check_run(job_run: JobRun) -> None:
         store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
         # The pass that finds the orders whose rows are apart, or the customers named again further down,
         # counts the rows too: no pass of its own for the progress bar's total.
-        read = RowsCounted(table_read(data, sheet=sheet).rows)
+        read = Counted(table_read(data, sheet=sheet).rows)
         split = repeats = None
         if kind == ImportKind.ORDERS:
             split = order_numbers_split(read, mapping, store=store)
         elif kind == ImportKind.CUSTOMERS:
             repeats = customer_rows_repeated(read, mapping)
         else:
-            for _row in read:
-                pass
+            read.drain()
         with transaction.atomic():
             job_run.beat(done=0, total=read.count)
         stretches = (

@@ -100,7 +100,7 @@ from kebu.transfer.products import (
     product_import_undo,
     product_mapping_check,
 )
-from kebu.transfer.readers import Cell, RowsCounted, file_size_check, table_read
+from kebu.transfer.readers import Cell, Counted, file_size_check, table_read
 from kebu.transfer.report import refused_rows
 from kebu.transfer.reviews import (
     review_batch_import,
@@ -363,15 +363,14 @@ def _import_run(job_run: JobRun) -> None:
     # (``table_rows_count``) and, for an order or customer sheet, tells what cannot be told before the
     # whole file has been seen: the orders whose rows are apart, which the import refuses; the customers
     # a row further down names again.
-    read = RowsCounted(rows())
+    read = Counted(rows())
     split = repeats = None
     if run.kind == ImportKind.ORDERS:
         split = order_numbers_split(read, mapping, store=store)
     elif run.kind == ImportKind.CUSTOMERS:
         repeats = customer_rows_repeated(read, mapping)
-    else:
-        for _row in read:
-            pass
+    elif job_run.job.total is None:  # a product or review sheet's resumed run has read it already
+        read.drain()
     if job_run.job.total is None:
         with transaction.atomic():
             job_run.beat(total=read.count)
@@ -928,7 +927,7 @@ def _batch_import(
                     allowed=allowed,
                     definitions=definitions,
                     timeline=timeline,
-                    repeat=repeats.get(row.number) if repeats else None,
+                    repeat=_repeat_of(repeats, row.number, matched_by=matched_by),
                 )
             except ValidationFailed as exc:
                 reasons = [str(m) for messages in exc.field_errors.values() for m in messages] or [
@@ -1147,20 +1146,24 @@ def _update(
     masked = frozenset() if allowed.contact else row.provided & CONTACT_FIELDS
     provided = row.provided - masked
     left_out = []
-    if repeat is not None and (later := provided & repeat.fields):
+    if repeat is not None and (later := provided & repeat.fields.keys()):
         provided -= later
         customer = _customer_read(customer)
         assert row.checked is not None
         if differs := customer_import_changes(
             customer=customer, checked=row.checked, provided=later, definitions=definitions
         ):
-            reason = _(
-                "Row %(row)d further down is the same customer and fills in these columns too: its values "
-                "are the ones kept."
-            ) % {"row": repeat.later}
-            columns = columns_feeding(mapping, cells, frozenset(differs))
-            given = list_join(normalized(cells[index]) for index in columns)  # the file's own, as written
-            left_out.append([_headers(run, columns), given, reason])
+            # A note for each row below that gives what this one would have changed, in the sheet's order.
+            changed = {f for f in later if f in differs or (f.startswith("custom.") and "custom" in differs)}
+            for lower in sorted({repeat.fields[f] for f in changed}):
+                fields = frozenset(f for f in changed if repeat.fields[f] == lower)
+                columns = columns_feeding(mapping, cells, fields)
+                reason = _(
+                    "Row %(row)d further down is the same customer and fills in these columns too, so they "
+                    "are left to it: this row's values were not imported."
+                ) % {"row": lower}
+                given = list_join(normalized(cells[index]) for index in columns)  # the file's, as written
+                left_out.append([_headers(run, columns), given, reason])
     if masked:
         reason = _(
             "This customer is already in Kebu: the contact details in these columns, which your role sees "
@@ -1196,6 +1199,13 @@ def _update(
         differs = [_headers(run, columns_feeding(mapping, cells, frozenset(would))), "", reason]
         return None, [differs, *owner_kept]
     return None, left_out
+
+
+def _repeat_of(repeats: Mapping[int, Repeat] | None, number: int, *, matched_by: str) -> Repeat | None:
+    """Row ``number``'s ``Repeat``, when the import found its customer by the key the rows below name that
+    customer by: only then do they find the same customer (``customer_rows_repeated``)."""
+    repeat = repeats.get(number) if repeats else None
+    return repeat if repeat is not None and repeat.key == matched_by else None
 
 
 def _customer_read(customer: Customer | int) -> Customer:

@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache, partial
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import python_calamine
 from django.utils.translation import gettext as _
@@ -93,19 +93,29 @@ def table_rows_count(data: bytes | Path, *, sheet: str | None = None) -> int:
     return sum(1 for _ in table_read(data, sheet=sheet).rows)
 
 
-class RowsCounted:
-    """A file's rows passed on as they are read, and counted: a pass over the whole file for something
-    else (``orders.order_numbers_split``, ``customers.customer_rows_repeated``) that gives the progress
-    bar its total, and reads every cell as ``table_rows_count`` does."""
+T = TypeVar("T")
 
-    def __init__(self, rows: Iterator[tuple[int, list[Cell]]]) -> None:
-        self._rows = rows
+
+class Counted(Generic[T]):
+    """What is taken from ``items``, passed on and counted: a file's rows, in a pass over the whole file
+    for something else (``orders.order_numbers_split``, ``customers.customer_rows_repeated``) that gives
+    the progress bar its total and reads every cell as ``table_rows_count`` does; the customers a
+    report's "Changed" sheet lists, known once it is written."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._items = items
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[int, list[Cell]]]:
-        for row in self._rows:
+    def __iter__(self) -> Iterator[T]:
+        for item in self._items:
             self.count += 1
-            yield row
+            yield item
+
+    def drain(self) -> int:
+        """Take everything, for the count alone."""
+        for _item in self:
+            pass
+        return self.count
 
 
 def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:

@@ -17,7 +17,7 @@ uploaded again reads as the sheet did."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from typing import IO, Any, cast
 
@@ -135,19 +135,6 @@ def report_write(
     changes_sheet.add(changes)
     book.close()
     return written
-
-
-class Counted:
-    """An iterable that counts what has been taken from it: the customers a report's "Changed" sheet
-    lists, known once the report is written."""
-
-    def __init__(self, items: Iterable[Any]) -> None:
-        self.items, self.count = items, 0
-
-    def __iter__(self) -> Iterator[Any]:
-        for item in self.items:
-            self.count += 1
-            yield item
 
 
 def report_audit(

@@ -77,7 +77,8 @@ from kebu.transfer.models import Import, ImportKind, ImportRowAction, MappingPre
 from kebu.transfer.orders import order_headers_match
 from kebu.transfer.presets import mapping_preset_apply, mapping_preset_for, mapping_preset_save
 from kebu.transfer.products import product_headers_match
-from kebu.transfer.report import Counted, report_audit, report_write
+from kebu.transfer.readers import Counted
+from kebu.transfer.report import report_audit, report_write
 from kebu.transfer.reviews import review_headers_match
 
 # Who may see every import, not only their own (the admin role has it).

@@ -242,7 +242,8 @@ def test_the_check_of_a_sheet_listing_a_customer_twice_lists_no_change_once_it_i
         )
     page = owner_client.get(response["Location"]).content.decode()
 
-    # then it would change nobody: row 2 leaves her notes to row 4, as the import does
+    # then, the check done, it would change nobody: row 2 leaves her notes to row 4, as the import does
+    assert "3 rows read 3 ready 0 with problems Every row can be imported." in text_of(page)
     assert 'id="changes-table"' not in page
     assert Customer.objects.get(name="王小姐").notes == "VIP客户"
 

@@ -345,7 +345,7 @@ def test_an_upper_row_still_gives_what_the_lower_rows_leave_blank(owner):
     assert counts(run_import(owner, data)) == (0, 0, 2, 0)
 
 
-def test_rows_are_one_customer_as_the_import_would_match_them():
+def test_rows_naming_a_customer_by_the_same_first_key_are_found_before_the_import():
     mapping = {0: "customer_no", 1: "name", 2: "phone", 3: "wechat", 4: "notes", 5: "email"}
     rows = [
         (2, ["", "张三", "13812345678", "", "一", ""]),
@@ -368,12 +368,51 @@ def test_rows_are_one_customer_as_the_import_would_match_them():
     repeats = customer_rows_repeated(rows, mapping)
 
     assert repeats == {
-        2: Repeat(later=5, fields=frozenset({"email"})),
-        6: Repeat(later=7, fields=frozenset({"name"})),
-        9: Repeat(later=11, fields=frozenset({"notes"})),
+        2: Repeat("phone", {"email": 5}),
+        6: Repeat("name", {"name": 7}),
+        9: Repeat("customer_no", {"notes": 11}),
     }
     # A sheet with nothing a customer has one of (a 客户编号 | 标签 sheet) has nothing to leave.
     assert customer_rows_repeated([(2, ["C1", "a"]), (3, ["C1", "b"])], {0: "customer_no", 1: "tags"}) == {}
+    # Accounts are tried in the import's order, whatever the sheet's: WeChat before 旺旺.
+    accounts = {0: "wangwang", 1: "wechat", 2: "notes"}
+    rows = [(2, ["tb1", "wx1", "一"]), (3, ["tb2", "wx1", "二"]), (4, ["tb1", "", "三"])]
+    assert customer_rows_repeated(rows, accounts) == {2: Repeat("social:wechat", {"notes": 3})}
+    # Each column is left to the nearest row below that gives it.
+    rows = [
+        (2, ["", "13812345678", "一", "a@x.cn"]),
+        (3, ["", "13812345678", "", "b@x.cn"]),
+        (4, ["", "138 1234 5678", "三", ""]),
+    ]
+    found = customer_rows_repeated(rows, {0: "customer_no", 1: "phone", 2: "notes", 3: "email"})
+    assert found == {2: Repeat("phone", {"notes": 4, "email": 3}), 3: Repeat("phone", {"notes": 4})}
+
+
+def test_rows_with_one_new_customer_number_but_the_phones_of_two_customers_update_each_its_own(owner):
+    jia = make_customer(actor=owner, name="甲", phone="13800000001", notes="旧甲")
+    yi = make_customer(actor=owner, name="乙", phone="13800000002", notes="旧乙")
+    # X9 is nobody's: the import finds each row's customer by its phone, two different customers.
+    data = csv_bytes("X9,甲,13800000001,,,,,,,,新甲", "X9,乙,13800000002,,,,,,,,新乙")
+
+    run = run_import(owner, data)
+
+    assert counts(run) == (0, 2, 0, 0) and run.noted == 0
+    assert Customer.objects.get(pk=jia.pk).notes == "新甲" and Customer.objects.get(pk=yi.pk).notes == "新乙"
+
+
+def test_an_upper_row_names_the_row_below_that_fills_in_the_column_it_left(owner):
+    make_customer(actor=owner, name="张三", phone="13812345678", notes="旧")
+    # Row 3 is the same customer with a WeChat ID only; row 4 gives the notes.
+    data = csv_bytes(
+        ",张三,13812345678,,,,,,,,一", ",张三,13812345678,zs,,,,,,,", ",张三,13812345678,,,,,,,,三"
+    )
+
+    run = run_import(owner, data)
+
+    assert Customer.objects.get().notes == "三"
+    [note] = import_notes(run, limit=10)
+    assert (note.row, note.column, note.value) == (2, "备注", "一")
+    assert note.reason.startswith("Row 4 further down is the same customer") and "not imported" in note.reason
 
 
 def test_keys_falling_on_one_bit_of_the_first_pass_are_not_taken_for_one_another():

@@ -54,8 +54,8 @@ from kebu.transfer.models import Import, ImportKind, ImportMode
 from kebu.transfer.orders import order_file_check, order_store_check
 from kebu.transfer.presets import mapping_preset_named
 from kebu.transfer.products import product_file_check
-from kebu.transfer.readers import table_read
-from kebu.transfer.report import Counted, report_audit, report_write
+from kebu.transfer.readers import Counted, table_read
+from kebu.transfer.report import report_audit, report_write
 from kebu.transfer.reviews import review_file_check
 
 PROGRESS_EVERY_SECONDS = 2.0
