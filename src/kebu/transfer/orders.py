@@ -1374,9 +1374,7 @@ def _order_input(order: OrderRows, customer: Customer) -> OrderInput:
     assert order.store is not None
     data = order.data
     if data["status"] == OrderStatus.CLOSED:
-        steps = [(OrderStatus.COMPLETED, "completed_at"), (OrderStatus.DELIVERED, "delivered_at")]
-        steps.append((OrderStatus.SHIPPED, "shipped_at"))
-        reached = next((status for status, key in steps if key in data), OrderStatus.PAID)
+        reached = next((status for key, status in _STEP_TIMES if key in data), OrderStatus.PAID)
         data = {**data, "status": reached}
     return OrderInput(
         customer=customer,
@@ -1944,9 +1942,11 @@ def _order_move(run: Import, order: OrderRows, stored: Order, *, forward: bool, 
             stored = order_ship(
                 actor=actor,
                 order=stored,
-                carrier=data.get("carrier", ""),
-                tracking_no=data.get("tracking_no", ""),
+                # The export's, else what Kebu has (typed in while the order waited to be shipped).
+                carrier=data.get("carrier") or stored.carrier,
+                tracking_no=data.get("tracking_no") or stored.tracking_no,
                 shipped_at=shipped_at,
+                reported=True,
             )
         if target == OrderStatus.DELIVERED:
             stored = order_deliver(actor=actor, order=stored, delivered_at=delivered_at)

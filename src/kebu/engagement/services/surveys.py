@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import Conflict, ValidationFailed
+from kebu.core.text import list_join
 from kebu.customers.models import Customer
 from kebu.customers.selectors import customer_visible_queryset, purchases_visible
 from kebu.engagement.models import (
@@ -237,7 +238,7 @@ def question_update(
                 errors,
                 "choices",
                 _("This survey has answers: options cannot be removed or renamed (%(options)s), only added.")
-                % {"options": "、".join(missing)},
+                % {"options": list_join(missing)},
             )
         if errors:
             raise ValidationFailed(_("The question was not saved."), field_errors=errors)

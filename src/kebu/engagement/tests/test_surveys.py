@@ -212,6 +212,15 @@ def test_a_survey_with_answers_keeps_its_questions_and_their_types(manager_east,
             required=True,
             choices=["天猫", "抖音", "朋友推荐"],
         )
+    with pytest.raises(ValidationFailed) as two_gone:
+        services.question_update(
+            actor=manager_east,
+            question=single,
+            kind="single",
+            text=single.text,
+            required=True,
+            choices=["淘宝", "小红书"],
+        )
     with pytest.raises(ValidationFailed) as required_new:
         services.question_add(
             actor=manager_east, survey=survey, kind="csat", text="物流满意吗？", required=True
@@ -219,6 +228,7 @@ def test_a_survey_with_answers_keeps_its_questions_and_their_types(manager_east,
 
     assert "changing the question's type would orphan them" in retyped.value.field_errors["kind"][0]
     assert "淘宝" in renamed.value.field_errors["choices"][0]
+    assert "(抖音, 朋友推荐)" in two_gone.value.field_errors["choices"][0]  # listed as English lists
     assert "must be optional" in required_new.value.field_errors["required"][0]
     single.refresh_from_db()
     assert (single.kind, single.choices, survey.questions.count()) == (

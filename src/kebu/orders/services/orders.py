@@ -750,12 +750,16 @@ def order_ship(
     tracking_no: str = "",
     shipped_at: datetime | None = None,
     expected_version: int | None = None,
+    reported: bool = False,
 ) -> Order:
-    """Mark a paid order shipped, with the carrier and tracking number when it goes by parcel."""
+    """Mark a paid order shipped, with the carrier and tracking number when it goes by parcel. A shipment
+    ``reported`` by a marketplace's export (an import moving the order on) is taken with the carrier and
+    tracking number the export has, if any: it went, whatever the sheet left out, as an order imported
+    shipped is made without them."""
     _require_status(order, [OrderStatus.PAID], _("Only a paid order can be shipped."))
     errors: dict[str, list[Any]] = {}
     carrier, tracking_no = carrier.strip()[:30], tracking_no.strip()[:40]
-    if order.delivery_method in (DeliveryMethod.EXPRESS, DeliveryMethod.FREIGHT):
+    if not reported and order.delivery_method in (DeliveryMethod.EXPRESS, DeliveryMethod.FREIGHT):
         if not carrier:
             _errors_add(errors, "carrier", _("Enter the carrier."))
         if not tracking_no:

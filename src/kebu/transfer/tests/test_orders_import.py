@@ -1469,15 +1469,28 @@ def test_undo_of_a_newer_export_refuses_when_a_moved_order_was_worked_on_since(o
 
 def test_a_move_the_services_refuse_is_rejected_saying_where_the_order_stands(owner, shop):
     run_import(owner, TAOBAO, store=shop.store)
-    # Shipped, says the export, but by which carrier? An order sent by parcel needs it.
-    data = TAOBAO.decode("utf-8").replace("89.50,等待卖家发货,,李华", "89.50,卖家已发货,,李华").encode()
+    # Shipped, says the export, but an hour before the order was paid (2024-01-06 09:05).
+    shipped = TAOBAO.decode("utf-8").replace("89.50,等待卖家发货,,李华", "89.50,卖家已发货,,李华").encode()
+    data = _with_times(shipped, {"2024010512346": ("2024-01-06 08:00:00", "")})
 
     run = run_import(owner, data, store=shop.store)
 
     assert counts(run) == (0, 0, 3, 1)
     [(_row, _cells, [problem])] = import_rejected_rows(run)
-    assert "2024010512346" in problem.reason and "carrier" in problem.reason
+    assert "2024010512346" in problem.reason and "“Paid”" in problem.reason
     assert Order.objects.get(order_no="2024010512346").status == OrderStatus.PAID
+
+
+def test_a_shipment_an_export_reports_without_its_carrier_moves_the_order_on(owner, shop):
+    run_import(owner, TAOBAO, store=shop.store)
+    # Shipped, says the export, its carrier and tracking number columns blank: it went all the same.
+    data = TAOBAO.decode("utf-8").replace("89.50,等待卖家发货,,李华", "89.50,卖家已发货,,李华").encode()
+
+    run = run_import(owner, data, store=shop.store)
+
+    assert counts(run) == (0, 1, 3, 0)
+    order = Order.objects.get(order_no="2024010512346")
+    assert (order.status, order.carrier, order.tracking_no) == (OrderStatus.SHIPPED, "", "")
 
 
 # --- one order number in two stores ----------------------------------------------------------------
@@ -1980,6 +1993,24 @@ def test_a_sheet_without_a_status_gives_each_order_the_last_step_it_has_a_time_f
     assert found == {"S0": "pending", "S1": "paid", "S2": "shipped", "S3": "delivered"}
     shipped = Order.objects.get(order_no="S2")
     assert shipped.shipped_at is not None and shipped.paid_cny == Decimal("199.00")
+
+
+def test_a_paid_order_moves_on_when_a_newer_sheet_without_status_or_carrier_gives_its_shipped_time(
+    owner, shop
+):
+    header = "订单编号,收货人姓名,联系手机,订单创建时间,付款时间,发货时间,宝贝标题,商家编码,价格"
+    row = "S1,赵六,13811110001,2024-01-05 10:00,2024-01-05 11:00,{shipped},玻尿酸面霜,CREAM-50,199.00"
+    run_import(owner, "\n".join([header, row.format(shipped="")]).encode(), store=shop.store)
+    assert Order.objects.get().status == "paid"
+
+    again = run_import(
+        owner, "\n".join([header, row.format(shipped="2024-01-06 09:00")]).encode(), store=shop.store
+    )
+
+    assert counts(again) == (0, 1, 0, 0)
+    order = Order.objects.get()
+    assert order.status == "shipped"
+    assert timezone.localtime(order.shipped_at).replace(tzinfo=None) == datetime(2024, 1, 6, 9, 0)
 
 
 # --- the delivery method ---------------------------------------------------------------------------------
