@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,12 +26,11 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
+from kebu.audit.selectors import CUSTOMER_TYPE
 from kebu.core.text import list_join
-
-CUSTOMER_TYPE = "customers.customer"
 
 # --- what an entry is about ------------------------------------------------------------------------------
 
@@ -84,6 +84,17 @@ def target_url(entry: Any) -> str:
 
 
 # --- values ----------------------------------------------------------------------------------------------
+
+
+def colon() -> str:
+    """What joins a label and its value in the reader's language ("Owner: 小李", "负责人：小李")."""
+    return pgettext("between a label and what follows", ": ")
+
+
+def lines_join(lines: Iterable[str]) -> str:
+    """Several "label: value" items on one line: "; " between them in English, "；" in Chinese."""
+    separator = "；" if (get_language() or "").startswith("zh") else "; "
+    return separator.join(lines)
 
 
 def yes_no(value: bool) -> str:
@@ -190,23 +201,22 @@ def _size(value: Any) -> str:
     return str(filesizeformat(value)) if isinstance(value, int) else str(value)
 
 
-def _export_columns(kind: str) -> Callable[[Any], str]:
-    """An export's columns, by their headers in the file, as the export page lists them."""
+# The export each export action wrote, by the kind of list it left.
+_EXPORT_KINDS = {"customer.export": "customers", "order.export": "orders", "product.export": "products"}
 
-    def read(value: Any) -> str:
-        from kebu.customers.privacy import ContactPolicy
-        from kebu.transfer import exports
 
-        full = ContactPolicy(can_see=True, can_reveal=True)
-        columns = {
-            "customers": lambda: exports.customer_columns(full, figures=True),
-            "orders": lambda: exports.order_columns(full),
-            "products": lambda: exports.product_columns(with_cost=True),
-        }[kind]()
-        labels = {column.key: str(column.label) for column in columns}
-        return list_join(labels.get(key, key) for key in (value if isinstance(value, list) else [value]))
+def _export_column_labels(kind: str) -> dict[str, str]:
+    """An export's column keys and their headers in the file, as the export page lists them."""
+    from kebu.customers.privacy import ContactPolicy
+    from kebu.transfer import exports
 
-    return read
+    full = ContactPolicy(can_see=True, can_reveal=True)
+    columns = {
+        "customers": lambda: exports.customer_columns(full, figures=True),
+        "orders": lambda: exports.order_columns(full),
+        "products": lambda: exports.product_columns(with_cost=True),
+    }[kind]()
+    return {column.key: str(column.label) for column in columns}
 
 
 def _attachments(value: Any) -> str:
@@ -246,53 +256,118 @@ def _filter_fields(action: str) -> dict[str, forms.Field]:
 
         fields = dict(AuditFilterForm().fields)
         fields["actor_id"] = fields.pop("actor")
+        fields["since"] = forms.DateTimeField(label=_("Since"))
         return fields
     return {}
 
 
-def _filter_value(field: forms.Field | None, values: list[Any]) -> str:
-    if field is None:
+def _filters(entry: Any) -> dict[str, list[Any]]:
+    """An export entry's filters, each as a list of the values it was given; {} for any other entry."""
+    value = (entry.data or {}).get("filters") if isinstance(entry.data, Mapping) else None
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(key): values if isinstance(values, list) else [values]
+        for key, values in value.items()
+        if key not in _NOT_FILTERS
+    }
+
+
+def _choice_model(field: forms.Field | None) -> type[models.Model] | None:
+    """The model whose rows a filter chooses by id (an owner, tags, a store), or None."""
+    if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+        return field.queryset.model
+    return None
+
+
+def _ids(values: Iterable[Any]) -> set[str]:
+    return {str(v) for v in values if str(v).isdigit() and str(v).isascii()}
+
+
+class Reader:
+    """Reads entries together, as a page or an export shows them: what each list's filter form and
+    export columns are is worked out once per action, and the owners, tags, sources, stores … that the
+    exports' filters hold by id are named with one query per kind of thing for all the entries, not
+    one per entry. Built for the entries it will read (later ones are read too, at a query each)."""
+
+    def __init__(self, entries: Iterable[Any] = ()) -> None:
+        self._fields: dict[str, dict[str, forms.Field]] = {}
+        self._columns: dict[str, dict[str, str]] = {}
+        # The names found, by model and id; an id asked for and not found (deleted since) is absent.
+        self._names: dict[type[models.Model], dict[str, str]] = {}
+        self._asked: dict[type[models.Model], set[str]] = {}
+        wanted: dict[type[models.Model], set[str]] = {}
+        for entry in entries:
+            filters = _filters(entry)
+            fields = self.filter_fields(entry.action) if filters else {}
+            for key, values in filters.items():
+                model = _choice_model(fields.get(key))
+                if model is not None:
+                    wanted.setdefault(model, set()).update(_ids(values))
+        for model, ids in wanted.items():
+            self._names_fetch(model, ids)
+
+    def filter_fields(self, action: str) -> dict[str, forms.Field]:
+        if action not in self._fields:
+            self._fields[action] = _filter_fields(action)
+        return self._fields[action]
+
+    def export_columns(self, kind: str, value: Any) -> str:
+        if kind not in self._columns:
+            self._columns[kind] = _export_column_labels(kind)
+        labels = self._columns[kind]
+        return list_join(labels.get(key, key) for key in (value if isinstance(value, list) else [value]))
+
+    def _names_fetch(self, model: type[models.Model], ids: set[str]) -> None:
+        asked = self._asked.setdefault(model, set())
+        ids = ids - asked
+        if not ids:
+            return
+        asked.update(ids)
+        # The model's own rows, not the form's narrower choices: a top category since moved under
+        # another is still named by its name.
+        found = model._default_manager.filter(pk__in=sorted(ids, key=int))
+        self._names.setdefault(model, {}).update((str(o.pk), str(o)) for o in found)
+
+    def filter_value(self, field: forms.Field | None, values: list[Any]) -> str:
+        if field is None:
+            return list_join(plain(v) for v in values)
+        model = _choice_model(field)
+        if model is not None:
+            # No query for the entries the reader was made for: their ids were fetched together.
+            self._names_fetch(model, _ids(values))
+            found = self._names.get(model, {})
+            nobody = str(getattr(field, "null_label", None) or _("No owner"))
+            return list_join(found.get(str(v), nobody if str(v) == "null" else f"#{v}") for v in values)
+        if isinstance(field, forms.NullBooleanField | forms.BooleanField):
+            return list_join(yes_no(str(v) in _TRUE) for v in values)
+        choices = getattr(field, "choices", None)
+        if choices:
+            labels = {str(k): v for k, v in choices if not isinstance(v, list | tuple)}
+            return list_join(str(labels.get(str(v), v)) for v in values)
         return list_join(plain(v) for v in values)
-    if isinstance(field, forms.ModelChoiceField):
-        ids = [v for v in values if str(v).isdigit()]
-        queryset = field.queryset
-        found: dict[str, str] = {}
-        if ids and queryset is not None:
-            found = {str(o.pk): str(o) for o in queryset.filter(pk__in=ids)}
-        nobody = str(getattr(field, "null_label", None) or _("No owner"))
-        return list_join(found.get(str(v), nobody if str(v) == "null" else f"#{v}") for v in values)
-    if isinstance(field, forms.NullBooleanField | forms.BooleanField):
-        return list_join(yes_no(str(v) in _TRUE) for v in values)
-    choices = getattr(field, "choices", None)
-    if choices:
-        labels = {str(k): v for k, v in choices if not isinstance(v, list | tuple)}
-        return list_join(str(labels.get(str(v), v)) for v in values)
-    return list_join(plain(v) for v in values)
 
+    def export_filters(self, action: str, value: Any) -> str:
+        """``{"stage": ["vip", "member"], "spent_min": ["1000"]}`` as the list page says it:
+        "Lifecycle stage: VIP, Member; Spent at least (¥): 1000"."""
+        if not isinstance(value, dict):
+            return plain(value)
+        fields = self.filter_fields(action)
+        lines = []
+        for key, values in value.items():
+            if key in _NOT_FILTERS:
+                continue
+            values = values if isinstance(values, list) else [values]
+            field = fields.get(key)
+            label = str(field.label) if field is not None and field.label else key
+            if action == "audit.export" and key == "action":
+                from kebu.audit.models import ACTION_LABELS
 
-def export_filters(action: str, value: Any) -> str:
-    """``{"stage": ["vip", "member"], "spent_min": ["1000"]}`` as the list page says it:
-    "Lifecycle stage: VIP、Member; Spent at least (¥): 1000"."""
-    if not isinstance(value, dict):
-        return plain(value)
-    fields = _filter_fields(action)
-    if action == "audit.export":
-        from kebu.audit.models import ACTION_LABELS
-
-        fields = {**fields, "since": forms.DateTimeField(label=_("Since"))}
-        value = dict(value)
-        if "action" in value:
-            value["action"] = str(ACTION_LABELS.get(value["action"], value["action"]))
-    lines = []
-    for key, values in value.items():
-        if key in _NOT_FILTERS:
-            continue
-        values = values if isinstance(values, list) else [values]
-        field = fields.get(key)
-        label = str(field.label) if field is not None and field.label else key
-        lines.append(f"{label}: {_filter_value(field, values)}")
-    separator = "；" if (get_language() or "").startswith("zh") else "; "
-    return separator.join(lines) or "—"
+                shown = list_join(str(ACTION_LABELS.get(v, v)) for v in values)
+            else:
+                shown = self.filter_value(field, values)
+            lines.append(f"{label}{colon()}{shown}")
+        return lines_join(lines) or "—"
 
 
 # --- details ---------------------------------------------------------------------------------------------
@@ -329,7 +404,8 @@ DETAIL_LABELS: dict[str, Any] = {
     "file": gettext_lazy("File"),
     "bytes": gettext_lazy("File size"),
     "sha256": gettext_lazy("File fingerprint (SHA-256)"),
-    "mode": gettext_lazy("Rows with problems"),
+    # read with its values: "If a row has problems: All or nothing" (transfer.ImportMode's labels)
+    "mode": gettext_lazy("If a row has problems"),
     "status": gettext_lazy("Status"),
     # an import's counts (an order sheet's are orders), and what its undo took back
     "created": gettext_lazy("Records created"),
@@ -501,9 +577,6 @@ _ACTION_VALUES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("aftersale.complete", "replacement"): _field_names("orders.aftersale", prefix="replacement_"),
     ("catalogue.change", "fields"): _field_names("orders.sku", "orders.product"),
     ("feedback.import_update", "fields"): _field_names("engagement.feedback"),
-    ("customer.export", "columns"): _export_columns("customers"),
-    ("order.export", "columns"): _export_columns("orders"),
-    ("product.export", "columns"): _export_columns("products"),
 }
 _VALUES: dict[str, Callable[[Any], str]] = {
     "bytes": _size,
@@ -516,13 +589,15 @@ _VALUES: dict[str, Callable[[Any], str]] = {
 }
 
 
-def _detail_value(action: str, key: str, value: Any) -> str:
+def _detail_value(action: str, key: str, value: Any, reader: Reader) -> str:
     if key == "filters":
-        return export_filters(action, value)
+        return reader.export_filters(action, value)
+    if key == "columns" and action in _EXPORT_KINDS:
+        return reader.export_columns(_EXPORT_KINDS[action], value)
     if key == "kind" and action in _IMPORT_ACTIONS:
         return _import_kind(value)
     if key == "kind" and action.startswith("customer."):
-        return str(_CUSTOMER_EVENTS[value])
+        return str(_CUSTOMER_EVENTS.get(value, value)) if isinstance(value, str) else plain(value)
     if action == "customer.reveal" and key == "field":
         from kebu.customers.privacy import REVEALABLE_LABELS
 
@@ -544,12 +619,14 @@ def _shown(action: str, key: str, value: Any) -> bool:
         return False
     # A customer event's kind, where the action says it already (customer.update: "customer.updated").
     if key == "kind" and action.startswith("customer.") and action not in _IMPORT_ACTIONS:
-        return value in _CUSTOMER_EVENTS
+        return isinstance(value, str) and value in _CUSTOMER_EVENTS
     return True
 
 
-def details(entry: Any) -> list[tuple[str, str]]:
-    """``(label, value)`` for each item of an entry's data, in words."""
+def details(entry: Any, reader: Reader | None = None) -> list[tuple[str, str]]:
+    """``(label, value)`` for each item of an entry's data, in words. Reading several entries, pass
+    one ``Reader`` made for all of them (see ``Reader``)."""
+    reader = reader if reader is not None else Reader([entry])
     action = entry.action
     out = []
     for key, value in (entry.data or {}).items():
@@ -558,7 +635,7 @@ def details(entry: Any) -> list[tuple[str, str]]:
         label = _ACTION_LABELS.get((action, key)) or DETAIL_LABELS.get(key)
         if label is None and key == "kind":
             label = gettext_lazy("Type")
-        out.append((str(label) if label is not None else key, _detail_value(action, key, value)))
+        out.append((str(label) if label is not None else key, _detail_value(action, key, value, reader)))
     return out
 
 
@@ -613,3 +690,22 @@ def changes(entry: Any) -> list[tuple[str, str, str]]:
         else:
             out.append((label, "", change_value(entry.target_type, str(name), pair)))
     return out
+
+
+# --- a page of entries -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryText:
+    """An entry with its changes and details in words, as the page lists it and the export writes it."""
+
+    entry: Any
+    changes: list[tuple[str, str, str]]
+    details: list[tuple[str, str]]
+
+
+def entries_text(entries: Iterable[Any]) -> list[EntryText]:
+    """Each of ``entries`` in words, read together (a fixed number of queries, however many)."""
+    entries = list(entries)
+    reader = Reader(entries)
+    return [EntryText(entry, changes(entry), details(entry, reader)) for entry in entries]

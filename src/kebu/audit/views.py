@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from kebu.audit import selectors, services
+from kebu.audit import display, selectors, services
 from kebu.audit.forms import AuditFilterForm
 from kebu.audit.models import AuditEntry
 from kebu.core.pagination import paginate
@@ -41,6 +41,8 @@ def audit_list_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            # in words, read together: the filters' owners, tags … of all the page's exports at once
+            "rows": display.entries_text(page.object_list),
             "query": query.urlencode(),
             "target_types": selectors.audit_target_types(),
         },

@@ -12,18 +12,6 @@ register = template.Library()
 
 
 @register.filter
-def audit_changes(entry: Any) -> list[tuple[str, str, str]]:
-    """``(field label, before, after)`` for each change of an entry."""
-    return display.changes(entry)
-
-
-@register.filter
-def audit_details(entry: Any) -> list[tuple[str, str]]:
-    """``(label, value)`` for each item of an entry's extra data."""
-    return display.details(entry)
-
-
-@register.filter
 def audit_target(entry: Any) -> str:
     """What the entry is about, as a merchant names it ("Customer C000123 张三"); "" for nothing."""
     return display.target_text(entry)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 
 import pytest
@@ -145,6 +146,59 @@ def test_the_page_takes_a_fixed_number_of_queries(owner_client, owner, django_as
         response = owner_client.get(LIST_URL, {"page": 2})
 
     assert response.status_code == 200 and len(shown(response)) > 0
+
+
+def test_a_page_of_exports_names_their_filters_in_a_fixed_number_of_queries(
+    owner_client, owner, staff_member, django_assert_max_num_queries
+):
+    from kebu.customers.tests.factories import TagFactory, source
+    from kebu.orders.models import Store
+
+    # given a page of exports, each with its own owner, tag, source, store or actor among its filters
+    # (every id different, so nothing is answered twice by chance)
+    colleagues = [staff_member(None, f"colleague{i}", display_name=f"同事{i}") for i in range(10)]
+    tags = [TagFactory(name=f"回头客{i}") for i in range(10)]
+    sources = [source(f"渠道{i}") for i in range(10)]
+    stores = [Store.objects.create(name=f"店铺{i}") for i in range(10)]
+    for i in range(10):
+        record(
+            "customer.export",
+            owner,
+            data={
+                "masked": True,
+                "filters": {
+                    "owner": [str(colleagues[i].pk)],
+                    "tag": [str(tags[i].pk), str(tags[(i + 1) % 10].pk)],
+                    "source": [str(sources[i].pk)],
+                    "stage": ["vip"],
+                },
+                "searched": False,
+                "rows": 3,
+                "format": "xlsx",
+                "columns": ["customer_no", "name"],
+            },
+        )
+        record("customer.export", owner, data={"filters": {"owner": ["null"], "tag": [str(tags[i].pk)]}})
+        record("order.export", owner, data={"filters": {"store": [str(stores[i].pk)]}, "rows": 1})
+        record("audit.export", owner, data={"rows": 9, "filters": {"actor_id": colleagues[i].pk}})
+        record("customer.update", owner, target_type="x.y", target_id=str(i), changes={"a": [1, 2]})
+
+    # when the owner reads it, then it costs a fixed number of queries, however many exports it lists:
+    # the plain page's, one per list whose filter form or columns are read (custom fields twice, stores,
+    # sources) and one per kind of thing named (people, tags, sources, stores)
+    with django_assert_max_num_queries(18):
+        response = owner_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    assert len(shown(response)) == 50
+    # and every id is named, none shown as a number
+    for i in range(10):
+        tags_shown = f"Tag: 回头客{i}, 回头客{(i + 1) % 10}"
+        assert f"Owner: {colleagues[i]}; {tags_shown}; Source channel: 渠道{i}" in html
+        assert f"Filters: Store: 店铺{i}" in html
+        assert f"Filters: Actor: {colleagues[i]}" in html
+    assert "Owner: No owner" in html
+    assert not re.search(r"(Owner|Tag|Source channel|Store|Actor): [^<]*#\d", _table_text(html))
 
 
 def test_the_export_is_a_csv_excel_reads_with_its_own_entry_counting_the_rows(owner_client, owner):
@@ -321,7 +375,7 @@ def test_the_entries_of_a_days_work_read_in_words_not_code_names(owner_client, o
     assert "Columns exported: Customer number, Name, Total spent" in html
     assert "Kind of sheet: Customers" in html
     assert "File size: 2.0\xa0KB" in html
-    assert "Rows with problems: All or nothing" in html
+    assert "If a row has problems: All or nothing" in html
     assert "Customers whose figures changed: 4308" in html
     assert "Category path</span>: 护肤 › 乳霜 → 护肤 › 面霜" in html
     assert "Subcategories renamed with it: 2" in html
@@ -351,11 +405,13 @@ def test_the_entries_read_in_chinese_on_the_chinese_page(owner_client, owner):
     assert f"客户 {customer.customer_no} 张三</a>" in html
     assert "订单 KB00001268</a>" in html
     assert "导入 #3 客户.xlsx</a>" in html
-    assert "生命周期阶段</span>: 复购 → VIP" in html
-    assert "筛选条件: 生命周期阶段: VIP、会员；" in html
+    # a label and what follows joined by the Chinese colon, never the ASCII one
+    assert "生命周期阶段</span>：复购 → VIP" in html
+    assert "筛选条件：生命周期阶段：VIP、会员；" in html
     assert "支付宝" in html
     assert "¥5,000.00 → ¥8,000.00" in html
-    assert "公海</span>: 是 → 否" in html
-    # the labels added with this page's words (they read in Chinese once the catalogue has them)
-    assert "格式: CSV" in html
+    assert "公海</span>：是 → 否" in html
+    assert "格式：CSV" in html
+    assert ": " not in _table_text(html)
     assert "客户 C" in html and "customers_changed" not in html
+
