@@ -23,12 +23,12 @@ from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 from django.utils.translation import gettext as _
 
+from kebu.audit import display
 from kebu.audit.context import current_ip
 from kebu.audit.models import GENESIS_HASH, AuditEntry, AuditHead
 from kebu.audit.selectors import AuditFilters, audit_entry_list
 from kebu.core.bulk import objects_insert
 from kebu.core.crypto import keyring
-from kebu.core.text import list_join
 
 HASH_VERSION = 1
 HEAD_PK = 1
@@ -351,30 +351,14 @@ def _cell(value: Any) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
-def _value_text(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, list):
-        return list_join(value) or "—"
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    return str(value)
-
-
-def change_lines(changes: Any) -> list[tuple[str, str, str]]:
-    """``(field, before, after)`` for display; anything not shaped ``[before, after]`` is shown whole."""
-    if not isinstance(changes, dict):
-        return []
-    out = []
-    for field, pair in changes.items():
-        if isinstance(pair, list) and len(pair) == 2:
-            out.append((str(field), _value_text(pair[0]), _value_text(pair[1])))
-        else:
-            out.append((str(field), "", _value_text(pair)))
-    return out
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
 
 
 def _csv_lines(qs: Any) -> Iterator[str]:
+    """The entries as the log's page reads them (``kebu.audit.display``: the same words, so the page and
+    the file cannot tell different stories), with the codes and the stored JSON beside them for
+    programs: the action's code, the target's type and id, the changes and details as kept."""
     from kebu.audit.models import ACTION_LABELS
 
     writer = csv.writer(_Echo())
@@ -392,16 +376,22 @@ def _csv_lines(qs: Any) -> Iterator[str]:
             _("Target"),
             _("Changes"),
             _("Details"),
+            _("Changes (JSON)"),
+            _("Details (JSON)"),
             _("Hash"),
         ]
     )
     last = 0
     while True:
         batch = list(qs.filter(seq__gt=last).order_by("seq")[:BATCH_SIZE])
-        for entry in batch:
-            changes = "; ".join(
-                f"{f}: {b} → {a}" if b else f"{f}: {a}" for f, b, a in change_lines(entry.changes)
+        colon = display.colon()
+        for row in display.entries_text(batch):
+            entry = row.entry
+            changes = display.lines_join(
+                f"{label}{colon}{before} → {after}" if before else f"{label}{colon}{after}"
+                for label, before, after in row.changes
             )
+            details = display.lines_join(f"{label}{colon}{value}" for label, value in row.details)
             yield writer.writerow(
                 [
                     _cell(v)
@@ -414,9 +404,11 @@ def _csv_lines(qs: Any) -> Iterator[str]:
                         entry.action,
                         entry.target_type,
                         entry.target_id,
-                        entry.target_repr,
+                        display.target_text(entry),
                         changes,
-                        json.dumps(entry.data, ensure_ascii=False, sort_keys=True) if entry.data else "",
+                        details,
+                        _json(entry.changes),
+                        _json(entry.data),
                         entry.hash,
                     )
                 ]

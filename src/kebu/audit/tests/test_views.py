@@ -415,3 +415,35 @@ def test_the_entries_read_in_chinese_on_the_chinese_page(owner_client, owner):
     assert ": " not in _table_text(html)
     assert "客户 C" in html and "customers_changed" not in html
 
+
+def test_the_export_says_what_the_page_says_with_the_stored_codes_beside_it(owner_client, owner):
+    import json
+
+    customer = _entries_a_shop_writes(owner)
+
+    response = owner_client.get(EXPORT_URL, HTTP_ACCEPT_LANGUAGE="en")
+    _body, rows = read_csv(response)
+
+    header, *entries = rows
+    by_action = {row[header.index("Action code")]: dict(zip(header, row, strict=True)) for row in entries}
+    update, export = by_action["customer.update"], by_action["customer.export"]
+    # the page's words: the target as a merchant names it, each change and detail under its label
+    assert update["Target"] == f"Customer {customer.customer_no} 张三"
+    assert update["Changes"] == "Lifecycle stage: Repeat buyer → VIP; Email: — → z***@example.com"
+    assert export["Details"] == (
+        "Contact details masked: Yes; Filters: Lifecycle stage: VIP, Member; Spent at least (¥): 1000; "
+        "Narrowed by a search: No; Rows: 12; Format: CSV; "
+        "Columns exported: Customer number, Name, Total spent"
+    )
+    assert by_action["customer.import"]["Details"].endswith("If a row has problems: All or nothing")
+    assert by_action["order.pay"]["Details"] == "Amount: ¥1,234.00; Payment method: Alipay"
+    # and for programs, the codes and the data as stored
+    assert update["Target type"] == "customers.customer" and update["Target id"] == str(customer.pk)
+    assert json.loads(update["Changes (JSON)"]) == {
+        "stage": ["repeat", "vip"],
+        "email": ["", "z***@example.com"],
+    }
+    assert json.loads(export["Details (JSON)"])["filters"] == {
+        "stage": ["vip", "member"],
+        "spent_min": ["1000"],
+    }
