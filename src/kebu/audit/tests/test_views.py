@@ -445,7 +445,6 @@ def test_the_export_says_what_the_page_says_with_the_stored_codes_beside_it(owne
         "Contact details masked: Yes",
         "Filters: Lifecycle stage: VIP, Member",
         "Spent at least (¥): 1000",
-        "Narrowed by a search: No",
         "Rows: 12",
         "Format: CSV",
         "Columns exported: Customer number, Name, Total spent",
