@@ -603,7 +603,7 @@ def customer_rows_repeated(
     after the other as before. The keys are the cells made plain (a mobile's 11 digits, an email in lower
     case), not checked as the import checks them.
 
-    One pass over the sheet, keeping a hash and two numbers for each row (16 bytes); then two over the
+    One pass over the sheet, keeping a hash, two numbers and a byte for each row (17 bytes); then two over the
     hashes, to find the few that more than one row has (``_positions_repeated``)."""
     overwrites: list[tuple[int, str]] = []
     keys: list[tuple[int, str]] = []
