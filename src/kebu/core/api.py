@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -28,7 +28,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = exc.as_dict()
         body["code"] = exc.code
         return Response(body, status=code)
-    return drf_exception_handler(exc, context)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # DRF's "Authentication credentials were not provided." leaves an integrator guessing: the API
+        # takes the session of a login (no tokens yet), and writes need its CSRF token too.
+        # The view has set the status already (403: a session sends no WWW-Authenticate challenge).
+        exc.detail = exceptions.ErrorDetail(
+            _(
+                "Sign in first: the API uses the session of a login at /login/. Send its session cookie, "
+                "and on writes the csrftoken cookie's value as the X-CSRFToken header."
+            ),
+            code=exc.default_code,
+        )
+    response = drf_exception_handler(exc, context)
+    # DRF's own errors (not signed in, malformed JSON, a method or media type not taken, a bad cursor)
+    # answer {"detail": ...}: give them the machine-readable code every Kebu error carries.
+    if (
+        response is not None
+        and isinstance(exc, exceptions.APIException)
+        and isinstance(response.data, dict)
+        and "detail" in response.data
+        and "code" not in response.data
+    ):
+        codes = exc.get_codes()
+        response.data["code"] = codes if isinstance(codes, str) else exc.default_code
+    return response
 
 
 def expected_version(request: Request, validated: dict[str, Any]) -> int:
