@@ -330,7 +330,30 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kebu API",
-    "DESCRIPTION": "Kebu (客簿) customer ledger",
+    # The one place an integrator reads how to talk to the API before the first request: the schema's
+    # own description (shown at the top of /api/docs/ and /api/redoc/).
+    "DESCRIPTION": (
+        "Kebu (客簿) customer ledger.\n\n"
+        "**Signing in.** The API takes the session of a login (there are no API tokens yet): POST the "
+        "login form at `/login/` (after a GET for its `csrftoken` cookie), then send the `sessionid` "
+        "cookie with every request and, on writes (POST, PUT, PATCH), the `csrftoken` cookie's value as "
+        "the `X-CSRFToken` header (over HTTPS, also a `Referer` from the same host). A request without "
+        "a valid session, or from a colleague whose account is switched off, answers 403 with `code` "
+        "`not_authenticated`; roles that must use two-step verification answer 403 with `code` "
+        "`two_factor_required` until it is done in the browser.\n\n"
+        "**Errors.** Every error is JSON with a `code` (`invalid`, `not_found`, `conflict`, "
+        "`duplicate`, `forbidden`, or DRF's own such as `not_authenticated`, `parse_error`, "
+        "`method_not_allowed`): field errors under their dotted path (`lines.0.quantity`), others "
+        "under `non_field_errors` or `detail`. Something you may not see answers 404, as a missing one "
+        "does. Messages follow `Accept-Language` (`zh-Hans`, `en`).\n\n"
+        "**Lists** are cursor-paginated: follow `next` and `previous` as given; `page_size` is 50 by "
+        "default, at most 200.\n\n"
+        "**Changes** to an existing record send the `version` you read, in the body or as `If-Match` "
+        "(the `ETag` of a detail); a stale one answers 409 `conflict`. A create may carry an "
+        "`Idempotency-Key` header, so a retried request writes once.\n\n"
+        '**Values.** Money is a string with two decimals (`"199.00"`); times are ISO 8601 with '
+        "their offset, answered in the shop's time zone."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

@@ -60,3 +60,13 @@ def test_a_verb_or_media_type_a_route_does_not_take_answers_with_a_code(staff_me
     assert (not_allowed.status_code, not_allowed.json()["code"]) == (405, "method_not_allowed")
     assert (unsupported.status_code, unsupported.json()["code"]) == (415, "unsupported_media_type")
 
+
+def test_the_api_docs_say_how_to_sign_in_and_what_a_refusal_looks_like(staff_member):
+    client = Client()
+    client.force_login(staff_member("sales", "clerk1"))
+
+    description = client.get("/api/schema/?format=json").json()["info"]["description"]
+    refused = Client().get(LIST_URL).json()
+
+    for promise in ("/login/", "sessionid", "X-CSRFToken", refused["code"], "If-Match", "page_size"):
+        assert promise in description, promise
