@@ -348,9 +348,10 @@ SPECTACULAR_SETTINGS = {
         "does. Messages follow `Accept-Language` (`zh-Hans`, `en`).\n\n"
         "**Lists** are cursor-paginated: follow `next` and `previous` as given; `page_size` is 50 by "
         "default, at most 200.\n\n"
-        "**Changes** to an existing record send the `version` you read, in the body or as `If-Match` "
-        "(the `ETag` of a detail); a stale one answers 409 `conflict`. A create may carry an "
-        "`Idempotency-Key` header, so a retried request writes once.\n\n"
+        "**Changes** to a customer, an order, an after-sale or a ticket send the `version` you read, in "
+        "the body or as `If-Match` (the `ETag` of its detail); a stale one answers 409 `conflict`. "
+        "Creating a customer, an order or an after-sale may carry an `Idempotency-Key` header, so a "
+        "retried request writes once.\n\n"
         '**Values.** Money is a string with two decimals (`"199.00"`); times are ISO 8601 with '
         "their offset, answered in the shop's time zone."
     ),
