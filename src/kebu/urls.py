@@ -1,6 +1,7 @@
 from csp.decorators import csp_replace
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -37,17 +38,23 @@ urlpatterns = [
     path("api/v1/", include("kebu.engagement.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's start-up script comes from its own URL (?script), so the page needs no inline script.
+    # The reference pages are for people in a browser: one not signed in is sent to log in (and back),
+    # not shown the 403 page's "your role does not allow this". The schema itself answers JSON.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+        login_required(
+            SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html")
+        ),
         name="api-docs",
     ),
     # ReDoc is styled by CSS-in-JS, some of it injected before any nonce could be handed to it: on this
     # page only, inline styles are allowed (scripts still are not), and its search runs in a blob: worker.
     path(
         "api/redoc/",
-        csp_replace({"style-src": ["'self'", "'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})(
-            SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html")
+        login_required(
+            csp_replace({"style-src": ["'self'", "'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})(
+                SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html")
+            )
         ),
         name="api-redoc",
     ),

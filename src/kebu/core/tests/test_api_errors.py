@@ -70,3 +70,12 @@ def test_the_api_docs_say_how_to_sign_in_and_what_a_refusal_looks_like(staff_mem
 
     for promise in ("/login/", "sessionid", "X-CSRFToken", refused["code"], "If-Match", "page_size"):
         assert promise in description, promise
+
+
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_the_reference_pages_send_someone_not_signed_in_to_log_in_and_back(page):
+    # Not the 403 page, whose "your role does not allow this" sends a developer to an admin for nothing.
+    response = Client().get(page, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next={page}"
