@@ -325,7 +325,12 @@ class KeysetCursorPagination(CursorPagination):
             binascii.Error,
             DjangoValidationError,
         ) as exc:
-            raise NotFound(self.invalid_cursor_message) from exc
+            # 404, as DRF answers, but with its own code and what to do: a client that met the shared
+            # "not_found" could not tell a stale or foreign page link from a list that is gone.
+            raise NotFound(
+                _("This page link is out of date or was made for another sort: start again from page one."),
+                code="invalid_cursor",
+            ) from exc
 
     def _encode(self, index: int, row: Any, *, reverse_direction: bool) -> str:
         values = [self._json_value(getattr(row, key.column)) for key in self.segments[index].keys]

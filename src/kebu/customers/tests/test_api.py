@@ -568,6 +568,9 @@ def test_a_cursor_from_another_sort_or_garbage_is_refused(clerk_client, many_cus
 
     assert other_sort.status_code == 404
     assert garbage.status_code == 404
+    # Told apart from a missing customer, with what to do.
+    assert other_sort.json()["code"] == garbage.json()["code"] == "invalid_cursor"
+    assert "page one" in garbage.json()["detail"]
 
 
 def test_a_write_between_pages_does_not_repeat_or_skip_rows(clerk_client, clerk, many_customers):
