@@ -68,7 +68,7 @@ def test_the_api_docs_say_how_to_sign_in_and_what_a_refusal_looks_like(staff_mem
     description = client.get("/api/schema/?format=json").json()["info"]["description"]
     refused = Client().get(LIST_URL).json()
 
-    for promise in ("/login/", "sessionid", "X-CSRFToken", refused["code"], "If-Match", "page_size"):
+    for promise in ("/login/", "sessionid", "X-CSRFToken", refused["code"], "If-Match", "invalid_cursor"):
         assert promise in description, promise
 
 
