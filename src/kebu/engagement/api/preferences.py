@@ -151,7 +151,8 @@ def _told(customer_id: int, preference: Preference | None) -> dict[str, Any]:
         "contact_until": preference.contact_until,
         "do_not_disturb": preference.do_not_disturb,
         "notes": preference.notes,
-        "updated_at": preference.updated_at,
+        # In the shop's time zone, as every other time of the API (a dict is rendered as it is: UTC).
+        "updated_at": serializers.DateTimeField().to_representation(preference.updated_at),
         "updated_by": str(preference.updated_by) if preference.updated_by else None,
     }
 

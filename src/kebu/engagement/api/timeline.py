@@ -103,8 +103,14 @@ class CustomerTimelineView(APIView):
             query = request.query_params.copy()
             query["before"] = page.next_cursor.encode()
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        moment = serializers.DateTimeField()  # in the shop's time zone, as every other time of the API
         results = [
-            {"kind": entry.kind, "at": entry.at, "id": entry.obj.pk, **_summary(entry)}
+            {
+                "kind": entry.kind,
+                "at": moment.to_representation(entry.at),
+                "id": entry.obj.pk,
+                **_summary(entry),
+            }
             for entry in page.entries
         ]
         return Response({"results": results, "next": next_url})

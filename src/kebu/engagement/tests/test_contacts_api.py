@@ -212,6 +212,7 @@ def test_preferences_are_read_and_replaced_with_the_inferred_part_read_only(
     assert body["inferred"]["order_count"] == 2
     assert body["inferred"]["categories"][0]["label"] == "茶叶"
     assert Preference.objects.get(customer=a_customer).updated_by == sales_a
+    assert body["updated_at"].endswith("+08:00")  # the shop's time zone, as the rest of the API
 
 
 def test_preferences_refuse_half_contact_hours_with_400(a_client, a_customer):

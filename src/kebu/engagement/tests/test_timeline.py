@@ -217,6 +217,8 @@ def test_the_api_pages_the_timeline_with_a_next_link(client_for, sales_a, custom
     assert rest["next"] is None
     ids = [(e["kind"], e["id"]) for e in first["results"] + rest["results"]]
     assert len(ids) == len(set(ids)) == 40 + 1 + customer.events.count()
+    # times in the shop's time zone, as the rest of the API
+    assert all(e["at"].endswith("+08:00") for e in first["results"]), first["results"][0]["at"]
     # filtered by kind
     only = client.get(url, {"kind": "contact"}).json()["results"]
     assert {e["kind"] for e in only} == {"contact"}
