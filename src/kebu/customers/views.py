@@ -358,7 +358,12 @@ def customer_bulk_view(request: HttpRequest) -> HttpResponse:
 def saved_view_save(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Give the view a name."))
+        # The filters ride in a hidden field the user never sees: a list narrowed past its length must
+        # not be told that the name it has is missing.
+        if form.has_error("query"):
+            messages.error(request, _("This view has too many filters to save: remove some and try again."))
+        else:
+            messages.error(request, _("Give the view a name."))
         return _back(request)
     query = QueryDict(form.cleaned_data["query"], mutable=True)
     query.pop("page", None)

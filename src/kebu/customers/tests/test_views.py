@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from kebu.customers.models import Customer, CustomerEvent, SavedView
 from kebu.customers.tests.factories import TagFactory, make_customer
@@ -367,3 +368,18 @@ def test_an_address_row_with_only_its_region_is_kept_as_the_customers_region(
             r'<li class="list-group-item">.*?广东省深圳市(.*?)</li>', page.content.decode(), re.S
         )
         assert item is not None and "****" not in item.group(1) and "contact-reveal" not in item.group(1)
+
+
+def test_a_view_with_too_many_filters_to_save_says_so_not_that_it_lacks_a_name(clerk_client, clerk):
+    # given: a list narrowed so far that its filters no longer fit in a saved view
+    query = "&".join(f"tag={n}" for n in range(400))
+    # when
+    response = clerk_client.post(
+        reverse("customers:view-save"), {"name": "批发老客户", "query": query}, follow=True
+    )
+    # then
+    shown = [str(m) for m in response.context["messages"]]
+    with translation.override("zh-hans"):
+        expected = translation.gettext("This view has too many filters to save: remove some and try again.")
+    assert shown == [expected]
+    assert not SavedView.objects.filter(owner=clerk).exists()
