@@ -95,8 +95,9 @@ class CustomerForm(KebuForm):
             (d, lunar.day_name(d)) for d in range(1, 31)
         ]
         self.custom_fields = list(CustomField.objects.filter(is_active=True))
+        stored = customer.custom if customer is not None else {}
         for definition in self.custom_fields:
-            self.fields[f"cf_{definition.key}"] = _custom_form_field(definition)
+            self.fields[f"cf_{definition.key}"] = _custom_form_field(definition, stored.get(definition.key))
         if not self.is_bound and not self.initial.get("idempotency_key"):
             self.initial["idempotency_key"] = uuid.uuid4().hex
         # The owner is chosen here only when creating, and only by someone allowed to assign customers;
@@ -159,9 +160,12 @@ class CustomerForm(KebuForm):
             raise forms.ValidationError(_("No customer has the number %(no)s.") % {"no": number}) from None
 
 
-def _custom_form_field(definition: CustomField) -> forms.Field:
+def _custom_form_field(definition: CustomField, stored: Any = None) -> forms.Field:
+    """``stored``: the customer's value. A choice the shop has since renamed or dropped stays offered to
+    the customer who has it, or saving any other change would silently clear it."""
     common: dict[str, Any] = {"label": definition.label, "required": False, "help_text": definition.help_text}
-    choices = [(c, c) for c in definition.choices]
+    kept = [str(v) for v in (stored if isinstance(stored, list) else [stored]) if v not in (None, "")]
+    choices = [(c, c) for c in [*definition.choices, *(v for v in kept if v not in definition.choices)]]
     kind = definition.field_type
     if kind == CustomFieldType.NUMBER:
         return forms.DecimalField(**common)

@@ -3,6 +3,7 @@ input first (so nothing is half-written), keeps the derived columns, and writes 
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import nullcontext
@@ -162,12 +163,19 @@ def _add(errors: dict[str, list[Any]], key: str, message: Any) -> None:
 
 
 def custom_values_clean(
-    raw: dict[str, Any], *, errors: dict[str, list[Any]], definitions: Sequence[CustomField] | None = None
+    raw: dict[str, Any],
+    *,
+    errors: dict[str, list[Any]],
+    definitions: Sequence[CustomField] | None = None,
+    stored: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Validate the values of the active custom fields; other keys are not taken from input."""
+    """Validate the values of the active custom fields; other keys are not taken from input. ``stored``:
+    the customer's values so far; a choice among them stays valid after the shop renamed or dropped it,
+    as a phone already on the profile is not questioned again."""
     cleaned: dict[str, Any] = {}
     if definitions is None:
         definitions = list(CustomField.objects.filter(is_active=True))
+    stored = stored or {}
     for definition in definitions:
         value = raw.get(definition.key)
         key = f"custom.{definition.key}"
@@ -175,8 +183,18 @@ def custom_values_clean(
             if definition.required:
                 _add(errors, key, _("“%(label)s” is required.") % {"label": definition.label})
             continue
+        checked = definition
+        if definition.field_type in (CustomFieldType.CHOICE, CustomFieldType.MULTI):
+            had = stored.get(definition.key)
+            had_values = [str(v) for v in (had if isinstance(had, list) else [had]) if v not in (None, "")]
+            if any(v not in definition.choices for v in had_values):
+                checked = copy.copy(definition)
+                checked.choices = [
+                    *definition.choices,
+                    *(v for v in had_values if v not in definition.choices),
+                ]
         try:
-            cleaned[definition.key] = _custom_value(definition, value)
+            cleaned[definition.key] = _custom_value(checked, value)
         except ValueError:
             shown = {"value": str(value)[:40], "label": definition.label}
             if definition.field_type in (CustomFieldType.CHOICE, CustomFieldType.MULTI):
@@ -329,7 +347,9 @@ def _validate(
 
     if definitions is None:
         definitions = list(CustomField.objects.filter(is_active=True))
-    custom = custom_values_clean(data.custom, errors=errors, definitions=definitions)
+    custom = custom_values_clean(
+        data.custom, errors=errors, definitions=definitions, stored=customer.custom if customer else None
+    )
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), field_errors=errors)
     return _Clean(

@@ -813,3 +813,32 @@ def test_a_batch_loaded_for_merging_holds_what_each_customer_has(owner, django_a
         with django_assert_max_num_queries(0):
             held = _contacts(loaded[customer.pk], stored=True)
         assert held == _contacts(Customer.objects.get(pk=customer.pk), stored=False)
+
+
+def test_a_retired_choice_stays_only_with_the_customers_who_already_had_it(clerk):
+    from kebu.customers.models import CustomField
+
+    skin = CustomField.objects.create(
+        key="skin", label="肤质", field_type=CustomFieldType.MULTI, choices=["干性", "油性", "敏感"]
+    )
+    had_it = make_customer(actor=clerk, name="王芳", custom={"skin": ["油性", "敏感"]})
+    never_had = make_customer(actor=clerk, name="李娜")
+    skin.choices = ["干性", "油皮", "敏感"]
+    skin.save()
+
+    kept = customer_update(
+        actor=clerk,
+        customer=had_it,
+        data=CustomerInput(name="王芳芳", custom={"skin": ["油性", "敏感"]}),
+        expected_version=had_it.version,
+    )
+    assert kept.custom["skin"] == ["油性", "敏感"]
+
+    with pytest.raises(ValidationFailed) as refused:
+        customer_update(
+            actor=clerk,
+            customer=never_had,
+            data=CustomerInput(name="李娜", custom={"skin": ["油性"]}),
+            expected_version=never_had.version,
+        )
+    assert "custom.skin" in refused.value.field_errors

@@ -383,3 +383,32 @@ def test_a_view_with_too_many_filters_to_save_says_so_not_that_it_lacks_a_name(c
         expected = translation.gettext("This view has too many filters to save: remove some and try again.")
     assert shown == [expected]
     assert not SavedView.objects.filter(owner=clerk).exists()
+
+
+def test_a_choice_the_shop_has_since_retired_stays_on_the_customer_through_an_unrelated_edit(
+    clerk_client, clerk
+):
+    from kebu.customers.models import CustomField, CustomFieldType
+
+    # given: 肤质 was 油性 when recorded; the shop has since renamed that choice
+    skin = CustomField.objects.create(
+        key="skin", label="肤质", field_type=CustomFieldType.CHOICE, choices=["干性", "油性"]
+    )
+    customer = make_customer(actor=clerk, name="王芳", phone="13700000001", custom={"skin": "油性"})
+    skin.choices = ["干性", "油皮"]
+    skin.save()
+    url = reverse("customers:edit", args=[customer.pk])
+
+    # when: the clerk opens the form and changes only the name
+    page = clerk_client.get(url).content.decode()
+    response = clerk_client.post(
+        url,
+        _form(name="王芳芳", version=customer.version, cf_skin="油性", **{"phones-0-number": "13700000001"}),
+    )
+
+    # then: the stored choice was offered, selected, and kept
+    assert re.search(r'<option value="油性"[^>]*selected', page)
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.name == "王芳芳"
+    assert customer.custom["skin"] == "油性"
