@@ -201,11 +201,13 @@ def phone_owners_for(
 
 
 def assignable_users() -> QuerySet[Any]:
-    """Active colleagues who can work with customers: those a customer may be transferred to."""
+    """Active colleagues who can work with customers: those a customer may be transferred to. Working
+    with them means changing them: an analyst or a read-only colleague sees customers but could not
+    edit, claim or release one given to them."""
     return (
         get_user_model()
         ._default_manager.with_perm(
-            access.VIEW,
+            access.CHANGE,
             is_active=True,
             include_superusers=True,
             backend="django.contrib.auth.backends.ModelBackend",

@@ -836,7 +836,7 @@ def customer_release(*, customer: Customer, actor: Any, reason: str = "") -> Cus
 
 def _check_new_owner(to_user: Any, *, key: str) -> None:
     """Who may be given customers, by hand or by a sheet: ``selectors.assignable_users``."""
-    if to_user is None or not to_user.is_active or not to_user.has_perm(access.VIEW):
+    if to_user is None or not to_user.is_active or not to_user.has_perm(access.CHANGE):
         raise ValidationFailed(
             field_errors={key: [_("Choose an active colleague who works with customers.")]}
         )

@@ -529,6 +529,22 @@ def test_a_transfer_goes_to_an_active_colleague_who_works_with_customers(
             customer_transfer(customer=a_customer, to_user=target, actor=manager_east)
 
 
+def test_a_customer_is_not_given_to_a_colleague_who_may_only_read_customers(
+    manager_east, analyst, readonly, a_customer, client_for
+):
+    # An analyst or a read-only colleague sees customers but may not change, claim or release them: the
+    # customer would sit with an owner who can do nothing for it.
+    page = client_for(manager_east).get(reverse("customers:detail", args=[a_customer.pk])).content.decode()
+    offered = page[page.index('name="to_user"') :]
+    offered = offered[: offered.index("</select>")]
+    for target in (analyst, readonly):
+        assert f'<option value="{target.pk}"' not in offered
+        with pytest.raises(ValidationFailed):
+            customer_transfer(customer=a_customer, to_user=target, actor=manager_east)
+    a_customer.refresh_from_db()
+    assert a_customer.owner_id == a_customer.created_by_id
+
+
 def test_a_sheets_owner_goes_only_to_whom_a_transfer_could_give_the_customer(
     manager_east, staff_member, a_customer, django_user_model
 ):
