@@ -446,6 +446,12 @@ def _ownership_action(request: HttpRequest, customer_id: int, act: Any, done: st
 @require_POST
 @login_required
 def customer_claim_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    try:
+        _get_customer(request, customer_id)
+    except Http404:
+        # Most often a colleague claimed it a moment earlier, out of this user's sight. Still a 404, with
+        # the same words for an id that was never in the pool, so nothing tells who has the customer.
+        return render(request, "customers/claim_gone.html", status=404)
     return _ownership_action(
         request,
         customer_id,

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection, connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import translation
 
 from kebu.core.errors import Conflict, Forbidden, ValidationFailed
 from kebu.customers.models import Customer, CustomerEvent, Tag
@@ -422,6 +423,29 @@ def test_of_two_claims_of_the_same_customer_the_second_is_told_it_lost(sales_a, 
     pool_customer.refresh_from_db()
     assert pool_customer.owner == sales_a
     assert CustomerEvent.objects.filter(kind="customer.claimed").count() == 1
+
+
+def test_a_clerk_who_presses_claim_just_after_a_colleague_is_told_the_customer_left_the_pool(
+    a_client, sales_b, client_for, b_customer, pool_customer
+):
+    # given sales B opened the pool customer, then sales A claimed it
+    a_client.post(reverse("customers:claim", args=[pool_customer.pk]))
+    b_client = client_for(sales_b)
+
+    # when B presses "claim" on the page still open
+    late = b_client.post(reverse("customers:claim", args=[pool_customer.pk]))
+    # and, for comparison, on an id B never saw
+    never = client_for(sales_b).post(reverse("customers:claim", args=[999_999]))
+
+    # then: still a 404 (the customer is out of B's sight), but one that says what happened, and the
+    # same words for an id that was never in the pool, so nothing is learnt about who has it
+    with translation.override("zh-hans"):
+        gone = translation.gettext(
+            "This customer is no longer in the shared pool: a colleague may have claimed it first."
+        )
+    assert late.status_code == never.status_code == 404
+    assert gone in late.content.decode() and gone in never.content.decode()
+    assert "销售甲" not in late.content.decode() and pool_customer.name not in late.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
