@@ -72,24 +72,42 @@ def _short(name: str, suffixes: tuple[str, ...]) -> str:
     return name
 
 
-def _take(text: str, names: list[str], suffixes: tuple[str, ...]) -> tuple[str, str]:
-    """The name among ``names`` that ``text`` starts with, in full or short (浙江省 or 浙江), and the
+def _level(parent: tuple[str, ...]) -> tuple[list[str], tuple[str, ...]]:
+    """The names one level below ``parent`` (() for the provinces, (province,) for its cities, (province,
+    city) for the districts) and the suffixes a sheet may leave off them."""
+    if not parent:
+        return provinces(), _SUFFIXES
+    if len(parent) == 1:
+        return cities(parent[0]), _CITY_SUFFIXES
+    return districts(parent[0], parent[1]), ()
+
+
+@lru_cache(maxsize=4096)
+def _words(parent: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """Each way the names below ``parent`` are written (浙江省, 浙江) with the name it stands for, the
+    first listed name winning; and the same pairs, longest word first (内蒙古自治区 before 内蒙古). Built
+    once a level: an import asks the same questions for each of its rows."""
+    names, suffixes = _level(parent)
+    pairs = [(word, name) for name in names for word in (name, _short(name, suffixes))]
+    exact: dict[str, str] = {}
+    for word, name in pairs:
+        exact.setdefault(word, name)
+    return exact, tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+
+def _take(text: str, parent: tuple[str, ...]) -> tuple[str, str]:
+    """The name below ``parent`` that ``text`` starts with, in full or short (浙江省 or 浙江), and the
     rest of ``text``; ("", text) when none does. The longest name wins (内蒙古自治区 before 内蒙古)."""
     text = text.lstrip(" \u3000")
-    candidates = sorted(
-        ((word, name) for name in names for word in {name, _short(name, suffixes)}),
-        key=lambda pair: -len(pair[0]),
-    )
-    for word, name in candidates:
+    for word, name in _words(parent)[1]:
         if text.startswith(word):
             return name, text[len(word) :]
     return "", text
 
 
-def _named(text: str, names: list[str], suffixes: tuple[str, ...]) -> str:
-    """The name among ``names`` that ``text`` is, in full or short (浙江省 or 浙江); "" when none is."""
-    text = text.strip(" \u3000")
-    return next((name for name in names if text in (name, _short(name, suffixes))), "")
+def _named(text: str, parent: tuple[str, ...]) -> str:
+    """The name below ``parent`` that ``text`` is, in full or short (浙江省 or 浙江); "" when none is."""
+    return _words(parent)[0].get(text.strip(" \u3000"), "")
 
 
 def names_as_listed(province: str, city: str = "", district: str = "") -> tuple[str, str, str]:
@@ -97,16 +115,16 @@ def names_as_listed(province: str, city: str = "", district: str = "") -> tuple[
     广东省, 深圳 is 深圳市, and a municipality's city (上海, 上海市) is 市辖区, as ``address_split`` reads
     them in one cell. A part the list does not have under the part before it is kept as written, for
     the caller to refuse."""
-    listed_province = _named(province, provinces(), _SUFFIXES)
+    listed_province = _named(province, ())
     if not listed_province:
         return province, city, district
-    listed_city = _named(city, cities(listed_province), _CITY_SUFFIXES) if city else ""
+    listed_city = _named(city, (listed_province,)) if city else ""
     municipality = "市辖区" in _index()[listed_province]
-    if city and not listed_city and municipality and _named(city, [listed_province], _SUFFIXES):
+    if city and not listed_city and municipality and _named(city, ()) == listed_province:
         listed_city = "市辖区"
     if not listed_city:
         return listed_province, city, district
-    listed_district = _named(district, districts(listed_province, listed_city), ()) if district else ""
+    listed_district = _named(district, (listed_province, listed_city)) if district else ""
     return listed_province, listed_city, listed_district or district
 
 
@@ -115,16 +133,17 @@ def address_split(text: str) -> tuple[str, str, str, str]:
     "上海 上海市 浦东新区 …", "广东深圳市南山区…"), as (province, city, district, street) named as the
     list names them. A part not found is "" and stays in the street: nothing is guessed beyond the
     list's own names."""
-    province, rest = _take(text, provinces(), _SUFFIXES)
+    province, rest = _take(text, ())
     if not province:
         return "", "", "", text.strip()
-    city, rest = _take(rest, cities(province), _CITY_SUFFIXES)
+    city, rest = _take(rest, (province,))
     if not city and "市辖区" in _index()[province]:
         # A municipality: its name may come again as the city ("上海 上海市 浦东新区"), or not at all.
-        _again, rest = _take(rest, [province], _SUFFIXES)
+        again, after = _take(rest, ())
+        rest = after if again == province else rest
         city = "市辖区"
     if not city:
         # "山西路 12 号" starts like 山西 but is a street: a province must be followed by its city.
         return "", "", "", text.strip()
-    district, rest = _take(rest, districts(province, city), ())
+    district, rest = _take(rest, (province, city))
     return province, city, district, rest.strip(" \u3000")
