@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class KebuForm(forms.Form):
@@ -53,3 +54,14 @@ def moment_in_range(value: datetime) -> None:
             _("Enter a date between %(first)s and %(last)s.") % {"first": EARLIEST_DATE, "last": LATEST_DATE},
             code="out_of_range",
         )
+
+
+# The shop settings in the groups the settings page and the admin both show them in.
+SHOP_SETTINGS_GROUPS: list[tuple[Any, tuple[str, ...]]] = [
+    (gettext_lazy("Customers"), ("shared_pool_enabled",)),
+    (
+        gettext_lazy("Lifecycle stages"),
+        ("stage_auto", "stage_repeat_orders", "stage_vip_spent_cny", "stage_churn_days"),
+    ),
+    (gettext_lazy("Credit"), ("credit_over_limit",)),
+]

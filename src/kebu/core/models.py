@@ -75,8 +75,9 @@ class EncryptionKey(models.Model):
         return self.key_id
 
 
-# Sent by whatever saves the shop settings, once the change is recorded, with ``changed`` (the names of the
-# fields that changed) and ``actor``. A receiver answers with a sentence for the person who saved, or
+# Sent by ``kebu.core.services.shop_settings_update`` (the settings page and the admin both save through
+# it), inside its transaction once the change is saved, with ``changed`` (the names of the fields that
+# changed) and ``actor``. A receiver answers with a sentence for the person who saved, or
 # None: the apps whose rules the settings hold (stages, credit) act on them without core knowing them.
 shop_settings_changed = Signal()
 
@@ -138,6 +139,16 @@ class ShopSettings(models.Model):
         ``shop_settings_held``, the reading it holds."""
         return _held_settings.get() or cls.objects.filter(pk=1).first() or cls(pk=1)
 
+
+# What a person changes in the shop settings, on the settings page and in the admin alike.
+SHOP_SETTINGS_FIELDS = (
+    "shared_pool_enabled",
+    "stage_auto",
+    "stage_repeat_orders",
+    "stage_vip_spent_cny",
+    "stage_churn_days",
+    "credit_over_limit",
+)
 
 _held_settings: ContextVar[ShopSettings | None] = ContextVar("held_settings", default=None)
 
