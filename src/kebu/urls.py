@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon),
     path("divisions/", core_views.division_options, name="divisions"),
+    path("settings/shop/", core_views.shop_settings_view, name="shop-settings"),
     path("customers/", include("kebu.customers.urls")),
     path("orders/", include("kebu.orders.urls")),
     path("reports/", include("kebu.orders.report_urls")),

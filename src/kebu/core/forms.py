@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kebu.core.models import SHOP_SETTINGS_FIELDS, ShopSettings
+
 
 class KebuForm(forms.Form):
     """A form whose widgets carry the UI kit's classes, and mark themselves invalid after a failed post."""
@@ -65,3 +67,33 @@ SHOP_SETTINGS_GROUPS: list[tuple[Any, tuple[str, ...]]] = [
     ),
     (gettext_lazy("Credit"), ("credit_over_limit",)),
 ]
+
+
+class ShopSettingsForm(KebuForm, forms.ModelForm):
+    """The settings page's form: labels, help texts and limits are the model's (repeat buyers from 2
+    orders, churn from 30 days), checked here for the messages beside the fields and again by
+    ``shop_settings_update``, which saves. ``updated_at`` carries the time of the save the page showed,
+    so a form older than a colleague's save is refused instead of undoing it."""
+
+    updated_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = ShopSettings
+        fields = list(SHOP_SETTINGS_FIELDS)
+        widgets = {"credit_over_limit": forms.RadioSelect}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.updated_at is not None:
+            self.fields["updated_at"].initial = self.instance.updated_at.isoformat()
+
+    def clean_updated_at(self) -> datetime | None:
+        """The time as sent; a missing or mangled one is a form not read from this page (refused as stale)."""
+        stale = ValidationError(_("This form is out of date, so nothing was saved."), code="stale")
+        try:
+            seen = datetime.fromisoformat(self.cleaned_data["updated_at"])
+        except ValueError:
+            raise stale from None
+        if seen.tzinfo is None:
+            raise stale
+        return seen

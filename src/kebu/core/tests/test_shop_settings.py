@@ -1,6 +1,9 @@
-"""Shop settings: one row, edited in the admin; switching the shared pool is audited."""
+"""Shop settings: one row, edited on the settings page (店铺设置) or in the admin, both through one
+service; every change is audited and told to the apps that act on it."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -9,6 +12,7 @@ from django.urls import reverse
 
 from kebu.audit.models import AuditEntry
 from kebu.core.models import Job, JobStatus, ShopSettings, shop_settings_held
+from kebu.core.services import shop_settings_update
 from kebu.customers.models import Stage
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.services.metrics import stages_reapply_start
@@ -95,3 +99,143 @@ def test_one_waiting_job_is_enough_however_often_the_rules_are_saved(owner):
     assert list(Job.objects.filter(kind="metrics.stages").values_list("status", flat=True)) == [
         JobStatus.QUEUED
     ]
+
+
+# --- the settings page ----------------------------------------------------------------------------------
+
+PAGE = reverse("shop-settings")
+AS_SHIPPED = {
+    "shared_pool_enabled": "on",
+    "stage_auto": "on",
+    "stage_repeat_orders": "2",
+    "stage_vip_spent_cny": "5000.00",
+    "stage_churn_days": "365",
+    "credit_over_limit": "warn",
+}
+
+
+def _form(client, **changed):
+    """The page's form as a browser would send it back: the values shown, with ``changed`` typed over."""
+    shown = client.get(PAGE).context["form"]["updated_at"].value()
+    return {**AS_SHIPPED, "updated_at": shown, **changed}
+
+
+def test_the_page_shows_the_settings_in_the_admins_groups_with_their_help_in_the_merchants_language(
+    admin_member, client_for
+):
+    client = client_for(admin_member)  # an admin by role: the permission, not staff status, opens it
+
+    page = client.get(PAGE).content.decode()
+
+    assert page.count('<fieldset class="card') == 3
+    for words in ("客户", "生命周期阶段", "赊账", "公海", "成为复购客户所需订单数", "多少天未下单视为流失"):
+        assert words in page
+    for help_text in ("可以领取", "只进不退", "每天检查一次"):  # each field's help, in Chinese
+        assert help_text in page
+    assert 'id="nav-shop-settings"' in page and 'href="/settings/shop/"' in page
+
+
+def test_a_sales_clerk_is_refused_the_page_and_its_save_and_is_not_offered_it(staff_member, client_for):
+    clerk = staff_member("sales", "xiaoli")
+    client = client_for(clerk)
+
+    assert client.get(PAGE).status_code == 403
+    assert client.post(PAGE, {**AS_SHIPPED, "credit_over_limit": "block"}).status_code == 403
+    assert ShopSettings.read().credit_over_limit == "warn"
+    assert not AuditEntry.objects.filter(action="settings.change").exists()
+    assert "nav-shop-settings" not in client.get(reverse("customers:list")).content.decode()
+
+
+def test_a_manager_opens_it_once_the_shop_gives_managers_the_permission(staff_member, client_for):
+    from django.contrib.auth.models import Permission
+
+    from kebu.accounts.roles import role_group
+
+    manager = staff_member("manager", "zhuguan")
+    assert client_for(manager).get(PAGE).status_code == 403  # the settings are the admin role's by default
+
+    role_group("manager").permissions.add(Permission.objects.get(codename="change_shopsettings"))
+    manager = type(manager).objects.get(pk=manager.pk)  # a new request, without the cached permissions
+
+    assert client_for(manager).get(PAGE).status_code == 200
+
+
+def test_saving_changes_the_row_audits_it_and_shows_what_the_stage_rules_set_off(
+    admin_member, client_for, django_capture_on_commit_callbacks
+):
+    client = client_for(admin_member)
+    data = _form(client, stage_vip_spent_cny="3000", credit_over_limit="block")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PAGE, data, follow=True)
+
+    row = ShopSettings.read()
+    assert (row.stage_vip_spent_cny, row.credit_over_limit) == (Decimal("3000.00"), "block")
+    entry = AuditEntry.objects.get(action="settings.change")
+    assert entry.actor == admin_member
+    assert entry.changes == {
+        "stage_vip_spent_cny": ["5000.00", "3000.00"],
+        "credit_over_limit": ["warn", "block"],
+    }
+    page = response.content.decode()
+    assert response.redirect_chain == [(PAGE, 302)]
+    assert [m.level_tag for m in response.context["messages"]] == ["success", "info"]
+    assert "按新规则重新划分" in page  # the orders app's answer to new stage rules, in Chinese
+    assert Job.objects.get(kind="metrics.stages").status == JobStatus.DONE
+
+
+def test_a_value_below_its_limit_is_refused_beside_its_field_and_nothing_is_saved(admin_member, client_for):
+    client = client_for(admin_member)
+    data = _form(client, stage_repeat_orders="1", stage_churn_days="20", credit_over_limit="block")
+
+    response = client.post(PAGE, data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'data-field="stage_repeat_orders">确保该值大于或等于2。' in page  # beside its field, in Chinese
+    assert 'data-field="stage_churn_days">确保该值大于或等于30。' in page
+    row = ShopSettings.read()
+    assert (row.stage_repeat_orders, row.stage_churn_days, row.credit_over_limit) == (2, 365, "warn")
+    assert not AuditEntry.objects.filter(action="settings.change").exists()
+
+
+def test_a_form_older_than_a_colleagues_save_does_not_undo_it_and_shows_the_settings_as_they_are_now(
+    admin_member, staff_member, client_for
+):
+    client = client_for(admin_member)
+    data = _form(client, stage_churn_days="180")  # opened, then a colleague saves before this one does
+    colleague = staff_member("admin", "laoban_niang")
+    shop_settings_update(actor=colleague, data={"shared_pool_enabled": False})
+
+    response = client.post(PAGE, data)
+
+    assert response.status_code == 409
+    row = ShopSettings.read()
+    assert (row.shared_pool_enabled, row.stage_churn_days) == (False, 365)  # theirs kept, nothing of this one
+    assert AuditEntry.objects.filter(action="settings.change").count() == 1
+    form = response.context["form"]
+    assert not form.is_bound and not form["shared_pool_enabled"].value()  # the settings as they are now
+    assert form["updated_at"].value() == row.updated_at.isoformat()  # so saving again goes through
+    page = response.content.decode()
+    assert 'id="settings-stale"' in page
+    assert 'data-entered="stage_churn_days"' in page and "180" in page  # what was typed is not lost
+    assert 'data-entered="shared_pool_enabled"' in page  # nor that the pool was left on
+
+
+def test_a_form_without_the_time_it_was_shown_is_refused_like_a_stale_one(admin_member, client_for):
+    client = client_for(admin_member)
+
+    response = client.post(PAGE, {**AS_SHIPPED, "credit_over_limit": "block"})
+
+    assert response.status_code == 409
+    assert ShopSettings.read().credit_over_limit == "warn"
+
+
+def test_saving_the_settings_as_they_are_writes_nothing(admin_member):
+    row = ShopSettings.current()
+
+    saved = shop_settings_update(actor=admin_member, data={"stage_vip_spent_cny": Decimal("5000")})
+
+    assert (saved.changes, saved.replies) == ({}, [])
+    assert ShopSettings.read().updated_at == row.updated_at
+    assert not AuditEntry.objects.filter(action="settings.change").exists()
