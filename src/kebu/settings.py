@@ -414,4 +414,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KEBU_LOG_LEVEL", "INFO")},
+    # The worker's consumer (Huey) gives itself a handler of its own unless its logger has one, which then
+    # printed each line twice (its own and the root's), and notes every periodic task it runs, each
+    # minute: a merchant's terminal showed six lines a minute of nothing. It says what goes wrong.
+    "loggers": {
+        "huey": {
+            "handlers": ["console"],
+            "level": os.environ.get("KEBU_WORKER_LOG_LEVEL", "WARNING"),
+            "propagate": False,
+        }
+    },
 }
