@@ -28,7 +28,7 @@ import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kebu.insights.errors import TooFewData
+from kebu.insights.messages import too_few
 
 __all__ = [
     "MIN_CUSTOMERS",
@@ -247,15 +247,7 @@ def cluster_customers(
     recency = np.asarray(recency_days, dtype=np.float64)
     n = recency.size
     if n < MIN_CUSTOMERS:
-        if n == 0:
-            message = _("Clusters need at least %(min)d customers with orders; no customer has ordered yet.")
-        else:
-            message = ngettext(
-                "Clusters need at least %(min)d customers with orders; there is %(n)d.",
-                "Clusters need at least %(min)d customers with orders; there are %(n)d.",
-                n,
-            )
-        raise TooFewData(message % {"min": MIN_CUSTOMERS, "n": n})
+        raise too_few("clusters.customers", min=MIN_CUSTOMERS, n=n)
     orders = np.asarray(orders, dtype=np.float64)
     spent = np.maximum(np.asarray(spent, dtype=np.float64), 0.0)
     category_spend = np.asarray(category_spend, dtype=np.float64).reshape(n, -1)
@@ -271,9 +263,7 @@ def cluster_customers(
         shares_z = shares_z * np.sqrt(max(int(rfm_varies.sum()), 1) / varying_shares)
     points = np.column_stack([rfm_z, shares_z])[:, np.concatenate([rfm_varies, shares_varies])]
     if points.shape[1] == 0:  # with any varying column there are two distinct customers at least
-        raise TooFewData(
-            _("The customers are all alike in recency, orders, spend and categories: no clusters to find.")
-        )
+        raise too_few("clusters.alike")
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
@@ -291,9 +281,7 @@ def cluster_customers(
         fitted[k] = model
         silhouette.append({"k": k, "score": round(silhouette_mean(scored_points, labels), 4)})
     if not silhouette:
-        raise TooFewData(
-            _("The customers are all alike in recency, orders, spend and categories: no clusters to find.")
-        )
+        raise too_few("clusters.alike")
     best = max(silhouette, key=lambda row: (row["score"], -row["k"]))
     k = int(best["k"])
     final = _lloyd(points, fitted[k].centroids, max_iter=50)

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from scipy import integrate, optimize, special
 
-from kebu.insights.errors import TooFewData
+from kebu.insights.messages import too_few
 
 __all__ = [
     "BgNbd",
@@ -237,36 +235,11 @@ def bgnbd_fit(*, frequency: Any, recency: Any, age: Any) -> BgNbd:
     customers = int(x.size)
     repeaters = int(np.count_nonzero(x))
     if customers < MIN_CUSTOMERS:
-        if customers == 0:
-            message = _(
-                "Purchase patterns need at least %(min)d customers with orders; no customer has ordered yet."
-            )
-        else:
-            message = ngettext(
-                "Purchase patterns need at least %(min)d customers with orders; there is %(n)d.",
-                "Purchase patterns need at least %(min)d customers with orders; there are %(n)d.",
-                customers,
-            )
-        raise TooFewData(message % {"min": MIN_CUSTOMERS, "n": customers})
+        raise too_few("clv.customers", min=MIN_CUSTOMERS, n=customers)
     if repeaters < MIN_REPEATERS:
-        if repeaters == 0:
-            message = _(
-                "Purchase patterns need at least %(min)d customers who came back for a second order; "
-                "none has come back yet."
-            )
-        else:
-            message = ngettext(
-                "Purchase patterns need at least %(min)d customers who came back for a second order; "
-                "there is %(n)d.",
-                "Purchase patterns need at least %(min)d customers who came back for a second order; "
-                "there are %(n)d.",
-                repeaters,
-            )
-        raise TooFewData(message % {"min": MIN_REPEATERS, "n": repeaters})
+        raise too_few("clv.repeaters", min=MIN_REPEATERS, n=repeaters)
     if float(big_t.max()) <= 0:
-        raise TooFewData(
-            _("All customers bought for the first time today; there is no history to learn from.")
-        )
+        raise too_few("clv.no_history")
     # Fit in units of the mean age so the start point and tolerances suit days, weeks or years alike;
     # r, a and b do not depend on the unit, α scales with it.
     scale = float(big_t.mean())
@@ -276,15 +249,10 @@ def bgnbd_fit(*, frequency: Any, recency: Any, age: Any) -> BgNbd:
     starts = [np.zeros(4), np.log([1.0, 1.0 / max(mean_rate, 1e-3), 1.0, 3.0])]
     result = _minimise(objective, starts)
     if not result.success or not np.all(np.isfinite(result.x)):
-        raise TooFewData(_("Purchase patterns could not be estimated: the fit did not settle on an answer."))
+        raise too_few("clv.unsettled")
     r, alpha_scaled, a, b = (float(v) for v in np.exp(result.x))
     if np.any(np.abs(result.x) > LOG_PARAM_LIMIT) or a / (a + b) < MIN_DROPOUT:
-        raise TooFewData(
-            _(
-                "Purchase patterns could not be estimated: the orders do not yet show how often customers "
-                "buy or how they drop away."
-            )
-        )
+        raise too_few("clv.unclear")
     alpha = alpha_scaled * scale
     log_likelihood = float(
         bgnbd_log_likelihood(r=r, alpha=alpha, a=a, b=b, frequency=x, recency=t_x, age=big_t).sum()
@@ -442,35 +410,20 @@ def gamma_gamma_fit(*, frequency: Any, monetary: Any) -> GammaGamma:
     keep = (x_all > 0) & np.isfinite(z_all) & (z_all > 0)
     x, z = x_all[keep], z_all[keep]
     if x.size < MIN_REPEATERS:
-        if x.size == 0:
-            message = _(
-                "Spend per order needs at least %(min)d customers who came back for a second order; "
-                "none has come back yet."
-            )
-        else:
-            message = ngettext(
-                "Spend per order needs at least %(min)d customers who came back for a second order; "
-                "there is %(n)d.",
-                "Spend per order needs at least %(min)d customers who came back for a second order; "
-                "there are %(n)d.",
-                int(x.size),
-            )
-        raise TooFewData(message % {"min": MIN_REPEATERS, "n": int(x.size)})
+        raise too_few("spend.repeaters", min=MIN_REPEATERS, n=int(x.size))
     if float(np.ptp(z)) <= 1e-9 * float(z.max()):
-        raise TooFewData(_("Spend per order cannot be modelled: every customer spends the same."))
+        raise too_few("spend.same")
     # Fit in units of the mean spend (v scales with the currency unit, p and q do not).
     scale = float(z.mean())
     objective = _gamma_gamma_objective(x, z / scale)
     result = _minimise(objective, [np.zeros(3), np.log([4.0, 4.0, 3.0])])
     if not result.success or not np.all(np.isfinite(result.x)):
-        raise TooFewData(_("Spend per order could not be estimated: the fit did not settle on an answer."))
+        raise too_few("spend.unsettled")
     if np.any(np.abs(result.x) > LOG_PARAM_LIMIT):
-        raise TooFewData(_("Spend per order could not be estimated: the orders do not pin it down yet."))
+        raise too_few("spend.unclear")
     p, q, v_scaled = (float(value) for value in np.exp(result.x))
     if q <= 1.0:
-        raise TooFewData(
-            _("Spend per order is too uneven between customers to give a reliable expected value yet.")
-        )
+        raise too_few("spend.uneven")
     v = v_scaled * scale
     log_likelihood = float(gamma_gamma_log_likelihood(p=p, q=q, v=v, frequency=x, monetary=z).sum())
     return GammaGamma(p=p, q=q, v=v, log_likelihood=log_likelihood, customers=int(x.size))

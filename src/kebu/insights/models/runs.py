@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kebu.insights.messages import message_shown
+
 
 class InsightKind(models.TextChoices):
     DASHBOARD = "dashboard", _("Dashboard figures")
@@ -40,6 +42,16 @@ class InsightRun(models.Model):
         blank=True,
         help_text=_("Why a run failed, or why it found too few data."),
     )
+    message_parts = models.JSONField(
+        _("message, as made by the run"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "What the message is written from, so it reads in each reader's language. Empty for a run "
+            "made before runs kept it."
+        ),
+    )
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -63,3 +75,9 @@ class InsightRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def shown_message(self) -> str:
+        """The message in the active language, written again from its parts; a run's stored message when
+        it has none it can read."""
+        return message_shown(self.message_parts, self.message)

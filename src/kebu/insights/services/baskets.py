@@ -31,11 +31,9 @@ import numpy as np
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from kebu.insights.errors import TooFewData
 from kebu.insights.fpgrowth import BasketBuilder, Baskets, Itemset, Rule, association_rules, frequent_itemsets
+from kebu.insights.messages import too_few
 from kebu.insights.models import AssociationRule, InsightRun, ProductPair
 from kebu.orders.models import OrderLine
 
@@ -113,22 +111,6 @@ def baskets_read(*, chunk_size: int = READ_CHUNK) -> Baskets:
         builder.add(flat[0::2], flat[1::2])
 
 
-def _too_few_baskets(*, have: int, need: int) -> str:
-    """Why there are no rules yet, in words that read right for a shop with none of them too."""
-    if have == 0:
-        return _(
-            "No order holds two products or more yet; frequently bought together needs at least %(min)s "
-            "to say what goes with what."
-        ) % {"min": need}
-    return ngettext(
-        "Only %(n)s order holds two products or more; frequently bought together needs at least %(min)s "
-        "to say what goes with what.",
-        "Only %(n)s orders hold two products or more; frequently bought together needs at least %(min)s "
-        "to say what goes with what.",
-        have,
-    ) % {"n": have, "min": need}
-
-
 def baskets_compute(*, run: InsightRun) -> dict[str, Any]:
     """Find the rules and the product pairs over all counted orders and replace the stored ones with them,
     in one transaction: a page reads either the old set or the new one, never a mix. ``run.params`` is
@@ -139,7 +121,7 @@ def baskets_compute(*, run: InsightRun) -> dict[str, Any]:
     baskets = baskets_read()
     free_text_lines = OrderLine.objects.filter(counted=True, product__isnull=True).count()
     if baskets.multi_item < params.min_baskets:
-        raise TooFewData(_too_few_baskets(have=baskets.multi_item, need=params.min_baskets))
+        raise too_few("baskets.too_few", have=baskets.multi_item, need=params.min_baskets)
     min_count = params.min_count(baskets.count)
     itemsets = frequent_itemsets(baskets, min_count=min_count, max_size=MAX_ITEMSET_SIZE)
     rules = association_rules(itemsets, n_baskets=baskets.count, min_confidence=params.min_confidence)

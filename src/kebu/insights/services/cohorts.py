@@ -21,10 +21,9 @@ from typing import Any
 
 from django.db.models import Case, Count, IntegerField, Value, When
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from kebu.customers.models import Customer
-from kebu.insights.errors import TooFewData
+from kebu.insights.messages import too_few
 from kebu.insights.models import InsightRun
 from kebu.orders.models import COUNTED_STATUSES, Order
 
@@ -95,10 +94,7 @@ def cohorts_compute(*, run: InsightRun) -> dict[str, Any]:
         .values_list("cohort", "n")
     }
     if not sizes:
-        raise TooFewData(
-            _("No customer placed a first order in the last %(n)d months, so there is no cohort to follow.")
-            % {"n": wanted}
-        )
+        raise too_few("cohorts.none", n=wanted)
     active: dict[tuple[int, int], int] = {}
     for cohort, month, n in (
         Order.objects.filter(

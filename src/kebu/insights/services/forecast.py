@@ -11,10 +11,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from kebu.insights import forecast as model
-from kebu.insights.errors import TooFewData
+from kebu.insights.messages import message_stored, too_few
 from kebu.insights.models import InsightRun
 from kebu.insights.selectors.sales_series import SalesSeries, sales_days, sales_series
 
@@ -71,15 +70,7 @@ def forecast_compute(*, run: InsightRun) -> dict[str, Any]:
     days = sales_days(until=today - timedelta(days=1))
     weekly = sales_series(period=WEEK, today=today, days=days)
     if weekly.periods_with_sales < model.MIN_PERIODS[WEEK]:
-        if weekly.periods_with_sales == 0:
-            message = _(
-                "A forecast needs at least %(need)d complete weeks with sales; the shop has none yet."
-            )
-        else:
-            message = _(
-                "A forecast needs at least %(need)d complete weeks with sales; the shop has %(have)d so far."
-            )
-        raise TooFewData(message % {"need": model.MIN_PERIODS[WEEK], "have": weekly.periods_with_sales})
+        raise too_few("forecast.weeks", need=model.MIN_PERIODS[WEEK], have=weekly.periods_with_sales)
     monthly = sales_series(period=MONTH, today=today, days=days)
     return {
         "as_of": (today - timedelta(days=1)).isoformat(),
@@ -105,19 +96,9 @@ def _view(series: SalesSeries, *, horizon: int, interval: float) -> dict[str, An
         "metrics": {},
     }
     if len(series) < need:
-        if len(series) == 0 and period == MONTH:
-            message = _("A monthly forecast needs at least %(need)d complete months; the shop has none yet.")
-        elif len(series) == 0:
-            message = _("A weekly forecast needs at least %(need)d complete weeks; the shop has none yet.")
-        elif period == MONTH:
-            message = _(
-                "A monthly forecast needs at least %(need)d complete months; the shop has %(have)d so far."
-            )
-        else:
-            message = _(
-                "A weekly forecast needs at least %(need)d complete weeks; the shop has %(have)d so far."
-            )
-        view["message"] = message % {"need": need, "have": len(series)}
+        # The sentence in the shop's language and what it is made of, written for each reader when shown.
+        view["message_parts"] = {"key": "forecast.view", "period": period, "need": need, "have": len(series)}
+        view["message"] = message_stored(view["message_parts"])
         return view
     histories: dict[str, list[float]] = {
         "net": [float(value) for value in series.net_cny],

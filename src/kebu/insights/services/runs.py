@@ -12,9 +12,9 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext as _
 
 from kebu.insights.errors import TooFewData
+from kebu.insights.messages import message_stored
 from kebu.insights.models import InsightKind, InsightRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -44,15 +44,18 @@ def insight_compute(
     try:
         result = compute(run=run)
     except TooFewData as exc:
-        run.status, run.result, run.message = RunStatus.DONE, {}, str(exc.message)
+        run.status, run.result = RunStatus.DONE, {}
+        run.message_parts = exc.parts
+        run.message = (message_stored(exc.parts) or str(exc.message))[:500]
     except Exception as exc:
         logger.exception("insights: %s failed", kind)
-        run.status, run.message = RunStatus.FAILED, _("The computation failed: %(error)s") % {"error": exc}
-        run.message = run.message[:500]
+        run.status = RunStatus.FAILED
+        run.message_parts = {"key": "failed", "error": str(exc)[:400]}
+        run.message = message_stored(run.message_parts)[:500]
     else:
         run.status, run.result = RunStatus.DONE, result
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "result", "message", "finished_at", "params"])
+    run.save(update_fields=["status", "result", "message", "message_parts", "finished_at", "params"])
     return run
 
 

@@ -49,6 +49,7 @@ from kebu.engagement.models import FollowUp, FollowUpStatus
 from kebu.engagement.services.followups import ADD_FOLLOWUP, followup_create, user_sees_customer
 from kebu.insights import clv
 from kebu.insights.errors import TooFewData
+from kebu.insights.messages import message_stored, too_few
 from kebu.insights.models import InsightRun
 from kebu.insights.models.scores import (
     IMPORTANT_SEGMENTS,
@@ -221,6 +222,11 @@ def _tiers(fig: Figures, params: dict[str, Any]) -> np.ndarray:
 # --- CLV and churn --------------------------------------------------------------------------------------
 
 
+def _reason(exc: TooFewData) -> dict[str, Any]:
+    """Why there is no lifetime value: in the shop's language, and its parts for each reader's."""
+    return {"reason": message_stored(exc.parts) or str(exc.message), "reason_parts": exc.parts}
+
+
 def _clv(fig: Figures, *, now_s: int) -> Clv:
     n = fig.size
     nothing = np.full(n, np.nan)
@@ -233,7 +239,7 @@ def _clv(fig: Figures, *, now_s: int) -> Clv:
     try:
         bg = clv.bgnbd_fit(frequency=frequency, recency=recency, age=age)
     except TooFewData as exc:
-        out.summary = {"bgnbd": None, "gamma_gamma": None, "reason": str(exc.message)}
+        out.summary = {"bgnbd": None, "gamma_gamma": None, **_reason(exc)}
         return out
     out.p_alive = clv.bgnbd_p_alive(bg, frequency=frequency, recency=recency, age=age)
     out.expected = {
@@ -241,11 +247,16 @@ def _clv(fig: Figures, *, now_s: int) -> Clv:
         for h in HORIZONS
     }
     bg_params = {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood}
-    out.summary = {"bgnbd": {**bg_params, "customers": bg.customers}, "gamma_gamma": None, "reason": ""}
+    out.summary = {
+        "bgnbd": {**bg_params, "customers": bg.customers},
+        "gamma_gamma": None,
+        "reason": "",
+        "reason_parts": {},
+    }
     try:
         gg = clv.gamma_gamma_fit(frequency=frequency, monetary=monetary)
     except TooFewData as exc:
-        out.summary["reason"] = str(exc.message)
+        out.summary.update(_reason(exc))
         return out
     spend = clv.gamma_gamma_expected_spend(gg, frequency=frequency, monetary=monetary)
     out.value = {h: out.expected[h] * spend for h in HORIZONS}
@@ -481,7 +492,7 @@ def scores_compute(*, run: InsightRun) -> dict[str, Any]:
     if fig.size == 0:
         with transaction.atomic(durable=True):
             _table_clear()
-        raise TooFewData(_("No customer has a paid order yet; scores need at least one."))
+        raise too_few("scores.no_orders")
 
     recency_days = ((now_s - fig.last_s) // SECONDS_PER_DAY).clip(min=0)
     spent = fig.spent_cents

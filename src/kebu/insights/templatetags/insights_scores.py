@@ -10,6 +10,7 @@ from typing import Any
 from django import template
 
 from kebu.insights import access
+from kebu.insights.messages import message_shown
 from kebu.insights.models import InsightKind
 from kebu.insights.models.scores import SEGMENT_TEXT
 from kebu.insights.selectors import scores as selectors
@@ -38,7 +39,7 @@ def customer_scores(context: template.Context, customer: Any) -> dict[str, Any]:
         "meaning": meaning,
         "action": action,
         "churn_text": selectors.churn_explanation(score),
-        "clv_reason": clv_summary.get("reason", ""),
+        "clv_reason": message_shown(clv_summary.get("reason_parts"), clv_summary.get("reason", "")),
         "credit_reasons": selectors.credit_reason_texts(score.credit_reasons),
         "p_alive_pct": None if score.p_alive is None else round(100 * score.p_alive),
     }

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from kebu.customers.columns import yuan
 from kebu.insights import access
 from kebu.insights.forecast import DOUBLE_11, MID_YEAR_618, MONTH, SPRING_FESTIVAL, WEEK
+from kebu.insights.messages import message_shown
 from kebu.insights.models import InsightKind
 from kebu.insights.views._common import freshness
 from kebu.transfer.downloads import MONEY, Column, Sheet, xlsx_response
@@ -153,6 +154,7 @@ def forecast_view(request: HttpRequest) -> HttpResponse:
         periods=[(WEEK, _("Weekly")), (MONTH, _("Monthly"))],
         metrics=[("net", _("Net sales")), ("orders", _("Orders"))],
         view=view,
+        view_message=message_shown(view.get("message_parts"), view.get("message", "")) if view else "",
         interval_pct=round(100 * float(result.get("interval", 0.8))),
         **(_page(view, period, metric) if view else {}),
     )

@@ -23,6 +23,7 @@ from kebu.core.errors import Forbidden, KebuError
 from kebu.core.pagination import paginate
 from kebu.insights import access
 from kebu.insights.forms.scores import ScoreSettingsForm
+from kebu.insights.messages import message_shown
 from kebu.insights.models import InsightKind
 from kebu.insights.models.scores import SEGMENT_TEXT, ChurnRisk, ScoreSettings, Segment, ValueTier
 from kebu.insights.selectors import scores as selectors
@@ -53,9 +54,10 @@ def _base(request: HttpRequest) -> dict[str, Any]:
     context = freshness(request, KIND)
     run = context["run"]
     result = run.result if run is not None else {}
+    clv_summary = result.get("clv") or {}
     context.update(
         result=result,
-        clv_reason=(result.get("clv") or {}).get("reason", ""),
+        clv_reason=message_shown(clv_summary.get("reason_parts"), clv_summary.get("reason", "")),
         can_change_settings=access.can(request.user, CHANGE_SETTINGS),
     )
     return context
