@@ -1,6 +1,7 @@
 """The shop's service rules, edited in the admin: service levels per ticket category and follow-up plans."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from kebu.engagement.models import FollowUpPlan, SlaPolicy
 
@@ -13,5 +14,9 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(FollowUpPlan)
 class FollowUpPlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "days", "custom_field", "assignee", "is_active")
+    list_display = ("shown_name", "kind", "days", "custom_field", "assignee", "is_active")
     list_filter = ("kind", "is_active")
+
+    @admin.display(description=_("name"), ordering="name")
+    def shown_name(self, plan: FollowUpPlan) -> str:
+        return plan.shown_name

@@ -583,7 +583,14 @@ class FollowUpPlan(models.Model):
     credit due dates. ``days`` is after the event for deliveries and before it for the others."""
 
     kind = models.CharField(_("type"), max_length=16, choices=FollowUpKind.choices)
-    name = models.CharField(_("name"), max_length=80)
+    name = models.CharField(
+        _("name"),
+        max_length=80,
+        help_text=_(
+            "A plan Kebu made is shown by its name in each reader's language until you rename it; then as "
+            "you wrote it."
+        ),
+    )
     days = models.SmallIntegerField(
         _("days"),
         default=0,
@@ -610,7 +617,15 @@ class FollowUpPlan(models.Model):
         verbose_name_plural = _("follow-up plans")
 
     def __str__(self) -> str:
-        return self.name
+        return self.shown_name
+
+    @property
+    def shown_name(self) -> str:
+        """The name in the active language while it is still Kebu's default, else as the shop wrote it
+        (``kebu.engagement.titles.plan_name``)."""
+        from kebu.engagement.titles import plan_name
+
+        return plan_name(kind=self.kind, name=self.name)
 
 
 class FollowUpStatus(models.TextChoices):

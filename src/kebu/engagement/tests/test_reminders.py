@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import translation
 
 from kebu.core import lunar
 from kebu.customers.models import Customer, CustomField, CustomFieldType
@@ -21,6 +22,7 @@ from kebu.customers.tests.factories import make_customer
 from kebu.engagement.models import FollowUp, FollowUpKind, FollowUpPlan, Preference, ReminderDay
 from kebu.engagement.services.followups import followup_create
 from kebu.engagement.services.reminders import CATCH_UP_DAYS, reminders_generate
+from kebu.engagement.titles import reminder_title
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.tests.factories import make_order
 
@@ -399,7 +401,7 @@ def test_a_partly_returned_purchase_runs_out_after_what_was_kept(sales_a, custom
 @pytest.mark.parametrize(
     ("language", "shown", "not_shown"),
     [
-        ("en", "赊账到期提醒 · order {no} · ¥1,194.00 due 2026-03-13", "订单"),
+        ("en", "Credit due reminder · order {no} · ¥1,194.00 due 2026-03-13", "订单"),
         ("zh-hans", "赊账到期提醒 · 订单 {no} · ¥1,194.00 于 2026-03-13 到期", "due 2026"),
     ],
 )
@@ -428,3 +430,93 @@ def test_a_reminders_title_reads_in_the_readers_language_a_persons_as_written(
     assert not_shown not in html
     assert "Send the sample 试用装" in html
     assert FollowUp.objects.get(kind=FollowUpKind.CREDIT_DUE).title.startswith("赊账到期提醒 · 订单")
+
+
+# --- the seeded plans' names, and one way of writing a day ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "not_shown"),
+    [
+        ("en", "Birthday greetings · birthday 2026-03-13", "生日关怀"),
+        ("zh-hans", "生日关怀 · 生日 2026-03-13", "Birthday greetings"),
+    ],
+)
+def test_a_seeded_plans_reminder_reads_in_each_readers_language_its_date_as_every_page_writes_it(
+    sales_a, client_for, settings, language, shown, not_shown
+):
+    # given the seeded birthday plan, not renamed, making its reminder on a day the shop ran in Chinese
+    settings.LANGUAGE_CODE = "zh-hans"
+    plan = only_plan(FollowUpKind.BIRTHDAY, days=3)
+    assert plan.name == "生日关怀"
+    make_customer(actor=sales_a, name="寿星", owner=sales_a, birthday=date(1990, 3, 13))
+    with time_machine.travel(at(date(2026, 3, 10)), tick=False):
+        reminders_generate()
+
+        # when a colleague reads the day's follow-ups in their language
+        html = (
+            client_for(sales_a)
+            .get(reverse("followups:today"), HTTP_ACCEPT_LANGUAGE=language)
+            .content.decode()
+        )
+
+    # then the plan's name and the sentence are in it, and the day is written as the due day is
+    assert shown in html
+    assert not_shown not in html
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_renamed_plan_reads_as_the_shop_wrote_it(sales_a, client_for, language):
+    only_plan(FollowUpKind.BIRTHDAY, days=3, name="生日 send a card")
+    make_customer(actor=sales_a, name="寿星", owner=sales_a, birthday=date(1990, 3, 13))
+    with time_machine.travel(at(date(2026, 3, 10)), tick=False):
+        reminders_generate()
+        html = (
+            client_for(sales_a)
+            .get(reverse("followups:today"), HTTP_ACCEPT_LANGUAGE=language)
+            .content.decode()
+        )
+
+    assert "生日 send a card · " in html
+
+
+@pytest.mark.parametrize(
+    ("name", "language", "shown"),
+    [
+        ("签收后回访", "en", "Call after delivery"),
+        ("签收后回访", "zh-hans", "签收后回访"),
+        ("Call after delivery", "zh-hans", "签收后回访"),
+        ("签收后三天回访", "en", "签收后三天回访"),
+    ],
+)
+def test_a_plan_still_called_by_its_default_name_in_either_language_reads_in_the_readers(
+    name, language, shown
+):
+    plan = FollowUpPlan(kind=FollowUpKind.AFTER_DELIVERY, name=name)
+
+    with translation.override(language):
+        assert plan.shown_name == shown
+        assert str(plan) == shown
+
+
+@pytest.mark.parametrize(
+    ("parts", "shown"),
+    [
+        (
+            {"kind": "date_field", "plan": "会员续费", "field": "会员到期日", "day": "2026-03-07"},
+            "2026-03-07",
+        ),
+        (
+            {"kind": "credit_due", "plan": "赊账", "no": "KB1", "owed": "10.00", "day": "2026-03-07"},
+            "2026-03-07",
+        ),
+        ({"kind": "repurchase", "plan": "复购", "item": "面霜", "day": "2026-03-07"}, "2026-03-07"),
+        ({"kind": "birthday", "plan": "生日", "day": "2026-03-07"}, "2026-03-07"),
+    ],
+)
+def test_every_reminder_writes_its_day_the_same_way_in_chinese(parts, shown):
+    with translation.override("zh-hans"):
+        title = reminder_title(parts)
+
+    assert shown in title
+    assert "3月7日" not in title

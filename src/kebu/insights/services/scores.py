@@ -37,9 +37,10 @@ from itertools import groupby
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
@@ -47,6 +48,7 @@ from kebu.core.errors import Forbidden, ValidationFailed
 from kebu.customers.models import Customer
 from kebu.engagement.models import FollowUp, FollowUpStatus
 from kebu.engagement.services.followups import ADD_FOLLOWUP, followup_create, user_sees_customer
+from kebu.engagement.titles import reminder_title
 from kebu.insights import clv
 from kebu.insights.errors import TooFewData
 from kebu.insights.messages import message_stored, too_few
@@ -618,6 +620,10 @@ class FollowUpsMade:
     not_allowed: int = 0
 
 
+# What an at-risk follow-up's title is made of: one sentence, written in the reader's language when shown.
+AT_RISK_TITLE = {"kind": "at_risk"}
+
+
 def _followup_key(customer_id: int, day: date) -> str:
     return f"{FOLLOWUP_KEY_PREFIX}:{customer_id}:{day.isoformat()}"
 
@@ -651,6 +657,9 @@ def at_risk_followups_create(*, actor: Any, customer_ids: Iterable[Any]) -> Foll
     ).values_list("customer_id", flat=True)
     has_open = set(open_keys)
     today = timezone.localdate()
+    # Kept in the shop's language, shown in each reader's (kebu.engagement.titles).
+    with translation.override(settings.LANGUAGE_CODE):
+        title = reminder_title(AT_RISK_TITLE)
     for customer_id, score in scores.items():
         if customer_id in has_open:
             made.already_open += 1
@@ -669,12 +678,14 @@ def at_risk_followups_create(*, actor: Any, customer_ids: Iterable[Any]) -> Foll
                 followup = followup_create(
                     actor=actor,
                     customer=customer,
-                    title=_("Valuable customer at risk of leaving: get in touch"),
+                    title=title,
                     due_on=today,
                     assignee=assignee,
                     note=score_churn_note(score),
                 )
-                FollowUp.objects.filter(pk=followup.pk).update(key=_followup_key(customer_id, today))
+                FollowUp.objects.filter(pk=followup.pk).update(
+                    key=_followup_key(customer_id, today), title_parts=AT_RISK_TITLE
+                )
         except IntegrityError:
             made.already_open += 1  # made a moment ago by a second click
             continue

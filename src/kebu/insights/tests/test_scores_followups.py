@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kebu.core.errors import Forbidden
 from kebu.engagement.models import FollowUp, FollowUpStatus
@@ -127,3 +127,27 @@ def test_a_note_without_enough_history_ends_in_one_full_stop():
     score = CustomerScore(segment=Segment.GENERAL_WINBACK, tier=ValueTier.LOW, orders=1, spent_cny=Decimal(9))
 
     assert score_churn_note(score) == "General to win back, Low value. Not enough history to judge."
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "not_shown"),
+    [
+        ("en", "Valuable customer at risk of leaving: get in touch", "高价值客户"),
+        ("zh-hans", "高价值客户有流失风险：请尽快联系", "Valuable customer"),
+    ],
+)
+def test_the_follow_ups_title_reads_in_each_readers_language(
+    at_risk, sales_a, client_for, settings, language, shown, not_shown
+):
+    # given the follow-up made from the list by a clerk reading in Chinese, in a shop that runs in Chinese
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("zh-hans"):
+        at_risk_followups_create(actor=sales_a, customer_ids=[at_risk["旧友"].pk])
+    assert FollowUp.objects.get().title == "高价值客户有流失风险：请尽快联系"
+
+    # when the owner reads the day's follow-ups in a language
+    html = client_for(sales_a).get(reverse("followups:today"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    # then the title is written in it
+    assert shown in html
+    assert not_shown not in html
