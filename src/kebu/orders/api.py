@@ -7,6 +7,8 @@ fit the columns, ids that exist and may be seen); every rule and write lives in 
 and after-sale is read through the visibility selectors, so one that belongs to a customer the user may
 not see answers 404 on every verb, exactly like a missing one. Errors have the customers API's shape:
 `{"<dotted.field.path>": [...], "code": ...}`. Money is a string with two decimals (`"199.00"`).
+A product, like a customer, is changed only from the version read (`version` in the body or If-Match,
+its ETag): a write from a stale read answers 409 with `code=conflict` and changes nothing.
 """
 
 from __future__ import annotations
@@ -306,6 +308,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "usage_cycle_days",
             "description",
             "is_active",
+            "version",
             "created_at",
             "updated_at",
             "skus",
@@ -346,10 +349,16 @@ class ProductWriteSerializer(serializers.Serializer):
             "Matched by code on update; a code no longer listed is taken off sale, never deleted."
         ),
     )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=DB_INT_MAX,
+        help_text=gettext_lazy("Updates: the version you read (or send it as If-Match). Ignored on create."),
+    )
 
 
 def _product_input(validated: dict[str, Any], *, base: ProductInput) -> ProductInput:
-    changes = {k: v for k, v in validated.items() if k != "skus"}
+    changes = {k: v for k, v in validated.items() if k not in ("skus", "version")}
     if "skus" in validated:
         changes["skus"] = [SkuInput(**item) for item in validated["skus"]]
     return dataclasses.replace(base, **changes)
@@ -978,17 +987,34 @@ class _ApiViewSet(viewsets.GenericViewSet):
     ),
     update=extend_schema(
         summary=gettext_lazy("Replace a product and its SKUs"),
-        description=gettext_lazy("Fields not sent take their empty or default value."),
-        parameters=[_id_parameter()],
+        description=gettext_lazy(
+            "Fields not sent take their empty or default value. Requires the version you read."
+        ),
+        parameters=[_id_parameter(), _IF_MATCH],
         request=ProductWriteSerializer,
-        responses={200: ProductSerializer, 400: _ERRORS, 403: _FORBIDDEN, 404: _NOT_FOUND},
+        responses={
+            200: ProductSerializer,
+            400: _ERRORS,
+            403: _FORBIDDEN,
+            404: _NOT_FOUND,
+            409: _STEP_CONFLICT,
+        },
     ),
     partial_update=extend_schema(
         summary=gettext_lazy("Change some fields of a product"),
-        description=gettext_lazy("Fields not sent keep their value; `skus`, when sent, is the whole list."),
-        parameters=[_id_parameter()],
+        description=gettext_lazy(
+            "Fields not sent keep their value; `skus`, when sent, is the whole list. "
+            "Requires the version you read."
+        ),
+        parameters=[_id_parameter(), _IF_MATCH],
         request=ProductWriteSerializer,
-        responses={200: ProductSerializer, 400: _ERRORS, 403: _FORBIDDEN, 404: _NOT_FOUND},
+        responses={
+            200: ProductSerializer,
+            400: _ERRORS,
+            403: _FORBIDDEN,
+            404: _NOT_FOUND,
+            409: _STEP_CONFLICT,
+        },
     ),
 )
 class ProductViewSet(_ApiViewSet):
@@ -1020,9 +1046,11 @@ class ProductViewSet(_ApiViewSet):
         return self._show(fresh, status_code=status_code)
 
     def _show(self, product: Product, *, status_code: int = status.HTTP_200_OK) -> Response:
-        return Response(
+        response = Response(
             ProductSerializer(product, context=self.get_serializer_context()).data, status=status_code
         )
+        response["ETag"] = f'"{product.version}"'
+        return response
 
     def list(self, request: Request, format: str | None = None) -> Response:
         return self._list(request, ProductSerializer)
@@ -1042,9 +1070,13 @@ class ProductViewSet(_ApiViewSet):
     def _update(self, request: Request, *, partial: bool) -> Response:
         product = self.get_object()
         validated = self._body(ProductWriteSerializer)
+        version = expected_version(request, validated)
         base = _product_input_from(product) if partial else ProductInput(name="")
         product = product_update(
-            actor=request.user, product=product, data=_product_input(validated, base=base)
+            actor=request.user,
+            product=product,
+            data=_product_input(validated, base=base),
+            expected_version=version,
         )
         return self._answer(product)
 

@@ -797,6 +797,8 @@ class ProductForm(KebuForm):
         label=_("Description"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     is_active = forms.BooleanField(label=_("On sale"), required=False, initial=True)
+    # The version the edit page was read at (the customer form's way); none on a new product.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
 class SkuForm(KebuForm):
@@ -828,6 +830,7 @@ class ProductFormBundle:
                 "usage_cycle_days": product.usage_cycle_days,
                 "description": product.description,
                 "is_active": product.is_active,
+                "version": product.version,
             }
             sku_initial = [
                 {
@@ -843,6 +846,8 @@ class ProductFormBundle:
             ]
         self.form = ProductForm(data, initial=initial)
         self.skus = SkuFormSet(data, prefix="skus", initial=sku_initial)
+        # The product as someone else saved it meanwhile, when a save from this form was refused for it.
+        self.saved_now: Product | None = None
 
     def is_valid(self) -> bool:
         form_ok = self.form.is_valid()

@@ -135,6 +135,9 @@ class Product(models.Model):
     )
     description = models.TextField(_("description"), blank=True, validators=[MaxLengthValidator(2000)])
     is_active = models.BooleanField(_("on sale"), default=True)
+    # Moves with every change to the product or one of its SKUs (they are edited together), so that a
+    # save from a stale read is refused instead of putting old prices back (services.products).
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
 
@@ -143,6 +146,9 @@ class Product(models.Model):
         verbose_name = _("product")
         verbose_name_plural = _("products")
         indexes = [models.Index(fields=["category", "name"], name="product_category")]
+        constraints = [
+            models.CheckConstraint(condition=Q(version__gte=1), name="product_version_positive"),
+        ]
 
     def __str__(self) -> str:
         return self.name

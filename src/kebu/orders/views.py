@@ -800,9 +800,19 @@ def _product_save(
             messages.success(request, _("Product “%(name)s” created.") % {"name": product.name})
         else:
             product = product_services.product_update(
-                actor=request.user, product=product, data=bundle.to_input()
+                actor=request.user,
+                product=product,
+                data=bundle.to_input(),
+                # No version means the form was not read from this page: refuse rather than overwrite.
+                expected_version=bundle.form.cleaned_data.get("version") or 0,
             )
             messages.success(request, _("Product “%(name)s” saved.") % {"name": product.name})
+    except Conflict as exc:
+        # The form keeps what was typed and the version it was read at, so saving again is refused
+        # again; what the colleague saved is shown beside it, to be compared before reloading.
+        bundle.form.add_error(None, exc.message)
+        bundle.saved_now = selectors.product_list().get(pk=product.pk) if product is not None else None
+        return None
     except KebuError as exc:
         bundle.add_service_errors(exc)
         return None
@@ -835,7 +845,8 @@ def product_edit_view(request: HttpRequest, product_id: int) -> HttpResponse:
         response = _product_save(request, bundle, product)
         if response:
             return response
-    status = 400 if request.method == "POST" else 200
+    # 409 as for an order someone changed meanwhile: the page asks for a reload, not a correction.
+    status = (409 if bundle.saved_now else 400) if request.method == "POST" else 200
     context = {"bundle": bundle, "form": bundle.form, "product": product}
     return render(request, "orders/product_form.html", context, status=status)
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.audit.services import audit_record
-from kebu.core.errors import ValidationFailed
+from kebu.core.errors import Conflict, ValidationFailed
 from kebu.customers.models import Customer
 from kebu.engagement.models import Preference
 from kebu.orders.models import (
@@ -283,9 +283,13 @@ def product_create(*, actor: Any, data: ProductInput) -> Product:
 
 
 @transaction.atomic
-def product_update(*, actor: Any, product: Product, data: ProductInput) -> Product:
-    """Change a product and its SKUs: SKUs are matched by code; a code no longer listed is taken off sale
-    (never deleted: orders refer to it)."""
+def product_update(*, actor: Any, product: Product, data: ProductInput, expected_version: int) -> Product:
+    """Change a product and its SKUs if nobody changed them since ``expected_version`` was read: SKUs are
+    matched by code; a code no longer listed is taken off sale (never deleted: orders refer to it).
+
+    The version check is a conditional UPDATE, as ``customer_update``'s, which works the same on SQLite
+    (where ``select_for_update`` does nothing) and PostgreSQL; a stale save raises ``Conflict`` and
+    changes nothing, so one colleague's new price is not silently replaced by the other's old one."""
     errors: dict[str, list[Any]] = {}
     name, cycle = _product_clean(data, errors)
     skus = _skus_clean(data.skus, errors, product=product)
@@ -293,6 +297,12 @@ def product_update(*, actor: Any, product: Product, data: ProductInput) -> Produ
         raise ValidationFailed(
             _("The product was not saved; correct the marked fields."), field_errors=errors
         )
+    claimed = Product.objects.filter(pk=product.pk, version=expected_version).update(version=F("version") + 1)
+    if not claimed:
+        raise Conflict(
+            _("Someone else saved this product while you were editing. Reload to see their changes.")
+        )
+    product = Product.objects.get(pk=product.pk)
     brand = (
         Brand.objects.get_or_create(name=data.brand_name.strip()[:50])[0] if data.brand_name.strip() else None
     )

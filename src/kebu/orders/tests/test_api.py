@@ -1414,15 +1414,88 @@ def test_an_update_matches_skus_by_code_and_takes_a_dropped_one_off_sale(manager
         client,
         "put",
         f"{PRODUCTS}{created['id']}/",
-        product_payload(name="氨基酸洁面乳", skus=[{"code": "CLEAN-100", "price_cny": "59.00"}]),
+        product_payload(
+            name="氨基酸洁面乳",
+            skus=[{"code": "CLEAN-100", "price_cny": "59.00"}],
+            version=created["version"],
+        ),
     )
-    patched = send(client, "patch", f"{PRODUCTS}{created['id']}/", {"is_active": False})
+    patched = send(
+        client,
+        "patch",
+        f"{PRODUCTS}{created['id']}/",
+        {"is_active": False, "version": replaced.json()["version"]},
+    )
 
     assert replaced.status_code == 200, replaced.json()
     skus = {s["code"]: (s["price_cny"], s["is_active"]) for s in replaced.json()["skus"]}
     assert skus == {"CLEAN-100": ("59.00", True), "CLEAN-200": ("119.00", False)}
     assert patched.status_code == 200 and patched.json()["is_active"] is False
     assert patched.json()["name"] == "氨基酸洁面乳" and len(patched.json()["skus"]) == 2
+
+
+def _stale_product(client) -> tuple[dict[str, Any], str]:
+    """A product as one client read it, and its URL, after a colleague changed its price meanwhile."""
+    created = send(client, "post", PRODUCTS, product_payload()).json()
+    url = f"{PRODUCTS}{created['id']}/"
+    moved = send(
+        client,
+        "patch",
+        url,
+        {
+            "skus": [{"code": "CLEAN-100", "price_cny": "79.00"}, created["skus"][1]],
+            "version": created["version"],
+        },
+    )
+    assert moved.status_code == 200, moved.json()
+    return created, url
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_product_write_from_a_stale_version_answers_409_and_changes_nothing(
+    manager_east, client_for, catalogue, method
+):
+    client = client_for(manager_east)
+    stale, url = _stale_product(client)
+
+    response = send(
+        client, method, url, {**product_payload(usage_cycle_days=30), "version": stale["version"]}
+    )
+
+    assert response.status_code == 409 and response.json()["code"] == "conflict", response.json()
+    product = Product.objects.get(pk=stale["id"])
+    assert (product.usage_cycle_days, product.version) == (45, stale["version"] + 1)
+    assert Sku.objects.get(code="CLEAN-100").price_cny == Decimal("79.00")
+
+
+def test_a_stale_if_match_answers_409_and_a_product_write_without_a_version_400(
+    manager_east, client_for, catalogue
+):
+    client = client_for(manager_east)
+    stale, url = _stale_product(client)
+
+    by_header = send(client, "patch", url, {"is_active": False}, **{"If-Match": f'"{stale["version"]}"'})
+    without = send(client, "patch", url, {"is_active": False})
+
+    assert by_header.status_code == 409 and by_header.json()["code"] == "conflict"
+    assert without.status_code == 400 and "version" in without.json()
+    assert Product.objects.get(pk=stale["id"]).is_active is True
+
+
+def test_a_product_write_from_the_version_read_saves_and_moves_the_version_on(
+    manager_east, client_for, catalogue
+):
+    client = client_for(manager_east)
+    created = send(client, "post", PRODUCTS, product_payload()).json()
+    url = f"{PRODUCTS}{created['id']}/"
+    read = client.get(url)
+
+    response = send(client, "patch", url, {"usage_cycle_days": 30}, **{"If-Match": read["ETag"]})
+
+    assert created["version"] == 1 and read["ETag"] == '"1"'
+    assert response.status_code == 200, response.json()
+    assert (response.json()["usage_cycle_days"], response.json()["version"]) == (30, 2)
+    assert response["ETag"] == '"2"'
 
 
 @pytest.mark.parametrize(
@@ -1540,6 +1613,10 @@ def test_the_schema_documents_the_order_endpoints_and_stays_valid(a_client):
     assert {"tracking_no", "receiver_phone", "ship_province", "payment_method", "version"} <= set(
         schema["components"]["schemas"][body]["properties"]
     )
+    for method in ("put", "patch"):
+        product_write = paths["/api/v1/products/{id}/"][method]
+        assert "409" in product_write["responses"]
+        assert "If-Match" in {p["name"] for p in product_write["parameters"]}
     assert len(ours) == 23
     assert [(path, method) for path, method, op in ours if not op.get("summary")] == []
 

@@ -101,3 +101,18 @@ def test_order_numbers_imported_as_excel_text_formulas_become_the_numbers_themse
     assert numbers[plain] == "A1"
     tracking = dict(Order.objects.values_list("pk", "tracking_no"))
     assert (tracking[marked], tracking[plain]) == ("SF1234", "=SUM(1)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_products_made_before_they_had_a_version_start_at_one_and_going_back_drops_it():
+    apps = migrate([("orders", "0012_aftersale_replacement")])
+    Product = apps.get_model("orders", "Product")
+    made = Product.objects.create(name="明前龙井").pk
+
+    apps = migrate([("orders", "0013_product_version")])
+
+    assert apps.get_model("orders", "Product").objects.get(pk=made).version == 1
+    migrate([("orders", "0012_aftersale_replacement")])
+    with connection.cursor() as cursor:
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, "orders_product")]
+    assert "version" not in columns and "name" in columns

@@ -744,3 +744,31 @@ def test_the_contact_details_are_not_offered_to_someone_who_sees_them_masked(own
         "payment_method",
         "delivery_method",
     }
+
+
+def test_two_saves_of_a_product_from_the_same_version_the_second_conflicts_and_the_first_is_kept(
+    owner, catalogue
+):
+    from kebu.core.errors import Conflict
+    from kebu.orders.services.products import ProductInput, SkuInput, product_update
+
+    product = catalogue.cream_sku.product
+    read = product.version
+
+    def edit(**changes) -> ProductInput:
+        sku = {"code": "CREAM-50", "price_cny": "199.00", "cost_cny": "80.00", "spec": "50g", **changes}
+        return ProductInput(
+            name="玻尿酸面霜", category=catalogue.cream, brand_name="润百颜", skus=[SkuInput(**sku)]
+        )
+
+    saved = product_update(actor=owner, product=product, data=edit(price_cny="179.00"), expected_version=read)
+    with pytest.raises(Conflict):
+        product_update(actor=owner, product=product, data=edit(cost_cny="60.00"), expected_version=read)
+
+    assert saved.version == read + 1
+    catalogue.cream_sku.refresh_from_db()
+    assert (catalogue.cream_sku.price_cny, catalogue.cream_sku.cost_cny) == (
+        Decimal("179.00"),
+        Decimal("80.00"),
+    )
+    assert AuditEntry.objects.filter(target_type="orders.product", target_id=str(product.pk)).count() == 2

@@ -1570,13 +1570,55 @@ def test_manager_creates_and_edits_a_product_with_skus(client_for, manager_east,
 
     edit = client.get(reverse("orders:product-edit", args=[product.pk])).content.decode()
     assert 'value="OOLONG-250"' in edit
+    assert 'name="version" value="1"' in edit
     response = client.post(
         reverse("orders:product-edit", args=[product.pk]),
-        _product_form(**{"skus-TOTAL_FORMS": "1", "skus-0-price_cny": "72"}),
+        _product_form(**{"skus-TOTAL_FORMS": "1", "skus-0-price_cny": "72", "version": "1"}),
     )
     assert response.status_code == 302
     assert Sku.objects.get(code="OOLONG-100").price_cny == Decimal("72.00")
     assert Sku.objects.get(code="OOLONG-250").is_active is False
+    product.refresh_from_db()
+    assert product.version == 2
+
+
+def test_the_second_of_two_edits_of_a_product_is_refused_and_shown_what_was_saved(client_for, manager_east):
+    # given: two colleagues opened the same product's page at version 1, and the first saved a new price
+    client = client_for(manager_east)
+    client.post(reverse("orders:product-create"), _product_form())
+    product = Product.objects.get(name="桂花乌龙")
+    url = reverse("orders:product-edit", args=[product.pk])
+    first = client.post(url, _product_form(**{"skus-0-price_cny": "72", "version": "1"}))
+    assert first.status_code == 302
+
+    # when: the second saves what their page had, with a usage cycle of their own
+    second = client.post(
+        url,
+        _product_form(usage_cycle_days="45", is_active="", **{"version": "1"}),
+        headers={"accept-language": "en"},
+    )
+
+    # then: refused, told so with the price as it is saved now, and nothing of theirs written
+    assert second.status_code == 409
+    page = unescape(second.content.decode())
+    assert "Someone else saved this product while you were editing. Reload to see their changes." in page
+    saved_now = page[page.index('id="saved-now"') :]
+    assert "OOLONG-100" in saved_now and "¥72.00" in saved_now and "usage cycle 30 days" in saved_now
+    product.refresh_from_db()
+    assert (product.usage_cycle_days, product.is_active, product.version) == (30, True, 2)
+    assert Sku.objects.get(code="OOLONG-100").price_cny == Decimal("72.00")
+
+
+def test_a_product_form_posted_without_its_version_overwrites_nothing(client_for, manager_east, catalogue):
+    product = catalogue.cream_sku.product
+    form = _product_form(name="玻尿酸面霜", **{"skus-TOTAL_FORMS": "1", "skus-0-code": "CREAM-50"})
+
+    response = client_for(manager_east).post(reverse("orders:product-edit", args=[product.pk]), form)
+
+    assert response.status_code == 409
+    assert Sku.objects.get(code="CREAM-50").price_cny == Decimal("199.00")
+    product.refresh_from_db()
+    assert (product.usage_cycle_days, product.version) == (60, 1)
 
 
 def test_a_taken_sku_code_is_shown_on_its_row(client_for, manager_east, catalogue):
