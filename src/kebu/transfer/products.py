@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -342,6 +343,9 @@ def product_import_undo(run: Import) -> dict[str, int]:
                 Product.objects.filter(pk=detail["product"]).update(**_typed(Product, before["product"]))
             restored += 1
     Sku.objects.filter(pk__in=made).delete()
+    # Every product touched takes a new version, as the import gave it one: an edit form opened on the
+    # imported values must not save them back over the undone ones.
+    Product.objects.filter(pk__in={d["product"] for _action, d in entries}).update(version=F("version") + 1)
     made_products = [
         d["product"] for action, d in entries if action == ImportRowAction.CREATED and d["product_created"]
     ]

@@ -340,6 +340,9 @@ def sku_add(*, actor: Any, product: Product, data: SkuInput) -> Sku:
         raise ValidationFailed(_("The SKU was not saved; correct the marked fields."), field_errors=errors)
     sku.product = product
     sku.save()
+    # A new version: an edit form opened before does not list this SKU, and saving it would take the SKU
+    # off sale.
+    Product.objects.filter(pk=product.pk).update(version=F("version") + 1)
     audit_record(action="catalogue.change", actor=actor, target=product, data={"sku added": sku.code})
     return sku
 
@@ -348,7 +351,8 @@ def catalogue_import_update(
     *, actor: Any, sku: Sku, sku_values: dict[str, Any], product_values: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Set the given fields (``SKU_IMPORT_FIELDS``, ``PRODUCT_IMPORT_FIELDS``) on ``sku`` and its
-    product, already checked by the caller; return the values they had, for undo."""
+    product, already checked by the caller; return the values they had, for undo. The product takes a
+    new version even when only the SKU changed: its price is saved from the product's edit form too."""
     product = sku.product
     before = {
         "sku": {name: getattr(sku, name) for name in sku_values},
@@ -356,8 +360,10 @@ def catalogue_import_update(
     }
     if sku_values:
         Sku.objects.filter(pk=sku.pk).update(**sku_values)
-    if product_values:
-        Product.objects.filter(pk=product.pk).update(**product_values, updated_at=timezone.now())
+    if product_values or sku_values:
+        Product.objects.filter(pk=product.pk).update(
+            **product_values, updated_at=timezone.now(), version=F("version") + 1
+        )
     audit_record(
         action="catalogue.change",
         actor=actor,

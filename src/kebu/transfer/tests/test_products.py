@@ -109,6 +109,40 @@ def test_the_same_sheet_again_changes_nothing_and_a_new_price_list_moves_only_pr
     assert Sku.objects.get(code="TEA-250").is_active is False
 
 
+def test_a_product_the_import_changes_takes_a_new_version_so_a_page_read_before_cannot_undo_it(owner):
+    from kebu.orders.services.products import ProductInput, SkuInput, product_update
+
+    run_import(owner, PRICE_LIST)
+    cream = Product.objects.get(name="玻尿酸面霜")
+    assert cream.version == 2  # made with CREAM-50, then CREAM-100 added to it
+    run_import(owner, PRICE_LIST)
+    assert Product.objects.get(pk=cream.pk).version == 2  # nothing changed, nothing moved
+
+    run_import(owner, sheet(",,,CREAM-50,,,209.00,,,"))  # the SKU's price only
+
+    assert Product.objects.get(pk=cream.pk).version == 3
+    assert Sku.objects.get(code="CREAM-50").price_cny == Decimal("209.00")
+    stale = ProductInput(
+        name="玻尿酸面霜",
+        skus=[SkuInput(code="CREAM-50", price_cny="199.00"), SkuInput(code="CREAM-100", price_cny="359.00")],
+    )
+    with pytest.raises(Conflict):
+        product_update(actor=owner, product=cream, data=stale, expected_version=2)
+    assert Sku.objects.get(code="CREAM-50").price_cny == Decimal("209.00")
+
+
+def test_undoing_an_import_moves_the_versions_of_the_products_it_touched_on(owner):
+    run_import(owner, PRICE_LIST)
+    run = run_import(owner, sheet(",,,CREAM-50,,,209.00,,,", "明前龙井,,,TEA-500,,500g,240,,,"))
+    versions = dict(Product.objects.values_list("name", "version"))
+
+    import_undo(actor=owner, run=run)
+
+    after = dict(Product.objects.values_list("name", "version"))
+    assert after == {"玻尿酸面霜": versions["玻尿酸面霜"] + 1, "明前龙井": versions["明前龙井"] + 1}
+    assert not Sku.objects.filter(code="TEA-500").exists()
+
+
 def test_undo_puts_prices_back_and_removes_what_the_import_made(owner):
     run_import(owner, PRICE_LIST)
     before = catalogue()
