@@ -14,6 +14,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -174,9 +175,27 @@ class KeysetCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     ordering: tuple[str, ...] = ("-id",)
 
+    def get_page_size(self, request: Request) -> int:
+        """The ``page_size`` asked for, at most ``max_page_size`` (as documented); the default when it is
+        left out or blank. Anything else that is not a whole number of at least 1 (``0``, ``-5``,
+        ``abc``, ``2.5``) is refused with 400: DRF would quietly answer 50 rows, and a client that meant
+        "all" or mistyped a variable would take a short page for the whole list."""
+        name = self.page_size_query_param
+        raw = request.query_params.get(name, "").strip() if name else ""
+        if not raw:
+            return type(self).page_size
+        # ASCII digits only: int() also takes "5_0", "+5" and "٥".
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+            message = _(
+                "page_size must be a whole number from 1 to %(max)d (leave it out for %(default)d a page)."
+            )
+            limits = {"max": self.max_page_size, "default": type(self).page_size}
+            raise ValidationFailed(field_errors={"page_size": [message % limits]})
+        return min(int(raw), self.max_page_size)
+
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         self.request = request
-        self.page_size = self.get_page_size(request) or type(self).page_size
+        self.page_size = self.get_page_size(request)
         self.base_url = request.build_absolute_uri()
         self.model = queryset.model
         self.segments = self._segments(queryset, view)

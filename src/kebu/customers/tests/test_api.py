@@ -559,6 +559,33 @@ def test_page_size_is_capped_at_200(clerk_client, many_customers):
     assert body["next"] is None
 
 
+@pytest.mark.parametrize("asked", ["0", "-5", "abc", "2.5", "5_0", "+5", "٥"])
+@pytest.mark.parametrize("url", [LIST_URL, "/api/v1/source-channels/"])
+def test_a_page_size_that_is_no_whole_number_from_1_is_refused_naming_it_and_the_range(
+    clerk_client, clerk, url, asked
+):
+    # given: a list with something on it, so a silent default page would look like an answer
+    make_customer(actor=clerk, name="张三")
+
+    # when: a client sends a page size no page can have
+    response = clerk_client.get(url, {"page_size": asked}, headers={"accept-language": "en"})
+
+    # then: 400 in the API's shape for a bad parameter, saying which one and what it takes
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["page_size"] == [
+        "page_size must be a whole number from 1 to 200 (leave it out for 50 a page)."
+    ]
+
+
+def test_a_page_size_left_out_or_blank_is_the_default_of_50(clerk_client, many_customers):
+    for query in ("", "?page_size=", "?page_size=%20"):
+        body = clerk_client.get(f"{LIST_URL}{query}").json()
+
+        assert len(body["results"]) == 50, query
+
+
 def test_a_cursor_from_another_sort_or_garbage_is_refused(clerk_client, many_customers):
     next_url = clerk_client.get(f"{LIST_URL}?sort=name").json()["next"]
     cursor = re.search(r"cursor=([^&]+)", next_url).group(1)
