@@ -38,6 +38,17 @@ def can_assign(user: Any) -> bool:
     return can(user, ASSIGN)
 
 
+def can_archive(user: Any, customer: Any) -> bool:
+    """Archiving takes a customer out of every list and search, the shared pool's included, for everyone
+    who works with it. So it goes as a release does: an owner archives their own, and someone allowed to
+    assign customers (a manager) any they see. A clerk sees the shared pool to claim from it, not to
+    empty it: a customer nobody owns is not theirs to archive. Restoring follows the same rule, so a
+    customer a manager took out of the pool is not put back by a clerk."""
+    if not can(user, CHANGE):
+        return False
+    return can_assign(user) or (customer.owner_id is not None and customer.owner_id == user.pk)
+
+
 def require(user: Any, *perms: str, message: Any = None) -> None:
     if not can(user, *perms):
         raise Forbidden(message or _("You do not have permission to do that."))

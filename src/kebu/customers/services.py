@@ -677,7 +677,10 @@ def customer_input_from(customer: Customer) -> CustomerInput:
 
 @transaction.atomic
 def customer_archive(*, actor: Any, customer: Customer) -> Customer:
-    """Soft-delete: the customer leaves lists and search but keeps every record, and can be restored."""
+    """Soft-delete: the customer leaves lists and search but keeps every record, and can be restored.
+    Only its owner or a manager may (``access.can_archive``): not a clerk, for a pool customer."""
+    if not access.can_archive(actor, customer):
+        raise Forbidden(_("Only the owner or a manager may archive this customer."))
     if customer.archived_at is None:
         Customer.objects.filter(pk=customer.pk).update(
             archived_at=timezone.now(), updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
@@ -689,6 +692,9 @@ def customer_archive(*, actor: Any, customer: Customer) -> Customer:
 
 @transaction.atomic
 def customer_restore(*, actor: Any, customer: Customer) -> Customer:
+    """Bring an archived customer back into lists and search; who may is who may archive it."""
+    if not access.can_archive(actor, customer):
+        raise Forbidden(_("Only the owner or a manager may restore this customer."))
     if customer.archived_at is not None:
         Customer.objects.filter(pk=customer.pk).update(
             archived_at=None, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1

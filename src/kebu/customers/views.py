@@ -257,6 +257,7 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
         "referrer_visible": selectors.customer_is_visible(user=user, customer=customer.referrer),
         "can_edit": access.can_edit(user),
         "can_change": can_change,
+        "can_archive": access.can_archive(user, customer),
         "can_claim": can_change and pool and customer.owner_id is None and not customer.is_archived,
         "can_release": customer.owner_id is not None
         and (can_assign or (pool and can_change and customer.owner_id == user.pk)),
@@ -270,7 +271,13 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
 def customer_archive_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
     _require(request, access.CHANGE)
-    services.customer_archive(actor=request.user, customer=customer)
+    # Someone who may change customers but not this one (a clerk, a pool customer; or theirs, released
+    # since the page was loaded) is told why on the customer's page.
+    try:
+        services.customer_archive(actor=request.user, customer=customer)
+    except KebuError as exc:
+        messages.error(request, exc.message)
+        return redirect("customers:detail", customer_id=customer.pk)
     messages.success(
         request, _("Customer %(no)s archived. You can restore it.") % {"no": customer.customer_no}
     )
@@ -282,7 +289,11 @@ def customer_archive_view(request: HttpRequest, customer_id: int) -> HttpRespons
 def customer_restore_view(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _get_customer(request, customer_id)
     _require(request, access.CHANGE)
-    services.customer_restore(actor=request.user, customer=customer)
+    try:
+        services.customer_restore(actor=request.user, customer=customer)
+    except KebuError as exc:
+        messages.error(request, exc.message)
+        return redirect("customers:detail", customer_id=customer.pk)
     messages.success(request, _("Customer %(no)s restored.") % {"no": customer.customer_no})
     return redirect("customers:detail", customer_id=customer.pk)
 

@@ -188,7 +188,7 @@ def test_patch_merges_custom_values_by_key(clerk_client):
 
 
 def test_delete_archives_and_restore_brings_back(clerk_client, clerk):
-    customer = make_customer(actor=clerk, name="赵六")
+    customer = make_customer(actor=clerk, name="赵六", owner=clerk)
 
     deleted = clerk_client.delete(detail_url(customer.pk))
     listed_after_delete = clerk_client.get(LIST_URL).json()["results"]
@@ -205,7 +205,7 @@ def test_delete_archives_and_restore_brings_back(clerk_client, clerk):
 
 
 def test_archived_customer_is_still_readable_by_id(clerk_client, clerk):
-    customer = make_customer(actor=clerk, name="赵六")
+    customer = make_customer(actor=clerk, name="赵六", owner=clerk)
     clerk_client.delete(detail_url(customer.pk))
 
     response = clerk_client.get(detail_url(customer.pk))

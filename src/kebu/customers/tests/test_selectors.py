@@ -106,8 +106,8 @@ def test_search_by_the_other_customers_number(clerk, zhang, li):
     assert found(clerk, q="C000002") == [li]
 
 
-def test_archived_customers_are_found_only_when_asking_for_archived(clerk, zhang, li):
-    customer_archive(actor=clerk, customer=zhang)
+def test_archived_customers_are_found_only_when_asking_for_archived(clerk, owner, zhang, li):
+    customer_archive(actor=owner, customer=zhang)
 
     assert found(clerk, q="zhangsan") == []
     assert found(clerk) == [li]

@@ -283,7 +283,7 @@ def test_allow_duplicate_phone_creates_anyway(clerk):
 
 
 def test_an_archived_customer_does_not_count_as_a_duplicate(clerk):
-    first = make_customer(actor=clerk, name="张三", phone="13812345678")
+    first = make_customer(actor=clerk, name="张三", phone="13812345678", owner=clerk)
     customer_archive(actor=clerk, customer=first)
 
     customer_create(actor=clerk, data=CustomerInput(name="张三丰", phones=[PhoneInput(number="13812345678")]))
@@ -420,7 +420,7 @@ def test_a_consent_change_of_mind_moves_its_row(clerk):
 
 
 def test_archive_and_restore_move_the_customer_and_write_events(clerk):
-    customer = make_customer(actor=clerk, name="张三")
+    customer = make_customer(actor=clerk, name="张三", owner=clerk)
 
     archived = customer_archive(actor=clerk, customer=customer)
     assert archived.archived_at is not None
@@ -436,7 +436,7 @@ def test_archive_and_restore_move_the_customer_and_write_events(clerk):
 
 
 def test_archiving_twice_writes_one_event(clerk):
-    customer = make_customer(actor=clerk, name="张三")
+    customer = make_customer(actor=clerk, name="张三", owner=clerk)
 
     customer_archive(actor=clerk, customer=customer)
     customer_archive(actor=clerk, customer=customer)

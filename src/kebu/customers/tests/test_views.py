@@ -163,7 +163,7 @@ def test_a_ten_megabyte_name_is_refused(clerk_client):
 
 
 def test_archive_hides_from_list_and_restore_brings_back(clerk_client, clerk):
-    customer = make_customer(actor=clerk, name="钱八")
+    customer = make_customer(actor=clerk, name="钱八", owner=clerk)
     clerk_client.post(reverse("customers:archive", args=[customer.pk]))
     listing = clerk_client.get(reverse("customers:list")).content.decode()
     assert "钱八" not in listing

@@ -28,6 +28,7 @@ from kebu.customers.services import (
     customer_claim,
     customer_create,
     customer_release,
+    customer_restore,
     customer_transfer,
 )
 
@@ -510,6 +511,70 @@ def test_a_clerk_cannot_release_a_customer_of_their_team_they_do_not_own(staff_m
 
     with pytest.raises(Forbidden):
         customer_release(customer=theirs, actor=sales_a)
+
+
+# --- archiving: the owner's or a manager's call ------------------------------------------------------------
+
+
+def test_a_clerk_may_not_archive_a_pool_customer_they_can_see(a_client, sales_a, sales_b, pool_customer):
+    # given: a customer in the shared pool, which every clerk sees in order to claim it
+    # when: one clerk tries to archive it, on its page and through the API
+    with pytest.raises(Forbidden):
+        customer_archive(actor=sales_a, customer=pool_customer)
+    archive_url = reverse("customers:archive", args=[pool_customer.pk])
+    page = a_client.post(archive_url, follow=True, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    api = a_client.delete(f"/api/v1/customers/{pool_customer.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    # then: it stays in the pool for everyone, and the clerk is told whose call it is
+    pool_customer.refresh_from_db()
+    assert pool_customer.archived_at is None
+    assert list(customer_visible_queryset(user=sales_b).active()) == [pool_customer]
+    assert not CustomerEvent.objects.filter(kind="customer.archived").exists()
+    assert (api.status_code, api.json()["code"]) == (403, "forbidden")
+    assert "manager" in api.json()["non_field_errors"][0]
+    assert "Only the owner or a manager may archive this customer." in page
+    assert archive_url not in page  # nor offered again
+
+
+def test_the_archive_button_is_offered_only_on_customers_one_may_archive(
+    a_client, sales_a, pool_customer, a_customer
+):
+    own = a_client.get(reverse("customers:detail", args=[a_customer.pk])).content.decode()
+    pool = a_client.get(reverse("customers:detail", args=[pool_customer.pk])).content.decode()
+
+    assert reverse("customers:archive", args=[a_customer.pk]) in own
+    assert reverse("customers:archive", args=[pool_customer.pk]) not in pool
+
+
+def test_a_clerk_may_not_archive_a_team_colleagues_customer(staff_member, sales_a, team_east):
+    colleague = staff_member("sales", "east_colleague", team=team_east)
+    theirs = _own(colleague, name="同组的", phone="13600001111")
+
+    with pytest.raises(Forbidden):
+        customer_archive(customer=theirs, actor=sales_a)
+
+
+def test_a_clerk_archives_and_restores_their_own_customer(sales_a, a_customer):
+    customer_archive(actor=sales_a, customer=a_customer)
+    customer_restore(actor=sales_a, customer=a_customer)
+
+    a_customer.refresh_from_db()
+    assert a_customer.archived_at is None
+
+
+def test_a_manager_archives_a_pool_customer_and_only_a_manager_restores_it(
+    manager_east, sales_a, pool_customer
+):
+    customer_archive(actor=manager_east, customer=pool_customer)
+    with pytest.raises(Forbidden):
+        customer_restore(actor=sales_a, customer=pool_customer)
+    pool_customer.refresh_from_db()
+    assert pool_customer.archived_at is not None
+
+    customer_restore(actor=manager_east, customer=pool_customer)
+
+    pool_customer.refresh_from_db()
+    assert pool_customer.archived_at is None
 
 
 def test_transferring_needs_the_assign_permission(sales_a, sales_b, a_customer):
