@@ -8,8 +8,9 @@ from math import ceil
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from kebu.core.errors import NotFound
 from kebu.core.models import ShopSettings
@@ -214,6 +215,27 @@ def assignable_users() -> QuerySet[Any]:
         )
         .order_by("username")
     )
+
+
+def owner_filter_choices(*, user: Any) -> list[tuple[str, str]]:
+    """The owners ``user`` may filter customers (and their orders) by, as (id, name): first the current
+    colleagues, those who work with customers (``assignable_users``) or still own one ``user`` sees; then
+    the former ones, switched off, who still own customers ``user`` sees, named as such
+    (``owner_label``). Their customers are real, and are found through them to be handed over; a former
+    colleague who owns none, or none ``user`` may see, would only be a filter that shows nothing. Each
+    side by username; one indexed look-up per colleague, and a shop has tens of them."""
+    owns = Exists(customer_visible_queryset(user=user).filter(owner_id=OuterRef("pk")))
+    current = Q(is_active=True) & (Q(pk__in=assignable_users().values("pk")) | owns)
+    members = get_user_model()._default_manager.filter(current | (Q(is_active=False) & owns))
+    return [(str(m.pk), owner_label(m)) for m in members.order_by("-is_active", "username")]
+
+
+def owner_label(member: Any) -> str:
+    """A colleague's name where owners are offered to pick from; one who is switched off says so, so a
+    merchant does not take them for someone to work with."""
+    if member.is_active:
+        return str(member)
+    return _("%(name)s (deactivated)") % {"name": member}
 
 
 def saved_view_list(*, user: Any) -> QuerySet[SavedView]:

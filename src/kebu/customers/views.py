@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -89,7 +88,7 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "saved_views": selectors.saved_view_list(user=request.user),
         "tags": Tag.objects.all(),
         "stages": Stage.choices,
-        "staff": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "owner_choices": selectors.owner_filter_choices(user=request.user),
         "assignable": selectors.assignable_users() if access.can_assign(request.user) else [],
         "save_form": SavedViewForm(initial={"query": query.urlencode()}),
         "can_change": access.can(request.user, access.CHANGE),

@@ -21,6 +21,7 @@ from kebu.core.errors import KebuError, NotFound
 from kebu.core.forms import DATE_VALIDATORS, KebuForm, moment_in_range
 from kebu.core.templatetags.kebu import phone_display
 from kebu.customers import selectors as customer_selectors
+from kebu.customers.access import ShellOperator
 from kebu.customers.models import Address, Customer
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -160,7 +161,9 @@ class OrderFilterForm(KebuForm):
         ],
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        """``user``: who filters, for the owners offered (``owner_filter_choices``: a former colleague
+        only where ``user`` sees their customers); without one (the shell), every owner."""
         super().__init__(*args, **kwargs)
         used = set(Store.objects.values_list("platform", flat=True))
         self.fields["platform"].choices = [
@@ -170,7 +173,7 @@ class OrderFilterForm(KebuForm):
         self.fields["owner"].choices = [
             ("", _("All owners")),
             (POOL, _("No owner")),
-            *((str(u.pk), str(u)) for u in customer_selectors.assignable_users()),
+            *customer_selectors.owner_filter_choices(user=user or ShellOperator()),
         ]
 
 

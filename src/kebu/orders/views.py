@@ -140,7 +140,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 @login_required
 def order_list_view(request: HttpRequest) -> HttpResponse:
     _require(request, VIEW_ORDER)
-    form = OrderFilterForm(request.GET)
+    form = OrderFilterForm(request.GET, user=request.user)
     orders = (
         selectors.order_list(user=request.user, filters=form.cleaned_data)
         if form.is_valid()

@@ -524,7 +524,7 @@ def _orders(user: Any, filters: QueryDict | None) -> Export:
 
     if user is not None and not (access.can(user, access.EXPORT) and purchases_visible(user=user)):
         raise Forbidden(_("You may not export orders."))
-    form = OrderFilterForm(filters or QueryDict())
+    form = OrderFilterForm(filters or QueryDict(), user=user)
     _unknown_filters_refuse(filters, known=form.fields, page=("page",))
     if not form.is_valid():
         raise ValidationFailed(_("The filters are not valid: %(errors)s") % {"errors": _errors(form.errors)})

@@ -20,7 +20,7 @@ from django.utils import translation
 
 from kebu.core.errors import Conflict, Forbidden, ValidationFailed
 from kebu.customers.models import Customer, CustomerEvent, Tag
-from kebu.customers.selectors import customer_list, customer_visible_queryset
+from kebu.customers.selectors import customer_list, customer_visible_queryset, owner_filter_choices
 from kebu.customers.services import (
     CustomerInput,
     PhoneInput,
@@ -605,6 +605,78 @@ def test_a_manager_transfers_with_a_reason_and_the_history_shows_it(
     page = client_for(sales_b).get(reverse("customers:detail", args=[a_customer.pk])).content.decode()
     history = page[page.index('id="ownership-history"') :]
     assert "客户搬去广州" in history and "销售甲" in history and "销售乙" in history
+
+
+# --- owners to filter by: current colleagues first, former ones only where they still own customers -------
+
+
+def _options(page: str, first: str) -> list[tuple[str, str]]:
+    """(value, label) of the <select> on ``page`` whose first option reads ``first``."""
+    start = page.index(f'<option value="">{first}</option>')
+    select = page[page.rindex("<select", 0, start) : page.index("</select>", start)]
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+
+
+@pytest.fixture
+def former(staff_member):
+    """王芳, who left the shop (switched off) and still owns a customer; 李雷, who left owning nothing.
+    Their usernames sort before everyone's, so the order below is not the alphabet's."""
+    wangfang = staff_member("sales", "a_wangfang", display_name="王芳")
+    customer = _own(wangfang, name="王芳的客户", phone="13700001111")
+    wangfang.is_active = False
+    wangfang.save(update_fields=["is_active"])
+    lilei = staff_member("sales", "a_lilei", display_name="李雷", is_active=False)
+    return wangfang, lilei, customer
+
+
+def test_the_owner_filter_lists_current_colleagues_then_former_ones_who_still_own_customers(
+    client_for, admin_member, sales_a, analyst, former
+):
+    wangfang, _lilei, theirs = former
+    client = client_for(admin_member)
+
+    page = client.get(reverse("customers:list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    filtered = client.get(reverse("customers:list"), {"owner": wangfang.pk}).content.decode()
+
+    # Colleagues who work with customers, then 王芳 marked; not 李雷, nor the analyst who owns nothing.
+    assert [label for _value, label in _options(page, "All owners")] == [
+        "All owners",
+        "No owner",
+        "管理员",
+        "销售甲",
+        "王芳 (deactivated)",
+    ]
+    assert "王芳的客户" in filtered and theirs.customer_no in filtered
+
+
+def test_a_former_colleague_is_offered_only_to_whom_sees_their_customers(sales_a, manager_east, former):
+    wangfang, _lilei, _theirs = former
+
+    # 王芳 was in no team: a clerk or the east team's manager would filter by her and see nothing.
+    for user in (sales_a, manager_east):
+        assert str(wangfang.pk) not in dict(owner_filter_choices(user=user)), user
+
+
+def test_no_new_owner_picker_offers_a_former_colleague(client_for, admin_member, a_customer, former):
+    wangfang, lilei, _theirs = former
+    client = client_for(admin_member)
+    pages = {
+        "transfer": client.get(reverse("customers:detail", args=[a_customer.pk])),
+        "bulk assign": client.get(reverse("customers:list")),
+        "owner of a new customer": client.get(reverse("customers:create")),
+    }
+
+    for name, response in pages.items():
+        selects = re.findall(
+            r'<select[^>]*name="(?:to_user|owner)"[^>]*>(.*?)</select>', response.content.decode(), re.S
+        )
+        # Every owner select but the list's filter (the one offering value "null", the shared pool).
+        pickers = [body for body in selects if 'value="null"' not in body]
+        assert pickers, name
+        for body in pickers:
+            assert f'value="{admin_member.pk}"' in body, name  # a current colleague is offered
+            for gone in (wangfang, lilei):
+                assert f'value="{gone.pk}"' not in body, name
 
 
 def test_a_transfer_goes_to_an_active_colleague_who_works_with_customers(

@@ -40,7 +40,7 @@ from django.utils.translation import ngettext
 
 from kebu.customers import access as customer_access
 from kebu.customers.models import Customer, Stage
-from kebu.customers.selectors import purchases_visible, shared_pool_enabled
+from kebu.customers.selectors import owner_label, purchases_visible, shared_pool_enabled
 from kebu.insights.models import (
     DashboardBuyers,
     DashboardBuyersMonth,
@@ -138,15 +138,20 @@ def dashboard_owner_scope(*, user: Any) -> OwnerScope:
 
 
 def dashboard_owner_choices(*, user: Any, scope: OwnerScope | None = None) -> list[tuple[str, str]]:
-    """The owners ``user`` may pick in the filter: (value, name), the pool last."""
+    """The owners ``user`` may pick in the filter: (value, name), the pool last. Current colleagues
+    first; then former ones (switched off) whose customers or sales are still counted here, named as
+    such (``owner_label``), as in the customer list; a former colleague with neither is left out."""
     scope = scope or dashboard_owner_scope(user=user)
     users = get_user_model()._default_manager.order_by("username")
+    owning = Q(pk__in=DashboardCustomers.objects.filter(owner__isnull=False).values("owner_id")) | Q(
+        pk__in=DashboardSales.objects.values("owner_id")
+    )
     if scope.everyone:
-        owning = DashboardCustomers.objects.filter(owner__isnull=False).values("owner_id")
-        users = users.filter(Q(pk__in=owning) | Q(pk__in=DashboardSales.objects.values("owner_id")))
+        users = users.filter(owning)
     else:
-        users = users.filter(pk__in=sorted(scope.owner_ids))
-    choices = [(str(u.pk), str(u)) for u in users]
+        users = users.filter(pk__in=sorted(scope.owner_ids)).filter(Q(is_active=True) | owning)
+    # sorted() keeps the usernames' order on each side.
+    choices = [(str(u.pk), owner_label(u)) for u in sorted(users, key=lambda u: not u.is_active)]
     if scope.everyone or scope.pool:
         choices.append((POOL, _("Shared pool (no owner)")))
     return choices

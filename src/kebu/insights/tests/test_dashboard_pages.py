@@ -20,6 +20,7 @@ from kebu.core import divisions
 from kebu.customers.services import AddressInput
 from kebu.customers.tests.factories import make_customer
 from kebu.insights.models import InsightKind, InsightRun, RunStatus
+from kebu.insights.selectors.dashboard import dashboard_owner_choices
 from kebu.insights.services.dashboard import dashboard_rebuild
 from kebu.orders.models import OrderStatus, Store
 from kebu.orders.services.aftersales import order_refund
@@ -204,6 +205,29 @@ def test_a_clerk_cannot_pick_a_colleague_as_owner(shop, client_for, sales_a, sal
     response = client_for(sales_a).get(f"{URL}?{MARCH}&owner={sales_b.pk}")
 
     assert response.status_code == 400 and "owner" in response.context["form"].errors
+
+
+def test_the_owner_filter_puts_a_colleague_who_left_after_the_current_ones_and_says_so(
+    shop, client_for, owner, manager_east, sales_a, staff_member, team_east
+):
+    # given: sales A left the shop (switched off) still owning customers with sales; a colleague of the
+    # east team left owning nothing
+    sales_a.is_active = False
+    sales_a.save(update_fields=["is_active"])
+    staff_member("sales", "a_gone_east", display_name="走了的", team=team_east, is_active=False)
+
+    # when: the owner and the east team's manager open the owner filter
+    everyone = client_for(owner).get(f"{URL}?{MARCH}").context["form"].fields["owner"].choices
+    team = dashboard_owner_choices(user=manager_east)
+
+    # then: current colleagues first, the one who left marked, and nobody offered who owns nothing
+    assert [label for _value, label in everyone] == [
+        "Every owner you can see",
+        "销售乙",
+        "销售甲 (deactivated)",
+        "Shared pool (no owner)",
+    ]
+    assert [label for _value, label in team] == ["华东主管", "销售甲 (deactivated)", "Shared pool (no owner)"]
 
 
 def test_more_than_a_year_at_once_is_refused_with_the_reason(client_for, owner):

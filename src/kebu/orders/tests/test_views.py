@@ -189,6 +189,29 @@ def test_the_date_filters_are_labelled_on_the_page(a_client):
     assert inputs["date_to"]["id"] == "id_date_to"
 
 
+def test_list_filters_by_a_former_colleagues_customers_and_says_they_left(
+    client_for, admin_member, owner, catalogue, staff_member, a_customer
+):
+    # given: 王芳 sold to her customer, then left the shop (switched off) before it was handed over
+    wangfang = staff_member("sales", "a_wangfang", display_name="王芳")
+    theirs = make_order(actor=owner, customer=_customer(wangfang, name="王芳的客户"), store=catalogue.store)
+    make_order(actor=owner, customer=a_customer, store=catalogue.store, order_no="A-OTHER")
+    wangfang.is_active = False
+    wangfang.save(update_fields=["is_active"])
+    client = client_for(admin_member)
+
+    # when: the owner filter is opened, and her orders asked for (the dashboard links figures so too)
+    page = client.get(reverse("orders:list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    filtered = client.get(reverse("orders:list"), {"owner": wangfang.pk}).content.decode()
+
+    # then: she is offered after the current colleagues, marked, and her customer's orders are listed
+    owner_select = page[page.index('name="owner"') :]
+    owners = re.findall(r"<option[^>]*>([^<]*)</option>", owner_select[: owner_select.index("</select>")])
+    assert owners[-1] == "王芳 (deactivated)"
+    assert "销售甲" in owners[2:-1]
+    assert theirs.order_no in filtered and "A-OTHER" not in filtered
+
+
 def test_list_query_count_stays_flat_with_many_orders(
     a_client, owner, catalogue, sales_a, django_assert_max_num_queries
 ):
@@ -197,8 +220,8 @@ def test_list_query_count_stays_flat_with_many_orders(
         make_order(actor=owner, customer=customers[i % 5], store=catalogue.store)
     a_client.get(reverse("orders:list"))  # warm the session and permission caches of this client
     # session, user, 2FA check, permissions (2), shop settings, count, rows, the store, platform and owner
-    # filters' options
-    with django_assert_max_num_queries(11):
+    # filters' options, and the shop settings again for the owners' (whose customers the user sees)
+    with django_assert_max_num_queries(12):
         response = a_client.get(reverse("orders:list"))
     assert response.content.decode().count('data-status="paid"') == 25
 
