@@ -515,3 +515,49 @@ def test_the_after_sales_list_fits_a_desk_window_in_both_languages_and_totals_th
         assert width <= room, (locale, width, room)
         _shoot(page, f"aftersales-1280-{locale[:2]}")
         context.close()
+
+
+def test_on_a_phone_the_purchase_history_scrolls_sideways_and_its_totals_sit_under_their_columns(
+    logged_in_page, live_server, clerk, owner
+):
+    page = logged_in_page
+    catalogue = make_catalogue(actor=owner)
+    customer = make_customer(actor=clerk, name="老主顾", owner=clerk)
+    refunded = make_order(actor=clerk, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)])
+    make_order(
+        actor=clerk, customer=customer, store=catalogue.store, lines=[("TEA-250", 1), ("TONER-100", 3)]
+    )
+    order_refund(actor=clerk, order=refunded, amount_cny="50.00", reason="price")
+
+    # when the customer's page is read on a 390-pixel phone
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/customers/{customer.pk}/")
+    expect(page.locator("#purchase-totals-paid")).to_have_text("¥794.50")  # 2 × 199 + 128 + 3 × 89.50
+    expect(page.locator("#purchase-totals-refunded")).to_have_text("¥50.00")
+
+    # then the table scrolls sideways inside its card (the page does not), and every column can be reached
+    layout = page.locator("#purchase-history .table-responsive").evaluate(
+        """wrap => {
+          wrap.scrollLeft = wrap.scrollWidth;
+          const box = e => e.getBoundingClientRect();
+          const heads = [...wrap.querySelectorAll("thead th")].filter(th => th.offsetParent);
+          const span = e => [Math.round(box(e).left), Math.round(box(e).right)];
+          return {
+            overflow: getComputedStyle(wrap).overflowX,
+            page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+            last: Math.round(box(heads[heads.length - 1]).right),
+            room: Math.round(box(wrap).right),
+            heads: heads.map(span),
+            paid: span(document.querySelector("#purchase-totals-paid")),
+            refunded: span(document.querySelector("#purchase-totals-refunded")),
+            rows: [...wrap.querySelectorAll("tr")].map(tr => Math.round(box(tr.lastElementChild).right)),
+          };
+        }"""
+    )
+    _shoot(page, "customer-history-phone")
+    assert layout["overflow"] == "auto" and layout["page"][0] <= layout["page"][1], layout
+    assert layout["last"] <= layout["room"] + 1, layout
+    # and the totals stand under "Amount due" and "Refunded", the last two columns, not one to the right
+    amount_head, refunded_head = layout["heads"][-2], layout["heads"][-1]
+    assert layout["paid"] == amount_head and layout["refunded"] == refunded_head, layout
+    assert len(set(layout["rows"])) == 1, layout  # every row ends where the table does
