@@ -120,6 +120,37 @@ def text_parse(cell: Cell, *, max_length: int, free: bool = False) -> str:
     return value
 
 
+# Excel and WPS keep a number to 15 significant digits. An ID of more (Taobao's and Douyin's order numbers
+# have 19) that landed in a number cell, typed in or from a CSV opened and saved again, has lost its last
+# digits before Kebu sees it, and two orders can come out with one number: 3871234567890123456 and
+# …123499 are both 3871234567890120000, which a CSV saved by Excel writes as 3.87123E+18.
+_DIGITS_KEPT = 15
+_E_NOTATION = re.compile(r"\d(?:\.\d+)?E\+\d+", re.IGNORECASE)
+
+
+def code_check(cell: Cell) -> None:
+    """``CellError`` for an identifier's cell (an order number) that a spreadsheet rounded: a number
+    longer than it keeps, or one it wrote in E notation. Taken, such a cell would be another order's
+    number, or the same as the next order's, and their lines would be read as one order."""
+    if isinstance(cell, int | float) and not isinstance(cell, bool) and math.isfinite(cell):
+        if abs(cell) >= 10**_DIGITS_KEPT:
+            # As the sheet shows it with the column widened: 15 digits, then zeros.
+            raise _number_rounded(format(Decimal(f"{cell:.{_DIGITS_KEPT}g}"), "f"))
+    elif isinstance(cell, str) and _E_NOTATION.fullmatch(value := normalized(cell)):
+        raise _number_rounded(value)
+
+
+def _number_rounded(value: str) -> CellError:
+    return CellError(
+        _(
+            "“%(value)s” is a number longer than the 15 digits a spreadsheet keeps: its last digits are "
+            "lost, so it cannot be told which it was. Import the file as the marketplace exported it (not "
+            "opened and saved again in Excel or WPS), or set the column to Text and enter the numbers again."
+        )
+        % {"value": value}
+    )
+
+
 def date_parse(cell: Cell) -> date:
     """A calendar date; a time of day, if any, is dropped. A moment with its UTC offset is that instant's
     date in the shop's time zone (2024-03-14T23:30:00Z is already the 15th in Shanghai)."""

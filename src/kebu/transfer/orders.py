@@ -103,6 +103,7 @@ from kebu.transfer.cells import (
     CENT,
     CellError,
     as_written,
+    code_check,
     date_correction,
     formula_error_refuse,
     moment_parse,
@@ -617,12 +618,21 @@ def order_rows_read(
         order.corrections.append(Correction(number, headers[index], as_written(cells[index]), *found))
 
     def text(
-        number: int, cells: Sequence[Cell], key: str, length: int, *, free: bool = False, noted: bool = True
+        number: int,
+        cells: Sequence[Cell],
+        key: str,
+        length: int,
+        *,
+        free: bool = False,
+        noted: bool = True,
+        code: bool = False,
     ) -> str:
         """The cell's text; ``noted``: a change to it is a correction (once a cell, as some are read
-        twice)."""
+        twice); ``code``: an identifier, refused when a spreadsheet rounded it (``code_check``)."""
         index = columns.get(key)
         try:
+            if code and index is not None:
+                code_check(cells[index])
             value = text_parse(None if index is None else cells[index], max_length=length, free=free)
         except CellError as exc:
             problem(number, cells, key, str(exc))
@@ -683,16 +693,17 @@ def order_rows_read(
             corrected(number, cells, columns["goods_total"], (str(each.quantize(CENT)), why))
         return each.quantize(CENT)
 
-    order.order_no = text(first_number, first, "order_no", 40)
+    order.order_no = text(first_number, first, "order_no", 40, code=True)
     if not order.order_no:
         # Without it a second import could not tell the order is already in, and the lines of orders
         # without numbers one under another would be taken for one order.
-        problem(
-            first_number,
-            first,
-            "order_no",
-            _("Enter the order number: a later import of the same sheet knows the order by it."),
-        )
+        if not order.problems:  # else its cell says why it was not taken (code_check)
+            problem(
+                first_number,
+                first,
+                "order_no",
+                _("Enter the order number: a later import of the same sheet knows the order by it."),
+            )
     elif split and (again := split.get(order_key(mapping, store=store)(first))):
         problem(
             first_number,

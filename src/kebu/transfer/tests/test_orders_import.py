@@ -3479,3 +3479,53 @@ def test_a_shopify_order_partly_refunded_comes_in_paid_with_its_refunded_amount(
         Decimal("398.00"),
         Decimal("100.00"),
     )
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    """An .xlsx of ``rows`` as Excel saves it: a number as a number cell, anything else as text."""
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet()
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, int | float):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write_string(r, c, str(value))
+    book.close()
+    return buffer.getvalue()
+
+
+def test_order_numbers_a_spreadsheet_rounded_are_refused_not_read_as_one_order(owner, shop):
+    # given: a Taobao export opened in Excel and saved as .xlsx: its 19-digit order numbers became number
+    # cells, and two orders' numbers the same number once rounded to 15 digits
+    header, *lines = csv_rows(TAOBAO)
+    at = header.index("订单编号")
+    rows: list[list[object]] = [header]
+    for number, cells in zip((3871234567890123456, 3871234567890123499), lines[:2], strict=True):
+        rows.append([*cells[:at], float(number), *cells[at + 1 :]])
+
+    # when
+    run = run_import(owner, _xlsx(rows), store=shop.store, name="ExportOrderList.xlsx")
+
+    # then: neither order is made (as one order of both buyers' lines), and the cell says why
+    assert counts(run) == (0, 0, 0, 1)
+    assert not Order.objects.exists() and not Customer.objects.exists()
+    [(row, _cells, [problem])] = _with_problems(import_rejected_rows(run))
+    assert (row, problem.column) == (2, "订单编号")
+    assert "3871234567890120000" in problem.reason
+
+
+def test_an_order_number_in_e_notation_from_a_csv_saved_by_excel_is_refused(owner, shop):
+    header, *lines = csv_rows(TAOBAO)
+    lines[0][header.index("订单编号")] = "3.87123E+18"
+    out = io.StringIO()
+    csv.writer(out).writerows([header, lines[0]])
+
+    run = run_import(owner, out.getvalue().encode(), store=shop.store)
+
+    assert counts(run) == (0, 0, 0, 1) and not Order.objects.exists()
+    [(_row, _cells, [problem])] = _with_problems(import_rejected_rows(run))
+    assert "3.87123E+18" in problem.reason
