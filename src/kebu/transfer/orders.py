@@ -1757,7 +1757,9 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
         unchangeable = _unchangeable_note(run, order, moving=moving, changes=changes)
         return _left_as_it_is(run, order, [unchangeable, *refund_notes])
     before = {name: getattr(stored, name) for name in RESTORED_FIELDS}
+    version_before = stored.version
     stage_before = stored.customer.stage  # as the batch found it
+    customer_version_before = stored.customer.version
     with transaction.atomic():
         # Read before the import writes a change of its own, which would then be the last word. Moving
         # on only brings details to the sheet's, so what differs after it differed before.
@@ -1778,10 +1780,16 @@ def _order_update(run: Import, order: OrderRows, stored: Order, allowed: _Allowe
     left_out = [_kept_note(run, order, name) for name in kept if name not in _ADDRESS[:3]] + withheld
     if not (moving or changes):
         return _left_as_it_is(run, order, left_out)
-    detail: dict[str, Any] = {"order": stored.pk, "order_version": stored.version, "before": before}
+    detail: dict[str, Any] = {
+        "order": stored.pk,
+        "order_version": stored.version,
+        "version_before": version_before,
+        "before": before,
+    }
     version = None
     if forward or cancel:  # paying an order may move its buyer's stage, which undo puts back
         detail["stage_before"] = stage_before
+        detail["customer_version_before"] = customer_version_before
         version = Customer.objects.filter(pk=stored.customer_id).values_list("version", flat=True).first()
     if left_out:
         detail["left_out"] = left_out
@@ -2269,7 +2277,7 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             "Undoing would lose later work on %(count)d orders (%(orders)s): changed since, or their buyers.",
             len(set(touched)),
         ) % {"count": len(set(touched)), "orders": list_join(shown)}
-        raise Conflict(message)
+        raise Conflict(message + _later_imports_hint(run, order_ids=[*order_ids, *moves], numbers=touched))
     customers = set(Order.objects.filter(pk__in=[*order_ids, *moves]).values_list("customer_id", flat=True))
     try:
         AfterSale.objects.filter(pk__in=refunds).delete()
@@ -2284,7 +2292,14 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
         before = {
             name: Order._meta.get_field(name).to_python(value) for name, value in move["before"].items()
         }
-        Order.objects.filter(pk=pk).update(**before, version=F("version") + 1, updated_at=now)
+        # The version goes back too, to the one before the import, as a customer's does
+        # (``customer_import_revert``): it names the state the order is in again, so the import that
+        # made or moved it before can be undone after this one. (Journals from before it was kept move
+        # it on instead.)
+        version = move.get("version_before")
+        Order.objects.filter(pk=pk).update(
+            **before, version=F("version") + 1 if version is None else version, updated_at=now
+        )
         OrderLine.objects.filter(order_id=pk).update(counted=before["status"] in COUNTED_STATUSES)
     stages = _stages_put_back(run, journal, made_customers, actor=actor)
     figures_recompute(customer_ids=sorted(customers - made_customers))
@@ -2294,6 +2309,25 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
         "restored": len(moves),
         "stages_restored": stages,
     }
+
+
+def _later_imports_hint(run: Import, *, order_ids: Sequence[int], numbers: Sequence[str]) -> str:
+    """The imports after ``run`` to undo first, as a sentence to add to its undo's refusal: those that
+    made or moved orders of the buyers of ``numbers`` (of ``order_ids``, the orders ``run`` made or
+    moved), as a newer export of the same store does. "" when none did: the work was done by hand."""
+    from kebu.transfer.imports import _later_imports
+
+    orders = Order.objects.filter(pk__in=order_ids, order_no__in=set(numbers))
+    buyers = set(orders.values_list("customer_id", flat=True))
+    later = _later_imports(run, buyers)
+    if not later:
+        return ""
+    named = list_join(_("import #%(number)d") % {"number": pk} for pk in later)
+    return " " + ngettext(
+        "A later import changed them: undo %(imports)s first, then this one.",
+        "Later imports changed them: undo %(imports)s first (newest first), then this one.",
+        len(later),
+    ) % {"imports": named}
 
 
 def _stages_put_back(
@@ -2308,11 +2342,13 @@ def _stages_put_back(
     later work, which keeps the stage it left). Stages otherwise only move up; this is undo. Returns
     how many were put back."""
     first: dict[int, str] = {}
+    first_version: dict[int, int | None] = {}
     last: dict[int, int] = {}
     for _action, customer_id, version, detail in journal:  # in row order: the order they were written
         if customer_id is None or customer_id in made_customers or "stage_before" not in detail:
             continue
         first.setdefault(customer_id, detail["stage_before"])
+        first_version.setdefault(customer_id, detail.get("customer_version_before"))
         if version is not None:
             last[customer_id] = version
     put_back = 0
@@ -2321,8 +2357,13 @@ def _stages_put_back(
         if customer.stage == before or customer.version != last.get(customer.pk):
             continue
         moved_to = customer.stage
+        # Their version goes back to the one before the import, as ``customer_import_revert`` puts it: an
+        # earlier import that made or changed them can then be undone after this one.
+        version_then = first_version.get(customer.pk)
         Customer.objects.filter(pk=customer.pk).update(
-            stage=before, version=F("version") + 1, updated_at=timezone.now()
+            stage=before,
+            version=F("version") + 1 if version_then is None else version_then,
+            updated_at=timezone.now(),
         )
         customer_stage_put_back_event(
             customer=customer, actor=actor, before=moved_to, after=before, import_id=run.pk

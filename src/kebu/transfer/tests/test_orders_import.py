@@ -1467,6 +1467,21 @@ def test_undo_of_a_newer_export_refuses_when_a_moved_order_was_worked_on_since(o
     assert Order.objects.get(order_no="2024010512346").status == OrderStatus.SHIPPED
 
 
+def test_an_export_undone_after_the_newer_export_that_moved_its_orders_can_be_undone(owner, shop):
+    # given: last week's export, then this week's, which moved three of its orders on
+    first = run_import(owner, TAOBAO, store=shop.store)
+    later = run_import(owner, LATER, store=shop.store)
+
+    # when: the first is undone before the later one, it names the later one to undo first
+    with pytest.raises(Conflict, match=f"import #{later.pk} first"):
+        import_undo(actor=owner, run=first)
+    import_undo(actor=owner, run=later)
+    # then: with the later one undone, its orders are as the first left them, and it can go too
+    import_undo(actor=owner, run=first)
+
+    assert not Order.objects.exists() and not Customer.objects.exists()
+
+
 def test_a_move_the_services_refuse_is_rejected_saying_where_the_order_stands(owner, shop):
     run_import(owner, TAOBAO, store=shop.store)
     # Shipped, says the export, but an hour before the order was paid (2024-01-06 09:05).
