@@ -158,6 +158,10 @@ _STATUS_WORDS = {
     "未付款": OrderStatus.PENDING,
     "买家已付款": OrderStatus.PAID,
     "等待卖家发货": OrderStatus.PAID,
+    # Taobao/Tmall's 订单状态 as its export words it, both halves (read with a plain comma, as NFKC makes
+    # its full-width one).
+    "买家已付款,等待卖家发货": OrderStatus.PAID,
+    "卖家已发货,等待买家确认": OrderStatus.SHIPPED,
     "待发货": OrderStatus.PAID,
     "已付款": OrderStatus.PAID,
     "卖家已发货": OrderStatus.SHIPPED,
@@ -173,6 +177,7 @@ _STATUS_WORDS = {
     "已发货,待签收": OrderStatus.SHIPPED,  # Pinduoduo
     "完成": OrderStatus.COMPLETED,
     "待支付": OrderStatus.PENDING,  # Douyin
+    "备货中": OrderStatus.PAID,  # Douyin: paid, being packed (its 待发货)
     "等待付款": OrderStatus.PENDING,
     "未发货,退款成功": OrderStatus.CLOSED,
     "取消": OrderStatus.CANCELLED,
