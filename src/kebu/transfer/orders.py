@@ -10,7 +10,8 @@ method), never its lines or amounts: a sheet that differs there is refused for t
 differs. The importer changes an order already in Kebu only as its page would let them: one they may not
 see, or may not change, is left as it is with a note, and the contact details they see masked are never
 taken. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
-(旺旺/会员名), and becomes a new customer when none has them, owned as the customer import's are, named
+(旺旺/会员名), or, named with none of them (a masked phone), by name and street address together; and
+becomes a new customer when none has them, owned as the customer import's are, named
 by the sheet's customer (Kebu's own export's Customer) or else its receiver. A buyer the sheet names by
 such a key needs no name or phone; a new one does, and its order is refused saying which column to fill
 in (``_new_buyer_unnamed``). A new order whose buyer is a customer the importer may not see, or would be
@@ -57,7 +58,7 @@ from kebu.core.masking import MASK
 from kebu.core.phone import clean_digits, parse_phone
 from kebu.core.text import list_join
 from kebu.customers.events import customer_stage_put_back_event
-from kebu.customers.models import Customer, CustomField, SocialKind
+from kebu.customers.models import Address, Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -1199,6 +1200,9 @@ class _Known:
 
     existing: dict[tuple[int, str], Order]  # (store, order number) -> the order, with its lines
     matches: _Matches
+    # A buyer known by name alone (a masked phone, no buyer ID) and the parcel's address -> the customers
+    # of that name with that address (``_address_key``).
+    by_address: dict[tuple[str, ...], list[int]]
     matched: dict[int, Customer]
     hidden: set[int]  # the ids of existing orders the importer may not see
     allowed: _Allowed
@@ -1220,14 +1224,19 @@ class _Known:
             .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("position", "pk")))
         )
         existing = {(order.store_id, order.order_no): order for order in found}
-        keys = [_Keys.of(o.buyer) for o in orders if not o.problems and o.buyer is not None]
+        buyers = [o.buyer for o in orders if not o.problems and o.buyer is not None]
+        keys = [_Keys.of(buyer) for buyer in buyers]
         matches = _matches_load(keys)
         wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
+        addresses = {key for b, k in zip(buyers, keys, strict=True) if k.name and (key := _address_key(b))}
+        by_address = _customers_by_address(addresses)
+        wanted |= {ids[0] for ids in by_address.values() if len(ids) == 1}
         actor = run.created_by
         customers = CustomersAllowed.of(actor)
         return cls(
             existing,
             matches,
+            by_address,
             Customer.objects.in_bulk(wanted),
             _orders_hidden(actor, [order.pk for order in existing.values()]),
             _Allowed.of(actor),
@@ -1238,6 +1247,21 @@ class _Known:
 
     def customer(self, customer_id: int) -> Customer:
         return self.matched.get(customer_id) or Customer.objects.get(pk=customer_id)
+
+    def buyer_find(self, buyer: CustomerRow, keys: Any) -> int | None:
+        """The customer who is ``buyer`` (``keys``: its ``imports._Keys``): by its keys, or, known by name
+        alone, the one customer of that name with the parcel's address."""
+        if not keys.name:
+            return self.matches.find(keys)
+        found = self.by_address.get(_address_key(buyer) or ("",), [])
+        return found[0] if len(found) == 1 else None
+
+    def buyer_learn(self, buyer: CustomerRow, keys: Any, customer_id: int, customer_no: str = "") -> None:
+        """A new buyer of the batch (made, or a stand-in id below zero, under the sheet's customer number
+        unless ``customer_no``): later orders with their keys are theirs."""
+        self.matches.learn(keys, customer_id, customer_no or buyer.customer_no)
+        if keys.name and (key := _address_key(buyer)):
+            self.by_address.setdefault(key, [customer_id])
 
     def buyer_problem(self, customer_id: int | None) -> str:
         """Why a new order may not be the buyer's (``customer_id``: the customer matched, None for a new
@@ -1258,6 +1282,38 @@ class _Known:
         assert order.buyer is not None and order.buyer.checked is not None
         if "owner" not in order.buyer.provided:
             order.buyer.checked.data.owner = self.owner
+
+
+def _address_key(buyer: CustomerRow) -> tuple[str, ...] | None:
+    """A buyer's name with the address the parcel went to, its parts compared without spaces; None
+    without a street, or with one masked. Marketplaces mask the buyer's phone (138****5678), and
+    Pinduoduo and Douyin give no buyer ID, so for a repeat buyer of theirs the name is all the sheet has
+    besides the address, and a name alone is not enough (two 王伟 are two people); the same name at the
+    same street address is the same buyer."""
+    if buyer.data is None or not buyer.data.name or not buyer.data.addresses:
+        return None
+    address = buyer.data.addresses[0]
+    if not address.detail or MASK in address.detail or "*" in address.detail:  # a masked one says nothing
+        return None
+    parts = (address.province, address.city, address.district, address.detail)
+    return (buyer.data.name, *("".join(part.split()) for part in parts))
+
+
+def _customers_by_address(keys: set[tuple[str, ...]]) -> dict[tuple[str, ...], list[int]]:
+    """``keys`` (``_address_key``) -> the customers of that name who have that address: the addresses of
+    the customers of those names (a few each; the street is encrypted, so compared here)."""
+    if not keys:
+        return {}
+    names = {key[0] for key in keys}
+    found: dict[tuple[str, ...], list[int]] = {}
+    for address in (
+        Address.objects.filter(customer__name__in=names).select_related("customer").order_by("customer_id")
+    ):
+        parts = (address.province, address.city, address.district, address.detail)
+        key = (address.customer.name, *("".join(part.split()) for part in parts))
+        if key in keys and address.customer_id not in found.get(key, []):
+            found.setdefault(key, []).append(address.customer_id)
+    return found
 
 
 def _new_buyer_unnamed(run: Import, order: OrderRows) -> Problem:
@@ -1558,7 +1614,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             counts.unchanged += 1
             continue
         keys = _Keys.of(order.buyer)
-        customer_id = None if keys.name else known.matches.find(keys)
+        customer_id = known.buyer_find(order.buyer, keys)
         if reason := known.buyer_problem(customer_id):
             order.problems = [Problem(order.number, "", "", reason)]
             continue
@@ -1578,7 +1634,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             customer_id = -(len(new_buyers) + 1)
             new_buyers[customer_id] = order
             known.buyer_owned(order)
-            known.matches.learn(keys, customer_id, order.buyer.customer_no)
+            known.buyer_learn(order.buyer, keys, customer_id)
         passed.append((order, checked, customer_id))
     made = customers_import_create(
         actor=run.created_by,
@@ -2162,7 +2218,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             journal += _order_again(run, order, known.existing[order.store.pk, order.order_no], counts, known)
             continue
         buyer_keys = _Keys.of(order.buyer)
-        customer_id = None if buyer_keys.name else known.matches.find(buyer_keys)
+        customer_id = known.buyer_find(order.buyer, buyer_keys)
         if reason := known.buyer_problem(customer_id):
             order.problems = [Problem(order.number, "", "", reason)]
             continue
@@ -2198,7 +2254,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
             continue
         if made:
             # Only now that the order's savepoint has committed: a refused order's buyer was rolled back.
-            known.matches.learn(buyer_keys, customer.pk, customer.customer_no)
+            known.buyer_learn(order.buyer, buyer_keys, customer.pk, customer.customer_no)
             known.matched[customer.pk] = customer
         known.existing[order.store.pk, order.order_no] = created
         counts.created += 1

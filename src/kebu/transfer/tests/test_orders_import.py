@@ -585,6 +585,75 @@ def test_a_pinduoduo_export_gives_its_lines_unit_prices_though_the_catalogue_has
     assert [(c.row, c.written, c.taken) for c in totals] == [(3, "256.00", "128.00")]
 
 
+def _pinduoduo_orders(*orders: tuple[str, str, str]) -> bytes:
+    """The Pinduoduo sample's masked buyer (钱多多, 135****4444) with an order of each (order number, order
+    time, street address), as its export gives them: no buyer ID, the phone masked."""
+    header, _first, second = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()
+    cells = next(csv.reader([second]))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(next(csv.reader([header])))
+    for number, at, street in orders:
+        cells[1], cells[16], cells[15] = number, at, street
+        writer.writerow(cells)
+    return out.getvalue().encode("gb18030")
+
+
+def test_a_masked_buyer_ordering_again_at_the_same_address_is_the_same_customer(owner):
+    # Pinduoduo masks the buyer's phone and gives no buyer ID: the name and the parcel's address are all
+    # there is. Taken for a new customer each time, a repeat buyer was never a repeat buyer.
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    # given: last week's export, in which she ordered twice
+    first = run_import(
+        owner,
+        _pinduoduo_orders(
+            ("240306-1", "2024-03-06 08:00:00", "解放大道 100 号"),
+            ("240306-2", "2024-03-06 09:00:00", "解放大道 100 号"),
+        ),
+        store=store,
+    )
+    assert counts(first) == (2, 0, 0, 0), import_rejected_rows(first)
+
+    # when: this week's gives both again and a new order of hers, at the same street written without
+    # spaces, and one of another 钱多多 at another address
+    later = run_import(
+        owner,
+        _pinduoduo_orders(
+            ("240306-1", "2024-03-06 08:00:00", "解放大道 100 号"),
+            ("240306-2", "2024-03-06 09:00:00", "解放大道 100 号"),
+            ("240313-3", "2024-03-13 10:00:00", "解放大道100号"),
+            ("240313-4", "2024-03-13 11:00:00", "中山大道 1 号"),
+        ),
+        store=store,
+    )
+
+    # then: her three orders are one customer's, the other 钱多多 is another customer
+    assert counts(later) == (2, 0, 2, 0), import_rejected_rows(later)
+    buyers = dict(Order.objects.values_list("order_no", "customer_id"))
+    assert buyers["240306-1"] == buyers["240306-2"] == buyers["240313-3"] != buyers["240313-4"]
+    assert Customer.objects.count() == 2
+    assert Customer.objects.get(pk=buyers["240306-1"]).order_count == 3
+
+
+def test_a_masked_street_address_tells_no_buyer_apart(owner):
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+
+    run = run_import(
+        owner,
+        _pinduoduo_orders(
+            ("240306-1", "2024-03-06 08:00:00", "****"), ("240306-2", "2024-03-06 09:00:00", "****")
+        ),
+        store=store,
+    )
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert Customer.objects.count() == 2
+
+
 def test_an_item_total_that_does_not_share_out_to_the_fen_asks_for_the_unit_price(owner):
     from kebu.orders.models import Store
 
@@ -1235,7 +1304,8 @@ def test_a_batch_written_together_leaves_what_its_orders_one_by_one_leave(owner,
     cells = [(p.column, p.value) for _row, _cells, found in import_rejected_rows(run) for p in found]
     assert ("商品退款金额", "89.50") in cells  # B3P's
     assert Order.objects.get(order_no="B3R").status == OrderStatus.CLOSED  # refunded in full
-    assert Customer.objects.filter(name="孙八").count() == 2  # nothing tells them apart: new each time
+    # no phone nor buyer ID, but the same name at the same street address: one buyer (orders._address_key)
+    assert Customer.objects.filter(name="孙八").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
