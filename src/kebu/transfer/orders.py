@@ -756,6 +756,18 @@ def order_rows_read(
                 _("“%(value)s” is not an order status Kebu knows.") % {"value": status},
             )
         order.data["status"] = found or OrderStatus.PAID
+        # A time the sheet gives for a later step says the order took it: Pinduoduo's 已签收 stays with
+        # the buyer's 确认收货时间, which completes the sale. Taken at its status, the order kept its
+        # signing-for at the shipping time and lost the completion.
+        reached = next((step for key, step in _STEP_TIMES if key in order.data), None)
+        if found in _FLOW[1:-1] and reached is not None and _FLOW.index(reached) > _FLOW.index(found):
+            order.data["status"] = reached
+            why = _("The sheet gives the time of a later step (%(column)s): the order is taken at that step.")
+            column = headers[columns[next(key for key, step in _STEP_TIMES if step == reached)]]
+            status_at = columns["status"]
+            corrected(
+                first_number, first, status_at, (str(OrderStatus(reached).label), why % {"column": column})
+            )
     else:
         # No status column: the order got as far as the last step the sheet gives a time for (a shipped
         # time says it was shipped; taken as only paid, its shipped time was dropped and it could not be

@@ -637,6 +637,27 @@ def test_a_masked_buyer_ordering_again_at_the_same_address_is_the_same_customer(
     assert Customer.objects.get(pk=buyers["240306-1"]).order_count == 3
 
 
+def test_an_order_signed_for_whose_buyer_confirmed_receipt_is_completed_at_that_time(owner):
+    # Pinduoduo's status stays 已签收 once the buyer confirmed receipt; its 确认收货时间 says when. Taken
+    # at its status, the order was left signed for (at the shipping time) and the completion dropped.
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    header = "订单号,订单状态,订单成交时间,支付时间,发货时间,确认收货时间,收货人,手机,商品,商品总价(元),"
+    header += "用户实付金额(元)"
+    row = "240105-1,已签收,2024/1/5 13:05,2024/1/5 13:06,2024/1/6 10:00,2024/1/9 18:30,赵敏,"
+    row += "13500003333,面霜,199,199"
+
+    run = run_import(owner, f"{header}\n{row}\n".encode("gb18030"), store=store)
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get()
+    completed = timezone.make_aware(datetime(2024, 1, 9, 18, 30))
+    assert (order.status, order.completed_at) == (OrderStatus.COMPLETED, completed)
+    [said] = [c for c in import_corrections(run) if c.column == "订单状态"]
+    assert (said.written, "确认收货时间" in said.reason) == ("已签收", True)
+
+
 def test_a_masked_street_address_tells_no_buyer_apart(owner):
     from kebu.orders.models import Store
 
