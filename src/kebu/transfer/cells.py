@@ -204,6 +204,15 @@ def _moment(cell: Cell) -> date | datetime:
     raise _not_a_date(value)
 
 
+# A day of the year without its year, as a 微商's sheet keeps a birthday: 3月5日, 12 月 24 日.
+_MONTH_DAY = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]?")
+
+
+def month_day_only(cell: Cell) -> bool:
+    """Whether ``cell`` is a date written without its year (3月5日), which no parser here takes."""
+    return isinstance(cell, str) and bool(_MONTH_DAY.fullmatch(normalized(cell)))
+
+
 def _serial(number: float) -> datetime:
     """An Excel serial number (days since 1900, the fraction the time of day)."""
     if not 1 <= number <= _EXCEL_LAST_SERIAL:  # NaN included

@@ -54,6 +54,7 @@ from kebu.transfer.cells import (
     date_correction,
     date_parse,
     formula_error_refuse,
+    month_day_only,
     normalized,
     text_correction,
     text_parse,
@@ -331,7 +332,15 @@ def customer_row_read(
         try:
             data.birthday = date_parse(birthday)
         except CellError as exc:
-            problem("birthday", str(exc))
+            if month_day_only(birthday):
+                # It is a date, only not a whole one: "not a date, write it as 2024-01-05" was no help.
+                reason = _(
+                    "“%(value)s” has no year, and Kebu keeps a birthday with its year: write the year of "
+                    "birth (1990年3月5日), or empty the cell to import the customer without a birthday."
+                ) % {"value": normalized(birthday)}
+                problem("birthday", reason)
+            else:
+                problem("birthday", str(exc))
         else:
             if as_taken := date_correction(birthday, data.birthday):
                 corrected("birthday", *as_taken)

@@ -209,6 +209,14 @@ def test_a_birthday_cell_holding_only_spaces_is_no_birthday():
     assert row.problems == [] and row.data.birthday is None
 
 
+@pytest.mark.parametrize("written", ["3月5日", "12 月 24 日", "3月5号"])
+def test_a_birthday_without_its_year_is_asked_for_the_year_not_told_it_is_no_date(written):
+    [row] = read(f"姓名,生日\n张三,{written}\n")
+
+    [problem] = row.problems
+    assert problem.column == "生日" and "has no year" in problem.reason and "year of birth" in problem.reason
+
+
 def test_checking_a_sheet_costs_the_same_queries_for_five_rows_or_fifty():
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
