@@ -504,7 +504,8 @@ SAMPLES = Path(__file__).parent / "samples"
         ("douyin_orders.csv", "douyin", 2, 3, ("6920001", OrderStatus.COMPLETED, "398.00"), "孙丽"),
         ("youzan_orders.csv", "youzan", 2, 2, ("E20240310000001", OrderStatus.COMPLETED, "256.00"), "吴昊"),
         ("weidian_orders.csv", "weidian", 2, 2, ("WD1002", OrderStatus.SHIPPED, "95.00"), "陈晨"),
-        ("shopify_orders.csv", "shopify", 2, 3, ("#1001", OrderStatus.PAID, "398.00"), "Amy Lin"),
+        # its Financial Status says paid, its Fulfilled at that it went out: shipped
+        ("shopify_orders.csv", "shopify", 2, 3, ("#1001", OrderStatus.SHIPPED, "398.00"), "Amy Lin"),
         ("woocommerce_orders.csv", "woocommerce", 2, 2, ("3002", OrderStatus.PAID, "189.00"), "Na Li"),
     ],
 )
@@ -3611,7 +3612,7 @@ def test_a_shopify_order_partly_refunded_comes_in_paid_with_its_refunded_amount(
     assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
     order = Order.objects.get(order_no="#1001")
     assert (order.status, order.paid_cny, order.refunded_cny) == (
-        OrderStatus.PAID,
+        OrderStatus.SHIPPED,  # fulfilled (Fulfilled at), as the sample's #1001 is
         Decimal("398.00"),
         Decimal("100.00"),
     )
