@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast
@@ -36,7 +36,7 @@ from kebu.transfer.imports import BY_IMPORTER, customer_import_start, import_per
 from kebu.transfer.models import Import, ImportKind
 from kebu.transfer.orders import order_mapping_check, order_numbers_split, order_store_check
 from kebu.transfer.products import product_mapping_check
-from kebu.transfer.readers import Cell, Counted, table_read
+from kebu.transfer.readers import Cell, Counted, table_read, table_sheets
 from kebu.transfer.rehearsals import Stretch, import_rehearse
 from kebu.transfer.report import ReportRow, refused_rows, report_write
 from kebu.transfer.reviews import review_mapping_check, review_rows_check
@@ -53,6 +53,7 @@ class Draft:
     headers: list[str]
     sheet: str
     size: int
+    sheets: list[str] = field(default_factory=list)  # a workbook's, to choose from
 
 
 def _draft_path(token: str, suffix: str = "") -> Path:
@@ -69,7 +70,15 @@ def import_draft_keep(*, data: bytes) -> Draft:
     token = uuid.uuid4().hex
     with open(_draft_path(token), "xb") as out:
         out.write(data)
-    return Draft(token=token, headers=table.headers, sheet=table.sheet, size=len(data))
+    return Draft(
+        token=token, headers=table.headers, sheet=table.sheet, size=len(data), sheets=table_sheets(data)
+    )
+
+
+def import_draft_sheet(token: str, *, sheet: str) -> list[str]:
+    """The header of the draft's sheet ``sheet``, another than the one read on upload; ``FileRefused``
+    when it has no header and rows under it, ``NotFound`` when the draft is gone."""
+    return table_read(import_draft_read(token), sheet=sheet).headers
 
 
 def import_draft_read(token: str) -> bytes:

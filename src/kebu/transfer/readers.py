@@ -143,6 +143,19 @@ def table_read(data: bytes | Path, *, sheet: str | None = None) -> Table:
     return _csv(data[:_HEAD_BYTES], partial(_pieces, data))
 
 
+def table_sheets(data: bytes) -> list[str]:
+    """The names of a workbook's visible sheets, in its order; none for a CSV or a file that cannot be
+    read as a workbook (``table_read`` says why). A 微商's workbook often keeps customers on two sheets
+    (this year's and the old ones'), of which ``table_read`` reads the first unless told."""
+    if not data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
+        return []
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except (python_calamine.CalamineError, python_calamine.PasswordError, ValueError):
+        return []
+    return [m.name for m in book.sheets_metadata if m.visible == python_calamine.SheetVisibleEnum.Visible]
+
+
 def file_size_check(size: int, *, streamed: bool = False) -> None:
     """``FileRefused`` for an empty file or one over the size an import takes: ``MAX_STREAMED_BYTES``
     for a file on disk that may be a CSV or an .xlsx (``streamed``), else ``MAX_FILE_BYTES``."""

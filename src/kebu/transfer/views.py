@@ -51,6 +51,7 @@ from kebu.transfer.drafts import (
     import_draft_drop,
     import_draft_keep,
     import_draft_preview,
+    import_draft_sheet,
     import_from_draft,
     import_mapping_check,
 )
@@ -227,6 +228,7 @@ def import_new_view(request: HttpRequest) -> HttpResponse:
                     "file_name": Path(upload.name or "").name[:255],
                     "size": draft.size,
                     "sheet": draft.sheet,
+                    "sheets": draft.sheets,
                     "headers": draft.headers,
                     "kind": form.cleaned_data["kind"],
                     "store": store.pk if (store := form.cleaned_data["store"]) is not None else None,
@@ -279,6 +281,9 @@ def _headers_guess(kind: str, headers: list[str], definitions: list[CustomField]
 @importer_required
 def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
     draft = _draft(request, token)
+    sheet = request.GET.get("sheet")
+    if request.method == "GET" and sheet is not None and sheet != draft["sheet"]:
+        return _draft_sheet_choose(request, token, draft, sheet)
     headers: list[str] = draft["headers"]
     kind: str = draft["kind"]
     definitions = list(CustomField.objects.filter(is_active=True)) if kind == ImportKind.CUSTOMERS else []
@@ -335,6 +340,24 @@ def import_draft_view(request: HttpRequest, token: str) -> HttpResponse:
         "kind_label": KIND_LABELS[kind],
     }
     return render(request, "transfer/draft.html", context, status=status)
+
+
+def _draft_sheet_choose(request: HttpRequest, token: str, draft: dict[str, Any], sheet: str) -> HttpResponse:
+    """Read the draft's workbook from its sheet ``sheet`` instead (one it has): its columns are chosen
+    afresh, as for a new upload. The first sheet with rows was read on upload; a workbook with the
+    customers on two sheets had the second left out without a word."""
+    if sheet in draft.get("sheets", []):
+        try:
+            headers = import_draft_sheet(token, sheet=sheet)
+        except NotFound as exc:
+            return _draft_gone(request, token, exc)
+        except KebuError as exc:  # FileRefused: the sheet is empty, or has a header without rows
+            reason = {"sheet": sheet, "reason": exc.message}
+            messages.error(request, _("Sheet “%(sheet)s”: %(reason)s") % reason)
+        else:
+            draft.update(sheet=sheet, headers=headers, mapping=None, preset=None, check=None)
+            _draft_keep(request, token, draft)
+    return redirect("transfer:draft", token=token)
 
 
 # A sheet with more columns than this left out shows those folded away below the ones it imports: a

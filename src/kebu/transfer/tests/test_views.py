@@ -172,6 +172,59 @@ def test_the_columns_page_shows_the_header_first_rows_and_the_guessed_fields(own
         assert f'<option value="{key}" selected>' in select
 
 
+def _two_sheet_workbook() -> io.BytesIO:
+    """A 微商's workbook: this year's customers on one sheet, the old ones on the next, their header
+    under a title."""
+    import xlsxwriter
+
+    upload = io.BytesIO()
+    book = xlsxwriter.Workbook(upload, {"in_memory": True})
+    for name, title, rows in (
+        ("客户", "我的客户", [["林晓", "13812340001"]]),
+        ("老客户2023", "", [["何丽", "13812340011"], ["周敏", "13812340012"]]),
+    ):
+        sheet_ = book.add_worksheet(name)
+        rows = [*([[title]] if title else []), ["姓名", "电话"], *rows]
+        for r, row in enumerate(rows):
+            sheet_.write_row(r, 0, row)
+    book.close()
+    upload.seek(0)
+    upload.name = "客户.xlsx"
+    return upload
+
+
+def test_a_workbooks_other_sheet_can_be_chosen_and_imported(owner_client, django_capture_on_commit_callbacks):
+    # given: a workbook with customers on two sheets, the first read on upload
+    token = token_of(upload(owner_client, _two_sheet_workbook()))
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    assert "林晓" in page and 'id="sheet-choice"' in page and "老客户2023" in page
+
+    # when: the other sheet is chosen, and imported
+    response = owner_client.get(reverse("transfer:draft", args=[token]), {"sheet": "老客户2023"})
+    assert response.status_code == 302
+    page = owner_client.get(reverse("transfer:draft", args=[token])).content.decode()
+    assert "何丽" in page and "林晓" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("transfer:draft", args=[token]),
+            {**columns(2, col_0="name", col_1="phone"), "mode": ImportMode.GOOD_ROWS, "action": "import"},
+        )
+
+    # then: its customers are the ones imported, and the import names the sheet
+    assert response.status_code == 302
+    run = Import.objects.get()
+    assert run.sheet == "老客户2023" and (run.created, run.rejected) == (2, 0)
+    assert set(Customer.objects.values_list("name", flat=True)) == {"何丽", "周敏"}
+
+
+def test_a_sheet_the_workbook_does_not_have_changes_nothing(owner_client):
+    token = token_of(upload(owner_client, _two_sheet_workbook()))
+
+    owner_client.get(reverse("transfer:draft", args=[token]), {"sheet": "别的表"})
+
+    assert owner_client.session[DRAFTS_SESSION_KEY][token]["sheet"] == "客户"
+
+
 def test_a_sheet_of_many_columns_shows_the_ones_it_imports_and_folds_the_others_away(owner_client):
     # given a 40-column export of which Kebu knows three columns
     header = ",".join(["姓名", *(f"统计{i}" for i in range(37)), "手机号", "备注"]) + "\n"
