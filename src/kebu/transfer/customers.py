@@ -535,9 +535,15 @@ def _labels_everywhere(choices: Any, value: str) -> frozenset[str]:
 
 @lru_cache(maxsize=32)
 def _choice_words(choices: Any, language: str | None) -> dict[str, str]:
-    """A choice's keys and its labels in ``language``, lower case, to the key: built once per language,
-    not for every cell."""
-    return {**{str(label).lower(): v for v, label in choices.choices}, **{v: v for v in choices.values}}
+    """A choice's keys and its labels in every language Kebu speaks, lower case, to the key: an export
+    made in English (Repeat buyer) is imported in Chinese, and one made in Chinese (成交) in English.
+    ``language``'s own labels come last, so that they win where two languages share a word. Built once
+    per language, not for every cell."""
+    words: dict[str, str] = {}
+    for other, _name in [*settings.LANGUAGES, (language, "")]:
+        with translation.override(other):
+            words.update((str(label).lower(), value) for value, label in choices.choices)
+    return {**words, **{v: v for v in choices.values}}
 
 
 def _division_at_fault(address: AddressInput, columns: Mapping[str, int]) -> str:

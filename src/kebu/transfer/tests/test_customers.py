@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 import xlsxwriter
+from django.utils import translation
 
 from kebu.customers.models import CustomerType, Gender, SocialKind, Stage
 from kebu.transfer.customers import Problem, customer_row_read
@@ -60,6 +61,25 @@ def test_english_labels_and_keys_are_read_too():
         CustomerType.RETAILER,
         Stage.VIP,
     )
+
+
+@pytest.mark.parametrize(("exported_in", "imported_in"), [("en", "zh-hans"), ("zh-hans", "en")])
+def test_a_choice_as_an_export_in_either_language_names_it_is_read_in_the_other(exported_in, imported_in):
+    # given: a row for each stage, type and gender, written as an export in one language names them
+    choices = list(zip(Stage.values, [*CustomerType.values] * 2, [*Gender.values] * 3, strict=False))
+    with translation.override(exported_in):
+        sheet = "name,stage,type,gender\n" + "".join(
+            f"Amy,{Stage(stage).label},{CustomerType(kind).label},{Gender(gender).label}\n"
+            for stage, kind, gender in choices
+        )
+
+    # when: the import reads it in the other language
+    with translation.override(imported_in):
+        rows = read(sheet)
+
+    # then: each is the choice it was exported as
+    assert [p for row in rows for p in row.problems] == []
+    assert [(r.data.stage, r.data.customer_type, r.data.gender) for r in rows] == choices
 
 
 def test_each_bad_cell_is_named_by_row_column_and_value():
