@@ -4,7 +4,8 @@ selector, so its filters and the user's visibility apply), masked as they see it
 - .xlsx is written as a stream by ``workbook.workbook_write`` (a row at a time, whatever the size), with a
   frozen header, an autofilter, dates, moments and money as typed values in their formats, and the
   choice columns (type, stage, source …) offering their values as a dropdown.
-- CSV is UTF-8 with a byte order mark, which is what makes Excel read the Chinese.
+- CSV is UTF-8 with a byte order mark, which is what makes Excel read the Chinese; digits Excel would
+  take for a number and change (a 19-digit order number, a leading zero) are written as ="…".
 - A customer export's headers are words the import reads back (``headers.CUSTOMER_HEADERS``), in either
   language, so exporting and importing the same file changes nothing.
 - A text cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR, NUL, also
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import uuid
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -728,7 +730,7 @@ def csv_write(export: Export, out: IO[str], *, on_row: Callable[[int], None] | N
     writer.writerow([safe_cell(str(c.label)) for c in export.columns])
     rows = 0
     for row in export.rows:
-        writer.writerow([safe_cell(_csv_text(c, _value(c, row))) for c in export.columns])
+        writer.writerow([_csv_cell(c, _value(c, row)) for c in export.columns])
         rows += 1
         if on_row is not None and rows % CHUNK_ROWS == 0:
             on_row(rows)
@@ -741,7 +743,7 @@ def csv_lines(export: Export) -> Iterator[str]:
     writer = csv.writer(line)
     yield BOM + writer.writerow([safe_cell(str(c.label)) for c in export.columns])
     for row in export.rows:
-        yield writer.writerow([safe_cell(_csv_text(c, _value(c, row))) for c in export.columns])
+        yield writer.writerow([_csv_cell(c, _value(c, row)) for c in export.columns])
 
 
 class _Line:
@@ -749,6 +751,21 @@ class _Line:
 
     def write(self, value: str) -> str:
         return value
+
+
+# Digits that Excel and WPS, opening a CSV, would take for a number and change: a leading zero dropped
+# (会员卡号 0012345), more than 11 shown as 7.81E+14 (a 中通 tracking number), more than 15 rounded (a
+# 19-digit order number loses its last digits, and is saved back so).
+_EXCEL_CHANGES = re.compile(r"0\d+|\d{12,}", re.ASCII)
+
+
+def _csv_cell(column: Column, value: Any) -> str:
+    """A CSV cell: neutralised as any text cell (``safe_cell``), and digits Excel would change written
+    as ="…", as Taobao writes its order numbers, which Excel and WPS show as the text itself and the
+    import reads back as it (``readers._excel_text``)."""
+    if isinstance(value, str) and _EXCEL_CHANGES.fullmatch(value):
+        return f'="{value}"'
+    return safe_cell(_csv_text(column, value))
 
 
 def _csv_text(column: Column, value: Any) -> str:

@@ -189,6 +189,42 @@ def test_csv_has_a_bom_and_neutralises_formulas(owner, tmp_path):
     assert "'@SUM(1)" in raw.decode("utf-8-sig")
 
 
+def test_a_csvs_long_numbers_open_in_excel_as_written_and_import_back_unchanged(owner, tmp_path):
+    """Excel opening a CSV takes 4000000039997013258 for a number and rounds it to 4000000039997010000,
+    shows a 中通 tracking number as 7.81E+14 and drops a card number's leading zero; written as ="…" it
+    shows each as written."""
+    from kebu.orders.tests.factories import make_catalogue, make_order
+
+    # given: a 19-digit order number, a 15-digit tracking number and a card number with a leading zero
+    CustomFieldFactory(key="card_no", label="会员卡号", field_type=CustomFieldType.TEXT)
+    customer = add(owner, "王小明", "13812345678", custom={"card_no": "0012345"})
+    shop = make_catalogue(actor=owner)
+    make_order(
+        actor=owner,
+        customer=customer,
+        store=shop.store,
+        order_no="4000000039997013258",
+        carrier="中通快递",
+        tracking_no="781312345678901",
+    )
+
+    # when: both are exported as CSV
+    orders_csv, customers_csv = tmp_path / "orders.csv", tmp_path / "customers.csv"
+    export_write(export_build("orders", user=owner), orders_csv, file_format="csv", user=owner)
+    export_write(export_build("customers", user=owner), customers_csv, file_format="csv", user=owner)
+
+    # then: each is the text itself to a spreadsheet, and read back as written
+    orders_text, customers_text = orders_csv.read_text("utf-8-sig"), customers_csv.read_text("utf-8-sig")
+    assert '"=""4000000039997013258"""' in orders_text and '"=""781312345678901"""' in orders_text
+    assert '"=""0012345"""' in customers_text
+    assert "138 1234 5678" in customers_text  # a phone with its spaces is text already
+    table = table_read(orders_csv.read_bytes())
+    row = dict(zip(table.headers, next(iter(table.rows))[1], strict=True))
+    assert (row["Order number"], row["Tracking number"]) == ("4000000039997013258", "781312345678901")
+    assert order_import_counts(owner, orders_csv) == (0, 0, 1, 0)
+    assert import_counts(owner, customers_csv.read_bytes()) == (0, 0, 1, 0)
+
+
 def test_chosen_columns_in_the_chosen_order_and_an_unknown_one_refused(owner, tmp_path):
     add(owner, "王小明", "13812345678")
     export = export_build("customers", user=owner, columns=["phone", "name"])
