@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from kebu.core import divisions
 from kebu.core.errors import ValidationFailed
+from kebu.core.masking import is_masked
 from kebu.core.phone import PHONE_SEPARATORS, clean_digits, mobile_national
 from kebu.core.templatetags.kebu import phone_display
 from kebu.core.text import fold, list_join
@@ -38,6 +39,7 @@ from kebu.customers.models import (
     SourceChannel,
     Stage,
 )
+from kebu.customers.privacy import ADDRESS, EMAIL, PHONE, SOCIAL, TEXT
 from kebu.customers.selectors import assignable_users
 from kebu.customers.services import (
     IMPORT_SCALARS,
@@ -292,6 +294,15 @@ def customer_row_read(
         index = columns[key]
         corrections.append(Correction(number, headers[index], as_written(cells[index]), taken, reason))
 
+    # A masked contact detail (138****5678, z***@qq.com, ****), as an export gives it to whoever may not
+    # see it, says nothing of the customer: taken, it would replace the real one. Read as a blank cell.
+    masked = [key for key, kind in _MASKABLE.items() if _masked_cell(cells, columns.get(key), kind)]
+    for key in masked:
+        corrected(key, "", _("Masked, as Kebu shows it to those who may not see it: not imported."))
+    if masked:
+        blank = {columns[key] for key in masked}
+        cells = [None if index in blank else value for index, value in enumerate(cells)]
+
     def text(key: str, max_length: int, *, free: bool = False, noted: bool = True) -> str:
         """The cell's text; ``noted``: a change to it is a correction (else the caller says what the
         text became)."""
@@ -544,6 +555,20 @@ def _choice_words(choices: Any, language: str | None) -> dict[str, str]:
         with translation.override(other):
             words.update((str(label).lower(), value) for value, label in choices.choices)
     return {**words, **{v: v for v in choices.values}}
+
+
+# A sheet's contact columns and how an export masks each (``customers.privacy``).
+_MASKABLE = {
+    "phone": PHONE,
+    "email": EMAIL,
+    **dict.fromkeys(SOCIAL_COLUMNS, SOCIAL),
+    "address": ADDRESS,
+    "notes": TEXT,
+}
+
+
+def _masked_cell(cells: Sequence[Cell], index: int | None, kind: str) -> bool:
+    return index is not None and isinstance(cells[index], str) and is_masked(kind, cells[index].strip())
 
 
 def _division_at_fault(address: AddressInput, columns: Mapping[str, int]) -> str:

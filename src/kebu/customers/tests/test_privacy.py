@@ -13,7 +13,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kebu.core.masking import mask_phone
+from kebu.core.masking import is_masked, mask, mask_phone
 from kebu.customers.privacy import ContactPolicy, contact_policy
 from kebu.customers.services import (
     AddressInput,
@@ -320,6 +320,36 @@ def test_a_masked_mobile_never_shows_its_middle_digits(number):
 
     assert shown == mask_phone("+86" + number) == f"{number[:3]}****{number[-4:]}"
     assert number not in shown and number[3:7] not in shown[:7]
+
+
+@given(
+    kind=st.sampled_from(["phone", "email", "social", "address", "text"]),
+    value=st.one_of(
+        st.from_regex(r"\+861[3-9][0-9]{9}", fullmatch=True),
+        st.emails(),
+        st.text(min_size=1, max_size=30),
+    ),
+)
+def test_a_masked_value_is_known_for_one_so_that_an_import_never_takes_it(kind, value):
+    masked = mask(kind, value)
+    assert not masked or is_masked(kind, masked)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("phone", "138 1234 5678"),
+        ("phone", "+8613812345678"),
+        ("email", "zhang.san@qq.com"),
+        ("social", "wxid_xiaoming"),
+        ("social", "123456789"),
+        ("address", "文三路 100 号"),
+        ("text", "喜欢乌龙茶 *不加糖*"),
+        ("text", ""),
+    ],
+)
+def test_a_real_contact_detail_is_not_taken_for_a_masked_one(kind, value):
+    assert not is_masked(kind, value)
 
 
 @pytest.mark.parametrize("role", ["analyst", "readonly"])

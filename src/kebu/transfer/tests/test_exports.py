@@ -273,6 +273,56 @@ def test_an_export_is_what_the_user_sees_masked_as_they_see_it_and_audited(owner
     assert entry.data["rows"] == 1 and entry.data["masked"] is True and entry.data["format"] == "xlsx"
 
 
+@pytest.mark.parametrize(
+    ("file_format", "columns"),
+    [
+        ("xlsx", ""),
+        ("csv", ""),
+        # without the phone, which no longer refuses the row: each masked value would have been taken
+        ("xlsx", "customer_no,name,email,wechat,province,city,district,address,notes"),
+    ],
+)
+def test_an_export_masked_for_an_analyst_imported_by_the_owner_changes_nothing(
+    owner, analyst, tmp_path, file_format, columns
+):
+    """The analyst sends the manager their list; imported, its z***@qq.com, x***g and **** would have
+    replaced the customer's email, WeChat, street and notes."""
+    # given: a customer with every contact detail
+    customer = add(
+        owner,
+        "王小明",
+        "13812345678",
+        email="xiaoming@qq.com",
+        notes="晚上八点后联系",
+        socials=[SocialInput(kind=SocialKind.WECHAT, handle="wxid_xiaoming")],
+        addresses=[AddressInput(province="浙江省", city="杭州市", district="西湖区", detail="文三路 100 号")],
+    )
+    path = tmp_path / f"analyst.{file_format}"
+    export = export_build("customers", user=analyst, columns=[c for c in columns.split(",") if c])
+    export_write(export, path, file_format=file_format, user=analyst)
+    table = table_read(path.read_bytes())
+    row = dict(zip(table.headers, next(iter(table.rows))[1], strict=True))
+    assert (row["Email"], row["WeChat ID"], row["Notes"], row["Address"]) == (
+        "x***@qq.com",
+        "w***g",
+        "****",
+        "****",
+    )
+    version = customer.version
+
+    # when: the owner imports the analyst's file
+    counts = import_counts(owner, path.read_bytes())
+
+    # then: nothing changed, nothing was added
+    assert counts == (0, 0, 1, 0)
+    customer.refresh_from_db()
+    assert customer.version == version
+    assert (customer.email, customer.notes) == ("xiaoming@qq.com", "晚上八点后联系")
+    assert [p.number for p in customer.phones.all()] == ["+8613812345678"]
+    assert [a.detail for a in customer.addresses.all()] == ["文三路 100 号"]
+    assert [s.handle for s in customer.socials.all()] == ["wxid_xiaoming"]
+
+
 def test_a_colleagues_customers_are_not_in_a_sales_export(owner, sales, staff_member, tmp_path):
     from django.contrib.auth.models import Permission
 
