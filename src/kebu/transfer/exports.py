@@ -216,8 +216,11 @@ def _custom_value(definition: CustomField, value: Any) -> Any:
     return value
 
 
-def customer_columns(policy: ContactPolicy, *, figures: bool) -> list[Column]:
-    """The customer export's columns. Each label is a header the import reads back as its field."""
+def customer_columns(policy: ContactPolicy, *, figures: bool, retired_sources: bool = True) -> list[Column]:
+    """The customer export's columns. Each label is a header the import reads back as its field.
+    ``retired_sources``: the source dropdown lists the sources an admin turned off too, after the others,
+    as the customers who came from one still say so (a blank template, which holds nobody, leaves them
+    out)."""
 
     def shown(kind: str, get: Callable[[CustomerRow], str]) -> Callable[[CustomerRow], str]:
         return lambda r: policy.show(kind, get(r))
@@ -296,7 +299,7 @@ def customer_columns(policy: ContactPolicy, *, figures: bool) -> list[Column]:
             "source",
             gettext_lazy("Source"),
             lambda r: r.source,
-            choices=tuple(SourceChannel.objects.filter(is_active=True).values_list("name", flat=True)),
+            choices=_source_names(retired=retired_sources),
         ),
         Column("tags", gettext_lazy("Tags"), lambda r: r.tags, width=20),
         Column("owner", gettext_lazy("Owner"), lambda r: r.owner),
@@ -356,6 +359,13 @@ def customer_columns(policy: ContactPolicy, *, figures: bool) -> list[Column]:
         ),
     ]
     return columns
+
+
+def _source_names(*, retired: bool) -> tuple[str, ...]:
+    """The shop's sources in their order, those turned off after the others (``retired``) or not at all:
+    a dropdown without the source a row holds would flag the file's own rows in Excel."""
+    sources = SourceChannel.objects.order_by("-is_active", "position", "name")
+    return tuple((sources if retired else sources.filter(is_active=True)).values_list("name", flat=True))
 
 
 def _customers(user: Any, filters: QueryDict | None) -> Export:
@@ -660,7 +670,9 @@ def template_build(kind: str) -> Export:
     policy = ContactPolicy(can_see=True, can_reveal=True)
     columns = {
         "customers": lambda: [
-            c for c in customer_columns(policy, figures=False) if c.key not in _NOT_IMPORTED
+            c
+            for c in customer_columns(policy, figures=False, retired_sources=False)
+            if c.key not in _NOT_IMPORTED
         ],
         "orders": lambda: _order_template_columns(policy),
         "products": product_columns,

@@ -180,6 +180,27 @@ def test_every_gender_an_export_holds_is_in_its_dropdown(owner, tmp_path):
     assert given == {"未知", "男"} and given <= set(gender.choices), gender.choices
 
 
+def test_a_source_turned_off_since_is_in_the_exports_dropdown_but_not_the_templates(owner, tmp_path):
+    # given: a customer who came from a source the admin has since turned off, and one renamed
+    from kebu.customers.models import SourceChannel
+
+    retired = SourceChannel.objects.create(name="旧微店", is_active=False)
+    SourceChannel.objects.create(name="快手小店", position=99)
+    add(owner, "王小明", "13812345678", source=retired)
+
+    # when: the customers are exported, and a blank template is downloaded
+    export = export_build("customers", user=owner)
+    _rows, headers, cells, _path = exported("customers", user=owner, tmp_path=tmp_path)
+
+    # then: the export's dropdown takes the file's own source, after the shop's others; the template
+    # offers only those in use
+    [source] = [c for c in export.columns if c.key == "source"]
+    assert cells[0][headers.index("Source")] == "旧微店"
+    assert source.choices[-2:] == ("快手小店", "旧微店")
+    [offered] = [c.choices for c in template_build("customers").columns if c.key == "source"]
+    assert "快手小店" in offered and "旧微店" not in offered
+
+
 def test_csv_has_a_bom_and_neutralises_formulas(owner, tmp_path):
     add(owner, "@SUM(1)", "13812345678")
     path = tmp_path / "out.csv"
