@@ -38,6 +38,7 @@ from kebu.customers.models import (
     SocialKind,
     SourceChannel,
     Stage,
+    Tag,
 )
 from kebu.customers.privacy import ADDRESS, EMAIL, PHONE, SOCIAL, TEXT
 from kebu.customers.selectors import assignable_users
@@ -186,6 +187,8 @@ class References:
     sources: dict[str, SourceChannel]
     staff: dict[str, list[Any]]
     others: dict[str, list[Any]] = field(default_factory=dict)
+    # The shop's tags whose names hold a list separator (高客单、复购), as a cell reads them -> the name.
+    joined_tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> References:
@@ -199,6 +202,11 @@ class References:
             sources={source.name.lower(): source for source in SourceChannel.objects.all()},
             staff=dict(staff),
             others=dict(others),
+            joined_tags={
+                read: name
+                for name in Tag.objects.values_list("name", flat=True)
+                if _LIST_SEPARATORS.search(read := " ".join(normalized(name).split()))
+            },
         )
 
 
@@ -222,7 +230,7 @@ _PROVIDES = {
     "tags": "tags",
     **{key: "socials" for key in SOCIAL_COLUMNS},
 }
-_REFERENCING = {"source", "owner"}
+_REFERENCING = {"source", "owner", "tags"}
 # The sheet's fields that find a customer already in Kebu without a name or a phone: what the import
 # matches by besides those (``imports._Keys``). A row with one of them and neither a name nor a phone
 # updates the customer who has it (a 客户编号 | 标签 sheet), and makes nobody (``key_unknown_problem``).
@@ -231,7 +239,8 @@ KEYS = frozenset({"customer_no", "email", *SOCIAL_COLUMNS})
 IDENTIFYING = KEYS | {"name", "phone"}
 TAG_MAX_LENGTH = 30
 CUSTOM_PREFIX = "cf_"
-_LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
+_SEPARATORS = ",，、;；\n"
+_LIST_SEPARATORS = re.compile(f"[{_SEPARATORS}]+")
 
 
 def columns_feeding(mapping: Mapping[int, str], cells: Sequence[Cell], fields: frozenset[str]) -> list[int]:
@@ -474,7 +483,8 @@ def customer_row_read(
             problem("owner", message % {"value": owner_name})
     tag_names: tuple[str, ...] = ()
     if tags_text := text("tags", 1000):
-        tag_names = tuple(dict.fromkeys(t.strip() for t in _LIST_SEPARATORS.split(tags_text) if t.strip()))
+        joined = references.joined_tags if references is not None else {}
+        tag_names = tuple(dict.fromkeys(_tags_split(tags_text, joined)))
         if too_long := [t for t in tag_names if len(t) > TAG_MAX_LENGTH]:
             message = _("A tag is at most %(max)s characters: “%(tag)s”.")
             problem("tags", message % {"max": TAG_MAX_LENGTH, "tag": too_long[0]})
@@ -555,6 +565,19 @@ def _choice_words(choices: Any, language: str | None) -> dict[str, str]:
         with translation.override(other):
             words.update((str(label).lower(), value) for value, label in choices.choices)
     return {**words, **{v: v for v in choices.values}}
+
+
+def _tags_split(text: str, joined: Mapping[str, str]) -> list[str]:
+    """The tag names in a tags cell, split at its list separators, except that a tag of the shop's whose
+    name holds one (``joined``: as the cell reads it -> the name) is one tag, as the export wrote it:
+    split, it would come back as two new tags."""
+    names = []
+    for read in sorted(joined, key=len, reverse=True):
+        whole = re.compile(rf"(?:^|(?<=[{_SEPARATORS}]))\s*{re.escape(read)}\s*(?=[{_SEPARATORS}]|$)")
+        text, found = whole.subn("", text)
+        if found:
+            names.append(joined[read])
+    return [*names, *(t.strip() for t in _LIST_SEPARATORS.split(text) if t.strip())]
 
 
 # A sheet's contact columns and how an export masks each (``customers.privacy``).

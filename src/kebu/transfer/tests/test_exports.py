@@ -599,6 +599,27 @@ def test_exporting_then_importing_changes_nothing(owner, tmp_path, people, file_
     assert list(Customer.objects.order_by("pk").values_list("pk", "version")) == before
 
 
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_a_tag_whose_name_holds_a_list_separator_comes_back_as_itself(owner, tmp_path, file_format):
+    """The export joins a customer's tags with 、 and the import splits a tags cell at 、 , ，; ; a tag
+    named 高客单、复购 would have come back as two new tags, 高客单 and 复购."""
+    from kebu.customers.models import Tag
+
+    # given: a customer with a tag whose name holds a separator, and a plain one
+    joined, plain = Tag.objects.create(name="高客单、复购"), Tag.objects.create(name="宝妈")
+    customer = add(owner, "王小明", "13812345678", tags=[joined, plain])
+    path = tmp_path / f"tags.{file_format}"
+    export_write(export_build("customers", user=owner), path, file_format=file_format, user=owner)
+
+    # when: the export is imported again
+    counts = import_counts(owner, path.read_bytes())
+
+    # then: nothing changed, and no tag was made
+    assert counts == (0, 0, 1, 0)
+    assert sorted(customer.tags.values_list("name", flat=True)) == ["宝妈", "高客单、复购"]
+    assert Tag.objects.count() == 2
+
+
 def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
     from kebu.transfer.models import ImportKind
 
