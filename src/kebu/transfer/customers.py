@@ -202,11 +202,7 @@ class References:
             sources={source.name.lower(): source for source in SourceChannel.objects.all()},
             staff=dict(staff),
             others=dict(others),
-            joined_tags={
-                read: name
-                for name in Tag.objects.values_list("name", flat=True)
-                if _LIST_SEPARATORS.search(read := " ".join(normalized(name).split()))
-            },
+            joined_tags=_joined(Tag.objects.values_list("name", flat=True)),
         )
 
 
@@ -440,9 +436,7 @@ def customer_row_read(
                 if as_taken := date_correction(raw, data.custom[definition.key]):
                     corrected(CUSTOM_PREFIX + definition.key, *as_taken)
         elif definition.field_type == CustomFieldType.MULTI:
-            data.custom[definition.key] = [
-                v.strip() for v in _LIST_SEPARATORS.split(normalized(raw)) if v.strip()
-            ]
+            data.custom[definition.key] = _list_split(normalized(raw), _joined(definition.choices))
         elif definition.field_type == CustomFieldType.TEXT:
             data.custom[definition.key] = text(CUSTOM_PREFIX + definition.key, 500, free=True)
         else:
@@ -484,7 +478,7 @@ def customer_row_read(
     tag_names: tuple[str, ...] = ()
     if tags_text := text("tags", 1000):
         joined = references.joined_tags if references is not None else {}
-        tag_names = tuple(dict.fromkeys(_tags_split(tags_text, joined)))
+        tag_names = tuple(dict.fromkeys(_list_split(tags_text, joined)))
         if too_long := [t for t in tag_names if len(t) > TAG_MAX_LENGTH]:
             message = _("A tag is at most %(max)s characters: “%(tag)s”.")
             problem("tags", message % {"max": TAG_MAX_LENGTH, "tag": too_long[0]})
@@ -567,10 +561,17 @@ def _choice_words(choices: Any, language: str | None) -> dict[str, str]:
     return {**words, **{v: v for v in choices.values}}
 
 
-def _tags_split(text: str, joined: Mapping[str, str]) -> list[str]:
-    """The tag names in a tags cell, split at its list separators, except that a tag of the shop's whose
-    name holds one (``joined``: as the cell reads it -> the name) is one tag, as the export wrote it:
-    split, it would come back as two new tags."""
+def _joined(names: Iterable[str]) -> dict[str, str]:
+    """Those of ``names`` (the shop's tags, a custom field's choices) that hold a list separator, as a
+    cell reads them (``normalized``) -> the name."""
+    read = {" ".join(normalized(name).split()): name for name in names}
+    return {text: name for text, name in read.items() if _LIST_SEPARATORS.search(text)}
+
+
+def _list_split(text: str, joined: Mapping[str, str]) -> list[str]:
+    """The names in a list cell (tags, a multiple choice), split at its list separators, except that a
+    name of the shop's that holds one (``joined``, from ``_joined``) is one name, as the export wrote it:
+    split, a tag 高客单、复购 would come back as two new tags, a choice as two it does not have."""
     names = []
     for read in sorted(joined, key=len, reverse=True):
         whole = re.compile(rf"(?:^|(?<=[{_SEPARATORS}]))\s*{re.escape(read)}\s*(?=[{_SEPARATORS}]|$)")

@@ -620,6 +620,29 @@ def test_a_tag_whose_name_holds_a_list_separator_comes_back_as_itself(owner, tmp
     assert Tag.objects.count() == 2
 
 
+def test_a_multiple_choice_whose_choice_holds_a_list_separator_comes_back_as_itself(owner, tmp_path):
+    """Split at its 、, 混合性（T区油、两颊干） would be two choices the field does not have, and the row
+    refused."""
+    # given: a multiple-choice field with such a choice, and a customer who has it and another
+    CustomFieldFactory(
+        key="skin",
+        label="肤质",
+        field_type=CustomFieldType.MULTI,
+        choices=["干性", "混合性（T区油、两颊干）", "敏感"],
+    )
+    customer = add(owner, "王小明", "13812345678", custom={"skin": ["混合性（T区油、两颊干）", "敏感"]})
+    path = tmp_path / "skin.xlsx"
+    export_write(export_build("customers", user=owner), path, file_format="xlsx", user=owner)
+
+    # when: the export is imported again
+    counts = import_counts(owner, path.read_bytes())
+
+    # then: nothing changed
+    assert counts == (0, 0, 1, 0)
+    customer.refresh_from_db()
+    assert customer.custom["skin"] == ["混合性（T区油、两颊干）", "敏感"]
+
+
 def order_import_counts(owner, path: Path) -> tuple[int, int, int, int]:
     from kebu.transfer.models import ImportKind
 
