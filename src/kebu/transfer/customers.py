@@ -592,7 +592,8 @@ _MASKABLE = {
 
 
 def _masked_cell(cells: Sequence[Cell], index: int | None, kind: str) -> bool:
-    return index is not None and isinstance(cells[index], str) and is_masked(kind, cells[index].strip())
+    value = cells[index] if index is not None else None
+    return isinstance(value, str) and is_masked(kind, value.strip())
 
 
 def _division_at_fault(address: AddressInput, columns: Mapping[str, int]) -> str:
