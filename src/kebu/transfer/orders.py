@@ -1397,15 +1397,18 @@ def _journal_entry(
     made: bool,
     version: int | None,
     stage_before: str,
+    customer_version_before: int,
     refund: Mapping[str, int] | None = None,
 ) -> ImportRow:
-    """The entry of an order the import made. ``stage_before``: its buyer's lifecycle stage as the batch
-    found it, which undo puts back; ``refund``: what ``_refunded`` left of the refund it recorded, which
-    undo takes back with it, and a note saying so."""
+    """The entry of an order the import made. ``stage_before`` and ``customer_version_before``: its
+    buyer's lifecycle stage and version as the batch found them, which undo puts back (``_stages_put_back``);
+    ``refund``: what ``_refunded`` left of the refund it recorded, which undo takes back with it, and a
+    note saying so."""
     notes = [[w.column, w.value, w.reason] for w in order.warnings]
     detail: dict[str, Any] = {"order": created.pk, "customer_created": made}
     if not made:
         detail["stage_before"] = stage_before
+        detail["customer_version_before"] = customer_version_before
     if refund:
         detail |= refund
         notes.append(_refund_note(run, order, created))
@@ -1658,8 +1661,10 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
         if customer_id not in customers:
             customers[customer_id] = known.customer(customer_id)
         checked.order.customer = customers[customer_id]
-    # Each buyer's stage before the batch's writes, which move copies of their own: undo puts it back.
+    # Each buyer's stage and version before the batch's writes, which move copies of their own: undo
+    # puts them back.
     stages = {customer_id: customers[customer_id].stage for _o, _c, customer_id in passed}
+    versions = {customer_id: customers[customer_id].version for _o, _c, customer_id in passed}
     # An order refunded (closed after payment, or with an amount refunded) is refunded as soon as it is
     # written, as order by order, so that the orders after it find its customer's figures as they were
     # then: the orders up to it are written together, then its refund (the after-sale services), then the
@@ -1685,6 +1690,7 @@ def _orders_together(run: Import, orders: Sequence[OrderRows]) -> list[ImportRow
             made=new_buyers.get(customer_id) is order,
             version=version,
             stage_before=stages[customer_id],
+            customer_version_before=versions[customer_id],
             refund=refund,
         )
         for (order, _checked, customer_id), (made_order, version), refund in zip(
@@ -2249,7 +2255,8 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                     ).customers()
                 else:
                     customer = known.customer(customer_id)
-                stage_before = customer.stage  # as the batch found it: order_create moves its own copy
+                # As the batch found them: order_create moves its own copy.
+                stage_before, customer_version_before = customer.stage, customer.version
                 if order.has_refund:
                     # One closed that comes to nothing paid is cancelled; a refund is held against the
                     # amount paid, before anything of the order is written.
@@ -2280,6 +2287,7 @@ def _orders_one_by_one(run: Import, orders: Sequence[OrderRows]) -> list[ImportR
                 made=made,
                 version=version,
                 stage_before=stage_before,
+                customer_version_before=customer_version_before,
                 refund=refund,
             )
         )

@@ -1604,6 +1604,31 @@ def test_an_export_undone_after_the_newer_export_that_moved_its_orders_can_be_un
     assert not Order.objects.exists() and not Customer.objects.exists()
 
 
+@pytest.mark.parametrize("payment", ["支付宝", "赊账"], ids=["written-together", "order-by-order"])
+def test_an_export_undone_after_the_newer_export_that_gave_its_buyer_an_order_can_be_undone(
+    owner, shop, payment
+):
+    # given: last week's export made 王五 with an order awaiting payment; this week's gives him a new,
+    # paid order, which moves him up a stage (on credit, the batch is written order by order)
+    from kebu.orders.services.credit import customer_credit_set
+
+    first = run_import(owner, TAOBAO, store=shop.store)
+    wang = Customer.objects.get(name="王五")
+    customer_credit_set(actor=owner, customer=wang, credit_limit_cny="300.00", payment_terms_days=30)
+    header = TAOBAO.decode().splitlines()[0] + ",付款方式"
+    row = "2024010512349,tb_wang,55,买家已付款,,王五,北京市朝阳区建国路1号,13700002222,2024-02-05 08:00:00,"
+    row += f"2024-02-05 08:01:00,不存在的宝贝,1,NOPE-1,55,,,,0,{payment}"
+    later = run_import(owner, f"{header}\n{row}\n".encode(), store=shop.store)
+    assert counts(later) == (1, 0, 0, 0), import_rejected_rows(later)
+
+    # when: the newer one is undone, then the first
+    import_undo(actor=owner, run=later)
+    import_undo(actor=owner, run=first)
+
+    # then: 王五 is as the first import left him when its undo looks (his version too), so it goes
+    assert not Order.objects.exists() and not Customer.objects.exists()
+
+
 def test_a_move_the_services_refuse_is_rejected_saying_where_the_order_stands(owner, shop):
     run_import(owner, TAOBAO, store=shop.store)
     # Shipped, says the export, but an hour before the order was paid (2024-01-06 09:05).
