@@ -56,7 +56,7 @@ from django.utils.translation import ngettext
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
 from kebu.core.masking import MASK
 from kebu.core.phone import clean_digits, parse_phone
-from kebu.core.text import list_join
+from kebu.core.text import fold, list_join
 from kebu.customers.events import customer_stage_put_back_event
 from kebu.customers.models import Address, Customer, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
@@ -1297,18 +1297,26 @@ class _Known:
 
 
 def _address_key(buyer: CustomerRow) -> tuple[str, ...] | None:
-    """A buyer's name with the address the parcel went to, its parts compared without spaces; None
-    without a street, or with one masked. Marketplaces mask the buyer's phone (138****5678), and
+    """A buyer's name with the address the parcel went to (``_street_key``); None without a street, or
+    with the name or the street masked. Marketplaces mask the buyer's phone (138****5678), and
     Pinduoduo and Douyin give no buyer ID, so for a repeat buyer of theirs the name is all the sheet has
     besides the address, and a name alone is not enough (two 王伟 are two people); the same name at the
-    same street address is the same buyer."""
+    same street address is the same buyer. A masked one says nothing: 王** at a family's address is
+    any of them."""
     if buyer.data is None or not buyer.data.name or not buyer.data.addresses:
         return None
     address = buyer.data.addresses[0]
-    if not address.detail or MASK in address.detail or "*" in address.detail:  # a masked one says nothing
+    if not address.detail or "*" in address.detail or "*" in buyer.data.name:  # MASK is asterisks too
         return None
+    return _street_key(buyer.data.name, address)
+
+
+def _street_key(name: str, address: Any) -> tuple[str, ...]:
+    """``name`` with ``address``'s parts as compared: width and case folded, without spaces. A sheet's
+    cells are read folded (NFKC), an address typed into the customer's page is kept as typed: 解放大道１００号
+    in full-width digits is the street the sheet writes 解放大道 100 号."""
     parts = (address.province, address.city, address.district, address.detail)
-    return (buyer.data.name, *("".join(part.split()) for part in parts))
+    return (name, *("".join(fold(part).split()) for part in parts))
 
 
 def _customers_by_address(keys: set[tuple[str, ...]]) -> dict[tuple[str, ...], list[int]]:
@@ -1321,8 +1329,7 @@ def _customers_by_address(keys: set[tuple[str, ...]]) -> dict[tuple[str, ...], l
     for address in (
         Address.objects.filter(customer__name__in=names).select_related("customer").order_by("customer_id")
     ):
-        parts = (address.province, address.city, address.district, address.detail)
-        key = (address.customer.name, *("".join(part.split()) for part in parts))
+        key = _street_key(address.customer.name, address)
         if key in keys and address.customer_id not in found.get(key, []):
             found.setdefault(key, []).append(address.customer_id)
     return found

@@ -659,6 +659,41 @@ def test_an_order_signed_for_whose_buyer_confirmed_receipt_is_completed_at_that_
     assert (said.written, "确认收货时间" in said.reason) == ("已签收", True)
 
 
+def test_a_masked_buyer_is_the_customer_whose_address_was_typed_in_full_width_digits(owner):
+    # The customer's page keeps an address as typed, and a Chinese keyboard in full-width mode types
+    # １００; the sheet's cells are read folded (100). The same street, so the same buyer.
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    street = AddressInput(
+        province="湖北省", city="武汉市", district="江汉区", detail="解放大道１００号", is_default=True
+    )
+    known = customer_create(actor=owner, data=CustomerInput(name="钱多多", addresses=[street]))
+
+    run = run_import(
+        owner, _pinduoduo_orders(("240306-1", "2024-03-06 08:00:00", "解放大道 100 号")), store=store
+    )
+
+    assert counts(run) == (1, 0, 0, 0), import_rejected_rows(run)
+    assert Order.objects.get().customer_id == known.pk and Customer.objects.count() == 1
+
+
+def test_a_masked_name_tells_no_buyer_apart_at_one_address(owner):
+    # 王** at a family's address is any of them: two orders, two customers, as with nothing to match on.
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    sheet = _pinduoduo_orders(
+        ("240306-1", "2024-03-06 08:00:00", "解放大道 100 号"),
+        ("240306-2", "2024-03-06 09:00:00", "解放大道 100 号"),
+    )
+
+    run = run_import(owner, sheet.decode("gb18030").replace("钱多多", "钱**").encode("gb18030"), store=store)
+
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert Customer.objects.count() == 2
+
+
 def test_a_masked_street_address_tells_no_buyer_apart(owner):
     from kebu.orders.models import Store
 
