@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -84,6 +84,21 @@ def _replayed(existing: IdempotencyKey, *, model: type[M], fingerprint: str) -> 
     return model._default_manager.get(pk=existing.object_id)
 
 
+def settings_fields_set(
+    row: models.Model, data: Mapping[str, Any], fields: Iterable[str], *, refusal: str
+) -> None:
+    """Set on a settings row the ``fields`` that ``data`` names, then have the model check them all
+    together (its validators and ``clean``); refused as ``ValidationFailed(refusal)`` with each field's
+    error, the row then to be thrown away. Shared by the shop settings and the scoring settings."""
+    for name in fields:
+        if name in data:
+            setattr(row, name, data[name])
+    try:
+        row.full_clean()
+    except ValidationError as exc:
+        raise ValidationFailed(refusal, field_errors=exc.message_dict) from exc
+
+
 def _stale() -> Conflict:
     return Conflict(_("Someone changed the shop settings meanwhile, so yours were not saved."))
 
@@ -113,15 +128,8 @@ def shop_settings_update(
         raise _stale()
     read_at = row.updated_at
     before = {name: getattr(row, name) for name in SHOP_SETTINGS_FIELDS}
-    for name in SHOP_SETTINGS_FIELDS:
-        if name in data:
-            setattr(row, name, data[name])
-    try:
-        row.full_clean()
-    except ValidationError as exc:
-        raise ValidationFailed(
-            _("The shop settings were not saved; correct the marked fields."), field_errors=exc.message_dict
-        ) from exc
+    refusal = _("The shop settings were not saved; correct the marked fields.")
+    settings_fields_set(row, data, SHOP_SETTINGS_FIELDS, refusal=refusal)
     changes = {
         name: [_plain(name, before[name]), _plain(name, getattr(row, name))]
         for name in SHOP_SETTINGS_FIELDS

@@ -969,6 +969,16 @@ class _ApiViewSet(viewsets.GenericViewSet):
         return _validated(serializer(data=self.request.data, context=self.get_serializer_context()))
 
 
+# What a product's PUT and PATCH answer: 409 when the version sent is not the one saved.
+_PRODUCT_CHANGED = {
+    200: ProductSerializer,
+    400: _ERRORS,
+    403: _FORBIDDEN,
+    404: _NOT_FOUND,
+    409: _STEP_CONFLICT,
+}
+
+
 @extend_schema_view(
     list=extend_schema(
         summary=gettext_lazy("List products"),
@@ -992,13 +1002,7 @@ class _ApiViewSet(viewsets.GenericViewSet):
         ),
         parameters=[_id_parameter(), _IF_MATCH],
         request=ProductWriteSerializer,
-        responses={
-            200: ProductSerializer,
-            400: _ERRORS,
-            403: _FORBIDDEN,
-            404: _NOT_FOUND,
-            409: _STEP_CONFLICT,
-        },
+        responses=_PRODUCT_CHANGED,
     ),
     partial_update=extend_schema(
         summary=gettext_lazy("Change some fields of a product"),
@@ -1008,13 +1012,7 @@ class _ApiViewSet(viewsets.GenericViewSet):
         ),
         parameters=[_id_parameter(), _IF_MATCH],
         request=ProductWriteSerializer,
-        responses={
-            200: ProductSerializer,
-            400: _ERRORS,
-            403: _FORBIDDEN,
-            404: _NOT_FOUND,
-            409: _STEP_CONFLICT,
-        },
+        responses=_PRODUCT_CHANGED,
     ),
 )
 class ProductViewSet(_ApiViewSet):

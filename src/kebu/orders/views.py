@@ -811,7 +811,9 @@ def _product_save(
         # The form keeps what was typed and the version it was read at, so saving again is refused
         # again; what the colleague saved is shown beside it, to be compared before reloading.
         bundle.form.add_error(None, exc.message)
-        bundle.saved_now = selectors.product_list().get(pk=product.pk) if product is not None else None
+        # (None if an undo of the import that made it took it away meanwhile)
+        saved = selectors.product_list().filter(pk=product.pk) if product is not None else None
+        bundle.saved_now = saved.first() if saved is not None else None
         return None
     except KebuError as exc:
         bundle.add_service_errors(exc)

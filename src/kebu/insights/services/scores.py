@@ -38,13 +38,13 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kebu.audit.services import audit_record
 from kebu.core.errors import Forbidden, ValidationFailed
+from kebu.core.services import settings_fields_set
 from kebu.customers.models import Customer
 from kebu.engagement.models import FollowUp, FollowUpStatus
 from kebu.engagement.services.followups import ADD_FOLLOWUP, followup_create, user_sees_customer
@@ -720,16 +720,8 @@ def score_settings_update(*, actor: Any, data: dict[str, Any]) -> ScoreSettings:
     validates them all together) and record who changed what. They take effect at the next run."""
     row = ScoreSettings.current()
     before = row.as_params()
-    for name in SETTINGS_FIELDS:
-        if name in data:
-            setattr(row, name, data[name])
-    try:
-        row.full_clean()
-    except ValidationError as exc:
-        raise ValidationFailed(
-            _("The scoring settings were not saved; correct the marked fields."),
-            field_errors=exc.message_dict,
-        ) from exc
+    refusal = _("The scoring settings were not saved; correct the marked fields.")
+    settings_fields_set(row, data, SETTINGS_FIELDS, refusal=refusal)
     row.save()
     after = row.as_params()
     changes = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
