@@ -174,6 +174,9 @@ class CustomerRow:
     # problem only if it would give them a customer, which the import knows once it has matched the row
     # (``imports._owner_refused``). Naming the one who owns the customer already changes nothing.
     owner_refused: Problem | None = None
+    # The digits a marketplace left of a phone it masked (135****4444): no phone to keep, but enough to
+    # tell two buyers of one name at one street apart (an order's buyer: see transfer.orders).
+    masked_phone_tail: str = ""
 
 
 @dataclass

@@ -10,7 +10,8 @@ method), never its lines or amounts: a sheet that differs there is refused for t
 differs. The importer changes an order already in Kebu only as its page would let them: one they may not
 see, or may not change, is left as it is with a note, and the contact details they see masked are never
 taken. The buyer is matched to a customer by customer number, phone, or marketplace buyer ID
-(旺旺/会员名), or, named with none of them (a masked phone), by name and street address together; and
+(旺旺/会员名), or, named with none of them (a masked phone), by name and street address together, unless
+the digits the masked phone shows end none of that customer's phones; and
 becomes a new customer when none has them, owned as the customer import's are, named
 by the sheet's customer (Kebu's own export's Customer) or else its receiver. A buyer the sheet names by
 such a key needs no name or phone; a new one does, and its order is refused saying which column to fill
@@ -54,11 +55,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kebu.core.errors import Conflict, KebuError, ValidationFailed
+from kebu.core.lookup import phone_last4_lookup
 from kebu.core.masking import MASK
 from kebu.core.phone import clean_digits, parse_phone
 from kebu.core.text import fold, list_join
 from kebu.customers.events import customer_stage_put_back_event
-from kebu.customers.models import Address, Customer, CustomField, SocialKind
+from kebu.customers.models import Address, Customer, CustomerPhone, CustomField, SocialKind
 from kebu.customers.services import SocialInput, customers_import_create
 from kebu.orders.models import (
     COUNTED_STATUSES,
@@ -1066,7 +1068,9 @@ def _buyer(
         # receiver's only where the sheet leaves it blank.
         del buyer_mapping[receiver if normalized(cells[named]) else named]
     phone = next((i for i, key in buyer_mapping.items() if key == "phone"), None)
-    if phone is not None and "*" in normalized(cells[phone]):
+    tail = ""
+    if phone is not None and "*" in (masked := normalized(cells[phone])):
+        tail = "".join(ch for ch in masked.rsplit("*", 1)[1] if ch.isdigit())
         cells = [None if i == phone else cell for i, cell in enumerate(cells)]
     # A buyer the sheet names by a key (a customer number, an account, an email) needs no name or phone
     # to be found; only a new one does (``_new_buyer_unnamed``).
@@ -1114,6 +1118,7 @@ def _buyer(
             *row.data.socials,
             SocialInput(kind=SocialKind.OTHER, kind_label=label, handle=handle),
         ]
+    row.masked_phone_tail = tail if len(tail) >= 4 else ""
     return row
 
 
@@ -1214,7 +1219,7 @@ class _Known:
     matches: _Matches
     # A buyer known by name alone (a masked phone, no buyer ID) and the parcel's address -> the customers
     # of that name with that address (``_address_key``).
-    by_address: dict[tuple[str, ...], list[int]]
+    by_address: dict[tuple[str, ...], list[_AtAddress]]
     matched: dict[int, Customer]
     hidden: set[int]  # the ids of existing orders the importer may not see
     allowed: _Allowed
@@ -1242,7 +1247,7 @@ class _Known:
         wanted = {cid for k in keys if not k.name and (cid := matches.find(k)) is not None}
         addresses = {key for b, k in zip(buyers, keys, strict=True) if k.name and (key := _address_key(b))}
         by_address = _customers_by_address(addresses)
-        wanted |= {ids[0] for ids in by_address.values() if len(ids) == 1}
+        wanted |= {at.customer_id for found in by_address.values() for at in found}
         actor = run.created_by
         customers = CustomersAllowed.of(actor)
         return cls(
@@ -1266,14 +1271,23 @@ class _Known:
         if not keys.name:
             return self.matches.find(keys)
         found = self.by_address.get(_address_key(buyer) or ("",), [])
-        return found[0] if len(found) == 1 else None
+        if buyer.masked_phone_tail:
+            # 王伟 at a campus parcel station is two people when their masked phones end differently.
+            tail = phone_last4_lookup(buyer.masked_phone_tail)
+            found = [at for at in found if not at.last4 or tail in at.last4]
+        return found[0].customer_id if len(found) == 1 else None
 
     def buyer_learn(self, buyer: CustomerRow, keys: Any, customer_id: int, customer_no: str = "") -> None:
         """A new buyer of the batch (made, or a stand-in id below zero, under the sheet's customer number
         unless ``customer_no``): later orders with their keys are theirs."""
         self.matches.learn(keys, customer_id, customer_no or buyer.customer_no)
         if keys.name and (key := _address_key(buyer)):
-            self.by_address.setdefault(key, [customer_id])
+            found = self.by_address.setdefault(key, [])
+            at = next((at for at in found if at.customer_id == customer_id), None)
+            if at is None:
+                found.append(at := _AtAddress(customer_id))
+            if buyer.masked_phone_tail:
+                at.last4.add(phone_last4_lookup(buyer.masked_phone_tail))
 
     def buyer_problem(self, customer_id: int | None) -> str:
         """Why a new order may not be the buyer's (``customer_id``: the customer matched, None for a new
@@ -1319,19 +1333,35 @@ def _street_key(name: str, address: Any) -> tuple[str, ...]:
     return (name, *("".join(fold(part).split()) for part in parts))
 
 
-def _customers_by_address(keys: set[tuple[str, ...]]) -> dict[tuple[str, ...], list[int]]:
+@dataclass
+class _AtAddress:
+    """A customer at a name and street (``_address_key``), with the lookups of the last four digits of
+    the phones they have, or a batch's masked buyer showed: what a masked phone is compared with."""
+
+    customer_id: int
+    last4: set[str] = field(default_factory=set)
+
+
+def _customers_by_address(keys: set[tuple[str, ...]]) -> dict[tuple[str, ...], list[_AtAddress]]:
     """``keys`` (``_address_key``) -> the customers of that name who have that address: the addresses of
     the customers of those names (a few each; the street is encrypted, so compared here)."""
     if not keys:
         return {}
     names = {key[0] for key in keys}
-    found: dict[tuple[str, ...], list[int]] = {}
+    found: dict[tuple[str, ...], list[_AtAddress]] = {}
     for address in (
         Address.objects.filter(customer__name__in=names).select_related("customer").order_by("customer_id")
     ):
         key = _street_key(address.customer.name, address)
-        if key in keys and address.customer_id not in found.get(key, []):
-            found.setdefault(key, []).append(address.customer_id)
+        if key in keys and all(at.customer_id != address.customer_id for at in found.get(key, [])):
+            found.setdefault(key, []).append(_AtAddress(address.customer_id))
+    everyone = [at for ats in found.values() for at in ats]
+    phones = CustomerPhone.objects.filter(customer_id__in={at.customer_id for at in everyone})
+    last4: dict[int, set[str]] = {}
+    for customer_id, lookup in phones.values_list("customer_id", "last4_lookup"):
+        last4.setdefault(customer_id, set()).add(lookup)
+    for at in everyone:
+        at.last4 |= last4.get(at.customer_id, set())
     return found
 
 

@@ -694,6 +694,58 @@ def test_a_masked_name_tells_no_buyer_apart_at_one_address(owner):
     assert Customer.objects.count() == 2
 
 
+def _with_masked_phones(sheet: bytes, *phones: str) -> bytes:
+    """``sheet`` (``_pinduoduo_orders``) with each order's masked phone (135****4444) in turn ``phones``."""
+    header, *rows = sheet.decode("gb18030").splitlines()
+    rows = [row.replace("135****4444", phone) for row, phone in zip(rows, phones, strict=True)]
+    return "\n".join([header, *rows, ""]).encode("gb18030")
+
+
+def test_masked_phones_ending_differently_tell_two_buyers_of_one_name_at_one_street_apart(owner):
+    # Two 钱多多 collecting at one campus parcel station: the name and the street are the same, the four
+    # digits Pinduoduo leaves of each phone are not. Taken for one buyer, one's orders were the other's.
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    sheet = _pinduoduo_orders(
+        ("240306-1", "2024-03-06 08:00:00", "解放大道 100 号"),
+        ("240306-2", "2024-03-06 09:00:00", "解放大道 100 号"),
+        ("240306-3", "2024-03-06 10:00:00", "解放大道 100 号"),
+    )
+
+    run = run_import(
+        owner, _with_masked_phones(sheet, "135****4444", "139****1234", "135****4444"), store=store
+    )
+
+    assert counts(run) == (3, 0, 0, 0), import_rejected_rows(run)
+    buyers = dict(Order.objects.values_list("order_no", "customer_id"))
+    assert buyers["240306-1"] == buyers["240306-3"] != buyers["240306-2"]
+    assert Customer.objects.count() == 2
+
+
+def test_a_masked_phone_is_not_the_customer_at_that_street_whose_phone_ends_otherwise(owner):
+    from kebu.orders.models import Store
+
+    store = Store.objects.create(name="拼多多店", platform="pinduoduo")
+    street = AddressInput(province="湖北省", city="武汉市", district="江汉区", detail="解放大道100号")
+    other = customer_create(
+        actor=owner,
+        data=CustomerInput(name="钱多多", phones=[PhoneInput(number="13800001111")], addresses=[street]),
+    )
+    sheet = _pinduoduo_orders(
+        ("240306-1", "2024-03-06 08:00:00", "解放大道 100 号"),
+        ("240306-2", "2024-03-06 09:00:00", "解放大道 100 号"),
+    )
+
+    run = run_import(owner, _with_masked_phones(sheet, "135****4444", "138****1111"), store=store)
+
+    # the phone ending 1111 is hers; the one ending 4444 is someone else's, a new customer
+    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    buyers = dict(Order.objects.values_list("order_no", "customer_id"))
+    assert buyers["240306-2"] == other.pk != buyers["240306-1"]
+    assert Customer.objects.count() == 2
+
+
 def test_a_masked_street_address_tells_no_buyer_apart(owner):
     from kebu.orders.models import Store
 
