@@ -761,3 +761,20 @@ def test_the_api_claims_and_transfers(client_for, sales_a, manager_east, pool_cu
     assert claimed.status_code == 200 and claimed.json()["owner"] == sales_a.pk
     assert again.status_code == 409 and again.json()["code"] == "conflict"
     assert moved.status_code == 200 and moved.json()["owner"] == manager_east.pk
+
+
+def test_a_customer_of_a_former_colleague_says_their_owner_left(client_for, admin_member, former):
+    # Their customers stay theirs until handed over: the list and the customer page say the owner left,
+    # so nobody waits for 王芳 to call back.
+    _wangfang, _lilei, theirs = former
+    client = client_for(admin_member)
+
+    listing = client.get(reverse("customers:list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = client.get(
+        reverse("customers:detail", args=[theirs.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    row = listing[listing.index(theirs.customer_no) :]
+    assert "王芳 (deactivated)" in row[: row.index("</tr>")]
+    card = page[page.index('id="ownership"') :]
+    assert "王芳 (deactivated)" in card[: card.index("</span>")]
