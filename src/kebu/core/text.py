@@ -19,6 +19,19 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").strip().lower()
 
 
+# Han characters (the basic block, extension A and the compatibility ideographs): a name of them has no
+# spaces, however a sheet or a form spaced it out.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_BETWEEN_HAN = re.compile(f"(?<=[{_HAN}]) (?=[{_HAN}])")
+
+
+def name_tidy(name: str) -> str:
+    """A customer's name as kept: no space at either end, one between words, and none between two
+    Chinese characters ("李  娜" and "李 娜" are 李娜, as a sheet aligning two-character names spaces
+    them; "Amy  Wang" is "Amy Wang"), so one person is not two customers, nor missed by a search."""
+    return _BETWEEN_HAN.sub("", " ".join(name.split()))
+
+
 @lru_cache(maxsize=200_000)
 def pinyin_keys(name: str) -> tuple[str, str]:
     """(full pinyin, initials) of a name, ASCII lower case without spaces: 张三 → ("zhangsan", "zs").

@@ -31,7 +31,7 @@ from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.masking import mask_address, mask_email, mask_phone, mask_text
 from kebu.core.phone import parse_phone
 from kebu.core.services import idempotent, sequence_next
-from kebu.core.text import list_join, pinyin_keys
+from kebu.core.text import list_join, name_tidy, pinyin_keys
 from kebu.customers import access, events
 from kebu.customers.models import (
     Address,
@@ -468,7 +468,7 @@ def _profile_values(
 ) -> dict[str, Any]:
     """The customer's columns that ``data`` sets, by field name, with what is derived from them (pinyin,
     lookups, the primary phone, the region of the default address)."""
-    name = data.name.strip()
+    name = name_tidy(data.name)
     name_pinyin, name_initials = pinyin_keys(name)
     # Values of fields an admin has since deactivated are kept, not wiped by the next save: the field
     # may come back, and the data is the merchant's.

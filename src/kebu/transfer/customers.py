@@ -29,7 +29,7 @@ from kebu.core.errors import ValidationFailed
 from kebu.core.masking import is_masked
 from kebu.core.phone import PHONE_SEPARATORS, clean_digits, mobile_national
 from kebu.core.templatetags.kebu import phone_display
-from kebu.core.text import fold, list_join
+from kebu.core.text import fold, list_join, name_tidy
 from kebu.customers.models import (
     CustomerType,
     CustomField,
@@ -339,8 +339,11 @@ def customer_row_read(
             corrected(key, str(choices(found).label), _("Taken as the choice Kebu has for this word."))
         return found
 
+    written_name = text("name", 100, free=True)
+    if (name := name_tidy(written_name)) != written_name.strip():
+        corrected("name", name, _("Spaces inside the name left out, as Kebu keeps names."))
     data = CustomerInput(
-        name=text("name", 100, free=True),
+        name=name,
         gender=choice("gender", _GENDER_WORDS, Gender, Gender.UNKNOWN),
         email=text("email", 254),
         customer_type=choice("customer_type", _TYPE_WORDS, CustomerType, CustomerType.INDIVIDUAL),

@@ -9,7 +9,7 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kebu.core.text import fold, list_join, pinyin_keys
+from kebu.core.text import fold, list_join, name_tidy, pinyin_keys
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,19 @@ def test_every_common_chinese_character_gives_an_initial(text):
 def test_a_list_in_a_sentence_is_joined_as_the_active_language_writes_one(language, joined):
     with translation.override(language):
         assert list_join(["VIP", "老客", 3]) == joined
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("李  娜", "李娜"),
+        ("欧阳\u3000娜娜", "欧阳娜娜"),
+        ("  张三 ", "张三"),
+        ("Amy  Wang", "Amy Wang"),
+        ("Amy 王", "Amy 王"),
+        ("杭州 青禾 贸易有限公司", "杭州青禾贸易有限公司"),
+        ("", ""),
+    ],
+)
+def test_a_name_is_kept_without_the_spaces_a_sheet_or_a_form_put_in_it(written, kept):
+    assert name_tidy(written) == kept

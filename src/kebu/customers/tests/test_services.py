@@ -106,6 +106,15 @@ def test_create_with_every_part_normalises_and_derives(clerk):
     assert CustomerEvent.objects.filter(customer=customer, kind="customer.created", actor=clerk).count() == 1
 
 
+def test_a_name_typed_with_spaces_between_its_characters_is_kept_without_them(clerk):
+    data = CustomerInput(name="李 娜", phones=[PhoneInput("13800001235")])
+
+    customer = customer_create(actor=clerk, data=data)
+
+    customer.refresh_from_db()
+    assert (customer.name, customer.name_pinyin) == ("李娜", "lina")
+
+
 def test_the_first_address_is_the_default_when_none_is_marked(clerk):
     customer = customer_create(
         actor=clerk,

@@ -2007,3 +2007,19 @@ def test_a_mapping_with_a_key_alone_is_taken_and_one_without_any_is_refused_nami
         customer_import_start(
             actor=owner, data=keyed_csv("备注,最近购买", "VIP,铁观音"), file_name="x.csv", enqueue=False
         )
+
+
+def test_a_name_spaced_out_in_the_sheet_is_the_customer_of_that_name_and_said_so(owner):
+    # A sheet that lines up two- and three-character names writes 李  娜: taken as written, the customer's
+    # name changed at every import and a search for 李娜 missed her.
+    from kebu.transfer.corrections import import_corrections
+
+    known = make_customer(actor=owner, name="李娜", phone="13800001235")
+
+    run = run_import(owner, csv_bytes(",李  娜,13800001235,,,,,,,,", ",欧阳\u3000娜娜,13800001236,,,,,,,,"))
+
+    assert counts(run) == (1, 0, 1, 0)
+    known.refresh_from_db()
+    assert known.name == "李娜" and Customer.objects.filter(name="欧阳娜娜").exists()
+    said = {(c.row, c.written, c.taken) for c in import_corrections(run) if c.column == "姓名"}
+    assert said == {(2, "李  娜", "李娜"), (3, "欧阳\u3000娜娜", "欧阳娜娜")}
