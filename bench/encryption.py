@@ -123,15 +123,13 @@ def _measure(repeat: int, plain: bool) -> dict[str, Any]:
     if plain:
         _switch_encryption_off()
     from django.conf import settings
-    from django.test import Client
     from django.urls import reverse
 
     from kebu.customers.models import Customer
 
     settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    client: Any = Client()
-    client.force_login(base.bench_user())
+    client = base.bench_client(base.bench_user())
     top = Customer.objects.order_by("-id").values_list("id", flat=True).first() or 0
     sample = (
         Customer.objects.filter(id__lte=top // 2, archived_at__isnull=True)
