@@ -1,10 +1,13 @@
 """Customer list benchmark: server time of /customers/ and of its selector, at 100k and 1M customers.
 
     .venv/bin/python bench/customers_list.py --customers 100000 [--customers 1000000] [--repeat 30]
+        [--orders-per-customer 2]
 
 For each size it builds (once, then reuses) a SQLite database with ``kebu migrate`` and ``kebu demo``
-under ``$KEBU_DATA_DIR/bench`` (or /tmp/kebu-bench), keyed by size and seed. Each size is measured in
-a child process of its own, because Django reads the database location once per process.
+(the customers, then two orders a customer) under ``$KEBU_DATA_DIR/bench`` (or /tmp/kebu-bench), keyed
+by size, orders and seed. The orders give the purchase figures something to sort and filter on. Each
+size is measured in a child process of its own, because Django reads the database location once per
+process.
 
 Per scenario it prints p50/p95 of
 - the full request through Django's test ``Client`` as a logged-in user (middleware, session,
@@ -43,8 +46,8 @@ TARGET_EXACT_MS = 20
 TARGET_SEARCH_MS = 150
 
 
-def _data_dir(base: Path, size: int, seed: int) -> Path:
-    return base / f"customers-{size}-seed{seed}"
+def _data_dir(base: Path, size: int, seed: int, orders: int) -> Path:
+    return base / f"customers-{size}-orders{orders}-seed{seed}"
 
 
 def _schema() -> list[str]:
@@ -54,9 +57,9 @@ def _schema() -> list[str]:
     )
 
 
-def _ensure_database(base: Path, size: int, seed: int) -> Path:
-    """The SQLite database for this size and seed: built once with the product's own commands."""
-    data_dir = _data_dir(base, size, seed)
+def _ensure_database(base: Path, size: int, seed: int, orders: int) -> Path:
+    """The SQLite database for this size, orders and seed: built once with the product's own commands."""
+    data_dir = _data_dir(base, size, seed, orders)
     done = data_dir / "bench-complete"
     if done.exists() and json.loads(done.read_text()).get("schema") == _schema():
         return data_dir
@@ -70,9 +73,17 @@ def _ensure_database(base: Path, size: int, seed: int) -> Path:
     subprocess.run([KEBU, "migrate", "--skip-checks", "-v0"], env=env, check=True)  # noqa: S603
     started = time.perf_counter()
     subprocess.run([KEBU, "demo", "--customers", str(size), "--seed", str(seed)], env=env, check=True)  # noqa: S603
+    if orders:
+        subprocess.run([KEBU, "demo", "--orders", str(orders), "--seed", str(seed)], env=env, check=True)  # noqa: S603
     done.write_text(
         json.dumps(
-            {"size": size, "seed": seed, "load_seconds": time.perf_counter() - started, "schema": _schema()}
+            {
+                "size": size,
+                "orders": orders,
+                "seed": seed,
+                "load_seconds": time.perf_counter() - started,
+                "schema": _schema(),
+            }
         )
     )
     return data_dir
@@ -133,6 +144,32 @@ def _scenarios() -> list[dict[str, Any]]:
             "params": {"tag": [str(tag)], "city": sample["city"] or "杭州市"},
             "kind": "list",
         },
+        # The purchase figures (issue: "sort and filter on every computed column"), each read off its
+        # partial index; the last is the issue's own example.
+        {
+            "key": "sort_spent",
+            "title": "sort by spent, most first",
+            "params": {"sort": "-total_spent_cny"},
+            "kind": "list",
+        },
+        {
+            "key": "sort_last_order",
+            "title": "sort by last order, oldest first",
+            "params": {"sort": "last_order_at"},
+            "kind": "list",
+        },
+        {
+            "key": "sort_top_category",
+            "title": "sort by top category",
+            "params": {"sort": "top_category"},
+            "kind": "list",
+        },
+        {
+            "key": "filter_spent_lapsed",
+            "title": "spent ≥ 2,000 and no order for 90 days",
+            "params": {"spent_min": "2000", "days_since_last_order_min": "90"},
+            "kind": "list",
+        },
         {
             "key": "search_name",
             "title": f"search name prefix “{name_prefix}”",
@@ -184,8 +221,8 @@ def _explain(queryset: Any) -> str:
 
 
 def bench_user() -> Any:
-    """A colleague who sees every customer and their contact details, without admin rights. Kebu asks
-    such a colleague for the second login step: log in with ``bench_client``."""
+    """A colleague who sees every customer, their contact details and their purchases, without admin
+    rights. Kebu asks such a colleague for the second login step: log in with ``bench_client``."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
@@ -196,7 +233,9 @@ def bench_user() -> Any:
         *Permission.objects.filter(
             content_type__app_label="customers",
             codename__in=["view_customer", "view_all_customers", "view_contact"],
-        )
+        ),
+        # The purchase figures' sorts and filters are refused without it.
+        Permission.objects.get(content_type__app_label="orders", codename="view_order"),
     )
     return user
 
@@ -341,13 +380,16 @@ def main() -> None:
     parser.add_argument("--customers", type=int, action="append", help="Database size; repeatable.")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--orders-per-customer", type=int, default=2, help="Orders loaded after the customers (0: none)."
+    )
     parser.add_argument("--measure-one", type=int, help=argparse.SUPPRESS)  # the child's entry point
     args = parser.parse_args()
     data_root = os.environ.get("KEBU_DATA_DIR")
     base = Path(data_root) / "bench" if data_root else Path(tempfile.gettempdir()) / "kebu-bench"
 
     if args.measure_one:
-        data_dir = _data_dir(base, args.measure_one, args.seed)
+        data_dir = _data_dir(base, args.measure_one, args.seed, args.measure_one * args.orders_per_customer)
         result = _measure(args.measure_one, args.seed, args.repeat, data_dir)
         print("RESULT " + json.dumps(result, ensure_ascii=False))
         return
@@ -355,9 +397,18 @@ def main() -> None:
     sizes = args.customers or [100_000]
     results = []
     for size in sizes:
-        _ensure_database(base, size, args.seed)
+        _ensure_database(base, size, args.seed, size * args.orders_per_customer)
         print(f"Measuring {size:,} customers …", flush=True)
-        argv = [sys.executable, __file__, "--measure-one", str(size), "--seed", str(args.seed)]
+        argv = [
+            sys.executable,
+            __file__,
+            "--measure-one",
+            str(size),
+            "--seed",
+            str(args.seed),
+            "--orders-per-customer",
+            str(args.orders_per_customer),
+        ]
         completed = subprocess.run(  # noqa: S603
             [*argv, "--repeat", str(args.repeat)],
             check=True,

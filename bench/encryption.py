@@ -181,7 +181,7 @@ def main() -> None:
 
     data_root = os.environ.get("KEBU_DATA_DIR")
     root = Path(data_root) / "bench" if data_root else Path(tempfile.gettempdir()) / "kebu-bench"
-    encrypted_dir = base._ensure_database(root, args.customers, args.seed)
+    encrypted_dir = base._ensure_database(root, args.customers, args.seed, orders=0)
     plain_dir = _plain_twin(encrypted_dir)
     results = {}
     for variant, data_dir in (("encrypted", encrypted_dir), ("plain", plain_dir)):
