@@ -99,6 +99,7 @@ ORDER_FIELDS: list[tuple[str, Any]] = [
     ("refunded", gettext_lazy("Refunded")),
     ("line_refunded", gettext_lazy("Line refunded")),
     ("line_returned", gettext_lazy("Line returned")),
+    ("aftersale_status", gettext_lazy("After-sale status")),
     ("payment_method", gettext_lazy("Payment method")),
     ("delivery_method", gettext_lazy("Delivery method")),
     ("carrier", gettext_lazy("Carrier")),

@@ -245,6 +245,18 @@ ORDER_HEADERS: dict[str, tuple[str, ...]] = {
         "amount refunded",
         "refund",
     ),
+    # Where the after-sale of the order (or of its line, in a sheet with a row per sub-order) stands, in
+    # words, beside or instead of an amount refunded: Pinduoduo's and Douyin's 售后状态 (their order exports
+    # give no amount refunded), Taobao's 退款状态 (its 宝贝报表, a row per item; said of some JD exports too,
+    # not seen here), an ERP's 订单退款状态. ``transfer.orders`` reads the words (``_AFTERSALE_WORDS``).
+    "aftersale_status": (
+        "售后状态",
+        "退款状态",
+        "订单退款状态",
+        "after-sale status",
+        "after-sales status",
+        "refund status",
+    ),
     # What was given back of one line (Kebu's own export's Line refunded): a returned item's line, not
     # the order's others. Without it, the order's refund is spread over its lines.
     "line_refunded": ("商品退款金额", "商品退款", "单品退款", "line refunded", "line refund"),

@@ -199,6 +199,52 @@ _STATUS_WORDS = {
     "已关闭": OrderStatus.CLOSED,
     "已取消": OrderStatus.CANCELLED,
 }
+# An after-sale status (售后状态, 退款状态) in a marketplace's words, lower case and read with a plain comma
+# (as NFKC makes its full-width one): the refund is over (``_REFUNDED``), under way (``_UNDER_WAY``: nothing
+# is refunded yet, and it may come to nothing), or there was none or it came to nothing (``_NO_REFUND``).
+# A word not here is its cell's problem: read as no refund, an order refunded in a word Kebu does not know
+# would count as the buyer's spend, the very mistake the column is read to avoid.
+_REFUNDED, _UNDER_WAY, _NO_REFUND = "refunded", "under_way", "no_refund"
+_AFTERSALE_WORDS = {
+    # Pinduoduo's order export: 无售后或售后取消, 售后处理中, 退款中, 退款成功 (the states its order list
+    # filters by), and 退货退款成功 for a return and refund over.
+    "无售后或售后取消": _NO_REFUND,
+    "无售后": _NO_REFUND,
+    "售后取消": _NO_REFUND,
+    "售后处理中": _UNDER_WAY,
+    "退款中": _UNDER_WAY,
+    "退款成功": _REFUNDED,
+    "退货退款成功": _REFUNDED,
+    # Douyin shop's order export, a row per sub-order: "-" where there is none. Its words as tools that
+    # read the export take them; 售后完成 is read as the refund done, as those tools read it, and is not
+    # confirmed against Douyin's own documentation (a re-shipment over is 补寄成功, no money back).
+    "-": _NO_REFUND,
+    "售后关闭": _NO_REFUND,
+    "售后失败": _NO_REFUND,
+    "补寄成功": _NO_REFUND,
+    "售后待处理": _UNDER_WAY,
+    "待商家处理": _UNDER_WAY,
+    "待退货": _UNDER_WAY,
+    "待买家退货": _UNDER_WAY,
+    "待收退货": _UNDER_WAY,
+    "待商家收货": _UNDER_WAY,
+    "已退款": _REFUNDED,
+    "已全额退款": _REFUNDED,
+    "退款完成": _REFUNDED,
+    "售后完成": _REFUNDED,
+    # Taobao/Tmall's 退款状态 (its item report): its open platform's words for a refund's states, of which
+    # 没有申请退款 and 退款成功 are seen in its exports.
+    "没有申请退款": _NO_REFUND,
+    "退款关闭": _NO_REFUND,
+    "买家已经申请退款,等待卖家同意": _UNDER_WAY,
+    "卖家已经同意退款,等待买家退货": _UNDER_WAY,
+    "买家已经退货,等待卖家确认收货": _UNDER_WAY,
+    "卖家拒绝退款": _UNDER_WAY,  # the buyer may ask again or call the platform in; nothing went back yet
+    # A sheet of one's own, in English.
+    "none": _NO_REFUND,
+    "in progress": _UNDER_WAY,
+    "refunded": _REFUNDED,
+}
 _PAYMENT_WORDS = {
     "支付宝": PaymentMethod.ALIPAY,
     "微信": PaymentMethod.WECHAT,
@@ -501,7 +547,9 @@ class OrderRows:
     lines: list[LineInput] = field(default_factory=list)
     buyer: CustomerRow | None = None
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)  # the buyer's details left out
+    # What the journal notes of it when the import makes it: the buyer's details left out, an after-sale
+    # the sheet shows under way.
+    warnings: list[Problem] = field(default_factory=list)
     # Cells taken otherwise than written, the buyer's with them (transfer.corrections).
     corrections: list[Correction] = field(default_factory=list)
     status_text: str = ""  # the status as the sheet words it (交易关闭)
@@ -527,6 +575,15 @@ class OrderRows:
     # The first of those cells that says some came back, as ``line_refund_cells``: a problem or a note of
     # what came back is told there.
     returned_cell: Problem | None = None
+    # Which of its lines the after-sale status says were refunded (售后状态 退款成功), in the order of
+    # ``lines``, when the sheet gives no amount refunded of it or of a line, and it is paid and not closed
+    # (closed is refunded in full already); None otherwise. All of them: refunded in full, what was paid;
+    # some (Douyin's row per sub-order): those lines, what was paid for them. See ``_refunded``.
+    refunded_by_status: list[bool] | None = None
+    # Where each line's after-sale status is, as ``line_refund_cells``.
+    aftersale_cells: list[Problem] = field(default_factory=list)
+    # The refund ``_refunded`` recorded for ``refunded_by_status``, for the journal's note.
+    refunded_by_status_cny: Decimal | None = None
     # Its store is deactivated: a problem of the store's cell, unless the order is already in that store
     # (an old store's export imported again), which is known only once the order is matched.
     closed_store: Problem | None = None
@@ -568,9 +625,23 @@ class OrderRows:
     @property
     def has_refund(self) -> bool:
         """Whether the import, making it, records a refund of it (``_refunded``): the sheet reports it
-        closed after payment, or gives an amount refunded, of it or of a line."""
+        closed after payment, gives an amount refunded, of it or of a line, or an after-sale status that
+        says it was refunded."""
         refunds = (self.refunded_cny, *(self.line_refunds or ()))
-        return self.data.get("status") == OrderStatus.CLOSED or any(refunds)
+        return self.refunded_in_full or any(refunds) or self.refunded_by_status is not None
+
+    @property
+    def refunded_in_full(self) -> bool:
+        """Whether everything paid for it was refunded, the sheet giving no other amount: it reports it
+        closed after payment, or an after-sale status says every line of it was refunded."""
+        by_status = self.refunded_by_status
+        return self.data.get("status") == OrderStatus.CLOSED or (by_status is not None and all(by_status))
+
+    @property
+    def refunded_by_status_cells(self) -> list[Problem]:
+        """The after-sale status cells that say its lines were refunded (``refunded_by_status``)."""
+        flags = self.refunded_by_status or ()
+        return [cell for cell, refunded in zip(self.aftersale_cells, flags, strict=False) if refunded]
 
 
 def _names_joined(
@@ -701,6 +772,20 @@ def order_rows_read(
             corrected(number, cells, columns["goods_total"], (str(each.quantize(CENT)), why))
         return each.quantize(CENT)
 
+    def aftersale(number: int, cells: Sequence[Cell]) -> str:
+        """What a row's after-sale status says (``_AFTERSALE_WORDS``); "" for a blank cell, no column, and
+        a word Kebu does not know, which is the cell's problem."""
+        if not (written := text(number, cells, "aftersale_status", 40, noted=False)):
+            return ""
+        if (found := _AFTERSALE_WORDS.get(written.lower())) is None:
+            reason = _(
+                "“%(value)s” is not an after-sale status Kebu knows: write %(refunded)s if everything paid "
+                "for it was refunded, or leave the cell blank if nothing was."
+            )
+            problem(number, cells, "aftersale_status", reason % {"value": written, "refunded": "退款成功"})
+            return ""
+        return found
+
     order.order_no = text(first_number, first, "order_no", 40, code=True)
     if not order.order_no:
         # Without it a second import could not tell the order is already in, and the lines of orders
@@ -826,6 +911,7 @@ def order_rows_read(
     known = set(Sku.objects.filter(code__in=codes).values_list("code", flat=True)) if codes else set()
     line_refunds: list[Decimal | None] = []
     line_returns: list[int] = []
+    line_aftersales: list[str] = []  # what each line's after-sale status says, in the order of ``lines``
     for place, (number, cells) in enumerate(group):
         code = text(number, cells, "sku_code", 64)
         title = text(number, cells, "title", 200)
@@ -840,6 +926,7 @@ def order_rows_read(
             problem(number, cells, "line_refunded", _("The amount cannot be negative."))
             line_refunded = None  # the order is refused for it: nothing more to say of it
         line_returned = count(number, cells, "line_returned") or 0
+        line_aftersale = aftersale(number, cells)
         try:
             bought = Decimal(quantity)
         except InvalidOperation:
@@ -857,7 +944,9 @@ def order_rows_read(
             )
             line_refunds.append(line_refunded)
             line_returns.append(line_returned)
+            line_aftersales.append(line_aftersale)
             order.line_refund_cells.append(at(number, cells, "line_refunded", ""))
+            order.aftersale_cells.append(at(number, cells, "aftersale_status", ""))
             where.lines.append(place)
         elif title or code:
             # A SKU the catalogue does not have is kept as the line's text, not refused.
@@ -867,7 +956,9 @@ def order_rows_read(
             )
             line_refunds.append(line_refunded)
             line_returns.append(line_returned)
+            line_aftersales.append(line_aftersale)
             order.line_refund_cells.append(at(number, cells, "line_refunded", ""))
+            order.aftersale_cells.append(at(number, cells, "aftersale_status", ""))
             where.lines.append(place)
         else:
             problem(number, cells, "title", _("Enter the item or its SKU code."))
@@ -888,8 +979,24 @@ def order_rows_read(
             order.refunded_cell = at(first_number, first, "refunded", "")
         if wrong := _refund_problem(order, order.data.get("paid_cny")):
             order.problems.append(replace(order.refund_cell, reason=wrong))
+    # An after-sale status says what the sheet gives no amount of: that lines were refunded (in full, the
+    # lines all: Pinduoduo's and Taobao's say it of the order on each of its rows), or that an after-sale
+    # is under way. Of an order paid and not closed only: nothing was paid of one awaiting payment or
+    # cancelled, and one closed is refunded in full already. An amount refunded, when the sheet gives one,
+    # says how much (a refund of part of it) and is taken.
+    paid_open = order.data["status"] in _FLOW[1:]
+    if paid_open and order.refunded_cny is None and _REFUNDED in line_aftersales:
+        order.refunded_by_status = [said == _REFUNDED for said in line_aftersales]
+    under_way = []
+    if paid_open and _UNDER_WAY in line_aftersales and not order.refunded_in_full:
+        reason = _(
+            "Order %(no)s: an after-sale of it is under way in the file, so nothing of it was refunded. Once "
+            "it is over, record the refund, if any, as an after-sale on the order: an import records no "
+            "refund of an order already in Kebu."
+        ) % {"no": order.order_no}
+        under_way.append(replace(order.aftersale_cells[line_aftersales.index(_UNDER_WAY)], reason=reason))
     returned = order.returned_cell
-    if returned is not None and not order.refunded_cny and order.data["status"] != OrderStatus.CLOSED:
+    if returned is not None and not order.refunded_cny and not order.refunded_in_full:
         order.problems.append(replace(returned, reason=_returned_unrefunded(order)))
     order.buyer = _buyer(
         first_number,
@@ -901,7 +1008,7 @@ def order_rows_read(
         definitions=definitions,
     )
     order.problems += order.buyer.problems
-    order.warnings = order.buyer.warnings
+    order.warnings = [*order.buyer.warnings, *under_way]
     order.corrections += order.buyer.corrections
     if len(order.corrections) > 1:  # row by row, in the sheet's order of columns, as the merchant reads
         order.corrections.sort(key=lambda c: (c.row, headers.index(c.column)))
@@ -1471,6 +1578,22 @@ def _refund_note(run: Import, order: OrderRows, created: Order) -> list[str]:
             "in full with an after-sale."
         )
         return [_status_column(run), order.status_text, message % values]
+    if order.refunded_by_status is not None:
+        cell = order.refunded_by_status_cells[0]
+        values |= {"status": cell.value, "refunded": order.refunded_by_status_cny}
+        if order.refunded_in_full:
+            message = _(
+                "Order %(no)s is “%(status)s” in the file's after-sale status, and the file gives no amount "
+                "refunded: it was recorded as paid, then refunded in full (the %(paid)s paid) with an "
+                "after-sale, which closes it."
+            )
+        else:
+            message = _(
+                "Order %(no)s: the file's after-sale status says some of its items were refunded, and the "
+                "file gives no amount refunded: it was recorded with a refund after-sale of what was paid "
+                "for those items (%(refunded)s of the %(paid)s paid)."
+            )
+        return [cell.column, cell.value, message % values]
     if order.refunded_cny == created.paid_cny:
         # Kebu's own export says Closed of such an order: a marketplace that keeps its 交易成功 does not.
         values["status"] = order.status_text or OrderStatus(order.data["status"]).label
@@ -1536,8 +1659,7 @@ def _line_refunds_problem(order: OrderRows, checked: CheckedOrder) -> Problem | 
     before anything is written, as ``_refund_problem``, so that ``_refunded`` never meets a refund the
     after-sale services refuse. Lines said to have come back with nothing refunded, once an order closed
     after payment proves to have had nothing paid."""
-    closed = order.data["status"] == OrderStatus.CLOSED
-    refund = checked.order.paid_cny if closed else order.refunded_cny or ZERO
+    refund = checked.order.paid_cny if order.refunded_in_full else order.refunded_cny or ZERO
     if order.returned_cell is not None and not refund:
         return replace(order.returned_cell, reason=_returned_unrefunded(order))
     if order.line_refunds is None:
@@ -1575,18 +1697,32 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     shipping refunded with a returned item, which spreading would put on the lines kept). In full, the
     after-sale closes the order. Returns what undo needs of it: the after-sale and the version it left
     the order at; nothing for an order without a refund."""
-    closed = order.data["status"] == OrderStatus.CLOSED
+    closed = order.refunded_in_full
     amount = created.paid_cny if closed else order.refunded_cny
+    shares: dict[int, Decimal] | None = None
+    if order.refunded_by_status is not None and not closed:
+        # Some of its lines, each what was paid for it, as an after-sale of all its units left empty
+        # would give back (``line_refund_bases``).
+        bases = line_refund_bases(created)
+        said = zip(created.lines.order_by("position", "pk"), order.refunded_by_status, strict=True)
+        shares = {line.pk: bases[line.pk].default(line.quantity) for line, refunded in said if refunded}
+        amount = sum(shares.values(), ZERO)
     if not amount:
         return {}
-    if closed:
+    if order.refunded_by_status is not None:
+        order.refunded_by_status_cny = amount
+        _refund_by_status_corrections(run, order, amount, shares)
+        detail = _(
+            "Refunded as the file's after-sale status says; the file gives no amount, so what was paid was "
+            "refunded (import of %(file)s)."
+        )
+    elif order.data["status"] == OrderStatus.CLOSED:
         detail = _("Closed in the marketplace after payment: refunded in full (import of %(file)s).")
     elif order.line_returns is not None:
         detail = _("Returned and refunded before the import, as its file says (import of %(file)s).")
     else:
         detail = _("Refunded before the import, as its file says (import of %(file)s).")
     steps = (created.completed_at, created.delivered_at, created.shipped_at, created.paid_at)
-    shares: dict[int, Decimal] | None = None
     returned: list[AfterSaleLineInput] = []
     if order.line_refunds is not None or order.line_returns is not None:
         lines = list(created.lines.order_by("position", "pk"))
@@ -1618,6 +1754,30 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     )
     version = Order.objects.filter(pk=created.pk).values_list("version", flat=True).get()
     return {"aftersale": aftersale.pk, "order_version": version}
+
+
+def _refund_by_status_corrections(
+    run: Import, order: OrderRows, amount: Decimal, shares: Mapping[int, Decimal] | None
+) -> None:
+    """The after-sale status cells ``_refunded`` took a refund of what was paid from, the sheet giving
+    no amount, among ``order``'s corrections (the validation report lists them): the order's first
+    for a refund in full (``amount``), else each line's cell with what was paid for that line
+    (``shares``, in the order of its lines). Once each, should the batch be written again order by
+    order."""
+    cells = order.refunded_by_status_cells
+    if shares is None:
+        taken = [(cells[0], amount)]
+        why = _("The file gives no amount refunded: the amount paid is taken as refunded.")
+    else:
+        taken = list(zip(cells, shares.values(), strict=True))
+        why = _("The file gives no amount refunded: what was paid for this item is taken as refunded.")
+    for cell, refunded in taken:
+        found = Correction(
+            cell.row, cell.column, cell.value, _("Refunded %(amount)s") % {"amount": refunded}, why
+        )
+        if found not in order.corrections:
+            order.corrections.append(found)
+    order.corrections.sort(key=lambda c: (c.row, run.headers.index(c.column)))
 
 
 def _line_refunds_spread(
@@ -2006,6 +2166,27 @@ def _refunded_more_notes(order: OrderRows, stored: Order) -> list[list[str]]:
             "an order already in Kebu: record the refund as an after-sale on the order."
         ) % {"no": order.order_no, "file": order.refunded_cny, "kebu": stored.refunded_cny}
         notes.append([order.refund_cell.column, order.refund_cell.value, reason])
+    if order.refunded_by_status is not None:
+        # Told when Kebu has less refunded than the status says: the order, when it says every line was
+        # refunded; else a line it says was refunded and of which Kebu has refunded nothing.
+        flagged = zip(stored.lines.all(), order.refunded_by_status, strict=False)
+        if (
+            stored.refunded_cny < stored.paid_cny
+            if order.refunded_in_full
+            else any(refunded and not line.refunded_cny for line, refunded in flagged)
+        ):
+            cell = order.refunded_by_status_cells[0]
+            reason = _(
+                "Order %(no)s is “%(status)s” in the file's after-sale status, and Kebu has %(kebu)s of the "
+                "%(paid)s paid refunded. An import records no refund of an order already in Kebu: record "
+                "the refund as an after-sale on the order."
+            ) % {
+                "no": order.order_no,
+                "status": cell.value,
+                "kebu": stored.refunded_cny,
+                "paid": stored.paid_cny,
+            }
+            notes.append([cell.column, cell.value, reason])
     in_file = sum(order.line_returns or ())
     returned = order.returned_cell
     in_kebu = sum(line.returned_quantity for line in stored.lines.all())

@@ -500,8 +500,8 @@ SAMPLES = Path(__file__).parent / "samples"
     [
         ("taobao_orders.csv", "taobao", 4, 4, ("2024010512345", OrderStatus.COMPLETED, "398.00"), "王小明"),
         ("jd_orders.csv", "jd", 2, 3, ("288002", OrderStatus.PAID, "307.00"), "李娜"),
-        ("pdd_orders.csv", "pinduoduo", 2, 2, ("240305-123456789", OrderStatus.PAID, "189.00"), "赵敏"),
-        ("douyin_orders.csv", "douyin", 2, 3, ("6920001", OrderStatus.COMPLETED, "398.00"), "孙丽"),
+        ("pdd_orders.csv", "pinduoduo", 4, 4, ("240305-123456789", OrderStatus.PAID, "189.00"), "赵敏"),
+        ("douyin_orders.csv", "douyin", 4, 6, ("6920001", OrderStatus.COMPLETED, "398.00"), "孙丽"),
         ("youzan_orders.csv", "youzan", 2, 2, ("E20240310000001", OrderStatus.COMPLETED, "256.00"), "吴昊"),
         ("weidian_orders.csv", "weidian", 2, 2, ("WD1002", OrderStatus.SHIPPED, "95.00"), "陈晨"),
         # its Financial Status says paid, its Fulfilled at that it went out: shipped
@@ -558,7 +558,7 @@ def test_a_status_in_the_marketplaces_own_words_is_taken(owner, sample, platform
 
 def _pinduoduo_sheet(*, quantity: str, goods_total: str, paid: str) -> bytes:
     """The Pinduoduo sample with its second order bought ``quantity`` times for ``goods_total``."""
-    header, first, second = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()
+    header, first, second, *_others = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()
     cells = next(csv.reader([second]))
     cells[3], cells[7], cells[8], cells[9] = goods_total, paid, paid, quantity
     out = io.StringIO()
@@ -589,7 +589,7 @@ def test_a_pinduoduo_export_gives_its_lines_unit_prices_though_the_catalogue_has
 def _pinduoduo_orders(*orders: tuple[str, str, str]) -> bytes:
     """The Pinduoduo sample's masked buyer (钱多多, 135****4444) with an order of each (order number, order
     time, street address), as its export gives them: no buyer ID, the phone masked."""
-    header, _first, second = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()
+    header, _first, second, *_others = (SAMPLES / "pdd_orders.csv").read_text(encoding="utf-8").splitlines()
     cells = next(csv.reader([second]))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -800,7 +800,7 @@ def test_a_status_written_with_a_full_width_comma_is_read_without_a_correction_o
     # to say was changed (a "full-width letters or digits" correction of a comma).
     run = run_import(owner, (SAMPLES / "pdd_orders.csv").read_bytes(), store=shop.store)
 
-    assert counts(run) == (2, 0, 0, 0), import_rejected_rows(run)
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
     assert Order.objects.get(order_no="240306-987654321").status == OrderStatus.SHIPPED
     assert [c for c in import_corrections(run) if c.column == "订单状态"] == []
 
@@ -3778,3 +3778,217 @@ def test_an_order_number_in_e_notation_from_a_csv_saved_by_excel_is_refused(owne
     assert counts(run) == (0, 0, 0, 1) and not Order.objects.exists()
     [(_row, _cells, [problem])] = _with_problems(import_rejected_rows(run))
     assert "3.87123E+18" in problem.reason
+
+
+# --- refunded as the after-sale status says: Pinduoduo's and Douyin's 售后状态 --------------------------
+
+
+PDD = (SAMPLES / "pdd_orders.csv").read_bytes()
+DOUYIN = (SAMPLES / "douyin_orders.csv").read_bytes()
+
+
+def _marketplace_store(owner, platform: str):
+    from kebu.orders.models import Store
+
+    make_catalogue(actor=owner)
+    return Store.objects.create(name=f"{platform} 店", platform=platform)
+
+
+def _cells_set(data: bytes, number: str, column: str, value: str, *, number_column: str = "订单号") -> bytes:
+    """``data`` (a CSV export) with ``column`` written ``value`` on every row of order ``number``; the
+    column is added at the end when the sheet has none."""
+    header, *rows = csv_rows(data)
+    if column not in header:
+        header.append(column)
+        rows = [[*cells, ""] for cells in rows]
+    for cells in rows:
+        if cells[header.index(number_column)] == number:
+            cells[header.index(column)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    return out.getvalue().encode()
+
+
+def test_a_pinduoduo_order_signed_for_then_refunded_comes_in_refunded_in_full_and_the_report_says_so(owner):
+    from kebu.orders.models import AfterSale
+    from kebu.transfer.orders import order_file_check
+
+    # given: 240307 signed for (已签收), then refunded (售后状态 退款成功); Pinduoduo gives no amount refunded
+    store = _marketplace_store(owner, "pinduoduo")
+
+    # when
+    check = order_file_check(PDD, store=store)
+    run = run_import(owner, PDD, store=store)
+
+    # then: paid, then refunded in full with an after-sale: the buyer spent nothing, one refunded order
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="240307-246813579")
+    assert (order.status, order.paid_cny, order.refunded_cny) == (
+        OrderStatus.CLOSED,
+        Decimal("89.50"),
+        Decimal("89.50"),
+    )
+    aftersale = AfterSale.objects.get()
+    assert (aftersale.order, aftersale.kind, aftersale.status, aftersale.amount_cny) == (
+        order,
+        "refund",
+        "completed",
+        Decimal("89.50"),
+    )
+    sun = Customer.objects.get(name="孙悦")
+    assert (sun.order_count, sun.total_spent_cny, sun.refund_count, sun.refund_rate) == (
+        1,
+        Decimal("0.00"),
+        1,
+        Decimal("1"),
+    )
+    # the validation report and the import both say the refund was taken as the amount paid
+    said = [(c.row, c.column, c.written, c.taken) for c in check.corrections if c.column == "售后状态"]
+    assert said == [(4, "售后状态", "退款成功", "Refunded 89.50")], check.corrections
+    assert [(c.row, c.taken) for c in import_corrections(run) if c.column == "售后状态"] == [
+        (4, "Refunded 89.50")
+    ]
+    notes = [n for n in import_notes(run, limit=10) if n.value == "退款成功"]
+    assert [(n.row, n.column) for n in notes] == [(4, "售后状态")]
+    assert "240307-246813579" in notes[0].reason and "89.50" in notes[0].reason
+
+
+def test_an_order_whose_after_sale_is_under_way_refunds_nothing_and_is_noted(owner):
+    from kebu.orders.models import AfterSale
+
+    store = _marketplace_store(owner, "pinduoduo")
+
+    run = run_import(owner, PDD, store=store)
+
+    # 240308 is 售后处理中: its buyer's spend stands until the after-sale is over
+    order = Order.objects.get(order_no="240308-135792468")
+    assert (order.status, order.refunded_cny) == (OrderStatus.DELIVERED, Decimal("0.00"))
+    assert not AfterSale.objects.filter(order=order).exists()
+    li = Customer.objects.get(name="李雷")
+    assert (li.total_spent_cny, li.refund_count) == (Decimal("128.00"), 0)
+    [note] = [n for n in import_notes(run, limit=10) if n.value == "售后处理中"]
+    assert (note.row, note.column) == (5, "售后状态") and "240308-135792468" in note.reason
+    # no after-sale either of the orders whose status says there is none (无售后或售后取消)
+    assert run.noted == 2 and AfterSale.objects.count() == 1
+
+
+def test_an_export_refunded_by_its_after_sale_status_imported_again_changes_nothing(owner):
+    from kebu.orders.models import AfterSale
+
+    store = _marketplace_store(owner, "pinduoduo")
+    run_import(owner, PDD, store=store)
+    figures = Customer.objects.values_list("name", "total_spent_cny", "refund_count", "version")
+    before = sorted(figures)
+    orders = sorted(Order.objects.values_list("order_no", "status", "refunded_cny", "version"))
+
+    again = run_import(owner, PDD, store=store)
+
+    assert (counts(again), again.noted) == ((0, 0, 4, 0), 0), import_notes(again, limit=10)
+    assert AfterSale.objects.count() == 1
+    assert sorted(figures) == before
+    assert sorted(Order.objects.values_list("order_no", "status", "refunded_cny", "version")) == orders
+
+
+def test_undo_takes_an_order_refunded_by_its_after_sale_status_back_with_its_refund(owner):
+    from kebu.orders.models import AfterSale
+    from kebu.orders.services.metrics import FIGURE_FIELDS
+    from kebu.orders.tests.factories import make_order
+
+    # given: 孙悦, with an order of her own, whom the sheet's refunded 240307 is matched to by phone
+    store = _marketplace_store(owner, "pinduoduo")
+    sun = customer_create(
+        actor=owner, data=CustomerInput(name="孙悦", phones=[PhoneInput(number="13500005555")])
+    )
+    own = make_order(actor=owner, customer=sun, store=store, lines=[("TEA-250", 1)])
+    figures = [name for name in FIGURE_FIELDS if name != "stage"]  # stages never go down
+    before = Customer.objects.filter(pk=sun.pk).values_list(*figures).get()
+    run = run_import(owner, PDD, store=store)
+    sun.refresh_from_db()
+    assert (sun.order_count, sun.total_spent_cny, sun.refund_count) == (2, Decimal("128.00"), 1)
+
+    # when
+    import_undo(actor=owner, run=run)
+
+    # then
+    assert Customer.objects.filter(pk=sun.pk).values_list(*figures).get() == before
+    assert not AfterSale.objects.exists() and list(Order.objects.all()) == [own]
+
+
+def test_an_amount_refunded_beside_the_after_sale_status_is_the_refund(owner):
+    from kebu.orders.models import AfterSale
+
+    # 退款成功 of a price difference: the amount says how much went back, and the order stays signed for
+    store = _marketplace_store(owner, "pinduoduo")
+    data = _cells_set(PDD, "240307-246813579", "退款金额(元)", "20.00")
+
+    run = run_import(owner, data, store=store)
+
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="240307-246813579")
+    assert (order.status, order.refunded_cny) == (OrderStatus.DELIVERED, Decimal("20.00"))
+    assert AfterSale.objects.get().amount_cny == Decimal("20.00")
+    assert Customer.objects.get(name="孙悦").total_spent_cny == Decimal("69.50")
+    assert [c for c in import_corrections(run) if c.column == "售后状态"] == []
+
+
+def test_an_order_already_in_kebu_its_after_sale_status_says_was_refunded_is_noted_and_not_refunded(owner):
+    from kebu.orders.models import AfterSale
+
+    # given: last week's export, before the refund
+    store = _marketplace_store(owner, "pinduoduo")
+    run_import(owner, _cells_set(PDD, "240307-246813579", "售后状态", "无售后或售后取消"), store=store)
+    figures = Customer.objects.filter(name="孙悦").values_list("total_spent_cny", "refund_count", "version")
+    before = figures.get()
+
+    # when: this week's says it was refunded
+    later = run_import(owner, PDD, store=store)
+
+    # then: left as it is, with a note to record the refund by hand
+    assert (counts(later), later.noted) == ((0, 0, 4, 0), 1), import_rejected_rows(later)
+    assert not AfterSale.objects.exists() and figures.get() == before
+    [note] = import_notes(later, limit=10)
+    assert (note.row, note.column, note.value) == (4, "售后状态", "退款成功")
+    assert "240307-246813579" in note.reason and "after-sale" in note.reason
+
+
+def test_a_douyin_order_whose_sub_orders_were_refunded_is_refunded_what_was_paid_for_them(owner):
+    from kebu.orders.models import AfterSale
+
+    # given: Douyin's row per sub-order: 6920003's one line refunded, 6920004's cream but not its tea
+    store = _marketplace_store(owner, "douyin")
+
+    run = run_import(owner, DOUYIN, store=store)
+
+    # then: 6920003 refunded in full, closed; 6920004 refunded the cream's 199.00, completed still
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    whole = Order.objects.get(order_no="6920003")
+    assert (whole.status, whole.refunded_cny) == (OrderStatus.CLOSED, Decimal("89.50"))
+    part = Order.objects.get(order_no="6920004")
+    assert (part.status, part.paid_cny, part.refunded_cny) == (
+        OrderStatus.COMPLETED,
+        Decimal("327.00"),
+        Decimal("199.00"),
+    )
+    assert [(ln.sku_code, ln.refunded_cny) for ln in part.lines.order_by("position")] == [
+        ("CREAM-50", Decimal("199.00")),
+        ("TEA-250", Decimal("0.00")),
+    ]
+    assert AfterSale.objects.count() == 2
+    zheng = Customer.objects.get(name="郑凯")
+    assert (zheng.total_spent_cny, zheng.refund_count) == (Decimal("128.00"), 1)
+    assert Customer.objects.get(name="孙丽").refund_count == 0  # "-": no after-sale
+    said = [(c.row, c.taken) for c in import_corrections(run) if c.column == "售后状态"]
+    assert said == [(5, "Refunded 89.50"), (6, "Refunded 199.00")]
+
+
+def test_an_after_sale_status_kebu_does_not_know_refuses_its_order_on_its_cell(owner):
+    store = _marketplace_store(owner, "pinduoduo")
+    data = _cells_set(PDD, "240307-246813579", "售后状态", "退款审核中啦")
+
+    run = run_import(owner, data, store=store)
+
+    assert counts(run) == (3, 0, 0, 1)
+    [(_row, _cells, problems)] = _with_problems(import_rejected_rows(run))
+    assert [(p.column, p.value) for p in problems] == [("售后状态", "退款审核中啦")]
+    assert "after-sale status" in problems[0].reason
+    assert not Order.objects.filter(order_no="240307-246813579").exists()
