@@ -27,7 +27,10 @@ services; one closed before payment is cancelled. A new order of which the sheet
 refunded (退款金额, Kebu's own Refunded) is made at its status, then refunded that much the same way (in
 full, it closes): each line gives back what the sheet says was refunded of it (Kebu's own Line
 refunded), else the refund is spread over the lines; lines it says came back (Kebu's own Line returned,
-退货数量) make the refund a return naming them, so that their returned quantities come back too. An order
+退货数量) make the refund a return naming them, so that their returned quantities come back too. One the
+sheet gives no amount refunded of but whose after-sale status (售后状态, 退款状态) says the refund is over is
+refunded what was paid the same way (only the lines it says it of, in a sheet with a row per sub-order),
+and the corrections say so; one whose after-sale is under way gets a note. An order
 already in Kebu is never refunded by an import: a sheet saying more was refunded, or more returned, gets
 a note. Undo deletes the orders the import made, their refunds, and the customers it made for them, puts
 the orders it moved on or changed back, and rebuilds the figures of the customers they belonged to."""
@@ -1694,7 +1697,10 @@ def _refunded(run: Import, order: OrderRows, created: Order) -> dict[str, int]:
     after payment (its refunded column, if any, says the same: ``_refund_problem``), of which every line
     gives back what the sheet says and then its share of the rest, spread as well; else the amount the
     sheet gives, of which what passes the lines' refunds stays with the order (Kebu's own export: the
-    shipping refunded with a returned item, which spreading would put on the lines kept). In full, the
+    shipping refunded with a returned item, which spreading would put on the lines kept). An after-sale
+    status that says every line was refunded (``OrderRows.refunded_in_full``) is everything paid, as
+    closed; one that says it of some lines is what was paid for those, on those lines
+    (``line_refund_bases``), and both are listed among the corrections. In full, the
     after-sale closes the order. Returns what undo needs of it: the after-sale and the version it left
     the order at; nothing for an order without a refund."""
     closed = order.refunded_in_full
