@@ -185,7 +185,11 @@ _STATUS_WORDS = {
     "待支付": OrderStatus.PENDING,  # Douyin
     "备货中": OrderStatus.PAID,  # Douyin: paid, being packed (its 待发货)
     "等待付款": OrderStatus.PENDING,
+    # Pinduoduo's order status once an order was refunded in full: before shipping, or after (both
+    # halves in one cell, as its 已发货，待签收). Paid, then refunded in full: closed.
     "未发货,退款成功": OrderStatus.CLOSED,
+    "已发货,退款成功": OrderStatus.CLOSED,
+    "已签收,退款成功": OrderStatus.CLOSED,
     "取消": OrderStatus.CANCELLED,
     # Shopify's financial status, WooCommerce's order status
     "authorized": OrderStatus.PENDING,
@@ -202,6 +206,9 @@ _STATUS_WORDS = {
     "已关闭": OrderStatus.CLOSED,
     "已取消": OrderStatus.CANCELLED,
 }
+# Closed statuses whose words say the buyer was refunded, so paid: closed after payment even where the
+# sheet has no payment time (Pinduoduo's has none; its 订单成交时间 is when the buyer paid).
+_REFUNDED_STATUSES = frozenset({"未发货,退款成功", "已发货,退款成功", "已签收,退款成功", "refunded"})
 # An after-sale status (售后状态, 退款状态) in a marketplace's words, lower case and read with a plain comma
 # (as NFKC makes its full-width one): the refund is over (``_REFUNDED``), under way (``_UNDER_WAY``: nothing
 # is refunded yet, and it may come to nothing), or there was none or it came to nothing (``_NO_REFUND``).
@@ -891,8 +898,9 @@ def order_rows_read(
     ):
         if (amount := money(first_number, first, key)) is not None:
             order.data[target] = amount
+    refunded_status = order.status_text.lower().removeprefix("wc-") in _REFUNDED_STATUSES
     if order.data["status"] == OrderStatus.CLOSED and (
-        "paid_at" not in order.data or order.data.get("paid_cny") == 0
+        ("paid_at" not in order.data and not refunded_status) or order.data.get("paid_cny") == 0
     ):
         # Closed before it was paid. The payment time tells the two closings apart: an export fills the
         # amount of an unpaid order too (Taobao's 买家实际支付金额), never its payment time.

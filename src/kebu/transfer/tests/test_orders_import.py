@@ -3853,6 +3853,28 @@ def test_a_pinduoduo_order_signed_for_then_refunded_comes_in_refunded_in_full_an
     assert "240307-246813579" in notes[0].reason and "89.50" in notes[0].reason
 
 
+@pytest.mark.parametrize("status", ["未发货，退款成功", "已发货，退款成功", "已签收，退款成功"])
+def test_a_pinduoduo_order_status_saying_it_was_refunded_closes_it_paid_and_refunded_in_full(owner, status):
+    # given: Pinduoduo's order status, both halves in one cell; no after-sale status beside it, and no
+    # payment time (its 订单成交时间 is when the buyer paid): the words say the buyer paid
+    store = _marketplace_store(owner, "pinduoduo")
+    sheet = _cells_set(PDD, "240306-987654321", "订单状态", status)
+
+    # when
+    run = run_import(owner, sheet, store=store)
+
+    # then: paid, then refunded in full, as an order Taobao reports closed after payment; not cancelled
+    assert counts(run) == (4, 0, 0, 0), import_rejected_rows(run)
+    order = Order.objects.get(order_no="240306-987654321")
+    assert (order.status, order.paid_cny, order.refunded_cny) == (
+        OrderStatus.CLOSED,
+        Decimal("128.00"),
+        Decimal("128.00"),
+    )
+    buyer = order.customer
+    assert (buyer.total_spent_cny, buyer.refund_count) == (Decimal("0.00"), 1)
+
+
 def test_an_order_whose_after_sale_is_under_way_refunds_nothing_and_is_noted(owner):
     from kebu.orders.models import AfterSale
 
