@@ -28,9 +28,10 @@ from kebu.orders.models import (
     Sku,
     Store,
 )
-from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request
+from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request, order_refund
 from kebu.orders.services.credit import customer_credit_set
 from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
+from kebu.orders.services.products import ProductInput, SkuInput, product_create
 from kebu.orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -849,6 +850,18 @@ def test_sku_search_offers_skus_with_their_price(a_client, catalogue):
     assert "TEA-250" not in html
 
 
+def test_sku_search_writes_a_price_grouped_by_thousands(a_client, owner, catalogue):
+    product_create(
+        actor=owner,
+        data=ProductInput(name="紫砂壶", skus=[SkuInput(code="POT-1", price_cny="1280.00")]),
+    )
+
+    html = a_client.get(reverse("orders:sku-search"), {"lines-0-sku_code": "POT"}).content.decode()
+
+    # the price the form fills in stays a number; the one the clerk reads is grouped
+    assert 'data-price="1280.00"' in html and "¥1,280.00</option>" in html
+
+
 def test_customer_search_offers_only_visible_customers(a_client, a_customer, b_customer):
     search = reverse("orders:customer-search")
     html = a_client.get(search, {"customer_no": "甲"}).content.decode()
@@ -1119,6 +1132,30 @@ def test_the_after_sale_form_writes_what_was_paid_grouped_by_thousands(
 
     hint = page[page.index('id="aftersale-paid"') :][:200]
     assert hint.count("¥1,990.00") == 2 and "¥1990.00" not in hint
+
+
+def test_the_order_page_writes_a_line_s_refund_grouped_by_thousands(a_client, owner, catalogue, a_customer):
+    # given: ten creams (¥1,990.00) refunded in full
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, lines=[("CREAM-50", 10)])
+    order_refund(actor=owner, order=order, amount_cny="1990.00", reason="quality")
+
+    page = a_client.get(reverse("orders:detail", args=[order.pk]), headers={"accept-language": "en"})
+
+    # then: the line says what came back as the order's totals say it
+    html = page.content.decode()
+    assert "¥1,990.00 refunded" in html and "¥1990.00" not in html
+
+
+def test_completing_a_refund_asks_about_the_amount_grouped_by_thousands(
+    a_client, owner, catalogue, a_customer
+):
+    order = make_order(actor=owner, customer=a_customer, store=catalogue.store, lines=[("CREAM-50", 10)])
+    aftersale_request(actor=owner, order=order, kind="refund", reason="quality", amount_cny="1990.00")
+
+    html = a_client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+
+    confirm = re.search(r'data-confirm="([^"]*)"', html[html.index('data-action="complete"') - 600 :])
+    assert confirm and "¥1,990.00" in unescape(confirm.group(1))
 
 
 NOT_SHIPPED = (
