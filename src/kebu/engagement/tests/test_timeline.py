@@ -197,6 +197,26 @@ def test_the_customer_page_shows_the_timeline_and_older_entries_load_on_request(
     assert "第34次沟通" in older and "第0次沟通" not in older
 
 
+def test_an_order_awaiting_payment_shows_on_the_timeline_with_its_amount_due(
+    client_for, sales_a, customer, catalogue
+):
+    # given: a ¥398.00 order not paid yet, and a paid one of ¥128.00 paid ¥120.00 (the odd yuan let off)
+    waiting = make_order(
+        actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 2)], status="pending"
+    )
+    paid = make_order(
+        actor=sales_a, customer=customer, store=catalogue.store, lines=[("TEA-250", 1)], paid_cny="120.00"
+    )
+
+    html = client_for(sales_a).get(reverse("customers:detail", args=[customer.pk])).content.decode()
+
+    # then: what is due for the one awaiting payment (nothing is paid yet), what was paid for the other
+    timeline = html[html.index('id="timeline"') :]
+    entries = {no: timeline[timeline.index(no) :][:200] for no in (waiting.order_no, paid.order_no)}
+    assert "¥398.00" in entries[waiting.order_no] and "¥0.00" not in entries[waiting.order_no]
+    assert "¥120.00" in entries[paid.order_no]
+
+
 def test_a_colleagues_customer_timeline_is_404(client_for, sales_b, customer):
     response = client_for(sales_b).get(reverse("timeline:customer", args=[customer.pk]))
     assert response.status_code == 404
