@@ -1022,6 +1022,26 @@ def test_paying_on_credit_beyond_the_limit_warns_then_goes_through_when_confirme
     assert customer.receivable_cny == Decimal("199.00")
 
 
+def test_an_order_on_credit_says_what_was_taken_on_credit_not_that_it_was_paid(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: ¥199.00 taken on credit, nothing received yet
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(actor=owner, customer=customer, store=catalogue.store, payment_method="credit")
+
+    html = (
+        client_for(manager_east)
+        .get(reverse("orders:detail", args=[order.pk]), headers={"accept-language": "en"})
+        .content.decode()
+    )
+
+    amounts = html[html.index('id="order-amounts"') :]
+    amounts = amounts[: amounts.index("</dl>")]
+    assert re.search(r">Taken on credit</dt><dd[^>]*>¥199\.00<", amounts)
+    assert ">Paid</dt>" not in amounts
+
+
 def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_east, owner, catalogue, sales_a):
     customer = _customer(sales_a, name="批发客户")
     client = client_for(manager_east)
