@@ -1473,20 +1473,27 @@ def _social_kind_labels(language: str | None) -> dict[str, str]:
 
 
 def customer_import_revert(
-    *, customer_id: int, before: dict[str, Any], added: dict[str, list[int]], version: int
+    *,
+    customer_id: int,
+    before: dict[str, Any],
+    added: dict[str, list[int]],
+    version: int,
+    undone_version: int,
 ) -> bool:
-    """Put back what ``customer_import_merge`` changed, if the customer is still at ``version`` (the one
-    the import left). False when someone changed the customer since: nothing is written then.
+    """Put back what ``customer_import_merge`` changed, if the customer is still at ``version``, and
+    give them ``undone_version``. False when someone changed the customer since: nothing is written then.
 
-    The version goes back too, to the one before the import: it names the state the customer is in
-    again, so an earlier import can be undone after a later one, and a form opened before the import
-    still saves. An owner put back is recorded by ``customers_import_owners_put_back``."""
+    ``undone_version`` is a version the customer never had (``transfer.versions``): back at the one
+    before the import, the customer would come to the import's version again with the next import's
+    values, and a form opened on this import's would save over them. An owner put back is recorded by
+    ``customers_import_owners_put_back``."""
     values = {**before}
     if values.get("birthday"):
         values["birthday"] = date.fromisoformat(values["birthday"])
     values["updated_at"] = datetime.fromisoformat(values["updated_at"])
     # The encrypted phone goes through its field, as a save would (``update`` does call get_prep_value).
-    restored = Customer.objects.filter(pk=customer_id, version=version).update(**values, version=version - 1)
+    current = Customer.objects.filter(pk=customer_id, version=version)
+    restored = current.update(**values, version=undone_version)
     if not restored:
         return False
     CustomerPhone.objects.filter(customer_id=customer_id, pk__in=added.get("phones", [])).delete()

@@ -109,6 +109,7 @@ from kebu.transfer.reviews import (
     review_mapping_check,
     review_rows_check,
 )
+from kebu.transfer.versions import versions_changed_since, versions_undone_record
 
 JOB_KIND = "transfer.import"
 # The audit log's action for an import's start, by what it imports (``audit.models.AuditAction``).
@@ -1414,10 +1415,11 @@ def _later_imports(run: Import, customers: Collection[int]) -> list[int]:
 
 
 def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
-    """Delete the customers ``run`` created and give the ones it changed their old values, the phones,
-    addresses and accounts it added going with them (inside the caller's transaction). ``Conflict``,
-    naming the customers, when that would lose later work: a customer it created or changed was changed
-    again since (by hand or by a later import), or one it created has orders."""
+    """Delete the customers ``run`` created and give the ones it changed their old values under a new
+    version (``transfer.versions``), the phones, addresses and accounts it added going with them (inside
+    the caller's transaction). ``Conflict``, naming the customers, when that would lose later work: a
+    customer it created or changed was changed again since (by hand or by a later import not undone),
+    or one it created has orders."""
     entries = list(
         run.journal.filter(
             action__in=[ImportRowAction.CREATED, ImportRowAction.UPDATED], customer__isnull=False
@@ -1427,10 +1429,13 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
     )
     created = {e[2] for e in entries if e[1] == ImportRowAction.CREATED}
     left_at: dict[int, int] = {}  # the version the import left each customer at: its last row's
-    for _row, _action, customer_id, version, _detail in entries:
+    found_at: dict[int, int] = {}  # and the one it found a customer it changed at: before its first row's
+    for _row, action, customer_id, version, _detail in entries:  # newest row first
         left_at.setdefault(customer_id, version or 0)
+        if action == ImportRowAction.UPDATED and version:
+            found_at[customer_id] = version - 1
     now_at = dict(Customer.objects.filter(pk__in=left_at).values_list("pk", "version"))
-    changed_since = [cid for cid, version in left_at.items() if now_at.get(cid) != version]
+    changed_since = versions_changed_since(model=Customer, left=left_at, now=now_at)
     from kebu.orders.models import Order  # orders depend on customers, not the other way round
 
     with_orders = set(
@@ -1460,7 +1465,8 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             ) % {"imports": named}
             message += ("" if message.endswith("。") else " ") + hint
         raise Conflict(message)
-    expected = dict(left_at)
+    # Every row of a customer is written back under one new version, one they never had.
+    expected = dict(now_at)
     reverted: set[int] = set()
     # Whose each customer is as the import left them (checked above: nobody changed them since).
     owners = dict(
@@ -1476,15 +1482,21 @@ def customer_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             before=change["before"],
             added=change["added"],
             version=expected[customer_id],
+            undone_version=now_at[customer_id] + 1,
         ):
             raise Conflict(_("A customer changed while the import was being undone. Try again."))
-        expected[customer_id] -= 1
+        expected[customer_id] = now_at[customer_id] + 1
         reverted.add(customer_id)
         if "owner_id" in change["before"]:
             # The owner this row gave them, the one it found: as the import's rows moved them, backwards.
             moved_to = owners.get(customer_id)
             owners[customer_id] = change["before"]["owner_id"]
             moves.append((customer_id, moved_to, owners[customer_id]))
+    versions_undone_record(
+        run=run,
+        model=Customer,
+        versions=((cid, found_at[cid], now_at[cid] + 1) for cid in sorted(reverted) if cid in found_at),
+    )
     customers_import_owners_put_back(actor=actor, moves=moves, import_id=run.pk)
     CustomerEvent.objects.bulk_create(
         CustomerEvent(customer_id=cid, actor=actor, kind="customer.import_undone", data={"import": run.pk})

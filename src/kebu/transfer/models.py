@@ -189,6 +189,25 @@ class ImportRow(models.Model):
         return range(self.row, detail.get("last_row", self.row) + 1), problems
 
 
+class UndoneVersion(models.Model):
+    """The version an import's undo gave a customer or order it put back, and the one the import had
+    found it at (``transfer.versions``). Undo moves the version on rather than back, so that no version
+    names two states; these rows are how an earlier import's undo still knows the row as the one it
+    left."""
+
+    run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="versions_undone")
+    model = models.CharField(max_length=50, help_text="The row's model, as its label: customers.customer.")
+    object_id = models.PositiveBigIntegerField()
+    version_before = models.PositiveIntegerField(help_text="The row's version when the import found it.")
+    version_undone = models.PositiveIntegerField(help_text="The new version undo gave it.")
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "object_id"], name="transfer_undoneversion_row")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.model}:{self.object_id} {self.version_before}->{self.version_undone}"
+
+
 class MappingPreset(models.Model):
     """Which column feeds which field, saved under a name for the next file laid out the same way (a
     marketplace's export, the shop's own template). Kept by header words, not by position; a file whose

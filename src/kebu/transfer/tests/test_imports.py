@@ -91,6 +91,17 @@ def state() -> list[tuple]:
     ]
 
 
+def put_back(rows: list[tuple]) -> list[tuple]:
+    """Rows of ``state()`` (or ``owned_state()``) as undo puts them back: all but the version, which undo
+    moves on to one the customer never had (``transfer.versions``)."""
+    version = 8  # where ``state()`` has it
+    return [row[:version] + row[version + 1 :] for row in rows]
+
+
+def versions() -> dict[str, int]:
+    return dict(Customer.objects.values_list("name", "version"))
+
+
 FIRST = csv_bytes(
     ",张三,13812345678,zs_wx,zs@example.com,男,浙江省,杭州市,西湖区,文三路1号,老客户",
     ",李四,13900001111,,,女,,,,,",
@@ -551,7 +562,7 @@ def test_all_or_nothing_takes_back_what_it_wrote_when_a_row_is_refused_after_the
     [(row, _cells, _problems)] = import_rejected_rows(run)
     assert row == 4
     assert not Customer.objects.filter(name="张三").exists()
-    assert [c for c in state() if c[1] == "王五"] == untouched
+    assert put_back([c for c in state() if c[1] == "王五"]) == put_back(untouched)  # under a new version
     assert duohao.phones.count() == 10
     undone = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
     assert (undone.data["deleted"], undone.data["restored"], undone.data["all_or_nothing"]) == (1, 1, True)
@@ -603,10 +614,12 @@ def test_undo_puts_back_exactly_what_was_there(owner):
         ),
     )
     assert counts(run) == (1, 1, 0, 0) and state() != before
+    imported = versions()
 
     import_undo(actor=owner, run=run)
 
-    assert state() == before
+    assert put_back(state()) == put_back(before)
+    assert versions()["张三"] == imported["张三改"] + 1  # a new version: a page read before cannot save
     run.refresh_from_db()
     assert run.undone_by == owner
     assert AuditEntry.objects.filter(action="import.undo", target_id=str(run.pk)).exists()
@@ -617,7 +630,7 @@ def test_undo_puts_back_exactly_what_was_there(owner):
 
 def test_imports_are_undone_newest_first_back_to_the_start(owner):
     first = run_import(owner, FIRST)
-    after_first = state()
+    after_first = put_back(state())
     second = run_import(owner, csv_bytes(",张三,13812345678,,,,,,,,VIP", ",钱七,13600000000,,,,,,,,"))
 
     with pytest.raises(Conflict, match="changed since the import") as refused:
@@ -628,7 +641,7 @@ def test_imports_are_undone_newest_first_back_to_the_start(owner):
         import_undo(actor=owner, run=first)
     assert f"。之后的导入改动过这些客户：请先撤销第 {second.pk} 次导入（" in str(refused_in_chinese.value)
     import_undo(actor=owner, run=second)
-    assert state() == after_first
+    assert put_back(state()) == after_first
     import_undo(actor=owner, run=first)
     assert Customer.objects.count() == 0
     with pytest.raises(Conflict, match="undone already"):
@@ -662,6 +675,84 @@ def test_an_undo_refused_for_several_later_imports_names_them_newest_first(owner
         import_undo(actor=owner, run=first)
 
     assert f"undo import #{third.pk}, import #{second.pk} first (newest first)" in str(refused.value)
+
+
+def _notes_import(owner, customer: Customer, notes: str) -> Import:
+    return run_import(owner, csv_bytes(f"{customer.customer_no},{customer.name},13812345678,,,,,,,,{notes}"))
+
+
+def test_a_page_read_on_an_undone_imports_values_cannot_save_over_the_next_imports(owner):
+    # given: 张三 read while an import's notes stood, the import undone, and the next import run
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    first = _notes_import(owner, zhang, "第一次导入")
+    read = Customer.objects.get(pk=zhang.pk)
+    import_undo(actor=owner, run=first)
+    _notes_import(owner, zhang, "第二次导入")
+
+    # when: the page saves with the version it read
+    data = customer_input_from(read)
+    data.notes = "页面上改的"
+    with pytest.raises(Conflict):
+        customer_update(actor=owner, customer=read, data=data, expected_version=read.version)
+
+    # then: the second import's notes stand
+    assert Customer.objects.get(pk=zhang.pk).notes == "第二次导入"
+
+
+def test_an_api_client_that_read_an_undone_imports_values_is_refused_after_the_next_import(
+    owner, owner_client
+):
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    first = _notes_import(owner, zhang, "第一次导入")
+    url = f"/api/v1/customers/{zhang.pk}/"
+    etag = owner_client.get(url)["ETag"]
+    import_undo(actor=owner, run=first)
+    _notes_import(owner, zhang, "第二次导入")
+
+    response = owner_client.patch(
+        url, json.dumps({"notes": "接口改的"}), content_type="application/json", headers={"If-Match": etag}
+    )
+
+    assert response.status_code == 409, response.json()
+    assert Customer.objects.get(pk=zhang.pk).notes == "第二次导入"
+
+
+def test_an_import_is_undone_after_the_later_imports_that_changed_its_customer_were_undone(owner):
+    # given: three imports of 张三's notes, one after the other
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    before = put_back(state())
+    first = _notes_import(owner, zhang, "第一次")
+    second = _notes_import(owner, zhang, "第二次")
+    third = _notes_import(owner, zhang, "第三次")
+    seen = {Customer.objects.get(pk=zhang.pk).version}
+
+    # when: they are undone newest first, the first last
+    for run in (third, second, first):
+        import_undo(actor=owner, run=run)
+        version = Customer.objects.get(pk=zhang.pk).version
+        assert version not in seen  # each undo gives a version 张三 never had
+        seen.add(version)
+
+    # then: 张三 is as before the first
+    assert put_back(state()) == before
+
+
+def test_a_hand_edit_after_the_later_import_was_undone_still_refuses_the_earlier_undo(owner):
+    # given: the first import, a later one that changed 张三, undone, then 张三 changed by hand
+    zhang = make_customer(actor=owner, name="张三", phone="13812345678")
+    first = _notes_import(owner, zhang, "第一次")
+    later = _notes_import(owner, zhang, "第二次")
+    import_undo(actor=owner, run=later)
+    zhang.refresh_from_db()
+    data = customer_input_from(zhang)
+    data.notes = "打电话确认过"
+    customer_update(actor=owner, customer=zhang, data=data, expected_version=zhang.version)
+
+    # when / then: undoing the first would lose the hand edit, and is refused
+    with pytest.raises(Conflict, match=zhang.customer_no) as refused:
+        import_undo(actor=owner, run=first)
+    assert "undo import" not in str(refused.value)
+    assert Customer.objects.get(pk=zhang.pk).notes == "打电话确认过"
 
 
 def test_undo_is_refused_for_a_created_customer_who_has_ordered_since(owner):
@@ -840,7 +931,7 @@ def test_a_sheet_adds_tags_and_moves_the_source_and_undo_puts_both_back(owner):
     import_undo(actor=owner, run=run)
     zhang.refresh_from_db()
     assert list(zhang.tags.values_list("name", flat=True)) == ["老客"] and zhang.source == taobao
-    assert state() == before
+    assert put_back(state()) == put_back(before)
 
 
 def tag_names() -> list[str]:
@@ -858,7 +949,7 @@ def test_undo_removes_the_tags_the_import_made_and_leaves_the_shops_own(owner):
 
     import_undo(actor=owner, run=run)
 
-    assert (state(), tag_names()) == before
+    assert (put_back(state()), tag_names()) == (put_back(before[0]), before[1])
     entry = AuditEntry.objects.get(action="import.undo", target_id=str(run.pk))
     assert (entry.data["tags_deleted"], entry.data["tags_kept"]) == (2, 0)
     run.refresh_from_db()
@@ -1504,7 +1595,7 @@ def test_undo_of_an_import_that_gave_owners_puts_every_customer_back_as_it_was(o
     import_undo(actor=owner, run=run)
 
     # then 张三 is the clerk's again, and 李四 is gone
-    assert owned_state() == before and before[0][-1] == clerk.pk
+    assert put_back(owned_state()) == put_back(before) and before[0][-1] == clerk.pk
 
 
 def owned_state() -> list[tuple]:
@@ -1616,7 +1707,7 @@ def test_undo_of_a_reimport_that_moved_a_customer_gives_them_back_and_says_so(
     import_undo(actor=owner, run=run)
 
     # then 张三 is 小王's again, exactly as before, and the history tells both moves: a log is not rewritten
-    assert owned_state() == before
+    assert put_back(owned_state()) == put_back(before)
     zhang = Customer.objects.get(name="张三")
     back, moved = customer_ownership_history(actor=owner, customer=zhang)
     assert (back.kind, back.actor, back.data["import"], back.data["undo"]) == (
@@ -1693,7 +1784,7 @@ def test_an_owner_cell_saying_the_shared_pool_releases_a_customer_as_by_hand_and
 
     # then 张三 is 小王's again, exactly as before, by a transfer back marked as the undo
     zhang.refresh_from_db()
-    assert zhang.owner == wang and owned_state()[0] == before[0]
+    assert zhang.owner == wang and put_back(owned_state())[0] == put_back(before)[0]
     back, _released = customer_ownership_history(actor=owner, customer=zhang)
     assert (back.kind, back.actor, back.data["from"], back.data["to"]["id"], back.data["undo"]) == (
         "customer.transferred",
@@ -1881,7 +1972,7 @@ def test_a_sheet_of_customer_numbers_tags_restages_and_reassigns_them_and_undo_p
     # and undo takes the tag and the stage off and gives 李四 back
     import_undo(actor=owner, run=run)
     zhang.refresh_from_db()
-    assert (owned_state(), tag_names(), tags_of(zhang)) == before
+    assert (put_back(owned_state()), tag_names(), tags_of(zhang)) == (put_back(before[0]), *before[1:])
 
 
 def test_a_sheet_of_wechat_ids_and_notes_updates_the_customers_who_have_them(owner):
