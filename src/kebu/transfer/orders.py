@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F, Field, Prefetch, ProtectedError
+from django.db.models import Field, Prefetch, ProtectedError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -132,6 +132,7 @@ from kebu.transfer.headers import ORDER_HEADERS, header_key, headers_match, mapp
 from kebu.transfer.models import Import, ImportKind, ImportRow, ImportRowAction
 from kebu.transfer.readers import Cell
 from kebu.transfer.sheetxml import FormulaError
+from kebu.transfer.versions import versions_changed_since, versions_undone_record
 
 if TYPE_CHECKING:
     from kebu.transfer.imports import _Allowed as CustomersAllowed
@@ -2553,14 +2554,19 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
     made_customers = {c for c, _v, d in entries if d["customer_created"] and c is not None}
     left_at = {c: v for c, v, _d in entries if c in made_customers}  # the last row's: the import's last word
     now_at = dict(Customer.objects.filter(pk__in=left_at).values_list("pk", "version"))
-    changed = [c for c, v in left_at.items() if v is not None and now_at.get(c) != v]
-    touched = [
-        number
-        for pk, number, version in Order.objects.filter(pk__in=order_ids, version__gt=1).values_list(
-            "pk", "order_no", "version"
-        )
-        if version != refund_versions.get(pk, 1)
-    ]
+    changed = versions_changed_since(
+        model=Customer, left={c: v for c, v in left_at.items() if v is not None}, now=now_at
+    )
+    # Its orders not at the version it made them at (or its refund left them at): changed since, unless
+    # only by later imports undone since (``versions_changed_since``).
+    numbers: dict[int, str] = {}
+    made_now: dict[int, int] = {}
+    for pk, number, version in Order.objects.filter(pk__in=order_ids, version__gt=1).values_list(
+        "pk", "order_no", "version"
+    ):
+        numbers[pk], made_now[pk] = number, version
+    made_left = {pk: refund_versions.get(pk, 1) for pk in made_now}
+    touched = [numbers[pk] for pk in versions_changed_since(model=Order, left=made_left, now=made_now)]
     touched += list(
         Order.objects.filter(pk__in=order_ids, customer_id__in=changed).values_list("order_no", flat=True)
     )
@@ -2578,11 +2584,11 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
     later = Order.objects.filter(customer_id__in=made_customers).exclude(pk__in=order_ids)
     touched += list(later.values_list("order_no", flat=True))
     # An order moved on, then changed again (an after-sale, a note, moved on by hand): its version moved.
-    touched += [
-        number
-        for pk, number, version in Order.objects.filter(pk__in=moves).values_list("pk", "order_no", "version")
-        if version != moves[pk]["order_version"]
-    ]
+    moved_now: dict[int, int] = {}
+    for pk, number, version in Order.objects.filter(pk__in=moves).values_list("pk", "order_no", "version"):
+        numbers[pk], moved_now[pk] = number, version
+    moved_left = {pk: moves[pk]["order_version"] for pk in moved_now}  # one gone since has nothing to undo
+    touched += [numbers[pk] for pk in versions_changed_since(model=Order, left=moved_left, now=moved_now)]
     if touched:
         shown = sorted(set(touched))[:UNDO_CONFLICTS_SHOWN]
         message = ngettext(
@@ -2601,19 +2607,26 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             _("Undoing would lose later work: records were added for these customers since.")
         ) from exc
     now = timezone.now()
+    moves = {pk: move for pk, move in moves.items() if pk in moved_now}
     for pk, move in moves.items():
         before = {
             name: Order._meta.get_field(name).to_python(value) for name, value in move["before"].items()
         }
-        # The version goes back too, to the one before the import, as a customer's does
-        # (``customer_import_revert``): it names the state the order is in again, so the import that
-        # made or moved it before can be undone after this one. (Journals from before it was kept move
-        # it on instead.)
-        version = move.get("version_before")
-        Order.objects.filter(pk=pk).update(
-            **before, version=F("version") + 1 if version is None else version, updated_at=now
-        )
+        # A new version, as a customer's (``customer_import_revert``): never the one before the import,
+        # which the next import would give the order again.
+        Order.objects.filter(pk=pk).update(**before, version=moved_now[pk] + 1, updated_at=now)
         OrderLine.objects.filter(order_id=pk).update(counted=before["status"] in COUNTED_STATUSES)
+    # What the import that made or moved an order before needs to undo it after this one. (Journals from
+    # before the version found was kept have none.)
+    versions_undone_record(
+        run=run,
+        model=Order,
+        versions=(
+            (pk, move["version_before"], moved_now[pk] + 1)
+            for pk, move in moves.items()
+            if move.get("version_before") is not None
+        ),
+    )
     stages = _stages_put_back(run, journal, made_customers, actor=actor)
     figures_recompute(customer_ids=sorted(customers - made_customers))
     return {
@@ -2652,8 +2665,8 @@ def _stages_put_back(
 ) -> int:
     """Give each customer the import's orders moved up a stage the stage they had before its first
     order (the journal's ``stage_before``), unless they changed since its last one (their version moved:
-    later work, which keeps the stage it left). Stages otherwise only move up; this is undo. Returns
-    how many were put back."""
+    later work, which keeps the stage it left; later imports undone since are none). Stages otherwise
+    only move up; this is undo. Returns how many were put back."""
     first: dict[int, str] = {}
     first_version: dict[int, int | None] = {}
     last: dict[int, int] = {}
@@ -2664,24 +2677,28 @@ def _stages_put_back(
         first_version.setdefault(customer_id, detail.get("customer_version_before"))
         if version is not None:
             last[customer_id] = version
+    customers = list(Customer.objects.select_for_update().filter(pk__in=sorted(first)).order_by("pk"))
+    now_at = {customer.pk: customer.version for customer in customers}
+    changed = versions_changed_since(model=Customer, left=last, now=now_at)
+    undone: list[tuple[int, int, int]] = []
     put_back = 0
-    for customer in Customer.objects.select_for_update().filter(pk__in=sorted(first)).order_by("pk"):
+    for customer in customers:
         before = first[customer.pk]
-        if customer.stage == before or customer.version != last.get(customer.pk):
+        if customer.stage == before or customer.pk not in last or customer.pk in changed:
             continue
         moved_to = customer.stage
-        # Their version goes back to the one before the import, as ``customer_import_revert`` puts it: an
-        # earlier import that made or changed them can then be undone after this one.
-        version_then = first_version.get(customer.pk)
+        # A new version, as ``customer_import_revert`` gives: never the one before the import.
         Customer.objects.filter(pk=customer.pk).update(
-            stage=before,
-            version=F("version") + 1 if version_then is None else version_then,
-            updated_at=timezone.now(),
+            stage=before, version=customer.version + 1, updated_at=timezone.now()
         )
+        if (version_then := first_version.get(customer.pk)) is not None:
+            # An earlier import that made or changed them can then be undone after this one.
+            undone.append((customer.pk, version_then, customer.version + 1))
         customer_stage_put_back_event(
             customer=customer, actor=actor, before=moved_to, after=before, import_id=run.pk
         )
         put_back += 1
+    versions_undone_record(run=run, model=Customer, versions=undone)
     return put_back
 
 

@@ -1716,6 +1716,98 @@ def test_an_export_undone_after_the_newer_export_that_gave_its_buyer_an_order_ca
     assert not Order.objects.exists() and not Customer.objects.exists()
 
 
+def test_a_page_read_on_an_undone_exports_order_cannot_save_over_the_next_import(owner, shop):
+    from kebu.orders.services.orders import order_notes_update
+
+    # given: 王五's order read as the newer export left it (paid), the export undone and imported again
+    run_import(owner, TAOBAO, store=shop.store)
+    later = run_import(owner, LATER, store=shop.store)
+    read = Order.objects.get(order_no="2024010512348")
+    import_undo(actor=owner, run=later)
+    run_import(owner, LATER, store=shop.store)
+
+    # when / then: the page's save, with the version it read, is refused
+    with pytest.raises(Conflict):
+        order_notes_update(actor=owner, order=read, seller_notes="页面上写的", expected_version=read.version)
+    assert Order.objects.get(order_no="2024010512348").seller_notes == ""
+
+
+def test_a_page_read_on_an_undone_exports_buyer_cannot_save_over_the_next_import(owner, shop):
+    from kebu.customers.services import customer_input_from, customer_update
+
+    # given: 王五 read as the newer export left him (a new customer, his order paid), the export undone
+    # (a lead again) and imported again
+    run_import(owner, TAOBAO, store=shop.store)
+    later = run_import(owner, LATER, store=shop.store)
+    read = Customer.objects.get(name="王五")
+    assert read.stage == "new"
+    import_undo(actor=owner, run=later)
+    run_import(owner, LATER, store=shop.store)
+
+    # when / then: the page's save, with the version it read, is refused
+    data = customer_input_from(read)
+    data.notes = "页面上写的"
+    with pytest.raises(Conflict):
+        customer_update(actor=owner, customer=read, data=data, expected_version=read.version)
+    assert Customer.objects.get(name="王五").notes == ""
+
+
+def _customer_notes_import(owner, notes: str) -> Import:
+    sheet = f"姓名,手机号码,备注\n李华,13900001111,{notes}\n".encode()
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=sheet, file_name="客户.csv", enqueue=False)
+    job_run(run.job_id)
+    run.refresh_from_db()
+    assert counts(run) == (0, 1, 0, 0), import_rejected_rows(run)
+    return run
+
+
+def test_a_customer_import_is_undone_after_the_order_import_that_moved_its_customer_on_was_undone(
+    owner, shop
+):
+    # given: 李华's notes imported, then an export whose order moves her up a stage
+    customer_create(actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")]))
+    notes = _customer_notes_import(owner, "老客户")
+    orders = run_import(owner, TAOBAO, store=shop.store)
+    assert Customer.objects.get(name="李华").stage == "new"
+
+    # when: the export is undone, then the notes
+    import_undo(actor=owner, run=orders)
+    import_undo(actor=owner, run=notes)
+
+    # then: 李华 is as she was made
+    lihua = Customer.objects.get(name="李华")
+    assert (lihua.stage, lihua.notes) == ("lead", "")
+
+
+def test_an_order_import_puts_the_stage_back_after_a_later_customer_import_was_undone(owner, shop):
+    # given: an export moved 李华 up a stage, then a customer sheet changed her notes, undone since
+    customer_create(actor=owner, data=CustomerInput(name="李华", phones=[PhoneInput(number="13900001111")]))
+    orders = run_import(owner, TAOBAO, store=shop.store)
+    import_undo(actor=owner, run=_customer_notes_import(owner, "老客户"))
+
+    # when: the export is undone
+    import_undo(actor=owner, run=orders)
+
+    # then: the stage it moved her to goes back, as if the customer sheet had never been
+    assert Customer.objects.get(name="李华").stage == "lead"
+
+
+def test_a_hand_edit_after_the_newer_export_was_undone_still_refuses_the_earlier_undo(owner, shop):
+    from kebu.orders.services.orders import order_notes_update
+
+    # given: the newer export undone, then one of the orders it had moved changed by hand
+    first = run_import(owner, TAOBAO, store=shop.store)
+    later = run_import(owner, LATER, store=shop.store)
+    import_undo(actor=owner, run=later)
+    order_notes_update(actor=owner, order=Order.objects.get(order_no="2024010512346"), seller_notes="加急")
+
+    # when / then: undoing the first would lose it, and is refused
+    with pytest.raises(Conflict, match="2024010512346"):
+        import_undo(actor=owner, run=first)
+    assert Order.objects.get(order_no="2024010512346").seller_notes == "加急"
+
+
 def test_a_move_the_services_refuse_is_rejected_saying_where_the_order_stands(owner, shop):
     run_import(owner, TAOBAO, store=shop.store)
     # Shipped, says the export, but an hour before the order was paid (2024-01-06 09:05).
