@@ -31,6 +31,7 @@ from kebu.orders.services.products import (
     SkuInput,
     catalogue_import_update,
     category_by_path,
+    category_path_levels,
     product_create,
     sku_add,
 )
@@ -270,8 +271,7 @@ def _category_made(*, actor: Any, path: str) -> tuple[Category, list[Category]]:
     """``category_by_path``, and the levels of the path it had to make. The levels are told by their
     stored paths, read before and after: a level this reading of the path misses is only not noted
     (left behind by undo), never one the shop had taken for the import's."""
-    parts = path.replace(SEPARATOR, "/").replace(">", "/").split("/")
-    levels = [part.strip()[:50] for part in parts if part.strip()]  # as category_by_path names them
+    levels = [name[:50] for name in category_path_levels(path)]  # as category_by_path names them
     paths = [SEPARATOR.join(levels[: i + 1]) for i in range(len(levels))]
     known = set(Category.objects.filter(path__in=paths).values_list("pk", flat=True))
     category = category_by_path(actor=actor, path=path)

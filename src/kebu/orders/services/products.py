@@ -163,9 +163,21 @@ def category_delete(*, actor: Any, category: Category) -> None:
     )
 
 
+def category_path_levels(path: str) -> list[str]:
+    """The names of the levels of ``护肤 › 面霜`` (Kebu's own, as its export writes it), ``护肤/面霜`` or
+    ``护肤>面霜``. A path that has Kebu's separator is split there alone: a category's name may hold a ``/``
+    or ``>`` (洗发/护发), never the separator, and its own export must name it again, not a level below."""
+    mark = SEPARATOR.strip()
+    parts = path.split(mark) if mark in path else path.replace(">", "/").split("/")
+    return [part.strip() for part in parts if part.strip()]
+
+
 def category_by_path(*, actor: Any, path: str) -> Category:
-    """The category at ``护肤/面霜`` or ``护肤 › 面霜``, created level by level where missing (imports)."""
-    parts = [p.strip() for p in path.replace(SEPARATOR, "/").replace(">", "/").split("/") if p.strip()]
+    """The category at ``护肤/面霜`` or ``护肤 › 面霜``, created level by level where missing (imports).
+    A category's own path, as the export writes it, is that category, whatever its names hold."""
+    if found := Category.objects.filter(path=path.strip()).first():
+        return found
+    parts = category_path_levels(path)
     if not parts:
         raise ValidationFailed(
             _("Enter a category name."), field_errors={"category": [_("Enter a category name.")]}

@@ -378,6 +378,40 @@ def test_an_exported_catalogue_imported_again_changes_nothing(owner, tmp_path):
     assert catalogue() == before
 
 
+def test_a_category_whose_name_holds_a_slash_comes_back_to_itself_not_split_into_levels(owner, tmp_path):
+    from kebu.orders.services.products import ProductInput, SkuInput, category_create, product_create
+
+    # given categories named as merchants name them: 洗发/护发 under 个护, and 染发/烫发 at the top
+    hair = category_create(actor=owner, name="洗发/护发", parent=category_create(actor=owner, name="个护"))
+    perm = category_create(actor=owner, name="染发>烫发")
+    for code, category in (("XF-01", hair), ("RF-01", perm)):
+        product_create(
+            actor=owner,
+            data=ProductInput(name=code, category=category, skus=[SkuInput(code=code, price_cny="39")]),
+        )
+    paths = sorted(Category.objects.values_list("path", flat=True))
+    before = catalogue()
+    path = tmp_path / "products.xlsx"
+    export_write(
+        export_build("products", user=owner, filters=QueryDict()), path, file_format="xlsx", user=owner
+    )
+
+    # when the shop's own export is imported again
+    run = run_import(owner, path.read_bytes())
+
+    # then each product stays in its category, and no category is made
+    assert counts(run) == (0, 0, 2, 0)
+    assert catalogue() == before
+    assert sorted(Category.objects.values_list("path", flat=True)) == paths
+
+
+def test_a_new_category_written_with_kebus_separator_is_named_as_written(owner):
+    run = run_import(owner, sheet("护发素,个护 › 洗发/护发,,HF-01,,,29,,,是"))
+
+    assert counts(run) == (1, 0, 0, 0)
+    assert Sku.objects.get(code="HF-01").product.category.path == "个护 › 洗发/护发"
+
+
 def test_the_command_imports_products(owner, tmp_path):
     path = tmp_path / "商品.csv"
     path.write_bytes(PRICE_LIST)
