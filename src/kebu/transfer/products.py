@@ -250,6 +250,10 @@ def _row_import(run: Import, row: ProductRow) -> tuple[ImportRow | None, list[Ca
     if "usage_cycle_days" in values:
         product_values["usage_cycle_days"] = values["usage_cycle_days"]
     sku_values = {name: values[name] for name in SKU_IMPORT_FIELDS if name in values}
+    if sku_values.get("is_active") is False and not sku.product.is_active:
+        # The export writes 否 on every SKU of a product off sale, whatever the SKU's own flag: read back,
+        # it tells nothing new, and must not leave the SKUs off sale when the product is put back on.
+        del sku_values["is_active"]
     sku_values = {k: v for k, v in sku_values.items() if getattr(sku, k) != v}
     product_values = {k: v for k, v in product_values.items() if getattr(sku.product, k) != v}
     if not sku_values and not product_values:

@@ -412,6 +412,25 @@ def test_a_new_category_written_with_kebus_separator_is_named_as_written(owner):
     assert Sku.objects.get(code="HF-01").product.category.path == "个护 › 洗发/护发"
 
 
+def test_a_product_off_sale_exported_and_imported_again_keeps_its_skus_own_on_sale_flags(owner, tmp_path):
+    # given a product taken off sale as a whole, its SKU still on sale of its own
+    make_catalogue(actor=owner)
+    Product.objects.filter(name="明前龙井").update(is_active=False)
+    path = tmp_path / "products.csv"
+    export_write(
+        export_build("products", user=owner, filters=QueryDict()), path, file_format="csv", user=owner
+    )
+    assert "明前龙井" in (line := next(x for x in path.read_text("utf-8-sig").splitlines() if "TEA-250" in x))
+    assert line.endswith(",No")  # off sale
+
+    # when the export is imported again
+    run = run_import(owner, path.read_bytes())
+
+    # then nothing changed: put back on sale, the product sells its SKU again
+    assert counts(run) == (0, 0, 3, 0)
+    assert Sku.objects.get(code="TEA-250").is_active
+
+
 def test_the_command_imports_products(owner, tmp_path):
     path = tmp_path / "商品.csv"
     path.write_bytes(PRICE_LIST)
