@@ -5,7 +5,7 @@ shop maps itself."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -13,12 +13,12 @@ from django.utils.translation import gettext as _
 
 from kebu.core.errors import ValidationFailed
 from kebu.core.text import list_join
-from kebu.transfer.customers import mapping_check
+from kebu.transfer.customers import customer_headers_match, mapping_check
 from kebu.transfer.headers import header_key
 from kebu.transfer.models import ImportKind, MappingPreset
-from kebu.transfer.orders import order_mapping_check
-from kebu.transfer.products import product_mapping_check
-from kebu.transfer.reviews import review_mapping_check
+from kebu.transfer.orders import order_headers_match, order_mapping_check
+from kebu.transfer.products import product_headers_match, product_mapping_check
+from kebu.transfer.reviews import review_headers_match, review_mapping_check
 
 # What a preset of each kind must map, as its import requires it.
 _MAPPING_CHECKS = {
@@ -62,13 +62,23 @@ def mapping_preset_save(
     )
 
 
-def mapping_preset_apply(preset: MappingPreset, headers: Sequence[str], *, keys: set[str]) -> dict[int, str]:
+def mapping_preset_apply(
+    preset: MappingPreset, headers: Sequence[str], *, keys: set[str], guessed: Mapping[int, str]
+) -> dict[int, str]:
     """The preset's mapping laid over ``headers``: each column whose header the preset names gets its
-    field, if that field is one of ``keys`` (a custom field may have gone since) and not taken already."""
+    field, if that field is one of ``keys`` (a custom field may have gone since) and not taken already.
+    A column the preset's file did not have (next month's export called 联系方式 联系电话) gets the field
+    ``guessed`` from its header, if no column has it yet; one the preset's file had and left out stays
+    out."""
     mapping: dict[int, str] = {}
     for index, header in enumerate(headers):
         key = preset.mapping.get(header_key(header))
         if key in keys and key not in mapping.values():
+            mapping[index] = key
+    known = {header_key(header) for header in preset.headers} | set(preset.mapping)
+    for index, header in enumerate(headers):
+        key = guessed.get(index)
+        if header_key(header) not in known and key in keys and key not in mapping.values():
             mapping[index] = key
     return mapping
 
@@ -99,12 +109,13 @@ def mapping_preset_named(
             _("There is no preset “%(name)s” (presets: %(known)s).") % {"name": name, "known": known}
         )
     if kind == ImportKind.PRODUCTS:
-        keys = set(PRODUCT_HEADERS)
+        keys, guessed = set(PRODUCT_HEADERS), product_headers_match(headers)
     elif kind == ImportKind.ORDERS:
-        keys = set(ORDER_HEADERS)
+        keys, guessed = set(ORDER_HEADERS), order_headers_match(headers)
     elif kind == ImportKind.REVIEWS:
-        keys = set(REVIEW_HEADERS)
+        keys, guessed = set(REVIEW_HEADERS), review_headers_match(headers)
     else:
-        custom = CustomField.objects.filter(is_active=True).values_list("key", flat=True)
-        keys = set(CUSTOMER_HEADERS) | {CUSTOM_PREFIX + key for key in custom}
-    return mapping_preset_apply(preset, headers, keys=keys)
+        definitions = list(CustomField.objects.filter(is_active=True))
+        keys = set(CUSTOMER_HEADERS) | {CUSTOM_PREFIX + d.key for d in definitions}
+        guessed = customer_headers_match(headers, definitions)
+    return mapping_preset_apply(preset, headers, keys=keys, guessed=guessed)

@@ -389,13 +389,13 @@ def _mapping_shown(
     if asked is not None:
         preset = next((p for p in presets if str(p.pk) == asked), None)
         if preset is not None:
-            return mapping_preset_apply(preset, headers, keys=keys), preset.pk
+            return mapping_preset_apply(preset, headers, keys=keys, guessed=guessed), preset.pk
         return {index: key for index, key in guessed.items() if key in keys}, None
     if draft.get("mapping") is not None:
         return {int(index): key for index, key in draft["mapping"].items()}, draft.get("preset")
     preset = mapping_preset_for(headers, kind=draft["kind"])
     if preset is not None:
-        return mapping_preset_apply(preset, headers, keys=keys), preset.pk
+        return mapping_preset_apply(preset, headers, keys=keys, guessed=guessed), preset.pk
     return {index: key for index, key in guessed.items() if key in keys}, None
 
 

@@ -334,6 +334,23 @@ def test_a_saved_preset_maps_the_columns_the_header_words_would_not(tmp_path, ow
     assert Customer.objects.get().primary_phone == "+8613812345678"
 
 
+def test_a_preset_takes_a_renamed_column_as_its_header_says_rather_than_leaving_it_out(tmp_path, owner):
+    from kebu.transfer.presets import mapping_preset_save
+
+    mapping_preset_save(
+        actor=owner, name="微店", headers=["买家称呼", "联系方式", "VIP等级"], mapping={0: "name", 1: "phone"}
+    )
+    # next month's export calls 联系方式 联系电话
+    sheet = tmp_path / "微店导出.csv"
+    sheet.write_text("买家称呼,联系电话,VIP等级\n张三,13812345678,金卡\n", encoding="utf-8")
+
+    out = io.StringIO()
+    call_command("import", str(sheet), preset="微店", stdout=out)
+
+    assert "联系电话 → phone" in out.getvalue()
+    assert Customer.objects.get().primary_phone == "+8613812345678"
+
+
 def test_a_customer_preset_and_an_order_preset_may_share_a_name(owner):
     from kebu.transfer.models import ImportKind, MappingPreset
     from kebu.transfer.presets import mapping_preset_save

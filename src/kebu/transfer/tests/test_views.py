@@ -341,7 +341,10 @@ def test_a_saved_preset_is_chosen_for_the_next_file_with_the_same_header(owner_c
 
 
 def test_a_preset_is_applied_by_choosing_it_and_saving_under_its_name_replaces_it(owner_client):
-    MappingPreset.objects.create(name="旧的", headers=["a"], headers_signature="x", mapping={"地址": "notes"})
+    header = HEADER.strip().split(",")  # saved from this layout, with only 地址 given a field (notes)
+    MappingPreset.objects.create(
+        name="旧的", headers=header, headers_signature="x", mapping={"地址": "notes"}
+    )
     token = token_of(upload(owner_client, sheet(*GOOD)))
 
     preset = MappingPreset.objects.get(name="旧的")
@@ -355,6 +358,40 @@ def test_a_preset_is_applied_by_choosing_it_and_saving_under_its_name_replaces_i
     assert response.status_code == 302
     preset.refresh_from_db()
     assert MappingPreset.objects.count() == 1 and preset.mapping["姓名"] == "name"
+
+
+def test_a_preset_chosen_for_a_file_whose_header_changed_a_little_guesses_the_new_columns(owner_client):
+    # given a preset saved from last month's layout, which left 最近购买 out on purpose
+    token = token_of(upload(owner_client, sheet(*GOOD)))
+    post_columns(owner_client, token, "save_preset", preset_name="淘宝导出")
+    preset = MappingPreset.objects.get(name="淘宝导出")
+
+    # when this month's export calls 手机号 联系电话 and has a column more (备注), and the preset is chosen
+    header = "姓名,联系电话,微信号,省份,城市,区县,地址,最近购买,备注\n"
+    token = token_of(
+        upload(
+            owner_client,
+            sheet("张三,13812345678,zs_wx,浙江省,杭州市,西湖区,文三路1号,铁观音,老客", header=header),
+        )
+    )
+    page = owner_client.get(reverse("transfer:draft", args=[token]), {"preset": preset.pk}).content.decode()
+
+    # then the new columns get the field their header says, and the one the preset left out stays out
+    def chosen(index: int) -> str:
+        select = re.search(rf'<select name="col_{index}".*?</select>', page, re.S).group(0)
+        return re.search(r'<option value="([^"]*)" selected>', select).group(1)
+
+    assert [chosen(i) for i in range(9)] == [
+        "name",
+        "phone",
+        "wechat",
+        "province",
+        "city",
+        "district",
+        "address",
+        "",
+        "notes",
+    ]
 
 
 def test_a_preset_needs_a_name(owner_client):
