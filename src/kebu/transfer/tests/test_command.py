@@ -11,6 +11,7 @@ import pytest
 import python_calamine
 import xlsxwriter
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from kebu.audit.models import AuditEntry
 from kebu.customers.models import Customer, Gender
@@ -349,6 +350,27 @@ def test_a_preset_takes_a_renamed_column_as_its_header_says_rather_than_leaving_
 
     assert "联系电话 → phone" in out.getvalue()
     assert Customer.objects.get().primary_phone == "+8613812345678"
+
+
+def test_resuming_a_cancelled_import_says_it_was_cancelled_and_how_far_it_got(owner, settings):
+    from kebu.core.jobs import job_cancel, job_run
+    from kebu.transfer.imports import customer_import_start
+
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 2}
+    data = ("姓名,手机\n" + "".join(f"客户{i},1380000{i:04d}\n" for i in range(5))).encode("utf-8")
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=data, file_name="客户.csv", enqueue=False)
+    job_run(run.job_id, on_beat=lambda job: job.done == 2 and job_cancel(job=job))
+
+    out = io.StringIO()
+    call_command("import", resume=run.pk, stdout=out)
+
+    assert "2 created" in out.getvalue()
+    assert f"cancelled after 2 of 5 rows: what it wrote stays (--undo {run.pk}" in out.getvalue()
+    assert Customer.objects.count() == 2
+    call_command("import", undo=run.pk, stdout=io.StringIO())
+    call_command("import", resume=run.pk, stdout=(out := io.StringIO()))
+    assert "undone since" in out.getvalue() and "what it wrote stays" not in out.getvalue()
 
 
 def test_a_customer_preset_and_an_order_preset_may_share_a_name(owner):

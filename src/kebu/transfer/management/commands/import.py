@@ -234,6 +234,14 @@ class Command(BaseCommand):
             f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
             f"{run.rejected} rejected{unit}"
         )
+        if run.undone_at is not None:
+            self.stdout.write("undone since: everything it created or changed was put back")
+        elif job.status == JobStatus.CANCELLED:
+            # A cancelled import is over (--resume does not carry it on): its counts are not the file's.
+            self.stdout.write(
+                f"cancelled after {job.done:,} of {job.total:,} rows: what it wrote stays (--undo {run.pk} "
+                "takes it back); import the file again to add the rest, nothing is added twice"
+            )
         if run.rejected:
             self._problems(run, report=report)
         changed = 0
