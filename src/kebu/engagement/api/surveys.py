@@ -14,12 +14,11 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from kebu.core.errors import ValidationFailed
-from kebu.customers.api import VisibleCustomerField, _validated
+from kebu.customers.api import KeysetCursorPagination, VisibleCustomerField, _validated
 from kebu.engagement.models import Question, Survey
 from kebu.engagement.selectors import surveys as selectors
 from kebu.engagement.services import surveys as services
@@ -95,13 +94,9 @@ class InvitationSerializer(serializers.Serializer):
     created = serializers.BooleanField()
 
 
-class SurveyPagination(PageNumberPagination):
-    page_size = 50
-
-
 class SurveyViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [SurveyPermission]
-    pagination_class = SurveyPagination
+    pagination_class = KeysetCursorPagination
     filter_backends: list[Any] = []
 
     def get_queryset(self) -> Any:

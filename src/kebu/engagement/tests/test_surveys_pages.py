@@ -450,6 +450,34 @@ def test_the_api_lists_surveys_and_gives_one_with_its_questions_and_scores(clien
     assert client.get("/api/v1/surveys/999999/").status_code == 404
 
 
+def test_the_api_pages_surveys_by_page_size_as_the_other_lists_do(client_for, manager_east, sales_a):
+    for title in ("一月回访", "二月回访", "三月回访"):
+        make_survey(manager_east, title=title, kinds=("nps",))
+    client = client_for(sales_a)
+
+    first = client.get("/api/v1/surveys/", {"page_size": "2"}).json()
+    rest = client.get(first["next"]).json()
+
+    assert [s["title"] for s in first["results"]] == ["三月回访", "二月回访"]
+    assert [s["title"] for s in rest["results"]] == ["一月回访"] and rest["next"] is None
+
+
+@pytest.mark.parametrize("asked", ["0", "-5", "abc"])
+def test_the_api_refuses_a_survey_page_size_no_page_can_have_naming_it(
+    client_for, manager_east, sales_a, asked
+):
+    make_survey(manager_east, kinds=("nps",))
+
+    response = client_for(sales_a).get(
+        "/api/v1/surveys/", {"page_size": asked}, headers={"accept-language": "en"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["page_size"] == [
+        "page_size must be a whole number from 1 to 200 (leave it out for 50 a page)."
+    ]
+
+
 def test_the_api_makes_a_customers_link_once(client_for, manager_east, sales_a):
     survey = make_survey(manager_east)
     customer = own_customer(sales_a)
