@@ -675,10 +675,20 @@ def customer_input_from(customer: Customer) -> CustomerInput:
     )
 
 
+def _locked(customer: Customer) -> Customer:
+    """The customer's row as it is now, locked until the transaction ends. ``select_for_update`` locks it
+    on PostgreSQL; SQLite has no row locks, but its write transactions start IMMEDIATE, so nobody
+    writes between this read and the caller's update there either."""
+    return Customer.objects.select_for_update().get(pk=customer.pk)
+
+
 @transaction.atomic
 def customer_archive(*, actor: Any, customer: Customer) -> Customer:
     """Soft-delete: the customer leaves lists and search but keeps every record, and can be restored.
-    Only its owner or a manager may (``access.can_archive``): not a clerk, for a pool customer."""
+    Only its owner or a manager may (``access.can_archive``): not a clerk, for a pool customer. The rule
+    is checked on the row as it is now, locked, not as the caller read it: a clerk whose customer was
+    transferred since is refused."""
+    customer = _locked(customer)
     if not access.can_archive(actor, customer):
         raise Forbidden(_("Only the owner or a manager may archive this customer."))
     if customer.archived_at is None:
@@ -692,7 +702,9 @@ def customer_archive(*, actor: Any, customer: Customer) -> Customer:
 
 @transaction.atomic
 def customer_restore(*, actor: Any, customer: Customer) -> Customer:
-    """Bring an archived customer back into lists and search; who may is who may archive it."""
+    """Bring an archived customer back into lists and search; who may is who may archive it (checked
+    on the locked row, as for archiving)."""
+    customer = _locked(customer)
     if not access.can_archive(actor, customer):
         raise Forbidden(_("Only the owner or a manager may restore this customer."))
     if customer.archived_at is not None:

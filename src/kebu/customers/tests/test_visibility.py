@@ -577,6 +577,39 @@ def test_a_manager_archives_a_pool_customer_and_only_a_manager_restores_it(
     assert pool_customer.archived_at is None
 
 
+def test_a_clerk_whose_customer_was_transferred_since_the_page_loaded_may_not_archive_it(
+    manager_east, sales_a, sales_b, a_customer
+):
+    # given: the clerk's page read the customer as theirs, then a manager gave it to a colleague
+    as_loaded = Customer.objects.get(pk=a_customer.pk)
+    customer_transfer(customer=a_customer, to_user=sales_b, actor=manager_east)
+
+    # when: the clerk's archive arrives with what the page read
+    with translation.override("en"), pytest.raises(Forbidden) as refused:
+        customer_archive(actor=sales_a, customer=as_loaded)
+
+    # then: refused as the page would refuse it, and the colleague's customer stays in their list
+    assert str(refused.value.message) == "Only the owner or a manager may archive this customer."
+    a_customer.refresh_from_db()
+    assert a_customer.archived_at is None
+    assert not CustomerEvent.objects.filter(kind="customer.archived").exists()
+
+
+def test_a_clerk_whose_archived_customer_was_transferred_since_the_page_loaded_may_not_restore_it(
+    manager_east, sales_a, sales_b, a_customer
+):
+    customer_archive(actor=sales_a, customer=a_customer)
+    as_loaded = Customer.objects.get(pk=a_customer.pk)
+    customer_transfer(customer=a_customer, to_user=sales_b, actor=manager_east)
+
+    with translation.override("en"), pytest.raises(Forbidden) as refused:
+        customer_restore(actor=sales_a, customer=as_loaded)
+
+    assert str(refused.value.message) == "Only the owner or a manager may restore this customer."
+    a_customer.refresh_from_db()
+    assert a_customer.archived_at is not None
+
+
 def test_transferring_needs_the_assign_permission(sales_a, sales_b, a_customer):
     with pytest.raises(Forbidden):
         customer_transfer(customer=a_customer, to_user=sales_b, actor=sales_a)
