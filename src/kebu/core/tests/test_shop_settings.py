@@ -21,6 +21,21 @@ from kebu.orders.tests.factories import make_catalogue, make_order
 pytestmark = pytest.mark.django_db
 
 
+def _admin_form(client, url: str, **changed) -> dict[str, str]:
+    """The admin's form as a browser sends it back: the settings as shipped and the time of the save it
+    showed, with ``changed`` typed over."""
+    shown = client.get(url).context["adminform"].form["updated_at"].value()
+    shipped = {
+        "shared_pool_enabled": "on",
+        "stage_auto": "on",
+        "stage_repeat_orders": "2",
+        "stage_vip_spent_cny": "5000.00",
+        "stage_churn_days": "365",
+        "credit_over_limit": "warn",
+    }
+    return {**shipped, "updated_at": shown, **changed}
+
+
 def test_the_settings_list_opens_the_one_row_and_a_pool_switch_is_audited(owner, owner_client):
     response = owner_client.get(reverse("admin:core_shopsettings_changelist"))
     row = ShopSettings.current()
@@ -28,14 +43,7 @@ def test_the_settings_list_opens_the_one_row_and_a_pool_switch_is_audited(owner,
     assert response["Location"] == reverse("admin:core_shopsettings_change", args=[row.pk])
     assert row.shared_pool_enabled
 
-    form = {
-        "shared_pool_enabled": "",
-        "stage_auto": "on",
-        "stage_repeat_orders": "2",
-        "stage_vip_spent_cny": "5000.00",
-        "stage_churn_days": "365",
-        "credit_over_limit": "warn",
-    }
+    form = _admin_form(owner_client, response["Location"], shared_pool_enabled="")
     response = owner_client.post(response["Location"], form)
     assert response.status_code == 302
     assert not ShopSettings.current().shared_pool_enabled
@@ -44,6 +52,29 @@ def test_the_settings_list_opens_the_one_row_and_a_pool_switch_is_audited(owner,
     assert ShopSettings.objects.count() == 1
     delete = owner_client.get(reverse("admin:core_shopsettings_delete", args=[row.pk]))
     assert delete.status_code == 403
+
+
+def test_an_admin_form_older_than_a_colleagues_save_does_not_undo_it_and_says_so(
+    owner, owner_client, staff_member
+):
+    # given: the admin's form is open, then a colleague switches the pool off on the settings page
+    url = reverse("admin:core_shopsettings_change", args=[ShopSettings.current().pk])
+    form = _admin_form(owner_client, url, stage_churn_days="180")
+    shop_settings_update(actor=staff_member("admin", "laoban_niang"), data={"shared_pool_enabled": False})
+
+    # when: the admin's form is saved
+    response = owner_client.post(url, form, follow=True, headers={"accept-language": "en"})
+
+    # then: the admin page again, with the settings as they are now and why nothing was saved
+    assert response.status_code == 200
+    row = ShopSettings.read()
+    assert (row.shared_pool_enabled, row.stage_churn_days) == (False, 365)
+    assert AuditEntry.objects.filter(action="settings.change").count() == 1
+    assert (
+        "Someone changed the shop settings meanwhile, so yours were not saved." in response.content.decode()
+    )
+    assert response.context["adminform"].form["updated_at"].value() == row.updated_at.isoformat()
+    assert 'type="hidden" name="updated_at"' in response.content.decode()  # so saving again goes through
 
 
 def test_a_held_reading_serves_every_read_inside_and_a_change_shows_after():
@@ -67,16 +98,9 @@ def test_new_stage_rules_place_every_customer_again_in_the_background(
     buyer.refresh_from_db()
     assert buyer.stage == Stage.REPEAT  # under the ¥5,000 VIP bar
     row = ShopSettings.current()
-    form = {
-        "shared_pool_enabled": "on",
-        "stage_auto": "on",
-        "stage_repeat_orders": "2",
-        "stage_vip_spent_cny": "2000.00",
-        "stage_churn_days": "365",
-        "credit_over_limit": "warn",
-    }
-
     url = reverse("admin:core_shopsettings_change", args=[row.pk])
+    form = _admin_form(owner_client, url, stage_vip_spent_cny="2000.00")
+
     version = buyer.version
     with django_capture_on_commit_callbacks(execute=True):  # the job is queued as the save commits
         response = owner_client.post(url, form, follow=True)
@@ -88,7 +112,9 @@ def test_new_stage_rules_place_every_customer_again_in_the_background(
     moves = buyer.events.filter(kind="customer.stage_changed").order_by("pk")
     assert [event.data["to"] for event in moves] == ["new", "repeat", "vip"]  # on the timeline
     # Any other setting changes no stage: no job.
-    owner_client.post(url, {**form, "credit_over_limit": "block"})
+    owner_client.post(
+        url, _admin_form(owner_client, url, stage_vip_spent_cny="2000.00", credit_over_limit="block")
+    )
     assert Job.objects.filter(kind="metrics.stages").count() == 1
 
 
