@@ -7,6 +7,9 @@ the Django admin changes what its members may do, and a shop may add roles of it
 The groups are created by the migration ``accounts/0003_roles``. An app that brings new permissions later
 grants them to a role from its own migration with :func:`role_permissions_grant`, which adds and never
 removes, so what an admin changed by hand stays changed.
+
+A group is found by the Chinese name it was created with, so that name stays what is stored; it is
+shown in the reader's language (:func:`role_name`) until the shop renames the group, then as written.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps as global_apps
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from kebu.core.text import seeded_name
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +33,7 @@ logger = logging.getLogger(__name__)
 class Role:
     key: str
     name: str  # the group's name when created; an admin may rename it, nothing depends on it
+    label: Promise  # how the role reads while its group keeps that name
     description: Any
     # "app_label.codename", or "app_label.*" for every permission of an app. A permission that does not
     # exist (an app not installed yet) is skipped.
@@ -99,6 +107,7 @@ ROLES: dict[str, Role] = {
         Role(
             key="admin",
             name="管理员",
+            label=pgettext_lazy("role", "Admin"),
             description=_("Owner or admin: everything, including settings, roles and the audit log."),
             permissions=(
                 "customers.*",
@@ -118,6 +127,7 @@ ROLES: dict[str, Role] = {
         Role(
             key="manager",
             name="主管",
+            label=pgettext_lazy("role", "Manager"),
             description=_("Manager: the team's customers with contact details; assigns and exports."),
             permissions=(
                 *_CUSTOMER_WORK,
@@ -140,12 +150,14 @@ ROLES: dict[str, Role] = {
         Role(
             key="sales",
             name="销售/客服",
+            label=pgettext_lazy("role", "Sales / service"),
             description=_("Sales or service staff: their own customers and the shared pool."),
             permissions=(*_CUSTOMER_WORK, *_ORDER_WORK, *SERVICE_WORK, *INSIGHTS_VIEW),
         ),
         Role(
             key="analyst",
             name="分析师",
+            label=pgettext_lazy("role", "Analyst"),
             description=_("Analyst: every customer, contact details masked, changes nothing."),
             permissions=(
                 "customers.view_customer",
@@ -162,6 +174,7 @@ ROLES: dict[str, Role] = {
         Role(
             key="readonly",
             name="只读",
+            label=pgettext_lazy("role", "Read-only"),
             description=_("Read-only: every customer, masked; may reveal one detail at a time (audited)."),
             permissions=(
                 "customers.view_customer",
@@ -174,6 +187,17 @@ ROLES: dict[str, Role] = {
         ),
     )
 }
+
+
+def role_name(name: str) -> str:
+    """A group's name as the reader sees it: a role's in the reader's language while its group is still
+    called as Kebu made it (or by the role's name in any of the shop's languages), else as the shop
+    named it."""
+    for role in ROLES.values():
+        shown = seeded_name(name=name, default=role.label, seeded=role.name)
+        if shown != name:
+            return shown
+    return name
 
 
 def _permissions(apps: Any, names: Iterable[str]) -> list[Any]:

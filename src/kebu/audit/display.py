@@ -60,6 +60,8 @@ def target_text(entry: Any) -> str:
     "Import #3 客户.xlsx"); the kind alone, in the plural, for an entry about all of them (a recompute of
     every customer's figures); "" for none."""
     name = entry.target_repr or (f"#{entry.target_id}" if entry.target_id else "")
+    if entry.target_type == "auth.group" and entry.target_repr:
+        name = _role_names([name])
     model = _model(entry.target_type) if entry.target_type else None
     if model is None:
         return name or entry.target_type
@@ -548,12 +550,23 @@ def _import_kind(value: Any) -> str:
     return str(KIND_LABELS.get(value, value))
 
 
+def _role_names(value: Any) -> str:
+    """Roles (groups, by their stored names) as they read in the reader's language."""
+    from kebu.accounts.roles import role_name
+
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        return plain(value)
+    return plain([role_name(name) for name in value])
+
+
 def _owner(value: Any) -> str:
     return str(value["name"]) if isinstance(value, dict) and "name" in value else str(_("Shared pool"))
 
 
 # How a value reads, by action (the most particular first) and key.
 _ACTION_VALUES: dict[tuple[str, str], Callable[[Any], str]] = {
+    ("auth.role_change", "added"): _role_names,
+    ("auth.role_change", "removed"): _role_names,
     ("customer.assign", "from"): _owner,
     ("customer.assign", "to"): _owner,
     ("customer.stage", "from"): _enum("customers.Stage"),
@@ -655,6 +668,8 @@ def _field(target_type: str, name: str) -> models.Field[Any, Any] | None:
 
 # Fields whose model gives them no name a merchant knows.
 _CHANGE_LABELS: dict[str, Any] = {"path": gettext_lazy("Category path")}
+# Fields whose values are read by more than their field: a staff member's roles, by their stored names.
+_CHANGE_VALUES: dict[tuple[str, str], Callable[[Any], str]] = {("accounts.user", "groups"): _role_names}
 
 
 def change_label(target_type: str, name: str) -> str:
@@ -667,6 +682,8 @@ def change_value(target_type: str, name: str, value: Any) -> str:
     """One side of a change as the field shows it: a choice by its name, an amount in yuan."""
     if value is None or value == "":
         return "—"
+    if (target_type, name) in _CHANGE_VALUES:
+        return _CHANGE_VALUES[target_type, name](value)
     field = _field(target_type, name)
     if field is not None and field.choices and not isinstance(value, list | dict | bool):
         return str(dict((str(k), v) for k, v in field.flatchoices).get(str(value), value))

@@ -151,6 +151,8 @@ def _m2m_receiver(*, field: str, audit_action: str) -> Any:
                 action=audit_action,
                 actor=actor,
                 target=owner,
+                # A role by the name it is stored and found by, not as it reads in the actor's language.
+                target_repr=owner.name if isinstance(owner, Group) else "",
                 changes={field: [names_before, names_after]},
                 data={
                     "added": sorted(set(names_after) - set(names_before)),

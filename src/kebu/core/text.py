@@ -1,5 +1,6 @@
 """Text helpers: search keys for Chinese names (full pinyin and initials, so `zhangsan` and `zs` find
-张三), and lists written into a sentence as the reader's language writes them."""
+张三), lists written into a sentence as the reader's language writes them, and the names of the records
+Kebu gives a new shop in the reader's language."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
+from django.conf import settings
+from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import get_language
 from pypinyin import Style, lazy_pinyin
 
@@ -55,3 +59,23 @@ def list_join(values: Iterable[object]) -> str:
     an export cell, which the import splits), it stays whatever the language."""
     separator = "、" if (get_language() or "").startswith("zh") else ", "
     return separator.join(str(value) for value in values)
+
+
+def seeded_name(*, name: str, default: Promise, seeded: str) -> str:
+    """The name of a record Kebu gave a new shop (a follow-up plan, a role), as the reader sees it: while
+    it is still called by its default, in any of the shop's languages or as it was seeded (``seeded``,
+    written in Chinese by a migration), that default in the reader's language; once the shop renamed it,
+    as written. The name is compared rather than flagged, so there is no flag to fall out of step with the
+    text: a record renamed back to its default reads as the default again."""
+    names = {seeded}
+    for code, _label in settings.LANGUAGES:
+        with translation.override(code):
+            names.add(str(default))
+    if name.strip() not in names:
+        return name
+    shown = str(default)
+    if (get_language() or "").startswith("zh"):
+        with translation.override("en"):
+            if shown == str(default):  # not in the catalogue yet: the Chinese name it was seeded with
+                return seeded
+    return shown

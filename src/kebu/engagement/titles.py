@@ -21,13 +21,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
-from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from kebu.core import lunar
+from kebu.core.text import seeded_name
 from kebu.customers.columns import grouped
 
 # kind -> (the default name, the name migration 0002 gave it): the plans a new shop starts with.
@@ -46,18 +45,7 @@ def plan_name(*, kind: str, name: str) -> str:
     if default is None:
         return name
     text, seeded = default
-    names = {seeded}
-    for code, _label in settings.LANGUAGES:
-        with translation.override(code):
-            names.add(str(text))
-    if name.strip() not in names:
-        return name
-    shown = str(text)
-    if (translation.get_language() or "").startswith("zh"):
-        with translation.override("en"):
-            if shown == str(text):  # not in the catalogue yet: the Chinese name the shop was given
-                return seeded
-    return shown
+    return seeded_name(name=name, default=text, seeded=seeded)
 
 
 def date_text(day: date) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.utils import translation
 
 from kebu.accounts.models import Team
 from kebu.accounts.roles import ROLES, role_group, role_permissions_grant
@@ -136,3 +137,30 @@ def test_teams_are_edited_in_the_admin(owner_client, staff_member):
 
     assert listing.status_code == 200 and "华东" in listing.content.decode()
     assert page.status_code == 200 and "east_1" in page.content.decode()
+
+
+# --- the roles' names --------------------------------------------------------------------------------
+
+
+def test_a_role_kebu_made_reads_in_the_readers_language_and_one_the_shop_renamed_as_written():
+    admin, sales = role_group("admin"), role_group("sales")
+    sales.name = "门店导购"
+    sales.save()
+
+    with translation.override("en"):
+        assert (str(admin), str(sales)) == ("Admin", "门店导购")
+    with translation.override("zh-hans"):
+        assert str(admin) == "管理员"
+    assert admin.name == "管理员"  # stored as created: the role is found by it
+
+
+def test_a_staff_members_roles_read_in_the_readers_language_in_the_admin(owner_client, staff_member):
+    clerk = staff_member("sales", "east_1")
+
+    page = owner_client.get(f"/admin/accounts/user/{clerk.pk}/change/", headers={"accept-language": "en"})
+    listing = owner_client.get("/admin/accounts/user/", headers={"accept-language": "en"})
+
+    assert page.status_code == 200 and listing.status_code == 200
+    for shown in (page.content.decode(), listing.content.decode()):  # the roles to choose, the roles filter
+        assert "Sales / service" in shown and "Read-only" in shown
+        assert "销售/客服" not in shown and "只读" not in shown

@@ -36,3 +36,25 @@ def test_an_imports_mode_reads_as_a_sentence_with_its_value():
 def test_an_imports_mode_reads_as_a_sentence_in_chinese():
     # fails until the catalogue has "If a row has problems"
     assert ("遇到有问题的行时", "全部成功才导入") in _details("customer.import", {"mode": "all"}, "zh-hans")
+
+
+def test_a_role_change_names_the_roles_kebu_made_in_the_readers_language_and_others_as_written():
+    entry = AuditEntry(
+        action="auth.role_change",
+        target_type="accounts.user",
+        changes={"groups": [["门店导购"], ["主管", "门店导购"]]},
+        data={"added": ["主管"], "removed": []},
+    )
+
+    with translation.override("en"):
+        assert display.changes(entry) == [("Groups", "门店导购", "Manager, 门店导购")]
+        assert display.details(entry) == [("Added", "Manager")]
+
+
+def test_a_role_whose_permissions_changed_is_named_in_the_readers_language():
+    entry = AuditEntry(
+        action="auth.permission_change", target_type="auth.group", target_id="1", target_repr="只读"
+    )
+
+    with translation.override("en"):
+        assert display.target_text(entry) == "Group Read-only"

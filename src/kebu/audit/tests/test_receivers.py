@@ -4,7 +4,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
+from django.utils import translation
 
+from kebu.accounts.roles import role_group
 from kebu.audit.context import client_ip
 from kebu.audit.models import AuditEntry
 
@@ -191,6 +193,17 @@ def test_permissions_of_a_person_and_of_a_role_are_recorded(clerk, sales):
     assert on_person.changes == {"user_permissions": [[], ["audit.view_auditentry"]]}
     assert on_role.target_type == "auth.group" and on_role.target_repr == "测试组甲"
     assert on_role.changes == {"permissions": [[], ["audit.view_auditentry"]]}
+
+
+def test_a_role_is_recorded_by_its_stored_name_whatever_the_actors_language():
+    readonly = role_group("readonly")
+    start = last_seq()
+
+    with translation.override("en"):
+        readonly.permissions.add(Permission.objects.get(codename="view_auditentry"))
+
+    [entry] = entries("auth.permission_change", after=start)
+    assert entry.target_repr == "只读"
 
 
 def test_staff_superuser_and_active_flags_are_recorded(clerk):
