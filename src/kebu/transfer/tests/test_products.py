@@ -14,6 +14,7 @@ from django.http import QueryDict
 from kebu.audit.models import AuditEntry
 from kebu.core.errors import Conflict
 from kebu.core.jobs import job_run
+from kebu.customers.models import Customer
 from kebu.customers.services import CustomerInput, PhoneInput, customer_create
 from kebu.orders.models import Brand, Category, Product, Sku
 from kebu.orders.tests.factories import make_catalogue, make_order
@@ -440,6 +441,24 @@ def test_the_command_imports_products(owner, tmp_path):
     assert "3 rows ready, 1 rows with problems" in out.getvalue() and not Sku.objects.exists()
     call_command("import", str(path), kind="products", stdout=out)
     assert Sku.objects.count() == 3
+
+
+def test_the_command_reads_kebus_own_product_export_as_products_without_being_told(owner, tmp_path):
+    # given: the catalogue as `kebu export products` writes it
+    make_catalogue(actor=owner)
+    path = tmp_path / "商品.xlsx"
+    call_command("export", "products", format="xlsx", output=str(path), stdout=io.StringIO())
+    out = io.StringIO()
+
+    # when: it is imported with no --kind
+    call_command("import", str(path), stdout=out)
+
+    # then: a product import, which finds every SKU already there, and says which kind it took it for
+    assert "as a products sheet (--kind products)" in out.getvalue()
+    run = Import.objects.get()
+    assert run.kind == ImportKind.PRODUCTS
+    assert (run.created, run.unchanged, run.rejected) == (0, Sku.objects.count(), 0)
+    assert not Customer.objects.exists()
 
 
 def test_a_price_whose_formula_gives_an_error_is_the_rows_problem_not_a_blank_price():

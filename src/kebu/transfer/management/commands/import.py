@@ -6,6 +6,10 @@ kebu import FILE [--kind customers|orders|products|reviews] [--store S] [--prese
 kebu import --resume ID
 kebu import --undo ID [--user U]
 
+Without ``--kind`` the file is a customer sheet, unless no column of it names a customer and its columns
+read as one other kind's sheet only (the products ``kebu export products`` wrote): then it is that kind's,
+and the command says so.
+
 A customer sheet's import also says how many customers already in Kebu it changed, and ``--report`` then
 holds the sheet of what it changed on each ("Changed": row, customer, how the row found them, each field
 before → after), the one the import's page downloads (``changes.import_changes``), read as the one who
@@ -27,7 +31,7 @@ from django.core.management import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kebu.core.errors import KebuError
+from kebu.core.errors import KebuError, ValidationFailed
 from kebu.core.jobs import STALE_AFTER, job_retry, job_run
 from kebu.core.models import Job, JobStatus
 from kebu.customers.access import ShellOperator
@@ -41,6 +45,7 @@ from kebu.transfer.imports import (
     BY_IMPORTER,
     customer_import_start,
     database_file_unmapped,
+    import_mapping,
     import_notes,
     import_owner_options,
     import_problems,
@@ -76,7 +81,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("file", type=Path, nargs="?")
-        parser.add_argument("--kind", choices=[k.value for k in ImportKind], default=ImportKind.CUSTOMERS)
+        parser.add_argument(
+            "--kind",
+            choices=[k.value for k in ImportKind],
+            help="the kind of sheet (default: customers, or the one other kind its columns read as)",
+        )
         parser.add_argument("--sheet", help="the sheet to read (default: the first with data)")
         parser.add_argument(
             "--store",
@@ -156,6 +165,8 @@ class Command(BaseCommand):
                     pass
             except OSError as exc:
                 raise CommandError(f"{path}: {exc.strerror}") from exc
+            if options["kind"] is None:
+                options["kind"] = self._kind_read(path, sheet=options["sheet"])
             store = None
             if options["store"]:
                 # Without regard to case, as a sheet's store column is matched (kebu.transfer.orders).
@@ -206,6 +217,27 @@ class Command(BaseCommand):
             self._run(run, stale_after=STALE_AFTER, report=options["report"], reader=reader, actor=actor)
         except KebuError as exc:
             raise CommandError(str(exc.message)) from exc
+
+    def _kind_read(self, path: Path, *, sheet: str | None) -> str:
+        """The kind of a sheet imported without ``--kind``: customers, as always, unless no column names a
+        customer and the headers read as exactly one other kind's sheet; a sheet they read as none (or as
+        several) stays a customer sheet, refused with the columns it has."""
+        headers = table_read(path, sheet=sheet).headers
+        fits = []
+        for kind in ImportKind:
+            try:
+                import_mapping(headers, kind=kind)
+            except ValidationFailed:
+                continue
+            if kind == ImportKind.CUSTOMERS:
+                return kind
+            fits.append(kind)
+        if len(fits) != 1:
+            return ImportKind.CUSTOMERS
+        self.stdout.write(
+            f"{path.name}: no column names a customer; read as a {fits[0]} sheet (--kind {fits[0]})"
+        )
+        return fits[0]
 
     def _import(self, pk: int) -> Import:
         run = Import.objects.select_related("job").filter(pk=pk).first()
