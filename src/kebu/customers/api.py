@@ -154,6 +154,24 @@ class _Segment:
     tag: str = ""  # what the segment holds, where its keys do not say (``filters.SortSegment.tag``)
 
 
+def page_size_asked(request: Request, *, default: int, maximum: int) -> int:
+    """The ``page_size`` asked for, at most ``maximum`` (as documented); ``default`` when it is left out
+    or blank. Anything else that is not a whole number of at least 1 (``0``, ``-5``, ``abc``, ``2.5``) is
+    refused with 400: DRF would quietly answer a default page, and a client that meant "all" or mistyped a
+    variable would take a short page for the whole list. Every list of the API reads it so."""
+    raw = request.query_params.get("page_size", "").strip()
+    if not raw:
+        return default
+    # ASCII digits only: int() also takes "5_0", "+5" and "٥".
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+        message = _(
+            "page_size must be a whole number from 1 to %(max)d (leave it out for %(default)d a page)."
+        )
+        limits = {"max": maximum, "default": default}
+        raise ValidationFailed(field_errors={"page_size": [message % limits]})
+    return min(int(raw), maximum)
+
+
 class KeysetCursorPagination(CursorPagination):
     """Cursor (keyset) pagination that follows the queryset's own multi-column `order_by`.
 
@@ -176,22 +194,7 @@ class KeysetCursorPagination(CursorPagination):
     ordering: tuple[str, ...] = ("-id",)
 
     def get_page_size(self, request: Request) -> int:
-        """The ``page_size`` asked for, at most ``max_page_size`` (as documented); the default when it is
-        left out or blank. Anything else that is not a whole number of at least 1 (``0``, ``-5``,
-        ``abc``, ``2.5``) is refused with 400: DRF would quietly answer 50 rows, and a client that meant
-        "all" or mistyped a variable would take a short page for the whole list."""
-        name = self.page_size_query_param
-        raw = request.query_params.get(name, "").strip() if name else ""
-        if not raw:
-            return type(self).page_size
-        # ASCII digits only: int() also takes "5_0", "+5" and "٥".
-        if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
-            message = _(
-                "page_size must be a whole number from 1 to %(max)d (leave it out for %(default)d a page)."
-            )
-            limits = {"max": self.max_page_size, "default": type(self).page_size}
-            raise ValidationFailed(field_errors={"page_size": [message % limits]})
-        return min(int(raw), self.max_page_size)
+        return page_size_asked(request, default=type(self).page_size, maximum=self.max_page_size)
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         self.request = request

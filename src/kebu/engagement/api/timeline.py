@@ -16,8 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kebu.customers.api import KeysetCursorPagination, page_size_asked
 from kebu.customers.selectors import customer_get_for_actor
 from kebu.engagement.selectors.timeline import SOURCES, Cursor, Entry, customer_timeline
+
+PAGE_SIZE = 30
 
 
 def _summary(entry: Entry) -> dict[str, Any]:
@@ -72,7 +75,8 @@ class CustomerTimelineView(APIView):
         summary=gettext_lazy("A customer's timeline"),
         description=gettext_lazy(
             "Orders, returns and refunds, contacts, tickets, feedback, survey answers, follow-ups done and "
-            "profile changes, newest first, 30 a page; `next` is the URL of the older ones."
+            "profile changes, newest first, 30 a page (page_size up to 200); `next` is the URL of the older "
+            "ones."
         ),
         parameters=[
             OpenApiParameter("customer_id", OpenApiTypes.INT, OpenApiParameter.PATH),
@@ -80,6 +84,7 @@ class CustomerTimelineView(APIView):
                 "kind", OpenApiTypes.STR, many=True, enum=[source.kind for source in SOURCES], required=False
             ),
             OpenApiParameter("before", OpenApiTypes.STR, required=False, description="From `next`."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, required=False),
         ],
         responses=inline_serializer(
             "Timeline",
@@ -97,6 +102,7 @@ class CustomerTimelineView(APIView):
             customer=customer,
             kinds=kinds,
             cursor=Cursor.decode(request.query_params.get("before")),
+            limit=page_size_asked(request, default=PAGE_SIZE, maximum=KeysetCursorPagination.max_page_size),
         )
         next_url = None
         if page.next_cursor is not None:

@@ -244,6 +244,33 @@ def test_the_api_pages_the_timeline_with_a_next_link(client_for, sales_a, custom
     assert {e["kind"] for e in only} == {"contact"}
 
 
+def test_the_api_pages_the_timeline_by_page_size_as_the_other_lists_do(client_for, sales_a, customer):
+    for i in range(5):
+        _contact(customer, at=timezone.now() - timedelta(days=i + 1), summary=f"第{i}次")
+    client = client_for(sales_a)
+    url = reverse("customer-timeline", args=[customer.pk])
+
+    first = client.get(url, {"kind": "contact", "page_size": "2"}).json()
+    rest = client.get(first["next"]).json()
+
+    assert [e["summary"] for e in first["results"]] == ["第0次", "第1次"]
+    assert [e["summary"] for e in rest["results"]] == ["第2次", "第3次"]  # the next page keeps its size
+
+
+@pytest.mark.parametrize("asked", ["0", "-5", "abc"])
+def test_the_api_refuses_a_timeline_page_size_no_page_can_have_naming_it(
+    client_for, sales_a, customer, asked
+):
+    url = reverse("customer-timeline", args=[customer.pk])
+
+    response = client_for(sales_a).get(url, {"page_size": asked}, headers={"accept-language": "en"})
+
+    assert response.status_code == 400
+    assert response.json()["page_size"] == [
+        "page_size must be a whole number from 1 to 200 (leave it out for 30 a page)."
+    ]
+
+
 def test_the_api_answers_404_for_a_colleagues_customer(client_for, sales_b, customer):
     response = client_for(sales_b).get(reverse("customer-timeline", args=[customer.pk]))
     assert response.status_code == 404
