@@ -88,3 +88,16 @@ def owner_client(owner):
     client = Client()
     login_verified(client, owner)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _shop_language():
+    """Each test starts in the shop's language (zh-Hans), whatever the one before it asked for: a test
+    client's request in English leaves English active in this thread (LocaleMiddleware activates it and
+    nothing puts it back), and a later test reading Chinese messages then read English ones."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
