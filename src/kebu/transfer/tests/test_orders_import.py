@@ -4106,3 +4106,25 @@ def test_an_after_sale_status_kebu_does_not_know_refuses_its_order_on_its_cell(o
     assert [(p.column, p.value) for p in problems] == [("售后状态", "退款审核中啦")]
     assert "after-sale status" in problems[0].reason
     assert not Order.objects.filter(order_no="240307-246813579").exists()
+
+
+def test_the_command_refuses_to_guess_the_kind_of_an_order_export_and_says_which_to_choose(
+    owner, shop, tmp_path
+):
+    from django.core.management import CommandError, call_command
+
+    # given: the shop's orders as `kebu export orders` writes them (their buyers' names and phones too)
+    run_import(owner, CLOSED, store=shop.store)
+    path = tmp_path / "订单.xlsx"
+    call_command("export", "orders", format="xlsx", output=str(path), stdout=io.StringIO())
+    before = (Customer.objects.count(), Import.objects.count())
+
+    # when: it is imported with no --kind
+    with pytest.raises(CommandError) as refused:
+        call_command("import", str(path), stdout=io.StringIO())
+
+    # then: refused, naming its order number column and both kinds; no import made, no customer touched
+    # (a command speaks English: the export's headers are Kebu's English ones)
+    assert "(Order number)" in str(refused.value) and "--kind orders" in str(refused.value)
+    assert "--kind customers" in str(refused.value)
+    assert (Customer.objects.count(), Import.objects.count()) == before

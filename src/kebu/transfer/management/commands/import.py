@@ -221,18 +221,25 @@ class Command(BaseCommand):
     def _kind_read(self, path: Path, *, sheet: str | None) -> str:
         """The kind of a sheet imported without ``--kind``: customers, as always, unless no column names a
         customer and the headers read as exactly one other kind's sheet; a sheet they read as none (or as
-        several) stays a customer sheet, refused with the columns it has."""
+        several) stays a customer sheet, refused with the columns it has. A sheet with an order number
+        column that reads as orders is refused: an order export names its buyers too, and read as a
+        customer sheet its orders would be left out without a word."""
         headers = table_read(path, sheet=sheet).headers
         fits = []
         for kind in ImportKind:
             try:
-                import_mapping(headers, kind=kind)
+                mapping = import_mapping(headers, kind=kind)
             except ValidationFailed:
                 continue
-            if kind == ImportKind.CUSTOMERS:
-                return kind
+            if kind == ImportKind.ORDERS and "order_no" in mapping.values():
+                column = headers[next(i for i, key in mapping.items() if key == "order_no")]
+                raise CommandError(
+                    f"{path.name} has order numbers ({column}): to import its orders, say "
+                    "--kind orders (with --store S unless a column names the store); to read only its "
+                    "buyers as customers, say --kind customers."
+                )
             fits.append(kind)
-        if len(fits) != 1:
+        if ImportKind.CUSTOMERS in fits or len(fits) != 1:
             return ImportKind.CUSTOMERS
         self.stdout.write(
             f"{path.name}: no column names a customer; read as a {fits[0]} sheet (--kind {fits[0]})"
