@@ -61,7 +61,7 @@ from kebu.customers.selectors import customer_list, purchases_visible
 from kebu.transfer import workbook
 from kebu.transfer.cells import safe_cell
 from kebu.transfer.customers import SHARED_POOL
-from kebu.transfer.workbook import COUNT, DAY, MOMENT, MONEY, SheetColumn, workbook_write
+from kebu.transfer.workbook import CODE, COUNT, DAY, MOMENT, MONEY, SheetColumn, workbook_write
 
 BOM = "\ufeff"
 CHUNK_ROWS = 1000
@@ -242,9 +242,9 @@ def customer_columns(policy: ContactPolicy, *, figures: bool, retired_sources: b
     columns = [
         # No example number: C000123 is a number Kebu gives, and the template imported with its example
         # row left in would overwrite that customer of the shop. Left blank, Kebu numbers the new one.
-        Column("customer_no", gettext_lazy("Customer number"), lambda r: r.customer.customer_no),
+        Column("customer_no", gettext_lazy("Customer number"), lambda r: r.customer.customer_no, CODE),
         Column("name", gettext_lazy("Name"), lambda r: r.customer.name, example="王小明", width=12),
-        Column("phone", gettext_lazy("Phone"), phone, example="138 1234 5678", width=16),
+        Column("phone", gettext_lazy("Phone"), phone, CODE, example="138 1234 5678", width=16),
         Column(
             "gender",
             gettext_lazy("Gender"),
@@ -271,15 +271,17 @@ def customer_columns(policy: ContactPolicy, *, figures: bool, retired_sources: b
             "wechat",
             gettext_lazy("WeChat ID"),
             social(SocialKind.WECHAT),
+            CODE,
             example="wxid_xiaoming",
         ),
-        Column("qq", "QQ", social(SocialKind.QQ)),
-        Column("wangwang", gettext_lazy("Wangwang"), social(SocialKind.TAOBAO)),
-        Column("douyin", gettext_lazy("Douyin ID"), social(SocialKind.DOUYIN)),
+        Column("qq", "QQ", social(SocialKind.QQ), CODE),
+        Column("wangwang", gettext_lazy("Wangwang"), social(SocialKind.TAOBAO), CODE),
+        Column("douyin", gettext_lazy("Douyin ID"), social(SocialKind.DOUYIN), CODE),
         Column(
             "xiaohongshu",
             gettext_lazy("Xiaohongshu ID"),
             social(SocialKind.XIAOHONGSHU),
+            CODE,
         ),
         Column(
             "customer_type",
@@ -435,8 +437,8 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
 
     return [
         Column("store", gettext_lazy("Store"), order(lambda o: o.store.name if o.store else "")),
-        Column("order_no", gettext_lazy("Order number"), order(lambda o: o.order_no), width=22),
-        Column("customer_no", gettext_lazy("Customer number"), order(lambda o: o.customer.customer_no)),
+        Column("order_no", gettext_lazy("Order number"), order(lambda o: o.order_no), CODE, width=22),
+        Column("customer_no", gettext_lazy("Customer number"), order(lambda o: o.customer.customer_no), CODE),
         Column("customer_name", gettext_lazy("Customer"), order(lambda o: o.customer.name), width=12),
         Column(
             "status",
@@ -466,7 +468,7 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
             MOMENT,
             width=17,
         ),
-        Column("sku_code", gettext_lazy("SKU code"), line(lambda ln: ln.sku_code)),
+        Column("sku_code", gettext_lazy("SKU code"), line(lambda ln: ln.sku_code), CODE),
         Column("title", gettext_lazy("Item"), line(lambda ln: ln.title), width=30),
         Column("variant", gettext_lazy("Variant"), line(lambda ln: ln.variant)),
         Column("quantity", gettext_lazy("Quantity"), line(lambda ln: ln.quantity), COUNT, width=8),
@@ -496,9 +498,11 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
             choices=_labels(DeliveryMethod),
         ),
         Column("carrier", gettext_lazy("Carrier"), order(lambda o: o.carrier)),
-        Column("tracking_no", gettext_lazy("Tracking number"), order(lambda o: o.tracking_no), width=18),
+        Column(
+            "tracking_no", gettext_lazy("Tracking number"), order(lambda o: o.tracking_no), CODE, width=18
+        ),
         Column("receiver", gettext_lazy("Receiver"), order(lambda o: o.receiver_name)),
-        Column("receiver_phone", gettext_lazy("Receiver phone"), order(receiver_phone), width=16),
+        Column("receiver_phone", gettext_lazy("Receiver phone"), order(receiver_phone), CODE, width=16),
         Column("province", gettext_lazy("Province"), order(lambda o: o.ship_province), width=10),
         Column("city", gettext_lazy("City"), order(lambda o: o.ship_city), width=10),
         Column("district", gettext_lazy("District"), order(lambda o: o.ship_district), width=10),
@@ -583,7 +587,7 @@ def product_columns(*, with_cost: bool = True) -> list[Column]:
             COUNT,
             example=30,
         ),
-        Column("sku_code", gettext_lazy("SKU code"), sku(lambda s: s.code), example="MS-50ML"),
+        Column("sku_code", gettext_lazy("SKU code"), sku(lambda s: s.code), CODE, example="MS-50ML"),
         Column("color", gettext_lazy("Colour"), sku(lambda s: s.color)),
         Column("size", gettext_lazy("Size"), sku(lambda s: s.size)),
         Column("spec", gettext_lazy("Specification"), sku(lambda s: s.spec), example="50ml"),

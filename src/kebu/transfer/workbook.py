@@ -33,8 +33,11 @@ from decimal import Decimal
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
-# Cell kinds: how a column's values are written, and in which number format.
-TEXT, DAY, MOMENT, MONEY, COUNT = "text", "day", "moment", "money", "count"
+# Cell kinds: how a column's values are written, and in which number format. CODE is text that holds an
+# identifier (an order number, a SKU, a phone): its whole column is formatted as text (@), so that what a
+# merchant types there later stays as typed, where General would round a 19-digit order number, drop
+# SKU 00123's zeros and show a phone as 1.38E+10.
+TEXT, DAY, MOMENT, MONEY, COUNT, CODE = "text", "day", "moment", "money", "count", "code"
 
 MAX_ROWS = 1_048_576  # a sheet's rows, the header included
 MAX_TEXT = 32_767  # characters in one cell
@@ -43,7 +46,7 @@ _CHUNK_CHARS = 1 << 20  # what the writing thread is handed at a time
 _QUEUE_CHUNKS = 8
 
 # Style indexes into styles.xml's cellXfs, in this order.
-_STYLE = {"header": 1, DAY: 2, MOMENT: 3, MONEY: 4, COUNT: 5}
+_STYLE = {"header": 1, DAY: 2, MOMENT: 3, MONEY: 4, COUNT: 5, CODE: 6}
 _DAY_ORDINAL = date(1899, 12, 31).toordinal()  # Excel's day 0
 
 
@@ -121,6 +124,7 @@ def _cell_writers(
         head = f'<c r="{ref}'
         plain, styled = '"><v>', f'" s="{_STYLE.get(kind, 0)}"><v>'
         day, moment = f'" s="{_STYLE[DAY]}"><v>', f'" s="{_STYLE[MOMENT]}"><v>'
+        text = f'" s="{_STYLE[CODE]}" t="inlineStr">' if kind == CODE else '" t="inlineStr">'
 
         def cell(row: str, value: Any) -> str:
             if type(value) is str:  # most cells: said first
@@ -136,8 +140,9 @@ def _cell_writers(
             elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
                 if not math.isfinite(value):  # Excel has no NaN or infinity
                     return ""
-                return f"{head}{row}{styled if kind in (MONEY, COUNT) else plain}{value}</v></c>"
-            return f'{head}{row}" t="inlineStr">{_text_xml(as_text(value))}</c>'
+                if kind != CODE:
+                    return f"{head}{row}{styled if kind in (MONEY, COUNT) else plain}{value}</v></c>"
+            return f"{head}{row}{text}{_text_xml(as_text(value))}</c>"
 
         return cell
 
@@ -338,8 +343,10 @@ _NS = (
 
 
 def _sheet_head(columns: Sequence[SheetColumn]) -> str:
+    # A column's style is what a cell typed into it later takes: a CODE column's is text.
+    styles = {CODE: f' style="{_STYLE[CODE]}"'}
     widths = "".join(
-        f'<col min="{i}" max="{i}" width="{_width(c.width)}" customWidth="1"/>'
+        f'<col min="{i}" max="{i}" width="{_width(c.width)}"{styles.get(c.kind, "")} customWidth="1"/>'
         for i, c in enumerate(columns, start=1)
     )
     return (
@@ -442,7 +449,7 @@ _WORKBOOK_RELS = (
     "</Relationships>"
 )
 # cellXfs in the order of _STYLE: the default, the header (bold on grey, boxed), then a day, a moment,
-# money and a count.
+# money, a count and a code (49 is Excel's built-in text format, @).
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -460,13 +467,14 @@ _STYLES = (
     '<top style="thin"><color auto="1"/></top><bottom style="thin"><color auto="1"/></bottom><diagonal/>'
     "</border></borders>"
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1" '
     'applyBorder="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"

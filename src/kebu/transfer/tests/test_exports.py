@@ -45,6 +45,7 @@ from kebu.transfer.imports import customer_import_start
 from kebu.transfer.models import ImportKind
 from kebu.transfer.orders import order_file_check
 from kebu.transfer.readers import table_read
+from kebu.transfer.workbook import column_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -454,6 +455,73 @@ def test_the_customer_template_imported_as_downloaded_changes_none_of_the_shops_
     assert (created, updated, unchanged, rejected) == (1, 0, 0, 0)
     existing.refresh_from_db()
     assert (existing.name, existing.notes) == ("雷建平", "老客户")
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_BUILTIN_FORMATS = {0: "General", 49: "@"}
+
+
+def number_formats(path: Path, row: int) -> dict[str, str]:
+    """Each header's number format on ``row`` of the first sheet, as Excel gives a cell one: its own
+    style, else (a cell not written, which a merchant types into) its column's, else General."""
+    from xml.etree import ElementTree
+
+    with zipfile.ZipFile(path) as book:
+        styles = ElementTree.fromstring(book.read("xl/styles.xml"))  # noqa: S314 (our own output)
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))  # noqa: S314
+    codes = {int(f.get("numFmtId")): f.get("formatCode") for f in styles.iter(f"{_MAIN}numFmt")}
+    xfs = [int(xf.get("numFmtId")) for xf in styles.find(f"{_MAIN}cellXfs")]
+
+    def code(style: str | None) -> str:
+        format_id = xfs[int(style or 0)]
+        return codes.get(format_id) or _BUILTIN_FORMATS.get(format_id, str(format_id))
+
+    by_column = {}
+    for col in sheet.iter(f"{_MAIN}col"):
+        for index in range(int(col.get("min")), int(col.get("max")) + 1):
+            by_column[index] = col.get("style")
+    rows = {int(r.get("r")): r for r in sheet.iter(f"{_MAIN}row")}
+    headers = [c.findtext(f"{_MAIN}is/{_MAIN}t") for c in rows[1]]
+    cells = {c.get("r").rstrip("0123456789"): c for c in rows[row]} if row in rows else {}
+    formats = {}
+    for index, header in enumerate(headers, start=1):
+        cell = cells.get(column_letter(index - 1))
+        formats[header] = code(cell.get("s") if cell is not None else by_column.get(index))
+    return formats
+
+
+@pytest.mark.parametrize(
+    ("kind", "codes"),
+    [
+        (
+            "customers",
+            {"Customer number", "Phone", "WeChat ID", "QQ", "Wangwang", "Douyin ID", "Xiaohongshu ID"},
+        ),
+        ("orders", {"Order number", "Customer number", "SKU code", "Tracking number", "Receiver phone"}),
+        ("products", {"SKU code"}),
+    ],
+)
+def test_the_templates_identifier_columns_are_text_so_excel_keeps_what_is_typed_into_them(
+    kind, codes, tmp_path
+):
+    # given: a blank template, downloaded in English
+    path = tmp_path / f"{kind}-template.xlsx"
+    with translation.override("en"):
+        export_write(template_build(kind), path, file_format="xlsx", user=None)
+
+    # then: its identifier columns are text (@) on the example row and on the rows a merchant types into,
+    # so Excel keeps a 19-digit order number, SKU 00123 and a phone as typed; the others are not
+    for row in (2, 3, 500):
+        formats = number_formats(path, row)
+        assert {header for header, code in formats.items() if code == "@"} == codes, (row, formats)
+
+
+def test_the_exports_identifier_cells_are_text_as_the_templates(owner, tmp_path):
+    add(owner, "王小明", "13812345678")
+    with translation.override("en"):
+        path = exported("customers", user=owner, tmp_path=tmp_path)[3]
+    formats = number_formats(path, 2)
+    assert (formats["Customer number"], formats["Phone"], formats["Name"]) == ("@", "@", "General")
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
