@@ -272,6 +272,37 @@ def _fractions_of_a_fen(value: object) -> CellError:
     return CellError(_("“%(value)s” has more than two decimal places.") % {"value": str(value)[:40]})
 
 
+# A number of days, alone or with its unit after it: 30, 30天, 30 日, 30 days.
+_DAYS = re.compile(r"(\d+)(?:\.0*)?\s*(天|日|days?)?", re.IGNORECASE)
+# A number of months, which is no fixed number of days: refused rather than guessed.
+_MONTHS = re.compile(r"\d+(?:\.\d*)?\s*(?:个?月|months?)", re.IGNORECASE)
+
+
+def days_parse(cell: Cell) -> int:
+    """A whole number of days, written alone or with 天, 日 or days after it (30天, 30 days). A number of
+    months (1个月) is refused, not taken as 30 days: a month is not a fixed number of days."""
+    formula_error_refuse(cell)
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        if math.isfinite(cell) and cell == int(cell):
+            return int(cell)
+        raise _not_days(normalized(cell))
+    value = normalized(cell)
+    if not value:
+        raise CellError(_("Empty."))
+    if _MONTHS.fullmatch(value):
+        raise CellError(
+            _("“%(value)s” is in months: write the number of days (30天), as a month is not a fixed number.")
+            % {"value": value[:40]}
+        )
+    if found := _DAYS.fullmatch(value):
+        return int(found[1])
+    raise _not_days(value)
+
+
+def _not_days(value: str) -> CellError:
+    return CellError(_("“%(value)s” is not a number of days: write 30 or 30天.") % {"value": value[:40]})
+
+
 # --- corrections: a cell taken otherwise than written (transfer.corrections) --------------------------
 #
 # Each function below is given the cell and what its parser made of it, and says how the value was
@@ -326,6 +357,23 @@ def date_correction(cell: Cell, taken: date) -> tuple[str, str] | None:
     else:
         reason = _("A date written another way, taken as year-month-day.")
     return text, reason
+
+
+def days_correction(cell: Cell, days: int) -> tuple[str, str] | None:
+    """The days ``days_parse`` took from ``cell`` and why, when the cell held more than the number: its
+    unit (30天, 30 days), full-width digits (３０)."""
+    if not isinstance(cell, str):
+        return None
+    text = cell.strip()
+    plain = _DAYS.fullmatch(text) if text.isascii() else None
+    if plain and not plain[2]:  # 30, 30.0
+        return None
+    found = _DAYS.fullmatch(unicodedata.normalize("NFKC", text))
+    if found and found[2]:
+        reason = _("The unit left out: the number of days.")
+    else:
+        reason = _("Full-width digits or spaces taken as plain ones.")
+    return str(days), reason
 
 
 def money_correction(cell: Cell, amount: Decimal) -> tuple[str, str] | None:

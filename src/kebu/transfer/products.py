@@ -39,6 +39,8 @@ from kebu.transfer.aside import aside_note
 from kebu.transfer.cells import (
     CellError,
     as_written,
+    days_correction,
+    days_parse,
     money_correction,
     money_parse,
     normalized,
@@ -138,12 +140,18 @@ def product_row_read(
                 row.values[target] = amount
                 if found := money_correction(cell(key), amount):
                     corrected(key, *found)
-    if cycle := text("usage_cycle_days", 10):
-        days = int(float(cycle)) if cycle.replace(".", "", 1).isdigit() else 0
-        if 1 <= days <= 3650:
-            row.values["usage_cycle_days"] = days
+    if normalized(cell("usage_cycle_days")):
+        try:
+            days = days_parse(cell("usage_cycle_days"))
+        except CellError as exc:
+            problem("usage_cycle_days", str(exc))
         else:
-            problem("usage_cycle_days", _("Enter between 1 and 3650 days, or leave it empty."))
+            if 1 <= days <= 3650:
+                row.values["usage_cycle_days"] = days
+                if found := days_correction(cell("usage_cycle_days"), days):
+                    corrected("usage_cycle_days", *found)
+            else:
+                problem("usage_cycle_days", _("Enter between 1 and 3650 days, or leave it empty."))
     if on_sale := text("on_sale", 20).lower():
         if on_sale in _YES or on_sale in _NO:
             row.values["is_active"] = on_sale in _YES

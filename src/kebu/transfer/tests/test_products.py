@@ -472,3 +472,38 @@ def test_a_price_whose_formula_gives_an_error_is_the_rows_problem_not_a_blank_pr
 
     reason = "The cell's formula gives an error (#DIV/0!): fix it in the sheet and import again."
     assert [problems for _n, _cells, problems in check.bad] == [[Problem(2, "价格", "#DIV/0!", reason)]]
+
+
+def test_a_usage_cycle_written_with_its_unit_is_taken_in_days_and_reported_as_corrected():
+    from kebu.transfer.products import product_file_check
+
+    rows = ["30天", "45 日", "60 days", "90", "１２０"]
+    data = sheet(*(f"面霜,护肤,,CREAM-{i},,50ml,199,80,{cycle},是" for i, cycle in enumerate(rows)))
+
+    check = product_file_check(data)
+
+    assert (check.good, check.bad) == (5, [])
+    assert [(c.row, c.column, c.written, c.taken) for c in check.corrections] == [
+        (2, "使用周期", "30天", "30"),
+        (3, "使用周期", "45 日", "45"),
+        (4, "使用周期", "60 days", "60"),
+        (6, "使用周期", "１２０", "120"),
+    ]
+    reasons = [c.reason for c in check.corrections]
+    assert reasons[:3] == ["The unit left out: the number of days."] * 3
+
+
+def test_a_usage_cycle_in_months_is_refused_not_guessed_in_days():
+    from kebu.transfer.products import product_file_check
+
+    check = product_file_check(sheet("面霜,护肤,,CREAM-50,,50ml,199,80,1个月,是"))
+
+    [(_number, _cells, [problem])] = check.bad
+    assert (problem.column, problem.value) == ("使用周期", "1个月")
+    assert "is in months: write the number of days" in problem.reason
+
+
+def test_a_usage_cycle_of_30_days_is_imported_as_30(owner):
+    run_import(owner, sheet("面霜,护肤,,CREAM-50,,50ml,199,80,30天,是"))
+
+    assert Product.objects.get().usage_cycle_days == 30
