@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -230,10 +231,7 @@ def _not_a_date(value: object) -> CellError:
 
 def money_parse(cell: Cell) -> Decimal:
     """An amount in yuan, to the fen."""
-    formula_error_refuse(cell)
-    if isinstance(cell, bool):
-        raise _not_money(cell)
-    if isinstance(cell, int | float):
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
         if not math.isfinite(cell) or abs(cell) > _MAX_AMOUNT:
             raise _not_money(cell)
         amount = Decimal(repr(cell))
@@ -242,6 +240,30 @@ def money_parse(cell: Cell) -> Decimal:
         if abs(amount - rounded) > Decimal("0.000001"):
             raise _fractions_of_a_fen(cell)
         return rounded
+    amount = _number(cell, _not_money)
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise _fractions_of_a_fen(normalized(cell))
+    if abs(amount) > _MAX_AMOUNT:
+        raise _not_money(normalized(cell))
+    return amount.quantize(CENT)
+
+
+def number_parse(cell: Cell) -> Decimal:
+    """A number (a custom number field's), written as an amount may be: with thousands separators,
+    full-width digits, brackets for a minus sign and ¥/元 around it (1,234.50元); its decimal places
+    as written."""
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        if not math.isfinite(cell):
+            raise _not_a_number(cell)
+        return Decimal(repr(cell))
+    return _number(cell, _not_a_number)
+
+
+def _number(cell: Cell, refuse: Callable[[object], CellError]) -> Decimal:
+    """A text cell's number as an amount is written (``money_parse``, ``number_parse``)."""
+    formula_error_refuse(cell)
+    if isinstance(cell, bool):
+        raise refuse(cell)
     value = normalized(cell)
     if not value:
         raise CellError(_("Empty."))
@@ -255,13 +277,13 @@ def money_parse(cell: Cell) -> Decimal:
         negative, compact = True, compact[1:]
     compact = _CURRENCY.sub("", compact)  # "-¥12"
     if not _AMOUNT.fullmatch(compact):
-        raise _not_money(value)
+        raise refuse(value)
     amount = Decimal(compact.replace(",", ""))
-    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise _fractions_of_a_fen(value)
-    if amount > _MAX_AMOUNT:
-        raise _not_money(value)
-    return (-amount if negative else amount).quantize(CENT)
+    return -amount if negative else amount
+
+
+def _not_a_number(value: object) -> CellError:
+    return CellError(_("“%(value)s” is not a number.") % {"value": str(value)[:40]})
 
 
 def _not_money(value: object) -> CellError:

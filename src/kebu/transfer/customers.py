@@ -57,8 +57,10 @@ from kebu.transfer.cells import (
     date_correction,
     date_parse,
     formula_error_refuse,
+    money_correction,
     month_day_only,
     normalized,
+    number_parse,
     text_correction,
     text_parse,
 )
@@ -440,6 +442,14 @@ def customer_row_read(
                 problem(CUSTOM_PREFIX + definition.key, str(exc))
             else:
                 if as_taken := date_correction(raw, data.custom[definition.key]):
+                    corrected(CUSTOM_PREFIX + definition.key, *as_taken)
+        elif definition.field_type == CustomFieldType.NUMBER:
+            try:
+                data.custom[definition.key] = number_parse(raw)
+            except CellError as exc:
+                problem(CUSTOM_PREFIX + definition.key, str(exc))
+            else:
+                if as_taken := money_correction(raw, data.custom[definition.key]):
                     corrected(CUSTOM_PREFIX + definition.key, *as_taken)
         elif definition.field_type == CustomFieldType.MULTI:
             data.custom[definition.key] = _list_split(normalized(raw), _joined(definition.choices))

@@ -470,6 +470,33 @@ def test_custom_fields_are_matched_by_their_label_and_checked(owner):
     assert counts(run_import(owner, data)) == (0, 0, 1, 1)
 
 
+def test_a_custom_number_is_read_as_an_amount_is_with_separators_and_yuan_and_said_corrected(owner):
+    # given: a number field, and a sheet writing it as amounts are written
+    CustomFieldFactory(key="deposit", label="定金", field_type=CustomFieldType.NUMBER)
+    data = (
+        '姓名,手机,定金\n张三,13812345678,"1,234.50元"\n李四,13900001111,"￥2,000"\n'
+        '王五,13700002222,-12.5\n赵六,13600003333,"1,2"\n'
+    ).encode()
+
+    # when: it is checked, then imported
+    check = customer_file_check(data)
+    run = run_import(owner, data)
+
+    # then: the amounts are the numbers, the currency is a correction, a number nobody can read is refused
+    assert [(c.row, c.written, c.taken) for c in check.corrections] == [
+        (2, "1,234.50元", "1234.50"),
+        (3, "￥2,000", "2000"),
+    ]
+    assert counts(run) == (3, 0, 0, 1)
+    assert {c.name: c.custom["deposit"] for c in Customer.objects.all()} == {
+        "张三": 1234.5,
+        "李四": 2000,
+        "王五": -12.5,
+    }
+    [(_n, _c, [problem])] = import_rejected_rows(run)
+    assert (problem.column, problem.reason) == ("定金", "“1,2” is not a number.")
+
+
 def test_all_or_nothing_writes_nothing_when_a_row_is_bad(owner):
     run = run_import(owner, FIRST, mode=ImportMode.ALL_OR_NOTHING)
 
