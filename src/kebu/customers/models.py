@@ -446,6 +446,11 @@ class CustomFieldType(models.TextChoices):
     BOOL = "bool", _("Yes / no")
 
 
+# How a yes/no custom field's value may be written, in a form, the API, a sheet or a list's filter.
+CUSTOM_YES = frozenset({"1", "true", "yes", "on", "是", "y"})
+CUSTOM_NO = frozenset({"0", "false", "no", "off", "否", "n"})
+
+
 class CustomField(models.Model):
     """A field an admin adds to every customer without code; values live in ``Customer.custom``."""
 

@@ -34,6 +34,8 @@ from kebu.core.services import idempotent, sequence_next
 from kebu.core.text import list_join, name_tidy, pinyin_keys
 from kebu.customers import access, events
 from kebu.customers.models import (
+    CUSTOM_NO,
+    CUSTOM_YES,
     Address,
     Consent,
     ConsentChannel,
@@ -204,6 +206,12 @@ def custom_values_clean(
                     shown["value"] = list_join(v for v in value if str(v) not in definition.choices)[:40]
                 message = _("“%(value)s” is not one of the %(label)s choices: %(choices)s.")
                 _add(errors, key, message % {**shown, "choices": choices})
+            elif definition.field_type == CustomFieldType.BOOL:
+                _add(
+                    errors,
+                    key,
+                    _("“%(value)s” is not a valid %(label)s: write 是 or 否 (yes or no).") % shown,
+                )
             else:
                 _add(errors, key, _("“%(value)s” is not a valid %(label)s.") % shown)
     return cleaned
@@ -233,9 +241,9 @@ def _custom_value(definition: CustomField, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
-        if text in {"1", "true", "yes", "on", "是", "y"}:
+        if text in CUSTOM_YES:
             return True
-        if text in {"0", "false", "no", "off", "否", "n"}:
+        if text in CUSTOM_NO:
             return False
         raise ValueError
     if kind == CustomFieldType.CHOICE:

@@ -497,6 +497,20 @@ def test_a_custom_number_is_read_as_an_amount_is_with_separators_and_yuan_and_sa
     assert (problem.column, problem.reason) == ("定金", "“1,2” is not a number.")
 
 
+def test_a_yes_no_custom_field_it_cannot_read_says_what_to_write(owner):
+    CustomFieldFactory(key="sample", label="要小样", field_type=CustomFieldType.BOOL)
+    data = "姓名,手机,要小样\n张三,13812345678,是\n李四,13900001111,要\n".encode()
+
+    run = run_import(owner, data)
+
+    assert counts(run) == (1, 0, 0, 1)
+    [(_n, _c, [problem])] = import_rejected_rows(run)
+    assert (problem.column, problem.reason) == (
+        "要小样",
+        "“要” is not a valid 要小样: write 是 or 否 (yes or no).",
+    )
+
+
 def test_all_or_nothing_writes_nothing_when_a_row_is_bad(owner):
     run = run_import(owner, FIRST, mode=ImportMode.ALL_OR_NOTHING)
 
