@@ -21,6 +21,8 @@ from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.phone import looks_like_phone_fragment, parse_phone
 from kebu.core.text import fold, pinyin_keys
 from kebu.customers.models import (
+    CUSTOM_NO,
+    CUSTOM_YES,
     Customer,
     CustomerPhone,
     CustomerQuerySet,
@@ -607,6 +609,27 @@ class CustomerFilterSet(django_filters.FilterSet):
         return queryset.order_by(*sort_expressions(self.sort_key))
 
 
+class YesNoField(forms.Field):
+    """A yes/no filter's value as a merchant writes it in a link (1/0, yes/no, 是/否, true/false): another
+    value is the filter's error, not a filter left out, which would list everybody."""
+
+    default_error_messages = {"invalid": _("Write yes or no (是 or 否, 1 or 0).")}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in CUSTOM_YES:
+            return True
+        if text in CUSTOM_NO:
+            return False
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class YesNoFilter(django_filters.BooleanFilter):
+    field_class = YesNoField
+
+
 def _custom_filter(definition: CustomField) -> django_filters.Filter:
     path = f"custom__{definition.key}"
     kind = definition.field_type
@@ -622,7 +645,7 @@ def _custom_filter(definition: CustomField) -> django_filters.Filter:
             method=lambda qs, name, value: _custom_multi_has(qs, path, value),
         )
     if kind == CustomFieldType.BOOL:
-        return django_filters.BooleanFilter(label=definition.label, field_name=path)
+        return YesNoFilter(label=definition.label, field_name=path)
     if kind == CustomFieldType.NUMBER:
         return django_filters.NumberFilter(
             label=definition.label,

@@ -197,6 +197,29 @@ def test_custom_field_filters(clerk, field_type, choices, values, query, expecte
     assert found(clerk, cf_f=query) == [customers[expected]]
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("1", "要"), ("0", "不要"), ("yes", "要"), ("NO", "不要"), ("是", "要"), ("否", "不要"), ("true", "要")],
+)
+def test_a_yes_no_custom_filter_takes_the_usual_spellings(clerk, query, expected):
+    CustomFieldFactory(key="sample", field_type=CustomFieldType.BOOL)
+    make_customer(actor=clerk, name="要", custom={"sample": True})
+    make_customer(actor=clerk, name="不要", custom={"sample": False})
+
+    assert [c.name for c in found(clerk, cf_sample=query)] == [expected]
+
+
+def test_a_yes_no_custom_filter_it_cannot_read_is_an_error_not_everybody(clerk):
+    CustomFieldFactory(key="sample", field_type=CustomFieldType.BOOL)
+    make_customer(actor=clerk, name="要", custom={"sample": True})
+    make_customer(actor=clerk, name="不要", custom={"sample": False})
+
+    qs, filterset = customer_list(user=clerk, filters={"cf_sample": "maybe"})
+
+    assert list(qs) == []
+    assert filterset.errors["cf_sample"] == ["Write yes or no (是 or 否, 1 or 0)."]
+
+
 def test_a_custom_number_filter_beyond_the_stored_range_matches_nothing(clerk):
     CustomFieldFactory(key="f", field_type=CustomFieldType.NUMBER)
     make_customer(actor=clerk, name="客", custom={"f": 1})
