@@ -216,6 +216,15 @@ def _custom_value(definition: CustomField, value: Any) -> Any:
     return value
 
 
+def _custom_choices(definition: CustomField) -> tuple[str, ...]:
+    """A custom field's dropdown: a choice's values, a yes/no's 是 and 否 (as the export writes them)."""
+    if definition.field_type == CustomFieldType.CHOICE:
+        return tuple(str(v) for v in definition.choices)
+    if definition.field_type == CustomFieldType.BOOL:
+        return (str(_("Yes")), str(_("No")))
+    return ()
+
+
 def customer_columns(policy: ContactPolicy, *, figures: bool, retired_sources: bool = True) -> list[Column]:
     """The customer export's columns. Each label is a header the import reads back as its field.
     ``retired_sources``: the source dropdown lists the sources an admin turned off too, after the others,
@@ -320,9 +329,7 @@ def customer_columns(policy: ContactPolicy, *, figures: bool, retired_sources: b
                 definition.label,
                 _custom_getter(definition),
                 DAY if definition.field_type == CustomFieldType.DATE else TEXT_CELL,
-                choices=tuple(str(v) for v in definition.choices)
-                if definition.field_type == CustomFieldType.CHOICE
-                else (),
+                choices=_custom_choices(definition),
             )
         )
     if figures:

@@ -438,6 +438,28 @@ def test_the_template_reads_back_column_for_column_and_its_example_imports(langu
     assert check.good == 1 and not check.bad
 
 
+@pytest.mark.parametrize(("language", "offered"), [("en", ("Yes", "No")), ("zh-hans", ("是", "否"))])
+def test_a_yes_no_custom_field_is_a_dropdown_of_what_the_export_writes(language, offered, owner, tmp_path):
+    CustomFieldFactory(key="sample", label="要小样", field_type=CustomFieldType.BOOL)
+    add(owner, "王小明", "13812345678", custom={"sample": True})
+
+    with translation.override(language):
+        template = template_build("customers")
+        export = export_build("customers", user=owner)
+        path = tmp_path / "out.xlsx"
+        export_write(export, path, file_format="xlsx", user=owner)
+
+    for columns in (template.columns, export.columns):
+        [column] = [c for c in columns if c.key == "cf_sample"]
+        assert column.choices == offered
+    headers, rows = table_read(path.read_bytes()).headers, list(table_read(path.read_bytes()).rows)
+    assert rows[0][1][headers.index("要小样")] == offered[0]
+    with zipfile.ZipFile(path) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    letter = column_letter(headers.index("要小样"))
+    assert f'sqref="{letter}2:{letter}1048576"' in sheet
+
+
 def test_the_customer_template_imported_as_downloaded_changes_none_of_the_shops_customers(owner, tmp_path):
     # given: a shop's 123rd customer, under the number Kebu gave them
     from kebu.customers.services import customer_no_format
