@@ -667,6 +667,46 @@ def test_a_waiting_import_is_cancelled_at_once(owner_client, owner):
     assert "The import was cancelled" in page and 'hx-trigger="every' not in page
 
 
+def test_a_cancelled_imports_page_says_how_far_it_got_and_what_to_do_about_the_rest(
+    owner_client, owner, settings
+):
+    from kebu.core.jobs import job_cancel, job_run
+
+    # given: a five-row import cancelled after its first batch of two
+    settings.KEBU = {**settings.KEBU, "IMPORT_BATCH_ROWS": 2}
+    data = ("姓名,手机\n" + "".join(f"客户{i},1380000{i:04d}\n" for i in range(5))).encode("utf-8")
+    with transaction.atomic():
+        run = customer_import_start(actor=owner, data=data, file_name="客户.csv", enqueue=False)
+    job_run(run.job_id, on_beat=lambda job: job.done == 2 and job_cancel(job=job))
+
+    # when: its page is read
+    page = owner_client.get(reverse("transfer:detail", args=[run.pk])).content.decode()
+
+    # then: it says where it stopped, that what it wrote stays, and how to take it back or add the rest
+    assert Customer.objects.count() == 2
+    assert (
+        "The import was cancelled after 2 of 5 rows. What it wrote stays: undo takes it back, or upload "
+        "the file again to add the rest"
+    ) in page
+    assert 'id="import-undo"' in page
+
+
+def test_an_all_or_nothing_import_cancelled_in_its_check_says_nothing_was_imported(owner_client, owner):
+    with transaction.atomic():
+        run = customer_import_start(
+            actor=owner,
+            data=sheet(*GOOD).getvalue(),
+            file_name="客户.csv",
+            mode=ImportMode.ALL_OR_NOTHING,
+            enqueue=False,
+        )
+    Job.objects.filter(pk=run.job_id).update(status=JobStatus.CANCELLED, total=4, done=1)
+
+    page = owner_client.get(reverse("transfer:detail", args=[run.pk])).content.decode()
+
+    assert "cancelled while checking the file, after 1 of 4 rows: nothing was imported." in page
+
+
 def test_undo_from_the_page_puts_everything_back(owner_client, django_capture_on_commit_callbacks):
     run, _response = import_through_pages(
         owner_client, GOOD, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks
