@@ -66,7 +66,7 @@ def test_a_dry_run_names_every_bad_cell_writes_a_report_to_fix_and_saves_nothing
     assert "row 4, 手机号码（必填）: '139-1234-567': A mobile number has 11 digits" in text
     assert "row 5, 生日: '1988年2月30日'" in text
     assert "row 6, 性别: '外星人'" in text
-    assert "1 rows ready, 3 rows with problems" in text
+    assert "1 row ready, 3 rows with problems" in text
     assert Customer.objects.count() == 0
 
     book = python_calamine.CalamineWorkbook.from_path(str(report))
@@ -109,7 +109,7 @@ def test_a_sheet_of_customer_numbers_and_tags_tags_them_from_the_terminal_as_its
         "  row 3, 客户编号: 'C000123': No customer has the customer number C000123; a new customer needs a "
         "name or a phone."
     )
-    assert "1 rows ready, 1 rows with problems" in checked.getvalue() and refused in checked.getvalue()
+    assert "1 row ready, 1 row with problems" in checked.getvalue() and refused in checked.getvalue()
     assert "0 created, 1 updated, 0 unchanged, 1 rejected" in imported.getvalue()
     assert refused in imported.getvalue()
     assert list(zhang.tags.values_list("name", flat=True)) == ["VIP"] and Customer.objects.count() == 1

@@ -286,6 +286,17 @@ def test_the_dry_run_says_how_many_cells_were_corrected_and_writes_them_to_the_r
     assert len(book.get_sheet_by_name("Corrected cells").to_python()) == 1 + len(EXPECTED) + 2
 
 
+def test_the_dry_run_says_one_row_and_one_cell_in_the_singular(tmp_path: Path):
+    source = tmp_path / "客户.csv"
+    source.write_bytes("姓名,手机号\n张三,１３８１２３４５６７１\n李四,139\n王五,137\n".encode())
+    out = io.StringIO()
+
+    call_command("import", str(source), "--dry-run", stdout=out)
+
+    assert "1 row ready, 2 rows with problems" in out.getvalue()
+    assert "1 cell corrected (taken otherwise than written):" in out.getvalue()
+
+
 _KEYS = ["name", "phone", "gender", "customer_type", "stage", "birthday", "email", "address"]
 
 

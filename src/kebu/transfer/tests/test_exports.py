@@ -1063,7 +1063,7 @@ def test_the_command_exports_with_filters_and_columns(owner, tmp_path):
     call_command(
         "export", "customers", output=str(target), filter="stage=new", columns="name,stage", stdout=out
     )
-    assert "1 rows" in out.getvalue()
+    assert f"Wrote {target} (1 row, 2 columns)." in out.getvalue()
     assert target.read_text("utf-8-sig").splitlines()[1].startswith("新客甲,")
     with pytest.raises(CommandError, match="Unknown column"):
         call_command("export", "customers", output=str(tmp_path / "x.xlsx"), columns="nope")

@@ -2309,7 +2309,7 @@ def test_the_commands_check_lists_a_new_order_in_a_deactivated_store_not_one_alr
     call_command("import", str(path), kind="orders", dry_run=True, stdout=out)
 
     assert f"row 3, 店铺: '抖音店': {_closed_store_refusal(douyin)}" in out.getvalue()
-    assert "1 rows ready, 1 rows with problems" in out.getvalue()
+    assert "1 row ready, 1 row with problems" in out.getvalue()
     assert Order.objects.count() == 1
 
 

@@ -188,7 +188,7 @@ def test_the_dry_run_counts_and_reports_every_row_of_an_order_it_would_refuse(ow
     ]
     assert check.good == 1  # rows: the tea's
     text = out.getvalue()
-    assert "1 rows ready, 2 rows with problems" in text and f"row 3, {PRICE}" in text, text
+    assert "1 row ready, 2 rows with problems" in text and f"row 3, {PRICE}" in text, text
     assert f"report: {report} (2 rows to fix)" in text
     written = report.read_bytes()
     assert [row[12] for row in sheets(written)["Rows to fix"][1:]] == ["CREAM-50", "TONER-100"]

@@ -438,7 +438,7 @@ def test_the_command_imports_products(owner, tmp_path):
     out = io.StringIO()
 
     call_command("import", str(path), kind="products", dry_run=True, stdout=out)
-    assert "3 rows ready, 1 rows with problems" in out.getvalue() and not Sku.objects.exists()
+    assert "3 rows ready, 1 row with problems" in out.getvalue() and not Sku.objects.exists()
     call_command("import", str(path), kind="products", stdout=out)
     assert Sku.objects.count() == 3
 

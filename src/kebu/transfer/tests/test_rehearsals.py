@@ -153,7 +153,7 @@ def test_the_command_dry_run_reports_an_order_only_writing_refuses(owner, shop, 
 
     call_command("import", str(path), kind="orders", store=shop.store.name, dry_run=True, stdout=out)
 
-    assert "3 rows ready, 1 rows with problems" in out.getvalue()
+    assert "3 rows ready, 1 row with problems" in out.getvalue()
     # on the cell that says it: the payment time, not the row as a whole
     assert (
         "row 4, 订单付款时间: '2024-01-31 20:01:00': Payment cannot come before the order." in out.getvalue()

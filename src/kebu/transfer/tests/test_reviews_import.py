@@ -344,7 +344,7 @@ def test_the_commands_dry_run_names_a_review_whose_order_is_missing(owner, taoba
     call_command("import", str(path), kind="reviews", store=taobao.name, dry_run=True, stdout=out)
 
     assert "Order 777 is not imported yet: import the orders first." in out.getvalue()
-    assert "2 rows ready, 1 rows with problems" in out.getvalue()
+    assert "2 rows ready, 1 row with problems" in out.getvalue()
     assert not Feedback.objects.exists()
 
 

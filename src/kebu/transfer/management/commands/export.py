@@ -16,6 +16,7 @@ from django.http import QueryDict
 from kebu.core.errors import KebuError
 from kebu.transfer.exports import FORMATS, KINDS, export_build, export_write, template_build
 from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
+from kebu.transfer.management.commands._counts import counted
 from kebu.transfer.management.commands._staff import staff_member_named
 
 
@@ -63,5 +64,5 @@ class Command(BaseCommand):
             rows = export_write(export, output, file_format=file_format, user=user)
         except KebuError as exc:
             raise CommandError(str(exc)) from exc
-        what = "template" if options["template"] else f"{rows} rows"
-        self.stdout.write(f"Wrote {output} ({what}, {len(export.columns)} columns).")
+        what = "template" if options["template"] else counted(rows, "row", "rows")
+        self.stdout.write(f"Wrote {output} ({what}, {counted(len(export.columns), 'column', 'columns')}).")

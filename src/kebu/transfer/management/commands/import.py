@@ -54,6 +54,7 @@ from kebu.transfer.imports import (
     import_undo,
 )
 from kebu.transfer.management.commands._checks import CHECKS_BUT_URLS
+from kebu.transfer.management.commands._counts import counted
 from kebu.transfer.management.commands._staff import staff_member_named
 from kebu.transfer.models import Import, ImportKind, ImportMode
 from kebu.transfer.orders import order_file_check, order_store_check
@@ -277,9 +278,10 @@ class Command(BaseCommand):
             self.stdout.write("undone since: everything it created or changed was put back")
         elif job.status == JobStatus.CANCELLED:
             # A cancelled import is over (--resume does not carry it on): its counts are not the file's.
+            rows = counted(job.total or 0, "row", "rows")
             self.stdout.write(
-                f"cancelled after {job.done:,} of {job.total:,} rows: what it wrote stays (--undo {run.pk} "
-                "takes it back); import the file again to add the rest, nothing is added twice"
+                f"cancelled after {job.done:,} of {rows}: what it wrote stays (--undo {run.pk} takes it "
+                "back); import the file again to add the rest, nothing is added twice"
             )
         if run.rejected:
             self._problems(run, report=report)
@@ -319,7 +321,7 @@ class Command(BaseCommand):
         """Say how many customers already in Kebu the import changed, of those ``reader`` may see (the
         import's page counts them so), and where each change is listed; return that count."""
         listed = import_changes_listed(run, user=reader).count()
-        line = f"{listed} customer{'' if listed == 1 else 's'} changed"
+        line = f"{counted(listed, 'customer', 'customers')} changed"
         if unlisted := run.updated - listed:
             line += f" (and {unlisted} more you may not see, or deleted since: not listed)"
         if listed and report is not None:
@@ -331,7 +333,7 @@ class Command(BaseCommand):
 
     def _corrections(self, corrected: int, corrections: list[Correction]) -> None:
         """The cells taken otherwise than written, the first of them one a line."""
-        self.stdout.write(f"{corrected} cells corrected (taken otherwise than written):")
+        self.stdout.write(f"{counted(corrected, 'cell', 'cells')} corrected (taken otherwise than written):")
         for c in corrections[:CORRECTIONS_SHOWN]:
             self.stdout.write(f"  row {c.row}, {c.column} “{c.written}” → “{c.taken}”: {c.reason}")
         if corrected > CORRECTIONS_SHOWN:
@@ -349,16 +351,18 @@ class Command(BaseCommand):
         told = sum(1 for problems in found.values() if problems and problems[0] in shown)
         more = run.rejected - told
         if more > 0:
-            what = "orders" if run.kind == ImportKind.ORDERS else "rows"
+            what = ("order", "orders") if run.kind == ImportKind.ORDERS else ("row", "rows")
             where = "in the report" if report is not None else "use --report FILE to have them all"
-            self.stdout.write(f"  and {more} more {what} with problems — {where}")
+            self.stdout.write(
+                f"  and {counted(more, 'more ' + what[0], 'more ' + what[1])} with problems — {where}"
+            )
 
     def _progress(self, job: Job) -> None:
         now = time.monotonic()
         if now - self._shown < PROGRESS_EVERY_SECONDS or not job.total:
             return
         self._shown = now
-        self.stdout.write(f"  {job.done:,} of {job.total:,} rows ({job.percent}%)")
+        self.stdout.write(f"  {job.done:,} of {counted(job.total, 'row', 'rows')} ({job.percent}%)")
 
     def _check(
         self,
@@ -398,11 +402,12 @@ class Command(BaseCommand):
         for _number, _cells, problems in check.bad:
             for p in problems:
                 self.stdout.write(f"  row {p.row}, {p.column or '-'}: {p.value!r}: {p.reason}")
-        self.stdout.write(f"{check.good} rows ready, {len(check.bad)} rows with problems")
+        ready, bad = counted(check.good, "row", "rows"), counted(len(check.bad), "row", "rows")
+        self.stdout.write(f"{ready} ready, {bad} with problems")
         if check.corrected:
             self._corrections(check.corrected, check.corrections)
         if kind == ImportKind.CUSTOMERS and check.changed:
-            line = f"{check.changed} customer{'' if check.changed == 1 else 's'} would change"
+            line = f"{counted(check.changed, 'customer', 'customers')} would change"
             if report is not None:
                 line += f": each field before → after in the report's sheet “{_('Changed')}”"
             else:
@@ -434,11 +439,11 @@ class Command(BaseCommand):
 def _report_line(report: Path, *, to_fix: int, corrected: int, changed: int) -> str:
     """Where the report is and what it holds: rows to fix only when some were rejected."""
     held = [
-        f"{count} {what}{'' if count == 1 else 's'}{after}"
-        for count, what, after in (
-            (to_fix, "row", " to fix"),
-            (corrected, "corrected cell", ""),
-            (changed, "changed customer", ""),
+        counted(count, one, many)
+        for count, one, many in (
+            (to_fix, "row to fix", "rows to fix"),
+            (corrected, "corrected cell", "corrected cells"),
+            (changed, "changed customer", "changed customers"),
         )
         if count
     ]
