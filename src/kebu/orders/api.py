@@ -457,6 +457,7 @@ _ORDER_FIELDS = [
     "buyer_message",
     "seller_notes",
     "credit_due_date",
+    "credit_taken_cny",
     "credit_outstanding_cny",
     "version",
     "created_at",
@@ -519,6 +520,18 @@ class OrderLineWriteSerializer(serializers.Serializer):
     discount_cny = serializers.DecimalField(**MONEY, required=False)
 
 
+def _paid_now_field() -> serializers.DecimalField:
+    return serializers.DecimalField(
+        **MONEY,
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "On credit: what the customer paid at the time; only the rest goes on their account, falls due "
+            "and counts against their limit. Left out: all of it on credit."
+        ),
+    )
+
+
 class OrderWriteSerializer(serializers.Serializer):
     # A text box in the browsable API, not a <select> of every customer.
     customer = VisibleCustomerField(style={"base_template": "input.html"})
@@ -546,6 +559,7 @@ class OrderWriteSerializer(serializers.Serializer):
         allow_null=True,
         help_text=gettext_lazy("For a paid order: the amount due when left out."),
     )
+    paid_now_cny = _paid_now_field()
     paid_at = serializers.DateTimeField(required=False, allow_null=True)
     payment_method = serializers.ChoiceField(choices=PaymentMethod.choices, allow_blank=True, required=False)
     delivery_method = serializers.ChoiceField(choices=DeliveryMethod.choices, required=False)
@@ -614,6 +628,7 @@ class PaySerializer(VersionSerializer):
     paid_cny = serializers.DecimalField(
         **MONEY, required=False, allow_null=True, help_text=gettext_lazy("The amount due when left out.")
     )
+    paid_now_cny = _paid_now_field()
     paid_at = serializers.DateTimeField(required=False, allow_null=True)
     allow_over_credit_limit = serializers.BooleanField(
         required=False,
@@ -1157,7 +1172,8 @@ _ORDER_LIST_DESCRIPTION = gettext_lazy(
             "Or take it on credit (payment_method=credit): beyond the customer's limit that answers 409 "
             "code=credit_limit (resend with allow_over_credit_limit=true) or, if the shop refuses it, "
             "400 code=credit_limit_blocked. paid_cny (on credit, what is owed) of 0 on an order with "
-            "something due answers 400 on paid_cny."
+            "something due answers 400 on paid_cny. On credit, paid_now_cny is what the customer paid at "
+            "the time: only the rest is owed (credit_taken_cny)."
         ),
         parameters=[_id_parameter(), _IF_MATCH],
         request=PaySerializer,
@@ -1266,6 +1282,7 @@ class OrderViewSet(_ApiViewSet):
                 order=order,
                 payment_method=validated["payment_method"],
                 paid_cny=validated.get("paid_cny"),
+                paid_now_cny=validated.get("paid_now_cny"),
                 paid_at=validated.get("paid_at"),
                 expected_version=expected_version(request, validated),
                 allow_over_credit_limit=validated["allow_over_credit_limit"],

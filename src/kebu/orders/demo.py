@@ -700,7 +700,7 @@ _ORDER_FIELDS = [
     "coupon_cny", "total_cny", "paid_cny", "refund_reserved_cny", "refunded_cny", "payment_method",
     "delivery_method", "carrier", "tracking_no", "receiver_name", "receiver_phone", "ship_province",
     "ship_city", "ship_district", "ship_address", "buyer_message", "seller_notes", "credit_due_date",
-    "credit_outstanding_cny", "version", "created_at", "updated_at", "created_by",
+    "credit_taken_cny", "credit_outstanding_cny", "version", "created_at", "updated_at", "created_by",
 ]  # fmt: skip
 _LINE_FIELDS = [
     "id", "order", "sku", "product", "root_category", "title", "sku_code", "variant", "quantity",
@@ -1048,7 +1048,8 @@ def _batches(plan: _Plan, batch_size: int, order_ids: Sequence[int]) -> Iterator
                 order_id, order_no, store_ids[store], customer_id, status, ordered, paid_at, shipped_at,
                 delivered_at, completed_at, cancelled_at, closed_at, goods, shipping, order_discount,
                 coupon_code, coupon, due, 0 if paid_at is None else due, refunded, refunded, method, delivery,
-                carrier, tracking, *address, message, notes, due_date, outstanding, 1, ordered, updated,
+                carrier, tracking, *address, message, notes, due_date, due if method == _CREDIT else 0,
+                outstanding, 1, ordered, updated,
                 actor_id,
             ]  # fmt: skip
             if order_no is None:

@@ -83,6 +83,13 @@ def _money_input(label: Any, *, placeholder: str = "0.00", required: bool = Fals
     )
 
 
+def _paid_now_input() -> forms.CharField:
+    """On credit, what the customer paid there and then; the rest goes on their account (挂账)."""
+    field = _money_input(_("Paid now (the rest on credit)"), placeholder="")
+    field.help_text = _("On credit: what the customer paid at the time. Empty: all of it on credit.")
+    return field
+
+
 def _local_input_value(moment: Any) -> str:
     """A time as a ``datetime-local`` input shows it, in the shop's time zone, to the minute."""
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
@@ -272,8 +279,12 @@ class OrderForm(KebuForm):
     coupon_code = forms.CharField(label=_("Coupon"), max_length=40, required=False)
     coupon_cny = _money_input(_("Coupon amount"))
     payment_method = forms.ChoiceField(
-        label=_("Payment method"), choices=[("", "—"), *PaymentMethod.choices], required=False
+        label=_("Payment method"),
+        choices=[("", "—"), *PaymentMethod.choices],
+        required=False,
+        widget=forms.Select(attrs={"data-payment-method": ""}),
     )
+    paid_now_cny = _paid_now_input()
     delivery_method = forms.ChoiceField(label=_("Delivery method"), choices=DeliveryMethod.choices)
     receiver_name = forms.CharField(label=_("Receiver"), max_length=50, required=False)
     receiver_phone = forms.CharField(
@@ -367,6 +378,7 @@ class OrderFormBundle:
         "coupon_code",
         "coupon_cny",
         "payment_method",
+        "paid_now_cny",
         "delivery_method",
         "receiver_name",
         "receiver_phone",
@@ -414,6 +426,7 @@ class OrderFormBundle:
         fields["shipping_cny"] = fields["shipping_cny"] or "0"
         fields["discount_cny"] = fields["discount_cny"] or "0"
         fields["coupon_cny"] = fields["coupon_cny"] or "0"
+        fields["paid_now_cny"] = fields["paid_now_cny"] or None
         return OrderInput(
             customer=cd["customer_no"],
             store=cd["store"],
@@ -470,8 +483,10 @@ class PayForm(VersionForm):
         label=_("Payment method"),
         choices=[("", "—"), *PaymentMethod.choices],
         error_messages={"required": PAYMENT_METHOD_MISSING},
+        widget=forms.Select(attrs={"data-payment-method": ""}),
     )
     paid_cny = _money_input(_("Amount paid"), placeholder="")
+    paid_now_cny = _paid_now_input()
     paid_at = forms.DateTimeField(
         label=_("Paid at"), required=False, widget=DateTimeLocalInput(), validators=[moment_in_range]
     )

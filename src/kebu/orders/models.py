@@ -288,8 +288,16 @@ class Order(models.Model):
     buyer_message = EncryptedTextField(_("buyer message"), blank=True, validators=[MaxLengthValidator(1000)])
     seller_notes = EncryptedTextField(_("seller notes"), blank=True, validators=[MaxLengthValidator(2000)])
 
-    # Credit (赊账): what of this order is still owed, and by when.
+    # Credit (赊账): what of this order was put on the customer's account when it was paid (the rest of
+    # ``paid_cny`` was paid there and then, 部分付款，余款挂账), what of that is still owed, and by when.
     credit_due_date = models.DateField(_("payment due"), null=True, blank=True)
+    credit_taken_cny = models.DecimalField(
+        _("taken on credit"),
+        **MONEY,
+        default=0,
+        editable=False,
+        help_text=_("What of the order went on the customer's account; the rest was paid at the time."),
+    )
     credit_outstanding_cny = models.DecimalField(_("still owed"), **MONEY, default=0, editable=False)
 
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -358,6 +366,12 @@ class Order(models.Model):
                 condition=Q(credit_outstanding_cny__gte=0) & Q(credit_outstanding_cny__lte=F("paid_cny")),
                 name="order_credit_within_paid",
             ),
+            # Payments and refunds only lower what is owed: never above what was taken on credit.
+            models.CheckConstraint(
+                condition=Q(credit_outstanding_cny__lte=F("credit_taken_cny"))
+                & Q(credit_taken_cny__lte=F("paid_cny")),
+                name="order_credit_within_taken",
+            ),
             models.CheckConstraint(
                 condition=Q(paid_at__isnull=False) | ~Q(status__in=COUNTED_STATUSES),
                 name="order_counted_is_paid",
@@ -384,6 +398,11 @@ class Order(models.Model):
     @property
     def on_credit(self) -> bool:
         return self.payment_method == PaymentMethod.CREDIT
+
+    @property
+    def paid_now_cny(self):  # type: ignore[no-untyped-def]
+        """On credit, what the customer paid when the order was taken (the rest went on their account)."""
+        return self.paid_cny - self.credit_taken_cny if self.on_credit else self.paid_cny
 
 
 class OrderLine(models.Model):

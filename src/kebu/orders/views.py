@@ -296,6 +296,7 @@ def order_pay_view(request: HttpRequest, order_id: int) -> HttpResponse:
             order=order,
             payment_method=cd["payment_method"],
             paid_cny=cd["paid_cny"] or None,
+            paid_now_cny=cd["paid_now_cny"] or None,
             paid_at=cd["paid_at"],
             expected_version=cd["version"],
             allow_over_credit_limit=cd["allow_over_credit_limit"],

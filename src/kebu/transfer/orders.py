@@ -1983,6 +1983,7 @@ MOVED_FIELDS = (
     "paid_at",
     "payment_method",
     "credit_due_date",
+    "credit_taken_cny",
     "credit_outstanding_cny",
     "shipped_at",
     "carrier",
@@ -2612,6 +2613,11 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
         before = {
             name: Order._meta.get_field(name).to_python(value) for name, value in move["before"].items()
         }
+        if "credit_taken_cny" not in before:
+            # A journal from before orders kept what went on credit: all of it did, as the migration
+            # that added the column says (orders 0014).
+            on_credit = before["payment_method"] == PaymentMethod.CREDIT
+            before["credit_taken_cny"] = before["paid_cny"] if on_credit else Decimal(0)
         # A new version, as a customer's (``customer_import_revert``): never the one before the import,
         # which the next import would give the order again.
         Order.objects.filter(pk=pk).update(**before, version=moved_now[pk] + 1, updated_at=now)

@@ -108,6 +108,9 @@ class OrderInput:
     coupon_code: str = ""
     coupon_cny: Any = ZERO
     paid_cny: Any = None  # for a paid order: the amount due when left out
+    # On credit: what the customer paid at the time (部分付款); the rest of ``paid_cny`` goes on their
+    # account. Nothing (the whole order on credit) when left out.
+    paid_now_cny: Any = None
     paid_at: datetime | None = None
     payment_method: str = ""
     delivery_method: str = DeliveryMethod.EXPRESS
@@ -347,11 +350,39 @@ def credit_check(
     raise CreditLimitExceeded(message, blocking=blocking, field_errors={"payment_method": [message]})
 
 
-def _credit_terms(order: Order, customer: Customer) -> None:
+def _paid_now_check(
+    value: Any, *, amount: Decimal, payment_method: str, errors: dict[str, list[Any]]
+) -> Decimal:
+    """What of ``amount`` (what the order counts as paid) the customer paid at the time, the rest going on
+    their account: only on credit, and less than ``amount``, or nothing would be on credit. Another
+    method's payment is what came in (below the amount due, the rest let off at the till, 抹零)."""
+    paid_now = money_parse(value, errors=errors, key="paid_now_cny", allow_none=True)
+    if not paid_now:
+        return ZERO
+    if payment_method != PaymentMethod.CREDIT:
+        _errors_add(
+            errors,
+            "paid_now_cny",
+            _("Only an order on credit is paid in part now: choose on credit, or enter the amount paid."),
+        )
+    elif paid_now >= amount and "paid_cny" not in errors:
+        _errors_add(
+            errors,
+            "paid_now_cny",
+            _("¥%(now)s paid now leaves nothing on credit: choose how it was paid instead.")
+            % {"now": grouped(paid_now)},
+        )
+    return paid_now
+
+
+def _credit_terms(order: Order, customer: Customer, *, paid_now_cny: Decimal = ZERO) -> None:
+    """On credit: the order's due date from the customer's terms, and what goes on their account (what the
+    order counts as paid, less what was paid at the time)."""
     if order.payment_method == PaymentMethod.CREDIT:
         paid_on: date = timezone.localdate(order.paid_at)
         order.credit_due_date = paid_on + timedelta(days=customer.payment_terms_days)
-        order.credit_outstanding_cny = order.paid_cny
+        order.credit_taken_cny = order.paid_cny - paid_now_cny
+        order.credit_outstanding_cny = order.credit_taken_cny
 
 
 def _counting_change(order: Order, lines: Sequence[OrderLine]) -> FiguresChange:
@@ -397,7 +428,7 @@ def _order_create(*, actor: Any, data: OrderInput, allow_over_credit_limit: bool
         credit_check(
             customer=data.customer,
             owed_cny=locked.receivable_cny,
-            amount_cny=checked.order.paid_cny,
+            amount_cny=checked.order.credit_taken_cny,
             allow_over_limit=allow_over_credit_limit,
         )
     order = checked.order
@@ -496,16 +527,10 @@ class CheckedOrder:
     def audit(self, actor: Any) -> dict[str, Any]:
         """Its ``order.create`` audit record, as ``audit_record``'s arguments."""
         order = self.order
-        return {
-            "action": "order.create",
-            "actor": actor,
-            "target": order,
-            "data": {
-                "customer": order.customer.customer_no,
-                "status": order.status,
-                "total": str(order.total_cny),
-            },
-        }
+        data = {"customer": order.customer.customer_no, "status": order.status, "total": str(order.total_cny)}
+        if order.on_credit and order.credit_taken_cny < order.paid_cny:
+            data["paid_now"] = str(order.paid_now_cny)
+        return {"action": "order.create", "actor": actor, "target": order, "data": data}
 
 
 def order_check(
@@ -563,8 +588,14 @@ def order_check(
             paid_at = _moment(data.paid_at, errors=errors, key="paid_at", now=now)
         if paid_at < ordered_at:
             _errors_add(errors, "paid_at", _("Payment cannot come before the order."))
-    elif paid:
-        _errors_add(errors, "paid_cny", _("An order awaiting payment or cancelled has nothing paid."))
+        paid_now = _paid_now_check(
+            data.paid_now_cny, amount=paid, payment_method=data.payment_method, errors=errors
+        )
+    else:
+        paid_now = money_parse(data.paid_now_cny, errors=errors, key="paid_now_cny", allow_none=True)
+        for key, amount in (("paid_cny", paid), ("paid_now_cny", paid_now)):
+            if amount:
+                _errors_add(errors, key, _("An order awaiting payment or cancelled has nothing paid."))
     order_no = data.order_no.strip()[:64]
     if numbers_taken is not None:
         taken = (data.store.pk, order_no) in numbers_taken
@@ -608,7 +639,7 @@ def order_check(
     if data.status == OrderStatus.CANCELLED:
         order.cancelled_at = ordered_at
     if counted:
-        _credit_terms(order, customer)
+        _credit_terms(order, customer, paid_now_cny=paid_now)
     return CheckedOrder(order=order, lines=lines, counted=counted)
 
 
@@ -672,6 +703,7 @@ def order_pay(
     order: Order,
     payment_method: str,
     paid_cny: Any = None,
+    paid_now_cny: Any = None,
     paid_at: datetime | None = None,
     expected_version: int | None = None,
     allow_over_credit_limit: bool = False,
@@ -685,7 +717,11 @@ def order_pay(
     the order counts with what was paid, and Kebu keeps no balance of the rest. ¥0 of an amount due
     above ¥0 is refused on ``paid_cny`` whatever the method: the order would count as bought with
     nothing spent and, on credit, nothing owed, which is a slip of the keyboard, not a sale. An order
-    due ¥0 (a free sample) is paid with ¥0."""
+    due ¥0 (a free sample) is paid with ¥0.
+
+    ``paid_now_cny``: on credit, what the customer paid there and then (¥5,000 of ¥12,000 at the
+    counter): only the rest goes on their account, is checked against their limit and falls due. The
+    order counts ``paid_cny`` as spent all the same."""
     if order.status == OrderStatus.CANCELLED:
         message = _("This order was cancelled; it cannot be paid. Create a new order instead.")
         raise ValidationFailed(message, field_errors={"status": [message]})
@@ -701,6 +737,7 @@ def order_pay(
         )
     elif amount == 0 and order.total_cny > 0 and "paid_cny" not in errors:
         _errors_add(errors, "paid_cny", _nothing_paid_message(order, payment_method))
+    paid_now = _paid_now_check(paid_now_cny, amount=amount, payment_method=payment_method, errors=errors)
     now = timezone.now()
     moment = _moment(paid_at, errors=errors, key="paid_at", now=now)
     if moment < order.ordered_at:
@@ -713,11 +750,11 @@ def order_pay(
         credit_check(
             customer=customer,
             owed_cny=locked.receivable_cny,
-            amount_cny=amount,
+            amount_cny=amount - paid_now,
             allow_over_limit=allow_over_credit_limit,
         )
     draft = Order(paid_cny=amount, paid_at=moment, payment_method=payment_method)
-    _credit_terms(draft, customer)
+    _credit_terms(draft, customer, paid_now_cny=paid_now)
     order = _claim(
         order,
         expected_version=expected_version,
@@ -726,6 +763,7 @@ def order_pay(
         paid_at=moment,
         payment_method=payment_method,
         credit_due_date=draft.credit_due_date,
+        credit_taken_cny=draft.credit_taken_cny,
         credit_outstanding_cny=draft.credit_outstanding_cny,
     )
     OrderLine.objects.filter(order=order).update(counted=True)
@@ -735,9 +773,10 @@ def order_pay(
         actor=actor,
         locked=locked,
     )
-    audit_record(
-        action="order.pay", actor=actor, target=order, data={"amount": str(amount), "method": payment_method}
-    )
+    data = {"amount": str(amount), "method": payment_method}
+    if paid_now:
+        data["paid_now"] = str(paid_now)
+    audit_record(action="order.pay", actor=actor, target=order, data=data)
     return order
 
 

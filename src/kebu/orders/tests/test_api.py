@@ -655,6 +655,49 @@ def test_paying_nothing_of_an_amount_due_answers_400_on_the_amount_and_writes_no
     assert (wholesaler.receivable_cny, wholesaler.total_spent_cny) == (0, 0)
 
 
+def test_an_order_part_paid_now_owes_the_rest_on_credit_created_or_paid(
+    a_client, sales_a, catalogue, wholesaler
+):
+    # given: ¥100.00 of credit, and the shop refuses to go beyond it
+    shop = ShopSettings.current()
+    shop.credit_over_limit = "block"
+    shop.save()
+
+    # ¥415.00 due, ¥315.00 paid at the counter: ¥100.00 on credit
+    created = send(
+        a_client,
+        "post",
+        ORDERS,
+        order_payload(wholesaler, catalogue, payment_method="credit", paid_now_cny="315.00"),
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["paid_cny"], body["credit_taken_cny"], body["credit_outstanding_cny"]) == (
+        "415.00",
+        "100.00",
+        "100.00",
+    )
+    # ¥128.00 due, on credit with nothing left of the limit: paid in full now it would be no credit at all
+    pending = make_order(
+        actor=sales_a,
+        customer=wholesaler,
+        store=catalogue.store,
+        status=OrderStatus.PENDING,
+        lines=[("TEA-250", 1)],
+    )
+    url = order_url(pending.pk, "pay")
+    refused = send(
+        a_client, "post", url, {"payment_method": "credit", "paid_now_cny": "127.99", "version": 1}
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "credit_limit_blocked"
+    customer_credit_set(actor=sales_a, customer=wholesaler, credit_limit_cny="100.01", payment_terms_days=30)
+    paid = send(a_client, "post", url, {"payment_method": "credit", "paid_now_cny": "127.99", "version": 1})
+    assert paid.status_code == 200, paid.json()
+    assert (paid.json()["credit_taken_cny"], paid.json()["credit_outstanding_cny"]) == ("0.01", "0.01")
+    wholesaler.refresh_from_db()
+    assert (wholesaler.total_spent_cny, wholesaler.receivable_cny) == (Decimal("543.00"), Decimal("100.01"))
+
+
 def test_credit_beyond_the_limit_is_a_400_when_the_shop_blocks_it(a_client, catalogue, wholesaler):
     shop = ShopSettings.current()
     shop.credit_over_limit = "block"

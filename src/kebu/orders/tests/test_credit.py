@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from kebu.audit.models import AuditEntry
 from kebu.core.errors import ValidationFailed
 from kebu.core.models import ShopSettings
 from kebu.customers.tests.factories import make_customer
@@ -84,6 +85,120 @@ def test_on_credit_the_amount_is_what_is_owed_and_nothing_owed_of_something_due_
     assert (order.paid_cny, order.credit_outstanding_cny) == (Decimal("300.00"), Decimal("300.00"))
     wholesaler.refresh_from_db()
     assert (wholesaler.receivable_cny, wholesaler.total_spent_cny) == (Decimal("300.00"), Decimal("300.00"))
+
+
+def test_part_paid_at_the_counter_and_the_rest_on_credit_owes_only_the_rest(owner, catalogue, wholesaler):
+    # given: 3 creams (¥597.00), ¥200.00 paid at the counter, the rest on the customer's account
+    order = _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 3)], paid_now_cny="200.00")
+
+    assert (order.paid_cny, order.credit_taken_cny, order.credit_outstanding_cny) == (
+        Decimal("597.00"),
+        Decimal("397.00"),
+        Decimal("397.00"),
+    )
+    assert order.paid_now_cny == Decimal("200.00")
+    assert order.credit_due_date == timezone.localdate(order.paid_at) + timedelta(days=30)
+    wholesaler.refresh_from_db()
+    # the whole order is spent, as any paid order; only the rest is owed
+    assert (wholesaler.total_spent_cny, wholesaler.order_count, wholesaler.receivable_cny) == (
+        Decimal("597.00"),
+        1,
+        Decimal("397.00"),
+    )
+    entry = AuditEntry.objects.get(action="order.create")
+    assert entry.data["paid_now"] == "200.00"
+
+
+def test_paying_an_order_part_now_and_the_rest_on_credit(owner, catalogue, wholesaler):
+    pending = make_order(
+        actor=owner,
+        customer=wholesaler,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        status=OrderStatus.PENDING,
+    )  # 398.00 due
+
+    order = order_pay(actor=owner, order=pending, payment_method="credit", paid_now_cny="98.00")
+
+    assert (order.paid_cny, order.credit_taken_cny, order.credit_outstanding_cny) == (
+        Decimal("398.00"),
+        Decimal("300.00"),
+        Decimal("300.00"),
+    )
+    assert order.credit_due_date == timezone.localdate(order.paid_at) + timedelta(days=30)
+    wholesaler.refresh_from_db()
+    assert (wholesaler.total_spent_cny, wholesaler.receivable_cny) == (Decimal("398.00"), Decimal("300.00"))
+    assert AuditEntry.objects.get(action="order.pay").data["paid_now"] == "98.00"
+    # a payment received later settles the rest, and no more
+    credit_payment_record(actor=owner, customer=wholesaler, amount_cny="300.00", method="cash")
+    order.refresh_from_db()
+    wholesaler.refresh_from_db()
+    assert order.credit_outstanding_cny == wholesaler.receivable_cny == 0
+
+
+def test_the_limit_is_checked_against_what_goes_on_credit_not_what_was_paid_now(owner, catalogue, wholesaler):
+    shop = ShopSettings.current()
+    shop.credit_over_limit = "block"
+    shop.save()
+    pending = make_order(
+        actor=owner,
+        customer=wholesaler,
+        store=catalogue.store,
+        lines=[("CREAM-50", 6)],
+        status=OrderStatus.PENDING,
+    )  # 1,194.00 due, the limit is 1,000.00
+
+    with pytest.raises(CreditLimitExceeded):
+        order_pay(actor=owner, order=pending, payment_method="credit", paid_now_cny="100.00")
+    order = order_pay(actor=owner, order=pending, payment_method="credit", paid_now_cny="194.00")
+
+    assert order.credit_outstanding_cny == Decimal("1000.00")
+    # and so at creation: 1,000.00 owed, the limit raised to 2,000.00
+    customer_credit_set(actor=owner, customer=wholesaler, credit_limit_cny="2000.00", payment_terms_days=30)
+    with pytest.raises(CreditLimitExceeded):
+        _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 6)], paid_now_cny="193.99")
+    created = _on_credit(owner, catalogue, wholesaler, lines=[("CREAM-50", 6)], paid_now_cny="194.00")
+    assert created.credit_outstanding_cny == Decimal("1000.00")
+    wholesaler.refresh_from_db()
+    assert wholesaler.receivable_cny == Decimal("2000.00")
+
+
+@pytest.mark.parametrize(
+    ("method", "paid_now", "message"),
+    [
+        ("alipay", "100.00", "Only an order on credit is paid in part now"),
+        ("credit", "398.00", "¥398.00 paid now leaves nothing on credit"),
+    ],
+)
+def test_paid_now_is_for_part_of_an_order_on_credit_only(
+    owner, catalogue, wholesaler, method, paid_now, message
+):
+    pending = make_order(
+        actor=owner,
+        customer=wholesaler,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        status=OrderStatus.PENDING,
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        order_pay(actor=owner, order=pending, payment_method=method, paid_now_cny=paid_now)
+    with pytest.raises(ValidationFailed) as caught_at_creation:
+        make_order(
+            actor=owner,
+            customer=wholesaler,
+            store=catalogue.store,
+            lines=[("CREAM-50", 2)],
+            payment_method=method,
+            paid_now_cny=paid_now,
+        )
+
+    for error in (caught.value, caught_at_creation.value):
+        assert list(error.field_errors) == ["paid_now_cny"]
+        assert str(error.field_errors["paid_now_cny"][0]).startswith(message)
+    assert Order.objects.get().status == OrderStatus.PENDING
+    wholesaler.refresh_from_db()
+    assert (wholesaler.total_spent_cny, wholesaler.receivable_cny) == (0, 0)
 
 
 def test_beyond_the_limit_warns_and_may_be_confirmed(owner, catalogue, wholesaler):

@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 
 SKUS = ["CREAM-50", "TONER-100", "TEA-250", ""]  # "" is a free-text line without a category
 PRICES = ["0.00", "0.01", "9.90", "33.33", "99.99", "128.00", "1999.99"]
+PAID_NOW = [None, None, "0.01", "50.00", "1999.99"]
 
 
 def _figures() -> dict[int, tuple]:
@@ -105,15 +106,19 @@ def _step(draw, *, actor, store, customers, orders) -> None:
             # Order-level discounts spread over the lines' default refunds (aftersales.line_refund_bases).
             discount_cny=draw(st.sampled_from(["0", "0", "3.33", "10.00"])),
             coupon_cny=draw(st.sampled_from(["0", "0", "5.00"])),
+            # On credit, part paid at the counter and the rest owed (more than the order: refused).
+            paid_now_cny=draw(st.sampled_from(PAID_NOW)) if method == "credit" else None,
         )
         orders.append(order_create(actor=actor, data=data, allow_over_credit_limit=True))
         return
     order = Order.objects.get(pk=draw(st.sampled_from(orders)).pk)
     if op == "pay":
+        method = draw(st.sampled_from(["alipay", "credit"]))
         order_pay(
             actor=actor,
             order=order,
-            payment_method=draw(st.sampled_from(["alipay", "credit"])),
+            payment_method=method,
+            paid_now_cny=draw(st.sampled_from(PAID_NOW)) if method == "credit" else None,
             allow_over_credit_limit=True,
         )
     elif op == "cancel":
@@ -189,6 +194,9 @@ def test_incremental_figures_equal_a_full_recompute_after_any_sequence(data, own
         completed = [a for a in order.aftersales.all() if a.status == "completed"]
         assert order.refunded_cny == sum((a.amount_cny for a in completed), Decimal("0"))
         assert order.refunded_cny <= order.refund_reserved_cny <= order.paid_cny
+        # What is owed never passes what went on credit, nor that what the order counts as paid.
+        assert 0 <= order.credit_outstanding_cny <= order.credit_taken_cny <= order.paid_cny
+        assert order.on_credit or order.credit_taken_cny == 0
         # A line never gives back more than it cost, however refunds with and without lines mix.
         assert all(0 <= line.refunded_cny <= line.amount_cny for line in order.lines.all())
         assert sum(line.refunded_cny for line in order.lines.all()) <= order.refunded_cny

@@ -116,3 +116,25 @@ def test_products_made_before_they_had_a_version_start_at_one_and_going_back_dro
     with connection.cursor() as cursor:
         columns = [c.name for c in connection.introspection.get_table_description(cursor, "orders_product")]
     assert "version" not in columns and "name" in columns
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_on_credit_from_before_had_all_of_it_taken_on_credit(owner):
+    buyer = make_customer(actor=owner, name="义乌批发")
+    apps = migrate([("orders", "0013_product_version")])
+    Store, Order = apps.get_model("orders", "Store"), apps.get_model("orders", "Order")
+    store = Store.objects.create(name="批发部", platform="offline")
+    at = datetime(2026, 5, 1, 10, tzinfo=UTC)
+
+    def order(number: str, method: str, owed: int) -> int:
+        return Order.objects.create(
+            order_no=number, store=store, customer_id=buyer.pk, status="paid", ordered_at=at, paid_at=at,
+            goods_cny=300, total_cny=300, paid_cny=300, payment_method=method, credit_outstanding_cny=owed,
+        ).pk  # fmt: skip
+
+    part_settled, cash = order("C1", "credit", 120), order("W1", "wechat", 0)
+
+    apps = migrate([("orders", "0014_order_credit_taken")])
+
+    taken = dict(apps.get_model("orders", "Order").objects.values_list("pk", "credit_taken_cny"))
+    assert (taken[part_settled], taken[cash]) == (300, 0)

@@ -1042,6 +1042,75 @@ def test_an_order_on_credit_says_what_was_taken_on_credit_not_that_it_was_paid(
     assert ">Paid</dt>" not in amounts
 
 
+def test_a_new_order_part_paid_now_puts_only_the_rest_on_credit_and_says_so(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: a wholesaler with ¥1,000 of credit; 2 creams (¥398.00), ¥100.00 paid at the counter
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="1000", payment_terms_days=30)
+    client = client_for(manager_east)
+    form = _form(customer, payment_method="credit", paid_now_cny="100.00", store=str(catalogue.store.pk))
+
+    response = client.post(reverse("orders:create"), form)
+
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert (order.paid_cny, order.credit_taken_cny, order.credit_outstanding_cny) == (
+        Decimal("398.00"),
+        Decimal("298.00"),
+        Decimal("298.00"),
+    )
+    customer.refresh_from_db()
+    assert (customer.total_spent_cny, customer.receivable_cny) == (Decimal("398.00"), Decimal("298.00"))
+    html = client.get(response["Location"], headers={"accept-language": "en"}).content.decode()
+    amounts = html[html.index('id="order-amounts"') :]
+    amounts = amounts[: amounts.index("</dl>")]
+    assert re.search(r">Paid at the time</dt><dd[^>]*>¥100\.00<", amounts)
+    assert re.search(r">Taken on credit</dt><dd[^>]*>¥298\.00<", amounts)
+    assert re.search(r">Still owed \(credit\)</dt><dd[^>]*>¥298\.00<", amounts)
+
+
+def test_paying_part_now_and_the_rest_on_credit_from_the_order_page(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="100", payment_terms_days=30)
+    order = make_order(actor=owner, customer=customer, store=catalogue.store, status=OrderStatus.PENDING)
+    client = client_for(manager_east)
+    url = reverse("orders:pay", args=[order.pk])
+    page = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert 'name="paid_now_cny"' in page[page.index('id="pay-form"') :]
+
+    # ¥199.00 due, ¥100.00 of credit: ¥99.00 paid now leaves ¥100.00 on credit, within the limit
+    response = client.post(url, {"version": order.version, "payment_method": "credit", "paid_now_cny": "99"})
+
+    assert response.status_code == 302
+    order.refresh_from_db()
+    customer.refresh_from_db()
+    assert (order.status, order.credit_outstanding_cny) == ("paid", Decimal("100.00"))
+    assert (customer.total_spent_cny, customer.receivable_cny) == (Decimal("199.00"), Decimal("100.00"))
+
+
+def test_paid_now_with_a_method_other_than_credit_is_refused_on_its_field(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    customer = _customer(sales_a, name="批发客户")
+    order = make_order(actor=owner, customer=customer, store=catalogue.store, status=OrderStatus.PENDING)
+
+    response = client_for(manager_east).post(
+        reverse("orders:pay", args=[order.pk]),
+        {"version": order.version, "payment_method": "cash", "paid_now_cny": "99"},
+        headers={"accept-language": "en"},
+    )
+
+    assert response.status_code == 400
+    assert (
+        'data-field="paid_now_cny">Only an order on credit is paid in part now' in response.content.decode()
+    )
+    order.refresh_from_db()
+    assert order.status == "pending"
+
+
 def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_east, owner, catalogue, sales_a):
     customer = _customer(sales_a, name="批发客户")
     client = client_for(manager_east)

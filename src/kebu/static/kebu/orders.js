@@ -1,5 +1,5 @@
 // The order pages: remove line rows, fill a line's price from the chosen SKU, preview the amounts
-// (and that an exchange moves no money).
+// (and that an exchange moves no money); show "paid now" only for an order on credit.
 // The server computes and checks every amount again; these are only what the person sees as they type.
 (function () {
   "use strict";
@@ -93,6 +93,7 @@
   });
 
   document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-payment-method]")) creditOnly(event.target.form);
     if (event.target.matches("[data-aftersale-kind]")) aftersaleAmount(event.target.form);
     if (event.target.matches("[data-sku-input]")) {
       skuChosen(event.target);
@@ -165,6 +166,20 @@
     return exchange;
   }
 
+  // "Paid now" is for an order on credit only: hidden and not sent otherwise, so that an amount typed
+  // before another method was chosen is not refused on a field no longer in sight.
+  function creditOnly(form) {
+    var method = form.querySelector("[data-payment-method]");
+    if (!method) return;
+    var credit = method.value === "credit";
+    form.querySelectorAll("[data-credit-only]").forEach(function (element) {
+      element.hidden = !credit;
+      element.querySelectorAll("input").forEach(function (input) {
+        input.disabled = !credit;
+      });
+    });
+  }
+
   function aftersaleAmount(form) {
     if (!form) return;
     if (aftersaleExchange(form)) return;
@@ -185,5 +200,6 @@
     if (form) preview(form);
     var aftersale = document.getElementById("aftersale-form");
     if (aftersale) aftersaleAmount(aftersale);
+    document.querySelectorAll("#order-form, #pay-form").forEach(creditOnly);
   });
 })();
