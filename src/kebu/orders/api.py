@@ -738,6 +738,7 @@ class AfterSaleSerializer(serializers.ModelSerializer):
             "reason",
             "reason_detail",
             "amount_cny",
+            "credit_cleared_cny",
             "return_tracking_no",
             "replacement_sku",
             "replacement_sku_code",

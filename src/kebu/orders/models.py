@@ -510,6 +510,15 @@ class AfterSale(models.Model):
     reason = models.CharField(_("reason"), max_length=20, choices=AfterSaleReason.choices)
     reason_detail = models.CharField(_("details"), max_length=500, blank=True)
     amount_cny = models.DecimalField(_("refund amount"), **MONEY, default=0)
+    # On an order on credit a refund first cancels what is still owed on it: what it cancelled, set when
+    # it completes; the rest of the amount is money to pay back to the customer.
+    credit_cleared_cny = models.DecimalField(
+        _("cleared what was owed"),
+        **MONEY,
+        default=0,
+        editable=False,
+        help_text=_("What of the refund cancelled what was still owed on the order (credit)."),
+    )
     return_tracking_no = models.CharField(_("return tracking number"), max_length=40, blank=True)
     # What an exchange sent back to the customer, noted when it completes (the flow has no shipping step
     # of its own: the replacement goes out as the exchange is done). Blank on refunds and returns.
@@ -551,6 +560,10 @@ class AfterSale(models.Model):
                 condition=~Q(kind=AfterSaleKind.EXCHANGE) | Q(amount_cny=0),
                 name="aftersale_exchange_no_money",
             ),
+            models.CheckConstraint(
+                condition=Q(credit_cleared_cny__gte=0) & Q(credit_cleared_cny__lte=F("amount_cny")),
+                name="aftersale_credit_cleared_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -559,6 +572,11 @@ class AfterSale(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_AFTERSALE_STATUSES
+
+    @property
+    def paid_back_cny(self):  # type: ignore[no-untyped-def]
+        """What of the refund goes back to the customer: all of it, but what cleared a debt on credit."""
+        return self.amount_cny - self.credit_cleared_cny
 
     @property
     def has_replacement(self) -> bool:

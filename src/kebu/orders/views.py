@@ -8,6 +8,7 @@ errors beside the fields (400), or, when someone else changed the order meanwhil
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -63,6 +64,7 @@ from kebu.orders.models import (
     AfterSale,
     AfterSaleKind,
     AfterSaleLine,
+    AfterSaleStatus,
     Category,
     Order,
     OrderStatus,
@@ -176,6 +178,23 @@ def order_list_view(request: HttpRequest) -> HttpResponse:
 # --- one order ---------------------------------------------------------------------------------------------
 
 
+def refund_credit_split_note(cleared_cny: Decimal, paid_back_cny: Decimal) -> str:
+    """What a refund does with the money on an order on credit (``refund_credit_split``), in the words a
+    merchant acts on: the part that clears what is owed, and what to pay back to the customer in cash or
+    by transfer. Empty when it clears nothing owed: a refund like any other."""
+    if not cleared_cny:
+        return ""
+    amounts = {"cleared": grouped(cleared_cny), "back": grouped(paid_back_cny)}
+    if not paid_back_cny:
+        return (
+            _("¥%(cleared)s clears what is owed on this order; nothing to pay back to the customer.")
+            % amounts
+        )
+    return (
+        _("¥%(cleared)s clears what is owed on this order; ¥%(back)s to pay back to the customer.") % amounts
+    )
+
+
 def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[str, Any]:
     user = request.user
     policy = contact_policy(user)
@@ -194,6 +213,15 @@ def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[st
             if failed and failed[0] == aftersale.pk
             else AfterSaleActionForm(initial=AfterSaleActionForm.initial_for(aftersale))
         )
+        # On credit, where the refund's money goes: as recorded once it completed, as it would go were it
+        # completed now while open; a rejected or withdrawn one moves none.
+        aftersale.credit_split_note = ""
+        if aftersale.status == AfterSaleStatus.COMPLETED:
+            split = (aftersale.credit_cleared_cny, aftersale.paid_back_cny)
+            aftersale.credit_split_note = refund_credit_split_note(*split)
+        elif aftersale.is_open:
+            split = aftersale_services.refund_credit_split(order=order, amount_cny=aftersale.amount_cny)
+            aftersale.credit_split_note = refund_credit_split_note(*split)
     version = {"version": order.version}
     pending = order.status == OrderStatus.PENDING
     context = {
@@ -558,7 +586,11 @@ def aftersale_create_view(request: HttpRequest, order_id: int) -> HttpResponse:
             form.add_service_errors(exc, chosen)
         else:
             done = _("Refunded ¥%(amount)s.") if refund_now else _("After-sale #%(id)s requested.")
-            messages.success(request, done % {"amount": grouped(aftersale.amount_cny), "id": aftersale.pk})
+            done %= {"amount": grouped(aftersale.amount_cny), "id": aftersale.pk}
+            if refund_now:
+                note = refund_credit_split_note(aftersale.credit_cleared_cny, aftersale.paid_back_cny)
+                done = f"{done} {note}".strip()
+            messages.success(request, done)
             return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]) + "#aftersales")
     context = {"order": order, "form": form, "can_complete": can_complete}
     return render(
@@ -594,7 +626,9 @@ def _aftersale_act(
             replacement=replacement,
             expected_version=version,
         )
-        return done, _("After-sale #%(id)s completed.") % {"id": done.pk}
+        message = _("After-sale #%(id)s completed.") % {"id": done.pk}
+        note = refund_credit_split_note(done.credit_cleared_cny, done.paid_back_cny)
+        return done, f"{message} {note}".strip()
     if action == "replacement":
         done = aftersale_services.aftersale_replacement_update(
             actor=actor, aftersale=aftersale, changes=form.replacement_changes(), expected_version=version

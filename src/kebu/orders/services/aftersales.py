@@ -654,8 +654,9 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any, *, shares: Mapping[int, De
         if line.root_category_id is not None and line_amount:
             categories[line.root_category_id] = categories.get(line.root_category_id, ZERO) - line_amount
     refunded = order.refunded_cny + amount
-    # On credit, a refund first cancels what is still owed on the order.
-    owed_less = min(order.credit_outstanding_cny, amount)
+    owed_less, _paid_back = refund_credit_split(order=order, amount_cny=amount)
+    AfterSale.objects.filter(pk=aftersale.pk).update(credit_cleared_cny=owed_less)
+    aftersale.credit_cleared_cny = owed_less
     values: dict[str, Any] = {
         "refunded_cny": refunded,
         "credit_outstanding_cny": order.credit_outstanding_cny - owed_less,
@@ -676,6 +677,15 @@ def _refund_pay_out(aftersale: AfterSale, actor: Any, *, shares: Mapping[int, De
         ),
         actor=actor,
     )
+
+
+def refund_credit_split(*, order: Order, amount_cny: Decimal) -> tuple[Decimal, Decimal]:
+    """What a refund of ``amount_cny`` on ``order`` does with the money, as it would complete now: what
+    of it clears what is still owed on the order (on credit a refund cancels that first), and what is to
+    be paid back to the customer (all of it on an order owing nothing). ¥20,000.00 refunded of an order
+    still owing ¥15,942.90: (15,942.90, 4,057.10)."""
+    cleared = min(order.credit_outstanding_cny, amount_cny)
+    return cleared, amount_cny - cleared
 
 
 def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:

@@ -269,6 +269,26 @@ def test_a_refund_on_a_credit_order_cancels_what_is_owed(owner, catalogue, whole
     assert order.credit_outstanding_cny == wholesaler.receivable_cny == Decimal("128.00")
 
 
+def test_a_refund_beyond_what_is_still_owed_records_what_goes_back_to_the_customer(
+    owner, catalogue, wholesaler
+):
+    # given: ¥256.00 on credit, ¥100.00 of it paid since: ¥156.00 still owed
+    order = _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 2)])
+    credit_payment_record(actor=owner, customer=wholesaler, amount_cny="100.00", method="bank_transfer")
+
+    refund = order_refund(actor=owner, order=order, amount_cny="200.00", reason="quality")
+
+    assert (refund.credit_cleared_cny, refund.paid_back_cny) == (Decimal("156.00"), Decimal("44.00"))
+    refund.refresh_from_db()
+    assert refund.credit_cleared_cny == Decimal("156.00")
+    order.refresh_from_db()
+    wholesaler.refresh_from_db()
+    assert order.credit_outstanding_cny == wholesaler.receivable_cny == 0
+    # a refund on an order that owes nothing goes back whole
+    again = order_refund(actor=owner, order=order, amount_cny="10.00", reason="quality")
+    assert (again.credit_cleared_cny, again.paid_back_cny) == (0, Decimal("10.00"))
+
+
 def test_the_overdue_list_shows_days_and_amount_past_due(owner, catalogue, wholesaler, clerk):
     _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)], days_ago=45)
     _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 1)], days_ago=40)

@@ -29,7 +29,7 @@ from kebu.orders.models import (
     Store,
 )
 from kebu.orders.services.aftersales import AfterSaleLineInput, aftersale_request, order_refund
-from kebu.orders.services.credit import customer_credit_set
+from kebu.orders.services.credit import credit_payment_record, customer_credit_set
 from kebu.orders.services.orders import LineInput, OrderInput, order_create, order_ship
 from kebu.orders.services.products import ProductInput, SkuInput, product_create
 from kebu.orders.tests.factories import make_order
@@ -1109,6 +1109,64 @@ def test_paid_now_with_a_method_other_than_credit_is_refused_on_its_field(
     )
     order.refresh_from_db()
     assert order.status == "pending"
+
+
+def test_a_refund_beyond_what_is_owed_on_credit_says_what_to_pay_back_to_the_customer(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: 2 teas (¥256.00) on credit, ¥100.00 paid since: ¥156.00 still owed on the order
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(
+        actor=owner, customer=customer, store=catalogue.store, payment_method="credit", lines=[("TEA-250", 2)]
+    )
+    credit_payment_record(actor=owner, customer=customer, amount_cny="100.00", method="bank_transfer")
+    client = client_for(manager_east)
+    english = {"accept-language": "en"}
+    form = client.get(reverse("orders:aftersale-create", args=[order.pk]), headers=english).content.decode()
+    assert "¥156.00 is still owed on this order (credit): a refund clears that first" in form
+    said = "¥156.00 clears what is owed on this order; ¥44.00 to pay back to the customer."
+
+    # when: ¥200.00 refunded at once
+    response = client.post(
+        reverse("orders:aftersale-create", args=[order.pk]),
+        {"kind": "refund", "reason": "quality", "amount_cny": "200.00", "complete_now": "on"},
+        headers=english,
+    )
+
+    # then: the confirmation and the completed after-sale on the order page both say where the money goes
+    assert response.status_code == 302
+    page = client.get(response["Location"], headers=english).content.decode()
+    aftersale = AfterSale.objects.get()
+    assert f"Refunded ¥200.00. {said}" in page  # the message
+    item = page[page.index(f'id="aftersale-{aftersale.pk}"') :]
+    assert f'data-credit-split="{aftersale.pk}">{said}<' in item[: item.index("</li>")]
+
+
+def test_completing_a_refund_on_credit_asks_and_then_says_what_to_pay_back(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(
+        actor=owner, customer=customer, store=catalogue.store, payment_method="credit", lines=[("TEA-250", 2)]
+    )
+    aftersale = aftersale_request(actor=owner, order=order, kind="refund", reason="price", amount_cny="56.00")
+    client = client_for(manager_east)
+    english = {"accept-language": "en"}
+    said = "¥56.00 clears what is owed on this order; nothing to pay back to the customer."
+
+    page = client.get(reverse("orders:detail", args=[order.pk]), headers=english).content.decode()
+    assert f'data-confirm="Refund ¥56.00 and complete this after-sale? {said}"' in page
+
+    response = client.post(
+        reverse("orders:aftersale-complete", args=[aftersale.pk]),
+        {"version": aftersale.version},
+        headers=english,
+    )
+    assert response.status_code == 302
+    page = client.get(response["Location"], headers=english).content.decode()
+    assert f"After-sale #{aftersale.pk} completed. {said}" in page
 
 
 def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_east, owner, catalogue, sales_a):
