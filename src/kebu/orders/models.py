@@ -400,6 +400,15 @@ class Order(models.Model):
         return self.payment_method == PaymentMethod.CREDIT
 
     @property
+    def status_label(self) -> str:
+        """The status as the pages show it: a paid order that still owes on credit reads "on credit" (赊账),
+        not "paid" (已付款), nothing having come in for it. Its status stays PAID: it counts, ships and
+        refunds as any paid order does."""
+        if self.status == OrderStatus.PAID and self.on_credit and self.credit_outstanding_cny > 0:
+            return str(pgettext_lazy("order status", "On credit"))
+        return str(self.get_status_display())
+
+    @property
     def paid_now_cny(self):  # type: ignore[no-untyped-def]
         """On credit, what the customer paid when the order was taken (the rest went on their account)."""
         return self.paid_cny - self.credit_taken_cny if self.on_credit else self.paid_cny

@@ -1169,6 +1169,40 @@ def test_completing_a_refund_on_credit_asks_and_then_says_what_to_pay_back(
     assert f"After-sale #{aftersale.pk} completed. {said}" in page
 
 
+def test_an_order_on_credit_reads_on_credit_with_what_it_owes_in_the_list_and_on_its_page(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: 2 teas (¥256.00) on credit, ¥100.00 paid at the time: ¥156.00 owed; its status stays paid
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        payment_method="credit",
+        lines=[("TEA-250", 2)],
+        paid_now_cny="100.00",
+    )
+    assert order.status == OrderStatus.PAID
+    client = client_for(manager_east)
+    english = {"accept-language": "en"}
+    badge = re.compile(
+        r'data-status="paid"[^>]*>On credit</span> <span[^>]*data-owed="156\.00">Owes ¥156\.00<'
+    )
+
+    listed = client.get(reverse("orders:list"), headers=english).content.decode()
+    page = client.get(reverse("orders:detail", args=[order.pk]), headers=english).content.decode()
+
+    assert badge.search(listed) and badge.search(page)
+    info = page[page.index('id="order-info"') :]
+    info = info[: info.index("</dl>")]
+    assert ">Taken on credit at</dt>" in info and ">Paid at</dt>" not in info
+    # settled, it was paid after all
+    credit_payment_record(actor=owner, customer=customer, amount_cny="156.00", method="bank_transfer")
+    listed = client.get(reverse("orders:list"), headers=english).content.decode()
+    assert re.search(r'data-status="paid"[^>]*>Paid</span>\s*</td>', listed) and "data-owed" not in listed
+
+
 def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_east, owner, catalogue, sales_a):
     customer = _customer(sales_a, name="批发客户")
     client = client_for(manager_east)
