@@ -696,15 +696,15 @@ def customer_archive(*, actor: Any, customer: Customer) -> Customer:
     Only its owner or a manager may (``access.can_archive``): not a clerk, for a pool customer. The rule
     is checked on the row as it is now, locked, not as the caller read it: a clerk whose customer was
     transferred since is refused."""
-    customer = _locked(customer)
-    if not access.can_archive(actor, customer):
+    locked = _locked(customer)
+    if not access.can_archive(actor, locked):
         raise Forbidden(_("Only the owner or a manager may archive this customer."))
-    if customer.archived_at is None:
+    if locked.archived_at is None:
         Customer.objects.filter(pk=customer.pk).update(
             archived_at=timezone.now(), updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
         )
-        events.customer_archived_event(customer=customer, actor=actor)
-    customer.refresh_from_db()
+        events.customer_archived_event(customer=locked, actor=actor)
+    customer.refresh_from_db()  # the caller's copy too, as it is now
     return customer
 
 
@@ -712,15 +712,15 @@ def customer_archive(*, actor: Any, customer: Customer) -> Customer:
 def customer_restore(*, actor: Any, customer: Customer) -> Customer:
     """Bring an archived customer back into lists and search; who may is who may archive it (checked
     on the locked row, as for archiving)."""
-    customer = _locked(customer)
-    if not access.can_archive(actor, customer):
+    locked = _locked(customer)
+    if not access.can_archive(actor, locked):
         raise Forbidden(_("Only the owner or a manager may restore this customer."))
-    if customer.archived_at is not None:
+    if locked.archived_at is not None:
         Customer.objects.filter(pk=customer.pk).update(
             archived_at=None, updated_at=timezone.now(), updated_by=actor, version=F("version") + 1
         )
-        events.customer_restored_event(customer=customer, actor=actor)
-    customer.refresh_from_db()
+        events.customer_restored_event(customer=locked, actor=actor)
+    customer.refresh_from_db()  # the caller's copy too, as it is now
     return customer
 
 
