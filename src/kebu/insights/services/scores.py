@@ -310,7 +310,9 @@ def _churn(
 class _Debt:
     due: date
     taken_at: datetime
-    target_cny: float  # what payments had to settle: paid − refunded − still owed
+    # What payments had to settle: taken on credit − refunded − still owed. Not what the order counts as
+    # paid: what of it was paid at the counter (部分付款) never waits for a payment.
+    target_cny: float
     outstanding_cny: float
     allocated_cny: float = 0.0
     settled_on: date | None = None
@@ -396,7 +398,12 @@ def _credit_scores(fig: Figures, *, today: date) -> dict[int, tuple[int, list[di
         Order.objects.filter(customer__in=holders, credit_due_date__isnull=False, status__in=COUNTED_STATUSES)
         .order_by("customer_id", "credit_due_date", "id")
         .values_list(
-            "customer_id", "credit_due_date", "paid_at", "paid_cny", "refunded_cny", "credit_outstanding_cny"
+            "customer_id",
+            "credit_due_date",
+            "paid_at",
+            "credit_taken_cny",
+            "refunded_cny",
+            "credit_outstanding_cny",
         )
         .iterator(chunk_size=READ_CHUNK)
     )
@@ -406,10 +413,10 @@ def _credit_scores(fig: Figures, *, today: date) -> dict[int, tuple[int, list[di
             _Debt(
                 due=due,
                 taken_at=paid_at,
-                target_cny=max(0.0, float(paid) - float(refunded) - float(outstanding)),
+                target_cny=max(0.0, float(taken) - float(refunded) - float(outstanding)),
                 outstanding_cny=float(outstanding),
             )
-            for _c, due, paid_at, paid, refunded, outstanding in rows
+            for _c, due, paid_at, taken, refunded, outstanding in rows
             # both are set on every counted order on credit (order_counted_is_paid); typed as optional
             if due is not None and paid_at is not None
         ]

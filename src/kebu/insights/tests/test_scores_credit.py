@@ -112,3 +112,26 @@ def test_owing_close_to_or_beyond_the_limit_adds_to_the_risk(owner, catalogue):
     assert credit_reason_texts(_score(beyond).credit_reasons) == [
         "owes ¥796.00, more than the credit limit of ¥700.00"
     ]
+
+
+def test_what_was_paid_at_the_counter_is_not_waited_for_from_the_customers_payments(owner, catalogue):
+    # given: ¥156.00 of the first order paid at the time, only ¥100.00 of it on credit, each debt paid
+    # before it was due
+    customer = _wholesaler(owner, "部分付款")
+    make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("TEA-250", 2)],  # ¥256.00
+        payment_method="credit",
+        paid_now_cny="156.00",
+        ordered_at=timezone.now() - timedelta(days=90),
+    )
+    _on_credit(owner, catalogue, customer, days_ago=60)
+    _pay(owner, customer, "100.00", days_ago=65)
+    _pay(owner, customer, "256.00", days_ago=35)
+
+    scores_run()
+
+    assert _score(customer).credit_score == 0
+    assert credit_reason_texts(_score(customer).credit_reasons) == ["2 orders on credit paid off, all on time"]
