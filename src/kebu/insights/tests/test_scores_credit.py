@@ -134,4 +134,5 @@ def test_what_was_paid_at_the_counter_is_not_waited_for_from_the_customers_payme
     scores_run()
 
     assert _score(customer).credit_score == 0
-    assert credit_reason_texts(_score(customer).credit_reasons) == ["2 orders on credit paid off, all on time"]
+    reasons = credit_reason_texts(_score(customer).credit_reasons)
+    assert reasons == ["2 orders on credit paid off, all on time"]
