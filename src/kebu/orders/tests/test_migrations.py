@@ -138,3 +138,20 @@ def test_orders_on_credit_from_before_had_all_of_it_taken_on_credit(owner):
 
     taken = dict(apps.get_model("orders", "Order").objects.values_list("pk", "credit_taken_cny"))
     assert (taken[part_settled], taken[cash]) == (300, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite copies a table to change it")
+def test_adding_what_was_taken_on_credit_copies_the_order_table_once():
+    migrate([("orders", "0013_product_version")])
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        migrate([("orders", "0014_order_credit_taken")])
+
+    # one copy, for the constraint: a shop's ten million orders are not copied twice
+    assert sum(s.startswith('CREATE TABLE "new__orders_order"') for s in statements) == 1
