@@ -2614,13 +2614,23 @@ def order_import_undo(run: Import, *, actor: Any) -> dict[str, int]:
             name: Order._meta.get_field(name).to_python(value) for name, value in move["before"].items()
         }
         if "credit_taken_cny" not in before:
-            # A journal from before orders kept what went on credit: all of it did, as the migration
-            # that added the column says (orders 0014).
-            on_credit = before["payment_method"] == PaymentMethod.CREDIT
+            # A journal from before orders kept what went on credit: all of it did, by the rule of the
+            # migration that added the column (orders 0014).
+            on_credit = (
+                before["payment_method"] == PaymentMethod.CREDIT or before["credit_outstanding_cny"] > 0
+            )
             before["credit_taken_cny"] = before["paid_cny"] if on_credit else Decimal(0)
         # A new version, as a customer's (``customer_import_revert``): never the one before the import,
-        # which the next import would give the order again.
-        Order.objects.filter(pk=pk).update(**before, version=moved_now[pk] + 1, updated_at=now)
+        # which the next import would give the order again. Written only over the version checked above:
+        # an edit saved since (PostgreSQL reads without a lock) is later work, and refuses the undo.
+        written = Order.objects.filter(pk=pk, version=moved_now[pk]).update(
+            **before, version=moved_now[pk] + 1, updated_at=now
+        )
+        if not written:
+            raise Conflict(
+                _("Undoing would lose later work on order %(order)s: it was changed a moment ago.")
+                % {"order": numbers[pk]}
+            )
         OrderLine.objects.filter(order_id=pk).update(counted=before["status"] in COUNTED_STATUSES)
     # What the import that made or moved an order before needs to undo it after this one. (Journals from
     # before the version found was kept have none.)

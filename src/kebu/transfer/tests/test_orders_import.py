@@ -1676,6 +1676,37 @@ def test_undo_of_a_newer_export_refuses_when_a_moved_order_was_worked_on_since(o
     assert Order.objects.get(order_no="2024010512346").status == OrderStatus.SHIPPED
 
 
+def test_undo_of_a_newer_export_refuses_an_edit_saved_between_its_check_and_its_write(
+    owner, shop, monkeypatch
+):
+    from kebu.orders.services.orders import order_notes_update
+    from kebu.transfer import orders as order_import
+
+    run_import(owner, TAOBAO, store=shop.store)
+    later = run_import(owner, LATER, store=shop.store)
+    checked = order_import.versions_changed_since
+
+    moved = Order.objects.get(order_no="2024010512346")
+
+    def checked_then_edited(**kwargs):
+        # A colleague's save lands just after undo read the moved orders' versions (PostgreSQL reads
+        # them unlocked)
+        found = checked(**kwargs)
+        if kwargs["model"] is Order and moved.pk in kwargs["left"]:
+            order_notes_update(actor=owner, order=Order.objects.get(pk=moved.pk), seller_notes="加急")
+        return found
+
+    monkeypatch.setattr(order_import, "versions_changed_since", checked_then_edited)
+
+    with pytest.raises(Conflict, match="2024010512346"):
+        import_undo(actor=owner, run=later)
+
+    # nothing of the undo is written (the colleague's save, made here inside the undo's own transaction,
+    # goes with it; in the shop it is a transaction of its own)
+    assert Order.objects.get(order_no="2024010512346").status == OrderStatus.SHIPPED
+    assert Import.objects.get(pk=later.pk).undone_at is None
+
+
 def test_an_export_undone_after_the_newer_export_that_moved_its_orders_can_be_undone(owner, shop):
     # given: last week's export, then this week's, which moved three of its orders on
     first = run_import(owner, TAOBAO, store=shop.store)
