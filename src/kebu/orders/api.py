@@ -1172,9 +1172,9 @@ _ORDER_LIST_DESCRIPTION = gettext_lazy(
         description=gettext_lazy(
             "Or take it on credit (payment_method=credit): beyond the customer's limit that answers 409 "
             "code=credit_limit (resend with allow_over_credit_limit=true) or, if the shop refuses it, "
-            "400 code=credit_limit_blocked. paid_cny (on credit, what is owed) of 0 on an order with "
-            "something due answers 400 on paid_cny. On credit, paid_now_cny is what the customer paid at "
-            "the time: only the rest is owed (credit_taken_cny)."
+            "400 code=credit_limit_blocked. paid_cny (on credit, all of it: paid now and owed) of 0 on an "
+            "order with something due answers 400 on paid_cny. On credit, paid_now_cny is what the customer "
+            "paid at the time: only the rest is owed (credit_taken_cny)."
         ),
         parameters=[_id_parameter(), _IF_MATCH],
         request=PaySerializer,
