@@ -217,6 +217,30 @@ def test_an_order_awaiting_payment_shows_on_the_timeline_with_its_amount_due(
     assert "¥120.00" in entries[paid.order_no]
 
 
+def test_an_order_on_credit_reads_on_credit_on_the_timeline_with_what_it_owes(
+    client_for, owner, sales_a, customer, catalogue
+):
+    from kebu.orders.services.credit import customer_credit_set
+
+    # given: ¥398.00 taken on credit, nothing received yet
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(
+        actor=sales_a,
+        customer=customer,
+        store=catalogue.store,
+        lines=[("CREAM-50", 2)],
+        payment_method="credit",
+    )
+
+    html = client_for(sales_a).get(reverse("customers:detail", args=[customer.pk])).content.decode()
+
+    # then: as on the order list and page, on credit (赊账) with what it owes, not paid (已付款)
+    timeline = html[html.index('id="timeline"') :]
+    entry = timeline[timeline.index(order.order_no) :]
+    entry = entry[: entry.index("</li>")]
+    assert ">On credit<" in entry and "Owes ¥398.00" in entry and ">Paid<" not in entry
+
+
 def test_a_colleagues_customer_timeline_is_404(client_for, sales_b, customer):
     response = client_for(sales_b).get(reverse("timeline:customer", args=[customer.pk]))
     assert response.status_code == 404
