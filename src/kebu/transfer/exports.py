@@ -492,6 +492,16 @@ def order_columns(policy: ContactPolicy) -> list[Column]:
         Column("total", gettext_lazy("Order total"), order(lambda o: o.total_cny), MONEY),
         Column("paid", gettext_lazy("Amount paid"), order(lambda o: o.paid_cny), MONEY),
         Column("refunded", gettext_lazy("Refunded"), order(lambda o: o.refunded_cny), MONEY),
+        # On credit (赊账), what of the amount paid went on the customer's account and what of it is still
+        # owed: the bookkeeper's receivables. Not read back: what is owed moves with the payments the
+        # customer makes, which no sheet holds; an import takes an order on credit as order_create does.
+        Column("credit_taken", gettext_lazy("Taken on credit"), order(lambda o: o.credit_taken_cny), MONEY),
+        Column(
+            "credit_owed",
+            gettext_lazy("Still owed (credit)"),
+            order(lambda o: o.credit_outstanding_cny),
+            MONEY,
+        ),
         Column(
             "payment_method",
             gettext_lazy("Payment method"),
@@ -691,7 +701,8 @@ def template_build(kind: str) -> Export:
     return Export(kind=kind, columns=columns, rows=[_EXAMPLE], is_template=True)
 
 
-_NOT_IMPORTED = {"created_at", "archived_at"}
+# Columns of an export that an import does not read, left out of the templates.
+_NOT_IMPORTED = {"created_at", "archived_at", "credit_taken", "credit_owed"}
 
 
 def _order_template_columns(policy: ContactPolicy) -> list[Column]:
