@@ -213,15 +213,24 @@ def _detail_context(request: HttpRequest, order: Order, **forms: Any) -> dict[st
             if failed and failed[0] == aftersale.pk
             else AfterSaleActionForm(initial=AfterSaleActionForm.initial_for(aftersale))
         )
-        # On credit, where the refund's money goes: as recorded once it completed, as it would go were it
-        # completed now while open; a rejected or withdrawn one moves none.
+        # On credit, where the refund's money goes: as recorded once it completed; a rejected or
+        # withdrawn one moves none.
         aftersale.credit_split_note = ""
         if aftersale.status == AfterSaleStatus.COMPLETED:
             split = (aftersale.credit_cleared_cny, aftersale.paid_back_cny)
             aftersale.credit_split_note = refund_credit_split_note(*split)
-        elif aftersale.is_open:
-            split = aftersale_services.refund_credit_split(order=order, amount_cny=aftersale.amount_cny)
-            aftersale.credit_split_note = refund_credit_split_note(*split)
+    # The open ones as they would go were they completed in the order they were requested: each clears
+    # what the earlier ones leave owed, so two of ¥100.00 against ¥150.00 owed do not both say nothing
+    # goes back.
+    still_open = sorted((a for a in aftersales if a.is_open), key=lambda a: (a.requested_at, a.pk))
+    splits = aftersale_services.refunds_credit_split(
+        order=order, amounts_cny=[a.amount_cny for a in still_open]
+    )
+    for aftersale, split in zip(still_open, splits, strict=True):
+        aftersale.credit_split_note = refund_credit_split_note(*split)
+        # Completing one asks about what completing it does now, the earlier ones still open.
+        now = aftersale_services.refund_credit_split(order=order, amount_cny=aftersale.amount_cny)
+        aftersale.credit_complete_note = refund_credit_split_note(*now)
     version = {"version": order.version}
     pending = order.status == OrderStatus.PENDING
     context = {

@@ -684,8 +684,21 @@ def refund_credit_split(*, order: Order, amount_cny: Decimal) -> tuple[Decimal, 
     of it clears what is still owed on the order (on credit a refund cancels that first), and what is to
     be paid back to the customer (all of it on an order owing nothing). ¥20,000.00 refunded of an order
     still owing ¥15,942.90: (15,942.90, 4,057.10)."""
-    cleared = min(order.credit_outstanding_cny, amount_cny)
-    return cleared, amount_cny - cleared
+    [split] = refunds_credit_split(order=order, amounts_cny=[amount_cny])
+    return split
+
+
+def refunds_credit_split(*, order: Order, amounts_cny: Sequence[Decimal]) -> list[tuple[Decimal, Decimal]]:
+    """``refund_credit_split`` of refunds completed one after the other, in the order given: each clears
+    what those before it left owed. Two ¥100.00 refunds of an order owing ¥150.00: (100.00, 0.00) and
+    (50.00, 50.00), not both (100.00, 0.00)."""
+    owed = order.credit_outstanding_cny
+    splits = []
+    for amount in amounts_cny:
+        cleared = min(owed, amount)
+        splits.append((cleared, amount - cleared))
+        owed -= cleared
+    return splits
 
 
 def _spread(order: Order, amount: Decimal) -> list[tuple[OrderLine, Decimal]]:

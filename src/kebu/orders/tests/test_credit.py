@@ -14,7 +14,7 @@ from kebu.core.models import ShopSettings
 from kebu.customers.tests.factories import make_customer
 from kebu.orders.models import Order, OrderStatus
 from kebu.orders.selectors import credit_overdue_list
-from kebu.orders.services.aftersales import order_refund
+from kebu.orders.services.aftersales import order_refund, refunds_credit_split
 from kebu.orders.services.credit import credit_payment_record, customer_credit_set
 from kebu.orders.services.orders import CreditLimitExceeded, order_pay
 from kebu.orders.tests.factories import make_order
@@ -287,6 +287,27 @@ def test_a_refund_beyond_what_is_still_owed_records_what_goes_back_to_the_custom
     # a refund on an order that owes nothing goes back whole
     again = order_refund(actor=owner, order=order, amount_cny="10.00", reason="quality")
     assert (again.credit_cleared_cny, again.paid_back_cny) == (0, Decimal("10.00"))
+
+
+def test_refunds_completed_one_after_the_other_each_clear_what_the_earlier_left_owed(
+    owner, catalogue, wholesaler
+):
+    # given: ¥256.00 on credit, ¥106.00 of it paid since: ¥150.00 still owed
+    order = _on_credit(owner, catalogue, wholesaler, lines=[("TEA-250", 2)])
+    credit_payment_record(actor=owner, customer=wholesaler, amount_cny="106.00", method="bank_transfer")
+    order.refresh_from_db()
+    amounts = [Decimal("100.00"), Decimal("100.00"), Decimal("20.00")]
+
+    splits = refunds_credit_split(order=order, amounts_cny=amounts)
+
+    assert splits == [
+        (Decimal("100.00"), 0),
+        (Decimal("50.00"), Decimal("50.00")),
+        (0, Decimal("20.00")),
+    ]
+    # as they go when completed so
+    done = [order_refund(actor=owner, order=order, amount_cny=a, reason="quality") for a in amounts]
+    assert [(r.credit_cleared_cny, r.paid_back_cny) for r in done] == splits
 
 
 def test_the_overdue_list_shows_days_and_amount_past_due(owner, catalogue, wholesaler, clerk):

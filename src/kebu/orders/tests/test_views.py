@@ -1169,6 +1169,41 @@ def test_completing_a_refund_on_credit_asks_and_then_says_what_to_pay_back(
     assert f"After-sale #{aftersale.pk} completed. {said}" in page
 
 
+def test_open_refunds_on_credit_are_previewed_in_the_order_requested_against_what_the_earlier_leave_owed(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: 2 teas (¥256.00) on credit, ¥106.00 paid at the time: ¥150.00 owed; two ¥100.00 refunds open
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    order = make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        payment_method="credit",
+        lines=[("TEA-250", 2)],
+        paid_now_cny="106.00",
+    )
+    first = aftersale_request(actor=owner, order=order, kind="refund", reason="price", amount_cny="100.00")
+    second = aftersale_request(actor=owner, order=order, kind="refund", reason="price", amount_cny="100.00")
+    english = {"accept-language": "en"}
+
+    # when: the order page is read
+    page = client_for(manager_east).get(reverse("orders:detail", args=[order.pk]), headers=english)
+    page = page.content.decode()
+
+    # then: the first clears ¥100.00 of what is owed, the second the ¥50.00 left, and ¥50.00 goes back
+    def item(aftersale):
+        start = page.index(f'id="aftersale-{aftersale.pk}"')
+        return page[start : page.index("</li>", start)]
+
+    all_owed = "¥100.00 clears what is owed on this order; nothing to pay back to the customer."
+    rest_owed = "¥50.00 clears what is owed on this order; ¥50.00 to pay back to the customer."
+    assert f'data-credit-split="{first.pk}">{all_owed}<' in item(first)
+    assert f'data-credit-split="{second.pk}">{rest_owed}<' in item(second)
+    # completing the second first would clear ¥100.00 of the ¥150.00: its confirmation says what it does
+    assert f'data-confirm="Refund ¥100.00 and complete this after-sale? {all_owed}"' in item(second)
+
+
 def test_an_order_on_credit_reads_on_credit_with_what_it_owes_in_the_list_and_on_its_page(
     client_for, manager_east, owner, catalogue, sales_a
 ):
