@@ -1238,6 +1238,38 @@ def test_an_order_on_credit_reads_on_credit_with_what_it_owes_in_the_list_and_on
     assert re.search(r'data-status="paid"[^>]*>Paid</span>\s*</td>', listed) and "data-owed" not in listed
 
 
+def test_the_order_lists_paid_column_says_what_of_it_went_on_credit(
+    client_for, manager_east, owner, catalogue, sales_a
+):
+    # given: 2 teas (¥256.00) on credit with ¥100.00 paid at the time, and a tea paid in full
+    customer = _customer(sales_a, name="批发客户")
+    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    on_credit = make_order(
+        actor=owner,
+        customer=customer,
+        store=catalogue.store,
+        payment_method="credit",
+        lines=[("TEA-250", 2)],
+        paid_now_cny="100.00",
+    )
+    paid = make_order(actor=owner, customer=customer, store=catalogue.store, lines=[("TEA-250", 1)])
+
+    listed = client_for(manager_east).get(reverse("orders:list"), headers={"accept-language": "en"})
+    listed = listed.content.decode()
+
+    # then: the order on credit's ¥256.00 paid says ¥156.00 of it went on credit; the other says nothing
+    def row(order):
+        start = listed.index(f">{order.order_no}</a>")
+        return listed[start : listed.index("</tr>", start)]
+
+    taken = re.compile(
+        r'>¥256\.00<div class="small text-secondary" data-credit-taken="156\.00">'
+        r"of which on credit ¥156\.00</div></td>"
+    )
+    assert taken.search(row(on_credit))
+    assert "data-credit-taken" not in row(paid)
+
+
 def test_credit_page_terms_and_a_payment_settle_the_debt(client_for, manager_east, owner, catalogue, sales_a):
     customer = _customer(sales_a, name="批发客户")
     client = client_for(manager_east)
