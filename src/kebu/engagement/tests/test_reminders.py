@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db.models import F
 from django.urls import reverse
 from django.utils import translation
 
@@ -335,7 +336,9 @@ def test_a_credit_due_date_is_reminded_days_ahead(sales_a, customer, catalogue):
     plan = only_plan(FollowUpKind.CREDIT_DUE, days=3)
     owing = make_order(actor=sales_a, customer=customer, store=catalogue.store)
     Order.objects.filter(pk=owing.pk).update(
-        credit_due_date=date(2026, 3, 13), credit_outstanding_cny=Decimal("100.00")
+        credit_due_date=date(2026, 3, 13),
+        credit_outstanding_cny=Decimal("100.00"),
+        credit_taken_cny=F("paid_cny"),
     )
     paid_up = make_order(actor=sales_a, customer=customer, store=catalogue.store)
     Order.objects.filter(pk=paid_up.pk).update(credit_due_date=date(2026, 3, 13), credit_outstanding_cny=0)
@@ -371,7 +374,9 @@ def test_credit_due_sooner_than_the_plans_days_is_still_reminded(sales_a, custom
         reminders_generate()  # the 10th is done before the order exists
     order = make_order(actor=sales_a, customer=customer, store=catalogue.store)
     Order.objects.filter(pk=order.pk).update(
-        credit_outstanding_cny=Decimal("199.00"), credit_due_date=date(2026, 3, 12)
+        credit_outstanding_cny=Decimal("199.00"),
+        credit_due_date=date(2026, 3, 12),
+        credit_taken_cny=F("paid_cny"),
     )
     with time_machine.travel(at(date(2026, 3, 11)), tick=False):
         assert reminders_generate() == 1
@@ -413,7 +418,9 @@ def test_a_reminders_title_reads_in_the_readers_language_a_persons_as_written(
     only_plan(FollowUpKind.CREDIT_DUE, days=3)
     owing = make_order(actor=sales_a, customer=customer, store=catalogue.store, lines=[("CREAM-50", 6)])
     Order.objects.filter(pk=owing.pk).update(
-        credit_due_date=date(2026, 3, 13), credit_outstanding_cny=Decimal("1194.00")
+        credit_due_date=date(2026, 3, 13),
+        credit_outstanding_cny=Decimal("1194.00"),
+        credit_taken_cny=F("paid_cny"),
     )
     with time_machine.travel(at(date(2026, 3, 10)), tick=False):
         reminders_generate()
