@@ -69,6 +69,11 @@ from kebu.transfer.headers import headers_match, mapping_one_column_each
 from kebu.transfer.models import ImportKind
 from kebu.transfer.readers import Cell
 
+# A custom field's type -> how its cell is read, and what the reading says it took otherwise than written.
+_CUSTOM_PARSERS = {
+    CustomFieldType.DATE: (date_parse, date_correction),
+    CustomFieldType.NUMBER: (number_parse, money_correction),
+}
 # Header field key -> the kind of social account its column holds.
 SOCIAL_COLUMNS = {
     "wechat": SocialKind.WECHAT,
@@ -435,21 +440,14 @@ def customer_row_read(
         except CellError as exc:
             problem(CUSTOM_PREFIX + definition.key, str(exc))
             continue
-        if definition.field_type == CustomFieldType.DATE:
+        if parser := _CUSTOM_PARSERS.get(definition.field_type):
+            parse, correction = parser
             try:
-                data.custom[definition.key] = date_parse(raw)
+                data.custom[definition.key] = parse(raw)
             except CellError as exc:
                 problem(CUSTOM_PREFIX + definition.key, str(exc))
             else:
-                if as_taken := date_correction(raw, data.custom[definition.key]):
-                    corrected(CUSTOM_PREFIX + definition.key, *as_taken)
-        elif definition.field_type == CustomFieldType.NUMBER:
-            try:
-                data.custom[definition.key] = number_parse(raw)
-            except CellError as exc:
-                problem(CUSTOM_PREFIX + definition.key, str(exc))
-            else:
-                if as_taken := money_correction(raw, data.custom[definition.key]):
+                if as_taken := correction(raw, data.custom[definition.key]):
                     corrected(CUSTOM_PREFIX + definition.key, *as_taken)
         elif definition.field_type == CustomFieldType.MULTI:
             data.custom[definition.key] = _list_split(normalized(raw), _joined(definition.choices))
