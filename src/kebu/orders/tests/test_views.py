@@ -1022,12 +1022,18 @@ def test_paying_on_credit_beyond_the_limit_warns_then_goes_through_when_confirme
     assert customer.receivable_cny == Decimal("199.00")
 
 
+def _wholesaler(owner_of, admin):
+    """批发客户, ``owner_of``'s, buying on credit: ¥5,000 of it, 30 days to pay."""
+    customer = _customer(owner_of, name="批发客户")
+    customer_credit_set(actor=admin, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    return customer
+
+
 def test_an_order_on_credit_says_what_was_taken_on_credit_not_that_it_was_paid(
     client_for, manager_east, owner, catalogue, sales_a
 ):
     # given: ¥199.00 taken on credit, nothing received yet
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     order = make_order(actor=owner, customer=customer, store=catalogue.store, payment_method="credit")
 
     html = (
@@ -1115,8 +1121,7 @@ def test_a_refund_beyond_what_is_owed_on_credit_says_what_to_pay_back_to_the_cus
     client_for, manager_east, owner, catalogue, sales_a
 ):
     # given: 2 teas (¥256.00) on credit, ¥100.00 paid since: ¥156.00 still owed on the order
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     order = make_order(
         actor=owner, customer=customer, store=catalogue.store, payment_method="credit", lines=[("TEA-250", 2)]
     )
@@ -1146,8 +1151,7 @@ def test_a_refund_beyond_what_is_owed_on_credit_says_what_to_pay_back_to_the_cus
 def test_completing_a_refund_on_credit_asks_and_then_says_what_to_pay_back(
     client_for, manager_east, owner, catalogue, sales_a
 ):
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     order = make_order(
         actor=owner, customer=customer, store=catalogue.store, payment_method="credit", lines=[("TEA-250", 2)]
     )
@@ -1173,8 +1177,7 @@ def test_open_refunds_on_credit_are_previewed_in_the_order_requested_against_wha
     client_for, manager_east, owner, catalogue, sales_a
 ):
     # given: 2 teas (¥256.00) on credit, ¥106.00 paid at the time: ¥150.00 owed; two ¥100.00 refunds open
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     order = make_order(
         actor=owner,
         customer=customer,
@@ -1208,8 +1211,7 @@ def test_an_order_on_credit_reads_on_credit_with_what_it_owes_in_the_list_and_on
     client_for, manager_east, owner, catalogue, sales_a
 ):
     # given: 2 teas (¥256.00) on credit, ¥100.00 paid at the time: ¥156.00 owed; its status stays paid
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     order = make_order(
         actor=owner,
         customer=customer,
@@ -1242,8 +1244,7 @@ def test_the_order_lists_paid_column_says_what_of_it_went_on_credit(
     client_for, manager_east, owner, catalogue, sales_a
 ):
     # given: 2 teas (¥256.00) on credit with ¥100.00 paid at the time, and a tea paid in full
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     on_credit = make_order(
         actor=owner,
         customer=customer,
@@ -1348,8 +1349,7 @@ def test_a_credit_page_past_the_limit_says_so_and_writes_the_excess_as_money(
     client_for, manager_east, owner, catalogue, sales_a
 ):
     # given: ¥1,990.00 owed on credit, then the limit lowered to ¥1,000.00
-    customer = _customer(sales_a, name="批发客户")
-    customer_credit_set(actor=owner, customer=customer, credit_limit_cny="5000", payment_terms_days=30)
+    customer = _wholesaler(sales_a, owner)
     make_order(
         actor=owner,
         customer=customer,
