@@ -21,8 +21,6 @@ from kebu.core.lookup import phone_last4_lookup, phone_lookup, text_lookup
 from kebu.core.phone import looks_like_phone_fragment, parse_phone
 from kebu.core.text import fold, pinyin_keys
 from kebu.customers.models import (
-    CUSTOM_NO,
-    CUSTOM_YES,
     Customer,
     CustomerPhone,
     CustomerQuerySet,
@@ -33,6 +31,7 @@ from kebu.customers.models import (
     SourceChannel,
     Stage,
     Tag,
+    custom_yes_no,
 )
 from kebu.orders.models import Category
 
@@ -618,12 +617,9 @@ class YesNoField(forms.Field):
     def to_python(self, value: Any) -> bool | None:
         if value in self.empty_values:
             return None
-        text = str(value).strip().lower()
-        if text in CUSTOM_YES:
-            return True
-        if text in CUSTOM_NO:
-            return False
-        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if (answer := custom_yes_no(value)) is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return answer
 
 
 class YesNoFilter(django_filters.BooleanFilter):

@@ -451,6 +451,14 @@ CUSTOM_YES = frozenset({"1", "true", "yes", "on", "是", "y"})
 CUSTOM_NO = frozenset({"0", "false", "no", "off", "否", "n"})
 
 
+def custom_yes_no(value: object) -> bool | None:
+    """A yes/no custom field's value as written (是, no, 1 …); None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in CUSTOM_YES else False if text in CUSTOM_NO else None
+
+
 class CustomField(models.Model):
     """A field an admin adds to every customer without code; values live in ``Customer.custom``."""
 

@@ -34,8 +34,6 @@ from kebu.core.services import idempotent, sequence_next
 from kebu.core.text import list_join, name_tidy, pinyin_keys
 from kebu.customers import access, events
 from kebu.customers.models import (
-    CUSTOM_NO,
-    CUSTOM_YES,
     Address,
     Consent,
     ConsentChannel,
@@ -52,6 +50,7 @@ from kebu.customers.models import (
     SourceChannel,
     Stage,
     Tag,
+    custom_yes_no,
 )
 from kebu.customers.selectors import phone_owners_for, shared_pool_enabled
 
@@ -238,14 +237,9 @@ def _custom_value(definition: CustomField, value: Any) -> Any:
     if kind == CustomFieldType.DATE:
         return (value if isinstance(value, date) else date.fromisoformat(str(value).strip())).isoformat()
     if kind == CustomFieldType.BOOL:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in CUSTOM_YES:
-            return True
-        if text in CUSTOM_NO:
-            return False
-        raise ValueError
+        if (answer := custom_yes_no(value)) is None:
+            raise ValueError
+        return answer
     if kind == CustomFieldType.CHOICE:
         if str(value) not in definition.choices:
             raise ValueError
